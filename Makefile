@@ -1,0 +1,58 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+ENV := source ./env.sh &&
+PORT ?= 3000
+
+.PHONY: install run dev run-redis test test-fast lint bench demo clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+# Reflex builds its frontend with bun; bun comes from the npm registry (no downloads
+# from elsewhere). REFLEX_USE_SYSTEM_BUN in env.sh makes Reflex use this one.
+tools/bun/bin/bun:
+	npm install -g --prefix "$(CURDIR)/tools/bun" bun@1.4.4
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+install: $(VENV)/.installed tools/bun/bin/bun
+
+# The app in production mode on one port, on the embedded SQLite database
+# (data/clinic.db), upgraded to the newest schema, with the demo clinic on first run.
+run: install
+	$(ENV) python -m clinic_app demo --if-empty
+	@echo "Serving the clinic app on http://localhost:$(PORT) (production mode; Ctrl-C stops it)"
+	$(ENV) reflex run --env prod --single-port --frontend-port $(PORT)
+
+# Hot-reloading dev server: frontend :3000, backend :8000.
+dev: install
+	$(ENV) python -m clinic_app demo --if-empty
+	$(ENV) reflex run --env dev --backend-host 127.0.0.1
+
+# Several backend workers sharing Redis for state and the live bus.
+run-redis: install
+	$(ENV) python -m clinic_app demo --if-empty
+	$(ENV) REDIS_URL=redis://127.0.0.1:6379/0 REFLEX_REDIS_URL=redis://127.0.0.1:6379/0 GRANIAN_WORKERS=$${GRANIAN_WORKERS:-3} \
+	  reflex run --env prod --single-port --frontend-port $(PORT)
+
+demo: install
+	$(ENV) python -m clinic_app demo --reset
+
+lint: install
+	$(ENV) ruff check .
+
+test: install /usr/bin/chromium
+	$(ENV) ruff check .
+	$(ENV) python -m pytest
+
+bench: install
+	$(ENV) python bench/live_latency.py
+
+clean:
+	rm -rf .web .states data .pytest_cache

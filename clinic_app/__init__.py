@@ -1,0 +1,1 @@
+"""Clinic app: practice management and health record on one database."""

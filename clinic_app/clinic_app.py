@@ -1,0 +1,25 @@
+"""The Reflex app: pages and the live listener. Nothing else lives here."""
+
+import reflex as rx
+
+from clinic_app import routes
+from clinic_app.pages.billing import billing_page
+from clinic_app.pages.board import board_page
+from clinic_app.pages.chart import chart_page
+from clinic_app.pages.kpi import kpi_page
+from clinic_app.pages.login import login
+from clinic_app.state import live_push
+from clinic_app.state.auth import AuthState
+from clinic_app.state.billing import BillingQueueState
+from clinic_app.state.calendar import CalendarState
+from clinic_app.state.chart import ChartState
+from clinic_app.state.kpi import KpiState
+
+app = rx.App(stylesheets=["/clinic.css"])
+app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
+app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
+app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
+app.add_page(chart_page, route=routes.CHART, title="Chart | Clinic", on_load=ChartState.load)
+app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_load=BillingQueueState.load)
+app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
+live_push.install(app)

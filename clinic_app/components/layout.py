@@ -1,0 +1,56 @@
+"""The frame around every signed-in page: navigation, who is signed in, messages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from clinic_app.state.auth import AuthState
+
+NAV = [
+    ("Board", "/board", ("reception", "clinician")),
+    ("Chart", "/chart", ("clinician",)),
+    ("Billing", "/billing", ("biller",)),
+    ("Dashboard", "/kpi", ("manager", "admin")),
+]
+
+
+def _nav_link(label: str, href: str, roles: tuple[str, ...]) -> rx.Component:
+    return rx.cond(
+        rx.Var.create(list(roles)).contains(AuthState.role),
+        rx.link(label, href=href, size="3", weight="medium", padding="10px 8px"),
+    )
+
+
+def frame(title: str, *children: rx.Component) -> rx.Component:
+    """A page with the top bar and a main landmark."""
+    return rx.box(
+        rx.el.header(
+            rx.hstack(
+                rx.heading("Clinic", size="5"),
+                rx.el.nav(rx.hstack(*[_nav_link(*n) for n in NAV], spacing="2"), aria_label="Main"),
+                rx.spacer(),
+                rx.text(AuthState.user_name, " (", AuthState.role, ")", size="2", color_scheme="gray"),
+                rx.button("Sign out", on_click=AuthState.sign_out, variant="soft", size="3", min_height="44px"),
+                align="center",
+                spacing="4",
+                width="100%",
+            ),
+            padding="8px 16px",
+            border_bottom="1px solid var(--gray-5)",
+        ),
+        rx.el.main(rx.heading(title, size="6", margin_bottom="12px"), *children, padding="12px 16px"),
+    )
+
+
+def message_box(text, is_error) -> rx.Component:
+    """A message after an action: errors announced to screen readers at once."""
+    return rx.cond(
+        text != "",
+        rx.callout(
+            text,
+            color_scheme=rx.cond(is_error, "red", "green"),
+            role=rx.cond(is_error, "alert", "status"),
+            margin_bottom="12px",
+            size="1",
+        ),
+    )

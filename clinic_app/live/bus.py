@@ -1,0 +1,100 @@
+"""The live bus: services publish after commit; each worker's listener fans out.
+
+Two implementations behind one interface, chosen by configuration:
+- InProcessBus: one worker, no Redis; an asyncio queue per listener.
+- RedisBus: several workers; one Redis pub/sub channel that every worker listens to,
+  so each worker pushes to the browsers it holds.
+``publish`` is synchronous and cheap so that plain (sync) services can call it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from functools import cache
+
+from clinic_app import settings
+from clinic_app.live.events import AppointmentChanged
+
+log = logging.getLogger(__name__)
+CHANNEL = "clinic:live"
+
+
+class InProcessBus:
+    """Fan-out inside one process. Publishing with nobody listening is a no-op."""
+
+    def __init__(self) -> None:
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        self._lock = threading.Lock()
+
+    def publish(self, event: AppointmentChanged) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for loop, queue in listeners:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, event)
+            except RuntimeError:  # that loop has closed
+                self._drop(queue)
+
+    def _drop(self, queue: asyncio.Queue) -> None:
+        with self._lock:
+            self._listeners = [(lp, q) for lp, q in self._listeners if q is not queue]
+
+    async def listen(self) -> AsyncIterator[AppointmentChanged]:
+        queue: asyncio.Queue = asyncio.Queue()
+        with self._lock:
+            self._listeners.append((asyncio.get_running_loop(), queue))
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._drop(queue)
+
+
+class RedisBus:
+    """Fan-out across processes over one Redis pub/sub channel."""
+
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        import redis
+
+        self.url = url
+        self.channel = channel
+        self._client = redis.Redis.from_url(url)
+
+    def publish(self, event: AppointmentChanged) -> None:
+        try:
+            self._client.publish(self.channel, event.to_json())
+        except Exception:  # the change is committed; a lost push must not undo it
+            log.exception("live bus: publish to Redis failed")
+
+    async def listen(self) -> AsyncIterator[AppointmentChanged]:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self.url)
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(self.channel)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    try:
+                        yield AppointmentChanged.from_json(message["data"])
+                    except (ValueError, TypeError):
+                        log.warning("live bus: ignored a malformed message")
+        finally:
+            await pubsub.unsubscribe(self.channel)
+            await pubsub.aclose()
+            await client.aclose()
+
+
+@cache
+def get_bus() -> InProcessBus | RedisBus:
+    """The process's bus, as configured (REDIS_URL set: Redis; else in-process)."""
+    url = settings.redis_url()
+    return RedisBus(url) if url else InProcessBus()
+
+
+def publish(event: AppointmentChanged) -> None:
+    """Publish ``event`` on the configured bus. Call only after the change has committed."""
+    get_bus().publish(event)

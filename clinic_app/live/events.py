@@ -1,0 +1,53 @@
+"""Domain events the live bus carries, and the topics a screen subscribes to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class AppointmentChanged:
+    """An appointment was booked or changed status (published after commit)."""
+
+    appointment_id: int
+    location_id: int
+    provider_id: int
+    day: str  # the visit's date in its location's time zone, ISO format
+    status: str
+
+    def topics(self) -> list[str]:
+        """Every topic whose screens show this appointment."""
+        return [
+            board_topic(self.location_id, self.day),
+            chart_topic(self.provider_id, self.day),
+            billing_topic(self.location_id),
+            kpi_topic(self.location_id, self.day),
+        ]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> AppointmentChanged:
+        return cls(**json.loads(text))
+
+
+def board_topic(location_id: int, day: str) -> str:
+    """Calendar boards showing one location's day."""
+    return f"board:{location_id}:{day}"
+
+
+def chart_topic(provider_id: int, day: str) -> str:
+    """A clinician's list of the day's patients."""
+    return f"chart:{provider_id}:{day}"
+
+
+def billing_topic(location_id: int) -> str:
+    """Billing queues of one location."""
+    return f"billing:{location_id}"
+
+
+def kpi_topic(location_id: int, day: str) -> str:
+    """KPI dashboards showing one location's day."""
+    return f"kpi:{location_id}:{day}"

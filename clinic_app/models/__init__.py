@@ -1,0 +1,34 @@
+"""All tables, imported here so that SQLModel.metadata knows every one."""
+
+from clinic_app.models.audit import AuditLog
+from clinic_app.models.billing import Charge, Fee
+from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
+from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
+from clinic_app.models.scheduling import (
+    RELEASED,
+    STATUSES,
+    Appointment,
+    AppointmentEvent,
+    AppointmentType,
+)
+
+__all__ = [
+    "RELEASED",
+    "ROLES",
+    "STATUSES",
+    "Appointment",
+    "AppointmentEvent",
+    "AppointmentType",
+    "AuditLog",
+    "Charge",
+    "Fee",
+    "Location",
+    "Note",
+    "NoteDiagnosis",
+    "NoteProcedure",
+    "Patient",
+    "Provider",
+    "Room",
+    "User",
+    "UserSession",
+]

@@ -1,0 +1,53 @@
+"""Visit notes with their diagnoses and procedures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from clinic_app.db import UTCDateTime, utcnow
+
+
+class Note(SQLModel, table=True):
+    """The SOAP note of one visit. Once signed the database refuses any change."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", unique=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    subjective: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    objective: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    assessment: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    plan: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    signed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True, index=True))
+    signed_by_user_id: int | None = Field(default=None, foreign_key="user.id")
+
+
+class NoteDiagnosis(SQLModel, table=True):
+    """An ICD-10-CM code on a note, in the order the claim will list it."""
+
+    __tablename__ = "note_diagnosis"
+    __table_args__ = (UniqueConstraint("note_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    code: str = Field(max_length=8)
+
+
+class NoteProcedure(SQLModel, table=True):
+    """A procedure code with units on a note; becomes a charge when the note is signed."""
+
+    __tablename__ = "note_procedure"
+    __table_args__ = (
+        UniqueConstraint("note_id", "code"),
+        CheckConstraint("units BETWEEN 1 AND 24", name="ck_procedure_units"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    code: str = Field(max_length=5)
+    units: int = 1

@@ -1,0 +1,70 @@
+"""Appointment types, appointments and their status history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column, Index
+from sqlmodel import Field, SQLModel
+
+from clinic_app.db import UTCDateTime, utcnow
+
+STATUSES = ("booked", "arrived", "in_session", "ready_to_bill", "billed", "no_show", "cancelled")
+# Statuses that no longer hold their slot: the time can be booked again.
+RELEASED = ("no_show", "cancelled")
+
+_status_list = ", ".join(f"'{s}'" for s in STATUSES)
+
+
+class AppointmentType(SQLModel, table=True):
+    """A kind of visit with its usual length and colour on the board."""
+
+    __tablename__ = "appointment_type"
+    __table_args__ = (CheckConstraint("duration_minutes BETWEEN 5 AND 480", name="ck_apptype_duration"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    duration_minutes: int = 30
+    color: str = Field(default="blue", max_length=20)
+    active: bool = True
+
+
+class Appointment(SQLModel, table=True):
+    """A booked visit: one patient, one provider, maybe one room, a time span in UTC."""
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_appointment_span"),
+        CheckConstraint(f"status IN ({_status_list})", name="ck_appointment_status"),
+        Index("ix_appointment_location_start", "location_id", "starts_at"),
+        Index("ix_appointment_provider_start", "provider_id", "starts_at"),
+        Index("ix_appointment_room_start", "room_id", "starts_at"),
+        Index("ix_appointment_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    provider_id: int = Field(foreign_key="provider.id")
+    location_id: int = Field(foreign_key="location.id")
+    room_id: int | None = Field(default=None, foreign_key="room.id")
+    appointment_type_id: int = Field(foreign_key="appointment_type.id")
+    starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    status: str = Field(default="booked", max_length=16)
+    arrived_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    session_started_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    cancel_reason: str = Field(default="", max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class AppointmentEvent(SQLModel, table=True):
+    """One status change of an appointment: from what, to what, by whom, when."""
+
+    __tablename__ = "appointment_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", index=True)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    note: str = Field(default="", max_length=200)

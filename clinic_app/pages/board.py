@@ -1,0 +1,198 @@
+"""Reception's calendar board."""
+
+import reflex as rx
+
+from clinic_app.components.layout import frame, message_box
+from clinic_app.components.status_badge import status_badge
+from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
+
+ROWS = (DAY_END - DAY_START) // SLOT
+
+
+def _toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.el.label("Location", html_for="board-location"),
+        rx.select.root(
+            rx.select.trigger(id="board-location", aria_label="Location"),
+            rx.select.content(rx.foreach(CalendarState.locations, lambda o: rx.select.item(o.label, value=o.value))),
+            value=CalendarState.location_id,
+            on_change=CalendarState.set_location,
+        ),
+        rx.button("Previous day", on_click=CalendarState.shift_day(-1), variant="soft"),
+        rx.button("Today", on_click=CalendarState.go_today, variant="soft"),
+        rx.button("Next day", on_click=CalendarState.shift_day(1), variant="soft"),
+        rx.el.label("Day", html_for="board-day"),
+        rx.input(id="board-day", type="date", value=CalendarState.day, on_change=CalendarState.set_day, width="170px"),
+        rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", ""))),
+        spacing="3",
+        align="center",
+        wrap="wrap",
+        margin_bottom="12px",
+    )
+
+
+def _card(card) -> rx.Component:
+    return rx.el.button(
+        rx.vstack(
+            rx.hstack(
+                rx.text(card.start_label, "-", card.end_label, size="1", weight="bold"),
+                status_badge(card.status, card.status_label),
+                justify="between",
+                width="100%",
+            ),
+            rx.text(card.patient_name, size="2", weight="medium"),
+            rx.text(card.type_name, " ", card.room_name, size="1", color_scheme="gray"),
+            spacing="0",
+            align="start",
+        ),
+        on_click=CalendarState.select(card.id),
+        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label,
+        class_name="board-card",
+        data_appointment=card.id,
+        style={
+            "gridColumn": card.grid_column,
+            "gridRow": card.grid_row,
+            "opacity": rx.cond(card.released, "0.55", "1"),
+            "borderLeft": "4px solid var(--" + card.color + "-9)",
+        },
+    )
+
+
+def _slot(slot) -> rx.Component:
+    return rx.el.button(
+        on_click=CalendarState.open_booking(slot.provider_id, slot.time),
+        aria_label=slot.label,
+        title=slot.label,
+        class_name="board-slot",
+        style={"gridColumn": slot.grid_column, "gridRow": slot.grid_row},
+    )
+
+
+def _grid() -> rx.Component:
+    return rx.box(
+        rx.box("Time", class_name="board-head", style={"gridColumn": "1", "gridRow": "1"}),
+        rx.foreach(
+            CalendarState.columns,
+            lambda c: rx.box(c.name, class_name="board-head", role="columnheader",
+                             style={"gridColumn": c.grid_column, "gridRow": "1"}),
+        ),
+        rx.foreach(
+            CalendarState.hours,
+            lambda h: rx.box(h.label, class_name="board-hour", style={"gridColumn": "1", "gridRow": h.grid_row}),
+        ),
+        rx.cond(CalendarState.can_book, rx.foreach(CalendarState.slots, _slot)),
+        rx.foreach(CalendarState.cards, _card),
+        class_name="board-grid",
+        style={
+            "gridTemplateColumns": "64px repeat(" + CalendarState.columns.length().to(str) + ", minmax(180px, 1fr))",
+            "gridTemplateRows": f"40px repeat({ROWS}, 28px)",
+        },
+        role="grid",
+        aria_label="Appointments by provider and time",
+    )
+
+
+def _details() -> rx.Component:
+    card = CalendarState.selected
+    return rx.cond(
+        CalendarState.selected_id != 0,
+        rx.card(
+            rx.vstack(
+                rx.heading("Appointment", size="4"),
+                rx.text(card.patient_name, weight="bold"),
+                rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
+                status_badge(card.status, card.status_label),
+                rx.cond(
+                    CalendarState.can_book,
+                    rx.vstack(
+                        rx.cond(card.status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
+                        rx.cond(card.status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
+                        rx.cond(
+                            (card.status == "booked") | (card.status == "arrived"),
+                            rx.vstack(
+                                rx.el.label("Cancellation reason", html_for="cancel-reason"),
+                                rx.input(id="cancel-reason", value=CalendarState.cancel_reason,
+                                         on_change=CalendarState.set_cancel_reason, max_length=200),
+                                rx.button("Cancel appointment", on_click=CalendarState.cancel(card.id), color_scheme="red", variant="soft", size="3"),
+                                spacing="1",
+                            ),
+                        ),
+                        spacing="2",
+                    ),
+                ),
+                rx.button("Close details", on_click=CalendarState.close_details, variant="ghost"),
+                spacing="2",
+                align="start",
+            ),
+            width="300px",
+        ),
+    )
+
+
+def _booking() -> rx.Component:
+    return rx.cond(
+        CalendarState.booking_open,
+        rx.card(
+            rx.vstack(
+                rx.heading("Book an appointment", size="4"),
+                rx.el.label("Find patient (name, MRN or phone)", html_for="patient-search"),
+                rx.input(id="patient-search", value=CalendarState.patient_query,
+                         on_change=CalendarState.search_patients.debounce(250), max_length=80,
+                         placeholder="Type at least 2 letters"),
+                rx.foreach(
+                    CalendarState.patient_hits,
+                    lambda h: rx.button("Choose " + h.label, on_click=CalendarState.choose_patient(h.id),
+                                        variant="outline", size="1", white_space="normal", height="auto"),
+                ),
+                rx.text("Patient: ", rx.cond(CalendarState.form_patient_id != 0, CalendarState.form_patient_label, "none chosen")),
+                rx.el.label("Provider", html_for="book-provider"),
+                rx.select.root(
+                    rx.select.trigger(id="book-provider", aria_label="Provider"),
+                    rx.select.content(rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.form_provider_id,
+                    on_change=CalendarState.set_form_provider,
+                ),
+                rx.el.label("Start time", html_for="book-time"),
+                rx.input(id="book-time", type="time", step=300, value=CalendarState.form_time, on_change=CalendarState.set_form_time),
+                rx.el.label("Appointment type", html_for="book-type"),
+                rx.select.root(
+                    rx.select.trigger(id="book-type", aria_label="Appointment type"),
+                    rx.select.content(rx.foreach(CalendarState.types, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.form_type_id,
+                    on_change=CalendarState.set_form_type,
+                ),
+                rx.el.label("Room", html_for="book-room"),
+                rx.select.root(
+                    rx.select.trigger(id="book-room", aria_label="Room", placeholder="No room"),
+                    rx.select.content(
+                        rx.select.item("No room", value="none"),
+                        rx.foreach(CalendarState.rooms, lambda o: rx.select.item(o.label, value=o.value)),
+                    ),
+                    value=rx.cond(CalendarState.form_room_id == "", "none", CalendarState.form_room_id),
+                    on_change=CalendarState.set_form_room,
+                ),
+                rx.hstack(
+                    rx.button("Book appointment", on_click=CalendarState.book, size="3"),
+                    rx.button("Close booking form", on_click=CalendarState.close_booking, variant="ghost", size="3"),
+                ),
+                spacing="2",
+                align="start",
+            ),
+            width="320px",
+        ),
+    )
+
+
+def board_page() -> rx.Component:
+    return frame(
+        "Calendar board",
+        _toolbar(),
+        message_box(CalendarState.message, CalendarState.message_is_error),
+        rx.hstack(
+            rx.box(_grid(), overflow_x="auto", flex="1"),
+            rx.vstack(_booking(), _details()),
+            align="start",
+            spacing="4",
+            width="100%",
+        ),
+    )

@@ -1,0 +1,161 @@
+"""The clinician's chart, tablet-first: big touch targets, no hover-only controls."""
+
+import reflex as rx
+
+from clinic_app.components.layout import frame, message_box
+from clinic_app.components.status_badge import status_badge
+from clinic_app.state.chart import ChartState
+
+TOUCH = {"min_height": "44px", "min_width": "44px"}
+
+
+def _visit(v) -> rx.Component:
+    return rx.button(
+        rx.hstack(
+            rx.text(v.start_label, weight="bold"),
+            rx.text(v.patient_name),
+            rx.spacer(),
+            status_badge(v.status, v.status_label),
+            width="100%",
+            align="center",
+        ),
+        on_click=ChartState.open_visit(v.id),
+        aria_label=v.open_label,
+        variant=rx.cond(ChartState.appointment_id == v.id, "solid", "surface"),
+        width="100%",
+        size="3",
+        style={"minHeight": "56px", "justifyContent": "flex-start"},
+    )
+
+
+def _soap(label: str, field_id: str, value, handler) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id, style={"fontWeight": "600"}),
+        rx.text_area(
+            id=field_id,
+            value=value,
+            on_change=handler,
+            debounce_timeout=400,
+            read_only=ChartState.signed_label != "",
+            rows="4",
+            size="3",
+            width="100%",
+            max_length=20000,
+        ),
+        width="100%",
+        spacing="1",
+    )
+
+
+def _codes() -> rx.Component:
+    unsigned = ChartState.signed_label == ""
+    return rx.vstack(
+        rx.heading("Diagnoses (ICD-10-CM)", size="4"),
+        rx.foreach(
+            ChartState.diagnoses,
+            lambda d: rx.hstack(
+                rx.text(d.code, weight="bold"), rx.text(d.description, size="2"),
+                rx.cond(unsigned, rx.button("Remove " + d.code, on_click=ChartState.remove_diagnosis(d.code), variant="ghost", style=TOUCH)),
+                align="center",
+            ),
+        ),
+        rx.cond(
+            unsigned,
+            rx.hstack(
+                rx.vstack(
+                    rx.el.label("Diagnosis code", html_for="dx-code"),
+                    rx.input(id="dx-code", value=ChartState.new_diagnosis, on_change=ChartState.set_new_diagnosis,
+                             placeholder="M54.50", size="3", max_length=12),
+                    spacing="1",
+                ),
+                rx.button("Add diagnosis", on_click=ChartState.add_diagnosis, size="3", style=TOUCH),
+                align="end",
+            ),
+        ),
+        rx.heading("Procedures", size="4"),
+        rx.foreach(
+            ChartState.procedures,
+            lambda p: rx.hstack(
+                rx.text(p.code, weight="bold"), rx.text(p.units, " unit(s)"),
+                rx.cond(unsigned, rx.button("Remove " + p.code, on_click=ChartState.remove_procedure(p.code), variant="ghost", style=TOUCH)),
+                align="center",
+            ),
+        ),
+        rx.cond(
+            unsigned,
+            rx.hstack(
+                rx.vstack(
+                    rx.el.label("Procedure code", html_for="px-code"),
+                    rx.input(id="px-code", value=ChartState.new_procedure, on_change=ChartState.set_new_procedure,
+                             placeholder="97110", size="3", max_length=8),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.el.label("Units", html_for="px-units"),
+                    rx.input(id="px-units", value=ChartState.new_units, on_change=ChartState.set_new_units,
+                             input_mode="numeric", size="3", width="80px", max_length=3),
+                    spacing="1",
+                ),
+                rx.button("Add procedure", on_click=ChartState.add_procedure, size="3", style=TOUCH),
+                align="end",
+                wrap="wrap",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
+def _note() -> rx.Component:
+    return rx.cond(
+        ChartState.note_id != 0,
+        rx.vstack(
+            rx.hstack(
+                rx.heading(ChartState.patient_name, size="5"),
+                status_badge(ChartState.visit_status, ChartState.visit_status_label),
+                rx.text(ChartState.saved_label, size="2", color_scheme="gray", role="status"),
+                align="center",
+                wrap="wrap",
+            ),
+            rx.text(ChartState.visit_label),
+            rx.cond(ChartState.signed_label != "", rx.callout(ChartState.signed_label, color_scheme="green")),
+            rx.cond(
+                ChartState.visit_status == "arrived",
+                rx.button("Start session", on_click=ChartState.start_session, size="3", style=TOUCH),
+            ),
+            _soap("Subjective", "soap-subjective", ChartState.subjective, ChartState.save_subjective),
+            _soap("Objective", "soap-objective", ChartState.objective, ChartState.save_objective),
+            _soap("Assessment", "soap-assessment", ChartState.assessment, ChartState.save_assessment),
+            _soap("Plan", "soap-plan", ChartState.plan, ChartState.save_plan),
+            _codes(),
+            rx.cond(
+                ChartState.signed_label == "",
+                rx.button("Sign note", on_click=ChartState.sign, size="4", color_scheme="green",
+                          style={"minHeight": "56px"}, width="100%"),
+            ),
+            rx.button("Close note", on_click=ChartState.close_note, variant="ghost", size="3", style=TOUCH),
+            width="100%",
+            spacing="3",
+        ),
+        rx.text("Choose a patient from today's list to open their note."),
+    )
+
+
+def chart_page() -> rx.Component:
+    return frame(
+        "Today's patients",
+        message_box(ChartState.message, ChartState.message_is_error),
+        rx.flex(
+            rx.vstack(
+                rx.foreach(ChartState.visits, _visit),
+                rx.cond(ChartState.visits.length() == 0, rx.text("No visits today.")),
+                spacing="2",
+                width=rx.breakpoints(initial="100%", md="300px"),
+                flex_shrink="0",
+            ),
+            rx.box(_note(), flex="1", width="100%"),
+            direction=rx.breakpoints(initial="column", md="row"),
+            gap="16px",
+            width="100%",
+        ),
+    )

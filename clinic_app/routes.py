@@ -1,0 +1,7 @@
+"""Route constants, in one place."""
+
+LOGIN = "/login"
+BOARD = "/board"
+CHART = "/chart"
+BILLING = "/billing"
+KPI = "/kpi"

@@ -1,0 +1,74 @@
+"""The billing queue: signed visits with their charges, waiting to be billed."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from clinic_app.models import Appointment, Charge, Location, Patient, Provider
+from clinic_app.services import audit, scheduling
+from clinic_app.services.actor import Actor
+from clinic_app.services.clock import hhmm, local_day
+from clinic_app.services.permissions import require
+
+
+def _row(appointment: Appointment, patient: Patient, provider: Provider, location: Location, charges: list[Charge]) -> dict:
+    tz = location.timezone
+    return {
+        "id": appointment.id,
+        "patient_name": f"{patient.last_name}, {patient.first_name}",
+        "mrn": patient.mrn,
+        "provider_name": provider.name,
+        "service_date": local_day(appointment.starts_at, tz).isoformat(),
+        "time_label": hhmm(appointment.starts_at, tz),
+        "status": appointment.status,
+        "status_label": scheduling.STATUS_LABELS[appointment.status],
+        "charges": [
+            {
+                "code": c.code,
+                "units": c.units,
+                "amount": f"{c.amount_cents / 100:,.2f}",
+                "diagnoses": c.diagnosis_codes.replace(",", ", "),
+            }
+            for c in charges
+        ],
+        "total_cents": sum(c.amount_cents for c in charges),
+        "total": f"{sum(c.amount_cents for c in charges) / 100:,.2f}",
+    }
+
+
+def _rows(session: Session, where) -> list[dict]:
+    rows = session.exec(
+        select(Appointment, Patient, Provider, Location)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .join(Provider, Provider.id == Appointment.provider_id)
+        .join(Location, Location.id == Appointment.location_id)
+        .where(*where)
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+    ids = [r[0].id for r in rows]
+    charges: dict[int, list[Charge]] = {i: [] for i in ids}
+    if ids:
+        for c in session.exec(select(Charge).where(Charge.appointment_id.in_(ids)).order_by(Charge.line_no)):
+            charges[c.appointment_id].append(c)
+    return [_row(*r, charges[r[0].id]) for r in rows]
+
+
+def queue(session: Session, *, actor: Actor, location_id: int) -> list[dict]:
+    """Visits of a location that are ready to bill, oldest first, with their charges."""
+    require(actor.role, "billing.view")
+    rows = _rows(session, [Appointment.location_id == location_id, Appointment.status == "ready_to_bill"])
+    audit.record(session, actor=actor, action="view", entity="billing_queue", entity_id=location_id, detail=f"{len(rows)} visits")
+    session.commit()
+    return rows
+
+
+def queue_row(session: Session, *, appointment_id: int) -> dict | None:
+    """One visit's queue row (for pushing a change), whatever its status."""
+    rows = _rows(session, [Appointment.id == appointment_id])
+    return rows[0] if rows else None
+
+
+def mark_billed(session: Session, *, actor: Actor, appointment_id: int) -> Appointment:
+    """Mark a ready-to-bill visit billed."""
+    require(actor.role, "billing.mark_billed")
+    return scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="billed")

@@ -1,0 +1,59 @@
+"""Domain errors: each carries a message a member of staff can act on."""
+
+from __future__ import annotations
+
+
+class ClinicError(Exception):
+    """Base of all domain errors; ``str(error)`` is safe to show to the user."""
+
+
+class NotAllowed(ClinicError):
+    """The signed-in role or person may not do this."""
+
+
+class NotFound(ClinicError):
+    """The record asked for does not exist (or is not visible to this user)."""
+
+
+class InvalidInput(ClinicError):
+    """A value a person typed is not acceptable; nothing was changed."""
+
+
+class BadCredentials(ClinicError):
+    """Sign-in failed. Deliberately says nothing about which part was wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("Username or password is incorrect.")
+
+
+class SlotTaken(ClinicError):
+    """The provider or room is already booked at that time."""
+
+
+class IllegalTransition(ClinicError):
+    """The appointment cannot move from its status to the one asked for."""
+
+
+class NoteAlreadySigned(ClinicError):
+    """The note is signed: it is the legal record and no longer changes."""
+
+
+# Messages raised by the database's own rules (alembic 0001) and what they mean.
+DB_RULE_MESSAGES = {
+    "provider_slot_taken": (SlotTaken, "The provider already has an appointment at that time."),
+    "room_slot_taken": (SlotTaken, "The room is already booked at that time."),
+    "note_signed": (NoteAlreadySigned, "This note is signed and can no longer be changed."),
+    "charge_final": (NotAllowed, "Charges are final once captured."),
+    "audit_log_append_only": (NotAllowed, "The audit log cannot be changed."),
+    "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
+    "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),
+}
+
+
+def from_db_error(exc: Exception) -> ClinicError | None:
+    """The domain error a database rule violation stands for, if it is one of ours."""
+    text = str(getattr(exc, "orig", exc))
+    for key, (cls, message) in DB_RULE_MESSAGES.items():
+        if key in text:
+            return cls(message)
+    return None

@@ -1,0 +1,71 @@
+"""Who may do what: the one role x action matrix that services enforce.
+
+Pages and state handlers ask the same matrix so that a screen never offers what the
+service would refuse, but the service is where the refusal happens.
+"""
+
+from __future__ import annotations
+
+from clinic_app.services.errors import NotAllowed
+
+RECEPTION, CLINICIAN, BILLER, MANAGER, ADMIN = "reception", "clinician", "biller", "manager", "admin"
+
+# Minimum necessary (HIPAA): reception sees the schedule and demographics, not note
+# contents; clinicians their own patients' notes; billers charges and codes;
+# managers aggregates; admins users and settings.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "board.view": frozenset({RECEPTION, CLINICIAN}),
+    "patient.search": frozenset({RECEPTION}),
+    "appointment.book": frozenset({RECEPTION}),
+    "appointment.check_in": frozenset({RECEPTION}),
+    "appointment.no_show": frozenset({RECEPTION}),
+    "appointment.cancel": frozenset({RECEPTION}),
+    "appointment.start_session": frozenset({CLINICIAN}),
+    "chart.view": frozenset({CLINICIAN}),
+    "note.edit": frozenset({CLINICIAN}),
+    "note.sign": frozenset({CLINICIAN}),
+    "billing.view": frozenset({BILLER}),
+    "billing.mark_billed": frozenset({BILLER}),
+    "kpi.view": frozenset({MANAGER, ADMIN}),
+    "user.create": frozenset({ADMIN}),
+}
+
+ACTION_WORDS = {
+    "board.view": "view the calendar board",
+    "patient.search": "search patients",
+    "appointment.book": "book appointments",
+    "appointment.check_in": "check patients in",
+    "appointment.no_show": "mark no-shows",
+    "appointment.cancel": "cancel appointments",
+    "appointment.start_session": "start sessions",
+    "chart.view": "open patient charts",
+    "note.edit": "edit notes",
+    "note.sign": "sign notes",
+    "billing.view": "view the billing queue",
+    "billing.mark_billed": "mark visits billed",
+    "kpi.view": "view the KPI dashboard",
+    "user.create": "create users",
+}
+
+
+def allowed(role: str | None, action: str) -> bool:
+    """Whether ``role`` may perform ``action`` (unknown actions are refused)."""
+    return role is not None and role in PERMISSIONS.get(action, frozenset())
+
+
+def require(role: str | None, action: str) -> None:
+    """Raise NotAllowed unless ``role`` may perform ``action``."""
+    if not allowed(role, action):
+        who = f"The {role} role" if role else "Signing in"
+        verb = "is needed to" if not role else "may not"
+        raise NotAllowed(f"{who} {verb} {ACTION_WORDS.get(action, action)}.")
+
+
+# The landing page for each role after sign-in.
+HOME_ROUTE = {
+    RECEPTION: "/board",
+    CLINICIAN: "/chart",
+    BILLER: "/billing",
+    MANAGER: "/kpi",
+    ADMIN: "/kpi",
+}

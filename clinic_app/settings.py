@@ -1,0 +1,28 @@
+"""Settings read from the environment, in one place.
+
+The embedded default needs nothing: a SQLite file in the project's ``data/`` folder
+and an in-process event bus. Production sets ``DATABASE_URL`` (PostgreSQL) and
+``REDIS_URL`` (the live bus across workers).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE = PROJECT_ROOT / "data" / "clinic.db"
+
+
+def database_url() -> str:
+    """The SQLAlchemy URL of the clinic database."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
+
+
+def redis_url() -> str | None:
+    """The Redis URL for the cross-worker live bus, or None for in-process."""
+    return os.environ.get("REDIS_URL") or None
+
+
+# A signed-in session lasts a working day; an idle one ends sooner (issue: accounts).
+SESSION_HOURS = int(os.environ.get("CLINIC_SESSION_HOURS", "12"))
