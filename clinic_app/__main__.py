@@ -47,8 +47,14 @@ def _demo(args) -> int:
         # rebuilds the schema instead.
         command.downgrade(alembic_config(), "base")
         migrate()
+    now = None
+    if args.now:
+        import datetime as dt
+
+        now = dt.datetime.fromisoformat(args.now)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     with session_scope() as session:
-        made = demo.load(session, patients=args.patients)
+        made = demo.load(session, patients=args.patients, now=now)
     print(
         f"Demo clinic loaded: {made['locations']} locations, {made['providers']} providers, "
         f"{made['patients']} patients, {made['appointments']} appointments. "
@@ -93,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_p.add_argument("--reset", action="store_true", help="replace whatever is there with the demo clinic")
     demo_p.add_argument("--if-empty", action="store_true", help="load only if the database is empty")
     demo_p.add_argument("--patients", type=int, default=300)
+    demo_p.add_argument("--now", default=None, help="build the clinic around this UTC time (ISO 8601) instead of now")
     user_p = sub.add_parser("create-user", help="create a staff account (password from stdin or a prompt)")
     user_p.add_argument("--username", required=True)
     user_p.add_argument("--full-name", required=True)

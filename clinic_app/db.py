@@ -68,10 +68,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin_immediate(conn):
-            # Take the write lock at BEGIN so two transactions that both read then
-            # write queue up instead of one failing late with "database is locked".
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _sqlite_begin(conn):
+            # A transaction that will write takes the write lock at BEGIN (see
+            # for_write), so two that both read then write queue up instead of one
+            # failing late with "database is locked"; reads stay concurrent.
+            immediate = conn.get_execution_options().get("clinic_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         # pysqlite's own transaction handling must be off for the BEGIN above.
         @event.listens_for(engine, "connect", insert=True)
@@ -80,6 +82,19 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def for_write(session: Session) -> None:
+    """Start the session's next transaction as a writer (services call this first).
+
+    On SQLite this takes the write lock up front (BEGIN IMMEDIATE); on PostgreSQL it
+    changes nothing. A read-only transaction already open is ended first.
+    """
+    if session.in_transaction():
+        if session.get_transaction().nested or session.new or session.dirty or session.deleted:
+            return
+        session.commit()
+    session.connection(execution_options={"clinic_write": True})
 
 
 @cache

@@ -323,7 +323,8 @@ def downgrade() -> None:
 
 # The rules below protect data whatever code writes to the database. Each has a
 # test that fails without it (tests/test_db_rules.py). Their messages are the keys
-# that services/errors.py maps to domain errors.
+# that services/errors.py maps to domain errors. Both dialects report a broken rule
+# as an integrity error (SQLite: RAISE(ABORT); PostgreSQL: SQLSTATE 23001).
 _LIVE = "status NOT IN ('no_show', 'cancelled')"
 
 _SQLITE_RULES = [
@@ -388,13 +389,13 @@ _PG_RULES = [
     EXCLUDE USING gist (room_id WITH =, tstzrange(starts_at, ends_at) WITH &&)
     WHERE (room_id IS NOT NULL AND {_LIVE})""",
     """CREATE FUNCTION clinic_forbid() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$""",
+    BEGIN RAISE EXCEPTION '%', TG_ARGV[0] USING ERRCODE = 'restrict_violation'; END $$""",
     """CREATE FUNCTION clinic_forbid_signed_note_child() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE nid integer;
     BEGIN
       IF TG_OP = 'DELETE' THEN nid := OLD.note_id; ELSE nid := NEW.note_id; END IF;
       IF EXISTS (SELECT 1 FROM note WHERE id = nid AND signed_at IS NOT NULL) THEN
-        RAISE EXCEPTION 'note_signed';
+        RAISE EXCEPTION 'note_signed' USING ERRCODE = 'restrict_violation';
       END IF;
       IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
       RETURN NEW;

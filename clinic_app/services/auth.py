@@ -11,7 +11,7 @@ from passlib.context import CryptContext
 from sqlmodel import Session, select
 
 from clinic_app import settings
-from clinic_app.db import utcnow
+from clinic_app.db import for_write, utcnow
 from clinic_app.models import ROLES, Provider, User, UserSession
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
@@ -61,6 +61,7 @@ def authenticate(session: Session, *, username: str, password: str, source: str 
         raise BadCredentials()
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    for_write(session)  # after the slow hash check, so sign-ins do not queue behind it
     if not (user and ok and user.active):
         # The attempted username is not logged: it is often a password typed in the wrong box.
         audit.record(session, actor=None, action="sign_in_failed", entity="user", source=source)
@@ -77,6 +78,7 @@ def _token_hash(token: str) -> str:
 
 def start_session(session: Session, *, user: User, now: dt.datetime | None = None) -> str:
     """A new sign-in token for ``user``; only its hash is stored."""
+    for_write(session)
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     session.add(
@@ -105,6 +107,7 @@ def user_for_token(session: Session, *, token: str, now: dt.datetime | None = No
 
 def end_session(session: Session, *, token: str) -> None:
     """Sign a session out (idempotent)."""
+    for_write(session)
     if not token:
         return
     row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token))).first()
@@ -145,6 +148,7 @@ def create_user(
     location_id: int | None = None,
 ) -> User:
     """A new staff account. ``actor`` None means the command line (the machine's operator)."""
+    for_write(session)
     if actor is not None:
         require(actor.role, "user.create")
     username, full_name = validate_new_user(

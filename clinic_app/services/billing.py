@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from clinic_app.db import for_write
 from clinic_app.models import Appointment, Charge, Location, Patient, Provider
 from clinic_app.services import audit, scheduling
 from clinic_app.services.actor import Actor
@@ -55,6 +56,7 @@ def _rows(session: Session, where) -> list[dict]:
 
 def queue(session: Session, *, actor: Actor, location_id: int) -> list[dict]:
     """Visits of a location that are ready to bill, oldest first, with their charges."""
+    for_write(session)
     require(actor.role, "billing.view")
     rows = _rows(session, [Appointment.location_id == location_id, Appointment.status == "ready_to_bill"])
     audit.record(session, actor=actor, action="view", entity="billing_queue", entity_id=location_id, detail=f"{len(rows)} visits")

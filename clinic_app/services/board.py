@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from clinic_app.db import for_write
 from clinic_app.models import Appointment, AppointmentType, Location, Patient, Provider, Room
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
@@ -73,6 +74,7 @@ def card(session: Session, *, appointment_id: int) -> dict:
 
 def board_day(session: Session, *, actor: Actor, location_id: int, day: dt.date) -> BoardDay:
     """Providers, rooms and appointment cards of a location's day (cancelled ones included)."""
+    for_write(session)
     require(actor.role, "board.view")
     location = session.get(Location, location_id)
     if location is None or not location.active:

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.db import utcnow
+from clinic_app.db import for_write, utcnow
 from clinic_app.models import Appointment, AppointmentEvent, Charge, Note, NoteDiagnosis, NoteProcedure
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
@@ -50,6 +50,7 @@ def _own_appointment(session: Session, actor: Actor, appointment_id: int) -> App
 
 
 def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) -> Note:
+    for_write(session)
     require(actor.role, "note.edit")
     query = select(Note).where(Note.id == note_id)
     if lock:
@@ -66,6 +67,7 @@ def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) 
 
 def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     """The visit's note, created as an empty draft the first time. Audited as a view."""
+    for_write(session)
     require(actor.role, "chart.view")
     appointment = _own_appointment(session, actor, appointment_id)
     if appointment.status not in CHARTABLE:
@@ -186,6 +188,7 @@ def _commit(session: Session) -> None:
 
 def sign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime | None = None) -> list[Charge]:
     """Sign a note: lock it, make the visit ready to bill, capture its charges. All or nothing."""
+    for_write(session)
     require(actor.role, "note.sign")
     now = now or utcnow()
     note = session.exec(select(Note).where(Note.id == note_id).with_for_update()).first()

@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.db import utcnow
+from clinic_app.db import for_write, utcnow
 from clinic_app.live import AppointmentChanged, publish
 from clinic_app.models import (
     RELEASED,
@@ -110,6 +110,7 @@ def book_appointment(
     now: dt.datetime | None = None,
 ) -> Appointment:
     """Book a visit in a free slot. SlotTaken names the clash; nothing is saved on error."""
+    for_write(session)
     require(actor.role, "appointment.book")
     now = now or utcnow()
     patient = session.get(Patient, patient_id)
@@ -190,6 +191,7 @@ def transition(
     now: dt.datetime | None = None,
 ) -> Appointment:
     """Move an appointment to ``to_status`` if the state machine and the actor allow it."""
+    for_write(session)
     if to_status not in TRANSITION_ACTION:
         raise IllegalTransition(
             "A visit becomes ready to bill only when its note is signed."

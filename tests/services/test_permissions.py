@@ -1,0 +1,51 @@
+"""The role x action matrix, walked whole, and enforced by the services."""
+
+from __future__ import annotations
+
+import pytest
+
+from clinic_app.models import ROLES
+from clinic_app.services import billing, board, kpi
+from clinic_app.services.errors import NotAllowed
+from clinic_app.services.permissions import PERMISSIONS, allowed, require
+from tests.conftest import DAY
+
+EXPECTED = {
+    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
+    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
+    "biller": {"billing.view", "billing.mark_billed"},
+    "manager": {"kpi.view"},
+    "admin": {"kpi.view", "user.create"},
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", sorted(PERMISSIONS))
+def test_matrix(role, action):
+    assert allowed(role, action) == (action in EXPECTED[role])
+    if action in EXPECTED[role]:
+        require(role, action)
+    else:
+        with pytest.raises(NotAllowed):
+            require(role, action)
+
+
+def test_unknown_actions_and_anonymous_users_are_refused():
+    assert not allowed("admin", "note.delete")
+    with pytest.raises(NotAllowed, match="Signing in is needed"):
+        require(None, "board.view")
+
+
+def test_read_services_refuse_roles_that_may_not_see_them(session, clinic):
+    for actor in (clinic.biller, clinic.manager, clinic.admin):
+        with pytest.raises(NotAllowed):
+            board.board_day(session, actor=actor, location_id=clinic.location.id, day=DAY)
+    for actor in (clinic.reception, clinic.clinician, clinic.manager):
+        with pytest.raises(NotAllowed):
+            billing.queue(session, actor=actor, location_id=clinic.location.id)
+    for actor in (clinic.reception, clinic.clinician, clinic.biller):
+        with pytest.raises(NotAllowed):
+            kpi.day_kpis(session, actor=actor, location_id=clinic.location.id, day=DAY)
+    with pytest.raises(NotAllowed):
+        board.search_patients(session, actor=clinic.biller, text="Di")
+    assert [p.last_name for p in board.search_patients(session, actor=clinic.reception, text="di")] == ["Diaz"]
