@@ -357,6 +357,12 @@ class Browser:
 
     async def connect(self) -> None:
         boot = self.event(self.names.hydrate_event, {"vars": {self.names.cookie_var: self.session_token}})
+        try:
+            await self._connect(boot)
+        except socketio.exceptions.ConnectionError as exc:
+            raise BenchError(f"A simulated browser could not connect to {self.base_url}{NAMESPACE}: {exc}") from exc
+
+    async def _connect(self, boot: dict) -> None:
         await self.sio.connect(
             f"{self.base_url}?token={self.client_token}",
             headers={"Cookie": f"{self.names.cookie_name}={self.session_token}"},
@@ -379,10 +385,14 @@ class Browser:
         for event in update.get("events") or ():
             if isinstance(event, dict) and str(event.get("name", "")).endswith("_redirect"):
                 self.redirects.append(str(event.get("payload", {}).get("path", "?")))
+                self.on_redirect()
         self.on_delta(update.get("delta") or {}, now)
 
     def on_delta(self, delta: dict, now: float) -> None:
         raise NotImplementedError
+
+    def on_redirect(self) -> None:
+        """The page sent this tab elsewhere (e.g. /login): stop waiting for it."""
 
 
 class Board(Browser):
@@ -395,6 +405,9 @@ class Board(Browser):
         self.loaded = asyncio.Event()
         self.card_ids: set[int] = set()
         self.round: Round | None = None
+
+    def on_redirect(self) -> None:
+        self.loaded.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
         cards = (delta.get(self.names.calendar) or {}).get(self.cards_key)
@@ -421,6 +434,9 @@ class Chart(Browser):
         self.changed = asyncio.Event()
         self.signed_at = 0.0  # when the sign handler's own delta arrived
 
+    def on_redirect(self) -> None:
+        self.changed.set()
+
     def on_delta(self, delta: dict, now: float) -> None:
         chart = delta.get(self.names.chart)
         if chart:
@@ -436,6 +452,9 @@ class Chart(Browser):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
+            if self.redirects:
+                raise BenchError(f"The clinician's tab was redirected to {self.redirects} while waiting for {what}; "
+                                 "was the session cookie refused?")
             if self.get("message_is_error"):
                 raise BenchError(f"The chart reported an error while waiting for {what}: {self.get('message')!r}")
             self.changed.clear()
@@ -472,8 +491,8 @@ async def connect_all(browsers: list[Board], timeout: float) -> None:
     for i in range(0, len(browsers), CONNECT_BATCH):
         await asyncio.gather(*(b.connect() for b in browsers[i : i + CONNECT_BATCH]))
     waits = [asyncio.wait_for(b.loaded.wait(), timeout) for b in browsers]
-    outcomes = await asyncio.gather(*waits, return_exceptions=True)
-    failed = [b for b, outcome in zip(browsers, outcomes, strict=True) if isinstance(outcome, BaseException)]
+    await asyncio.gather(*waits, return_exceptions=True)
+    failed = [b for b in browsers if not b.card_ids]
     if failed:
         redirects = sorted({r for b in failed for r in b.redirects})
         raise BenchError(

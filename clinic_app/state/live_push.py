@@ -78,8 +78,13 @@ def surfaces() -> list[Surface]:
 
 
 def _connected(token: str) -> bool:
+    """Whether ``token``'s socket is held by this worker (with Redis, another may hold it)."""
     namespace = _app.event_namespace if _app else None
-    return bool(namespace) and token in namespace._token_manager.token_to_socket
+    if not namespace:
+        return False
+    manager = namespace._token_manager
+    record = manager.token_to_socket.get(token)
+    return record is not None and record.instance_id == manager.instance_id
 
 
 async def fan_out(event: AppointmentChanged) -> int:

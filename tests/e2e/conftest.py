@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -11,9 +12,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlmodel import Session
 
+from clinic_app.db import make_engine
+from clinic_app.models import AppointmentType, Location, Patient, Provider, Room
+from clinic_app.services import auth, scheduling
 from clinic_app.settings import PROJECT_ROOT
 
 
@@ -41,7 +47,9 @@ def running_app(tmp_dir: Path, **extra_env: str):
     """`make run`'s two steps (demo --if-empty, reflex run --env prod) on a free port."""
     db = tmp_dir / "clinic.db"
     port = _free_port()
-    env = app_env(db, **extra_env)
+    # A frontend build of its own, so that a developer's `make run` (or another test
+    # app) rebuilding .web cannot pull files from under this server.
+    env = app_env(db, REFLEX_WEB_WORKDIR=str(tmp_dir / "web"), REFLEX_STATES_WORKDIR=str(tmp_dir / "states"), **extra_env)
     subprocess.run([sys.executable, "-m", "clinic_app", "demo", "--if-empty"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300)
     log = open(tmp_dir / "app.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
@@ -77,8 +85,52 @@ def running_app(tmp_dir: Path, **extra_env: str):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     """(base URL, database path) of the app, running in production mode."""
     with running_app(tmp_path_factory.mktemp("app")) as started:
         yield started
+
+
+PASSWORD = "e2e-password-1"
+
+
+def _zone_where_it_is_nine_am() -> str:
+    """An IANA zone in which the local time is now between 09:00 and 10:00."""
+    offset = (9 - dt.datetime.now(dt.UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def seed_e2e_clinic(db) -> dict:
+    """A location of its own, so that the demo data and the clock cannot interfere:
+    its zone makes it mid-morning now, and Zed Quill is booked at 11:00 today."""
+    tz = _zone_where_it_is_nine_am()
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine, expire_on_commit=False) as s:
+        location = Location(name="E2E Clinic", timezone=tz)
+        s.add(location)
+        s.flush()
+        provider = Provider(name="Erin Test, PT", location_id=location.id)
+        room = Room(location_id=location.id, name="Gym")
+        patients = [
+            Patient(mrn="E2E1", first_name="Zed", last_name="Quill", birth_date=dt.date(1970, 5, 1)),
+            Patient(mrn="E2E2", first_name="Yara", last_name="Quinlan", birth_date=dt.date(1985, 2, 3)),
+        ]
+        s.add_all([provider, room, *patients])
+        s.commit()
+        kind = s.query(AppointmentType).filter_by(name="Treatment").one()
+        users = {}
+        for username, role in (("e2e_desk", "reception"), ("e2e_clin", "clinician"), ("e2e_bill", "biller")):
+            users[role] = auth.create_user(
+                s, actor=None, username=username, full_name=username, password=PASSWORD, role=role,
+                provider_id=provider.id if role == "clinician" else None, location_id=location.id,
+            )
+        today = dt.datetime.now(ZoneInfo(tz)).date()
+        starts = dt.datetime.combine(today, dt.time(11, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+        scheduling.book_appointment(
+            s, actor=auth.actor_for(users["reception"]), patient_id=patients[0].id, provider_id=provider.id,
+            appointment_type_id=kind.id, starts_at=starts, room_id=room.id,
+        )
+    engine.dispose()
+    return {"provider": "Erin Test, PT"}

@@ -3,63 +3,20 @@ open board and billing queue shows "Ready to bill" with no reload."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from sqlmodel import Session
 
-from clinic_app.db import make_engine
-from clinic_app.models import AppointmentType, Location, Patient, Provider, Room
-from clinic_app.services import auth, scheduling
+from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "e2e-password-1"
-
-
-def _zone_where_it_is_nine_am() -> str:
-    """An IANA zone in which the local time is now between 09:00 and 10:00."""
-    offset = (9 - dt.datetime.now(dt.UTC).hour) % 24
-    offset = offset - 24 if offset > 14 else offset
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
 @pytest.fixture(scope="module")
 def e2e_clinic(app_server):
-    """A location of its own, so that the demo data and the clock cannot interfere."""
-    _, db = app_server
-    tz = _zone_where_it_is_nine_am()
-    engine = make_engine(f"sqlite:///{db}")
-    with Session(engine, expire_on_commit=False) as s:
-        location = Location(name="E2E Clinic", timezone=tz)
-        s.add(location)
-        s.flush()
-        provider = Provider(name="Erin Test, PT", location_id=location.id)
-        room = Room(location_id=location.id, name="Gym")
-        patients = [
-            Patient(mrn="E2E1", first_name="Zed", last_name="Quill", birth_date=dt.date(1970, 5, 1)),
-            Patient(mrn="E2E2", first_name="Yara", last_name="Quinlan", birth_date=dt.date(1985, 2, 3)),
-        ]
-        s.add_all([provider, room, *patients])
-        s.commit()
-        kind = s.query(AppointmentType).filter_by(name="Treatment").one()
-        users = {}
-        for username, role in (("e2e_desk", "reception"), ("e2e_clin", "clinician"), ("e2e_bill", "biller")):
-            users[role] = auth.create_user(
-                s, actor=None, username=username, full_name=username, password=PASSWORD, role=role,
-                provider_id=provider.id if role == "clinician" else None, location_id=location.id,
-            )
-        today = dt.datetime.now(ZoneInfo(tz)).date()
-        starts = dt.datetime.combine(today, dt.time(11, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
-        scheduling.book_appointment(
-            s, actor=auth.actor_for(users["reception"]), patient_id=patients[0].id, provider_id=provider.id,
-            appointment_type_id=kind.id, starts_at=starts, room_id=room.id,
-        )
-    engine.dispose()
-    return {"provider": "Erin Test, PT"}
+    return seed_e2e_clinic(app_server[1])
 
 
 def test_sign_on_a_tablet_turns_every_board_and_queue_ready_to_bill(browser, app_server, e2e_clinic):

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, AppointmentEvent, Charge, Note
 from clinic_app.services import charting
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NoteAlreadySigned, NotAllowed
+from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import book, charted_note, in_session
 
 
