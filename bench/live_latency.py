@@ -54,6 +54,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import shlex
 import shutil
 import signal
@@ -82,7 +83,6 @@ NAMESPACE = "/_event"
 DIAGNOSIS = "M54.50"
 PROCEDURE = "97110"
 BENCH_USER = "bench.clinician"
-BENCH_PASSWORD = "bench-clinician-pw"
 DAY_START, DAY_END = 7 * 60, 20 * 60  # the board's hours (state/calendar.py)
 CONNECT_BATCH = 20  # boards connecting at once (a clinic opening its screens)
 
@@ -207,7 +207,7 @@ def prepare_visits(engine, total: int) -> Prepared:
         session.add_all([provider, kind])
         session.flush()
         clinician = auth.create_user(
-            session, actor=None, username=BENCH_USER, full_name="Bench Clinician", password=BENCH_PASSWORD,
+            session, actor=None, username=BENCH_USER, full_name="Bench Clinician", password=secrets.token_urlsafe(16),
             role="clinician", provider_id=provider.id,
         )
         patients = list(session.exec(select(Patient).order_by(Patient.id).limit(total)))
@@ -307,14 +307,21 @@ class App:
         return total
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGINT to the process group (Ctrl-C), escalating if something of it is still alive."""
+        if self.proc is None:
             return
+        tree = []
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(self.proc.pid)
+            tree = [root, *root.children(recursive=True)]
         for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(wait)
-                return
+            _, alive = psutil.wait_procs(tree, timeout=wait)
+            if not alive:
+                break
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(1)
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
@@ -496,7 +503,7 @@ async def connect_all(browsers: list[Board], timeout: float) -> None:
     if failed:
         redirects = sorted({r for b in failed for r in b.redirects})
         raise BenchError(
-            f"{len(failed)} of {len(browsers)} boards never received their board (the calendar's cards) "
+            f"{len(failed)} of {len(browsers)} boards did not receive their board (the calendar's cards) "
             f"within {timeout:.0f} s; redirects sent to them: {redirects or 'none'}. "
             "Sign-in (the clinic_session cookie in the hydrate payload) or the board's on_load did not work."
         )
