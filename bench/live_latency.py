@@ -664,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.port and free_port(port) != port:
             raise BenchError(f"Port {port} is in use.")
         app = App(port, database_url, tmp / "app.log")
-        print(f"app: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
+        print(f"starting: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
         startup = app.start(args.start_timeout)
         check_compiled(names)
         print(f"app answered /ping after {startup:.1f} s; {len(prepared.appointment_ids)} visits of "
