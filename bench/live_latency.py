@@ -20,8 +20,9 @@ How
        refused by the service); a dedicated provider and no room keep clear of the
        database's overlap triggers.
     2. The app starts the way ``make run`` does: ``reflex run --env prod --single-port``
-       on 127.0.0.1 in its own process group, with env.sh and ``DATABASE_URL``; it is
-       stopped with SIGINT to the group at the end, also on error.
+       on 127.0.0.1 in its own process group, with env.sh, ``DATABASE_URL`` and a frontend
+       build dir of its own in the temp dir (``REFLEX_WEB_WORKDIR``, as tests/e2e does);
+       it is stopped with SIGINT to the group at the end, also on error.
     3. Simulated browsers are python-socketio clients speaking Reflex 0.10.1's
        protocol: connect to ``/_event?token=<uuid4>`` with the boot event
        ``State.hydrate_and_load`` in the CONNECT packet's auth. Sign-in: a session
@@ -129,9 +130,9 @@ def reflex_names() -> Names:
     )
 
 
-def check_compiled(names: Names) -> None:
+def check_compiled(names: Names, web_dir: Path) -> None:
     """The compiled frontend must send the same boot event and cookie key as the clients here."""
-    context = ROOT / ".web" / "utils" / "context.jsx"
+    context = web_dir / "utils" / "context.jsx"
     if not context.exists():
         raise BenchError(f"{context} is missing after the app started; cannot verify the event names.")
     text = context.read_text()
@@ -154,9 +155,10 @@ class Prepared:
     minutes: int
 
 
-def shell_env(database_url: str) -> dict[str, str]:
+def shell_env(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
+    env.update(extra)
     return env
 
 
@@ -263,18 +265,22 @@ def free_port(start: int) -> int:
 class App:
     """``reflex run --env prod --single-port`` in its own process group."""
 
-    def __init__(self, port: int, database_url: str, log: Path) -> None:
+    def __init__(self, port: int, database_url: str, work_dir: Path) -> None:
         self.port = port
         self.cmd = ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
                     "--backend-host", "127.0.0.1"]
-        self.database_url = database_url
-        self.log = log
+        self.log = work_dir / "app.log"
+        # A frontend build of its own (as tests/e2e does), so that the project's .web,
+        # which a developer's `make run` or a test may be using, is left alone.
+        self.web_dir = work_dir / "web"
+        self.env = shell_env(database_url, REFLEX_WEB_WORKDIR=str(self.web_dir),
+                             REFLEX_STATES_WORKDIR=str(work_dir / "states"))
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float) -> float:
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                in_project_env(self.cmd), cwd=ROOT, env=shell_env(self.database_url),
+                in_project_env(self.cmd), cwd=ROOT, env=self.env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         started = time.monotonic()
@@ -663,10 +669,10 @@ def main(argv: list[str] | None = None) -> int:
         port = args.port or free_port(3100)
         if args.port and free_port(port) != port:
             raise BenchError(f"Port {port} is in use.")
-        app = App(port, database_url, tmp / "app.log")
+        app = App(port, database_url, tmp)
         print(f"starting: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
         startup = app.start(args.start_timeout)
-        check_compiled(names)
+        check_compiled(names, app.web_dir)
         print(f"app answered /ping after {startup:.1f} s; {len(prepared.appointment_ids)} visits of "
               f"{prepared.minutes} min to sign at {LOCATION_NAME}", flush=True)
         results = asyncio.run(run_all(args, app, names, engine, prepared))
