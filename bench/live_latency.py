@@ -8,7 +8,10 @@ What is measured
     the listener's fan-out (``state/live_push.py``: one card query, then one
     ``modify_state`` per registered board, sequentially) and Reflex's socket emit.
     Per N the benchmark prints p50/p95/max over all (sign, board) deliveries, how many
-    deliveries missed the timeout, and the backend's RSS growth per connected board.
+    deliveries missed the timeout, and the backend's RSS growth per connected board;
+    besides those, the signer's own round trip, the size of the delta one board gets,
+    and the CPU time per delivery of the app and of the simulated clients (which tells
+    whether the server or this process was the bottleneck).
 
 How
     1. A fresh SQLite database in a temp dir gets the demo clinic
@@ -53,6 +56,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import secrets
@@ -569,7 +573,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]  # nearest rank
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 def machine_facts() -> list[str]:

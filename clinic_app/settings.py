@@ -26,3 +26,8 @@ def redis_url() -> str | None:
 
 # A signed-in session lasts a working day; an idle one ends sooner (issue: accounts).
 SESSION_HOURS = int(os.environ.get("CLINIC_SESSION_HOURS", "12"))
+# Automatic log-off after this many minutes without activity (HIPAA: automatic logoff).
+IDLE_MINUTES = int(os.environ.get("CLINIC_IDLE_MINUTES", "15"))
+# Lock an account for LOCK_MINUTES after MAX_FAILED_SIGN_INS failures in a row.
+MAX_FAILED_SIGN_INS = int(os.environ.get("CLINIC_MAX_FAILED_SIGN_INS", "5"))
+LOCK_MINUTES = int(os.environ.get("CLINIC_LOCK_MINUTES", "15"))

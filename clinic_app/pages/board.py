@@ -32,11 +32,14 @@ def _toolbar() -> rx.Component:
 
 
 def _card(card) -> rx.Component:
+    # The live overlay holds statuses pushed since the cards were last sent whole.
+    status = CalendarState.live_status.get(card.key, card.status)
+    label = CalendarState.live_label.get(card.key, card.status_label)
     return rx.el.button(
         rx.vstack(
             rx.hstack(
                 rx.text(card.start_label, "-", card.end_label, size="1", weight="bold"),
-                status_badge(card.status, card.status_label),
+                status_badge(status, label),
                 justify="between",
                 width="100%",
             ),
@@ -46,7 +49,7 @@ def _card(card) -> rx.Component:
             align="start",
         ),
         on_click=CalendarState.select(card.id),
-        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label,
+        aria_label=card.patient_name + ", " + card.start_label + ", " + label.to(str),
         class_name="board-card",
         data_appointment=card.id,
         style={
