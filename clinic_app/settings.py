@@ -19,6 +19,11 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
 
 
+def attachments_dir() -> Path:
+    """Where uploaded files are kept (backed up with the database)."""
+    return Path(os.environ.get("CLINIC_ATTACHMENTS_DIR") or PROJECT_ROOT / "data" / "attachments")
+
+
 def redis_url() -> str | None:
     """The Redis URL for the cross-worker live bus, or None for in-process."""
     return os.environ.get("REDIS_URL") or None
