@@ -419,6 +419,7 @@ class Board(Browser):
         super().__init__(base_url, names, BOARD_PATH, session_token)
         self.index = index
         self.cards_key = names.var("cards")
+        self.live_key = names.var("live_status")
         self.loaded = asyncio.Event()
         self.card_ids: set[int] = set()
         self.round: Round | None = None
@@ -427,15 +428,19 @@ class Board(Browser):
         self.loaded.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
-        cards = (delta.get(self.names.calendar) or {}).get(self.cards_key)
-        if cards is None:
+        calendar = delta.get(self.names.calendar) or {}
+        cards = calendar.get(self.cards_key)
+        # A status change in place arrives in the small live_status overlay (id -> status).
+        overlay = calendar.get(self.live_key) or {}
+        if cards is None and not overlay:
             return
-        if not self.loaded.is_set() and cards:
+        if cards and not self.loaded.is_set():
             self.card_ids = {c["id"] for c in cards}
             self.loaded.set()
         watched = self.round
-        if watched is not None and any(
-            c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards
+        if watched is not None and (
+            overlay.get(str(watched.appointment_id)) == "ready_to_bill"
+            or any(c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards or ())
         ):
             watched.seen(self.index, now)
             if self.index == 0 and not watched.push_bytes:
