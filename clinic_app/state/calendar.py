@@ -107,8 +107,9 @@ class CalendarState(rx.State):
     message_is_error: bool = False
     can_book: bool = False
 
-    # The selected appointment's details panel.
+    # The selected appointment's details panel (its status comes from the overlay too).
     selected_id: int = 0
+    selected: Card | None = None
     cancel_reason: str = ""
 
     # The booking form.
@@ -124,6 +125,9 @@ class CalendarState(rx.State):
 
     _tz: str = "UTC"
     _provider_columns: dict[int, int] = {}
+    # id -> (grid row, grid column, released, status): where each card sits, so a push
+    # decides without walking the cards (each access of a state list goes through a proxy).
+    _index: dict[int, tuple[str, str, bool, str]] = {}
 
     # -- loading -------------------------------------------------------------
     @rx.event
@@ -157,11 +161,8 @@ class CalendarState(rx.State):
         self.columns = [Column(id=p.id, name=p.name, grid_column=str(i + 2)) for i, p in enumerate(view.providers)]
         self.providers = [Option(value=str(p.id), label=p.name) for p in view.providers]
         self.rooms = [Option(value=str(r.id), label=r.name) for r in view.rooms]
-        self.cards = [c for c in (self._to_card(row) for row in view.cards) if c is not None]
-        self.live_status, self.live_label = {}, {}
+        self._set_cards([c for c in (self._to_card(row) for row in view.cards) if c is not None])
         self._recompute_slots()
-        if self.selected_id and not any(c.id == self.selected_id for c in self.cards):
-            self.selected_id = 0
         registry.show(client_token(self), "board", [board_topic(int(self.location_id), self.day)])
         return None
 
@@ -212,13 +213,11 @@ class CalendarState(rx.State):
         if row.get("day") != self.day:
             return
         new = self._to_card(row)
-        old = next((c for c in self.cards if c.id == row["id"]), None)
-        same_place = (
-            old is not None and new is not None and old.released == new.released
-            and (old.grid_row, old.grid_column) == (new.grid_row, new.grid_column)
-        )
+        old = self._index.get(row["id"])
+        same_place = old is not None and new is not None and old[:3] == (new.grid_row, new.grid_column, new.released)
         if same_place and len(self.live_status) < MAX_OVERLAY:
-            if self.live_status.get(new.key, old.status) != new.status:
+            if old[3] != new.status:
+                self._index[new.id] = (*old[:3], new.status)
                 self.live_status = {**self.live_status, new.key: new.status}
                 self.live_label = {**self.live_label, new.key: new.status_label}
             return
@@ -226,10 +225,18 @@ class CalendarState(rx.State):
         merged.pop(row["id"], None)
         if new is not None:
             merged[new.id] = new
-        self.cards = sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id))
-        self.live_status, self.live_label = {}, {}
+        self._set_cards(sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id)))
         if not same_place:
             self._recompute_slots()
+
+    def _set_cards(self, cards: list[Card]) -> None:
+        """Send the cards whole (the overlay folded in) and re-index them."""
+        self.cards = cards
+        self.live_status, self.live_label = {}, {}
+        self._index = {c.id: (c.grid_row, c.grid_column, c.released, c.status) for c in cards}
+        self.selected = next((c for c in cards if c.id == self.selected_id), None)
+        if self.selected is None:
+            self.selected_id = 0
 
     def _overlaid(self, card: Card) -> Card:
         if card.key not in self.live_status:
@@ -242,7 +249,7 @@ class CalendarState(rx.State):
         if value not in {o.value for o in self.locations}:
             return self._fail(InvalidInput("Choose a location from the list."))
         self.location_id = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.booking_open = False
         return await self._refresh()
 
@@ -253,7 +260,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.day = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
@@ -263,22 +270,26 @@ class CalendarState(rx.State):
         except (ClinicError, ValueError, TypeError):
             return self._fail(InvalidInput("That request was not understood; reload the page."))
         self.day = day.isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
     async def go_today(self):
         self.day = today_at(self._tz).isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     # -- details and status changes -------------------------------------------
     @rx.event
     def select(self, appointment_id: int):
         try:
-            self.selected_id = as_id(appointment_id)
+            wanted = as_id(appointment_id)
         except ClinicError as exc:
             return self._fail(exc)
+        card = next((c for c in self.cards if c.id == wanted), None)
+        if card is None:
+            return self._fail(ClinicError("That appointment is no longer on this board."))
+        self.selected_id, self.selected = wanted, self._overlaid(card)
         self.booking_open = False
         self.cancel_reason = ""
         self.message = ""
@@ -286,7 +297,7 @@ class CalendarState(rx.State):
 
     @rx.event
     def close_details(self):
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
 
     @rx.event
     async def check_in(self, appointment_id: int):
@@ -330,7 +341,7 @@ class CalendarState(rx.State):
         if not self.can_book:
             return self._fail(InvalidInput("Your role may not book appointments."))
         self.booking_open = True
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.message = ""
         self.form_provider_id = str(provider_id) if provider_id else (self.providers[0].value if self.providers else "")
         self.form_time = str(time)[:5]
@@ -420,6 +431,7 @@ class CalendarState(rx.State):
         self.form_patient_id = 0
         self.form_patient_label = ""
         self.selected_id = row["id"]
+        self.selected = self._to_card(row)
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']}.")
 
     # -- messages ------------------------------------------------------------------
@@ -430,10 +442,3 @@ class CalendarState(rx.State):
     def _ok(self, text: str):
         self.message = text
         self.message_is_error = False
-
-    @rx.var
-    def selected(self) -> Card | None:
-        card = next((c for c in self.cards if c.id == self.selected_id), None)
-        if card is None or card.key not in self.live_status:
-            return card
-        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])
