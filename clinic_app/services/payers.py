@@ -33,7 +33,7 @@ def parse_modifiers(text: str) -> str:
     return ",".join(mods)
 
 
-def _money(text: str | int) -> int:
+def parse_money(text: str | int) -> int:
     """Cents from '45', '45.00' or an int of cents."""
     if isinstance(text, int):
         cents = text
@@ -76,7 +76,7 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
     code = (code or "").strip().upper()
     if not PROCEDURE_RE.match(code):
         raise InvalidInput(f"{code[:12]!r} is not a procedure code (five characters, e.g. 97110).")
-    cents = _money(amount)
+    cents = parse_money(amount)
     if payer_id is not None and session.get(Payer, payer_id) is None:
         raise NotFound("That payer no longer exists.")
     row = session.exec(
