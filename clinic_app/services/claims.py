@@ -323,13 +323,13 @@ def claims_to_send(session: Session) -> list[Claim]:
     return list(session.exec(select(Claim).where(Claim.status.in_(READY_TO_SEND)).order_by(Claim.id)))
 
 
-def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | None = None) -> list[Path]:
-    """Write one 837P file per payer for the claims ready to send; mark them submitted.
+def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = None, commit: bool = True) -> list[tuple[str, str]]:
+    """The 837P files (name, text) of the claims ready to send, one per payer; the claims become submitted.
 
-    The files are written first and the claims marked only once every file is on disk,
-    so a failed export leaves the claims in the queue for the next one.
+    Every file is checked by pyx12 first: if one fails, nothing is marked and the
+    error says what the validator found.
     """
-    from clinic_app.services import x12_837
+    from clinic_app.services import x12_837, x12_validate
 
     for_write(session)
     require(actor.role, "billing.claims")
@@ -338,21 +338,46 @@ def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | 
     if not claims:
         session.rollback()
         return []
-    out_dir.mkdir(parents=True, exist_ok=True)
     by_payer: dict[int, list[Claim]] = {}
     for claim in claims:
         by_payer.setdefault(claim.payer_id, []).append(claim)
-    written = []
+    files = []
     for n, (payer_id, group) in enumerate(sorted(by_payer.items()), start=1):
         control = int(now.timestamp()) % 100_000_000 * 10 + n % 10
         text = x12_837.render(session, claims=group, control_number=control, now=now)
+        problems = x12_validate.validate(text)
+        if problems:
+            session.rollback()
+            raise InvalidInput(f"The 837P file failed validation, so no claim was sent: {'; '.join(problems[:3])}")
         payer = session.get(Payer, payer_id)
-        path = out_dir / f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12"
-        path.write_text(text, encoding="ascii")
-        written.append(path)
+        files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text))
     for claim in claims:
         _move(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
-    audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(written)} files")
+    audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
+    if commit:
+        session.commit()
+    return files
+
+
+def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | None = None) -> list[Path]:
+    """Write the 837P files of the claims ready to send into ``out_dir``; mark them submitted.
+
+    The claims are marked only once every file is on disk, so a failed write leaves
+    them in the queue for the next export.
+    """
+    files = export_files(session, actor=actor, now=now, commit=False)
+    if not files:
+        return []
+    written = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in files:
+            path = out_dir / name
+            path.write_text(text, encoding="ascii")
+            written.append(path)
+    except OSError:
+        session.rollback()
+        raise
     session.commit()
     return written
 
