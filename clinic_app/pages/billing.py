@@ -66,6 +66,7 @@ def billing_page() -> rx.Component:
         rx.button("Create claims for all ready visits", on_click=BillingQueueState.create_all_claims, variant="outline", margin_top="8px"),
         _claims_section(),
         _denials_section(),
+        _account_section(),
         _aging_section(),
     )
 
@@ -141,4 +142,51 @@ def _aging_section() -> rx.Component:
             width="100%",
         ),
         aria_label="Accounts receivable",
+    )
+
+
+def _field(label: str, field_id: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.el.label(label, html_for=field_id), control, spacing="1")
+
+
+def _account_section() -> rx.Component:
+    s = BillingQueueState
+    return rx.el.section(
+        rx.heading("Patient account", size="4", margin_top="24px", margin_bottom="8px"),
+        rx.hstack(
+            _field("Patient MRN", "account-mrn", rx.input(id="account-mrn", value=s.account_mrn, on_change=s.set_account_mrn, width="160px")),
+            rx.button("Find account", on_click=s.find_account),
+            align="end", spacing="3",
+        ),
+        rx.cond(
+            s.account_name != "",
+            rx.vstack(
+                rx.text(s.account_name, weight="bold"),
+                rx.text("Patient owes $", s.account_patient_owes, "; insurance still to pay $", s.account_insurance_owes, "."),
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Posted", "Service", "Entry", "Owed by", "Detail", "Amount")])),
+                    rx.table.body(
+                        rx.foreach(
+                            s.account_entries,
+                            lambda e: rx.table.row(*[rx.table.cell(v) for v in (e.date, e.service_date, e.kind, e.party, e.detail, e.amount)]),
+                        )
+                    ),
+                    width="100%",
+                ),
+                rx.hstack(
+                    _field("Amount paid ($)", "pay-amount", rx.input(id="pay-amount", value=s.pay_amount, on_change=s.set_pay_amount, width="120px", input_mode="decimal")),
+                    _field("Paid by", "pay-method", rx.el.select(
+                        rx.el.option("Cash", value="cash"), rx.el.option("Cheque", value="cheque"), rx.el.option("Card", value="card"),
+                        id="pay-method", value=s.pay_method, on_change=s.set_pay_method, height="32px",
+                    )),
+                    _field("Cheque number or card terminal reference (never the card number)", "pay-reference",
+                           rx.input(id="pay-reference", value=s.pay_reference, on_change=s.set_pay_reference, width="260px")),
+                    rx.button("Record payment", on_click=s.take_payment),
+                    align="end", spacing="3", wrap="wrap",
+                ),
+                rx.button("Download statement (PDF)", on_click=s.download_statement, variant="outline"),
+                spacing="3", width="100%",
+            ),
+        ),
+        aria_label="Patient account",
     )

@@ -159,3 +159,28 @@ def reverse(session: Session, *, actor: Actor, entry_id: int, reason: str, now: 
         reason=f"reverses #{original.id}: {reason.strip()}"[:120], reverses_id=original.id,
         user_id=actor.user_id, created_at=now or utcnow(),
     ))
+
+
+def account(session: Session, *, actor: Actor, mrn: str) -> dict:
+    """A patient's account by MRN: who, balances and entries for the billing screen (audited view)."""
+    for_write(session)
+    require(actor.role, "payment.take")
+    patient = session.exec(select(Patient).where(Patient.mrn == (mrn or "").strip().upper())).first()
+    if patient is None:
+        raise NotFound(f"No patient has the MRN {(mrn or '').strip()[:20]!r}; check the number.")
+    audit.record(session, actor=actor, action="view", entity="ledger", entity_id=patient.id, patient_id=patient.id)
+    session.commit()
+    return {
+        "patient_id": patient.id,
+        "name": f"{patient.last_name}, {patient.first_name} ({patient.mrn})",
+        "balances": balances(session, patient_id=patient.id),
+        "entries": [
+            {
+                "id": e.id, "date": e.created_at.date().isoformat(), "service_date": e.service_date.isoformat() if e.service_date else "",
+                "kind": KIND_LABELS[e.kind], "party": "insurance" if e.payer_id else "patient",
+                "detail": " ".join(x for x in (e.method if e.method != "insurance" else "", e.reference, e.reason) if x),
+                "amount_cents": e.amount_cents,
+            }
+            for e in entries(session, patient_id=patient.id)
+        ],
+    }

@@ -9,7 +9,7 @@ import reflex as rx
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import billing_topic
-from clinic_app.services import billing, board, claims, era, revenue_reports
+from clinic_app.services import billing, board, claims, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, money
@@ -59,6 +59,17 @@ class DenialRow:
 
 
 @dataclasses.dataclass
+class EntryRow:
+    id: int
+    date: str
+    service_date: str
+    kind: str
+    party: str
+    detail: str
+    amount: str
+
+
+@dataclasses.dataclass
 class AgingRow:
     name: str
     b0_30: str
@@ -105,6 +116,16 @@ class BillingQueueState(rx.State):
     ready_to_send: int = 0
     denials: list[DenialRow] = []
     aging: list[AgingRow] = []
+    # The patient account panel: look-up, ledger, payment form (kept on error).
+    account_mrn: str = ""
+    account_name: str = ""
+    account_patient_owes: str = ""
+    account_insurance_owes: str = ""
+    account_entries: list[EntryRow] = []
+    pay_amount: str = ""
+    pay_method: str = "cash"
+    pay_reference: str = ""
+    _account_patient_id: int = 0
     _totals: dict[int, int] = {}
 
     @rx.event
@@ -260,6 +281,80 @@ class BillingQueueState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=text, filename=f"ar-aging-{utcnow():%Y-%m-%d}.csv", mime_type="text/csv")
+
+    @rx.event
+    def set_account_mrn(self, value: str):
+        self.account_mrn = value[:20]
+
+    @rx.event
+    def set_pay_amount(self, value: str):
+        self.pay_amount = value[:12]
+
+    @rx.event
+    def set_pay_method(self, value: str):
+        self.pay_method = value if value in ledger.PATIENT_METHODS else "cash"
+
+    @rx.event
+    def set_pay_reference(self, value: str):
+        self.pay_reference = value[:40]
+
+    @rx.event
+    async def find_account(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            with session_scope() as session:
+                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._show_account(found)
+        self._done(f"Account of {found['name']}.")
+        return None
+
+    def _show_account(self, found: dict) -> None:
+        self._account_patient_id = found["patient_id"]
+        self.account_name = found["name"]
+        b = found["balances"]
+        self.account_patient_owes = ("credit " if b["patient"] < 0 else "") + money(abs(b["patient"]))
+        self.account_insurance_owes = money(b["insurance"])
+        self.account_entries = [
+            EntryRow(id=e["id"], date=e["date"], service_date=e["service_date"], kind=e["kind"], party=e["party"],
+                     detail=e["detail"], amount=money(e["amount_cents"]))
+            for e in found["entries"]
+        ]
+
+    @rx.event
+    async def take_payment(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            if not self._account_patient_id:
+                raise InvalidInput("Find the patient's account first.")
+            with session_scope() as session:
+                ledger.take_payment(
+                    session, actor=actor, patient_id=self._account_patient_id, amount=self.pay_amount,
+                    method=self.pay_method, reference=self.pay_reference,
+                )
+                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._show_account(found)
+        self._done(f"Payment of ${self.pay_amount} by {self.pay_method} recorded for {found['name']}.")
+        self.pay_amount, self.pay_reference = "", ""
+        return await self._refresh_claims()
+
+    @rx.event
+    async def download_statement(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            if not self._account_patient_id:
+                raise InvalidInput("Find the patient's account first.")
+            with session_scope() as session:
+                data = statements.statement_pdf(
+                    session, actor=actor, patient_id=self._account_patient_id, as_of=utcnow().date(),
+                    location_id=as_id(self.location_id),
+                )
+        except ClinicError as exc:
+            return self._fail(exc)
+        return rx.download(data=data, filename=f"statement-{self.account_mrn.strip().upper()}.pdf", mime_type="application/pdf")
 
     def _done(self, text: str) -> None:
         self.message = text

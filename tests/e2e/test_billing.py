@@ -89,4 +89,25 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, app_server):
     assert x12_validate.validate(text) == []
     expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 0")).to_be_visible()
+
+    # The uninsured visit is billed to the patient, who pays by card at the desk.
+    page.get_by_role("button", name=re.compile("^Mark billed: Ninsured, Uma")).click()
+    expect(page.get_by_text("0 visits ready to bill")).to_be_visible()
+    page.get_by_label("Patient MRN").fill("b2e2")
+    page.get_by_role("button", name="Find account").click()
+    expect(page.get_by_text("Patient owes $90.00; insurance still to pay $0.00.")).to_be_visible()
+    page.get_by_label("Amount paid ($)").fill("50")
+    page.get_by_label("Paid by").select_option("card")
+    reference = page.get_by_label("Cheque number or card terminal reference (never the card number)")
+    reference.fill("4111 1111 1111 1111")
+    page.get_by_role("button", name="Record payment").click()
+    expect(page.get_by_role("alert")).to_contain_text("looks like a card number")
+    expect(page.get_by_label("Amount paid ($)")).to_have_value("50")  # nothing typed is lost
+    reference.fill("TERM-22 AUTH 5521")
+    page.get_by_role("button", name="Record payment").click()
+    expect(page.get_by_role("status")).to_contain_text("Payment of $50 by card recorded")
+    expect(page.get_by_text("Patient owes $40.00; insurance still to pay $0.00.")).to_be_visible()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download statement (PDF)").click()
+    assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
     context.close()

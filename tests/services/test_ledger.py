@@ -143,3 +143,14 @@ def test_ledger_invariants_hold_for_any_sequence(session, clinic, charge, ops):
             ledger.reverse(session, actor=clinic.biller, entry_id=e.id, reason="close")
     assert ledger.balances(session, patient_id=pid)["total"] == 0
     assert len(session.exec(select(LedgerEntry).where(LedgerEntry.patient_id == pid)).all()) == 2 * (len(entries) - len(reversed_ids))
+
+
+def test_account_lookup_by_mrn_shows_balances_and_entries(session, clinic):
+    pid = clinic.patients[1].id
+    ledger.take_payment(session, actor=clinic.reception, patient_id=pid, amount="12.5", method="cheque", reference="881")
+    found = ledger.account(session, actor=clinic.biller, mrn=" t1 ")
+    assert found["name"] == "Fox, Eli (T1)"
+    assert found["balances"]["patient"] == -1250
+    assert [(e["kind"], e["party"], e["detail"], e["amount_cents"]) for e in found["entries"]] == [("Payment", "patient", "cheque 881", -1250)]
+    with pytest.raises(ClinicError, match="No patient has the MRN 'X9'"):
+        ledger.account(session, actor=clinic.biller, mrn="X9")
