@@ -21,7 +21,7 @@ PAYERS = [
     ("Blue Lake PPO (demo)", "BLPPO", "", {"97161": 13500, "97110": 4100, "97140": 3800, "97530": 4400, "97112": 4200}),
     ("Summit Health HMO (demo)", "SMHMO", "", {"97161": 11800, "97110": 3600, "97140": 3300}),
 ]
-SELF_PAY = {"97161": 12000, "97110": 3800, "97140": 3500}
+SELF_PAY = {"97161": 12000, "97140": 3500}  # prompt-pay rates; other codes at the standard fee
 PROFILES = [
     ("Riverside Physio & Rehab LLC", "120 River Rd", "Albany", "NY", "122071234", "141234567"),
     ("Lakeside Chiro & Therapy PC", "45 Lake St", "Madison", "WI", "537031234", "391234567"),

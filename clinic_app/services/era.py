@@ -282,6 +282,14 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
     """
     for_write(session)
     require(actor.role, "billing.remittance")
+    try:
+        return _post(session, actor, text, now)
+    except ClinicError:
+        session.rollback()  # nothing of a refused file stays, and the write lock is freed
+        raise
+
+
+def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_BYTES:
         raise RemittanceRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.")
