@@ -82,6 +82,7 @@ def _claims_section() -> rx.Component:
             ),
             wrap="wrap", gap="16px", margin_bottom="8px",
         ),
+        rx.text(BillingQueueState.rates_line, size="2", margin_bottom="8px"),
         rx.button(
             "Send ", BillingQueueState.ready_to_send, " claims (download 837P)",
             on_click=BillingQueueState.send_claims, disabled=BillingQueueState.ready_to_send == 0,

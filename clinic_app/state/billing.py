@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import reflex as rx
 
@@ -96,6 +97,10 @@ def _denial(row: dict) -> DenialRow:
     )
 
 
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
 def _aging(row: dict) -> AgingRow:
     return AgingRow(
         name=row["name"], b0_30=money(row["0-30"]), b31_60=money(row["31-60"]), b61_90=money(row["61-90"]),
@@ -116,6 +121,7 @@ class BillingQueueState(rx.State):
     ready_to_send: int = 0
     denials: list[DenialRow] = []
     aging: list[AgingRow] = []
+    rates_line: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
     account_mrn: str = ""
     account_name: str = ""
@@ -161,12 +167,19 @@ class BillingQueueState(rx.State):
                 counts = revenue_reports.claims_by_status(session, actor=actor)
                 denials = era.denials(session, actor=actor)
                 aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"]
+                start, end = utcnow() - dt.timedelta(days=30), utcnow()
+                clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
+                denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
         except ClinicError as exc:
             return self._fail(exc)
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
         self.ready_to_send = counts.get("draft", 0)
         self.denials = [_denial(r) for r in denials]
         self.aging = [_aging(r) for r in aging]
+        self.rates_line = (
+            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
+            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
+        )
         return None
 
     @rx.event
