@@ -1,4 +1,4 @@
-"""Command line: ``python -m clinic_app migrate | demo | create-user``."""
+"""Command line: ``python -m clinic_app migrate | demo | create-user | claims export | era import``."""
 
 from __future__ import annotations
 
@@ -119,6 +119,71 @@ def _backup(args) -> int:
     return 0
 
 
+def _billing_actor(session, username: str | None):
+    """The biller a command acts as: a named active biller, or the command line itself."""
+    from sqlmodel import select
+
+    from clinic_app.models import User
+    from clinic_app.services import auth
+    from clinic_app.services.actor import Actor
+    from clinic_app.services.errors import NotAllowed
+
+    if not username:
+        return Actor(user_id=None, role="biller", name="command line", source="cli")
+    user = session.exec(select(User).where(User.username == username, User.active)).first()
+    if user is None or user.role != "biller":
+        raise NotAllowed(f"{username!r} is not an active biller.")
+    return auth.actor_for(user)
+
+
+def _claims(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import claims
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    try:
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            files = claims.export(session, actor=actor, out_dir=Path(args.out))
+    except (ClinicError, OSError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if not files:
+        print("No claims are ready to send.")
+    for path in files:
+        print(f"Wrote {path}")
+    return 0
+
+
+def _era(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import era
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > era.MAX_BYTES:
+            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; remittance files that big are refused.")
+        data = path.read_bytes()
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            summary = era.post(session, actor=actor, text=data)
+    except (ClinicError, OSError) as exc:
+        print(f"{path.name}: {exc} Nothing was posted.", file=sys.stderr)
+        return 1
+    print(
+        f"Posted {path.name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
+        f"{summary['denied']} denied (see the denial worklist)."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_app", description="Clinic app administration.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +204,16 @@ def main(argv: list[str] | None = None) -> int:
     backup_p.add_argument("--out", required=True, type=Path)
     restore_p = sub.add_parser("restore", help="replace the database and attachments with a backup (stop the app first)")
     restore_p.add_argument("backup", type=Path)
+    claims_p = sub.add_parser("claims", help="claims: export the 837P files of the claims ready to send")
+    claims_sub = claims_p.add_subparsers(dest="claims_command", required=True)
+    export_p = claims_sub.add_parser("export", help="write one 837P file per payer and mark the claims submitted")
+    export_p.add_argument("--out", required=True, help="directory for the 837P files")
+    export_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    era_p = sub.add_parser("era", help="remittance: import an 835 file")
+    era_sub = era_p.add_subparsers(dest="era_command", required=True)
+    import_p = era_sub.add_parser("import", help="post an 835 file's payments and adjustments (all or nothing)")
+    import_p.add_argument("file")
+    import_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
@@ -150,6 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "claims":
+        return _claims(args)
+    if args.command == "era":
+        return _era(args)
     return _create_user(args)
 
 

@@ -45,6 +45,12 @@ DB_RULE_MESSAGES = {
     "note_signed": (NoteAlreadySigned, "This note is signed and can no longer be changed."),
     "charge_final": (NotAllowed, "Charges are final once captured."),
     "audit_log_append_only": (NotAllowed, "The audit log cannot be changed."),
+    "ledger_entry_append_only": (NotAllowed, "Ledger entries are final; post a reversing entry to correct one."),
+    "remittance_append_only": (NotAllowed, "Posted remittances are final."),
+    "line_posting_append_only": (NotAllowed, "Posted remittances are final."),
+    "adjustment_append_only": (NotAllowed, "Posted adjustments are final."),
+    "claim_event_append_only": (NotAllowed, "A claim's history cannot be changed."),
+    "card_number_refused": (InvalidInput, "That looks like a card number; enter the card terminal's reference instead."),
     "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
     "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),
 }

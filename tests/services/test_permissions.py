@@ -11,11 +11,13 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
+    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
+                  "coverage.edit", "payment.take"},
     "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
-    "biller": {"billing.view", "billing.mark_billed"},
-    "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create", "user.manage", "audit.view"},
+    "biller": {"billing.view", "billing.mark_billed", "billing.claims", "billing.remittance", "billing.setup",
+               "coverage.edit", "payment.take", "ledger.adjust", "billing.reports"},
+    "manager": {"kpi.view", "billing.reports"},
+    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "billing.setup", "billing.reports"},
 }
 
 
