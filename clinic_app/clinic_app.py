@@ -1,8 +1,9 @@
-"""The Reflex app: pages and the live listener. Nothing else lives here."""
+"""The Reflex app: pages, the live listener and the FHIR API mounted on its backend."""
 
 import reflex as rx
 
 from clinic_app import routes
+from clinic_app.api import build_api
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
@@ -15,7 +16,8 @@ from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.kpi import KpiState
 
-app = rx.App(stylesheets=["/clinic.css"])
+# The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
+app = rx.App(stylesheets=["/clinic.css"], api_transformer=build_api())
 app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
 app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)

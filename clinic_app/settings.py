@@ -26,3 +26,13 @@ def redis_url() -> str | None:
 
 # A signed-in session lasts a working day; an idle one ends sooner (issue: accounts).
 SESSION_HOURS = int(os.environ.get("CLINIC_SESSION_HOURS", "12"))
+
+
+def clinic_name() -> str:
+    """The clinic's name as other systems see it (the FHIR Organization)."""
+    return os.environ.get("CLINIC_NAME") or "Clinic"
+
+
+def export_dir() -> Path:
+    """Where bulk FHIR exports are written until they are fetched and deleted."""
+    return Path(os.environ.get("CLINIC_EXPORT_DIR") or PROJECT_ROOT / "data" / "exports")

@@ -11,11 +11,14 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
-    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
-    "biller": {"billing.view", "billing.mark_billed"},
-    "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create"},
+    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
+                  "fhir.directory.read", "fhir.patient.read", "fhir.patient.write", "fhir.schedule.read"},
+    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign",
+                  "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.note.read"},
+    "biller": {"billing.view", "billing.mark_billed",
+               "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.claim.read"},
+    "manager": {"kpi.view", "fhir.directory.read"},
+    "admin": {"kpi.view", "user.create", "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create"},
 }
 
 
