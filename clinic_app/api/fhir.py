@@ -7,6 +7,7 @@ OperationOutcome with the domain error's message and change nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -65,9 +66,11 @@ class _Unauthorised(Exception):
 class FhirApi:
     """The routes, bound to an engine (the app's, or a test database's)."""
 
-    def __init__(self, get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None):
+    def __init__(self, get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
         self.get_engine = get_engine
         self.export_dir = export_dir or settings.export_dir()
+        self.clock = clock  # tests set the clinic's "now"; booking rules depend on it
 
     # -- plumbing -----------------------------------------------------------------
     def base(self, request: Request) -> str:
@@ -177,7 +180,7 @@ class FhirApi:
         if resource_type == "Patient":
             created = fhir.patient_resource(fhir.create_patient(session, actor=actor, resource=resource, source=self.source(request)))
         else:
-            created = fhir.appointment_as_fhir(session, fhir.create_appointment(session, actor=actor, resource=resource))
+            created = fhir.appointment_as_fhir(session, fhir.create_appointment(session, actor=actor, resource=resource, now=self.clock()))
         location = f"{self.base(request)}/{resource_type}/{created['id']}"
         return fhir_json(created, 201, {"Location": location})
 
@@ -195,7 +198,7 @@ class FhirApi:
                                                                 source=self.source(request)))
         else:
             updated = fhir.appointment_as_fhir(
-                session, fhir.update_appointment(session, actor=actor, appointment_id=int(ident), resource=resource)
+                session, fhir.update_appointment(session, actor=actor, appointment_id=int(ident), resource=resource, now=self.clock())
             )
         return fhir_json(updated)
 
@@ -300,6 +303,7 @@ async def _threaded(handle, request, work):
     return await run_in_threadpool(handle, request, work)
 
 
-def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None) -> Starlette:
+def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
+              clock: Callable[[], dt.datetime] = utcnow) -> Starlette:
     """The Starlette app holding the FHIR routes; Reflex mounts its own app under it."""
-    return Starlette(routes=FhirApi(get_engine, export_dir).routes())
+    return Starlette(routes=FhirApi(get_engine, export_dir, clock).routes())

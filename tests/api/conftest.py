@@ -22,7 +22,7 @@ def validate(resource: dict) -> None:
 @pytest.fixture
 def api(engine, tmp_path):
     """A client of the FHIR routes, bound to this test's database."""
-    with TestClient(build_api(lambda: engine, export_dir=tmp_path / "exports"), base_url="http://clinic.test") as client:
+    with TestClient(build_api(lambda: engine, export_dir=tmp_path / "exports", clock=lambda: now_at("07:00")), base_url="http://clinic.test") as client:
         yield client
 
 
