@@ -109,7 +109,7 @@ class FhirApi:
 
     async def body(self, request: Request, limit: int = MAX_BODY):
         length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > limit):
+        if length and (not fhir.is_row_id(length) or int(length) > limit):
             raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
         raw = await request.body()
         if len(raw) > limit:
@@ -190,7 +190,7 @@ class FhirApi:
         self.scope(grant, resource_type, "write")
         if resource.get("resourceType") != resource_type or str(resource.get("id", ident)) != ident:
             raise InvalidInput(f"The body must be {resource_type} with id {ident[:20]} (the id in the URL).")
-        if not ident.isdigit() or len(ident) > 11:
+        if not fhir.is_row_id(ident):
             raise NotFound(f"{resource_type}/{ident[:20]} does not exist.")
         actor = actor_for(grant.user, self.source(request))
         if resource_type == "Patient":
@@ -203,8 +203,9 @@ class FhirApi:
         return fhir_json(updated)
 
     def _transaction(self, session, grant, request, bundle) -> Response:
-        for entry in bundle.get("entry") or [] if isinstance(bundle.get("entry"), list) else []:
-            kind = (entry.get("resource") or {}).get("resourceType") if isinstance(entry, dict) else None
+        for entry in bundle.get("entry") if isinstance(bundle.get("entry"), list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
             if isinstance(kind, str):
                 self.scope(grant, kind, "write")
         response = fhir.import_bundle(session, actor=actor_for(grant.user), bundle=bundle, source=self.source(request))

@@ -80,6 +80,7 @@ APPOINTMENT_MOVES = {"arrived": "arrived", "checked-in": "in_session", "noshow":
 
 PATIENT_FIELDS_MAX = {"first_name": 80, "last_name": 80, "phone": 32, "email": 120, "mrn": 20}
 MRN_RE = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+ROW_ID_RE = re.compile(r"^[0-9]{1,11}$")
 DATE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2}))?)?$")
 PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 
@@ -122,11 +123,16 @@ def _ref(kind: str, ident) -> dict:
 
 
 def _procedure_system(code: str) -> str:
-    return CPT_SYSTEM if code[:1].isdigit() else HCPCS_SYSTEM
+    return CPT_SYSTEM if code[:1] in "0123456789" else HCPCS_SYSTEM
 
 
 def _ext(resource: dict, url: str) -> dict | None:
     return next((e for e in resource.get("extension") or [] if isinstance(e, dict) and e.get("url") == url), None)
+
+
+def is_row_id(text) -> bool:
+    """Whether ``text`` is a row id: ASCII digits only (str.isdigit also takes '¹'), and not huge."""
+    return isinstance(text, str) and ROW_ID_RE.match(text) is not None
 
 
 def _id_of(reference, kind: str) -> int | None:
@@ -138,13 +144,13 @@ def _id_of(reference, kind: str) -> int | None:
         head, _, text = text.rpartition("/")
         if head.rsplit("/", 1)[-1] != kind:
             return None
-    return int(text) if text.isdigit() and len(text) < 12 else None
+    return int(text) if is_row_id(text) else None
 
 
 def _room_id(reference) -> int | None:
     if isinstance(reference, str) and reference.rsplit("/", 1)[-1].startswith("room-"):
         tail = reference.rsplit("/", 1)[-1][5:]
-        return int(tail) if tail.isdigit() and len(tail) < 12 else None
+        return int(tail) if is_row_id(tail) else None
     return None
 
 
@@ -469,7 +475,7 @@ def _build_claim(session: Session, appointment: Appointment) -> dict:
 
 
 def _int_id(column):
-    return lambda q, v: q.where(column == (int(v) if v.isdigit() and len(v) < 12 else -1))
+    return lambda q, v: q.where(column == (int(v) if is_row_id(v) else -1))
 
 
 def _visit_params(status_map: dict[str, str]) -> dict[str, Callable]:
@@ -579,7 +585,7 @@ def _audit_views(session: Session, actor: Actor, resource_type: str, rows, patie
 
 def _numeric(ident: str) -> int | None:
     tail = ident.rsplit("-", 1)[-1]
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if is_row_id(tail) else None
 
 
 def _directory(session: Session) -> list[tuple[str, dict]]:
@@ -661,7 +667,7 @@ def search(
 
 
 def _int_param(name: str, value: str, low: int, high: int) -> int:
-    if not value.strip().isdigit() or not low <= int(value) <= high:
+    if not is_row_id(value.strip()) or not low <= int(value) <= high:
         raise InvalidInput(f"{name} must be a whole number from {low} to {high}.")
     return int(value)
 

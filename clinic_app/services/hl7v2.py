@@ -14,6 +14,7 @@ AIP-3.1 the provider's NPI (or the clinic's provider id); AIL-3.1 the room's nam
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import hl7
@@ -95,7 +96,7 @@ def _patient_fhir(message, existing: Patient | None = None) -> dict:
     if not mrn:
         raise InvalidInput("PID-3 (the patient's MRN) is empty.")
     if born:
-        if len(born) < 8 or not born[:8].isdigit():
+        if len(born) < 8 or not re.match(r"^[0-9]{8}", born):
             raise InvalidInput(f"PID-7 {born[:20]!r} is not a birth date (YYYYMMDD).")
         born = f"{born[:4]}-{born[4:6]}-{born[6:8]}"
     resource = fhir.patient_resource(existing) if existing else {"resourceType": "Patient"}
@@ -132,7 +133,7 @@ def _update(session: Session, actor: Actor, message) -> str:
 
 
 def _start(text: str, tz: str) -> dt.datetime:
-    if not text or len(text) < 12 or not text[:12].isdigit():
+    if not text or len(text) < 12 or not re.match(r"^[0-9]{12}", text):
         raise InvalidInput("The start time (SCH-11.4 or AIS-4) is missing or not YYYYMMDDHHMM.")
     try:
         moment = hl7.parse_datetime(text)
@@ -150,9 +151,9 @@ def _book(session: Session, actor: Actor, message, now: dt.datetime | None) -> s
         raise InvalidInput(f"No patient has MRN {mrn[:20] or '(empty)'}; register them (ADT^A04) first.")
     who = _field(message, "AIP", 3)
     provider = None
-    if len(who) == 10 and who.isdigit():
+    if re.fullmatch(r"[0-9]{10}", who):
         provider = session.exec(select(Provider).where(Provider.npi == who, Provider.active)).first()
-    elif who.isdigit() and len(who) < 10:
+    elif re.fullmatch(r"[0-9]{1,9}", who):
         provider = session.get(Provider, int(who))
     if provider is None:
         raise InvalidInput(f"AIP-3 {who[:20] or '(empty)'!r} names no provider of the clinic (give the NPI).")

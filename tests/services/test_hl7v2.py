@@ -89,3 +89,29 @@ def test_s12_books_through_the_booking_rules(session, clinic):
 def test_split_messages_accepts_any_line_ending():
     text = "MSH|^~\\&|A\nPID|1\r\nMSH|^~\\&|B\rPID|2\n"
     assert hl7v2.split_messages(text) == ["MSH|^~\\&|A\rPID|1", "MSH|^~\\&|B\rPID|2"]
+
+
+def test_any_text_gets_an_ack_and_a_refusal_saves_nothing(session, clinic):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    segments = st.lists(st.one_of(
+        st.text(max_size=40),
+        st.builds(lambda f: "PID|1||" + "|".join(f), st.lists(st.text(alphabet="ABC019^~&-\\ ", max_size=12), max_size=14)),
+        st.builds(lambda f: "AIP|1||" + f, st.text(max_size=14)),
+        st.builds(lambda f: "AIS|1||^Treatment|" + f, st.text(alphabet="0123456789-+", max_size=20)),
+    ), max_size=5)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(kind=st.sampled_from(["ADT^A04", "ADT^A08", "SIU^S12", "ADT^A99", ""]), body=segments)
+    def check(kind, body):
+        session.rollback()
+        before = session.exec(select(func.count()).select_from(AuditLog)).one()
+        ack = hl7v2.ingest(session, username="reception", message=msg(kind, *body), now=now_at("07:00"))
+        code = msa(ack)[0]
+        assert code in ("AA", "AE", "AR")
+        session.rollback()
+        if code != "AA":
+            assert session.exec(select(func.count()).select_from(AuditLog)).one() == before
+
+    check()
