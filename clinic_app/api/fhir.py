@@ -11,8 +11,10 @@ import datetime as dt
 import json
 import logging
 import re
+import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +45,7 @@ FHIR_JSON = "application/fhir+json"
 MAX_BODY = 1_000_000  # one resource
 MAX_BUNDLE = 200_000_000  # a whole clinic's transaction Bundle
 JOB_RE = re.compile(r"^[0-9a-f]{32}$")
+EXPORT_HOURS = 24
 
 _STATUS = {InvalidInput: 400, NotFound: 404, NotAllowed: 403, SlotTaken: 409, IllegalTransition: 409, NoteAlreadySigned: 409}
 _ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict", 413: "too-long"}
@@ -222,8 +225,7 @@ class FhirApi:
             self.scope(grant, kind, "read")
         actor = actor_for(grant.user, self.source(request))
         require(actor.role, "fhir.export")
-        import secrets
-
+        self._forget_old_exports()
         job = secrets.token_hex(16)
         folder = self.export_dir / job
         folder.mkdir(parents=True)
@@ -231,6 +233,15 @@ class FhirApi:
         (folder / "job.json").write_text(json.dumps(meta))
         threading.Thread(target=self._run_export, args=(folder, actor, meta), daemon=True, name=f"fhir-export-{job[:8]}").start()
         return Response(status_code=202, headers={"Content-Location": f"{self.base(request)}/$export-status/{job}"})
+
+    def _forget_old_exports(self) -> None:
+        """Exports hold PHI: files not deleted by their owner go after EXPORT_HOURS."""
+        if not self.export_dir.exists():
+            return
+        cutoff = time.time() - EXPORT_HOURS * 3600
+        for folder in self.export_dir.iterdir():
+            if JOB_RE.match(folder.name) and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _run_export(self, folder: Path, actor, meta: dict) -> None:
         try:
