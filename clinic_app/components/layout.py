@@ -11,6 +11,7 @@ NAV = [
     ("Chart", "/chart", ("clinician",)),
     ("Billing", "/billing", ("biller",)),
     ("Dashboard", "/kpi", ("manager", "admin")),
+    ("API tokens", "/api-tokens", ("admin",)),
 ]
 
 

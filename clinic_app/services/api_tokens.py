@@ -132,3 +132,25 @@ def grant_for(session: Session, *, token: str, now: dt.datetime | None = None) -
     if user is None or not user.active:
         raise refused
     return TokenGrant(user=user, scopes=tuple(row.scopes.split()), token_id=row.id)
+
+
+def list_tokens(session: Session, *, actor: Actor, now: dt.datetime | None = None) -> list[dict]:
+    """Every token (newest first) with its user and state in words; never the secret."""
+    require(actor.role, "api_token.create")
+    now = now or utcnow()
+    rows = session.exec(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id.desc())
+    ).all()
+    out = []
+    for token, user in rows:
+        if token.revoked_at is not None:
+            state = "Revoked"
+        elif token.expires_at <= now:
+            state = "Expired"
+        else:
+            state = "Active"
+        out.append({
+            "id": token.id, "username": user.username, "role": user.role, "label": token.label,
+            "scopes": token.scopes, "expires": token.expires_at.strftime("%Y-%m-%d %H:%M UTC"), "state": state,
+        })
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import urllib.error
@@ -50,3 +51,33 @@ def test_metadata_and_a_patient_search_with_a_token(app_server):
     # The pages still load: the API sits in front of Reflex without hiding it.
     with urllib.request.urlopen(base + "/login", timeout=10) as r:
         assert r.status == 200
+
+
+def test_an_admin_creates_a_token_on_screen_uses_it_and_revokes_it(page, app_server):
+    from playwright.sync_api import expect
+
+    from tests.e2e.test_app import sign_in
+
+    base, _ = app_server
+    sign_in(page, base, "admin")
+    page.get_by_role("link", name="API tokens").click()
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    page.get_by_label("Username").fill("reception")
+    page.get_by_label("Scopes").fill("user/Patient.read")
+    page.get_by_label("Days valid").fill("400")
+    page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_role("alert")).to_contain_text("1 to 366 days")
+    page.get_by_label("Days valid").fill("2")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("New token (shown once)")
+    expect(secret).to_have_value(re.compile(r"^clk_"))
+    token = secret.input_value()
+    status, _, bundle = get(base + "/fhir/Patient?_count=1", token)
+    assert status == 200 and bundle["total"] > 0
+    assert get(base + "/fhir/Appointment", token)[0] == 403  # the scope covers Patient only
+    page.get_by_role("button", name="I have copied it").click()
+    expect(page.get_by_label("New token (shown once)")).to_have_count(0)
+    revoke = page.get_by_role("button", name=re.compile(r"^Revoke token \d+ of reception$"))
+    revoke.first.click()
+    expect(page.get_by_role("status")).to_contain_text("revoked")
+    assert get(base + "/fhir/Patient?_count=1", token)[0] == 401

@@ -56,3 +56,17 @@ def test_the_database_refuses_a_token_that_expires_before_it_starts(session, cli
                          created_at=now, expires_at=now - dt.timedelta(seconds=1)))
     with pytest.raises(IntegrityError):
         session.commit()
+
+
+def test_the_token_list_says_each_tokens_state_and_never_holds_the_secret(session, clinic):
+    now = dt.datetime.now(dt.UTC)
+    old, _ = api_tokens.create_token(session, actor=clinic.admin, username="biller", scopes="user/Claim.read", days=1,
+                                     now=now - dt.timedelta(days=3))
+    gone, _ = api_tokens.create_token(session, actor=clinic.admin, username="reception", scopes="user/*.read", days=9)
+    api_tokens.revoke_token(session, actor=clinic.admin, token_id=gone.id)
+    live, secret = api_tokens.create_token(session, actor=clinic.admin, username="clin", scopes="user/*.read", days=9, label="tablet app")
+    rows = api_tokens.list_tokens(session, actor=clinic.admin)
+    assert [(r["id"], r["username"], r["state"]) for r in rows] == [(live.id, "clin", "Active"), (gone.id, "reception", "Revoked"), (old.id, "biller", "Expired")]
+    assert rows[0]["label"] == "tablet app" and secret not in str(rows)
+    with pytest.raises(NotAllowed):
+        api_tokens.list_tokens(session, actor=clinic.manager)
