@@ -297,6 +297,13 @@ class FhirApi:
         session.commit()
         return FileResponse(folder / "files" / name, media_type="application/fhir+ndjson")
 
+    async def not_supported(self, request: Request) -> Response:
+        path = request.url.path
+        parts = [p for p in path.split("/") if p][1:]
+        if request.method in ("PATCH", "DELETE") or (request.method in ("POST", "PUT") and len(parts) <= 2):
+            return outcome(405, f"{request.method} {path[:80]} is not supported; see /fhir/metadata.")
+        return outcome(404, f"{path[:80]} is not an endpoint of this server; see /fhir/metadata.")
+
     def routes(self) -> list[Route]:
         return [
             Route("/fhir/metadata", self.metadata, methods=["GET"]),
@@ -306,6 +313,8 @@ class FhirApi:
             Route("/fhir", self.transaction, methods=["POST"]),
             Route("/fhir/{type}", self.type_level, methods=["GET", "POST"]),
             Route("/fhir/{type}/{id}", self.instance_level, methods=["GET", "PUT"]),
+            # Anything else under /fhir gets a FHIR answer, not the web app's page.
+            Route("/fhir/{rest:path}", self.not_supported, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
         ]
 
 

@@ -988,8 +988,10 @@ class _Importer:
                      "Encounter": Appointment}.get(kind)
             if existing is not None and model is not None and self.session.get(model, existing) is not None:
                 return existing
+        if required and not isinstance(ref, str):
+            raise InvalidInput(f"A reference to the {kind} is missing.")
         if required:
-            raise InvalidInput(f"The reference {str(ref)[:60]!r} points at no {kind} in the bundle or the clinic.")
+            raise InvalidInput(f"The reference {ref[:60]!r} points at no {kind} in the bundle or the clinic.")
         return None
 
     def remember(self, entry: dict, resource: dict, local_id: int, kind: str | None = None) -> None:

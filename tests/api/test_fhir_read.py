@@ -137,3 +137,13 @@ def test_every_phi_view_is_audited_with_the_patient(api, token, clinic, signed_v
         ("view", "fhir.Patient", appt.patient_id, clinic.clinician.user_id, "clinician"),
     ]
     assert rows[0].source.startswith("api")
+
+
+def test_unsupported_paths_and_methods_answer_in_fhir(api, token, clinic):
+    h = token("reception")
+    r = api.delete(f"/fhir/Patient/{clinic.patients[0].id}", headers=h)
+    assert r.status_code == 405 and r.json()["resourceType"] == "OperationOutcome"
+    r = api.get(f"/fhir/Patient/{clinic.patients[0].id}/_history", headers=h)
+    assert r.status_code == 404 and "see /fhir/metadata" in r.json()["issue"][0]["diagnostics"]
+    r = api.get("/fhir/Observation", headers=h)
+    assert r.status_code == 404 and "no 'Observation' resources" in r.text
