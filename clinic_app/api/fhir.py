@@ -90,6 +90,12 @@ class FhirApi:
         try:
             return api_tokens.grant_for(session, token=token.strip())
         except NotAllowed as exc:
+            # A wrong, expired or revoked token is a security event: logged (never the token).
+            session.rollback()
+            db.for_write(session)
+            audit.record(session, actor=None, action="api_token_refused", entity="api_token",
+                         source=self.source(request), detail=f"{request.method} {request.url.path}"[:200])
+            session.commit()
             raise _Unauthorised(str(exc)) from exc
 
     def scope(self, grant: api_tokens.TokenGrant, resource_type: str, mode: str) -> None:
@@ -221,7 +227,8 @@ class FhirApi:
     def _kickoff(self, session, grant, request) -> Response:
         if request.headers.get("prefer", "").replace(" ", "").lower().find("respond-async") < 0:
             raise InvalidInput("Bulk export runs in the background: send the header Prefer: respond-async.")
-        for kind in fhir.EXPORT_TYPES:
+        types = fhir.export_types(request.query_params.get("_type"))
+        for kind in types:
             self.scope(grant, kind, "read")
         actor = actor_for(grant.user, self.source(request))
         require(actor.role, "fhir.export")
@@ -231,7 +238,7 @@ class FhirApi:
         folder.mkdir(parents=True)
         meta = {"user_id": grant.user.id, "request": str(request.url), "transactionTime": fhir._instant(utcnow())}
         (folder / "job.json").write_text(json.dumps(meta))
-        threading.Thread(target=self._run_export, args=(folder, actor, meta), daemon=True, name=f"fhir-export-{job[:8]}").start()
+        threading.Thread(target=self._run_export, args=(folder, actor, meta, types), daemon=True, name=f"fhir-export-{job[:8]}").start()
         return Response(status_code=202, headers={"Content-Location": f"{self.base(request)}/$export-status/{job}"})
 
     def _forget_old_exports(self) -> None:
@@ -243,10 +250,10 @@ class FhirApi:
             if JOB_RE.match(folder.name) and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _run_export(self, folder: Path, actor, meta: dict) -> None:
+    def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...]) -> None:
         try:
             with Session(self.get_engine(), expire_on_commit=False) as session:
-                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source)
+                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types)
             manifest = {
                 "transactionTime": meta["transactionTime"], "request": meta["request"], "requiresAccessToken": True,
                 "output": [{"type": kind, "count": n, "file": f"{kind}.ndjson"} for kind, n in counts.items()], "error": [],

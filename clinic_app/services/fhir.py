@@ -898,40 +898,63 @@ def _batched(session: Session, query, size: int = 500) -> Iterator:
         offset += size
 
 
-def export_resources(session: Session) -> Iterator[tuple[str, dict]]:
+def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) -> Iterator[tuple[str, dict]]:
     """Every resource of the clinic, type by type (drafts included as preliminary notes)."""
-    yield "Organization", organization_resource()
-    for location in session.exec(select(Location).order_by(Location.id)):
-        yield "Location", location_resource(location)
-    for room in session.exec(select(Room).order_by(Room.id)):
-        yield "Location", room_resource(room)
-    for provider in _batched(session, select(Provider).order_by(Provider.id)):
-        yield "Practitioner", practitioner_resource(provider)
-    for patient in _batched(session, select(Patient).order_by(Patient.id)):
-        yield "Patient", patient_resource(patient)
+    if "Organization" in types:
+        yield "Organization", organization_resource()
+    if "Location" in types:
+        for location in session.exec(select(Location).order_by(Location.id)):
+            yield "Location", location_resource(location)
+        for room in session.exec(select(Room).order_by(Room.id)):
+            yield "Location", room_resource(room)
+    if "Practitioner" in types:
+        for provider in _batched(session, select(Provider).order_by(Provider.id)):
+            yield "Practitioner", practitioner_resource(provider)
+    if "Patient" in types:
+        for patient in _batched(session, select(Patient).order_by(Patient.id)):
+            yield "Patient", patient_resource(patient)
     visits = select(Appointment, AppointmentType).join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id).order_by(Appointment.id)
-    for appointment, kind in _batched(session, visits):
-        yield "Appointment", appointment_resource(appointment, kind)
-    for appointment, kind in _batched(session, visits.where(Appointment.status.in_(HAPPENED))):
-        yield "Encounter", encounter_resource(appointment, kind)
-    for note in _batched(session, select(Note).order_by(Note.id)):
-        yield "DocumentReference", _build_document(session, note)
-    conditions = select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None)).order_by(NoteDiagnosis.id)
-    for diagnosis, note in _batched(session, conditions):
-        yield "Condition", condition_resource(diagnosis, note)
-    for appointment in _batched(session, select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id))).order_by(Appointment.id)):
-        yield "Claim", _build_claim(session, appointment)
+    if "Appointment" in types:
+        for appointment, kind in _batched(session, visits):
+            yield "Appointment", appointment_resource(appointment, kind)
+    if "Encounter" in types:
+        for appointment, kind in _batched(session, visits.where(Appointment.status.in_(HAPPENED))):
+            yield "Encounter", encounter_resource(appointment, kind)
+    if "DocumentReference" in types:
+        for note in _batched(session, select(Note).order_by(Note.id)):
+            yield "DocumentReference", _build_document(session, note)
+    if "Condition" in types:
+        conditions = select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None)).order_by(NoteDiagnosis.id)
+        for diagnosis, note in _batched(session, conditions):
+            yield "Condition", condition_resource(diagnosis, note)
+    if "Claim" in types:
+        claims = select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id))).order_by(Appointment.id)
+        for appointment in _batched(session, claims):
+            yield "Claim", _build_claim(session, appointment)
 
 
-def export_ndjson(session: Session, *, actor: Actor | None, out_dir: Path, source: str = "") -> dict[str, int]:
-    """Write the whole clinic as ``<Type>.ndjson`` files in ``out_dir``; counts by type. Audited."""
+def export_types(text: str | None) -> tuple[str, ...]:
+    """The types a ``_type`` parameter asks for (all when absent); InvalidInput names a wrong one."""
+    if not text:
+        return EXPORT_TYPES
+    wanted = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    for kind in wanted:
+        if kind not in EXPORT_TYPES:
+            raise InvalidInput(f"_type {kind[:40]!r} is not exported; choose from: {', '.join(EXPORT_TYPES)}.")
+    return wanted or EXPORT_TYPES
+
+
+def export_ndjson(
+    session: Session, *, actor: Actor | None, out_dir: Path, source: str = "", types: tuple[str, ...] = EXPORT_TYPES,
+) -> dict[str, int]:
+    """Write the clinic (or ``types`` of it) as ``<Type>.ndjson`` files in ``out_dir``; counts by type. Audited."""
     if actor is not None:
         require(actor.role, "fhir.export")
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     files: dict = {}
     try:
-        for kind, resource in export_resources(session):
+        for kind, resource in export_resources(session, types):
             if kind not in files:
                 files[kind] = open(out_dir / f"{kind}.ndjson", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
             files[kind].write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n")

@@ -121,6 +121,11 @@ def test_expired_and_revoked_tokens_are_refused(api, token, clinic, session):
     assert api.get("/fhir/Patient", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     api_tokens.revoke_token(session, actor=clinic.admin, token_id=row.id)
     assert api.get("/fhir/Patient", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    # Each refused token is in the audit log, with where it came from and never the token.
+    session.rollback()
+    refused = session.exec(select(AuditLog).where(AuditLog.action == "api_token_refused")).all()
+    assert len(refused) == 2 and all(r.source.startswith("api") and secret not in r.detail for r in refused)
+    assert refused[0].detail == "GET /fhir/Patient"
 
 
 def test_every_phi_view_is_audited_with_the_patient(api, token, clinic, signed_visit, session):
