@@ -46,6 +46,7 @@ MAX_BODY = 1_000_000  # one resource
 MAX_BUNDLE = 200_000_000  # a whole clinic's transaction Bundle
 JOB_RE = re.compile(r"^[0-9a-f]{32}$")
 EXPORT_HOURS = 24
+STALE_EXPORT_SECONDS = 3600
 
 _STATUS = {InvalidInput: 400, NotFound: 404, NotAllowed: 403, SlotTaken: 409, IllegalTransition: 409, NoteAlreadySigned: 409}
 _ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict", 413: "too-long"}
@@ -283,6 +284,9 @@ class FhirApi:
         if (folder / "error.json").exists():
             return outcome(400, json.loads((folder / "error.json").read_text())["message"])
         if not (folder / "manifest.json").exists():
+            if (folder / "job.json").stat().st_mtime < time.time() - STALE_EXPORT_SECONDS:
+                # The worker that ran it stopped (a restart): say so rather than "in progress" for ever.
+                return outcome(400, "This export did not finish (the server restarted); delete it and start a new one.")
             return Response(status_code=202, headers={"X-Progress": "in progress", "Retry-After": "2"})
         manifest = json.loads((folder / "manifest.json").read_text())
         base = self.base(request)

@@ -192,3 +192,20 @@ def test_transaction_bundle_posted_to_the_api_by_an_admin(api, token, clinic, se
     assert r.json()["entry"][0]["response"]["status"] == "201 Created"
     session.rollback()
     assert session.exec(select(Patient).where(Patient.mrn == "K1")).one().last_name == "Kim"
+
+
+def test_an_export_that_never_finished_says_so(api, token, clinic, tmp_path):
+    import os
+
+    from clinic_app.api import fhir as fhir_api
+
+    admin = token("admin", "system/*.read")
+    job = "0" * 32
+    folder = tmp_path / "exports" / job
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text(json.dumps({"user_id": clinic.admin.user_id, "request": "x", "transactionTime": "x"}))
+    assert api.get(f"/fhir/$export-status/{job}", headers=admin).status_code == 202
+    old = time.time() - fhir_api.STALE_EXPORT_SECONDS - 5
+    os.utime(folder / "job.json", (old, old))
+    r = api.get(f"/fhir/$export-status/{job}", headers=admin)
+    assert r.status_code == 400 and "did not finish" in r.text
