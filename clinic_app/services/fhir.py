@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from sqlalchemy import func, or_
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
 from clinic_app import settings
@@ -45,7 +46,7 @@ from clinic_app.services import audit, scheduling
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local_day
 from clinic_app.services.codes import describe_icd10
-from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.errors import ClinicError, InvalidInput, NotFound, from_db_error
 from clinic_app.services.permissions import CLINICIAN, require
 
 FHIR_VERSION = "4.0.1"
@@ -1205,30 +1206,27 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     try:
         for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
             handler = handlers.get(resource["resourceType"])
+            where = f"Entry {number} ({resource['resourceType']})"
             try:
                 results[number] = handler(entry, resource) if handler else None
             except ClinicError as exc:
-                raise type(exc)(f"Entry {number} ({resource['resourceType']}): {exc} Nothing was imported.") from exc
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                raise type(exc)(f"{where}: {exc} Nothing was imported.") from exc
+            except DBAPIError as exc:
+                # A database rule (alembic 0001: overlaps, signed notes) or a column limit.
+                mapped = from_db_error(exc)
+                if mapped is not None:
+                    raise type(mapped)(f"{where}: {mapped} Nothing was imported.") from exc
                 raise InvalidInput(
-                    f"Entry {number} ({resource['resourceType']}) is missing or has a wrong element; nothing was imported."
+                    f"{where} breaks a rule of the clinic's data (a duplicate, a value too long or a missing link); "
+                    "nothing was imported."
                 ) from exc
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                raise InvalidInput(f"{where} is missing or has a wrong element; nothing was imported.") from exc
         audit.record(session, actor=actor, action="import", entity="clinic", source=source,
                      detail=f"FHIR transaction of {len(entries)} entries")
         session.commit()
-    except Exception as exc:
+    except BaseException:
         session.rollback()
-        from clinic_app.services.errors import from_db_error
-
-        mapped = from_db_error(exc) if not isinstance(exc, ClinicError) else None
-        if mapped is not None:
-            raise type(mapped)(f"{mapped} Nothing was imported.") from exc
-        if isinstance(exc, ClinicError):
-            raise
-        from sqlalchemy.exc import IntegrityError
-
-        if isinstance(exc, IntegrityError):
-            raise InvalidInput("The bundle breaks a rule of the clinic's data (a duplicate or a missing link); nothing was imported.") from exc
         raise
     return {
         "resourceType": "Bundle", "type": "transaction-response",

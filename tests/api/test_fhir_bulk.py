@@ -134,11 +134,21 @@ def test_a_bad_entry_imports_nothing_and_names_the_entry(session, clinic):
                                       {"actor": {"reference": f"Practitioner/{appt.provider_id}"}, "status": "accepted"}]}},
     ]}
     # urn:uuid references resolve to the new patient; the provider is an existing one.
-    with pytest.raises(SlotTaken, match=r"already has an appointment at that time.*Nothing was imported"):
+    with pytest.raises(SlotTaken, match=r"Entry 2 \(Appointment\): The provider already has an appointment at that time. Nothing was imported"):
         fhir.import_bundle(session, actor=clinic.admin, bundle=clash)
     session.rollback()
     assert session.exec(select(Patient).where(Patient.mrn == "Z9")).first() is None
     assert session.exec(select(func.count()).select_from(Appointment)).one() == 1
+    # A value the database refuses (an NPI of the wrong length): the entry is named, nothing kept.
+    bad_npi = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Location", "id": "9", "name": "New Site"}},
+        {"resource": {"resourceType": "Practitioner", "name": [{"text": "Nia Npi"}], "identifier": [{"system": fhir.NPI_SYSTEM, "value": "123"}],
+                      "extension": [{"url": fhir.EXT_LOCATION, "valueReference": {"reference": "Location/9"}}]}},
+    ]}
+    with pytest.raises(InvalidInput, match=r"Entry 2 \(Practitioner\) breaks a rule of the clinic's data"):
+        fhir.import_bundle(session, actor=clinic.admin, bundle=bad_npi)
+    session.rollback()
+    assert session.exec(select(Location).where(Location.name == "New Site")).first() is None
 
 
 def test_bulk_export_is_kicked_off_polled_and_fetched_by_an_admin_only(api, token, clinic, signed_visit, session):
