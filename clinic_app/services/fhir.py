@@ -1196,7 +1196,7 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     for number, entry in enumerate(entries, start=1):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if kind not in order:
+        if not isinstance(kind, str) or kind not in order:
             session.rollback()
             raise InvalidInput(f"Entry {number}: this server imports only {', '.join(IMPORT_ORDER)}; nothing was imported.")
         indexed.append((order[kind], number, entry, resource))
