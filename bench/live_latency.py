@@ -8,7 +8,10 @@ What is measured
     the listener's fan-out (``state/live_push.py``: one card query, then one
     ``modify_state`` per registered board, sequentially) and Reflex's socket emit.
     Per N the benchmark prints p50/p95/max over all (sign, board) deliveries, how many
-    deliveries missed the timeout, and the backend's RSS growth per connected board.
+    deliveries missed the timeout, and the backend's RSS growth per connected board;
+    besides those, the signer's own round trip, the size of the delta one board gets,
+    and the CPU time per delivery of the app and of the simulated clients (which tells
+    whether the server or this process was the bottleneck).
 
 How
     1. A fresh SQLite database in a temp dir gets the demo clinic
@@ -53,6 +56,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import secrets
@@ -415,6 +419,7 @@ class Board(Browser):
         super().__init__(base_url, names, BOARD_PATH, session_token)
         self.index = index
         self.cards_key = names.var("cards")
+        self.live_key = names.var("live_status")
         self.loaded = asyncio.Event()
         self.card_ids: set[int] = set()
         self.round: Round | None = None
@@ -423,15 +428,19 @@ class Board(Browser):
         self.loaded.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
-        cards = (delta.get(self.names.calendar) or {}).get(self.cards_key)
-        if cards is None:
+        calendar = delta.get(self.names.calendar) or {}
+        cards = calendar.get(self.cards_key)
+        # A status change in place arrives in the small live_status overlay (id -> status).
+        overlay = calendar.get(self.live_key) or {}
+        if cards is None and not overlay:
             return
-        if not self.loaded.is_set() and cards:
+        if cards and not self.loaded.is_set():
             self.card_ids = {c["id"] for c in cards}
             self.loaded.set()
         watched = self.round
-        if watched is not None and any(
-            c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards
+        if watched is not None and (
+            overlay.get(str(watched.appointment_id)) == "ready_to_bill"
+            or any(c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards or ())
         ):
             watched.seen(self.index, now)
             if self.index == 0 and not watched.push_bytes:
@@ -569,7 +578,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]  # nearest rank
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 def machine_facts() -> list[str]:

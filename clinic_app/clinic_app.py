@@ -4,6 +4,7 @@ import reflex as rx
 
 from clinic_app import routes
 from clinic_app.api import build_api
+from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
@@ -11,6 +12,7 @@ from clinic_app.pages.chart import chart_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.state import live_push
+from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.api_tokens import ApiTokenState
 from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
@@ -26,5 +28,8 @@ app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=Cal
 app.add_page(chart_page, route=routes.CHART, title="Chart | Clinic", on_load=ChartState.load)
 app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_load=BillingQueueState.load)
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
+app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
+app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)
+app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 live_push.install(app)

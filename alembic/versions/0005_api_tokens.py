@@ -1,7 +1,7 @@
 """api tokens: per-user bearer tokens for the FHIR API (hash only, scopes, expiry)
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0006
 Create Date: 2026-11-23 13:34:53.228125
 """
 
@@ -15,7 +15,7 @@ import clinic_app.db  # noqa: F401  (UTCDateTime columns)
 
 
 revision: str = '0005'
-down_revision: str | Sequence[str] | None = '0001'
+down_revision: str | Sequence[str] | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -32,11 +32,14 @@ def _toolbar() -> rx.Component:
 
 
 def _card(card) -> rx.Component:
+    # The live overlay holds statuses pushed since the cards were last sent whole.
+    status = CalendarState.live_status.get(card.key, card.status)
+    label = CalendarState.live_label.get(card.key, card.status_label)
     return rx.el.button(
         rx.vstack(
             rx.hstack(
                 rx.text(card.start_label, "-", card.end_label, size="1", weight="bold"),
-                status_badge(card.status, card.status_label),
+                status_badge(status, label),
                 justify="between",
                 width="100%",
             ),
@@ -46,7 +49,7 @@ def _card(card) -> rx.Component:
             align="start",
         ),
         on_click=CalendarState.select(card.id),
-        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label,
+        aria_label=card.patient_name + ", " + card.start_label + ", " + label.to(str),
         class_name="board-card",
         data_appointment=card.id,
         style={
@@ -94,6 +97,9 @@ def _grid() -> rx.Component:
 
 def _details() -> rx.Component:
     card = CalendarState.selected
+    # A pushed status change lands in the overlay first.
+    status = CalendarState.live_status.get(card.key, card.status)
+    label = CalendarState.live_label.get(card.key, card.status_label)
     return rx.cond(
         CalendarState.selected_id != 0,
         rx.card(
@@ -101,14 +107,14 @@ def _details() -> rx.Component:
                 rx.heading("Appointment", size="4"),
                 rx.text(card.patient_name, weight="bold"),
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
-                status_badge(card.status, card.status_label),
+                status_badge(status, label),
                 rx.cond(
                     CalendarState.can_book,
                     rx.vstack(
-                        rx.cond(card.status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
-                        rx.cond(card.status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
+                        rx.cond(status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
+                        rx.cond(status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
                         rx.cond(
-                            (card.status == "booked") | (card.status == "arrived"),
+                            (status == "booked") | (status == "arrived"),
                             rx.vstack(
                                 rx.el.label("Cancellation reason", html_for="cancel-reason"),
                                 rx.input(id="cancel-reason", value=CalendarState.cancel_reason,

@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "billing.mark_billed": frozenset({BILLER}),
     "kpi.view": frozenset({MANAGER, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    "user.manage": frozenset({ADMIN}),
+    "audit.view": frozenset({ADMIN}),
     # The FHIR API (api/): the same minimum-necessary split as the screens.
     "fhir.directory.read": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER, ADMIN}),
     "fhir.patient.read": frozenset({RECEPTION, CLINICIAN, BILLER}),
@@ -56,6 +58,8 @@ ACTION_WORDS = {
     "billing.mark_billed": "mark visits billed",
     "kpi.view": "view the KPI dashboard",
     "user.create": "create users",
+    "user.manage": "manage user accounts",
+    "audit.view": "search the audit log",
     "fhir.directory.read": "read providers, locations and the clinic through the API",
     "fhir.patient.read": "read patient demographics through the API",
     "fhir.patient.write": "register or update patients through the API",
@@ -88,5 +92,5 @@ HOME_ROUTE = {
     CLINICIAN: "/chart",
     BILLER: "/billing",
     MANAGER: "/kpi",
-    ADMIN: "/kpi",
+    ADMIN: "/admin/users",
 }

@@ -7,7 +7,7 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import session_scope, utcnow
+from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import board_topic
 from clinic_app.services import board, scheduling
@@ -15,12 +15,13 @@ from clinic_app.services.clock import at_local, local, parse_day
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, today_at
+from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.live_push import client_token
 
 DAY_START = 7 * 60  # the board shows 07:00-20:00 in the location's time
 DAY_END = 20 * 60
 SLOT = 15
+MAX_OVERLAY = 60  # past this many live status changes, fold them into the cards
 
 
 @dataclasses.dataclass
@@ -28,6 +29,7 @@ class Card:
     """An appointment on the board."""
 
     id: int
+    key: str
     patient_name: str
     type_name: str
     color: str
@@ -93,6 +95,10 @@ class CalendarState(rx.State):
         Hour(label=f"{m // 60:02d}:00", grid_row=f"{_row(m)} / span 4") for m in range(DAY_START, DAY_END, 60)
     ]
     cards: list[Card] = []
+    # Status changes pushed since the cards were last sent whole: id -> status / label.
+    # A check-in or a signature then costs each board a few bytes, not every card.
+    live_status: dict[str, str] = {}
+    live_label: dict[str, str] = {}
     slots: list[Slot] = []
     rooms: list[Option] = []
     types: list[Option] = []
@@ -101,8 +107,9 @@ class CalendarState(rx.State):
     message_is_error: bool = False
     can_book: bool = False
 
-    # The selected appointment's details panel.
+    # The selected appointment's details panel (its status comes from the overlay too).
     selected_id: int = 0
+    selected: Card | None = None
     cancel_reason: str = ""
 
     # The booking form.
@@ -118,6 +125,9 @@ class CalendarState(rx.State):
 
     _tz: str = "UTC"
     _provider_columns: dict[int, int] = {}
+    # id -> (grid row, grid column, released, status): where each card sits, so a push
+    # decides without walking the cards (each access of a state list goes through a proxy).
+    _index: dict[int, tuple[str, str, bool, str]] = {}
 
     # -- loading -------------------------------------------------------------
     @rx.event
@@ -127,10 +137,9 @@ class CalendarState(rx.State):
         if redirect:
             return redirect
         self.can_book = allowed(actor.role, "appointment.book")
-        with session_scope() as session:
-            locations = board.locations(session)
-            self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
-            self.types = [Option(value=str(t.id), label=f"{t.name} ({t.duration_minutes} min)") for t in board.appointment_types(session)]
+        locations, types = await in_db(lambda s: (board.locations(s), board.appointment_types(s)))
+        self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
+        self.types = [Option(value=str(t.id), label=f"{t.name} ({t.duration_minutes} min)") for t in types]
         ids = [loc.id for loc in locations]
         if not self.location_id or int(self.location_id) not in ids:
             self.location_id = str(actor.location_id if actor.location_id in ids else ids[0])
@@ -143,8 +152,8 @@ class CalendarState(rx.State):
         try:
             actor = await current_actor(self, "board.view")
             day = parse_day(self.day)
-            with session_scope() as session:
-                view = board.board_day(session, actor=actor, location_id=int(self.location_id), day=day)
+            location_id = int(self.location_id)
+            view = await in_db(lambda s: board.board_day(s, actor=actor, location_id=location_id, day=day))
         except ClinicError as exc:
             return self._fail(exc)
         self._tz = view.location.timezone
@@ -152,10 +161,8 @@ class CalendarState(rx.State):
         self.columns = [Column(id=p.id, name=p.name, grid_column=str(i + 2)) for i, p in enumerate(view.providers)]
         self.providers = [Option(value=str(p.id), label=p.name) for p in view.providers]
         self.rooms = [Option(value=str(r.id), label=r.name) for r in view.rooms]
-        self.cards = [c for c in (self._to_card(row) for row in view.cards) if c is not None]
+        self._set_cards([c for c in (self._to_card(row) for row in view.cards) if c is not None])
         self._recompute_slots()
-        if self.selected_id and not any(c.id == self.selected_id for c in self.cards):
-            self.selected_id = 0
         registry.show(client_token(self), "board", [board_topic(int(self.location_id), self.day)])
         return None
 
@@ -167,7 +174,7 @@ class CalendarState(rx.State):
         end = min(max(row["end_minute"], start + SLOT), DAY_END)
         span = max(1, -(-(end - start) // SLOT))
         return Card(
-            id=row["id"], patient_name=row["patient_name"], type_name=row["type_name"], color=row["color"],
+            id=row["id"], key=str(row["id"]), patient_name=row["patient_name"], type_name=row["type_name"], color=row["color"],
             room_name=row["room_name"], start_label=row["start_label"], end_label=row["end_label"],
             status=row["status"], status_label=row["status_label"], provider_id=row["provider_id"],
             grid_column=str(column), grid_row=f"{_row(start)} / span {span}",
@@ -201,16 +208,40 @@ class CalendarState(rx.State):
 
     # -- pushed by the live layer -------------------------------------------
     def apply_card(self, row: dict) -> None:
-        """A pushed change: replace or add the card, keep the rest."""
+        """A pushed change. A status change of a card in place only touches the small
+        live_status/live_label overlay; a new, moved or released card resends the cards."""
         if row.get("day") != self.day:
             return
         new = self._to_card(row)
-        cards = [c for c in self.cards if c.id != row["id"]]
+        old = self._index.get(row["id"])
+        same_place = old is not None and new is not None and old[:3] == (new.grid_row, new.grid_column, new.released)
+        if same_place and len(self.live_status) < MAX_OVERLAY:
+            if old[3] != new.status:
+                self._index[new.id] = (*old[:3], new.status)
+                self.live_status = {**self.live_status, new.key: new.status}
+                self.live_label = {**self.live_label, new.key: new.status_label}
+            return
+        merged = {c.id: self._overlaid(c) for c in self.cards}
+        merged.pop(row["id"], None)
         if new is not None:
-            cards.append(new)
-            cards.sort(key=lambda c: (c.grid_row, c.grid_column, c.id))
+            merged[new.id] = new
+        self._set_cards(sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id)))
+        if not same_place:
+            self._recompute_slots()
+
+    def _set_cards(self, cards: list[Card]) -> None:
+        """Send the cards whole (the overlay folded in) and re-index them."""
         self.cards = cards
-        self._recompute_slots()
+        self.live_status, self.live_label = {}, {}
+        self._index = {c.id: (c.grid_row, c.grid_column, c.released, c.status) for c in cards}
+        self.selected = next((c for c in cards if c.id == self.selected_id), None)
+        if self.selected is None:
+            self.selected_id = 0
+
+    def _overlaid(self, card: Card) -> Card:
+        if card.key not in self.live_status:
+            return card
+        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])
 
     # -- navigation ------------------------------------------------------------
     @rx.event
@@ -218,7 +249,7 @@ class CalendarState(rx.State):
         if value not in {o.value for o in self.locations}:
             return self._fail(InvalidInput("Choose a location from the list."))
         self.location_id = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.booking_open = False
         return await self._refresh()
 
@@ -229,7 +260,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.day = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
@@ -239,22 +270,26 @@ class CalendarState(rx.State):
         except (ClinicError, ValueError, TypeError):
             return self._fail(InvalidInput("That request was not understood; reload the page."))
         self.day = day.isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
     async def go_today(self):
         self.day = today_at(self._tz).isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     # -- details and status changes -------------------------------------------
     @rx.event
     def select(self, appointment_id: int):
         try:
-            self.selected_id = as_id(appointment_id)
+            wanted = as_id(appointment_id)
         except ClinicError as exc:
             return self._fail(exc)
+        card = next((c for c in self.cards if c.id == wanted), None)
+        if card is None:
+            return self._fail(ClinicError("That appointment is no longer on this board."))
+        self.selected_id, self.selected = wanted, self._overlaid(card)
         self.booking_open = False
         self.cancel_reason = ""
         self.message = ""
@@ -262,7 +297,7 @@ class CalendarState(rx.State):
 
     @rx.event
     def close_details(self):
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
 
     @rx.event
     async def check_in(self, appointment_id: int):
@@ -283,12 +318,16 @@ class CalendarState(rx.State):
     async def _move(self, appointment_id, to_status: str, action: str, done: str):
         try:
             actor = await current_actor(self, action)
-            with session_scope() as session:
-                appointment = scheduling.transition(
-                    session, actor=actor, appointment_id=as_id(appointment_id), to_status=to_status,
-                    reason=self.cancel_reason if to_status == "cancelled" else "",
+            appointment_id = as_id(appointment_id)
+            reason = self.cancel_reason if to_status == "cancelled" else ""
+
+            def work(session):
+                scheduling.transition(
+                    session, actor=actor, appointment_id=appointment_id, to_status=to_status, reason=reason
                 )
-                row = board.card(session, appointment_id=appointment.id)
+                return board.card(session, appointment_id=appointment_id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         # The bus brings the same change back; applying it now makes this desk instant.
@@ -302,7 +341,7 @@ class CalendarState(rx.State):
         if not self.can_book:
             return self._fail(InvalidInput("Your role may not book appointments."))
         self.booking_open = True
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.message = ""
         self.form_provider_id = str(provider_id) if provider_id else (self.providers[0].value if self.providers else "")
         self.form_time = str(time)[:5]
@@ -335,8 +374,8 @@ class CalendarState(rx.State):
         self.patient_query = str(text)[:80]
         try:
             actor = await current_actor(self, "patient.search")
-            with session_scope() as session:
-                hits = board.search_patients(session, actor=actor, text=self.patient_query)
+            query = self.patient_query
+            hits = await in_db(lambda s: board.search_patients(s, actor=actor, text=query))
         except ClinicError as exc:
             return self._fail(exc)
         self.patient_hits = [
@@ -371,13 +410,19 @@ class CalendarState(rx.State):
             if not self.form_time:
                 raise InvalidInput("Enter a start time, e.g. 09:30.")
             starts_at = at_local(parse_day(self.day), self.form_time, self._tz)
-            with session_scope() as session:
-                appointment = scheduling.book_appointment(
-                    session, actor=actor, patient_id=self.form_patient_id,
-                    provider_id=as_id(self.form_provider_id), appointment_type_id=as_id(self.form_type_id),
-                    room_id=as_id(self.form_room_id) if self.form_room_id else None, starts_at=starts_at,
-                )
-                row = board.card(session, appointment_id=appointment.id)
+            booking = {
+                "patient_id": self.form_patient_id,
+                "provider_id": as_id(self.form_provider_id),
+                "appointment_type_id": as_id(self.form_type_id),
+                "room_id": as_id(self.form_room_id) if self.form_room_id else None,
+                "starts_at": starts_at,
+            }
+
+            def work(session):
+                appointment = scheduling.book_appointment(session, actor=actor, **booking)
+                return board.card(session, appointment_id=appointment.id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             # The form keeps everything typed so the user can correct one thing.
             return self._fail(exc)
@@ -386,6 +431,7 @@ class CalendarState(rx.State):
         self.form_patient_id = 0
         self.form_patient_label = ""
         self.selected_id = row["id"]
+        self.selected = self._to_card(row)
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']}.")
 
     # -- messages ------------------------------------------------------------------
@@ -396,7 +442,3 @@ class CalendarState(rx.State):
     def _ok(self, text: str):
         self.message = text
         self.message_is_error = False
-
-    @rx.var
-    def selected(self) -> Card | None:
-        return next((c for c in self.cards if c.id == self.selected_id), None)

@@ -18,7 +18,8 @@ EXPECTED = {
     "biller": {"billing.view", "billing.mark_billed",
                "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.claim.read"},
     "manager": {"kpi.view", "fhir.directory.read"},
-    "admin": {"kpi.view", "user.create", "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create"},
+    "admin": {"kpi.view", "user.create", "user.manage", "audit.view",
+              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create"},
 }
 
 
