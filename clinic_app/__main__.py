@@ -1,4 +1,5 @@
-"""Command line: ``python -m clinic_app migrate | demo | create-user | claims export | era import``."""
+"""Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
+claims export | era import | api-token | fhir | hl7``."""
 
 from __future__ import annotations
 
@@ -86,6 +87,26 @@ def _create_user(args) -> int:
                 password=password, role=args.role, provider_id=args.provider_id,
             )
             print(f"Created {user.role} {user.username!r} (id {user.id}).")
+    except ClinicError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _api_token(args) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services import api_tokens
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    try:
+        with session_scope() as session:
+            row, token = api_tokens.create_token(
+                session, actor=None, username=args.username, scopes=args.scopes, days=args.days, label=args.label,
+            )
+            print(f"API token {row.id} for {args.username!r}, scopes {row.scopes}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC.")
+            print("It is shown once; keep it secret:", file=sys.stderr)
+            print(token)
     except ClinicError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -184,6 +205,59 @@ def _era(args) -> int:
     return 0
 
 
+def _fhir(args) -> int:
+    import json
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import fhir
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    if args.fhir_command == "export":
+        with session_scope() as session:
+            counts = fhir.export_ndjson(session, actor=None, out_dir=Path(args.out), source="cli")
+        print("Exported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" to {args.out}.")
+        return 0
+    path = Path(args.file)
+    try:
+        bundle = fhir.bundle_from_ndjson(path) if path.is_dir() else json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"Cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with session_scope() as session:
+            result = fhir.import_bundle(session, actor=None, bundle=bundle, source="cli")
+    except ClinicError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Imported {len(result['entry'])} entries from {path}.")
+    return 0
+
+
+def _hl7(args) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services import hl7v2
+
+    migrate()
+    if args.hl7_command == "listen":
+        from clinic_app.api.mllp import serve_mllp
+
+        return serve_mllp(host=args.host, port=args.port, username=args.username)
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    failed = 0
+    for message in hl7v2.split_messages(text):
+        with session_scope() as session:
+            ack = hl7v2.ingest(session, username=args.username, message=message)
+        print(ack.replace("\r", "\n"))
+        failed += "MSA|AA|" not in ack
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_app", description="Clinic app administration.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,6 +272,28 @@ def main(argv: list[str] | None = None) -> int:
     user_p.add_argument("--full-name", required=True)
     user_p.add_argument("--role", required=True, choices=["reception", "clinician", "biller", "manager", "admin"])
     user_p.add_argument("--provider-id", type=int, default=None, help="for clinicians: their provider id")
+    token_p = sub.add_parser("api-token", help="API tokens for the FHIR interface")
+    token_sub = token_p.add_subparsers(dest="token_command", required=True)
+    create_p = token_sub.add_parser("create", help="create a bearer token for a user (printed once)")
+    create_p.add_argument("--username", required=True)
+    create_p.add_argument("--scopes", required=True, help="e.g. 'user/*.read' or 'user/Patient.read user/Appointment.write'")
+    create_p.add_argument("--days", type=int, default=30, help="days until it expires (1-366)")
+    create_p.add_argument("--label", default="", help="what the token is for")
+    fhir_p = sub.add_parser("fhir", help="FHIR R4 bulk export and import")
+    fhir_sub = fhir_p.add_subparsers(dest="fhir_command", required=True)
+    export_p = fhir_sub.add_parser("export", help="write the whole clinic as <Type>.ndjson files")
+    export_p.add_argument("--out", required=True, help="folder to write to")
+    import_p = fhir_sub.add_parser("import", help="apply a FHIR transaction Bundle (JSON file) or an NDJSON export folder")
+    import_p.add_argument("file")
+    hl7_p = sub.add_parser("hl7", help="HL7 v2 ingest (ADT^A04/A08, SIU^S12)")
+    hl7_sub = hl7_p.add_subparsers(dest="hl7_command", required=True)
+    ingest_p = hl7_sub.add_parser("ingest", help="apply HL7 v2 messages from a file (- for stdin); prints each ACK")
+    ingest_p.add_argument("file")
+    ingest_p.add_argument("--username", required=True, help="the reception account the feed acts as")
+    listen_p = hl7_sub.add_parser("listen", help="an MLLP listener that applies messages and answers with ACKs")
+    listen_p.add_argument("--username", required=True, help="the reception account the feed acts as")
+    listen_p.add_argument("--host", default="127.0.0.1")
+    listen_p.add_argument("--port", type=int, default=2575)
     audit_p = sub.add_parser("audit", help="audit log tools")
     audit_p.add_argument("audit_command", choices=["verify"], help="verify: check the hash chain, report the first tampered row")
     backup_p = sub.add_parser("backup", help="back up the database and attachments into a new folder")
@@ -229,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
         return _claims(args)
     if args.command == "era":
         return _era(args)
+    if args.command == "api-token":
+        return _api_token(args)
+    if args.command == "fhir":
+        return _fhir(args)
+    if args.command == "hl7":
+        return _hl7(args)
     return _create_user(args)
 
 

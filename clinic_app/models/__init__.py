@@ -3,6 +3,7 @@
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
 from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
+from clinic_app.models.interop import ApiToken
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.revenue import (
     Adjustment,
@@ -31,6 +32,7 @@ __all__ = [
     "ROLES",
     "STATUSES",
     "Adjustment",
+    "ApiToken",
     "Appointment",
     "AppointmentEvent",
     "AppointmentType",

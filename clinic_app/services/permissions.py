@@ -37,6 +37,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user.create": frozenset({ADMIN}),
     "user.manage": frozenset({ADMIN}),
     "audit.view": frozenset({ADMIN}),
+    # The FHIR API (api/): the same minimum-necessary split as the screens.
+    "fhir.directory.read": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER, ADMIN}),
+    "fhir.patient.read": frozenset({RECEPTION, CLINICIAN, BILLER}),
+    "fhir.patient.write": frozenset({RECEPTION}),
+    "fhir.schedule.read": frozenset({RECEPTION, CLINICIAN, BILLER}),
+    "fhir.condition.read": frozenset({CLINICIAN, BILLER}),
+    "fhir.note.read": frozenset({CLINICIAN}),
+    "fhir.claim.read": frozenset({BILLER}),
+    "fhir.export": frozenset({ADMIN}),
+    "fhir.import": frozenset({ADMIN}),
+    "api_token.create": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -63,6 +74,16 @@ ACTION_WORDS = {
     "user.create": "create users",
     "user.manage": "manage user accounts",
     "audit.view": "search the audit log",
+    "fhir.directory.read": "read providers, locations and the clinic through the API",
+    "fhir.patient.read": "read patient demographics through the API",
+    "fhir.patient.write": "register or update patients through the API",
+    "fhir.schedule.read": "read appointments and visits through the API",
+    "fhir.condition.read": "read diagnoses through the API",
+    "fhir.note.read": "read signed notes through the API",
+    "fhir.claim.read": "read claims through the API",
+    "fhir.export": "export the whole clinic",
+    "fhir.import": "import FHIR data",
+    "api_token.create": "create API tokens",
 }
 
 
