@@ -26,3 +26,8 @@ def redis_url() -> str | None:
 
 # A signed-in session lasts a working day; an idle one ends sooner (issue: accounts).
 SESSION_HOURS = int(os.environ.get("CLINIC_SESSION_HOURS", "12"))
+
+# How units of timed procedure codes follow from minutes: "cms" (the CMS 8-minute rule,
+# over all timed codes of a visit) or "per_code" (substantial portion, each code alone).
+# A clinic-level setting for now; per payer when payers exist (services/timed_units.py).
+TIMED_UNIT_RULE = os.environ.get("CLINIC_TIMED_UNIT_RULE", "cms")

@@ -2,7 +2,14 @@
 
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
-from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
+from clinic_app.models.clinical import (
+    ClinicianSupervision,
+    Note,
+    NoteAddendum,
+    NoteCosignature,
+    NoteDiagnosis,
+    NoteProcedure,
+)
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.scheduling import (
     RELEASED,
@@ -21,9 +28,12 @@ __all__ = [
     "AppointmentType",
     "AuditLog",
     "Charge",
+    "ClinicianSupervision",
     "Fee",
     "Location",
     "Note",
+    "NoteAddendum",
+    "NoteCosignature",
     "NoteDiagnosis",
     "NoteProcedure",
     "Patient",

@@ -45,9 +45,52 @@ class NoteProcedure(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("note_id", "code"),
         CheckConstraint("units BETWEEN 1 AND 24", name="ck_procedure_units"),
+        CheckConstraint("minutes IS NULL OR minutes BETWEEN 1 AND 480", name="ck_procedure_minutes"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     note_id: int = Field(foreign_key="note.id", index=True)
     code: str = Field(max_length=5)
     units: int = 1
+    # Minutes of one-on-one time for a timed code (the CMS 8-minute rule needs them).
+    minutes: int | None = None
+
+
+class ClinicianSupervision(SQLModel, table=True):
+    """An assistant's or student's provider record and the clinician who supervises them.
+
+    Notes of a supervised provider are signed by them and then co-signed by the
+    supervisor; the visit becomes ready to bill at the co-signature.
+    """
+
+    __tablename__ = "clinician_supervision"
+    __table_args__ = (
+        CheckConstraint("provider_id <> supervisor_provider_id", name="ck_supervision_not_self"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", unique=True)
+    supervisor_provider_id: int = Field(foreign_key="provider.id", index=True)
+
+
+class NoteCosignature(SQLModel, table=True):
+    """The supervising clinician's co-signature of a signed note: one per note, final."""
+
+    __tablename__ = "note_cosignature"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", unique=True)
+    user_id: int = Field(foreign_key="user.id")
+    signed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class NoteAddendum(SQLModel, table=True):
+    """A correction or addition to a signed note, dated, with its author. Never changed."""
+
+    __tablename__ = "note_addendum"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    author_user_id: int = Field(foreign_key="user.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -38,6 +38,18 @@ class NoteAlreadySigned(ClinicError):
     """The note is signed: it is the legal record and no longer changes."""
 
 
+class DraftConflict(ClinicError):
+    """Another device saved a different text into the same draft section first.
+
+    ``saved_text`` is what is saved now; the text this device sent was not written
+    and stays with the caller, so neither version is lost.
+    """
+
+    def __init__(self, message: str, *, saved_text: str) -> None:
+        super().__init__(message)
+        self.saved_text = saved_text
+
+
 # Messages raised by the database's own rules (alembic 0001) and what they mean.
 DB_RULE_MESSAGES = {
     "provider_slot_taken": (SlotTaken, "The provider already has an appointment at that time."),
@@ -45,6 +57,12 @@ DB_RULE_MESSAGES = {
     "note_signed": (NoteAlreadySigned, "This note is signed and can no longer be changed."),
     "charge_final": (NotAllowed, "Charges are final once captured."),
     "audit_log_append_only": (NotAllowed, "The audit log cannot be changed."),
+    "addendum_needs_signed_note": (InvalidInput, "Addenda are for signed notes; edit the draft instead."),
+    "addendum_final": (NotAllowed, "An addendum is part of the legal record and cannot be changed."),
+    "cosign_needs_signed_note": (InvalidInput, "The note must be signed before it can be co-signed."),
+    "cosign_by_signer": (NotAllowed, "A note cannot be co-signed by the clinician who signed it."),
+    "cosignature_final": (NotAllowed, "A co-signature is part of the legal record and cannot be changed."),
+    "charge_needs_cosignature": (NotAllowed, "This note needs its supervisor's co-signature before it is billed."),
     "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
     "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),
 }

@@ -12,7 +12,7 @@ from tests.conftest import DAY
 
 EXPECTED = {
     "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
-    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
+    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign", "note.cosign", "note.addendum"},
     "biller": {"billing.view", "billing.mark_billed"},
     "manager": {"kpi.view"},
     "admin": {"kpi.view", "user.create"},
