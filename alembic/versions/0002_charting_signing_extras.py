@@ -139,8 +139,11 @@ _PG_RULES = [
       IF n.signed_at IS NULL THEN
         RAISE EXCEPTION '%', TG_ARGV[1] USING ERRCODE = 'restrict_violation';
       END IF;
-      IF TG_TABLE_NAME = 'note_cosignature' AND n.signed_by_user_id = NEW.user_id THEN
-        RAISE EXCEPTION 'cosign_by_signer' USING ERRCODE = 'restrict_violation';
+      IF TG_TABLE_NAME = 'note_cosignature' THEN
+        -- nested: plpgsql does not short-circuit, and note_addendum has no user_id
+        IF n.signed_by_user_id = NEW.user_id THEN
+          RAISE EXCEPTION 'cosign_by_signer' USING ERRCODE = 'restrict_violation';
+        END IF;
       END IF;
       RETURN NEW;
     END $$""",
