@@ -76,7 +76,7 @@ def _codes() -> rx.Component:
         rx.foreach(
             ChartState.procedures,
             lambda p: rx.hstack(
-                rx.text(p.code, weight="bold"), rx.text(p.units, " unit(s)"),
+                rx.text(p.code, weight="bold"), rx.text(p.units, " unit(s)"), rx.text(p.minutes_label, size="2"),
                 rx.cond(unsigned, rx.button("Remove " + p.code, on_click=ChartState.remove_procedure(p.code), variant="ghost", style=TOUCH)),
                 align="center",
             ),
@@ -96,13 +96,91 @@ def _codes() -> rx.Component:
                              input_mode="numeric", size="3", width="80px", max_length=3),
                     spacing="1",
                 ),
+                rx.vstack(
+                    rx.el.label("Minutes (timed codes)", html_for="px-minutes"),
+                    rx.input(id="px-minutes", value=ChartState.new_minutes, on_change=ChartState.set_new_minutes,
+                             input_mode="numeric", size="3", width="100px", max_length=3),
+                    spacing="1",
+                ),
                 rx.button("Add procedure", on_click=ChartState.add_procedure, size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",
             ),
         ),
+        rx.cond(
+            unsigned & (ChartState.unit_warnings.length() > 0),
+            rx.callout(
+                rx.vstack(
+                    rx.foreach(ChartState.unit_warnings, lambda w: rx.text("Warning: ", w)),
+                    rx.button("Use the units the minutes support", on_click=ChartState.apply_suggested_units,
+                              size="3", variant="soft", style=TOUCH),
+                    spacing="2",
+                ),
+                color_scheme="amber",
+                role="note",
+                aria_label="Units and minutes",
+            ),
+        ),
         width="100%",
         spacing="2",
+    )
+
+
+def _conflict() -> rx.Component:
+    return rx.cond(
+        ChartState.conflict_field != "",
+        rx.callout(
+            rx.vstack(
+                rx.text("Saved on the other device (", ChartState.conflict_field, "):", weight="bold"),
+                rx.text(ChartState.conflict_text, white_space="pre-wrap"),
+                rx.hstack(
+                    rx.button("Keep my text", on_click=ChartState.keep_my_text, size="3", style=TOUCH),
+                    rx.button("Use the other device's text", on_click=ChartState.use_other_text, size="3",
+                              variant="soft", style=TOUCH),
+                    wrap="wrap",
+                ),
+                spacing="2",
+            ),
+            color_scheme="amber",
+            aria_label="Edit conflict",
+        ),
+    )
+
+
+def _signed() -> rx.Component:
+    """Who signed and co-signed, addenda below the original, and the forms for both."""
+    return rx.cond(
+        ChartState.signed_label != "",
+        rx.vstack(
+            rx.callout(
+                rx.vstack(rx.foreach(ChartState.signature_lines, rx.text), rx.text("The note is locked."), spacing="1"),
+                color_scheme="green",
+                aria_label="Signatures",
+            ),
+            rx.cond(
+                ChartState.can_cosign,
+                rx.button("Co-sign note", on_click=ChartState.cosign, size="4", color_scheme="green",
+                          style={"minHeight": "56px"}, width="100%"),
+            ),
+            rx.heading("Addenda", size="4"),
+            rx.cond(ChartState.addenda.length() == 0, rx.text("No addenda.", size="2")),
+            rx.foreach(
+                ChartState.addenda,
+                lambda a: rx.box(
+                    rx.text(a.heading, weight="bold", size="2"),
+                    rx.text(a.text, white_space="pre-wrap"),
+                    border_left="4px solid var(--gray-7)",
+                    padding_left="8px",
+                    width="100%",
+                ),
+            ),
+            rx.el.label("New addendum", html_for="addendum-text", style={"fontWeight": "600"}),
+            rx.text_area(id="addendum-text", value=ChartState.new_addendum, on_change=ChartState.set_new_addendum,
+                         rows="3", size="3", width="100%", max_length=5000),
+            rx.button("Add addendum", on_click=ChartState.add_addendum, size="3", style=TOUCH),
+            width="100%",
+            spacing="2",
+        ),
     )
 
 
@@ -118,16 +196,17 @@ def _note() -> rx.Component:
                 wrap="wrap",
             ),
             rx.text(ChartState.visit_label),
-            rx.cond(ChartState.signed_label != "", rx.callout(ChartState.signed_label, color_scheme="green")),
             rx.cond(
-                ChartState.visit_status == "arrived",
+                ChartState.own_note & (ChartState.visit_status == "arrived"),
                 rx.button("Start session", on_click=ChartState.start_session, size="3", style=TOUCH),
             ),
+            _conflict(),
             _soap("Subjective", "soap-subjective", ChartState.subjective, ChartState.save_subjective),
             _soap("Objective", "soap-objective", ChartState.objective, ChartState.save_objective),
             _soap("Assessment", "soap-assessment", ChartState.assessment, ChartState.save_assessment),
             _soap("Plan", "soap-plan", ChartState.plan, ChartState.save_plan),
             _codes(),
+            _signed(),
             rx.cond(
                 ChartState.signed_label == "",
                 rx.button("Sign note", on_click=ChartState.sign, size="4", color_scheme="green",
@@ -149,6 +228,22 @@ def chart_page() -> rx.Component:
             rx.vstack(
                 rx.foreach(ChartState.visits, _visit),
                 rx.cond(ChartState.visits.length() == 0, rx.text("No visits today.")),
+                rx.cond(
+                    ChartState.awaiting_cosign.length() > 0,
+                    rx.vstack(
+                        rx.heading("Awaiting your co-signature", size="4"),
+                        rx.foreach(
+                            ChartState.awaiting_cosign,
+                            lambda c: rx.button(
+                                c.label, on_click=ChartState.open_for_cosign(c.note_id), variant="surface",
+                                size="3", width="100%", white_space="normal", height="auto",
+                                style={"minHeight": "56px", "justifyContent": "flex-start", "textAlign": "left"},
+                            ),
+                        ),
+                        spacing="2",
+                        width="100%",
+                    ),
+                ),
                 spacing="2",
                 width=rx.breakpoints(initial="100%", md="300px"),
                 flex_shrink="0",

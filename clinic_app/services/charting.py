@@ -437,8 +437,9 @@ def _viewable(session: Session, actor: Actor, note_id: int, *, lock: bool = Fals
     return note
 
 
-def open_supervised_note(session: Session, *, actor: Actor, note_id: int) -> Note:
-    """A note of a clinician the actor supervises (to read and co-sign). Audited as a view."""
+def read_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A note by id that the actor may read: their own, or one of a clinician they
+    supervise (to review and co-sign). Audited as a view."""
     for_write(session)
     require(actor.role, "chart.view")
     note = _viewable(session, actor, note_id)
@@ -461,6 +462,9 @@ def cosign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetim
         session.rollback()
         raise NoteAlreadySigned("This note is already co-signed; its charges were captured then.")
     appointment = session.get(Appointment, note.appointment_id)
+    if appointment.status != "in_session":
+        # Signed before its author was supervised: it went to billing then.
+        raise IllegalTransition(f"This visit is already {STATUS_LABELS[appointment.status]}; it needs no co-signature.")
     session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
     try:
         session.flush()
@@ -494,11 +498,13 @@ def awaiting_cosignature(session: Session, *, actor: Actor) -> list[dict]:
         .join(ClinicianSupervision, ClinicianSupervision.provider_id == Note.provider_id)
         .join(Patient, Patient.id == Note.patient_id)
         .join(Provider, Provider.id == Note.provider_id)
+        .join(Appointment, Appointment.id == Note.appointment_id)
         .outerjoin(NoteCosignature, NoteCosignature.note_id == Note.id)
         .where(
             ClinicianSupervision.supervisor_provider_id == actor.provider_id,
             Note.signed_at.is_not(None),
             NoteCosignature.id.is_(None),
+            Appointment.status == "in_session",
         )
         .order_by(Note.signed_at)
     ).all()
@@ -509,18 +515,20 @@ def awaiting_cosignature(session: Session, *, actor: Actor) -> list[dict]:
 
 
 def signatures(session: Session, *, note: Note) -> dict:
-    """Who signed and co-signed a note and when; whether a co-signature is still due."""
+    """Who signed and co-signed a note and when; whether a co-signature is still due
+    (a signed note of a supervised clinician whose visit is not yet billable)."""
     signer = session.get(User, note.signed_by_user_id) if note.signed_by_user_id else None
     cosig = session.exec(select(NoteCosignature).where(NoteCosignature.note_id == note.id)).first()
     cosigner = session.get(User, cosig.user_id) if cosig else None
     supervisor_id = supervisor_of(session, provider_id=note.provider_id)
     supervisor = session.get(Provider, supervisor_id) if supervisor_id else None
+    status = session.get(Appointment, note.appointment_id).status
     return {
         "signed_at": note.signed_at,
         "signed_by": signer.full_name if signer else "",
         "cosigned_at": cosig.signed_at if cosig else None,
         "cosigned_by": cosigner.full_name if cosigner else "",
-        "needs_cosignature": supervisor is not None,
+        "needs_cosignature": supervisor is not None and cosig is None and status == "in_session",
         "supervisor": supervisor.name if supervisor else "",
     }
 

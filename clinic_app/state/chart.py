@@ -11,9 +11,9 @@ from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Provider
 from clinic_app.services import board, charting, scheduling
-from clinic_app.services.clock import hhmm
+from clinic_app.services.clock import hhmm, local
 from clinic_app.services.codes import describe_icd10
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import today_at
 from clinic_app.state.live_push import client_token
@@ -42,6 +42,19 @@ class Diagnosis:
 class Procedure:
     code: str
     units: int
+    minutes_label: str
+
+
+@dataclasses.dataclass
+class Addendum:
+    heading: str
+    text: str
+
+
+@dataclasses.dataclass
+class CosignItem:
+    note_id: int
+    label: str
 
 
 class ChartState(rx.State):
@@ -68,9 +81,22 @@ class ChartState(rx.State):
     new_diagnosis: str = ""
     new_procedure: str = ""
     new_units: str = "1"
+    new_minutes: str = ""
     saved_label: str = ""
+    unit_warnings: list[str] = []
+    signature_lines: list[str] = []
+    can_cosign: bool = False
+    own_note: bool = True
+    addenda: list[Addendum] = []
+    new_addendum: str = ""
+    awaiting_cosign: list[CosignItem] = []
+    # Set when another device saved a section this device was editing (see save_draft).
+    conflict_field: str = ""
+    conflict_text: str = ""
 
     _tz: str = "UTC"
+    # Each section as this device last loaded or saved it: the base of the conflict check.
+    _base: dict[str, str] = {}
 
     @rx.event
     async def load(self):
@@ -86,6 +112,7 @@ class ChartState(rx.State):
                 self._tz = session.get(Location, provider.location_id).timezone
                 self.day = today_at(self._tz).isoformat()
                 rows = board.provider_day(session, actor=actor, day=today_at(self._tz))
+                self._load_awaiting(session, actor)
         except ClinicError as exc:
             return self._fail(exc)
         self.visits = [self._visit(r) for r in rows]
@@ -114,6 +141,18 @@ class ChartState(rx.State):
             self.visit_status = row["status"]
             self.visit_status_label = row["status_label"]
 
+    def _load_awaiting(self, session, actor) -> None:
+        self.awaiting_cosign = [
+            CosignItem(
+                note_id=w["note_id"],
+                label=f"Review and co-sign: {w['patient_name']}, by {w['author']}, signed {self._when(w['signed_at'])}",
+            )
+            for w in charting.awaiting_cosignature(session, actor=actor)
+        ]
+
+    def _when(self, moment) -> str:
+        return local(moment, self._tz).strftime("%Y-%m-%d %H:%M")
+
     @rx.event
     async def open_visit(self, appointment_id: int):
         """Open (or start) the note of one of the clinician's visits."""
@@ -121,13 +160,26 @@ class ChartState(rx.State):
             actor = await current_actor(self, "chart.view")
             with session_scope() as session:
                 note = charting.open_note(session, actor=actor, appointment_id=as_id(appointment_id))
-                self._show_note(session, note)
+                self._show_note(session, note, actor)
         except ClinicError as exc:
             return self._fail(exc)
         self.message = ""
         return None
 
-    def _show_note(self, session, note) -> None:
+    @rx.event
+    async def open_for_cosign(self, note_id: int):
+        """Open a signed note of a clinician this user supervises, to read and co-sign it."""
+        try:
+            actor = await current_actor(self, "chart.view")
+            with session_scope() as session:
+                note = charting.read_note(session, actor=actor, note_id=as_id(note_id))
+                self._show_note(session, note, actor)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.message = ""
+        return None
+
+    def _show_note(self, session, note, actor) -> None:
         row = board.card(session, appointment_id=note.appointment_id)
         self.appointment_id = note.appointment_id
         self.note_id = note.id
@@ -138,10 +190,32 @@ class ChartState(rx.State):
         self.signed_label = f"Signed at {hhmm(note.signed_at, self._tz)}; the note is locked." if note.signed_at else ""
         self.subjective, self.objective = note.subjective, note.objective
         self.assessment, self.plan = note.assessment, note.plan
+        self._base = {f: getattr(note, f) for f in charting.SOAP_FIELDS}
+        self.conflict_field, self.conflict_text = "", ""
         self.diagnoses = [
             Diagnosis(code=d.code, description=describe_icd10(d.code)) for d in charting.diagnoses(session, note_id=note.id)
         ]
-        self.procedures = [Procedure(code=p.code, units=p.units) for p in charting.procedures(session, note_id=note.id)]
+        self.procedures = [
+            Procedure(code=p.code, units=p.units, minutes_label=f"{p.minutes} min" if p.minutes else "")
+            for p in charting.procedures(session, note_id=note.id)
+        ]
+        self.unit_warnings = [] if note.signed_at else charting.unit_warnings(session, note_id=note.id)
+        self.own_note = note.provider_id == actor.provider_id
+        sig = charting.signatures(session, note=note)
+        lines = []
+        if sig["signed_at"]:
+            by = f" by {sig['signed_by']}" if sig["signed_by"] else ""
+            lines.append(f"Signed{by} on {self._when(sig['signed_at'])}.")
+            if sig["cosigned_at"]:
+                lines.append(f"Co-signed by {sig['cosigned_by']} on {self._when(sig['cosigned_at'])}.")
+            elif sig["needs_cosignature"]:
+                lines.append(f"Awaiting co-signature by {sig['supervisor']}; the visit is billed after it.")
+        self.signature_lines = lines
+        self.can_cosign = bool(sig["signed_at"] and sig["needs_cosignature"] and not self.own_note)
+        self.addenda = [
+            Addendum(heading=f"Addendum by {a['author']}, {self._when(a['created_at'])}", text=a["text"])
+            for a in charting.addenda(session, note_id=note.id)
+        ]
         self.saved_label = ""
 
     @rx.event
@@ -150,18 +224,51 @@ class ChartState(rx.State):
         self.note_id = 0
 
     # -- autosave ------------------------------------------------------------------
-    async def _save(self, field: str, text: str):
+    async def _save(self, field: str, text: str, *, overwrite: bool = False):
         text = str(text)
         setattr(self, field, text)  # keep what was typed even if saving fails
         try:
             actor = await current_actor(self, "note.edit")
             with session_scope() as session:
-                charting.save_draft(session, actor=actor, note_id=as_id(self.note_id), field=field, text=text)
+                charting.save_draft(
+                    session, actor=actor, note_id=as_id(self.note_id), field=field, text=text,
+                    base_text=None if overwrite else self._base.get(field, ""),
+                )
+        except DraftConflict as exc:
+            self.saved_label = "Not saved"
+            self.conflict_field, self.conflict_text = field, exc.saved_text
+            return self._fail(exc)
         except ClinicError as exc:
             self.saved_label = "Not saved"
             return self._fail(exc)
+        self._base = {**self._base, field: text}
         self.saved_label = "Draft saved"
+        if self.conflict_field == field:
+            self.conflict_field, self.conflict_text = "", ""
+            self.message = ""
         return None
+
+    @rx.event
+    async def keep_my_text(self):
+        """Resolve a conflict by saving this device's text over the other device's."""
+        field = self.conflict_field
+        if field not in charting.SOAP_FIELDS:
+            return None
+        result = await self._save(field, getattr(self, field), overwrite=True)
+        if self.conflict_field == "":
+            self._ok(f"Your {field} text is saved.")
+        return result
+
+    @rx.event
+    def use_other_text(self):
+        """Resolve a conflict by taking the text the other device saved (this device's text is dropped)."""
+        field = self.conflict_field
+        if field not in charting.SOAP_FIELDS:
+            return
+        setattr(self, field, self.conflict_text)
+        self._base = {**self._base, field: self.conflict_text}
+        self.conflict_field, self.conflict_text = "", ""
+        self._ok(f"The {field} section now shows the other device's text.")
 
     @rx.event
     async def save_subjective(self, text: str):
@@ -192,13 +299,21 @@ class ChartState(rx.State):
     def set_new_units(self, text: str):
         self.new_units = str(text)[:3]
 
+    @rx.event
+    def set_new_minutes(self, text: str):
+        self.new_minutes = str(text)[:3]
+
+    @rx.event
+    def set_new_addendum(self, text: str):
+        self.new_addendum = str(text)[:5000]
+
     async def _codes(self, change) -> bool:
         try:
             actor = await current_actor(self, "note.edit")
             with session_scope() as session:
                 change(session, actor)
                 note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
-                self._show_note(session, note)
+                self._show_note(session, note, actor)
         except ClinicError as exc:
             self._fail(exc)
             return False
@@ -217,10 +332,19 @@ class ChartState(rx.State):
 
     @rx.event
     async def add_procedure(self):
-        code, units = self.new_procedure, self.new_units
-        if await self._codes(lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units)):
+        code, units, minutes = self.new_procedure, self.new_units, self.new_minutes
+        if await self._codes(
+            lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units, minutes=minutes)
+        ):
             self.new_procedure = ""
             self.new_units = "1"
+            self.new_minutes = ""
+
+    @rx.event
+    async def apply_suggested_units(self):
+        """Set timed codes' units to what their minutes support."""
+        if await self._codes(lambda s, a: charting.apply_suggested_units(s, actor=a, note_id=self.note_id)):
+            self._ok("Units now follow the minutes.")
 
     @rx.event
     async def remove_procedure(self, code: str):
@@ -246,12 +370,47 @@ class ChartState(rx.State):
             with session_scope() as session:
                 charges = charting.sign_note(session, actor=actor, note_id=as_id(self.note_id))
                 note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
-                self._show_note(session, note)
+                self._show_note(session, note, actor)
                 self.apply_card(board.card(session, appointment_id=self.appointment_id))
         except ClinicError as exc:
             return self._fail(exc)
+        if not charges:
+            return self._ok("Note signed and locked. It goes to billing when your supervisor co-signs it.")
+        return self._ok(self._charges_text("Note signed.", charges))
+
+    @staticmethod
+    def _charges_text(head: str, charges) -> str:
         total = sum(c.amount_cents for c in charges)
-        return self._ok(f"Note signed. {len(charges)} charge line(s), ${total / 100:,.2f}, sent to billing.")
+        return f"{head} {len(charges)} charge line(s), ${total / 100:,.2f}, sent to billing."
+
+    @rx.event
+    async def cosign(self):
+        """Co-sign a supervised clinician's signed note: the visit becomes ready to bill."""
+        try:
+            actor = await current_actor(self, "note.cosign")
+            with session_scope() as session:
+                charges = charting.cosign_note(session, actor=actor, note_id=as_id(self.note_id))
+                note = charting.read_note(session, actor=actor, note_id=self.note_id)
+                self._show_note(session, note, actor)
+                self._load_awaiting(session, actor)
+        except ClinicError as exc:
+            return self._fail(exc)
+        return self._ok(self._charges_text("Note co-signed.", charges))
+
+    @rx.event
+    async def add_addendum(self):
+        """Add the typed addendum to the signed note; the original stays as it was."""
+        text = self.new_addendum
+        try:
+            actor = await current_actor(self, "note.addendum")
+            with session_scope() as session:
+                charting.add_addendum(session, actor=actor, note_id=as_id(self.note_id), text=text)
+                note = charting.read_note(session, actor=actor, note_id=self.note_id)
+                self._show_note(session, note, actor)
+        except ClinicError as exc:
+            return self._fail(exc)  # the typed addendum stays in the box
+        self.new_addendum = ""
+        return self._ok("Addendum added.")
 
     def _fail(self, exc: Exception):
         self.message = str(exc)

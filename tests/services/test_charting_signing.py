@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from clinic_app.models import Appointment, AppointmentEvent, AuditLog, Charge, ClinicianSupervision, Fee, Note
 from clinic_app.services import charting
-from clinic_app.services.errors import DraftConflict, InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.errors import DraftConflict, IllegalTransition, InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import charted_note, in_session, now_at
 
 
@@ -78,6 +78,7 @@ def test_an_assistants_note_is_billable_only_once_co_signed(session, supervised)
     event = session.exec(select(AppointmentEvent).where(AppointmentEvent.to_status == "ready_to_bill")).one()
     assert (event.user_id, event.note) == (clinic.clinician2.user_id, "note co-signed")
     assert charting.awaiting_cosignature(session, actor=clinic.clinician2) == []
+    assert sig["needs_cosignature"] is False
     with pytest.raises(NoteAlreadySigned):
         charting.cosign_note(session, actor=clinic.clinician2, note_id=note.id)
     assert len(session.exec(select(Charge)).all()) == 1
@@ -101,11 +102,22 @@ def test_a_supervisor_can_read_and_amend_but_others_cannot(session, supervised):
     clinic = supervised
     _, note = charted_note(session, clinic)
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
-    assert charting.open_supervised_note(session, actor=clinic.clinician2, note_id=note.id).id == note.id
+    assert charting.read_note(session, actor=clinic.clinician2, note_id=note.id).id == note.id
     charting.add_addendum(session, actor=clinic.clinician2, note_id=note.id, text="Reviewed; agree with plan.")
     assert [a["author"] for a in charting.addenda(session, note_id=note.id)] == ["Clin2"]
     with pytest.raises(NotAllowed):
-        charting.open_supervised_note(session, actor=clinic.reception, note_id=note.id)
+        charting.read_note(session, actor=clinic.reception, note_id=note.id)
+
+
+def test_a_note_billed_before_supervision_began_needs_no_co_signature(session, clinic):
+    _, note = charted_note(session, clinic)
+    charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    session.add(ClinicianSupervision(provider_id=clinic.providers[0].id, supervisor_provider_id=clinic.providers[1].id))
+    session.commit()
+    assert charting.awaiting_cosignature(session, actor=clinic.clinician2) == []
+    assert charting.signatures(session, note=note)["needs_cosignature"] is False
+    with pytest.raises(IllegalTransition, match="already Ready to bill; it needs no co-signature"):
+        charting.cosign_note(session, actor=clinic.clinician2, note_id=note.id)
 
 
 def test_an_unsupervised_clinician_signs_straight_to_billing(session, clinic):
