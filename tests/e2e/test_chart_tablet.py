@@ -1,0 +1,122 @@
+"""The chart on a tablet (768x1024, touch): minutes and the 8-minute rule, two tablets on
+one draft, an assistant's signature, the supervisor's co-signature and an addendum."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import expect
+from sqlmodel import Session, select
+
+from clinic_app.db import make_engine
+from clinic_app.models import AppointmentType, ClinicianSupervision, Location, Patient, Provider
+from clinic_app.services import auth, scheduling
+from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
+from tests.e2e.test_app import sign_in
+
+pytestmark = pytest.mark.e2e
+TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mobile": True}
+
+
+@pytest.fixture(scope="module")
+def supervised_visit(app_server):
+    """Sam Student, SPT (supervised by Erin Test, PT) sees Vera Vole at 12:00; she has arrived."""
+    db = app_server[1]
+    seed_e2e_clinic(db)
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine, expire_on_commit=False) as s:
+        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
+        supervisor = s.exec(select(Provider).where(Provider.name == "Erin Test, PT")).one()
+        student = Provider(name="Sam Student, SPT", location_id=location.id)
+        patient = Patient(mrn="E2E3", first_name="Vera", last_name="Vole", birth_date=dt.date(1990, 7, 7))
+        s.add_all([student, patient])
+        s.flush()
+        s.add(ClinicianSupervision(provider_id=student.id, supervisor_provider_id=supervisor.id))
+        s.commit()
+        auth.create_user(s, actor=None, username="e2e_student", full_name="Sam Student", password=PASSWORD,
+                         role="clinician", provider_id=student.id, location_id=location.id)
+        desk = auth.actor_for(auth.authenticate(s, username="e2e_desk", password=PASSWORD))
+        kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
+        tz = ZoneInfo(location.timezone)
+        starts = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(12, 0), tzinfo=tz).astimezone(dt.UTC)
+        appt = scheduling.book_appointment(
+            s, actor=desk, patient_id=patient.id, provider_id=student.id, appointment_type_id=kind.id,
+            starts_at=starts,
+        )
+        scheduling.transition(s, actor=desk, appointment_id=appt.id, to_status="arrived")
+    engine.dispose()
+
+
+def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_server, supervised_visit):
+    base, _ = app_server
+    tablet, second = browser.new_context(**TABLET), browser.new_context(**TABLET)
+    chart, other = tablet.new_page(), second.new_page()
+
+    # The student opens today's visit, starts the session and writes.
+    sign_in(chart, base, "e2e_student", PASSWORD)
+    chart.get_by_role("button", name="Open note: Vole, Vera at 12:00").tap()
+    chart.get_by_role("button", name="Start session").tap()
+    expect(chart.get_by_role("status").filter(has_text="Session started.")).to_be_visible()
+    chart.get_by_label("Subjective").fill("Ankle sprain, pain 5/10 on walking.")
+    expect(chart.get_by_text("Draft saved")).to_be_visible()
+
+    # A second tablet has the same draft open; both write the Objective section.
+    sign_in(other, base, "e2e_student", PASSWORD)
+    other.get_by_role("button", name="Open note: Vole, Vera at 12:00").tap()
+    expect(other.get_by_label("Subjective")).to_have_value("Ankle sprain, pain 5/10 on walking.")
+    other.get_by_label("Objective").fill("Swelling lateral malleolus.")
+    expect(other.get_by_text("Draft saved")).to_be_visible()
+    chart.get_by_label("Objective").fill("Single-leg stance 10 s.")
+    expect(chart.get_by_role("alert")).to_contain_text("changed on another device")
+    expect(chart.get_by_text("Swelling lateral malleolus.")).to_be_visible()  # the other text, shown
+    expect(chart.get_by_label("Objective")).to_have_value("Single-leg stance 10 s.")  # this one, kept
+    chart.get_by_label("Objective").fill("Swelling lateral malleolus. Single-leg stance 10 s.")
+    chart.get_by_role("button", name="Keep my text").tap()
+    expect(chart.get_by_role("status").filter(has_text="Your objective text is saved.")).to_be_visible()
+    other.reload()
+    other.get_by_role("button", name="Open note: Vole, Vera at 12:00").tap()
+    expect(other.get_by_label("Objective")).to_have_value("Swelling lateral malleolus. Single-leg stance 10 s.")
+
+    # Codes: 38 minutes of a timed code support 3 units under the CMS 8-minute rule.
+    chart.get_by_label("Diagnosis code").fill("S93.401A")
+    chart.get_by_role("button", name="Add diagnosis").tap()
+    expect(chart.get_by_role("button", name="Remove S93.401A")).to_be_visible()
+    chart.get_by_label("Procedure code").fill("97110")
+    chart.get_by_label("Units").fill("2")
+    chart.get_by_label("Minutes (timed codes)").fill("38")
+    chart.get_by_role("button", name="Add procedure").tap()
+    expect(chart.get_by_text("it supports 3")).to_be_visible()
+    chart.get_by_role("button", name="Sign note").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("Correct the units")
+    fix = chart.get_by_role("button", name="Use the units the minutes support")
+    assert fix.bounding_box()["height"] >= 44
+    fix.tap()
+    expect(chart.get_by_text("3 unit(s)")).to_be_visible()
+    chart.get_by_role("button", name="Sign note").tap()
+    expect(chart.get_by_role("status").filter(has_text="Note signed and locked")).to_contain_text("supervisor co-signs")
+    expect(chart.get_by_text("Awaiting co-signature by Erin Test, PT")).to_be_visible()
+    visit = chart.get_by_role("button", name="Open note: Vole, Vera at 12:00")
+    expect(visit).to_contain_text("In session")  # not billable yet
+
+    # The supervisor co-signs on their tablet; the student's list turns Ready to bill by push.
+    supervisor = browser.new_context(**TABLET)
+    sup = supervisor.new_page()
+    sign_in(sup, base, "e2e_clin", PASSWORD)
+    sup.get_by_role("button", name=re.compile(r"^Review and co-sign: Vole, Vera, by Sam Student, SPT")).tap()
+    expect(sup.get_by_label("Subjective")).to_have_value("Ankle sprain, pain 5/10 on walking.")
+    sup.get_by_role("button", name="Co-sign note").tap()
+    expect(sup.get_by_role("status").filter(has_text="Note co-signed.")).to_contain_text("$135.00")
+    expect(sup.get_by_text(re.compile(r"^Co-signed by e2e_clin on "))).to_be_visible()
+    expect(visit).to_contain_text("Ready to bill")
+
+    # A correction after signing is an addendum, shown under the unchanged original.
+    sup.get_by_label("New addendum").fill("Reviewed with student: add balance work next visit.")
+    sup.get_by_role("button", name="Add addendum").tap()
+    expect(sup.get_by_text(re.compile(r"^Addendum by e2e_clin, "))).to_be_visible()
+    expect(sup.get_by_text("Reviewed with student: add balance work next visit.")).to_be_visible()
+    expect(sup.get_by_label("Subjective")).to_have_attribute("readonly", "")
+    for context in (tablet, second, supervisor):
+        context.close()
