@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from clinic_app.models import Charge, ClinicianSupervision, NoteAddendum, NoteCosignature, NoteProcedure
-from clinic_app.services import charting
+from clinic_app.models import Charge, ClinicianSupervision, MeasureResult, NoteAddendum, NoteCosignature, NoteProcedure
+from clinic_app.services import charting, measures
 from clinic_app.services.errors import from_db_error
 from tests.services.helpers import charted_note
 
@@ -68,3 +68,15 @@ def test_minutes_and_self_supervision_are_checked(engine, session, clinic):
     with Session(engine) as raw, pytest.raises(IntegrityError):
         raw.add(ClinicianSupervision(provider_id=clinic.providers[0].id, supervisor_provider_id=clinic.providers[0].id))
         raw.commit()
+
+
+def test_measure_scores_lock_with_the_signed_note(engine, session, clinic):
+    _, note = charted_note(session, clinic)
+    measures.record(session, actor=clinic.clinician, note_id=note.id, code="NPRS", values=[6])
+    charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    _refused(engine, "note_signed", statement="UPDATE measure_result SET score = 1")
+    _refused(engine, "note_signed", statement="DELETE FROM measure_result")
+    _refused(engine, "note_signed", row=MeasureResult(
+        note_id=note.id, patient_id=note.patient_id, measure_code="LEFS", item_values="[]", item_labels="[]", score=1,
+        recorded_by_user_id=clinic.clinician.user_id,
+    ))

@@ -1,4 +1,4 @@
-"""charting: addenda, co-signature (supervision), minutes on procedure lines, and their rules
+"""charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -8,6 +8,7 @@ Create Date: 2026-11-23 13:32:40.388067
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import clinic_app.db  # noqa: F401  (UTCDateTime columns)
@@ -64,11 +65,55 @@ def upgrade() -> None:
             nullable=True,
         ))
 
+    op.create_table('outcome_measure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('items', sa.Text(), nullable=False),
+    sa.Column('item_min', sa.Integer(), nullable=False),
+    sa.Column('item_max', sa.Integer(), nullable=False),
+    sa.Column('scoring', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('mcid', sa.Float(), nullable=False),
+    sa.Column('higher_is_better', sa.Boolean(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("scoring IN ('sum', 'mean')", name='ck_measure_scoring'),
+    sa.CheckConstraint('item_min < item_max', name='ck_measure_item_range'),
+    sa.CheckConstraint('mcid > 0', name='ck_measure_mcid'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code')
+    )
+    op.create_table('measure_result',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('note_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('measure_code', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('item_values', sa.Text(), nullable=False),
+    sa.Column('item_labels', sa.Text(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=False),
+    sa.Column('recorded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_by_user_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['note_id'], ['note.id'], ),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('note_id', 'measure_code')
+    )
+    with op.batch_alter_table('measure_result', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_measure_result_note_id'), ['note_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_measure_result_patient_id'), ['patient_id'], unique=False)
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    with op.batch_alter_table('measure_result', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_measure_result_patient_id'))
+        batch_op.drop_index(batch_op.f('ix_measure_result_note_id'))
+
+    op.drop_table('measure_result')
+    op.drop_table('outcome_measure')
     with op.batch_alter_table('note_procedure', schema=None) as batch_op:
         batch_op.drop_constraint('ck_procedure_minutes', type_='check')
         batch_op.drop_column('minutes')
@@ -97,6 +142,7 @@ def downgrade() -> None:
 # - An addendum or co-signature only exists on a signed note, and neither changes later.
 # - A co-signature is by someone other than the note's signer.
 # - A supervised provider's visit gets no charges before its note is co-signed.
+# - Measure scores are part of the note: none added, changed or removed once it is signed.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
       WHERE n.id = {row}.note_id) AND NOT EXISTS (SELECT 1 FROM note_cosignature c WHERE c.note_id = {row}.note_id)"""
 
@@ -121,11 +167,18 @@ _SQLITE_RULES = [
     f"""CREATE TRIGGER charge_needs_cosignature BEFORE INSERT ON charge
     WHEN {_SUPERVISED_UNCOSIGNED.format(row="NEW")}
     BEGIN SELECT RAISE(ABORT, 'charge_needs_cosignature'); END""",
+    *[
+        f"""CREATE TRIGGER measure_result_signed_{op_name} BEFORE {op_name.upper()} ON measure_result
+        WHEN (SELECT signed_at FROM note WHERE id = {row}.note_id) IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'note_signed'); END"""
+        for op_name, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
+    ],
 ]
 _SQLITE_TRIGGERS = [
     "note_addendum_needs_signed", "note_addendum_no_update", "note_addendum_no_delete",
     "note_cosignature_needs_signed", "note_cosignature_not_signer", "note_cosignature_no_update",
     "note_cosignature_no_delete", "charge_needs_cosignature",
+    "measure_result_signed_insert", "measure_result_signed_update", "measure_result_signed_delete",
 ]
 
 _PG_RULES = [
@@ -160,6 +213,9 @@ _PG_RULES = [
     END $$""",
     """CREATE TRIGGER charge_needs_cosignature BEFORE INSERT ON charge FOR EACH ROW
     EXECUTE FUNCTION clinic_charge_needs_cosignature()""",
+    # clinic_forbid_signed_note_child() comes from 0001.
+    """CREATE TRIGGER measure_result_signed BEFORE INSERT OR UPDATE OR DELETE ON measure_result
+    FOR EACH ROW EXECUTE FUNCTION clinic_forbid_signed_note_child()""",
 ]
 
 
@@ -176,7 +232,7 @@ def _drop_rules() -> None:
         return
     for table, name in (
         ("note_addendum", "note_addendum_rules"), ("note_cosignature", "note_cosignature_rules"),
-        ("charge", "charge_needs_cosignature"),
+        ("charge", "charge_needs_cosignature"), ("measure_result", "measure_result_signed"),
     ):
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     op.execute("DROP FUNCTION IF EXISTS clinic_charge_needs_cosignature()")

@@ -10,6 +10,7 @@ from clinic_app.models.clinical import (
     NoteDiagnosis,
     NoteProcedure,
 )
+from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.scheduling import (
     RELEASED,
@@ -31,11 +32,13 @@ __all__ = [
     "ClinicianSupervision",
     "Fee",
     "Location",
+    "MeasureResult",
     "Note",
     "NoteAddendum",
     "NoteCosignature",
     "NoteDiagnosis",
     "NoteProcedure",
+    "OutcomeMeasure",
     "Patient",
     "Provider",
     "Room",

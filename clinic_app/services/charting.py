@@ -90,6 +90,16 @@ def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) 
     return note
 
 
+def editable_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A draft note of the actor's own, locked for a change (other services add to notes)."""
+    return _draft(session, actor, note_id, lock=True)
+
+
+def readable_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A note the actor may read (their own or a supervisee's); no audit row, for lookups."""
+    return _viewable(session, actor, note_id)
+
+
 def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     """The visit's note, created as an empty draft the first time. Audited as a view."""
     for_write(session)

@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "billing.mark_billed": frozenset({BILLER}),
     "kpi.view": frozenset({MANAGER, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    "measure.define": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -49,6 +50,7 @@ ACTION_WORDS = {
     "billing.mark_billed": "mark visits billed",
     "kpi.view": "view the KPI dashboard",
     "user.create": "create users",
+    "measure.define": "define outcome measures",
 }
 
 

@@ -15,7 +15,7 @@ EXPECTED = {
     "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign", "note.cosign", "note.addendum"},
     "biller": {"billing.view", "billing.mark_billed"},
     "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create"},
+    "admin": {"kpi.view", "user.create", "measure.define"},
 }
 
 
