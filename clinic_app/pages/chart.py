@@ -126,6 +126,85 @@ def _codes() -> rx.Component:
     )
 
 
+def _measure_row(r) -> rx.Component:
+    return rx.hstack(
+        rx.cond(
+            r.label_editable,
+            rx.vstack(
+                rx.el.label("Activity " + (r.index + 1).to_string(), html_for="measure-label-" + r.index.to_string()),
+                rx.input(id="measure-label-" + r.index.to_string(), value=r.label, size="3", max_length=80,
+                         on_change=lambda v: ChartState.set_measure_label(r.index, v)),
+                spacing="1",
+            ),
+        ),
+        rx.vstack(
+            rx.el.label(r.field_label, html_for="measure-value-" + r.index.to_string()),
+            rx.input(id="measure-value-" + r.index.to_string(), value=r.value, size="3", width="90px", max_length=3,
+                     input_mode="numeric", on_change=lambda v: ChartState.set_measure_value(r.index, v)),
+            spacing="1",
+        ),
+        align="end",
+        wrap="wrap",
+    )
+
+
+def _measures() -> rx.Component:
+    unsigned = ChartState.signed_label == ""
+    return rx.vstack(
+        rx.heading("Outcome measures", size="4"),
+        rx.foreach(
+            ChartState.measure_results,
+            lambda m: rx.box(
+                rx.text(m.heading, weight="bold"),
+                rx.text(m.latest_words),
+                rx.el.table(
+                    rx.el.caption("Trend of " + m.code + " across visits"),
+                    rx.el.thead(rx.el.tr(rx.el.th("Visit"), rx.el.th("Score"), rx.el.th("Change"))),
+                    rx.el.tbody(
+                        rx.foreach(m.trend, lambda t: rx.el.tr(rx.el.td(t.when), rx.el.td(t.score), rx.el.td(t.words))),
+                    ),
+                    style={"fontSize": "14px", "textAlign": "left", "borderSpacing": "12px 4px"},
+                ),
+                border_left="4px solid var(--accent-8)",
+                padding_left="8px",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            unsigned,
+            rx.vstack(
+                rx.el.label("Outcome measure to score", html_for="measure-choice"),
+                rx.select.root(
+                    rx.select.trigger(id="measure-choice", placeholder="Choose a measure", aria_label="Outcome measure to score",
+                                      style={"minHeight": "44px"}),
+                    rx.select.content(rx.foreach(ChartState.measure_codes, lambda c: rx.select.item(c, value=c))),
+                    value=ChartState.measure_code,
+                    on_change=ChartState.choose_measure,
+                    size="3",
+                ),
+                rx.cond(
+                    ChartState.measure_code != "",
+                    rx.vstack(
+                        rx.text(ChartState.measure_name, weight="bold"),
+                        rx.foreach(ChartState.measure_rows, _measure_row),
+                        rx.cond(ChartState.measure_can_add_row,
+                                rx.button("Add an activity", on_click=ChartState.add_measure_row, variant="soft",
+                                          size="3", style=TOUCH)),
+                        rx.button("Score " + ChartState.measure_code, on_click=ChartState.score_measure, size="3",
+                                  style=TOUCH),
+                        spacing="2",
+                        width="100%",
+                    ),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
 def _conflict() -> rx.Component:
     return rx.cond(
         ChartState.conflict_field != "",
@@ -205,6 +284,7 @@ def _note() -> rx.Component:
             _soap("Objective", "soap-objective", ChartState.objective, ChartState.save_objective),
             _soap("Assessment", "soap-assessment", ChartState.assessment, ChartState.save_assessment),
             _soap("Plan", "soap-plan", ChartState.plan, ChartState.save_plan),
+            _measures(),
             _codes(),
             _signed(),
             rx.cond(

@@ -10,7 +10,7 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Provider
-from clinic_app.services import board, charting, scheduling
+from clinic_app.services import board, charting, measures, scheduling
 from clinic_app.services.clock import hhmm, local
 from clinic_app.services.codes import describe_icd10
 from clinic_app.services.errors import ClinicError, DraftConflict
@@ -49,6 +49,34 @@ class Procedure:
 class Addendum:
     heading: str
     text: str
+
+
+@dataclasses.dataclass
+class MeasureRow:
+    """One item of the measure being filled in."""
+
+    index: int
+    label: str
+    value: str
+    label_editable: bool
+    field_label: str
+
+
+@dataclasses.dataclass
+class TrendRow:
+    when: str
+    score: str
+    words: str
+
+
+@dataclasses.dataclass
+class MeasureShown:
+    """A measure scored at this visit, with its trend across the patient's visits."""
+
+    code: str
+    heading: str
+    trend: list[TrendRow]
+    latest_words: str
 
 
 @dataclasses.dataclass
@@ -93,6 +121,12 @@ class ChartState(rx.State):
     # Set when another device saved a section this device was editing (see save_draft).
     conflict_field: str = ""
     conflict_text: str = ""
+    measure_codes: list[str] = []
+    measure_code: str = ""
+    measure_name: str = ""
+    measure_rows: list[MeasureRow] = []
+    measure_can_add_row: bool = False
+    measure_results: list[MeasureShown] = []
 
     _tz: str = "UTC"
     # Each section as this device last loaded or saved it: the base of the conflict check.
@@ -164,6 +198,7 @@ class ChartState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.message = ""
+        self.measure_code, self.measure_rows = "", []
         return None
 
     @rx.event
@@ -177,6 +212,7 @@ class ChartState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.message = ""
+        self.measure_code, self.measure_rows = "", []
         return None
 
     def _show_note(self, session, note, actor) -> None:
@@ -217,6 +253,88 @@ class ChartState(rx.State):
             for a in charting.addenda(session, note_id=note.id)
         ]
         self.saved_label = ""
+        self._show_measures(session, note, actor)
+
+    def _show_measures(self, session, note, actor) -> None:
+        self.measure_codes = [d.code for d in measures.definitions(session)]
+        shown = []
+        for result in measures.results(session, note_id=note.id):
+            defn = measures.definition(session, result.measure_code)
+            points = measures.trend(session, actor=actor, note_id=note.id, code=result.measure_code)
+            shown.append(MeasureShown(
+                code=defn.code,
+                heading=f"{defn.name} ({defn.code}): {result.score:g}",
+                trend=[TrendRow(when=self._when(p.visit_at)[:10], score=f"{p.score:g}", words=p.words) for p in points],
+                latest_words=points[-1].words if points else "",
+            ))
+        self.measure_results = shown
+
+    # -- outcome measures -------------------------------------------------------------
+    @rx.event
+    async def choose_measure(self, code: str):
+        """Show the items of the chosen measure to fill in."""
+        try:
+            await current_actor(self, "note.edit")
+            with session_scope() as session:
+                defn = measures.definition(session, str(code))
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.measure_code, self.measure_name = defn.code, defn.name
+        self.measure_rows = [self._measure_row(defn, i, label) for i, label in enumerate(defn.items)]
+        self.measure_can_add_row = len(defn.items) < defn.max_items
+        return None
+
+    @staticmethod
+    def _measure_row(defn, index: int, label: str) -> MeasureRow:
+        editable = defn.labels_editable
+        return MeasureRow(
+            index=index, label="" if editable else label, value="", label_editable=editable,
+            field_label=f"{label} score ({defn.item_min}-{defn.item_max})" if not editable
+            else f"Activity {index + 1} score ({defn.item_min}-{defn.item_max})",
+        )
+
+    @rx.event
+    def set_measure_value(self, index: int, value: str):
+        self.measure_rows = [
+            dataclasses.replace(r, value=str(value)[:3]) if r.index == int(index) else r for r in self.measure_rows
+        ]
+
+    @rx.event
+    def set_measure_label(self, index: int, value: str):
+        self.measure_rows = [
+            dataclasses.replace(r, label=str(value)[:80]) if r.index == int(index) else r for r in self.measure_rows
+        ]
+
+    @rx.event
+    async def add_measure_row(self):
+        """PSFS: another activity (up to five)."""
+        try:
+            with session_scope() as session:
+                defn = measures.definition(session, self.measure_code)
+        except ClinicError as exc:
+            return self._fail(exc)
+        if len(self.measure_rows) < defn.max_items:
+            n = len(self.measure_rows)
+            self.measure_rows = [*self.measure_rows, self._measure_row(defn, n, f"Activity {n + 1}")]
+        self.measure_can_add_row = len(self.measure_rows) < defn.max_items
+        return None
+
+    @rx.event
+    async def score_measure(self):
+        """Score the filled-in measure and store it with this visit (typed values stay on error)."""
+        code = self.measure_code
+        values = [r.value for r in self.measure_rows]
+        labels = [r.label for r in self.measure_rows] if any(r.label_editable for r in self.measure_rows) else None
+        try:
+            actor = await current_actor(self, "note.edit")
+            with session_scope() as session:
+                result = measures.record(session, actor=actor, note_id=as_id(self.note_id), code=code, values=values, labels=labels)
+                note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
+                self._show_measures(session, note, actor)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.measure_code, self.measure_rows = "", []
+        return self._ok(f"{code} scored: {result.score:g}.")
 
     @rx.event
     def close_note(self):

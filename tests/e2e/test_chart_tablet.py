@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, ClinicianSupervision, Location, Patient, Provider
-from clinic_app.services import auth, scheduling
+from clinic_app.services import auth, charting, measures, scheduling
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
@@ -120,3 +120,64 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
     expect(sup.get_by_label("Subjective")).to_have_attribute("readonly", "")
     for context in (tablet, second, supervisor):
         context.close()
+
+
+def test_scoring_measures_on_a_tablet_shows_the_trend_in_words(browser, app_server, supervised_visit):
+    base, db = app_server
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine, expire_on_commit=False) as s:
+        # An earlier visit of Vera Vole's with Erin, signed, with NPRS 7 and PSFS 2.
+        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
+        erin = s.exec(select(Provider).where(Provider.name == "Erin Test, PT")).one()
+        vera = s.exec(select(Patient).where(Patient.mrn == "E2E3")).one()
+        desk = auth.actor_for(auth.authenticate(s, username="e2e_desk", password=PASSWORD))
+        clin = auth.actor_for(auth.authenticate(s, username="e2e_clin", password=PASSWORD))
+        kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
+        tz = ZoneInfo(location.timezone)
+        today = dt.datetime.now(tz).date()
+        for hour in (14, 15):
+            starts = dt.datetime.combine(today, dt.time(hour, 0), tzinfo=tz).astimezone(dt.UTC)
+            appt = scheduling.book_appointment(s, actor=desk, patient_id=vera.id, provider_id=erin.id,
+                                               appointment_type_id=kind.id, starts_at=starts)
+            scheduling.transition(s, actor=desk, appointment_id=appt.id, to_status="arrived")
+            if hour == 14:
+                scheduling.transition(s, actor=clin, appointment_id=appt.id, to_status="in_session")
+                note = charting.open_note(s, actor=clin, appointment_id=appt.id)
+                charting.save_draft(s, actor=clin, note_id=note.id, field="subjective", text="Baseline")
+                charting.add_diagnosis(s, actor=clin, note_id=note.id, code="S93.401A")
+                charting.add_procedure(s, actor=clin, note_id=note.id, code="97161", units=1)
+                measures.record(s, actor=clin, note_id=note.id, code="NPRS", values=[7])
+                measures.record(s, actor=clin, note_id=note.id, code="PSFS", values=[2, 2, 2], labels=["Stairs", "Run", "Squat"])
+                charting.sign_note(s, actor=clin, note_id=note.id)
+    engine.dispose()
+
+    context = browser.new_context(**TABLET)
+    chart = context.new_page()
+    sign_in(chart, base, "e2e_clin", PASSWORD)
+    chart.get_by_role("button", name="Open note: Vole, Vera at 15:00").tap()
+    chart.get_by_label("Outcome measure to score").tap()
+    chart.get_by_role("option", name="NPRS").tap()
+    chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)").fill("12")
+    chart.get_by_role("button", name="Score NPRS").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("enter a whole number from 0 to 10")
+    expect(chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)")).to_have_value("12")  # kept
+    chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)").fill("4")
+    chart.get_by_role("button", name="Score NPRS").tap()
+    expect(chart.get_by_role("status").filter(has_text="NPRS scored: 4.")).to_be_visible()
+    expect(chart.get_by_text("Numeric Pain Rating Scale (NPRS): 4")).to_be_visible()
+    expect(chart.get_by_text("Better by 3 point(s) since the first score: clinically important (MCID 2).").first).to_be_visible()
+
+    chart.get_by_label("Outcome measure to score").tap()
+    chart.get_by_role("option", name="PSFS").tap()
+    for n, (activity, value) in enumerate([("Stairs", "3"), ("Run", "3"), ("Squat", "3")], start=1):
+        chart.get_by_label(f"Activity {n}", exact=True).fill(activity)
+        chart.get_by_label(f"Activity {n} score (0-10)").fill(value)
+    chart.get_by_role("button", name="Add an activity").tap()
+    chart.get_by_label("Activity 4", exact=True).fill("Kneel")
+    chart.get_by_label("Activity 4 score (0-10)").fill("3")
+    chart.get_by_role("button", name="Score PSFS").tap()
+    expect(chart.get_by_role("status").filter(has_text="PSFS scored: 3.")).to_be_visible()
+    expect(chart.get_by_text(
+        "Better by 1 point(s) since the first score: below the clinically important change of 2."
+    ).first).to_be_visible()
+    context.close()
