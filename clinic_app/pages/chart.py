@@ -145,6 +145,7 @@ def _measure_row(r) -> rx.Component:
         ),
         align="end",
         wrap="wrap",
+        min_width="140px",
     )
 
 
@@ -157,13 +158,21 @@ def _measures() -> rx.Component:
             lambda m: rx.box(
                 rx.text(m.heading, weight="bold"),
                 rx.text(m.latest_words),
-                rx.el.table(
-                    rx.el.caption("Trend of " + m.code + " across visits"),
-                    rx.el.thead(rx.el.tr(rx.el.th("Visit"), rx.el.th("Score"), rx.el.th("Change"))),
-                    rx.el.tbody(
-                        rx.foreach(m.trend, lambda t: rx.el.tr(rx.el.td(t.when), rx.el.td(t.score), rx.el.td(t.words))),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Visit"), rx.table.column_header_cell("Score"),
+                            rx.table.column_header_cell("Change since the first score"),
+                        ),
                     ),
-                    style={"fontSize": "14px", "textAlign": "left", "borderSpacing": "12px 4px"},
+                    rx.table.body(
+                        rx.foreach(m.trend, lambda t: rx.table.row(
+                            rx.table.cell(t.when), rx.table.cell(t.score), rx.table.cell(t.words),
+                        )),
+                    ),
+                    size="1",
+                    aria_label="Trend of " + m.code + " across visits",
+                    width="100%",
                 ),
                 border_left="4px solid var(--accent-8)",
                 padding_left="8px",
@@ -186,7 +195,7 @@ def _measures() -> rx.Component:
                     ChartState.measure_code != "",
                     rx.vstack(
                         rx.text(ChartState.measure_name, weight="bold"),
-                        rx.foreach(ChartState.measure_rows, _measure_row),
+                        rx.flex(rx.foreach(ChartState.measure_rows, _measure_row), wrap="wrap", gap="12px"),
                         rx.cond(ChartState.measure_can_add_row,
                                 rx.button("Add an activity", on_click=ChartState.add_measure_row, variant="soft",
                                           size="3", style=TOUCH)),
