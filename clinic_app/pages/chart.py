@@ -288,6 +288,11 @@ def _note() -> rx.Component:
                 ChartState.own_note & (ChartState.visit_status == "arrived"),
                 rx.button("Start session", on_click=ChartState.start_session, size="3", style=TOUCH),
             ),
+            rx.cond(
+                (ChartState.signed_label == "") & ChartState.own_note,
+                rx.button("Copy forward from the last signed note", on_click=ChartState.copy_forward, variant="soft",
+                          size="3", style=TOUCH),
+            ),
             _conflict(),
             _soap("Subjective", "soap-subjective", ChartState.subjective, ChartState.save_subjective),
             _soap("Objective", "soap-objective", ChartState.objective, ChartState.save_objective),

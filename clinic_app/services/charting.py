@@ -165,6 +165,51 @@ def save_draft(
     return note
 
 
+def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
+    """Start a draft from the patient's last signed note with this clinician.
+
+    Only empty sections are filled (what is already written is never replaced), and
+    diagnoses not yet on the note are added. Procedures and measures are not copied:
+    they are what happened at this visit. Returns what was copied, in words.
+    """
+    note = _draft(session, actor, note_id, lock=True)
+    here = session.get(Appointment, note.appointment_id)
+    last = session.exec(
+        select(Note)
+        .join(Appointment, Appointment.id == Note.appointment_id)
+        .where(
+            Note.patient_id == note.patient_id, Note.provider_id == note.provider_id, Note.id != note.id,
+            Note.signed_at.is_not(None), Appointment.starts_at < here.starts_at,
+        )
+        .order_by(Appointment.starts_at.desc())
+    ).first()
+    if last is None:
+        session.rollback()
+        raise InvalidInput("There is no earlier signed note of this patient with you to copy from.")
+    copied = []
+    for field in SOAP_FIELDS:
+        if not (getattr(note, field) or "").strip() and (getattr(last, field) or "").strip():
+            setattr(note, field, getattr(last, field))
+            copied.append(field)
+    have = {d.code for d in diagnoses(session, note_id=note.id)}
+    room = MAX_DIAGNOSES - len(have)
+    new_dx = [d.code for d in diagnoses(session, note_id=last.id) if d.code not in have][: max(room, 0)]
+    for code in new_dx:
+        session.add(NoteDiagnosis(note_id=note.id, code=code))
+    if not copied and not new_dx:
+        session.rollback()
+        raise InvalidInput("Nothing to copy: every section already has text and the diagnoses are on the note.")
+    note.updated_at = utcnow()
+    session.add(note)
+    audit.record(session, actor=actor, action="copy_forward", entity="note", entity_id=note.id,
+                 patient_id=note.patient_id, detail=f"from note {last.id}")
+    _commit(session)
+    words = [f"{', '.join(copied)} section(s)"] if copied else []
+    if new_dx:
+        words.append(f"diagnoses {', '.join(new_dx)}")
+    return words
+
+
 def diagnoses(session: Session, *, note_id: int) -> list[NoteDiagnosis]:
     """A note's diagnoses in claim order."""
     return list(session.exec(select(NoteDiagnosis).where(NoteDiagnosis.note_id == note_id).order_by(NoteDiagnosis.id)))

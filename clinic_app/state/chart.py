@@ -404,6 +404,17 @@ class ChartState(rx.State):
     async def save_plan(self, text: str):
         return await self._save("plan", text)
 
+    @rx.event
+    async def copy_forward(self):
+        """Fill empty sections and add diagnoses from the patient's last signed note."""
+        copied: list[str] = []
+
+        def change(session, actor):
+            copied.extend(charting.copy_forward(session, actor=actor, note_id=as_id(self.note_id)))
+
+        if await self._codes(change):
+            self._ok("Copied from the last signed note: " + "; ".join(copied) + ". Sections you had written were kept.")
+
     # -- codes ------------------------------------------------------------------------
     @rx.event
     def set_new_diagnosis(self, text: str):

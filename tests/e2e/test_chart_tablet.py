@@ -122,7 +122,7 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
         context.close()
 
 
-def test_scoring_measures_on_a_tablet_shows_the_trend_in_words(browser, app_server, supervised_visit):
+def test_copy_forward_and_measures_with_their_trend_on_a_tablet(browser, app_server, supervised_visit):
     base, db = app_server
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine, expire_on_commit=False) as s:
@@ -155,6 +155,9 @@ def test_scoring_measures_on_a_tablet_shows_the_trend_in_words(browser, app_serv
     chart = context.new_page()
     sign_in(chart, base, "e2e_clin", PASSWORD)
     chart.get_by_role("button", name="Open note: Vole, Vera at 15:00").tap()
+    chart.get_by_role("button", name="Copy forward from the last signed note").tap()
+    expect(chart.get_by_label("Subjective")).to_have_value("Baseline")
+    expect(chart.get_by_role("button", name="Remove S93.401A")).to_be_visible()
     chart.get_by_label("Outcome measure to score").tap()
     chart.get_by_role("option", name="NPRS").tap()
     chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)").fill("12")

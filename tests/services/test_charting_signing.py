@@ -229,3 +229,33 @@ def test_bad_minutes_are_refused_and_nothing_added(session, timed_fees, code, un
     with pytest.raises(InvalidInput, match=message):
         charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code=code, units=units, minutes=minutes)
     assert charting.procedures(session, note_id=note.id) == []
+
+
+# -- copy forward ----------------------------------------------------------------------
+def test_copy_forward_fills_only_empty_sections_and_adds_missing_diagnoses(session, clinic):
+    _, first = charted_note(session, clinic, "08:00")
+    charting.save_draft(session, actor=clinic.clinician, note_id=first.id, field="plan", text="HEP: quad sets 3x10")
+    charting.sign_note(session, actor=clinic.clinician, note_id=first.id)
+    appt = in_session(session, clinic, "10:00")
+    note = charting.open_note(session, actor=clinic.clinician, appointment_id=appt.id)
+    charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="subjective", text="Better today")
+    charting.add_diagnosis(session, actor=clinic.clinician, note_id=note.id, code="M54.50")
+    assert charting.copy_forward(session, actor=clinic.clinician, note_id=note.id) == ["plan section(s)", "diagnoses M25.561"]
+    session.expire_all()
+    again = session.get(Note, note.id)
+    assert (again.subjective, again.plan) == ("Better today", "HEP: quad sets 3x10")
+    assert [d.code for d in charting.diagnoses(session, note_id=note.id)] == ["M54.50", "M25.561"]
+    assert charting.procedures(session, note_id=note.id) == []
+    with pytest.raises(InvalidInput, match="Nothing to copy"):
+        charting.copy_forward(session, actor=clinic.clinician, note_id=note.id)
+
+
+def test_copy_forward_needs_an_earlier_signed_note(session, clinic):
+    _, unsigned = charted_note(session, clinic, "08:00")  # a draft is not copied from
+    appt = in_session(session, clinic, "10:00")
+    note = charting.open_note(session, actor=clinic.clinician, appointment_id=appt.id)
+    with pytest.raises(InvalidInput, match="no earlier signed note"):
+        charting.copy_forward(session, actor=clinic.clinician, note_id=note.id)
+    assert session.get(Note, note.id).subjective == ""
+    with pytest.raises(NotAllowed):
+        charting.copy_forward(session, actor=clinic.clinician2, note_id=unsigned.id)
