@@ -1,4 +1,5 @@
-"""charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures, and their rules
+"""charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures,
+template fields, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -103,11 +104,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_measure_result_note_id'), ['note_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_measure_result_patient_id'), ['patient_id'], unique=False)
 
+    op.create_table('note_field',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('note_id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['note_id'], ['note.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('note_id', 'key')
+    )
+    with op.batch_alter_table('note_field', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_note_field_note_id'), ['note_id'], unique=False)
+
+    op.create_table('note_form',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('note_id', sa.Integer(), nullable=False),
+    sa.Column('template_code', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.ForeignKeyConstraint(['note_id'], ['note.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('note_id')
+    )
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    op.drop_table('note_form')
+    with op.batch_alter_table('note_field', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_note_field_note_id'))
+
+    op.drop_table('note_field')
     with op.batch_alter_table('measure_result', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_measure_result_patient_id'))
         batch_op.drop_index(batch_op.f('ix_measure_result_note_id'))
@@ -142,7 +169,8 @@ def downgrade() -> None:
 # - An addendum or co-signature only exists on a signed note, and neither changes later.
 # - A co-signature is by someone other than the note's signer.
 # - A supervised provider's visit gets no charges before its note is co-signed.
-# - Measure scores are part of the note: none added, changed or removed once it is signed.
+# - Measure scores, the template and its field values are part of the note: none added,
+#   changed or removed once it is signed.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
       WHERE n.id = {row}.note_id) AND NOT EXISTS (SELECT 1 FROM note_cosignature c WHERE c.note_id = {row}.note_id)"""
 
@@ -168,9 +196,10 @@ _SQLITE_RULES = [
     WHEN {_SUPERVISED_UNCOSIGNED.format(row="NEW")}
     BEGIN SELECT RAISE(ABORT, 'charge_needs_cosignature'); END""",
     *[
-        f"""CREATE TRIGGER measure_result_signed_{op_name} BEFORE {op_name.upper()} ON measure_result
+        f"""CREATE TRIGGER {table}_signed_{op_name} BEFORE {op_name.upper()} ON {table}
         WHEN (SELECT signed_at FROM note WHERE id = {row}.note_id) IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'note_signed'); END"""
+        for table in ("measure_result", "note_form", "note_field")
         for op_name, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
     ],
 ]
@@ -178,7 +207,7 @@ _SQLITE_TRIGGERS = [
     "note_addendum_needs_signed", "note_addendum_no_update", "note_addendum_no_delete",
     "note_cosignature_needs_signed", "note_cosignature_not_signer", "note_cosignature_no_update",
     "note_cosignature_no_delete", "charge_needs_cosignature",
-    "measure_result_signed_insert", "measure_result_signed_update", "measure_result_signed_delete",
+    *[f"{t}_signed_{o}" for t in ("measure_result", "note_form", "note_field") for o in ("insert", "update", "delete")],
 ]
 
 _PG_RULES = [
@@ -214,8 +243,11 @@ _PG_RULES = [
     """CREATE TRIGGER charge_needs_cosignature BEFORE INSERT ON charge FOR EACH ROW
     EXECUTE FUNCTION clinic_charge_needs_cosignature()""",
     # clinic_forbid_signed_note_child() comes from 0001.
-    """CREATE TRIGGER measure_result_signed BEFORE INSERT OR UPDATE OR DELETE ON measure_result
-    FOR EACH ROW EXECUTE FUNCTION clinic_forbid_signed_note_child()""",
+    *[
+        f"""CREATE TRIGGER {table}_signed BEFORE INSERT OR UPDATE OR DELETE ON {table}
+        FOR EACH ROW EXECUTE FUNCTION clinic_forbid_signed_note_child()"""
+        for table in ("measure_result", "note_form", "note_field")
+    ],
 ]
 
 
@@ -233,6 +265,7 @@ def _drop_rules() -> None:
     for table, name in (
         ("note_addendum", "note_addendum_rules"), ("note_cosignature", "note_cosignature_rules"),
         ("charge", "charge_needs_cosignature"), ("measure_result", "measure_result_signed"),
+        ("note_form", "note_form_signed"), ("note_field", "note_field_signed"),
     ):
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     op.execute("DROP FUNCTION IF EXISTS clinic_charge_needs_cosignature()")

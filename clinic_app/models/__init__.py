@@ -8,6 +8,8 @@ from clinic_app.models.clinical import (
     NoteAddendum,
     NoteCosignature,
     NoteDiagnosis,
+    NoteField,
+    NoteForm,
     NoteProcedure,
 )
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
@@ -37,6 +39,8 @@ __all__ = [
     "NoteAddendum",
     "NoteCosignature",
     "NoteDiagnosis",
+    "NoteField",
+    "NoteForm",
     "NoteProcedure",
     "OutcomeMeasure",
     "Patient",

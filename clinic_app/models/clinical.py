@@ -94,3 +94,25 @@ class NoteAddendum(SQLModel, table=True):
     author_user_id: int = Field(foreign_key="user.id")
     text: str = Field(sa_column=Column(Text, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class NoteForm(SQLModel, table=True):
+    """The template a note is written with (its structured fields and section names)."""
+
+    __tablename__ = "note_form"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", unique=True)
+    template_code: str = Field(max_length=24)
+
+
+class NoteField(SQLModel, table=True):
+    """One structured field of a note's template and its value (a checklist as a JSON list)."""
+
+    __tablename__ = "note_field"
+    __table_args__ = (UniqueConstraint("note_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    key: str = Field(max_length=40)
+    value: str = Field(sa_column=Column(Text, nullable=False))

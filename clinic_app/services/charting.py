@@ -33,6 +33,8 @@ from clinic_app.models import (
     NoteAddendum,
     NoteCosignature,
     NoteDiagnosis,
+    NoteField,
+    NoteForm,
     NoteProcedure,
     Patient,
     Provider,
@@ -196,6 +198,16 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
     new_dx = [d.code for d in diagnoses(session, note_id=last.id) if d.code not in have][: max(room, 0)]
     for code in new_dx:
         session.add(NoteDiagnosis(note_id=note.id, code=code))
+    # The template and the structured values this draft does not have yet.
+    old_form = session.exec(select(NoteForm).where(NoteForm.note_id == last.id)).first()
+    if old_form and session.exec(select(NoteForm).where(NoteForm.note_id == note.id)).first() is None:
+        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code))
+        copied.append("template")
+    have_keys = set(session.exec(select(NoteField.key).where(NoteField.note_id == note.id)))
+    for old in session.exec(select(NoteField).where(NoteField.note_id == last.id)).all():
+        if old.key not in have_keys and old.value not in ("", "[]"):
+            session.add(NoteField(note_id=note.id, key=old.key, value=old.value))
+            copied.append(old.key)
     if not copied and not new_dx:
         session.rollback()
         raise InvalidInput("Nothing to copy: every section already has text and the diagnoses are on the note.")
@@ -204,7 +216,13 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
     audit.record(session, actor=actor, action="copy_forward", entity="note", entity_id=note.id,
                  patient_id=note.patient_id, detail=f"from note {last.id}")
     _commit(session)
-    words = [f"{', '.join(copied)} section(s)"] if copied else []
+    sections = [c for c in copied if c in SOAP_FIELDS]
+    fields = [c for c in copied if c not in (*SOAP_FIELDS, "template")]
+    words = [f"{', '.join(sections)} section(s)"] if sections else []
+    if "template" in copied:
+        words.append("the template")
+    if fields:
+        words.append(f"{len(fields)} template field value(s)")
     if new_dx:
         words.append(f"diagnoses {', '.join(new_dx)}")
     return words
