@@ -28,7 +28,7 @@ def _visit(v) -> rx.Component:
     )
 
 
-def _soap(label: str, field_id: str, value, handler) -> rx.Component:
+def _soap(label, field_id: str, value, handler) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=field_id, style={"fontWeight": "600"}),
         rx.text_area(
@@ -214,6 +214,80 @@ def _measures() -> rx.Component:
     )
 
 
+def _field(f) -> rx.Component:
+    """One structured template field, drawn by its kind (all controls 44 px on a tablet)."""
+    control = rx.match(
+        f.kind,
+        ("scale", rx.hstack(
+            rx.foreach(f.options, lambda n: rx.button(
+                n, on_click=ChartState.save_field(f.key, n), variant=rx.cond(f.value == n, "solid", "outline"),
+                aria_label=f.label + " " + n, aria_pressed=rx.cond(f.value == n, "true", "false"), size="3",
+                style={"minWidth": "44px", "minHeight": "44px", "padding": "0"},
+            )),
+            spacing="1", wrap="wrap", role="group", aria_label=f.label,
+        )),
+        ("choice", rx.select.root(
+            rx.select.trigger(id=f.field_id, aria_label=f.label, placeholder="Choose", style={"minHeight": "44px"}),
+            rx.select.content(rx.foreach(f.options, lambda o: rx.select.item(o, value=o))),
+            value=f.value, on_change=lambda v: ChartState.save_field(f.key, v), size="3",
+        )),
+        ("checklist", rx.vstack(
+            rx.foreach(f.options, lambda o: rx.el.label(
+                rx.checkbox(checked=f.checked.contains(o), on_change=lambda c: ChartState.toggle_check(f.key, o, c), size="3"),
+                rx.text(o),
+                style={"display": "flex", "alignItems": "center", "gap": "8px", "minHeight": "44px"},
+            )),
+            spacing="0", role="group", aria_label=f.label,
+        )),
+        rx.input(
+            id=f.field_id, value=f.value, on_change=lambda v: ChartState.save_field(f.key, v), debounce_timeout=400,
+            input_mode=rx.cond(f.kind == "number", "decimal", "text"), size="3", max_length=2000, width="100%",
+        ),
+    )
+    return rx.vstack(
+        rx.cond(
+            (f.kind == "scale") | (f.kind == "checklist"),
+            rx.text(f.label, weight="medium"),
+            rx.el.label(f.label, html_for=f.field_id, style={"fontWeight": "500"}),
+        ),
+        control,
+        spacing="1",
+        width="100%",
+    )
+
+
+def _template() -> rx.Component:
+    unsigned = ChartState.signed_label == ""
+    return rx.vstack(
+        rx.cond(
+            unsigned & ChartState.own_note,
+            rx.hstack(
+                rx.el.label("Note template", html_for="note-template", style={"fontWeight": "600"}),
+                rx.select.root(
+                    rx.select.trigger(id="note-template", aria_label="Note template", style={"minHeight": "44px"}),
+                    rx.select.content(rx.foreach(ChartState.template_options, lambda t: rx.select.item(t.name, value=t.code))),
+                    value=ChartState.template_code,
+                    on_change=ChartState.choose_template,
+                    size="3",
+                ),
+                align="center",
+                wrap="wrap",
+            ),
+        ),
+        rx.cond(
+            ChartState.fields.length() > 0,
+            rx.el.fieldset(
+                rx.el.legend("Structured findings", style={"fontWeight": "600"}),
+                rx.vstack(rx.foreach(ChartState.fields, _field), spacing="3", width="100%"),
+                disabled=~unsigned,
+                style={"border": "1px solid var(--gray-6)", "borderRadius": "8px", "padding": "8px 12px", "width": "100%"},
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
+
+
 def _conflict() -> rx.Component:
     return rx.cond(
         ChartState.conflict_field != "",
@@ -293,11 +367,15 @@ def _note() -> rx.Component:
                 rx.button("Copy forward from the last signed note", on_click=ChartState.copy_forward, variant="soft",
                           size="3", style=TOUCH),
             ),
+            _template(),
             _conflict(),
-            _soap("Subjective", "soap-subjective", ChartState.subjective, ChartState.save_subjective),
-            _soap("Objective", "soap-objective", ChartState.objective, ChartState.save_objective),
-            _soap("Assessment", "soap-assessment", ChartState.assessment, ChartState.save_assessment),
-            _soap("Plan", "soap-plan", ChartState.plan, ChartState.save_plan),
+            _soap(ChartState.label_subjective, "soap-subjective", ChartState.subjective, ChartState.save_subjective),
+            rx.cond(
+                ChartState.label_objective != "",
+                _soap(ChartState.label_objective, "soap-objective", ChartState.objective, ChartState.save_objective),
+            ),
+            _soap(ChartState.label_assessment, "soap-assessment", ChartState.assessment, ChartState.save_assessment),
+            _soap(ChartState.label_plan, "soap-plan", ChartState.plan, ChartState.save_plan),
             _measures(),
             _codes(),
             _signed(),

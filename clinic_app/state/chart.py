@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import reflex as rx
 
@@ -10,7 +11,7 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Provider
-from clinic_app.services import board, charting, measures, scheduling
+from clinic_app.services import board, charting, measures, scheduling, templates
 from clinic_app.services.clock import hhmm, local
 from clinic_app.services.codes import describe_icd10
 from clinic_app.services.errors import ClinicError, DraftConflict
@@ -80,6 +81,25 @@ class MeasureShown:
 
 
 @dataclasses.dataclass
+class TemplateOption:
+    code: str
+    name: str
+
+
+@dataclasses.dataclass
+class FieldShown:
+    """A structured field of the note's template, as the page shows it."""
+
+    key: str
+    label: str
+    kind: str
+    value: str
+    options: list[str]
+    checked: list[str]
+    field_id: str
+
+
+@dataclasses.dataclass
 class CosignItem:
     note_id: int
     label: str
@@ -127,6 +147,13 @@ class ChartState(rx.State):
     measure_rows: list[MeasureRow] = []
     measure_can_add_row: bool = False
     measure_results: list[MeasureShown] = []
+    template_options: list[TemplateOption] = []
+    template_code: str = ""
+    label_subjective: str = "Subjective"
+    label_objective: str = "Objective"
+    label_assessment: str = "Assessment"
+    label_plan: str = "Plan"
+    fields: list[FieldShown] = []
 
     _tz: str = "UTC"
     # Each section as this device last loaded or saved it: the base of the conflict check.
@@ -254,6 +281,69 @@ class ChartState(rx.State):
         ]
         self.saved_label = ""
         self._show_measures(session, note, actor)
+        self._show_template(session, note)
+
+    def _show_template(self, session, note) -> None:
+        form = templates.form_of(session, note_id=note.id)
+        self.template_options = [
+            TemplateOption(code=t.code, name=t.name) for t in templates.templates_for(session, appointment_id=note.appointment_id)
+        ]
+        self.template_code = form.code
+        labels = form.section_labels
+        self.label_subjective, self.label_objective = labels["subjective"], labels["objective"]
+        self.label_assessment, self.label_plan = labels["assessment"], labels["plan"]
+        stored = templates.values(session, note_id=note.id)
+        shown = []
+        for f in form.fields:
+            value = stored.get(f.key, "")
+            options = [str(n) for n in range(f.low, f.high + 1)] if f.kind == "scale" else list(f.options)
+            checked = json.loads(value or "[]") if f.kind == "checklist" else []
+            label = f"{labels[f.section] or f.section.title()}: {f.label}" + (f" ({f.unit})" if f.unit else "")
+            shown.append(FieldShown(key=f.key, label=label, kind=f.kind, value=value if f.kind != "checklist" else "",
+                                    options=options, checked=checked, field_id=f"field-{f.key}"))
+        self.fields = shown
+
+    # -- templates --------------------------------------------------------------------
+    @rx.event
+    async def choose_template(self, code: str):
+        """Write this draft with another template (values of shared fields are kept)."""
+        if await self._codes(lambda s, a: templates.use_template(s, actor=a, note_id=self.note_id, code=str(code))):
+            self._ok(f"Template: {templates.template(str(code)).name}.")
+
+    async def _save_field(self, key: str, value):
+        try:
+            actor = await current_actor(self, "note.edit")
+            with session_scope() as session:
+                stored = templates.save_field(session, actor=actor, note_id=as_id(self.note_id), key=str(key), value=value)
+        except ClinicError as exc:
+            self.saved_label = "Not saved"
+            return self._fail(exc)
+        self.saved_label = "Draft saved"
+        if self.message_is_error:
+            self.message = ""
+        return stored
+
+    @rx.event
+    async def save_field(self, key: str, value: str):
+        """Autosave a text, number, choice or scale field; what was typed stays if it is refused."""
+        key, value = str(key), str(value)
+        self.fields = [dataclasses.replace(f, value=value) if f.key == key else f for f in self.fields]
+        result = await self._save_field(key, value)
+        return None if isinstance(result, str) else result
+
+    @rx.event
+    async def toggle_check(self, key: str, option: str, checked: bool):
+        """Tick or untick one item of a checklist field."""
+        key, option = str(key), str(option)
+        current = next((f for f in self.fields if f.key == key), None)
+        if current is None:
+            return None
+        picked = [o for o in current.options if (o == option and checked) or (o != option and o in current.checked)]
+        result = await self._save_field(key, picked)
+        if isinstance(result, str):
+            self.fields = [dataclasses.replace(f, checked=json.loads(result)) if f.key == key else f for f in self.fields]
+            return None
+        return result
 
     def _show_measures(self, session, note, actor) -> None:
         self.measure_codes = [d.code for d in measures.definitions(session)]

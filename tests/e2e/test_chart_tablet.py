@@ -122,7 +122,7 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
         context.close()
 
 
-def test_copy_forward_and_measures_with_their_trend_on_a_tablet(browser, app_server, supervised_visit):
+def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(browser, app_server, supervised_visit):
     base, db = app_server
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine, expire_on_commit=False) as s:
@@ -158,6 +158,31 @@ def test_copy_forward_and_measures_with_their_trend_on_a_tablet(browser, app_ser
     chart.get_by_role("button", name="Copy forward from the last signed note").tap()
     expect(chart.get_by_label("Subjective")).to_have_value("Baseline")
     expect(chart.get_by_role("button", name="Remove S93.401A")).to_be_visible()
+
+    # A template with structured fields: a scale, a number (checked), a checklist, a choice.
+    chart.get_by_label("Note template").tap()
+    chart.get_by_role("option", name="Physiotherapy daily note (SOAP)").tap()
+    pain = chart.get_by_role("button", name="Subjective: Pain now (0-10) 3")
+    assert pain.bounding_box()["height"] >= 44 and pain.bounding_box()["width"] >= 44
+    pain.tap()
+    expect(pain).to_have_attribute("aria-pressed", "true")
+    rom = chart.get_by_label("Objective: Active range of motion (degrees)")
+    rom.fill("200")
+    expect(chart.get_by_role("alert")).to_contain_text("enter a number from 0 to 180 degrees")
+    expect(rom).to_have_value("200")  # kept for correcting
+    rom.fill("115")
+    expect(chart.get_by_text("Draft saved")).to_be_visible()
+    chart.get_by_text("Manual therapy", exact=True).tap()
+    expect(chart.get_by_role("checkbox", name="Manual therapy")).to_be_checked()
+    chart.get_by_label("Assessment: Tolerated treatment").tap()
+    chart.get_by_role("option", name="Well").tap()
+    chart.reload()
+    chart.get_by_role("button", name="Open note: Vole, Vera at 15:00").tap()
+    expect(chart.get_by_role("button", name="Subjective: Pain now (0-10) 3")).to_have_attribute("aria-pressed", "true")
+    expect(chart.get_by_label("Objective: Active range of motion (degrees)")).to_have_value("115")
+    expect(chart.get_by_role("checkbox", name="Manual therapy")).to_be_checked()
+    expect(chart.get_by_label("Assessment: Tolerated treatment")).to_contain_text("Well")
+
     chart.get_by_label("Outcome measure to score").tap()
     chart.get_by_role("option", name="NPRS").tap()
     chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)").fill("12")
