@@ -1,5 +1,5 @@
 """charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures,
-template fields, and their rules
+template fields, problem list, allergies, medications, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -125,11 +125,71 @@ def upgrade() -> None:
     sa.UniqueConstraint('note_id')
     )
 
+    op.create_table('patient_allergy',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('substance', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('reaction', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('recorded_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('patient_allergy', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_patient_allergy_patient_id'), ['patient_id'], unique=False)
+
+    op.create_table('patient_medication',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('drug_class', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('dose', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('recorded_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('patient_medication', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_patient_medication_patient_id'), ['patient_id'], unique=False)
+
+    op.create_table('patient_problem',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('recorded_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', clinic_app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("status IN ('active', 'resolved')", name='ck_problem_status'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('patient_problem', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_patient_problem_patient_id'), ['patient_id'], unique=False)
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    with op.batch_alter_table('patient_problem', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_patient_problem_patient_id'))
+
+    op.drop_table('patient_problem')
+    with op.batch_alter_table('patient_medication', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_patient_medication_patient_id'))
+
+    op.drop_table('patient_medication')
+    with op.batch_alter_table('patient_allergy', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_patient_allergy_patient_id'))
+
+    op.drop_table('patient_allergy')
+
     op.drop_table('note_form')
     with op.batch_alter_table('note_field', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_note_field_note_id'))
@@ -171,8 +231,11 @@ def downgrade() -> None:
 # - A supervised provider's visit gets no charges before its note is co-signed.
 # - Measure scores, the template and its field values are part of the note: none added,
 #   changed or removed once it is signed.
+# - Problems, allergies and medications are kept for the record: never deleted.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
       WHERE n.id = {row}.note_id) AND NOT EXISTS (SELECT 1 FROM note_cosignature c WHERE c.note_id = {row}.note_id)"""
+
+_KEPT = ("patient_problem", "patient_allergy", "patient_medication")
 
 _SQLITE_RULES = [
     """CREATE TRIGGER note_addendum_needs_signed BEFORE INSERT ON note_addendum
@@ -202,12 +265,18 @@ _SQLITE_RULES = [
         for table in ("measure_result", "note_form", "note_field")
         for op_name, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
     ],
+    *[
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+        BEGIN SELECT RAISE(ABORT, 'clinical_record_kept'); END"""
+        for table in _KEPT
+    ],
 ]
 _SQLITE_TRIGGERS = [
     "note_addendum_needs_signed", "note_addendum_no_update", "note_addendum_no_delete",
     "note_cosignature_needs_signed", "note_cosignature_not_signer", "note_cosignature_no_update",
     "note_cosignature_no_delete", "charge_needs_cosignature",
     *[f"{t}_signed_{o}" for t in ("measure_result", "note_form", "note_field") for o in ("insert", "update", "delete")],
+    *[f"{t}_no_delete" for t in _KEPT],
 ]
 
 _PG_RULES = [
@@ -248,6 +317,11 @@ _PG_RULES = [
         FOR EACH ROW EXECUTE FUNCTION clinic_forbid_signed_note_child()"""
         for table in ("measure_result", "note_form", "note_field")
     ],
+    *[
+        f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW
+        EXECUTE FUNCTION clinic_forbid('clinical_record_kept')"""
+        for table in _KEPT
+    ],
 ]
 
 
@@ -266,6 +340,7 @@ def _drop_rules() -> None:
         ("note_addendum", "note_addendum_rules"), ("note_cosignature", "note_cosignature_rules"),
         ("charge", "charge_needs_cosignature"), ("measure_result", "measure_result_signed"),
         ("note_form", "note_form_signed"), ("note_field", "note_field_signed"),
+        *[(t, f"{t}_no_delete") for t in _KEPT],
     ):
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     op.execute("DROP FUNCTION IF EXISTS clinic_charge_needs_cosignature()")

@@ -12,6 +12,7 @@ from clinic_app.models.clinical import (
     NoteForm,
     NoteProcedure,
 )
+from clinic_app.models.history import PatientAllergy, PatientMedication, PatientProblem
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.scheduling import (
@@ -44,6 +45,9 @@ __all__ = [
     "NoteProcedure",
     "OutcomeMeasure",
     "Patient",
+    "PatientAllergy",
+    "PatientMedication",
+    "PatientProblem",
     "Provider",
     "Room",
     "User",

@@ -1,0 +1,58 @@
+"""A patient's standing record on the chart: problem list, allergies, medications.
+
+Rows are never deleted (records are kept for years): a problem is resolved, an allergy
+or a medication is marked inactive, with who and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column
+from sqlmodel import Field, SQLModel
+
+from clinic_app.db import UTCDateTime, utcnow
+
+
+class PatientProblem(SQLModel, table=True):
+    """An ICD-10-CM problem on the patient's problem list."""
+
+    __tablename__ = "patient_problem"
+    __table_args__ = (CheckConstraint("status IN ('active', 'resolved')", name="ck_problem_status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    code: str = Field(max_length=8)
+    status: str = Field(default="active", max_length=10)
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    resolved_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class PatientAllergy(SQLModel, table=True):
+    """A recorded allergy or intolerance."""
+
+    __tablename__ = "patient_allergy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    substance: str = Field(max_length=80)
+    reaction: str = Field(default="", max_length=120)
+    active: bool = True
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PatientMedication(SQLModel, table=True):
+    """A medication the patient takes, with its therapeutic class for duplicate checks."""
+
+    __tablename__ = "patient_medication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    name: str = Field(max_length=80)
+    drug_class: str = Field(default="other", max_length=40)
+    dose: str = Field(default="", max_length=80)
+    active: bool = True
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -1,0 +1,171 @@
+"""The patient's problem list, allergies and medications, with safety alerts.
+
+Alerts: a medication whose name or class matches a recorded allergy, an allergy to
+a medication the patient takes, and duplicate therapy (a second active medication of
+the same name or therapeutic class). An alert stops the entry until the clinician
+confirms it (``confirm=True``); nothing is saved before that.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import Appointment, PatientAllergy, PatientMedication, PatientProblem
+from clinic_app.services import audit
+from clinic_app.services.actor import Actor
+from clinic_app.services.codes import normalise_icd10
+from clinic_app.services.errors import ClinicError, InvalidInput, NotAllowed, NotFound
+from clinic_app.services.permissions import require
+
+# Classes checked for duplicate therapy; "other" is never flagged by class alone.
+DRUG_CLASSES = (
+    "NSAID", "opioid", "muscle relaxant", "corticosteroid", "anticoagulant", "SSRI", "SNRI", "benzodiazepine",
+    "gabapentinoid", "other",
+)
+
+
+class NeedsConfirmation(ClinicError):
+    """A safety alert: the entry is saved only when the clinician confirms it."""
+
+
+def _own_patient(session: Session, actor: Actor, patient_id: int) -> None:
+    # Clinicians see the charts of patients they see (minimum necessary).
+    seen = session.exec(
+        select(Appointment.id).where(Appointment.patient_id == patient_id, Appointment.provider_id == actor.provider_id)
+    ).first()
+    if actor.provider_id is None or seen is None:
+        raise NotAllowed("This patient is not one of yours.")
+
+
+def summary(session: Session, *, actor: Actor, patient_id: int) -> dict:
+    """Active problems, allergies and medications of a patient."""
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, patient_id)
+    return {
+        "problems": list(session.exec(select(PatientProblem).where(
+            PatientProblem.patient_id == patient_id, PatientProblem.status == "active").order_by(PatientProblem.id))),
+        "allergies": list(session.exec(select(PatientAllergy).where(
+            PatientAllergy.patient_id == patient_id, PatientAllergy.active).order_by(PatientAllergy.id))),
+        "medications": list(session.exec(select(PatientMedication).where(
+            PatientMedication.patient_id == patient_id, PatientMedication.active).order_by(PatientMedication.id))),
+    }
+
+
+def _write(session: Session, actor: Actor, patient_id: int) -> None:
+    for_write(session)
+    require(actor.role, "note.edit")
+    _own_patient(session, actor, patient_id)
+
+
+def add_problem(session: Session, *, actor: Actor, patient_id: int, code: str) -> PatientProblem:
+    """Put a billable ICD-10-CM code on the problem list."""
+    code = normalise_icd10(code)
+    _write(session, actor, patient_id)
+    active = session.exec(select(PatientProblem).where(
+        PatientProblem.patient_id == patient_id, PatientProblem.code == code, PatientProblem.status == "active")).first()
+    if active is not None:
+        session.rollback()
+        raise InvalidInput(f"{code} is already on the problem list.")
+    row = PatientProblem(patient_id=patient_id, code=code, recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="patient_problem", patient_id=patient_id, detail=code)
+    session.commit()
+    return row
+
+
+def resolve_problem(session: Session, *, actor: Actor, problem_id: int) -> None:
+    """Mark a problem resolved (it stays in the record)."""
+    row = session.get(PatientProblem, problem_id)
+    if row is None:
+        raise NotFound("That problem is no longer on the list.")
+    _write(session, actor, row.patient_id)
+    row.status, row.resolved_at = "resolved", utcnow()
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity="patient_problem", entity_id=row.id, patient_id=row.patient_id)
+    session.commit()
+
+
+def _matches(a: str, b: str) -> bool:
+    a, b = a.strip().lower(), b.strip().lower()
+    return bool(a and b) and (a in b or b in a)
+
+
+def medication_alerts(session: Session, *, patient_id: int, name: str, drug_class: str) -> list[str]:
+    """What a clinician must know before recording this medication."""
+    alerts = []
+    for allergy in session.exec(select(PatientAllergy).where(PatientAllergy.patient_id == patient_id, PatientAllergy.active)):
+        if _matches(allergy.substance, name) or (drug_class != "other" and _matches(allergy.substance, drug_class)):
+            reaction = f" ({allergy.reaction})" if allergy.reaction else ""
+            alerts.append(f"Allergy alert: the patient is allergic to {allergy.substance}{reaction}.")
+    for med in session.exec(select(PatientMedication).where(PatientMedication.patient_id == patient_id, PatientMedication.active)):
+        if med.name.lower() == name.strip().lower():
+            alerts.append(f"Duplicate: {med.name} is already on the medication list.")
+        elif drug_class != "other" and med.drug_class == drug_class:
+            alerts.append(f"Duplicate therapy: {med.name} is in the same class ({drug_class}).")
+    return alerts
+
+
+def add_medication(
+    session: Session, *, actor: Actor, patient_id: int, name: str, drug_class: str = "other", dose: str = "",
+    confirm: bool = False,
+) -> PatientMedication:
+    """Record a medication; NeedsConfirmation with the alerts unless ``confirm``."""
+    name, dose = (name or "").strip(), (dose or "").strip()
+    if not name or len(name) > 80:
+        raise InvalidInput("Enter the medication's name (up to 80 characters).")
+    if drug_class not in DRUG_CLASSES:
+        raise InvalidInput(f"Choose the medication's class from the list ({', '.join(DRUG_CLASSES)}).")
+    if len(dose) > 80:
+        raise InvalidInput("The dose is over 80 characters; shorten it.")
+    _write(session, actor, patient_id)
+    alerts = medication_alerts(session, patient_id=patient_id, name=name, drug_class=drug_class)
+    if alerts and not confirm:
+        session.rollback()
+        raise NeedsConfirmation(" ".join(alerts) + " Confirm to record it anyway.")
+    row = PatientMedication(patient_id=patient_id, name=name, drug_class=drug_class, dose=dose, recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="patient_medication", patient_id=patient_id,
+                 detail="confirmed alert" if alerts else "")
+    session.commit()
+    return row
+
+
+def add_allergy(
+    session: Session, *, actor: Actor, patient_id: int, substance: str, reaction: str = "", confirm: bool = False,
+) -> PatientAllergy:
+    """Record an allergy; NeedsConfirmation if the patient takes a matching medication, unless ``confirm``."""
+    substance, reaction = (substance or "").strip(), (reaction or "").strip()
+    if not substance or len(substance) > 80:
+        raise InvalidInput("Enter the substance the patient is allergic to (up to 80 characters).")
+    if len(reaction) > 120:
+        raise InvalidInput("The reaction is over 120 characters; shorten it.")
+    _write(session, actor, patient_id)
+    recorded = session.exec(select(PatientAllergy).where(PatientAllergy.patient_id == patient_id, PatientAllergy.active)).all()
+    if any(a.substance.lower() == substance.lower() for a in recorded):
+        session.rollback()
+        raise InvalidInput(f"An allergy to {substance} is already recorded.")
+    taking = [m for m in session.exec(select(PatientMedication).where(PatientMedication.patient_id == patient_id, PatientMedication.active))
+              if _matches(substance, m.name) or (m.drug_class != "other" and _matches(substance, m.drug_class))]
+    if taking and not confirm:
+        session.rollback()
+        raise NeedsConfirmation(
+            f"Allergy alert: the patient takes {', '.join(m.name for m in taking)}. Confirm to record the allergy anyway."
+        )
+    row = PatientAllergy(patient_id=patient_id, substance=substance, reaction=reaction, recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="patient_allergy", patient_id=patient_id)
+    session.commit()
+    return row
+
+
+def stop_medication(session: Session, *, actor: Actor, medication_id: int) -> None:
+    """Mark a medication no longer taken (it stays in the record)."""
+    row = session.get(PatientMedication, medication_id)
+    if row is None:
+        raise NotFound("That medication is no longer on the list.")
+    _write(session, actor, row.patient_id)
+    row.active = False
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity="patient_medication", entity_id=row.id, patient_id=row.patient_id)
+    session.commit()

@@ -1,0 +1,100 @@
+"""Problem list with offline ICD-10-CM search, allergies and medications with alerts."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.models import PatientMedication
+from clinic_app.services import history
+from clinic_app.services.codes import search_icd10
+from clinic_app.services.errors import InvalidInput, NotAllowed
+from tests.services.helpers import book
+
+
+def test_icd10_search_finds_billable_codes_by_words_or_code():
+    hits = search_icd10("low back pain")
+    assert ("M54.50", "Low back pain, unspecified") in hits
+    assert all("." in code or len(code) == 3 for code, _ in hits)
+    assert search_icd10("m545")[0][0].startswith("M54.5")
+    assert search_icd10("M54") and all(code.startswith("M54.") for code, _ in search_icd10("M54")[:5])
+    assert search_icd10("x") == []
+    assert search_icd10("zzqqxx nothing") == []
+
+
+@pytest.fixture
+def patient(session, clinic):
+    book(session, clinic, "09:00")  # patient 0 is a patient of clinician (provider 0)
+    return clinic.patients[0].id
+
+
+def test_the_problem_list_takes_billable_codes_and_keeps_resolved_ones(session, clinic, patient):
+    row = history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="m54.50")
+    with pytest.raises(InvalidInput, match="already on the problem list"):
+        history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="M54.50")
+    with pytest.raises(InvalidInput, match="category"):
+        history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="M54")
+    assert [p.code for p in history.summary(session, actor=clinic.clinician, patient_id=patient)["problems"]] == ["M54.50"]
+    history.resolve_problem(session, actor=clinic.clinician, problem_id=row.id)
+    assert history.summary(session, actor=clinic.clinician, patient_id=patient)["problems"] == []
+    history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="M54.50")  # it came back
+
+
+def test_only_the_patients_clinicians_see_or_change_the_record(session, clinic, patient):
+    for actor in (clinic.clinician2, clinic.reception, clinic.biller, clinic.admin):
+        with pytest.raises(NotAllowed):
+            history.summary(session, actor=actor, patient_id=patient)
+        with pytest.raises(NotAllowed):
+            history.add_allergy(session, actor=actor, patient_id=patient, substance="Latex")
+
+
+def test_a_medication_matching_an_allergy_needs_confirmation(session, clinic, patient):
+    history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="Ibuprofen", reaction="hives")
+    with pytest.raises(history.NeedsConfirmation, match=r"allergic to Ibuprofen \(hives\)"):
+        history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="ibuprofen 400", drug_class="NSAID")
+    assert session.exec(select(PatientMedication)).all() == []
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="ibuprofen 400", drug_class="NSAID", confirm=True)
+    assert [m.name for m in history.summary(session, actor=clinic.clinician, patient_id=patient)["medications"]] == ["ibuprofen 400"]
+
+
+def test_duplicate_therapy_is_flagged_by_name_and_class(session, clinic, patient):
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Naproxen", drug_class="NSAID")
+    with pytest.raises(history.NeedsConfirmation, match=r"Duplicate therapy: Naproxen is in the same class \(NSAID\)"):
+        history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Diclofenac", drug_class="NSAID")
+    with pytest.raises(history.NeedsConfirmation, match="Duplicate: Naproxen is already on the medication list"):
+        history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="naproxen", drug_class="other")
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Vitamin D", drug_class="other")
+    naproxen = history.summary(session, actor=clinic.clinician, patient_id=patient)["medications"][0]
+    history.stop_medication(session, actor=clinic.clinician, medication_id=naproxen.id)
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Diclofenac", drug_class="NSAID")
+
+
+def test_an_allergy_to_a_drug_the_patient_takes_needs_confirmation(session, clinic, patient):
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Codeine", drug_class="opioid")
+    with pytest.raises(history.NeedsConfirmation, match="the patient takes Codeine"):
+        history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="codeine")
+    history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="codeine", confirm=True)
+    with pytest.raises(InvalidInput, match="already recorded"):
+        history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="Codeine", confirm=True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"name": " "}, "medication's name"), ({"drug_class": "vitamin"}, "class from the list"), ({"dose": "x" * 81}, "dose")],
+)
+def test_bad_medication_entries_are_refused(session, clinic, patient, fields, message):
+    with pytest.raises(InvalidInput, match=message):
+        history.add_medication(session, actor=clinic.clinician, patient_id=patient, **{"name": "Tramadol", "drug_class": "opioid", **fields})
+    assert session.exec(select(PatientMedication)).all() == []
+
+
+def test_the_database_keeps_clinical_records(engine, session, clinic, patient):
+    history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="M54.50")
+    history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="Latex")
+    history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Naproxen", drug_class="NSAID")
+    for table in ("patient_problem", "patient_allergy", "patient_medication"):
+        with Session(engine) as raw, pytest.raises(IntegrityError, match="clinical_record_kept"):
+            raw.execute(text(f"DELETE FROM {table}"))
+            raw.commit()
