@@ -288,6 +288,94 @@ def _template() -> rx.Component:
     )
 
 
+def _row(r, handler) -> rx.Component:
+    return rx.hstack(
+        rx.text(r.text),
+        rx.cond(r.action_label != "", rx.button(r.action_label, on_click=handler(r.id), variant="ghost", size="3", style=TOUCH)),
+        align="center",
+        wrap="wrap",
+    )
+
+
+def _input(label: str, field_id: str, value, handler, **props) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id),
+        rx.input(id=field_id, value=value, on_change=handler, size="3", **props),
+        spacing="1",
+    )
+
+
+def _record() -> rx.Component:
+    """Problem list (ICD-10-CM search), allergies and medications, with their alerts."""
+    return rx.cond(
+        ChartState.own_note,
+        rx.vstack(
+            rx.heading("Problem list", size="4"),
+            rx.cond(ChartState.problems.length() == 0, rx.text("No active problems.", size="2")),
+            rx.foreach(ChartState.problems, lambda r: _row(r, ChartState.resolve_problem)),
+            _input("Search ICD-10-CM (words or code)", "icd-search", ChartState.icd_query, ChartState.search_icd,
+                   debounce_timeout=300, max_length=60, width="100%"),
+            rx.foreach(
+                ChartState.icd_hits,
+                lambda h: rx.button(
+                    rx.text(h.code, weight="bold"), rx.text(h.description, size="2"),
+                    on_click=ChartState.add_problem(h.code), aria_label=h.add_label, variant="surface", size="3",
+                    white_space="normal", height="auto",
+                    style={"minHeight": "44px", "justifyContent": "flex-start", "textAlign": "left", "width": "100%"},
+                ),
+            ),
+            rx.heading("Allergies", size="4"),
+            rx.text(ChartState.allergy_words, weight="medium"),
+            rx.hstack(
+                _input("Allergy to", "allergy-substance", ChartState.new_substance, ChartState.set_new_substance, max_length=80),
+                _input("Reaction", "allergy-reaction", ChartState.new_reaction, ChartState.set_new_reaction, max_length=120),
+                rx.button("Add allergy", on_click=ChartState.add_allergy(False), size="3", style=TOUCH),
+                align="end",
+                wrap="wrap",
+            ),
+            rx.heading("Medications", size="4"),
+            rx.cond(ChartState.medications.length() == 0, rx.text("No medications recorded.", size="2")),
+            rx.foreach(ChartState.medications, lambda r: _row(r, ChartState.stop_medication)),
+            rx.hstack(
+                _input("Medication", "med-name", ChartState.new_med_name, ChartState.set_new_med_name, max_length=80),
+                rx.vstack(
+                    rx.el.label("Class", html_for="med-class"),
+                    rx.select.root(
+                        rx.select.trigger(id="med-class", aria_label="Class", style={"minHeight": "44px"}),
+                        rx.select.content(rx.foreach(ChartState.drug_classes, lambda c: rx.select.item(c, value=c))),
+                        value=ChartState.new_med_class,
+                        on_change=ChartState.set_new_med_class,
+                        size="3",
+                    ),
+                    spacing="1",
+                ),
+                _input("Dose", "med-dose", ChartState.new_med_dose, ChartState.set_new_med_dose, max_length=80),
+                rx.button("Add medication", on_click=ChartState.add_medication(False), size="3", style=TOUCH),
+                align="end",
+                wrap="wrap",
+            ),
+            rx.cond(
+                ChartState.pending_alert != "",
+                rx.callout(
+                    rx.vstack(
+                        rx.text(ChartState.pending_alert, weight="bold"),
+                        rx.hstack(
+                            rx.button("Record anyway", on_click=ChartState.record_anyway, color_scheme="red", size="3", style=TOUCH),
+                            rx.button("Do not record", on_click=ChartState.cancel_pending, variant="soft", size="3", style=TOUCH),
+                            wrap="wrap",
+                        ),
+                        spacing="2",
+                    ),
+                    color_scheme="red",
+                    aria_label="Safety alert",
+                ),
+            ),
+            width="100%",
+            spacing="2",
+        ),
+    )
+
+
 def _conflict() -> rx.Component:
     return rx.cond(
         ChartState.conflict_field != "",
@@ -358,6 +446,7 @@ def _note() -> rx.Component:
                 wrap="wrap",
             ),
             rx.text(ChartState.visit_label),
+            rx.cond(ChartState.own_note, rx.text(ChartState.allergy_words, weight="bold")),
             rx.cond(
                 ChartState.own_note & (ChartState.visit_status == "arrived"),
                 rx.button("Start session", on_click=ChartState.start_session, size="3", style=TOUCH),
@@ -377,6 +466,7 @@ def _note() -> rx.Component:
             _soap(ChartState.label_assessment, "soap-assessment", ChartState.assessment, ChartState.save_assessment),
             _soap(ChartState.label_plan, "soap-plan", ChartState.plan, ChartState.save_plan),
             _measures(),
+            _record(),
             _codes(),
             _signed(),
             rx.cond(

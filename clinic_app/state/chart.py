@@ -11,9 +11,9 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Provider
-from clinic_app.services import board, charting, measures, scheduling, templates
+from clinic_app.services import board, charting, history, measures, scheduling, templates
 from clinic_app.services.clock import hhmm, local
-from clinic_app.services.codes import describe_icd10
+from clinic_app.services.codes import describe_icd10, search_icd10
 from clinic_app.services.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import today_at
@@ -100,6 +100,22 @@ class FieldShown:
 
 
 @dataclasses.dataclass
+class RecordRow:
+    """A problem, allergy or medication line with the button that ends it."""
+
+    id: int
+    text: str
+    action_label: str
+
+
+@dataclasses.dataclass
+class IcdHit:
+    code: str
+    description: str
+    add_label: str
+
+
+@dataclasses.dataclass
 class CosignItem:
     note_id: int
     label: str
@@ -154,6 +170,22 @@ class ChartState(rx.State):
     label_assessment: str = "Assessment"
     label_plan: str = "Plan"
     fields: list[FieldShown] = []
+    problems: list[RecordRow] = []
+    allergies: list[RecordRow] = []
+    medications: list[RecordRow] = []
+    allergy_words: str = ""
+    icd_query: str = ""
+    icd_hits: list[IcdHit] = []
+    new_substance: str = ""
+    new_reaction: str = ""
+    new_med_name: str = ""
+    new_med_class: str = "other"
+    new_med_dose: str = ""
+    drug_classes: list[str] = list(history.DRUG_CLASSES)
+    # A safety alert waiting for the clinician's "Record anyway" ("medication" / "allergy").
+    pending_confirm: str = ""
+    pending_alert: str = ""
+    _patient_id: int = 0
 
     _tz: str = "UTC"
     # Each section as this device last loaded or saved it: the base of the conflict check.
@@ -282,6 +314,127 @@ class ChartState(rx.State):
         self.saved_label = ""
         self._show_measures(session, note, actor)
         self._show_template(session, note)
+        self._patient_id = note.patient_id
+        self._show_record(session, actor)
+
+    def _show_record(self, session, actor) -> None:
+        if not self.own_note:
+            self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
+            return
+        record = history.summary(session, actor=actor, patient_id=self._patient_id)
+        self.problems = [
+            RecordRow(id=p.id, text=f"{p.code} {describe_icd10(p.code)}", action_label=f"Resolve {p.code}")
+            for p in record["problems"]
+        ]
+        self.allergies = [
+            RecordRow(id=a.id, text=a.substance + (f" ({a.reaction})" if a.reaction else ""), action_label="")
+            for a in record["allergies"]
+        ]
+        self.medications = [
+            RecordRow(id=m.id, text=f"{m.name} {m.dose} [{m.drug_class}]".replace("  ", " "), action_label=f"Stop {m.name}")
+            for m in record["medications"]
+        ]
+        self.allergy_words = (
+            "Allergies: " + "; ".join(a.text for a in self.allergies) if self.allergies else "No allergies recorded."
+        )
+
+    # -- problem list, allergies, medications --------------------------------------------
+    @rx.event
+    def search_icd(self, text: str):
+        """Offline ICD-10-CM search by words or code (billable codes only)."""
+        self.icd_query = str(text)[:60]
+        self.icd_hits = [
+            IcdHit(code=c, description=d, add_label=f"Add {c} to problems") for c, d in search_icd10(self.icd_query, limit=8)
+        ]
+
+    async def _record(self, change, done: str) -> bool:
+        try:
+            actor = await current_actor(self, "note.edit")
+            with session_scope() as session:
+                change(session, actor)
+                self._show_record(session, actor)
+        except history.NeedsConfirmation as exc:
+            self.pending_alert = str(exc)
+            self._fail(exc)
+            return False
+        except ClinicError as exc:
+            self.pending_confirm, self.pending_alert = "", ""
+            self._fail(exc)
+            return False
+        self.pending_confirm, self.pending_alert = "", ""
+        self._ok(done)
+        return True
+
+    @rx.event
+    async def add_problem(self, code: str):
+        code = str(code)
+        if await self._record(lambda s, a: history.add_problem(s, actor=a, patient_id=self._patient_id, code=code),
+                              f"{code} added to the problem list."):
+            self.icd_query, self.icd_hits = "", []
+
+    @rx.event
+    async def resolve_problem(self, problem_id: int):
+        await self._record(lambda s, a: history.resolve_problem(s, actor=a, problem_id=as_id(problem_id)), "Problem resolved.")
+
+    @rx.event
+    def set_new_substance(self, text: str):
+        self.new_substance = str(text)[:80]
+
+    @rx.event
+    def set_new_reaction(self, text: str):
+        self.new_reaction = str(text)[:120]
+
+    @rx.event
+    def set_new_med_name(self, text: str):
+        self.new_med_name = str(text)[:80]
+
+    @rx.event
+    def set_new_med_class(self, text: str):
+        self.new_med_class = str(text)[:40]
+
+    @rx.event
+    def set_new_med_dose(self, text: str):
+        self.new_med_dose = str(text)[:80]
+
+    @rx.event
+    async def add_allergy(self, confirm: bool = False):
+        substance, reaction = self.new_substance, self.new_reaction
+        self.pending_confirm = "allergy"
+        if await self._record(
+            lambda s, a: history.add_allergy(s, actor=a, patient_id=self._patient_id, substance=substance,
+                                             reaction=reaction, confirm=bool(confirm)),
+            f"Allergy to {substance.strip()} recorded.",
+        ):
+            self.new_substance, self.new_reaction = "", ""
+
+    @rx.event
+    async def add_medication(self, confirm: bool = False):
+        name, drug_class, dose = self.new_med_name, self.new_med_class, self.new_med_dose
+        self.pending_confirm = "medication"
+        if await self._record(
+            lambda s, a: history.add_medication(s, actor=a, patient_id=self._patient_id, name=name, drug_class=drug_class,
+                                                dose=dose, confirm=bool(confirm)),
+            f"{name.strip()} added to the medications.",
+        ):
+            self.new_med_name, self.new_med_dose, self.new_med_class = "", "", "other"
+
+    @rx.event
+    async def record_anyway(self):
+        """The clinician has read the alert and records the entry."""
+        if self.pending_confirm == "medication":
+            return await self.add_medication(confirm=True)
+        if self.pending_confirm == "allergy":
+            return await self.add_allergy(confirm=True)
+        return None
+
+    @rx.event
+    def cancel_pending(self):
+        self.pending_confirm, self.pending_alert, self.message = "", "", ""
+
+    @rx.event
+    async def stop_medication(self, medication_id: int):
+        await self._record(lambda s, a: history.stop_medication(s, actor=a, medication_id=as_id(medication_id)),
+                           "Medication stopped.")
 
     def _show_template(self, session, note) -> None:
         form = templates.form_of(session, note_id=note.id)

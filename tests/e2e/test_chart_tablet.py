@@ -183,6 +183,23 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     expect(chart.get_by_role("checkbox", name="Manual therapy")).to_be_checked()
     expect(chart.get_by_label("Assessment: Tolerated treatment")).to_contain_text("Well")
 
+    # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
+    chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")
+    chart.get_by_role("button", name="Add M54.50 to problems").tap()
+    expect(chart.get_by_role("button", name="Resolve M54.50")).to_be_visible()
+    chart.get_by_label("Allergy to").fill("Ibuprofen")
+    chart.get_by_label("Reaction").fill("hives")
+    chart.get_by_role("button", name="Add allergy").tap()
+    expect(chart.get_by_text("Allergies: Ibuprofen (hives)").first).to_be_visible()
+    chart.get_by_label("Medication", exact=True).fill("Ibuprofen")
+    chart.get_by_label("Class").tap()
+    chart.get_by_role("option", name="NSAID").tap()
+    chart.get_by_role("button", name="Add medication").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("Allergy alert: the patient is allergic to Ibuprofen (hives).")
+    expect(chart.get_by_role("button", name="Stop Ibuprofen")).to_have_count(0)  # nothing saved yet
+    chart.get_by_role("button", name="Record anyway").tap()
+    expect(chart.get_by_role("button", name="Stop Ibuprofen")).to_be_visible()
+
     chart.get_by_label("Outcome measure to score").tap()
     chart.get_by_role("option", name="NPRS").tap()
     chart.get_by_label("Pain now (0 = no pain, 10 = worst imaginable) score (0-10)").fill("12")
