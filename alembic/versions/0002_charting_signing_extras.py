@@ -1,5 +1,5 @@
 """charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures,
-template fields, problem list, allergies, medications, and their rules
+template fields, body chart marks, problem list, allergies, medications, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -172,11 +172,30 @@ def upgrade() -> None:
     with op.batch_alter_table('patient_problem', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patient_problem_patient_id'), ['patient_id'], unique=False)
 
+    op.create_table('body_mark',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('note_id', sa.Integer(), nullable=False),
+    sa.Column('region', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('symptom', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('intensity', sa.Integer(), nullable=False),
+    sa.CheckConstraint('intensity BETWEEN 0 AND 10', name='ck_body_mark_intensity'),
+    sa.ForeignKeyConstraint(['note_id'], ['note.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('note_id', 'region')
+    )
+    with op.batch_alter_table('body_mark', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_body_mark_note_id'), ['note_id'], unique=False)
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    with op.batch_alter_table('body_mark', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_body_mark_note_id'))
+
+    op.drop_table('body_mark')
+
     with op.batch_alter_table('patient_problem', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_patient_problem_patient_id'))
 
@@ -229,7 +248,7 @@ def downgrade() -> None:
 # - An addendum or co-signature only exists on a signed note, and neither changes later.
 # - A co-signature is by someone other than the note's signer.
 # - A supervised provider's visit gets no charges before its note is co-signed.
-# - Measure scores, the template and its field values are part of the note: none added,
+# - Measure scores, body chart marks, the template and its field values are part of the note: none added,
 #   changed or removed once it is signed.
 # - Problems, allergies and medications are kept for the record: never deleted.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
@@ -262,7 +281,7 @@ _SQLITE_RULES = [
         f"""CREATE TRIGGER {table}_signed_{op_name} BEFORE {op_name.upper()} ON {table}
         WHEN (SELECT signed_at FROM note WHERE id = {row}.note_id) IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'note_signed'); END"""
-        for table in ("measure_result", "note_form", "note_field")
+        for table in ("measure_result", "note_form", "note_field", "body_mark")
         for op_name, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
     ],
     *[
@@ -275,7 +294,7 @@ _SQLITE_TRIGGERS = [
     "note_addendum_needs_signed", "note_addendum_no_update", "note_addendum_no_delete",
     "note_cosignature_needs_signed", "note_cosignature_not_signer", "note_cosignature_no_update",
     "note_cosignature_no_delete", "charge_needs_cosignature",
-    *[f"{t}_signed_{o}" for t in ("measure_result", "note_form", "note_field") for o in ("insert", "update", "delete")],
+    *[f"{t}_signed_{o}" for t in ("measure_result", "note_form", "note_field", "body_mark") for o in ("insert", "update", "delete")],
     *[f"{t}_no_delete" for t in _KEPT],
 ]
 
@@ -315,7 +334,7 @@ _PG_RULES = [
     *[
         f"""CREATE TRIGGER {table}_signed BEFORE INSERT OR UPDATE OR DELETE ON {table}
         FOR EACH ROW EXECUTE FUNCTION clinic_forbid_signed_note_child()"""
-        for table in ("measure_result", "note_form", "note_field")
+        for table in ("measure_result", "note_form", "note_field", "body_mark")
     ],
     *[
         f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} FOR EACH ROW
@@ -339,7 +358,7 @@ def _drop_rules() -> None:
     for table, name in (
         ("note_addendum", "note_addendum_rules"), ("note_cosignature", "note_cosignature_rules"),
         ("charge", "charge_needs_cosignature"), ("measure_result", "measure_result_signed"),
-        ("note_form", "note_form_signed"), ("note_field", "note_field_signed"),
+        ("note_form", "note_form_signed"), ("note_field", "note_field_signed"), ("body_mark", "body_mark_signed"),
         *[(t, f"{t}_no_delete") for t in _KEPT],
     ):
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")

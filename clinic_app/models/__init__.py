@@ -3,6 +3,7 @@
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
 from clinic_app.models.clinical import (
+    BodyMark,
     ClinicianSupervision,
     Note,
     NoteAddendum,
@@ -31,6 +32,7 @@ __all__ = [
     "AppointmentEvent",
     "AppointmentType",
     "AuditLog",
+    "BodyMark",
     "Charge",
     "ClinicianSupervision",
     "Fee",

@@ -116,3 +116,19 @@ class NoteField(SQLModel, table=True):
     note_id: int = Field(foreign_key="note.id", index=True)
     key: str = Field(max_length=40)
     value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class BodyMark(SQLModel, table=True):
+    """A marked region of the body chart on a note: symptom and intensity 0-10."""
+
+    __tablename__ = "body_mark"
+    __table_args__ = (
+        UniqueConstraint("note_id", "region"),
+        CheckConstraint("intensity BETWEEN 0 AND 10", name="ck_body_mark_intensity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    region: str = Field(max_length=32)
+    symptom: str = Field(max_length=16)
+    intensity: int

@@ -83,12 +83,15 @@ def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) 
     if lock:
         query = query.with_for_update()
     note = session.exec(query).first()
-    if note is None:
-        raise NotFound("That note no longer exists.")
-    if note.provider_id != actor.provider_id:
-        raise NotAllowed("This note belongs to another clinician.")
-    if note.signed_at is not None:
-        raise NoteAlreadySigned("This note is signed and can no longer be changed.")
+    refusal = (
+        NotFound("That note no longer exists.") if note is None
+        else NotAllowed("This note belongs to another clinician.") if note.provider_id != actor.provider_id
+        else NoteAlreadySigned("This note is signed and can no longer be changed.") if note.signed_at is not None
+        else None
+    )
+    if refusal is not None:
+        session.rollback()  # release the write lock taken above at once
+        raise refusal
     return note
 
 
