@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from clinic_app.components.body_chart import body_chart
 from clinic_app.components.layout import frame, message_box
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.chart import ChartState
@@ -465,6 +466,7 @@ def _note() -> rx.Component:
             ),
             _soap(ChartState.label_assessment, "soap-assessment", ChartState.assessment, ChartState.save_assessment),
             _soap(ChartState.label_plan, "soap-plan", ChartState.plan, ChartState.save_plan),
+            body_chart(),
             _measures(),
             _record(),
             _codes(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 
 import reflex as rx
@@ -11,7 +12,7 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Provider
-from clinic_app.services import board, charting, history, measures, scheduling, templates
+from clinic_app.services import board, body_chart, charting, history, measures, scheduling, templates
 from clinic_app.services.clock import hhmm, local
 from clinic_app.services.codes import describe_icd10, search_icd10
 from clinic_app.services.errors import ClinicError, DraftConflict
@@ -186,6 +187,17 @@ class ChartState(rx.State):
     pending_confirm: str = ""
     pending_alert: str = ""
     _patient_id: int = 0
+    # Body chart.
+    symptoms: list[str] = list(body_chart.SYMPTOMS)
+    intensities: list[str] = [str(n) for n in range(11)]
+    region_fill: dict[str, str] = dict.fromkeys(body_chart.REGIONS, "#e5e7eb")
+    selected_region: str = ""
+    selected_region_label: str = ""
+    mark_symptom: str = "pain"
+    mark_intensity: str = ""
+    body_marks: list[str] = []
+    previous_marks: list[str] = []
+    previous_marks_label: str = ""
 
     _tz: str = "UTC"
     # Each section as this device last loaded or saved it: the base of the conflict check.
@@ -316,6 +328,48 @@ class ChartState(rx.State):
         self._show_template(session, note)
         self._patient_id = note.patient_id
         self._show_record(session, actor)
+        self._show_body_chart(session, note)
+
+    def _show_body_chart(self, session, note) -> None:
+        marks = body_chart.marks(session, note_id=note.id)
+        fill = dict.fromkeys(body_chart.REGIONS, "#e5e7eb")
+        for m in marks:
+            fill[m.region] = "#fde68a" if m.intensity <= 3 else "#fb923c" if m.intensity <= 6 else "#dc2626"
+        self.region_fill = fill
+        self.body_marks = [body_chart.describe(m) for m in marks]
+        when, previous = body_chart.last_visit_marks(session, note=note)
+        self.previous_marks = [body_chart.describe(m) for m in previous]
+        self.previous_marks_label = (
+            f"Last visit ({self._when(dt.datetime.fromisoformat(when))[:10]}):" if when and previous else ""
+        )
+
+    # -- body chart -----------------------------------------------------------------
+    @rx.event
+    def select_region(self, region: str):
+        region = str(region)
+        if region in body_chart.REGIONS:
+            self.selected_region, self.selected_region_label = region, body_chart.REGIONS[region]
+
+    @rx.event
+    def set_mark_symptom(self, symptom: str):
+        self.mark_symptom = str(symptom)[:16]
+
+    @rx.event
+    def set_mark_intensity(self, value: str):
+        self.mark_intensity = str(value)[:2]
+
+    @rx.event
+    async def mark_region(self):
+        region, symptom, intensity = self.selected_region, self.mark_symptom, self.mark_intensity
+        if await self._codes(lambda s, a: body_chart.mark_region(s, actor=a, note_id=self.note_id, region=region,
+                                                                 symptom=symptom, intensity=intensity)):
+            self._ok(f"Marked {body_chart.REGIONS[region]}: {symptom} {intensity}/10.")
+
+    @rx.event
+    async def clear_region(self):
+        region = self.selected_region
+        if await self._codes(lambda s, a: body_chart.clear_region(s, actor=a, note_id=self.note_id, region=region)):
+            self._ok(f"Cleared {body_chart.REGIONS.get(region, 'the region')}.")
 
     def _show_record(self, session, actor) -> None:
         if not self.own_note:

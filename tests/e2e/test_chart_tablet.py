@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, ClinicianSupervision, Location, Patient, Provider
-from clinic_app.services import auth, charting, measures, scheduling
+from clinic_app.services import auth, body_chart, charting, measures, scheduling
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
@@ -147,6 +147,7 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
                 charting.add_diagnosis(s, actor=clin, note_id=note.id, code="S93.401A")
                 charting.add_procedure(s, actor=clin, note_id=note.id, code="97161", units=1)
                 measures.record(s, actor=clin, note_id=note.id, code="NPRS", values=[7])
+                body_chart.mark_region(s, actor=clin, note_id=note.id, region="r_knee_f", symptom="pain", intensity=8)
                 measures.record(s, actor=clin, note_id=note.id, code="PSFS", values=[2, 2, 2], labels=["Stairs", "Run", "Squat"])
                 charting.sign_note(s, actor=clin, note_id=note.id)
     engine.dispose()
@@ -182,6 +183,17 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     expect(chart.get_by_label("Objective: Active range of motion (degrees)")).to_have_value("115")
     expect(chart.get_by_role("checkbox", name="Manual therapy")).to_be_checked()
     expect(chart.get_by_label("Assessment: Tolerated treatment")).to_contain_text("Well")
+
+    # Body chart: last visit's marks shown; tap the right knee on the front figure, mark it.
+    expect(chart.get_by_role("list", name="Marked at the last visit")).to_contain_text("Right knee (front): pain 8/10")
+    knee = chart.get_by_role("button", name="Right knee (front)")
+    knee.tap()
+    chart.get_by_role("button", name="Mark region").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("Intensity is a whole number from 0 to 10")
+    chart.get_by_role("button", name="Intensity 5").tap()
+    chart.get_by_role("button", name="Mark region").tap()
+    expect(chart.get_by_role("list", name="Marked regions")).to_contain_text("Right knee (front): pain 5/10")
+    expect(knee).to_have_css("fill", "rgb(251, 146, 60)")  # orange: 4-6 of 10
 
     # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
     chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")
