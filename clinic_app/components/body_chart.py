@@ -63,8 +63,10 @@ def _figure(title: str, regions) -> rx.Component:
         rx.el.svg(
             *[_region(*r) for r in regions],
             view_box="0 0 200 400",
-            width="200",
-            height="400",
+            # 1.7x the view box: most regions are 44 px or more on a tablet (neck and
+            # knees ~34-41 px); the figures wrap under each other on narrow screens.
+            width="340",
+            height="680",
             role="group",
             aria_label=f"Body chart, {title.lower()}",
         ),
