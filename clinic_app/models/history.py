@@ -56,3 +56,22 @@ class PatientMedication(SQLModel, table=True):
     active: bool = True
     recorded_by_user_id: int = Field(foreign_key="user.id")
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PlanGoal(SQLModel, table=True):
+    """A treatment-plan goal: short or long term, a target date, and where it stands."""
+
+    __tablename__ = "plan_goal"
+    __table_args__ = (
+        CheckConstraint("term IN ('short', 'long')", name="ck_goal_term"),
+        CheckConstraint("status IN ('active', 'met', 'partly met', 'not met', 'discontinued')", name="ck_goal_status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    term: str = Field(max_length=5)
+    text: str = Field(max_length=200)
+    target_date: dt.date
+    status: str = Field(default="active", max_length=12)
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

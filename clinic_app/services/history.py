@@ -8,12 +8,15 @@ confirms it (``confirm=True``); nothing is saved before that.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, PatientAllergy, PatientMedication, PatientProblem
+from clinic_app.models import Appointment, PatientAllergy, PatientMedication, PatientProblem, PlanGoal
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
+from clinic_app.services.clock import parse_day
 from clinic_app.services.codes import normalise_icd10
 from clinic_app.services.errors import ClinicError, InvalidInput, NotAllowed, NotFound
 from clinic_app.services.permissions import require
@@ -168,4 +171,50 @@ def stop_medication(session: Session, *, actor: Actor, medication_id: int) -> No
     row.active = False
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="patient_medication", entity_id=row.id, patient_id=row.patient_id)
+    session.commit()
+
+
+GOAL_STATUSES = ("active", "met", "partly met", "not met", "discontinued")
+
+
+def goals(session: Session, *, actor: Actor, patient_id: int) -> list[PlanGoal]:
+    """The patient's treatment-plan goals: short term first, then by target date."""
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, patient_id)
+    rows = session.exec(select(PlanGoal).where(PlanGoal.patient_id == patient_id))
+    return sorted(rows, key=lambda g: (g.term != "short", g.target_date, g.id))
+
+
+def add_goal(
+    session: Session, *, actor: Actor, patient_id: int, term: str, text: str, target_date: str, today: dt.date,
+) -> PlanGoal:
+    """Add a short- or long-term goal with a target date that is not in the past."""
+    text = (text or "").strip()
+    if term not in ("short", "long"):
+        raise InvalidInput("Choose whether the goal is short term or long term.")
+    if not text or len(text) > 200:
+        raise InvalidInput("Write the goal (up to 200 characters), e.g. 'Climb one flight of stairs without pain'.")
+    target = parse_day(target_date)
+    if target < today:
+        raise InvalidInput(f"The target date {target.isoformat()} is in the past; choose today or later.")
+    _write(session, actor, patient_id)
+    row = PlanGoal(patient_id=patient_id, term=term, text=text, target_date=target, recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="plan_goal", patient_id=patient_id)
+    session.commit()
+    return row
+
+
+def set_goal_status(session: Session, *, actor: Actor, goal_id: int, status: str) -> None:
+    """Record where a goal stands (met, partly met, not met, discontinued, or active again)."""
+    if status not in GOAL_STATUSES:
+        raise InvalidInput(f"A goal is {', '.join(GOAL_STATUSES)}.")
+    row = session.get(PlanGoal, goal_id)
+    if row is None:
+        raise NotFound("That goal no longer exists.")
+    _write(session, actor, row.patient_id)
+    row.status = status
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity="plan_goal", entity_id=row.id, patient_id=row.patient_id,
+                 detail=status)
     session.commit()

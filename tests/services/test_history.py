@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -94,7 +96,35 @@ def test_the_database_keeps_clinical_records(engine, session, clinic, patient):
     history.add_problem(session, actor=clinic.clinician, patient_id=patient, code="M54.50")
     history.add_allergy(session, actor=clinic.clinician, patient_id=patient, substance="Latex")
     history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Naproxen", drug_class="NSAID")
-    for table in ("patient_problem", "patient_allergy", "patient_medication"):
+    history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="short", text="Kneel",
+                     target_date="2030-04-01", today=dt.date(2030, 3, 12))
+    for table in ("patient_problem", "patient_allergy", "patient_medication", "plan_goal"):
         with Session(engine) as raw, pytest.raises(IntegrityError, match="clinical_record_kept"):
             raw.execute(text(f"DELETE FROM {table}"))
             raw.commit()
+
+
+# -- treatment plan goals ------------------------------------------------------------------
+def test_goals_have_a_term_a_future_target_and_a_status(session, clinic, patient):
+    today = dt.date(2030, 3, 12)
+    history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="long", text="Return to running 5 km",
+                     target_date="2030-06-01", today=today)
+    short = history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="short",
+                             text=" Stairs without rail ", target_date="2030-04-01", today=today)
+    history.set_goal_status(session, actor=clinic.clinician, goal_id=short.id, status="met")
+    assert [(g.term, g.text, g.target_date.isoformat(), g.status)
+            for g in history.goals(session, actor=clinic.clinician, patient_id=patient)] == [
+        ("short", "Stairs without rail", "2030-04-01", "met"), ("long", "Return to running 5 km", "2030-06-01", "active"),
+    ]
+    for fields, message in (
+        ({"term": "mid"}, "short term or long term"), ({"text": " "}, "Write the goal"),
+        ({"target_date": "2030-03-11"}, "is in the past"), ({"target_date": "next week"}, "Date must look like"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            history.add_goal(session, actor=clinic.clinician, patient_id=patient,
+                             **{"term": "short", "text": "Kneel", "target_date": "2030-04-01", "today": today, **fields})
+    with pytest.raises(InvalidInput, match="A goal is active, met"):
+        history.set_goal_status(session, actor=clinic.clinician, goal_id=short.id, status="done")
+    with pytest.raises(NotAllowed):
+        history.set_goal_status(session, actor=clinic.clinician2, goal_id=short.id, status="not met")
+    assert len(history.goals(session, actor=clinic.clinician, patient_id=patient)) == 2
