@@ -325,6 +325,41 @@ def _record() -> rx.Component:
                     style={"minHeight": "44px", "justifyContent": "flex-start", "textAlign": "left", "width": "100%"},
                 ),
             ),
+            rx.heading("Treatment plan goals", size="4"),
+            rx.cond(ChartState.goals.length() == 0, rx.text("No goals set.", size="2")),
+            rx.foreach(
+                ChartState.goals,
+                lambda g: rx.hstack(
+                    rx.text(g.text),
+                    rx.select.root(
+                        rx.select.trigger(aria_label=g.status_label, style={"minHeight": "44px"}),
+                        rx.select.content(rx.foreach(ChartState.goal_statuses, lambda st: rx.select.item(st, value=st))),
+                        value=g.status,
+                        on_change=lambda st: ChartState.set_goal_status(g.id, st),
+                        size="3",
+                    ),
+                    align="center",
+                    wrap="wrap",
+                ),
+            ),
+            rx.hstack(
+                rx.vstack(
+                    rx.el.label("Goal term", html_for="goal-term"),
+                    rx.select.root(
+                        rx.select.trigger(id="goal-term", aria_label="Goal term", style={"minHeight": "44px"}),
+                        rx.select.content(rx.select.item("short", value="short"), rx.select.item("long", value="long")),
+                        value=ChartState.new_goal_term,
+                        on_change=ChartState.set_new_goal_term,
+                        size="3",
+                    ),
+                    spacing="1",
+                ),
+                _input("Goal", "goal-text", ChartState.new_goal_text, ChartState.set_new_goal_text, max_length=200),
+                _input("Target date", "goal-date", ChartState.new_goal_date, ChartState.set_new_goal_date, type="date"),
+                rx.button("Add goal", on_click=ChartState.add_goal, size="3", style=TOUCH),
+                align="end",
+                wrap="wrap",
+            ),
             rx.heading("Allergies", size="4"),
             rx.text(ChartState.allergy_words, weight="medium"),
             rx.hstack(

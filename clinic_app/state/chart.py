@@ -110,6 +110,14 @@ class RecordRow:
 
 
 @dataclasses.dataclass
+class GoalRow:
+    id: int
+    text: str
+    status: str
+    status_label: str
+
+
+@dataclasses.dataclass
 class IcdHit:
     code: str
     description: str
@@ -187,6 +195,11 @@ class ChartState(rx.State):
     pending_confirm: str = ""
     pending_alert: str = ""
     _patient_id: int = 0
+    goals: list[GoalRow] = []
+    goal_statuses: list[str] = list(history.GOAL_STATUSES)
+    new_goal_term: str = "short"
+    new_goal_text: str = ""
+    new_goal_date: str = ""
     # Body chart.
     symptoms: list[str] = list(body_chart.SYMPTOMS)
     intensities: list[str] = [str(n) for n in range(11)]
@@ -374,6 +387,7 @@ class ChartState(rx.State):
     def _show_record(self, session, actor) -> None:
         if not self.own_note:
             self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
+            self.goals = []
             return
         record = history.summary(session, actor=actor, patient_id=self._patient_id)
         self.problems = [
@@ -387,6 +401,13 @@ class ChartState(rx.State):
         self.medications = [
             RecordRow(id=m.id, text=f"{m.name} {m.dose} [{m.drug_class}]".replace("  ", " "), action_label=f"Stop {m.name}")
             for m in record["medications"]
+        ]
+        self.goals = [
+            GoalRow(
+                id=g.id, status=g.status, status_label=f"Status of goal: {g.text}",
+                text=f"{'Short' if g.term == 'short' else 'Long'}-term: {g.text}, by {g.target_date.isoformat()}",
+            )
+            for g in history.goals(session, actor=actor, patient_id=self._patient_id)
         ]
         self.allergy_words = (
             "Allergies: " + "; ".join(a.text for a in self.allergies) if self.allergies else "No allergies recorded."
@@ -484,6 +505,34 @@ class ChartState(rx.State):
     @rx.event
     def cancel_pending(self):
         self.pending_confirm, self.pending_alert, self.message = "", "", ""
+
+    @rx.event
+    def set_new_goal_term(self, term: str):
+        self.new_goal_term = str(term)[:5]
+
+    @rx.event
+    def set_new_goal_text(self, text: str):
+        self.new_goal_text = str(text)[:200]
+
+    @rx.event
+    def set_new_goal_date(self, text: str):
+        self.new_goal_date = str(text)[:10]
+
+    @rx.event
+    async def add_goal(self):
+        term, text, target = self.new_goal_term, self.new_goal_text, self.new_goal_date
+        today = today_at(self._tz)
+        if await self._record(
+            lambda s, a: history.add_goal(s, actor=a, patient_id=self._patient_id, term=term, text=text,
+                                          target_date=target, today=today),
+            "Goal added.",
+        ):
+            self.new_goal_text, self.new_goal_date = "", ""
+
+    @rx.event
+    async def set_goal_status(self, goal_id: int, status: str):
+        await self._record(lambda s, a: history.set_goal_status(s, actor=a, goal_id=as_id(goal_id), status=str(status)),
+                           f"Goal marked {status}.")
 
     @rx.event
     async def stop_medication(self, medication_id: int):

@@ -195,6 +195,20 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     expect(chart.get_by_role("list", name="Marked regions")).to_contain_text("Right knee (front): pain 5/10")
     expect(knee).to_have_css("fill", "rgb(251, 146, 60)")  # orange: 4-6 of 10
 
+    # A short-term goal: a past target date is refused and the text kept; then set, then met.
+    chart.get_by_label("Goal", exact=True).fill("Walk 500 m without pain")
+    chart.get_by_label("Target date").fill("2020-01-01")
+    chart.get_by_role("button", name="Add goal").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("is in the past")
+    expect(chart.get_by_label("Goal", exact=True)).to_have_value("Walk 500 m without pain")
+    target = (dt.datetime.now(ZoneInfo(location.timezone)).date() + dt.timedelta(days=30)).isoformat()
+    chart.get_by_label("Target date").fill(target)
+    chart.get_by_role("button", name="Add goal").tap()
+    expect(chart.get_by_text(f"Short-term: Walk 500 m without pain, by {target}")).to_be_visible()
+    chart.get_by_label("Status of goal: Walk 500 m without pain").tap()
+    chart.get_by_role("option", name="met", exact=True).tap()
+    expect(chart.get_by_role("status").filter(has_text="Goal marked met.")).to_be_visible()
+
     # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
     chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")
     chart.get_by_role("button", name="Add M54.50 to problems").tap()
