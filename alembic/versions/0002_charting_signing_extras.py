@@ -1,5 +1,5 @@
 """charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures,
-template fields, body chart marks, problem list, allergies, medications, plan goals, and their rules
+template fields, body chart marks, problem list, allergies, medications, plan goals, home exercises, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -204,11 +204,32 @@ def upgrade() -> None:
     with op.batch_alter_table('plan_goal', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_plan_goal_patient_id'), ['patient_id'], unique=False)
 
+    op.create_table('home_exercise',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('dosage', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('instructions', sqlmodel.sql.sqltypes.AutoString(length=400), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('recorded_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('recorded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['recorded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('home_exercise', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_home_exercise_patient_id'), ['patient_id'], unique=False)
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    with op.batch_alter_table('home_exercise', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_home_exercise_patient_id'))
+
+    op.drop_table('home_exercise')
+
     with op.batch_alter_table('plan_goal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plan_goal_patient_id'))
 
@@ -273,11 +294,11 @@ def downgrade() -> None:
 # - A supervised provider's visit gets no charges before its note is co-signed.
 # - Measure scores, body chart marks, the template and its field values are part of the note: none added,
 #   changed or removed once it is signed.
-# - Problems, allergies, medications and plan goals are kept for the record: never deleted.
+# - Problems, allergies, medications, plan goals and home exercises are kept for the record: never deleted.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
       WHERE n.id = {row}.note_id) AND NOT EXISTS (SELECT 1 FROM note_cosignature c WHERE c.note_id = {row}.note_id)"""
 
-_KEPT = ("patient_problem", "patient_allergy", "patient_medication", "plan_goal")
+_KEPT = ("patient_problem", "patient_allergy", "patient_medication", "plan_goal", "home_exercise")
 
 _SQLITE_RULES = [
     """CREATE TRIGGER note_addendum_needs_signed BEFORE INSERT ON note_addendum

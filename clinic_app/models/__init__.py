@@ -13,7 +13,7 @@ from clinic_app.models.clinical import (
     NoteForm,
     NoteProcedure,
 )
-from clinic_app.models.history import PatientAllergy, PatientMedication, PatientProblem, PlanGoal
+from clinic_app.models.history import HomeExercise, PatientAllergy, PatientMedication, PatientProblem, PlanGoal
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.scheduling import (
@@ -36,6 +36,7 @@ __all__ = [
     "Charge",
     "ClinicianSupervision",
     "Fee",
+    "HomeExercise",
     "Location",
     "MeasureResult",
     "Note",

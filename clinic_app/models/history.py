@@ -75,3 +75,18 @@ class PlanGoal(SQLModel, table=True):
     status: str = Field(default="active", max_length=12)
     recorded_by_user_id: int = Field(foreign_key="user.id")
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class HomeExercise(SQLModel, table=True):
+    """An exercise of the patient's home programme (printed for them as a PDF)."""
+
+    __tablename__ = "home_exercise"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    name: str = Field(max_length=80)
+    dosage: str = Field(default="", max_length=80)
+    instructions: str = Field(default="", max_length=400)
+    active: bool = True
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -13,7 +13,16 @@ import datetime as dt
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, PatientAllergy, PatientMedication, PatientProblem, PlanGoal
+from clinic_app.models import (
+    Appointment,
+    HomeExercise,
+    Patient,
+    PatientAllergy,
+    PatientMedication,
+    PatientProblem,
+    PlanGoal,
+    Provider,
+)
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import parse_day
@@ -218,3 +227,85 @@ def set_goal_status(session: Session, *, actor: Actor, goal_id: int, status: str
     audit.record(session, actor=actor, action="update", entity="plan_goal", entity_id=row.id, patient_id=row.patient_id,
                  detail=status)
     session.commit()
+
+
+# -- home exercise programme ---------------------------------------------------------------
+def exercises(session: Session, *, actor: Actor, patient_id: int) -> list[HomeExercise]:
+    """The patient's current home exercises, in the order they were added."""
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, patient_id)
+    return list(session.exec(select(HomeExercise).where(HomeExercise.patient_id == patient_id, HomeExercise.active)
+                             .order_by(HomeExercise.id)))
+
+
+def add_exercise(
+    session: Session, *, actor: Actor, patient_id: int, name: str, dosage: str = "", instructions: str = "",
+) -> HomeExercise:
+    """Add an exercise to the home programme."""
+    name, dosage, instructions = (name or "").strip(), (dosage or "").strip(), (instructions or "").strip()
+    if not name or len(name) > 80:
+        raise InvalidInput("Name the exercise (up to 80 characters), e.g. 'Heel raises'.")
+    if len(dosage) > 80:
+        raise InvalidInput("The dosage is over 80 characters; shorten it (e.g. '3 x 10, twice a day').")
+    if len(instructions) > 400:
+        raise InvalidInput("The instructions are over 400 characters; shorten them.")
+    _write(session, actor, patient_id)
+    row = HomeExercise(patient_id=patient_id, name=name, dosage=dosage, instructions=instructions,
+                       recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="home_exercise", patient_id=patient_id)
+    session.commit()
+    return row
+
+
+def stop_exercise(session: Session, *, actor: Actor, exercise_id: int) -> None:
+    """Take an exercise out of the current programme (it stays in the record)."""
+    row = session.get(HomeExercise, exercise_id)
+    if row is None:
+        raise NotFound("That exercise is no longer in the programme.")
+    _write(session, actor, row.patient_id)
+    row.active = False
+    session.add(row)
+    session.commit()
+
+
+def _latin(text: str) -> str:
+    # The PDF's built-in fonts are Latin-1; anything else prints as '?'.
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today: dt.date) -> bytes:
+    """The patient's home exercise programme as a printable PDF. Audited as a print of PHI."""
+    for_write(session)
+    items = exercises(session, actor=actor, patient_id=patient_id)
+    if not items:
+        session.rollback()
+        raise InvalidInput("Add at least one exercise before printing the programme.")
+    from fpdf import FPDF  # imported here: only printing needs it
+
+    patient = session.get(Patient, patient_id)
+    provider = session.get(Provider, actor.provider_id)
+    pdf = FPDF(format="Letter")
+    pdf.set_auto_page_break(auto=True, margin=18)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(0, 10, "Home exercise programme", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 12)
+    pdf.cell(0, 7, _latin(f"For {patient.first_name} {patient.last_name}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, _latin(f"From {provider.name if provider else actor.name}, {today.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    for n, item in enumerate(items, start=1):
+        pdf.set_font("Helvetica", "B", 13)
+        pdf.multi_cell(0, 7, _latin(f"{n}. {item.name}" + (f"  ({item.dosage})" if item.dosage else "")),
+                       new_x="LMARGIN", new_y="NEXT")
+        if item.instructions:
+            pdf.set_font("Helvetica", "", 12)
+            pdf.multi_cell(0, 6, _latin(item.instructions), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.set_font("Helvetica", "I", 10)
+    pdf.multi_cell(0, 5, "Stop an exercise and call the clinic if it causes sharp or increasing pain.",
+                   new_x="LMARGIN", new_y="NEXT")
+    audit.record(session, actor=actor, action="print", entity="home_exercise", patient_id=patient_id,
+                 detail=f"{len(items)} exercises")
+    session.commit()
+    return bytes(pdf.output())

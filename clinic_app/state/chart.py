@@ -196,6 +196,10 @@ class ChartState(rx.State):
     pending_alert: str = ""
     _patient_id: int = 0
     goals: list[GoalRow] = []
+    exercises: list[RecordRow] = []
+    new_ex_name: str = ""
+    new_ex_dosage: str = ""
+    new_ex_instructions: str = ""
     goal_statuses: list[str] = list(history.GOAL_STATUSES)
     new_goal_term: str = "short"
     new_goal_text: str = ""
@@ -387,7 +391,7 @@ class ChartState(rx.State):
     def _show_record(self, session, actor) -> None:
         if not self.own_note:
             self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
-            self.goals = []
+            self.goals, self.exercises = [], []
             return
         record = history.summary(session, actor=actor, patient_id=self._patient_id)
         self.problems = [
@@ -408,6 +412,10 @@ class ChartState(rx.State):
                 text=f"{'Short' if g.term == 'short' else 'Long'}-term: {g.text}, by {g.target_date.isoformat()}",
             )
             for g in history.goals(session, actor=actor, patient_id=self._patient_id)
+        ]
+        self.exercises = [
+            RecordRow(id=e.id, text=e.name + (f" ({e.dosage})" if e.dosage else ""), action_label=f"Stop {e.name}")
+            for e in history.exercises(session, actor=actor, patient_id=self._patient_id)
         ]
         self.allergy_words = (
             "Allergies: " + "; ".join(a.text for a in self.allergies) if self.allergies else "No allergies recorded."
@@ -533,6 +541,45 @@ class ChartState(rx.State):
     async def set_goal_status(self, goal_id: int, status: str):
         await self._record(lambda s, a: history.set_goal_status(s, actor=a, goal_id=as_id(goal_id), status=str(status)),
                            f"Goal marked {status}.")
+
+    @rx.event
+    def set_new_ex_name(self, text: str):
+        self.new_ex_name = str(text)[:80]
+
+    @rx.event
+    def set_new_ex_dosage(self, text: str):
+        self.new_ex_dosage = str(text)[:80]
+
+    @rx.event
+    def set_new_ex_instructions(self, text: str):
+        self.new_ex_instructions = str(text)[:400]
+
+    @rx.event
+    async def add_exercise(self):
+        name, dosage, instructions = self.new_ex_name, self.new_ex_dosage, self.new_ex_instructions
+        if await self._record(
+            lambda s, a: history.add_exercise(s, actor=a, patient_id=self._patient_id, name=name, dosage=dosage,
+                                              instructions=instructions),
+            f"{name.strip()} added to the home programme.",
+        ):
+            self.new_ex_name, self.new_ex_dosage, self.new_ex_instructions = "", "", ""
+
+    @rx.event
+    async def stop_exercise(self, exercise_id: int):
+        await self._record(lambda s, a: history.stop_exercise(s, actor=a, exercise_id=as_id(exercise_id)),
+                           "Exercise taken out of the programme.")
+
+    @rx.event
+    async def print_home_programme(self):
+        """Download the home exercise programme as a PDF for the patient."""
+        try:
+            actor = await current_actor(self, "chart.view")
+            with session_scope() as session:
+                pdf = history.home_programme_pdf(session, actor=actor, patient_id=self._patient_id, today=today_at(self._tz))
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._ok("Home exercise programme ready to print.")
+        return rx.download(data=pdf, filename="home-exercise-programme.pdf")
 
     @rx.event
     async def stop_medication(self, medication_id: int):

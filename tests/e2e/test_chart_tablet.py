@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -208,6 +209,16 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_label("Status of goal: Walk 500 m without pain").tap()
     chart.get_by_role("option", name="met", exact=True).tap()
     expect(chart.get_by_role("status").filter(has_text="Goal marked met.")).to_be_visible()
+
+    # Home exercise programme, printed as a PDF for the patient.
+    chart.get_by_label("Exercise", exact=True).fill("Heel raises")
+    chart.get_by_label("Sets, reps, how often").fill("3 x 10, twice a day")
+    chart.get_by_role("button", name="Add exercise").tap()
+    expect(chart.get_by_role("button", name="Stop Heel raises")).to_be_visible()
+    with chart.expect_download() as download:
+        chart.get_by_role("button", name="Print home exercise programme (PDF)").tap()
+    assert download.value.suggested_filename == "home-exercise-programme.pdf"
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
 
     # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
     chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zlib
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.models import PatientMedication
+from clinic_app.models import AuditLog, PatientMedication
 from clinic_app.services import history
 from clinic_app.services.codes import search_icd10
 from clinic_app.services.errors import InvalidInput, NotAllowed
@@ -98,7 +100,8 @@ def test_the_database_keeps_clinical_records(engine, session, clinic, patient):
     history.add_medication(session, actor=clinic.clinician, patient_id=patient, name="Naproxen", drug_class="NSAID")
     history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="short", text="Kneel",
                      target_date="2030-04-01", today=dt.date(2030, 3, 12))
-    for table in ("patient_problem", "patient_allergy", "patient_medication", "plan_goal"):
+    history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name="Bridges")
+    for table in ("patient_problem", "patient_allergy", "patient_medication", "plan_goal", "home_exercise"):
         with Session(engine) as raw, pytest.raises(IntegrityError, match="clinical_record_kept"):
             raw.execute(text(f"DELETE FROM {table}"))
             raw.commit()
@@ -128,3 +131,35 @@ def test_goals_have_a_term_a_future_target_and_a_status(session, clinic, patient
     with pytest.raises(NotAllowed):
         history.set_goal_status(session, actor=clinic.clinician2, goal_id=short.id, status="not met")
     assert len(history.goals(session, actor=clinic.clinician, patient_id=patient)) == 2
+
+
+# -- home exercise programme ---------------------------------------------------------------
+def _pdf_text(pdf: bytes) -> str:
+    """The text drawn on a PDF's pages (its content streams, inflated)."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S)
+    text = []
+    for raw in streams:
+        try:
+            text.append(zlib.decompress(raw).decode("latin-1"))
+        except zlib.error:
+            text.append(raw.decode("latin-1"))
+    return "".join(text)
+
+
+def test_the_home_programme_prints_as_a_pdf_and_is_audited(session, clinic, patient):
+    with pytest.raises(InvalidInput, match="at least one exercise"):
+        history.home_programme_pdf(session, actor=clinic.clinician, patient_id=patient, today=dt.date(2030, 3, 12))
+    history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name="Heel raises", dosage="3 x 10, twice a day",
+                         instructions="Hold a chair; rise slowly onto your toes.")
+    stopped = history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name="Wall squats")
+    history.stop_exercise(session, actor=clinic.clinician, exercise_id=stopped.id)
+    pdf = history.home_programme_pdf(session, actor=clinic.clinician, patient_id=patient, today=dt.date(2030, 3, 12))
+    assert pdf.startswith(b"%PDF-")
+    words = _pdf_text(pdf)
+    assert "Heel raises" in words and "3 x 10, twice a day" in words and "Cara Diaz" in words
+    assert "Wall squats" not in words
+    assert session.exec(select(AuditLog).where(AuditLog.action == "print")).one().patient_id == patient
+    with pytest.raises(InvalidInput, match="Name the exercise"):
+        history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name=" ")
+    with pytest.raises(NotAllowed):
+        history.home_programme_pdf(session, actor=clinic.clinician2, patient_id=patient, today=dt.date(2030, 3, 12))
