@@ -42,10 +42,11 @@ def describe_icd10(code: str) -> str:
 
 
 @cache
-def _billable_index() -> tuple[tuple[str, str, str], ...]:
-    """(code, description, lower-case description) of every billable ICD-10-CM code (~75k)."""
+def _billable_index() -> tuple[tuple[str, str, str, str], ...]:
+    """(code, description, lower-case description, code without its dot) of every billable
+    ICD-10-CM code (~75k)."""
     return tuple(
-        (code, desc, desc.lower())
+        (code, desc, desc.lower(), code.replace(".", ""))
         for code in icd.get_all_codes(True)
         if icd.is_leaf(code) and (desc := icd.get_description(code))
     )
@@ -59,9 +60,10 @@ def search_icd10(text: str, *, limit: int = 15) -> list[tuple[str, str]]:
         return []
     code_like = query.upper().replace(".", "")
     words = query.lower().split()
+    first, rest = max(words, key=len), [w for w in words if w != max(words, key=len)]
     hits = [
-        (code, desc) for code, desc, lower in _billable_index()
-        if code.replace(".", "").startswith(code_like) or all(w in lower for w in words)
+        (code, desc) for code, desc, lower, bare in _billable_index()
+        if bare.startswith(code_like) or (first in lower and all(w in lower for w in rest))
     ]
     hits.sort(key=lambda h: (not h[0].replace(".", "").startswith(code_like), len(h[0]), h[0]))
     return hits[:limit]
