@@ -1,5 +1,5 @@
 """charting: addenda, co-signature (supervision), minutes on procedure lines, outcome measures,
-template fields, body chart marks, problem list, allergies, medications, plan goals, home exercises, and their rules
+template fields, body chart marks, problem list, allergies, medications, plan goals, home exercises, attachments, and their rules
 
 Revision ID: 0002
 Revises: 0001
@@ -220,11 +220,38 @@ def upgrade() -> None:
     with op.batch_alter_table('home_exercise', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_home_exercise_patient_id'), ['patient_id'], unique=False)
 
+    op.create_table('attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('note_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('size_bytes', sa.Integer(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('data', sa.LargeBinary(), nullable=False),
+    sa.Column('uploaded_by_user_id', sa.Integer(), nullable=False),
+    sa.Column('uploaded_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("content_type IN ('image/png', 'image/jpeg', 'application/pdf')", name='ck_attachment_type'),
+    sa.CheckConstraint('size_bytes BETWEEN 1 AND 5242880', name='ck_attachment_size'),
+    sa.ForeignKeyConstraint(['note_id'], ['note.id'], ),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['uploaded_by_user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('patient_id', 'sha256')
+    )
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachment_patient_id'), ['patient_id'], unique=False)
+
     _create_rules()
 
 
 def downgrade() -> None:
     _drop_rules()
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachment_patient_id'))
+
+    op.drop_table('attachment')
+
     with op.batch_alter_table('home_exercise', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_home_exercise_patient_id'))
 
@@ -294,11 +321,12 @@ def downgrade() -> None:
 # - A supervised provider's visit gets no charges before its note is co-signed.
 # - Measure scores, body chart marks, the template and its field values are part of the note: none added,
 #   changed or removed once it is signed.
-# - Problems, allergies, medications, plan goals and home exercises are kept for the record: never deleted.
+# - Problems, allergies, medications, plan goals, home exercises and attachments are kept for
+#   the record: never deleted; an attachment's bytes never change.
 _SUPERVISED_UNCOSIGNED = """EXISTS (SELECT 1 FROM note n JOIN clinician_supervision s ON s.provider_id = n.provider_id
       WHERE n.id = {row}.note_id) AND NOT EXISTS (SELECT 1 FROM note_cosignature c WHERE c.note_id = {row}.note_id)"""
 
-_KEPT = ("patient_problem", "patient_allergy", "patient_medication", "plan_goal", "home_exercise")
+_KEPT = ("patient_problem", "patient_allergy", "patient_medication", "plan_goal", "home_exercise", "attachment")
 
 _SQLITE_RULES = [
     """CREATE TRIGGER note_addendum_needs_signed BEFORE INSERT ON note_addendum
@@ -333,6 +361,8 @@ _SQLITE_RULES = [
         BEGIN SELECT RAISE(ABORT, 'clinical_record_kept'); END"""
         for table in _KEPT
     ],
+    """CREATE TRIGGER attachment_no_update BEFORE UPDATE ON attachment
+    BEGIN SELECT RAISE(ABORT, 'attachment_final'); END""",
 ]
 _SQLITE_TRIGGERS = [
     "note_addendum_needs_signed", "note_addendum_no_update", "note_addendum_no_delete",
@@ -340,6 +370,7 @@ _SQLITE_TRIGGERS = [
     "note_cosignature_no_delete", "charge_needs_cosignature",
     *[f"{t}_signed_{o}" for t in ("measure_result", "note_form", "note_field", "body_mark") for o in ("insert", "update", "delete")],
     *[f"{t}_no_delete" for t in _KEPT],
+    "attachment_no_update",
 ]
 
 _PG_RULES = [
@@ -385,6 +416,8 @@ _PG_RULES = [
         EXECUTE FUNCTION clinic_forbid('clinical_record_kept')"""
         for table in _KEPT
     ],
+    """CREATE TRIGGER attachment_no_update BEFORE UPDATE ON attachment FOR EACH ROW
+    EXECUTE FUNCTION clinic_forbid('attachment_final')""",
 ]
 
 
@@ -403,7 +436,7 @@ def _drop_rules() -> None:
         ("note_addendum", "note_addendum_rules"), ("note_cosignature", "note_cosignature_rules"),
         ("charge", "charge_needs_cosignature"), ("measure_result", "measure_result_signed"),
         ("note_form", "note_form_signed"), ("note_field", "note_field_signed"), ("body_mark", "body_mark_signed"),
-        *[(t, f"{t}_no_delete") for t in _KEPT],
+        *[(t, f"{t}_no_delete") for t in _KEPT], ("attachment", "attachment_no_update"),
     ):
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     op.execute("DROP FUNCTION IF EXISTS clinic_charge_needs_cosignature()")

@@ -13,7 +13,14 @@ from clinic_app.models.clinical import (
     NoteForm,
     NoteProcedure,
 )
-from clinic_app.models.history import HomeExercise, PatientAllergy, PatientMedication, PatientProblem, PlanGoal
+from clinic_app.models.history import (
+    Attachment,
+    HomeExercise,
+    PatientAllergy,
+    PatientMedication,
+    PatientProblem,
+    PlanGoal,
+)
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.scheduling import (
@@ -31,6 +38,7 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentType",
+    "Attachment",
     "AuditLog",
     "BodyMark",
     "Charge",

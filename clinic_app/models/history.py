@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Column
+from sqlalchemy import CheckConstraint, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
@@ -90,3 +90,26 @@ class HomeExercise(SQLModel, table=True):
     active: bool = True
     recorded_by_user_id: int = Field(foreign_key="user.id")
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class Attachment(SQLModel, table=True):
+    """An image or PDF on the patient's chart, with its SHA-256 to check it is unchanged."""
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "sha256"),
+        CheckConstraint("size_bytes BETWEEN 1 AND 5242880", name="ck_attachment_size"),
+        CheckConstraint(
+            "content_type IN ('image/png', 'image/jpeg', 'application/pdf')", name="ck_attachment_type"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    note_id: int | None = Field(default=None, foreign_key="note.id")
+    filename: str = Field(max_length=120)
+    content_type: str = Field(max_length=40)
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by_user_id: int = Field(foreign_key="user.id")
+    uploaded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -63,6 +63,7 @@ DB_RULE_MESSAGES = {
     "cosign_by_signer": (NotAllowed, "A note cannot be co-signed by the clinician who signed it."),
     "cosignature_final": (NotAllowed, "A co-signature is part of the legal record and cannot be changed."),
     "charge_needs_cosignature": (NotAllowed, "This note needs its supervisor's co-signature before it is billed."),
+    "attachment_final": (NotAllowed, "An attachment is kept as it was uploaded; upload a new one instead."),
     "clinical_record_kept": (NotAllowed, "Clinical records are kept: resolve or stop it instead of deleting it."),
     "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
     "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),

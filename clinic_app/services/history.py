@@ -9,12 +9,14 @@ confirms it (``confirm=True``); nothing is saved before that.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
     Appointment,
+    Attachment,
     HomeExercise,
     Patient,
     PatientAllergy,
@@ -309,3 +311,58 @@ def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today
                  detail=f"{len(items)} exercises")
     session.commit()
     return bytes(pdf.output())
+
+
+# -- attachments ---------------------------------------------------------------------------
+MAX_ATTACHMENT = 5 * 1024 * 1024
+# The type is read from the file's first bytes, not from its name or what the browser says.
+_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"%PDF-", "application/pdf"))
+
+
+def attachments(session: Session, *, actor: Actor, patient_id: int) -> list[Attachment]:
+    """The patient's attachments, newest first (without loading their bytes into the page)."""
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, patient_id)
+    return list(session.exec(select(Attachment).where(Attachment.patient_id == patient_id).order_by(Attachment.id.desc())))
+
+
+def add_attachment(session: Session, *, actor: Actor, patient_id: int, filename: str, data: bytes,
+                   note_id: int | None = None) -> Attachment:
+    """Attach a PNG, JPEG or PDF of up to 5 MB to the patient's chart, with its SHA-256."""
+    name = (filename or "file").replace("\\", "/").rsplit("/", 1)[-1].strip()[:120] or "file"
+    if not data:
+        raise InvalidInput(f"{name} is empty; choose the file again.")
+    if len(data) > MAX_ATTACHMENT:
+        raise InvalidInput(f"{name} is {len(data) / 1048576:.1f} MB; attachments can be up to 5 MB.")
+    content_type = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
+    if content_type is None:
+        raise InvalidInput(f"{name} is not a PNG or JPEG image or a PDF; only those can be attached.")
+    digest = hashlib.sha256(data).hexdigest()
+    _write(session, actor, patient_id)
+    same = session.exec(select(Attachment).where(Attachment.patient_id == patient_id, Attachment.sha256 == digest)).first()
+    if same is not None:
+        session.rollback()
+        raise InvalidInput(f"This file is already attached as {same.filename}.")
+    row = Attachment(patient_id=patient_id, note_id=note_id, filename=name, content_type=content_type, size_bytes=len(data),
+                     sha256=digest, data=data, uploaded_by_user_id=actor.user_id)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="attachment", entity_id=row.id, patient_id=patient_id)
+    session.commit()
+    return row
+
+
+def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> Attachment:
+    """An attachment with its bytes, checked against its SHA-256. Audited as a view."""
+    for_write(session)
+    row = session.get(Attachment, attachment_id)
+    if row is None:
+        raise NotFound("That attachment no longer exists.")
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, row.patient_id)
+    if hashlib.sha256(row.data).hexdigest() != row.sha256:
+        session.rollback()
+        raise InvalidInput(f"{row.filename} does not match the checksum taken at upload; it may be damaged. Tell an admin.")
+    audit.record(session, actor=actor, action="view", entity="attachment", entity_id=row.id, patient_id=row.patient_id)
+    session.commit()
+    return row

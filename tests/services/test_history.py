@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import zlib
 
@@ -163,3 +164,39 @@ def test_the_home_programme_prints_as_a_pdf_and_is_audited(session, clinic, pati
         history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name=" ")
     with pytest.raises(NotAllowed):
         history.home_programme_pdf(session, actor=clinic.clinician2, patient_id=patient, today=dt.date(2030, 3, 12))
+
+
+# -- attachments ---------------------------------------------------------------------------
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.4\n% a tiny test file\n"
+
+
+def test_attachments_are_typed_by_content_sized_checksummed_and_audited(session, clinic, patient):
+    row = history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="C:\\scans\\knee.png", data=PNG)
+    assert (row.filename, row.content_type, row.size_bytes) == ("knee.png", "image/png", len(PNG))
+    assert row.sha256 == hashlib.sha256(PNG).hexdigest()
+    history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="referral.pdf", data=PDF)
+    for name, data, message in (
+        ("notes.txt", b"hello", "not a PNG or JPEG image or a PDF"),
+        ("fake.pdf", b"MZ\x90\x00", "not a PNG or JPEG image or a PDF"),
+        ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "attachments can be up to 5 MB"),
+        ("empty.png", b"", "is empty"),
+        ("again.png", PNG, "already attached as knee.png"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename=name, data=data)
+    assert [a.filename for a in history.attachments(session, actor=clinic.clinician, patient_id=patient)] == ["referral.pdf", "knee.png"]
+    opened = history.open_attachment(session, actor=clinic.clinician, attachment_id=row.id)
+    assert opened.data == PNG
+    assert session.exec(select(AuditLog).where(AuditLog.entity == "attachment", AuditLog.action == "view")).one()
+    with pytest.raises(NotAllowed):
+        history.open_attachment(session, actor=clinic.clinician2, attachment_id=row.id)
+
+
+def test_the_database_keeps_attachments_unchanged(engine, session, clinic, patient):
+    history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="knee.png", data=PNG)
+    for statement, rule in (("UPDATE attachment SET filename = 'x.png'", "attachment_final"),
+                            ("DELETE FROM attachment", "clinical_record_kept")):
+        with Session(engine) as raw, pytest.raises(IntegrityError, match=rule):
+            raw.execute(text(statement))
+            raw.commit()
