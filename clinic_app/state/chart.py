@@ -197,6 +197,7 @@ class ChartState(rx.State):
     _patient_id: int = 0
     goals: list[GoalRow] = []
     exercises: list[RecordRow] = []
+    attachments: list[RecordRow] = []
     new_ex_name: str = ""
     new_ex_dosage: str = ""
     new_ex_instructions: str = ""
@@ -391,7 +392,7 @@ class ChartState(rx.State):
     def _show_record(self, session, actor) -> None:
         if not self.own_note:
             self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
-            self.goals, self.exercises = [], []
+            self.goals, self.exercises, self.attachments = [], [], []
             return
         record = history.summary(session, actor=actor, patient_id=self._patient_id)
         self.problems = [
@@ -416,6 +417,11 @@ class ChartState(rx.State):
         self.exercises = [
             RecordRow(id=e.id, text=e.name + (f" ({e.dosage})" if e.dosage else ""), action_label=f"Stop {e.name}")
             for e in history.exercises(session, actor=actor, patient_id=self._patient_id)
+        ]
+        self.attachments = [
+            RecordRow(id=a.id, text=f"{a.filename} ({a.size_bytes / 1024:,.0f} KB, {self._when(a.uploaded_at)})",
+                      action_label=f"Open {a.filename}")
+            for a in history.attachments(session, actor=actor, patient_id=self._patient_id)
         ]
         self.allergy_words = (
             "Allergies: " + "; ".join(a.text for a in self.allergies) if self.allergies else "No allergies recorded."
@@ -580,6 +586,38 @@ class ChartState(rx.State):
             return self._fail(exc)
         self._ok("Home exercise programme ready to print.")
         return rx.download(data=pdf, filename="home-exercise-programme.pdf")
+
+    @rx.event
+    async def upload_attachment(self, files: list[rx.UploadFile]):
+        """Attach the chosen files to the patient's chart (each checked on its own)."""
+        done, refused = [], []
+        for file in files:
+            data = await file.read()
+            name = getattr(file, "name", None) or getattr(file, "filename", None) or "file"
+            ok = await self._record(
+                lambda s, a, name=name, data=data: history.add_attachment(
+                    s, actor=a, patient_id=self._patient_id, filename=name, data=data, note_id=self.note_id or None),
+                f"{name} attached.",
+            )
+            (done if ok else refused).append(self.message)
+        if refused:
+            self.message = " ".join(refused)
+            self.message_is_error = True
+        elif done:
+            self._ok(" ".join(done))
+        return rx.clear_selected_files("attachment-upload")
+
+    @rx.event
+    async def open_attachment(self, attachment_id: int):
+        """Download an attachment to view it (its checksum is checked first)."""
+        try:
+            actor = await current_actor(self, "chart.view")
+            with session_scope() as session:
+                row = history.open_attachment(session, actor=actor, attachment_id=as_id(attachment_id))
+                data, filename = row.data, row.filename
+        except ClinicError as exc:
+            return self._fail(exc)
+        return rx.download(data=data, filename=filename)
 
     @rx.event
     async def stop_medication(self, medication_id: int):

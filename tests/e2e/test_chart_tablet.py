@@ -220,6 +220,18 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     assert download.value.suggested_filename == "home-exercise-programme.pdf"
     assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
 
+    # Attachments: a real PNG is kept with its checksum; a file that only claims to be one is refused.
+    upload = chart.locator("#attachment-upload input[type=file]")
+    upload.set_input_files(files=[{"name": "scan.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}])
+    chart.get_by_role("button", name="Upload attachment").tap()
+    expect(chart.get_by_role("button", name="Open scan.png")).to_be_visible()
+    upload.set_input_files(files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not an image"}])
+    chart.get_by_role("button", name="Upload attachment").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("fake.png is not a PNG or JPEG image or a PDF")
+    with chart.expect_download() as opened:
+        chart.get_by_role("button", name="Open scan.png").tap()
+    assert Path(opened.value.path()).read_bytes().startswith(b"\x89PNG")
+
     # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
     chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")
     chart.get_by_role("button", name="Add M54.50 to problems").tap()
