@@ -46,3 +46,8 @@ def clinic_name() -> str:
 def export_dir() -> Path:
     """Where bulk FHIR exports are written until they are fetched and deleted."""
     return Path(os.environ.get("CLINIC_EXPORT_DIR") or PROJECT_ROOT / "data" / "exports")
+
+# How units of timed procedure codes follow from minutes: "cms" (the CMS 8-minute rule,
+# over all timed codes of a visit) or "per_code" (substantial portion, each code alone).
+# A clinic-level setting for now; per payer when payers exist (services/timed_units.py).
+TIMED_UNIT_RULE = os.environ.get("CLINIC_TIMED_UNIT_RULE", "cms")

@@ -2,8 +2,27 @@
 
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
-from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
+from clinic_app.models.clinical import (
+    BodyMark,
+    ClinicianSupervision,
+    Note,
+    NoteAddendum,
+    NoteCosignature,
+    NoteDiagnosis,
+    NoteField,
+    NoteForm,
+    NoteProcedure,
+)
+from clinic_app.models.history import (
+    Attachment,
+    HomeExercise,
+    PatientAllergy,
+    PatientMedication,
+    PatientProblem,
+    PlanGoal,
+)
 from clinic_app.models.interop import ApiToken
+from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
 from clinic_app.models.revenue import (
     Adjustment,
@@ -36,24 +55,38 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentType",
+    "Attachment",
     "AuditLog",
     "BillingProfile",
+    "BodyMark",
     "Charge",
     "Claim",
     "ClaimDiagnosis",
     "ClaimEvent",
     "ClaimLine",
+    "ClinicianSupervision",
     "Coverage",
     "Fee",
     "FeeSchedule",
+    "HomeExercise",
     "LedgerEntry",
     "LinePosting",
     "Location",
+    "MeasureResult",
     "Note",
+    "NoteAddendum",
+    "NoteCosignature",
     "NoteDiagnosis",
+    "NoteField",
+    "NoteForm",
     "NoteProcedure",
+    "OutcomeMeasure",
     "Patient",
+    "PatientAllergy",
+    "PatientMedication",
+    "PatientProblem",
     "Payer",
+    "PlanGoal",
     "Provider",
     "Remittance",
     "Room",

@@ -45,9 +45,90 @@ class NoteProcedure(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("note_id", "code"),
         CheckConstraint("units BETWEEN 1 AND 24", name="ck_procedure_units"),
+        CheckConstraint("minutes IS NULL OR minutes BETWEEN 1 AND 480", name="ck_procedure_minutes"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     note_id: int = Field(foreign_key="note.id", index=True)
     code: str = Field(max_length=5)
     units: int = 1
+    # Minutes of one-on-one time for a timed code (the CMS 8-minute rule needs them).
+    minutes: int | None = None
+
+
+class ClinicianSupervision(SQLModel, table=True):
+    """An assistant's or student's provider record and the clinician who supervises them.
+
+    Notes of a supervised provider are signed by them and then co-signed by the
+    supervisor; the visit becomes ready to bill at the co-signature.
+    """
+
+    __tablename__ = "clinician_supervision"
+    __table_args__ = (
+        CheckConstraint("provider_id <> supervisor_provider_id", name="ck_supervision_not_self"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", unique=True)
+    supervisor_provider_id: int = Field(foreign_key="provider.id", index=True)
+
+
+class NoteCosignature(SQLModel, table=True):
+    """The supervising clinician's co-signature of a signed note: one per note, final."""
+
+    __tablename__ = "note_cosignature"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", unique=True)
+    user_id: int = Field(foreign_key="user.id")
+    signed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class NoteAddendum(SQLModel, table=True):
+    """A correction or addition to a signed note, dated, with its author. Never changed."""
+
+    __tablename__ = "note_addendum"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    author_user_id: int = Field(foreign_key="user.id")
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class NoteForm(SQLModel, table=True):
+    """The template a note is written with (its structured fields and section names)."""
+
+    __tablename__ = "note_form"
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", unique=True)
+    template_code: str = Field(max_length=24)
+
+
+class NoteField(SQLModel, table=True):
+    """One structured field of a note's template and its value (a checklist as a JSON list)."""
+
+    __tablename__ = "note_field"
+    __table_args__ = (UniqueConstraint("note_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    key: str = Field(max_length=40)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class BodyMark(SQLModel, table=True):
+    """A marked region of the body chart on a note: symptom and intensity 0-10."""
+
+    __tablename__ = "body_mark"
+    __table_args__ = (
+        UniqueConstraint("note_id", "region"),
+        CheckConstraint("intensity BETWEEN 0 AND 10", name="ck_body_mark_intensity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    note_id: int = Field(foreign_key="note.id", index=True)
+    region: str = Field(max_length=32)
+    symptom: str = Field(max_length=16)
+    intensity: int

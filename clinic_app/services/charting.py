@@ -1,8 +1,16 @@
-"""Visit notes: drafts that autosave, codes, and signing.
+"""Visit notes: drafts that autosave, codes, signing, co-signing and addenda.
 
 Signing is one transaction: the note is locked, the visit becomes ready to bill and
 its charges are captured. It happens once; a second attempt (a double tap, a second
 tablet) finds the note signed and changes nothing.
+
+Co-signature: a provider with a supervisor (``ClinicianSupervision``: an assistant or
+a student) signs their note, which locks it; the visit becomes ready to bill, and its
+charges are captured, only when the supervising clinician co-signs. Until then the
+visit stays "in session", so it counts among the notes awaiting signature.
+
+After signing, corrections are addenda: dated, with their author, shown with the
+original, never changed (the database refuses it too).
 """
 
 from __future__ import annotations
@@ -13,13 +21,32 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, AppointmentEvent, Charge, Location, Note, NoteDiagnosis, NoteProcedure
-from clinic_app.services import audit, payers
+from clinic_app.models import (
+    Appointment,
+    AppointmentEvent,
+    Charge,
+    ClinicianSupervision,
+    Fee,
+    Location,
+    Note,
+    NoteAddendum,
+    NoteCosignature,
+    NoteDiagnosis,
+    NoteField,
+    NoteForm,
+    NoteProcedure,
+    Patient,
+    Provider,
+    User,
+)
+from clinic_app.services import audit, payers, timed_units
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import hhmm, local_day
 from clinic_app.services.codes import fee_for, normalise_icd10
 from clinic_app.services.errors import (
+    DraftConflict,
     IllegalTransition,
     InvalidInput,
     NotAllowed,
@@ -35,6 +62,7 @@ MAX_FIELD = 20_000
 MAX_DIAGNOSES = 12  # a claim holds up to 12
 MAX_PROCEDURES = 12
 MAX_UNITS = 24
+MAX_MINUTES = 480
 # Visits whose note a clinician may open and write.
 CHARTABLE = ("booked", "arrived", "in_session", "ready_to_bill", "billed")
 
@@ -56,13 +84,26 @@ def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) 
     if lock:
         query = query.with_for_update()
     note = session.exec(query).first()
-    if note is None:
-        raise NotFound("That note no longer exists.")
-    if note.provider_id != actor.provider_id:
-        raise NotAllowed("This note belongs to another clinician.")
-    if note.signed_at is not None:
-        raise NoteAlreadySigned("This note is signed and can no longer be changed.")
+    refusal = (
+        NotFound("That note no longer exists.") if note is None
+        else NotAllowed("This note belongs to another clinician.") if note.provider_id != actor.provider_id
+        else NoteAlreadySigned("This note is signed and can no longer be changed.") if note.signed_at is not None
+        else None
+    )
+    if refusal is not None:
+        session.rollback()  # release the write lock taken above at once
+        raise refusal
     return note
+
+
+def editable_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A draft note of the actor's own, locked for a change (other services add to notes)."""
+    return _draft(session, actor, note_id, lock=True)
+
+
+def readable_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A note the actor may read (their own or a supervisee's); no audit row, for lookups."""
+    return _viewable(session, actor, note_id)
 
 
 def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
@@ -94,8 +135,16 @@ def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     return note
 
 
-def save_draft(session: Session, *, actor: Actor, note_id: int, field: str, text: str) -> Note:
-    """Autosave one SOAP field of a draft."""
+def save_draft(
+    session: Session, *, actor: Actor, note_id: int, field: str, text: str, base_text: str | None = None
+) -> Note:
+    """Autosave one SOAP field of a draft.
+
+    ``base_text`` is the section as this device last loaded or saved it. If the saved
+    section differs from it, another device changed it meanwhile: DraftConflict is
+    raised with the saved text, nothing is written, and the caller keeps its own text.
+    Without ``base_text`` the save overwrites (a deliberate "keep my text").
+    """
     if field not in SOAP_FIELDS:
         raise InvalidInput(f"Unknown note section {field!r}.")
     text = text or ""
@@ -104,14 +153,83 @@ def save_draft(session: Session, *, actor: Actor, note_id: int, field: str, text
             f"The {field} section is over {MAX_FIELD:,} characters; shorten it or split it."
         )
     note = _draft(session, actor, note_id, lock=True)
-    if getattr(note, field) == text:
+    saved = getattr(note, field)
+    if saved == text:
         session.rollback()
         return note
+    if base_text is not None and saved != base_text:
+        session.rollback()
+        raise DraftConflict(
+            f"The {field} section was changed on another device while you were writing. Your text "
+            "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
+            saved_text=saved,
+        )
     setattr(note, field, text)
     note.updated_at = utcnow()
     session.add(note)
     _commit(session)
     return note
+
+
+def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
+    """Start a draft from the patient's last signed note with this clinician.
+
+    Only empty sections are filled (what is already written is never replaced), and
+    diagnoses not yet on the note are added. Procedures and measures are not copied:
+    they are what happened at this visit. Returns what was copied, in words.
+    """
+    note = _draft(session, actor, note_id, lock=True)
+    here = session.get(Appointment, note.appointment_id)
+    last = session.exec(
+        select(Note)
+        .join(Appointment, Appointment.id == Note.appointment_id)
+        .where(
+            Note.patient_id == note.patient_id, Note.provider_id == note.provider_id, Note.id != note.id,
+            Note.signed_at.is_not(None), Appointment.starts_at < here.starts_at,
+        )
+        .order_by(Appointment.starts_at.desc())
+    ).first()
+    if last is None:
+        session.rollback()
+        raise InvalidInput("There is no earlier signed note of this patient with you to copy from.")
+    copied = []
+    for field in SOAP_FIELDS:
+        if not (getattr(note, field) or "").strip() and (getattr(last, field) or "").strip():
+            setattr(note, field, getattr(last, field))
+            copied.append(field)
+    have = {d.code for d in diagnoses(session, note_id=note.id)}
+    room = MAX_DIAGNOSES - len(have)
+    new_dx = [d.code for d in diagnoses(session, note_id=last.id) if d.code not in have][: max(room, 0)]
+    for code in new_dx:
+        session.add(NoteDiagnosis(note_id=note.id, code=code))
+    # The template and the structured values this draft does not have yet.
+    old_form = session.exec(select(NoteForm).where(NoteForm.note_id == last.id)).first()
+    if old_form and session.exec(select(NoteForm).where(NoteForm.note_id == note.id)).first() is None:
+        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code))
+        copied.append("template")
+    have_keys = set(session.exec(select(NoteField.key).where(NoteField.note_id == note.id)))
+    for old in session.exec(select(NoteField).where(NoteField.note_id == last.id)).all():
+        if old.key not in have_keys and old.value not in ("", "[]"):
+            session.add(NoteField(note_id=note.id, key=old.key, value=old.value))
+            copied.append(old.key)
+    if not copied and not new_dx:
+        session.rollback()
+        raise InvalidInput("Nothing to copy: every section already has text and the diagnoses are on the note.")
+    note.updated_at = utcnow()
+    session.add(note)
+    audit.record(session, actor=actor, action="copy_forward", entity="note", entity_id=note.id,
+                 patient_id=note.patient_id, detail=f"from note {last.id}")
+    _commit(session)
+    sections = [c for c in copied if c in SOAP_FIELDS]
+    fields = [c for c in copied if c not in (*SOAP_FIELDS, "template")]
+    words = [f"{', '.join(sections)} section(s)"] if sections else []
+    if "template" in copied:
+        words.append("the template")
+    if fields:
+        words.append(f"{len(fields)} template field value(s)")
+    if new_dx:
+        words.append(f"diagnoses {', '.join(new_dx)}")
+    return words
 
 
 def diagnoses(session: Session, *, note_id: int) -> list[NoteDiagnosis]:
@@ -148,25 +266,113 @@ def remove_diagnosis(session: Session, *, actor: Actor, note_id: int, code: str)
     _commit(session)
 
 
-def add_procedure(session: Session, *, actor: Actor, note_id: int, code: str, units: int | str) -> NoteProcedure:
-    """Add a procedure code with units to a draft (the code must be on the fee list)."""
+def _whole(text: int | str | None, *, low: int, high: int, what: str) -> int | None:
+    text = "" if text is None else str(text).strip()
+    if text == "":
+        return None
     try:
-        units = int(str(units).strip())
-    except ValueError as exc:
-        raise InvalidInput("Units must be a whole number from 1 to 24.") from exc
-    if not 1 <= units <= MAX_UNITS:
-        raise InvalidInput("Units must be a whole number from 1 to 24.")
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidInput(f"{what} must be a whole number from {low} to {high}.")
+    return value
+
+
+def add_procedure(
+    session: Session, *, actor: Actor, note_id: int, code: str, units: int | str | None = None,
+    minutes: int | str | None = None, rule: str | None = None,
+) -> NoteProcedure:
+    """Add a procedure code to a draft (the code must be on the fee list).
+
+    ``minutes`` record the time of a timed code. Units left blank on a timed code with
+    minutes are worked out from the visit's timed minutes (``suggested_units``); units
+    that disagree with the minutes are kept as entered and reported by ``unit_warnings``.
+    """
+    units = _whole(units, low=1, high=MAX_UNITS, what="Units")
+    minutes = _whole(minutes, low=1, high=MAX_MINUTES, what="Minutes")
     fee = fee_for(session, code)
+    if units is None and not (fee.timed and minutes):
+        raise InvalidInput(
+            "Units must be a whole number from 1 to 24."
+            + (" Or enter the minutes and leave units blank to have them worked out." if fee.timed else "")
+        )
     note = _draft(session, actor, note_id, lock=True)
     existing = procedures(session, note_id=note.id)
     if any(p.code == fee.code for p in existing):
-        raise InvalidInput(f"{fee.code} is already on this note; change its units instead.")
+        raise InvalidInput(f"{fee.code} is already on this note; remove it and add it again to change it.")
     if len(existing) >= MAX_PROCEDURES:
         raise InvalidInput(f"A note can carry at most {MAX_PROCEDURES} procedure lines.")
-    row = NoteProcedure(note_id=note.id, code=fee.code, units=units)
+    if units is None:
+        lines = [(p.code, p.minutes) for p in existing] + [(fee.code, minutes)]
+        units = _suggest(session, lines, rule).get(fee.code, 0)
+        if units == 0:
+            raise InvalidInput(
+                f"{minutes} minute(s) of {fee.code} bill no unit under the {_rule_name(rule)}; "
+                "enter the units yourself if the payer allows it, or leave the code off."
+            )
+    row = NoteProcedure(note_id=note.id, code=fee.code, units=units, minutes=minutes)
     session.add(row)
     _commit(session)
     return row
+
+
+def _rule_name(rule: str | None) -> str:
+    return timed_units.RULES.get(rule or settings.TIMED_UNIT_RULE, rule or settings.TIMED_UNIT_RULE)
+
+
+def _timed_codes(session: Session, codes: list[str]) -> set[str]:
+    if not codes:
+        return set()
+    return set(session.exec(select(Fee.code).where(Fee.code.in_(codes), Fee.timed)))
+
+
+def _suggest(session: Session, lines: list[tuple[str, int | None]], rule: str | None) -> dict[str, int]:
+    timed = _timed_codes(session, [code for code, _ in lines])
+    minutes = {code: m for code, m in lines if code in timed and m}
+    return timed_units.allocate(minutes, rule or settings.TIMED_UNIT_RULE)
+
+
+def suggested_units(session: Session, *, note_id: int, rule: str | None = None) -> dict[str, int]:
+    """Units each timed line with minutes should carry under the clinic's rule."""
+    return _suggest(session, [(p.code, p.minutes) for p in procedures(session, note_id=note_id)], rule)
+
+
+def unit_warnings(session: Session, *, note_id: int, rule: str | None = None) -> list[str]:
+    """Where a note's timed units and minutes disagree, in words (empty when they agree)."""
+    lines = procedures(session, note_id=note_id)
+    suggested = _suggest(session, [(p.code, p.minutes) for p in lines], rule)
+    timed = _timed_codes(session, [p.code for p in lines])
+    name = _rule_name(rule)
+    total = sum(p.minutes or 0 for p in lines if p.code in timed)
+    warnings = []
+    for line in lines:
+        if line.code not in timed:
+            continue
+        if not line.minutes:
+            warnings.append(f"{line.code} is a timed code: record its minutes.")
+        elif suggested[line.code] != line.units:
+            warnings.append(
+                f"{line.code}: {line.units} unit(s) entered, but under the {name} "
+                f"({total} timed minute(s) in this visit) it supports {suggested[line.code]}"
+                + ("; remove it or correct the minutes." if suggested[line.code] == 0 else ".")
+            )
+    return warnings
+
+
+def apply_suggested_units(session: Session, *, actor: Actor, note_id: int, rule: str | None = None) -> None:
+    """Set each timed line's units to what its minutes support.
+
+    A line whose minutes support no unit is left for the clinician to remove (its
+    warning says so): a code is never dropped from a note behind their back.
+    """
+    note = _draft(session, actor, note_id, lock=True)
+    suggested = suggested_units(session, note_id=note.id, rule=rule)
+    for line in procedures(session, note_id=note.id):
+        if suggested.get(line.code, 0) not in (0, line.units):
+            line.units = suggested[line.code]
+            session.add(line)
+    _commit(session)
 
 
 def remove_procedure(session: Session, *, actor: Actor, note_id: int, code: str) -> None:
@@ -186,8 +392,21 @@ def _commit(session: Session) -> None:
         raise (from_db_error(exc) or InvalidInput("That change conflicts with the saved note.")) from exc
 
 
-def sign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime | None = None) -> list[Charge]:
-    """Sign a note: lock it, make the visit ready to bill, capture its charges. All or nothing."""
+def supervisor_of(session: Session, *, provider_id: int) -> int | None:
+    """The supervising provider of an assistant's or student's provider record, if any."""
+    return session.exec(
+        select(ClinicianSupervision.supervisor_provider_id).where(ClinicianSupervision.provider_id == provider_id)
+    ).first()
+
+
+def sign_note(
+    session: Session, *, actor: Actor, note_id: int, now: dt.datetime | None = None, rule: str | None = None
+) -> list[Charge]:
+    """Sign a note: lock it, make the visit ready to bill, capture its charges. All or nothing.
+
+    A supervised clinician's signature only locks the note: the visit becomes ready to
+    bill at the supervisor's co-signature (``cosign_note``); an empty list is returned.
+    """
     for_write(session)
     require(actor.role, "note.sign")
     now = now or utcnow()
@@ -206,30 +425,59 @@ def sign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime 
         )
     if not any((getattr(note, f) or "").strip() for f in SOAP_FIELDS):
         raise InvalidInput("The note is empty; write at least one section before signing.")
-    dx = diagnoses(session, note_id=note.id)
-    lines = procedures(session, note_id=note.id)
-    if not dx:
+    if not diagnoses(session, note_id=note.id):
         raise InvalidInput("Add at least one diagnosis (ICD-10-CM) before signing.")
-    if not lines:
+    if not procedures(session, note_id=note.id):
         raise InvalidInput("Add at least one procedure code before signing.")
+    # Units billed must follow the minutes recorded (lines without minutes are only warned of).
+    mismatched = [w for w in unit_warnings(session, note_id=note.id, rule=rule) if "record its minutes" not in w]
+    if mismatched:
+        raise InvalidInput(" ".join(mismatched) + " Correct the units (or the minutes) before signing.")
+    supervised = supervisor_of(session, provider_id=note.provider_id) is not None
 
-    # Conditional updates: if another device signed first, neither matches and we stop.
+    # Conditional update: if another device signed first, it matches nothing and we stop.
     signed = session.execute(
         update(Note).where(Note.id == note.id, Note.signed_at.is_(None)).values(signed_at=now, signed_by_user_id=actor.user_id)
     ).rowcount
+    if signed != 1:
+        session.rollback()
+        raise NoteAlreadySigned("This note was signed a moment ago on another device.")
+    charges = [] if supervised else _make_billable(
+        session, actor=actor, note=note, appointment=appointment, now=now, event="note signed"
+    )
+    audit.record(
+        session, actor=actor, action="sign", entity="note", entity_id=note.id, patient_id=note.patient_id,
+        detail="awaiting co-signature" if supervised else f"{len(charges)} charge lines",
+    )
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise NoteAlreadySigned("This note was signed a moment ago on another device.") from exc
+    if not supervised:
+        session.refresh(appointment)
+        publish_change(session, appointment)
+    return charges
+
+
+def _make_billable(
+    session: Session, *, actor: Actor, note: Note, appointment: Appointment, now: dt.datetime, event: str
+) -> list[Charge]:
+    """Move the visit to ready to bill and add its charges (inside the caller's transaction)."""
     moved = session.execute(
         update(Appointment)
         .where(Appointment.id == appointment.id, Appointment.status == "in_session")
         .values(status="ready_to_bill")
     ).rowcount
-    if signed != 1 or moved != 1:
+    if moved != 1:
         session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.")
+    dx = diagnoses(session, note_id=note.id)
     pointers = ",".join(d.code for d in dx[:4])
     # Priced for the payer covering the patient on the date of service (or self-pay).
     service_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone)
     charges = []
-    for line_no, line in enumerate(lines, start=1):
+    for line_no, line in enumerate(procedures(session, note_id=note.id), start=1):
         fee = fee_for(session, line.code)
         price = payers.unit_price(session, fee=fee, patient_id=appointment.patient_id, day=service_day)
         charge = Charge(
@@ -248,21 +496,153 @@ def sign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime 
     session.add(
         AppointmentEvent(
             appointment_id=appointment.id, from_status="in_session", to_status="ready_to_bill",
-            user_id=actor.user_id, at=now, note="note signed",
+            user_id=actor.user_id, at=now, note=event,
         )
     )
+    return charges
+
+
+def _viewable(session: Session, actor: Actor, note_id: int, *, lock: bool = False) -> Note:
+    """A note the actor may read: their own, or one of a clinician they supervise."""
+    query = select(Note).where(Note.id == note_id)
+    if lock:
+        query = query.with_for_update()
+    note = session.exec(query).first()
+    if note is None:
+        raise NotFound("That note no longer exists.")
+    if actor.provider_id is None or (
+        note.provider_id != actor.provider_id and supervisor_of(session, provider_id=note.provider_id) != actor.provider_id
+    ):
+        raise NotAllowed("This note belongs to another clinician.")
+    return note
+
+
+def read_note(session: Session, *, actor: Actor, note_id: int) -> Note:
+    """A note by id that the actor may read: their own, or one of a clinician they
+    supervise (to review and co-sign). Audited as a view."""
+    for_write(session)
+    require(actor.role, "chart.view")
+    note = _viewable(session, actor, note_id)
+    audit.record(session, actor=actor, action="view", entity="note", entity_id=note.id, patient_id=note.patient_id)
+    session.commit()
+    return note
+
+
+def cosign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime | None = None) -> list[Charge]:
+    """The supervisor's co-signature: recorded, and the visit becomes ready to bill with its charges."""
+    for_write(session)
+    require(actor.role, "note.cosign")
+    now = now or utcnow()
+    note = _viewable(session, actor, note_id, lock=True)
+    if supervisor_of(session, provider_id=note.provider_id) != actor.provider_id:
+        raise NotAllowed("Only the supervising clinician can co-sign this note.")
+    if note.signed_at is None:
+        raise InvalidInput("The note must be signed by its author before it can be co-signed.")
+    if session.exec(select(NoteCosignature).where(NoteCosignature.note_id == note.id)).first() is not None:
+        session.rollback()
+        raise NoteAlreadySigned("This note is already co-signed; its charges were captured then.")
+    appointment = session.get(Appointment, note.appointment_id)
+    if appointment.status != "in_session":
+        # Signed before its author was supervised: it went to billing then.
+        raise IllegalTransition(f"This visit is already {STATUS_LABELS[appointment.status]}; it needs no co-signature.")
+    session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise (from_db_error(exc) or NoteAlreadySigned("This note was co-signed a moment ago on another device.")) from exc
+    charges = _make_billable(
+        session, actor=actor, note=note, appointment=appointment, now=now, event="note co-signed"
+    )
     audit.record(
-        session, actor=actor, action="sign", entity="note", entity_id=note.id,
-        patient_id=note.patient_id, detail=f"{len(charges)} charge lines",
+        session, actor=actor, action="cosign", entity="note", entity_id=note.id, patient_id=note.patient_id,
+        detail=f"{len(charges)} charge lines",
     )
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise NoteAlreadySigned("This note was signed a moment ago on another device.") from exc
+        raise (from_db_error(exc) or NoteAlreadySigned("This note was co-signed a moment ago on another device.")) from exc
     session.refresh(appointment)
     publish_change(session, appointment)
     return charges
+
+
+def awaiting_cosignature(session: Session, *, actor: Actor) -> list[dict]:
+    """Signed notes of the clinicians the actor supervises that still need their co-signature."""
+    require(actor.role, "chart.view")
+    if actor.provider_id is None:
+        return []
+    rows = session.exec(
+        select(Note, Patient, Provider)
+        .join(ClinicianSupervision, ClinicianSupervision.provider_id == Note.provider_id)
+        .join(Patient, Patient.id == Note.patient_id)
+        .join(Provider, Provider.id == Note.provider_id)
+        .join(Appointment, Appointment.id == Note.appointment_id)
+        .outerjoin(NoteCosignature, NoteCosignature.note_id == Note.id)
+        .where(
+            ClinicianSupervision.supervisor_provider_id == actor.provider_id,
+            Note.signed_at.is_not(None),
+            NoteCosignature.id.is_(None),
+            Appointment.status == "in_session",
+        )
+        .order_by(Note.signed_at)
+    ).all()
+    return [
+        {"note_id": n.id, "patient_name": f"{p.last_name}, {p.first_name}", "author": prov.name, "signed_at": n.signed_at}
+        for n, p, prov in rows
+    ]
+
+
+def signatures(session: Session, *, note: Note) -> dict:
+    """Who signed and co-signed a note and when; whether a co-signature is still due
+    (a signed note of a supervised clinician whose visit is not yet billable)."""
+    signer = session.get(User, note.signed_by_user_id) if note.signed_by_user_id else None
+    cosig = session.exec(select(NoteCosignature).where(NoteCosignature.note_id == note.id)).first()
+    cosigner = session.get(User, cosig.user_id) if cosig else None
+    supervisor_id = supervisor_of(session, provider_id=note.provider_id)
+    supervisor = session.get(Provider, supervisor_id) if supervisor_id else None
+    status = session.get(Appointment, note.appointment_id).status
+    return {
+        "signed_at": note.signed_at,
+        "signed_by": signer.full_name if signer else "",
+        "cosigned_at": cosig.signed_at if cosig else None,
+        "cosigned_by": cosigner.full_name if cosigner else "",
+        "needs_cosignature": supervisor is not None and cosig is None and status == "in_session",
+        "supervisor": supervisor.name if supervisor else "",
+    }
+
+
+MAX_ADDENDUM = 5_000
+
+
+def add_addendum(session: Session, *, actor: Actor, note_id: int, text: str, now: dt.datetime | None = None) -> NoteAddendum:
+    """Add a dated addendum to a signed note; the original stays as it was."""
+    for_write(session)
+    require(actor.role, "note.addendum")
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("Write the addendum first; an empty addendum is not added.")
+    if len(text) > MAX_ADDENDUM:
+        raise InvalidInput(f"The addendum is over {MAX_ADDENDUM:,} characters; shorten it or add two.")
+    note = _viewable(session, actor, note_id)
+    if note.signed_at is None:
+        raise InvalidInput("This note is still a draft: change the note itself instead of adding an addendum.")
+    row = NoteAddendum(note_id=note.id, author_user_id=actor.user_id, text=text, created_at=now or utcnow())
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="addendum", entity="note", entity_id=note.id, patient_id=note.patient_id)
+    _commit(session)
+    return row
+
+
+def addenda(session: Session, *, note_id: int) -> list[dict]:
+    """A note's addenda, oldest first, with their authors."""
+    rows = session.exec(
+        select(NoteAddendum, User).join(User, User.id == NoteAddendum.author_user_id)
+        .where(NoteAddendum.note_id == note_id).order_by(NoteAddendum.created_at, NoteAddendum.id)
+    ).all()
+    return [{"id": a.id, "text": a.text, "author": u.full_name, "created_at": a.created_at} for a, u in rows]
 
 
 def signed_label(note: Note, tz: str) -> str:

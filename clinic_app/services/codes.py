@@ -4,6 +4,7 @@ codes from the clinic's own fee list (no CPT text is shipped)."""
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import simple_icd_10_cm as icd
 from sqlmodel import Session, select
@@ -38,6 +39,34 @@ def describe_icd10(code: str) -> str:
         return icd.get_description(code)
     except ValueError:
         return ""
+
+
+@cache
+def _billable_index() -> tuple[tuple[str, str, str, str], ...]:
+    """(code, description, lower-case description, code without its dot) of every billable
+    ICD-10-CM code (~75k)."""
+    return tuple(
+        (code, desc, desc.lower(), code.replace(".", ""))
+        for code in icd.get_all_codes(True)
+        if icd.is_leaf(code) and (desc := icd.get_description(code))
+    )
+
+
+def search_icd10(text: str, *, limit: int = 15) -> list[tuple[str, str]]:
+    """Billable ICD-10-CM codes whose code starts with ``text`` or whose CDC description
+    holds every word of it, shortest codes first. Offline: the shipped code set only."""
+    query = (text or "").strip()
+    if len(query) < 2:
+        return []
+    code_like = query.upper().replace(".", "")
+    words = query.lower().split()
+    first, rest = max(words, key=len), [w for w in words if w != max(words, key=len)]
+    hits = [
+        (code, desc) for code, desc, lower, bare in _billable_index()
+        if bare.startswith(code_like) or (first in lower and all(w in lower for w in rest))
+    ]
+    hits.sort(key=lambda h: (not h[0].replace(".", "").startswith(code_like), len(h[0]), h[0]))
+    return hits[:limit]
 
 
 def fee_for(session: Session, text: str) -> Fee:

@@ -38,6 +38,18 @@ class NoteAlreadySigned(ClinicError):
     """The note is signed: it is the legal record and no longer changes."""
 
 
+class DraftConflict(ClinicError):
+    """Another device saved a different text into the same draft section first.
+
+    ``saved_text`` is what is saved now; the text this device sent was not written
+    and stays with the caller, so neither version is lost.
+    """
+
+    def __init__(self, message: str, *, saved_text: str) -> None:
+        super().__init__(message)
+        self.saved_text = saved_text
+
+
 # Messages raised by the database's own rules (alembic 0001) and what they mean.
 DB_RULE_MESSAGES = {
     "provider_slot_taken": (SlotTaken, "The provider already has an appointment at that time."),
@@ -51,6 +63,14 @@ DB_RULE_MESSAGES = {
     "adjustment_append_only": (NotAllowed, "Posted adjustments are final."),
     "claim_event_append_only": (NotAllowed, "A claim's history cannot be changed."),
     "card_number_refused": (InvalidInput, "That looks like a card number; enter the card terminal's reference instead."),
+    "addendum_needs_signed_note": (InvalidInput, "Addenda are for signed notes; edit the draft instead."),
+    "addendum_final": (NotAllowed, "An addendum is part of the legal record and cannot be changed."),
+    "cosign_needs_signed_note": (InvalidInput, "The note must be signed before it can be co-signed."),
+    "cosign_by_signer": (NotAllowed, "A note cannot be co-signed by the clinician who signed it."),
+    "cosignature_final": (NotAllowed, "A co-signature is part of the legal record and cannot be changed."),
+    "charge_needs_cosignature": (NotAllowed, "This note needs its supervisor's co-signature before it is billed."),
+    "attachment_final": (NotAllowed, "An attachment is kept as it was uploaded; upload a new one instead."),
+    "clinical_record_kept": (NotAllowed, "Clinical records are kept: resolve or stop it instead of deleting it."),
     "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
     "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),
 }

@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "chart.view": frozenset({CLINICIAN}),
     "note.edit": frozenset({CLINICIAN}),
     "note.sign": frozenset({CLINICIAN}),
+    "note.cosign": frozenset({CLINICIAN}),
+    "note.addendum": frozenset({CLINICIAN}),
     "billing.view": frozenset({BILLER}),
     "billing.mark_billed": frozenset({BILLER}),
     "billing.claims": frozenset({BILLER}),
@@ -48,6 +50,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "fhir.export": frozenset({ADMIN}),
     "fhir.import": frozenset({ADMIN}),
     "api_token.create": frozenset({ADMIN}),
+    "measure.define": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -61,6 +64,8 @@ ACTION_WORDS = {
     "chart.view": "open patient charts",
     "note.edit": "edit notes",
     "note.sign": "sign notes",
+    "note.cosign": "co-sign notes",
+    "note.addendum": "add addenda to notes",
     "billing.view": "view the billing queue",
     "billing.mark_billed": "mark visits billed",
     "billing.claims": "create and send claims",
@@ -84,6 +89,7 @@ ACTION_WORDS = {
     "fhir.export": "export the whole clinic",
     "fhir.import": "import FHIR data",
     "api_token.create": "create API tokens",
+    "measure.define": "define outcome measures",
 }
 
 

@@ -14,14 +14,14 @@ EXPECTED = {
     "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
                   "coverage.edit", "payment.take",
                   "fhir.directory.read", "fhir.patient.read", "fhir.patient.write", "fhir.schedule.read"},
-    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign",
+    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign", "note.cosign", "note.addendum",
                   "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.note.read"},
     "biller": {"billing.view", "billing.mark_billed", "billing.claims", "billing.remittance", "billing.setup",
                "coverage.edit", "payment.take", "ledger.adjust", "billing.reports",
                "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.claim.read"},
     "manager": {"kpi.view", "billing.reports", "fhir.directory.read"},
     "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "billing.setup", "billing.reports",
-              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create"},
+              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create", "measure.define"},
 }
 
 

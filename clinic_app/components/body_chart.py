@@ -1,0 +1,133 @@
+"""The body chart: a front and a back figure whose regions are tapped to mark them.
+
+Each region is an SVG shape with role=button and its name, so it can be tapped on a
+tablet, found by screen readers, and reached with the keyboard (Tab, then Enter).
+Marked regions are coloured by intensity; the marks are also listed in words.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from clinic_app.services.body_chart import REGIONS
+from clinic_app.state.chart import ChartState
+
+# (key, shape, x, y, w, h) in a 200 x 400 viewBox; "e" is an ellipse, "r" a rectangle.
+# Front: the patient faces us, so their right is on our left. Back: their right is on our right.
+_FRONT = [
+    ("head_f", "e", 78, 4, 44, 52), ("neck_f", "r", 90, 56, 20, 14),
+    ("r_shoulder_f", "r", 52, 70, 30, 22), ("l_shoulder_f", "r", 118, 70, 30, 22),
+    ("chest_f", "r", 82, 70, 36, 50), ("abdomen_f", "r", 80, 122, 40, 50),
+    ("r_arm_f", "r", 46, 94, 22, 56), ("l_arm_f", "r", 132, 94, 22, 56),
+    ("r_forearm_f", "r", 40, 152, 22, 70), ("l_forearm_f", "r", 138, 152, 22, 70),
+    ("r_hip_f", "r", 76, 174, 24, 26), ("l_hip_f", "r", 100, 174, 24, 26),
+    ("r_thigh_f", "r", 76, 202, 24, 64), ("l_thigh_f", "r", 100, 202, 24, 64),
+    ("r_knee_f", "r", 76, 268, 24, 24), ("l_knee_f", "r", 100, 268, 24, 24),
+    ("r_leg_f", "r", 78, 294, 20, 64), ("l_leg_f", "r", 102, 294, 20, 64),
+    ("r_foot_f", "r", 74, 360, 26, 24), ("l_foot_f", "r", 100, 360, 26, 24),
+]
+_BACK = [
+    ("head_b", "e", 78, 4, 44, 52), ("neck_b", "r", 90, 56, 20, 14),
+    ("l_scapula_b", "r", 52, 70, 30, 40), ("r_scapula_b", "r", 118, 70, 30, 40),
+    ("upper_back_b", "r", 82, 70, 36, 56), ("lower_back_b", "r", 80, 128, 40, 44),
+    ("l_arm_b", "r", 46, 112, 22, 40), ("r_arm_b", "r", 132, 112, 22, 40),
+    ("l_forearm_b", "r", 40, 154, 22, 68), ("r_forearm_b", "r", 138, 154, 22, 68),
+    ("l_buttock_b", "r", 76, 174, 24, 30), ("r_buttock_b", "r", 100, 174, 24, 30),
+    ("l_thigh_b", "r", 76, 206, 24, 60), ("r_thigh_b", "r", 100, 206, 24, 60),
+    ("l_knee_b", "r", 76, 268, 24, 24), ("r_knee_b", "r", 100, 268, 24, 24),
+    ("l_calf_b", "r", 78, 294, 20, 64), ("r_calf_b", "r", 102, 294, 20, 64),
+    ("l_heel_b", "r", 74, 360, 26, 24), ("r_heel_b", "r", 100, 360, 26, 24),
+]
+
+
+def _region(key: str, shape: str, x: int, y: int, w: int, h: int) -> rx.Component:
+    names = REGIONS
+    common = {
+        "fill": ChartState.region_fill[key],
+        "stroke": rx.cond(ChartState.selected_region == key, "#1d4ed8", "#6b7280"),
+        "stroke_width": rx.cond(ChartState.selected_region == key, "3", "1"),
+        "role": "button",
+        "tab_index": 0,
+        "aria_label": names[key],
+        "on_click": ChartState.select_region(key),
+        "style": {"cursor": "pointer"},
+    }
+    if shape == "e":
+        return rx.el.ellipse(rx.el.title(names[key]), cx=x + w // 2, cy=y + h // 2, rx=w // 2, ry=h // 2, **common)
+    return rx.el.rect(rx.el.title(names[key]), x=x, y=y, width=w, height=h, rx=6, **common)
+
+
+def _figure(title: str, regions) -> rx.Component:
+    return rx.vstack(
+        rx.text(title, weight="bold"),
+        rx.el.svg(
+            *[_region(*r) for r in regions],
+            view_box="0 0 200 400",
+            # 1.7x the view box: most regions are 44 px or more on a tablet (neck and
+            # knees ~34-41 px); the figures wrap under each other on narrow screens.
+            width="340",
+            height="680",
+            role="group",
+            aria_label=f"Body chart, {title.lower()}",
+        ),
+        align="center",
+        spacing="1",
+    )
+
+
+def body_chart() -> rx.Component:
+    """Both figures, the tapped region's form, and the marks in words."""
+    unsigned = ChartState.signed_label == ""
+    return rx.vstack(
+        rx.heading("Body chart", size="4"),
+        rx.hstack(_figure("Front", _FRONT), _figure("Back", _BACK), spacing="6", wrap="wrap"),
+        rx.cond(
+            unsigned & (ChartState.selected_region != ""),
+            rx.vstack(
+                rx.text(ChartState.selected_region_label, weight="bold"),
+                rx.hstack(
+                    rx.el.label("Symptom", html_for="mark-symptom"),
+                    rx.select.root(
+                        rx.select.trigger(id="mark-symptom", aria_label="Symptom", style={"minHeight": "44px"}),
+                        rx.select.content(rx.foreach(ChartState.symptoms, lambda s: rx.select.item(s, value=s))),
+                        value=ChartState.mark_symptom,
+                        on_change=ChartState.set_mark_symptom,
+                        size="3",
+                    ),
+                    align="center",
+                ),
+                rx.hstack(
+                    rx.foreach(
+                        ChartState.intensities,
+                        lambda n: rx.button(
+                            n, on_click=ChartState.set_mark_intensity(n),
+                            variant=rx.cond(ChartState.mark_intensity == n, "solid", "outline"),
+                            aria_label="Intensity " + n, aria_pressed=rx.cond(ChartState.mark_intensity == n, "true", "false"),
+                            size="3", style={"minWidth": "44px", "minHeight": "44px", "padding": "0"},
+                        ),
+                    ),
+                    spacing="1", wrap="wrap", role="group", aria_label="Intensity (0-10)",
+                ),
+                rx.hstack(
+                    rx.button("Mark region", on_click=ChartState.mark_region, size="3", style={"minHeight": "44px"}),
+                    rx.button("Clear mark", on_click=ChartState.clear_region, variant="soft", size="3",
+                              style={"minHeight": "44px"}),
+                    wrap="wrap",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+        rx.cond(ChartState.body_marks.length() == 0, rx.text("No regions marked.", size="2")),
+        rx.el.ul(rx.foreach(ChartState.body_marks, lambda m: rx.el.li(m)), aria_label="Marked regions"),
+        rx.cond(
+            ChartState.previous_marks_label != "",
+            rx.vstack(
+                rx.text(ChartState.previous_marks_label, weight="medium"),
+                rx.el.ul(rx.foreach(ChartState.previous_marks, lambda m: rx.el.li(m)), aria_label="Marked at the last visit"),
+                spacing="1",
+            ),
+        ),
+        width="100%",
+        spacing="2",
+    )
