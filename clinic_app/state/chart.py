@@ -11,13 +11,13 @@ import reflex as rx
 from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
-from clinic_app.models import Location, Provider
+from clinic_app.models import Location, Note, Provider
 from clinic_app.services import board, body_chart, charting, history, measures, scheduling, templates
 from clinic_app.services.clock import hhmm, local
 from clinic_app.services.codes import describe_icd10, search_icd10
 from clinic_app.services.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import today_at
+from clinic_app.state.common import in_db, today_at
 from clinic_app.state.live_push import client_token
 
 
@@ -927,11 +927,18 @@ class ChartState(rx.State):
         """Sign the note: it locks, the visit becomes ready to bill, charges are captured."""
         try:
             actor = await current_actor(self, "note.sign")
-            with session_scope() as session:
-                charges = charting.sign_note(session, actor=actor, note_id=as_id(self.note_id))
-                note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
-                self._show_note(session, note, actor)
+            note_id = as_id(self.note_id)
+
+            def work(session):
+                # On a worker thread, so that every other socket is served meanwhile (the
+                # live fan-out of this very signature among them); this tab's state is
+                # held for this event, so setting its vars here is safe.
+                charges = charting.sign_note(session, actor=actor, note_id=note_id)
+                self._show_note(session, session.get(Note, note_id), actor)
                 self.apply_card(board.card(session, appointment_id=self.appointment_id))
+                return charges
+
+            charges = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         if not charges:
