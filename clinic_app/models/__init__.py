@@ -3,21 +3,36 @@
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
 from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
-from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
+from clinic_app.models.people import (
+    CONSENT_KINDS,
+    ROLES,
+    Location,
+    Patient,
+    PatientConsent,
+    Provider,
+    Room,
+    User,
+    UserSession,
+)
 from clinic_app.models.scheduling import (
     RELEASED,
     STATUSES,
     Appointment,
     AppointmentEvent,
+    AppointmentMove,
     AppointmentType,
+    ProviderHours,
+    ProviderTimeOff,
 )
 
 __all__ = [
+    "CONSENT_KINDS",
     "RELEASED",
     "ROLES",
     "STATUSES",
     "Appointment",
     "AppointmentEvent",
+    "AppointmentMove",
     "AppointmentType",
     "AuditLog",
     "Charge",
@@ -27,7 +42,10 @@ __all__ = [
     "NoteDiagnosis",
     "NoteProcedure",
     "Patient",
+    "PatientConsent",
     "Provider",
+    "ProviderHours",
+    "ProviderTimeOff",
     "Room",
     "User",
     "UserSession",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
@@ -125,24 +124,7 @@ def appointment_types(session: Session) -> list[AppointmentType]:
 
 
 def search_patients(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
-    """Patients whose name, MRN or phone starts with ``text`` (at least 2 characters)."""
-    require(actor.role, "patient.search")
-    text = (text or "").strip()
-    if len(text) < 2 or len(text) > 80:
-        return []
-    like = f"{text.lower()}%"
-    query = (
-        select(Patient)
-        .where(Patient.active)
-        .where(
-            or_(
-                func.lower(Patient.last_name).like(like),
-                func.lower(Patient.first_name).like(like),
-                func.lower(Patient.mrn).like(like),
-                Patient.phone.like(f"{text}%"),
-            )
-        )
-        .order_by(Patient.last_name, Patient.first_name)
-        .limit(limit)
-    )
-    return list(session.exec(query))
+    """Patients by name, date of birth, phone or MRN (see services.patients.search)."""
+    from clinic_app.services import patients
+
+    return patients.search(session, actor=actor, text=text, limit=limit)

@@ -172,6 +172,7 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     fees = {f.code: f for f in session.exec(select(Fee))}
 
     count = 0
+    busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
     for day_offset in range(-7, 8):
         day = today + dt.timedelta(days=day_offset)
         if day.weekday() == 6:  # closed on Sundays
@@ -181,13 +182,13 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
             room = rooms[location.id][p_index % 3]
             count += _provider_day(
                 session, rnd=rnd, now=now, day=day, provider=provider, location=location, room=room,
-                types=types, people=people, fees=fees,
+                types=types, people=people, fees=fees, busy=busy,
             )
     session.commit()
     return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count}
 
 
-def _provider_day(session, *, rnd, now, day, provider, location, room, types, people, fees) -> int:
+def _provider_day(session, *, rnd, now, day, provider, location, room, types, people, fees, busy) -> int:
     tz = zone(location.timezone)
     clock = dt.datetime.combine(day, dt.time(8, 0), tzinfo=tz)
     closing = dt.datetime.combine(day, dt.time(17 if day.weekday() < 5 else 12, 0), tzinfo=tz)
@@ -202,7 +203,11 @@ def _provider_day(session, *, rnd, now, day, provider, location, room, types, pe
         if rnd.random() < 0.25:  # a free slot
             continue
         status = _status_for(rnd, start, end, now)
+        # A patient is never in two places at once (a database rule since 0004).
         patient = rnd.choice(people)
+        while any(s < end and e > start for s, e in busy.get(patient.id, ())):
+            patient = rnd.choice(people)
+        busy.setdefault(patient.id, []).append((start, end))
         appointment = Appointment(
             patient_id=patient.id, provider_id=provider.id, location_id=location.id, room_id=room.id,
             appointment_type_id=kind.id, starts_at=start, ends_at=end, status=status,

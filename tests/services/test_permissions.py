@@ -11,11 +11,11 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
+    "reception": {"board.view", "patient.search", "patient.register", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
     "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
     "biller": {"billing.view", "billing.mark_billed"},
     "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create"},
+    "admin": {"kpi.view", "user.create", "provider.hours"},
 }
 
 
