@@ -285,12 +285,16 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
             if "," not in text:
                 conditions.append(and_(Patient.search_first == first_word, _prefix(Patient.search_last, rest)))
             conditions.append(_prefix(Patient.search_last, first_word + rest))  # "de la cruz"
-    if not conditions:
-        return []
-    query = (
-        select(Patient)
-        .where(Patient.active, or_(*conditions))
-        .order_by(Patient.search_last, Patient.search_first, Patient.id)
-        .limit(limit)
-    )
-    return list(session.exec(query))
+    # One indexed query per reading of the text, merged here: an OR of them all makes
+    # PostgreSQL walk the name index in order and filter (hundreds of ms at 100,000).
+    found: dict[int, Patient] = {}
+    for condition in conditions:
+        query = (
+            select(Patient)
+            .where(Patient.active, condition)
+            .order_by(Patient.search_last, Patient.search_first, Patient.id)
+            .limit(limit)
+        )
+        for patient in session.exec(query):
+            found.setdefault(patient.id, patient)
+    return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
