@@ -3,8 +3,10 @@
 import reflex as rx
 
 from clinic_app.components.layout import frame, message_box
+from clinic_app.components.registration_form import registration_form
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
+from clinic_app.state.registration import RegistrationState
 
 ROWS = (DAY_END - DAY_START) // SLOT
 
@@ -18,12 +20,39 @@ def _toolbar() -> rx.Component:
             value=CalendarState.location_id,
             on_change=CalendarState.set_location,
         ),
-        rx.button("Previous day", on_click=CalendarState.shift_day(-1), variant="soft"),
+        rx.button(rx.cond(CalendarState.view == "week", "Previous week", "Previous day"),
+                  on_click=CalendarState.shift_day(-1), variant="soft"),
         rx.button("Today", on_click=CalendarState.go_today, variant="soft"),
-        rx.button("Next day", on_click=CalendarState.shift_day(1), variant="soft"),
+        rx.button(rx.cond(CalendarState.view == "week", "Next week", "Next day"),
+                  on_click=CalendarState.shift_day(1), variant="soft"),
         rx.el.label("Day", html_for="board-day"),
         rx.input(id="board-day", type="date", value=CalendarState.day, on_change=CalendarState.set_day, width="170px"),
-        rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", ""))),
+        rx.button("Day view", on_click=CalendarState.set_view("day"), aria_pressed=CalendarState.view == "day",
+                  variant=rx.cond(CalendarState.view == "day", "solid", "outline")),
+        rx.button("Week view", on_click=CalendarState.set_view("week"), aria_pressed=CalendarState.view == "week",
+                  variant=rx.cond(CalendarState.view == "week", "solid", "outline")),
+        rx.el.label("Provider filter", html_for="board-provider"),
+        rx.select.root(
+            rx.select.trigger(id="board-provider", aria_label="Provider filter"),
+            rx.select.content(
+                rx.select.item("All providers", value="all"),
+                rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value)),
+            ),
+            value=rx.cond(CalendarState.filter_provider_id == "", "all", CalendarState.filter_provider_id),
+            on_change=CalendarState.set_filter_provider,
+        ),
+        rx.el.label("Room filter", html_for="board-room"),
+        rx.select.root(
+            rx.select.trigger(id="board-room", aria_label="Room filter"),
+            rx.select.content(
+                rx.select.item("All rooms", value="all"),
+                rx.foreach(CalendarState.rooms, lambda o: rx.select.item(o.label, value=o.value)),
+            ),
+            value=rx.cond(CalendarState.filter_room_id == "", "all", CalendarState.filter_room_id),
+            on_change=CalendarState.set_filter_room,
+        ),
+        rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", "", ""))),
+        rx.cond(CalendarState.can_book, rx.button("New patient", on_click=RegistrationState.start, variant="soft")),
         spacing="3",
         align="center",
         wrap="wrap",
@@ -58,9 +87,20 @@ def _card(card) -> rx.Component:
     )
 
 
+def _shade(shade) -> rx.Component:
+    return rx.box(
+        rx.text(shade.label, size="1", color_scheme="gray"),
+        class_name="board-shade",
+        style={
+            "gridColumn": shade.grid_column, "gridRow": shade.grid_row, "padding": "2px 6px",
+            "background": "repeating-linear-gradient(45deg, var(--gray-3), var(--gray-3) 6px, var(--gray-4) 6px, var(--gray-4) 12px)",
+        },
+    )
+
+
 def _slot(slot) -> rx.Component:
     return rx.el.button(
-        on_click=CalendarState.open_booking(slot.provider_id, slot.time),
+        on_click=CalendarState.open_booking(slot.provider_id, slot.time, slot.day),
         aria_label=slot.label,
         title=slot.label,
         class_name="board-slot",
@@ -80,6 +120,7 @@ def _grid() -> rx.Component:
             CalendarState.hours,
             lambda h: rx.box(h.label, class_name="board-hour", style={"gridColumn": "1", "gridRow": h.grid_row}),
         ),
+        rx.foreach(CalendarState.shades, _shade),
         rx.cond(CalendarState.can_book, rx.foreach(CalendarState.slots, _slot)),
         rx.foreach(CalendarState.cards, _card),
         class_name="board-grid",
@@ -101,11 +142,21 @@ def _details() -> rx.Component:
                 rx.heading("Appointment", size="4"),
                 rx.text(card.patient_name, weight="bold"),
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
+                rx.text(card.day, " ", card.duration, " min"),
                 status_badge(card.status, card.status_label),
+                rx.cond(card.arrived_label != "", rx.text("Arrived ", card.arrived_label)),
+                rx.cond(card.wait_minutes >= 0, rx.text("Waited ", card.wait_minutes, " min")),
+                rx.cond(card.checked_out_label != "", rx.text("Checked out ", card.checked_out_label)),
                 rx.cond(
                     CalendarState.can_book,
                     rx.vstack(
                         rx.cond(card.status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
+                        rx.cond(card.status == "booked", rx.button("Move", on_click=CalendarState.open_move(card.id), variant="soft", size="3")),
+                        rx.cond(
+                            (card.status != "booked") & (card.status != "cancelled") & (card.status != "no_show")
+                            & (card.checked_out_label == ""),
+                            rx.button("Check out", on_click=CalendarState.check_out(card.id), variant="soft", size="3"),
+                        ),
                         rx.cond(card.status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
                         rx.cond(
                             (card.status == "booked") | (card.status == "arrived"),
@@ -121,6 +172,45 @@ def _details() -> rx.Component:
                     ),
                 ),
                 rx.button("Close details", on_click=CalendarState.close_details, variant="ghost"),
+                spacing="2",
+                align="start",
+            ),
+            width="300px",
+        ),
+    )
+
+
+def _move_panel() -> rx.Component:
+    return rx.cond(
+        CalendarState.move_open & (CalendarState.selected_id != 0),
+        rx.card(
+            rx.vstack(
+                rx.heading("Move appointment", size="4"),
+                rx.text(CalendarState.selected.patient_name, weight="bold"),
+                rx.el.label("New date", html_for="move-day"),
+                rx.input(id="move-day", type="date", value=CalendarState.move_day, on_change=CalendarState.set_move_day),
+                rx.el.label("New start time", html_for="move-time"),
+                rx.input(id="move-time", type="time", step=300, value=CalendarState.move_time, on_change=CalendarState.set_move_time),
+                rx.el.label("New provider", html_for="move-provider"),
+                rx.select.root(
+                    rx.select.trigger(id="move-provider", aria_label="New provider"),
+                    rx.select.content(rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.move_provider_id,
+                    on_change=CalendarState.set_move_provider,
+                ),
+                rx.el.label("Length", html_for="move-duration"),
+                rx.select.root(
+                    rx.select.trigger(id="move-duration", aria_label="Length"),
+                    rx.select.content(rx.foreach(CalendarState.durations, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.move_duration,
+                    on_change=CalendarState.set_move_duration,
+                ),
+                rx.el.label("Reason for the move", html_for="move-reason"),
+                rx.input(id="move-reason", value=CalendarState.move_reason, on_change=CalendarState.set_move_reason, max_length=200),
+                rx.hstack(
+                    rx.button("Save move", on_click=CalendarState.save_move, size="3"),
+                    rx.button("Close move form", on_click=CalendarState.close_move, variant="ghost", size="3"),
+                ),
                 spacing="2",
                 align="start",
             ),
@@ -152,6 +242,8 @@ def _booking() -> rx.Component:
                     value=CalendarState.form_provider_id,
                     on_change=CalendarState.set_form_provider,
                 ),
+                rx.el.label("Appointment date", html_for="book-day"),
+                rx.input(id="book-day", type="date", value=CalendarState.form_day, on_change=CalendarState.set_form_day),
                 rx.el.label("Start time", html_for="book-time"),
                 rx.input(id="book-time", type="time", step=300, value=CalendarState.form_time, on_change=CalendarState.set_form_time),
                 rx.el.label("Appointment type", html_for="book-type"),
@@ -188,9 +280,10 @@ def board_page() -> rx.Component:
         "Calendar board",
         _toolbar(),
         message_box(CalendarState.message, CalendarState.message_is_error),
+        rx.text(CalendarState.range_label, weight="medium", margin_bottom="8px"),
         rx.hstack(
             rx.box(_grid(), overflow_x="auto", flex="1"),
-            rx.vstack(_booking(), _details()),
+            rx.vstack(registration_form(), _booking(), _move_panel(), _details()),
             align="start",
             spacing="4",
             width="100%",

@@ -40,6 +40,12 @@ class Card:
     grid_column: str
     grid_row: str
     released: bool
+    day: str = ""
+    room_id: int = 0
+    duration: int = 30
+    arrived_label: str = ""
+    wait_minutes: int = -1
+    checked_out_label: str = ""
 
 
 @dataclasses.dataclass
@@ -48,6 +54,16 @@ class Slot:
 
     provider_id: int
     time: str
+    label: str
+    grid_column: str
+    grid_row: str
+    day: str = ""
+
+
+@dataclasses.dataclass
+class Shade:
+    """A span when a provider does not work, shaded on the board and not bookable."""
+
     label: str
     grid_column: str
     grid_row: str
@@ -82,6 +98,14 @@ def _row(minute: int) -> int:
     return (minute - DAY_START) // SLOT + 2  # row 1 holds the provider names
 
 
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s week (the week view runs Monday to Sunday)."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+DURATIONS = [Option(value=str(m), label=f"{m} min") for m in (15, 20, 30, 45, 60, 75, 90, 120)]
+
+
 class CalendarState(rx.State):
     """What one reception board shows; changes pushed by the live layer."""
 
@@ -101,6 +125,23 @@ class CalendarState(rx.State):
     message_is_error: bool = False
     can_book: bool = False
 
+    # What the board shows: one day (providers as columns) or one provider's week
+    # (days as columns); filters by provider and room.
+    view: str = "day"
+    filter_provider_id: str = ""
+    filter_room_id: str = ""
+    shades: list[Shade] = []
+    range_label: str = ""
+
+    # The Move panel: pick a new date, time, provider and length.
+    move_open: bool = False
+    move_day: str = ""
+    move_time: str = ""
+    move_provider_id: str = ""
+    move_duration: str = "30"
+    move_reason: str = ""
+    durations: list[Option] = DURATIONS
+
     # The selected appointment's details panel.
     selected_id: int = 0
     cancel_reason: str = ""
@@ -115,9 +156,14 @@ class CalendarState(rx.State):
     patient_hits: list[PatientHit] = []
     form_patient_id: int = 0
     form_patient_label: str = ""
+    form_day: str = ""
 
     _tz: str = "UTC"
-    _provider_columns: dict[int, int] = {}
+    # Where a card goes: (provider id, day) -> grid column.
+    _column_of: dict[str, int] = {}
+    _names: dict[int, str] = {}
+    _blocks: list[dict] = []
+    _days: list[str] = []
 
     # -- loading -------------------------------------------------------------
     @rx.event
@@ -139,29 +185,63 @@ class CalendarState(rx.State):
             self.day = today_at(tz).isoformat()
         return await self._refresh()
 
+    def _shown_days(self) -> list[dt.date]:
+        day = parse_day(self.day)
+        if self.view == "week":
+            monday = week_of(day)
+            return [monday + dt.timedelta(days=n) for n in range(7)]
+        return [day]
+
     async def _refresh(self):
         try:
             actor = await current_actor(self, "board.view")
-            day = parse_day(self.day)
+            days = self._shown_days()
             with session_scope() as session:
-                view = board.board_day(session, actor=actor, location_id=int(self.location_id), day=day)
+                view = board.board_day(
+                    session, actor=actor, location_id=int(self.location_id), day=days[0], days=len(days)
+                )
         except ClinicError as exc:
             return self._fail(exc)
         self._tz = view.location.timezone
-        self._provider_columns = {p.id: i + 2 for i, p in enumerate(view.providers)}
-        self.columns = [Column(id=p.id, name=p.name, grid_column=str(i + 2)) for i, p in enumerate(view.providers)]
         self.providers = [Option(value=str(p.id), label=p.name) for p in view.providers]
         self.rooms = [Option(value=str(r.id), label=r.name) for r in view.rooms]
+        if self.filter_provider_id and self.filter_provider_id not in {o.value for o in self.providers}:
+            self.filter_provider_id = ""
+        if self.filter_room_id and self.filter_room_id not in {o.value for o in self.rooms}:
+            self.filter_room_id = ""
+        self._days = [d.isoformat() for d in days]
+        if self.view == "week":
+            # A week is one provider's: the filtered one, else the first.
+            provider = next((p for p in view.providers if str(p.id) == self.filter_provider_id), None) or (
+                view.providers[0] if view.providers else None
+            )
+            pairs = [(provider, d) for d in days] if provider else []
+            self.columns = [
+                Column(id=i, name=f"{d:%a %d %b}", grid_column=str(i + 2)) for i, (_, d) in enumerate(pairs)
+            ]
+            self.range_label = f"{provider.name if provider else 'No provider'}, week of {days[0]:%d %b %Y}"
+        else:
+            shown = [p for p in view.providers if not self.filter_provider_id or str(p.id) == self.filter_provider_id]
+            pairs = [(p, days[0]) for p in shown]
+            self.columns = [Column(id=p.id, name=p.name, grid_column=str(i + 2)) for i, (p, _) in enumerate(pairs)]
+            self.range_label = f"{days[0]:%A %d %B %Y}"
+        self._column_of = {f"{p.id}|{d.isoformat()}": i + 2 for i, (p, d) in enumerate(pairs)}
+        self._names = {p.id: p.name for p in view.providers}
+        self._blocks = view.blocks
         self.cards = [c for c in (self._to_card(row) for row in view.cards) if c is not None]
+        self._recompute_shades()
         self._recompute_slots()
         if self.selected_id and not any(c.id == self.selected_id for c in self.cards):
             self.selected_id = 0
-        registry.show(client_token(self), "board", [board_topic(int(self.location_id), self.day)])
+        topics = [board_topic(int(self.location_id), d) for d in self._days]
+        registry.show(client_token(self), "board", topics)
         return None
 
     def _to_card(self, row: dict) -> Card | None:
-        column = self._provider_columns.get(row["provider_id"])
+        column = self._column_of.get(f"{row['provider_id']}|{row.get('day', '')}")
         if column is None:
+            return None
+        if self.filter_room_id and str(row.get("room_id", 0)) != self.filter_room_id:
             return None
         start = max(row["start_minute"], DAY_START)
         end = min(max(row["end_minute"], start + SLOT), DAY_END)
@@ -171,40 +251,66 @@ class CalendarState(rx.State):
             room_name=row["room_name"], start_label=row["start_label"], end_label=row["end_label"],
             status=row["status"], status_label=row["status_label"], provider_id=row["provider_id"],
             grid_column=str(column), grid_row=f"{_row(start)} / span {span}",
-            released=row["status"] in ("cancelled", "no_show"),
+            released=row["status"] in ("cancelled", "no_show"), day=row.get("day", ""),
+            room_id=row.get("room_id", 0), duration=row.get("duration", 30),
+            arrived_label=row.get("arrived_label", ""), wait_minutes=row.get("wait_minutes", -1),
+            checked_out_label=row.get("checked_out_label", ""),
         )
 
+    def _blocked(self) -> dict[str, list[tuple[int, int]]]:
+        spans: dict[str, list[tuple[int, int]]] = {}
+        for b in self._blocks:
+            spans.setdefault(f"{b['provider_id']}|{b['day']}", []).append((b["start_minute"], b["end_minute"]))
+        return spans
+
+    def _recompute_shades(self) -> None:
+        shades = []
+        for b in self._blocks:
+            column = self._column_of.get(f"{b['provider_id']}|{b['day']}")
+            start, end = max(b["start_minute"], DAY_START), min(b["end_minute"], DAY_END)
+            if column is None or end <= start:
+                continue
+            span = -(-(end - start) // SLOT)
+            shades.append(Shade(label=b["label"], grid_column=str(column), grid_row=f"{_row(start)} / span {span}"))
+        self.shades = shades
+
     def _recompute_slots(self) -> None:
-        """Free future cells per provider; only reassigned when they change (a smaller push)."""
+        """Free future cells per column; only reassigned when they change (a smaller push)."""
         busy: dict[int, list[tuple[int, int]]] = {}
         for c in self.cards:
             if not c.released:
                 start, span = c.grid_row.split(" / span ")
-                busy.setdefault(c.provider_id, []).append((int(start), int(start) + int(span)))
+                busy.setdefault(int(c.grid_column), []).append((int(start), int(start) + int(span)))
         now = local(utcnow(), self._tz)
         today = now.date().isoformat()
-        earliest = now.hour * 60 + now.minute if self.day == today else (DAY_START if self.day > today else DAY_END)
-        names = {col.id: col.name for col in self.columns}
+        blocked = self._blocked()
         slots = []
-        for provider_id, column in self._provider_columns.items():
+        for key, column in self._column_of.items():
+            provider_id, day = key.split("|")
+            earliest = now.hour * 60 + now.minute if day == today else (DAY_START if day > today else DAY_END)
+            off = blocked.get(key, ())
+            name = self._names.get(int(provider_id), "")
             for minute in range(DAY_START, DAY_END, SLOT):
                 row = _row(minute)
-                if minute < earliest or any(a <= row < b for a, b in busy.get(provider_id, ())):
+                if minute < earliest or any(a <= row < b for a, b in busy.get(column, ())):
+                    continue
+                if any(a < minute + SLOT and minute < b for a, b in off):
                     continue
                 label = f"{minute // 60:02d}:{minute % 60:02d}"
+                when = label if self.view == "day" else f"{dt.date.fromisoformat(day):%a %d %b} {label}"
                 slots.append(
-                    Slot(provider_id=provider_id, time=label, label=f"Book {label} with {names[provider_id]}",
-                         grid_column=str(column), grid_row=f"{row} / span 1")
+                    Slot(provider_id=int(provider_id), time=label, label=f"Book {when} with {name}",
+                         grid_column=str(column), grid_row=f"{row} / span 1", day=day)
                 )
         if slots != self.slots:
             self.slots = slots
 
     # -- pushed by the live layer -------------------------------------------
     def apply_card(self, row: dict) -> None:
-        """A pushed change: replace or add the card, keep the rest."""
-        if row.get("day") != self.day:
+        """A pushed change: replace, add or (moved out of view) drop the card, keep the rest."""
+        new = self._to_card(row) if row.get("day") in self._days else None
+        if new is None and not any(c.id == row["id"] for c in self.cards):
             return
-        new = self._to_card(row)
         cards = [c for c in self.cards if c.id != row["id"]]
         if new is not None:
             cards.append(new)
@@ -235,11 +341,36 @@ class CalendarState(rx.State):
     @rx.event
     async def shift_day(self, days: int):
         try:
-            day = parse_day(self.day) + dt.timedelta(days=max(-31, min(31, int(days))))
+            step = max(-31, min(31, int(days))) * (7 if self.view == "week" else 1)
+            day = parse_day(self.day) + dt.timedelta(days=step)
         except (ClinicError, ValueError, TypeError):
             return self._fail(InvalidInput("That request was not understood; reload the page."))
         self.day = day.isoformat()
         self.selected_id = 0
+        return await self._refresh()
+
+    @rx.event
+    async def set_view(self, value: str):
+        if value not in ("day", "week"):
+            return self._fail(InvalidInput("Choose the day or the week view."))
+        self.view = value
+        self.selected_id = 0
+        return await self._refresh()
+
+    @rx.event
+    async def set_filter_provider(self, value: str):
+        value = "" if value == "all" else str(value)
+        if value and value not in {o.value for o in self.providers}:
+            return self._fail(InvalidInput("Choose a provider from the list."))
+        self.filter_provider_id = value
+        return await self._refresh()
+
+    @rx.event
+    async def set_filter_room(self, value: str):
+        value = "" if value == "all" else str(value)
+        if value and value not in {o.value for o in self.rooms}:
+            return self._fail(InvalidInput("Choose a room from the list."))
+        self.filter_room_id = value
         return await self._refresh()
 
     @rx.event
@@ -256,6 +387,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.booking_open = False
+        self.move_open = False
         self.cancel_reason = ""
         self.message = ""
         return None
@@ -263,6 +395,89 @@ class CalendarState(rx.State):
     @rx.event
     def close_details(self):
         self.selected_id = 0
+        self.move_open = False
+
+    @rx.event
+    async def check_out(self, appointment_id: int):
+        try:
+            actor = await current_actor(self, "appointment.check_in")
+            with session_scope() as session:
+                appointment = scheduling.check_out(session, actor=actor, appointment_id=as_id(appointment_id))
+                row = board.card(session, appointment_id=appointment.id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.apply_card(row)
+        return self._ok(f"Checked out at {row['checked_out_label']}.")
+
+    # -- moving (reschedule) ---------------------------------------------------------
+    @rx.event
+    def open_move(self, appointment_id: int):
+        card = next((c for c in self.cards if c.id == appointment_id), None)
+        if card is None or not self.can_book:
+            return self._fail(InvalidInput("Choose a booked appointment to move."))
+        self.move_open = True
+        self.move_day = card.day
+        self.move_time = card.start_label
+        self.move_provider_id = str(card.provider_id)
+        self.move_duration = str(card.duration)
+        if card.duration not in {int(o.value) for o in self.durations}:
+            self.durations = sorted([*DURATIONS, Option(value=str(card.duration), label=f"{card.duration} min")],
+                                    key=lambda o: int(o.value))
+        self.move_reason = ""
+        self.message = ""
+        return None
+
+    @rx.event
+    def close_move(self):
+        self.move_open = False
+
+    @rx.event
+    def set_move_day(self, value: str):
+        self.move_day = str(value)[:10]
+
+    @rx.event
+    def set_move_time(self, value: str):
+        self.move_time = str(value)[:5]
+
+    @rx.event
+    def set_move_provider(self, value: str):
+        self.move_provider_id = str(value)
+
+    @rx.event
+    def set_move_duration(self, value: str):
+        self.move_duration = str(value)
+
+    @rx.event
+    def set_move_reason(self, value: str):
+        self.move_reason = str(value)[: scheduling.MAX_REASON + 1]
+
+    @rx.event
+    async def save_move(self):
+        try:
+            actor = await current_actor(self, "appointment.reschedule")
+            if not self.selected_id:
+                raise InvalidInput("Choose the appointment to move.")
+            if not self.move_time:
+                raise InvalidInput("Enter the new start time, e.g. 10:30.")
+            try:
+                minutes = int(self.move_duration)
+            except ValueError as exc:
+                raise InvalidInput("Choose a length from the list.") from exc
+            starts_at = at_local(parse_day(self.move_day), self.move_time, self._tz)
+            with session_scope() as session:
+                appointment = scheduling.reschedule(
+                    session, actor=actor, appointment_id=self.selected_id, starts_at=starts_at,
+                    provider_id=as_id(self.move_provider_id), duration_minutes=minutes, reason=self.move_reason,
+                )
+                row = board.card(session, appointment_id=appointment.id)
+        except ClinicError as exc:
+            # The panel keeps what was picked, so one thing can be corrected.
+            return self._fail(exc)
+        self.apply_card(row)
+        self.move_open = False
+        if not any(c.id == row["id"] for c in self.cards):
+            self.selected_id = 0
+        return self._ok(f"Moved {row['patient_name']} to {row['day']} {row['start_label']}-{row['end_label']}.")
 
     @rx.event
     async def check_in(self, appointment_id: int):
@@ -298,7 +513,10 @@ class CalendarState(rx.State):
 
     # -- booking -----------------------------------------------------------------
     @rx.event
-    def open_booking(self, provider_id: int | str = "", time: str = ""):
+    def open_booking(self, provider_id: int | str = "", time: str = "", day: str = ""):
+        return self._open_booking(provider_id, time, day)
+
+    def _open_booking(self, provider_id: int | str = "", time: str = "", day: str = ""):
         if not self.can_book:
             return self._fail(InvalidInput("Your role may not book appointments."))
         self.booking_open = True
@@ -306,6 +524,10 @@ class CalendarState(rx.State):
         self.message = ""
         self.form_provider_id = str(provider_id) if provider_id else (self.providers[0].value if self.providers else "")
         self.form_time = str(time)[:5]
+        self.form_day = str(day)[:10] if day else self.day
+        self.move_open = False
+        if self.filter_room_id and not self.form_room_id:
+            self.form_room_id = self.filter_room_id
         if not self.form_type_id and self.types:
             self.form_type_id = next((t.value for t in self.types if t.label.startswith("Treatment")), self.types[0].value)
         return None
@@ -317,6 +539,10 @@ class CalendarState(rx.State):
     @rx.event
     def set_form_provider(self, value: str):
         self.form_provider_id = str(value)
+
+    @rx.event
+    def set_form_day(self, value: str):
+        self.form_day = str(value)[:10]
 
     @rx.event
     def set_form_time(self, value: str):
@@ -370,7 +596,7 @@ class CalendarState(rx.State):
                 raise InvalidInput("Choose a provider and an appointment type.")
             if not self.form_time:
                 raise InvalidInput("Enter a start time, e.g. 09:30.")
-            starts_at = at_local(parse_day(self.day), self.form_time, self._tz)
+            starts_at = at_local(parse_day(self.form_day or self.day), self.form_time, self._tz)
             with session_scope() as session:
                 appointment = scheduling.book_appointment(
                     session, actor=actor, patient_id=self.form_patient_id,
@@ -387,6 +613,12 @@ class CalendarState(rx.State):
         self.form_patient_label = ""
         self.selected_id = row["id"]
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']}.")
+
+    def choose_registered(self, patient_id: int, label: str) -> None:
+        """A patient just registered: open the booking form with them chosen."""
+        self._open_booking()
+        self.form_patient_id = patient_id
+        self.form_patient_label = label
 
     # -- messages ------------------------------------------------------------------
     def _fail(self, exc: Exception):
