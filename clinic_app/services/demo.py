@@ -25,6 +25,8 @@ from clinic_app.models import (
     NoteProcedure,
     Patient,
     Provider,
+    ProviderHours,
+    ProviderTimeOff,
     Room,
     User,
 )
@@ -142,6 +144,16 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     session.add_all(types)
     session.add_all([Fee(code=c, amount_cents=a, timed=t, description=d) for c, a, t, d in FEES])
     session.flush()
+    # Working hours: weekdays 08:00-18:00, Saturdays 08:00-13:00, closed on Sundays; and
+    # one provider away on a course just after the demo fortnight.
+    session.add_all(
+        ProviderHours(provider_id=p.id, weekday=d, start_minute=8 * 60, end_minute=(18 if d < 5 else 13) * 60)
+        for p in providers
+        for d in range(6)
+    )
+    course = dt.datetime.combine(today + dt.timedelta(days=8), dt.time(9), tzinfo=zone(LOCATIONS[0][1]))
+    session.add(ProviderTimeOff(provider_id=providers[0].id, starts_at=course.astimezone(dt.UTC),
+                                ends_at=(course + dt.timedelta(hours=8)).astimezone(dt.UTC), reason="Course"))
 
     password_hash = hash_password(DEMO_PASSWORD)
     for username, full_name, role, provider_index, loc_index in USERS:
