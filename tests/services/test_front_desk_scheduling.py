@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.models import Appointment, AppointmentMove
+from clinic_app.models import Appointment
 from clinic_app.services import scheduling
 from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, OutsideHours, SlotTaken
 from tests.conftest import DAY, at
@@ -165,3 +165,27 @@ def test_check_out_once_after_check_in(session, clinic):
     assert out.checked_out_at == now_at("09:40")
     with pytest.raises(IllegalTransition, match="already checked out"):
         scheduling.check_out(session, actor=clinic.reception, appointment_id=appt.id, now=now_at("09:41"))
+
+
+def test_the_board_shades_hours_and_time_off_and_shows_the_wait(session, clinic):
+    from clinic_app.services import board
+
+    _hours(session, clinic)
+    scheduling.add_time_off(session, actor=clinic.reception, provider_id=clinic.providers[0].id,
+                            starts_at=at("15:00"), ends_at=at("09:00", DAY + dt.timedelta(days=1)), reason="Course")
+    appt = book(session, clinic, "09:00")
+    scheduling.transition(session, actor=clinic.reception, appointment_id=appt.id, to_status="arrived", now=now_at("08:52"))
+    scheduling.transition(session, actor=clinic.clinician, appointment_id=appt.id, to_status="in_session", now=now_at("09:04"))
+    view = board.board_day(session, actor=clinic.reception, location_id=clinic.location.id, day=DAY, days=2)
+    ann = clinic.providers[0].id
+    spans = sorted((b["day"], b["start_minute"], b["end_minute"], b["label"]) for b in view.blocks if b["provider_id"] == ann)
+    day1, day2 = DAY.isoformat(), (DAY + dt.timedelta(days=1)).isoformat()
+    assert spans == [
+        (day1, 0, 480, "Not working"), (day1, 720, 780, "Not working"), (day1, 900, 1440, "Time off: Course"),
+        (day1, 1020, 1440, "Not working"),
+        (day2, 0, 540, "Time off: Course"),  # Wednesday: no hours set for it, time off until 09:00
+        (day2, 0, 1440, "Not working"),
+    ]
+    assert not [b for b in view.blocks if b["provider_id"] == clinic.providers[1].id]  # no hours set: never shaded
+    [card] = view.cards
+    assert (card["arrived_label"], card["wait_minutes"], card["duration"]) == ("08:52", 12, 30)

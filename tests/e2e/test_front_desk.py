@@ -1,0 +1,84 @@
+"""A receptionist's morning on the board, in Chromium: search, register, book, move,
+check in, and the week view."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
+from tests.e2e.test_app import sign_in
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def e2e_clinic(app_server):
+    return seed_e2e_clinic(app_server[1])
+
+
+def test_a_receptionists_morning(browser, app_server, e2e_clinic):
+    base, _ = app_server
+    desk = browser.new_context(viewport={"width": 1600, "height": 1000})
+    board = desk.new_page()
+    sign_in(board, base, "e2e_desk", PASSWORD)
+    expect(board.get_by_role("heading", name="Calendar board")).to_be_visible()
+    board.get_by_label("Location").click()
+    board.get_by_role("option", name="E2E Clinic").click()
+    quill = board.get_by_role("button", name=re.compile(r"^Quill, Zed, 11:00, "))
+    expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Booked")
+
+    # Search: by date of birth, then by name; nobody new matches "Marsh" yet.
+    board.get_by_role("button", name="New appointment").click()
+    search = board.get_by_label("Find patient (name, MRN or phone)")
+    search.fill("1970-05-01")
+    expect(board.get_by_role("button", name=re.compile(r"^Choose Quill, Zed \(E2E1"))).to_be_visible()
+    search.fill("Marsh")
+    expect(board.get_by_role("button", name=re.compile(r"^Choose "))).to_have_count(0)
+    board.get_by_role("button", name="Close booking form").click()
+
+    # Register: an empty form names what is missing and saves nothing; then a real one.
+    board.get_by_role("button", name="New patient").click()
+    board.get_by_role("button", name="Register patient").click()
+    expect(board.get_by_role("alert")).to_contain_text("First name is required.")
+    board.get_by_label("First name").fill("Nora")
+    board.get_by_label("Last name").fill("Marsh")
+    board.get_by_label("Date of birth").fill("1991-04-02")
+    board.get_by_label("Phone", exact=True).fill("(312) 555-0188")
+    board.get_by_label("Consent to treatment").fill("2026-01-05")
+    board.get_by_role("button", name="Register patient").click()
+    expect(board.get_by_role("status")).to_contain_text("Registered Marsh, Nora")
+    expect(board.get_by_text(re.compile(r"^Patient: Marsh, Nora"))).to_be_visible()
+
+    # Book the new patient at 14:00 (the form opened with her chosen).
+    board.get_by_label("Start time").fill("14:00")
+    board.get_by_role("button", name="Book appointment").click()
+    expect(board.get_by_role("status")).to_have_text("Booked Marsh, Nora at 14:00.")
+    nora = board.get_by_role("button", name=re.compile(r"^Marsh, Nora, "))
+    expect(nora).to_have_accessible_name("Marsh, Nora, 14:00, Booked")
+
+    # Move her to 15:30 for 45 minutes, from the keyboard-friendly Move panel.
+    board.get_by_role("button", name="Move").click()
+    board.get_by_label("New start time").fill("15:30")
+    board.get_by_label("Length").click()
+    board.get_by_role("option", name="45 min").click()
+    board.get_by_role("button", name="Save move").click()
+    expect(board.get_by_role("status")).to_contain_text("15:30-16:15")
+    expect(nora).to_have_accessible_name("Marsh, Nora, 15:30, Booked")
+    # The old slot is bookable again.
+    expect(board.get_by_role("button", name="Book 14:00 with Erin Test, PT")).to_be_visible()
+
+    # Check in the first patient of the morning.
+    quill.click()
+    board.get_by_role("button", name="Check in").click()
+    expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
+    expect(board.get_by_text(re.compile(r"^Arrived \d\d:\d\d$"))).to_be_visible()
+
+    # The week view shows the provider's week with both visits.
+    board.get_by_role("button", name="Week view").click()
+    expect(board.get_by_text(re.compile(r"^Erin Test, PT, week of "))).to_be_visible()
+    expect(nora).to_be_visible()
+    expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
+    desk.close()
