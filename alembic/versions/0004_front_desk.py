@@ -120,6 +120,123 @@ def upgrade() -> None:
         batch_op.create_index('ix_patient_search_first', ['search_first'], unique=False)
         batch_op.create_index('ix_patient_search_name', ['search_last', 'search_first'], unique=False)
 
+    op.create_table('care_case',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('referral_source', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('diagnosis_code', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('payer_name', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('authorized_visits', sa.Integer(), nullable=True),
+    sa.Column('auth_start', sa.Date(), nullable=True),
+    sa.Column('auth_end', sa.Date(), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('auth_start IS NULL OR auth_end IS NULL OR auth_end >= auth_start', name='ck_care_case_auth_span'),
+    sa.CheckConstraint('authorized_visits IS NULL OR authorized_visits >= 0', name='ck_care_case_visits'),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('care_case', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_care_case_patient_id'), ['patient_id'], unique=False)
+
+    op.create_table('appointment_series',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('description', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('appointment_series', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_appointment_series_patient_id'), ['patient_id'], unique=False)
+
+    op.create_table('case_visit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('appointment_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
+    sa.ForeignKeyConstraint(['case_id'], ['care_case.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('appointment_id')
+    )
+    with op.batch_alter_table('case_visit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_case_visit_case_id'), ['case_id'], unique=False)
+
+    op.create_table('reminder',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('appointment_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('to_address', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
+    sa.Column('due_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('sent_at', clinic_app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("channel IN ('email', 'sms')", name='ck_reminder_channel'),
+    sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name='ck_reminder_status'),
+    sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('appointment_id', 'channel')
+    )
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.create_index('ix_reminder_status_due', ['status', 'due_at'], unique=False)
+
+    op.create_table('waitlist_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.Column('provider_id', sa.Integer(), nullable=True),
+    sa.Column('appointment_type_id', sa.Integer(), nullable=False),
+    sa.Column('earliest_day', sa.Date(), nullable=False),
+    sa.Column('latest_day', sa.Date(), nullable=False),
+    sa.Column('preferred_start_minute', sa.Integer(), nullable=False),
+    sa.Column('preferred_end_minute', sa.Integer(), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('booked_appointment_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('waiting', 'booked', 'removed')", name='ck_waitlist_status'),
+    sa.CheckConstraint('latest_day >= earliest_day', name='ck_waitlist_days'),
+    sa.CheckConstraint('preferred_start_minute >= 0 AND preferred_end_minute <= 1440 AND preferred_start_minute < preferred_end_minute', name='ck_waitlist_minutes'),
+    sa.ForeignKeyConstraint(['appointment_type_id'], ['appointment_type.id'], ),
+    sa.ForeignKeyConstraint(['booked_appointment_id'], ['appointment.id'], ),
+    sa.ForeignKeyConstraint(['location_id'], ['location.id'], ),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.ForeignKeyConstraint(['provider_id'], ['provider.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('waitlist_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_waitlist_entry_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index('ix_waitlist_location_status', ['location_id', 'status'], unique=False)
+
+    op.create_table('reminder_attempt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reminder_id', sa.Integer(), nullable=False),
+    sa.Column('at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.ForeignKeyConstraint(['reminder_id'], ['reminder.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('reminder_attempt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reminder_attempt_reminder_id'), ['reminder_id'], unique=False)
+
+    op.create_table('series_member',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('series_id', sa.Integer(), nullable=False),
+    sa.Column('appointment_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['appointment_id'], ['appointment.id'], ),
+    sa.ForeignKeyConstraint(['series_id'], ['appointment_series.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('appointment_id')
+    )
+    with op.batch_alter_table('series_member', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_series_member_series_id'), ['series_id'], unique=False)
     # ### end Alembic commands ###
     _backfill_search_keys()
     _create_data_rules()
@@ -127,6 +244,35 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     _drop_data_rules()
+    with op.batch_alter_table('series_member', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_series_member_series_id'))
+
+    op.drop_table('series_member')
+    with op.batch_alter_table('reminder_attempt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reminder_attempt_reminder_id'))
+
+    op.drop_table('reminder_attempt')
+    with op.batch_alter_table('waitlist_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_waitlist_location_status')
+        batch_op.drop_index(batch_op.f('ix_waitlist_entry_patient_id'))
+
+    op.drop_table('waitlist_entry')
+    with op.batch_alter_table('reminder', schema=None) as batch_op:
+        batch_op.drop_index('ix_reminder_status_due')
+
+    op.drop_table('reminder')
+    with op.batch_alter_table('case_visit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_visit_case_id'))
+
+    op.drop_table('case_visit')
+    with op.batch_alter_table('appointment_series', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_appointment_series_patient_id'))
+
+    op.drop_table('appointment_series')
+    with op.batch_alter_table('care_case', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_care_case_patient_id'))
+
+    op.drop_table('care_case')
     # ### commands auto generated by Alembic - please adjust! ###
     # Native DROP COLUMN: a batch rebuild would drop a table other tables reference.
     op.drop_index('ix_patient_search_name', table_name='patient')

@@ -3,6 +3,15 @@
 from clinic_app.models.audit import AuditLog
 from clinic_app.models.billing import Charge, Fee
 from clinic_app.models.clinical import Note, NoteDiagnosis, NoteProcedure
+from clinic_app.models.frontdesk import (
+    AppointmentSeries,
+    CareCase,
+    CaseVisit,
+    Reminder,
+    ReminderAttempt,
+    SeriesMember,
+    WaitlistEntry,
+)
 from clinic_app.models.people import (
     CONSENT_KINDS,
     ROLES,
@@ -33,8 +42,11 @@ __all__ = [
     "Appointment",
     "AppointmentEvent",
     "AppointmentMove",
+    "AppointmentSeries",
     "AppointmentType",
     "AuditLog",
+    "CareCase",
+    "CaseVisit",
     "Charge",
     "Fee",
     "Location",
@@ -46,7 +58,11 @@ __all__ = [
     "Provider",
     "ProviderHours",
     "ProviderTimeOff",
+    "Reminder",
+    "ReminderAttempt",
     "Room",
+    "SeriesMember",
     "User",
     "UserSession",
+    "WaitlistEntry",
 ]
