@@ -91,7 +91,17 @@ def card(session: Session, *, appointment_id: int) -> dict:
     row = session.exec(_card_query().where(Appointment.id == appointment_id)).first()
     if row is None:
         raise NotFound("That appointment no longer exists.")
-    return _card(*row)
+    return _with_warnings(session, [_card(*row)])[0]
+
+
+def _with_warnings(session: Session, cards: list[dict]) -> list[dict]:
+    """Add each card's prior-authorisation warning (empty when none)."""
+    from clinic_app.services.cases import authorization_warnings
+
+    warnings = authorization_warnings(session, appointment_ids=[c["id"] for c in cards])
+    for c in cards:
+        c["auth_warning"] = warnings.get(c["id"], "")
+    return cards
 
 
 def board_day(
@@ -122,7 +132,8 @@ def board_day(
     blocks = unavailable(session, location=location, providers=providers, first_day=day, days=days)
     audit.record(session, actor=actor, action="view", entity="board", entity_id=location_id, detail=day.isoformat())
     session.commit()
-    return BoardDay(location=location, providers=providers, rooms=rooms, cards=[_card(*r) for r in rows], blocks=blocks)
+    cards = _with_warnings(session, [_card(*r) for r in rows])
+    return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks)
 
 
 def unavailable(

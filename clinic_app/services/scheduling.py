@@ -23,6 +23,8 @@ from clinic_app.models import (
     AppointmentEvent,
     AppointmentMove,
     AppointmentType,
+    CareCase,
+    CaseVisit,
     Location,
     Patient,
     Provider,
@@ -204,9 +206,11 @@ def book_appointment(
     appointment_type_id: int,
     starts_at: dt.datetime,
     room_id: int | None = None,
+    case_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> Appointment:
-    """Book a visit in a free slot. SlotTaken names the clash; nothing is saved on error."""
+    """Book a visit in a free slot, counted against an episode of care if given.
+    SlotTaken names the clash; nothing is saved on error."""
     for_write(session)
     require(actor.role, "appointment.book")
     now = now or utcnow()
@@ -224,6 +228,10 @@ def book_appointment(
         room = session.get(Room, room_id)
         if room is None or not room.active or room.location_id != location.id:
             raise InvalidInput(f"Choose a room at {location.name}.")
+    if case_id is not None:
+        case = session.get(CareCase, case_id)
+        if case is None or case.patient_id != patient_id or not case.active:
+            raise InvalidInput("Choose one of the patient's open episodes of care, or none.")
     if starts_at.tzinfo is None:
         raise InvalidInput("The start time has no time zone.")
     if starts_at < now:
@@ -254,6 +262,8 @@ def book_appointment(
         session.add(appointment)
         session.flush()
         session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id))
+        if case_id is not None:
+            session.add(CaseVisit(case_id=case_id, appointment_id=appointment.id))
         audit.record(
             session, actor=actor, action="create", entity="appointment",
             entity_id=appointment.id, patient_id=patient_id,
