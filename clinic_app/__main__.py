@@ -1,4 +1,4 @@
-"""Command line: ``python -m clinic_app migrate | demo | create-user``."""
+"""Command line: ``python -m clinic_app migrate | demo | create-user | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -91,6 +91,30 @@ def _create_user(args) -> int:
     return 0
 
 
+def _reminders(args) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import reminders
+
+    migrate()
+    now = None
+    if args.now:
+        now = dt.datetime.fromisoformat(args.now)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    email = reminders.SmtpEmailSender(
+        host=os.environ.get("SMTP_HOST", "localhost"), port=int(os.environ.get("SMTP_PORT", "25")),
+        sender=os.environ.get("SMTP_FROM", "reminders@clinic.invalid"),
+    )
+    sms = reminders.FileSmsSender(Path(os.environ.get("SMS_OUTBOX", str(settings.PROJECT_ROOT / "data" / "sms-outbox.jsonl"))))
+    with session_scope() as session:
+        queued = reminders.schedule_reminders(session, now=now)
+        counts = reminders.send_due(session, email=email, sms=sms, now=now)
+    print(f"Reminders: {queued} queued, {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_app", description="Clinic app administration.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     user_p.add_argument("--full-name", required=True)
     user_p.add_argument("--role", required=True, choices=["reception", "clinician", "biller", "manager", "admin"])
     user_p.add_argument("--provider-id", type=int, default=None, help="for clinicians: their provider id")
+    rem_p = sub.add_parser("reminders", help="appointment reminders (for cron)")
+    rem_p.add_argument("action", choices=["send-due"], help="queue reminders for the next 24 h and send those due")
+    rem_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
     args = parser.parse_args(argv)
     if args.command == "migrate":
         migrate()
@@ -112,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "reminders":
+        return _reminders(args)
     return _create_user(args)
 
 
