@@ -71,11 +71,13 @@ def _card(card) -> rx.Component:
             ),
             rx.text(card.patient_name, size="2", weight="medium"),
             rx.text(card.type_name, " ", card.room_name, size="1", color_scheme="gray"),
+            rx.cond(card.auth_warning != "", rx.text("At risk: ", card.auth_warning, size="1", color_scheme="orange", weight="bold")),
             spacing="0",
             align="start",
         ),
         on_click=CalendarState.select(card.id),
-        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label,
+        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label
+        + rx.cond(card.auth_warning != "", ", at risk: " + card.auth_warning, ""),
         class_name="board-card",
         data_appointment=card.id,
         style={
@@ -147,6 +149,26 @@ def _details() -> rx.Component:
                 rx.cond(card.arrived_label != "", rx.text("Arrived ", card.arrived_label)),
                 rx.cond(card.wait_minutes >= 0, rx.text("Waited ", card.wait_minutes, " min")),
                 rx.cond(card.checked_out_label != "", rx.text("Checked out ", card.checked_out_label)),
+                rx.cond(card.auth_warning != "", rx.callout("At risk of denial: " + card.auth_warning, color_scheme="orange", size="1")),
+                rx.cond(
+                    CalendarState.can_book & ((card.status == "cancelled") | (card.status == "no_show")),
+                    rx.vstack(
+                        rx.button("Offer this freed slot", on_click=CalendarState.load_offers(card.id), variant="soft", size="3"),
+                        rx.cond(
+                            CalendarState.offers_loaded & (CalendarState.offers.length() == 0),
+                            rx.text("Nobody on the waitlist fits this slot."),
+                        ),
+                        rx.foreach(
+                            CalendarState.offers,
+                            lambda o: rx.vstack(
+                                rx.button("Book " + o.patient_name, on_click=CalendarState.book_offer(o.entry_id), size="2"),
+                                rx.text(o.why, size="1", color_scheme="gray"),
+                                spacing="0",
+                            ),
+                        ),
+                        spacing="2",
+                    ),
+                ),
                 rx.cond(
                     CalendarState.can_book,
                     rx.vstack(
@@ -263,10 +285,91 @@ def _booking() -> rx.Component:
                     value=rx.cond(CalendarState.form_room_id == "", "none", CalendarState.form_room_id),
                     on_change=CalendarState.set_form_room,
                 ),
+                rx.cond(
+                    CalendarState.case_options.length() > 0,
+                    rx.vstack(
+                        rx.el.label("Episode of care", html_for="book-case"),
+                        rx.select.root(
+                            rx.select.trigger(id="book-case", aria_label="Episode of care"),
+                            rx.select.content(
+                                rx.select.item("None", value="none"),
+                                rx.foreach(CalendarState.case_options, lambda o: rx.select.item(o.label, value=o.value)),
+                            ),
+                            value=rx.cond(CalendarState.form_case_id == "", "none", CalendarState.form_case_id),
+                            on_change=CalendarState.set_form_case,
+                        ),
+                        spacing="1",
+                    ),
+                ),
+                rx.cond(
+                    CalendarState.form_patient_id != 0,
+                    rx.el.details(
+                        rx.el.summary("New episode of care"),
+                        rx.vstack(
+                            rx.el.label("Episode title", html_for="case-title"),
+                            rx.input(id="case-title", value=CalendarState.case_title, max_length=120,
+                                     on_change=lambda v: CalendarState.set_case_field("case_title", v)),
+                            rx.el.label("Authorised visits", html_for="case-visits"),
+                            rx.input(id="case-visits", type="number", min=0, value=CalendarState.case_visits,
+                                     on_change=lambda v: CalendarState.set_case_field("case_visits", v), width="100px"),
+                            rx.el.label("Authorisation ends", html_for="case-end"),
+                            rx.input(id="case-end", type="date", value=CalendarState.case_end,
+                                     on_change=lambda v: CalendarState.set_case_field("case_end", v)),
+                            rx.button("Open episode", on_click=CalendarState.open_case, variant="soft", size="2"),
+                            spacing="1",
+                            align="start",
+                        ),
+                    ),
+                ),
+                rx.el.fieldset(
+                    rx.el.legend("Repeat every week on"),
+                    rx.hstack(
+                        rx.foreach(
+                            CalendarState.weekday_options,
+                            lambda o: rx.checkbox(
+                                o.label, checked=CalendarState.repeat_days.contains(o.value),
+                                on_change=lambda on: CalendarState.toggle_repeat_day(o.value, on),
+                            ),
+                        ),
+                        wrap="wrap",
+                    ),
+                    rx.cond(
+                        CalendarState.repeat_days.length() > 0,
+                        rx.vstack(
+                            rx.el.label("For how many weeks", html_for="repeat-weeks"),
+                            rx.input(id="repeat-weeks", type="number", min=1, max=26, value=CalendarState.repeat_weeks,
+                                     on_change=CalendarState.set_repeat_weeks, width="80px"),
+                            rx.button("Check series", on_click=CalendarState.check_series, variant="soft", size="3"),
+                            rx.el.ul(
+                                rx.foreach(
+                                    CalendarState.series_plan,
+                                    lambda v: rx.el.li(
+                                        v.label, ": ",
+                                        rx.cond(v.problem == "", rx.text.span("free", color_scheme="green"),
+                                                rx.text.span(v.problem, color_scheme="red")),
+                                    ),
+                                ),
+                                aria_label="Series check",
+                                style={"fontSize": "13px", "paddingLeft": "16px"},
+                            ),
+                            rx.button("Book series", on_click=CalendarState.book_series(False), size="3"),
+                            rx.cond(
+                                CalendarState.series_has_conflicts,
+                                rx.button("Book the free visits only", on_click=CalendarState.book_series(True),
+                                          color_scheme="amber", size="3"),
+                            ),
+                            spacing="2",
+                            align="start",
+                        ),
+                    ),
+                    style={"border": "1px solid var(--gray-5)", "borderRadius": "6px", "padding": "6px"},
+                ),
                 rx.hstack(
                     rx.button("Book appointment", on_click=CalendarState.book, size="3"),
                     rx.button("Close booking form", on_click=CalendarState.close_booking, variant="ghost", size="3"),
+                    wrap="wrap",
                 ),
+                rx.button("Add to waitlist instead", on_click=CalendarState.add_to_waitlist, variant="outline", size="2"),
                 spacing="2",
                 align="start",
             ),

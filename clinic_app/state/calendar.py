@@ -10,7 +10,7 @@ import reflex as rx
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import board_topic
-from clinic_app.services import board, scheduling
+from clinic_app.services import board, cases, recurring, scheduling, waitlist
 from clinic_app.services.clock import at_local, local, parse_day
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
@@ -46,6 +46,7 @@ class Card:
     arrived_label: str = ""
     wait_minutes: int = -1
     checked_out_label: str = ""
+    auth_warning: str = ""
 
 
 @dataclasses.dataclass
@@ -84,6 +85,23 @@ class Hour:
 
     label: str
     grid_row: str
+
+
+@dataclasses.dataclass
+class Offer:
+    """A waiting patient who could take a freed slot, and why they fit."""
+
+    entry_id: int
+    patient_name: str
+    why: str
+
+
+@dataclasses.dataclass
+class PlannedVisit:
+    """One occurrence of a planned series and its problem (empty when free)."""
+
+    label: str
+    problem: str
 
 
 @dataclasses.dataclass
@@ -157,6 +175,20 @@ class CalendarState(rx.State):
     form_patient_id: int = 0
     form_patient_label: str = ""
     form_day: str = ""
+    form_case_id: str = ""
+    case_options: list[Option] = []
+    case_title: str = ""
+    case_visits: str = ""
+    case_end: str = ""
+    # A recurring series: weekdays (Monday = 0) and how many weeks; its checked plan.
+    repeat_days: list[str] = []
+    repeat_weeks: str = "6"
+    series_plan: list[PlannedVisit] = []
+    series_has_conflicts: bool = False
+    weekday_options: list[Option] = [Option(value=str(i), label=n) for i, n in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat"))]
+    # Waitlist offers for the selected freed slot.
+    offers: list[Offer] = []
+    offers_loaded: bool = False
 
     _tz: str = "UTC"
     # Where a card goes: (provider id, day) -> grid column.
@@ -254,7 +286,7 @@ class CalendarState(rx.State):
             released=row["status"] in ("cancelled", "no_show"), day=row.get("day", ""),
             room_id=row.get("room_id", 0), duration=row.get("duration", 30),
             arrived_label=row.get("arrived_label", ""), wait_minutes=row.get("wait_minutes", -1),
-            checked_out_label=row.get("checked_out_label", ""),
+            checked_out_label=row.get("checked_out_label", ""), auth_warning=row.get("auth_warning", ""),
         )
 
     def _blocked(self) -> dict[str, list[tuple[int, int]]]:
@@ -388,6 +420,8 @@ class CalendarState(rx.State):
             return self._fail(exc)
         self.booking_open = False
         self.move_open = False
+        self.offers = []
+        self.offers_loaded = False
         self.cancel_reason = ""
         self.message = ""
         return None
@@ -584,7 +618,175 @@ class CalendarState(rx.State):
         self.form_patient_label = hit.label
         self.patient_hits = []
         self.patient_query = ""
+        self._load_cases()
         return None
+
+    def _load_cases(self) -> None:
+        self.form_case_id = ""
+        self.series_plan = []
+        with session_scope() as session:
+            self.case_options = [
+                Option(value=str(c.id), label=f"{c.title}" + (
+                    f" ({cases.used_visits(session, case_id=c.id)} of {c.authorized_visits} visits used)"
+                    if c.authorized_visits is not None else ""))
+                for c in cases.cases_of(session, patient_id=self.form_patient_id)
+            ]
+
+    @rx.event
+    def set_case_field(self, name: str, value: str):
+        if name in ("case_title", "case_visits", "case_end"):
+            setattr(self, name, str(value)[:120])
+
+    @rx.event
+    async def open_case(self):
+        try:
+            actor = await current_actor(self, "patient.register")
+            if not self.form_patient_id:
+                raise InvalidInput("Search for the patient and choose them first.")
+            try:
+                visits = int(self.case_visits) if self.case_visits.strip() else None
+            except ValueError as exc:
+                raise InvalidInput("Authorised visits must be a whole number, e.g. 12.") from exc
+            with session_scope() as session:
+                case = cases.open_case(
+                    session, actor=actor, patient_id=self.form_patient_id, title=self.case_title,
+                    authorized_visits=visits, auth_start=parse_day(self.form_day or self.day),
+                    auth_end=parse_day(self.case_end) if self.case_end else None,
+                )
+                case_id = case.id
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._load_cases()
+        self.form_case_id = str(case_id)
+        self.case_title = self.case_visits = self.case_end = ""
+        return self._ok("Episode of care opened; this booking will count against it.")
+
+    @rx.event
+    def set_form_case(self, value: str):
+        self.form_case_id = "" if value == "none" else str(value)
+
+    # -- recurring series ----------------------------------------------------------
+    @rx.event
+    def toggle_repeat_day(self, day: str, on: bool):
+        try:
+            number = int(day)
+        except ValueError:
+            return self._fail(InvalidInput("Choose a day of the week."))
+        days = {d for d in self.repeat_days if d != str(number)}
+        if on and 0 <= number <= 6:
+            days.add(str(number))
+        self.repeat_days = sorted(days)
+        self.series_plan = []
+        return None
+
+    @rx.event
+    def set_repeat_weeks(self, value: str):
+        self.repeat_weeks = str(value)[:2]
+        self.series_plan = []
+
+    def _series_args(self, actor) -> dict:
+        if not self.form_patient_id:
+            raise InvalidInput("Search for the patient and choose them first.")
+        if not self.form_provider_id or not self.form_type_id or not self.form_time:
+            raise InvalidInput("Choose a provider, a start time and an appointment type.")
+        try:
+            weeks = int(self.repeat_weeks)
+        except ValueError as exc:
+            raise InvalidInput("Enter the number of weeks, e.g. 6.") from exc
+        return {
+            "actor": actor, "patient_id": self.form_patient_id, "provider_id": as_id(self.form_provider_id),
+            "appointment_type_id": as_id(self.form_type_id), "first_day": parse_day(self.form_day or self.day),
+            "time": self.form_time, "weekdays": [int(d) for d in self.repeat_days], "weeks": weeks,
+            "room_id": as_id(self.form_room_id) if self.form_room_id else None,
+        }
+
+    @rx.event
+    async def check_series(self):
+        """Show every occurrence with its clash before anything is saved."""
+        try:
+            actor = await current_actor(self, "appointment.book")
+            with session_scope() as session:
+                plan = recurring.plan_series(session, **self._series_args(actor))
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.series_plan = [PlannedVisit(label=o.label, problem=o.problem) for o in plan]
+        bad = sum(1 for o in plan if not o.ok)
+        self.series_has_conflicts = bad > 0
+        if bad:
+            return self._fail(InvalidInput(f"{bad} of {len(plan)} visits cannot be booked; see the list."))
+        return self._ok(f"All {len(plan)} visits are free.")
+
+    @rx.event
+    async def book_series(self, skip_conflicts: bool = False):
+        try:
+            actor = await current_actor(self, "appointment.book")
+            with session_scope() as session:
+                _, booked, skipped = recurring.book_series(
+                    session, **self._series_args(actor), skip_conflicts=bool(skip_conflicts),
+                )
+                rows = [board.card(session, appointment_id=a.id) for a in booked]
+        except recurring.SeriesConflict as exc:
+            self.series_plan = [PlannedVisit(label=o.label, problem=o.problem) for o in exc.occurrences]
+            self.series_has_conflicts = True
+            return self._fail(exc)
+        except ClinicError as exc:
+            return self._fail(exc)
+        for row in rows:
+            self.apply_card(row)
+        self.booking_open = False
+        self.series_plan = []
+        self.repeat_days = []
+        skipped_text = f"; skipped {', '.join(o.label for o in skipped)}" if skipped else ""
+        return self._ok(f"Booked a series of {len(rows)} visits{skipped_text}.")
+
+    # -- waitlist ----------------------------------------------------------------------
+    @rx.event
+    async def add_to_waitlist(self):
+        try:
+            actor = await current_actor(self, "appointment.book")
+            if not self.form_patient_id or not self.form_type_id:
+                raise InvalidInput("Choose the patient and the appointment type first.")
+            first = parse_day(self.form_day or self.day)
+            with session_scope() as session:
+                waitlist.add_to_waitlist(
+                    session, actor=actor, patient_id=self.form_patient_id, location_id=int(self.location_id),
+                    appointment_type_id=as_id(self.form_type_id),
+                    provider_id=as_id(self.form_provider_id) if self.form_provider_id else None,
+                    earliest_day=first, latest_day=first + dt.timedelta(days=14),
+                )
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.booking_open = False
+        return self._ok(f"{self.form_patient_label} is on the waitlist for the next two weeks.")
+
+    @rx.event
+    async def load_offers(self, appointment_id: int):
+        try:
+            actor = await current_actor(self, "appointment.book")
+            with session_scope() as session:
+                found = waitlist.offers_for_slot(session, actor=actor, appointment_id=as_id(appointment_id))
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.offers = [Offer(entry_id=o["entry_id"], patient_name=o["patient_name"], why=o["why"]) for o in found]
+        self.offers_loaded = True
+        return None
+
+    @rx.event
+    async def book_offer(self, entry_id: int):
+        try:
+            actor = await current_actor(self, "appointment.book")
+            with session_scope() as session:
+                appointment = waitlist.book_offer(
+                    session, actor=actor, entry_id=as_id(entry_id), freed_appointment_id=self.selected_id,
+                )
+                row = board.card(session, appointment_id=appointment.id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.apply_card(row)
+        self.offers = []
+        self.offers_loaded = False
+        self.selected_id = row["id"]
+        return self._ok(f"Booked {row['patient_name']} at {row['start_label']} from the waitlist.")
 
     @rx.event
     async def book(self):
@@ -602,6 +804,7 @@ class CalendarState(rx.State):
                     session, actor=actor, patient_id=self.form_patient_id,
                     provider_id=as_id(self.form_provider_id), appointment_type_id=as_id(self.form_type_id),
                     room_id=as_id(self.form_room_id) if self.form_room_id else None, starts_at=starts_at,
+                    case_id=as_id(self.form_case_id) if self.form_case_id else None,
                 )
                 row = board.card(session, appointment_id=appointment.id)
         except ClinicError as exc:
@@ -619,6 +822,8 @@ class CalendarState(rx.State):
         self._open_booking()
         self.form_patient_id = patient_id
         self.form_patient_label = label
+        self.case_options = []
+        self.form_case_id = ""
 
     # -- messages ------------------------------------------------------------------
     def _fail(self, exc: Exception):
