@@ -185,7 +185,7 @@ class CalendarState(rx.State):
     repeat_weeks: str = "6"
     series_plan: list[PlannedVisit] = []
     series_has_conflicts: bool = False
-    weekday_options: list[Option] = [Option(value=str(i), label=n) for i, n in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat"))]
+    weekday_options: list[Option] = [Option(value=str(i), label=n) for i, n in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))]
     # Waitlist offers for the selected freed slot.
     offers: list[Offer] = []
     offers_loaded: bool = False

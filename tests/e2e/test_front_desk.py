@@ -82,3 +82,51 @@ def test_a_receptionists_morning(browser, app_server, e2e_clinic):
     expect(nora).to_be_visible()
     expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
     desk.close()
+
+
+def test_a_series_is_checked_visit_by_visit_and_a_freed_slot_goes_to_the_waitlist(browser, app_server, e2e_clinic):
+    base, _ = app_server
+    desk = browser.new_context(viewport={"width": 1600, "height": 1000})
+    board = desk.new_page()
+    sign_in(board, base, "e2e_desk", PASSWORD)
+    board.get_by_label("Location").click()
+    board.get_by_role("option", name="E2E Clinic").click()
+    expect(board.get_by_role("button", name=re.compile(r"^Quill, Zed, 11:00, "))).to_be_visible()
+
+    # Yara Quinlan every day for a week at 11:00: today's visit clashes with Zed Quill's.
+    board.get_by_role("button", name="New appointment").click()
+    board.get_by_label("Find patient (name, MRN or phone)").fill("Quinl")
+    board.get_by_role("button", name=re.compile(r"^Choose Quinlan, Yara")).click()
+    board.get_by_label("Start time").fill("11:00")
+    for day in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"):
+        board.get_by_role("checkbox", name=day).click()
+    board.get_by_label("For how many weeks").fill("1")
+    board.get_by_role("button", name="Check series").click()
+    report = board.get_by_role("list", name="Series check")
+    expect(report).to_contain_text("Erin Test, PT already has an appointment 11:00-11:30")
+    expect(board.get_by_role("alert")).to_contain_text("cannot be booked; see the list")
+    board.get_by_role("button", name="Book the free visits only").click()
+    expect(board.get_by_role("status")).to_contain_text("Booked a series of")
+    expect(board.get_by_role("status")).to_contain_text("; skipped ")
+
+    # Zed Quill goes on the waitlist.
+    board.get_by_role("button", name="New appointment").click()
+    board.get_by_label("Find patient (name, MRN or phone)").fill("Quill")
+    board.get_by_role("button", name=re.compile(r"^Choose Quill, Zed")).click()
+    board.get_by_role("button", name="Add to waitlist instead").click()
+    expect(board.get_by_role("status")).to_contain_text("is on the waitlist for the next two weeks")
+
+    # Yara books 17:00 today, then cancels late: the freed slot is offered to Zed.
+    board.get_by_role("button", name="Book 17:00 with Erin Test, PT").click()
+    board.get_by_label("Find patient (name, MRN or phone)").fill("Quinl")
+    board.get_by_role("button", name=re.compile(r"^Choose Quinlan, Yara")).click()
+    board.get_by_role("button", name="Book appointment").click()
+    expect(board.get_by_role("status")).to_have_text("Booked Quinlan, Yara at 17:00.")
+    board.get_by_label("Cancellation reason").fill("Car broke down")
+    board.get_by_role("button", name="Cancel appointment").click()
+    expect(board.get_by_role("button", name="Quinlan, Yara, 17:00, Late cancellation")).to_be_visible()
+    board.get_by_role("button", name="Offer this freed slot").click()
+    board.get_by_role("button", name="Book Quill, Zed").click()
+    expect(board.get_by_role("status")).to_have_text("Booked Quill, Zed at 17:00 from the waitlist.")
+    expect(board.get_by_role("button", name="Quill, Zed, 17:00, Booked")).to_be_visible()
+    desk.close()
