@@ -93,7 +93,6 @@ def _create_user(args) -> int:
 
 def _reminders(args) -> int:
     import datetime as dt
-    from pathlib import Path
 
     from clinic_app.db import session_scope
     from clinic_app.services import reminders
@@ -103,14 +102,8 @@ def _reminders(args) -> int:
     if args.now:
         now = dt.datetime.fromisoformat(args.now)
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    email = reminders.SmtpEmailSender(
-        host=os.environ.get("SMTP_HOST", "localhost"), port=int(os.environ.get("SMTP_PORT", "25")),
-        sender=os.environ.get("SMTP_FROM", "reminders@clinic.invalid"),
-    )
-    sms = reminders.FileSmsSender(Path(os.environ.get("SMS_OUTBOX", str(settings.PROJECT_ROOT / "data" / "sms-outbox.jsonl"))))
     with session_scope() as session:
-        queued = reminders.schedule_reminders(session, now=now)
-        counts = reminders.send_due(session, email=email, sms=sms, now=now)
+        queued, counts = reminders.run_once(session, now=now)
     print(f"Reminders: {queued} queued, {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped.")
     return 0
 

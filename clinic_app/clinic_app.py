@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from clinic_app import routes
+from clinic_app import reminder_worker, routes
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
@@ -23,3 +23,4 @@ app.add_page(chart_page, route=routes.CHART, title="Chart | Clinic", on_load=Cha
 app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_load=BillingQueueState.load)
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
 live_push.install(app)
+app.register_lifespan_task(reminder_worker.run)

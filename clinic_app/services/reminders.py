@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import smtplib
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -198,3 +199,22 @@ def send_due(
         session.commit()
         counts[status] += 1
     return counts
+
+
+def senders_from_environment() -> tuple[SmtpEmailSender, FileSmsSender]:
+    """The senders configured by SMTP_HOST, SMTP_PORT, SMTP_FROM and SMS_OUTBOX."""
+    from clinic_app import settings
+
+    email = SmtpEmailSender(
+        host=os.environ.get("SMTP_HOST", "localhost"), port=int(os.environ.get("SMTP_PORT", "25")),
+        sender=os.environ.get("SMTP_FROM", "reminders@clinic.invalid"),
+    )
+    sms = FileSmsSender(Path(os.environ.get("SMS_OUTBOX", str(settings.PROJECT_ROOT / "data" / "sms-outbox.jsonl"))))
+    return email, sms
+
+
+def run_once(session: Session, *, now: dt.datetime | None = None) -> tuple[int, dict[str, int]]:
+    """Queue what is coming up and send what is due, with the configured senders."""
+    email, sms = senders_from_environment()
+    queued = schedule_reminders(session, now=now)
+    return queued, send_due(session, email=email, sms=sms, now=now)
