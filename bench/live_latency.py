@@ -8,7 +8,10 @@ What is measured
     the listener's fan-out (``state/live_push.py``: one card query, then one
     ``modify_state`` per registered board, sequentially) and Reflex's socket emit.
     Per N the benchmark prints p50/p95/max over all (sign, board) deliveries, how many
-    deliveries missed the timeout, and the backend's RSS growth per connected board.
+    deliveries missed the timeout, and the backend's RSS growth per connected board;
+    besides those, the signer's own round trip, the size of the delta one board gets,
+    and the CPU time per delivery of the app and of the simulated clients (which tells
+    whether the server or this process was the bottleneck).
 
 How
     1. A fresh SQLite database in a temp dir gets the demo clinic
@@ -20,8 +23,9 @@ How
        refused by the service); a dedicated provider, no room and patients of its own keep clear
        of the database's overlap triggers.
     2. The app starts the way ``make run`` does: ``reflex run --env prod --single-port``
-       on 127.0.0.1 in its own process group, with env.sh and ``DATABASE_URL``; it is
-       stopped with SIGINT to the group at the end, also on error.
+       on 127.0.0.1 in its own process group, with env.sh, ``DATABASE_URL`` and a frontend
+       build dir of its own in the temp dir (``REFLEX_WEB_WORKDIR``, as tests/e2e does);
+       it is stopped with SIGINT to the group at the end, also on error.
     3. Simulated browsers are python-socketio clients speaking Reflex 0.10.1's
        protocol: connect to ``/_event?token=<uuid4>`` with the boot event
        ``State.hydrate_and_load`` in the CONNECT packet's auth. Sign-in: a session
@@ -52,6 +56,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
+import math
 import os
 import platform
 import secrets
@@ -129,9 +134,9 @@ def reflex_names() -> Names:
     )
 
 
-def check_compiled(names: Names) -> None:
+def check_compiled(names: Names, web_dir: Path) -> None:
     """The compiled frontend must send the same boot event and cookie key as the clients here."""
-    context = ROOT / ".web" / "utils" / "context.jsx"
+    context = web_dir / "utils" / "context.jsx"
     if not context.exists():
         raise BenchError(f"{context} is missing after the app started; cannot verify the event names.")
     text = context.read_text()
@@ -154,9 +159,10 @@ class Prepared:
     minutes: int
 
 
-def shell_env(database_url: str) -> dict[str, str]:
+def shell_env(database_url: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DATABASE_URL"] = database_url
+    env.update(extra)
     return env
 
 
@@ -270,18 +276,22 @@ def free_port(start: int) -> int:
 class App:
     """``reflex run --env prod --single-port`` in its own process group."""
 
-    def __init__(self, port: int, database_url: str, log: Path) -> None:
+    def __init__(self, port: int, database_url: str, work_dir: Path) -> None:
         self.port = port
         self.cmd = ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
                     "--backend-host", "127.0.0.1"]
-        self.database_url = database_url
-        self.log = log
+        self.log = work_dir / "app.log"
+        # A frontend build of its own (as tests/e2e does), so that the project's .web,
+        # which a developer's `make run` or a test may be using, is left alone.
+        self.web_dir = work_dir / "web"
+        self.env = shell_env(database_url, REFLEX_WEB_WORKDIR=str(self.web_dir),
+                             REFLEX_STATES_WORKDIR=str(work_dir / "states"))
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float) -> float:
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                in_project_env(self.cmd), cwd=ROOT, env=shell_env(self.database_url),
+                in_project_env(self.cmd), cwd=ROOT, env=self.env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
         started = time.monotonic()
@@ -416,6 +426,7 @@ class Board(Browser):
         super().__init__(base_url, names, BOARD_PATH, session_token)
         self.index = index
         self.cards_key = names.var("cards")
+        self.live_key = names.var("live_status")
         self.loaded = asyncio.Event()
         self.card_ids: set[int] = set()
         self.round: Round | None = None
@@ -424,15 +435,19 @@ class Board(Browser):
         self.loaded.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
-        cards = (delta.get(self.names.calendar) or {}).get(self.cards_key)
-        if cards is None:
+        calendar = delta.get(self.names.calendar) or {}
+        cards = calendar.get(self.cards_key)
+        # A status change in place arrives in the small live_status overlay (id -> status).
+        overlay = calendar.get(self.live_key) or {}
+        if cards is None and not overlay:
             return
-        if not self.loaded.is_set() and cards:
+        if cards and not self.loaded.is_set():
             self.card_ids = {c["id"] for c in cards}
             self.loaded.set()
         watched = self.round
-        if watched is not None and any(
-            c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards
+        if watched is not None and (
+            overlay.get(str(watched.appointment_id)) == "ready_to_bill"
+            or any(c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards or ())
         ):
             watched.seen(self.index, now)
             if self.index == 0 and not watched.push_bytes:
@@ -570,7 +585,7 @@ def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]  # nearest rank
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]  # nearest rank
 
 
 def machine_facts() -> list[str]:
@@ -670,10 +685,10 @@ def main(argv: list[str] | None = None) -> int:
         port = args.port or free_port(3100)
         if args.port and free_port(port) != port:
             raise BenchError(f"Port {port} is in use.")
-        app = App(port, database_url, tmp / "app.log")
+        app = App(port, database_url, tmp)
         print(f"starting: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
         startup = app.start(args.start_timeout)
-        check_compiled(names)
+        check_compiled(names, app.web_dir)
         print(f"app answered /ping after {startup:.1f} s; {len(prepared.appointment_ids)} visits of "
               f"{prepared.minutes} min to sign at {LOCATION_NAME}", flush=True)
         results = asyncio.run(run_all(args, app, names, engine, prepared))

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from clinic_app import settings
 
@@ -108,6 +109,33 @@ def _reminders(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services import audit
+
+    with session_scope() as session:
+        verdict = audit.verify(session)
+    print(verdict.problem if not verdict.intact else f"Audit log intact: {verdict.rows} rows checked.")
+    return 0 if verdict.intact else 1
+
+
+def _backup(args) -> int:
+    from clinic_app.services import backup
+    from clinic_app.services.errors import ClinicError
+
+    try:
+        if args.command == "backup":
+            made = backup.backup(database_url=settings.database_url(), out_dir=args.out, attachments=settings.attachments_dir())
+            print(f"Backup written to {args.out}: {', '.join(made['files'])}.")
+        else:
+            backup.restore(database_url=settings.database_url(), backup_dir=args.backup, attachments=settings.attachments_dir())
+            print(f"Restored from {args.backup}. Start the app again.")
+    except ClinicError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_app", description="Clinic app administration.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,7 +153,17 @@ def main(argv: list[str] | None = None) -> int:
     rem_p = sub.add_parser("reminders", help="appointment reminders (for cron)")
     rem_p.add_argument("action", choices=["send-due"], help="queue reminders for the next 24 h and send those due")
     rem_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
+    audit_p = sub.add_parser("audit", help="audit log tools")
+    audit_p.add_argument("audit_command", choices=["verify"], help="verify: check the hash chain, report the first tampered row")
+    backup_p = sub.add_parser("backup", help="back up the database and attachments into a new folder")
+    backup_p.add_argument("--out", required=True, type=Path)
+    restore_p = sub.add_parser("restore", help="replace the database and attachments with a backup (stop the app first)")
+    restore_p.add_argument("backup", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(args)
+    if args.command in ("backup", "restore"):
+        return _backup(args)
     if args.command == "migrate":
         migrate()
         print("Database is at the newest schema.")

@@ -3,12 +3,14 @@
 import reflex as rx
 
 from clinic_app import reminder_worker, routes
+from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.state import live_push
+from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
 from clinic_app.state.calendar import CalendarState
@@ -22,5 +24,8 @@ app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=Cal
 app.add_page(chart_page, route=routes.CHART, title="Chart | Clinic", on_load=ChartState.load)
 app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_load=BillingQueueState.load)
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
+app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
+app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)
+app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 live_push.install(app)
 app.register_lifespan_task(reminder_worker.run)

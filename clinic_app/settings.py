@@ -19,6 +19,11 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
 
 
+def attachments_dir() -> Path:
+    """Where uploaded files are kept (backed up with the database)."""
+    return Path(os.environ.get("CLINIC_ATTACHMENTS_DIR") or PROJECT_ROOT / "data" / "attachments")
+
+
 def redis_url() -> str | None:
     """The Redis URL for the cross-worker live bus, or None for in-process."""
     return os.environ.get("REDIS_URL") or None
@@ -26,3 +31,8 @@ def redis_url() -> str | None:
 
 # A signed-in session lasts a working day; an idle one ends sooner (issue: accounts).
 SESSION_HOURS = int(os.environ.get("CLINIC_SESSION_HOURS", "12"))
+# Automatic log-off after this many minutes without activity (HIPAA: automatic logoff).
+IDLE_MINUTES = int(os.environ.get("CLINIC_IDLE_MINUTES", "15"))
+# Lock an account for LOCK_MINUTES after MAX_FAILED_SIGN_INS failures in a row.
+MAX_FAILED_SIGN_INS = int(os.environ.get("CLINIC_MAX_FAILED_SIGN_INS", "5"))
+LOCK_MINUTES = int(os.environ.get("CLINIC_LOCK_MINUTES", "15"))

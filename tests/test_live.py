@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import uuid
 
 import pytest
@@ -52,9 +53,18 @@ async def _collect(bus, count: int, publish) -> list[AppointmentChanged]:
     return got
 
 
+def run_async(coro):
+    """Run ``coro`` on a fresh loop in its own thread (pytest-playwright keeps one running here)."""
+    box: list = []
+    thread = threading.Thread(target=lambda: box.append(asyncio.run(coro)))
+    thread.start()
+    thread.join(timeout=30)
+    return box[0]
+
+
 def test_in_process_bus_delivers_events_published_from_another_thread():
     bus = InProcessBus()
-    got = asyncio.run(_collect(bus, 1, lambda: bus.publish(EVENT)))
+    got = run_async(_collect(bus, 1, lambda: bus.publish(EVENT)))
     assert got == [EVENT]
 
 
@@ -62,7 +72,7 @@ def test_redis_bus_carries_events_between_separate_bus_instances():
     # Two instances stand for two workers: one publishes, the other's listener hears it.
     channel = f"clinic:test:{uuid.uuid4().hex}"
     worker_a, worker_b = RedisBus(REDIS_URL, channel), RedisBus(REDIS_URL, channel)
-    got = asyncio.run(_collect(worker_b, 2, lambda: (worker_a.publish(EVENT), worker_a.publish(EVENT))))
+    got = run_async(_collect(worker_b, 2, lambda: (worker_a.publish(EVENT), worker_a.publish(EVENT))))
     assert got == [EVENT, EVENT]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from clinic_app import settings
 from clinic_app.state.auth import AuthState
 
 NAV = [
@@ -11,7 +12,22 @@ NAV = [
     ("Chart", "/chart", ("clinician",)),
     ("Billing", "/billing", ("biller",)),
     ("Dashboard", "/kpi", ("manager", "admin")),
+    ("Users", "/admin/users", ("admin",)),
+    ("Audit log", "/admin/audit", ("admin",)),
+    ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
 ]
+
+# Automatic log-off: after the idle time with no key, pointer or touch input, go to the
+# sign-in page; the server has ended the session by then (services/auth.user_for_token).
+IDLE_SCRIPT = """
+(function () {
+  if (window.__clinicIdle) return; window.__clinicIdle = true;
+  var ms = (%d * 60 + 20) * 1000, timer;
+  function reset() { clearTimeout(timer); timer = setTimeout(function () { window.location.assign('/login'); }, ms); }
+  ['pointerdown', 'keydown', 'touchstart'].forEach(function (e) { window.addEventListener(e, reset, {passive: true}); });
+  reset();
+})();
+""" % settings.IDLE_MINUTES
 
 
 def _nav_link(label: str, href: str, roles: tuple[str, ...]) -> rx.Component:
@@ -39,6 +55,7 @@ def frame(title: str, *children: rx.Component) -> rx.Component:
             border_bottom="1px solid var(--gray-5)",
         ),
         rx.el.main(rx.heading(title, size="6", margin_bottom="12px"), *children, padding="12px 16px"),
+        rx.script(IDLE_SCRIPT),
     )
 
 

@@ -11,7 +11,9 @@ from clinic_app.db import UTCDateTime, utcnow
 
 
 class AuditLog(SQLModel, table=True):
-    """One view, change, sign-in or export. The database refuses updates and deletes."""
+    """One view, change, sign-in or export. The database refuses updates and deletes,
+    and each row carries the hash of the one before it, so an edit made around the
+    database's rules (or a removed row) shows up in ``audit verify``."""
 
     __tablename__ = "audit_log"
 
@@ -25,3 +27,5 @@ class AuditLog(SQLModel, table=True):
     patient_id: int | None = Field(default=None, index=True)
     source: str = Field(default="", max_length=80)
     detail: str = Field(default="", max_length=200)
+    prev_hash: str = Field(default="", max_length=64)
+    row_hash: str = Field(default="", max_length=64)

@@ -67,6 +67,12 @@ class User(SQLModel, table=True):
     location_id: int | None = Field(default=None, foreign_key="location.id")
     active: bool = True
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    # Account safeguards: lock-out after repeated failures, a forced change of an
+    # admin-set password at the first sign-in.
+    failed_sign_ins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    must_change_password: bool = False
+    password_changed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
 class UserSession(SQLModel, table=True):
@@ -79,6 +85,7 @@ class UserSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     ended_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 

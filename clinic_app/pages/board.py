@@ -61,11 +61,14 @@ def _toolbar() -> rx.Component:
 
 
 def _card(card) -> rx.Component:
+    # The live overlay holds statuses pushed since the cards were last sent whole.
+    status = CalendarState.live_status.get(card.key, card.status)
+    label = CalendarState.live_label.get(card.key, card.status_label)
     return rx.el.button(
         rx.vstack(
             rx.hstack(
                 rx.text(card.start_label, "-", card.end_label, size="1", weight="bold"),
-                status_badge(card.status, card.status_label),
+                status_badge(status, label),
                 justify="between",
                 width="100%",
             ),
@@ -76,7 +79,7 @@ def _card(card) -> rx.Component:
             align="start",
         ),
         on_click=CalendarState.select(card.id),
-        aria_label=card.patient_name + ", " + card.start_label + ", " + card.status_label
+        aria_label=card.patient_name + ", " + card.start_label + ", " + label.to(str)
         + rx.cond(card.auth_warning != "", ", at risk: " + card.auth_warning, ""),
         class_name="board-card",
         data_appointment=card.id,
@@ -146,9 +149,9 @@ def _details() -> rx.Component:
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
                 rx.text(card.day, " ", card.duration, " min"),
                 status_badge(card.status, card.status_label),
-                rx.cond(card.arrived_label != "", rx.text("Arrived ", card.arrived_label)),
-                rx.cond(card.wait_minutes >= 0, rx.text("Waited ", card.wait_minutes, " min")),
-                rx.cond(card.checked_out_label != "", rx.text("Checked out ", card.checked_out_label)),
+                rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
+                rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
+                rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),
                 rx.cond(card.auth_warning != "", rx.callout("At risk of denial: " + card.auth_warning, color_scheme="orange", size="1")),
                 rx.cond(
                     CalendarState.can_book & ((card.status == "cancelled") | (card.status == "no_show")),
@@ -176,7 +179,7 @@ def _details() -> rx.Component:
                         rx.cond(card.status == "booked", rx.button("Move", on_click=CalendarState.open_move(card.id), variant="soft", size="3")),
                         rx.cond(
                             (card.status != "booked") & (card.status != "cancelled") & (card.status != "no_show")
-                            & (card.checked_out_label == ""),
+                            & (CalendarState.detail_checked_out == ""),
                             rx.button("Check out", on_click=CalendarState.check_out(card.id), variant="soft", size="3"),
                         ),
                         rx.cond(card.status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),

@@ -1,4 +1,10 @@
-"""Passwords, sign-in sessions and staff accounts."""
+"""Passwords, sign-in sessions and staff accounts.
+
+Safeguards (HIPAA person authentication and automatic logoff): argon2 hashes, a
+password policy, lock-out after repeated failures, sessions that end after a
+working day or after IDLE_MINUTES without activity, and a forced change of any
+password an admin set.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import ROLES, Provider, User, UserSession
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
-from clinic_app.services.errors import BadCredentials, InvalidInput
+from clinic_app.services.clock import hhmm
+from clinic_app.services.errors import BadCredentials, ClinicError, InvalidInput, NotAllowed, NotFound
 from clinic_app.services.permissions import require
 
 # argon2 via argon2-cffi; passlib's bcrypt backend breaks with bcrypt 5 (REFLEX.md).
@@ -27,6 +34,16 @@ _DUMMY_HASH = _passwords.hash("not-a-real-password")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
+# Refused outright, whatever else they satisfy (the most common passwords of that length).
+COMMON_PASSWORDS = frozenset(
+    {"password123", "password1!", "1234567890", "qwerty12345", "iloveyou12", "welcome123", "changeme123", "letmein123",
+     "administrator1", "password12", "p@ssw0rd123", "qwertyuiop1"}
+)
+TOUCH_EVERY = dt.timedelta(seconds=60)
+
+
+class AccountLocked(ClinicError):
+    """Too many failed sign-ins in a row: the account waits, or an admin unlocks it."""
 
 
 def hash_password(password: str) -> str:
@@ -42,6 +59,21 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
+def check_password_policy(password: str, *, username: str = "") -> None:
+    """InvalidInput naming what to change unless ``password`` is acceptable."""
+    password = password or ""
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"Password must be at least {MIN_PASSWORD} characters.")
+    if not re.search(r"[A-Za-z]", password) or not re.search(r"[^A-Za-z]", password):
+        raise InvalidInput("Password must mix letters with digits, spaces or symbols.")
+    if len(set(password)) < 4:
+        raise InvalidInput("Password repeats too few characters; choose a less predictable one.")
+    if username and username.lower() in password.lower():
+        raise InvalidInput("Password must not contain the username.")
+    if password.lower() in COMMON_PASSWORDS:
+        raise InvalidInput("That password is among the most common ones; choose another.")
+
+
 def actor_for(user: User, source: str = "") -> Actor:
     """The Actor services see for ``user``."""
     return Actor(
@@ -54,19 +86,44 @@ def actor_for(user: User, source: str = "") -> Actor:
     )
 
 
-def authenticate(session: Session, *, username: str, password: str, source: str = "") -> User:
-    """The active user with these credentials; BadCredentials otherwise. Audited either way."""
+def authenticate(
+    session: Session, *, username: str, password: str, source: str = "", now: dt.datetime | None = None
+) -> User:
+    """The active user with these credentials; BadCredentials otherwise. Audited either way.
+
+    A locked account is refused; only someone who knows the right password learns
+    that it is locked (and until when), so the lock tells an attacker nothing.
+    """
+    now = now or utcnow()
     username = (username or "").strip().lower()
     if not username or not password or len(password) > MAX_PASSWORD or len(username) > 64:
         raise BadCredentials()
     user = session.exec(select(User).where(User.username == username)).first()
     ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
     for_write(session)  # after the slow hash check, so sign-ins do not queue behind it
-    if not (user and ok and user.active):
+    if user is not None:
+        session.refresh(user)
+    locked = user is not None and user.locked_until is not None and user.locked_until > now
+    if user is None or not user.active or not ok or locked:
         # The attempted username is not logged: it is often a password typed in the wrong box.
         audit.record(session, actor=None, action="sign_in_failed", entity="user", source=source)
+        if user is not None and user.active and not ok and not locked:
+            user.failed_sign_ins += 1
+            if user.failed_sign_ins >= settings.MAX_FAILED_SIGN_INS:
+                user.locked_until = now + dt.timedelta(minutes=settings.LOCK_MINUTES)
+                user.failed_sign_ins = 0
+                audit.record(session, actor=None, action="account_locked", entity="user", entity_id=user.id, source=source)
+            session.add(user)
         session.commit()
+        if locked and ok:
+            raise AccountLocked(
+                f"This account is locked after repeated failed sign-ins until {hhmm(user.locked_until, 'UTC')} UTC; "
+                "wait, or ask an admin to unlock it."
+            )
         raise BadCredentials()
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    session.add(user)
     audit.record(session, actor=actor_for(user, source), action="sign_in", entity="user", entity_id=user.id)
     session.commit()
     return user
@@ -86,6 +143,7 @@ def start_session(session: Session, *, user: User, now: dt.datetime | None = Non
             token_hash=_token_hash(token),
             user_id=user.id,
             created_at=now,
+            last_seen_at=now,
             expires_at=now + dt.timedelta(hours=settings.SESSION_HOURS),
         )
     )
@@ -93,30 +151,55 @@ def start_session(session: Session, *, user: User, now: dt.datetime | None = Non
     return token
 
 
-def user_for_token(session: Session, *, token: str, now: dt.datetime | None = None) -> User | None:
-    """The active user a live session token belongs to, or None."""
+def user_for_token(session: Session, *, token: str, now: dt.datetime | None = None, touch: bool = True) -> User | None:
+    """The active user a live session token belongs to, or None.
+
+    A session idle for IDLE_MINUTES ends here (automatic log-off); a live one is marked
+    seen (at most once a minute) unless ``touch`` is False.
+    """
     if not token or len(token) > 100:
         return None
     now = now or utcnow()
     row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token))).first()
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
+    last_seen = row.last_seen_at or row.created_at
+    if now - last_seen >= dt.timedelta(minutes=settings.IDLE_MINUTES):
+        for_write(session)
+        row.ended_at = now
+        session.add(row)
+        audit.record(session, actor=None, action="session_idle_timeout", entity="user", entity_id=row.user_id)
+        session.commit()
+        return None
     user = session.get(User, row.user_id)
-    return user if user and user.active else None
+    if user is None or not user.active:
+        return None
+    if touch and now - last_seen >= TOUCH_EVERY:
+        for_write(session)
+        row.last_seen_at = now
+        session.add(row)
+        session.commit()
+    return user
 
 
 def end_session(session: Session, *, token: str) -> None:
     """Sign a session out (idempotent)."""
-    for_write(session)
     if not token:
         return
+    for_write(session)
     row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token))).first()
     if row is not None and row.ended_at is None:
         row.ended_at = utcnow()
         user = session.get(User, row.user_id)
         if user:
             audit.record(session, actor=actor_for(user), action="sign_out", entity="user", entity_id=user.id)
-        session.commit()
+    session.commit()
+
+
+def _end_all_sessions(session: Session, user_id: int, now: dt.datetime) -> None:
+    for row in session.exec(select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))):
+        row.ended_at = now
+        session.add(row)
 
 
 def validate_new_user(*, username: str, full_name: str, password: str, role: str) -> tuple[str, str]:
@@ -131,8 +214,7 @@ def validate_new_user(*, username: str, full_name: str, password: str, role: str
         raise InvalidInput("Full name is required (at most 120 characters).")
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of: {', '.join(ROLES)}.")
-    if not (MIN_PASSWORD <= len(password or "") <= MAX_PASSWORD):
-        raise InvalidInput(f"Password must be at least {MIN_PASSWORD} characters.")
+    check_password_policy(password, username=username)
     return username, full_name
 
 
@@ -147,10 +229,14 @@ def create_user(
     provider_id: int | None = None,
     location_id: int | None = None,
 ) -> User:
-    """A new staff account. ``actor`` None means the command line (the machine's operator)."""
-    for_write(session)
+    """A new staff account. ``actor`` None means the command line (the machine's operator).
+
+    An account an admin creates must change its password at the first sign-in: the
+    admin knows the first one.
+    """
     if actor is not None:
         require(actor.role, "user.create")
+    for_write(session)
     username, full_name = validate_new_user(
         username=username, full_name=full_name, password=password, role=role
     )
@@ -169,9 +255,86 @@ def create_user(
         role=role,
         provider_id=provider_id,
         location_id=location_id,
+        must_change_password=actor is not None,
     )
     session.add(user)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="user", entity_id=user.id, detail=role)
+    session.commit()
+    return user
+
+
+def change_password(session: Session, *, user_id: int, current: str, new: str, now: dt.datetime | None = None) -> None:
+    """A user changes their own password (required after an admin set it)."""
+    now = now or utcnow()
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("That account no longer exists.")
+    if not verify_password(current or "", user.password_hash):
+        raise InvalidInput("The current password is not right.")
+    if new == current:
+        raise InvalidInput("The new password must differ from the current one.")
+    check_password_policy(new, username=user.username)
+    for_write(session)
+    session.refresh(user)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    user.password_changed_at = now
+    session.add(user)
+    audit.record(session, actor=actor_for(user), action="password_change", entity="user", entity_id=user.id)
+    session.commit()
+
+
+def list_users(session: Session, *, actor: Actor) -> list[User]:
+    """Every account, by username (for the admin)."""
+    require(actor.role, "user.manage")
+    return list(session.exec(select(User).order_by(User.username)))
+
+
+def _managed(session: Session, actor: Actor, user_id: int) -> User:
+    require(actor.role, "user.manage")
+    for_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("That account no longer exists.")
+    return user
+
+
+def set_active(session: Session, *, actor: Actor, user_id: int, active: bool, now: dt.datetime | None = None) -> User:
+    """Deactivate (sessions end at once) or reactivate an account. Accounts are never deleted."""
+    user = _managed(session, actor, user_id)
+    if user.id == actor.user_id and not active:
+        raise NotAllowed("You cannot deactivate your own account; ask another admin.")
+    user.active = active
+    if not active:
+        _end_all_sessions(session, user.id, now or utcnow())
+    session.add(user)
+    audit.record(session, actor=actor, action="activate" if active else "deactivate", entity="user", entity_id=user.id)
+    session.commit()
+    return user
+
+
+def unlock(session: Session, *, actor: Actor, user_id: int) -> User:
+    """Lift a lock-out."""
+    user = _managed(session, actor, user_id)
+    user.locked_until = None
+    user.failed_sign_ins = 0
+    session.add(user)
+    audit.record(session, actor=actor, action="unlock", entity="user", entity_id=user.id)
+    session.commit()
+    return user
+
+
+def reset_password(session: Session, *, actor: Actor, user_id: int, temporary: str, now: dt.datetime | None = None) -> User:
+    """Set a temporary password the user must change at the next sign-in; their sessions end."""
+    user = _managed(session, actor, user_id)
+    check_password_policy(temporary, username=user.username)
+    user.password_hash = hash_password(temporary)
+    user.must_change_password = True
+    user.locked_until = None
+    user.failed_sign_ins = 0
+    _end_all_sessions(session, user.id, now or utcnow())
+    session.add(user)
+    audit.record(session, actor=actor, action="password_reset", entity="user", entity_id=user.id)
     session.commit()
     return user

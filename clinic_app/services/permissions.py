@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "billing.mark_billed": frozenset({BILLER}),
     "kpi.view": frozenset({MANAGER, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    "user.manage": frozenset({ADMIN}),
+    "audit.view": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -51,6 +53,8 @@ ACTION_WORDS = {
     "billing.mark_billed": "mark visits billed",
     "kpi.view": "view the KPI dashboard",
     "user.create": "create users",
+    "user.manage": "manage user accounts",
+    "audit.view": "search the audit log",
 }
 
 
@@ -73,5 +77,5 @@ HOME_ROUTE = {
     CLINICIAN: "/chart",
     BILLER: "/billing",
     MANAGER: "/kpi",
-    ADMIN: "/kpi",
+    ADMIN: "/admin/users",
 }

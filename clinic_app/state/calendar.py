@@ -7,7 +7,7 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import session_scope, utcnow
+from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import board_topic
 from clinic_app.services import board, cases, recurring, scheduling, waitlist
@@ -15,12 +15,13 @@ from clinic_app.services.clock import at_local, local, parse_day
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, today_at
+from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.live_push import client_token
 
 DAY_START = 7 * 60  # the board shows 07:00-20:00 in the location's time
 DAY_END = 20 * 60
 SLOT = 15
+MAX_OVERLAY = 60  # past this many live status changes, fold them into the cards
 
 
 @dataclasses.dataclass
@@ -28,6 +29,7 @@ class Card:
     """An appointment on the board."""
 
     id: int
+    key: str
     patient_name: str
     type_name: str
     color: str
@@ -43,9 +45,6 @@ class Card:
     day: str = ""
     room_id: int = 0
     duration: int = 30
-    arrived_label: str = ""
-    wait_minutes: int = -1
-    checked_out_label: str = ""
     auth_warning: str = ""
 
 
@@ -116,6 +115,11 @@ def _row(minute: int) -> int:
     return (minute - DAY_START) // SLOT + 2  # row 1 holds the provider names
 
 
+def _placed(card: Card) -> Card:
+    """A card without its status: equal for two versions of a card that did not move."""
+    return dataclasses.replace(card, status="", status_label="")
+
+
 def week_of(day: dt.date) -> dt.date:
     """The Monday of ``day``'s week (the week view runs Monday to Sunday)."""
     return day - dt.timedelta(days=day.weekday())
@@ -135,6 +139,10 @@ class CalendarState(rx.State):
         Hour(label=f"{m // 60:02d}:00", grid_row=f"{_row(m)} / span 4") for m in range(DAY_START, DAY_END, 60)
     ]
     cards: list[Card] = []
+    # Status changes pushed since the cards were last sent whole: id -> status / label.
+    # A check-in or a signature then costs each board a few bytes, not every card.
+    live_status: dict[str, str] = {}
+    live_label: dict[str, str] = {}
     slots: list[Slot] = []
     rooms: list[Option] = []
     types: list[Option] = []
@@ -150,6 +158,12 @@ class CalendarState(rx.State):
     filter_room_id: str = ""
     shades: list[Shade] = []
     range_label: str = ""
+
+    # The selected visit's front-desk times, read when it is selected (not kept on every
+    # card, so that a pushed check-in stays a small status overlay).
+    detail_arrived: str = ""
+    detail_wait: str = ""
+    detail_checked_out: str = ""
 
     # The Move panel: pick a new date, time, provider and length.
     move_open: bool = False
@@ -205,10 +219,9 @@ class CalendarState(rx.State):
         if redirect:
             return redirect
         self.can_book = allowed(actor.role, "appointment.book")
-        with session_scope() as session:
-            locations = board.locations(session)
-            self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
-            self.types = [Option(value=str(t.id), label=f"{t.name} ({t.duration_minutes} min)") for t in board.appointment_types(session)]
+        locations, types = await in_db(lambda s: (board.locations(s), board.appointment_types(s)))
+        self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
+        self.types = [Option(value=str(t.id), label=f"{t.name} ({t.duration_minutes} min)") for t in types]
         ids = [loc.id for loc in locations]
         if not self.location_id or int(self.location_id) not in ids:
             self.location_id = str(actor.location_id if actor.location_id in ids else ids[0])
@@ -228,10 +241,10 @@ class CalendarState(rx.State):
         try:
             actor = await current_actor(self, "board.view")
             days = self._shown_days()
-            with session_scope() as session:
-                view = board.board_day(
-                    session, actor=actor, location_id=int(self.location_id), day=days[0], days=len(days)
-                )
+            location_id = int(self.location_id)
+            view = await in_db(
+                lambda s: board.board_day(s, actor=actor, location_id=location_id, day=days[0], days=len(days))
+            )
         except ClinicError as exc:
             return self._fail(exc)
         self._tz = view.location.timezone
@@ -261,6 +274,7 @@ class CalendarState(rx.State):
         self._names = {p.id: p.name for p in view.providers}
         self._blocks = view.blocks
         self.cards = [c for c in (self._to_card(row) for row in view.cards) if c is not None]
+        self.live_status, self.live_label = {}, {}
         self._recompute_shades()
         self._recompute_slots()
         if self.selected_id and not any(c.id == self.selected_id for c in self.cards):
@@ -279,14 +293,12 @@ class CalendarState(rx.State):
         end = min(max(row["end_minute"], start + SLOT), DAY_END)
         span = max(1, -(-(end - start) // SLOT))
         return Card(
-            id=row["id"], patient_name=row["patient_name"], type_name=row["type_name"], color=row["color"],
+            id=row["id"], key=str(row["id"]), patient_name=row["patient_name"], type_name=row["type_name"], color=row["color"],
             room_name=row["room_name"], start_label=row["start_label"], end_label=row["end_label"],
             status=row["status"], status_label=row["status_label"], provider_id=row["provider_id"],
             grid_column=str(column), grid_row=f"{_row(start)} / span {span}",
             released=row["status"] in ("cancelled", "no_show"), day=row.get("day", ""),
-            room_id=row.get("room_id", 0), duration=row.get("duration", 30),
-            arrived_label=row.get("arrived_label", ""), wait_minutes=row.get("wait_minutes", -1),
-            checked_out_label=row.get("checked_out_label", ""), auth_warning=row.get("auth_warning", ""),
+            room_id=row.get("room_id", 0), duration=row.get("duration", 30), auth_warning=row.get("auth_warning", ""),
         )
 
     def _blocked(self) -> dict[str, list[tuple[int, int]]]:
@@ -339,16 +351,35 @@ class CalendarState(rx.State):
 
     # -- pushed by the live layer -------------------------------------------
     def apply_card(self, row: dict) -> None:
-        """A pushed change: replace, add or (moved out of view) drop the card, keep the rest."""
+        """A pushed change. A status change of a card in place only touches the small
+        live_status/live_label overlay; a new, moved, resized or released card (or one
+        moved out of this view) resends the cards."""
         new = self._to_card(row) if row.get("day") in self._days else None
-        if new is None and not any(c.id == row["id"] for c in self.cards):
+        old = next((c for c in self.cards if c.id == row["id"]), None)
+        if new is None and old is None:
             return
-        cards = [c for c in self.cards if c.id != row["id"]]
+        same_place = (
+            old is not None and new is not None and old.released == new.released
+            and _placed(old) == _placed(new)
+        )
+        if same_place and len(self.live_status) < MAX_OVERLAY:
+            if self.live_status.get(new.key, old.status) != new.status:
+                self.live_status = {**self.live_status, new.key: new.status}
+                self.live_label = {**self.live_label, new.key: new.status_label}
+            return
+        merged = {c.id: self._overlaid(c) for c in self.cards}
+        merged.pop(row["id"], None)
         if new is not None:
-            cards.append(new)
-            cards.sort(key=lambda c: (c.grid_row, c.grid_column, c.id))
-        self.cards = cards
-        self._recompute_slots()
+            merged[new.id] = new
+        self.cards = sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id))
+        self.live_status, self.live_label = {}, {}
+        if not same_place:
+            self._recompute_slots()
+
+    def _overlaid(self, card: Card) -> Card:
+        if card.key not in self.live_status:
+            return card
+        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])
 
     # -- navigation ------------------------------------------------------------
     @rx.event
@@ -412,10 +443,18 @@ class CalendarState(rx.State):
         return await self._refresh()
 
     # -- details and status changes -------------------------------------------
+    def _show_details(self, row: dict) -> None:
+        self.detail_arrived = row.get("arrived_label", "")
+        wait = row.get("wait_minutes", -1)
+        self.detail_wait = f"{wait} min" if wait >= 0 else ""
+        self.detail_checked_out = row.get("checked_out_label", "")
+
     @rx.event
-    def select(self, appointment_id: int):
+    async def select(self, appointment_id: int):
         try:
             self.selected_id = as_id(appointment_id)
+            selected = self.selected_id
+            self._show_details(await in_db(lambda s: board.card(s, appointment_id=selected)))
         except ClinicError as exc:
             return self._fail(exc)
         self.booking_open = False
@@ -435,12 +474,17 @@ class CalendarState(rx.State):
     async def check_out(self, appointment_id: int):
         try:
             actor = await current_actor(self, "appointment.check_in")
-            with session_scope() as session:
-                appointment = scheduling.check_out(session, actor=actor, appointment_id=as_id(appointment_id))
-                row = board.card(session, appointment_id=appointment.id)
+            appointment_id = as_id(appointment_id)
+
+            def work(session):
+                scheduling.check_out(session, actor=actor, appointment_id=appointment_id)
+                return board.card(session, appointment_id=appointment_id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self.apply_card(row)
+        self._show_details(row)
         return self._ok(f"Checked out at {row['checked_out_label']}.")
 
     # -- moving (reschedule) ---------------------------------------------------------
@@ -498,12 +542,16 @@ class CalendarState(rx.State):
             except ValueError as exc:
                 raise InvalidInput("Choose a length from the list.") from exc
             starts_at = at_local(parse_day(self.move_day), self.move_time, self._tz)
-            with session_scope() as session:
-                appointment = scheduling.reschedule(
-                    session, actor=actor, appointment_id=self.selected_id, starts_at=starts_at,
-                    provider_id=as_id(self.move_provider_id), duration_minutes=minutes, reason=self.move_reason,
-                )
-                row = board.card(session, appointment_id=appointment.id)
+            move = {
+                "appointment_id": self.selected_id, "starts_at": starts_at, "provider_id": as_id(self.move_provider_id),
+                "duration_minutes": minutes, "reason": self.move_reason,
+            }
+
+            def work(session):
+                appointment = scheduling.reschedule(session, actor=actor, **move)
+                return board.card(session, appointment_id=appointment.id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             # The panel keeps what was picked, so one thing can be corrected.
             return self._fail(exc)
@@ -532,16 +580,21 @@ class CalendarState(rx.State):
     async def _move(self, appointment_id, to_status: str, action: str, done: str):
         try:
             actor = await current_actor(self, action)
-            with session_scope() as session:
-                appointment = scheduling.transition(
-                    session, actor=actor, appointment_id=as_id(appointment_id), to_status=to_status,
-                    reason=self.cancel_reason if to_status == "cancelled" else "",
+            appointment_id = as_id(appointment_id)
+            reason = self.cancel_reason if to_status == "cancelled" else ""
+
+            def work(session):
+                scheduling.transition(
+                    session, actor=actor, appointment_id=appointment_id, to_status=to_status, reason=reason
                 )
-                row = board.card(session, appointment_id=appointment.id)
+                return board.card(session, appointment_id=appointment_id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         # The bus brings the same change back; applying it now makes this desk instant.
         self.apply_card(row)
+        self._show_details(row)
         self.cancel_reason = ""
         return self._ok(done)
 
@@ -595,8 +648,8 @@ class CalendarState(rx.State):
         self.patient_query = str(text)[:80]
         try:
             actor = await current_actor(self, "patient.search")
-            with session_scope() as session:
-                hits = board.search_patients(session, actor=actor, text=self.patient_query)
+            query = self.patient_query
+            hits = await in_db(lambda s: board.search_patients(s, actor=actor, text=query))
         except ClinicError as exc:
             return self._fail(exc)
         self.patient_hits = [
@@ -606,7 +659,7 @@ class CalendarState(rx.State):
         return None
 
     @rx.event
-    def choose_patient(self, patient_id: int):
+    async def choose_patient(self, patient_id: int):
         try:
             pid = as_id(patient_id)
         except ClinicError as exc:
@@ -618,19 +671,23 @@ class CalendarState(rx.State):
         self.form_patient_label = hit.label
         self.patient_hits = []
         self.patient_query = ""
-        self._load_cases()
+        await self._load_cases()
         return None
 
-    def _load_cases(self) -> None:
+    async def _load_cases(self) -> None:
         self.form_case_id = ""
         self.series_plan = []
-        with session_scope() as session:
-            self.case_options = [
+        patient_id = self.form_patient_id
+
+        def work(session):
+            return [
                 Option(value=str(c.id), label=f"{c.title}" + (
                     f" ({cases.used_visits(session, case_id=c.id)} of {c.authorized_visits} visits used)"
                     if c.authorized_visits is not None else ""))
-                for c in cases.cases_of(session, patient_id=self.form_patient_id)
+                for c in cases.cases_of(session, patient_id=patient_id)
             ]
+
+        self.case_options = await in_db(work)
 
     @rx.event
     def set_case_field(self, name: str, value: str):
@@ -647,16 +704,15 @@ class CalendarState(rx.State):
                 visits = int(self.case_visits) if self.case_visits.strip() else None
             except ValueError as exc:
                 raise InvalidInput("Authorised visits must be a whole number, e.g. 12.") from exc
-            with session_scope() as session:
-                case = cases.open_case(
-                    session, actor=actor, patient_id=self.form_patient_id, title=self.case_title,
-                    authorized_visits=visits, auth_start=parse_day(self.form_day or self.day),
-                    auth_end=parse_day(self.case_end) if self.case_end else None,
-                )
-                case_id = case.id
+            episode = {
+                "patient_id": self.form_patient_id, "title": self.case_title, "authorized_visits": visits,
+                "auth_start": parse_day(self.form_day or self.day),
+                "auth_end": parse_day(self.case_end) if self.case_end else None,
+            }
+            case_id = await in_db(lambda s: cases.open_case(s, actor=actor, **episode).id)
         except ClinicError as exc:
             return self._fail(exc)
-        self._load_cases()
+        await self._load_cases()
         self.form_case_id = str(case_id)
         self.case_title = self.case_visits = self.case_end = ""
         return self._ok("Episode of care opened; this booking will count against it.")
@@ -705,8 +761,8 @@ class CalendarState(rx.State):
         """Show every occurrence with its clash before anything is saved."""
         try:
             actor = await current_actor(self, "appointment.book")
-            with session_scope() as session:
-                plan = recurring.plan_series(session, **self._series_args(actor))
+            args = self._series_args(actor)
+            plan = await in_db(lambda s: recurring.plan_series(s, **args))
         except ClinicError as exc:
             return self._fail(exc)
         self.series_plan = [PlannedVisit(label=o.label, problem=o.problem) for o in plan]
@@ -720,11 +776,13 @@ class CalendarState(rx.State):
     async def book_series(self, skip_conflicts: bool = False):
         try:
             actor = await current_actor(self, "appointment.book")
-            with session_scope() as session:
-                _, booked, skipped = recurring.book_series(
-                    session, **self._series_args(actor), skip_conflicts=bool(skip_conflicts),
-                )
-                rows = [board.card(session, appointment_id=a.id) for a in booked]
+            args = self._series_args(actor)
+
+            def work(session):
+                _, booked, skipped = recurring.book_series(session, **args, skip_conflicts=bool(skip_conflicts))
+                return [board.card(session, appointment_id=a.id) for a in booked], skipped
+
+            rows, skipped = await in_db(work)
         except recurring.SeriesConflict as exc:
             self.series_plan = [PlannedVisit(label=o.label, problem=o.problem) for o in exc.occurrences]
             self.series_has_conflicts = True
@@ -747,13 +805,13 @@ class CalendarState(rx.State):
             if not self.form_patient_id or not self.form_type_id:
                 raise InvalidInput("Choose the patient and the appointment type first.")
             first = parse_day(self.form_day or self.day)
-            with session_scope() as session:
-                waitlist.add_to_waitlist(
-                    session, actor=actor, patient_id=self.form_patient_id, location_id=int(self.location_id),
-                    appointment_type_id=as_id(self.form_type_id),
-                    provider_id=as_id(self.form_provider_id) if self.form_provider_id else None,
-                    earliest_day=first, latest_day=first + dt.timedelta(days=14),
-                )
+            entry = {
+                "patient_id": self.form_patient_id, "location_id": int(self.location_id),
+                "appointment_type_id": as_id(self.form_type_id),
+                "provider_id": as_id(self.form_provider_id) if self.form_provider_id else None,
+                "earliest_day": first, "latest_day": first + dt.timedelta(days=14),
+            }
+            await in_db(lambda s: waitlist.add_to_waitlist(s, actor=actor, **entry))
         except ClinicError as exc:
             return self._fail(exc)
         self.booking_open = False
@@ -763,8 +821,8 @@ class CalendarState(rx.State):
     async def load_offers(self, appointment_id: int):
         try:
             actor = await current_actor(self, "appointment.book")
-            with session_scope() as session:
-                found = waitlist.offers_for_slot(session, actor=actor, appointment_id=as_id(appointment_id))
+            freed_id = as_id(appointment_id)
+            found = await in_db(lambda s: waitlist.offers_for_slot(s, actor=actor, appointment_id=freed_id))
         except ClinicError as exc:
             return self._fail(exc)
         self.offers = [Offer(entry_id=o["entry_id"], patient_name=o["patient_name"], why=o["why"]) for o in found]
@@ -775,11 +833,13 @@ class CalendarState(rx.State):
     async def book_offer(self, entry_id: int):
         try:
             actor = await current_actor(self, "appointment.book")
-            with session_scope() as session:
-                appointment = waitlist.book_offer(
-                    session, actor=actor, entry_id=as_id(entry_id), freed_appointment_id=self.selected_id,
-                )
-                row = board.card(session, appointment_id=appointment.id)
+            entry_id, freed_id = as_id(entry_id), self.selected_id
+
+            def work(session):
+                appointment = waitlist.book_offer(session, actor=actor, entry_id=entry_id, freed_appointment_id=freed_id)
+                return board.card(session, appointment_id=appointment.id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self.apply_card(row)
@@ -799,14 +859,20 @@ class CalendarState(rx.State):
             if not self.form_time:
                 raise InvalidInput("Enter a start time, e.g. 09:30.")
             starts_at = at_local(parse_day(self.form_day or self.day), self.form_time, self._tz)
-            with session_scope() as session:
-                appointment = scheduling.book_appointment(
-                    session, actor=actor, patient_id=self.form_patient_id,
-                    provider_id=as_id(self.form_provider_id), appointment_type_id=as_id(self.form_type_id),
-                    room_id=as_id(self.form_room_id) if self.form_room_id else None, starts_at=starts_at,
-                    case_id=as_id(self.form_case_id) if self.form_case_id else None,
-                )
-                row = board.card(session, appointment_id=appointment.id)
+            booking = {
+                "patient_id": self.form_patient_id,
+                "provider_id": as_id(self.form_provider_id),
+                "appointment_type_id": as_id(self.form_type_id),
+                "room_id": as_id(self.form_room_id) if self.form_room_id else None,
+                "starts_at": starts_at,
+                "case_id": as_id(self.form_case_id) if self.form_case_id else None,
+            }
+
+            def work(session):
+                appointment = scheduling.book_appointment(session, actor=actor, **booking)
+                return board.card(session, appointment_id=appointment.id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             # The form keeps everything typed so the user can correct one thing.
             return self._fail(exc)
@@ -817,7 +883,7 @@ class CalendarState(rx.State):
         self.selected_id = row["id"]
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']}.")
 
-    def choose_registered(self, patient_id: int, label: str) -> None:
+    async def choose_registered(self, patient_id: int, label: str) -> None:
         """A patient just registered: open the booking form with them chosen."""
         self._open_booking()
         self.form_patient_id = patient_id
@@ -836,4 +902,7 @@ class CalendarState(rx.State):
 
     @rx.var
     def selected(self) -> Card | None:
-        return next((c for c in self.cards if c.id == self.selected_id), None)
+        card = next((c for c in self.cards if c.id == self.selected_id), None)
+        if card is None or card.key not in self.live_status:
+            return card
+        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
-from clinic_app.db import utcnow
+from sqlmodel import Session
+
+from clinic_app.db import session_scope, utcnow
 from clinic_app.services.clock import local_day
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -25,3 +32,17 @@ def today_at(tz: str) -> dt.date:
 def money(cents: int) -> str:
     """Cents as dollars for display, e.g. 1,234.50."""
     return f"{cents / 100:,.2f}"
+
+
+async def in_db(work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in its own transaction on a worker thread.
+
+    Event handlers and the live fan-out share one event loop per worker: a query, or a
+    wait for SQLite's write lock, must not stall every other socket meanwhile.
+    """
+
+    def run() -> T:
+        with session_scope() as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)

@@ -6,13 +6,12 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.db import session_scope
 from clinic_app.services import patients
 from clinic_app.services.errors import ClinicError, PossibleDuplicate
 from clinic_app.services.patients import Registration, RegistrationInvalid
 from clinic_app.state.auth import current_actor
 from clinic_app.state.calendar import CalendarState
-from clinic_app.state.common import Option
+from clinic_app.state.common import Option, in_db
 
 TEXT_FIELDS = [f.name for f in dataclasses.fields(Registration) if f.type == "str"]
 CONSENTS = list(patients.CONSENT_LABELS)
@@ -79,11 +78,15 @@ class RegistrationState(rx.State):
         )
         try:
             actor = await current_actor(self, "patient.register")
-            with session_scope() as session:
+            confirmed = bool(anyway) and self.duplicate
+
+            def work(session):
                 patient = patients.register_patient(
-                    session, actor=actor, form=registration, confirm_not_duplicate=bool(anyway) and self.duplicate,
+                    session, actor=actor, form=registration, confirm_not_duplicate=confirmed,
                 )
-                label = patients.describe(patient)
+                return patient.id, patients.describe(patient)
+
+            patient_id, label = await in_db(work)
         except RegistrationInvalid as exc:
             self.problems = exc.problems
             self.message = str(exc)
@@ -103,5 +106,5 @@ class RegistrationState(rx.State):
         self.message = ""
         self.duplicate = False
         calendar = await self.get_state(CalendarState)
-        calendar.choose_registered(patient.id, label)
+        await calendar.choose_registered(patient_id, label)
         calendar._ok(f"Registered {label}. Choose a time and book.")

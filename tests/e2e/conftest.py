@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room
@@ -119,7 +119,7 @@ def seed_e2e_clinic(db) -> dict:
         ]
         s.add_all([provider, room, *patients])
         s.commit()
-        kind = s.query(AppointmentType).filter_by(name="Treatment").one()
+        kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
         users = {}
         for username, role in (("e2e_desk", "reception"), ("e2e_clin", "clinician"), ("e2e_bill", "biller")):
             users[role] = auth.create_user(

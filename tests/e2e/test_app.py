@@ -45,3 +45,37 @@ def test_each_role_lands_on_its_page_and_is_kept_off_the_others(page, app_server
     expect(page).to_have_url(re.compile(r"/login/?$"))
     page.goto(base + "/billing")
     expect(page).to_have_url(re.compile(r"/login/?$"))
+
+
+def test_admin_creates_an_account_that_must_change_its_password_and_audits_it(browser, app_server):
+    base, _ = app_server
+    admin = browser.new_context().new_page()
+    sign_in(admin, base, "admin")
+    expect(admin.get_by_role("heading", name="User accounts")).to_be_visible()
+    admin.get_by_label("Username").fill("frontdesk3")
+    admin.get_by_label("Full name").fill("Fran Desk")
+    admin.get_by_label("Role").select_option("reception")
+    admin.get_by_label("First password").fill("short")
+    admin.get_by_role("button", name="Create account").click()
+    expect(admin.get_by_role("alert")).to_contain_text("at least 10 characters")
+    admin.get_by_label("First password").fill("first temp pass 1")
+    admin.get_by_role("button", name="Create account").click()
+    expect(admin.get_by_role("status")).to_contain_text("Created frontdesk3")
+    expect(admin.get_by_role("row").filter(has_text="frontdesk3")).to_contain_text("Must change password")
+
+    newbie = browser.new_context().new_page()
+    sign_in(newbie, base, "frontdesk3", "first temp pass 1")
+    expect(newbie.get_by_role("heading", name="Change your password")).to_be_visible()
+    newbie.goto(base + "/board")  # nothing else opens until the password is changed
+    expect(newbie).to_have_url(re.compile(r"/account/password/?$"))
+    newbie.get_by_label("Current password").fill("first temp pass 1")
+    newbie.get_by_label("New password", exact=True).fill("my own secret 22")
+    newbie.get_by_label("New password again").fill("my own secret 22")
+    newbie.get_by_role("button", name="Change password").click()
+    expect(newbie.get_by_role("heading", name="Calendar board")).to_be_visible()
+
+    admin.goto(base + "/admin/audit")
+    admin.get_by_label("Action starts with").fill("password_change")
+    admin.get_by_role("button", name="Search audit log").click()
+    expect(admin.get_by_text("1 matching rows")).to_be_visible()
+    expect(admin.get_by_role("row").filter(has_text="password_change")).to_contain_text("reception")

@@ -15,7 +15,7 @@ EXPECTED = {
     "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
     "biller": {"billing.view", "billing.mark_billed"},
     "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create", "provider.hours"},
+    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "provider.hours"},
 }
 
 

@@ -1,0 +1,146 @@
+"""Admin pages: user accounts and the audit log; everyone's password page."""
+
+import reflex as rx
+
+from clinic_app.components.layout import frame, message_box
+from clinic_app.state.admin import AccountState, AuditState, UsersState
+
+
+def _field(label: str, name: str, **props) -> rx.Component:
+    return rx.vstack(rx.el.label(label, html_for=f"f-{name}"), rx.input(id=f"f-{name}", name=name, **props), spacing="1")
+
+
+def _user_row(u) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(u.username),
+        rx.table.cell(u.full_name),
+        rx.table.cell(u.role),
+        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(u.status == "Active", "green", "amber"))),
+        rx.table.cell(
+            rx.hstack(
+                rx.cond(
+                    u.active,
+                    rx.button("Deactivate", on_click=UsersState.deactivate(u.id), variant="soft", color_scheme="red",
+                              aria_label="Deactivate " + u.label),
+                    rx.button("Reactivate", on_click=UsersState.reactivate(u.id), variant="soft", aria_label="Reactivate " + u.label),
+                ),
+                rx.cond(u.locked, rx.button("Unlock", on_click=UsersState.unlock(u.id), variant="soft", aria_label="Unlock " + u.label)),
+                rx.button("Set temporary password", on_click=UsersState.reset_password(u.id), variant="outline",
+                          aria_label="Set temporary password for " + u.label),
+                spacing="2",
+            )
+        ),
+    )
+
+
+def users_page() -> rx.Component:
+    return frame(
+        "User accounts",
+        message_box(UsersState.message, UsersState.message_is_error),
+        rx.card(
+            rx.form(
+                rx.heading("New account", size="4", margin_bottom="8px"),
+                rx.flex(
+                    _field("Username", "username", max_length=64, required=True),
+                    _field("Full name", "full_name", max_length=120, required=True),
+                    rx.vstack(
+                        rx.el.label("Role", html_for="f-role"),
+                        rx.el.select(rx.foreach(UsersState.roles, lambda r: rx.el.option(r, value=r)), id="f-role", name="role",
+                                     style={"minHeight": "32px"}),
+                        spacing="1",
+                    ),
+                    rx.vstack(
+                        rx.el.label("Provider (clinicians)", html_for="f-provider"),
+                        rx.el.select(rx.el.option("None", value=""),
+                                     rx.foreach(UsersState.providers, lambda o: rx.el.option(o.label, value=o.value)),
+                                     id="f-provider", name="provider_id", style={"minHeight": "32px"}),
+                        spacing="1",
+                    ),
+                    _field("First password", "password", type="password", max_length=256, required=True),
+                    rx.button("Create account", type="submit"),
+                    gap="12px",
+                    wrap="wrap",
+                    align="end",
+                ),
+                on_submit=UsersState.create,
+                reset_on_submit=False,
+            ),
+            margin_bottom="16px",
+        ),
+        rx.hstack(
+            rx.el.label("Temporary password for resets", html_for="temp-password"),
+            rx.input(id="temp-password", type="password", value=UsersState.temp_password, on_change=UsersState.set_temp_password, max_length=256),
+            align="center",
+            margin_bottom="8px",
+        ),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Username", "Name", "Role", "Status", "Actions")])),
+            rx.table.body(rx.foreach(UsersState.users, _user_row)),
+            width="100%",
+        ),
+    )
+
+
+def audit_page() -> rx.Component:
+    return frame(
+        "Audit log",
+        message_box(AuditState.message, AuditState.message != ""),
+        rx.form(
+            rx.flex(
+                _field("User id", "user_id", max_length=10, input_mode="numeric"),
+                _field("Patient id", "patient_id", max_length=10, input_mode="numeric"),
+                _field("Action starts with", "action", max_length=40),
+                _field("From (UTC date)", "since", type="date"),
+                _field("To (UTC date)", "until", type="date"),
+                rx.button("Search audit log", type="submit"),
+                gap="12px",
+                wrap="wrap",
+                align="end",
+            ),
+            on_submit=AuditState.search,
+            reset_on_submit=False,
+            margin_bottom="12px",
+        ),
+        rx.text(AuditState.total, " matching rows (newest first, 50 a page)", margin_bottom="8px"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(*[rx.table.column_header_cell(h) for h in ("When (UTC)", "User", "Role", "Action", "Record", "Patient", "From", "Detail")])
+            ),
+            rx.table.body(
+                rx.foreach(
+                    AuditState.rows,
+                    lambda r: rx.table.row(*[rx.table.cell(v) for v in (r.at, r.user, r.role, r.action, r.record, r.patient, r.source, r.detail)]),
+                )
+            ),
+            width="100%",
+            size="1",
+        ),
+        rx.hstack(
+            rx.button("Newest", on_click=AuditState.newest, variant="soft"),
+            rx.button("Older", on_click=AuditState.older, variant="soft"),
+            margin_top="8px",
+        ),
+    )
+
+
+def password_page() -> rx.Component:
+    return rx.center(
+        rx.card(
+            rx.form(
+                rx.vstack(
+                    rx.heading("Change your password", size="5"),
+                    rx.text("At least 10 characters, mixing letters with digits, spaces or symbols.", size="2"),
+                    _field("Current password", "current", type="password", auto_complete="current-password", required=True, width="100%"),
+                    _field("New password", "new", type="password", auto_complete="new-password", required=True, width="100%"),
+                    _field("New password again", "repeat", type="password", auto_complete="new-password", required=True, width="100%"),
+                    message_box(AccountState.message, AccountState.message_is_error),
+                    rx.button("Change password", type="submit", size="3", width="100%"),
+                    spacing="3",
+                    width="340px",
+                ),
+                on_submit=AccountState.change,
+                reset_on_submit=False,
+            )
+        ),
+        min_height="90vh",
+    )
