@@ -59,6 +59,13 @@ def test_a_receptionists_morning(browser, app_server, e2e_clinic):
     nora = board.get_by_role("button", name=re.compile(r"^Marsh, Nora, "))
     expect(nora).to_have_accessible_name("Marsh, Nora, 14:00, Booked")
 
+    # A second desk has the same day open: it sees the move live, with no reload.
+    other = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    sign_in(other, base, "e2e_desk", PASSWORD)
+    other.get_by_label("Location").click()
+    other.get_by_role("option", name="E2E Clinic").click()
+    expect(other.get_by_role("button", name="Marsh, Nora, 14:00, Booked")).to_be_visible()
+
     # Move her to 15:30 for 45 minutes, from the keyboard-friendly Move panel.
     board.get_by_role("button", name="Move").click()
     board.get_by_label("New start time").fill("15:30")
@@ -69,6 +76,9 @@ def test_a_receptionists_morning(browser, app_server, e2e_clinic):
     expect(nora).to_have_accessible_name("Marsh, Nora, 15:30, Booked")
     # The old slot is bookable again.
     expect(board.get_by_role("button", name="Book 14:00 with Erin Test, PT")).to_be_visible()
+    expect(other.get_by_role("button", name="Marsh, Nora, 15:30, Booked")).to_be_visible()
+    expect(other.get_by_role("button", name=re.compile(r"^Marsh, Nora, 14:00"))).to_have_count(0)
+    other.context.close()
 
     # Check in the first patient of the morning.
     quill.click()
