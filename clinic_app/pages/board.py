@@ -190,6 +190,11 @@ def _details() -> rx.Component:
                                 rx.input(id="cancel-reason", value=CalendarState.cancel_reason,
                                          on_change=CalendarState.set_cancel_reason, max_length=200),
                                 rx.button("Cancel appointment", on_click=CalendarState.cancel(card.id), color_scheme="red", variant="soft", size="3"),
+                                rx.cond(
+                                    card.in_series & (card.status == "booked"),
+                                    rx.button("Cancel this and following", on_click=CalendarState.cancel_following(card.id),
+                                              color_scheme="red", variant="outline", size="3"),
+                                ),
                                 spacing="1",
                             ),
                         ),

@@ -21,6 +21,7 @@ from clinic_app.models import (
     ProviderHours,
     ProviderTimeOff,
     Room,
+    SeriesMember,
 )
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
@@ -95,12 +96,16 @@ def card(session: Session, *, appointment_id: int) -> dict:
 
 
 def _with_warnings(session: Session, cards: list[dict]) -> list[dict]:
-    """Add each card's prior-authorisation warning (empty when none)."""
+    """Add each card's prior-authorisation warning (empty when none) and whether it
+    belongs to a recurring series."""
     from clinic_app.services.cases import authorization_warnings
 
-    warnings = authorization_warnings(session, appointment_ids=[c["id"] for c in cards])
+    ids = [c["id"] for c in cards]
+    warnings = authorization_warnings(session, appointment_ids=ids)
+    in_series = set(session.exec(select(SeriesMember.appointment_id).where(SeriesMember.appointment_id.in_(ids))).all()) if ids else set()
     for c in cards:
         c["auth_warning"] = warnings.get(c["id"], "")
+        c["in_series"] = c["id"] in in_series
     return cards
 
 

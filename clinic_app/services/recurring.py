@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
@@ -29,9 +30,9 @@ from clinic_app.models import (
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import at_local, local
-from clinic_app.services.errors import ClinicError, InvalidInput, SlotTaken, from_db_error
+from clinic_app.services.errors import ClinicError, IllegalTransition, InvalidInput, NotFound, SlotTaken, from_db_error
 from clinic_app.services.permissions import require
-from clinic_app.services.scheduling import check_slot, publish_change
+from clinic_app.services.scheduling import MAX_REASON, check_slot, is_late_cancel, publish_change
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_OCCURRENCES = 60
@@ -195,3 +196,48 @@ def book_series(
     for appointment in appointments:
         publish_change(session, appointment)
     return series, appointments, [o for o in plan if not o.ok]
+
+
+def cancel_following(
+    session: Session, *, actor: Actor, appointment_id: int, reason: str = "", now: dt.datetime | None = None
+) -> list[Appointment]:
+    """Cancel this visit of a series and every later one still booked, in one transaction."""
+    for_write(session)
+    require(actor.role, "appointment.cancel")
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The reason is too long (at most {MAX_REASON} characters).")
+    member = session.exec(select(SeriesMember).where(SeriesMember.appointment_id == appointment_id)).first()
+    if member is None:
+        raise NotFound("This visit is not part of a series.")
+    rows = session.exec(
+        select(Appointment)
+        .join(SeriesMember, SeriesMember.appointment_id == Appointment.id)
+        .where(SeriesMember.series_id == member.series_id, SeriesMember.occurrence >= member.occurrence)
+        .where(Appointment.status == "booked")
+        .order_by(Appointment.starts_at)
+    ).all()
+    if not rows:
+        raise IllegalTransition("No visit of the series from this one on is still booked.")
+    location = session.get(Location, rows[0].location_id)
+    cancelled = []
+    for appointment in rows:
+        changed = session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment.id, Appointment.status == "booked")
+            .values(status="cancelled", cancel_reason=reason, late_cancel=is_late_cancel(location, appointment, now))
+        ).rowcount
+        if changed != 1:
+            session.rollback()
+            raise IllegalTransition("Someone else changed a visit of the series meanwhile; try again.")
+        session.add(AppointmentEvent(appointment_id=appointment.id, from_status="booked", to_status="cancelled",
+                                     user_id=actor.user_id, at=now, note=reason or "series cancelled from here on"))
+        audit.record(session, actor=actor, action="status:cancelled", entity="appointment",
+                     entity_id=appointment.id, patient_id=appointment.patient_id)
+        cancelled.append(appointment)
+    session.commit()
+    for appointment in cancelled:
+        session.refresh(appointment)
+        publish_change(session, appointment)
+    return cancelled

@@ -46,6 +46,7 @@ class Card:
     room_id: int = 0
     duration: int = 30
     auth_warning: str = ""
+    in_series: bool = False
 
 
 @dataclasses.dataclass
@@ -299,6 +300,7 @@ class CalendarState(rx.State):
             grid_column=str(column), grid_row=f"{_row(start)} / span {span}",
             released=row["status"] in ("cancelled", "no_show"), day=row.get("day", ""),
             room_id=row.get("room_id", 0), duration=row.get("duration", 30), auth_warning=row.get("auth_warning", ""),
+            in_series=row.get("in_series", False),
         )
 
     def _blocked(self) -> dict[str, list[tuple[int, int]]]:
@@ -572,6 +574,24 @@ class CalendarState(rx.State):
     @rx.event
     async def cancel(self, appointment_id: int):
         return await self._move(appointment_id, "cancelled", "appointment.cancel", "Appointment cancelled.")
+
+    @rx.event
+    async def cancel_following(self, appointment_id: int):
+        try:
+            actor = await current_actor(self, "appointment.cancel")
+            appointment_id, reason = as_id(appointment_id), self.cancel_reason
+
+            def work(session):
+                done = recurring.cancel_following(session, actor=actor, appointment_id=appointment_id, reason=reason)
+                return [board.card(session, appointment_id=a.id) for a in done]
+
+            rows = await in_db(work)
+        except ClinicError as exc:
+            return self._fail(exc)
+        for row in rows:
+            self.apply_card(row)
+        self.cancel_reason = ""
+        return self._ok(f"Cancelled {len(rows)} visits of the series, from {rows[0]['day']} on.")
 
     @rx.event
     def set_cancel_reason(self, value: str):

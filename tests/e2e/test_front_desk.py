@@ -103,14 +103,14 @@ def test_a_series_is_checked_visit_by_visit_and_a_freed_slot_goes_to_the_waitlis
     board.get_by_role("option", name="E2E Clinic").click()
     expect(board.get_by_role("button", name=re.compile(r"^Quill, Zed, 11:00, "))).to_be_visible()
 
-    # Yara Quinlan every day for a week at 11:00: today's visit clashes with Zed Quill's.
+    # Yara Quinlan every day for two weeks at 11:00: today's visit clashes with Zed Quill's.
     board.get_by_role("button", name="New appointment").click()
     board.get_by_label("Find patient (name, MRN or phone)").fill("Quinl")
     board.get_by_role("button", name=re.compile(r"^Choose Quinlan, Yara")).click()
     board.get_by_label("Start time").fill("11:00")
     for day in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"):
         board.get_by_role("checkbox", name=day).click()
-    board.get_by_label("For how many weeks").fill("1")
+    board.get_by_label("For how many weeks").fill("2")
     board.get_by_role("button", name="Check series").click()
     report = board.get_by_role("list", name="Series check")
     expect(report).to_contain_text("Erin Test, PT already has an appointment 11:00-11:30")

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from clinic_app.models import Appointment, AppointmentSeries, SeriesMember
 from clinic_app.services import recurring, scheduling
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.errors import InvalidInput, NotAllowed, NotFound
 from clinic_app.services.recurring import SeriesConflict
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
@@ -77,3 +77,23 @@ def test_series_input_is_checked(session, clinic):
         recurring.plan_series(session, **_series(session, clinic, weeks=40))
     with pytest.raises(NotAllowed):
         recurring.book_series(session, **_series(session, clinic, actor=clinic.clinician))
+
+
+def test_cancel_this_and_following(session, clinic):
+    from clinic_app.services import board
+
+    _, appointments, _ = recurring.book_series(session, **_series(session, clinic, weeks=2))
+    first, second, third, fourth = appointments
+    scheduling.transition(session, actor=clinic.reception, appointment_id=first.id, to_status="arrived", now=now_at("08:55"))
+    cancelled = recurring.cancel_following(session, actor=clinic.reception, appointment_id=second.id,
+                                           reason="Discharged early", now=now_at("08:55"))
+    assert [a.id for a in cancelled] == [second.id, third.id, fourth.id]
+    statuses = {a.id: session.get(Appointment, a.id).status for a in appointments}
+    assert statuses == {first.id: "arrived", second.id: "cancelled", third.id: "cancelled", fourth.id: "cancelled"}
+    assert session.get(Appointment, third.id).cancel_reason == "Discharged early"
+    assert board.card(session, appointment_id=first.id)["in_series"] is True
+    single = book(session, clinic, "15:00", patient=2)
+    with pytest.raises(NotFound, match="not part of a series"):
+        recurring.cancel_following(session, actor=clinic.reception, appointment_id=single.id, now=now_at("08:55"))
+    with pytest.raises(NotAllowed):
+        recurring.cancel_following(session, actor=clinic.biller, appointment_id=first.id, now=now_at("08:55"))
