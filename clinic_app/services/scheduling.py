@@ -516,16 +516,7 @@ def check_out(session: Session, *, actor: Actor, appointment_id: int, now: dt.da
     return appointment
 
 
-def set_hours(
-    session: Session, *, actor: Actor, provider_id: int, weekday: int, windows: list[tuple[str, str]]
-) -> list[ProviderHours]:
-    """Replace a provider's working windows on one weekday, e.g. [("08:00", "12:00"), ("13:00", "17:00")]."""
-    for_write(session)
-    require(actor.role, "provider.hours")
-    if session.get(Provider, provider_id) is None:
-        raise NotFound("That provider does not exist.")
-    if not 0 <= weekday <= 6:
-        raise InvalidInput("Choose a day of the week.")
+def _windows(windows: list[tuple[str, str]]) -> list[tuple[int, int]]:
     spans = []
     for start_text, end_text in windows:
         try:
@@ -540,12 +531,49 @@ def set_hours(
     for (_, b1), (a2, _) in itertools.pairwise(spans):
         if a2 < b1:
             raise InvalidInput("Working windows on one day must not overlap.")
-    for row in session.exec(select(ProviderHours).where(ProviderHours.provider_id == provider_id, ProviderHours.weekday == weekday)):
-        session.delete(row)
-    rows = [ProviderHours(provider_id=provider_id, weekday=weekday, start_minute=a, end_minute=b) for a, b in spans]
+    return spans
+
+
+def set_week_hours(
+    session: Session, *, actor: Actor, provider_id: int, week: dict[int, list[tuple[str, str]]]
+) -> list[ProviderHours]:
+    """Replace a provider's working windows on the given weekdays (Monday = 0), all or
+    nothing; e.g. {1: [("08:00", "12:00"), ("13:00", "17:00")], 6: []} (6: not working)."""
+    for_write(session)
+    require(actor.role, "provider.hours")
+    if session.get(Provider, provider_id) is None:
+        raise NotFound("That provider does not exist.")
+    checked = {}
+    for weekday, windows in week.items():
+        if not 0 <= weekday <= 6:
+            raise InvalidInput("Choose a day of the week.")
+        try:
+            checked[weekday] = _windows(windows)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{WEEKDAYS[weekday]}: {exc}") from exc
+    rows = []
+    for weekday, spans in checked.items():
+        for row in session.exec(
+            select(ProviderHours).where(ProviderHours.provider_id == provider_id, ProviderHours.weekday == weekday)
+        ):
+            session.delete(row)
+        rows += [ProviderHours(provider_id=provider_id, weekday=weekday, start_minute=a, end_minute=b) for a, b in spans]
     session.add_all(rows)
+    audit.record(session, actor=actor, action="update", entity="provider_hours", entity_id=provider_id)
     session.commit()
     return rows
+
+
+def set_hours(
+    session: Session, *, actor: Actor, provider_id: int, weekday: int, windows: list[tuple[str, str]]
+) -> list[ProviderHours]:
+    """Replace a provider's working windows on one weekday, e.g. [("08:00", "12:00"), ("13:00", "17:00")]."""
+    if not 0 <= weekday <= 6:
+        raise InvalidInput("Choose a day of the week.")
+    try:
+        return set_week_hours(session, actor=actor, provider_id=provider_id, week={weekday: windows})
+    except InvalidInput as exc:
+        raise InvalidInput(str(exc).split(": ", 1)[-1]) from exc
 
 
 def add_time_off(

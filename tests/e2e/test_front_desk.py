@@ -139,4 +139,14 @@ def test_a_series_is_checked_visit_by_visit_and_a_freed_slot_goes_to_the_waitlis
     board.get_by_role("button", name="Book Quill, Zed").click()
     expect(board.get_by_role("status")).to_have_text("Booked Quill, Zed at 17:00 from the waitlist.")
     expect(board.get_by_role("button", name="Quill, Zed, 17:00, Booked")).to_be_visible()
+
+    # Working hours: mornings only; the afternoon is shaded and no longer bookable.
+    expect(board.get_by_role("button", name="Book 13:00 with Erin Test, PT")).to_be_visible()
+    board.get_by_role("button", name="Hours and time off").click()
+    for day in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"):
+        board.get_by_label(day, exact=True).fill("08:00-12:00")
+    board.get_by_role("button", name="Save working hours").click()
+    expect(board.get_by_text("Working hours saved.")).to_be_visible()
+    expect(board.get_by_text("Not working").first).to_be_visible()
+    expect(board.get_by_role("button", name="Book 13:00 with Erin Test, PT")).to_have_count(0)
     desk.close()

@@ -189,3 +189,14 @@ def test_the_board_shades_hours_and_time_off_and_shows_the_wait(session, clinic)
     assert not [b for b in view.blocks if b["provider_id"] == clinic.providers[1].id]  # no hours set: never shaded
     [card] = view.cards
     assert (card["arrived_label"], card["wait_minutes"], card["duration"]) == ("08:52", 12, 30)
+
+
+def test_a_week_of_hours_is_saved_all_or_nothing(session, clinic):
+    ann = clinic.providers[0].id
+    with pytest.raises(InvalidInput, match="Wednesdays: 13:00-12:00 must start before it ends"):
+        scheduling.set_week_hours(session, actor=clinic.reception, provider_id=ann,
+                                  week={0: [("08:00", "17:00")], 2: [("13:00", "12:00")]})
+    assert scheduling.hours_of(session, provider_id=ann) == {}
+    scheduling.set_week_hours(session, actor=clinic.reception, provider_id=ann,
+                              week={0: [("08:00", "12:00"), ("13:00", "17:00")], 1: [("08:00", "17:00")], 2: []})
+    assert scheduling.hours_of(session, provider_id=ann) == {0: [(480, 720), (780, 1020)], 1: [(480, 1020)]}
