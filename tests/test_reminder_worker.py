@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 
 from aiosmtpd.controller import Controller
 from sqlmodel import Session
@@ -46,12 +47,18 @@ def test_the_worker_sends_due_reminders(engine, session, clinic, monkeypatch, tm
                 break
         task.cancel()
 
+    def run_in_own_loop():
+        # pytest-playwright keeps an event loop running in the main thread.
+        thread = threading.Thread(target=lambda: asyncio.run(one_round()))
+        thread.start()
+        thread.join()
+
     try:
         monkeypatch.setenv("CLINIC_REMINDERS", "off")
-        asyncio.run(one_round())
+        run_in_own_loop()
         assert inbox.messages == []  # off by default
         monkeypatch.setenv("CLINIC_REMINDERS", "on")
-        asyncio.run(one_round())
+        run_in_own_loop()
     finally:
         controller.stop()
     [(to, _)] = inbox.messages
