@@ -6,10 +6,15 @@ import reflex as rx
 
 from clinic_app import settings
 
+REDIS_URL = os.environ.get("REFLEX_REDIS_URL") or None
+
 config = rx.Config(
     app_name="clinic_app",
     db_url=settings.database_url(),
-    redis_url=os.environ.get("REFLEX_REDIS_URL") or None,
+    redis_url=REDIS_URL,
+    # One worker keeps client states in memory (Reflex's default writes every state
+    # change to disk, a file write per push); several workers share them in Redis.
+    state_manager_mode=rx.constants.StateManagerMode.REDIS if REDIS_URL else rx.constants.StateManagerMode.MEMORY,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -1,4 +1,5 @@
-"""Command line: ``python -m clinic_app migrate | demo | create-user | reminders send-due``."""
+"""Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
+claims export | era import | api-token | fhir | hl7 | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -109,6 +110,26 @@ def _reminders(args) -> int:
     return 0
 
 
+def _api_token(args) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services import api_tokens
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    try:
+        with session_scope() as session:
+            row, token = api_tokens.create_token(
+                session, actor=None, username=args.username, scopes=args.scopes, days=args.days, label=args.label,
+            )
+            print(f"API token {row.id} for {args.username!r}, scopes {row.scopes}, expires {row.expires_at:%Y-%m-%d %H:%M} UTC.")
+            print("It is shown once; keep it secret:", file=sys.stderr)
+            print(token)
+    except ClinicError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _audit(args) -> int:
     from clinic_app.db import session_scope
     from clinic_app.services import audit
@@ -136,6 +157,124 @@ def _backup(args) -> int:
     return 0
 
 
+def _billing_actor(session, username: str | None):
+    """The biller a command acts as: a named active biller, or the command line itself."""
+    from sqlmodel import select
+
+    from clinic_app.models import User
+    from clinic_app.services import auth
+    from clinic_app.services.actor import Actor
+    from clinic_app.services.errors import NotAllowed
+
+    if not username:
+        return Actor(user_id=None, role="biller", name="command line", source="cli")
+    user = session.exec(select(User).where(User.username == username, User.active)).first()
+    if user is None or user.role != "biller":
+        raise NotAllowed(f"{username!r} is not an active biller.")
+    return auth.actor_for(user)
+
+
+def _claims(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import claims
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    try:
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            files = claims.export(session, actor=actor, out_dir=Path(args.out))
+    except (ClinicError, OSError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if not files:
+        print("No claims are ready to send.")
+    for path in files:
+        print(f"Wrote {path}")
+    return 0
+
+
+def _era(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import era
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > era.MAX_BYTES:
+            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; remittance files that big are refused.")
+        data = path.read_bytes()
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            summary = era.post(session, actor=actor, text=data)
+    except (ClinicError, OSError) as exc:
+        print(f"{path.name}: {exc} Nothing was posted.", file=sys.stderr)
+        return 1
+    print(
+        f"Posted {path.name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
+        f"{summary['denied']} denied (see the denial worklist)."
+    )
+    return 0
+
+
+def _fhir(args) -> int:
+    import json
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import fhir
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    if args.fhir_command == "export":
+        with session_scope() as session:
+            counts = fhir.export_ndjson(session, actor=None, out_dir=Path(args.out), source="cli")
+        print("Exported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" to {args.out}.")
+        return 0
+    path = Path(args.file)
+    try:
+        bundle = fhir.bundle_from_ndjson(path) if path.is_dir() else json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"Cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with session_scope() as session:
+            result = fhir.import_bundle(session, actor=None, bundle=bundle, source="cli")
+    except ClinicError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(f"Imported {len(result['entry'])} entries from {path}.")
+    return 0
+
+
+def _hl7(args) -> int:
+    from clinic_app.db import session_scope
+    from clinic_app.services import hl7v2
+
+    migrate()
+    if args.hl7_command == "listen":
+        from clinic_app.api.mllp import serve_mllp
+
+        return serve_mllp(host=args.host, port=args.port, username=args.username)
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    failed = 0
+    for message in hl7v2.split_messages(text):
+        with session_scope() as session:
+            ack = hl7v2.ingest(session, username=args.username, message=message)
+        print(ack.replace("\r", "\n"))
+        failed += "MSA|AA|" not in ack
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m clinic_app", description="Clinic app administration.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,12 +292,44 @@ def main(argv: list[str] | None = None) -> int:
     rem_p = sub.add_parser("reminders", help="appointment reminders (for cron)")
     rem_p.add_argument("action", choices=["send-due"], help="queue reminders for the next 24 h and send those due")
     rem_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
+    token_p = sub.add_parser("api-token", help="API tokens for the FHIR interface")
+    token_sub = token_p.add_subparsers(dest="token_command", required=True)
+    create_p = token_sub.add_parser("create", help="create a bearer token for a user (printed once)")
+    create_p.add_argument("--username", required=True)
+    create_p.add_argument("--scopes", required=True, help="e.g. 'user/*.read' or 'user/Patient.read user/Appointment.write'")
+    create_p.add_argument("--days", type=int, default=30, help="days until it expires (1-366)")
+    create_p.add_argument("--label", default="", help="what the token is for")
+    fhir_p = sub.add_parser("fhir", help="FHIR R4 bulk export and import")
+    fhir_sub = fhir_p.add_subparsers(dest="fhir_command", required=True)
+    export_p = fhir_sub.add_parser("export", help="write the whole clinic as <Type>.ndjson files")
+    export_p.add_argument("--out", required=True, help="folder to write to")
+    import_p = fhir_sub.add_parser("import", help="apply a FHIR transaction Bundle (JSON file) or an NDJSON export folder")
+    import_p.add_argument("file")
+    hl7_p = sub.add_parser("hl7", help="HL7 v2 ingest (ADT^A04/A08, SIU^S12)")
+    hl7_sub = hl7_p.add_subparsers(dest="hl7_command", required=True)
+    ingest_p = hl7_sub.add_parser("ingest", help="apply HL7 v2 messages from a file (- for stdin); prints each ACK")
+    ingest_p.add_argument("file")
+    ingest_p.add_argument("--username", required=True, help="the reception account the feed acts as")
+    listen_p = hl7_sub.add_parser("listen", help="an MLLP listener that applies messages and answers with ACKs")
+    listen_p.add_argument("--username", required=True, help="the reception account the feed acts as")
+    listen_p.add_argument("--host", default="127.0.0.1")
+    listen_p.add_argument("--port", type=int, default=2575)
     audit_p = sub.add_parser("audit", help="audit log tools")
     audit_p.add_argument("audit_command", choices=["verify"], help="verify: check the hash chain, report the first tampered row")
     backup_p = sub.add_parser("backup", help="back up the database and attachments into a new folder")
     backup_p.add_argument("--out", required=True, type=Path)
     restore_p = sub.add_parser("restore", help="replace the database and attachments with a backup (stop the app first)")
     restore_p.add_argument("backup", type=Path)
+    claims_p = sub.add_parser("claims", help="claims: export the 837P files of the claims ready to send")
+    claims_sub = claims_p.add_subparsers(dest="claims_command", required=True)
+    export_p = claims_sub.add_parser("export", help="write one 837P file per payer and mark the claims submitted")
+    export_p.add_argument("--out", required=True, help="directory for the 837P files")
+    export_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    era_p = sub.add_parser("era", help="remittance: import an 835 file")
+    era_sub = era_p.add_subparsers(dest="era_command", required=True)
+    import_p = era_sub.add_parser("import", help="post an 835 file's payments and adjustments (all or nothing)")
+    import_p.add_argument("file")
+    import_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     args = parser.parse_args(argv)
     if args.command == "audit":
         return _audit(args)
@@ -172,6 +343,16 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "reminders":
         return _reminders(args)
+    if args.command == "claims":
+        return _claims(args)
+    if args.command == "era":
+        return _era(args)
+    if args.command == "api-token":
+        return _api_token(args)
+    if args.command == "fhir":
+        return _fhir(args)
+    if args.command == "hl7":
+        return _hl7(args)
     return _create_user(args)
 
 

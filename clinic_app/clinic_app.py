@@ -1,9 +1,11 @@
-"""The Reflex app: pages and the live listener. Nothing else lives here."""
+"""The Reflex app: pages, the live listener and the FHIR API mounted on its backend."""
 
 import reflex as rx
 
 from clinic_app import reminder_worker, routes
+from clinic_app.api import build_api
 from clinic_app.pages.admin import audit_page, password_page, users_page
+from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
@@ -11,13 +13,15 @@ from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.state import live_push
 from clinic_app.state.admin import AccountState, AuditState, UsersState
+from clinic_app.state.api_tokens import ApiTokenState
 from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.kpi import KpiState
 
-app = rx.App(stylesheets=["/clinic.css"])
+# The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
+app = rx.App(stylesheets=["/clinic.css"], api_transformer=build_api())
 app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
 app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
@@ -27,5 +31,6 @@ app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=Kpi
 app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
 app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
+app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 live_push.install(app)
 app.register_lifespan_task(reminder_worker.run)

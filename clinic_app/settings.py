@@ -36,3 +36,13 @@ IDLE_MINUTES = int(os.environ.get("CLINIC_IDLE_MINUTES", "15"))
 # Lock an account for LOCK_MINUTES after MAX_FAILED_SIGN_INS failures in a row.
 MAX_FAILED_SIGN_INS = int(os.environ.get("CLINIC_MAX_FAILED_SIGN_INS", "5"))
 LOCK_MINUTES = int(os.environ.get("CLINIC_LOCK_MINUTES", "15"))
+
+
+def clinic_name() -> str:
+    """The clinic's name as other systems see it (the FHIR Organization)."""
+    return os.environ.get("CLINIC_NAME") or "Clinic"
+
+
+def export_dir() -> Path:
+    """Where bulk FHIR exports are written until they are fetched and deleted."""
+    return Path(os.environ.get("CLINIC_EXPORT_DIR") or PROJECT_ROOT / "data" / "exports")

@@ -81,13 +81,13 @@ def test_audit_verify_on_the_command_line_reports_the_first_tampered_row(engine,
     target = session.exec(select(AuditLog.id).order_by(AuditLog.id).offset(2)).first()
     session.commit()
     with engine.begin() as conn:
+        tamper = text("UPDATE audit_log SET role = 'admin' WHERE id = :i")
         if engine.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER audit_log_no_update"))
-        else:
+            conn.execute(tamper, {"i": target})
+        else:  # the PostgreSQL database is shared by the run's tests: put the rule back
             conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        conn.execute(text("UPDATE audit_log SET role = 'admin' WHERE id = :i"), {"i": target})
-        if engine.dialect.name != "sqlite":
-            # The PostgreSQL database is shared by the whole run: put the rule back.
+            conn.execute(tamper, {"i": target})
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     bad = _cli(["audit", "verify"], url, tmp_path)
     assert bad.returncode == 1 and f"audit row {target} " in bad.stdout and "was altered" in bad.stdout

@@ -2,7 +2,7 @@
 moves kept as history, late cancellation, check-out; no patient double booking.
 
 Revision ID: 0004
-Revises: 0006
+Revises: 0005
 Create Date: 2026-11-23 13:33:27.839031
 """
 
@@ -16,7 +16,7 @@ import clinic_app.db  # noqa: F401  (UTCDateTime columns)
 
 
 revision: str = '0004'
-down_revision: str | Sequence[str] | None = "0006"  # merged onto main, which has 0006
+down_revision: str | Sequence[str] | None = "0005"  # chained after main's head when main was merged in
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,6 +15,7 @@ NAV = [
     ("Users", "/admin/users", ("admin",)),
     ("Audit log", "/admin/audit", ("admin",)),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
+    ("API tokens", "/api-tokens", ("admin",)),
 ]
 
 # Automatic log-off: after the idle time with no key, pointer or touch input, go to the

@@ -1,4 +1,4 @@
-"""The biller's queue."""
+"""The biller's day: the live queue, claims to send, the denial worklist, AR aging."""
 
 import reflex as rx
 
@@ -20,7 +20,14 @@ def _row(row) -> rx.Component:
         ),
         rx.table.cell("$", row.total),
         rx.table.cell(status_badge("ready_to_bill", row.status_label)),
-        rx.table.cell(rx.button("Mark billed", on_click=BillingQueueState.mark_billed(row.id), aria_label=row.bill_label)),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Create claim", on_click=BillingQueueState.create_claim(row.id), aria_label=row.claim_label),
+                rx.button("Mark billed", on_click=BillingQueueState.mark_billed(row.id), aria_label=row.bill_label,
+                          variant="soft", title="Bill the patient directly (self-pay)"),
+                spacing="2",
+            )
+        ),
         class_name="queue-row",
     )
 
@@ -42,6 +49,11 @@ def billing_page() -> rx.Component:
             margin_bottom="12px",
         ),
         message_box(BillingQueueState.message, BillingQueueState.message_is_error),
+        rx.cond(
+            BillingQueueState.problems.length() > 0,
+            rx.el.ul(rx.foreach(BillingQueueState.problems, lambda p: rx.el.li(p)), aria_label="What to fix", class_name="problems",
+                     margin_bottom="12px", padding_left="20px", color="var(--red-11)"),
+        ),
         rx.table.root(
             rx.table.header(
                 rx.table.row(
@@ -51,4 +63,131 @@ def billing_page() -> rx.Component:
             rx.table.body(rx.foreach(BillingQueueState.rows, _row)),
             width="100%",
         ),
+        rx.button("Create claims for all ready visits", on_click=BillingQueueState.create_all_claims, variant="outline", margin_top="8px"),
+        _claims_section(),
+        _denials_section(),
+        _account_section(),
+        _aging_section(),
+    )
+
+
+def _claims_section() -> rx.Component:
+    return rx.el.section(
+        rx.heading("Claims", size="4", margin_top="24px", margin_bottom="8px"),
+        rx.flex(
+            rx.foreach(
+                BillingQueueState.claim_counts,
+                lambda c: rx.hstack(rx.badge(c.label, variant="soft", size="2"), rx.text(c.count, weight="bold"),
+                                    role="group", aria_label=c.label + " claims: " + c.count.to(str)),
+            ),
+            wrap="wrap", gap="16px", margin_bottom="8px",
+        ),
+        rx.text(BillingQueueState.rates_line, size="2", margin_bottom="8px"),
+        rx.button(
+            "Send ", BillingQueueState.ready_to_send, " claims (download 837P)",
+            on_click=BillingQueueState.send_claims, disabled=BillingQueueState.ready_to_send == 0,
+        ),
+        aria_label="Claims",
+    )
+
+
+def _denial(row) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(row.number),
+        rx.table.cell(row.payer),
+        rx.table.cell(row.service_date),
+        rx.table.cell("$", row.total),
+        rx.table.cell(row.reasons),
+        rx.table.cell(
+            rx.hstack(
+                rx.button("Appeal", on_click=BillingQueueState.appeal(row.claim_id), aria_label=row.appeal_label, variant="soft"),
+                rx.button("Correct and resend", on_click=BillingQueueState.resend(row.claim_id), aria_label=row.resend_label, variant="soft"),
+                spacing="2",
+            )
+        ),
+    )
+
+
+def _denials_section() -> rx.Component:
+    return rx.el.section(
+        rx.heading("Denial worklist", size="4", margin_top="24px", margin_bottom="8px"),
+        rx.cond(
+            BillingQueueState.denials.length() == 0,
+            rx.text("No denied claims.", color_scheme="gray"),
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Claim", "Payer", "Date of service", "Total", "Reasons", "Action")])),
+                rx.table.body(rx.foreach(BillingQueueState.denials, _denial)),
+                width="100%",
+            ),
+        ),
+        aria_label="Denial worklist",
+    )
+
+
+def _aging_section() -> rx.Component:
+    headers = ("Payer", "0-30 days", "31-60", "61-90", "90+", "Unapplied", "Total")
+    return rx.el.section(
+        rx.hstack(
+            rx.heading("Accounts receivable by payer (age by date of service)", size="4"),
+            rx.button("Download CSV", on_click=BillingQueueState.download_aging, variant="outline", aria_label="Download AR aging as CSV"),
+            align="center", spacing="3", margin_top="24px", margin_bottom="8px",
+        ),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+            rx.table.body(
+                rx.foreach(
+                    BillingQueueState.aging,
+                    lambda a: rx.table.row(*[rx.table.cell(v) for v in (a.name, a.b0_30, a.b31_60, a.b61_90, a.b90, a.unapplied, a.total)]),
+                )
+            ),
+            width="100%",
+        ),
+        aria_label="Accounts receivable",
+    )
+
+
+def _field(label: str, field_id: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.el.label(label, html_for=field_id), control, spacing="1")
+
+
+def _account_section() -> rx.Component:
+    s = BillingQueueState
+    return rx.el.section(
+        rx.heading("Patient account", size="4", margin_top="24px", margin_bottom="8px"),
+        rx.hstack(
+            _field("Patient MRN", "account-mrn", rx.input(id="account-mrn", value=s.account_mrn, on_change=s.set_account_mrn, width="160px")),
+            rx.button("Find account", on_click=s.find_account),
+            align="end", spacing="3",
+        ),
+        rx.cond(
+            s.account_name != "",
+            rx.vstack(
+                rx.text(s.account_name, weight="bold"),
+                rx.text("Patient owes $", s.account_patient_owes, "; insurance still to pay $", s.account_insurance_owes, "."),
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Posted", "Service", "Entry", "Owed by", "Detail", "Amount")])),
+                    rx.table.body(
+                        rx.foreach(
+                            s.account_entries,
+                            lambda e: rx.table.row(*[rx.table.cell(v) for v in (e.date, e.service_date, e.kind, e.party, e.detail, e.amount)]),
+                        )
+                    ),
+                    width="100%",
+                ),
+                rx.hstack(
+                    _field("Amount paid ($)", "pay-amount", rx.input(id="pay-amount", value=s.pay_amount, on_change=s.set_pay_amount, width="120px", input_mode="decimal")),
+                    _field("Paid by", "pay-method", rx.el.select(
+                        rx.el.option("Cash", value="cash"), rx.el.option("Cheque", value="cheque"), rx.el.option("Card", value="card"),
+                        id="pay-method", value=s.pay_method, on_change=s.set_pay_method, height="32px",
+                    )),
+                    _field("Cheque number or card terminal reference (never the card number)", "pay-reference",
+                           rx.input(id="pay-reference", value=s.pay_reference, on_change=s.set_pay_reference, width="260px")),
+                    rx.button("Record payment", on_click=s.take_payment),
+                    align="end", spacing="3", wrap="wrap",
+                ),
+                rx.button("Download statement (PDF)", on_click=s.download_statement, variant="outline"),
+                spacing="3", width="100%",
+            ),
+        ),
+        aria_label="Patient account",
     )

@@ -143,6 +143,9 @@ def _grid() -> rx.Component:
 
 def _details() -> rx.Component:
     card = CalendarState.selected
+    # A pushed status change lands in the overlay first.
+    status = CalendarState.live_status.get(card.key, card.status)
+    label = CalendarState.live_label.get(card.key, card.status_label)
     return rx.cond(
         CalendarState.selected_id != 0,
         rx.card(
@@ -151,13 +154,13 @@ def _details() -> rx.Component:
                 rx.text(card.patient_name, weight="bold"),
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
                 rx.text(card.day, " ", card.duration, " min"),
-                status_badge(card.status, card.status_label),
+                status_badge(status, label),
                 rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
                 rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
                 rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),
                 rx.cond(card.auth_warning != "", rx.callout("At risk of denial: " + card.auth_warning, color_scheme="orange", size="1")),
                 rx.cond(
-                    CalendarState.can_book & ((card.status == "cancelled") | (card.status == "no_show")),
+                    CalendarState.can_book & ((status == "cancelled") | (status == "no_show")),
                     rx.vstack(
                         rx.button("Offer this freed slot", on_click=CalendarState.load_offers(card.id), variant="soft", size="3"),
                         rx.cond(
@@ -178,23 +181,23 @@ def _details() -> rx.Component:
                 rx.cond(
                     CalendarState.can_book,
                     rx.vstack(
-                        rx.cond(card.status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
-                        rx.cond(card.status == "booked", rx.button("Move", on_click=CalendarState.open_move(card.id), variant="soft", size="3")),
+                        rx.cond(status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
+                        rx.cond(status == "booked", rx.button("Move", on_click=CalendarState.open_move(card.id), variant="soft", size="3")),
                         rx.cond(
-                            (card.status != "booked") & (card.status != "cancelled") & (card.status != "no_show")
+                            (status != "booked") & (status != "cancelled") & (status != "no_show")
                             & (CalendarState.detail_checked_out == ""),
                             rx.button("Check out", on_click=CalendarState.check_out(card.id), variant="soft", size="3"),
                         ),
-                        rx.cond(card.status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
+                        rx.cond(status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
                         rx.cond(
-                            (card.status == "booked") | (card.status == "arrived"),
+                            (status == "booked") | (status == "arrived"),
                             rx.vstack(
                                 rx.el.label("Cancellation reason", html_for="cancel-reason"),
                                 rx.input(id="cancel-reason", value=CalendarState.cancel_reason,
                                          on_change=CalendarState.set_cancel_reason, max_length=200),
                                 rx.button("Cancel appointment", on_click=CalendarState.cancel(card.id), color_scheme="red", variant="soft", size="3"),
                                 rx.cond(
-                                    card.in_series & (card.status == "booked"),
+                                    card.in_series & (status == "booked"),
                                     rx.button("Cancel this and following", on_click=CalendarState.cancel_following(card.id),
                                               color_scheme="red", variant="outline", size="3"),
                                 ),

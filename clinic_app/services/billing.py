@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import Appointment, Charge, Location, Patient, Provider
+from clinic_app.models import Appointment, Charge, LedgerEntry, Location, Patient, Provider
 from clinic_app.services import audit, scheduling
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import hhmm, local_day
@@ -71,6 +71,20 @@ def queue_row(session: Session, *, appointment_id: int) -> dict | None:
 
 
 def mark_billed(session: Session, *, actor: Actor, appointment_id: int) -> Appointment:
-    """Mark a ready-to-bill visit billed."""
+    """Bill a ready-to-bill visit to the patient (self-pay): its charges go on their ledger."""
+    for_write(session)
     require(actor.role, "billing.mark_billed")
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is not None and appointment.status == "ready_to_bill":
+        charges = session.exec(select(Charge).where(Charge.appointment_id == appointment_id)).all()
+        location = session.get(Location, appointment.location_id)
+        session.add(
+            LedgerEntry(
+                patient_id=appointment.patient_id, appointment_id=appointment_id, kind="charge",
+                amount_cents=sum(c.amount_cents for c in charges), user_id=actor.user_id,
+                service_date=local_day(appointment.starts_at, location.timezone), reason="billed to patient",
+            )
+        )
+        session.flush()
+    # Commits the ledger charge with the move to billed (or rolls both back).
     return scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="billed")

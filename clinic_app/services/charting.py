@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, AppointmentEvent, Charge, Note, NoteDiagnosis, NoteProcedure
-from clinic_app.services import audit
+from clinic_app.models import Appointment, AppointmentEvent, Charge, Location, Note, NoteDiagnosis, NoteProcedure
+from clinic_app.services import audit, payers
 from clinic_app.services.actor import Actor
-from clinic_app.services.clock import hhmm
+from clinic_app.services.clock import hhmm, local_day
 from clinic_app.services.codes import fee_for, normalise_icd10
 from clinic_app.services.errors import (
     IllegalTransition,
@@ -226,17 +226,20 @@ def sign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetime 
         session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.")
     pointers = ",".join(d.code for d in dx[:4])
+    # Priced for the payer covering the patient on the date of service (or self-pay).
+    service_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone)
     charges = []
     for line_no, line in enumerate(lines, start=1):
         fee = fee_for(session, line.code)
+        price = payers.unit_price(session, fee=fee, patient_id=appointment.patient_id, day=service_day)
         charge = Charge(
             appointment_id=appointment.id,
             note_id=note.id,
             line_no=line_no,
             code=line.code,
             units=line.units,
-            unit_price_cents=fee.amount_cents,
-            amount_cents=fee.amount_cents * line.units,
+            unit_price_cents=price,
+            amount_cents=price * line.units,
             diagnosis_codes=pointers,
             created_at=now,
         )

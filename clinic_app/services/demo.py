@@ -30,6 +30,7 @@ from clinic_app.models import (
     Room,
     User,
 )
+from clinic_app.services import demo_billing
 from clinic_app.services.auth import hash_password
 from clinic_app.services.clock import zone
 from clinic_app.services.codes import npi_check_digit
@@ -181,6 +182,7 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     ]
     session.add_all(people)
     session.flush()
+    demo_billing.load(session, locations=locations, people=people, today=today)
     fees = {f.code: f for f in session.exec(select(Fee))}
 
     count = 0

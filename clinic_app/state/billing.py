@@ -1,15 +1,16 @@
-"""The biller's queue: visits ready to bill with their charges, live."""
+"""The biller's day: visits ready to bill (live), claims to send, denials, AR aging."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import session_scope
+from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import billing_topic
-from clinic_app.services import billing, board
+from clinic_app.services import billing, board, claims, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, money
@@ -36,6 +37,48 @@ class QueueRow:
     total: str
     charges: list[ChargeLine]
     bill_label: str
+    claim_label: str
+
+
+@dataclasses.dataclass
+class ClaimCount:
+    status: str
+    label: str
+    count: int
+
+
+@dataclasses.dataclass
+class DenialRow:
+    claim_id: int
+    number: str
+    payer: str
+    service_date: str
+    total: str
+    reasons: str
+    appeal_label: str
+    resend_label: str
+
+
+@dataclasses.dataclass
+class EntryRow:
+    id: int
+    date: str
+    service_date: str
+    kind: str
+    party: str
+    detail: str
+    amount: str
+
+
+@dataclasses.dataclass
+class AgingRow:
+    name: str
+    b0_30: str
+    b31_60: str
+    b61_90: str
+    b90: str
+    unapplied: str
+    total: str
 
 
 def _row(row: dict) -> QueueRow:
@@ -44,6 +87,24 @@ def _row(row: dict) -> QueueRow:
         service_date=row["service_date"], time_label=row["time_label"], status_label=row["status_label"],
         total=row["total"], charges=[ChargeLine(**c) for c in row["charges"]],
         bill_label=f"Mark billed: {row['patient_name']}, {row['service_date']}",
+        claim_label=f"Create claim: {row['patient_name']}, {row['service_date']}",
+    )
+
+
+def _denial(row: dict) -> DenialRow:
+    return DenialRow(
+        **row, appeal_label=f"Appeal claim {row['number']}", resend_label=f"Correct and resend claim {row['number']}",
+    )
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.0%}"
+
+
+def _aging(row: dict) -> AgingRow:
+    return AgingRow(
+        name=row["name"], b0_30=money(row["0-30"]), b31_60=money(row["31-60"]), b61_90=money(row["61-90"]),
+        b90=money(row["90+"]), unapplied=money(row["unapplied"]), total=money(row["total"]),
     )
 
 
@@ -55,6 +116,22 @@ class BillingQueueState(rx.State):
     rows: list[QueueRow] = []
     message: str = ""
     message_is_error: bool = False
+    problems: list[str] = []
+    claim_counts: list[ClaimCount] = []
+    ready_to_send: int = 0
+    denials: list[DenialRow] = []
+    aging: list[AgingRow] = []
+    rates_line: str = ""
+    # The patient account panel: look-up, ledger, payment form (kept on error).
+    account_mrn: str = ""
+    account_name: str = ""
+    account_patient_owes: str = ""
+    account_insurance_owes: str = ""
+    account_entries: list[EntryRow] = []
+    pay_amount: str = ""
+    pay_method: str = "cash"
+    pay_reference: str = ""
+    _account_patient_id: int = 0
     _totals: dict[int, int] = {}
 
     @rx.event
@@ -80,6 +157,29 @@ class BillingQueueState(rx.State):
         self.rows = [_row(r) for r in rows]
         self._totals = {r["id"]: r["total_cents"] for r in rows}
         registry.show(client_token(self), "billing", [billing_topic(int(self.location_id))])
+        return await self._refresh_claims()
+
+    async def _refresh_claims(self):
+        """Claim counts, the denial worklist and AR aging (changed by this biller's own actions)."""
+        try:
+            actor = await current_actor(self, "billing.view")
+            with session_scope() as session:
+                counts = revenue_reports.claims_by_status(session, actor=actor)
+                denials = era.denials(session, actor=actor)
+                aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"]
+                start, end = utcnow() - dt.timedelta(days=30), utcnow()
+                clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
+                denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
+        self.ready_to_send = counts.get("draft", 0)
+        self.denials = [_denial(r) for r in denials]
+        self.aging = [_aging(r) for r in aging]
+        self.rates_line = (
+            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
+            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
+        )
         return None
 
     @rx.event
@@ -114,10 +214,167 @@ class BillingQueueState(rx.State):
                 self.apply_row(billing.queue_row(session, appointment_id=appointment.id))
         except ClinicError as exc:
             return self._fail(exc)
-        self.message = "Marked billed."
-        self.message_is_error = False
+        self._done("Marked billed.")
         return None
+
+    @rx.event
+    async def create_claim(self, appointment_id: int):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                claim = claims.create_claim(session, actor=actor, appointment_id=as_id(appointment_id))
+                self.apply_row(billing.queue_row(session, appointment_id=claim.appointment_id))
+        except claims.ClaimProblems as exc:
+            self._fail(InvalidInput("This visit cannot be claimed yet; fix these first:"))
+            self.problems = exc.problems
+            return None
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._done(f"Claim {claim.number} created; it goes out with the next export.")
+        return await self._refresh_claims()
+
+    @rx.event
+    async def create_all_claims(self):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                made, held = claims.create_claims(session, actor=actor, location_id=as_id(self.location_id))
+                for claim in made:
+                    self.apply_row(billing.queue_row(session, appointment_id=claim.appointment_id))
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._done(f"{len(made)} claims created; {len(held)} visits held back.")
+        names = {r.id: f"{r.patient_name}, {r.service_date}" for r in self.rows}
+        self.problems = [f"{names.get(i, i)}: {' '.join(p)}" for i, p in held.items()]
+        return await self._refresh_claims()
+
+    @rx.event
+    async def send_claims(self):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                files = claims.export_files(session, actor=actor)
+        except ClinicError as exc:
+            return self._fail(exc)
+        if not files:
+            self._done("No claims are ready to send.")
+            return None
+        self._done(f"{len(files)} 837P file(s) downloaded; their claims are submitted.")
+        await self._refresh_claims()
+        return [rx.download(data=text, filename=name) for name, text in files]
+
+    @rx.event
+    async def appeal(self, claim_id: int):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                claim = claims.set_status(session, actor=actor, claim_id=as_id(claim_id), to_status="appealed", note="appealed from the worklist")
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._done(f"Claim {claim.number} marked appealed.")
+        return await self._refresh_claims()
+
+    @rx.event
+    async def resend(self, claim_id: int):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                claim = claims.resubmit(session, actor=actor, claim_id=as_id(claim_id), note="corrected from the worklist")
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._done(f"Claim {claim.number} goes out again, as a corrected claim, with the next export.")
+        return await self._refresh_claims()
+
+    @rx.event
+    async def download_aging(self):
+        try:
+            actor = await current_actor(self, "billing.reports")
+            with session_scope() as session:
+                text = revenue_reports.aging_csv(session, actor=actor, as_of=utcnow().date())
+        except ClinicError as exc:
+            return self._fail(exc)
+        return rx.download(data=text, filename=f"ar-aging-{utcnow():%Y-%m-%d}.csv", mime_type="text/csv")
+
+    @rx.event
+    def set_account_mrn(self, value: str):
+        self.account_mrn = value[:20]
+
+    @rx.event
+    def set_pay_amount(self, value: str):
+        self.pay_amount = value[:12]
+
+    @rx.event
+    def set_pay_method(self, value: str):
+        self.pay_method = value if value in ledger.PATIENT_METHODS else "cash"
+
+    @rx.event
+    def set_pay_reference(self, value: str):
+        self.pay_reference = value[:40]
+
+    @rx.event
+    async def find_account(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            with session_scope() as session:
+                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._show_account(found)
+        self._done(f"Account of {found['name']}.")
+        return None
+
+    def _show_account(self, found: dict) -> None:
+        self._account_patient_id = found["patient_id"]
+        self.account_name = found["name"]
+        b = found["balances"]
+        self.account_patient_owes = ("credit " if b["patient"] < 0 else "") + money(abs(b["patient"]))
+        self.account_insurance_owes = money(b["insurance"])
+        self.account_entries = [
+            EntryRow(id=e["id"], date=e["date"], service_date=e["service_date"], kind=e["kind"], party=e["party"],
+                     detail=e["detail"], amount=money(e["amount_cents"]))
+            for e in found["entries"]
+        ]
+
+    @rx.event
+    async def take_payment(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            if not self._account_patient_id:
+                raise InvalidInput("Find the patient's account first.")
+            with session_scope() as session:
+                ledger.take_payment(
+                    session, actor=actor, patient_id=self._account_patient_id, amount=self.pay_amount,
+                    method=self.pay_method, reference=self.pay_reference,
+                )
+                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._show_account(found)
+        self._done(f"Payment of ${self.pay_amount} by {self.pay_method} recorded for {found['name']}.")
+        self.pay_amount, self.pay_reference = "", ""
+        return await self._refresh_claims()
+
+    @rx.event
+    async def download_statement(self):
+        try:
+            actor = await current_actor(self, "payment.take")
+            if not self._account_patient_id:
+                raise InvalidInput("Find the patient's account first.")
+            with session_scope() as session:
+                data = statements.statement_pdf(
+                    session, actor=actor, patient_id=self._account_patient_id, as_of=utcnow().date(),
+                    location_id=as_id(self.location_id),
+                )
+        except ClinicError as exc:
+            return self._fail(exc)
+        return rx.download(data=data, filename=f"statement-{self.account_mrn.strip().upper()}.pdf", mime_type="application/pdf")
+
+    def _done(self, text: str) -> None:
+        self.message = text
+        self.message_is_error = False
+        self.problems = []
 
     def _fail(self, exc: Exception):
         self.message = str(exc)
         self.message_is_error = True
+        self.problems = []

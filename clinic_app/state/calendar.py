@@ -116,9 +116,11 @@ def _row(minute: int) -> int:
     return (minute - DAY_START) // SLOT + 2  # row 1 holds the provider names
 
 
-def _placed(card: Card) -> Card:
-    """A card without its status: equal for two versions of a card that did not move."""
-    return dataclasses.replace(card, status="", status_label="")
+def _where(card: Card) -> tuple:
+    """What a card shows besides its status: equal for two versions of a card that did
+    not move and only changed status (then the small overlay carries the change)."""
+    return (card.grid_row, card.grid_column, card.released, card.room_name, card.auth_warning, card.in_series,
+            card.duration, card.type_name)
 
 
 def week_of(day: dt.date) -> dt.date:
@@ -175,8 +177,9 @@ class CalendarState(rx.State):
     move_reason: str = ""
     durations: list[Option] = DURATIONS
 
-    # The selected appointment's details panel.
+    # The selected appointment's details panel (its status comes from the overlay too).
     selected_id: int = 0
+    selected: Card | None = None
     cancel_reason: str = ""
 
     # The booking form.
@@ -211,6 +214,10 @@ class CalendarState(rx.State):
     _names: dict[int, str] = {}
     _blocks: list[dict] = []
     _days: list[str] = []
+    # id -> (where the card sits and what it shows besides its status, status): a push
+    # decides from this without walking the cards (each access of a state list goes
+    # through a proxy).
+    _index: dict[int, tuple] = {}
 
     # -- loading -------------------------------------------------------------
     @rx.event
@@ -274,12 +281,9 @@ class CalendarState(rx.State):
         self._column_of = {f"{p.id}|{d.isoformat()}": i + 2 for i, (p, d) in enumerate(pairs)}
         self._names = {p.id: p.name for p in view.providers}
         self._blocks = view.blocks
-        self.cards = [c for c in (self._to_card(row) for row in view.cards) if c is not None]
-        self.live_status, self.live_label = {}, {}
+        self._set_cards([c for c in (self._to_card(row) for row in view.cards) if c is not None])
         self._recompute_shades()
         self._recompute_slots()
-        if self.selected_id and not any(c.id == self.selected_id for c in self.cards):
-            self.selected_id = 0
         topics = [board_topic(int(self.location_id), d) for d in self._days]
         registry.show(client_token(self), "board", topics)
         return None
@@ -357,15 +361,13 @@ class CalendarState(rx.State):
         live_status/live_label overlay; a new, moved, resized or released card (or one
         moved out of this view) resends the cards."""
         new = self._to_card(row) if row.get("day") in self._days else None
-        old = next((c for c in self.cards if c.id == row["id"]), None)
+        old = self._index.get(row["id"])
         if new is None and old is None:
             return
-        same_place = (
-            old is not None and new is not None and old.released == new.released
-            and _placed(old) == _placed(new)
-        )
+        same_place = old is not None and new is not None and old[:-1] == _where(new)
         if same_place and len(self.live_status) < MAX_OVERLAY:
-            if self.live_status.get(new.key, old.status) != new.status:
+            if old[-1] != new.status:
+                self._index[new.id] = (*old[:-1], new.status)
                 self.live_status = {**self.live_status, new.key: new.status}
                 self.live_label = {**self.live_label, new.key: new.status_label}
             return
@@ -373,10 +375,18 @@ class CalendarState(rx.State):
         merged.pop(row["id"], None)
         if new is not None:
             merged[new.id] = new
-        self.cards = sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id))
-        self.live_status, self.live_label = {}, {}
+        self._set_cards(sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id)))
         if not same_place:
             self._recompute_slots()
+
+    def _set_cards(self, cards: list[Card]) -> None:
+        """Send the cards whole (the overlay folded in) and re-index them."""
+        self.cards = cards
+        self.live_status, self.live_label = {}, {}
+        self._index = {c.id: (*_where(c), c.status) for c in cards}
+        self.selected = next((c for c in cards if c.id == self.selected_id), None)
+        if self.selected is None:
+            self.selected_id = 0
 
     def _overlaid(self, card: Card) -> Card:
         if card.key not in self.live_status:
@@ -389,7 +399,7 @@ class CalendarState(rx.State):
         if value not in {o.value for o in self.locations}:
             return self._fail(InvalidInput("Choose a location from the list."))
         self.location_id = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.booking_open = False
         return await self._refresh()
 
@@ -400,7 +410,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.day = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
@@ -411,7 +421,7 @@ class CalendarState(rx.State):
         except (ClinicError, ValueError, TypeError):
             return self._fail(InvalidInput("That request was not understood; reload the page."))
         self.day = day.isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
@@ -419,7 +429,7 @@ class CalendarState(rx.State):
         if value not in ("day", "week"):
             return self._fail(InvalidInput("Choose the day or the week view."))
         self.view = value
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     @rx.event
@@ -441,7 +451,7 @@ class CalendarState(rx.State):
     @rx.event
     async def go_today(self):
         self.day = today_at(self._tz).isoformat()
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         return await self._refresh()
 
     # -- details and status changes -------------------------------------------
@@ -454,22 +464,28 @@ class CalendarState(rx.State):
     @rx.event
     async def select(self, appointment_id: int):
         try:
-            self.selected_id = as_id(appointment_id)
-            selected = self.selected_id
-            self._show_details(await in_db(lambda s: board.card(s, appointment_id=selected)))
+            wanted = as_id(appointment_id)
         except ClinicError as exc:
             return self._fail(exc)
+        card = next((c for c in self.cards if c.id == wanted), None)
+        if card is None:
+            return self._fail(ClinicError("That appointment is no longer on this board."))
+        self.selected_id, self.selected = wanted, self._overlaid(card)
         self.booking_open = False
         self.move_open = False
         self.offers = []
         self.offers_loaded = False
         self.cancel_reason = ""
         self.message = ""
+        try:
+            self._show_details(await in_db(lambda s: board.card(s, appointment_id=wanted)))
+        except ClinicError as exc:
+            return self._fail(exc)
         return None
 
     @rx.event
     def close_details(self):
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.move_open = False
 
     @rx.event
@@ -559,8 +575,6 @@ class CalendarState(rx.State):
             return self._fail(exc)
         self.apply_card(row)
         self.move_open = False
-        if not any(c.id == row["id"] for c in self.cards):
-            self.selected_id = 0
         return self._ok(f"Moved {row['patient_name']} to {row['day']} {row['start_label']}-{row['end_label']}.")
 
     @rx.event
@@ -627,7 +641,7 @@ class CalendarState(rx.State):
         if not self.can_book:
             return self._fail(InvalidInput("Your role may not book appointments."))
         self.booking_open = True
-        self.selected_id = 0
+        self.selected_id, self.selected = 0, None
         self.message = ""
         self.form_provider_id = str(provider_id) if provider_id else (self.providers[0].value if self.providers else "")
         self.form_time = str(time)[:5]
@@ -865,7 +879,8 @@ class CalendarState(rx.State):
         self.apply_card(row)
         self.offers = []
         self.offers_loaded = False
-        self.selected_id = row["id"]
+        card = self._to_card(row)
+        self.selected_id, self.selected = (card.id, card) if card else (0, None)
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']} from the waitlist.")
 
     @rx.event
@@ -901,6 +916,7 @@ class CalendarState(rx.State):
         self.form_patient_id = 0
         self.form_patient_label = ""
         self.selected_id = row["id"]
+        self.selected = self._to_card(row)
         return self._ok(f"Booked {row['patient_name']} at {row['start_label']}.")
 
     async def choose_registered(self, patient_id: int, label: str) -> None:
@@ -919,10 +935,3 @@ class CalendarState(rx.State):
     def _ok(self, text: str):
         self.message = text
         self.message_is_error = False
-
-    @rx.var
-    def selected(self) -> Card | None:
-        card = next((c for c in self.cards if c.id == self.selected_id), None)
-        if card is None or card.key not in self.live_status:
-            return card
-        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])

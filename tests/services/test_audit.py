@@ -35,11 +35,11 @@ def _tamper(engine, statement, params):
         if engine.dialect.name == "sqlite":
             conn.execute(text("DROP TRIGGER audit_log_no_update"))
             conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+            conn.execute(text(statement), params)
         else:
+            # The PostgreSQL database is shared by the run's tests: put the rule back.
             conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
-        conn.execute(text(statement), params)
-        if engine.dialect.name != "sqlite":
-            # The PostgreSQL database is shared by the whole run: put the rule back.
+            conn.execute(text(statement), params)
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 

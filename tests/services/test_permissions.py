@@ -11,11 +11,17 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "patient.register", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel"},
-    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign"},
-    "biller": {"billing.view", "billing.mark_billed"},
-    "manager": {"kpi.view"},
-    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "provider.hours"},
+    "reception": {"board.view", "patient.search", "patient.register", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
+                  "coverage.edit", "payment.take",
+                  "fhir.directory.read", "fhir.patient.read", "fhir.patient.write", "fhir.schedule.read"},
+    "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign",
+                  "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.note.read"},
+    "biller": {"billing.view", "billing.mark_billed", "billing.claims", "billing.remittance", "billing.setup",
+               "coverage.edit", "payment.take", "ledger.adjust", "billing.reports",
+               "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.claim.read"},
+    "manager": {"kpi.view", "billing.reports", "fhir.directory.read"},
+    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "provider.hours", "billing.setup", "billing.reports",
+              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create"},
 }
 
 

@@ -1,0 +1,341 @@
+"""The FHIR R4 REST interface: HTTP in, services/fhir.py calls, FHIR JSON out.
+
+Each request names its user by a bearer API token (services/api_tokens.py); the
+token's scopes and the user's role must both allow the call. Errors come back as an
+OperationOutcome with the domain error's message and change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from clinic_app import db, settings
+from clinic_app.db import utcnow
+from clinic_app.services import api_tokens, audit, fhir
+from clinic_app.services.auth import actor_for
+from clinic_app.services.errors import (
+    ClinicError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NoteAlreadySigned,
+    NotFound,
+    SlotTaken,
+)
+from clinic_app.services.permissions import require
+
+log = logging.getLogger(__name__)
+FHIR_JSON = "application/fhir+json"
+MAX_BODY = 1_000_000  # one resource
+MAX_BUNDLE = 200_000_000  # a whole clinic's transaction Bundle
+JOB_RE = re.compile(r"^[0-9a-f]{32}$")
+EXPORT_HOURS = 24
+STALE_EXPORT_SECONDS = 3600
+
+_STATUS = {InvalidInput: 400, NotFound: 404, NotAllowed: 403, SlotTaken: 409, IllegalTransition: 409, NoteAlreadySigned: 409}
+_ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict", 413: "too-long"}
+
+
+def outcome(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    """An OperationOutcome response."""
+    body = {"resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": _ISSUE.get(status, "exception"), "diagnostics": message}]}
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def fhir_json(body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+class _Unauthorised(Exception):
+    pass
+
+
+class FhirApi:
+    """The routes, bound to an engine (the app's, or a test database's)."""
+
+    def __init__(self, get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow):
+        self.get_engine = get_engine
+        self.export_dir = export_dir or settings.export_dir()
+        self.clock = clock  # tests set the clinic's "now"; booking rules depend on it
+
+    # -- plumbing -----------------------------------------------------------------
+    def base(self, request: Request) -> str:
+        return str(request.base_url).rstrip("/") + "/fhir"
+
+    def source(self, request: Request) -> str:
+        return f"api {request.client.host if request.client else ''}".strip()
+
+    def grant(self, session: Session, request: Request) -> api_tokens.TokenGrant:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _Unauthorised("Send an API token: Authorization: Bearer <token>.")
+        try:
+            return api_tokens.grant_for(session, token=token.strip())
+        except NotAllowed as exc:
+            # A wrong, expired or revoked token is a security event: logged (never the token).
+            session.rollback()
+            db.for_write(session)
+            audit.record(session, actor=None, action="api_token_refused", entity="api_token",
+                         source=self.source(request), detail=f"{request.method} {request.url.path}"[:200])
+            session.commit()
+            raise _Unauthorised(str(exc)) from exc
+
+    def scope(self, grant: api_tokens.TokenGrant, resource_type: str, mode: str) -> None:
+        if not grant.permits(resource_type, mode):
+            raise NotAllowed(f"This API token's scopes ({' '.join(grant.scopes)}) do not allow {mode} of {resource_type}.")
+
+    def handle(self, request: Request, work: Callable[[Session, api_tokens.TokenGrant], Response]) -> Response:
+        try:
+            with Session(self.get_engine(), expire_on_commit=False) as session:
+                try:
+                    grant = self.grant(session, request)
+                    return work(session, grant)
+                except BaseException:
+                    session.rollback()
+                    raise
+        except _Unauthorised as exc:
+            return outcome(401, str(exc), {"WWW-Authenticate": 'Bearer realm="fhir"'})
+        except ClinicError as exc:
+            return outcome(_STATUS.get(type(exc), 400), str(exc))
+
+    async def body(self, request: Request, limit: int = MAX_BODY):
+        length = request.headers.get("content-length")
+        if length and (not fhir.is_row_id(length) or int(length) > limit):
+            raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
+        raw = await request.body()
+        if len(raw) > limit:
+            raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("The request body is not JSON.") from None
+        if not isinstance(data, dict):
+            raise InvalidInput("The request body must be one FHIR resource (a JSON object).")
+        return data
+
+    # -- endpoints --------------------------------------------------------------------
+    async def metadata(self, request: Request) -> Response:
+        return fhir_json(fhir.capability_statement(self.base(request)))
+
+    async def type_level(self, request: Request) -> Response:
+        resource_type = request.path_params["type"]
+        if request.method == "GET":
+            params = list(request.query_params.multi_items())
+            return await _threaded(self.handle, request, lambda s, g: self._search(s, g, request, resource_type, params))
+        try:
+            resource = await self.body(request)
+        except InvalidInput as exc:
+            return outcome(400, str(exc))
+        return await _threaded(self.handle, request, lambda s, g: self._create(s, g, request, resource_type, resource))
+
+    async def instance_level(self, request: Request) -> Response:
+        resource_type, ident = request.path_params["type"], request.path_params["id"]
+        if request.method == "GET":
+            return await _threaded(self.handle, request, lambda s, g: self._read(s, g, request, resource_type, ident))
+        try:
+            resource = await self.body(request)
+        except InvalidInput as exc:
+            return outcome(400, str(exc))
+        return await _threaded(self.handle, request, lambda s, g: self._update(s, g, request, resource_type, ident, resource))
+
+    async def transaction(self, request: Request) -> Response:
+        try:
+            bundle = await self.body(request, MAX_BUNDLE)
+        except InvalidInput as exc:
+            return outcome(400, str(exc))
+        return await _threaded(self.handle, request, lambda s, g: self._transaction(s, g, request, bundle))
+
+    def _search(self, session, grant, request, resource_type, params) -> Response:
+        if resource_type not in fhir.TYPES:
+            raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
+        self.scope(grant, resource_type, "read")
+        bundle = fhir.search(session, actor=actor_for(grant.user), resource_type=resource_type, params=params,
+                             base_url=self.base(request), source=self.source(request))
+        return fhir_json(bundle)
+
+    def _read(self, session, grant, request, resource_type, ident) -> Response:
+        if resource_type not in fhir.TYPES:
+            raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
+        self.scope(grant, resource_type, "read")
+        resource = fhir.read(session, actor=actor_for(grant.user), resource_type=resource_type, resource_id=ident,
+                             source=self.source(request))
+        return fhir_json(resource)
+
+    def _create(self, session, grant, request, resource_type, resource) -> Response:
+        if resource_type not in fhir.WRITABLE:
+            return outcome(405, f"{resource_type[:40]} cannot be created through this API; Patient and Appointment can.")
+        self.scope(grant, resource_type, "write")
+        if resource.get("resourceType") != resource_type:
+            raise InvalidInput(f"The body's resourceType must be {resource_type}.")
+        actor = actor_for(grant.user, self.source(request))
+        if resource_type == "Patient":
+            created = fhir.patient_resource(fhir.create_patient(session, actor=actor, resource=resource, source=self.source(request)))
+        else:
+            created = fhir.appointment_as_fhir(session, fhir.create_appointment(session, actor=actor, resource=resource, now=self.clock()))
+        location = f"{self.base(request)}/{resource_type}/{created['id']}"
+        return fhir_json(created, 201, {"Location": location})
+
+    def _update(self, session, grant, request, resource_type, ident, resource) -> Response:
+        if resource_type not in fhir.WRITABLE:
+            return outcome(405, f"{resource_type[:40]} cannot be changed through this API; Patient and Appointment can.")
+        self.scope(grant, resource_type, "write")
+        if resource.get("resourceType") != resource_type or str(resource.get("id", ident)) != ident:
+            raise InvalidInput(f"The body must be {resource_type} with id {ident[:20]} (the id in the URL).")
+        if not fhir.is_row_id(ident):
+            raise NotFound(f"{resource_type}/{ident[:20]} does not exist.")
+        actor = actor_for(grant.user, self.source(request))
+        if resource_type == "Patient":
+            updated = fhir.patient_resource(fhir.update_patient(session, actor=actor, patient_id=int(ident), resource=resource,
+                                                                source=self.source(request)))
+        else:
+            updated = fhir.appointment_as_fhir(
+                session, fhir.update_appointment(session, actor=actor, appointment_id=int(ident), resource=resource, now=self.clock())
+            )
+        return fhir_json(updated)
+
+    def _transaction(self, session, grant, request, bundle) -> Response:
+        for entry in bundle.get("entry") if isinstance(bundle.get("entry"), list) else []:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            kind = resource.get("resourceType") if isinstance(resource, dict) else None
+            if isinstance(kind, str):
+                self.scope(grant, kind, "write")
+        response = fhir.import_bundle(session, actor=actor_for(grant.user), bundle=bundle, source=self.source(request))
+        return fhir_json(response)
+
+    # -- bulk export ---------------------------------------------------------------------
+    async def export_kickoff(self, request: Request) -> Response:
+        return await _threaded(self.handle, request, lambda s, g: self._kickoff(s, g, request))
+
+    def _kickoff(self, session, grant, request) -> Response:
+        if request.headers.get("prefer", "").replace(" ", "").lower().find("respond-async") < 0:
+            raise InvalidInput("Bulk export runs in the background: send the header Prefer: respond-async.")
+        types = fhir.export_types(request.query_params.get("_type"))
+        for kind in types:
+            self.scope(grant, kind, "read")
+        actor = actor_for(grant.user, self.source(request))
+        require(actor.role, "fhir.export")
+        self._forget_old_exports()
+        job = secrets.token_hex(16)
+        folder = self.export_dir / job
+        folder.mkdir(parents=True)
+        meta = {"user_id": grant.user.id, "request": str(request.url), "transactionTime": fhir._instant(utcnow())}
+        (folder / "job.json").write_text(json.dumps(meta))
+        threading.Thread(target=self._run_export, args=(folder, actor, meta, types), daemon=True, name=f"fhir-export-{job[:8]}").start()
+        return Response(status_code=202, headers={"Content-Location": f"{self.base(request)}/$export-status/{job}"})
+
+    def _forget_old_exports(self) -> None:
+        """Exports hold PHI: files not deleted by their owner go after EXPORT_HOURS."""
+        if not self.export_dir.exists():
+            return
+        cutoff = time.time() - EXPORT_HOURS * 3600
+        for folder in self.export_dir.iterdir():
+            if JOB_RE.match(folder.name) and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...]) -> None:
+        try:
+            with Session(self.get_engine(), expire_on_commit=False) as session:
+                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types)
+            manifest = {
+                "transactionTime": meta["transactionTime"], "request": meta["request"], "requiresAccessToken": True,
+                "output": [{"type": kind, "count": n, "file": f"{kind}.ndjson"} for kind, n in counts.items()], "error": [],
+            }
+            (folder / "manifest.json").write_text(json.dumps(manifest))
+        except Exception as exc:  # the poller is told; the log gets no PHI, only the error's kind
+            log.exception("FHIR export failed")
+            (folder / "error.json").write_text(json.dumps({"message": f"The export failed ({type(exc).__name__})."}))
+
+    def _job(self, session, grant, job: str) -> Path:
+        folder = self.export_dir / job
+        if not JOB_RE.match(job) or not (folder / "job.json").exists():
+            raise NotFound("There is no such export (it may have been deleted).")
+        if json.loads((folder / "job.json").read_text())["user_id"] != grant.user.id:
+            raise NotFound("There is no such export (it may have been deleted).")
+        require(grant.user.role, "fhir.export")
+        return folder
+
+    async def export_status(self, request: Request) -> Response:
+        return await _threaded(self.handle, request, lambda s, g: self._status(s, g, request))
+
+    def _status(self, session, grant, request) -> Response:
+        folder = self._job(session, grant, request.path_params["job"])
+        if request.method == "DELETE":
+            shutil.rmtree(folder, ignore_errors=True)
+            return Response(status_code=202)
+        if (folder / "error.json").exists():
+            return outcome(400, json.loads((folder / "error.json").read_text())["message"])
+        if not (folder / "manifest.json").exists():
+            if (folder / "job.json").stat().st_mtime < time.time() - STALE_EXPORT_SECONDS:
+                # The worker that ran it stopped (a restart): say so rather than "in progress" for ever.
+                return outcome(400, "This export did not finish (the server restarted); delete it and start a new one.")
+            return Response(status_code=202, headers={"X-Progress": "in progress", "Retry-After": "2"})
+        manifest = json.loads((folder / "manifest.json").read_text())
+        base = self.base(request)
+        for item in manifest["output"]:
+            item["url"] = f"{base}/$export-file/{request.path_params['job']}/{item.pop('file')}"
+        return JSONResponse(manifest, headers={"Expires": "0"})
+
+    async def export_file(self, request: Request) -> Response:
+        return await _threaded(self.handle, request, lambda s, g: self._file(s, g, request))
+
+    def _file(self, session, grant, request) -> Response:
+        folder = self._job(session, grant, request.path_params["job"])
+        name = request.path_params["name"]
+        if not re.match(r"^[A-Za-z]{1,40}\.ndjson$", name) or not (folder / "files" / name).exists():
+            raise NotFound("That export has no such file.")
+        db.for_write(session)
+        audit.record(session, actor=actor_for(grant.user, self.source(request)), action="export_download",
+                     entity="clinic", detail=name)
+        session.commit()
+        return FileResponse(folder / "files" / name, media_type="application/fhir+ndjson")
+
+    async def not_supported(self, request: Request) -> Response:
+        path = request.url.path
+        parts = [p for p in path.split("/") if p][1:]
+        if request.method in ("PATCH", "DELETE") or (request.method in ("POST", "PUT") and len(parts) <= 2):
+            return outcome(405, f"{request.method} {path[:80]} is not supported; see /fhir/metadata.")
+        return outcome(404, f"{path[:80]} is not an endpoint of this server; see /fhir/metadata.")
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/fhir/metadata", self.metadata, methods=["GET"]),
+            Route("/fhir/$export", self.export_kickoff, methods=["GET", "POST"]),
+            Route("/fhir/$export-status/{job}", self.export_status, methods=["GET", "DELETE"]),
+            Route("/fhir/$export-file/{job}/{name}", self.export_file, methods=["GET"]),
+            Route("/fhir", self.transaction, methods=["POST"]),
+            Route("/fhir/{type}", self.type_level, methods=["GET", "POST"]),
+            Route("/fhir/{type}/{id}", self.instance_level, methods=["GET", "PUT"]),
+            # Anything else under /fhir gets a FHIR answer, not the web app's page.
+            Route("/fhir/{rest:path}", self.not_supported, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+        ]
+
+
+async def _threaded(handle, request, work):
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(handle, request, work)
+
+
+def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
+              clock: Callable[[], dt.datetime] = utcnow) -> Starlette:
+    """The Starlette app holding the FHIR routes; Reflex mounts its own app under it."""
+    return Starlette(routes=FhirApi(get_engine, export_dir, clock).routes())

@@ -1,0 +1,403 @@
+"""Remittance: read an X12 835 (005010X221A1) and post it to claim lines.
+
+The whole file is checked before anything is posted: envelope and control numbers,
+segment counts, that every claim and line is one we sent, and that every claim and
+line balances to the cent (charge - paid = the sum of its CAS adjustments), and the
+payment equals what the claims paid less provider-level (PLB) adjustments. Any
+problem refuses the file with a message saying where, and nothing is posted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
+from clinic_app.services import audit
+from clinic_app.services.actor import Actor
+from clinic_app.services.claims import STATUS_LABELS, _move
+from clinic_app.services.errors import ClinicError
+from clinic_app.services.permissions import require
+
+MAX_BYTES = 5 * 1024 * 1024  # a day's remittance from one payer is far smaller
+MAX_SEGMENTS = 200_000
+GROUPS = ("CO", "PR", "OA", "PI", "CR")
+# CARC reasons a biller sees most; the rest show as their code.
+CARC_WORDS = {
+    "1": "deductible", "2": "co-insurance", "3": "co-payment", "4": "modifier inconsistent or missing",
+    "16": "claim lacks information", "18": "duplicate claim", "27": "coverage ended",
+    "29": "time limit for filing expired", "45": "charge exceeds fee schedule",
+    "50": "not medically necessary", "96": "non-covered charge", "97": "included in another service",
+    "119": "benefit maximum reached", "197": "authorisation absent", "204": "not covered under plan",
+}
+
+
+class RemittanceRefused(ClinicError):
+    """The 835 file cannot be posted; nothing was posted."""
+
+
+@dataclass
+class LineRemit:
+    code: str
+    modifiers: list[str]
+    charge: int
+    paid: int
+    units: int
+    control: str = ""
+    adjustments: list[tuple[str, str, int]] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ClaimRemit:
+    number: str
+    status: str
+    charge: int
+    paid: int
+    patient_resp: int
+    payer_claim_number: str
+    adjustments: list[tuple[str, str, int]] = field(default_factory=list)
+    lines: list[LineRemit] = field(default_factory=list)
+
+
+@dataclass
+class RemitFile:
+    payment: int
+    paid_on: dt.date | None
+    trace: str
+    payer_name: str
+    claims: list[ClaimRemit]
+    provider_adjustments: int
+
+
+def _cents(text: str, where: str) -> int:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise RemittanceRefused(f"{where}: {text[:20]!r} is not an amount.") from exc
+    cents = value * 100
+    if cents != cents.to_integral_value() or abs(value) > Decimal("99999999"):
+        raise RemittanceRefused(f"{where}: {text[:20]!r} is not an amount in dollars and cents.")
+    return int(cents)
+
+
+def _segments(text: str) -> list[list[str]]:
+    text = text.lstrip("\ufeff \r\n\t")
+    if not text.startswith("ISA") or len(text) < 106:
+        raise RemittanceRefused("This is not an X12 file: it does not start with a complete ISA segment.")
+    element, component, terminator = text[3], text[104], text[105]
+    if len({element, component, terminator}) != 3 or terminator.isalnum() or element.isalnum():
+        raise RemittanceRefused("The ISA segment's delimiters are not valid; the file is damaged.")
+    rows = [s.strip("\r\n ") for s in text.split(terminator)]
+    if rows and rows[-1] == "":
+        rows.pop()
+    if len(rows) > MAX_SEGMENTS:
+        raise RemittanceRefused(f"The file has more than {MAX_SEGMENTS:,} segments; split it.")
+    segments = [row.split(element) for row in rows]
+    if any(not s[0] for s in segments):
+        raise RemittanceRefused("The file has an empty segment; it is damaged.")
+    return [[e.replace(component, ":") for e in s] for s in segments]
+
+
+def _el(seg: list[str], i: int) -> str:
+    return seg[i] if len(seg) > i else ""
+
+
+def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
+    """The one transaction's segments (ST..SE), after checking every count and control number."""
+    if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
+        raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
+    isa, iea = segments[0], segments[-1]
+    if _el(iea, 2) != _el(isa, 13):
+        raise RemittanceRefused(f"IEA control number {_el(iea, 2)} does not match ISA {_el(isa, 13)}; the file is damaged.")
+    groups = [i for i, s in enumerate(segments) if s[0] == "GS"]
+    if _el(iea, 1) != str(len(groups)):
+        raise RemittanceRefused(f"IEA counts {_el(iea, 1)} groups but the file has {len(groups)}.")
+    transactions: list[list[list[str]]] = []
+    i = 1
+    while i < len(segments) - 1:
+        gs = segments[i]
+        if gs[0] != "GS":
+            raise RemittanceRefused(f"Segment {i + 1} ({gs[0]}) is outside a GS group.")
+        count = 0
+        i += 1
+        while i < len(segments) - 1 and segments[i][0] == "ST":
+            st, start = segments[i], i
+            if _el(st, 1) != "835":
+                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not an 835 remittance.")
+            while i < len(segments) - 1 and segments[i][0] not in ("SE", "GE", "IEA"):
+                i += 1
+            se = segments[i]
+            if se[0] != "SE":
+                raise RemittanceRefused(f"Transaction {_el(st, 2)} is truncated: no SE segment.")
+            if _el(se, 1) != str(i - start + 1):
+                raise RemittanceRefused(
+                    f"Transaction {_el(st, 2)}: SE says {_el(se, 1)} segments but there are {i - start + 1}; the file is damaged."
+                )
+            if _el(se, 2) != _el(st, 2):
+                raise RemittanceRefused(f"SE control number {_el(se, 2)} does not match ST {_el(st, 2)}.")
+            transactions.append(segments[start:i + 1])
+            count += 1
+            i += 1
+        ge = segments[i]
+        if ge[0] != "GE":
+            raise RemittanceRefused("A GS group is truncated: no GE segment.")
+        if _el(ge, 1) != str(count) or _el(ge, 2) != _el(gs, 6):
+            raise RemittanceRefused(f"GE of group {_el(gs, 6)} does not match its transactions or control number.")
+        i += 1
+    if len(transactions) != 1:
+        raise RemittanceRefused(f"The file holds {len(transactions)} remittances; import files with exactly one.")
+    return transactions[0]
+
+
+def _adjustments(seg: list[str], where: str) -> list[tuple[str, str, int]]:
+    group = _el(seg, 1)
+    if group not in GROUPS:
+        raise RemittanceRefused(f"{where}: CAS group {group!r} is not one of {', '.join(GROUPS)}.")
+    found = []
+    for k in range(2, min(len(seg), 20), 3):
+        reason, value = _el(seg, k), _el(seg, k + 1)
+        if reason:
+            found.append((group, reason[:5], _cents(value, where)))
+    return found
+
+
+def parse(text: str) -> RemitFile:
+    """An 835's payments, checked for structure and balance; RemittanceRefused otherwise."""
+    segments = _check_envelope(_segments(text))
+    bpr = next((s for s in segments if s[0] == "BPR"), None)
+    if bpr is None:
+        raise RemittanceRefused("The remittance has no BPR (payment) segment.")
+    payment = _cents(_el(bpr, 2), "BPR")
+    paid_on = None
+    if re.fullmatch(r"[0-9]{8}", _el(bpr, 16)):
+        try:
+            paid_on = dt.datetime.strptime(_el(bpr, 16), "%Y%m%d").date()
+        except ValueError:
+            paid_on = None
+    trn = next((s for s in segments if s[0] == "TRN"), [])
+    payer_name = next((_el(s, 2) for s in segments if s[0] == "N1" and _el(s, 1) == "PR"), "")
+    claims: list[ClaimRemit] = []
+    plb = 0
+    for seg in segments:
+        tag = seg[0]
+        if tag == "CLP":
+            claims.append(ClaimRemit(
+                number=_el(seg, 1), status=_el(seg, 2), charge=_cents(_el(seg, 3), f"Claim {_el(seg, 1)}"),
+                paid=_cents(_el(seg, 4), f"Claim {_el(seg, 1)}"), patient_resp=_cents(_el(seg, 5) or "0", f"Claim {_el(seg, 1)}"),
+                payer_claim_number=_el(seg, 7)[:50],
+            ))
+        elif tag == "SVC":
+            if not claims:
+                raise RemittanceRefused("An SVC line comes before any CLP claim.")
+            parts = _el(seg, 1).split(":")
+            claims[-1].lines.append(LineRemit(
+                code=_el(parts, 1), modifiers=[m for m in parts[2:6] if m],
+                charge=_cents(_el(seg, 2), f"Claim {claims[-1].number} line"),
+                paid=_cents(_el(seg, 3), f"Claim {claims[-1].number} line"),
+                units=int(_el(seg, 5)) if _el(seg, 5).isdigit() else 1,
+            ))
+        elif tag == "CAS":
+            if not claims:
+                raise RemittanceRefused("A CAS adjustment comes before any CLP claim.")
+            target = claims[-1].lines[-1] if claims[-1].lines else claims[-1]
+            target.adjustments.extend(_adjustments(seg, f"Claim {claims[-1].number}"))
+        elif tag == "REF" and _el(seg, 1) == "6R" and claims and claims[-1].lines:
+            claims[-1].lines[-1].control = _el(seg, 2)
+        elif tag == "LQ" and _el(seg, 1) == "HE" and claims and claims[-1].lines:
+            claims[-1].lines[-1].remarks.append(_el(seg, 2)[:8])
+        elif tag == "PLB":
+            for k in range(3, len(seg), 2):
+                plb += _cents(_el(seg, k + 1) or "0", "PLB")
+    _check_balance(claims, payment, plb)
+    return RemitFile(payment=payment, paid_on=paid_on, trace=_el(trn, 2)[:50], payer_name=payer_name[:60], claims=claims, provider_adjustments=plb)
+
+
+def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
+    def money(c: int) -> str:
+        return f"${c / 100:,.2f}"
+
+    if not claims:
+        raise RemittanceRefused("The remittance pays no claims.")
+    for claim in claims:
+        if claim.status == "22":
+            raise RemittanceRefused(f"Claim {claim.number} is a payer reversal (CLP02 22); post reversals by hand.")
+        line_adj = 0
+        for line in claim.lines:
+            adj = sum(a for _, _, a in line.adjustments)
+            if line.charge - line.paid != adj:
+                raise RemittanceRefused(
+                    f"Claim {claim.number} line {line.code} does not balance: charge {money(line.charge)} - paid "
+                    f"{money(line.paid)} is not the {money(adj)} of its adjustments."
+                )
+            line_adj += adj
+        claim_adj = sum(a for _, _, a in claim.adjustments)
+        if claim.lines and (sum(ln.charge for ln in claim.lines), sum(ln.paid for ln in claim.lines)) != (claim.charge, claim.paid):
+            raise RemittanceRefused(f"Claim {claim.number}: its lines do not add up to the claim's charge and payment.")
+        if claim.charge - claim.paid != claim_adj + line_adj:
+            raise RemittanceRefused(
+                f"Claim {claim.number} does not balance: charge {money(claim.charge)} - paid {money(claim.paid)} "
+                f"is not the {money(claim_adj + line_adj)} of its adjustments."
+            )
+    total = sum(c.paid for c in claims) - plb
+    if total != payment:
+        raise RemittanceRefused(f"The payment {money(payment)} is not what the claims paid less provider adjustments ({money(total)}).")
+
+
+def _match_lines(session: Session, claim: Claim, remit: ClaimRemit) -> list[tuple[ClaimLine, LineRemit]]:
+    ours = list(session.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.id).order_by(ClaimLine.line_no)))
+    by_id = {str(ln.id): ln for ln in ours}
+    pairs: list[tuple[ClaimLine, LineRemit]] = []
+    used: set[int] = set()
+    for line in remit.lines:
+        match = by_id.get(line.control) or next((ln for ln in ours if ln.code == line.code and ln.id not in used), None)
+        if match is None or match.id in used:
+            raise RemittanceRefused(f"Claim {claim.number}: line {line.code} matches none of the claim's lines.")
+        if match.amount_cents != line.charge:
+            raise RemittanceRefused(
+                f"Claim {claim.number} line {line.code}: the payer's charge ${line.charge / 100:,.2f} is not the "
+                f"${match.amount_cents / 100:,.2f} we billed."
+            )
+        used.add(match.id)
+        pairs.append((match, line))
+    if not remit.lines:
+        # A claim-level answer (typically a denial): spread over our lines, all adjusted.
+        if remit.paid != 0:
+            raise RemittanceRefused(f"Claim {claim.number} pays without service lines; it cannot be posted to lines.")
+        pairs = [(ln, LineRemit(code=ln.code, modifiers=[], charge=ln.amount_cents, paid=0, units=ln.units)) for ln in ours]
+    return pairs
+
+
+def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime | None = None) -> dict:
+    """Post an 835 file: line payments and CAS adjustments, claim statuses, ledger entries.
+
+    All or nothing; RemittanceRefused (with what is wrong) when the file cannot be posted.
+    """
+    for_write(session)
+    require(actor.role, "billing.remittance")
+    try:
+        return _post(session, actor, text, now)
+    except ClinicError:
+        session.rollback()  # nothing of a refused file stays, and the write lock is freed
+        raise
+
+
+def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_BYTES:
+        raise RemittanceRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.")
+    try:
+        decoded = raw.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise RemittanceRefused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+    digest = hashlib.sha256(raw).hexdigest()
+    earlier = session.exec(select(Remittance).where(Remittance.file_sha256 == digest)).first()
+    if earlier is not None:
+        raise RemittanceRefused(f"This file was already posted on {earlier.imported_at:%Y-%m-%d}; nothing was posted again.")
+    remit = parse(decoded)
+    now = now or utcnow()
+
+    plan = []
+    for claim_remit in remit.claims:
+        claim = session.exec(select(Claim).where(Claim.number == claim_remit.number)).first()
+        if claim is None:
+            raise RemittanceRefused(f"Claim {claim_remit.number} in the remittance matches no claim we sent.")
+        if claim.total_cents != claim_remit.charge:
+            raise RemittanceRefused(f"Claim {claim.number}: the payer's charge does not match the ${claim.total_cents / 100:,.2f} we billed.")
+        to_status = "denied" if claim_remit.status == "4" or (claim_remit.paid == 0 and claim_remit.patient_resp == 0) else "paid"
+        if claim.status not in ("submitted", "accepted", "appealed"):
+            raise RemittanceRefused(f"Claim {claim.number} is {STATUS_LABELS[claim.status]}; a remittance can only answer a submitted claim.")
+        plan.append((claim, claim_remit, _match_lines(session, claim, claim_remit), to_status))
+
+    remittance = Remittance(
+        file_sha256=digest, payer_name=remit.payer_name, trace_number=remit.trace, payment_cents=remit.payment,
+        paid_on=remit.paid_on, user_id=actor.user_id, imported_at=now,
+    )
+    session.add(remittance)
+    session.flush()
+    summary = {"claims": 0, "paid_cents": 0, "denied": 0, "remittance_id": remittance.id}
+    for claim, claim_remit, pairs, to_status in plan:
+        claim_level = list(claim_remit.adjustments)
+        for claim_line, line in pairs:
+            posting = LinePosting(
+                remittance_id=remittance.id, claim_id=claim.id, claim_line_id=claim_line.id, claim_status_code=claim_remit.status[:2],
+                charge_cents=line.charge, paid_cents=line.paid, remark_codes=",".join(line.remarks)[:60],
+            )
+            session.add(posting)
+            session.flush()
+            adjustments = list(line.adjustments)
+            if not claim_remit.lines:
+                adjustments = [(g, r, a) for g, r, a in claim_level]  # claim-level denial, one line
+                claim_level = []
+            for group, reason, value in adjustments:
+                session.add(Adjustment(line_posting_id=posting.id, group_code=group, reason_code=reason, amount_cents=value))
+        _ledger(session, actor, claim, claim_remit, remittance, now, denied=to_status == "denied")
+        claim.payer_claim_number = claim_remit.payer_claim_number or claim.payer_claim_number
+        _move(session, claim, to_status, actor=actor, note=f"835 {remit.trace or remittance.id}: CLP02 {claim_remit.status}", now=now)
+        summary["claims"] += 1
+        summary["paid_cents"] += claim_remit.paid
+        summary["denied"] += to_status == "denied"
+    audit.record(session, actor=actor, action="post", entity="remittance", entity_id=remittance.id, detail=f"{summary['claims']} claims")
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise RemittanceRefused("This file was posted a moment ago by someone else; nothing was posted again.") from exc
+    return summary
+
+
+def _ledger(
+    session: Session, actor: Actor, claim: Claim, remit: ClaimRemit, remittance: Remittance, now: dt.datetime, *, denied: bool,
+) -> None:
+    base = {"patient_id": claim.patient_id, "appointment_id": claim.appointment_id, "claim_id": claim.id,
+            "remittance_id": remittance.id, "service_date": claim.service_date, "user_id": actor.user_id, "created_at": now}
+    if remit.paid:
+        session.add(LedgerEntry(payer_id=claim.payer_id, kind="payment", amount_cents=-remit.paid, method="insurance",
+                                reference=remittance.trace_number[:40], reason=f"835 claim {claim.number}", **base))
+    totals: dict[tuple[str, str], int] = {}
+    for group, reason, value in [*remit.adjustments, *[a for ln in remit.lines for a in ln.adjustments]]:
+        totals[(group, reason)] = totals.get((group, reason), 0) + value
+    for (group, reason), value in totals.items():
+        if value == 0:
+            continue
+        words = f"{group}-{reason} {CARC_WORDS.get(reason, '')}".strip()
+        if group == "PR":
+            # The patient owes it now: move it from the payer's column to the patient's.
+            session.add(LedgerEntry(payer_id=claim.payer_id, kind="transfer", amount_cents=-value, reason=words, **base))
+            session.add(LedgerEntry(payer_id=None, kind="transfer", amount_cents=value, reason=words, **base))
+        elif not denied:
+            # A denied amount stays owed by the payer (on the worklist) until it is
+            # appealed or written off; an adjustment on a paid claim is final.
+            session.add(LedgerEntry(payer_id=claim.payer_id, kind="adjustment", amount_cents=-value, reason=words, **base))
+
+
+def denials(session: Session, *, actor: Actor) -> list[dict]:
+    """The denial worklist: denied claims, oldest service first, with their reasons."""
+    require(actor.role, "billing.view")
+    rows = []
+    for claim, payer in session.exec(
+        select(Claim, Payer).join(Payer, Payer.id == Claim.payer_id).where(Claim.status == "denied").order_by(Claim.service_date, Claim.id)
+    ):
+        reasons = session.exec(
+            select(Adjustment.group_code, Adjustment.reason_code, LinePosting.remark_codes)
+            .join(LinePosting, LinePosting.id == Adjustment.line_posting_id)
+            .where(LinePosting.claim_id == claim.id)
+            .order_by(Adjustment.id)
+        ).all()
+        seen: list[str] = []
+        for group, reason, remarks in reasons:
+            label = f"{group}-{reason} {CARC_WORDS.get(reason, '')}".strip() + (f" ({remarks})" if remarks else "")
+            if label not in seen:
+                seen.append(label)
+        rows.append({
+            "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
+            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen),
+        })
+    return rows

@@ -1,0 +1,1278 @@
+"""FHIR R4 mapping of the clinic's rows: read, search, create/update, bulk export, import.
+
+Plain Python (no web framework): clinic_app/api/ turns HTTP into these calls. Every
+call takes the Actor (the token's user) and asks the same permission matrix as the
+screens; every view or change of PHI is written to the audit log.
+
+Resource ids are the rows' ids, except Location: sites are ``<id>``, rooms
+``room-<id>`` (a room is a Location that is part of its site), and the one
+Organization, the clinic, is ``clinic``. Encounter and Claim ids are the visit's
+(appointment's) id; DocumentReference ids the note's; Condition ids the note
+diagnosis row's.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
+
+from clinic_app import settings
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentType,
+    Charge,
+    Location,
+    Note,
+    NoteDiagnosis,
+    NoteProcedure,
+    Patient,
+    Provider,
+    Room,
+)
+from clinic_app.services import audit, scheduling
+from clinic_app.services.actor import Actor
+from clinic_app.services.clock import local_day
+from clinic_app.services.codes import describe_icd10
+from clinic_app.services.errors import ClinicError, InvalidInput, NotFound, from_db_error
+from clinic_app.services.permissions import CLINICIAN, require
+
+FHIR_VERSION = "4.0.1"
+MRN_SYSTEM = "urn:clinic-app:mrn"
+NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
+CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
+HCPCS_SYSTEM = "urn:oid:2.16.840.1.113883.6.285"
+TZ_EXTENSION = "http://hl7.org/fhir/StructureDefinition/timezone"
+# The clinic's own extensions: what FHIR has no element for but a round trip needs.
+EXT = "urn:clinic-app:fhir:"
+EXT_VISIT_STATUS = EXT + "visit-status"
+EXT_ARRIVED_AT = EXT + "arrived-at"
+EXT_SESSION_STARTED_AT = EXT + "session-started-at"
+EXT_LOCATION = EXT + "location"
+NOTE_JSON = "application/json"
+ORG_ID = "clinic"
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 100
+MAX_OFFSET = 1_000_000
+
+# Internal visit status -> FHIR Appointment.status / Encounter.status.
+APPOINTMENT_STATUS = {
+    "booked": "booked", "arrived": "arrived", "in_session": "checked-in", "ready_to_bill": "fulfilled",
+    "billed": "fulfilled", "no_show": "noshow", "cancelled": "cancelled",
+}
+HAPPENED = ("arrived", "in_session", "ready_to_bill", "billed")
+ENCOUNTER_STATUS = {"arrived": "arrived", "in_session": "in-progress", "ready_to_bill": "finished", "billed": "finished"}
+# FHIR status asked for in an update -> the internal move it stands for.
+APPOINTMENT_MOVES = {"arrived": "arrived", "checked-in": "in_session", "noshow": "no_show", "cancelled": "cancelled"}
+
+PATIENT_FIELDS_MAX = {"first_name": 80, "last_name": 80, "phone": 32, "email": 120, "mrn": 20}
+MRN_RE = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+ROW_ID_RE = re.compile(r"^[0-9]{1,11}$")
+DATE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2}))?)?$")
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
+
+
+def clinic_name() -> str:
+    return settings.clinic_name()
+
+
+# -- small helpers ----------------------------------------------------------------------
+def _instant(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _parse_instant(text, what: str) -> dt.datetime:
+    if not isinstance(text, str):
+        raise InvalidInput(f"{what} must be a date and time with a zone, e.g. 2030-03-12T14:00:00Z.")
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{what} {text[:40]!r} is not a date and time (e.g. 2030-03-12T14:00:00Z).") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(f"{what} has no time zone; add Z or an offset such as -05:00.")
+    return moment.astimezone(dt.UTC)
+
+
+def _money(cents: int) -> dict:
+    return {"value": float(Decimal(cents) / 100), "currency": "USD"}
+
+
+def _cents(money, what: str) -> int:
+    try:
+        value = Decimal(str(money["value"]))
+    except (KeyError, TypeError, ArithmeticError):
+        raise InvalidInput(f"{what} needs a money value.") from None
+    return int((value * 100).to_integral_value())
+
+
+def _ref(kind: str, ident) -> dict:
+    return {"reference": f"{kind}/{ident}"}
+
+
+def _procedure_system(code: str) -> str:
+    return CPT_SYSTEM if code[:1] in "0123456789" else HCPCS_SYSTEM
+
+
+def _ext(resource: dict, url: str) -> dict | None:
+    return next((e for e in resource.get("extension") or [] if isinstance(e, dict) and e.get("url") == url), None)
+
+
+def is_row_id(text) -> bool:
+    """Whether ``text`` is a row id: ASCII digits only (str.isdigit also takes '¹'), and not huge."""
+    return isinstance(text, str) and ROW_ID_RE.match(text) is not None
+
+
+def _id_of(reference, kind: str) -> int | None:
+    """The row id in ``Kind/123`` (or ``123``); None if it is not one of ours."""
+    if not isinstance(reference, str):
+        return None
+    text = reference.strip()
+    if "/" in text:
+        head, _, text = text.rpartition("/")
+        if head.rsplit("/", 1)[-1] != kind:
+            return None
+    return int(text) if is_row_id(text) else None
+
+
+def _room_id(reference) -> int | None:
+    if isinstance(reference, str) and reference.rsplit("/", 1)[-1].startswith("room-"):
+        tail = reference.rsplit("/", 1)[-1][5:]
+        return int(tail) if is_row_id(tail) else None
+    return None
+
+
+# -- resources -----------------------------------------------------------------------------
+def organization_resource() -> dict:
+    return {"resourceType": "Organization", "id": ORG_ID, "active": True, "name": clinic_name()}
+
+
+def location_resource(location: Location) -> dict:
+    resource = {
+        "resourceType": "Location", "id": str(location.id),
+        "extension": [{"url": TZ_EXTENSION, "valueCode": location.timezone}],
+        "status": "active" if location.active else "inactive", "name": location.name, "mode": "instance",
+        "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si", "display": "Site"}]},
+        "managingOrganization": _ref("Organization", ORG_ID),
+    }
+    if location.address:
+        resource["address"] = {"text": location.address}
+    return resource
+
+
+def room_resource(room: Room) -> dict:
+    return {
+        "resourceType": "Location", "id": f"room-{room.id}", "status": "active" if room.active else "inactive",
+        "name": room.name, "mode": "instance",
+        "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "ro", "display": "Room"}]},
+        "managingOrganization": _ref("Organization", ORG_ID), "partOf": _ref("Location", room.location_id),
+    }
+
+
+def practitioner_resource(provider: Provider) -> dict:
+    resource = {
+        "resourceType": "Practitioner", "id": str(provider.id),
+        "extension": [{"url": EXT_LOCATION, "valueReference": _ref("Location", provider.location_id)}],
+        "active": provider.active, "name": [{"text": provider.name}],
+        "qualification": [{"code": {"text": provider.discipline}}],
+    }
+    if provider.npi:
+        resource["identifier"] = [{"system": NPI_SYSTEM, "value": provider.npi}]
+    return resource
+
+
+def patient_resource(patient: Patient) -> dict:
+    resource = {
+        "resourceType": "Patient", "id": str(patient.id),
+        "identifier": [{
+            "use": "usual", "system": MRN_SYSTEM, "value": patient.mrn,
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+        }],
+        "active": patient.active,
+        "name": [{"use": "official", "family": patient.last_name, "given": [patient.first_name]}],
+        "birthDate": patient.birth_date.isoformat(),
+    }
+    telecom = []
+    if patient.phone:
+        telecom.append({"system": "phone", "value": patient.phone})
+    if patient.email:
+        telecom.append({"system": "email", "value": patient.email})
+    if telecom:
+        resource["telecom"] = telecom
+    return resource
+
+
+def appointment_resource(appointment: Appointment, kind: AppointmentType) -> dict:
+    extension = [{"url": EXT_VISIT_STATUS, "valueCode": appointment.status}]
+    if appointment.arrived_at:
+        extension.append({"url": EXT_ARRIVED_AT, "valueInstant": _instant(appointment.arrived_at)})
+    if appointment.session_started_at:
+        extension.append({"url": EXT_SESSION_STARTED_AT, "valueInstant": _instant(appointment.session_started_at)})
+    participants = [
+        {"actor": _ref("Patient", appointment.patient_id), "required": "required", "status": "accepted"},
+        {"actor": _ref("Practitioner", appointment.provider_id), "required": "required", "status": "accepted"},
+        {"actor": _ref("Location", appointment.location_id), "required": "required", "status": "accepted"},
+    ]
+    if appointment.room_id:
+        participants.append({"actor": {"reference": f"Location/room-{appointment.room_id}"}, "required": "required", "status": "accepted"})
+    resource = {
+        "resourceType": "Appointment", "id": str(appointment.id), "extension": extension,
+        "status": APPOINTMENT_STATUS[appointment.status], "appointmentType": {"text": kind.name},
+        "start": _instant(appointment.starts_at), "end": _instant(appointment.ends_at),
+        "minutesDuration": int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
+        "created": _instant(appointment.created_at), "participant": participants,
+    }
+    if appointment.cancel_reason:
+        resource["cancelationReason"] = {"text": appointment.cancel_reason}
+    return resource
+
+
+def encounter_resource(appointment: Appointment, kind: AppointmentType) -> dict:
+    period = {"start": _instant(appointment.arrived_at or appointment.starts_at)}
+    if ENCOUNTER_STATUS[appointment.status] == "finished":
+        period["end"] = _instant(appointment.ends_at)
+    locations = [{"location": _ref("Location", appointment.location_id)}]
+    if appointment.room_id:
+        locations.append({"location": {"reference": f"Location/room-{appointment.room_id}"}})
+    return {
+        "resourceType": "Encounter", "id": str(appointment.id), "status": ENCOUNTER_STATUS[appointment.status],
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"},
+        "type": [{"text": kind.name}], "subject": _ref("Patient", appointment.patient_id),
+        "participant": [{"individual": _ref("Practitioner", appointment.provider_id)}],
+        "appointment": [_ref("Appointment", appointment.id)], "period": period, "location": locations,
+        "serviceProvider": _ref("Organization", ORG_ID),
+    }
+
+
+def condition_resource(diagnosis: NoteDiagnosis, note: Note) -> dict:
+    coding = {"system": ICD10_SYSTEM, "code": diagnosis.code}
+    display = describe_icd10(diagnosis.code)
+    if display:
+        coding["display"] = display
+    return {
+        "resourceType": "Condition", "id": str(diagnosis.id),
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+        "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}]}],
+        "code": {"coding": [coding]}, "subject": _ref("Patient", note.patient_id),
+        "encounter": _ref("Encounter", note.appointment_id), "recordedDate": _instant(note.signed_at),
+        "recorder": _ref("Practitioner", note.provider_id),
+    }
+
+
+def _note_text(note: Note) -> str:
+    return "\n\n".join(f"{field.title()}:\n{getattr(note, field)}" for field in ("subjective", "objective", "assessment", "plan"))
+
+
+def document_reference_resource(note: Note, diagnoses: list[str], procedures: list[tuple[str, int]]) -> dict:
+    """A note as a DocumentReference: plain text for people, and the same note as JSON
+    (sections, diagnoses, procedure codes) so that an import restores it exactly."""
+    content = {
+        "subjective": note.subjective, "objective": note.objective, "assessment": note.assessment, "plan": note.plan,
+        "diagnoses": diagnoses, "procedures": [{"code": c, "units": u} for c, u in procedures],
+    }
+    resource = {
+        "resourceType": "DocumentReference", "id": str(note.id), "status": "current",
+        "docStatus": "final" if note.signed_at else "preliminary",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}]},
+        "subject": _ref("Patient", note.patient_id), "date": _instant(note.signed_at or note.updated_at),
+        "author": [_ref("Practitioner", note.provider_id)],
+        "content": [
+            {"attachment": {"contentType": "text/plain; charset=utf-8", "title": "SOAP note",
+                            "data": base64.b64encode(_note_text(note).encode()).decode()}},
+            {"attachment": {"contentType": NOTE_JSON, "title": "SOAP note (structured)",
+                            "data": base64.b64encode(json.dumps(content, ensure_ascii=False).encode()).decode()}},
+        ],
+        "context": {"encounter": [_ref("Encounter", note.appointment_id)]},
+    }
+    if note.signed_at:
+        resource["authenticator"] = _ref("Practitioner", note.provider_id)
+    return resource
+
+
+def claim_resource(appointment: Appointment, charges: list[Charge], tz: str) -> dict:
+    codes: list[str] = []
+    for charge in charges:
+        for code in filter(None, charge.diagnosis_codes.split(",")):
+            if code not in codes:
+                codes.append(code)
+    day = local_day(appointment.starts_at, tz).isoformat()
+    items = [
+        {
+            "sequence": c.line_no, "careTeamSequence": [1],
+            "diagnosisSequence": [codes.index(x) + 1 for x in filter(None, c.diagnosis_codes.split(","))],
+            "productOrService": {"coding": [{"system": _procedure_system(c.code), "code": c.code}]},
+            "servicedDate": day, "locationReference": _ref("Location", appointment.location_id),
+            "quantity": {"value": c.units}, "unitPrice": _money(c.unit_price_cents), "net": _money(c.amount_cents),
+            "encounter": [_ref("Encounter", appointment.id)],
+        }
+        for c in charges
+    ]
+    resource = {
+        "resourceType": "Claim", "id": str(appointment.id), "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
+        "use": "claim", "patient": _ref("Patient", appointment.patient_id),
+        "billablePeriod": {"start": _instant(appointment.starts_at), "end": _instant(appointment.ends_at)},
+        "created": _instant(min(c.created_at for c in charges)), "provider": _ref("Organization", ORG_ID),
+        "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+        "careTeam": [{"sequence": 1, "provider": _ref("Practitioner", appointment.provider_id)}],
+        "diagnosis": [
+            {"sequence": i, "diagnosisCodeableConcept": {"coding": [{"system": ICD10_SYSTEM, "code": code}]}}
+            for i, code in enumerate(codes, start=1)
+        ],
+        # Payers are a later issue: the claim says so instead of inventing a coverage.
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "Coverage not recorded"}}],
+        "item": items, "total": _money(sum(c.amount_cents for c in charges)),
+    }
+    if not resource["diagnosis"]:
+        del resource["diagnosis"]
+    return resource
+
+
+# -- search parameters ------------------------------------------------------------------------
+def _date_range(value: str) -> tuple[str, dt.datetime, dt.datetime]:
+    """(prefix, start, end) of a FHIR date search value, its precision making the range."""
+    prefix = value[:2] if value[:2] in PREFIXES else "eq"
+    text = value[2:] if value[:2] in PREFIXES else value
+    match = DATE_RE.match(text)
+    try:
+        if match:
+            year, month, day = int(match[1]), int(match[3] or 1), int(match[5] or 1)
+            start = dt.datetime(year, month, day, tzinfo=dt.UTC)
+            if match[5]:
+                end = start + dt.timedelta(days=1)
+            elif match[3]:
+                end = (start + dt.timedelta(days=32)).replace(day=1)
+            else:
+                end = start.replace(year=year + 1)
+            return prefix, start, end
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{value[:40]!r} is not a search date (e.g. 2030-03-12 or ge2030-03-01).") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return prefix, moment, moment + dt.timedelta(seconds=1)
+
+
+def _date_clause(column, value: str):
+    prefix, start, end = _date_range(value)
+    return {
+        "eq": (column >= start) & (column < end), "ne": (column < start) | (column >= end),
+        "gt": column >= end, "sa": column >= end, "ge": column >= start,
+        "lt": column < start, "eb": column < start, "le": column < end,
+    }[prefix]
+
+
+def _birthdate_clause(value: str):
+    prefix, start, end = _date_range(value)
+    start, end = start.date(), end.date()
+    column = Patient.birth_date
+    return {
+        "eq": (column >= start) & (column < end), "ne": (column < start) | (column >= end),
+        "gt": column >= end, "sa": column >= end, "ge": column >= start,
+        "lt": column < start, "eb": column < start, "le": column < end,
+    }[prefix]
+
+
+def _ids(value: str, kind: str) -> list[int]:
+    return [i for i in (_id_of(v, kind) for v in value.split(",")) if i is not None] or [-1]
+
+
+def _like(text: str) -> str:
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _statuses(value: str, mapping: dict[str, str]) -> list[str]:
+    wanted = {v.strip() for v in value.split(",")}
+    return [internal for internal, code in mapping.items() if code in wanted] or ["-"]
+
+
+@dataclass
+class _Kind:
+    """How one resource type is read and searched."""
+
+    action: str
+    params: dict[str, Callable]  # search parameter -> (query, value) -> query
+    query: Callable  # (actor) -> select of the rows
+    build: Callable  # (session, row) -> resource
+    patient_of: Callable | None  # (row) -> patient id, for the audit log; None = not PHI
+    order: Callable  # () -> order-by column
+    by_id: Callable  # (query, id text) -> query
+
+
+def _own_patients(actor: Actor):
+    return select(Appointment.patient_id).where(Appointment.provider_id == actor.provider_id)
+
+
+def _patient_query(actor: Actor):
+    query = select(Patient)
+    if actor.role == CLINICIAN:  # clinicians see their own patients (minimum necessary)
+        query = query.where(Patient.id.in_(_own_patients(actor)))
+    return query
+
+
+def _identifier_clause(value: str):
+    system, _, code = value.rpartition("|")
+    if system and system != MRN_SYSTEM:
+        return Patient.id == -1
+    return func.lower(Patient.mrn) == code.strip().lower()
+
+
+def _name_clause(value: str):
+    like = _like(value.strip())
+    return or_(func.lower(Patient.first_name).like(like, escape="\\"), func.lower(Patient.last_name).like(like, escape="\\"),
+               func.lower(Patient.first_name + " " + Patient.last_name).like(like, escape="\\"))
+
+
+def _visit_query(actor: Actor, statuses=None):
+    query = select(Appointment, AppointmentType).join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+    if statuses:
+        query = query.where(Appointment.status.in_(statuses))
+    if actor.role == CLINICIAN:
+        query = query.where(Appointment.provider_id == actor.provider_id)
+    return query
+
+
+def _note_query(actor: Actor):
+    query = select(Note).where(Note.signed_at.is_not(None))
+    if actor.role == CLINICIAN:
+        query = query.where(Note.provider_id == actor.provider_id)
+    return query
+
+
+def _condition_query(actor: Actor):
+    query = select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None))
+    if actor.role == CLINICIAN:
+        query = query.where(Note.provider_id == actor.provider_id)
+    return query
+
+
+def _claim_query(actor: Actor):
+    return select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id)))
+
+
+def _build_document(session: Session, note: Note) -> dict:
+    dx = [d.code for d in session.exec(select(NoteDiagnosis).where(NoteDiagnosis.note_id == note.id).order_by(NoteDiagnosis.id))]
+    lines = [(p.code, p.units) for p in session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note.id).order_by(NoteProcedure.id))]
+    return document_reference_resource(note, dx, lines)
+
+
+def _build_claim(session: Session, appointment: Appointment) -> dict:
+    charges = list(session.exec(select(Charge).where(Charge.appointment_id == appointment.id).order_by(Charge.line_no)))
+    return claim_resource(appointment, charges, session.get(Location, appointment.location_id).timezone)
+
+
+def _int_id(column):
+    return lambda q, v: q.where(column == (int(v) if is_row_id(v) else -1))
+
+
+def _visit_params(status_map: dict[str, str]) -> dict[str, Callable]:
+    return {
+        "patient": lambda q, v: q.where(Appointment.patient_id.in_(_ids(v, "Patient"))),
+        "practitioner": lambda q, v: q.where(Appointment.provider_id.in_(_ids(v, "Practitioner"))),
+        "date": lambda q, v: q.where(_date_clause(Appointment.starts_at, v)),
+        "status": lambda q, v: q.where(Appointment.status.in_(_statuses(v, status_map))),
+    }
+
+
+KINDS: dict[str, _Kind] = {
+    "Patient": _Kind(
+        action="fhir.patient.read",
+        params={
+            "name": lambda q, v: q.where(_name_clause(v)),
+            "family": lambda q, v: q.where(func.lower(Patient.last_name).like(_like(v), escape="\\")),
+            "given": lambda q, v: q.where(func.lower(Patient.first_name).like(_like(v), escape="\\")),
+            "birthdate": lambda q, v: q.where(_birthdate_clause(v)),
+            "identifier": lambda q, v: q.where(_identifier_clause(v)),
+            "active": lambda q, v: q.where(Patient.active == (v == "true")),
+        },
+        query=_patient_query, build=lambda s, p: patient_resource(p), patient_of=lambda p: p.id,
+        order=lambda: Patient.id, by_id=_int_id(Patient.id),
+    ),
+    "Practitioner": _Kind(
+        action="fhir.directory.read",
+        params={
+            "name": lambda q, v: q.where(func.lower(Provider.name).like(_like(v), escape="\\")),
+            "identifier": lambda q, v: q.where(Provider.npi == v.rpartition("|")[2].strip()),
+            "active": lambda q, v: q.where(Provider.active == (v == "true")),
+        },
+        query=lambda a: select(Provider), build=lambda s, p: practitioner_resource(p), patient_of=None,
+        order=lambda: Provider.id, by_id=_int_id(Provider.id),
+    ),
+    "Appointment": _Kind(
+        action="fhir.schedule.read", params=_visit_params(APPOINTMENT_STATUS),
+        query=lambda a: _visit_query(a), build=lambda s, row: appointment_resource(*row),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+    ),
+    "Encounter": _Kind(
+        action="fhir.schedule.read", params=_visit_params(ENCOUNTER_STATUS),
+        query=lambda a: _visit_query(a, HAPPENED), build=lambda s, row: encounter_resource(*row),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+    ),
+    "Condition": _Kind(
+        action="fhir.condition.read",
+        params={
+            "patient": lambda q, v: q.where(Note.patient_id.in_(_ids(v, "Patient"))),
+            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
+            "code": lambda q, v: q.where(NoteDiagnosis.code == v.rpartition("|")[2].strip().upper()),
+            "recorded-date": lambda q, v: q.where(_date_clause(Note.signed_at, v)),
+        },
+        query=_condition_query, build=lambda s, row: condition_resource(*row), patient_of=lambda row: row[1].patient_id,
+        order=lambda: NoteDiagnosis.id, by_id=_int_id(NoteDiagnosis.id),
+    ),
+    "DocumentReference": _Kind(
+        action="fhir.note.read",
+        params={
+            "patient": lambda q, v: q.where(Note.patient_id.in_(_ids(v, "Patient"))),
+            "date": lambda q, v: q.where(_date_clause(Note.signed_at, v)),
+            "status": lambda q, v: q.where(Note.id == -1) if "current" not in v.split(",") else q,
+            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
+        },
+        query=_note_query, build=_build_document, patient_of=lambda n: n.patient_id,
+        order=lambda: Note.id, by_id=_int_id(Note.id),
+    ),
+    "Claim": _Kind(
+        action="fhir.claim.read",
+        params={
+            "patient": lambda q, v: q.where(Appointment.patient_id.in_(_ids(v, "Patient"))),
+            "created": lambda q, v: q.where(Appointment.id.in_(select(Charge.appointment_id).where(_date_clause(Charge.created_at, v)))),
+            "status": lambda q, v: q.where(Appointment.id == -1) if "active" not in v.split(",") else q,
+        },
+        query=_claim_query, build=_build_claim, patient_of=lambda a: a.patient_id,
+        order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+    ),
+}
+# Types served from small in-memory lists (no PHI): the clinic and its locations and rooms.
+DIRECTORY_TYPES = ("Organization", "Location")
+TYPES = ("Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
+         "Condition", "Claim", "DocumentReference")
+WRITABLE = ("Patient", "Appointment")
+COMMON_PARAMS = ("_id", "_count", "_offset", "_format")
+
+
+def search_params(resource_type: str) -> tuple[str, ...]:
+    """The search parameters the server supports for a type (the CapabilityStatement's)."""
+    if resource_type == "Location":
+        return ("_id", "name")
+    if resource_type == "Organization":
+        return ("_id", "name")
+    return ("_id", *KINDS[resource_type].params)
+
+
+def _audit_views(session: Session, actor: Actor, resource_type: str, rows, patient_of, how: str, source: str) -> None:
+    if patient_of is None or not rows:
+        return
+    for_write(session)
+    for row, resource in rows:
+        audit.record(
+            session, actor=actor, action="view", entity=f"fhir.{resource_type}",
+            entity_id=_numeric(resource["id"]), patient_id=patient_of(row), detail=f"API {how}", source=source,
+        )
+    session.commit()
+
+
+def _numeric(ident: str) -> int | None:
+    tail = ident.rsplit("-", 1)[-1]
+    return int(tail) if is_row_id(tail) else None
+
+
+def _directory(session: Session) -> list[tuple[str, dict]]:
+    out = [("Organization", organization_resource())]
+    out += [("Location", location_resource(x)) for x in session.exec(select(Location).order_by(Location.id))]
+    out += [("Location", room_resource(x)) for x in session.exec(select(Room).order_by(Room.id))]
+    return out
+
+
+def _check_type(resource_type: str) -> None:
+    if resource_type not in TYPES:
+        raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
+
+
+def read(session: Session, *, actor: Actor, resource_type: str, resource_id: str, source: str = "") -> dict:
+    """One resource by id; NotFound if it does not exist or the actor may not see it."""
+    _check_type(resource_type)
+    if resource_type in DIRECTORY_TYPES:
+        require(actor.role, "fhir.directory.read")
+        for kind, resource in _directory(session):
+            if kind == resource_type and resource["id"] == resource_id:
+                return resource
+        raise NotFound(f"{resource_type}/{resource_id[:64]} does not exist.")
+    kind = KINDS[resource_type]
+    require(actor.role, kind.action)
+    row = session.exec(kind.by_id(kind.query(actor), resource_id)).first()
+    if row is None:
+        raise NotFound(f"{resource_type}/{resource_id[:64]} does not exist or is not yours to see.")
+    resource = kind.build(session, row)
+    _audit_views(session, actor, resource_type, [(row, resource)], kind.patient_of, "read", source)
+    return resource
+
+
+def search(
+    session: Session, *, actor: Actor, resource_type: str, params: list[tuple[str, str]], base_url: str, source: str = "",
+) -> dict:
+    """A searchset Bundle: matches ANDed over parameters (commas OR within one), paged by links."""
+    _check_type(resource_type)
+    count, offset, filters = DEFAULT_COUNT, 0, []
+    allowed_params = search_params(resource_type)
+    for name, value in params:
+        if name == "_count":
+            count = _int_param(name, value, 0, MAX_COUNT)
+        elif name == "_offset":
+            offset = _int_param(name, value, 0, MAX_OFFSET)
+        elif name == "_format":
+            continue
+        elif name not in allowed_params:
+            raise InvalidInput(
+                f"{resource_type} cannot be searched by {name[:40]!r}; use one of: {', '.join(allowed_params)}."
+            )
+        elif not value.strip() or len(value) > 200:
+            raise InvalidInput(f"The search parameter {name} needs a value (at most 200 characters).")
+        else:
+            filters.append((name, value))
+
+    if resource_type in DIRECTORY_TYPES:
+        require(actor.role, "fhir.directory.read")
+        matches = [r for kind, r in _directory(session) if kind == resource_type]
+        for name, value in filters:
+            if name == "_id":
+                matches = [r for r in matches if r["id"] in value.split(",")]
+            else:
+                matches = [r for r in matches if value.strip().lower() in r["name"].lower()]
+        total, page = len(matches), [(None, r) for r in matches[offset:offset + count]]
+        patient_of = None
+    else:
+        kind = KINDS[resource_type]
+        require(actor.role, kind.action)
+        query = kind.query(actor)
+        for name, value in filters:
+            query = kind.by_id(query, value) if name == "_id" else kind.params[name](query, value)
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = list(session.exec(query.order_by(kind.order()).offset(offset).limit(count))) if count else []
+        page = [(row, kind.build(session, row)) for row in rows]
+        patient_of = kind.patient_of
+    _audit_views(session, actor, resource_type, page, patient_of, "search", source)
+    return _searchset(resource_type, base_url, filters, page, total, count, offset)
+
+
+def _int_param(name: str, value: str, low: int, high: int) -> int:
+    if not is_row_id(value.strip()) or not low <= int(value) <= high:
+        raise InvalidInput(f"{name} must be a whole number from {low} to {high}.")
+    return int(value)
+
+
+def _searchset(resource_type, base_url, filters, page, total, count, offset) -> dict:
+    def link(relation: str, at: int) -> dict:
+        query = urlencode([*filters, ("_count", count), ("_offset", at)])
+        return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
+
+    links = [link("self", offset)]
+    if count and offset + count < total:
+        links.append(link("next", offset + count))
+    if offset > 0:
+        links.append(link("previous", max(0, offset - count)))
+    return {
+        "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
+        "entry": [
+            {"fullUrl": f"{base_url}/{resource_type}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+            for _, r in page
+        ],
+    }
+
+
+# -- writes --------------------------------------------------------------------------------------
+def _patient_values(resource: dict) -> dict:
+    """The Patient row's values in a FHIR Patient; InvalidInput names what to fix."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
+        raise InvalidInput("Send a Patient resource (resourceType Patient).")
+    names = resource.get("name")
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], dict) else {}
+    given = name.get("given")
+    first = given[0] if isinstance(given, list) and given and isinstance(given[0], str) else ""
+    last = name.get("family") if isinstance(name.get("family"), str) else ""
+    values = {"first_name": first.strip(), "last_name": last.strip()}
+    if not values["first_name"] or not values["last_name"]:
+        raise InvalidInput("The patient needs a family name and a given name.")
+    birth = resource.get("birthDate")
+    try:
+        values["birth_date"] = dt.date.fromisoformat(birth) if isinstance(birth, str) and len(birth) == 10 else None
+    except ValueError:
+        values["birth_date"] = None
+    if values["birth_date"] is None:
+        raise InvalidInput("The patient needs a birth date written YYYY-MM-DD.")
+    if not dt.date(1900, 1, 1) <= values["birth_date"] <= utcnow().date():
+        raise InvalidInput("The birth date must be between 1900-01-01 and today.")
+    values["phone"], values["email"] = "", ""
+    for telecom in resource.get("telecom") or []:
+        if isinstance(telecom, dict) and telecom.get("system") in ("phone", "email") and isinstance(telecom.get("value"), str):
+            values.setdefault(telecom["system"], "")
+            if not values[telecom["system"]]:
+                values[telecom["system"]] = telecom["value"].strip()
+    if values["email"] and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", values["email"]):
+        raise InvalidInput(f"{values['email'][:60]!r} is not an e-mail address.")
+    mrn = None
+    for identifier in resource.get("identifier") or []:
+        if isinstance(identifier, dict) and identifier.get("system") == MRN_SYSTEM and isinstance(identifier.get("value"), str):
+            mrn = identifier["value"].strip()
+    if mrn is not None:
+        if not MRN_RE.match(mrn):
+            raise InvalidInput("The MRN must be 1-20 letters, digits or dashes.")
+        values["mrn"] = mrn
+    active = resource.get("active", True)
+    if not isinstance(active, bool):
+        raise InvalidInput("active must be true or false.")
+    values["active"] = active
+    for field, most in PATIENT_FIELDS_MAX.items():
+        if len(values.get(field) or "") > most:
+            raise InvalidInput(f"The {field.replace('_', ' ')} is too long (at most {most} characters).")
+    return values
+
+
+def _mrn_free(session: Session, mrn: str, patient_id: int | None) -> None:
+    other = session.exec(select(Patient).where(Patient.mrn == mrn)).first()
+    if other is not None and other.id != patient_id:
+        raise InvalidInput(f"MRN {mrn} already belongs to another patient; leave it out to have one assigned.")
+
+
+def _new_mrn(session: Session) -> str:
+    number = (session.exec(select(func.count()).select_from(Patient)).one() or 0) + 1
+    while session.exec(select(Patient.id).where(Patient.mrn == f"P{number:06d}")).first() is not None:
+        number += 1
+    return f"P{number:06d}"
+
+
+def create_patient(session: Session, *, actor: Actor | None, resource: dict, source: str = "", commit: bool = True,
+    action: str = "fhir.patient.write",
+) -> Patient:
+    """Register a patient from a FHIR Patient (MRN assigned if none is given)."""
+    for_write(session)
+    if actor is not None:
+        require(actor.role, action)  # an import checks fhir.import instead
+    values = _patient_values(resource)
+    if "mrn" in values:
+        _mrn_free(session, values["mrn"], None)
+    else:
+        values["mrn"] = _new_mrn(session)
+    patient = Patient(**values)
+    session.add(patient)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient.id,
+                 patient_id=patient.id, detail="FHIR", source=source)
+    if commit:
+        session.commit()
+    return patient
+
+
+def update_patient(session: Session, *, actor: Actor | None, patient_id: int, resource: dict, source: str = "", commit: bool = True,
+    action: str = "fhir.patient.write",
+) -> Patient:
+    """Replace a patient's demographics with a FHIR Patient's (FHIR update is a whole replace)."""
+    for_write(session)
+    if actor is not None:
+        require(actor.role, action)  # an import checks fhir.import instead
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"Patient/{patient_id} does not exist.")
+    values = _patient_values(resource)
+    values.setdefault("mrn", patient.mrn)
+    _mrn_free(session, values["mrn"], patient.id)
+    changed = sorted(k for k, v in values.items() if getattr(patient, k) != v)
+    for key, value in values.items():
+        setattr(patient, key, value)
+    audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient.id,
+                 patient_id=patient.id, detail="FHIR: " + ", ".join(changed), source=source)
+    if commit:
+        session.commit()
+    return patient
+
+
+def _participants(resource: dict, url_kinds: dict[str, str] | None = None) -> dict[str, str]:
+    """Participant references by type (rooms apart); ``url_kinds`` types a bundle's urn: references."""
+    found: dict[str, str] = {}
+    for participant in resource.get("participant") or []:
+        reference = (participant.get("actor") or {}).get("reference") if isinstance(participant, dict) else None
+        if not isinstance(reference, str):
+            continue
+        kind = (url_kinds or {}).get(reference) or (reference.split("/")[-2] if "/" in reference else None)
+        if kind:
+            key = "Room" if kind == "Location" and _room_id(reference) is not None else kind
+            found.setdefault(key, reference)
+    return found
+
+
+def _appointment_type(session: Session, resource: dict) -> AppointmentType:
+    kind = resource.get("appointmentType")
+    name = ""
+    if isinstance(kind, dict):
+        name = kind.get("text") or next(
+            (c.get("display") or c.get("code") for c in kind.get("coding") or [] if isinstance(c, dict)), ""
+        ) or ""
+    found = session.exec(
+        select(AppointmentType).where(func.lower(AppointmentType.name) == str(name).strip().lower(), AppointmentType.active)
+    ).first()
+    if found is None:
+        names = ", ".join(t.name for t in session.exec(select(AppointmentType).where(AppointmentType.active)))
+        raise InvalidInput(f"Give appointmentType.text as one of the clinic's visit types: {names}.")
+    return found
+
+
+def create_appointment(session: Session, *, actor: Actor, resource: dict, now: dt.datetime | None = None) -> Appointment:
+    """Book from a FHIR Appointment through scheduling.book_appointment (all booking rules hold)."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Appointment":
+        raise InvalidInput("Send an Appointment resource (resourceType Appointment).")
+    if resource.get("status", "booked") not in ("booked", "proposed", "pending"):
+        raise InvalidInput("A new appointment is booked; its status must be booked.")
+    refs = _participants(resource)
+    patient_id = _id_of(refs.get("Patient"), "Patient")
+    provider_id = _id_of(refs.get("Practitioner"), "Practitioner")
+    if patient_id is None:
+        raise InvalidInput("Name the patient as a participant (actor Patient/<id>).")
+    if provider_id is None:
+        raise InvalidInput("Name the practitioner as a participant (actor Practitioner/<id>).")
+    room_id = _room_id(refs.get("Room")) if "Room" in refs else None
+    kind = _appointment_type(session, resource)
+    starts_at = _parse_instant(resource.get("start"), "start")
+    return scheduling.book_appointment(
+        session, actor=actor, patient_id=patient_id, provider_id=provider_id, appointment_type_id=kind.id,
+        starts_at=starts_at, room_id=room_id, now=now,
+    )
+
+
+def update_appointment(session: Session, *, actor: Actor, appointment_id: int, resource: dict, now: dt.datetime | None = None) -> Appointment:
+    """Apply a FHIR Appointment update: only a status move (check in, start, no-show, cancel)."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Appointment":
+        raise InvalidInput("Send an Appointment resource (resourceType Appointment).")
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound(f"Appointment/{appointment_id} does not exist.")
+    start = resource.get("start")
+    if start is not None and _parse_instant(start, "start") != appointment.starts_at:
+        raise InvalidInput("The time cannot be changed through the API; cancel this visit and book a new one.")
+    refs = _participants(resource)
+    if refs.get("Patient") and _id_of(refs["Patient"], "Patient") != appointment.patient_id:
+        raise InvalidInput("The patient of a visit cannot be changed; cancel it and book a new one.")
+    if refs.get("Practitioner") and _id_of(refs["Practitioner"], "Practitioner") != appointment.provider_id:
+        raise InvalidInput("The practitioner of a visit cannot be changed; cancel it and book a new one.")
+    wanted = resource.get("status")
+    if wanted == APPOINTMENT_STATUS[appointment.status]:
+        return appointment
+    if wanted not in APPOINTMENT_MOVES:
+        raise InvalidInput(
+            "Through the API a visit can move to arrived, checked-in, noshow or cancelled; "
+            "it becomes fulfilled when its note is signed."
+        )
+    reason = (resource.get("cancelationReason") or {}).get("text", "") if isinstance(resource.get("cancelationReason"), dict) else ""
+    return scheduling.transition(
+        session, actor=actor, appointment_id=appointment_id, to_status=APPOINTMENT_MOVES[wanted],
+        reason=str(reason), now=now,
+    )
+
+
+def appointment_as_fhir(session: Session, appointment: Appointment) -> dict:
+    return appointment_resource(appointment, session.get(AppointmentType, appointment.appointment_type_id))
+
+
+# -- bulk export ---------------------------------------------------------------------------------------
+EXPORT_TYPES = ("Organization", "Location", "Practitioner", "Patient", "Appointment", "Encounter",
+                "DocumentReference", "Condition", "Claim")
+
+
+def _batched(session: Session, query, size: int = 500) -> Iterator:
+    offset = 0
+    while True:
+        rows = list(session.exec(query.offset(offset).limit(size)))
+        yield from rows
+        if len(rows) < size:
+            return
+        offset += size
+
+
+def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) -> Iterator[tuple[str, dict]]:
+    """Every resource of the clinic, type by type (drafts included as preliminary notes)."""
+    if "Organization" in types:
+        yield "Organization", organization_resource()
+    if "Location" in types:
+        for location in session.exec(select(Location).order_by(Location.id)):
+            yield "Location", location_resource(location)
+        for room in session.exec(select(Room).order_by(Room.id)):
+            yield "Location", room_resource(room)
+    if "Practitioner" in types:
+        for provider in _batched(session, select(Provider).order_by(Provider.id)):
+            yield "Practitioner", practitioner_resource(provider)
+    if "Patient" in types:
+        for patient in _batched(session, select(Patient).order_by(Patient.id)):
+            yield "Patient", patient_resource(patient)
+    visits = select(Appointment, AppointmentType).join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id).order_by(Appointment.id)
+    if "Appointment" in types:
+        for appointment, kind in _batched(session, visits):
+            yield "Appointment", appointment_resource(appointment, kind)
+    if "Encounter" in types:
+        for appointment, kind in _batched(session, visits.where(Appointment.status.in_(HAPPENED))):
+            yield "Encounter", encounter_resource(appointment, kind)
+    if "DocumentReference" in types:
+        for note in _batched(session, select(Note).order_by(Note.id)):
+            yield "DocumentReference", _build_document(session, note)
+    if "Condition" in types:
+        conditions = select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None)).order_by(NoteDiagnosis.id)
+        for diagnosis, note in _batched(session, conditions):
+            yield "Condition", condition_resource(diagnosis, note)
+    if "Claim" in types:
+        claims = select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id))).order_by(Appointment.id)
+        for appointment in _batched(session, claims):
+            yield "Claim", _build_claim(session, appointment)
+
+
+def export_types(text: str | None) -> tuple[str, ...]:
+    """The types a ``_type`` parameter asks for (all when absent); InvalidInput names a wrong one."""
+    if not text:
+        return EXPORT_TYPES
+    wanted = tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    for kind in wanted:
+        if kind not in EXPORT_TYPES:
+            raise InvalidInput(f"_type {kind[:40]!r} is not exported; choose from: {', '.join(EXPORT_TYPES)}.")
+    return wanted or EXPORT_TYPES
+
+
+def export_ndjson(
+    session: Session, *, actor: Actor | None, out_dir: Path, source: str = "", types: tuple[str, ...] = EXPORT_TYPES,
+) -> dict[str, int]:
+    """Write the clinic (or ``types`` of it) as ``<Type>.ndjson`` files in ``out_dir``; counts by type. Audited."""
+    if actor is not None:
+        require(actor.role, "fhir.export")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    files: dict = {}
+    try:
+        for kind, resource in export_resources(session, types):
+            if kind not in files:
+                files[kind] = open(out_dir / f"{kind}.ndjson", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+            files[kind].write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n")
+            counts[kind] = counts.get(kind, 0) + 1
+    finally:
+        for handle in files.values():
+            handle.close()
+    for_write(session)
+    audit.record(session, actor=actor, action="export", entity="clinic", source=source,
+                 detail="FHIR NDJSON: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    session.commit()
+    return counts
+
+
+def bundle_from_ndjson(folder: Path) -> dict:
+    """A transaction Bundle of every resource in an NDJSON export folder."""
+    entries = []
+    for kind in EXPORT_TYPES:
+        path = folder / f"{kind}.ndjson"
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    resource = json.loads(line)
+                    entries.append({
+                        "fullUrl": f"{resource['resourceType']}/{resource['id']}", "resource": resource,
+                        "request": {"method": "POST", "url": resource["resourceType"]},
+                    })
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+# -- import ------------------------------------------------------------------------------------------------
+IMPORT_ORDER = ("Organization", "Location", "Practitioner", "Patient", "Appointment", "Encounter",
+                "DocumentReference", "Condition", "Claim")
+
+
+class _Importer:
+    """Applies a transaction Bundle's entries in dependency order, mapping its ids to ours."""
+
+    def __init__(self, session: Session, actor: Actor | None, source: str):
+        self.session, self.actor, self.source = session, actor, source
+        self.ids: dict[str, int] = {}  # "Type/id" or fullUrl of the bundle -> our row id
+        self.url_kinds: dict[str, str] = {}  # fullUrl -> resourceType, for urn:uuid references
+
+    def local(self, reference, kind: str, *, required: bool = True) -> int | None:
+        ref = reference.get("reference") if isinstance(reference, dict) else reference
+        if isinstance(ref, str):
+            key = ref if ref.startswith("urn:") else f"{kind}/{ref.rsplit('/', 1)[-1]}"
+            if key in self.ids:
+                return self.ids[key]
+            existing = _id_of(ref, kind)
+            model = {"Patient": Patient, "Practitioner": Provider, "Location": Location, "Appointment": Appointment,
+                     "Encounter": Appointment}.get(kind)
+            if existing is not None and model is not None and self.session.get(model, existing) is not None:
+                return existing
+        if required and not isinstance(ref, str):
+            raise InvalidInput(f"A reference to the {kind} is missing.")
+        if required:
+            raise InvalidInput(f"The reference {ref[:60]!r} points at no {kind} in the bundle or the clinic.")
+        return None
+
+    def remember(self, entry: dict, resource: dict, local_id: int, kind: str | None = None) -> None:
+        key = f"{kind or resource['resourceType']}/{resource.get('id')}"
+        self.ids[key] = local_id
+        if isinstance(entry.get("fullUrl"), str):
+            self.ids[entry["fullUrl"]] = local_id
+
+    def location(self, entry: dict, resource: dict) -> str:
+        if resource.get("partOf"):
+            site = self.local(resource["partOf"], "Location")
+            room = self.session.exec(select(Room).where(Room.location_id == site, Room.name == resource.get("name"))).first()
+            if room is None:
+                room = Room(location_id=site, name=_text(resource.get("name"), "room name", 80), active=resource.get("status") != "inactive")
+                self.session.add(room)
+                self.session.flush()
+            self.remember(entry, resource, room.id, "Room")
+            return f"Location/room-{room.id}"
+        name = _text(resource.get("name"), "location name", 120)
+        site = self.session.exec(select(Location).where(Location.name == name)).first()
+        tz = (_ext(resource, TZ_EXTENSION) or {}).get("valueCode") or "America/New_York"
+        if site is None:
+            site = Location(name=name, timezone=tz, address=str((resource.get("address") or {}).get("text", ""))[:250],
+                            active=resource.get("status") != "inactive")
+            self.session.add(site)
+            self.session.flush()
+        self.remember(entry, resource, site.id)
+        return f"Location/{site.id}"
+
+    def practitioner(self, entry: dict, resource: dict) -> str:
+        name = _text(((resource.get("name") or [{}])[0] or {}).get("text"), "practitioner name", 120)
+        site = self.local((_ext(resource, EXT_LOCATION) or {}).get("valueReference"), "Location")
+        npi = next((i.get("value") for i in resource.get("identifier") or [] if i.get("system") == NPI_SYSTEM), None)
+        provider = self.session.exec(select(Provider).where(Provider.name == name, Provider.location_id == site)).first()
+        if provider is None:
+            discipline = (((resource.get("qualification") or [{}])[0] or {}).get("code") or {}).get("text") or "physiotherapy"
+            provider = Provider(name=name, location_id=site, npi=npi, discipline=str(discipline)[:40], active=resource.get("active", True))
+            self.session.add(provider)
+            self.session.flush()
+        self.remember(entry, resource, provider.id)
+        return f"Practitioner/{provider.id}"
+
+    def patient(self, entry: dict, resource: dict) -> str:
+        values = _patient_values(resource)
+        existing = self.session.exec(select(Patient).where(Patient.mrn == values["mrn"])).first() if "mrn" in values else None
+        if existing is None:
+            patient = create_patient(self.session, actor=self.actor, resource=resource, source=self.source, commit=False,
+                                     action="fhir.import")
+        else:
+            patient = update_patient(self.session, actor=self.actor, patient_id=existing.id, resource=resource,
+                                     source=self.source, commit=False, action="fhir.import")
+        self.remember(entry, resource, patient.id)
+        return f"Patient/{patient.id}"
+
+    def appointment(self, entry: dict, resource: dict) -> str:
+        refs = _participants(resource, self.url_kinds)
+        patient_id = self.local(refs.get("Patient"), "Patient")
+        provider_id = self.local(refs.get("Practitioner"), "Practitioner")
+        provider = self.session.get(Provider, provider_id)
+        room_ref = refs.get("Room")
+        room_id = None
+        if room_ref:
+            key = f"Room/{room_ref.rsplit('/', 1)[-1]}"
+            room_id = self.ids.get(key) or _room_id(room_ref)
+        starts_at = _parse_instant(resource.get("start"), "start")
+        ends_at = _parse_instant(resource.get("end"), "end")
+        status = (_ext(resource, EXT_VISIT_STATUS) or {}).get("valueCode")
+        if status not in APPOINTMENT_STATUS:
+            status = {v: k for k, v in APPOINTMENT_STATUS.items()}.get(resource.get("status"), "booked")
+        type_name = _text((resource.get("appointmentType") or {}).get("text"), "appointmentType.text", 80)
+        kind = self.session.exec(select(AppointmentType).where(AppointmentType.name == type_name)).first()
+        if kind is None:
+            minutes = resource.get("minutesDuration") or int((ends_at - starts_at).total_seconds() // 60)
+            kind = AppointmentType(name=type_name, duration_minutes=min(480, max(5, int(minutes))))
+            self.session.add(kind)
+            self.session.flush()
+        extra = {}
+        for url, field in ((EXT_ARRIVED_AT, "arrived_at"), (EXT_SESSION_STARTED_AT, "session_started_at")):
+            found = _ext(resource, url)
+            if found:
+                extra[field] = _parse_instant(found.get("valueInstant"), field.replace("_", " "))
+        appointment = Appointment(
+            patient_id=patient_id, provider_id=provider_id, location_id=provider.location_id, room_id=room_id,
+            appointment_type_id=kind.id, starts_at=starts_at, ends_at=ends_at, status=status,
+            cancel_reason=str((resource.get("cancelationReason") or {}).get("text", ""))[:200],
+            created_at=_parse_instant(resource["created"], "created") if resource.get("created") else utcnow(), **extra,
+        )
+        self.session.add(appointment)
+        self.session.flush()
+        self.session.add(AppointmentEvent(appointment_id=appointment.id, to_status=status,
+                                          user_id=self.actor.user_id if self.actor else None, note="imported (FHIR)"))
+        audit.record(self.session, actor=self.actor, action="create", entity="appointment", entity_id=appointment.id,
+                     patient_id=patient_id, detail="FHIR import", source=self.source)
+        self.remember(entry, resource, appointment.id)
+        self.ids[f"Encounter/{resource.get('id')}"] = appointment.id
+        return f"Appointment/{appointment.id}"
+
+    def document(self, entry: dict, resource: dict) -> str:
+        encounters = (resource.get("context") or {}).get("encounter") or []
+        appointment_id = self.local(encounters[0] if encounters else None, "Encounter")
+        appointment = self.session.get(Appointment, appointment_id)
+        body = next((c["attachment"] for c in resource.get("content") or []
+                     if isinstance(c, dict) and (c.get("attachment") or {}).get("contentType") == NOTE_JSON), None)
+        if body is None:
+            raise InvalidInput("A DocumentReference needs the structured note (contentType application/json).")
+        try:
+            content = json.loads(base64.b64decode(body.get("data", "")))
+        except ValueError:
+            raise InvalidInput("The structured note is not base64-encoded JSON.") from None
+        note = Note(appointment_id=appointment.id, patient_id=appointment.patient_id, provider_id=appointment.provider_id,
+                    **{f: str(content.get(f, "")) for f in ("subjective", "objective", "assessment", "plan")})
+        self.session.add(note)
+        self.session.flush()
+        for code in content.get("diagnoses", []):
+            self.session.add(NoteDiagnosis(note_id=note.id, code=str(code)[:8]))
+        for line in content.get("procedures", []):
+            self.session.add(NoteProcedure(note_id=note.id, code=str(line["code"])[:5], units=int(line["units"])))
+        self.session.flush()
+        if resource.get("docStatus") == "final":
+            # Codes go in first: the database refuses any change to a signed note's codes.
+            note.signed_at = _parse_instant(resource.get("date"), "date")
+            self.session.flush()
+        audit.record(self.session, actor=self.actor, action="create", entity="note", entity_id=note.id,
+                     patient_id=note.patient_id, detail="FHIR import", source=self.source)
+        self.remember(entry, resource, note.id)
+        return f"DocumentReference/{note.id}"
+
+    def claim(self, entry: dict, resource: dict) -> str:
+        items = resource.get("item") or []
+        encounter = next((e for i in items for e in i.get("encounter") or []), None)
+        appointment_id = self.local(encounter, "Encounter")
+        note = self.session.exec(select(Note).where(Note.appointment_id == appointment_id)).first()
+        if note is None:
+            raise InvalidInput(f"Claim/{resource.get('id')} is for a visit with no note in the bundle or the clinic.")
+        codes = [((d.get("diagnosisCodeableConcept") or {}).get("coding") or [{}])[0].get("code", "")
+                 for d in resource.get("diagnosis") or []]
+        created = _parse_instant(resource.get("created"), "created")
+        for item in items:
+            coding = ((item.get("productOrService") or {}).get("coding") or [{}])[0]
+            self.session.add(Charge(
+                appointment_id=appointment_id, note_id=note.id, line_no=int(item["sequence"]), code=str(coding.get("code", ""))[:5],
+                units=int((item.get("quantity") or {}).get("value", 1)), unit_price_cents=_cents(item.get("unitPrice"), "unitPrice"),
+                amount_cents=_cents(item.get("net"), "net"), created_at=created,
+                diagnosis_codes=",".join(codes[s - 1] for s in item.get("diagnosisSequence") or [] if 0 < s <= len(codes)),
+            ))
+        self.session.flush()
+        return f"Claim/{appointment_id}"
+
+
+def _text(value, what: str, most: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"The {what} is missing.")
+    if len(value.strip()) > most:
+        raise InvalidInput(f"The {what} is too long (at most {most} characters).")
+    return value.strip()
+
+
+def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source: str = "") -> dict:
+    """Apply a FHIR transaction Bundle all or nothing; a transaction-response Bundle.
+
+    Patients are matched by MRN (updated if present), locations by name, practitioners
+    by name and location; visits, notes and charges are added. Encounters and
+    Conditions are derived from visits and notes, so they are accepted and skipped.
+    """
+    for_write(session)
+    if actor is not None:
+        require(actor.role, "fhir.import")
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") not in ("transaction", "batch", "collection"):
+        raise InvalidInput("Send a Bundle of type transaction.")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidInput("The bundle's entry must be a list.")
+    importer = _Importer(session, actor, source)
+    handlers = {"Location": importer.location, "Practitioner": importer.practitioner, "Patient": importer.patient,
+                "Appointment": importer.appointment, "DocumentReference": importer.document, "Claim": importer.claim}
+    order = {kind: i for i, kind in enumerate(IMPORT_ORDER)}
+    indexed = []
+    for number, entry in enumerate(entries, start=1):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(kind, str) or kind not in order:
+            session.rollback()
+            raise InvalidInput(f"Entry {number}: this server imports only {', '.join(IMPORT_ORDER)}; nothing was imported.")
+        indexed.append((order[kind], number, entry, resource))
+        if isinstance(entry.get("fullUrl"), str):
+            importer.url_kinds[entry["fullUrl"]] = kind
+    results: dict[int, str | None] = {}
+    try:
+        for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
+            handler = handlers.get(resource["resourceType"])
+            where = f"Entry {number} ({resource['resourceType']})"
+            try:
+                results[number] = handler(entry, resource) if handler else None
+            except ClinicError as exc:
+                raise type(exc)(f"{where}: {exc} Nothing was imported.") from exc
+            except DBAPIError as exc:
+                # A database rule (alembic 0001: overlaps, signed notes) or a column limit.
+                mapped = from_db_error(exc)
+                if mapped is not None:
+                    raise type(mapped)(f"{where}: {mapped} Nothing was imported.") from exc
+                raise InvalidInput(
+                    f"{where} breaks a rule of the clinic's data (a duplicate, a value too long or a missing link); "
+                    "nothing was imported."
+                ) from exc
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                raise InvalidInput(f"{where} is missing or has a wrong element; nothing was imported.") from exc
+        audit.record(session, actor=actor, action="import", entity="clinic", source=source,
+                     detail=f"FHIR transaction of {len(entries)} entries")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return {
+        "resourceType": "Bundle", "type": "transaction-response",
+        "entry": [
+            {"response": {"status": "201 Created", "location": results[n]} if results.get(n) else {"status": "200 OK"}}
+            for n in range(1, len(entries) + 1)
+        ],
+    }
+
+
+
+def capability_statement(base_url: str) -> dict:
+    """What this server does, for /fhir/metadata."""
+    resources = []
+    for kind in TYPES:
+        interactions = [{"code": "read"}, {"code": "search-type"}]
+        if kind in WRITABLE:
+            interactions += [{"code": "create"}, {"code": "update"}]
+        resources.append({
+            "type": kind, "interaction": interactions, "versioning": "no-version",
+            "searchParam": [
+                {"name": name, "type": _PARAM_TYPES.get(name, "string")} for name in search_params(kind)
+            ] + [{"name": "_count", "type": "number"}, {"name": "_offset", "type": "number"}],
+        })
+    return {
+        "resourceType": "CapabilityStatement", "status": "active", "date": utcnow().date().isoformat(),
+        "publisher": clinic_name(), "kind": "instance", "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "software": {"name": "clinic_app"},
+        "implementation": {"description": f"{clinic_name()} FHIR R4 API", "url": base_url},
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}],
+                             "text": "Bearer API tokens (python -m clinic_app api-token create), SMART-style scopes"}],
+                "description": "Send Authorization: Bearer <token>. A token acts as its user: the user's role limits what it sees.",
+            },
+            "resource": resources,
+            "interaction": [{"code": "transaction"}],
+            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
+        }],
+    }
+
+
+_PARAM_TYPES = {
+    "_id": "token", "identifier": "token", "status": "token", "active": "token", "code": "token",
+    "birthdate": "date", "date": "date", "created": "date", "recorded-date": "date",
+    "patient": "reference", "practitioner": "reference", "encounter": "reference",
+}

@@ -1,0 +1,206 @@
+"""Payers, patients' coverage, fee schedules, and the price a charge gets at signing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write
+from clinic_app.models import BillingProfile, Coverage, Fee, FeeSchedule, Patient, Payer
+from clinic_app.models.revenue import RELATIONSHIPS
+from clinic_app.services import audit
+from clinic_app.services.actor import Actor
+from clinic_app.services.codes import PROCEDURE_RE, npi_is_valid
+from clinic_app.services.errors import InvalidInput, NotFound
+from clinic_app.services.permissions import require
+
+PAYER_ID_RE = re.compile(r"^[A-Za-z0-9]{2,80}$")
+MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
+
+
+def parse_modifiers(text: str) -> str:
+    """Up to four two-character modifiers ('gp, kx' -> 'GP,KX'); InvalidInput otherwise."""
+    mods = [m for m in re.split(r"[\s,]+", (text or "").strip().upper()) if m]
+    if len(mods) > 4:
+        raise InvalidInput("A service line carries at most four modifiers.")
+    for m in mods:
+        if not MODIFIER_RE.match(m):
+            raise InvalidInput(f"{m[:6]!r} is not a modifier (two letters or digits, e.g. GP or 59).")
+    return ",".join(mods)
+
+
+def parse_money(text: str | int) -> int:
+    """Cents from '45', '45.00' or an int of cents."""
+    if isinstance(text, int):
+        cents = text
+    else:
+        m = re.fullmatch(r"\$?\s*([0-9]{1,7})(?:\.([0-9]{1,2}))?", (text or "").strip())
+        if not m:
+            raise InvalidInput(f"{str(text)[:12]!r} is not an amount; type dollars and cents, e.g. 45.00.")
+        cents = int(m.group(1)) * 100 + int((m.group(2) or "0").ljust(2, "0"))
+    if cents < 0:
+        raise InvalidInput("An amount cannot be negative.")
+    return cents
+
+
+def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, default_modifiers: str = "") -> Payer:
+    """Add an insurer; its payer id is the one its claims are addressed to."""
+    for_write(session)
+    require(actor.role, "billing.setup")
+    name = (name or "").strip()
+    payer_id = (payer_id or "").strip().upper()
+    if not name:
+        raise InvalidInput("Give the payer a name.")
+    if not PAYER_ID_RE.match(payer_id):
+        raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
+    payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers))
+    session.add(payer)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise InvalidInput(f"A payer named {name!r} or with payer id {payer_id} already exists.") from exc
+    audit.record(session, actor=actor, action="create", entity="payer", entity_id=payer.id)
+    session.commit()
+    return payer
+
+
+def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, payer_id: int | None = None) -> FeeSchedule:
+    """Set the price per unit of a code for a payer, or the self-pay rate (no payer)."""
+    for_write(session)
+    require(actor.role, "billing.setup")
+    code = (code or "").strip().upper()
+    if not PROCEDURE_RE.match(code):
+        raise InvalidInput(f"{code[:12]!r} is not a procedure code (five characters, e.g. 97110).")
+    cents = parse_money(amount)
+    if payer_id is not None and session.get(Payer, payer_id) is None:
+        raise NotFound("That payer no longer exists.")
+    row = session.exec(
+        select(FeeSchedule).where(FeeSchedule.code == code, FeeSchedule.payer_id == payer_id if payer_id else FeeSchedule.payer_id.is_(None))
+    ).first()
+    row = row or FeeSchedule(payer_id=payer_id, code=code, amount_cents=cents)
+    row.amount_cents = cents
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity="fee_schedule", detail=f"{code} payer {payer_id or 'self-pay'} {cents}")
+    session.commit()
+    return row
+
+
+def add_coverage(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    payer_id: int,
+    member_id: str,
+    effective_from: dt.date,
+    effective_to: dt.date | None = None,
+    group_number: str = "",
+    priority: int = 1,
+    relationship: str = "self",
+    subscriber_first_name: str = "",
+    subscriber_last_name: str = "",
+    subscriber_birth_date: dt.date | None = None,
+    address: str = "",
+    city: str = "",
+    state: str = "",
+    zip_code: str = "",
+) -> Coverage:
+    """Record a patient's insurance; one primary and one secondary may overlap in time."""
+    for_write(session)
+    require(actor.role, "coverage.edit")
+    if session.get(Patient, patient_id) is None:
+        raise NotFound("That patient no longer exists.")
+    if session.get(Payer, payer_id) is None:
+        raise NotFound("That payer no longer exists.")
+    member_id = (member_id or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]{2,40}", member_id):
+        raise InvalidInput("The member id is the letters and digits on the insurance card (2 to 40).")
+    if priority not in (1, 2):
+        raise InvalidInput("Coverage is primary (1) or secondary (2).")
+    if relationship not in RELATIONSHIPS:
+        raise InvalidInput("The subscriber is the patient (self), a spouse, a parent (child) or other.")
+    if effective_to is not None and effective_to < effective_from:
+        raise InvalidInput("The coverage ends before it starts; check the dates.")
+    if relationship != "self" and not (subscriber_first_name.strip() and subscriber_last_name.strip() and subscriber_birth_date):
+        raise InvalidInput("When the patient is not the subscriber, give the subscriber's name and birth date.")
+    state, zip_code = (state or "").strip().upper(), (zip_code or "").strip()
+    if (address or city or state or zip_code) and not (
+        address.strip() and city.strip() and re.fullmatch(r"[A-Z]{2}", state) and re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)
+    ):
+        raise InvalidInput("Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.")
+    far = dt.date.max
+    for other in session.exec(
+        select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
+    ):
+        if other.effective_from <= (effective_to or far) and effective_from <= (other.effective_to or far):
+            word = "primary" if priority == 1 else "secondary"
+            raise InvalidInput(
+                f"The patient already has {word} coverage from {other.effective_from} "
+                f"to {other.effective_to or 'open end'}; end that one first."
+            )
+    coverage = Coverage(
+        patient_id=patient_id, payer_id=payer_id, member_id=member_id, group_number=group_number.strip()[:40],
+        priority=priority, relationship=relationship, subscriber_first_name=subscriber_first_name.strip()[:80],
+        subscriber_last_name=subscriber_last_name.strip()[:80], subscriber_birth_date=subscriber_birth_date,
+        effective_from=effective_from, effective_to=effective_to,
+        address=address.strip()[:55], city=city.strip()[:30], state=state, zip_code=zip_code,
+    )
+    session.add(coverage)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="coverage", entity_id=coverage.id, patient_id=patient_id)
+    session.commit()
+    return coverage
+
+
+def coverage_on(session: Session, *, patient_id: int, day: dt.date, priority: int = 1) -> Coverage | None:
+    """The patient's active coverage of that priority on ``day``, if any."""
+    return session.exec(
+        select(Coverage)
+        .where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
+        .where(Coverage.effective_from <= day)
+        .where(or_(Coverage.effective_to.is_(None), Coverage.effective_to >= day))
+        .order_by(Coverage.effective_from.desc())
+    ).first()
+
+
+def unit_price(session: Session, *, fee: Fee, patient_id: int, day: dt.date) -> int:
+    """The price per unit of ``fee``'s code for this patient on ``day``.
+
+    The primary payer's schedule if the patient is covered that day, else the
+    self-pay rate; either falls back to the clinic's standard fee when the schedule
+    has no row for the code.
+    """
+    coverage = coverage_on(session, patient_id=patient_id, day=day)
+    payer_id = coverage.payer_id if coverage else None
+    where = FeeSchedule.payer_id == payer_id if payer_id else FeeSchedule.payer_id.is_(None)
+    row = session.exec(select(FeeSchedule).where(FeeSchedule.code == fee.code, where)).first()
+    return row.amount_cents if row else fee.amount_cents
+
+
+def set_billing_profile(
+    session: Session, *, actor: Actor, location_id: int, organisation: str, npi: str, tax_id: str,
+    address: str, city: str, state: str, zip_code: str,
+) -> BillingProfile:
+    """The billing provider a location's claims name (organisation NPI, EIN, address)."""
+    for_write(session)
+    require(actor.role, "billing.setup")
+    npi, tax_id = (npi or "").strip(), (tax_id or "").replace("-", "").strip()
+    if not npi_is_valid(npi):
+        raise InvalidInput(f"{npi[:12]!r} is not a valid NPI (ten digits with a correct check digit).")
+    if not re.fullmatch(r"[0-9]{9}", tax_id):
+        raise InvalidInput("The tax id (EIN) is nine digits.")
+    if not re.fullmatch(r"[A-Z]{2}", (state or "").strip().upper()) or not re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code or ""):
+        raise InvalidInput("Give a two-letter state and a five- or nine-digit ZIP code.")
+    profile = session.exec(select(BillingProfile).where(BillingProfile.location_id == location_id)).first()
+    profile = profile or BillingProfile(location_id=location_id, organisation="")
+    profile.organisation, profile.npi, profile.tax_id = organisation.strip()[:60], npi, tax_id
+    profile.address, profile.city, profile.state, profile.zip_code = address.strip()[:55], city.strip()[:30], state.strip().upper(), zip_code
+    session.add(profile)
+    audit.record(session, actor=actor, action="update", entity="billing_profile", entity_id=location_id)
+    session.commit()
+    return profile

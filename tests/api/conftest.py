@@ -1,0 +1,45 @@
+"""The FHIR API's own routes (clinic_app.api.build_api) on the test databases."""
+
+from __future__ import annotations
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+from starlette.testclient import TestClient
+
+from clinic_app.api import build_api
+from clinic_app.services import api_tokens, charting
+from tests.services.helpers import charted_note, now_at
+
+ALL_READ = "user/*.read"
+ALL = "user/*.read user/*.write"
+
+
+def validate(resource: dict) -> None:
+    """Parse with fhir.resources' R4B models (FHIR 4.3; R4 4.0.1 has no separate package)."""
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+@pytest.fixture
+def api(engine, tmp_path):
+    """A client of the FHIR routes, bound to this test's database."""
+    with TestClient(build_api(lambda: engine, export_dir=tmp_path / "exports", clock=lambda: now_at("07:00")), base_url="http://clinic.test") as client:
+        yield client
+
+
+@pytest.fixture
+def token(session, clinic):
+    """token(username, scopes) -> Authorization headers for a fresh token."""
+
+    def make(username: str, scopes: str = ALL, days: int = 30) -> dict:
+        _, secret = api_tokens.create_token(session, actor=clinic.admin, username=username, scopes=scopes, days=days)
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make
+
+
+@pytest.fixture
+def signed_visit(session, clinic):
+    """A visit of provider 0 with Cara Diaz, signed: a note, a diagnosis and two charge units."""
+    appt, note = charted_note(session, clinic)
+    charting.sign_note(session, actor=clinic.clinician, note_id=note.id, now=now_at("09:40"))
+    return appt, note
