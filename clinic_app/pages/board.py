@@ -155,6 +155,7 @@ def _details() -> rx.Component:
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
                 rx.text(card.day, " ", card.duration, " min"),
                 status_badge(status, label),
+                rx.cond(CalendarState.detail_coverage != "", rx.text("Insurance: ", CalendarState.detail_coverage, size="2")),
                 rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
                 rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
                 rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),

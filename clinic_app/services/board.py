@@ -17,6 +17,7 @@ from clinic_app.models import (
     AppointmentType,
     Location,
     Patient,
+    Payer,
     Provider,
     ProviderHours,
     ProviderTimeOff,
@@ -27,6 +28,7 @@ from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import day_bounds, hhmm, local
 from clinic_app.services.errors import NotFound
+from clinic_app.services.payers import coverage_on
 from clinic_app.services.permissions import require
 from clinic_app.services.scheduling import STATUS_LABELS
 
@@ -213,3 +215,16 @@ def search_patients(session: Session, *, actor: Actor, text: str, limit: int = 8
     from clinic_app.services import patients
 
     return patients.search(session, actor=actor, text=text, limit=limit)
+
+
+def coverage_label(session: Session, *, appointment_id: int) -> str:
+    """The visit day's primary insurance in words, for the desk at check-in."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("That appointment no longer exists.")
+    location = session.get(Location, appointment.location_id)
+    coverage = coverage_on(session, patient_id=appointment.patient_id, day=local(appointment.starts_at, location.timezone).date())
+    if coverage is None:
+        return "No insurance on file for this day (self-pay)"
+    payer = session.get(Payer, coverage.payer_id)
+    return f"{payer.name}, member {coverage.member_id}"

@@ -167,6 +167,7 @@ class CalendarState(rx.State):
     detail_arrived: str = ""
     detail_wait: str = ""
     detail_checked_out: str = ""
+    detail_coverage: str = ""
 
     # The Move panel: pick a new date, time, provider and length.
     move_open: bool = False
@@ -478,9 +479,12 @@ class CalendarState(rx.State):
         self.cancel_reason = ""
         self.message = ""
         try:
-            self._show_details(await in_db(lambda s: board.card(s, appointment_id=wanted)))
+            row, self.detail_coverage = await in_db(
+                lambda s: (board.card(s, appointment_id=wanted), board.coverage_label(s, appointment_id=wanted))
+            )
         except ClinicError as exc:
             return self._fail(exc)
+        self._show_details(row)
         return None
 
     @rx.event

@@ -82,6 +82,7 @@ def test_a_receptionists_morning(browser, app_server, e2e_clinic):
 
     # Check in the first patient of the morning.
     quill.click()
+    expect(board.get_by_text("Insurance: No insurance on file for this day (self-pay)")).to_be_visible()
     board.get_by_role("button", name="Check in").click()
     expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
     expect(board.get_by_text(re.compile(r"^Arrived \d\d:\d\d$"))).to_be_visible()

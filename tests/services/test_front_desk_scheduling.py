@@ -200,3 +200,17 @@ def test_a_week_of_hours_is_saved_all_or_nothing(session, clinic):
     scheduling.set_week_hours(session, actor=clinic.reception, provider_id=ann,
                               week={0: [("08:00", "12:00"), ("13:00", "17:00")], 1: [("08:00", "17:00")], 2: []})
     assert scheduling.hours_of(session, provider_id=ann) == {0: [(480, 720), (780, 1020)], 1: [(480, 1020)]}
+
+
+def test_the_desk_sees_the_visit_days_insurance(session, clinic):
+    from clinic_app.models import Coverage, Payer
+    from clinic_app.services import board
+
+    appt = book(session, clinic, "09:00")
+    assert board.coverage_label(session, appointment_id=appt.id) == "No insurance on file for this day (self-pay)"
+    payer = Payer(name="Acme Health", payer_id="ACME1")
+    session.add(payer)
+    session.flush()
+    session.add(Coverage(patient_id=clinic.patients[0].id, payer_id=payer.id, member_id="XY123", effective_from=DAY))
+    session.commit()
+    assert board.coverage_label(session, appointment_id=appt.id) == "Acme Health, member XY123"
