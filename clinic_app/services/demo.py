@@ -217,10 +217,17 @@ def _provider_day(session, *, rnd, now, day, provider, location, room, types, pe
         if rnd.random() < 0.25:  # a free slot
             continue
         status = _status_for(rnd, start, end, now)
-        # A patient is never in two places at once (a database rule since 0004).
+        # A patient is never in two places at once (a database rule since 0004); with
+        # few patients a slot may find nobody free, and stays empty.
         patient = rnd.choice(people)
+        tries = 0
         while any(s < end and e > start for s, e in busy.get(patient.id, ())):
+            tries += 1
+            if tries > 20:
+                break
             patient = rnd.choice(people)
+        if tries > 20:
+            continue
         busy.setdefault(patient.id, []).append((start, end))
         appointment = Appointment(
             patient_id=patient.id, provider_id=provider.id, location_id=location.id, room_id=room.id,
