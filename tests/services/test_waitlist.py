@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlmodel import select
 
 from clinic_app.models import Patient, WaitlistEntry
 from clinic_app.services import scheduling, waitlist
@@ -72,4 +73,4 @@ def test_only_freed_slots_are_offered_and_input_is_checked(session, clinic):
             session, actor=clinic.reception, patient_id=clinic.patients[0].id, location_id=clinic.location.id,
             appointment_type_id=clinic.treatment.id, earliest_day=DAY, latest_day=DAY - dt.timedelta(days=1), now=now_at("07:00"),
         )
-    assert session.query(WaitlistEntry).count() == 0
+    assert session.exec(select(WaitlistEntry)).all() == []
