@@ -20,8 +20,8 @@ How
        short visits today (local date), 07:00 onwards, already ``in_session`` with a
        SOAP note, one diagnosis (M54.50) and one procedure (97110 x 1), so each is
        ready to sign. They are inserted with the models (bookings in the past are
-       refused by the service); a dedicated provider and no room keep clear of the
-       database's overlap triggers.
+       refused by the service); a dedicated provider, no room and patients of its own keep clear
+       of the database's overlap triggers.
     2. The app starts the way ``make run`` does: ``reflex run --env prod --single-port``
        on 127.0.0.1 in its own process group, with env.sh, ``DATABASE_URL`` and a frontend
        build dir of its own in the temp dir (``REFLEX_WEB_WORKDIR``, as tests/e2e does);
@@ -216,7 +216,14 @@ def prepare_visits(engine, total: int) -> Prepared:
             session, actor=None, username=BENCH_USER, full_name="Bench Clinician", password=secrets.token_urlsafe(16),
             role="clinician", provider_id=provider.id,
         )
-        patients = list(session.exec(select(Patient).order_by(Patient.id).limit(total)))
+        # Patients of its own: a demo patient may already be booked then (a patient is
+        # never in two visits at once, migration 0004).
+        patients = [
+            Patient(mrn=f"BENCH{i:05d}", first_name="Bench", last_name=f"Patient{i}", birth_date=dt.date(1980, 1, 1))
+            for i in range(total)
+        ]
+        session.add_all(patients)
+        session.flush()
         today = local_day(utcnow(), location.timezone)
         first = dt.datetime.combine(today, dt.time(DAY_START // 60), tzinfo=zone(location.timezone))
         ids = []

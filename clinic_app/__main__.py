@@ -1,5 +1,5 @@
 """Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
-claims export | era import | api-token | fhir | hl7``."""
+claims export | era import | api-token | fhir | hl7 | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,23 @@ def _create_user(args) -> int:
     except ClinicError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    return 0
+
+
+def _reminders(args) -> int:
+    import datetime as dt
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import reminders
+
+    migrate()
+    now = None
+    if args.now:
+        now = dt.datetime.fromisoformat(args.now)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    with session_scope() as session:
+        queued, counts = reminders.run_once(session, now=now)
+    print(f"Reminders: {queued} queued, {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped.")
     return 0
 
 
@@ -272,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     user_p.add_argument("--full-name", required=True)
     user_p.add_argument("--role", required=True, choices=["reception", "clinician", "biller", "manager", "admin"])
     user_p.add_argument("--provider-id", type=int, default=None, help="for clinicians: their provider id")
+    rem_p = sub.add_parser("reminders", help="appointment reminders (for cron)")
+    rem_p.add_argument("action", choices=["send-due"], help="queue reminders for the next 24 h and send those due")
+    rem_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
     token_p = sub.add_parser("api-token", help="API tokens for the FHIR interface")
     token_sub = token_p.add_subparsers(dest="token_command", required=True)
     create_p = token_sub.add_parser("create", help="create a bearer token for a user (printed once)")
@@ -321,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args)
+    if args.command == "reminders":
+        return _reminders(args)
     if args.command == "claims":
         return _claims(args)
     if args.command == "era":

@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from clinic_app import routes
+from clinic_app import reminder_worker, routes
 from clinic_app.api import build_api
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
@@ -33,3 +33,4 @@ app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", o
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 live_push.install(app)
+app.register_lifespan_task(reminder_worker.run)

@@ -13,6 +13,15 @@ from clinic_app.models.clinical import (
     NoteForm,
     NoteProcedure,
 )
+from clinic_app.models.frontdesk import (
+    AppointmentSeries,
+    CareCase,
+    CaseVisit,
+    Reminder,
+    ReminderAttempt,
+    SeriesMember,
+    WaitlistEntry,
+)
 from clinic_app.models.history import (
     Attachment,
     HomeExercise,
@@ -23,7 +32,17 @@ from clinic_app.models.history import (
 )
 from clinic_app.models.interop import ApiToken
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
-from clinic_app.models.people import ROLES, Location, Patient, Provider, Room, User, UserSession
+from clinic_app.models.people import (
+    CONSENT_KINDS,
+    ROLES,
+    Location,
+    Patient,
+    PatientConsent,
+    Provider,
+    Room,
+    User,
+    UserSession,
+)
 from clinic_app.models.revenue import (
     Adjustment,
     BillingProfile,
@@ -43,10 +62,14 @@ from clinic_app.models.scheduling import (
     STATUSES,
     Appointment,
     AppointmentEvent,
+    AppointmentMove,
     AppointmentType,
+    ProviderHours,
+    ProviderTimeOff,
 )
 
 __all__ = [
+    "CONSENT_KINDS",
     "RELEASED",
     "ROLES",
     "STATUSES",
@@ -54,11 +77,15 @@ __all__ = [
     "ApiToken",
     "Appointment",
     "AppointmentEvent",
+    "AppointmentMove",
+    "AppointmentSeries",
     "AppointmentType",
     "Attachment",
     "AuditLog",
     "BillingProfile",
     "BodyMark",
+    "CareCase",
+    "CaseVisit",
     "Charge",
     "Claim",
     "ClaimDiagnosis",
@@ -83,13 +110,20 @@ __all__ = [
     "OutcomeMeasure",
     "Patient",
     "PatientAllergy",
+    "PatientConsent",
     "PatientMedication",
     "PatientProblem",
     "Payer",
     "PlanGoal",
     "Provider",
+    "ProviderHours",
+    "ProviderTimeOff",
+    "Reminder",
+    "ReminderAttempt",
     "Remittance",
     "Room",
+    "SeriesMember",
     "User",
     "UserSession",
+    "WaitlistEntry",
 ]

@@ -53,6 +53,9 @@ class Appointment(SQLModel, table=True):
     arrived_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     session_started_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     cancel_reason: str = Field(default="", max_length=200)
+    # Cancelled inside the location's late-cancel window (issue 3).
+    late_cancel: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    checked_out_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -68,3 +71,59 @@ class AppointmentEvent(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user.id")
     at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     note: str = Field(default="", max_length=200)
+
+
+class ProviderHours(SQLModel, table=True):
+    """A provider's working window on one weekday, in the location's wall-clock minutes.
+
+    Several windows on a day make breaks (08:00-12:00 and 13:00-17:00). A provider with
+    no windows at all has no hours set and is bookable at any time.
+    """
+
+    __tablename__ = "provider_hours"
+    __table_args__ = (
+        CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_provider_hours_weekday"),
+        CheckConstraint("start_minute >= 0 AND end_minute <= 1440 AND start_minute < end_minute", name="ck_provider_hours_span"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    weekday: int  # Monday = 0, as datetime.date.weekday()
+    start_minute: int
+    end_minute: int
+
+
+class ProviderTimeOff(SQLModel, table=True):
+    """A span when a provider does not see patients (leave, training, a closed afternoon)."""
+
+    __tablename__ = "provider_time_off"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ck_provider_time_off_span"),
+        Index("ix_provider_time_off_provider_start", "provider_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id")
+    starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reason: str = Field(default="", max_length=120)
+
+
+class AppointmentMove(SQLModel, table=True):
+    """A reschedule: where and when the appointment was before it moved (kept as history)."""
+
+    __tablename__ = "appointment_move"
+
+    id: int | None = Field(default=None, primary_key=True)
+    appointment_id: int = Field(foreign_key="appointment.id", index=True)
+    old_provider_id: int = Field(foreign_key="provider.id")
+    old_room_id: int | None = Field(default=None, foreign_key="room.id")
+    old_starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    old_ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    new_provider_id: int = Field(foreign_key="provider.id")
+    new_room_id: int | None = Field(default=None, foreign_key="room.id")
+    new_starts_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    new_ends_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    reason: str = Field(default="", max_length=200)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

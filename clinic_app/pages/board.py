@@ -2,9 +2,13 @@
 
 import reflex as rx
 
+from clinic_app.components.hours_panel import hours_panel
 from clinic_app.components.layout import frame, message_box
+from clinic_app.components.registration_form import registration_form
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
+from clinic_app.state.hours import HoursState
+from clinic_app.state.registration import RegistrationState
 
 ROWS = (DAY_END - DAY_START) // SLOT
 
@@ -18,12 +22,40 @@ def _toolbar() -> rx.Component:
             value=CalendarState.location_id,
             on_change=CalendarState.set_location,
         ),
-        rx.button("Previous day", on_click=CalendarState.shift_day(-1), variant="soft"),
+        rx.button(rx.cond(CalendarState.view == "week", "Previous week", "Previous day"),
+                  on_click=CalendarState.shift_day(-1), variant="soft"),
         rx.button("Today", on_click=CalendarState.go_today, variant="soft"),
-        rx.button("Next day", on_click=CalendarState.shift_day(1), variant="soft"),
+        rx.button(rx.cond(CalendarState.view == "week", "Next week", "Next day"),
+                  on_click=CalendarState.shift_day(1), variant="soft"),
         rx.el.label("Day", html_for="board-day"),
         rx.input(id="board-day", type="date", value=CalendarState.day, on_change=CalendarState.set_day, width="170px"),
-        rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", ""))),
+        rx.button("Day view", on_click=CalendarState.set_view("day"), aria_pressed=CalendarState.view == "day",
+                  variant=rx.cond(CalendarState.view == "day", "solid", "outline")),
+        rx.button("Week view", on_click=CalendarState.set_view("week"), aria_pressed=CalendarState.view == "week",
+                  variant=rx.cond(CalendarState.view == "week", "solid", "outline")),
+        rx.el.label("Provider filter", html_for="board-provider"),
+        rx.select.root(
+            rx.select.trigger(id="board-provider", aria_label="Provider filter"),
+            rx.select.content(
+                rx.select.item("All providers", value="all"),
+                rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value)),
+            ),
+            value=rx.cond(CalendarState.filter_provider_id == "", "all", CalendarState.filter_provider_id),
+            on_change=CalendarState.set_filter_provider,
+        ),
+        rx.el.label("Room filter", html_for="board-room"),
+        rx.select.root(
+            rx.select.trigger(id="board-room", aria_label="Room filter"),
+            rx.select.content(
+                rx.select.item("All rooms", value="all"),
+                rx.foreach(CalendarState.rooms, lambda o: rx.select.item(o.label, value=o.value)),
+            ),
+            value=rx.cond(CalendarState.filter_room_id == "", "all", CalendarState.filter_room_id),
+            on_change=CalendarState.set_filter_room,
+        ),
+        rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", "", ""))),
+        rx.cond(CalendarState.can_book, rx.button("New patient", on_click=RegistrationState.start, variant="soft")),
+        rx.cond(CalendarState.can_book, rx.button("Hours and time off", on_click=HoursState.start, variant="soft")),
         spacing="3",
         align="center",
         wrap="wrap",
@@ -45,11 +77,13 @@ def _card(card) -> rx.Component:
             ),
             rx.text(card.patient_name, size="2", weight="medium"),
             rx.text(card.type_name, " ", card.room_name, size="1", color_scheme="gray"),
+            rx.cond(card.auth_warning != "", rx.text("At risk: ", card.auth_warning, size="1", color_scheme="orange", weight="bold")),
             spacing="0",
             align="start",
         ),
         on_click=CalendarState.select(card.id),
-        aria_label=card.patient_name + ", " + card.start_label + ", " + label.to(str),
+        aria_label=card.patient_name + ", " + card.start_label + ", " + label.to(str)
+        + rx.cond(card.auth_warning != "", ", at risk: " + card.auth_warning, ""),
         class_name="board-card",
         data_appointment=card.id,
         style={
@@ -61,9 +95,20 @@ def _card(card) -> rx.Component:
     )
 
 
+def _shade(shade) -> rx.Component:
+    return rx.box(
+        rx.text(shade.label, size="1", color_scheme="gray"),
+        class_name="board-shade",
+        style={
+            "gridColumn": shade.grid_column, "gridRow": shade.grid_row, "padding": "2px 6px",
+            "background": "repeating-linear-gradient(45deg, var(--gray-3), var(--gray-3) 6px, var(--gray-4) 6px, var(--gray-4) 12px)",
+        },
+    )
+
+
 def _slot(slot) -> rx.Component:
     return rx.el.button(
-        on_click=CalendarState.open_booking(slot.provider_id, slot.time),
+        on_click=CalendarState.open_booking(slot.provider_id, slot.time, slot.day),
         aria_label=slot.label,
         title=slot.label,
         class_name="board-slot",
@@ -83,6 +128,7 @@ def _grid() -> rx.Component:
             CalendarState.hours,
             lambda h: rx.box(h.label, class_name="board-hour", style={"gridColumn": "1", "gridRow": h.grid_row}),
         ),
+        rx.foreach(CalendarState.shades, _shade),
         rx.cond(CalendarState.can_book, rx.foreach(CalendarState.slots, _slot)),
         rx.foreach(CalendarState.cards, _card),
         class_name="board-grid",
@@ -107,11 +153,42 @@ def _details() -> rx.Component:
                 rx.heading("Appointment", size="4"),
                 rx.text(card.patient_name, weight="bold"),
                 rx.text(card.type_name, ", ", card.start_label, "-", card.end_label, " ", card.room_name),
+                rx.text(card.day, " ", card.duration, " min"),
                 status_badge(status, label),
+                rx.cond(CalendarState.detail_coverage != "", rx.text("Insurance: ", CalendarState.detail_coverage, size="2")),
+                rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
+                rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
+                rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),
+                rx.cond(card.auth_warning != "", rx.callout("At risk of denial: " + card.auth_warning, color_scheme="orange", size="1")),
+                rx.cond(
+                    CalendarState.can_book & ((status == "cancelled") | (status == "no_show")),
+                    rx.vstack(
+                        rx.button("Offer this freed slot", on_click=CalendarState.load_offers(card.id), variant="soft", size="3"),
+                        rx.cond(
+                            CalendarState.offers_loaded & (CalendarState.offers.length() == 0),
+                            rx.text("Nobody on the waitlist fits this slot."),
+                        ),
+                        rx.foreach(
+                            CalendarState.offers,
+                            lambda o: rx.vstack(
+                                rx.button("Book " + o.patient_name, on_click=CalendarState.book_offer(o.entry_id), size="2"),
+                                rx.text(o.why, size="1", color_scheme="gray"),
+                                spacing="0",
+                            ),
+                        ),
+                        spacing="2",
+                    ),
+                ),
                 rx.cond(
                     CalendarState.can_book,
                     rx.vstack(
                         rx.cond(status == "booked", rx.button("Check in", on_click=CalendarState.check_in(card.id), size="3")),
+                        rx.cond(status == "booked", rx.button("Move", on_click=CalendarState.open_move(card.id), variant="soft", size="3")),
+                        rx.cond(
+                            (status != "booked") & (status != "cancelled") & (status != "no_show")
+                            & (CalendarState.detail_checked_out == ""),
+                            rx.button("Check out", on_click=CalendarState.check_out(card.id), variant="soft", size="3"),
+                        ),
                         rx.cond(status == "booked", rx.button("Mark no-show", on_click=CalendarState.mark_no_show(card.id), variant="soft", size="3")),
                         rx.cond(
                             (status == "booked") | (status == "arrived"),
@@ -120,6 +197,11 @@ def _details() -> rx.Component:
                                 rx.input(id="cancel-reason", value=CalendarState.cancel_reason,
                                          on_change=CalendarState.set_cancel_reason, max_length=200),
                                 rx.button("Cancel appointment", on_click=CalendarState.cancel(card.id), color_scheme="red", variant="soft", size="3"),
+                                rx.cond(
+                                    card.in_series & (status == "booked"),
+                                    rx.button("Cancel this and following", on_click=CalendarState.cancel_following(card.id),
+                                              color_scheme="red", variant="outline", size="3"),
+                                ),
                                 spacing="1",
                             ),
                         ),
@@ -127,6 +209,45 @@ def _details() -> rx.Component:
                     ),
                 ),
                 rx.button("Close details", on_click=CalendarState.close_details, variant="ghost"),
+                spacing="2",
+                align="start",
+            ),
+            width="300px",
+        ),
+    )
+
+
+def _move_panel() -> rx.Component:
+    return rx.cond(
+        CalendarState.move_open & (CalendarState.selected_id != 0),
+        rx.card(
+            rx.vstack(
+                rx.heading("Move appointment", size="4"),
+                rx.text(CalendarState.selected.patient_name, weight="bold"),
+                rx.el.label("New date", html_for="move-day"),
+                rx.input(id="move-day", type="date", value=CalendarState.move_day, on_change=CalendarState.set_move_day),
+                rx.el.label("New start time", html_for="move-time"),
+                rx.input(id="move-time", type="time", step=300, value=CalendarState.move_time, on_change=CalendarState.set_move_time),
+                rx.el.label("New provider", html_for="move-provider"),
+                rx.select.root(
+                    rx.select.trigger(id="move-provider", aria_label="New provider"),
+                    rx.select.content(rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.move_provider_id,
+                    on_change=CalendarState.set_move_provider,
+                ),
+                rx.el.label("Length", html_for="move-duration"),
+                rx.select.root(
+                    rx.select.trigger(id="move-duration", aria_label="Length"),
+                    rx.select.content(rx.foreach(CalendarState.durations, lambda o: rx.select.item(o.label, value=o.value))),
+                    value=CalendarState.move_duration,
+                    on_change=CalendarState.set_move_duration,
+                ),
+                rx.el.label("Reason for the move", html_for="move-reason"),
+                rx.input(id="move-reason", value=CalendarState.move_reason, on_change=CalendarState.set_move_reason, max_length=200),
+                rx.hstack(
+                    rx.button("Save move", on_click=CalendarState.save_move, size="3"),
+                    rx.button("Close move form", on_click=CalendarState.close_move, variant="ghost", size="3"),
+                ),
                 spacing="2",
                 align="start",
             ),
@@ -158,6 +279,8 @@ def _booking() -> rx.Component:
                     value=CalendarState.form_provider_id,
                     on_change=CalendarState.set_form_provider,
                 ),
+                rx.el.label("Appointment date", html_for="book-day"),
+                rx.input(id="book-day", type="date", value=CalendarState.form_day, on_change=CalendarState.set_form_day),
                 rx.el.label("Start time", html_for="book-time"),
                 rx.input(id="book-time", type="time", step=300, value=CalendarState.form_time, on_change=CalendarState.set_form_time),
                 rx.el.label("Appointment type", html_for="book-type"),
@@ -177,10 +300,91 @@ def _booking() -> rx.Component:
                     value=rx.cond(CalendarState.form_room_id == "", "none", CalendarState.form_room_id),
                     on_change=CalendarState.set_form_room,
                 ),
+                rx.cond(
+                    CalendarState.case_options.length() > 0,
+                    rx.vstack(
+                        rx.el.label("Episode of care", html_for="book-case"),
+                        rx.select.root(
+                            rx.select.trigger(id="book-case", aria_label="Episode of care"),
+                            rx.select.content(
+                                rx.select.item("None", value="none"),
+                                rx.foreach(CalendarState.case_options, lambda o: rx.select.item(o.label, value=o.value)),
+                            ),
+                            value=rx.cond(CalendarState.form_case_id == "", "none", CalendarState.form_case_id),
+                            on_change=CalendarState.set_form_case,
+                        ),
+                        spacing="1",
+                    ),
+                ),
+                rx.cond(
+                    CalendarState.form_patient_id != 0,
+                    rx.el.details(
+                        rx.el.summary("New episode of care"),
+                        rx.vstack(
+                            rx.el.label("Episode title", html_for="case-title"),
+                            rx.input(id="case-title", value=CalendarState.case_title, max_length=120,
+                                     on_change=lambda v: CalendarState.set_case_field("case_title", v)),
+                            rx.el.label("Authorised visits", html_for="case-visits"),
+                            rx.input(id="case-visits", type="number", min=0, value=CalendarState.case_visits,
+                                     on_change=lambda v: CalendarState.set_case_field("case_visits", v), width="100px"),
+                            rx.el.label("Authorisation ends", html_for="case-end"),
+                            rx.input(id="case-end", type="date", value=CalendarState.case_end,
+                                     on_change=lambda v: CalendarState.set_case_field("case_end", v)),
+                            rx.button("Open episode", on_click=CalendarState.open_case, variant="soft", size="2"),
+                            spacing="1",
+                            align="start",
+                        ),
+                    ),
+                ),
+                rx.el.fieldset(
+                    rx.el.legend("Repeat every week on"),
+                    rx.hstack(
+                        rx.foreach(
+                            CalendarState.weekday_options,
+                            lambda o: rx.checkbox(
+                                o.label, checked=CalendarState.repeat_days.contains(o.value),
+                                on_change=lambda on: CalendarState.toggle_repeat_day(o.value, on),
+                            ),
+                        ),
+                        wrap="wrap",
+                    ),
+                    rx.cond(
+                        CalendarState.repeat_days.length() > 0,
+                        rx.vstack(
+                            rx.el.label("For how many weeks", html_for="repeat-weeks"),
+                            rx.input(id="repeat-weeks", type="number", min=1, max=26, value=CalendarState.repeat_weeks,
+                                     on_change=CalendarState.set_repeat_weeks, width="80px"),
+                            rx.button("Check series", on_click=CalendarState.check_series, variant="soft", size="3"),
+                            rx.el.ul(
+                                rx.foreach(
+                                    CalendarState.series_plan,
+                                    lambda v: rx.el.li(
+                                        v.label, ": ",
+                                        rx.cond(v.problem == "", rx.text.span("free", color_scheme="green"),
+                                                rx.text.span(v.problem, color_scheme="red")),
+                                    ),
+                                ),
+                                aria_label="Series check",
+                                style={"fontSize": "13px", "paddingLeft": "16px"},
+                            ),
+                            rx.button("Book series", on_click=CalendarState.book_series(False), size="3"),
+                            rx.cond(
+                                CalendarState.series_has_conflicts,
+                                rx.button("Book the free visits only", on_click=CalendarState.book_series(True),
+                                          color_scheme="amber", size="3"),
+                            ),
+                            spacing="2",
+                            align="start",
+                        ),
+                    ),
+                    style={"border": "1px solid var(--gray-5)", "borderRadius": "6px", "padding": "6px"},
+                ),
                 rx.hstack(
                     rx.button("Book appointment", on_click=CalendarState.book, size="3"),
                     rx.button("Close booking form", on_click=CalendarState.close_booking, variant="ghost", size="3"),
+                    wrap="wrap",
                 ),
+                rx.button("Add to waitlist instead", on_click=CalendarState.add_to_waitlist, variant="outline", size="2"),
                 spacing="2",
                 align="start",
             ),
@@ -194,9 +398,10 @@ def board_page() -> rx.Component:
         "Calendar board",
         _toolbar(),
         message_box(CalendarState.message, CalendarState.message_is_error),
+        rx.text(CalendarState.range_label, weight="medium", margin_bottom="8px"),
         rx.hstack(
             rx.box(_grid(), overflow_x="auto", flex="1"),
-            rx.vstack(_booking(), _details()),
+            rx.vstack(registration_form(), hours_panel(), _booking(), _move_panel(), _details()),
             align="start",
             spacing="4",
             width="100%",

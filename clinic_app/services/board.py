@@ -7,29 +7,42 @@ the same row to every screen that shows it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import Appointment, AppointmentType, Location, Patient, Provider, Room
+from clinic_app.models import (
+    Appointment,
+    AppointmentType,
+    Location,
+    Patient,
+    Payer,
+    Provider,
+    ProviderHours,
+    ProviderTimeOff,
+    Room,
+    SeriesMember,
+)
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import day_bounds, hhmm, local
 from clinic_app.services.errors import NotFound
+from clinic_app.services.payers import coverage_on
 from clinic_app.services.permissions import require
 from clinic_app.services.scheduling import STATUS_LABELS
 
 
 @dataclass
 class BoardDay:
-    """One location's day on the board."""
+    """One location's day (or days) on the board."""
 
     location: Location
     providers: list[Provider]
     rooms: list[Room]
     cards: list[dict]
+    # Unavailable spans to shade: provider_id, day, start_minute, end_minute, label.
+    blocks: list[dict] = field(default_factory=list)
 
 
 def _card_query():
@@ -59,9 +72,21 @@ def _card(appointment: Appointment, patient: Patient, kind: AppointmentType, roo
         "start_minute": start.hour * 60 + start.minute,
         "end_minute": end.hour * 60 + end.minute if end.date() == start.date() else 24 * 60,
         "status": appointment.status,
-        "status_label": STATUS_LABELS[appointment.status],
+        "status_label": "Late cancellation" if appointment.late_cancel else STATUS_LABELS[appointment.status],
         "day": start.date().isoformat(),
+        "room_id": appointment.room_id or 0,
+        "duration": int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
+        "arrived_label": hhmm(appointment.arrived_at, tz) if appointment.arrived_at else "",
+        "wait_minutes": _wait_minutes(appointment),
+        "checked_out_label": hhmm(appointment.checked_out_at, tz) if appointment.checked_out_at else "",
     }
+
+
+def _wait_minutes(appointment: Appointment) -> int:
+    """Minutes from arrival to the session's start (-1 when not measured yet)."""
+    if appointment.arrived_at is None or appointment.session_started_at is None:
+        return -1
+    return max(0, int((appointment.session_started_at - appointment.arrived_at).total_seconds() // 60))
 
 
 def card(session: Session, *, appointment_id: int) -> dict:
@@ -69,17 +94,36 @@ def card(session: Session, *, appointment_id: int) -> dict:
     row = session.exec(_card_query().where(Appointment.id == appointment_id)).first()
     if row is None:
         raise NotFound("That appointment no longer exists.")
-    return _card(*row)
+    return _with_warnings(session, [_card(*row)])[0]
 
 
-def board_day(session: Session, *, actor: Actor, location_id: int, day: dt.date) -> BoardDay:
-    """Providers, rooms and appointment cards of a location's day (cancelled ones included)."""
+def _with_warnings(session: Session, cards: list[dict]) -> list[dict]:
+    """Add each card's prior-authorisation warning (empty when none) and whether it
+    belongs to a recurring series."""
+    from clinic_app.services.cases import authorization_warnings
+
+    ids = [c["id"] for c in cards]
+    warnings = authorization_warnings(session, appointment_ids=ids)
+    in_series = set(session.exec(select(SeriesMember.appointment_id).where(SeriesMember.appointment_id.in_(ids))).all()) if ids else set()
+    for c in cards:
+        c["auth_warning"] = warnings.get(c["id"], "")
+        c["in_series"] = c["id"] in in_series
+    return cards
+
+
+def board_day(
+    session: Session, *, actor: Actor, location_id: int, day: dt.date, days: int = 1
+) -> BoardDay:
+    """Providers, rooms, appointment cards (cancelled ones included) and unavailable
+    spans of a location's ``days`` days from ``day`` (1 for the day view, 7 for a week)."""
     for_write(session)
     require(actor.role, "board.view")
     location = session.get(Location, location_id)
     if location is None or not location.active:
         raise NotFound("That location does not exist.")
-    start, end = day_bounds(day, location.timezone)
+    days = max(1, min(7, days))
+    start, _ = day_bounds(day, location.timezone)
+    _, end = day_bounds(day + dt.timedelta(days=days - 1), location.timezone)
     providers = list(
         session.exec(
             select(Provider).where(Provider.location_id == location_id, Provider.active).order_by(Provider.name)
@@ -92,9 +136,51 @@ def board_day(session: Session, *, actor: Actor, location_id: int, day: dt.date)
         .where(Appointment.starts_at >= start, Appointment.starts_at < end)
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
+    blocks = unavailable(session, location=location, providers=providers, first_day=day, days=days)
     audit.record(session, actor=actor, action="view", entity="board", entity_id=location_id, detail=day.isoformat())
     session.commit()
-    return BoardDay(location=location, providers=providers, rooms=rooms, cards=[_card(*r) for r in rows])
+    cards = _with_warnings(session, [_card(*r) for r in rows])
+    return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks)
+
+
+def unavailable(
+    session: Session, *, location: Location, providers: list[Provider], first_day: dt.date, days: int
+) -> list[dict]:
+    """Spans when each provider does not work, per local day: outside their working
+    hours (only for providers with hours set) and their time off."""
+    ids = [p.id for p in providers]
+    hours: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for row in session.exec(select(ProviderHours).where(ProviderHours.provider_id.in_(ids)).order_by(ProviderHours.start_minute)):
+        hours.setdefault(row.provider_id, {}).setdefault(row.weekday, []).append((row.start_minute, row.end_minute))
+    start, _ = day_bounds(first_day, location.timezone)
+    _, end = day_bounds(first_day + dt.timedelta(days=days - 1), location.timezone)
+    offs = list(
+        session.exec(
+            select(ProviderTimeOff)
+            .where(ProviderTimeOff.provider_id.in_(ids))
+            .where(ProviderTimeOff.starts_at < end, ProviderTimeOff.ends_at > start)
+        )
+    )
+    blocks = []
+    for n in range(days):
+        day = first_day + dt.timedelta(days=n)
+        day_start, day_end = day_bounds(day, location.timezone)
+        for provider_id, weekly in hours.items():
+            cursor = 0
+            for a, b in [*weekly.get(day.weekday(), []), (24 * 60, 24 * 60)]:
+                if a > cursor:
+                    blocks.append({"provider_id": provider_id, "day": day.isoformat(), "start_minute": cursor,
+                                   "end_minute": a, "label": "Not working"})
+                cursor = max(cursor, b)
+        for off in offs:
+            if off.starts_at >= day_end or off.ends_at <= day_start:
+                continue
+            a = local(max(off.starts_at, day_start), location.timezone)
+            b_moment = min(off.ends_at, day_end)
+            b = 24 * 60 if b_moment == day_end else local(b_moment, location.timezone).hour * 60 + local(b_moment, location.timezone).minute
+            blocks.append({"provider_id": off.provider_id, "day": day.isoformat(), "start_minute": a.hour * 60 + a.minute,
+                           "end_minute": b, "label": f"Time off: {off.reason}" if off.reason else "Time off"})
+    return blocks
 
 
 def provider_day(session: Session, *, actor: Actor, day: dt.date) -> list[dict]:
@@ -125,24 +211,20 @@ def appointment_types(session: Session) -> list[AppointmentType]:
 
 
 def search_patients(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
-    """Patients whose name, MRN or phone starts with ``text`` (at least 2 characters)."""
-    require(actor.role, "patient.search")
-    text = (text or "").strip()
-    if len(text) < 2 or len(text) > 80:
-        return []
-    like = f"{text.lower()}%"
-    query = (
-        select(Patient)
-        .where(Patient.active)
-        .where(
-            or_(
-                func.lower(Patient.last_name).like(like),
-                func.lower(Patient.first_name).like(like),
-                func.lower(Patient.mrn).like(like),
-                Patient.phone.like(f"{text}%"),
-            )
-        )
-        .order_by(Patient.last_name, Patient.first_name)
-        .limit(limit)
-    )
-    return list(session.exec(query))
+    """Patients by name, date of birth, phone or MRN (see services.patients.search)."""
+    from clinic_app.services import patients
+
+    return patients.search(session, actor=actor, text=text, limit=limit)
+
+
+def coverage_label(session: Session, *, appointment_id: int) -> str:
+    """The visit day's primary insurance in words, for the desk at check-in."""
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("That appointment no longer exists.")
+    location = session.get(Location, appointment.location_id)
+    coverage = coverage_on(session, patient_id=appointment.patient_id, day=local(appointment.starts_at, location.timezone).date())
+    if coverage is None:
+        return "No insurance on file for this day (self-pay)"
+    payer = session.get(Payer, coverage.payer_id)
+    return f"{payer.name}, member {coverage.member_id}"

@@ -25,6 +25,8 @@ from clinic_app.models import (
     NoteProcedure,
     Patient,
     Provider,
+    ProviderHours,
+    ProviderTimeOff,
     Room,
     User,
 )
@@ -143,6 +145,16 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     session.add_all(types)
     session.add_all([Fee(code=c, amount_cents=a, timed=t, description=d) for c, a, t, d in FEES])
     session.flush()
+    # Working hours: weekdays 08:00-18:00, Saturdays 08:00-13:00, closed on Sundays; and
+    # one provider away on a course just after the demo fortnight.
+    session.add_all(
+        ProviderHours(provider_id=p.id, weekday=d, start_minute=8 * 60, end_minute=(18 if d < 5 else 13) * 60)
+        for p in providers
+        for d in range(6)
+    )
+    course = dt.datetime.combine(today + dt.timedelta(days=8), dt.time(9), tzinfo=zone(LOCATIONS[0][1]))
+    session.add(ProviderTimeOff(provider_id=providers[0].id, starts_at=course.astimezone(dt.UTC),
+                                ends_at=(course + dt.timedelta(hours=8)).astimezone(dt.UTC), reason="Course"))
 
     password_hash = hash_password(DEMO_PASSWORD)
     for username, full_name, role, provider_index, loc_index in USERS:
@@ -174,6 +186,7 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     fees = {f.code: f for f in session.exec(select(Fee))}
 
     count = 0
+    busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
     for day_offset in range(-7, 8):
         day = today + dt.timedelta(days=day_offset)
         if day.weekday() == 6:  # closed on Sundays
@@ -183,13 +196,13 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
             room = rooms[location.id][p_index % 3]
             count += _provider_day(
                 session, rnd=rnd, now=now, day=day, provider=provider, location=location, room=room,
-                types=types, people=people, fees=fees,
+                types=types, people=people, fees=fees, busy=busy,
             )
     session.commit()
     return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count}
 
 
-def _provider_day(session, *, rnd, now, day, provider, location, room, types, people, fees) -> int:
+def _provider_day(session, *, rnd, now, day, provider, location, room, types, people, fees, busy) -> int:
     tz = zone(location.timezone)
     clock = dt.datetime.combine(day, dt.time(8, 0), tzinfo=tz)
     closing = dt.datetime.combine(day, dt.time(17 if day.weekday() < 5 else 12, 0), tzinfo=tz)
@@ -204,7 +217,18 @@ def _provider_day(session, *, rnd, now, day, provider, location, room, types, pe
         if rnd.random() < 0.25:  # a free slot
             continue
         status = _status_for(rnd, start, end, now)
+        # A patient is never in two places at once (a database rule since 0004); with
+        # few patients a slot may find nobody free, and stays empty.
         patient = rnd.choice(people)
+        tries = 0
+        while any(s < end and e > start for s, e in busy.get(patient.id, ())):
+            tries += 1
+            if tries > 20:
+                break
+            patient = rnd.choice(people)
+        if tries > 20:
+            continue
+        busy.setdefault(patient.id, []).append((start, end))
         appointment = Appointment(
             patient_id=patient.id, provider_id=provider.id, location_id=location.id, room_id=room.id,
             appointment_type_id=kind.id, starts_at=start, ends_at=end, status=status,

@@ -30,8 +30,20 @@ class SlotTaken(ClinicError):
     """The provider or room is already booked at that time."""
 
 
+class OutsideHours(ClinicError):
+    """The provider does not work then (working hours or time off)."""
+
+
 class IllegalTransition(ClinicError):
     """The appointment cannot move from its status to the one asked for."""
+
+
+class PossibleDuplicate(ClinicError):
+    """A registration looks like a patient already on file; confirm to register anyway."""
+
+    def __init__(self, message: str, matches: list) -> None:
+        super().__init__(message)
+        self.matches = matches
 
 
 class NoteAlreadySigned(ClinicError):
@@ -73,6 +85,10 @@ DB_RULE_MESSAGES = {
     "clinical_record_kept": (NotAllowed, "Clinical records are kept: resolve or stop it instead of deleting it."),
     "ex_appointment_provider_overlap": (SlotTaken, "The provider already has an appointment at that time."),
     "ex_appointment_room_overlap": (SlotTaken, "The room is already booked at that time."),
+    "patient_slot_taken": (SlotTaken, "The patient already has an appointment at that time."),
+    "ex_appointment_patient_overlap": (SlotTaken, "The patient already has an appointment at that time."),
+    "patient_registration_invalid": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
+    "ck_patient_": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
 }
 
 

@@ -16,7 +16,10 @@ RECEPTION, CLINICIAN, BILLER, MANAGER, ADMIN = "reception", "clinician", "biller
 PERMISSIONS: dict[str, frozenset[str]] = {
     "board.view": frozenset({RECEPTION, CLINICIAN}),
     "patient.search": frozenset({RECEPTION}),
+    "patient.register": frozenset({RECEPTION}),
     "appointment.book": frozenset({RECEPTION}),
+    "appointment.reschedule": frozenset({RECEPTION}),
+    "provider.hours": frozenset({RECEPTION, ADMIN}),
     "appointment.check_in": frozenset({RECEPTION}),
     "appointment.no_show": frozenset({RECEPTION}),
     "appointment.cancel": frozenset({RECEPTION}),
@@ -56,7 +59,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 ACTION_WORDS = {
     "board.view": "view the calendar board",
     "patient.search": "search patients",
+    "patient.register": "register patients",
     "appointment.book": "book appointments",
+    "appointment.reschedule": "move appointments",
+    "provider.hours": "set providers' working hours and time off",
     "appointment.check_in": "check patients in",
     "appointment.no_show": "mark no-shows",
     "appointment.cancel": "cancel appointments",

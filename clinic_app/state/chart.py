@@ -239,6 +239,7 @@ class ChartState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self.visits = [self._visit(r) for r in rows]
+        self._provider_id = actor.provider_id or 0
         registry.show(client_token(self), "chart", [chart_topic(actor.provider_id, self.day)])
         if self.appointment_id:
             return await self.open_visit(self.appointment_id)
@@ -252,12 +253,16 @@ class ChartState(rx.State):
             open_label=f"Open note: {row['patient_name']} at {row['start_label']}",
         )
 
+    _provider_id: int = 0
+
     def apply_card(self, row: dict) -> None:
         """A pushed change to one of today's visits (e.g. reception checked the patient in)."""
-        if row.get("day") != self.day:
-            return
         visits = [v for v in self.visits if v.id != row["id"]]
-        visits.append(self._visit(row))
+        # A visit moved to another day or provider leaves this list (reception's Move).
+        if row.get("day") == self.day and row.get("provider_id") == self._provider_id:
+            visits.append(self._visit(row))
+        elif len(visits) == len(self.visits):
+            return
         visits.sort(key=lambda v: (v.start_label, v.id))
         self.visits = visits
         if row["id"] == self.appointment_id:

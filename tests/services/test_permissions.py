@@ -11,7 +11,7 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
+    "reception": {"board.view", "patient.search", "patient.register", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
                   "coverage.edit", "payment.take",
                   "fhir.directory.read", "fhir.patient.read", "fhir.patient.write", "fhir.schedule.read"},
     "clinician": {"board.view", "appointment.start_session", "chart.view", "note.edit", "note.sign", "note.cosign", "note.addendum",
@@ -20,7 +20,7 @@ EXPECTED = {
                "coverage.edit", "payment.take", "ledger.adjust", "billing.reports",
                "fhir.directory.read", "fhir.patient.read", "fhir.schedule.read", "fhir.condition.read", "fhir.claim.read"},
     "manager": {"kpi.view", "billing.reports", "fhir.directory.read"},
-    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "billing.setup", "billing.reports",
+    "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "provider.hours", "billing.setup", "billing.reports",
               "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create", "measure.define"},
 }
 

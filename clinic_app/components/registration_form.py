@@ -1,0 +1,122 @@
+"""The new-patient form: labelled fields, each with its own message when it is wrong."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from clinic_app.services.patients import CONSENT_LABELS
+from clinic_app.state.registration import RegistrationState as R
+
+
+def _problem(name: str) -> rx.Component:
+    return rx.cond(
+        R.problems.contains(name),
+        rx.text(R.problems[name], size="1", color_scheme="red", id=f"reg-{name}-problem"),
+    )
+
+
+def text_field(name: str, label: str, *, type_: str = "text", max_length: int = 120, width: str = "100%") -> rx.Component:
+    """A labelled input bound to one field of the form."""
+    return rx.vstack(
+        rx.el.label(label, html_for=f"reg-{name}"),
+        rx.input(
+            id=f"reg-{name}", type=type_, value=R.form[name], max_length=max_length, width=width,
+            on_change=lambda value: R.set_field(name, value),
+            aria_invalid=rx.cond(R.problems.contains(name), "true", "false"),
+        ),
+        _problem(name),
+        spacing="1",
+        width="100%",
+    )
+
+
+def choice_field(name: str, label: str, options) -> rx.Component:
+    """A labelled select bound to one field of the form."""
+    return rx.vstack(
+        rx.el.label(label, html_for=f"reg-{name}"),
+        rx.select.root(
+            rx.select.trigger(id=f"reg-{name}", aria_label=label),
+            rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
+            value=R.form[name],
+            on_change=lambda value: R.set_field(name, value),
+        ),
+        _problem(name),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _section(title: str, *children: rx.Component) -> rx.Component:
+    return rx.el.fieldset(
+        rx.el.legend(rx.text(title, weight="bold", size="2")),
+        rx.vstack(*children, spacing="2", width="100%"),
+        style={"border": "1px solid var(--gray-5)", "borderRadius": "6px", "padding": "8px", "width": "100%"},
+    )
+
+
+def registration_form() -> rx.Component:
+    """The whole panel; shown while RegistrationState.panel_open."""
+    return rx.cond(
+        R.panel_open,
+        rx.card(
+            rx.vstack(
+                rx.heading("Register a new patient", size="4"),
+                rx.cond(R.message != "", rx.callout(R.message, color_scheme=rx.cond(R.duplicate, "amber", "red"), role="alert", size="1")),
+                _section(
+                    "Patient",
+                    text_field("first_name", "First name", max_length=80),
+                    text_field("last_name", "Last name", max_length=80),
+                    text_field("birth_date", "Date of birth", type_="date"),
+                    choice_field("sex", "Sex", R.sexes),
+                    text_field("mrn", "MRN (leave empty for a new one)", max_length=20),
+                ),
+                _section(
+                    "Contact",
+                    text_field("phone", "Phone", type_="tel", max_length=32),
+                    text_field("email", "Email", type_="email"),
+                    text_field("address_line", "Address", max_length=200),
+                    rx.hstack(text_field("city", "City", max_length=80), text_field("region", "State", max_length=40), width="100%"),
+                    text_field("postal_code", "ZIP code", max_length=12),
+                    choice_field("preferred_channel", "Preferred contact", R.channels),
+                    rx.checkbox(
+                        "Opted out of reminders",
+                        checked=R.form["reminders_opt_out"] == "yes",
+                        on_change=lambda value: R.set_field("reminders_opt_out", value),
+                    ),
+                ),
+                _section(
+                    "Emergency contact",
+                    text_field("emergency_name", "Emergency contact name"),
+                    text_field("emergency_relationship", "Relationship to the patient", max_length=40),
+                    text_field("emergency_phone", "Emergency contact phone", type_="tel", max_length=32),
+                ),
+                _section(
+                    "Guarantor (responsible for the bill)",
+                    choice_field("guarantor_relationship", "Guarantor", R.relationships),
+                    rx.cond(
+                        R.form["guarantor_relationship"] != "self",
+                        rx.vstack(
+                            text_field("guarantor_name", "Guarantor name"),
+                            text_field("guarantor_phone", "Guarantor phone", type_="tel", max_length=32),
+                            width="100%",
+                        ),
+                    ),
+                ),
+                _section(
+                    "Consents (date given)",
+                    *[text_field(f"consent_{kind}", label, type_="date") for kind, label in CONSENT_LABELS.items()],
+                ),
+                rx.text("Insurance coverage is added after registration.", size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.button("Register patient", on_click=R.register(False), size="3"),
+                    rx.cond(R.duplicate, rx.button("Register anyway", on_click=R.register(True), color_scheme="amber", size="3")),
+                    rx.button("Close registration form", on_click=R.close, variant="ghost", size="3"),
+                    wrap="wrap",
+                ),
+                spacing="2",
+                align="start",
+                width="100%",
+            ),
+            width="360px",
+        ),
+    )

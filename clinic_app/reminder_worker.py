@@ -1,0 +1,42 @@
+"""The reminder worker the app starts: every few minutes, queue and send due reminders.
+
+On when ``CLINIC_REMINDERS=on`` (off by default so that a developer's machine does not
+try to mail patients); ``CLINIC_REMINDER_SECONDS`` sets the interval (default 300).
+Several backend workers may each run it: the outbox's claim keeps every reminder to
+one send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+from clinic_app.db import session_scope
+from clinic_app.services import reminders
+
+log = logging.getLogger(__name__)
+
+
+def enabled() -> bool:
+    return os.environ.get("CLINIC_REMINDERS", "off").lower() in ("1", "on", "yes", "true")
+
+
+def _tick() -> None:
+    with session_scope() as session:
+        queued, counts = reminders.run_once(session)
+    if queued or any(counts.values()):
+        log.info("reminders: %s queued, %s", queued, counts)
+
+
+async def run() -> None:
+    """The lifespan task: loops for the app's lifetime."""
+    if not enabled():
+        return
+    interval = max(10, int(os.environ.get("CLINIC_REMINDER_SECONDS", "300")))
+    while True:
+        try:
+            await asyncio.to_thread(_tick)
+        except Exception:
+            log.exception("reminder run failed; trying again next time")
+        await asyncio.sleep(interval)

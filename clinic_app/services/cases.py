@@ -1,0 +1,130 @@
+"""Episodes of care and their prior authorisation: N visits between two dates.
+
+A visit booked past the authorised count or outside the dates is allowed (the clinic
+may still see the patient) but is flagged on the board: it is at risk of denial.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write
+from clinic_app.models import RELEASED, Appointment, CareCase, CaseVisit, Location, Patient
+from clinic_app.services import audit
+from clinic_app.services.actor import Actor
+from clinic_app.services.clock import local_day
+from clinic_app.services.errors import InvalidInput, NotFound
+from clinic_app.services.permissions import require
+
+
+def open_case(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    title: str,
+    referral_source: str = "",
+    diagnosis_code: str = "",
+    payer_name: str = "",
+    authorized_visits: int | None = None,
+    auth_start: dt.date | None = None,
+    auth_end: dt.date | None = None,
+) -> CareCase:
+    """Open an episode of care for a patient."""
+    for_write(session)
+    require(actor.role, "patient.register")
+    if session.get(Patient, patient_id) is None:
+        raise InvalidInput("Choose a patient from the search results.")
+    title = (title or "").strip()
+    if not title or len(title) > 120:
+        raise InvalidInput("Give the episode a title of at most 120 characters, e.g. 'Left knee, post-op'.")
+    if authorized_visits is not None and not 0 <= authorized_visits <= 500:
+        raise InvalidInput("Authorised visits must be a number from 0 to 500.")
+    if auth_start and auth_end and auth_end < auth_start:
+        raise InvalidInput("The authorisation must end on or after the day it starts.")
+    case = CareCase(
+        patient_id=patient_id, title=title, referral_source=(referral_source or "").strip()[:120],
+        diagnosis_code=(diagnosis_code or "").strip().upper()[:10], payer_name=(payer_name or "").strip()[:120],
+        authorized_visits=authorized_visits, auth_start=auth_start, auth_end=auth_end,
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="care_case", entity_id=case.id, patient_id=patient_id)
+    session.commit()
+    return case
+
+
+def attach_visit(session: Session, *, actor: Actor, case_id: int, appointment_id: int) -> CaseVisit:
+    """Count an appointment against an episode of the same patient."""
+    for_write(session)
+    require(actor.role, "appointment.book")
+    case = session.get(CareCase, case_id)
+    appointment = session.get(Appointment, appointment_id)
+    if case is None or appointment is None:
+        raise NotFound("That episode or appointment no longer exists.")
+    if case.patient_id != appointment.patient_id:
+        raise InvalidInput("The episode belongs to another patient.")
+    link = CaseVisit(case_id=case_id, appointment_id=appointment_id)
+    try:
+        session.add(link)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise InvalidInput("This visit already counts against an episode.") from exc
+    return link
+
+
+def cases_of(session: Session, *, patient_id: int) -> list[CareCase]:
+    """A patient's open episodes, newest first."""
+    return list(
+        session.exec(select(CareCase).where(CareCase.patient_id == patient_id, CareCase.active).order_by(CareCase.id.desc()))
+    )
+
+
+def authorization_warnings(session: Session, *, appointment_ids: list[int]) -> dict[int, str]:
+    """For each given appointment in an episode with an authorisation: why it is at
+    risk ("Visit 13 of 12 authorised", "After the authorisation ended 2030-04-30")."""
+    if not appointment_ids:
+        return {}
+    links = session.exec(select(CaseVisit).where(CaseVisit.appointment_id.in_(appointment_ids))).all()
+    case_ids = {link.case_id for link in links}
+    if not case_ids:
+        return {}
+    warnings: dict[int, str] = {}
+    rows = session.exec(
+        select(CaseVisit.case_id, Appointment, Location.timezone)
+        .join(Appointment, Appointment.id == CaseVisit.appointment_id)
+        .join(Location, Location.id == Appointment.location_id)
+        .where(CaseVisit.case_id.in_(case_ids), Appointment.status.not_in(RELEASED))
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+    cases = {c.id: c for c in session.exec(select(CareCase).where(CareCase.id.in_(case_ids)))}
+    counted: dict[int, int] = {}
+    wanted = set(appointment_ids)
+    for case_id, appointment, tz in rows:
+        case = cases[case_id]
+        counted[case_id] = counted.get(case_id, 0) + 1
+        if appointment.id not in wanted:
+            continue
+        day = local_day(appointment.starts_at, tz)
+        if case.authorized_visits is not None and counted[case_id] > case.authorized_visits:
+            warnings[appointment.id] = f"Visit {counted[case_id]} of {case.authorized_visits} authorised"
+        elif case.auth_end and day > case.auth_end:
+            warnings[appointment.id] = f"After the authorisation ended {case.auth_end.isoformat()}"
+        elif case.auth_start and day < case.auth_start:
+            warnings[appointment.id] = f"Before the authorisation starts {case.auth_start.isoformat()}"
+    return warnings
+
+
+def used_visits(session: Session, *, case_id: int) -> int:
+    """Visits of an episode that are booked or done (cancelled and no-shows do not count)."""
+    return len(
+        session.exec(
+            select(CaseVisit.id)
+            .join(Appointment, Appointment.id == CaseVisit.appointment_id)
+            .where(CaseVisit.case_id == case_id, Appointment.status.not_in(RELEASED))
+        ).all()
+    )

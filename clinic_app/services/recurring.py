@@ -1,0 +1,243 @@
+"""Recurring series: e.g. Tuesdays and Thursdays at 09:00 for six weeks.
+
+``plan_series`` checks every occurrence against the same rules as a single booking and
+reports each one's problem, saving nothing. ``book_series`` books them all in one
+transaction, or, when the desk accepts the exceptions, every occurrence that is free;
+an occurrence with a problem is never saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import (
+    Appointment,
+    AppointmentEvent,
+    AppointmentSeries,
+    AppointmentType,
+    Location,
+    Patient,
+    Provider,
+    Room,
+    SeriesMember,
+)
+from clinic_app.services import audit
+from clinic_app.services.actor import Actor
+from clinic_app.services.clock import at_local, local
+from clinic_app.services.errors import ClinicError, IllegalTransition, InvalidInput, NotFound, SlotTaken, from_db_error
+from clinic_app.services.permissions import require
+from clinic_app.services.scheduling import MAX_REASON, check_slot, is_late_cancel, publish_change
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_OCCURRENCES = 60
+
+
+@dataclass
+class Occurrence:
+    """One planned visit of a series and what, if anything, stops it."""
+
+    number: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    label: str
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+class SeriesConflict(ClinicError):
+    """Some occurrences cannot be booked; ``occurrences`` holds the whole report."""
+
+    def __init__(self, occurrences: list[Occurrence]) -> None:
+        bad = [o for o in occurrences if not o.ok]
+        lines = "; ".join(f"{o.label}: {o.problem}" for o in bad)
+        super().__init__(
+            f"{len(bad)} of {len(occurrences)} visits cannot be booked ({lines}). "
+            "Nothing was saved: change the series, or book the free ones and skip these."
+        )
+        self.occurrences = occurrences
+
+
+def _context(session: Session, patient_id: int, provider_id: int, appointment_type_id: int, room_id: int | None):
+    patient = session.get(Patient, patient_id)
+    if patient is None or not patient.active:
+        raise InvalidInput("Choose a patient from the search results.")
+    provider = session.get(Provider, provider_id)
+    if provider is None or not provider.active:
+        raise InvalidInput("Choose a provider.")
+    kind = session.get(AppointmentType, appointment_type_id)
+    if kind is None or not kind.active:
+        raise InvalidInput("Choose an appointment type.")
+    location = session.get(Location, provider.location_id)
+    if room_id is not None:
+        room = session.get(Room, room_id)
+        if room is None or not room.active or room.location_id != location.id:
+            raise InvalidInput(f"Choose a room at {location.name}.")
+    return patient, provider, kind, location
+
+
+def plan_series(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    provider_id: int,
+    appointment_type_id: int,
+    first_day: dt.date,
+    time: str,
+    weekdays: list[int],
+    weeks: int,
+    room_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> list[Occurrence]:
+    """Every occurrence of the series with its problem, if any. Saves nothing."""
+    require(actor.role, "appointment.book")
+    now = now or utcnow()
+    patient, provider, kind, location = _context(session, patient_id, provider_id, appointment_type_id, room_id)
+    days = sorted({int(d) for d in weekdays})
+    if not days or any(not 0 <= d <= 6 for d in days):
+        raise InvalidInput("Choose at least one day of the week for the series.")
+    if not 1 <= weeks <= 26:
+        raise InvalidInput("A series runs for 1 to 26 weeks.")
+    monday = first_day - dt.timedelta(days=first_day.weekday())
+    dates = [monday + dt.timedelta(weeks=w, days=d) for w in range(weeks) for d in days]
+    dates = [d for d in dates if d >= first_day]
+    if len(dates) > MAX_OCCURRENCES:
+        raise InvalidInput(f"A series holds at most {MAX_OCCURRENCES} visits.")
+    tz = location.timezone
+    plan = []
+    for number, day in enumerate(dates, start=1):
+        starts_at = at_local(day, time, tz)
+        ends_at = starts_at + dt.timedelta(minutes=kind.duration_minutes)
+        occurrence = Occurrence(
+            number=number, starts_at=starts_at, ends_at=ends_at,
+            label=f"{DAY_NAMES[day.weekday()]} {day.isoformat()} {local(starts_at, tz):%H:%M}",
+        )
+        if starts_at < now:
+            occurrence.problem = "that time has already passed"
+        else:
+            try:
+                check_slot(session, provider=provider, location=location, patient=patient, room_id=room_id,
+                           starts_at=starts_at, ends_at=ends_at)
+            except ClinicError as exc:
+                occurrence.problem = str(exc).removesuffix(".").split("; choose")[0]
+        plan.append(occurrence)
+    if not plan:
+        raise InvalidInput("The series has no visits on or after its first day.")
+    return plan
+
+
+def book_series(
+    session: Session,
+    *,
+    actor: Actor,
+    patient_id: int,
+    provider_id: int,
+    appointment_type_id: int,
+    first_day: dt.date,
+    time: str,
+    weekdays: list[int],
+    weeks: int,
+    room_id: int | None = None,
+    skip_conflicts: bool = False,
+    now: dt.datetime | None = None,
+) -> tuple[AppointmentSeries, list[Appointment], list[Occurrence]]:
+    """Book the series: all of it, or (``skip_conflicts``) every free occurrence.
+
+    Raises SeriesConflict with the per-occurrence report when something is in the way
+    and the desk has not chosen to skip it; then nothing is saved.
+    """
+    for_write(session)
+    require(actor.role, "appointment.book")
+    plan = plan_series(
+        session, actor=actor, patient_id=patient_id, provider_id=provider_id,
+        appointment_type_id=appointment_type_id, first_day=first_day, time=time, weekdays=weekdays,
+        weeks=weeks, room_id=room_id, now=now,
+    )
+    free = [o for o in plan if o.ok]
+    if (len(free) < len(plan) and not skip_conflicts) or not free:
+        session.rollback()
+        raise SeriesConflict(plan)
+    _, provider, kind, location = _context(session, patient_id, provider_id, appointment_type_id, room_id)
+    names = ", ".join(DAY_NAMES[d] for d in sorted(set(weekdays)))
+    series = AppointmentSeries(
+        patient_id=patient_id, created_by=actor.user_id,
+        description=f"{kind.name} with {provider.name}, {names} at {time} for {weeks} weeks",
+    )
+    appointments = []
+    try:
+        session.add(series)
+        session.flush()
+        for occurrence in free:
+            appointment = Appointment(
+                patient_id=patient_id, provider_id=provider_id, location_id=location.id, room_id=room_id,
+                appointment_type_id=kind.id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
+            )
+            session.add(appointment)
+            session.flush()
+            session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id,
+                                         note=f"series {series.id}"))
+            session.add(SeriesMember(series_id=series.id, appointment_id=appointment.id, occurrence=occurrence.number))
+            appointments.append(appointment)
+        audit.record(session, actor=actor, action="create", entity="appointment_series", entity_id=series.id,
+                     patient_id=patient_id, detail=f"{len(appointments)} visits")
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise (from_db_error(exc) or SlotTaken("A slot of the series was just taken; plan it again.")) from exc
+    for appointment in appointments:
+        publish_change(session, appointment)
+    return series, appointments, [o for o in plan if not o.ok]
+
+
+def cancel_following(
+    session: Session, *, actor: Actor, appointment_id: int, reason: str = "", now: dt.datetime | None = None
+) -> list[Appointment]:
+    """Cancel this visit of a series and every later one still booked, in one transaction."""
+    for_write(session)
+    require(actor.role, "appointment.cancel")
+    now = now or utcnow()
+    reason = (reason or "").strip()
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The reason is too long (at most {MAX_REASON} characters).")
+    member = session.exec(select(SeriesMember).where(SeriesMember.appointment_id == appointment_id)).first()
+    if member is None:
+        raise NotFound("This visit is not part of a series.")
+    rows = session.exec(
+        select(Appointment)
+        .join(SeriesMember, SeriesMember.appointment_id == Appointment.id)
+        .where(SeriesMember.series_id == member.series_id, SeriesMember.occurrence >= member.occurrence)
+        .where(Appointment.status == "booked")
+        .order_by(Appointment.starts_at)
+    ).all()
+    if not rows:
+        raise IllegalTransition("No visit of the series from this one on is still booked.")
+    location = session.get(Location, rows[0].location_id)
+    cancelled = []
+    for appointment in rows:
+        changed = session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment.id, Appointment.status == "booked")
+            .values(status="cancelled", cancel_reason=reason, late_cancel=is_late_cancel(location, appointment, now))
+        ).rowcount
+        if changed != 1:
+            session.rollback()
+            raise IllegalTransition("Someone else changed a visit of the series meanwhile; try again.")
+        session.add(AppointmentEvent(appointment_id=appointment.id, from_status="booked", to_status="cancelled",
+                                     user_id=actor.user_id, at=now, note=reason or "series cancelled from here on"))
+        audit.record(session, actor=actor, action="status:cancelled", entity="appointment",
+                     entity_id=appointment.id, patient_id=appointment.patient_id)
+        cancelled.append(appointment)
+    session.commit()
+    for appointment in cancelled:
+        session.refresh(appointment)
+        publish_change(session, appointment)
+    return cancelled

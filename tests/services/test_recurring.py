@@ -1,0 +1,99 @@
+"""Recurring series: the per-occurrence conflict report, all-or-nothing, skipping exceptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from clinic_app.models import Appointment, AppointmentSeries, SeriesMember
+from clinic_app.services import recurring, scheduling
+from clinic_app.services.errors import InvalidInput, NotAllowed, NotFound
+from clinic_app.services.recurring import SeriesConflict
+from tests.conftest import DAY, at
+from tests.services.helpers import book, now_at
+
+THURSDAY = DAY + dt.timedelta(days=2)
+
+
+def _series(session, clinic, **overrides):
+    kwargs = {
+        "actor": clinic.reception, "patient_id": clinic.patients[0].id, "provider_id": clinic.providers[0].id,
+        "appointment_type_id": clinic.treatment.id, "first_day": DAY, "time": "09:00", "weekdays": [1, 3],
+        "weeks": 6, "now": now_at("07:00"),
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+def test_twice_a_week_for_six_weeks_books_twelve_visits(session, clinic):
+    series, appointments, skipped = recurring.book_series(session, **_series(session, clinic))
+    assert len(appointments) == 12 and skipped == []
+    assert [a.starts_at for a in appointments[:3]] == [at("09:00"), at("09:00", THURSDAY), at("09:00", DAY + dt.timedelta(days=7))]
+    members = session.exec(select(SeriesMember).where(SeriesMember.series_id == series.id)).all()
+    assert sorted(m.occurrence for m in members) == list(range(1, 13))
+    assert series.description == "Treatment with Ann Able, PT, Tue, Thu at 09:00 for 6 weeks"
+
+
+def test_conflicts_are_reported_occurrence_by_occurrence_and_nothing_is_saved(session, clinic):
+    book(session, clinic, "09:15", provider=0, patient=1)  # provider busy on the first Tuesday
+    scheduling.book_appointment(  # the patient busy with someone else on the second Thursday
+        session, actor=clinic.reception, patient_id=clinic.patients[0].id, provider_id=clinic.providers[1].id,
+        appointment_type_id=clinic.treatment.id, starts_at=at("09:00", THURSDAY + dt.timedelta(days=7)), now=now_at("07:00"),
+    )
+    plan = recurring.plan_series(session, **_series(session, clinic))
+    problems = [(o.number, o.label, o.problem) for o in plan if not o.ok]
+    assert problems == [
+        (1, "Tue 2030-03-12 09:00", "Ann Able, PT already has an appointment 09:15-09:45"),
+        (4, "Thu 2030-03-21 09:00", "Cara Diaz already has an appointment 09:00-09:30 with Bo Baker, PT"),
+    ]
+    before = len(session.exec(select(Appointment)).all())
+    with pytest.raises(SeriesConflict, match=r"2 of 12 visits cannot be booked \(Tue 2030-03-12 09:00: Ann Able") as info:
+        recurring.book_series(session, **_series(session, clinic))
+    assert len(info.value.occurrences) == 12
+    assert len(session.exec(select(Appointment)).all()) == before
+    assert session.exec(select(AppointmentSeries)).all() == []
+
+
+def test_skipping_the_exceptions_books_the_rest(session, clinic):
+    book(session, clinic, "09:15", provider=0, patient=1)
+    _, appointments, skipped = recurring.book_series(session, **_series(session, clinic), skip_conflicts=True)
+    assert len(appointments) == 11
+    assert [o.number for o in skipped] == [1]
+
+
+def test_working_hours_show_in_the_report(session, clinic):
+    for weekday, hours in ((1, ("08:00", "17:00")), (3, ("13:00", "17:00"))):
+        scheduling.set_hours(session, actor=clinic.admin, provider_id=clinic.providers[0].id, weekday=weekday, windows=[hours])
+    plan = recurring.plan_series(session, **_series(session, clinic, weeks=1))
+    assert [o.problem for o in plan] == ["", "Ann Able, PT works 13:00-17:00 on Thursdays; 09:00-09:30 is outside those hours"]
+
+
+def test_series_input_is_checked(session, clinic):
+    with pytest.raises(InvalidInput, match="at least one day of the week"):
+        recurring.plan_series(session, **_series(session, clinic, weekdays=[]))
+    with pytest.raises(InvalidInput, match="1 to 26 weeks"):
+        recurring.plan_series(session, **_series(session, clinic, weeks=40))
+    with pytest.raises(NotAllowed):
+        recurring.book_series(session, **_series(session, clinic, actor=clinic.clinician))
+
+
+def test_cancel_this_and_following(session, clinic):
+    from clinic_app.services import board
+
+    _, appointments, _ = recurring.book_series(session, **_series(session, clinic, weeks=2))
+    first, second, third, fourth = appointments
+    scheduling.transition(session, actor=clinic.reception, appointment_id=first.id, to_status="arrived", now=now_at("08:55"))
+    cancelled = recurring.cancel_following(session, actor=clinic.reception, appointment_id=second.id,
+                                           reason="Discharged early", now=now_at("08:55"))
+    assert [a.id for a in cancelled] == [second.id, third.id, fourth.id]
+    statuses = {a.id: session.get(Appointment, a.id).status for a in appointments}
+    assert statuses == {first.id: "arrived", second.id: "cancelled", third.id: "cancelled", fourth.id: "cancelled"}
+    assert session.get(Appointment, third.id).cancel_reason == "Discharged early"
+    assert board.card(session, appointment_id=first.id)["in_series"] is True
+    single = book(session, clinic, "15:00", patient=2)
+    with pytest.raises(NotFound, match="not part of a series"):
+        recurring.cancel_following(session, actor=clinic.reception, appointment_id=single.id, now=now_at("08:55"))
+    with pytest.raises(NotAllowed):
+        recurring.cancel_following(session, actor=clinic.biller, appointment_id=first.id, now=now_at("08:55"))
