@@ -23,7 +23,8 @@ def test_metadata_is_a_capability_statement_needing_no_token(api):
     assert body["fhirVersion"] == "4.0.1"
     kinds = {x["type"] for x in body["rest"][0]["resource"]}
     assert kinds == {"Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
-                     "Condition", "Claim", "DocumentReference"}
+                     "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance",
+                     "MedicationStatement", "Coverage"}
 
 
 def test_every_type_reads_and_searches_as_valid_r4(api, token, clinic, signed_visit):
