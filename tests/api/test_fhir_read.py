@@ -151,5 +151,5 @@ def test_unsupported_paths_and_methods_answer_in_fhir(api, token, clinic):
     assert r.status_code == 405 and r.json()["resourceType"] == "OperationOutcome"
     r = api.get(f"/fhir/Patient/{clinic.patients[0].id}/_history", headers=h)
     assert r.status_code == 404 and "see /fhir/metadata" in r.json()["issue"][0]["diagnostics"]
-    r = api.get("/fhir/Observation", headers=h)
-    assert r.status_code == 404 and "no 'Observation' resources" in r.text
+    r = api.get("/fhir/Basic", headers=h)
+    assert r.status_code == 404 and "no 'Basic' resources" in r.text
