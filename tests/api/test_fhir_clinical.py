@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from clinic_app.models import AuditLog
+from clinic_app.models import AuditLog, Coverage, MeasureResult, PatientAllergy, PatientMedication
 from clinic_app.services import charting, fhir, history, measures, payers
 from tests.api.conftest import ALL_READ, validate
 from tests.services.helpers import charted_note, now_at
@@ -119,3 +119,13 @@ def test_capability_statement_and_export_include_the_new_types(api, clinic, char
     for kind in ("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"):
         for line in (tmp_path / "out" / f"{kind}.ndjson").read_text().splitlines():
             validate(json.loads(line))
+
+
+def test_import_accepts_and_skips_the_new_types(clinic, charted, session, tmp_path):
+    fhir.export_ndjson(session, actor=None, out_dir=tmp_path / "out", types=("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"))
+    bundle = fhir.bundle_from_ndjson(tmp_path / "out")
+    assert len(bundle["entry"]) == 5
+    before = {m: len(session.exec(select(m)).all()) for m in (MeasureResult, PatientAllergy, PatientMedication, Coverage)}
+    response = fhir.import_bundle(session, actor=clinic.admin, bundle=bundle)
+    assert [e["response"]["status"] for e in response["entry"]] == ["200 OK"] * 5
+    assert {m: len(session.exec(select(m)).all()) for m in before} == before
