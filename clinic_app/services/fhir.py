@@ -34,11 +34,17 @@ from clinic_app.models import (
     AppointmentEvent,
     AppointmentType,
     Charge,
+    Coverage,
     Location,
+    MeasureResult,
     Note,
     NoteDiagnosis,
     NoteProcedure,
+    OutcomeMeasure,
     Patient,
+    PatientAllergy,
+    PatientMedication,
+    Payer,
     Provider,
     Room,
 )
@@ -47,6 +53,7 @@ from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local_day
 from clinic_app.services.codes import describe_icd10
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound, from_db_error
+from clinic_app.services.measures import BUILTIN as BUILTIN_MEASURES
 from clinic_app.services.permissions import CLINICIAN, require
 
 FHIR_VERSION = "4.0.1"
@@ -62,6 +69,9 @@ EXT_VISIT_STATUS = EXT + "visit-status"
 EXT_ARRIVED_AT = EXT + "arrived-at"
 EXT_SESSION_STARTED_AT = EXT + "session-started-at"
 EXT_LOCATION = EXT + "location"
+EXT_DRUG_CLASS = EXT + "drug-class"
+MEASURE_SYSTEM = EXT + "outcome-measure"
+PAYER_ID_SYSTEM = EXT + "payer-id"
 NOTE_JSON = "application/json"
 ORG_ID = "clinic"
 
@@ -342,6 +352,68 @@ def claim_resource(appointment: Appointment, charges: list[Charge], tz: str) -> 
     return resource
 
 
+def observation_resource(result: MeasureResult, note: Note, measure_name: str) -> dict:
+    """An outcome measure's score at a visit (part of the visit's note)."""
+    return {
+        "resourceType": "Observation", "id": str(result.id), "status": "final" if note.signed_at else "preliminary",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
+                                  "display": "Survey"}]}],
+        "code": {"coding": [{"system": MEASURE_SYSTEM, "code": result.measure_code, "display": measure_name}], "text": measure_name},
+        "subject": _ref("Patient", result.patient_id), "encounter": _ref("Encounter", note.appointment_id),
+        "effectiveDateTime": _instant(result.recorded_at), "performer": [_ref("Practitioner", note.provider_id)],
+        "valueQuantity": {"value": result.score, "unit": "score", "system": "http://unitsofmeasure.org", "code": "{score}"},
+    }
+
+
+def allergy_resource(allergy: PatientAllergy) -> dict:
+    resource = {
+        "resourceType": "AllergyIntolerance", "id": str(allergy.id),
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                                       "code": "active" if allergy.active else "inactive"}]},
+        "code": {"text": allergy.substance}, "patient": _ref("Patient", allergy.patient_id),
+        "recordedDate": _instant(allergy.recorded_at),
+    }
+    if allergy.reaction:
+        resource["reaction"] = [{"manifestation": [{"text": allergy.reaction}]}]
+    return resource
+
+
+def medication_statement_resource(medication: PatientMedication) -> dict:
+    resource = {
+        "resourceType": "MedicationStatement", "id": str(medication.id),
+        "extension": [{"url": EXT_DRUG_CLASS, "valueString": medication.drug_class}],
+        "status": "active" if medication.active else "stopped",
+        "medicationCodeableConcept": {"text": medication.name}, "subject": _ref("Patient", medication.patient_id),
+        "dateAsserted": _instant(medication.recorded_at),
+    }
+    if medication.dose:
+        resource["dosage"] = [{"text": medication.dose}]
+    return resource
+
+
+def coverage_resource(coverage: Coverage, payer: Payer) -> dict:
+    period = {"start": coverage.effective_from.isoformat()}
+    if coverage.effective_to:
+        period["end"] = coverage.effective_to.isoformat()
+    resource = {
+        "resourceType": "Coverage", "id": str(coverage.id), "status": "active" if coverage.active else "cancelled",
+        "subscriberId": coverage.member_id, "beneficiary": _ref("Patient", coverage.patient_id),
+        "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
+                                     "code": coverage.relationship}]},
+        "period": period,
+        "payor": [{"display": payer.name, "identifier": {"system": PAYER_ID_SYSTEM, "value": payer.payer_id}}],
+        "order": coverage.priority,
+    }
+    if coverage.relationship == "self":
+        resource["subscriber"] = _ref("Patient", coverage.patient_id)
+    elif coverage.subscriber_first_name or coverage.subscriber_last_name:
+        resource["subscriber"] = {"display": f"{coverage.subscriber_first_name} {coverage.subscriber_last_name}".strip()}
+    if coverage.group_number:
+        resource["class"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "group"}]},
+                              "value": coverage.group_number}]
+    return resource
+
+
 # -- search parameters ------------------------------------------------------------------------
 def _date_range(value: str) -> tuple[str, dt.datetime, dt.datetime]:
     """(prefix, start, end) of a FHIR date search value, its precision making the range."""
@@ -464,6 +536,37 @@ def _claim_query(actor: Actor):
     return select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id)))
 
 
+def _measure_name(session: Session, code: str) -> str:
+    if code in BUILTIN_MEASURES:
+        return BUILTIN_MEASURES[code].name
+    row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first()
+    return row.name if row else code
+
+
+def _observation_query(actor: Actor):
+    query = select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id).where(Note.signed_at.is_not(None))
+    if actor.role == CLINICIAN:
+        query = query.where(MeasureResult.patient_id.in_(_own_patients(actor)))
+    return query
+
+
+def _history_query(model, actor: Actor):
+    query = select(model)
+    if actor.role == CLINICIAN:
+        query = query.where(model.patient_id.in_(_own_patients(actor)))
+    return query
+
+
+def _coverage_query(actor: Actor):
+    return select(Coverage, Payer).join(Payer, Payer.id == Coverage.payer_id)
+
+
+def _active_clause(column, value: str, mapping: dict[bool, str]):
+    wanted = {v.strip().rpartition("|")[2] for v in value.split(",")}
+    flags = [flag for flag, code in mapping.items() if code in wanted]
+    return column.in_(flags) if flags else column.is_(None)
+
+
 def _build_document(session: Session, note: Note) -> dict:
     dx = [d.code for d in session.exec(select(NoteDiagnosis).where(NoteDiagnosis.note_id == note.id).order_by(NoteDiagnosis.id))]
     lines = [(p.code, p.units) for p in session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note.id).order_by(NoteProcedure.id))]
@@ -554,11 +657,50 @@ KINDS: dict[str, _Kind] = {
         query=_claim_query, build=_build_claim, patient_of=lambda a: a.patient_id,
         order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
     ),
+    "Observation": _Kind(
+        action="fhir.clinical.read",
+        params={
+            "patient": lambda q, v: q.where(MeasureResult.patient_id.in_(_ids(v, "Patient"))),
+            "date": lambda q, v: q.where(_date_clause(MeasureResult.recorded_at, v)),
+            "code": lambda q, v: q.where(MeasureResult.measure_code == v.rpartition("|")[2].strip().upper()),
+            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
+        },
+        query=_observation_query, build=lambda s, row: observation_resource(*row, _measure_name(s, row[0].measure_code)),
+        patient_of=lambda row: row[0].patient_id, order=lambda: MeasureResult.id, by_id=_int_id(MeasureResult.id),
+    ),
+    "AllergyIntolerance": _Kind(
+        action="fhir.clinical.read",
+        params={
+            "patient": lambda q, v: q.where(PatientAllergy.patient_id.in_(_ids(v, "Patient"))),
+            "clinical-status": lambda q, v: q.where(_active_clause(PatientAllergy.active, v, {True: "active", False: "inactive"})),
+        },
+        query=lambda a: _history_query(PatientAllergy, a), build=lambda s, a: allergy_resource(a),
+        patient_of=lambda a: a.patient_id, order=lambda: PatientAllergy.id, by_id=_int_id(PatientAllergy.id),
+    ),
+    "MedicationStatement": _Kind(
+        action="fhir.clinical.read",
+        params={
+            "patient": lambda q, v: q.where(PatientMedication.patient_id.in_(_ids(v, "Patient"))),
+            "status": lambda q, v: q.where(_active_clause(PatientMedication.active, v, {True: "active", False: "stopped"})),
+        },
+        query=lambda a: _history_query(PatientMedication, a), build=lambda s, m: medication_statement_resource(m),
+        patient_of=lambda m: m.patient_id, order=lambda: PatientMedication.id, by_id=_int_id(PatientMedication.id),
+    ),
+    "Coverage": _Kind(
+        action="fhir.coverage.read",
+        params={
+            "patient": lambda q, v: q.where(Coverage.patient_id.in_(_ids(v, "Patient"))),
+            "beneficiary": lambda q, v: q.where(Coverage.patient_id.in_(_ids(v, "Patient"))),
+            "status": lambda q, v: q.where(_active_clause(Coverage.active, v, {True: "active", False: "cancelled"})),
+        },
+        query=_coverage_query, build=lambda s, row: coverage_resource(*row),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Coverage.id, by_id=_int_id(Coverage.id),
+    ),
 }
 # Types served from small in-memory lists (no PHI): the clinic and its locations and rooms.
 DIRECTORY_TYPES = ("Organization", "Location")
 TYPES = ("Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
-         "Condition", "Claim", "DocumentReference")
+         "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance", "MedicationStatement", "Coverage")
 WRITABLE = ("Patient", "Appointment")
 COMMON_PARAMS = ("_id", "_count", "_offset", "_format")
 
@@ -886,7 +1028,8 @@ def appointment_as_fhir(session: Session, appointment: Appointment) -> dict:
 
 # -- bulk export ---------------------------------------------------------------------------------------
 EXPORT_TYPES = ("Organization", "Location", "Practitioner", "Patient", "Appointment", "Encounter",
-                "DocumentReference", "Condition", "Claim")
+                "DocumentReference", "Condition", "Claim", "Observation", "AllergyIntolerance", "MedicationStatement",
+                "Coverage")
 
 
 def _batched(session: Session, query, size: int = 500) -> Iterator:
@@ -932,6 +1075,22 @@ def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) ->
         claims = select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id))).order_by(Appointment.id)
         for appointment in _batched(session, claims):
             yield "Claim", _build_claim(session, appointment)
+    if "Observation" in types:
+        results = select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id).order_by(MeasureResult.id)
+        names: dict[str, str] = {}
+        for result, note in _batched(session, results):
+            if result.measure_code not in names:
+                names[result.measure_code] = _measure_name(session, result.measure_code)
+            yield "Observation", observation_resource(result, note, names[result.measure_code])
+    if "AllergyIntolerance" in types:
+        for allergy in _batched(session, select(PatientAllergy).order_by(PatientAllergy.id)):
+            yield "AllergyIntolerance", allergy_resource(allergy)
+    if "MedicationStatement" in types:
+        for medication in _batched(session, select(PatientMedication).order_by(PatientMedication.id)):
+            yield "MedicationStatement", medication_statement_resource(medication)
+    if "Coverage" in types:
+        for coverage, payer in _batched(session, _coverage_query(None).order_by(Coverage.id)):
+            yield "Coverage", coverage_resource(coverage, payer)
 
 
 def export_types(text: str | None) -> tuple[str, ...]:
@@ -990,7 +1149,8 @@ def bundle_from_ndjson(folder: Path) -> dict:
 
 # -- import ------------------------------------------------------------------------------------------------
 IMPORT_ORDER = ("Organization", "Location", "Practitioner", "Patient", "Appointment", "Encounter",
-                "DocumentReference", "Condition", "Claim")
+                "DocumentReference", "Condition", "Claim", "Observation", "AllergyIntolerance", "MedicationStatement",
+                "Coverage")
 
 
 class _Importer:
@@ -1179,6 +1339,8 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     Patients are matched by MRN (updated if present), locations by name, practitioners
     by name and location; visits, notes and charges are added. Encounters and
     Conditions are derived from visits and notes, so they are accepted and skipped.
+    Observations (outcome measure scores), AllergyIntolerances, MedicationStatements and
+    Coverages are exported but not yet imported: they are accepted and skipped.
     """
     for_write(session)
     if actor is not None:
@@ -1274,5 +1436,6 @@ def capability_statement(base_url: str) -> dict:
 _PARAM_TYPES = {
     "_id": "token", "identifier": "token", "status": "token", "active": "token", "code": "token",
     "birthdate": "date", "date": "date", "created": "date", "recorded-date": "date",
-    "patient": "reference", "practitioner": "reference", "encounter": "reference",
+    "patient": "reference", "practitioner": "reference", "encounter": "reference", "beneficiary": "reference",
+    "clinical-status": "token",
 }
