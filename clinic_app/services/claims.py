@@ -435,3 +435,20 @@ def claim_view(session: Session, *, claim_id: int) -> dict:
         "claim": claim, "lines": lines, "diagnoses": [d.code for d in dx],
         "payer": session.get(Payer, claim.payer_id), "patient": session.get(Patient, claim.patient_id),
     }
+
+
+def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[dict]:
+    """The newest claims, newest first, as the billing page lists them (with a printable form)."""
+    require(actor.role, "billing.view")
+    rows = session.exec(
+        select(Claim, Payer, Patient).join(Payer, Payer.id == Claim.payer_id).join(Patient, Patient.id == Claim.patient_id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
+    ).all()
+    return [
+        {
+            "claim_id": claim.id, "number": claim.number, "patient": f"{patient.last_name}, {patient.first_name}",
+            "payer": payer.name, "service_date": claim.service_date.isoformat(), "status": STATUS_LABELS[claim.status],
+            "total": f"{claim.total_cents / 100:,.2f}",
+        }
+        for claim, payer, patient in rows
+    ]

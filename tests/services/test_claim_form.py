@@ -55,3 +55,16 @@ def test_printing_a_claim_is_audited_and_limited_to_billers(session, clinic):
     claim_form.claim_form_pdf(session, actor=clinic.biller, claim_id=claim.id)
     printed = session.exec(select(AuditLog).where(AuditLog.action == "print", AuditLog.entity == "claim")).all()
     assert [(a.entity_id, a.patient_id, a.user_id) for a in printed] == [(claim.id, claim.patient_id, clinic.biller.user_id)]
+
+
+def test_recent_claims_list_each_claim_for_printing_newest_first(session, clinic):
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    first = claimed_visit(session, clinic, "09:00")
+    second = claimed_visit(session, clinic, "11:00")
+    rows = claims.recent_claims(session, actor=clinic.biller)
+    assert [r["claim_id"] for r in rows] == [second.id, first.id]
+    assert rows[0]["number"] == second.number and rows[0]["status"] == "Draft" and rows[0]["payer"] == "Acme Health"
+    assert [r["claim_id"] for r in claims.recent_claims(session, actor=clinic.biller, limit=1)] == [second.id]
+    with pytest.raises(NotAllowed):
+        claims.recent_claims(session, actor=clinic.reception)
