@@ -65,6 +65,7 @@ def billing_page() -> rx.Component:
         ),
         rx.button("Create claims for all ready visits", on_click=BillingQueueState.create_all_claims, variant="outline", margin_top="8px"),
         _claims_section(),
+        _recent_claims_section(),
         _denials_section(),
         _account_section(),
         _aging_section(),
@@ -105,6 +106,34 @@ def _denial(row) -> rx.Component:
                 spacing="2",
             )
         ),
+    )
+
+
+def _recent_claim(row) -> rx.Component:
+    return rx.table.row(
+        *[rx.table.cell(v) for v in (row.number, row.patient, row.payer, row.service_date, row.status)],
+        rx.table.cell("$", row.total),
+        rx.table.cell(
+            rx.button("Claim form (PDF)", on_click=BillingQueueState.download_claim_form(row.claim_id),
+                      aria_label=row.form_label, variant="outline")
+        ),
+    )
+
+
+def _recent_claims_section() -> rx.Component:
+    headers = ("Claim", "Patient", "Payer", "Date of service", "Status", "Total", "Print")
+    return rx.el.section(
+        rx.heading("Recent claims", size="4", margin_top="24px", margin_bottom="8px"),
+        rx.cond(
+            BillingQueueState.recent_claims.length() == 0,
+            rx.text("No claims yet.", color_scheme="gray"),
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+                rx.table.body(rx.foreach(BillingQueueState.recent_claims, _recent_claim)),
+                width="100%",
+            ),
+        ),
+        aria_label="Recent claims",
     )
 
 

@@ -15,10 +15,13 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
     Appointment,
     BillingProfile,
+    CareCase,
+    CaseVisit,
     Charge,
     Claim,
     ClaimDiagnosis,
@@ -32,7 +35,7 @@ from clinic_app.models import (
     Payer,
     Provider,
 )
-from clinic_app.services import audit, payers, scheduling
+from clinic_app.services import audit, payers, scheduling, timed_units
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local_day
 from clinic_app.services.codes import normalise_icd10, npi_is_valid
@@ -85,6 +88,44 @@ class VisitFacts:
     coverage: Coverage | None
     secondary: Coverage | None
     payer: Payer | None
+    # Problems found by rules that need the database (timed units, authorisation).
+    visit_problems: list[str]
+
+
+def _unit_problems(session: Session, note: Note | None, charges: list[Charge]) -> list[str]:
+    """Timed lines whose billed units disagree with the minutes recorded on the note."""
+    if note is None:
+        return []
+    from clinic_app.services import charting
+
+    minutes = {p.code: p.minutes for p in charting.procedures(session, note_id=note.id) if p.minutes}
+    suggested = charting.suggested_units(session, note_id=note.id)
+    rule = timed_units.RULES.get(settings.TIMED_UNIT_RULE, settings.TIMED_UNIT_RULE)
+    total = sum(minutes.get(code, 0) for code in suggested)
+    return [
+        f"Line {c.line_no} ({c.code}): units inconsistent with minutes: {c.units} unit(s) billed for "
+        f"{minutes[c.code]} minute(s), but under the {rule} ({total} timed minute(s) in the visit) they "
+        f"support {suggested[c.code]}; the clinician must correct the units or minutes by addendum."
+        for c in charges
+        if c.code in suggested and suggested[c.code] != c.units
+    ]
+
+
+def _authorisation_problems(session: Session, appointment_id: int) -> list[str]:
+    """The visit's episode of care has no authorised visits left, or its authorisation has expired."""
+    from clinic_app.services import cases
+
+    warning = cases.authorization_warnings(session, appointment_ids=[appointment_id]).get(appointment_id)
+    if warning is None:
+        return []
+    case = session.exec(
+        select(CareCase).join(CaseVisit, CaseVisit.case_id == CareCase.id).where(CaseVisit.appointment_id == appointment_id)
+    ).one()
+    what = "authorisation exhausted" if warning.startswith("Visit ") else "authorisation expired or not yet valid"
+    return [
+        f"Episode '{case.title}': {what} ({warning}); ask the payer for more visits or new dates and update "
+        "the episode, or bill the patient instead."
+    ]
 
 
 def _facts(session: Session, appointment_id: int) -> VisitFacts:
@@ -115,6 +156,7 @@ def _facts(session: Session, appointment_id: int) -> VisitFacts:
         coverage=coverage,
         secondary=payers.coverage_on(session, patient_id=appointment.patient_id, day=day, priority=2),
         payer=session.get(Payer, coverage.payer_id) if coverage else None,
+        visit_problems=_unit_problems(session, note, charges) + _authorisation_problems(session, appointment_id),
     )
 
 
@@ -163,7 +205,7 @@ def _scrub(facts: VisitFacts, modifiers: dict[int, str]) -> list[str]:
             payers.parse_modifiers(modifiers.get(c.line_no, ""))
         except InvalidInput as exc:
             problems.append(f"Line {c.line_no} ({c.code}): {exc}")
-    return problems
+    return problems + facts.visit_problems
 
 
 def scrub(session: Session, *, actor: Actor, appointment_id: int, modifiers: dict[int, str] | None = None) -> list[str]:
@@ -393,3 +435,20 @@ def claim_view(session: Session, *, claim_id: int) -> dict:
         "claim": claim, "lines": lines, "diagnoses": [d.code for d in dx],
         "payer": session.get(Payer, claim.payer_id), "patient": session.get(Patient, claim.patient_id),
     }
+
+
+def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[dict]:
+    """The newest claims, newest first, as the billing page lists them (with a printable form)."""
+    require(actor.role, "billing.view")
+    rows = session.exec(
+        select(Claim, Payer, Patient).join(Payer, Payer.id == Claim.payer_id).join(Patient, Patient.id == Claim.patient_id)
+        .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
+    ).all()
+    return [
+        {
+            "claim_id": claim.id, "number": claim.number, "patient": f"{patient.last_name}, {patient.first_name}",
+            "payer": payer.name, "service_date": claim.service_date.isoformat(), "status": STATUS_LABELS[claim.status],
+            "total": f"{claim.total_cents / 100:,.2f}",
+        }
+        for claim, payer, patient in rows
+    ]

@@ -10,7 +10,7 @@ import reflex as rx
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import billing_topic
-from clinic_app.services import billing, board, claims, era, ledger, revenue_reports, statements
+from clinic_app.services import billing, board, claim_form, claims, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, money
@@ -45,6 +45,18 @@ class ClaimCount:
     status: str
     label: str
     count: int
+
+
+@dataclasses.dataclass
+class ClaimRow:
+    claim_id: int
+    number: str
+    patient: str
+    payer: str
+    service_date: str
+    status: str
+    total: str
+    form_label: str
 
 
 @dataclasses.dataclass
@@ -120,6 +132,7 @@ class BillingQueueState(rx.State):
     claim_counts: list[ClaimCount] = []
     ready_to_send: int = 0
     denials: list[DenialRow] = []
+    recent_claims: list[ClaimRow] = []
     aging: list[AgingRow] = []
     rates_line: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
@@ -166,6 +179,7 @@ class BillingQueueState(rx.State):
             with session_scope() as session:
                 counts = revenue_reports.claims_by_status(session, actor=actor)
                 denials = era.denials(session, actor=actor)
+                recent = claims.recent_claims(session, actor=actor)
                 aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"]
                 start, end = utcnow() - dt.timedelta(days=30), utcnow()
                 clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
@@ -175,6 +189,7 @@ class BillingQueueState(rx.State):
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
         self.ready_to_send = counts.get("draft", 0)
         self.denials = [_denial(r) for r in denials]
+        self.recent_claims = [ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}") for r in recent]
         self.aging = [_aging(r) for r in aging]
         self.rates_line = (
             f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
@@ -284,6 +299,17 @@ class BillingQueueState(rx.State):
             return self._fail(exc)
         self._done(f"Claim {claim.number} goes out again, as a corrected claim, with the next export.")
         return await self._refresh_claims()
+
+    @rx.event
+    async def download_claim_form(self, claim_id: int):
+        try:
+            actor = await current_actor(self, "billing.view")
+            with session_scope() as session:
+                data = claim_form.claim_form_pdf(session, actor=actor, claim_id=as_id(claim_id))
+        except ClinicError as exc:
+            return self._fail(exc)
+        number = next((r.number for r in self.recent_claims if r.claim_id == as_id(claim_id)), str(claim_id))
+        return rx.download(data=data, filename=f"claim-{number}.pdf", mime_type="application/pdf")
 
     @rx.event
     async def download_aging(self):

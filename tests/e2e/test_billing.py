@@ -90,6 +90,10 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, app_server):
     expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 0")).to_be_visible()
     expect(page.get_by_text("Last 30 days: clean-claim rate - of 0 answered (1 awaiting an answer)")).to_be_visible()
+    # The claim can be printed in CMS-1500 boxes from the recent-claims list.
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile("^Download claim form \\(PDF\\) for claim ")).click()
+    assert info.value.suggested_filename.startswith("claim-") and Path(info.value.path()).read_bytes().startswith(b"%PDF-")
 
     # The uninsured visit is billed to the patient, who pays by card at the desk.
     page.get_by_role("button", name=re.compile("^Mark billed: Ninsured, Uma")).click()
