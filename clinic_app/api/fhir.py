@@ -259,10 +259,10 @@ class FhirApi:
                 "transactionTime": meta["transactionTime"], "request": meta["request"], "requiresAccessToken": True,
                 "output": [{"type": kind, "count": n, "file": f"{kind}.ndjson"} for kind, n in counts.items()], "error": [],
             }
-            (folder / "manifest.json").write_text(json.dumps(manifest))
+            _write_atomically(folder / "manifest.json", json.dumps(manifest))
         except Exception as exc:  # the poller is told; the log gets no PHI, only the error's kind
             log.exception("FHIR export failed")
-            (folder / "error.json").write_text(json.dumps({"message": f"The export failed ({type(exc).__name__})."}))
+            _write_atomically(folder / "error.json", json.dumps({"message": f"The export failed ({type(exc).__name__})."}))
 
     def _job(self, session, grant, job: str) -> Path:
         folder = self.export_dir / job
@@ -327,6 +327,13 @@ class FhirApi:
             # Anything else under /fhir gets a FHIR answer, not the web app's page.
             Route("/fhir/{rest:path}", self.not_supported, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
         ]
+
+
+def _write_atomically(path, text: str) -> None:
+    """Write ``text`` so that a poll sees either no file or the whole file, never half of it."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 async def _threaded(handle, request, work):
