@@ -72,3 +72,13 @@ def message_box(text, is_error) -> rx.Component:
             size="1",
         ),
     )
+
+
+def option_select(select_id: str, label: str, options, value, on_change) -> rx.Component:
+    """A select over a list of Option(value, label), named for screen readers."""
+    return rx.select.root(
+        rx.select.trigger(id=select_id, aria_label=label),
+        rx.select.content(rx.foreach(options, lambda o: rx.select.item(o.label, value=o.value))),
+        value=value,
+        on_change=on_change,
+    )

@@ -3,7 +3,7 @@
 import reflex as rx
 
 from clinic_app.components.hours_panel import hours_panel
-from clinic_app.components.layout import frame, message_box
+from clinic_app.components.layout import frame, message_box, option_select
 from clinic_app.components.registration_form import registration_form
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
@@ -16,12 +16,7 @@ ROWS = (DAY_END - DAY_START) // SLOT
 def _toolbar() -> rx.Component:
     return rx.hstack(
         rx.el.label("Location", html_for="board-location"),
-        rx.select.root(
-            rx.select.trigger(id="board-location", aria_label="Location"),
-            rx.select.content(rx.foreach(CalendarState.locations, lambda o: rx.select.item(o.label, value=o.value))),
-            value=CalendarState.location_id,
-            on_change=CalendarState.set_location,
-        ),
+        option_select("board-location", "Location", CalendarState.locations, CalendarState.location_id, CalendarState.set_location),
         rx.button(rx.cond(CalendarState.view == "week", "Previous week", "Previous day"),
                   on_click=CalendarState.shift_day(-1), variant="soft"),
         rx.button("Today", on_click=CalendarState.go_today, variant="soft"),
@@ -229,19 +224,9 @@ def _move_panel() -> rx.Component:
                 rx.el.label("New start time", html_for="move-time"),
                 rx.input(id="move-time", type="time", step=300, value=CalendarState.move_time, on_change=CalendarState.set_move_time),
                 rx.el.label("New provider", html_for="move-provider"),
-                rx.select.root(
-                    rx.select.trigger(id="move-provider", aria_label="New provider"),
-                    rx.select.content(rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value))),
-                    value=CalendarState.move_provider_id,
-                    on_change=CalendarState.set_move_provider,
-                ),
+                option_select("move-provider", "New provider", CalendarState.providers, CalendarState.move_provider_id, CalendarState.set_move_provider),
                 rx.el.label("Length", html_for="move-duration"),
-                rx.select.root(
-                    rx.select.trigger(id="move-duration", aria_label="Length"),
-                    rx.select.content(rx.foreach(CalendarState.durations, lambda o: rx.select.item(o.label, value=o.value))),
-                    value=CalendarState.move_duration,
-                    on_change=CalendarState.set_move_duration,
-                ),
+                option_select("move-duration", "Length", CalendarState.durations, CalendarState.move_duration, CalendarState.set_move_duration),
                 rx.el.label("Reason for the move", html_for="move-reason"),
                 rx.input(id="move-reason", value=CalendarState.move_reason, on_change=CalendarState.set_move_reason, max_length=200),
                 rx.hstack(
@@ -273,23 +258,13 @@ def _booking() -> rx.Component:
                 ),
                 rx.text("Patient: ", rx.cond(CalendarState.form_patient_id != 0, CalendarState.form_patient_label, "none chosen")),
                 rx.el.label("Provider", html_for="book-provider"),
-                rx.select.root(
-                    rx.select.trigger(id="book-provider", aria_label="Provider"),
-                    rx.select.content(rx.foreach(CalendarState.providers, lambda o: rx.select.item(o.label, value=o.value))),
-                    value=CalendarState.form_provider_id,
-                    on_change=CalendarState.set_form_provider,
-                ),
+                option_select("book-provider", "Provider", CalendarState.providers, CalendarState.form_provider_id, CalendarState.set_form_provider),
                 rx.el.label("Appointment date", html_for="book-day"),
                 rx.input(id="book-day", type="date", value=CalendarState.form_day, on_change=CalendarState.set_form_day),
                 rx.el.label("Start time", html_for="book-time"),
                 rx.input(id="book-time", type="time", step=300, value=CalendarState.form_time, on_change=CalendarState.set_form_time),
                 rx.el.label("Appointment type", html_for="book-type"),
-                rx.select.root(
-                    rx.select.trigger(id="book-type", aria_label="Appointment type"),
-                    rx.select.content(rx.foreach(CalendarState.types, lambda o: rx.select.item(o.label, value=o.value))),
-                    value=CalendarState.form_type_id,
-                    on_change=CalendarState.set_form_type,
-                ),
+                option_select("book-type", "Appointment type", CalendarState.types, CalendarState.form_type_id, CalendarState.set_form_type),
                 rx.el.label("Room", html_for="book-room"),
                 rx.select.root(
                     rx.select.trigger(id="book-room", aria_label="Room", placeholder="No room"),

@@ -435,18 +435,18 @@ class CalendarState(rx.State):
 
     @rx.event
     async def set_filter_provider(self, value: str):
-        value = "" if value == "all" else str(value)
-        if value and value not in {o.value for o in self.providers}:
-            return self._fail(InvalidInput("Choose a provider from the list."))
-        self.filter_provider_id = value
-        return await self._refresh()
+        return await self._set_filter("filter_provider_id", value, self.providers, "provider")
 
     @rx.event
     async def set_filter_room(self, value: str):
+        return await self._set_filter("filter_room_id", value, self.rooms, "room")
+
+    async def _set_filter(self, field: str, value: str, options: list[Option], what: str):
+        """Narrow the board to one provider or room ("all" clears it); only listed values."""
         value = "" if value == "all" else str(value)
-        if value and value not in {o.value for o in self.rooms}:
-            return self._fail(InvalidInput("Choose a room from the list."))
-        self.filter_room_id = value
+        if value and value not in {o.value for o in options}:
+            return self._fail(InvalidInput(f"Choose a {what} from the list."))
+        setattr(self, field, value)
         return await self._refresh()
 
     @rx.event
