@@ -47,6 +47,7 @@ from clinic_app.models import (
     Payer,
     Provider,
     Room,
+    User,
 )
 from clinic_app.services import audit, scheduling
 from clinic_app.services.actor import Actor
@@ -54,9 +55,12 @@ from clinic_app.services.clock import local_day
 from clinic_app.services.codes import describe_icd10
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound, from_db_error
 from clinic_app.services.measures import BUILTIN as BUILTIN_MEASURES
+from clinic_app.services.measures import definition as measure_definition
+from clinic_app.services.measures import score as score_measure
 from clinic_app.services.permissions import CLINICIAN, require
 
 FHIR_VERSION = "4.0.1"
+IMPORT_USERNAME = "fhir-import"
 MRN_SYSTEM = "urn:clinic-app:mrn"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -70,6 +74,10 @@ EXT_ARRIVED_AT = EXT + "arrived-at"
 EXT_SESSION_STARTED_AT = EXT + "session-started-at"
 EXT_LOCATION = EXT + "location"
 EXT_DRUG_CLASS = EXT + "drug-class"
+# A clinic-defined measure's definition (JSON) on its Observations, so an import can recreate it.
+EXT_MEASURE_DEFINITION = EXT + "measure-definition"
+# A Coverage's subscriber as the payer has them (names, birth date, address; JSON): 837P needs them.
+EXT_SUBSCRIBER = EXT + "subscriber"
 MEASURE_SYSTEM = EXT + "outcome-measure"
 PAYER_ID_SYSTEM = EXT + "payer-id"
 NOTE_JSON = "application/json"
@@ -115,6 +123,13 @@ def _parse_instant(text, what: str) -> dt.datetime:
     if moment.tzinfo is None:
         raise InvalidInput(f"{what} has no time zone; add Z or an offset such as -05:00.")
     return moment.astimezone(dt.UTC)
+
+
+def _parse_date(text, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{what} must be a date such as 2030-03-12.") from None
 
 
 def _money(cents: int) -> dict:
@@ -352,9 +367,15 @@ def claim_resource(appointment: Appointment, charges: list[Charge], tz: str) -> 
     return resource
 
 
-def observation_resource(result: MeasureResult, note: Note, measure_name: str) -> dict:
-    """An outcome measure's score at a visit (part of the visit's note)."""
-    return {
+def observation_resource(result: MeasureResult, note: Note, measure_name: str, definition: dict | None = None) -> dict:
+    """An outcome measure's score at a visit (part of the visit's note), with one component per item.
+
+    ``definition`` (a clinic-defined measure's items, range, scoring and MCID) travels in an
+    extension so that an import into another clinic can recreate the measure.
+    """
+    values = json.loads(result.item_values or "[]")
+    labels = json.loads(result.item_labels or "[]")
+    resource = {
         "resourceType": "Observation", "id": str(result.id), "status": "final" if note.signed_at else "preliminary",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
                                   "display": "Survey"}]}],
@@ -363,6 +384,14 @@ def observation_resource(result: MeasureResult, note: Note, measure_name: str) -
         "effectiveDateTime": _instant(result.recorded_at), "performer": [_ref("Practitioner", note.provider_id)],
         "valueQuantity": {"value": result.score, "unit": "score", "system": "http://unitsofmeasure.org", "code": "{score}"},
     }
+    if values:
+        resource["component"] = [
+            {"code": {"text": str(labels[i]) if i < len(labels) and labels[i] else f"Item {i + 1}"}, "valueInteger": int(v)}
+            for i, v in enumerate(values)
+        ]
+    if definition is not None:
+        resource["extension"] = [{"url": EXT_MEASURE_DEFINITION, "valueString": json.dumps(definition, sort_keys=True)}]
+    return resource
 
 
 def allergy_resource(allergy: PatientAllergy) -> dict:
@@ -408,6 +437,13 @@ def coverage_resource(coverage: Coverage, payer: Payer) -> dict:
         resource["subscriber"] = _ref("Patient", coverage.patient_id)
     elif coverage.subscriber_first_name or coverage.subscriber_last_name:
         resource["subscriber"] = {"display": f"{coverage.subscriber_first_name} {coverage.subscriber_last_name}".strip()}
+    subscriber = {
+        "first_name": coverage.subscriber_first_name, "last_name": coverage.subscriber_last_name,
+        "birth_date": coverage.subscriber_birth_date.isoformat() if coverage.subscriber_birth_date else "",
+        "address": coverage.address, "city": coverage.city, "state": coverage.state, "zip_code": coverage.zip_code,
+    }
+    if any(subscriber.values()):
+        resource["extension"] = [{"url": EXT_SUBSCRIBER, "valueString": json.dumps(subscriber, sort_keys=True)}]
     if coverage.group_number:
         resource["class"] = [{"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "group"}]},
                               "value": coverage.group_number}]
@@ -541,6 +577,17 @@ def _measure_name(session: Session, code: str) -> str:
         return BUILTIN_MEASURES[code].name
     row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first()
     return row.name if row else code
+
+
+def _measure_definition(session: Session, code: str) -> dict | None:
+    """A clinic-defined measure's definition for an export (built-in ones need none)."""
+    if code in BUILTIN_MEASURES:
+        return None
+    row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first()
+    if row is None:
+        return None
+    return {"name": row.name, "items": [i for i in row.items.splitlines() if i.strip()], "item_min": row.item_min,
+            "item_max": row.item_max, "scoring": row.scoring, "mcid": row.mcid, "higher_is_better": row.higher_is_better}
 
 
 def _observation_query(actor: Actor):
@@ -1077,11 +1124,12 @@ def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) ->
             yield "Claim", _build_claim(session, appointment)
     if "Observation" in types:
         results = select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id).order_by(MeasureResult.id)
-        names: dict[str, str] = {}
+        names: dict[str, tuple[str, dict | None]] = {}
         for result, note in _batched(session, results):
             if result.measure_code not in names:
-                names[result.measure_code] = _measure_name(session, result.measure_code)
-            yield "Observation", observation_resource(result, note, names[result.measure_code])
+                names[result.measure_code] = (_measure_name(session, result.measure_code),
+                                              _measure_definition(session, result.measure_code))
+            yield "Observation", observation_resource(result, note, *names[result.measure_code])
     if "AllergyIntolerance" in types:
         for allergy in _batched(session, select(PatientAllergy).order_by(PatientAllergy.id)):
             yield "AllergyIntolerance", allergy_resource(allergy)
@@ -1160,6 +1208,26 @@ class _Importer:
         self.session, self.actor, self.source = session, actor, source
         self.ids: dict[str, int] = {}  # "Type/id" or fullUrl of the bundle -> our row id
         self.url_kinds: dict[str, str] = {}  # fullUrl -> resourceType, for urn:uuid references
+        # Notes are signed once every entry is in: a signed note takes no more measure scores.
+        self.to_sign: list[tuple[Note, dt.datetime]] = []
+        self._recorder_id: int | None = actor.user_id if actor else None
+
+    def recorder(self) -> int:
+        """Who recorded imported allergies, medications and scores: the importing user, or (from the
+        command line, maybe into an empty clinic) an inactive "fhir-import" account that cannot sign in."""
+        if self._recorder_id is None:
+            user = self.session.exec(select(User).where(User.username == IMPORT_USERNAME)).first()
+            if user is None:
+                user = User(username=IMPORT_USERNAME, full_name="FHIR import", password_hash="!", role="admin", active=False)
+                self.session.add(user)
+                self.session.flush()
+            self._recorder_id = user.id
+        return self._recorder_id
+
+    def sign_notes(self) -> None:
+        for note, signed_at in self.to_sign:
+            note.signed_at = signed_at
+        self.session.flush()
 
     def local(self, reference, kind: str, *, required: bool = True) -> int | None:
         ref = reference.get("reference") if isinstance(reference, dict) else reference
@@ -1295,9 +1363,9 @@ class _Importer:
             self.session.add(NoteProcedure(note_id=note.id, code=str(line["code"])[:5], units=int(line["units"])))
         self.session.flush()
         if resource.get("docStatus") == "final":
-            # Codes go in first: the database refuses any change to a signed note's codes.
-            note.signed_at = _parse_instant(resource.get("date"), "date")
-            self.session.flush()
+            # Signed after every entry is in (sign_notes): the database refuses any change to a
+            # signed note's codes and scores.
+            self.to_sign.append((note, _parse_instant(resource.get("date"), "date")))
         audit.record(self.session, actor=self.actor, action="create", entity="note", entity_id=note.id,
                      patient_id=note.patient_id, detail="FHIR import", source=self.source)
         self.remember(entry, resource, note.id)
@@ -1324,6 +1392,135 @@ class _Importer:
         self.session.flush()
         return f"Claim/{appointment_id}"
 
+    def observation(self, entry: dict, resource: dict) -> str:
+        appointment_id = self.local(resource.get("encounter"), "Encounter")
+        note = self.session.exec(select(Note).where(Note.appointment_id == appointment_id)).first()
+        if note is None:
+            raise InvalidInput("The Observation is for a visit with no note in the bundle or the clinic.")
+        coding = next((c for c in (resource.get("code") or {}).get("coding") or [] if c.get("system") == MEASURE_SYSTEM), None)
+        if coding is None:
+            raise InvalidInput(f"Only outcome measure scores are imported (code system {MEASURE_SYSTEM}).")
+        code = _text(coding.get("code"), "measure code", 16).upper()
+        existing = self.session.exec(select(MeasureResult).where(MeasureResult.note_id == note.id,
+                                                                 MeasureResult.measure_code == code)).first()
+        if existing is not None:  # that visit's score is on the chart already (one score per measure and note)
+            self.remember(entry, resource, existing.id)
+            return f"Observation/{existing.id}"
+        self._ensure_measure(code, resource)
+        defn = measure_definition(self.session, code)
+        components = resource.get("component") or []
+        values = [c.get("valueInteger") for c in components]
+        labels = [str((c.get("code") or {}).get("text") or "") for c in components]
+        if not components:
+            values, labels = [(resource.get("valueQuantity") or {}).get("value")], None
+        score, values, labels = score_measure(defn, values, labels if defn.labels_editable else None)
+        stated = (resource.get("valueQuantity") or {}).get("value")
+        if stated is not None and abs(float(stated) - score) > 0.01:
+            raise InvalidInput(f"The {code} score {stated} does not match its items (they score {score:g}).")
+        result = MeasureResult(
+            note_id=note.id, patient_id=note.patient_id, measure_code=code, item_values=json.dumps(values),
+            item_labels=json.dumps(labels), score=score, recorded_by_user_id=self.recorder(),
+            recorded_at=_parse_instant(resource.get("effectiveDateTime"), "effectiveDateTime"),
+        )
+        self.session.add(result)
+        self.session.flush()
+        self.remember(entry, resource, result.id)
+        return f"Observation/{result.id}"
+
+    def _ensure_measure(self, code: str, resource: dict) -> None:
+        """A clinic-defined measure missing here is recreated from the definition its Observation carries."""
+        if code in BUILTIN_MEASURES or self.session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first():
+            return
+        found = _ext(resource, EXT_MEASURE_DEFINITION)
+        if not found:
+            raise InvalidInput(f"{code} is not one of the clinic's outcome measures and the Observation carries no definition.")
+        spec = json.loads(found.get("valueString") or "")
+        items = [str(i).strip()[:80] for i in spec["items"] if str(i).strip()]
+        if not items or spec["scoring"] not in ("sum", "mean") or not int(spec["item_min"]) < int(spec["item_max"]) or not float(spec["mcid"]) > 0:
+            raise InvalidInput(f"The definition of {code} is not a valid measure (items, scoring, range, MCID).")
+        self.session.add(OutcomeMeasure(
+            code=code, name=_text(spec.get("name"), "measure name", 120), items="\n".join(items),
+            item_min=int(spec["item_min"]), item_max=int(spec["item_max"]), scoring=spec["scoring"],
+            mcid=float(spec["mcid"]), higher_is_better=bool(spec.get("higher_is_better", True)),
+        ))
+        self.session.flush()
+
+    def allergy(self, entry: dict, resource: dict) -> str:
+        patient_id = self.local(resource.get("patient"), "Patient")
+        substance = _text((resource.get("code") or {}).get("text"), "allergy substance", 80)
+        reactions = [m.get("text") for r in resource.get("reaction") or [] for m in r.get("manifestation") or [] if m.get("text")]
+        status = (((resource.get("clinicalStatus") or {}).get("coding") or [{}])[0]).get("code", "active")
+        recorded = _parse_instant(resource.get("recordedDate"), "recordedDate")
+        row = self.session.exec(select(PatientAllergy).where(
+            PatientAllergy.patient_id == patient_id, PatientAllergy.substance == substance, PatientAllergy.recorded_at == recorded,
+        )).first()
+        if row is None:  # an allergy already on the chart is not recorded twice
+            row = PatientAllergy(patient_id=patient_id, substance=substance, reaction="; ".join(reactions)[:120],
+                                 active=status == "active", recorded_by_user_id=self.recorder(), recorded_at=recorded)
+            self.session.add(row)
+            self.session.flush()
+        self.remember(entry, resource, row.id)
+        return f"AllergyIntolerance/{row.id}"
+
+    def medication(self, entry: dict, resource: dict) -> str:
+        patient_id = self.local(resource.get("subject"), "Patient")
+        name = _text((resource.get("medicationCodeableConcept") or {}).get("text"), "medication name", 80)
+        recorded = _parse_instant(resource.get("dateAsserted"), "dateAsserted")
+        row = self.session.exec(select(PatientMedication).where(
+            PatientMedication.patient_id == patient_id, PatientMedication.name == name, PatientMedication.recorded_at == recorded,
+        )).first()
+        if row is None:
+            drug_class = (_ext(resource, EXT_DRUG_CLASS) or {}).get("valueString") or "other"
+            dose = next((d.get("text") for d in resource.get("dosage") or [] if d.get("text")), "")
+            row = PatientMedication(patient_id=patient_id, name=name, drug_class=str(drug_class)[:40], dose=str(dose)[:80],
+                                    active=resource.get("status") == "active", recorded_by_user_id=self.recorder(),
+                                    recorded_at=recorded)
+            self.session.add(row)
+            self.session.flush()
+        self.remember(entry, resource, row.id)
+        return f"MedicationStatement/{row.id}"
+
+    def coverage(self, entry: dict, resource: dict) -> str:
+        patient_id = self.local(resource.get("beneficiary"), "Patient")
+        payor = (resource.get("payor") or [{}])[0]
+        payer_code = _text((payor.get("identifier") or {}).get("value"), "payer id (payor.identifier)", 80)
+        payer = self.session.exec(select(Payer).where(Payer.payer_id == payer_code)).first()
+        if payer is None:
+            name = _text(payor.get("display"), "payer name (payor.display)", 60)
+            if self.session.exec(select(Payer).where(Payer.name == name)).first() is not None:
+                raise InvalidInput(f"A payer named {name!r} already exists here with another payer id than {payer_code!r}.")
+            payer = Payer(name=name, payer_id=payer_code)
+            self.session.add(payer)
+            self.session.flush()
+        period = resource.get("period") or {}
+        start = _parse_date(period.get("start"), "period.start")
+        member_id = _text(resource.get("subscriberId"), "subscriberId", 40)
+        priority = int(resource.get("order") or 1)
+        row = self.session.exec(select(Coverage).where(
+            Coverage.patient_id == patient_id, Coverage.payer_id == payer.id, Coverage.member_id == member_id,
+            Coverage.priority == priority, Coverage.effective_from == start,
+        )).first()
+        if row is None:
+            found = _ext(resource, EXT_SUBSCRIBER)
+            sub = json.loads(found.get("valueString") or "{}") if found else {}
+            group = next((c.get("value") for c in resource.get("class") or []
+                          if (((c.get("type") or {}).get("coding") or [{}])[0]).get("code") == "group"), "")
+            relationship = (((resource.get("relationship") or {}).get("coding") or [{}])[0]).get("code") or "self"
+            row = Coverage(
+                patient_id=patient_id, payer_id=payer.id, member_id=member_id, group_number=str(group or "")[:40],
+                priority=priority, relationship=str(relationship)[:8],
+                subscriber_first_name=str(sub.get("first_name", ""))[:80], subscriber_last_name=str(sub.get("last_name", ""))[:80],
+                subscriber_birth_date=_parse_date(sub["birth_date"], "subscriber birth date") if sub.get("birth_date") else None,
+                address=str(sub.get("address", ""))[:55], city=str(sub.get("city", ""))[:30], state=str(sub.get("state", ""))[:2],
+                zip_code=str(sub.get("zip_code", ""))[:9], effective_from=start,
+                effective_to=_parse_date(period["end"], "period.end") if period.get("end") else None,
+                active=resource.get("status") == "active",
+            )
+            self.session.add(row)
+            self.session.flush()
+        self.remember(entry, resource, row.id)
+        return f"Coverage/{row.id}"
+
 
 def _text(value, what: str, most: int) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -1337,10 +1534,10 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     """Apply a FHIR transaction Bundle all or nothing; a transaction-response Bundle.
 
     Patients are matched by MRN (updated if present), locations by name, practitioners
-    by name and location; visits, notes and charges are added. Encounters and
-    Conditions are derived from visits and notes, so they are accepted and skipped.
-    Observations (outcome measure scores), AllergyIntolerances, MedicationStatements and
-    Coverages are exported but not yet imported: they are accepted and skipped.
+    by name and location, payers by payer id; visits, notes, charges, outcome measure scores
+    (Observations), allergies, medications and coverages are added (an allergy, medication or
+    coverage already on the patient's record is not added twice). Encounters and Conditions
+    are derived from visits and notes, so they are accepted and skipped.
     """
     for_write(session)
     if actor is not None:
@@ -1352,7 +1549,9 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
         raise InvalidInput("The bundle's entry must be a list.")
     importer = _Importer(session, actor, source)
     handlers = {"Location": importer.location, "Practitioner": importer.practitioner, "Patient": importer.patient,
-                "Appointment": importer.appointment, "DocumentReference": importer.document, "Claim": importer.claim}
+                "Appointment": importer.appointment, "DocumentReference": importer.document, "Claim": importer.claim,
+                "Observation": importer.observation, "AllergyIntolerance": importer.allergy,
+                "MedicationStatement": importer.medication, "Coverage": importer.coverage}
     order = {kind: i for i, kind in enumerate(IMPORT_ORDER)}
     indexed = []
     for number, entry in enumerate(entries, start=1):
@@ -1384,6 +1583,10 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
                 ) from exc
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 raise InvalidInput(f"{where} is missing or has a wrong element; nothing was imported.") from exc
+        try:
+            importer.sign_notes()
+        except DBAPIError as exc:
+            raise InvalidInput("A signed note of the bundle could not be signed here; nothing was imported.") from exc
         audit.record(session, actor=actor, action="import", entity="clinic", source=source,
                      detail=f"FHIR transaction of {len(entries)} entries")
         session.commit()

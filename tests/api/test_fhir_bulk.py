@@ -18,13 +18,20 @@ from clinic_app.models import (
     AppointmentType,
     AuditLog,
     Charge,
+    Coverage,
     Location,
+    MeasureResult,
     Note,
     NoteDiagnosis,
     NoteProcedure,
+    OutcomeMeasure,
     Patient,
+    PatientAllergy,
+    PatientMedication,
+    Payer,
     Provider,
     Room,
+    User,
 )
 from clinic_app.services import demo, fhir
 from clinic_app.services.errors import InvalidInput, SlotTaken
@@ -64,7 +71,64 @@ def snapshot(session: Session) -> dict:
             (visits[c.appointment_id], c.line_no, c.code, c.units, c.unit_price_cents, c.amount_cents, c.diagnosis_codes)
             for c in session.exec(select(Charge))
         ),
+        "measures": sorted(
+            (x.code, x.name, x.items, x.item_min, x.item_max, x.scoring, x.mcid, x.higher_is_better)
+            for x in session.exec(select(OutcomeMeasure))
+        ),
+        "scores": sorted(
+            (visits[n.appointment_id], m.measure_code, m.item_values, m.item_labels, m.score, m.recorded_at, n.signed_at is not None)
+            for m, n in session.exec(select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id))
+        ),
+        "allergies": sorted(
+            (mrn[x.patient_id], x.substance, x.reaction, x.active, x.recorded_at) for x in session.exec(select(PatientAllergy))
+        ),
+        "medications": sorted(
+            (mrn[x.patient_id], x.name, x.drug_class, x.dose, x.active, x.recorded_at)
+            for x in session.exec(select(PatientMedication))
+        ),
+        "coverages": sorted(
+            (mrn[c.patient_id], p.name, p.payer_id, c.member_id, c.group_number, c.priority, c.relationship,
+             c.subscriber_first_name, c.subscriber_last_name, c.subscriber_birth_date, c.address, c.city, c.state,
+             c.zip_code, c.effective_from, c.effective_to, c.active)
+            for c, p in session.exec(select(Coverage, Payer).join(Payer, Payer.id == Coverage.payer_id))
+        ),
     }
+
+
+def add_clinical_records(session: Session) -> None:
+    """Scores (a built-in and a clinic-defined measure, on draft and signed notes), allergies,
+    medications and a dependant's coverage: what the demo clinic lacks but a clinic has."""
+    user = session.exec(select(User).where(User.role == "clinician")).first()
+    drafts = session.exec(select(Note).where(Note.signed_at.is_(None)).order_by(Note.id)).all()
+    assert len(drafts) >= 2
+    session.add(OutcomeMeasure(code="ODI", name="Oswestry Disability Index", items="Pain\nSitting\nWalking",
+                               item_min=0, item_max=5, scoring="sum", mcid=6, higher_is_better=False))
+    for note, (code, values, labels, score) in zip(drafts[:2], [
+        ("PSFS", [3, 5, 7], ["Climb stairs", "Lift child", "Run 5 km"], 5.0),
+        ("ODI", [2, 3, 1], ["Pain", "Sitting", "Walking"], 6.0),
+    ], strict=True):
+        session.add(MeasureResult(note_id=note.id, patient_id=note.patient_id, measure_code=code, item_values=json.dumps(values),
+                                  item_labels=json.dumps(labels), score=score, recorded_by_user_id=user.id,
+                                  recorded_at=NOW - dt.timedelta(days=1)))
+        session.add(MeasureResult(note_id=note.id, patient_id=note.patient_id, measure_code="NPRS", item_values="[6]",
+                                  item_labels=json.dumps(["Pain now (0 = no pain, 10 = worst imaginable)"]), score=6.0,
+                                  recorded_by_user_id=user.id, recorded_at=NOW - dt.timedelta(days=1)))
+    session.flush()
+    drafts[0].signed_at = NOW  # a signed note keeps its scores
+    patient = session.get(Patient, drafts[0].patient_id)
+    session.add_all([
+        PatientAllergy(patient_id=patient.id, substance="Penicillin", reaction="Hives", recorded_by_user_id=user.id, recorded_at=NOW),
+        PatientAllergy(patient_id=patient.id, substance="Latex", active=False, recorded_by_user_id=user.id, recorded_at=NOW),
+        PatientMedication(patient_id=patient.id, name="Ibuprofen", drug_class="nsaid", dose="400 mg", recorded_by_user_id=user.id,
+                          recorded_at=NOW),
+        PatientMedication(patient_id=patient.id, name="Naproxen", drug_class="nsaid", active=False, recorded_by_user_id=user.id,
+                          recorded_at=NOW),
+        Coverage(patient_id=patient.id, payer_id=session.exec(select(Payer)).first().id, member_id="DEP123", priority=2,
+                 relationship="child", subscriber_first_name="Ana", subscriber_last_name="Ruiz",
+                 subscriber_birth_date=dt.date(1980, 5, 1), address="1 Main St", city="Albany", state="NY", zip_code="12207",
+                 effective_from=dt.date(2029, 1, 1), effective_to=dt.date(2031, 12, 31), active=True),
+    ])
+    session.commit()
 
 
 @pytest.fixture
@@ -92,8 +156,11 @@ def empty_engine(engine, sqlite_template, tmp_path):
 
 
 def test_export_then_import_into_an_empty_database_gives_the_same_clinic(demo_clinic, empty_engine, tmp_path):
+    add_clinical_records(demo_clinic)
     before = snapshot(demo_clinic)
     assert len(before["appointments"]) > 100 and before["charges"] and any(n[4] is None for n in before["notes"].values())
+    assert len(before["scores"]) == 4 and any(s[-1] for s in before["scores"]) and len(before["measures"]) == 1
+    assert len(before["allergies"]) == 2 and len(before["medications"]) == 2 and len(before["coverages"]) > 10
     counts = fhir.export_ndjson(demo_clinic, actor=None, out_dir=tmp_path / "out")
     assert counts["Patient"] == 25 and counts["Organization"] == 1
     for kind in counts:  # every line is a valid resource
@@ -149,6 +216,37 @@ def test_a_bad_entry_imports_nothing_and_names_the_entry(session, clinic):
         fhir.import_bundle(session, actor=clinic.admin, bundle=bad_npi)
     session.rollback()
     assert session.exec(select(Location).where(Location.name == "New Site")).first() is None
+
+
+def test_clinical_entries_that_do_not_fit_import_nothing_and_say_why(session, clinic):
+    patient = clinic.patients[0]
+    ref = {"reference": f"Patient/{patient.id}"}
+    allergy = {"resourceType": "AllergyIntolerance", "code": {"text": "Penicillin"}, "patient": ref, "recordedDate": "2030-03-01T10:00:00Z",
+               "clinicalStatus": {"coding": [{"code": "active"}]}}
+    coverage = {"resourceType": "Coverage", "status": "active", "subscriberId": "M1", "beneficiary": ref, "order": 1,
+                "period": {"start": "2030-01-01"}, "payor": [{"display": "Acme Health", "identifier": {"value": "ACME1"}}]}
+
+    def refused(entries, pattern):
+        counts = [session.exec(select(func.count()).select_from(m)).one() for m in (PatientAllergy, Coverage, Payer, MeasureResult)]
+        with pytest.raises(InvalidInput, match=pattern):
+            fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
+                                                                    "entry": [{"resource": r} for r in entries]})
+        session.rollback()
+        assert [session.exec(select(func.count()).select_from(m)).one() for m in (PatientAllergy, Coverage, Payer, MeasureResult)] == counts
+
+    # A coverage whose start is not a date, after a good allergy: neither is kept.
+    refused([allergy, {**coverage, "period": {"start": "soon"}}], r"Entry 2 \(Coverage\): period.start must be a date.*Nothing was imported")
+    # A score for a visit that is neither in the bundle nor in the clinic.
+    refused([allergy, {"resourceType": "Observation", "status": "final", "encounter": {"reference": "Encounter/999999"},
+                       "code": {"coding": [{"system": fhir.MEASURE_SYSTEM, "code": "XYZ"}]}}],
+            r"Entry 2 \(Observation\): The reference .* points at no Encounter")
+    # The same patient imported twice keeps one allergy and one coverage.
+    for _ in range(2):
+        fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
+                                                                 "entry": [{"resource": allergy}, {"resource": coverage}]})
+    assert len(session.exec(select(PatientAllergy).where(PatientAllergy.patient_id == patient.id)).all()) == 1
+    assert len(session.exec(select(Coverage).where(Coverage.patient_id == patient.id, Coverage.member_id == "M1")).all()) == 1
+    assert session.exec(select(Payer).where(Payer.payer_id == "ACME1")).one().name == "Acme Health"
 
 
 def test_bulk_export_is_kicked_off_polled_and_fetched_by_an_admin_only(api, token, clinic, signed_visit, session):
