@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from starlette.testclient import TestClient
@@ -15,8 +17,13 @@ ALL = "user/*.read user/*.write"
 
 
 def validate(resource: dict) -> None:
-    """Parse with fhir.resources' R4B models (FHIR 4.3; R4 4.0.1 has no separate package)."""
-    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    """Check a resource against FHIR R4 twice: fhirclient's models, generated from FHIR 4.0.1 (strict:
+    unknown elements, wrong types and missing required elements raise), and fhir.resources' R4B
+    (4.3) pydantic models, which also check value formats (dates, codes, ids)."""
+    kind = resource["resourceType"]
+    module = importlib.import_module(f"fhirclient.models.{kind.lower()}")
+    getattr(module, kind)(resource, strict=True)
+    get_fhir_model_class(kind).model_validate(resource)
 
 
 @pytest.fixture
