@@ -806,3 +806,38 @@ def to_csv(rows: list[dict]) -> str:
             f"{row[c] / 100:.2f}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
         ])
     return out.getvalue()
+
+
+# -- what the dashboard offers -----------------------------------------------------------------
+PRESETS = {
+    "today": "Today", "this_week": "This week", "this_month": "This month", "last_month": "Last month",
+    "this_year": "This year", "custom": "Custom dates",
+}
+
+
+def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates a preset means on ``today`` (weeks start on Monday)."""
+    if preset == "today":
+        return today, today
+    if preset == "this_week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return monday, monday + dt.timedelta(days=6)
+    if preset == "this_month":
+        first = today.replace(day=1)
+        return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    if preset == "last_month":
+        last = today.replace(day=1) - dt.timedelta(days=1)
+        return last.replace(day=1), last
+    if preset == "this_year":
+        return today.replace(month=1, day=1), today.replace(month=12, day=31)
+    raise InvalidInput("Choose a period from the list.")
+
+
+def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[int, str, str]]]:
+    """Locations (id, name, time zone), providers and payers (id, name, "") the filters offer."""
+    require(actor.role, "kpi.view")
+    return {
+        "locations": [tuple(r) for r in session.exec(select(Location.id, Location.name, Location.timezone).order_by(Location.name)).all()],
+        "providers": [(pid, name, "") for pid, name in session.exec(select(Provider.id, Provider.name).order_by(Provider.name)).all()],
+        "payers": [(pid, name, "") for pid, name in session.exec(select(Payer.id, Payer.name).order_by(Payer.name)).all()],
+    }
