@@ -1,8 +1,9 @@
-"""Day KPIs for the manager's dashboard, as SQL aggregates (no loops over rows).
+"""KPIs for the manager's dashboard, as SQL aggregates (no loops over rows).
 
-Definitions (also in README.md):
+The dashboard shows a date range (range_kpis, drill_down, to_csv); every formula and what
+counts is in docs/kpi.md. day_kpis is one location's day with the same definitions:
 - visits by status: appointments starting that day at the location, by status.
-- no-show rate: no-shows / (appointments scheduled - cancellations).
+- no-show rate: no-shows / (appointments scheduled - cancellations made in advance).
 - notes awaiting signature: visits at the location, that day or earlier, in session
   with the note not yet signed.
 - median documentation lag: median minutes from visit end to note signature, over
@@ -72,9 +73,12 @@ def compute_day_kpis(session: Session, *, location_id: int, day: dt.date) -> dic
         session.exec(select(Appointment.status, func.count()).where(*in_day).group_by(Appointment.status)).all()
     )
     scheduled = sum(by_status.values())
-    cancelled = by_status.get("cancelled", 0)
     no_shows = by_status.get("no_show", 0)
-    denominator = scheduled - cancelled
+    advance = session.exec(
+        select(func.count()).select_from(Appointment)
+        .where(*in_day, Appointment.status == "cancelled", Appointment.late_cancel == false())
+    ).one()
+    denominator = scheduled - advance
     awaiting = session.exec(
         select(func.count())
         .select_from(Appointment)
@@ -211,7 +215,12 @@ class _Scope:
             s, e = self.home
             loose = LedgerEntry.created_at < e if before_end_only else and_(LedgerEntry.created_at >= s, LedgerEntry.created_at < e)
             when = or_(when, and_(LedgerEntry.appointment_id.is_(None), loose))
-        conditions = [when]
+        # The envelope of every location's bounds, implied by ``when``: lets the database use a
+        # (kind, created_at) index range instead of reading every entry of the kind.
+        spans = [*self.bounds.values(), *([self.home] if self.home else [])]
+        conditions = [when, LedgerEntry.created_at < max(e for _, e in spans)]
+        if not before_end_only:
+            conditions.append(LedgerEntry.created_at >= min(s for s, _ in spans))
         if self.filters.provider_id is not None:
             conditions.append(Appointment.provider_id == self.filters.provider_id)
         if self.filters.payer_id is not None:
@@ -421,9 +430,10 @@ def _first_visits(scope: _Scope):
     earlier = aliased(Appointment)
     return [
         *scope.appointments(), Appointment.status.in_(ATTENDED),
-        ~exists().where(earlier.patient_id == Appointment.patient_id, earlier.status.in_(ATTENDED),
-                        or_(earlier.starts_at < Appointment.starts_at,
-                            and_(earlier.starts_at == Appointment.starts_at, earlier.id < Appointment.id))),
+        # A patient is never booked twice at once (scheduling refuses it), so "earlier" is
+        # strictly earlier: a range on (patient_id, starts_at, status), index only.
+        ~exists().where(earlier.patient_id == Appointment.patient_id, earlier.starts_at < Appointment.starts_at,
+                        earlier.status.in_(ATTENDED)),
     ]
 
 
@@ -471,15 +481,32 @@ def charges(session: Session, scope: _Scope) -> int:
     ).one())
 
 
-def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool = False) -> int:
+def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool = False, extra=()) -> int:
     query = (
         select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
         .outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
-        .where(*scope.ledger(before_end_only=before_end_only))
+        .where(*scope.ledger(before_end_only=before_end_only), *extra)
     )
     if kinds:
         query = query.where(LedgerEntry.kind.in_(kinds))
     return int(session.exec(query).one())
+
+
+def open_ar(session: Session, scope: _Scope) -> int:
+    """What is owed at the range's end (all parties, net of credits): the sum of every ledger
+    entry made before then, read in the zone of the entry's visit location."""
+    f = scope.filters
+    if f.location_id is not None or f.provider_id is not None:
+        return _ledger_sum(session, scope, (), before_end_only=True)
+    # Everything before the earliest location's end counts whatever its location: one sum over
+    # the (created_at, amount_cents) index with no join; only the few hours between the
+    # locations' ends need each entry's visit.
+    first_end = min(e for _, e in [*scope.bounds.values(), *([scope.home] if scope.home else [])])
+    early = [LedgerEntry.created_at < first_end]
+    if f.payer_id is not None:
+        early.append(LedgerEntry.payer_id == f.payer_id)
+    before = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*early)).one())
+    return before + _ledger_sum(session, scope, (), before_end_only=True, extra=(LedgerEntry.created_at >= first_end,))
 
 
 def payments(session: Session, scope: _Scope) -> int:
@@ -513,10 +540,10 @@ def collection(session: Session, scope: _Scope, payments_cents: int) -> dict:
 
 def ar_days(session: Session, filters: KpiFilters) -> dict:
     """AR days at the range's end = open AR then / average daily billed charges of the 90 days ending then."""
-    open_ar = _ledger_sum(session, _scope(session, filters), (), before_end_only=True)
+    owed = open_ar(session, _scope(session, filters))
     window = dataclasses.replace(filters, start=filters.end - dt.timedelta(days=AR_DAYS_WINDOW - 1))
     daily = billed_charges(session, _scope(session, window)) / AR_DAYS_WINDOW
-    return {"ar_open_cents": open_ar, "ar_avg_daily_charges_cents": daily, "ar_days": _ratio(open_ar, daily)}
+    return {"ar_open_cents": owed, "ar_avg_daily_charges_cents": daily, "ar_days": _ratio(owed, daily)}
 
 
 def _first_submissions(scope: _Scope):
