@@ -50,6 +50,7 @@ def test_a_visit_change_refreshes_the_kpi_ranges_that_hold_it_once_per_range(mon
     reg.show("d", "kpi", ["kpi:2030-03-12:2030-03-12:1:5:*"])  # another provider
     reg.show("e", "kpi", ["kpi:2030-03-12:2030-03-12:4:*:*"])  # another location
     reg.show("f", "kpi", ["kpi:2030-04-01:2030-04-30:*:*:*"])  # another month
+    reg.show("g", "kpi", ["kpi:not-a-range"])  # ignored, and it stops nothing
     assert sorted(live_push._kpi_topics(EVENT)) == ["kpi:2030-03-01:2030-03-31:*:*:*", "kpi:2030-03-12:2030-03-12:1:2:*"]
 
 

@@ -50,11 +50,15 @@ def _queue_row(event: AppointmentChanged) -> dict | None:
 
 def _kpi_topics(event: AppointmentChanged) -> list[str]:
     """The KPI dashboards in view on this worker whose range and filters hold the visit."""
-    return [
-        topic for topic in registry.topics_with_prefix(KPI_PREFIX)
-        if kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX)).covers(
-            location_id=event.location_id, provider_id=event.provider_id, day=event.day)
-    ]
+    topics = []
+    for topic in registry.topics_with_prefix(KPI_PREFIX):
+        try:
+            filters = kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX))
+        except ValueError:  # not a range this version writes: never let it stop the other pushes
+            continue
+        if filters.covers(location_id=event.location_id, provider_id=event.provider_id, day=event.day):
+            topics.append(topic)
+    return topics
 
 
 def _kpis(_event: AppointmentChanged, topic: str) -> dict:
