@@ -24,7 +24,8 @@ TZ = "America/Chicago"
 
 
 def seed_dashboard_clinic(db) -> dt.date:
-    """A location of its own with two visits two days ago: one completed, one no-show."""
+    """A location of its own with two visits two days ago (one completed, one no-show) and
+    one booked for 11:00 today."""
     engine = make_engine(f"sqlite:///{db}")
     day = dt.datetime.now(ZoneInfo(TZ)).date() - dt.timedelta(days=2)
     with Session(engine, expire_on_commit=False) as s:
@@ -32,7 +33,7 @@ def seed_dashboard_clinic(db) -> dt.date:
         s.add(location)
         s.flush()
         provider = Provider(name="Dee Ash, PT", location_id=location.id)
-        patients = [Patient(mrn=f"K2E{i}", first_name="Kay", last_name=f"Pi{i}", birth_date=dt.date(1975, 1, 1 + i)) for i in range(2)]
+        patients = [Patient(mrn=f"K2E{i}", first_name="Kay", last_name=f"Pi{i}", birth_date=dt.date(1975, 1, 1 + i)) for i in range(3)]
         s.add_all([provider, *patients])
         s.commit()
         kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
@@ -59,13 +60,21 @@ def seed_dashboard_clinic(db) -> dt.date:
             charting.add_diagnosis(s, actor=users["clinician"], note_id=note.id, code="M25.551")
             charting.add_procedure(s, actor=users["clinician"], note_id=note.id, code="97110", units=2)
             charting.sign_note(s, actor=users["clinician"], note_id=note.id, now=starts + dt.timedelta(minutes=45))
+        starts = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11), tzinfo=ZoneInfo(TZ)).astimezone(dt.UTC)
+        scheduling.book_appointment(s, actor=users["reception"], patient_id=patients[2].id, provider_id=provider.id,
+                                    appointment_type_id=kind.id, starts_at=starts, now=starts - dt.timedelta(days=3))
     engine.dispose()
     return day
 
 
-def test_the_manager_picks_a_range_opens_a_tile_and_downloads_its_rows(browser, app_server, tmp_path):
-    base, db = app_server
-    day = seed_dashboard_clinic(db)
+@pytest.fixture(scope="module")
+def two_days_ago(app_server):
+    return seed_dashboard_clinic(app_server[1])
+
+
+def test_the_manager_picks_a_range_opens_a_tile_and_downloads_its_rows(browser, app_server, two_days_ago, tmp_path):
+    base, _ = app_server
+    day = two_days_ago
     page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
     sign_in(page, base, "k2e_boss", PASSWORD)
     expect(page.get_by_role("heading", name="Clinic dashboard")).to_be_visible()
@@ -101,3 +110,25 @@ def test_the_manager_picks_a_range_opens_a_tile_and_downloads_its_rows(browser, 
     with page.expect_download() as info:
         page.get_by_role("button", name="Download visits per period as CSV").click()
     assert info.value.suggested_filename.startswith("kpi-visits-by-period-")
+
+
+def test_a_check_in_on_the_board_moves_todays_dashboard_without_a_reload(browser, app_server, two_days_ago):
+    base, _ = app_server
+    manager = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    sign_in(manager, base, "k2e_boss", PASSWORD)
+    manager.get_by_label("Location", exact=True).click()
+    manager.get_by_role("option", name="Dashboard E2E").click()
+    manager.get_by_label("Period", exact=True).click()
+    manager.get_by_role("option", name="Today").click()
+    today = (two_days_ago + dt.timedelta(days=2)).isoformat()
+    expect(manager.locator("#kpi-status")).to_contain_text(f"Showing {today} to {today}; Dashboard E2E")
+    expect(manager.get_by_role("button", name="Show the rows behind Arrivals: 0")).to_be_visible()
+
+    board = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    sign_in(board, base, "k2e_desk", PASSWORD)
+    card = board.get_by_role("button", name="Pi2, Kay, 11:00, Booked")
+    card.click()
+    board.get_by_role("button", name="Check in").click()
+    expect(board.get_by_role("button", name="Pi2, Kay, 11:00, Arrived")).to_be_visible()
+
+    expect(manager.get_by_role("button", name="Show the rows behind Arrivals: 1")).to_be_visible()
