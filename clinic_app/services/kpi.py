@@ -190,6 +190,7 @@ class _Scope:
     # Money not tied to a visit (a payment on account) counts in the first location's zone,
     # and only when no location or provider is chosen (it belongs to neither).
     home: tuple[dt.datetime, dt.datetime] | None
+    limit: int | None = None  # drill-down rows wanted (the page shows a few; CSV takes all)
 
     def in_range(self, column, location_column):
         """``column`` falls in the range, read in the zone of the row's location."""
@@ -687,6 +688,7 @@ def _visit_rows(
         .outerjoin(Room, Room.id == Appointment.room_id)
         .where(*conditions)
         .order_by(Appointment.starts_at, Appointment.id)
+        .limit(scope.limit)
     )
     if with_note:
         query = query.join(Note, Note.appointment_id == Appointment.id)
@@ -701,12 +703,16 @@ def _visit_rows(
     return rows
 
 
-def drill_down(session: Session, *, actor: Actor, filters: KpiFilters, tile: str) -> list[dict]:
-    """The rows behind ``tile``; their totals equal the tile's figure (see docs/kpi.md)."""
+def drill_down(session: Session, *, actor: Actor, filters: KpiFilters, tile: str, limit: int | None = None) -> list[dict]:
+    """The rows behind ``tile``; their totals equal the tile's figure (see docs/kpi.md).
+
+    ``limit`` keeps only the first rows of the long lists (visits, charges, payments), for a
+    page that shows a few; without it every row comes back (for CSV and for checking totals).
+    """
     require(actor.role, "kpi.view")
     if tile not in TILES:
         raise InvalidInput(f"There is no KPI called {tile!r}.")
-    scope = _scope(session, filters)
+    scope = dataclasses.replace(_scope(session, filters), limit=limit)
     appts = scope.appointments()
     if tile == "visits":
         return _visit_rows(session, scope, [*appts, Appointment.status.in_(COMPLETED)])
@@ -774,7 +780,7 @@ def _charge_rows(session: Session, scope: _Scope) -> list[dict]:
                    Charge.amount_cents)
             .select_from(Charge).join(Appointment, Appointment.id == Charge.appointment_id)
             .join(Provider, Provider.id == Appointment.provider_id)
-            .where(*scope.appointments()).order_by(Appointment.starts_at, Appointment.id, Charge.line_no)
+            .where(*scope.appointments()).order_by(Appointment.starts_at, Appointment.id, Charge.line_no).limit(scope.limit)
         ).all()
     ]
 
@@ -789,7 +795,8 @@ def _payment_rows(session: Session, scope: _Scope) -> list[dict]:
             select(LedgerEntry.id, LedgerEntry.created_at, Appointment.location_id, LedgerEntry.kind, LedgerEntry.payer_id,
                    LedgerEntry.method, LedgerEntry.appointment_id, LedgerEntry.amount_cents)
             .select_from(LedgerEntry).outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
-            .where(*scope.ledger(), LedgerEntry.kind.in_(("payment", "refund"))).order_by(LedgerEntry.created_at, LedgerEntry.id)
+            .where(*scope.ledger(), LedgerEntry.kind.in_(("payment", "refund")))
+            .order_by(LedgerEntry.created_at, LedgerEntry.id).limit(scope.limit)
         ).all()
     ]
 

@@ -266,14 +266,14 @@ class KpiState(rx.State):
         self.drill_rows = []
         self.drill_columns = []
 
-    async def _drill(self, tile: str) -> list[dict]:
+    async def _drill(self, tile: str, limit: int | None = None) -> list[dict]:
         actor = await current_actor(self, "kpi.view")
         filters = self._filters()
-        return await in_db(lambda s: kpi.drill_down(s, actor=actor, filters=filters, tile=tile))
+        return await in_db(lambda s: kpi.drill_down(s, actor=actor, filters=filters, tile=tile, limit=limit))
 
     async def _load_drill(self, tile: str):
         try:
-            rows = await self._drill(tile)
+            rows = await self._drill(tile, limit=DRILL_SHOWN + 1)
         except ClinicError as exc:
             self.message = str(exc)
             return None
@@ -282,8 +282,10 @@ class KpiState(rx.State):
         columns = list(rows[0]) if rows else []
         self.drill_columns = [c.removesuffix("_cents").replace("_", " ") for c in columns]
         self.drill_rows = [[_cell(c, row[c]) for c in columns] for row in rows[:DRILL_SHOWN]]
-        shown = f"showing the first {DRILL_SHOWN}; the CSV has them all" if len(rows) > DRILL_SHOWN else "all shown"
-        self.drill_note = f"{len(rows)} rows ({shown})." if rows else "No rows: nothing counts towards this figure."
+        if len(rows) > DRILL_SHOWN:
+            self.drill_note = f"More than {DRILL_SHOWN} rows: the first {DRILL_SHOWN} are shown; the CSV has them all."
+        else:
+            self.drill_note = f"{len(rows)} {'row' if len(rows) == 1 else 'rows'}." if rows else "No rows: nothing counts towards this figure."
         return None
 
     @rx.event

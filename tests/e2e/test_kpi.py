@@ -96,6 +96,7 @@ def test_the_manager_picks_a_range_opens_a_tile_and_downloads_its_rows(browser, 
     page.keyboard.press("Enter")  # a real button: the keyboard opens it too
     expect(page.get_by_role("heading", name="Rows behind: Visits completed")).to_be_visible()
     expect(page.locator("#kpi-drill-table tbody tr")).to_have_count(1)
+    expect(page.get_by_text("1 row.", exact=True)).to_be_visible()
     expect(page.locator("#kpi-drill-table")).to_contain_text("Dee Ash, PT")
     expect(page.locator("#kpi-drill-table")).not_to_contain_text("Kay")  # visits, not patients' names
 

@@ -224,6 +224,12 @@ def test_drill_down_rows_add_up_to_the_tile(session, clinic, month, tile):
     assert rows and total()
 
 
+def test_a_drill_down_limit_keeps_the_first_rows(session, clinic, month):
+    every = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="arrivals")
+    first = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="arrivals", limit=2)
+    assert len(every) == 4 and first == every[:2]
+
+
 def test_drill_down_rows_name_visits_not_patients(session, clinic, month):
     rows = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="no_show_rate")
     assert [(r["date"], r["time"], r["provider"], r["status"], r["no_show"]) for r in rows][:3] == [
