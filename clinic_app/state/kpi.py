@@ -187,6 +187,8 @@ class KpiState(rx.State):
         except ClinicError:
             return
         self.tiles = _tiles(figures)
+        if self.drill_key:  # a push: the rows below were listed before the change
+            self.drill_note = "The figures changed after these rows were listed; choose the tile again to list them afresh."
         self.grain = figures["grain"]
         self.visits_chart = figures["visits_by_period"]
         self.provider_util = _util_rows(figures["utilisation_by_provider"], "provider")
