@@ -205,7 +205,7 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
     # The template and the structured values this draft does not have yet.
     old_form = session.exec(select(NoteForm).where(NoteForm.note_id == last.id)).first()
     if old_form and session.exec(select(NoteForm).where(NoteForm.note_id == note.id)).first() is None:
-        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code))
+        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code, template_version=old_form.template_version))
         copied.append("template")
     have_keys = set(session.exec(select(NoteField.key).where(NoteField.note_id == note.id)))
     for old in session.exec(select(NoteField).where(NoteField.note_id == last.id)).all():

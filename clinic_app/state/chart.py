@@ -654,7 +654,7 @@ class ChartState(rx.State):
     async def choose_template(self, code: str):
         """Write this draft with another template (values of shared fields are kept)."""
         if await self._codes(lambda s, a: templates.use_template(s, actor=a, note_id=self.note_id, code=str(code))):
-            self._ok(f"Template: {templates.template(str(code)).name}.")
+            self._ok(f"Template: {next((t.name for t in self.template_options if t.code == self.template_code), str(code))}.")
 
     async def _save_field(self, key: str, value):
         try:
