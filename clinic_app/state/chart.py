@@ -695,7 +695,7 @@ class ChartState(rx.State):
         self.measure_codes = [d.code for d in measures.definitions(session)]
         shown = []
         for result in measures.results(session, note_id=note.id):
-            defn = measures.definition(session, result.measure_code)
+            defn = measures.definition(session, result.measure_code, retired_too=True)
             points = measures.trend(session, actor=actor, note_id=note.id, code=result.measure_code)
             shown.append(MeasureShown(
                 code=defn.code,

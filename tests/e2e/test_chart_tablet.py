@@ -259,7 +259,7 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("button", name="Score NPRS").tap()
     expect(chart.get_by_role("status").filter(has_text="NPRS scored: 4.")).to_be_visible()
     expect(chart.get_by_text("Numeric Pain Rating Scale (NPRS): 4")).to_be_visible()
-    expect(chart.get_by_text("Better by 3 point(s) since the first score: clinically important (MCID 2).").first).to_be_visible()
+    expect(chart.get_by_text("Improved by 3 points since the first score, above the MCID of 2: clinically important.").first).to_be_visible()
 
     chart.get_by_label("Outcome measure to score").tap()
     chart.get_by_role("option", name="PSFS").tap()
@@ -272,6 +272,6 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("button", name="Score PSFS").tap()
     expect(chart.get_by_role("status").filter(has_text="PSFS scored: 3.")).to_be_visible()
     expect(chart.get_by_text(
-        "Better by 1 point(s) since the first score: below the clinically important change of 2."
+        "Improved by 1 point since the first score, below the MCID of 2: not clinically important yet."
     ).first).to_be_visible()
     context.close()
