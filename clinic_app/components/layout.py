@@ -14,6 +14,8 @@ NAV = [
     ("Dashboard", "/kpi", ("manager", "admin")),
     ("Users", "/admin/users", ("admin",)),
     ("Audit log", "/admin/audit", ("admin",)),
+    ("Templates", "/admin/templates", ("admin",)),
+    ("Measures", "/admin/measures", ("admin",)),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
     ("API tokens", "/api-tokens", ("admin",)),
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 import reflex as rx
 
@@ -79,6 +81,12 @@ class MeasureShown:
     heading: str
     trend: list[TrendRow]
     latest_words: str
+    # For the trend chart: one point per visit, and the score the MCID reaches from the first.
+    points: list[dict[str, Any]]
+    target: float
+    target_words: str
+    low: float
+    high: float
 
 
 @dataclasses.dataclass
@@ -198,6 +206,11 @@ class ChartState(rx.State):
     goals: list[GoalRow] = []
     exercises: list[RecordRow] = []
     attachments: list[RecordRow] = []
+    # The attachment shown in the page (an image inline, a PDF in an embedded viewer).
+    viewer_id: int = 0
+    viewer_name: str = ""
+    viewer_src: str = ""
+    viewer_is_pdf: bool = False
     new_ex_name: str = ""
     new_ex_dosage: str = ""
     new_ex_instructions: str = ""
@@ -398,6 +411,7 @@ class ChartState(rx.State):
         if not self.own_note:
             self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
             self.goals, self.exercises, self.attachments = [], [], []
+            self.viewer_id, self.viewer_name, self.viewer_src = 0, "", ""
             return
         record = history.summary(session, actor=actor, patient_id=self._patient_id)
         self.problems = [
@@ -425,7 +439,7 @@ class ChartState(rx.State):
         ]
         self.attachments = [
             RecordRow(id=a.id, text=f"{a.filename} ({a.size_bytes / 1024:,.0f} KB, {self._when(a.uploaded_at)})",
-                      action_label=f"Open {a.filename}")
+                      action_label=f"View {a.filename}")
             for a in history.attachments(session, actor=actor, patient_id=self._patient_id)
         ]
         self.allergy_words = (
@@ -614,7 +628,7 @@ class ChartState(rx.State):
 
     @rx.event
     async def open_attachment(self, attachment_id: int):
-        """Download an attachment to view it (its checksum is checked first)."""
+        """Download an attachment (its checksum is checked first)."""
         try:
             actor = await current_actor(self, "chart.view")
             with session_scope() as session:
@@ -623,6 +637,24 @@ class ChartState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=data, filename=filename)
+
+    @rx.event
+    async def view_attachment(self, attachment_id: int):
+        """Show an attachment in the page: an image inline, a PDF in an embedded viewer (checksum checked first)."""
+        try:
+            actor = await current_actor(self, "chart.view")
+            with session_scope() as session:
+                row = history.open_attachment(session, actor=actor, attachment_id=as_id(attachment_id))
+                data, filename, kind = row.data, row.filename, row.content_type
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.viewer_id, self.viewer_name, self.viewer_is_pdf = int(attachment_id), filename, kind == "application/pdf"
+        self.viewer_src = f"data:{kind};base64,{base64.b64encode(data).decode()}"
+        return None
+
+    @rx.event
+    def close_viewer(self):
+        self.viewer_id, self.viewer_name, self.viewer_src = 0, "", ""
 
     @rx.event
     async def stop_medication(self, medication_id: int):
@@ -697,11 +729,18 @@ class ChartState(rx.State):
         for result in measures.results(session, note_id=note.id):
             defn = measures.definition(session, result.measure_code, retired_too=True)
             points = measures.trend(session, actor=actor, note_id=note.id, code=result.measure_code)
+            first = points[0].score if points else result.score
+            target = round(first + defn.mcid if defn.higher_is_better else first - defn.mcid, 2)
             shown.append(MeasureShown(
                 code=defn.code,
                 heading=f"{defn.name} ({defn.code}): {result.score:g}",
                 trend=[TrendRow(when=self._when(p.visit_at)[:10], score=f"{p.score:g}", words=p.words) for p in points],
                 latest_words=points[-1].words if points else "",
+                points=[{"visit": self._when(p.visit_at)[:10], "score": p.score} for p in points],
+                target=target,
+                target_words=(f"Dashed line: {target:g}, the first score {'plus' if defn.higher_is_better else 'minus'} "
+                              f"the MCID of {defn.mcid:g} ({'higher' if defn.higher_is_better else 'lower'} is better)."),
+                low=min(defn.score_range[0], target), high=max(defn.score_range[1], target),
             ))
         self.measure_results = shown
 
