@@ -1,5 +1,6 @@
 """Admin-edited note templates kept as versions; notes pinned to the version they use;
-clinic-defined measures may score as a percent of the highest possible.
+clinic-defined measures may score as a percent of the highest possible; procedure
+modifiers on notes and charges, and assistants (PTA/OTA) whose services carry CQ/CO.
 
 Revision ID: 0011
 Revises: 0004
@@ -61,6 +62,11 @@ def upgrade() -> None:
     op.create_index(op.f("ix_note_template_code"), "note_template", ["code"], unique=False)
     op.add_column("note_form", sa.Column("template_version", sa.Integer(), nullable=True))
     _scoring_check("'sum', 'mean', 'percent'")
+    # Plain ADD COLUMNs: note_procedure and charge have triggers a SQLite table rebuild would drop.
+    for table, column, length in (("note_procedure", "modifiers", 11), ("charge", "modifiers", 11),
+                                  ("provider", "assistant_kind", 4)):
+        op.add_column(table, sa.Column(column, sqlmodel.sql.sqltypes.AutoString(length=length), nullable=False,
+                                       server_default=""))
     for statement in _SQLITE_RULES if op.get_bind().dialect.name == "sqlite" else _PG_RULES:
         op.execute(statement)
 
@@ -68,10 +74,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("UPDATE outcome_measure SET active = false, scoring = 'mean' WHERE scoring = 'percent'")
     _scoring_check("'sum', 'mean'")
-    if op.get_bind().dialect.name == "sqlite":
-        # Dropping a column would rebuild note_form and lose its triggers; SQLite 3.35+ drops it in place.
-        op.execute("ALTER TABLE note_form DROP COLUMN template_version")
-    else:
-        op.drop_column("note_form", "template_version")
+    for table, column in (("note_form", "template_version"), ("note_procedure", "modifiers"), ("charge", "modifiers"),
+                          ("provider", "assistant_kind")):
+        if op.get_bind().dialect.name == "sqlite":
+            # A batch drop would rebuild the table and lose its triggers; SQLite 3.35+ drops a column in place.
+            op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        else:
+            op.drop_column(table, column)
     op.drop_index(op.f("ix_note_template_code"), table_name="note_template")
     op.drop_table("note_template")

@@ -54,6 +54,8 @@ class NoteProcedure(SQLModel, table=True):
     units: int = 1
     # Minutes of one-on-one time for a timed code (the CMS 8-minute rule needs them).
     minutes: int | None = None
+    # Up to four two-character modifiers the clinician entered, e.g. "GP,59" (CQ/CO are added at capture).
+    modifiers: str = Field(default="", max_length=11)
 
 
 class ClinicianSupervision(SQLModel, table=True):

@@ -74,10 +74,12 @@ def _codes() -> rx.Component:
             ),
         ),
         rx.heading("Procedures", size="4"),
+        rx.cond(ChartState.assistant_words != "", rx.text(ChartState.assistant_words, size="2")),
         rx.foreach(
             ChartState.procedures,
             lambda p: rx.hstack(
                 rx.text(p.code, weight="bold"), rx.text(p.units, " unit(s)"), rx.text(p.minutes_label, size="2"),
+                rx.text(p.modifiers, size="2"),
                 rx.cond(unsigned, rx.button("Remove " + p.code, on_click=ChartState.remove_procedure(p.code), variant="ghost", style=TOUCH)),
                 align="center",
             ),
@@ -101,6 +103,12 @@ def _codes() -> rx.Component:
                     rx.el.label("Minutes (timed codes)", html_for="px-minutes"),
                     rx.input(id="px-minutes", value=ChartState.new_minutes, on_change=ChartState.set_new_minutes,
                              input_mode="numeric", size="3", width="100px", max_length=3),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.el.label("Modifiers", html_for="px-modifiers"),
+                    rx.input(id="px-modifiers", value=ChartState.new_modifiers, on_change=ChartState.set_new_modifiers,
+                             placeholder="GP, 59", size="3", width="110px", max_length=20),
                     spacing="1",
                 ),
                 rx.button("Add procedure", on_click=ChartState.add_procedure, size="3", style=TOUCH),

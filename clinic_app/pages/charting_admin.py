@@ -89,6 +89,8 @@ def _field_editor(f) -> rx.Component:
             align="end",
         ),
         width="100%",
+        flex_shrink="0",
+        margin_bottom="12px",
     )
 
 
@@ -137,7 +139,7 @@ def _editor() -> rx.Component:
             rx.flex(*[_section_label(s) for s in SECTIONS], gap="12px", wrap="wrap"),
             rx.heading("Fields", size="3"),
             rx.cond(T.edit_fields.length() == 0, rx.text("No structured fields: the note is free text only.")),
-            rx.foreach(T.edit_fields, _field_editor),
+            rx.box(rx.foreach(T.edit_fields, _field_editor), width="100%"),
             rx.hstack(
                 rx.button("Add a field", on_click=T.add_template_field, variant="soft", style=_TOUCH),
                 rx.button("Save template", on_click=T.save, style=_TOUCH),

@@ -47,6 +47,7 @@ class Procedure:
     code: str
     units: int
     minutes_label: str
+    modifiers: str
 
 
 @dataclasses.dataclass
@@ -163,6 +164,8 @@ class ChartState(rx.State):
     new_procedure: str = ""
     new_units: str = "1"
     new_minutes: str = ""
+    new_modifiers: str = ""
+    assistant_words: str = ""  # "CQ is added to every line: ..." on a PTA's or OTA's note
     saved_label: str = ""
     unit_warnings: list[str] = []
     signature_lines: list[str] = []
@@ -339,9 +342,15 @@ class ChartState(rx.State):
             Diagnosis(code=d.code, description=describe_icd10(d.code)) for d in charting.diagnoses(session, note_id=note.id)
         ]
         self.procedures = [
-            Procedure(code=p.code, units=p.units, minutes_label=f"{p.minutes} min" if p.minutes else "")
+            Procedure(code=p.code, units=p.units, minutes_label=f"{p.minutes} min" if p.minutes else "",
+                      modifiers=("modifiers " + p.modifiers.replace(",", ", ")) if p.modifiers else "")
             for p in charting.procedures(session, note_id=note.id)
         ]
+        automatic = charting.assistant_modifier(session, provider_id=note.provider_id)
+        self.assistant_words = (
+            f"{automatic} is added to every line when the charges are captured: this note is by a therapy assistant."
+            if automatic else ""
+        )
         self.unit_warnings = [] if note.signed_at else charting.unit_warnings(session, note_id=note.id)
         self.own_note = note.provider_id == actor.provider_id
         sig = charting.signatures(session, note=note)
@@ -908,6 +917,10 @@ class ChartState(rx.State):
         self.new_minutes = str(text)[:3]
 
     @rx.event
+    def set_new_modifiers(self, text: str):
+        self.new_modifiers = str(text)[:20]
+
+    @rx.event
     def set_new_addendum(self, text: str):
         self.new_addendum = str(text)[:5000]
 
@@ -936,13 +949,15 @@ class ChartState(rx.State):
 
     @rx.event
     async def add_procedure(self):
-        code, units, minutes = self.new_procedure, self.new_units, self.new_minutes
+        code, units, minutes, modifiers = self.new_procedure, self.new_units, self.new_minutes, self.new_modifiers
         if await self._codes(
-            lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units, minutes=minutes)
+            lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units, minutes=minutes,
+                                                modifiers=modifiers)
         ):
             self.new_procedure = ""
             self.new_units = "1"
             self.new_minutes = ""
+            self.new_modifiers = ""
 
     @rx.event
     async def apply_suggested_units(self):

@@ -101,7 +101,13 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
     chart.get_by_label("Procedure code").fill("97110")
     chart.get_by_label("Units").fill("2")
     chart.get_by_label("Minutes (timed codes)").fill("38")
+    chart.get_by_label("Modifiers").fill("gp x")
     chart.get_by_role("button", name="Add procedure").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("'X' is not a modifier")
+    expect(chart.get_by_label("Minutes (timed codes)")).to_have_value("38")  # kept
+    chart.get_by_label("Modifiers").fill("gp")
+    chart.get_by_role("button", name="Add procedure").tap()
+    expect(chart.get_by_text("modifiers GP")).to_be_visible()
     expect(chart.get_by_text("it supports 3")).to_be_visible()
     chart.get_by_role("button", name="Sign note").tap()
     expect(chart.get_by_role("alert")).to_contain_text("Correct the units")
