@@ -41,37 +41,40 @@ _KIND_CHOICES = list(KIND_WORDS.items())
 
 def _field_editor(f) -> rx.Component:
     fid = "tf-" + f.index.to_string()
+    n = "Field " + (f.index + 1).to_string() + " "  # each control's name says which field it belongs to
     return rx.card(
         rx.flex(
             rx.text("Field " + (f.index + 1).to_string(), weight="bold", width="100%"),
             _labelled("Label", fid + "-label",
-                      rx.input(id=fid + "-label", value=f.label, max_length=80, size="3",
+                      rx.input(id=fid + "-label", aria_label=n + "label", value=f.label, max_length=80, size="3",
                                on_change=lambda v: T.set_field(f.index, "label", v))),
             _labelled("Section", fid + "-section",
-                      _native_select(fid + "-section", f.section, lambda v: T.set_field(f.index, "section", v), _SECTION_CHOICES)),
+                      _native_select(fid + "-section", f.section, lambda v: T.set_field(f.index, "section", v), _SECTION_CHOICES,
+                                     aria_label=n + "section")),
             _labelled("Kind", fid + "-kind",
-                      _native_select(fid + "-kind", f.kind, lambda v: T.set_field(f.index, "kind", v), _KIND_CHOICES)),
+                      _native_select(fid + "-kind", f.kind, lambda v: T.set_field(f.index, "kind", v), _KIND_CHOICES,
+                                     aria_label=n + "kind")),
             rx.cond(
                 (f.kind == "choice") | (f.kind == "checklist"),
                 _labelled("Options, one per line", fid + "-options",
-                          rx.text_area(id=fid + "-options", value=f.options, rows="4", width="260px",
+                          rx.text_area(id=fid + "-options", aria_label=n + "options, one per line", value=f.options, rows="4", width="260px",
                                        on_change=lambda v: T.set_field(f.index, "options", v))),
             ),
             rx.cond(
                 (f.kind == "number") | (f.kind == "scale"),
                 rx.hstack(
                     _labelled("Lowest", fid + "-low",
-                              rx.input(id=fid + "-low", value=f.low, width="90px", size="3", input_mode="numeric",
+                              rx.input(id=fid + "-low", aria_label=n + "lowest", value=f.low, width="90px", size="3", input_mode="numeric",
                                        on_change=lambda v: T.set_field(f.index, "low", v))),
                     _labelled("Highest", fid + "-high",
-                              rx.input(id=fid + "-high", value=f.high, width="90px", size="3", input_mode="numeric",
+                              rx.input(id=fid + "-high", aria_label=n + "highest", value=f.high, width="90px", size="3", input_mode="numeric",
                                        on_change=lambda v: T.set_field(f.index, "high", v))),
                 ),
             ),
             rx.cond(
                 f.kind == "number",
                 _labelled("Unit", fid + "-unit",
-                          rx.input(id=fid + "-unit", value=f.unit, width="120px", size="3", max_length=20,
+                          rx.input(id=fid + "-unit", aria_label=n + "unit", value=f.unit, width="120px", size="3", max_length=20,
                                    on_change=lambda v: T.set_field(f.index, "unit", v))),
             ),
             rx.hstack(

@@ -163,21 +163,22 @@ def test_an_admin_edits_a_template_and_defines_a_measure_on_a_tablet(browser, ap
 
     # A new field with one option is refused with a message naming it; nothing typed is lost.
     page.get_by_role("button", name="Add a field").tap()
-    page.get_by_label("Label").last.fill("Swelling")
-    page.get_by_label("Section", exact=True).last.select_option("objective")
-    page.get_by_label("Kind").last.select_option("choice")
-    page.get_by_label("Options, one per line").fill("None")
+    page.get_by_label("Field 7 label").fill("Swelling")
+    page.get_by_label("Field 7 section").select_option("objective")
+    page.get_by_label("Field 7 kind").select_option("choice")
+    page.get_by_label("Field 7 options, one per line").fill("None")
     page.get_by_role("button", name="Save template").tap()
     expect(page.get_by_role("alert")).to_contain_text("Field 7 (Swelling): a choice needs at least two options, one per line.")
-    expect(page.get_by_label("Label").last).to_have_value("Swelling")
-    page.get_by_label("Options, one per line").fill("None\nMild\nMarked")
+    expect(page.get_by_label("Field 7 label")).to_have_value("Swelling")
+    page.get_by_label("Field 7 options, one per line").fill("None\nMild\nMarked")
     move = page.get_by_role("button", name="Move Swelling up")
     assert move.bounding_box()["height"] >= 44
     move.tap()
     page.get_by_role("button", name="Save template").tap()
     expect(page.get_by_role("status")).to_contain_text("as version 1. Notes already written keep the version they used.")
     expect(page.get_by_text("Version 1; saving makes version 2")).to_be_visible()
-    expect(page.get_by_label("Label").nth(5)).to_have_value("Swelling")  # moved above "Next visit"
+    expect(page.get_by_label("Field 6 label")).to_have_value("Swelling")  # moved above "Next visit"
+    expect(page.get_by_label("Field 7 label")).to_have_value("Next visit")
 
     # A measure of the clinic's own: a refused MCID keeps the form; then defined and listed.
     page.get_by_role("link", name="Measures").click()
