@@ -16,6 +16,7 @@ NAV = [
     ("Audit log", "/admin/audit", ("admin",)),
     ("Templates", "/admin/templates", ("admin",)),
     ("Measures", "/admin/measures", ("admin",)),
+    ("Clinicians", "/admin/clinicians", ("admin",)),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
     ("API tokens", "/api-tokens", ("admin",)),
 ]

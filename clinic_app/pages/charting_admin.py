@@ -3,8 +3,9 @@
 import reflex as rx
 
 from clinic_app.components.layout import frame, message_box, option_select
+from clinic_app.services.clinicians import ASSISTANT_KINDS
 from clinic_app.services.templates import KIND_WORDS, SECTIONS
-from clinic_app.state.charting_admin import MeasureAdminState, TemplateAdminState
+from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 
 T = TemplateAdminState
 _TOUCH = {"minHeight": "44px"}
@@ -263,6 +264,39 @@ def measures_page() -> rx.Component:
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
                                            ("Code", "Name", "Items", "Scoring", "MCID", "Status", "")])),
             rx.table.body(rx.foreach(M.rows, _measure_row)),
+            width="100%",
+        ),
+    )
+
+
+C = ClinicianAdminState
+
+
+def _clinician_row(r) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r.name),
+        rx.table.cell(r.discipline),
+        rx.table.cell(_native_select("kind-" + r.id.to_string(), r.assistant_kind, lambda v: C.set_kind(r.id, v),
+                                     list(ASSISTANT_KINDS.items()), aria_label="Assistant kind of " + r.name)),
+        rx.table.cell(rx.el.select(
+            rx.foreach(C.choices, lambda o: rx.el.option(o.label, value=o.value)),
+            id="supervisor-" + r.id.to_string(), value=r.supervisor, on_change=lambda v: C.set_supervisor(r.id, v),
+            aria_label="Supervisor of " + r.name, style={**_TOUCH, "padding": "0 8px"},
+        )),
+        rx.table.cell(r.words),
+    )
+
+
+def clinicians_page() -> rx.Component:
+    return frame(
+        "Clinicians",
+        rx.text("A physical or occupational therapy assistant's charges carry CQ or CO. An assistant's or student's "
+                "notes are co-signed by their supervisor before the visit is billed."),
+        message_box(C.message, C.message_is_error),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                           ("Clinician", "Discipline", "Assistant", "Supervisor", "In words")])),
+            rx.table.body(rx.foreach(C.rows, _clinician_row)),
             width="100%",
         ),
     )

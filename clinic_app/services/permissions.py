@@ -57,6 +57,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "api_token.create": frozenset({ADMIN}),
     "measure.define": frozenset({ADMIN}),
     "template.edit": frozenset({ADMIN}),
+    "clinician.setup": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -102,6 +103,7 @@ ACTION_WORDS = {
     "api_token.create": "create API tokens",
     "measure.define": "define outcome measures",
     "template.edit": "edit note templates",
+    "clinician.setup": "set up assistants and supervision",
 }
 
 

@@ -10,7 +10,7 @@ import reflex as rx
 from sqlmodel import select
 
 from clinic_app.models import AppointmentType, Provider
-from clinic_app.services import measures, templates
+from clinic_app.services import clinicians, measures, templates
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import Option, in_db
@@ -348,3 +348,70 @@ def _number(value, what: str, *, whole: bool = False):
         return int(text) if whole else float(text)
     except ValueError:
         raise InvalidInput(f"{what}: enter {'a whole number' if whole else 'a number'}.") from None
+
+
+@dataclasses.dataclass
+class ClinicianRow:
+    id: int
+    name: str
+    discipline: str
+    assistant_kind: str
+    supervisor: str  # provider id as text, "" = none
+    words: str
+
+
+class ClinicianAdminState(rx.State):
+    """Who is a therapy assistant (CQ/CO on their charges) and who supervises whom."""
+
+    rows: list[ClinicianRow] = []
+    choices: list[Option] = []
+    message: str = ""
+    message_is_error: bool = False
+
+    @rx.event
+    async def load(self):
+        actor, redirect = await page_actor(self, "clinician.setup")
+        if redirect:
+            return redirect
+        return await self._refresh(actor)
+
+    async def _refresh(self, actor):
+        roster = await in_db(lambda s: clinicians.roster(s, actor=actor))
+        self.rows = [
+            ClinicianRow(
+                id=r.id, name=r.name, discipline=r.discipline.capitalize(), assistant_kind=r.assistant_kind,
+                supervisor=str(r.supervisor_id or ""),
+                words=(clinicians.ASSISTANT_KINDS[r.assistant_kind] if r.assistant_kind else "Signs on their own")
+                + (f"; notes co-signed by {r.supervisor_name}" if r.supervisor_name else ""),
+            )
+            for r in roster
+        ]
+        self.choices = [Option(value="", label="No supervisor"), *[Option(value=str(r.id), label=r.name) for r in roster]]
+        return None
+
+    async def _change(self, change, done: str):
+        try:
+            actor = await current_actor(self, "clinician.setup")
+            await in_db(lambda s: change(s, actor))
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return await self._refresh(await current_actor(self, "clinician.setup"))
+        self.message, self.message_is_error = done, False
+        return await self._refresh(actor)
+
+    @rx.event
+    async def set_kind(self, provider_id: int, kind: str):
+        pid, kind = int(provider_id), str(kind)
+        name = next((r.name for r in self.rows if r.id == pid), "")
+        words = clinicians.ASSISTANT_KINDS.get(kind, kind)
+        return await self._change(lambda s, a: clinicians.set_assistant_kind(s, actor=a, provider_id=pid, kind=kind),
+                                  f"{name}: {words}. Charges captured from now on follow this.")
+
+    @rx.event
+    async def set_supervisor(self, provider_id: int, supervisor: str):
+        pid, sup = int(provider_id), (int(supervisor) if str(supervisor).isdigit() else None)
+        name = next((r.name for r in self.rows if r.id == pid), "")
+        sup_name = next((r.name for r in self.rows if r.id == sup), "")
+        done = f"{name}'s notes are co-signed by {sup_name}." if sup else f"{name} signs on their own."
+        return await self._change(
+            lambda s, a: clinicians.set_supervisor(s, actor=a, provider_id=pid, supervisor_provider_id=sup), done)

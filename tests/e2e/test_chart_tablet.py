@@ -195,6 +195,17 @@ def test_an_admin_edits_a_template_and_defines_a_measure_on_a_tablet(browser, ap
     page.get_by_role("button", name="Define measure").tap()
     expect(page.get_by_role("status")).to_contain_text("BDI defined")
     expect(page.get_by_role("cell", name="percent of the highest possible total, 0 to 100, lower is better", exact=True)).to_be_visible()
+
+    # Clinicians: a supervised student cannot supervise; an assistant's charges will carry CQ.
+    page.get_by_role("link", name="Clinicians").click()
+    expect(page.get_by_role("cell", name="Signs on their own; notes co-signed by Erin Test, PT", exact=True)).to_be_visible()
+    page.get_by_label("Supervisor of Erin Test, PT").select_option(label="Sam Student, SPT")
+    expect(page.get_by_role("alert")).to_contain_text("Sam Student, SPT is supervised themselves")
+    expect(page.get_by_label("Supervisor of Erin Test, PT")).to_have_value("")
+    page.get_by_label("Assistant kind of Sam Student, SPT").select_option("PTA")
+    expect(page.get_by_role("status")).to_contain_text("Sam Student, SPT: Physical therapist assistant (CQ).")
+    expect(page.get_by_role("cell", name="Physical therapist assistant (CQ); notes co-signed by Erin Test, PT",
+                            exact=True)).to_be_visible()
     context.close()
 
 
