@@ -5,6 +5,7 @@ states hold what the admin is typing, so a refused save loses nothing."""
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import reflex as rx
 from sqlmodel import select
@@ -64,16 +65,33 @@ def _renumber(fields: list[FieldDraft]) -> list[FieldDraft]:
     return [dataclasses.replace(f, index=i, name=f.label or f"field {i + 1}") for i, f in enumerate(fields)]
 
 
-class TemplateAdminState(rx.State):
+class _AdminPage(rx.State, mixin=True):
+    """What the three charting admin pages share: a permission, a message, a load."""
+
+    _permission: ClassVar[str] = ""
+    message: str = ""
+    message_is_error: bool = False
+
+    @rx.event
+    async def load(self):
+        actor, redirect = await page_actor(self, self._permission)
+        if redirect:
+            return redirect
+        return await self._refresh(actor)
+
+    async def _refresh(self, actor):
+        raise NotImplementedError
+
+
+class TemplateAdminState(_AdminPage, rx.State):
     """The template list (filtered by discipline and visit kind) and the editor."""
 
+    _permission: ClassVar[str] = "template.edit"
     rows: list[TemplateRow] = []
     disciplines: list[Option] = []
     visit_kinds: list[str] = []
     filter_discipline: str = "all"
     filter_kind: str = "all"
-    message: str = ""
-    message_is_error: bool = False
     # The editor: -1 = closed, 0.. = the version opened (0 = as shipped), -2 = a new template.
     edit_version: int = -1
     edit_code: str = ""
@@ -103,13 +121,6 @@ class TemplateAdminState(rx.State):
         if self.edit_version == 0:
             return "As shipped (version 0); saving makes version 1"
         return f"Version {self.edit_version}; saving makes version {self.edit_version + 1}"
-
-    @rx.event
-    async def load(self):
-        actor, redirect = await page_actor(self, "template.edit")
-        if redirect:
-            return redirect
-        return await self._refresh(actor)
 
     async def _refresh(self, actor):
         discipline = "" if self.filter_discipline == "all" else self.filter_discipline
@@ -278,19 +289,11 @@ class TemplateAdminState(rx.State):
         return await self._retire(False)
 
 
-class MeasureAdminState(rx.State):
+class MeasureAdminState(_AdminPage, rx.State):
     """The clinic's own outcome measures: define one, retire or bring one back."""
 
+    _permission: ClassVar[str] = "measure.define"
     rows: list[MeasureRow] = []
-    message: str = ""
-    message_is_error: bool = False
-
-    @rx.event
-    async def load(self):
-        actor, redirect = await page_actor(self, "measure.define")
-        if redirect:
-            return redirect
-        return await self._refresh(actor)
 
     async def _refresh(self, actor):
         defs = await in_db(lambda s: measures.clinic_measures(s, actor=actor))
@@ -360,20 +363,12 @@ class ClinicianRow:
     words: str
 
 
-class ClinicianAdminState(rx.State):
+class ClinicianAdminState(_AdminPage, rx.State):
     """Who is a therapy assistant (CQ/CO on their charges) and who supervises whom."""
 
+    _permission: ClassVar[str] = "clinician.setup"
     rows: list[ClinicianRow] = []
     choices: list[Option] = []
-    message: str = ""
-    message_is_error: bool = False
-
-    @rx.event
-    async def load(self):
-        actor, redirect = await page_actor(self, "clinician.setup")
-        if redirect:
-            return redirect
-        return await self._refresh(actor)
 
     async def _refresh(self, actor):
         roster = await in_db(lambda s: clinicians.roster(s, actor=actor))
