@@ -144,15 +144,23 @@ class TemplateAdminState(_AdminPage, rx.State):
         self.visit_kinds = kinds
         return None
 
+    async def _refilter(self):
+        try:
+            actor = await current_actor(self, self._permission)
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return None
+        return await self._refresh(actor)
+
     @rx.event
     async def set_filter_discipline(self, value: str):
         self.filter_discipline = str(value)
-        return await self._refresh(await current_actor(self, "template.edit"))
+        return await self._refilter()
 
     @rx.event
     async def set_filter_kind(self, value: str):
         self.filter_kind = str(value)
-        return await self._refresh(await current_actor(self, "template.edit"))
+        return await self._refilter()
 
     def _open(self, t: templates.Template | None) -> None:
         self.edit_version = -2 if t is None else t.version
@@ -170,7 +178,11 @@ class TemplateAdminState(_AdminPage, rx.State):
 
     @rx.event
     async def open_template(self, code: str):
-        await current_actor(self, "template.edit")
+        try:
+            await current_actor(self, self._permission)
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return
         found = await in_db(lambda s: templates.catalogue(s).get(str(code)))
         if found is not None:
             self._open(found)
@@ -386,12 +398,17 @@ class ClinicianAdminState(_AdminPage, rx.State):
 
     async def _change(self, change, done: str):
         try:
-            actor = await current_actor(self, "clinician.setup")
+            actor = await current_actor(self, self._permission)
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return None
+        try:
             await in_db(lambda s: change(s, actor))
         except ClinicError as exc:
             self.message, self.message_is_error = str(exc), True
-            return await self._refresh(await current_actor(self, "clinician.setup"))
-        self.message, self.message_is_error = done, False
+        else:
+            self.message, self.message_is_error = done, False
+        # Redrawn either way, so a refused choice snaps back to what is stored.
         return await self._refresh(actor)
 
     @rx.event
