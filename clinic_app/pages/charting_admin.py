@@ -113,6 +113,14 @@ def _editor() -> rx.Component:
         rx.vstack(
             rx.heading(rx.cond(T.is_new, "New template", "Edit " + T.edit_name), size="4"),
             rx.text(T.version_words, size="2"),
+            rx.cond(
+                T.edit_history.length() > 0,
+                rx.el.details(
+                    rx.el.summary("Saved versions (notes keep the one they were written with)",
+                                  style={**_TOUCH, "lineHeight": "44px", "cursor": "pointer"}),
+                    rx.el.ul(rx.foreach(T.edit_history, lambda h: rx.el.li(h))),
+                ),
+            ),
             rx.cond(T.edit_retired, rx.text("Retired: not offered for new notes.", weight="bold")),
             rx.flex(
                 _labelled("Code", "tpl-code", rx.input(id="tpl-code", value=T.edit_code, on_change=T.set_edit_code, size="3",

@@ -10,7 +10,7 @@ from typing import ClassVar
 import reflex as rx
 from sqlmodel import select
 
-from clinic_app.models import AppointmentType, Provider
+from clinic_app.models import AppointmentType, Provider, User
 from clinic_app.services import clinicians, measures, templates
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import current_actor, page_actor
@@ -105,6 +105,7 @@ class TemplateAdminState(_AdminPage, rx.State):
     label_plan: str = ""
     edit_fields: list[FieldDraft] = []
     edit_retired: bool = False
+    edit_history: list[str] = []  # the template's saved versions in words, newest first
 
     @rx.var
     def editing(self) -> bool:
@@ -174,6 +175,7 @@ class TemplateAdminState(_AdminPage, rx.State):
         self.label_assessment, self.label_plan = own.get("assessment", ""), own.get("plan", "")
         self.edit_fields = [] if t is None else [_draft(i, f) for i, f in enumerate(t.fields)]
         self.edit_retired = False if t is None else t.retired
+        self.edit_history = []
         self.message = ""
 
     @rx.event
@@ -186,6 +188,22 @@ class TemplateAdminState(_AdminPage, rx.State):
         found = await in_db(lambda s: templates.catalogue(s).get(str(code)))
         if found is not None:
             self._open(found)
+            await self._load_history(await current_actor(self, self._permission))
+
+    async def _load_history(self, actor) -> None:
+        code = self.edit_code
+
+        def work(session):
+            rows = templates.history(session, actor=actor, code=code)
+            ids = [r.created_by_user_id for r in rows]
+            names = dict(session.exec(select(User.id, User.full_name).where(User.id.in_(ids))).all()) if ids else {}
+            return [
+                f"Version {r.version}, {r.created_at:%Y-%m-%d %H:%M} UTC, by {names.get(r.created_by_user_id, 'unknown')}"
+                + (": retired" if r.retired else "")
+                for r in rows
+            ]
+
+        self.edit_history = await in_db(work)
 
     @rx.event
     def new_template(self):
@@ -271,6 +289,7 @@ class TemplateAdminState(_AdminPage, rx.State):
             self.message, self.message_is_error = str(exc), True
             return None
         self._open(saved)
+        await self._load_history(actor)
         self.message, self.message_is_error = (
             (f"Saved {saved.name} as version {saved.version}. Notes already written keep the version they used."
              if changed else "Nothing changed; no new version saved."),
@@ -287,6 +306,7 @@ class TemplateAdminState(_AdminPage, rx.State):
             self.message, self.message_is_error = str(exc), True
             return None
         self._open(saved)
+        await self._load_history(actor)
         self.message = (f"{saved.name} retired: not offered for new notes; notes written with it are unchanged."
                         if retired else f"{saved.name} is offered again for new notes.")
         self.message_is_error = False

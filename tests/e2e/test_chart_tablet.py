@@ -177,6 +177,8 @@ def test_an_admin_edits_a_template_and_defines_a_measure_on_a_tablet(browser, ap
     page.get_by_role("button", name="Save template").tap()
     expect(page.get_by_role("status")).to_contain_text("as version 1. Notes already written keep the version they used.")
     expect(page.get_by_text("Version 1; saving makes version 2")).to_be_visible()
+    page.get_by_text("Saved versions (notes keep the one they were written with)").tap()
+    expect(page.get_by_text(re.compile(r"^Version 1, \d{4}-\d\d-\d\d \d\d:\d\d UTC, by Ada Admin$"))).to_be_visible()
     expect(page.get_by_label("Field 6 label")).to_have_value("Swelling")  # moved above "Next visit"
     expect(page.get_by_label("Field 7 label")).to_have_value("Next visit")
 
