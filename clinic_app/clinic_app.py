@@ -9,6 +9,7 @@ from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
+from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.state import live_push
@@ -18,6 +19,7 @@ from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
+from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState
 
 # The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
@@ -30,6 +32,9 @@ app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_lo
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
 app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
 app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)
+app.add_page(templates_page, route=routes.ADMIN_TEMPLATES, title="Note templates | Clinic", on_load=TemplateAdminState.load)
+app.add_page(clinicians_page, route=routes.ADMIN_CLINICIANS, title="Clinicians | Clinic", on_load=ClinicianAdminState.load)
+app.add_page(measures_page, route=routes.ADMIN_MEASURES, title="Outcome measures | Clinic", on_load=MeasureAdminState.load)
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 live_push.install(app)

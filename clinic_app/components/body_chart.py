@@ -12,31 +12,34 @@ import reflex as rx
 from clinic_app.services.body_chart import REGIONS
 from clinic_app.state.chart import ChartState
 
-# (key, shape, x, y, w, h) in a 200 x 400 viewBox; "e" is an ellipse, "r" a rectangle.
+# (key, shape, x, y, w, h) in a 200 x 390 viewBox; "e" is an ellipse, "r" a rectangle.
 # Front: the patient faces us, so their right is on our left. Back: their right is on our right.
+# Every region is at least 26 units in each direction (45.5 px at the figure's 1.75 scale), so
+# each is a 44 px touch target on a tablet; regions touch but never overlap, so a tap always
+# lands on the region drawn there (tests/e2e/test_chart_tablet.py measures them).
 _FRONT = [
-    ("head_f", "e", 78, 4, 44, 52), ("neck_f", "r", 90, 56, 20, 14),
-    ("r_shoulder_f", "r", 52, 70, 30, 22), ("l_shoulder_f", "r", 118, 70, 30, 22),
-    ("chest_f", "r", 82, 70, 36, 50), ("abdomen_f", "r", 80, 122, 40, 50),
-    ("r_arm_f", "r", 46, 94, 22, 56), ("l_arm_f", "r", 132, 94, 22, 56),
-    ("r_forearm_f", "r", 40, 152, 22, 70), ("l_forearm_f", "r", 138, 152, 22, 70),
-    ("r_hip_f", "r", 76, 174, 24, 26), ("l_hip_f", "r", 100, 174, 24, 26),
-    ("r_thigh_f", "r", 76, 202, 24, 64), ("l_thigh_f", "r", 100, 202, 24, 64),
-    ("r_knee_f", "r", 76, 268, 24, 24), ("l_knee_f", "r", 100, 268, 24, 24),
-    ("r_leg_f", "r", 78, 294, 20, 64), ("l_leg_f", "r", 102, 294, 20, 64),
-    ("r_foot_f", "r", 74, 360, 26, 24), ("l_foot_f", "r", 100, 360, 26, 24),
+    ("head_f", "e", 74, 2, 52, 50), ("neck_f", "r", 87, 52, 26, 26),
+    ("r_shoulder_f", "r", 40, 78, 32, 26), ("l_shoulder_f", "r", 128, 78, 32, 26),
+    ("chest_f", "r", 72, 78, 56, 52), ("abdomen_f", "r", 72, 130, 56, 50),
+    ("r_arm_f", "r", 40, 104, 28, 56), ("l_arm_f", "r", 132, 104, 28, 56),
+    ("r_forearm_f", "r", 34, 160, 28, 66), ("l_forearm_f", "r", 138, 160, 28, 66),
+    ("r_hip_f", "r", 72, 180, 28, 26), ("l_hip_f", "r", 100, 180, 28, 26),
+    ("r_thigh_f", "r", 72, 206, 28, 62), ("l_thigh_f", "r", 100, 206, 28, 62),
+    ("r_knee_f", "r", 72, 268, 28, 28), ("l_knee_f", "r", 100, 268, 28, 28),
+    ("r_leg_f", "r", 72, 296, 28, 62), ("l_leg_f", "r", 100, 296, 28, 62),
+    ("r_foot_f", "r", 68, 358, 32, 28), ("l_foot_f", "r", 100, 358, 32, 28),
 ]
 _BACK = [
-    ("head_b", "e", 78, 4, 44, 52), ("neck_b", "r", 90, 56, 20, 14),
-    ("l_scapula_b", "r", 52, 70, 30, 40), ("r_scapula_b", "r", 118, 70, 30, 40),
-    ("upper_back_b", "r", 82, 70, 36, 56), ("lower_back_b", "r", 80, 128, 40, 44),
-    ("l_arm_b", "r", 46, 112, 22, 40), ("r_arm_b", "r", 132, 112, 22, 40),
-    ("l_forearm_b", "r", 40, 154, 22, 68), ("r_forearm_b", "r", 138, 154, 22, 68),
-    ("l_buttock_b", "r", 76, 174, 24, 30), ("r_buttock_b", "r", 100, 174, 24, 30),
-    ("l_thigh_b", "r", 76, 206, 24, 60), ("r_thigh_b", "r", 100, 206, 24, 60),
-    ("l_knee_b", "r", 76, 268, 24, 24), ("r_knee_b", "r", 100, 268, 24, 24),
-    ("l_calf_b", "r", 78, 294, 20, 64), ("r_calf_b", "r", 102, 294, 20, 64),
-    ("l_heel_b", "r", 74, 360, 26, 24), ("r_heel_b", "r", 100, 360, 26, 24),
+    ("head_b", "e", 74, 2, 52, 50), ("neck_b", "r", 87, 52, 26, 26),
+    ("l_scapula_b", "r", 40, 78, 32, 40), ("r_scapula_b", "r", 128, 78, 32, 40),
+    ("upper_back_b", "r", 72, 78, 56, 56), ("lower_back_b", "r", 72, 134, 56, 46),
+    ("l_arm_b", "r", 40, 118, 28, 42), ("r_arm_b", "r", 132, 118, 28, 42),
+    ("l_forearm_b", "r", 34, 160, 28, 66), ("r_forearm_b", "r", 138, 160, 28, 66),
+    ("l_buttock_b", "r", 72, 180, 28, 32), ("r_buttock_b", "r", 100, 180, 28, 32),
+    ("l_thigh_b", "r", 72, 212, 28, 56), ("r_thigh_b", "r", 100, 212, 28, 56),
+    ("l_knee_b", "r", 72, 268, 28, 28), ("r_knee_b", "r", 100, 268, 28, 28),
+    ("l_calf_b", "r", 72, 296, 28, 62), ("r_calf_b", "r", 100, 296, 28, 62),
+    ("l_heel_b", "r", 68, 358, 32, 28), ("r_heel_b", "r", 100, 358, 32, 28),
 ]
 
 
@@ -62,11 +65,11 @@ def _figure(title: str, regions) -> rx.Component:
         rx.text(title, weight="bold"),
         rx.el.svg(
             *[_region(*r) for r in regions],
-            view_box="0 0 200 400",
-            # 1.7x the view box: most regions are 44 px or more on a tablet (neck and
-            # knees ~34-41 px); the figures wrap under each other on narrow screens.
-            width="340",
-            height="680",
+            view_box="0 0 200 390",
+            # 1.75x the view box: the smallest region (26 units) is 45.5 px on a tablet;
+            # the figures wrap under each other on narrow screens.
+            width="350",
+            height="683",
             role="group",
             aria_label=f"Body chart, {title.lower()}",
         ),
@@ -79,7 +82,7 @@ def body_chart() -> rx.Component:
     """Both figures, the tapped region's form, and the marks in words."""
     unsigned = ChartState.signed_label == ""
     return rx.vstack(
-        rx.heading("Body chart", size="4"),
+        rx.heading("Body chart", size="4", id="body-chart"),
         rx.hstack(_figure("Front", _FRONT), _figure("Back", _BACK), spacing="6", wrap="wrap"),
         rx.cond(
             unsigned & (ChartState.selected_region != ""),

@@ -14,6 +14,9 @@ NAV = [
     ("Dashboard", "/kpi", ("manager", "admin")),
     ("Users", "/admin/users", ("admin",)),
     ("Audit log", "/admin/audit", ("admin",)),
+    ("Templates", "/admin/templates", ("admin",)),
+    ("Measures", "/admin/measures", ("admin",)),
+    ("Clinicians", "/admin/clinicians", ("admin",)),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
     ("API tokens", "/api-tokens", ("admin",)),
 ]
@@ -44,13 +47,15 @@ def frame(title: str, *children: rx.Component) -> rx.Component:
         rx.el.header(
             rx.hstack(
                 rx.heading("Clinic", size="5"),
-                rx.el.nav(rx.hstack(*[_nav_link(*n) for n in NAV], spacing="2"), aria_label="Main"),
+                # Wraps rather than overflowing: an admin's many links fit a 768 px tablet.
+                rx.el.nav(rx.hstack(*[_nav_link(*n) for n in NAV], spacing="2", wrap="wrap"), aria_label="Main"),
                 rx.spacer(),
                 rx.text(AuthState.user_name, " (", AuthState.role, ")", size="2", color_scheme="gray"),
                 rx.button("Sign out", on_click=AuthState.sign_out, variant="soft", size="3", min_height="44px"),
                 align="center",
                 spacing="4",
                 width="100%",
+                wrap="wrap",
             ),
             padding="8px 16px",
             border_bottom="1px solid var(--gray-5)",

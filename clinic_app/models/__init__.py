@@ -12,6 +12,7 @@ from clinic_app.models.clinical import (
     NoteField,
     NoteForm,
     NoteProcedure,
+    NoteTemplate,
 )
 from clinic_app.models.frontdesk import (
     AppointmentSeries,
@@ -107,6 +108,7 @@ __all__ = [
     "NoteField",
     "NoteForm",
     "NoteProcedure",
+    "NoteTemplate",
     "OutcomeMeasure",
     "Patient",
     "PatientAllergy",

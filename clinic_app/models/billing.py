@@ -46,4 +46,6 @@ class Charge(SQLModel, table=True):
     unit_price_cents: int
     amount_cents: int
     diagnosis_codes: str = Field(default="", max_length=40)
+    # The line's modifiers from the note, with CQ/CO for an assistant's services ("GP,CQ").
+    modifiers: str = Field(default="", max_length=11)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))

@@ -54,6 +54,8 @@ class NoteProcedure(SQLModel, table=True):
     units: int = 1
     # Minutes of one-on-one time for a timed code (the CMS 8-minute rule needs them).
     minutes: int | None = None
+    # Up to four two-character modifiers the clinician entered, e.g. "GP,59" (CQ/CO are added at capture).
+    modifiers: str = Field(default="", max_length=11)
 
 
 class ClinicianSupervision(SQLModel, table=True):
@@ -104,6 +106,34 @@ class NoteForm(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     note_id: int = Field(foreign_key="note.id", unique=True)
     template_code: str = Field(max_length=24)
+    # The template version the note was written with: None for the version shipped in code,
+    # else note_template.version. Editing a template adds a version, so this never changes meaning.
+    template_version: int | None = None
+
+
+class NoteTemplate(SQLModel, table=True):
+    """One version of an admin-edited note template. Versions are never changed or deleted
+    (database rule): an edit, a retirement or a return adds the next version."""
+
+    __tablename__ = "note_template"
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint("version >= 1", name="ck_note_template_version"),
+        CheckConstraint("form IN ('SOAP', 'DAP')", name="ck_note_template_form"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=24, index=True)
+    version: int
+    name: str = Field(max_length=120)
+    discipline: str = Field(max_length=40, default="")  # "" = any discipline
+    visit_kinds: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of appointment type names
+    form: str = Field(max_length=4)
+    section_labels: str = Field(sa_column=Column(Text, nullable=False))  # JSON {section: label}
+    fields: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of field specs, in order
+    retired: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_by_user_id: int = Field(foreign_key="user.id")
 
 
 class NoteField(SQLModel, table=True):

@@ -19,7 +19,7 @@ class OutcomeMeasure(SQLModel, table=True):
 
     __tablename__ = "outcome_measure"
     __table_args__ = (
-        CheckConstraint("scoring IN ('sum', 'mean')", name="ck_measure_scoring"),
+        CheckConstraint("scoring IN ('sum', 'mean', 'percent')", name="ck_measure_scoring"),
         CheckConstraint("item_min < item_max", name="ck_measure_item_range"),
         CheckConstraint("mcid > 0", name="ck_measure_mcid"),
     )
@@ -31,7 +31,7 @@ class OutcomeMeasure(SQLModel, table=True):
     items: str = Field(sa_column=Column(Text, nullable=False))
     item_min: int = 0
     item_max: int = 10
-    scoring: str = Field(default="sum", max_length=8)
+    scoring: str = Field(default="sum", max_length=8)  # sum, mean, or percent of the highest possible
     mcid: float
     higher_is_better: bool = True
     active: bool = True

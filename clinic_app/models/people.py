@@ -47,6 +47,9 @@ class Provider(SQLModel, table=True):
     npi: str | None = Field(default=None, max_length=10)
     location_id: int = Field(foreign_key="location.id", index=True)
     active: bool = True
+    # "PTA" or "OTA" for a physical or occupational therapist assistant: Medicare wants CQ or CO
+    # on the services they furnish (charting adds it to every charge of their notes).
+    assistant_kind: str = Field(default="", max_length=4)
 
 
 class User(SQLModel, table=True):

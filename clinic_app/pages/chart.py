@@ -74,10 +74,12 @@ def _codes() -> rx.Component:
             ),
         ),
         rx.heading("Procedures", size="4"),
+        rx.cond(ChartState.assistant_words != "", rx.text(ChartState.assistant_words, size="2")),
         rx.foreach(
             ChartState.procedures,
             lambda p: rx.hstack(
                 rx.text(p.code, weight="bold"), rx.text(p.units, " unit(s)"), rx.text(p.minutes_label, size="2"),
+                rx.text(p.modifiers, size="2"),
                 rx.cond(unsigned, rx.button("Remove " + p.code, on_click=ChartState.remove_procedure(p.code), variant="ghost", style=TOUCH)),
                 align="center",
             ),
@@ -101,6 +103,12 @@ def _codes() -> rx.Component:
                     rx.el.label("Minutes (timed codes)", html_for="px-minutes"),
                     rx.input(id="px-minutes", value=ChartState.new_minutes, on_change=ChartState.set_new_minutes,
                              input_mode="numeric", size="3", width="100px", max_length=3),
+                    spacing="1",
+                ),
+                rx.vstack(
+                    rx.el.label("Modifiers", html_for="px-modifiers"),
+                    rx.input(id="px-modifiers", value=ChartState.new_modifiers, on_change=ChartState.set_new_modifiers,
+                             placeholder="GP, 59", size="3", width="110px", max_length=20),
                     spacing="1",
                 ),
                 rx.button("Add procedure", on_click=ChartState.add_procedure, size="3", style=TOUCH),
@@ -150,6 +158,34 @@ def _measure_row(r) -> rx.Component:
     )
 
 
+def _trend_chart(m) -> rx.Component:
+    """The scores across the episode as a line, with the MCID from the first score dashed.
+    The table below it says the same in words (the chart is hidden from screen readers)."""
+    return rx.vstack(
+        rx.box(
+            rx.recharts.line_chart(
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                rx.recharts.x_axis(data_key="visit"),
+                rx.recharts.y_axis(domain=[m.low, m.high], allow_decimals=True, width=40),
+                rx.recharts.reference_line(y=m.target.to(int),  # a number either way in JS; the prop is typed str | int
+                                           stroke="#15803d", stroke_dasharray="6 4", label="MCID",
+                                           if_overflow="extendDomain"),
+                rx.recharts.line(data_key="score", name=m.code, stroke="#1d4ed8", stroke_width=3, is_animation_active=False),
+                data=m.points,
+                width="100%",
+                height=200,
+            ),
+            aria_hidden="true",
+            class_name="trend-chart",
+            width="100%",
+            max_width="640px",
+        ),
+        rx.text(m.target_words, size="2"),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _measures() -> rx.Component:
     unsigned = ChartState.signed_label == ""
     return rx.vstack(
@@ -159,6 +195,7 @@ def _measures() -> rx.Component:
             lambda m: rx.box(
                 rx.text(m.heading, weight="bold"),
                 rx.text(m.latest_words),
+                _trend_chart(m),
                 rx.table.root(
                     rx.table.header(
                         rx.table.row(
@@ -219,6 +256,13 @@ def _field(f) -> rx.Component:
     """One structured template field, drawn by its kind (all controls 44 px on a tablet)."""
     control = rx.match(
         f.kind,
+        ("body_chart", rx.vstack(
+            rx.cond(ChartState.body_marks.length() == 0, rx.text("No regions marked yet."),
+                    rx.el.ul(rx.foreach(ChartState.body_marks, lambda m: rx.el.li(m)))),
+            rx.link("Mark regions on the body chart", href="#body-chart", style={"minHeight": "44px", "display": "inline-flex",
+                                                                             "alignItems": "center"}),
+            spacing="1",
+        )),
         ("scale", rx.hstack(
             rx.foreach(f.options, lambda n: rx.button(
                 n, on_click=ChartState.save_field(f.key, n), variant=rx.cond(f.value == n, "solid", "outline"),
@@ -247,7 +291,7 @@ def _field(f) -> rx.Component:
     )
     return rx.vstack(
         rx.cond(
-            (f.kind == "scale") | (f.kind == "checklist"),
+            (f.kind == "scale") | (f.kind == "checklist") | (f.kind == "body_chart"),
             rx.text(f.label, weight="medium"),
             rx.el.label(f.label, html_for=f.field_id, style={"fontWeight": "500"}),
         ),
@@ -295,6 +339,37 @@ def _row(r, handler) -> rx.Component:
         rx.cond(r.action_label != "", rx.button(r.action_label, on_click=handler(r.id), variant="ghost", size="3", style=TOUCH)),
         align="center",
         wrap="wrap",
+    )
+
+
+def _attachment_viewer() -> rx.Component:
+    """The attachment being viewed: an image inline, a PDF embedded, with a download either way."""
+    return rx.cond(
+        ChartState.viewer_src != "",
+        rx.card(
+            rx.vstack(
+                rx.heading("Viewing " + ChartState.viewer_name, size="3"),
+                rx.cond(
+                    ChartState.viewer_is_pdf,
+                    rx.el.object(
+                        rx.text("This device cannot show the PDF here; use Download."),
+                        data=ChartState.viewer_src, type="application/pdf", title=ChartState.viewer_name,
+                        width="100%", height="600", id="attachment-viewer",
+                    ),
+                    rx.image(src=ChartState.viewer_src, alt=ChartState.viewer_name, max_width="100%", max_height="600px",
+                             id="attachment-viewer"),
+                ),
+                rx.hstack(
+                    rx.button("Download " + ChartState.viewer_name, on_click=ChartState.open_attachment(ChartState.viewer_id),
+                              variant="soft", size="3", style=TOUCH),
+                    rx.button("Close viewer", on_click=ChartState.close_viewer, variant="ghost", size="3", style=TOUCH),
+                    wrap="wrap",
+                ),
+                spacing="2",
+                width="100%",
+            ),
+            width="100%",
+        ),
     )
 
 
@@ -377,7 +452,8 @@ def _record() -> rx.Component:
                       size="3", style=TOUCH),
             rx.heading("Attachments", size="4"),
             rx.cond(ChartState.attachments.length() == 0, rx.text("No attachments.", size="2")),
-            rx.foreach(ChartState.attachments, lambda r: _row(r, ChartState.open_attachment)),
+            rx.foreach(ChartState.attachments, lambda r: _row(r, ChartState.view_attachment)),
+            _attachment_viewer(),
             rx.upload.root(
                 rx.vstack(
                     rx.text("Choose or drop an image (PNG, JPEG) or a PDF, up to 5 MB"),

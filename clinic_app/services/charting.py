@@ -205,7 +205,7 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
     # The template and the structured values this draft does not have yet.
     old_form = session.exec(select(NoteForm).where(NoteForm.note_id == last.id)).first()
     if old_form and session.exec(select(NoteForm).where(NoteForm.note_id == note.id)).first() is None:
-        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code))
+        session.add(NoteForm(note_id=note.id, template_code=old_form.template_code, template_version=old_form.template_version))
         copied.append("template")
     have_keys = set(session.exec(select(NoteField.key).where(NoteField.note_id == note.id)))
     for old in session.exec(select(NoteField).where(NoteField.note_id == last.id)).all():
@@ -279,18 +279,40 @@ def _whole(text: int | str | None, *, low: int, high: int, what: str) -> int | N
     return value
 
 
+# Medicare's modifiers for services furnished in whole or in part by a therapy assistant.
+ASSISTANT_MODIFIERS = {"PTA": "CQ", "OTA": "CO"}
+
+
+def assistant_modifier(session: Session, *, provider_id: int) -> str:
+    """CQ for a physical therapist assistant's services, CO for an occupational therapy
+    assistant's, "" for anyone else."""
+    provider = session.get(Provider, provider_id)
+    return ASSISTANT_MODIFIERS.get(provider.assistant_kind if provider else "", "")
+
+
+def charge_modifiers(entered: str, automatic: str) -> str:
+    """A line's modifiers as captured on its charge: those entered, then CQ/CO if it applies."""
+    mods = [m for m in entered.split(",") if m]
+    if automatic and automatic not in mods:
+        mods.append(automatic)
+    return ",".join(mods[:4])
+
+
 def add_procedure(
     session: Session, *, actor: Actor, note_id: int, code: str, units: int | str | None = None,
-    minutes: int | str | None = None, rule: str | None = None,
+    minutes: int | str | None = None, rule: str | None = None, modifiers: str = "",
 ) -> NoteProcedure:
     """Add a procedure code to a draft (the code must be on the fee list).
 
     ``minutes`` record the time of a timed code. Units left blank on a timed code with
     minutes are worked out from the visit's timed minutes (``suggested_units``); units
     that disagree with the minutes are kept as entered and reported by ``unit_warnings``.
+    ``modifiers``: up to four (e.g. "GP, 59"); on an assistant's note CQ/CO is added to
+    each line when its charge is captured, so three are left for the clinician.
     """
     units = _whole(units, low=1, high=MAX_UNITS, what="Units")
     minutes = _whole(minutes, low=1, high=MAX_MINUTES, what="Minutes")
+    modifiers = payers.parse_modifiers(modifiers)
     fee = fee_for(session, code)
     if units is None and not (fee.timed and minutes):
         raise InvalidInput(
@@ -311,7 +333,15 @@ def add_procedure(
                 f"{minutes} minute(s) of {fee.code} bill no unit under the {_rule_name(rule)}; "
                 "enter the units yourself if the payer allows it, or leave the code off."
             )
-    row = NoteProcedure(note_id=note.id, code=fee.code, units=units, minutes=minutes)
+    automatic = assistant_modifier(session, provider_id=note.provider_id)
+    entered = [m for m in modifiers.split(",") if m]
+    if automatic and automatic not in entered and len(entered) >= 4:
+        session.rollback()
+        raise InvalidInput(
+            f"{automatic} is added to every line of this assistant's note, leaving room for three more modifiers; "
+            f"{fee.code} has four."
+        )
+    row = NoteProcedure(note_id=note.id, code=fee.code, units=units, minutes=minutes, modifiers=modifiers)
     session.add(row)
     _commit(session)
     return row
@@ -477,6 +507,7 @@ def _make_billable(
     # Priced for the payer covering the patient on the date of service (or self-pay).
     service_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone)
     charges = []
+    automatic = assistant_modifier(session, provider_id=note.provider_id)
     for line_no, line in enumerate(procedures(session, note_id=note.id), start=1):
         fee = fee_for(session, line.code)
         price = payers.unit_price(session, fee=fee, patient_id=appointment.patient_id, day=service_day)
@@ -489,6 +520,7 @@ def _make_billable(
             unit_price_cents=price,
             amount_cents=price * line.units,
             diagnosis_codes=pointers,
+            modifiers=charge_modifiers(line.modifiers, automatic),
             created_at=now,
         )
         session.add(charge)

@@ -214,8 +214,13 @@ def scrub(session: Session, *, actor: Actor, appointment_id: int, modifiers: dic
     return _scrub(_facts(session, appointment_id), modifiers or {})
 
 
-def _line_modifiers(payer: Payer, extra: str) -> str:
-    mods = [m for m in payers.parse_modifiers(extra).split(",") if m]
+def _line_modifiers(payer: Payer, extra: str, captured: str = "") -> str:
+    """A claim line's modifiers: those captured with the charge (the clinician's, CQ/CO), the
+    biller's, then the payer's defaults; each once, four at most."""
+    mods: list[str] = []
+    for m in [*captured.split(","), *payers.parse_modifiers(extra).split(",")]:
+        if m and m not in mods:
+            mods.append(m)
     for m in payer.default_modifiers.split(","):
         if m and m not in mods:
             mods.append(m)
@@ -256,7 +261,7 @@ def create_claim(
         session.add(
             ClaimLine(
                 claim_id=claim.id, charge_id=c.id, line_no=c.line_no, code=c.code,
-                modifiers=_line_modifiers(facts.payer, modifiers.get(c.line_no, "")),
+                modifiers=_line_modifiers(facts.payer, modifiers.get(c.line_no, ""), c.modifiers),
                 units=c.units, amount_cents=c.amount_cents, pointers=",".join(pointers),
             )
         )

@@ -36,14 +36,31 @@ class MeasureDef:
     max_items: int
     item_min: int
     item_max: int
-    scoring: str  # "sum" or "mean"
+    scoring: str  # "sum", "mean", or "percent" (of the highest possible total)
     mcid: float
     higher_is_better: bool
     labels_editable: bool = False  # PSFS: the patient names the activities
 
+    active: bool = True
+
     @property
     def range_words(self) -> str:
         return f"{self.item_min} to {self.item_max}"
+
+    @property
+    def score_range(self) -> tuple[float, float]:
+        """The lowest and highest score the measure can give."""
+        if self.scoring == "percent":
+            return 0.0, 100.0
+        if self.scoring == "mean":
+            return float(self.item_min), float(self.item_max)
+        return float(self.item_min * self.max_items), float(self.item_max * self.max_items)
+
+    @property
+    def scoring_words(self) -> str:
+        low, high = self.score_range
+        how = {"sum": "sum of the items", "mean": "mean of the items", "percent": "percent of the highest possible total"}
+        return f"{how[self.scoring]}, {low:g} to {high:g}, {'higher' if self.higher_is_better else 'lower'} is better"
 
 
 BUILTIN = {
@@ -71,7 +88,7 @@ def _from_row(row: OutcomeMeasure) -> MeasureDef:
     return MeasureDef(
         code=row.code, name=row.name, items=items, min_items=len(items), max_items=len(items),
         item_min=row.item_min, item_max=row.item_max, scoring=row.scoring, mcid=row.mcid,
-        higher_is_better=row.higher_is_better,
+        higher_is_better=row.higher_is_better, active=row.active,
     )
 
 
@@ -81,12 +98,15 @@ def definitions(session: Session) -> list[MeasureDef]:
     return [*BUILTIN.values(), *(_from_row(r) for r in rows)]
 
 
-def definition(session: Session, code: str) -> MeasureDef:
-    """One measure by its code; InvalidInput if the clinic has no such measure."""
+def definition(session: Session, code: str, *, retired_too: bool = False) -> MeasureDef:
+    """One measure by its code; InvalidInput if the clinic has no such measure (in use,
+    unless ``retired_too``: scores already recorded are still shown)."""
     code = (code or "").strip().upper()
     if code in BUILTIN:
         return BUILTIN[code]
-    row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code, OutcomeMeasure.active)).first()
+    row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first()
+    if row is not None and not row.active and not retired_too:
+        raise InvalidInput(f"{code} is retired; the clinic no longer records it.")
     if row is None:
         raise InvalidInput(f"{code or 'That'} is not one of the clinic's outcome measures.")
     return _from_row(row)
@@ -107,12 +127,19 @@ def define_measure(
     items = [i.strip()[:MAX_LABEL] for i in items if i and i.strip()]
     if not 1 <= len(items) <= 100:
         raise InvalidInput("A measure needs from 1 to 100 items, one per line.")
-    if scoring not in ("sum", "mean"):
-        raise InvalidInput("Scoring must be the sum or the mean of the items.")
-    if not item_min < item_max:
-        raise InvalidInput("The lowest item score must be below the highest.")
+    if not (name or "").strip():
+        raise InvalidInput("Give the measure a name.")
+    if scoring not in ("sum", "mean", "percent"):
+        raise InvalidInput("Scoring must be the sum or the mean of the items, or a percent of the highest possible total.")
+    if not -1000 <= item_min < item_max <= 1000:
+        raise InvalidInput("The lowest item score must be below the highest (both within -1,000 to 1,000).")
     if not mcid > 0:
         raise InvalidInput("The minimal clinically important difference must be above 0.")
+    draft = MeasureDef(code=code, name=name, items=tuple(items), min_items=len(items), max_items=len(items), item_min=item_min,
+                       item_max=item_max, scoring=scoring, mcid=mcid, higher_is_better=higher_is_better)
+    low, high = draft.score_range
+    if mcid >= high - low:
+        raise InvalidInput(f"The MCID ({mcid:g}) must be smaller than the whole score range ({low:g} to {high:g}).")
     if session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == code)).first() is not None:
         raise InvalidInput(f"The clinic already has a measure {code}.")
     row = OutcomeMeasure(
@@ -120,8 +147,32 @@ def define_measure(
         scoring=scoring, mcid=mcid, higher_is_better=higher_is_better,
     )
     session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="create", entity="outcome_measure", entity_id=row.id, detail=code)
     session.commit()
     return row
+
+
+def clinic_measures(session: Session, *, actor: Actor) -> list[MeasureDef]:
+    """The clinic's own measures, retired ones too, for the admin."""
+    require(actor.role, "measure.define")
+    return [_from_row(r) for r in session.exec(select(OutcomeMeasure).order_by(OutcomeMeasure.code))]
+
+
+def set_active(session: Session, *, actor: Actor, code: str, active: bool) -> MeasureDef:
+    """Retire a clinic-defined measure (no longer offered; scores kept and shown) or bring it back.
+    A measure is never edited: its scores would stop meaning the same; define a new one instead."""
+    for_write(session)
+    require(actor.role, "measure.define")
+    row = session.exec(select(OutcomeMeasure).where(OutcomeMeasure.code == (code or "").strip().upper())).first()
+    if row is None:
+        raise InvalidInput(f"{code} is not one of the clinic's own measures (built-in ones cannot be retired).")
+    row.active = active
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity="outcome_measure", entity_id=row.id,
+                 detail=f"{row.code} {'back in use' if active else 'retired'}")
+    session.commit()
+    return _from_row(row)
 
 
 def score(defn: MeasureDef, values: list[int | str], labels: list[str] | None = None) -> tuple[float, list[int], list[str]]:
@@ -147,7 +198,10 @@ def score(defn: MeasureDef, values: list[int | str], labels: list[str] | None = 
             raise InvalidInput(f"{defn.code}, {name}: enter a whole number from {defn.range_words}.")
         clean.append(number)
     total = sum(clean)
-    result = total / len(clean) if defn.scoring == "mean" else float(total)
+    if defn.scoring == "percent":
+        result = (total - defn.item_min * len(clean)) / ((defn.item_max - defn.item_min) * len(clean)) * 100
+    else:
+        result = total / len(clean) if defn.scoring == "mean" else float(total)
     return round(result, 2), clean, [label[:MAX_LABEL] for label, _ in pairs]
 
 
@@ -197,7 +251,7 @@ def trend(session: Session, *, actor: Actor, note_id: int, code: str) -> list[Tr
     visit, each with its change since the first and whether that change is clinically important."""
     require(actor.role, "chart.view")
     note = readable_note(session, actor=actor, note_id=note_id)
-    defn = definition(session, code)
+    defn = definition(session, code, retired_too=True)
     here = session.get(Appointment, note.appointment_id)
     rows = session.exec(
         select(MeasureResult, Appointment)
@@ -222,12 +276,11 @@ def change_words(defn: MeasureDef, change: float) -> str:
     if change == 0:
         return "No change since the first score."
     better = (change > 0) == defn.higher_is_better
-    size = f"{abs(change):g} point(s)"
-    important = abs(change) >= defn.mcid
-    verdict = (
-        f"clinically important (MCID {defn.mcid:g})" if important else f"below the clinically important change of {defn.mcid:g}"
-    )
-    return f"{'Better' if better else 'Worse'} by {size} since the first score: {verdict}."
+    size = abs(change)
+    points = f"{size:g} point{'' if size == 1 else 's'}"
+    where = "above" if size > defn.mcid else "at" if size == defn.mcid else "below"
+    verdict = "clinically important" if size >= defn.mcid else "not clinically important yet" if better else "not clinically important"
+    return f"{'Improved' if better else 'Worse'} by {points} since the first score, {where} the MCID of {defn.mcid:g}: {verdict}."
 
 
 def results(session: Session, *, note_id: int) -> list[MeasureResult]:

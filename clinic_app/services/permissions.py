@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "fhir.import": frozenset({ADMIN}),
     "api_token.create": frozenset({ADMIN}),
     "measure.define": frozenset({ADMIN}),
+    "template.edit": frozenset({ADMIN}),
+    "clinician.setup": frozenset({ADMIN}),
 }
 
 ACTION_WORDS = {
@@ -100,6 +102,8 @@ ACTION_WORDS = {
     "fhir.import": "import FHIR data",
     "api_token.create": "create API tokens",
     "measure.define": "define outcome measures",
+    "template.edit": "edit note templates",
+    "clinician.setup": "set up assistants and supervision",
 }
 
 

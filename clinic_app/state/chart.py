@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 import reflex as rx
 
@@ -45,6 +47,7 @@ class Procedure:
     code: str
     units: int
     minutes_label: str
+    modifiers: str
 
 
 @dataclasses.dataclass
@@ -79,6 +82,12 @@ class MeasureShown:
     heading: str
     trend: list[TrendRow]
     latest_words: str
+    # For the trend chart: one point per visit, and the score the MCID reaches from the first.
+    points: list[dict[str, Any]]
+    target: float
+    target_words: str
+    low: float
+    high: float
 
 
 @dataclasses.dataclass
@@ -155,6 +164,8 @@ class ChartState(rx.State):
     new_procedure: str = ""
     new_units: str = "1"
     new_minutes: str = ""
+    new_modifiers: str = ""
+    assistant_words: str = ""  # "CQ is added to every line: ..." on a PTA's or OTA's note
     saved_label: str = ""
     unit_warnings: list[str] = []
     signature_lines: list[str] = []
@@ -198,6 +209,11 @@ class ChartState(rx.State):
     goals: list[GoalRow] = []
     exercises: list[RecordRow] = []
     attachments: list[RecordRow] = []
+    # The attachment shown in the page (an image inline, a PDF in an embedded viewer).
+    viewer_id: int = 0
+    viewer_name: str = ""
+    viewer_src: str = ""
+    viewer_is_pdf: bool = False
     new_ex_name: str = ""
     new_ex_dosage: str = ""
     new_ex_instructions: str = ""
@@ -326,9 +342,15 @@ class ChartState(rx.State):
             Diagnosis(code=d.code, description=describe_icd10(d.code)) for d in charting.diagnoses(session, note_id=note.id)
         ]
         self.procedures = [
-            Procedure(code=p.code, units=p.units, minutes_label=f"{p.minutes} min" if p.minutes else "")
+            Procedure(code=p.code, units=p.units, minutes_label=f"{p.minutes} min" if p.minutes else "",
+                      modifiers=("modifiers " + p.modifiers.replace(",", ", ")) if p.modifiers else "")
             for p in charting.procedures(session, note_id=note.id)
         ]
+        automatic = charting.assistant_modifier(session, provider_id=note.provider_id)
+        self.assistant_words = (
+            f"{automatic} is added to every line when the charges are captured: this note is by a therapy assistant."
+            if automatic else ""
+        )
         self.unit_warnings = [] if note.signed_at else charting.unit_warnings(session, note_id=note.id)
         self.own_note = note.provider_id == actor.provider_id
         sig = charting.signatures(session, note=note)
@@ -398,6 +420,7 @@ class ChartState(rx.State):
         if not self.own_note:
             self.problems, self.allergies, self.medications, self.allergy_words = [], [], [], ""
             self.goals, self.exercises, self.attachments = [], [], []
+            self.viewer_id, self.viewer_name, self.viewer_src = 0, "", ""
             return
         record = history.summary(session, actor=actor, patient_id=self._patient_id)
         self.problems = [
@@ -425,7 +448,7 @@ class ChartState(rx.State):
         ]
         self.attachments = [
             RecordRow(id=a.id, text=f"{a.filename} ({a.size_bytes / 1024:,.0f} KB, {self._when(a.uploaded_at)})",
-                      action_label=f"Open {a.filename}")
+                      action_label=f"View {a.filename}")
             for a in history.attachments(session, actor=actor, patient_id=self._patient_id)
         ]
         self.allergy_words = (
@@ -614,7 +637,7 @@ class ChartState(rx.State):
 
     @rx.event
     async def open_attachment(self, attachment_id: int):
-        """Download an attachment to view it (its checksum is checked first)."""
+        """Download an attachment (its checksum is checked first)."""
         try:
             actor = await current_actor(self, "chart.view")
             with session_scope() as session:
@@ -623,6 +646,24 @@ class ChartState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=data, filename=filename)
+
+    @rx.event
+    async def view_attachment(self, attachment_id: int):
+        """Show an attachment in the page: an image inline, a PDF in an embedded viewer (checksum checked first)."""
+        try:
+            actor = await current_actor(self, "chart.view")
+            with session_scope() as session:
+                row = history.open_attachment(session, actor=actor, attachment_id=as_id(attachment_id))
+                data, filename, kind = row.data, row.filename, row.content_type
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.viewer_id, self.viewer_name, self.viewer_is_pdf = int(attachment_id), filename, kind == "application/pdf"
+        self.viewer_src = f"data:{kind};base64,{base64.b64encode(data).decode()}"
+        return None
+
+    @rx.event
+    def close_viewer(self):
+        self.viewer_id, self.viewer_name, self.viewer_src = 0, "", ""
 
     @rx.event
     async def stop_medication(self, medication_id: int):
@@ -654,7 +695,7 @@ class ChartState(rx.State):
     async def choose_template(self, code: str):
         """Write this draft with another template (values of shared fields are kept)."""
         if await self._codes(lambda s, a: templates.use_template(s, actor=a, note_id=self.note_id, code=str(code))):
-            self._ok(f"Template: {templates.template(str(code)).name}.")
+            self._ok(f"Template: {next((t.name for t in self.template_options if t.code == self.template_code), str(code))}.")
 
     async def _save_field(self, key: str, value):
         try:
@@ -695,13 +736,20 @@ class ChartState(rx.State):
         self.measure_codes = [d.code for d in measures.definitions(session)]
         shown = []
         for result in measures.results(session, note_id=note.id):
-            defn = measures.definition(session, result.measure_code)
+            defn = measures.definition(session, result.measure_code, retired_too=True)
             points = measures.trend(session, actor=actor, note_id=note.id, code=result.measure_code)
+            first = points[0].score if points else result.score
+            target = round(first + defn.mcid if defn.higher_is_better else first - defn.mcid, 2)
             shown.append(MeasureShown(
                 code=defn.code,
                 heading=f"{defn.name} ({defn.code}): {result.score:g}",
                 trend=[TrendRow(when=self._when(p.visit_at)[:10], score=f"{p.score:g}", words=p.words) for p in points],
                 latest_words=points[-1].words if points else "",
+                points=[{"visit": self._when(p.visit_at)[:10], "score": p.score} for p in points],
+                target=target,
+                target_words=(f"Dashed line: {target:g}, the first score {'plus' if defn.higher_is_better else 'minus'} "
+                              f"the MCID of {defn.mcid:g} ({'higher' if defn.higher_is_better else 'lower'} is better)."),
+                low=min(defn.score_range[0], target), high=max(defn.score_range[1], target),
             ))
         self.measure_results = shown
 
@@ -869,6 +917,10 @@ class ChartState(rx.State):
         self.new_minutes = str(text)[:3]
 
     @rx.event
+    def set_new_modifiers(self, text: str):
+        self.new_modifiers = str(text)[:20]
+
+    @rx.event
     def set_new_addendum(self, text: str):
         self.new_addendum = str(text)[:5000]
 
@@ -897,13 +949,15 @@ class ChartState(rx.State):
 
     @rx.event
     async def add_procedure(self):
-        code, units, minutes = self.new_procedure, self.new_units, self.new_minutes
+        code, units, minutes, modifiers = self.new_procedure, self.new_units, self.new_minutes, self.new_modifiers
         if await self._codes(
-            lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units, minutes=minutes)
+            lambda s, a: charting.add_procedure(s, actor=a, note_id=self.note_id, code=code, units=units, minutes=minutes,
+                                                modifiers=modifiers)
         ):
             self.new_procedure = ""
             self.new_units = "1"
             self.new_minutes = ""
+            self.new_modifiers = ""
 
     @rx.event
     async def apply_suggested_units(self):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import struct
+import zlib
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,6 +21,17 @@ from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
 pytestmark = pytest.mark.e2e
+_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj "
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def _png(width: int, height: int) -> bytes:
+    """A real (grey) PNG image of the given size."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mobile": True}
 
 
@@ -88,7 +101,13 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
     chart.get_by_label("Procedure code").fill("97110")
     chart.get_by_label("Units").fill("2")
     chart.get_by_label("Minutes (timed codes)").fill("38")
+    chart.get_by_label("Modifiers").fill("gp x")
     chart.get_by_role("button", name="Add procedure").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("'X' is not a modifier")
+    expect(chart.get_by_label("Minutes (timed codes)")).to_have_value("38")  # kept
+    chart.get_by_label("Modifiers").fill("gp")
+    chart.get_by_role("button", name="Add procedure").tap()
+    expect(chart.get_by_text("modifiers GP")).to_be_visible()
     expect(chart.get_by_text("it supports 3")).to_be_visible()
     chart.get_by_role("button", name="Sign note").tap()
     expect(chart.get_by_role("alert")).to_contain_text("Correct the units")
@@ -121,6 +140,75 @@ def test_minutes_conflict_co_signature_and_addendum_on_a_tablet(browser, app_ser
     expect(sup.get_by_label("Subjective")).to_have_attribute("readonly", "")
     for context in (tablet, second, supervisor):
         context.close()
+
+
+def test_an_admin_edits_a_template_and_defines_a_measure_on_a_tablet(browser, app_server, supervised_visit):
+    base, db = app_server
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine, expire_on_commit=False) as s:
+        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
+        auth.create_user(s, actor=None, username="e2e_admin", full_name="Ada Admin", password=PASSWORD, role="admin",
+                         location_id=location.id)
+    engine.dispose()
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    sign_in(page, base, "e2e_admin", PASSWORD)
+    page.get_by_role("link", name="Templates").click()
+    expect(page.get_by_role("cell", name="Psychotherapy session (DAP)", exact=True)).to_be_visible()
+    page.get_by_label("Visit kind").select_option("Treatment")
+    expect(page.get_by_role("cell", name="Psychotherapy session (DAP)", exact=True)).to_be_visible()  # any visit kind
+    expect(page.get_by_role("cell", name="Physiotherapy initial evaluation (SOAP)", exact=True)).to_have_count(0)
+    page.get_by_role("button", name="Edit Physiotherapy daily note (SOAP)").tap()
+    expect(page.get_by_text("As shipped (version 0); saving makes version 1")).to_be_visible()
+
+    # A new field with one option is refused with a message naming it; nothing typed is lost.
+    page.get_by_role("button", name="Add a field").tap()
+    page.get_by_label("Field 7 label").fill("Swelling")
+    page.get_by_label("Field 7 section").select_option("objective")
+    page.get_by_label("Field 7 kind").select_option("choice")
+    page.get_by_label("Field 7 options, one per line").fill("None")
+    page.get_by_role("button", name="Save template").tap()
+    expect(page.get_by_role("alert")).to_contain_text("Field 7 (Swelling): a choice needs at least two options, one per line.")
+    expect(page.get_by_label("Field 7 label")).to_have_value("Swelling")
+    page.get_by_label("Field 7 options, one per line").fill("None\nMild\nMarked")
+    move = page.get_by_role("button", name="Move Swelling up")
+    assert move.bounding_box()["height"] >= 44
+    move.tap()
+    page.get_by_role("button", name="Save template").tap()
+    expect(page.get_by_role("status")).to_contain_text("as version 1. Notes already written keep the version they used.")
+    expect(page.get_by_text("Version 1; saving makes version 2")).to_be_visible()
+    page.get_by_text("Saved versions (notes keep the one they were written with)").tap()
+    expect(page.get_by_text(re.compile(r"^Version 1, \d{4}-\d\d-\d\d \d\d:\d\d UTC, by Ada Admin$"))).to_be_visible()
+    expect(page.get_by_label("Field 6 label")).to_have_value("Swelling")  # moved above "Next visit"
+    expect(page.get_by_label("Field 7 label")).to_have_value("Next visit")
+
+    # A measure of the clinic's own: a refused MCID keeps the form; then defined and listed.
+    page.get_by_role("link", name="Measures").click()
+    page.get_by_label("Code").fill("BDI")
+    page.get_by_label("Name").fill("Back disability index")
+    page.get_by_label("Items, one per line").fill("Pain\nSitting\nStanding\nSleep")
+    page.get_by_label("Scoring").select_option("percent")
+    page.get_by_label("Better scores are").select_option("lower")
+    page.get_by_label("Minimal clinically important difference (MCID)").fill("150")
+    page.get_by_role("button", name="Define measure").tap()
+    expect(page.get_by_role("alert")).to_contain_text("must be smaller than the whole score range (0 to 100)")
+    expect(page.get_by_label("Items, one per line")).to_have_value("Pain\nSitting\nStanding\nSleep")
+    page.get_by_label("Minimal clinically important difference (MCID)").fill("10")
+    page.get_by_role("button", name="Define measure").tap()
+    expect(page.get_by_role("status")).to_contain_text("BDI defined")
+    expect(page.get_by_role("cell", name="percent of the highest possible total, 0 to 100, lower is better", exact=True)).to_be_visible()
+
+    # Clinicians: a supervised student cannot supervise; an assistant's charges will carry CQ.
+    page.get_by_role("link", name="Clinicians").click()
+    expect(page.get_by_role("cell", name="Signs on their own; notes co-signed by Erin Test, PT", exact=True)).to_be_visible()
+    page.get_by_label("Supervisor of Erin Test, PT").select_option(label="Sam Student, SPT")
+    expect(page.get_by_role("alert")).to_contain_text("Sam Student, SPT is supervised themselves")
+    expect(page.get_by_label("Supervisor of Erin Test, PT")).to_have_value("")
+    page.get_by_label("Assistant kind of Sam Student, SPT").select_option("PTA")
+    expect(page.get_by_role("status")).to_contain_text("Sam Student, SPT: Physical therapist assistant (CQ).")
+    expect(page.get_by_role("cell", name="Physical therapist assistant (CQ); notes co-signed by Erin Test, PT",
+                            exact=True)).to_be_visible()
+    context.close()
 
 
 def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(browser, app_server, supervised_visit):
@@ -195,6 +283,21 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("button", name="Mark region").tap()
     expect(chart.get_by_role("list", name="Marked regions")).to_contain_text("Right knee (front): pain 5/10")
     expect(knee).to_have_css("fill", "rgb(251, 146, 60)")  # orange: 4-6 of 10
+    # Every region is a 44 px touch target, and a tap at its centre lands on it (none hides another).
+    regions = chart.locator("svg[aria-label^='Body chart'] [role=button]")
+    assert regions.count() == 40
+    for region in regions.all():
+        region.scroll_into_view_if_needed()
+        box = region.bounding_box()
+        name = region.get_attribute("aria-label")
+        assert min(box["width"], box["height"]) >= 44, (name, box)
+        hit = chart.evaluate("([x, y]) => document.elementFromPoint(x, y)?.getAttribute('aria-label')",
+                             [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+        assert hit == name, (name, hit)
+    # The template's new field (added by the admin, version 1) is on this new note.
+    chart.get_by_label("Objective: Swelling").tap()
+    chart.get_by_role("option", name="Mild").tap()
+    expect(chart.get_by_text("Draft saved")).to_be_visible()
 
     # A short-term goal: a past target date is refused and the text kept; then set, then met.
     chart.get_by_label("Goal", exact=True).fill("Walk 500 m without pain")
@@ -222,15 +325,31 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
 
     # Attachments: a real PNG is kept with its checksum; a file that only claims to be one is refused.
     upload = chart.locator("#attachment-upload input[type=file]")
-    upload.set_input_files(files=[{"name": "scan.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}])
+    upload.set_input_files(files=[{"name": "scan.png", "mimeType": "image/png", "buffer": _png(40, 30)}])
     chart.get_by_role("button", name="Upload attachment").tap()
-    expect(chart.get_by_role("button", name="Open scan.png")).to_be_visible()
+    expect(chart.get_by_role("button", name="View scan.png")).to_be_visible()
     upload.set_input_files(files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not an image"}])
     chart.get_by_role("button", name="Upload attachment").tap()
     expect(chart.get_by_role("alert")).to_contain_text("fake.png is not a PNG or JPEG image or a PDF")
+    # Viewed in the page: the image is drawn inline (decoded, 40 px wide), with a download beside it.
+    chart.get_by_role("button", name="View scan.png").tap()
+    expect(chart.get_by_role("heading", name="Viewing scan.png")).to_be_visible()
+    image = chart.get_by_role("img", name="scan.png")
+    expect(image).to_be_visible()
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 40
     with chart.expect_download() as opened:
-        chart.get_by_role("button", name="Open scan.png").tap()
-    assert Path(opened.value.path()).read_bytes().startswith(b"\x89PNG")
+        chart.get_by_role("button", name="Download scan.png").tap()
+    assert Path(opened.value.path()).read_bytes() == _png(40, 30)
+    # A PDF is embedded in an <object> viewer, also with a download.
+    upload.set_input_files(files=[{"name": "referral.pdf", "mimeType": "application/pdf", "buffer": _PDF}])
+    chart.get_by_role("button", name="Upload attachment").tap()
+    chart.get_by_role("button", name="View referral.pdf").tap()
+    viewer = chart.locator("object#attachment-viewer")
+    expect(viewer).to_have_attribute("type", "application/pdf")
+    assert viewer.get_attribute("data").startswith("data:application/pdf;base64,")
+    expect(chart.get_by_role("button", name="Download referral.pdf")).to_be_visible()
+    chart.get_by_role("button", name="Close viewer").tap()
+    expect(viewer).to_have_count(0)
 
     # Problem list from an offline ICD-10-CM search; an allergy, then a medication that matches it.
     chart.get_by_label("Search ICD-10-CM (words or code)").fill("low back pain")
@@ -259,7 +378,18 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("button", name="Score NPRS").tap()
     expect(chart.get_by_role("status").filter(has_text="NPRS scored: 4.")).to_be_visible()
     expect(chart.get_by_text("Numeric Pain Rating Scale (NPRS): 4")).to_be_visible()
-    expect(chart.get_by_text("Better by 3 point(s) since the first score: clinically important (MCID 2).").first).to_be_visible()
+    expect(chart.get_by_text("Improved by 3 points since the first score, above the MCID of 2: clinically important.").first).to_be_visible()
+    # The trend as a line chart (the table below says the same in words), the MCID line explained.
+    expect(chart.locator(".trend-chart .recharts-line-curve").first).to_be_visible()
+    expect(chart.get_by_text("Dashed line: 5, the first score minus the MCID of 2 (lower is better).")).to_be_visible()
+
+    # The clinic's own measure (defined by the admin) is scored automatically: 6 of 20 = 30 %.
+    chart.get_by_label("Outcome measure to score").tap()
+    chart.get_by_role("option", name="BDI").tap()
+    for item, value in (("Pain", "2"), ("Sitting", "2"), ("Standing", "1"), ("Sleep", "1")):
+        chart.get_by_label(f"{item} score (0-5)").fill(value)
+    chart.get_by_role("button", name="Score BDI").tap()
+    expect(chart.get_by_role("status").filter(has_text="BDI scored: 30.")).to_be_visible()
 
     chart.get_by_label("Outcome measure to score").tap()
     chart.get_by_role("option", name="PSFS").tap()
@@ -272,6 +402,6 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("button", name="Score PSFS").tap()
     expect(chart.get_by_role("status").filter(has_text="PSFS scored: 3.")).to_be_visible()
     expect(chart.get_by_text(
-        "Better by 1 point(s) since the first score: below the clinically important change of 2."
+        "Improved by 1 point since the first score, below the MCID of 2: not clinically important yet."
     ).first).to_be_visible()
     context.close()

@@ -259,3 +259,43 @@ def test_copy_forward_needs_an_earlier_signed_note(session, clinic):
     assert session.get(Note, note.id).subjective == ""
     with pytest.raises(NotAllowed):
         charting.copy_forward(session, actor=clinic.clinician2, note_id=unsigned.id)
+
+
+# -- modifiers, and CQ/CO for an assistant's services ------------------------------------
+def test_an_assistants_services_carry_cq_from_note_to_claim(session, supervised):
+    from clinic_app.models import ClaimLine, Provider
+    from clinic_app.services import claims
+    from tests.services.revenue_helpers import cover, set_up_billing
+
+    clinic = supervised
+    assistant = session.get(Provider, clinic.providers[0].id)
+    assistant.assistant_kind = "PTA"
+    session.add(assistant)
+    session.commit()
+    cover(session, clinic, set_up_billing(session, clinic))
+    appt = in_session(session, clinic)
+    note = charting.open_note(session, actor=clinic.clinician, appointment_id=appt.id)
+    charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="subjective", text="Knee pain 4/10")
+    charting.add_diagnosis(session, actor=clinic.clinician, note_id=note.id, code="M25.561")
+    for modifiers, message in (("GP,59,KX,XU", "CQ is added to every line of this assistant's note"),
+                               ("G", "'G' is not a modifier")):
+        with pytest.raises(InvalidInput, match=message):
+            charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2, modifiers=modifiers)
+    assert charting.procedures(session, note_id=note.id) == []
+    charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2, modifiers="59")
+    charting.sign_note(session, actor=clinic.clinician, note_id=note.id, now=now_at("09:40"))
+    charges = charting.cosign_note(session, actor=clinic.clinician2, note_id=note.id, now=now_at("17:00"))
+    assert [(c.code, c.modifiers) for c in charges] == [("97110", "59,CQ")]
+    # On the claim: the note's modifiers and CQ, the biller's KX, then the payer's default GP.
+    claim = claims.create_claim(session, actor=clinic.biller, appointment_id=appt.id, modifiers={1: "KX"})
+    assert [ln.modifiers for ln in session.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.id))] == ["59,CQ,KX,GP"]
+
+
+def test_a_therapists_own_services_carry_no_assistant_modifier(session, clinic):
+    appt = in_session(session, clinic)
+    note = charting.open_note(session, actor=clinic.clinician, appointment_id=appt.id)
+    charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="subjective", text="Knee pain 4/10")
+    charting.add_diagnosis(session, actor=clinic.clinician, note_id=note.id, code="M25.561")
+    charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2, modifiers="gp 59 kx xu")
+    charges = charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    assert [(c.code, c.modifiers) for c in charges] == [("97110", "GP,59,KX,XU")]

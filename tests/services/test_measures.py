@@ -72,8 +72,8 @@ def test_the_trend_says_when_a_change_is_clinically_important(session, clinic):
     points = measures.trend(session, actor=clinic.clinician, note_id=last.id, code="NPRS")
     assert [(p.score, p.change, p.words) for p in points] == [
         (7, 0, "No change since the first score."),
-        (6, -1, "Better by 1 point(s) since the first score: below the clinically important change of 2."),
-        (4, -3, "Better by 3 point(s) since the first score: clinically important (MCID 2)."),
+        (6, -1, "Improved by 1 point since the first score, below the MCID of 2: not clinically important yet."),
+        (4, -3, "Improved by 3 points since the first score, above the MCID of 2: clinically important."),
     ]
     with pytest.raises(NotAllowed):
         measures.trend(session, actor=clinic.clinician2, note_id=last.id, code="NPRS")
@@ -83,7 +83,7 @@ def test_lefs_worsening_is_said_to_be_worse(session, clinic):
     _visit_with(session, clinic, "08:00", "LEFS", [3] * 20)  # 60
     last = _visit_with(session, clinic, "10:00", "LEFS", [3] * 10 + [2] * 10)  # 50
     assert measures.trend(session, actor=clinic.clinician, note_id=last.id, code="LEFS")[-1].words == (
-        "Worse by 10 point(s) since the first score: clinically important (MCID 9)."
+        "Worse by 10 points since the first score, above the MCID of 9: clinically important."
     )
 
 
@@ -110,10 +110,13 @@ def test_a_clinic_defines_its_own_measure(session, clinic):
         ({"scoring": "median"}, "sum or the mean"),
         ({"item_min": 5, "item_max": 5}, "lowest item score must be below"),
         ({"mcid": 0}, "above 0"),
+        ({"mcid": 10}, r"MCID \(10\) must be smaller than the whole score range \(0 to 10\)"),
+        ({"scoring": "percent", "mcid": 100}, r"whole score range \(0 to 100\)"),
+        ({"name": " "}, "Give the measure a name"),
     ],
 )
 def test_bad_measure_definitions_are_refused(session, clinic, fields, message):
-    good = {"code": "ODI", "name": "Back index", "items": ["One", "Two"], "item_min": 0, "item_max": 5, "scoring": "sum", "mcid": 10}
+    good = {"code": "ODI", "name": "Back index", "items": ["One", "Two"], "item_min": 0, "item_max": 5, "scoring": "sum", "mcid": 4}
     with pytest.raises(InvalidInput, match=message):
         measures.define_measure(session, actor=clinic.admin, **{**good, **fields})
     assert [d.code for d in measures.definitions(session)] == ["NPRS", "PSFS", "LEFS"]
@@ -123,3 +126,32 @@ def test_only_admins_define_measures(session, clinic):
     with pytest.raises(NotAllowed):
         measures.define_measure(session, actor=clinic.clinician, code="ODI", name="x", items=["a"], item_min=0, item_max=5,
                                 scoring="sum", mcid=10)
+
+
+def test_a_percent_measure_is_scored_on_the_chart_and_can_be_retired(session, clinic):
+    # An Oswestry-style index: 4 items scored 0-5, shown as a percent of the highest total; lower is better.
+    measures.define_measure(
+        session, actor=clinic.admin, code="BDI", name="Back disability index", items=["Pain", "Sitting", "Standing", "Sleep"],
+        item_min=0, item_max=5, scoring="percent", mcid=10, higher_is_better=False,
+    )
+    defn = measures.definition(session, "BDI")
+    assert defn.scoring_words == "percent of the highest possible total, 0 to 100, lower is better"
+    _visit_with(session, clinic, "08:00", "BDI", [4, 3, 3, 2])  # 12 of 20 = 60 %
+    last = _visit_with(session, clinic, "10:00", "BDI", [2, 2, 1, 1])  # 6 of 20 = 30 %
+    assert [r.score for r in measures.results(session, note_id=last.id)] == [30.0]
+    # Retired: no longer offered or recorded, but the scores already taken are still shown with their trend.
+    measures.set_active(session, actor=clinic.admin, code="bdi", active=False)
+    assert "BDI" not in [d.code for d in measures.definitions(session)]
+    assert [(d.code, d.active) for d in measures.clinic_measures(session, actor=clinic.admin)] == [("BDI", False)]
+    _, note = charted_note(session, clinic, "12:00")
+    with pytest.raises(InvalidInput, match="BDI is retired"):
+        measures.record(session, actor=clinic.clinician, note_id=note.id, code="BDI", values=[1, 1, 1, 1])
+    assert measures.trend(session, actor=clinic.clinician, note_id=last.id, code="BDI")[-1].words == (
+        "Improved by 30 points since the first score, above the MCID of 10: clinically important."
+    )
+    measures.set_active(session, actor=clinic.admin, code="BDI", active=True)
+    assert "BDI" in [d.code for d in measures.definitions(session)]
+    with pytest.raises(InvalidInput, match="built-in ones cannot be retired"):
+        measures.set_active(session, actor=clinic.admin, code="NPRS", active=False)
+    with pytest.raises(NotAllowed):
+        measures.set_active(session, actor=clinic.clinician, code="BDI", active=False)

@@ -24,7 +24,7 @@ EXPECTED = {
                "fhir.coverage.read"},
     "manager": {"kpi.view", "billing.reports", "fhir.directory.read"},
     "admin": {"kpi.view", "user.create", "user.manage", "audit.view", "provider.hours", "billing.setup", "billing.reports",
-              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create", "measure.define"},
+              "fhir.directory.read", "fhir.export", "fhir.import", "api_token.create", "measure.define", "template.edit", "clinician.setup"},
 }
 
 
