@@ -3,7 +3,7 @@ clinic-defined measures may score as a percent of the highest possible; procedur
 modifiers on notes and charges, and assistants (PTA/OTA) whose services carry CQ/CO.
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 import clinic_app.db  # noqa: F401  (UTCDateTime columns)
 
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
