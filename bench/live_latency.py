@@ -40,12 +40,24 @@ How
        card as ready to bill (or the timeout), before the next sign.
     5. Memory: RSS of the app's whole process tree before the N boards connect and
        after they loaded; the difference / N is the per-board cost.
+    6. Production mode (``--workers N`` with N > 1, as ``make run-prod`` runs it): the app
+       gets ``REDIS_URL``/``REFLEX_REDIS_URL`` (``--redis-url``, a Redis database the
+       benchmark empties first) and ``GRANIAN_WORKERS=N``, so client states live in Redis
+       (with rxconfig.py's opportunistic lock) and the live bus is Redis pub/sub; the
+       boards spread over the workers by the kernel, and the table says how many each
+       worker held (from Reflex's socket records in Redis) and Redis's memory growth per
+       board. ``--postgres`` runs on a fresh PostgreSQL database instead of SQLite
+       (created through ``--pg-admin-url``, dropped afterwards). ``--app-env NAME=VALUE``
+       passes a setting to the app, e.g. ``REFLEX_OPLOCK_ENABLED=false`` for Reflex's
+       default Redis path. Each row also records the machine's 1-minute load average
+       before and after its signs: on a shared machine other work inflates the latencies.
 
 The clients run in this process on the same machine as the server, so on a small box
 they compete for CPU with it: figures are an upper bound of what browsers would see.
 
 Usage (from the project root; env.sh is sourced for the app by the script itself):
-    .venv/bin/python bench/live_latency.py --clients 50,200 --signs 20
+    .venv/bin/python bench/live_latency.py --clients 50,200 --signs 20       # one worker, SQLite (make run)
+    .venv/bin/python bench/live_latency.py --clients 200,500 --signs 20 --workers 2 --postgres   # make run-prod
 Exit status: 0 if every delivery arrived, 1 if any was missed, 2 if the set-up failed.
 """
 
