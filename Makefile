@@ -5,7 +5,7 @@ VENV := .venv
 ENV := source ./env.sh &&
 PORT ?= 3000
 
-.PHONY: install run dev run-redis test test-fast lint bench demo clean
+.PHONY: install run dev run-prod run-redis test test-fast lint bench demo clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -35,11 +35,21 @@ dev: install
 	$(ENV) python -m clinic_app demo --if-empty
 	$(ENV) reflex run --env dev --backend-host 127.0.0.1
 
-# Several backend workers sharing Redis for state and the live bus.
-run-redis: install
-	$(ENV) python -m clinic_app demo --if-empty
-	$(ENV) REDIS_URL=redis://127.0.0.1:6379/0 REFLEX_REDIS_URL=redis://127.0.0.1:6379/0 GRANIAN_WORKERS=$${GRANIAN_WORKERS:-3} \
+# Production mode: PostgreSQL (DATABASE_URL; created, upgraded to the newest schema and
+# given the demo clinic if missing or empty) and Redis (REDIS_URL) with WORKERS backend
+# workers that share client states in Redis and the live bus over Redis pub/sub.
+PROD_DATABASE_URL := postgresql+psycopg://postgres@127.0.0.1:5432/clinic
+PROD_REDIS_URL := redis://127.0.0.1:6379/0
+WORKERS ?= 2
+run-prod: install
+	$(ENV) export DATABASE_URL="$${DATABASE_URL:-$(PROD_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(PROD_REDIS_URL)}" && \
+	  export REFLEX_REDIS_URL="$${REFLEX_REDIS_URL:-$$REDIS_URL}" GRANIAN_WORKERS="$${GRANIAN_WORKERS:-$(WORKERS)}" && \
+	  python -m clinic_app demo --if-empty && \
+	  echo "Serving the clinic app on http://localhost:$(PORT) (production mode, $$GRANIAN_WORKERS workers, $$DATABASE_URL, $$REDIS_URL; Ctrl-C stops it)" && \
 	  reflex run --env prod --single-port --frontend-port $(PORT)
+
+# The former name of run-prod.
+run-redis: run-prod
 
 demo: install
 	$(ENV) python -m clinic_app demo --reset

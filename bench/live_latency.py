@@ -40,12 +40,24 @@ How
        card as ready to bill (or the timeout), before the next sign.
     5. Memory: RSS of the app's whole process tree before the N boards connect and
        after they loaded; the difference / N is the per-board cost.
+    6. Production mode (``--workers N`` with N > 1, as ``make run-prod`` runs it): the app
+       gets ``REDIS_URL``/``REFLEX_REDIS_URL`` (``--redis-url``, a Redis database the
+       benchmark empties first) and ``GRANIAN_WORKERS=N``, so client states live in Redis
+       (with rxconfig.py's opportunistic lock) and the live bus is Redis pub/sub; the
+       boards spread over the workers by the kernel, and the table says how many each
+       worker held (from Reflex's socket records in Redis) and Redis's memory growth per
+       board. ``--postgres`` runs on a fresh PostgreSQL database instead of SQLite
+       (created through ``--pg-admin-url``, dropped afterwards). ``--app-env NAME=VALUE``
+       passes a setting to the app, e.g. ``REFLEX_OPLOCK_ENABLED=false`` for Reflex's
+       default Redis path. Each row also records the machine's 1-minute load average
+       before and after its signs: on a shared machine other work inflates the latencies.
 
 The clients run in this process on the same machine as the server, so on a small box
 they compete for CPU with it: figures are an upper bound of what browsers would see.
 
 Usage (from the project root; env.sh is sourced for the app by the script itself):
-    .venv/bin/python bench/live_latency.py --clients 50,200 --signs 20
+    .venv/bin/python bench/live_latency.py --clients 50,200 --signs 20       # one worker, SQLite (make run)
+    .venv/bin/python bench/live_latency.py --clients 200,500 --signs 20 --workers 2 --postgres   # make run-prod
 Exit status: 0 if every delivery arrived, 1 if any was missed, 2 if the set-up failed.
 """
 
@@ -260,6 +272,69 @@ def new_session_tokens(engine, user_id: int, count: int) -> list[str]:
         return [auth.start_session(session, user=user) for _ in range(count)]
 
 
+# -- production mode: PostgreSQL, Redis, several workers -----------------------------------
+def create_postgres_database(admin_url: str) -> str:
+    """A fresh, empty database of this run on the server of ``admin_url``; returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    name = f"clinic_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        raise BenchError(f"Could not create a PostgreSQL database with {admin_url}: {exc}") from exc
+    finally:
+        admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def empty_redis(url: str) -> None:
+    """The bench's Redis database starts empty (states, locks and socket records of its own)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError as exc:
+        raise BenchError(f"Redis at {url} did not answer: {exc}") from exc
+
+
+def redis_memory(url: str | None) -> int:
+    """Redis's used memory in bytes (0 without Redis)."""
+    if not url:
+        return 0
+    import redis
+
+    return int(redis.Redis.from_url(url).info("memory")["used_memory"])
+
+
+def sockets_per_worker(url: str, tokens: set[str]) -> str:
+    """How many of ``tokens``' sockets each backend worker holds, as Reflex records them in Redis."""
+    import pickle
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    keys = [f"token_manager_socket_record_{t}" for t in tokens]
+    counts: dict[str, int] = {}
+    for record in client.mget(keys):
+        if record:
+            owner = pickle.loads(record).instance_id
+            counts[owner] = counts.get(owner, 0) + 1
+    return "+".join(str(n) for n in sorted(counts.values(), reverse=True)) or "none"
+
+
 # -- the app ------------------------------------------------------------------------------
 def free_port(start: int) -> int:
     for port in range(start, start + 200):
@@ -276,7 +351,7 @@ def free_port(start: int) -> int:
 class App:
     """``reflex run --env prod --single-port`` in its own process group."""
 
-    def __init__(self, port: int, database_url: str, work_dir: Path) -> None:
+    def __init__(self, port: int, database_url: str, work_dir: Path, **extra_env: str) -> None:
         self.port = port
         self.cmd = ["reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port),
                     "--backend-host", "127.0.0.1"]
@@ -285,8 +360,9 @@ class App:
         # which a developer's `make run` or a test may be using, is left alone.
         self.web_dir = work_dir / "web"
         self.env = shell_env(database_url, REFLEX_WEB_WORKDIR=str(self.web_dir),
-                             REFLEX_STATES_WORKDIR=str(work_dir / "states"))
+                             REFLEX_STATES_WORKDIR=str(work_dir / "states"), **extra_env)
         self.proc: subprocess.Popen | None = None
+        self.redis_url = extra_env.get("REFLEX_REDIS_URL")
 
     def start(self, timeout: float) -> float:
         with self.log.open("w") as out:
@@ -514,6 +590,9 @@ class Result:
     push_kb: float  # median size of the delta carrying the change to one board
     app_cpu_ms: float  # the app's CPU time per delivery while signing
     bench_cpu_ms: float  # this process's (the simulated clients') CPU time per delivery
+    redis_per_client_kb: float = 0.0  # Redis memory growth / N (several workers)
+    per_worker: str = "1 worker"  # how many boards' sockets each worker held
+    load: str = ""  # the machine's 1-minute load average before -> after the signs
 
 
 async def connect_all(browsers: list[Board], timeout: float) -> None:
@@ -539,7 +618,7 @@ async def measure(
     tokens = new_session_tokens(engine, prepared.reception_id, clients)
     boards = [Board(i, base_url, names, tokens[i]) for i in range(clients)]
     await asyncio.sleep(1.0)
-    rss_before = app.rss()
+    rss_before, redis_before = app.rss(), redis_memory(app.redis_url)
     try:
         await connect_all(boards, timeout=max(60.0, clients * 0.5))
         missing = [b.index for b in boards if not set(visits) <= b.card_ids]
@@ -547,7 +626,9 @@ async def measure(
             raise BenchError(f"{len(missing)} boards loaded a board without the bench visits "
                              f"(e.g. board {missing[0]}); wrong day or location?")
         await asyncio.sleep(1.0)
-        rss_after = app.rss()
+        rss_after, redis_after = app.rss(), redis_memory(app.redis_url)
+        per_worker = sockets_per_worker(app.redis_url, {b.client_token for b in boards}) if app.redis_url else "1 worker"
+        load_before = os.getloadavg()[0]
         latencies: list[float] = []
         signer: list[float] = []
         missed = 0
@@ -573,7 +654,9 @@ async def measure(
         app_cpu = (app.cpu_seconds() - app_cpu) * 1000 / deliveries
         bench_cpu = (sum(me.cpu_times()[:2]) - bench_cpu) * 1000 / deliveries
         return Result(clients, len(visits), latencies, signer, missed, (rss_after - rss_before) / clients / 1024,
-                      statistics.median(push_bytes) / 1024, app_cpu, bench_cpu)
+                      statistics.median(push_bytes) / 1024, app_cpu, bench_cpu,
+                      redis_per_client_kb=(redis_after - redis_before) / clients / 1024, per_worker=per_worker,
+                      load=f"{load_before:.1f}->{os.getloadavg()[0]:.1f}")
     finally:
         for b in boards:
             b.round = None
@@ -588,30 +671,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]  # nearest rank
 
 
-def machine_facts() -> list[str]:
+def machine_facts(args) -> list[str]:
     from importlib.metadata import version
 
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    redis = os.environ.get("REFLEX_REDIS_URL")
+    if args.workers > 1:
+        mode = (f"{args.workers} backend workers, Redis state manager and live bus ({args.redis_url}"
+                f"{', ' + ' '.join(args.app_env) if args.app_env else ''})")
+    else:
+        mode = "one worker, in-memory state, in-process bus"
     return [
         f"machine: {platform.platform()}, {os.cpu_count()} logical cores ({psutil.cpu_count(logical=False)} physical, "
         f"{affinity} usable), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM",
         f"software: Python {platform.python_version()}, reflex {version('reflex')}, "
         f"python-socketio {version('python-socketio')}",
-        f"app: prod, {'Redis state manager (REFLEX_REDIS_URL)' if redis else 'one worker, in-memory state, in-process bus'}, "
-        "SQLite",
+        f"app: prod, {mode}, {'PostgreSQL' if args.postgres else 'SQLite'}",
+        f"load average (1, 5, 15 min) at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
     ]
 
 
 def print_table(results: list[Result]) -> None:
-    header = ("N", "signs", "p50 ms", "p95 ms", "max ms", "missed", "RSS/client KB", "signer p50 ms", "push KB",
-              "app CPU ms/push", "client CPU ms/push")
+    header = ("N", "signs", "p50 ms", "p95 ms", "max ms", "missed", "RSS/client KB", "Redis/client KB",
+              "boards per worker", "signer p50 ms", "push KB", "app CPU ms/push", "client CPU ms/push", "load 1m")
     rows = [
         (str(r.clients), str(r.signs), f"{statistics.median(r.latencies_ms):.0f}" if r.latencies_ms else "-",
          f"{percentile(r.latencies_ms, 95):.0f}", f"{max(r.latencies_ms, default=float('nan')):.0f}",
-         f"{r.missed}/{r.clients * r.signs}", f"{r.rss_per_client_kb:.0f}",
+         f"{r.missed}/{r.clients * r.signs}", f"{r.rss_per_client_kb:.0f}", f"{r.redis_per_client_kb:.1f}", r.per_worker,
          f"{statistics.median(r.signer_ms):.0f}" if r.signer_ms else "-", f"{r.push_kb:.1f}", f"{r.app_cpu_ms:.2f}",
-         f"{r.bench_cpu_ms:.2f}")
+         f"{r.bench_cpu_ms:.2f}", r.load)
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -621,7 +708,9 @@ def print_table(results: list[Result]) -> None:
     print("latency: the clinician sends sign -> a board receives the delta with the card ready to bill, over all "
           "(sign, board) pairs.\nsigner: -> the clinician's own delta. RSS/client: the app's process tree RSS growth / N "
           "once N boards loaded.\npush KB: the delta one board received. CPU ms/push: CPU time while signing / (N x signs), "
-          "of the app's process tree and of this process (the simulated clients).")
+          "of the app's process tree and of this process (the simulated clients).\nRedis/client: Redis used_memory growth / N. "
+          "boards per worker: sockets each backend worker held. load 1m: the machine's load average before -> after "
+          "the signs (other work on the machine inflates the figures).")
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -655,7 +744,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a sign may take to reach all boards")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, app log) afterwards")
     parser.add_argument("--start-timeout", type=float, default=240.0, help="seconds the app may take to start")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="backend workers (default 1: in-memory state, in-process bus); more than 1 runs the app "
+                             "as `make run-prod` does, on Redis (--redis-url)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/5",
+                        help="with --workers > 1: the Redis database for states and the live bus, emptied first "
+                             "(default redis://127.0.0.1:6379/5)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="run on a fresh PostgreSQL database (created with --pg-admin-url, dropped afterwards) "
+                             "instead of SQLite")
+    parser.add_argument("--pg-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL URL allowed to CREATE DATABASE (default %(default)s)")
+    parser.add_argument("--app-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable for the app (repeatable), e.g. CLINIC_LIVE_DIRECT=0")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    if any("=" not in item for item in args.app_env):
+        parser.error("--app-env takes NAME=VALUE")
     try:
         args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
     except ValueError:
@@ -670,14 +776,19 @@ def main(argv: list[str] | None = None) -> int:
     from clinic_app.db import make_engine
 
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
-    for line in machine_facts():
+    for line in machine_facts(args):
         print(line)
     tmp = Path(tempfile.mkdtemp(prefix="clinic-bench-"))
-    database_url = f"sqlite:///{tmp / 'clinic.db'}"
-    os.environ["DATABASE_URL"] = database_url  # nothing in this process may touch the project's database
     app: App | None = None
     ok = False
+    database_url = ""
     try:
+        database_url = create_postgres_database(args.pg_admin_url) if args.postgres else f"sqlite:///{tmp / 'clinic.db'}"
+        os.environ["DATABASE_URL"] = database_url  # nothing in this process may touch the project's database
+        extra_env = dict(item.split("=", 1) for item in args.app_env)
+        if args.workers > 1:
+            empty_redis(args.redis_url)
+            extra_env.update(REDIS_URL=args.redis_url, REFLEX_REDIS_URL=args.redis_url, GRANIAN_WORKERS=str(args.workers))
         names = reflex_names()
         load_demo(database_url, tmp / "demo.log")
         engine = make_engine(database_url)
@@ -685,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
         port = args.port or free_port(3100)
         if args.port and free_port(port) != port:
             raise BenchError(f"Port {port} is in use.")
-        app = App(port, database_url, tmp)
+        app = App(port, database_url, tmp, **extra_env)
         print(f"starting: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
         startup = app.start(args.start_timeout)
         check_compiled(names, app.web_dir)
@@ -708,6 +819,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if app is not None:
             app.stop()
+        if args.postgres and database_url.startswith("postgresql") and not args.keep:
+            with contextlib.suppress(Exception):
+                drop_postgres_database(args.pg_admin_url, database_url)
         if ok and not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
         else:

@@ -24,9 +24,15 @@ def alembic_config(url: str | None = None):
 
 
 def migrate(url: str | None = None) -> None:
-    """Upgrade the database to the newest revision."""
-    from alembic import command
+    """Upgrade the database to the newest revision (a missing PostgreSQL database is created first)."""
+    from sqlalchemy import make_url
 
+    from alembic import command
+    from clinic_app.db import ensure_database
+
+    target = url or settings.database_url()
+    if ensure_database(target):
+        print(f"Created the PostgreSQL database {make_url(target).database!r}.")
     command.upgrade(alembic_config(url), "head")
 
 

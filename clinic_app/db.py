@@ -84,6 +84,30 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def ensure_database(url: str) -> bool:
+    """Create ``url``'s PostgreSQL database if the server does not have it yet.
+
+    Returns whether it was created. SQLite files (and their folder) are created on
+    first use, so there is nothing to do for them. Needs a role allowed to CREATE
+    DATABASE; the error says so when it is not.
+    """
+    from sqlalchemy import make_url, text
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql") or not parsed.database:
+        return False
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}).first():
+                return False
+            quoted = parsed.database.replace('"', '""')
+            conn.execute(text(f'CREATE DATABASE "{quoted}"'))
+            return True
+    finally:
+        admin.dispose()
+
+
 def for_write(session: Session) -> None:
     """Start the session's next transaction as a writer (services call this first).
 

@@ -60,3 +60,31 @@ def test_create_user_reads_the_password_from_stdin_and_checks_it(tmp_path):
         user = s.exec(select(User).where(User.username == "kim")).one()
         assert user.role == "biller" and user.password_hash.startswith("$argon2")
     engine.dispose()
+
+
+def test_migrate_creates_a_missing_postgresql_database(tmp_path):
+    """`make run-prod` on a fresh server: migrate (and demo) create the database first."""
+    import uuid
+
+    from sqlalchemy import inspect, make_url, text
+
+    from tests.conftest import PG_ADMIN_URL
+
+    url = make_url(PG_ADMIN_URL).set(database=f"clinic_cli_{uuid.uuid4().hex[:10]}").render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": url}
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        first = subprocess.run([sys.executable, "-m", "clinic_app", "migrate"], capture_output=True, text=True, env=env,
+                               cwd=PROJECT_ROOT, timeout=300)
+        assert first.returncode == 0, first.stderr
+        assert "Created the PostgreSQL database" in first.stdout
+        engine = create_engine(url)
+        assert {"appointment", "patient", "user"} <= set(inspect(engine).get_table_names())
+        engine.dispose()
+        again = subprocess.run([sys.executable, "-m", "clinic_app", "migrate"], capture_output=True, text=True, env=env,
+                               cwd=PROJECT_ROOT, timeout=300)
+        assert again.returncode == 0 and "Created" not in again.stdout  # an existing database is left as it is
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+        admin.dispose()

@@ -113,3 +113,34 @@ def test_a_refused_change_publishes_nothing(monkeypatch, session, clinic, target
     with pytest.raises(Exception, match="cannot become"):
         scheduling.transition(session, actor=clinic.reception, appointment_id=appt.id, to_status=target)
     assert published == []
+
+
+def _state_manager_facts(**env: str) -> dict:
+    """The Redis state manager Reflex builds under rxconfig.py with ``env`` (a fresh process)."""
+    import json
+    import subprocess
+    import sys
+
+    from clinic_app.settings import PROJECT_ROOT
+
+    code = (
+        "import json, rxconfig\n"
+        "from redis.asyncio import Redis\n"
+        "from reflex.istate.manager.redis import StateManagerRedis\n"
+        "m = StateManagerRedis(redis=Redis.from_url(rxconfig.REDIS_URL or 'redis://127.0.0.1:6379/0'))\n"
+        "print(json.dumps({'oplock': m._oplock_enabled, 'hold_ms': m.oplock_hold_time_ms, 'lock_ms': m.lock_expiration}))\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("REFLEX_OPLOCK", "REFLEX_REDIS"))}
+    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env={**clean, **env}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_with_redis_each_worker_keeps_its_browsers_states_between_pushes():
+    # Several workers: the opportunistic lock keeps a browser's state in the worker that holds
+    # its socket (no Redis round trip per push, docs/scale-live.md); Reflex accepts the timings.
+    facts = _state_manager_facts(REFLEX_REDIS_URL=REDIS_URL)
+    assert facts == {"oplock": True, "hold_ms": 50_000, "lock_ms": 60_000}
+    # An operator can still switch it off.
+    assert _state_manager_facts(REFLEX_REDIS_URL=REDIS_URL, REFLEX_OPLOCK_ENABLED="false")["oplock"] is False
