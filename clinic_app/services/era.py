@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
-from clinic_app.services import audit
+from clinic_app.services import audit, cob
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
 from clinic_app.services.errors import ClinicError
@@ -314,7 +314,12 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
         to_status = "denied" if claim_remit.status == "4" or (claim_remit.paid == 0 and claim_remit.patient_resp == 0) else "paid"
         if claim.status not in ("submitted", "accepted", "appealed"):
             raise RemittanceRefused(f"Claim {claim.number} is {STATUS_LABELS[claim.status]}; a remittance can only answer a submitted claim.")
-        plan.append((claim, claim_remit, _match_lines(session, claim, claim_remit), to_status))
+        pairs = _match_lines(session, claim, claim_remit)
+        everything = [*claim_remit.adjustments, *[a for ln in claim_remit.lines for a in ln.adjustments]]
+        problem = cob.secondary_check(session, claim=claim, paid=claim_remit.paid, adjustments=everything)
+        if problem:
+            raise RemittanceRefused(problem)
+        plan.append((claim, claim_remit, pairs, to_status))
 
     remittance = Remittance(
         file_sha256=digest, payer_name=remit.payer_name, trace_number=remit.trace, payment_cents=remit.payment,
@@ -322,10 +327,10 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
     )
     session.add(remittance)
     session.flush()
-    summary = {"claims": 0, "paid_cents": 0, "denied": 0, "remittance_id": remittance.id}
+    summary = {"claims": 0, "paid_cents": 0, "denied": 0, "remittance_id": remittance.id, "secondary_claims": []}
     for claim, claim_remit, pairs, to_status in plan:
         claim_level = list(claim_remit.adjustments)
-        for claim_line, line in pairs:
+        for n, (claim_line, line) in enumerate(pairs):
             posting = LinePosting(
                 remittance_id=remittance.id, claim_id=claim.id, claim_line_id=claim_line.id, claim_status_code=claim_remit.status[:2],
                 charge_cents=line.charge, paid_cents=line.paid, remark_codes=",".join(line.remarks)[:60],
@@ -338,12 +343,22 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
                 claim_level = []
             for group, reason, value in adjustments:
                 session.add(Adjustment(line_posting_id=posting.id, group_code=group, reason_code=reason, amount_cents=value))
+            if n == 0 and claim_remit.lines:
+                # Claim-level CAS beside paid lines: kept on the first line, marked as the claim's.
+                for group, reason, value in claim_level:
+                    session.add(Adjustment(line_posting_id=posting.id, group_code=group, reason_code=reason,
+                                           amount_cents=value, claim_level=True))
         _ledger(session, actor, claim, claim_remit, remittance, now, denied=to_status == "denied")
         claim.payer_claim_number = claim_remit.payer_claim_number or claim.payer_claim_number
         _move(session, claim, to_status, actor=actor, note=f"835 {remit.trace or remittance.id}: CLP02 {claim_remit.status}", now=now)
         summary["claims"] += 1
         summary["paid_cents"] += claim_remit.paid
         summary["denied"] += to_status == "denied"
+        session.flush()
+        if to_status == "paid" and cob.why_not(session, primary=claim) is None:
+            # The primary paid and left the patient a share: bill it to the secondary payer.
+            secondary = cob.create_secondary_claim(session, actor=actor, claim_id=claim.id, now=now, commit=False)
+            summary["secondary_claims"].append(secondary.number)
     audit.record(session, actor=actor, action="post", entity="remittance", entity_id=remittance.id, detail=f"{summary['claims']} claims")
     try:
         session.commit()
@@ -372,6 +387,8 @@ def _ledger(
             # The patient owes it now: move it from the payer's column to the patient's.
             session.add(LedgerEntry(payer_id=claim.payer_id, kind="transfer", amount_cents=-value, reason=words, **base))
             session.add(LedgerEntry(payer_id=None, kind="transfer", amount_cents=value, reason=words, **base))
+        elif (group, reason) == cob.PRIOR_PAYER and claim.primary_claim_id is not None:
+            continue  # the primary's part of a secondary claim: settled on the primary claim
         elif not denied:
             # A denied amount stays owed by the payer (on the worklist) until it is
             # appealed or written off; an adjustment on a paid claim is final.
