@@ -444,11 +444,20 @@ def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[di
         select(Claim, Payer, Patient).join(Payer, Payer.id == Claim.payer_id).join(Patient, Patient.id == Claim.patient_id)
         .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
     ).all()
+    from clinic_app.services import cob
+
+    numbers = dict(session.exec(
+        select(Claim.id, Claim.number).where(Claim.id.in_([c.primary_claim_id for c, _, _ in rows if c.primary_claim_id]))
+    ).all())
     return [
         {
             "claim_id": claim.id, "number": claim.number, "patient": f"{patient.last_name}, {patient.first_name}",
             "payer": payer.name, "service_date": claim.service_date.isoformat(), "status": STATUS_LABELS[claim.status],
             "total": f"{claim.total_cents / 100:,.2f}",
+            "follows": f"secondary, after {numbers[claim.primary_claim_id]}" if claim.primary_claim_id else "",
+            # A paid primary whose patient share can still go to a secondary payer (e.g. coverage recorded late).
+            "can_bill_secondary": claim.status == "paid" and claim.primary_claim_id is None
+            and cob.why_not(session, primary=claim) is None,
         }
         for claim, payer, patient in rows
     ]
