@@ -128,6 +128,8 @@ def test_the_biller_bills_the_secondary_by_hand_when_coverage_comes_later(sessio
         cob.create_secondary_claim(session, actor=clinic.biller, claim_id=claim.id)
 
     cover(session, clinic, beta, priority=2)
+    [row] = claims.recent_claims(session, actor=clinic.biller)
+    assert row["can_bill_secondary"] and row["follows"] == ""  # the page offers "Bill secondary payer"
     with pytest.raises(NotAllowed):
         cob.create_secondary_claim(session, actor=clinic.reception, claim_id=claim.id)
     secondary = cob.create_secondary_claim(session, actor=clinic.biller, claim_id=claim.id, now=LATER)
@@ -135,6 +137,9 @@ def test_the_biller_bills_the_secondary_by_hand_when_coverage_comes_later(sessio
     assert ledger.balances(session, patient_id=clinic.patients[0].id) == {"patient": 0, "insurance": 2700, "total": 2700}
     with pytest.raises(IllegalTransition, match="already has a secondary claim"):
         cob.create_secondary_claim(session, actor=clinic.biller, claim_id=claim.id)
+    rows = {r["number"]: r for r in claims.recent_claims(session, actor=clinic.biller)}
+    assert not rows[claim.number]["can_bill_secondary"]
+    assert rows[secondary.number]["follows"] == f"secondary, after {claim.number}"
     with pytest.raises(IllegalTransition, match="is itself a secondary claim"):
         cob.create_secondary_claim(session, actor=clinic.biller, claim_id=secondary.id)
 
