@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import ClaimsChanged, publish
 from clinic_app.models import (
     Appointment,
     BillingProfile,
@@ -63,6 +64,11 @@ STATUS_LABELS = {
 }
 # Claims that go into the next export file.
 READY_TO_SEND = ("draft",)
+
+
+def announce(what: str) -> None:
+    """Tell every open billing page that claims or balances changed. Call after the commit."""
+    publish(ClaimsChanged(what=what))
 
 
 class ClaimProblems(InvalidInput):
@@ -224,7 +230,7 @@ def _line_modifiers(payer: Payer, extra: str) -> str:
 
 def create_claim(
     session: Session, *, actor: Actor, appointment_id: int, modifiers: dict[int, str] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, notify: bool = True,
 ) -> Claim:
     """Turn a ready-to-bill visit into a draft claim to its primary payer; the visit becomes billed."""
     for_write(session)
@@ -272,6 +278,8 @@ def create_claim(
     session.flush()
     # Commits the claim, its lines and the ledger charge with the visit's move to billed.
     scheduling.transition(session, actor=actor, appointment_id=facts.appointment.id, to_status="billed", now=now)
+    if notify:
+        announce(f"claim {claim.number} created")
     return claim
 
 
@@ -291,12 +299,14 @@ def create_claims(session: Session, *, actor: Actor, location_id: int) -> tuple[
     made, held = [], {}
     for appointment_id in ids:
         try:
-            made.append(create_claim(session, actor=actor, appointment_id=appointment_id))
+            made.append(create_claim(session, actor=actor, appointment_id=appointment_id, notify=False))
         except ClaimProblems as exc:
             held[appointment_id] = exc.problems
         except ClinicError as exc:
             session.rollback()
             held[appointment_id] = [str(exc)]
+    if made:
+        announce(f"{len(made)} claims created")
     return made, held
 
 
@@ -311,6 +321,7 @@ def set_status(
         raise NotFound("That claim no longer exists.")
     _move(session, claim, to_status, actor=actor, note=note, now=now)
     session.commit()
+    announce(f"claim {claim.number} {to_status}")
     return claim
 
 
@@ -357,6 +368,7 @@ def resubmit(session: Session, *, actor: Actor, claim_id: int, modifiers: dict[i
     claim.status = "draft"
     session.add(claim)
     session.commit()
+    announce(f"claim {claim.number} corrected")
     return claim
 
 
@@ -398,6 +410,7 @@ def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = No
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
     if commit:
         session.commit()
+        announce(f"{len(claims)} claims submitted")
     return files
 
 
@@ -421,6 +434,7 @@ def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | 
         session.rollback()
         raise
     session.commit()
+    announce(f"{len(files)} 837P files written")
     return written
 
 

@@ -30,7 +30,7 @@ from clinic_app.models import (
     Payer,
     Remittance,
 )
-from clinic_app.services import audit, payers
+from clinic_app.services import audit, claims, payers
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.permissions import require
@@ -178,6 +178,7 @@ def create_secondary_claim(
                  detail=f"secondary after claim {primary.id}")
     if commit:
         session.commit()
+        claims.announce(f"secondary claim {claim.number} created")
     return claim
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
-from clinic_app.services import audit, cob
+from clinic_app.services import audit, claims, cob
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
 from clinic_app.services.errors import ClinicError
@@ -365,6 +365,7 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
     except IntegrityError as exc:
         session.rollback()
         raise RemittanceRefused("This file was posted a moment ago by someone else; nothing was posted again.") from exc
+    claims.announce(f"835 posted: {summary['claims']} claims")
     return summary
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import LedgerEntry, Patient, Payer
-from clinic_app.services import audit
+from clinic_app.services import audit, claims
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import InvalidInput, NotFound, from_db_error
 from clinic_app.services.payers import parse_money
@@ -53,6 +53,7 @@ def _add(session: Session, actor: Actor, entry: LedgerEntry) -> LedgerEntry:
         raise (from_db_error(exc) or InvalidInput("That entry conflicts with the ledger.")) from exc
     audit.record(session, actor=actor, action=f"ledger:{entry.kind}", entity="ledger_entry", entity_id=entry.id, patient_id=entry.patient_id)
     session.commit()
+    claims.announce(f"ledger {entry.kind}")  # AR aging changes on every billing page
     return entry
 
 

@@ -9,7 +9,7 @@ import reflex as rx
 
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import billing_topic
+from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Payer
 from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
@@ -131,6 +131,23 @@ def _aging(row: dict) -> AgingRow:
     )
 
 
+def claim_sections(session, *, actor) -> dict:
+    """What the claim sections of the billing page show, for every biller alike."""
+    start, end = utcnow() - dt.timedelta(days=30), utcnow()
+    clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
+    denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+    return {
+        "counts": revenue_reports.claims_by_status(session, actor=actor),
+        "denials": era.denials(session, actor=actor),
+        "recent": claims.recent_claims(session, actor=actor),
+        "aging": revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"],
+        "rates_line": (
+            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
+            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
+        ),
+    }
+
+
 class BillingQueueState(rx.State):
     """One biller's queue screen."""
 
@@ -192,37 +209,35 @@ class BillingQueueState(rx.State):
             return self._fail(exc)
         self.rows = [_row(r) for r in rows]
         self._totals = {r["id"]: r["total_cents"] for r in rows}
-        registry.show(client_token(self), "billing", [billing_topic(int(self.location_id))])
+        registry.show(client_token(self), "billing", [billing_topic(int(self.location_id)), CLAIMS_TOPIC])
         return await self._refresh_claims()
 
     async def _refresh_claims(self):
-        """Claim counts, the denial worklist and AR aging (changed by this biller's own actions)."""
+        """Claim counts, recent claims, the denial worklist and AR aging (also pushed live)."""
         try:
             actor = await current_actor(self, "billing.view")
             with session_scope() as session:
-                counts = revenue_reports.claims_by_status(session, actor=actor)
-                denials = era.denials(session, actor=actor)
-                recent = claims.recent_claims(session, actor=actor)
-                aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"]
-                start, end = utcnow() - dt.timedelta(days=30), utcnow()
-                clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
-                denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+                sections = claim_sections(session, actor=actor)
         except ClinicError as exc:
             return self._fail(exc)
+        self.apply_claims(sections)
+        return None
+
+    def apply_claims(self, sections: dict | None) -> None:
+        """The claim sections as ``claim_sections`` built them (after this biller's action or by push)."""
+        if not sections:
+            return
+        counts = sections["counts"]
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
         self.ready_to_send = counts.get("draft", 0)
-        self.denials = [_denial(r) for r in denials]
+        self.denials = [_denial(r) for r in sections["denials"]]
         self.recent_claims = [
             ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}",
                      secondary_label=f"Bill the secondary payer for claim {r['number']}")
-            for r in recent
+            for r in sections["recent"]
         ]
-        self.aging = [_aging(r) for r in aging]
-        self.rates_line = (
-            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
-            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
-        )
-        return None
+        self.aging = [_aging(r) for r in sections["aging"]]
+        self.rates_line = sections["rates_line"]
 
     @rx.event
     async def set_location(self, value: str):

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import reflex as rx
 
 from clinic_app.db import session_scope
-from clinic_app.live import AppointmentChanged, get_bus, registry
-from clinic_app.live.events import billing_topic, board_topic, chart_topic, kpi_topic
+from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
+from clinic_app.live.events import CLAIMS_TOPIC, billing_topic, board_topic, chart_topic, kpi_topic
 from clinic_app.services import billing, board, kpi
+from clinic_app.services.actor import Actor
 
 log = logging.getLogger(__name__)
 _app: rx.App | None = None
@@ -36,6 +37,7 @@ class Surface:
     build: Callable[[AppointmentChanged], object]
     state: type[rx.State]
     apply: str  # the state's method that takes the built row
+    event_type: type = AppointmentChanged  # the events this surface shows
 
 
 def _card(event: AppointmentChanged) -> dict:
@@ -55,6 +57,18 @@ def _kpis(event: AppointmentChanged) -> dict:
         )
 
 
+# Builds the claim sections once per event for every biller's screen; only screens that
+# passed the billing.view check register for them (BillingQueueState._refresh).
+_PUSH_READER = Actor(user_id=0, role="biller", name="live push")
+
+
+def _claim_sections(event: ClaimsChanged) -> dict:
+    from clinic_app.state.billing import claim_sections
+
+    with session_scope() as session:
+        return claim_sections(session, actor=_PUSH_READER)
+
+
 _surfaces: list[Surface] = []
 
 
@@ -72,6 +86,7 @@ def surfaces() -> list[Surface]:
                 Surface("chart", lambda e: chart_topic(e.provider_id, e.day), _card, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
                 Surface("kpi", lambda e: kpi_topic(e.location_id, e.day), _kpis, KpiState, "apply_kpis"),
+                Surface("billing_claims", lambda e: CLAIMS_TOPIC, _claim_sections, BillingQueueState, "apply_claims", ClaimsChanged),
             ]
         )
     return _surfaces
@@ -87,11 +102,13 @@ def _connected(token: str) -> bool:
     return record is not None and record.instance_id == manager.instance_id
 
 
-async def fan_out(event: AppointmentChanged) -> int:
+async def fan_out(event: AppointmentChanged | ClaimsChanged) -> int:
     """Push ``event`` to every registered screen that shows it; returns how many got it."""
     pushed = 0
     cache: dict[Callable, object] = {}
     for surface in surfaces():
+        if not isinstance(event, surface.event_type):
+            continue
         tokens = registry.tokens(surface.topic(event))
         if not tokens:
             continue

@@ -83,10 +83,18 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server
     expect(page.get_by_role("alert")).to_contain_text("cannot be claimed yet")
     expect(page.get_by_role("list", name="What to fix")).to_contain_text("has no active coverage on")
 
+    # A second biller's page shows the claim sections live, without reloading.
+    colleague = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(colleague, base, "b2e_bill", PASSWORD)
+    expect(colleague.get_by_role("group", name="Draft claims: 0")).to_be_visible()
+
     page.get_by_role("button", name=re.compile("^Create claim: Sured, Ina")).click()
     expect(page.get_by_role("status")).to_contain_text("created; it goes out with the next export")
     expect(page.get_by_text("1 visits ready to bill")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 1")).to_be_visible()
+    expect(colleague.get_by_role("group", name="Draft claims: 1")).to_be_visible()
+    expect(colleague.get_by_role("region", name="Recent claims")).to_contain_text("Sured, Ina")
+    colleague.context.close()
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Send 1 claims (download 837P)").click()
