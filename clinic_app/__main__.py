@@ -1,5 +1,5 @@
 """Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
-claims export | era import | api-token | fhir | hl7 | reminders send-due``."""
+claims export | claims ack | era import | api-token | fhir | hl7 | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -182,6 +182,8 @@ def _claims(args) -> int:
     from clinic_app.services.errors import ClinicError
 
     migrate()
+    if args.claims_command == "ack":
+        return _claims_ack(args)
     try:
         with session_scope() as session:
             actor = _billing_actor(session, args.user)
@@ -193,6 +195,30 @@ def _claims(args) -> int:
         print("No claims are ready to send.")
     for path in files:
         print(f"Wrote {path}")
+    return 0
+
+
+def _claims_ack(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import acks
+    from clinic_app.services.errors import ClinicError
+
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > acks.MAX_BYTES:
+            raise acks.AcknowledgementRefused(f"{path.name} is over 5 MB; acknowledgement files that big are refused.")
+        data = path.read_bytes()
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            summary = acks.import_277ca(session, actor=actor, text=data)
+    except (ClinicError, OSError) as exc:
+        print(f"{path.name}: {exc} Nothing was changed.", file=sys.stderr)
+        return 1
+    print(f"Imported {path.name}: {summary['accepted']} accepted, {summary['rejected']} rejected (see the worklist).")
+    for line in summary["unchanged"]:
+        print(f"  unchanged: {line}")
     return 0
 
 
@@ -325,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     export_p = claims_sub.add_parser("export", help="write one 837P file per payer and mark the claims submitted")
     export_p.add_argument("--out", required=True, help="directory for the 837P files")
     export_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    ack_p = claims_sub.add_parser("ack", help="import a 277CA claim acknowledgement: claims become accepted or rejected")
+    ack_p.add_argument("file")
+    ack_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     era_p = sub.add_parser("era", help="remittance: import an 835 file")
     era_sub = era_p.add_subparsers(dest="era_command", required=True)
     import_p = era_sub.add_parser("import", help="post an 835 file's payments and adjustments (all or nothing)")

@@ -98,10 +98,13 @@ def _denial(row) -> rx.Component:
         rx.table.cell(row.payer),
         rx.table.cell(row.service_date),
         rx.table.cell("$", row.total),
+        rx.table.cell(row.status),
         rx.table.cell(row.reasons),
         rx.table.cell(
             rx.hstack(
-                rx.button("Appeal", on_click=BillingQueueState.appeal(row.claim_id), aria_label=row.appeal_label, variant="soft"),
+                # A rejected claim never reached the payer: it is corrected, not appealed.
+                rx.cond(row.status == "Denied",
+                        rx.button("Appeal", on_click=BillingQueueState.appeal(row.claim_id), aria_label=row.appeal_label, variant="soft")),
                 rx.button("Correct and resend", on_click=BillingQueueState.resend(row.claim_id), aria_label=row.resend_label, variant="soft"),
                 spacing="2",
             )
@@ -151,9 +154,9 @@ def _denials_section() -> rx.Component:
         rx.heading("Denial worklist", size="4", margin_top="24px", margin_bottom="8px"),
         rx.cond(
             BillingQueueState.denials.length() == 0,
-            rx.text("No denied claims.", color_scheme="gray"),
+            rx.text("No denied or rejected claims.", color_scheme="gray"),
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Claim", "Payer", "Date of service", "Total", "Reasons", "Action")])),
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Claim", "Payer", "Date of service", "Total", "Status", "Reasons", "Action")])),
                 rx.table.body(rx.foreach(BillingQueueState.denials, _denial)),
                 width="100%",
             ),

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
+from clinic_app.models import Adjustment, Claim, ClaimEvent, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
 from clinic_app.services import audit, claims, cob
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
@@ -110,7 +110,9 @@ def _el(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
 
 
-def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
+def _check_envelope(
+    segments: list[list[str]], kind: str = "835", words: str = "an 835 remittance", plural: str = "remittances",
+) -> list[list[str]]:
     """The one transaction's segments (ST..SE), after checking every count and control number."""
     if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
         raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
@@ -130,8 +132,8 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
         i += 1
         while i < len(segments) - 1 and segments[i][0] == "ST":
             st, start = segments[i], i
-            if _el(st, 1) != "835":
-                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not an 835 remittance.")
+            if _el(st, 1) != kind:
+                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not {words}.")
             while i < len(segments) - 1 and segments[i][0] not in ("SE", "GE", "IEA"):
                 i += 1
             se = segments[i]
@@ -153,7 +155,7 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
             raise RemittanceRefused(f"GE of group {_el(gs, 6)} does not match its transactions or control number.")
         i += 1
     if len(transactions) != 1:
-        raise RemittanceRefused(f"The file holds {len(transactions)} remittances; import files with exactly one.")
+        raise RemittanceRefused(f"The file holds {len(transactions)} {plural}; import files with exactly one.")
     return transactions[0]
 
 
@@ -397,12 +399,21 @@ def _ledger(
 
 
 def denials(session: Session, *, actor: Actor) -> list[dict]:
-    """The denial worklist: denied claims, oldest service first, with their reasons."""
+    """The worklist: denied claims (835) and rejected ones (277CA), oldest service first, with their reasons."""
     require(actor.role, "billing.view")
     rows = []
     for claim, payer in session.exec(
-        select(Claim, Payer).join(Payer, Payer.id == Claim.payer_id).where(Claim.status == "denied").order_by(Claim.service_date, Claim.id)
+        select(Claim, Payer).join(Payer, Payer.id == Claim.payer_id).where(Claim.status.in_(("denied", "rejected")))
+        .order_by(Claim.service_date, Claim.id)
     ):
+        if claim.status == "rejected":
+            # Never reached adjudication: the reason is the acknowledgement's, kept in the history.
+            last = session.exec(select(ClaimEvent.note).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.id.desc())).first()
+            rows.append({
+                "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
+                "total": f"{claim.total_cents / 100:,.2f}", "reasons": last or "", "status": STATUS_LABELS[claim.status],
+            })
+            continue
         reasons = session.exec(
             select(Adjustment.group_code, Adjustment.reason_code, LinePosting.remark_codes)
             .join(LinePosting, LinePosting.id == Adjustment.line_posting_id)
@@ -416,6 +427,6 @@ def denials(session: Session, *, actor: Actor) -> list[dict]:
                 seen.append(label)
         rows.append({
             "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
-            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen),
+            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen), "status": STATUS_LABELS[claim.status],
         })
     return rows

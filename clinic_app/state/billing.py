@@ -71,6 +71,7 @@ class DenialRow:
     service_date: str
     total: str
     reasons: str
+    status: str
     appeal_label: str
     resend_label: str
 
