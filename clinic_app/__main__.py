@@ -198,54 +198,54 @@ def _claims(args) -> int:
     return 0
 
 
-def _claims_ack(args) -> int:
-    from pathlib import Path
-
-    from clinic_app.db import session_scope
-    from clinic_app.services import acks
-    from clinic_app.services.errors import ClinicError
-
-    path = Path(args.file)
-    try:
-        if path.stat().st_size > acks.MAX_BYTES:
-            raise acks.AcknowledgementRefused(f"{path.name} is over 5 MB; acknowledgement files that big are refused.")
-        data = path.read_bytes()
-        with session_scope() as session:
-            actor = _billing_actor(session, args.user)
-            summary = acks.import_277ca(session, actor=actor, text=data)
-    except (ClinicError, OSError) as exc:
-        print(f"{path.name}: {exc} Nothing was changed.", file=sys.stderr)
-        return 1
-    print(f"Imported {path.name}: {summary['accepted']} accepted, {summary['rejected']} rejected (see the worklist).")
-    for line in summary["unchanged"]:
-        print(f"  unchanged: {line}")
-    return 0
-
-
-def _era(args) -> int:
+def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
+    """Read an X12 file (5 MB at most) and apply it as a biller; exit 1 with the reason if refused."""
     from pathlib import Path
 
     from clinic_app.db import session_scope
     from clinic_app.services import era
     from clinic_app.services.errors import ClinicError
 
-    migrate()
     path = Path(args.file)
     try:
         if path.stat().st_size > era.MAX_BYTES:
-            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; remittance files that big are refused.")
+            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; {kind} files that big are refused.")
         data = path.read_bytes()
         with session_scope() as session:
             actor = _billing_actor(session, args.user)
-            summary = era.post(session, actor=actor, text=data)
+            summary = apply(session, actor, data)
     except (ClinicError, OSError) as exc:
-        print(f"{path.name}: {exc} Nothing was posted.", file=sys.stderr)
+        print(f"{path.name}: {exc} {nothing}", file=sys.stderr)
         return 1
-    print(
-        f"Posted {path.name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
-        f"{summary['denied']} denied (see the denial worklist)."
-    )
+    print(report(path.name, summary))
     return 0
+
+
+def _claims_ack(args) -> int:
+    from clinic_app.services import acks
+
+    return _x12_import(
+        args, kind="acknowledgement", nothing="Nothing was changed.",
+        apply=lambda session, actor, data: acks.import_277ca(session, actor=actor, text=data),
+        report=lambda name, summary: "\n".join([
+            f"Imported {name}: {summary['accepted']} accepted, {summary['rejected']} rejected (see the worklist).",
+            *[f"  unchanged: {line}" for line in summary["unchanged"]],
+        ]),
+    )
+
+
+def _era(args) -> int:
+    from clinic_app.services import era
+
+    migrate()
+    return _x12_import(
+        args, kind="remittance", nothing="Nothing was posted.",
+        apply=lambda session, actor, data: era.post(session, actor=actor, text=data),
+        report=lambda name, summary: (
+            f"Posted {name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
+            f"{summary['denied']} denied (see the denial worklist)."
+        ),
+    )
 
 
 def _fhir(args) -> int:

@@ -20,7 +20,7 @@ from clinic_app.models import Claim
 from clinic_app.services import audit, claims
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
-from clinic_app.services.era import MAX_BYTES, RemittanceRefused, _check_envelope, _el, _segments
+from clinic_app.services.era import RemittanceRefused, _check_envelope, _el, _segments, x12_text
 from clinic_app.services.errors import ClinicError
 from clinic_app.services.permissions import require
 
@@ -99,13 +99,7 @@ def import_277ca(session: Session, *, actor: Actor, text: str | bytes, now: dt.d
 
 
 def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime) -> dict:
-    raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_BYTES:
-        raise AcknowledgementRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; acknowledgements over 5 MB are refused.")
-    try:
-        decoded = raw.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise AcknowledgementRefused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+    _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
     acks = parse(decoded)
     plan = []
     for ack in acks:

@@ -291,14 +291,19 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
         raise
 
 
-def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+def x12_text(text: str | bytes, kind: str, refused: type[ClinicError]) -> tuple[bytes, str]:
+    """The file's bytes and ASCII text, refusing files over 5 MB or with non-ASCII bytes."""
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_BYTES:
-        raise RemittanceRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.")
+        raise refused(f"The file is {len(raw) / 1_048_576:.1f} MB; {kind} files over {MAX_BYTES // 1_048_576} MB are refused.")
     try:
-        decoded = raw.decode("ascii")
+        return raw, raw.decode("ascii")
     except UnicodeDecodeError as exc:
-        raise RemittanceRefused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+        raise refused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+
+
+def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+    raw, decoded = x12_text(text, "remittance", RemittanceRefused)
     digest = hashlib.sha256(raw).hexdigest()
     earlier = session.exec(select(Remittance).where(Remittance.file_sha256 == digest)).first()
     if earlier is not None:
