@@ -226,8 +226,10 @@ def _claims_ack(args) -> int:
 
     return _x12_import(
         args, kind="acknowledgement", nothing="Nothing was changed.",
-        apply=lambda session, actor, data: acks.import_277ca(session, actor=actor, text=data),
+        apply=lambda session, actor, data: acks.import_ack(session, actor=actor, text=data),
         report=lambda name, summary: "\n".join([
+            f"Imported {name} (999): 837P file {summary['file']} {summary['verdict']}; {summary['rejected']} claims rejected."
+            if summary["kind"] == "999" else
             f"Imported {name}: {summary['accepted']} accepted, {summary['rejected']} rejected (see the worklist).",
             *[f"  unchanged: {line}" for line in summary["unchanged"]],
         ]),
@@ -351,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     export_p = claims_sub.add_parser("export", help="write one 837P file per payer and mark the claims submitted")
     export_p.add_argument("--out", required=True, help="directory for the 837P files")
     export_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
-    ack_p = claims_sub.add_parser("ack", help="import a 277CA claim acknowledgement: claims become accepted or rejected")
+    ack_p = claims_sub.add_parser("ack", help="import a 999 or 277CA acknowledgement: claims become accepted or rejected")
     ack_p.add_argument("file")
     ack_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     era_p = sub.add_parser("era", help="remittance: import an 835 file")

@@ -54,7 +54,7 @@ def test_claims_export_then_era_import(engine, session, clinic, tmp_path):
     assert again.returncode == 1 and "already posted" in again.stderr
 
 
-def test_claims_ack_imports_a_277ca(engine, session, clinic, tmp_path):
+def test_claims_ack_imports_a_999_and_a_277ca(engine, session, clinic, tmp_path):
     from tests.services.x12_277 import Ack, acknowledgement
 
     payer = set_up_billing(session, clinic)
@@ -67,6 +67,15 @@ def test_claims_ack_imports_a_277ca(engine, session, clinic, tmp_path):
     stranger.write_text(acknowledgement([Ack("NOPE-1", 9000, "A2")]))
     bad = run(engine, "claims", "ack", str(stranger))
     assert bad.returncode == 1 and "Claim NOPE-1 in the acknowledgement matches no claim we sent" in bad.stderr
+    from tests.services.x12_999 import functional_ack
+
+    session.rollback()
+    control = session.get(Claim, one.id).batch_control
+    file_ack = tmp_path / "file.999"
+    file_ack.write_text(functional_ack(control, accepted=True))
+    received = run(engine, "claims", "ack", str(file_ack))
+    assert received.returncode == 0, received.stderr
+    assert f"Imported file.999 (999): 837P file {control} accepted; 0 claims rejected." in received.stdout
     ok = run(engine, "claims", "ack", str(ack))
     assert ok.returncode == 0, ok.stderr
     assert "Imported ack.277: 0 accepted, 1 rejected" in ok.stdout

@@ -1,5 +1,6 @@
 """secondary claims: a claim to the secondary payer names the primary claim it follows;
-claim-level adjustments of an 835 are kept apart from line-level ones (837P 2320 CAS).
+claim-level adjustments of an 835 are kept apart from line-level ones (837P 2320 CAS);
+a claim remembers the 837P file (GS control number) that carried it, for 999 acknowledgements.
 
 Revision ID: 0010
 Revises: 0004
@@ -28,6 +29,7 @@ def upgrade() -> None:
     # At most one secondary claim follows a primary claim.
     op.create_index('ix_claim_primary_claim_id', 'claim', ['primary_claim_id'], unique=True)
     op.add_column('adjustment', sa.Column('claim_level', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('claim', sa.Column('batch_control', sa.String(length=9), nullable=False, server_default=''))
 
 
 def downgrade() -> None:
@@ -35,4 +37,5 @@ def downgrade() -> None:
     op.execute('ALTER TABLE adjustment DROP COLUMN claim_level')
     op.drop_index('ix_claim_primary_claim_id', table_name='claim')
     with op.batch_alter_table('claim') as batch_op:
+        batch_op.drop_column('batch_control')
         batch_op.drop_column('primary_claim_id')

@@ -130,6 +130,8 @@ class Claim(SQLModel, table=True):
     payer_claim_number: str = Field(default="", max_length=50)
     total_cents: int
     submit_count: int = 0
+    # The GS control number of the 837P file that last carried the claim (a 999 names it).
+    batch_control: str = Field(default="", max_length=9)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 

@@ -1,5 +1,6 @@
-"""Claim acknowledgements: the 277CA (005010X214) a clearinghouse or payer returns for
-the claims of an 837P file, claim by claim: accepted into adjudication or rejected.
+"""Claim acknowledgements: the 999 a clearinghouse returns for a whole 837P file
+(accepted, or rejected with the syntax errors found), and the 277CA (005010X214) for
+the claims of a file, claim by claim: accepted into adjudication or rejected.
 
 The whole file is checked first (envelope, counts, that every claim is one we sent);
 then each claim that is still submitted moves to accepted or rejected, with the status
@@ -126,3 +127,72 @@ def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime)
     if summary["accepted"] or summary["rejected"]:
         claims.announce("277CA imported")
     return summary
+
+
+# 999 (005010X231A1): the receiver's syntax check of a whole 837P file.
+REJECTED_999 = {"R": "rejected", "M": "rejected (MAC failed)", "W": "rejected (assurance failed)", "X": "rejected (content undecryptable)"}
+
+
+def parse_999(text: str) -> tuple[str, str, list[str]]:
+    """(the 837P file's GS control number, 'accepted' or 'rejected', the errors named)."""
+    try:
+        segments = _check_envelope(_segments(text), kind="999", words="a 999 acknowledgement", plural="acknowledgements")
+    except RemittanceRefused as exc:
+        raise AcknowledgementRefused(str(exc)) from exc
+    ak1 = next((s for s in segments if s[0] == "AK1"), None)
+    if ak1 is None or _el(ak1, 1) != "HC":
+        raise AcknowledgementRefused("This 999 does not acknowledge an 837P claim file (no AK1*HC).")
+    errors = []
+    for seg in segments:
+        if seg[0] == "IK3":
+            errors.append(f"segment {_el(seg, 1)} (number {_el(seg, 2)} in the file) error {_el(seg, 4)}")
+        elif seg[0] == "IK4":
+            errors.append(f"element {_el(seg, 1)} error {_el(seg, 3)}" + (f" ({_el(seg, 4)[:20]})" if _el(seg, 4) else ""))
+    codes = [_el(s, 1) for s in segments if s[0] in ("IK5", "AK9")]
+    verdict = "rejected" if any(c in REJECTED_999 for c in codes) else "accepted"
+    return _el(ak1, 2), verdict, errors
+
+
+def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime | None = None) -> dict:
+    """Apply a 999: when it rejects an 837P file, that file's claims still submitted become rejected.
+
+    An accepted file changes nothing (its claims wait for the 277CA or the 835).
+    """
+    for_write(session)
+    require(actor.role, "billing.remittance")
+    try:
+        _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
+        control, verdict, errors = parse_999(decoded)
+        batch = list(session.exec(select(Claim).where(Claim.batch_control == control, Claim.batch_control != "").order_by(Claim.id)))
+        if not batch:
+            raise AcknowledgementRefused(f"The 999 answers file {control!r}, which matches no 837P file we sent; nothing was changed.")
+    except ClinicError:
+        session.rollback()
+        raise
+    summary = {"file": control, "verdict": verdict, "rejected": 0, "unchanged": []}
+    if verdict == "rejected":
+        note = ("999: 837P file rejected" + (": " + "; ".join(errors) if errors else ""))[:200]
+        for claim in batch:
+            if claim.status != "submitted":
+                summary["unchanged"].append(f"{claim.number}: already {STATUS_LABELS[claim.status].lower()}")
+                continue
+            _move(session, claim, "rejected", actor=actor, note=note, now=now or utcnow())
+            summary["rejected"] += 1
+    audit.record(session, actor=actor, action="import", entity="claim_ack", detail=f"999 file {control}: {verdict}")
+    session.commit()
+    if summary["rejected"]:
+        claims.announce("999 imported")
+    return summary
+
+
+def import_ack(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime | None = None) -> dict:
+    """Apply a 999 or a 277CA, whichever the file holds; the summary says which (``kind``)."""
+    require(actor.role, "billing.remittance")
+    _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
+    try:
+        kind = next((_el(s, 1) for s in _segments(decoded) if s[0] == "ST"), "")
+    except RemittanceRefused as exc:
+        raise AcknowledgementRefused(str(exc)) from exc
+    if kind == "999":
+        return {"kind": "999", **import_999(session, actor=actor, text=decoded, now=now)}
+    return {"kind": "277CA", **import_277ca(session, actor=actor, text=decoded, now=now)}

@@ -405,6 +405,8 @@ def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = No
             raise InvalidInput(f"The 837P file failed validation, so no claim was sent: {'; '.join(problems[:3])}")
         payer = session.get(Payer, payer_id)
         files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text))
+        for claim in group:
+            claim.batch_control = str(control % 1_000_000_000)  # the file's GS06, as a 999 cites it
     for claim in claims:
         _move(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")

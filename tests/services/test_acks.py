@@ -13,6 +13,7 @@ from clinic_app.services.errors import NotAllowed
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_277 import Ack, acknowledgement
 from tests.services.x12_835 import Paid, remittance
+from tests.services.x12_999 import functional_ack
 
 NOW = dt.datetime(2030, 3, 14, 15, 0, tzinfo=dt.UTC)
 
@@ -78,3 +79,31 @@ def test_bad_acknowledgements_change_nothing(session, clinic, sent):
         assert _statuses(session) == ["submitted", "submitted"]
     with pytest.raises(NotAllowed):
         acks.import_277ca(session, actor=clinic.reception, text=good, now=NOW)
+
+
+def test_a_999_rejecting_the_file_rejects_its_claims_and_an_accepting_one_changes_nothing(session, clinic, sent):
+    one, two = sent
+    control = session.get(Claim, one.id).batch_control
+    assert control and session.get(Claim, two.id).batch_control == control  # one file to Acme
+    accepted = functional_ack(control, accepted=True)
+    assert x12_validate.validate(accepted) == []
+    summary = acks.import_ack(session, actor=clinic.biller, text=accepted, now=NOW)
+    assert (summary["kind"], summary["verdict"], summary["rejected"]) == ("999", "accepted", 0)
+    assert _statuses(session) == ["submitted", "submitted"]
+
+    rejected = functional_ack(control, accepted=False, control=402)
+    assert x12_validate.validate(rejected) == []
+    summary = acks.import_ack(session, actor=clinic.biller, text=rejected, now=NOW)
+    assert (summary["verdict"], summary["rejected"]) == ("rejected", 2)
+    assert _statuses(session) == ["rejected", "rejected"]
+    note = session.exec(select(ClaimEvent.note).where(ClaimEvent.claim_id == one.id).order_by(ClaimEvent.id.desc())).first()
+    assert note == "999: 837P file rejected: segment NM1 (number 17 in the file) error 8; element 9 error 7 (M0X)"
+    assert [r["status"] for r in era.denials(session, actor=clinic.biller)] == ["Rejected", "Rejected"]
+    # Corrected and sent again, the claims travel in a new file with a new control number.
+    for claim in (one, two):
+        claims.resubmit(session, actor=clinic.biller, claim_id=claim.id)
+    claims.export_files(session, actor=clinic.biller, now=NOW + dt.timedelta(minutes=5))
+    assert session.get(Claim, one.id).batch_control != control
+    with pytest.raises(acks.AcknowledgementRefused, match="matches no 837P file we sent"):
+        acks.import_ack(session, actor=clinic.biller, text=functional_ack("999999", accepted=False, control=403), now=NOW)
+    assert _statuses(session) == ["submitted", "submitted"]
