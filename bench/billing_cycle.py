@@ -9,7 +9,8 @@ What is measured
     (``claims.export``: 837P per payer, each file checked by pyx12 before anything is
     marked submitted), then one 835 paying every claim (CO-45 contractual adjustment
     and a PR-3 co-pay per line) is posted (``era.post``: parse, balance checks, line
-    postings, ledger). Prints wall-clock seconds and per-claim milliseconds per step.
+    postings, ledger, and a secondary claim for each patient with secondary coverage),
+    then those secondary claims are exported with the primary's adjudication. Prints wall-clock seconds and per-claim milliseconds per step.
 
 How
     ``python bench/billing_cycle.py [--patients N]`` (the demo's visit count does not
@@ -76,13 +77,20 @@ def main() -> None:
             t3 = time.perf_counter()
             summary = era.post(s, actor=biller, text=text, now=dt.datetime.now(dt.UTC))
             t4 = time.perf_counter()
+            # The co-pays of patients with secondary coverage became secondary claims: send them (COB loops).
+            secondary_files = claims.export(s, actor=biller, out_dir=Path(tmp) / "secondary")
+            t5 = time.perf_counter()
         engine.dispose()
     n = max(len(made), 1)
     print(f"ready-to-bill visits: {ready}; claimed: {len(made)}; held by the scrubber: {len(held)}")
     print(f"create claims: {t1 - t0:.2f} s ({(t1 - t0) / n * 1000:.1f} ms/claim)")
     print(f"export {len(files)} 837P files incl. pyx12 validation: {t2 - t1:.2f} s ({(t2 - t1) / n * 1000:.1f} ms/claim)")
     print(f"835 of {len(text) / 1024:.0f} KiB posted: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} "
-          f"in {t4 - t3:.2f} s ({(t4 - t3) / n * 1000:.1f} ms/claim)")
+          f"in {t4 - t3:.2f} s ({(t4 - t3) / n * 1000:.1f} ms/claim), secondary claims created on the way: "
+          f"{len(summary['secondary_claims'])}")
+    k = max(len(summary["secondary_claims"]), 1)
+    print(f"export {len(secondary_files)} secondary 837P files (2320/2330/2430) incl. pyx12: {t5 - t4:.2f} s "
+          f"({(t5 - t4) / k * 1000:.1f} ms/claim)")
 
 
 if __name__ == "__main__":

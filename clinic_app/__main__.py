@@ -1,5 +1,5 @@
 """Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
-claims export | era import | api-token | fhir | hl7 | reminders send-due``."""
+claims export | claims ack | era import | api-token | fhir | hl7 | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -188,6 +188,8 @@ def _claims(args) -> int:
     from clinic_app.services.errors import ClinicError
 
     migrate()
+    if args.claims_command == "ack":
+        return _claims_ack(args)
     try:
         with session_scope() as session:
             actor = _billing_actor(session, args.user)
@@ -202,30 +204,56 @@ def _claims(args) -> int:
     return 0
 
 
-def _era(args) -> int:
+def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
+    """Read an X12 file (5 MB at most) and apply it as a biller; exit 1 with the reason if refused."""
     from pathlib import Path
 
     from clinic_app.db import session_scope
     from clinic_app.services import era
     from clinic_app.services.errors import ClinicError
 
-    migrate()
     path = Path(args.file)
     try:
         if path.stat().st_size > era.MAX_BYTES:
-            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; remittance files that big are refused.")
+            raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; {kind} files that big are refused.")
         data = path.read_bytes()
         with session_scope() as session:
             actor = _billing_actor(session, args.user)
-            summary = era.post(session, actor=actor, text=data)
+            summary = apply(session, actor, data)
     except (ClinicError, OSError) as exc:
-        print(f"{path.name}: {exc} Nothing was posted.", file=sys.stderr)
+        print(f"{path.name}: {exc} {nothing}", file=sys.stderr)
         return 1
-    print(
-        f"Posted {path.name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
-        f"{summary['denied']} denied (see the denial worklist)."
-    )
+    print(report(path.name, summary))
     return 0
+
+
+def _claims_ack(args) -> int:
+    from clinic_app.services import acks
+
+    return _x12_import(
+        args, kind="acknowledgement", nothing="Nothing was changed.",
+        apply=lambda session, actor, data: acks.import_ack(session, actor=actor, text=data),
+        report=lambda name, summary: "\n".join([
+            f"Imported {name} (999): 837P file {summary['file']} {summary['verdict']}; {summary['rejected']} claims rejected."
+            if summary["kind"] == "999" else
+            f"Imported {name}: {summary['accepted']} accepted, {summary['rejected']} rejected (see the worklist).",
+            *[f"  unchanged: {line}" for line in summary["unchanged"]],
+        ]),
+    )
+
+
+def _era(args) -> int:
+    from clinic_app.services import era
+
+    migrate()
+    return _x12_import(
+        args, kind="remittance", nothing="Nothing was posted.",
+        apply=lambda session, actor, data: era.post(session, actor=actor, text=data),
+        report=lambda name, summary: (
+            f"Posted {name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
+            f"{summary['denied']} denied (see the denial worklist)."
+        ),
+    )
 
 
 def _fhir(args) -> int:
@@ -331,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     export_p = claims_sub.add_parser("export", help="write one 837P file per payer and mark the claims submitted")
     export_p.add_argument("--out", required=True, help="directory for the 837P files")
     export_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    ack_p = claims_sub.add_parser("ack", help="import a 999 or 277CA acknowledgement: claims become accepted or rejected")
+    ack_p.add_argument("file")
+    ack_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     era_p = sub.add_parser("era", help="remittance: import an 835 file")
     era_sub = era_p.add_subparsers(dest="era_command", required=True)
     import_p = era_sub.add_parser("import", help="post an 835 file's payments and adjustments (all or nothing)")

@@ -7,6 +7,7 @@ from clinic_app.api import build_api
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
+from clinic_app.pages.billing_setup import billing_setup_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
 from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
@@ -17,6 +18,7 @@ from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.api_tokens import ApiTokenState
 from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
+from clinic_app.state.billing_setup import BillingSetupState
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
@@ -29,6 +31,7 @@ app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthSt
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
 app.add_page(chart_page, route=routes.CHART, title="Chart | Clinic", on_load=ChartState.load)
 app.add_page(billing_page, route=routes.BILLING, title="Billing | Clinic", on_load=BillingQueueState.load)
+app.add_page(billing_setup_page, route=routes.BILLING_SETUP, title="Billing set-up | Clinic", on_load=BillingSetupState.load)
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
 app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
 app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)

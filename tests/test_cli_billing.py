@@ -52,3 +52,32 @@ def test_claims_export_then_era_import(engine, session, clinic, tmp_path):
     assert ledger.balances(session, patient_id=clinic.patients[0].id)["insurance"] == 7700  # the second claim, unpaid
     again = run(engine, "era", "import", str(era_file))
     assert again.returncode == 1 and "already posted" in again.stderr
+
+
+def test_claims_ack_imports_a_999_and_a_277ca(engine, session, clinic, tmp_path):
+    from tests.services.x12_277 import Ack, acknowledgement
+
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    one = claimed_visit(session, clinic, "09:00")
+    assert run(engine, "claims", "export", "--out", str(tmp_path / "out")).returncode == 0
+    ack = tmp_path / "ack.277"
+    ack.write_text(acknowledgement([Ack(one.number, 9000, "A7", "21", "MEMBER ID INVALID")]))
+    stranger = tmp_path / "stranger.277"
+    stranger.write_text(acknowledgement([Ack("NOPE-1", 9000, "A2")]))
+    bad = run(engine, "claims", "ack", str(stranger))
+    assert bad.returncode == 1 and "Claim NOPE-1 in the acknowledgement matches no claim we sent" in bad.stderr
+    from tests.services.x12_999 import functional_ack
+
+    session.rollback()
+    control = session.get(Claim, one.id).batch_control
+    file_ack = tmp_path / "file.999"
+    file_ack.write_text(functional_ack(control, accepted=True))
+    received = run(engine, "claims", "ack", str(file_ack))
+    assert received.returncode == 0, received.stderr
+    assert f"Imported file.999 (999): 837P file {control} accepted; 0 claims rejected." in received.stdout
+    ok = run(engine, "claims", "ack", str(ack))
+    assert ok.returncode == 0, ok.stderr
+    assert "Imported ack.277: 0 accepted, 1 rejected" in ok.stdout
+    session.rollback()  # a fresh transaction sees what the command wrote
+    assert session.get(Claim, one.id).status == "rejected"

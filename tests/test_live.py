@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from clinic_app.live.bus import InProcessBus, RedisBus
-from clinic_app.live.events import AppointmentChanged
+from clinic_app.live.events import CLAIMS_TOPIC, AppointmentChanged, ClaimsChanged, decode
 from clinic_app.live.registry import Registry
-from clinic_app.services import charting, scheduling
+from clinic_app.services import charting, claims, era, ledger, scheduling
 from tests.services.helpers import charted_note
 
 REDIS_URL = os.environ.get("CLINIC_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -22,6 +22,20 @@ EVENT = AppointmentChanged(appointment_id=7, location_id=1, provider_id=2, day="
 def test_event_topics_cover_every_screen_that_shows_the_visit():
     assert EVENT.topics() == ["board:1:2030-03-12", "chart:2:2030-03-12", "billing:1"]
     assert AppointmentChanged.from_json(EVENT.to_json()) == EVENT
+
+
+def test_claims_events_travel_as_json_beside_appointment_events():
+    event = ClaimsChanged(what="claim V1 created")
+    assert event.topics() == [CLAIMS_TOPIC] == ["billing:claims"]
+    assert decode(event.to_json()) == event and decode(EVENT.to_json()) == EVENT
+
+
+def test_redis_bus_carries_claims_events_too():
+    channel = f"clinic:test:{uuid.uuid4().hex}"
+    worker_a, worker_b = RedisBus(REDIS_URL, channel), RedisBus(REDIS_URL, channel)
+    claims_event = ClaimsChanged(what="835 posted")
+    got = run_async(_collect(worker_b, 2, lambda: (worker_a.publish(claims_event), worker_a.publish(EVENT))))
+    assert got == [claims_event, EVENT]
 
 
 def test_registry_keeps_view_order_replaces_a_screens_topic_and_forgets_tokens():
@@ -52,6 +66,9 @@ def test_a_visit_change_refreshes_the_kpi_ranges_that_hold_it_once_per_range(mon
     reg.show("f", "kpi", ["kpi:2030-04-01:2030-04-30:*:*:*"])  # another month
     reg.show("g", "kpi", ["kpi:not-a-range"])  # ignored, and it stops nothing
     assert sorted(live_push._kpi_topics(EVENT)) == ["kpi:2030-03-01:2030-03-31:*:*:*", "kpi:2030-03-12:2030-03-12:1:2:*"]
+    # A payment, claim or remittance moves the money tiles of every open range (bad topics still ignored).
+    assert len(live_push._all_kpi_topics(ClaimsChanged(what="ledger payment"))) == 5
+    assert "kpi:not-a-range" not in live_push._all_kpi_topics(ClaimsChanged(what="ledger payment"))
 
 
 async def _collect(bus, count: int, publish) -> list[AppointmentChanged]:
@@ -144,3 +161,23 @@ def test_with_redis_each_worker_keeps_its_browsers_states_between_pushes():
     assert facts == {"oplock": True, "hold_ms": 50_000, "lock_ms": 60_000}
     # An operator can still switch it off.
     assert _state_manager_facts(REFLEX_REDIS_URL=REDIS_URL, REFLEX_OPLOCK_ENABLED="false")["oplock"] is False
+
+
+def test_claim_and_ledger_changes_publish_to_billing_pages_after_commit(monkeypatch, session, clinic, tmp_path):
+    from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
+
+    published: list = []
+    monkeypatch.setattr(claims, "publish", published.append)
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    claim = claimed_visit(session, clinic)
+    claims.export(session, actor=clinic.biller, out_dir=tmp_path)
+    ledger.take_payment(session, actor=clinic.reception, patient_id=clinic.patients[0].id, amount="10", method="cash")
+    assert [e.what for e in published if isinstance(e, ClaimsChanged)] == [
+        f"claim {claim.number} created", "1 837P files written", "ledger payment"]
+    published.clear()
+    with pytest.raises(era.RemittanceRefused):
+        era.post(session, actor=clinic.biller, text="not an 835")
+    with pytest.raises(Exception, match="cannot become"):
+        claims.set_status(session, actor=clinic.biller, claim_id=claim.id, to_status="draft")
+    assert published == []  # a refused change tells no one

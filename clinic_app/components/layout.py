@@ -11,6 +11,7 @@ NAV = [
     ("Board", "/board", ("reception", "clinician")),
     ("Chart", "/chart", ("clinician",)),
     ("Billing", "/billing", ("biller",)),
+    ("Billing set-up", "/billing/setup", ("biller", "admin")),
     ("Dashboard", "/kpi", ("manager", "admin")),
     ("Users", "/admin/users", ("admin",)),
     ("Audit log", "/admin/audit", ("admin",)),

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from functools import cache
 
 from clinic_app import settings
-from clinic_app.live.events import AppointmentChanged
+from clinic_app.live.events import LiveEvent, decode
 
 log = logging.getLogger(__name__)
 CHANNEL = "clinic:live"
@@ -29,7 +29,7 @@ class InProcessBus:
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
         self._lock = threading.Lock()
 
-    def publish(self, event: AppointmentChanged) -> None:
+    def publish(self, event: LiveEvent) -> None:
         with self._lock:
             listeners = list(self._listeners)
         for loop, queue in listeners:
@@ -42,7 +42,7 @@ class InProcessBus:
         with self._lock:
             self._listeners = [(lp, q) for lp, q in self._listeners if q is not queue]
 
-    async def listen(self) -> AsyncIterator[AppointmentChanged]:
+    async def listen(self) -> AsyncIterator[LiveEvent]:
         queue: asyncio.Queue = asyncio.Queue()
         with self._lock:
             self._listeners.append((asyncio.get_running_loop(), queue))
@@ -63,13 +63,13 @@ class RedisBus:
         self.channel = channel
         self._client = redis.Redis.from_url(url)
 
-    def publish(self, event: AppointmentChanged) -> None:
+    def publish(self, event: LiveEvent) -> None:
         try:
             self._client.publish(self.channel, event.to_json())
         except Exception:  # the change is committed; a lost push must not undo it
             log.exception("live bus: publish to Redis failed")
 
-    async def listen(self) -> AsyncIterator[AppointmentChanged]:
+    async def listen(self) -> AsyncIterator[LiveEvent]:
         import redis.asyncio as aioredis
 
         client = aioredis.Redis.from_url(self.url)
@@ -79,7 +79,7 @@ class RedisBus:
             async for message in pubsub.listen():
                 if message.get("type") == "message":
                     try:
-                        yield AppointmentChanged.from_json(message["data"])
+                        yield decode(message["data"])
                     except (ValueError, TypeError):
                         log.warning("live bus: ignored a malformed message")
         finally:
@@ -95,6 +95,6 @@ def get_bus() -> InProcessBus | RedisBus:
     return RedisBus(url) if url else InProcessBus()
 
 
-def publish(event: AppointmentChanged) -> None:
+def publish(event: LiveEvent) -> None:
     """Publish ``event`` on the configured bus. Call only after the change has committed."""
     get_bus().publish(event)

@@ -33,6 +33,34 @@ class AppointmentChanged:
         return cls(**json.loads(text))
 
 
+@dataclass(frozen=True)
+class ClaimsChanged:
+    """Claims, remittances or patient ledgers changed (published after commit): the
+    billing pages' claim counts, recent claims, denial worklist and AR aging."""
+
+    what: str  # what happened, in words (for logs)
+
+    def topics(self) -> list[str]:
+        return [CLAIMS_TOPIC]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "claims", **asdict(self)})
+
+
+# The billing pages' claim sections (clinic-wide, not per location).
+CLAIMS_TOPIC = "billing:claims"
+
+LiveEvent = AppointmentChanged | ClaimsChanged
+
+
+def decode(text: str | bytes) -> LiveEvent:
+    """An event from its JSON (as the Redis bus carries it)."""
+    data = json.loads(text)
+    if data.pop("kind", None) == "claims":
+        return ClaimsChanged(**data)
+    return AppointmentChanged(**data)
+
+
 def board_topic(location_id: int, day: str) -> str:
     """Calendar boards showing one location's day."""
     return f"board:{location_id}:{day}"

@@ -118,7 +118,11 @@ class Claim(SQLModel, table=True):
     patient_id: int = Field(foreign_key="patient.id", index=True)
     payer_id: int = Field(foreign_key="payer.id", index=True)
     coverage_id: int = Field(foreign_key="coverage.id")
+    # On a primary claim: the secondary coverage (reported as other insurance). On a
+    # secondary claim: the primary coverage, whose adjudication the claim reports.
     secondary_coverage_id: int | None = Field(default=None, foreign_key="coverage.id")
+    # Set on a claim to the secondary payer: the primary claim whose balance it bills.
+    primary_claim_id: int | None = Field(default=None, foreign_key="claim.id", unique=True, index=True)
     service_date: dt.date
     status: str = Field(default="draft", max_length=10)
     frequency: str = Field(default="1", max_length=1)
@@ -126,6 +130,8 @@ class Claim(SQLModel, table=True):
     payer_claim_number: str = Field(default="", max_length=50)
     total_cents: int
     submit_count: int = 0
+    # The GS control number of the 837P file that last carried the claim (a 999 names it).
+    batch_control: str = Field(default="", max_length=9)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -215,6 +221,9 @@ class Adjustment(SQLModel, table=True):
     group_code: str = Field(max_length=2)
     reason_code: str = Field(max_length=5)
     amount_cents: int
+    # A claim-level CAS of the 835 (kept on the claim's first posted line, apart from
+    # that line's own adjustments): the secondary claim's 2320 CAS reports these.
+    claim_level: bool = False
 
 
 class LedgerEntry(SQLModel, table=True):

@@ -98,10 +98,13 @@ def _denial(row) -> rx.Component:
         rx.table.cell(row.payer),
         rx.table.cell(row.service_date),
         rx.table.cell("$", row.total),
+        rx.table.cell(row.status),
         rx.table.cell(row.reasons),
         rx.table.cell(
             rx.hstack(
-                rx.button("Appeal", on_click=BillingQueueState.appeal(row.claim_id), aria_label=row.appeal_label, variant="soft"),
+                # A rejected claim never reached the payer: it is corrected, not appealed.
+                rx.cond(row.status == "Denied",
+                        rx.button("Appeal", on_click=BillingQueueState.appeal(row.claim_id), aria_label=row.appeal_label, variant="soft")),
                 rx.button("Correct and resend", on_click=BillingQueueState.resend(row.claim_id), aria_label=row.resend_label, variant="soft"),
                 spacing="2",
             )
@@ -111,17 +114,26 @@ def _denial(row) -> rx.Component:
 
 def _recent_claim(row) -> rx.Component:
     return rx.table.row(
-        *[rx.table.cell(v) for v in (row.number, row.patient, row.payer, row.service_date, row.status)],
+        rx.table.cell(row.number, rx.cond(row.follows != "", rx.text(row.follows, size="1", color_scheme="gray"))),
+        *[rx.table.cell(v) for v in (row.patient, row.payer, row.service_date, row.status)],
         rx.table.cell("$", row.total),
         rx.table.cell(
-            rx.button("Claim form (PDF)", on_click=BillingQueueState.download_claim_form(row.claim_id),
-                      aria_label=row.form_label, variant="outline")
+            rx.hstack(
+                rx.button("Claim form (PDF)", on_click=BillingQueueState.download_claim_form(row.claim_id),
+                          aria_label=row.form_label, variant="outline"),
+                rx.cond(
+                    row.can_bill_secondary,
+                    rx.button("Bill secondary payer", on_click=BillingQueueState.bill_secondary(row.claim_id),
+                              aria_label=row.secondary_label, variant="soft"),
+                ),
+                spacing="2",
+            )
         ),
     )
 
 
 def _recent_claims_section() -> rx.Component:
-    headers = ("Claim", "Patient", "Payer", "Date of service", "Status", "Total", "Print")
+    headers = ("Claim", "Patient", "Payer", "Date of service", "Status", "Total", "Action")
     return rx.el.section(
         rx.heading("Recent claims", size="4", margin_top="24px", margin_bottom="8px"),
         rx.cond(
@@ -142,9 +154,9 @@ def _denials_section() -> rx.Component:
         rx.heading("Denial worklist", size="4", margin_top="24px", margin_bottom="8px"),
         rx.cond(
             BillingQueueState.denials.length() == 0,
-            rx.text("No denied claims.", color_scheme="gray"),
+            rx.text("No denied or rejected claims.", color_scheme="gray"),
             rx.table.root(
-                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Claim", "Payer", "Date of service", "Total", "Reasons", "Action")])),
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Claim", "Payer", "Date of service", "Total", "Status", "Reasons", "Action")])),
                 rx.table.body(rx.foreach(BillingQueueState.denials, _denial)),
                 width="100%",
             ),
@@ -194,15 +206,11 @@ def _account_section() -> rx.Component:
                 rx.text(s.account_name, weight="bold"),
                 rx.text("Patient owes $", s.account_patient_owes, "; insurance still to pay $", s.account_insurance_owes, "."),
                 rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Posted", "Service", "Entry", "Owed by", "Detail", "Amount")])),
-                    rx.table.body(
-                        rx.foreach(
-                            s.account_entries,
-                            lambda e: rx.table.row(*[rx.table.cell(v) for v in (e.date, e.service_date, e.kind, e.party, e.detail, e.amount)]),
-                        )
-                    ),
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Posted", "Service", "Entry", "Owed by", "Detail", "Amount", "Correct")])),
+                    rx.table.body(rx.foreach(s.account_entries, _entry)),
                     width="100%",
                 ),
+                _reverse_panel(),
                 rx.hstack(
                     _field("Amount paid ($)", "pay-amount", rx.input(id="pay-amount", value=s.pay_amount, on_change=s.set_pay_amount, width="120px", input_mode="decimal")),
                     _field("Paid by", "pay-method", rx.el.select(
@@ -215,8 +223,76 @@ def _account_section() -> rx.Component:
                     align="end", spacing="3", wrap="wrap",
                 ),
                 rx.button("Download statement (PDF)", on_click=s.download_statement, variant="outline"),
+                _corrections(),
                 spacing="3", width="100%",
             ),
         ),
         aria_label="Patient account",
+    )
+
+
+def _entry(e) -> rx.Component:
+    return rx.table.row(
+        *[rx.table.cell(v) for v in (e.date, e.service_date, e.kind, e.party, e.detail, e.amount)],
+        rx.table.cell(
+            rx.cond(
+                e.reversible,
+                rx.button("Reverse", on_click=BillingQueueState.ask_reverse(e.id), aria_label=e.reverse_label, variant="soft", size="1"),
+                rx.text(rx.cond(e.reversed, "Reversed", "Correction"), size="1", color_scheme="gray"),
+            )
+        ),
+    )
+
+
+def _reverse_panel() -> rx.Component:
+    s = BillingQueueState
+    return rx.cond(
+        s.reverse_entry_id != 0,
+        rx.el.section(
+            rx.text(s.reverse_summary, weight="bold"),
+            rx.text("A reversal is a new entry of the opposite amount; the original entry stays on the ledger.", size="2"),
+            rx.hstack(
+                _field("Reason for the reversal", "reverse-reason",
+                       rx.input(id="reverse-reason", value=s.reverse_reason, on_change=lambda v: s.set_typed("reverse_reason", v), width="320px")),
+                rx.button("Post reversal", on_click=s.reverse, color_scheme="red"),
+                rx.button("Cancel", on_click=s.cancel_reverse, variant="soft"),
+                align="end", spacing="3", wrap="wrap",
+            ),
+            aria_label="Reverse an entry", padding="8px", border="1px solid var(--gray-6)", border_radius="6px", width="100%",
+        ),
+    )
+
+
+def _corrections() -> rx.Component:
+    s = BillingQueueState
+    return rx.vstack(
+        rx.heading("Write off", size="3"),
+        rx.hstack(
+            _field("Write-off amount ($)", "wo-amount",
+                   rx.input(id="wo-amount", value=s.wo_amount, on_change=lambda v: s.set_typed("wo_amount", v), width="120px", input_mode="decimal")),
+            _field("Owed by", "wo-party", rx.el.select(
+                rx.foreach(s.account_parties, lambda o: rx.el.option(o.label, value=o.value)),
+                id="wo-party", value=s.wo_party, on_change=s.set_wo_party, height="32px",
+            )),
+            _field("Reason for the write-off", "wo-reason",
+                   rx.input(id="wo-reason", value=s.wo_reason, on_change=lambda v: s.set_typed("wo_reason", v), width="280px")),
+            rx.button("Write off", on_click=s.write_off),
+            align="end", spacing="3", wrap="wrap",
+        ),
+        rx.heading("Refund the patient's credit", size="3"),
+        rx.hstack(
+            _field("Refund amount ($)", "rf-amount",
+                   rx.input(id="rf-amount", value=s.rf_amount, on_change=lambda v: s.set_typed("rf_amount", v), width="120px", input_mode="decimal")),
+            _field("Refund by", "rf-method", rx.el.select(
+                rx.el.option("Cash", value="cash"), rx.el.option("Cheque", value="cheque"), rx.el.option("Card", value="card"),
+                id="rf-method", value=s.rf_method, on_change=s.set_rf_method, height="32px",
+            )),
+            _field("Refund cheque number or card terminal reference", "rf-reference",
+                   rx.input(id="rf-reference", value=s.rf_reference, on_change=lambda v: s.set_typed("rf_reference", v), width="240px")),
+            _field("Reason for the refund", "rf-reason",
+                   rx.input(id="rf-reason", value=s.rf_reason, on_change=lambda v: s.set_typed("rf_reason", v), width="240px")),
+            rx.button("Refund", on_click=s.refund),
+            align="end", spacing="3", wrap="wrap",
+        ),
+        spacing="2", width="100%", aria_label="Correct the account", role="group",
     )

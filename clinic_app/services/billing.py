@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write
 from clinic_app.models import Appointment, Charge, LedgerEntry, Location, Patient, Provider
-from clinic_app.services import audit, scheduling
+from clinic_app.services import audit, claims, scheduling
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import hhmm, local_day
 from clinic_app.services.permissions import require
@@ -87,4 +87,6 @@ def mark_billed(session: Session, *, actor: Actor, appointment_id: int) -> Appoi
         )
         session.flush()
     # Commits the ledger charge with the move to billed (or rolls both back).
-    return scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="billed")
+    appointment = scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="billed")
+    claims.announce("visit billed to the patient")  # AR aging changes
+    return appointment

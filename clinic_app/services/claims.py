@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import ClaimsChanged, publish
 from clinic_app.models import (
     Appointment,
     BillingProfile,
@@ -63,6 +64,11 @@ STATUS_LABELS = {
 }
 # Claims that go into the next export file.
 READY_TO_SEND = ("draft",)
+
+
+def announce(what: str) -> None:
+    """Tell every open billing page that claims or balances changed. Call after the commit."""
+    publish(ClaimsChanged(what=what))
 
 
 class ClaimProblems(InvalidInput):
@@ -229,7 +235,7 @@ def _line_modifiers(payer: Payer, extra: str, captured: str = "") -> str:
 
 def create_claim(
     session: Session, *, actor: Actor, appointment_id: int, modifiers: dict[int, str] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime | None = None, notify: bool = True,
 ) -> Claim:
     """Turn a ready-to-bill visit into a draft claim to its primary payer; the visit becomes billed."""
     for_write(session)
@@ -277,6 +283,8 @@ def create_claim(
     session.flush()
     # Commits the claim, its lines and the ledger charge with the visit's move to billed.
     scheduling.transition(session, actor=actor, appointment_id=facts.appointment.id, to_status="billed", now=now)
+    if notify:
+        announce(f"claim {claim.number} created")
     return claim
 
 
@@ -296,12 +304,14 @@ def create_claims(session: Session, *, actor: Actor, location_id: int) -> tuple[
     made, held = [], {}
     for appointment_id in ids:
         try:
-            made.append(create_claim(session, actor=actor, appointment_id=appointment_id))
+            made.append(create_claim(session, actor=actor, appointment_id=appointment_id, notify=False))
         except ClaimProblems as exc:
             held[appointment_id] = exc.problems
         except ClinicError as exc:
             session.rollback()
             held[appointment_id] = [str(exc)]
+    if made:
+        announce(f"{len(made)} claims created")
     return made, held
 
 
@@ -316,6 +326,7 @@ def set_status(
         raise NotFound("That claim no longer exists.")
     _move(session, claim, to_status, actor=actor, note=note, now=now)
     session.commit()
+    announce(f"claim {claim.number} {to_status}")
     return claim
 
 
@@ -362,6 +373,7 @@ def resubmit(session: Session, *, actor: Actor, claim_id: int, modifiers: dict[i
     claim.status = "draft"
     session.add(claim)
     session.commit()
+    announce(f"claim {claim.number} corrected")
     return claim
 
 
@@ -398,11 +410,14 @@ def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = No
             raise InvalidInput(f"The 837P file failed validation, so no claim was sent: {'; '.join(problems[:3])}")
         payer = session.get(Payer, payer_id)
         files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text))
+        for claim in group:
+            claim.batch_control = str(control % 1_000_000_000)  # the file's GS06, as a 999 cites it
     for claim in claims:
         _move(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
     if commit:
         session.commit()
+        announce(f"{len(claims)} claims submitted")
     return files
 
 
@@ -426,6 +441,7 @@ def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | 
         session.rollback()
         raise
     session.commit()
+    announce(f"{len(files)} 837P files written")
     return written
 
 
@@ -449,11 +465,20 @@ def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[di
         select(Claim, Payer, Patient).join(Payer, Payer.id == Claim.payer_id).join(Patient, Patient.id == Claim.patient_id)
         .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
     ).all()
+    from clinic_app.services import cob
+
+    numbers = dict(session.exec(
+        select(Claim.id, Claim.number).where(Claim.id.in_([c.primary_claim_id for c, _, _ in rows if c.primary_claim_id]))
+    ).all())
     return [
         {
             "claim_id": claim.id, "number": claim.number, "patient": f"{patient.last_name}, {patient.first_name}",
             "payer": payer.name, "service_date": claim.service_date.isoformat(), "status": STATUS_LABELS[claim.status],
             "total": f"{claim.total_cents / 100:,.2f}",
+            "follows": f"secondary, after {numbers[claim.primary_claim_id]}" if claim.primary_claim_id else "",
+            # A paid primary whose patient share can still go to a secondary payer (e.g. coverage recorded late).
+            "can_bill_secondary": claim.status == "paid" and claim.primary_claim_id is None
+            and cob.why_not(session, primary=claim) is None,
         }
         for claim, payer, patient in rows
     ]

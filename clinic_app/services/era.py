@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
-from clinic_app.services import audit
+from clinic_app.models import Adjustment, Claim, ClaimEvent, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
+from clinic_app.services import audit, claims, cob
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
 from clinic_app.services.errors import ClinicError
@@ -110,7 +110,9 @@ def _el(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
 
 
-def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
+def _check_envelope(
+    segments: list[list[str]], kind: str = "835", words: str = "an 835 remittance", plural: str = "remittances",
+) -> list[list[str]]:
     """The one transaction's segments (ST..SE), after checking every count and control number."""
     if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
         raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
@@ -130,8 +132,8 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
         i += 1
         while i < len(segments) - 1 and segments[i][0] == "ST":
             st, start = segments[i], i
-            if _el(st, 1) != "835":
-                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not an 835 remittance.")
+            if _el(st, 1) != kind:
+                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not {words}.")
             while i < len(segments) - 1 and segments[i][0] not in ("SE", "GE", "IEA"):
                 i += 1
             se = segments[i]
@@ -153,7 +155,7 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
             raise RemittanceRefused(f"GE of group {_el(gs, 6)} does not match its transactions or control number.")
         i += 1
     if len(transactions) != 1:
-        raise RemittanceRefused(f"The file holds {len(transactions)} remittances; import files with exactly one.")
+        raise RemittanceRefused(f"The file holds {len(transactions)} {plural}; import files with exactly one.")
     return transactions[0]
 
 
@@ -289,14 +291,19 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
         raise
 
 
-def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+def x12_text(text: str | bytes, kind: str, refused: type[ClinicError]) -> tuple[bytes, str]:
+    """The file's bytes and ASCII text, refusing files over 5 MB or with non-ASCII bytes."""
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_BYTES:
-        raise RemittanceRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.")
+        raise refused(f"The file is {len(raw) / 1_048_576:.1f} MB; {kind} files over {MAX_BYTES // 1_048_576} MB are refused.")
     try:
-        decoded = raw.decode("ascii")
+        return raw, raw.decode("ascii")
     except UnicodeDecodeError as exc:
-        raise RemittanceRefused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+        raise refused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+
+
+def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+    raw, decoded = x12_text(text, "remittance", RemittanceRefused)
     digest = hashlib.sha256(raw).hexdigest()
     earlier = session.exec(select(Remittance).where(Remittance.file_sha256 == digest)).first()
     if earlier is not None:
@@ -314,7 +321,12 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
         to_status = "denied" if claim_remit.status == "4" or (claim_remit.paid == 0 and claim_remit.patient_resp == 0) else "paid"
         if claim.status not in ("submitted", "accepted", "appealed"):
             raise RemittanceRefused(f"Claim {claim.number} is {STATUS_LABELS[claim.status]}; a remittance can only answer a submitted claim.")
-        plan.append((claim, claim_remit, _match_lines(session, claim, claim_remit), to_status))
+        pairs = _match_lines(session, claim, claim_remit)
+        everything = [*claim_remit.adjustments, *[a for ln in claim_remit.lines for a in ln.adjustments]]
+        problem = cob.secondary_check(session, claim=claim, paid=claim_remit.paid, adjustments=everything)
+        if problem:
+            raise RemittanceRefused(problem)
+        plan.append((claim, claim_remit, pairs, to_status))
 
     remittance = Remittance(
         file_sha256=digest, payer_name=remit.payer_name, trace_number=remit.trace, payment_cents=remit.payment,
@@ -322,10 +334,10 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
     )
     session.add(remittance)
     session.flush()
-    summary = {"claims": 0, "paid_cents": 0, "denied": 0, "remittance_id": remittance.id}
+    summary = {"claims": 0, "paid_cents": 0, "denied": 0, "remittance_id": remittance.id, "secondary_claims": []}
     for claim, claim_remit, pairs, to_status in plan:
         claim_level = list(claim_remit.adjustments)
-        for claim_line, line in pairs:
+        for n, (claim_line, line) in enumerate(pairs):
             posting = LinePosting(
                 remittance_id=remittance.id, claim_id=claim.id, claim_line_id=claim_line.id, claim_status_code=claim_remit.status[:2],
                 charge_cents=line.charge, paid_cents=line.paid, remark_codes=",".join(line.remarks)[:60],
@@ -338,18 +350,29 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
                 claim_level = []
             for group, reason, value in adjustments:
                 session.add(Adjustment(line_posting_id=posting.id, group_code=group, reason_code=reason, amount_cents=value))
+            if n == 0 and claim_remit.lines:
+                # Claim-level CAS beside paid lines: kept on the first line, marked as the claim's.
+                for group, reason, value in claim_level:
+                    session.add(Adjustment(line_posting_id=posting.id, group_code=group, reason_code=reason,
+                                           amount_cents=value, claim_level=True))
         _ledger(session, actor, claim, claim_remit, remittance, now, denied=to_status == "denied")
         claim.payer_claim_number = claim_remit.payer_claim_number or claim.payer_claim_number
         _move(session, claim, to_status, actor=actor, note=f"835 {remit.trace or remittance.id}: CLP02 {claim_remit.status}", now=now)
         summary["claims"] += 1
         summary["paid_cents"] += claim_remit.paid
         summary["denied"] += to_status == "denied"
+        session.flush()
+        if to_status == "paid" and cob.why_not(session, primary=claim) is None:
+            # The primary paid and left the patient a share: bill it to the secondary payer.
+            secondary = cob.create_secondary_claim(session, actor=actor, claim_id=claim.id, now=now, commit=False)
+            summary["secondary_claims"].append(secondary.number)
     audit.record(session, actor=actor, action="post", entity="remittance", entity_id=remittance.id, detail=f"{summary['claims']} claims")
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise RemittanceRefused("This file was posted a moment ago by someone else; nothing was posted again.") from exc
+    claims.announce(f"835 posted: {summary['claims']} claims")
     return summary
 
 
@@ -372,6 +395,8 @@ def _ledger(
             # The patient owes it now: move it from the payer's column to the patient's.
             session.add(LedgerEntry(payer_id=claim.payer_id, kind="transfer", amount_cents=-value, reason=words, **base))
             session.add(LedgerEntry(payer_id=None, kind="transfer", amount_cents=value, reason=words, **base))
+        elif (group, reason) == cob.PRIOR_PAYER and claim.primary_claim_id is not None:
+            continue  # the primary's part of a secondary claim: settled on the primary claim
         elif not denied:
             # A denied amount stays owed by the payer (on the worklist) until it is
             # appealed or written off; an adjustment on a paid claim is final.
@@ -379,12 +404,21 @@ def _ledger(
 
 
 def denials(session: Session, *, actor: Actor) -> list[dict]:
-    """The denial worklist: denied claims, oldest service first, with their reasons."""
+    """The worklist: denied claims (835) and rejected ones (277CA), oldest service first, with their reasons."""
     require(actor.role, "billing.view")
     rows = []
     for claim, payer in session.exec(
-        select(Claim, Payer).join(Payer, Payer.id == Claim.payer_id).where(Claim.status == "denied").order_by(Claim.service_date, Claim.id)
+        select(Claim, Payer).join(Payer, Payer.id == Claim.payer_id).where(Claim.status.in_(("denied", "rejected")))
+        .order_by(Claim.service_date, Claim.id)
     ):
+        if claim.status == "rejected":
+            # Never reached adjudication: the reason is the acknowledgement's, kept in the history.
+            last = session.exec(select(ClaimEvent.note).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.id.desc())).first()
+            rows.append({
+                "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
+                "total": f"{claim.total_cents / 100:,.2f}", "reasons": last or "", "status": STATUS_LABELS[claim.status],
+            })
+            continue
         reasons = session.exec(
             select(Adjustment.group_code, Adjustment.reason_code, LinePosting.remark_codes)
             .join(LinePosting, LinePosting.id == Adjustment.line_posting_id)
@@ -398,6 +432,6 @@ def denials(session: Session, *, actor: Actor) -> list[dict]:
                 seen.append(label)
         rows.append({
             "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
-            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen),
+            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen), "status": STATUS_LABELS[claim.status],
         })
     return rows

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import LedgerEntry, Patient
-from clinic_app.services import audit
+from clinic_app.models import LedgerEntry, Patient, Payer
+from clinic_app.services import audit, claims
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import InvalidInput, NotFound, from_db_error
 from clinic_app.services.payers import parse_money
@@ -53,6 +53,7 @@ def _add(session: Session, actor: Actor, entry: LedgerEntry) -> LedgerEntry:
         raise (from_db_error(exc) or InvalidInput("That entry conflicts with the ledger.")) from exc
     audit.record(session, actor=actor, action=f"ledger:{entry.kind}", entity="ledger_entry", entity_id=entry.id, patient_id=entry.patient_id)
     session.commit()
+    claims.announce(f"ledger {entry.kind}")  # AR aging changes on every billing page
     return entry
 
 
@@ -103,13 +104,15 @@ def refund(
     session: Session, *, actor: Actor, patient_id: int, amount: str | int, method: str, reference: str = "",
     reason: str = "", now: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """Pay back a patient's credit (never more than the credit they hold)."""
+    """Pay back a patient's credit (never more than the credit they hold), with a reason."""
     for_write(session)
     require(actor.role, "ledger.adjust")
     _patient(session, patient_id)
     if method not in PATIENT_METHODS:
         raise InvalidInput("Choose how the refund is paid: cash, cheque or card.")
     cents = parse_money(amount)
+    if not (reason or "").strip():
+        raise InvalidInput("Say why the refund is paid (e.g. overpaid, visit cancelled).")
     credit = -balances(session, patient_id=patient_id)["patient"]
     if cents == 0 or cents > credit:
         raise InvalidInput(f"The patient's credit is ${max(credit, 0) / 100:,.2f}; a refund must be more than 0 and at most that.")
@@ -130,7 +133,14 @@ def write_off(
     cents = parse_money(amount)
     if not (reason or "").strip():
         raise InvalidInput("Say why the amount is written off (e.g. small balance, hardship).")
-    owed = balances(session, patient_id=patient_id)["insurance" if payer_id else "patient"]
+    if payer_id:
+        # What this payer still owes on the account (e.g. a denial given up on).
+        owed = int(session.exec(
+            select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+            .where(LedgerEntry.patient_id == patient_id, LedgerEntry.payer_id == payer_id)
+        ).one())
+    else:
+        owed = balances(session, patient_id=patient_id)["patient"]
     if cents == 0 or cents > owed:
         raise InvalidInput(f"The balance is ${max(owed, 0) / 100:,.2f}; a write-off must be more than 0 and at most that.")
     return _add(session, actor, LedgerEntry(
@@ -170,6 +180,12 @@ def account(session: Session, *, actor: Actor, mrn: str) -> dict:
         raise NotFound(f"No patient has the MRN {(mrn or '').strip()[:20]!r}; check the number.")
     audit.record(session, actor=actor, action="view", entity="ledger", entity_id=patient.id, patient_id=patient.id)
     session.commit()
+    rows = entries(session, patient_id=patient.id)
+    reversed_ids = {e.reverses_id for e in rows if e.reverses_id is not None}
+    owed_by_payer = session.exec(
+        select(Payer.id, Payer.name, func.sum(LedgerEntry.amount_cents)).join(Payer, Payer.id == LedgerEntry.payer_id)
+        .where(LedgerEntry.patient_id == patient.id).group_by(Payer.id, Payer.name).order_by(Payer.name)
+    ).all()
     return {
         "patient_id": patient.id,
         "name": f"{patient.last_name}, {patient.first_name} ({patient.mrn})",
@@ -180,7 +196,11 @@ def account(session: Session, *, actor: Actor, mrn: str) -> dict:
                 "kind": KIND_LABELS[e.kind], "party": "insurance" if e.payer_id else "patient",
                 "detail": " ".join(x for x in (e.method if e.method != "insurance" else "", e.reference, e.reason) if x),
                 "amount_cents": e.amount_cents,
+                # A correction is itself final, and an entry is reversed at most once.
+                "reversible": e.reverses_id is None and e.id not in reversed_ids,
+                "reversed": e.id in reversed_ids,
             }
-            for e in entries(session, patient_id=patient.id)
+            for e in rows
         ],
+        "payers": [{"payer_id": pid, "name": name, "owed_cents": int(owed)} for pid, name, owed in owed_by_payer if owed],
     }

@@ -69,6 +69,59 @@ def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, de
     return payer
 
 
+def list_payers(session: Session, *, actor: Actor) -> list[Payer]:
+    """Every payer, active ones first, by name."""
+    require(actor.role, "billing.setup")
+    return list(session.exec(select(Payer).order_by(Payer.active.desc(), Payer.name)))
+
+
+def update_payer(
+    session: Session, *, actor: Actor, payer_db_id: int, name: str, payer_id: str, default_modifiers: str = "", active: bool = True,
+) -> Payer:
+    """Change a payer's name, payer id, default modifiers, or stop using it (claims already made keep it)."""
+    for_write(session)
+    require(actor.role, "billing.setup")
+    payer = session.get(Payer, payer_db_id)
+    if payer is None:
+        raise NotFound("That payer no longer exists.")
+    name, payer_id = (name or "").strip(), (payer_id or "").strip().upper()
+    if not name:
+        raise InvalidInput("Give the payer a name.")
+    if not PAYER_ID_RE.match(payer_id):
+        raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
+    payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
+    session.add(payer)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise InvalidInput(f"Another payer is already named {name!r} or has payer id {payer_id}.") from exc
+    audit.record(session, actor=actor, action="update", entity="payer", entity_id=payer.id)
+    session.commit()
+    return payer
+
+
+def fees(session: Session, *, actor: Actor, payer_id: int | None = None) -> list[FeeSchedule]:
+    """A payer's fee schedule, or the self-pay rates when ``payer_id`` is None, by code."""
+    require(actor.role, "billing.setup")
+    where = FeeSchedule.payer_id == payer_id if payer_id else FeeSchedule.payer_id.is_(None)
+    return list(session.exec(select(FeeSchedule).where(where).order_by(FeeSchedule.code)))
+
+
+def remove_fee(session: Session, *, actor: Actor, fee_id: int) -> None:
+    """Drop a row of a fee schedule; the code is then priced at the clinic's standard fee.
+
+    Charges already priced keep their price (they carry it)."""
+    for_write(session)
+    require(actor.role, "billing.setup")
+    row = session.get(FeeSchedule, fee_id)
+    if row is None:
+        raise NotFound("That fee is already gone.")
+    audit.record(session, actor=actor, action="delete", entity="fee_schedule", detail=f"{row.code} payer {row.payer_id or 'self-pay'}")
+    session.delete(row)
+    session.commit()
+
+
 def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, payer_id: int | None = None) -> FeeSchedule:
     """Set the price per unit of a code for a payer, or the self-pay rate (no payer)."""
     for_write(session)
@@ -155,6 +208,51 @@ def add_coverage(
     audit.record(session, actor=actor, action="create", entity="coverage", entity_id=coverage.id, patient_id=patient_id)
     session.commit()
     return coverage
+
+
+def patient_by_mrn(session: Session, *, actor: Actor, mrn: str) -> Patient:
+    """The patient whose coverage is to be seen or recorded (an audited view)."""
+    for_write(session)
+    require(actor.role, "coverage.edit")
+    mrn = (mrn or "").strip().upper()
+    patient = session.exec(select(Patient).where(Patient.mrn == mrn)).first()
+    if patient is None:
+        raise NotFound(f"No patient has the MRN {mrn[:20]!r}; check the number.")
+    audit.record(session, actor=actor, action="view", entity="coverage", entity_id=patient.id, patient_id=patient.id)
+    session.commit()
+    return patient
+
+
+def coverages(session: Session, *, actor: Actor, patient_id: int) -> list[Coverage]:
+    """A patient's coverages, primary first, newest first within each."""
+    require(actor.role, "coverage.edit")
+    return list(session.exec(
+        select(Coverage).where(Coverage.patient_id == patient_id).order_by(Coverage.priority, Coverage.effective_from.desc())
+    ))
+
+
+def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_to: dt.date) -> Coverage:
+    """End a coverage on a date (the last day it covers); earlier claims keep it."""
+    for_write(session)
+    require(actor.role, "coverage.edit")
+    coverage = session.get(Coverage, coverage_id)
+    if coverage is None:
+        raise NotFound("That coverage no longer exists.")
+    if effective_to < coverage.effective_from:
+        raise InvalidInput(f"The coverage started on {coverage.effective_from}; it cannot end before that.")
+    if coverage.effective_to is not None and effective_to > coverage.effective_to:
+        raise InvalidInput(f"The coverage already ends on {coverage.effective_to}.")
+    coverage.effective_to = effective_to
+    session.add(coverage)
+    audit.record(session, actor=actor, action="update", entity="coverage", entity_id=coverage.id, patient_id=coverage.patient_id,
+                 detail=f"ends {effective_to}")
+    session.commit()
+    return coverage
+
+
+def billing_profile(session: Session, *, location_id: int) -> BillingProfile | None:
+    """The billing profile of a location, if it has one."""
+    return session.exec(select(BillingProfile).where(BillingProfile.location_id == location_id)).first()
 
 
 def coverage_on(session: Session, *, patient_id: int, day: dt.date, priority: int = 1) -> Coverage | None:

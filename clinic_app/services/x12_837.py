@@ -25,6 +25,7 @@ from clinic_app.models import (
     Payer,
     Provider,
 )
+from clinic_app.services import cob
 
 SENDER_ID = "CLINICAPP"
 RECEIVER_ID = "CLEARINGHOUSE"
@@ -115,7 +116,8 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
 
     subscriber_hl = hl
     seg.add("HL", str(subscriber_hl), str(parent_hl), "22", "0" if self_insured else "1")
-    seg.add("SBR", "P", "18" if self_insured else "", clean(coverage.group_number, 50), "", "", "", "", "", "CI")
+    # 2000B: the payer this claim goes to is primary, or secondary after the primary paid.
+    seg.add("SBR", "S" if claim.primary_claim_id else "P", "18" if self_insured else "", clean(coverage.group_number, 50), "", "", "", "", "", "CI")
     _subscriber_loop(seg, session, claim, coverage, patient, payer)
     if not self_insured:
         hl += 1
@@ -134,11 +136,20 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
     seg.add("NM1", "82", "1", last, first, "", "", "", "XX", provider.npi or "")
     seg.add("PRV", "PE", "PXC", TAXONOMY.get((provider.discipline or "").lower(), DEFAULT_TAXONOMY))
 
+    # A secondary claim reports the primary's adjudication; a primary claim only names
+    # the secondary insurance.
+    prior = cob.adjudication(session, claim_id=claim.primary_claim_id) if claim.primary_claim_id else None
+    other_payer = None
     if claim.secondary_coverage_id:
         other = session.get(Coverage, claim.secondary_coverage_id)
         other_payer = session.get(Payer, other.payer_id)
-        seg.add("SBR", "S", "18" if other.relationship == "self" else SBR_RELATIONSHIP[other.relationship],
+        seg.add("SBR", "P" if claim.primary_claim_id else "S",
+                "18" if other.relationship == "self" else SBR_RELATIONSHIP[other.relationship],
                 clean(other.group_number, 50), "", "", "", "", "", "CI")
+        if prior is not None:
+            _cas(seg, prior.claim_adjustments)  # 2320 claim-level adjustments
+            seg.add("AMT", "D", amount(prior.paid_cents))  # what the primary paid
+            seg.add("AMT", "EAF", amount(prior.patient_cents))  # what it left to the patient
         seg.add("OI", "", "", "Y", "", "", "Y")
         if other.relationship == "self":
             seg.add("NM1", "IL", "1", clean(patient.last_name), clean(patient.first_name, 35), "", "", "", "MI", clean(other.member_id, 80))
@@ -147,13 +158,36 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
                     "MI", clean(other.member_id, 80))
         seg.add("NM1", "PR", "2", clean(other_payer.name), "", "", "", "", "PI", clean(other_payer.payer_id, 80))
 
+    primary_lines = {}
+    if prior is not None:
+        primary_lines = {
+            pl.line_no: pl.id
+            for pl in session.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.primary_claim_id))
+        }
     for line in lines:
         seg.add("LX", str(line.line_no))
         procedure = ":".join(["HC", line.code, *[m for m in line.modifiers.split(",") if m]])
         seg.add("SV1", procedure, amount(line.amount_cents), "UN", str(line.units), "", "", ":".join(line.pointers.split(",")))
         seg.add("DTP", "472", "D8", _d8(claim.service_date))
         seg.add("REF", "6R", str(line.id))
+        if prior is not None:
+            # 2430: the primary's adjudication of this line.
+            done = prior.lines.get(primary_lines.get(line.line_no), cob.LineAdjudication(paid_cents=0))
+            seg.add("SVD", clean(other_payer.payer_id, 80), amount(done.paid_cents), procedure, "", str(line.units))
+            _cas(seg, done.adjustments)
+            seg.add("DTP", "573", "D8", _d8(prior.adjudicated_on))
     return hl + 1
+
+
+def _cas(seg: _Segments, adjustments: list[tuple[str, str, int]]) -> None:
+    """CAS segments, one per group with up to six reason/amount pairs each."""
+    by_group: dict[str, list[tuple[str, int]]] = {}
+    for group, reason, cents in adjustments:
+        by_group.setdefault(group, []).append((reason, cents))
+    for group, items in by_group.items():
+        for start in range(0, len(items), 6):
+            chunk = items[start:start + 6]
+            seg.add("CAS", group, *[x for reason, cents in chunk for x in (reason, amount(cents), "")][:-1])
 
 
 def render(session: Session, *, claims: list[Claim], control_number: int, now: dt.datetime) -> str:

@@ -9,8 +9,9 @@ import reflex as rx
 
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import billing_topic
-from clinic_app.services import billing, board, claim_form, claims, era, ledger, revenue_reports, statements
+from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
+from clinic_app.models import Payer
+from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, money
@@ -56,7 +57,10 @@ class ClaimRow:
     service_date: str
     status: str
     total: str
+    follows: str
+    can_bill_secondary: bool
     form_label: str
+    secondary_label: str
 
 
 @dataclasses.dataclass
@@ -67,6 +71,7 @@ class DenialRow:
     service_date: str
     total: str
     reasons: str
+    status: str
     appeal_label: str
     resend_label: str
 
@@ -80,6 +85,9 @@ class EntryRow:
     party: str
     detail: str
     amount: str
+    reversible: bool
+    reversed: bool
+    reverse_label: str
 
 
 @dataclasses.dataclass
@@ -91,6 +99,10 @@ class AgingRow:
     b90: str
     unapplied: str
     total: str
+
+
+# The correction forms' typed fields and their longest accepted text.
+_TYPED = {"wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
 
 
 def _row(row: dict) -> QueueRow:
@@ -120,6 +132,23 @@ def _aging(row: dict) -> AgingRow:
     )
 
 
+def claim_sections(session, *, actor) -> dict:
+    """What the claim sections of the billing page show, for every biller alike."""
+    start, end = utcnow() - dt.timedelta(days=30), utcnow()
+    clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
+    denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+    return {
+        "counts": revenue_reports.claims_by_status(session, actor=actor),
+        "denials": era.denials(session, actor=actor),
+        "recent": claims.recent_claims(session, actor=actor),
+        "aging": revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"],
+        "rates_line": (
+            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
+            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
+        ),
+    }
+
+
 class BillingQueueState(rx.State):
     """One biller's queue screen."""
 
@@ -144,6 +173,18 @@ class BillingQueueState(rx.State):
     pay_amount: str = ""
     pay_method: str = "cash"
     pay_reference: str = ""
+    # Account corrections: write-off, refund, reversal (each with its reason).
+    account_parties: list[Option] = []
+    wo_amount: str = ""
+    wo_party: str = "patient"
+    wo_reason: str = ""
+    rf_amount: str = ""
+    rf_method: str = "cash"
+    rf_reference: str = ""
+    rf_reason: str = ""
+    reverse_entry_id: int = 0
+    reverse_summary: str = ""
+    reverse_reason: str = ""
     _account_patient_id: int = 0
     _totals: dict[int, int] = {}
 
@@ -169,33 +210,35 @@ class BillingQueueState(rx.State):
             return self._fail(exc)
         self.rows = [_row(r) for r in rows]
         self._totals = {r["id"]: r["total_cents"] for r in rows}
-        registry.show(client_token(self), "billing", [billing_topic(int(self.location_id))])
+        registry.show(client_token(self), "billing", [billing_topic(int(self.location_id)), CLAIMS_TOPIC])
         return await self._refresh_claims()
 
     async def _refresh_claims(self):
-        """Claim counts, the denial worklist and AR aging (changed by this biller's own actions)."""
+        """Claim counts, recent claims, the denial worklist and AR aging (also pushed live)."""
         try:
             actor = await current_actor(self, "billing.view")
             with session_scope() as session:
-                counts = revenue_reports.claims_by_status(session, actor=actor)
-                denials = era.denials(session, actor=actor)
-                recent = claims.recent_claims(session, actor=actor)
-                aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"]
-                start, end = utcnow() - dt.timedelta(days=30), utcnow()
-                clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
-                denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+                sections = claim_sections(session, actor=actor)
         except ClinicError as exc:
             return self._fail(exc)
+        self.apply_claims(sections)
+        return None
+
+    def apply_claims(self, sections: dict | None) -> None:
+        """The claim sections as ``claim_sections`` built them (after this biller's action or by push)."""
+        if not sections:
+            return
+        counts = sections["counts"]
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
         self.ready_to_send = counts.get("draft", 0)
-        self.denials = [_denial(r) for r in denials]
-        self.recent_claims = [ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}") for r in recent]
-        self.aging = [_aging(r) for r in aging]
-        self.rates_line = (
-            f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
-            f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
-        )
-        return None
+        self.denials = [_denial(r) for r in sections["denials"]]
+        self.recent_claims = [
+            ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}",
+                     secondary_label=f"Bill the secondary payer for claim {r['number']}")
+            for r in sections["recent"]
+        ]
+        self.aging = [_aging(r) for r in sections["aging"]]
+        self.rates_line = sections["rates_line"]
 
     @rx.event
     async def set_location(self, value: str):
@@ -357,9 +400,16 @@ class BillingQueueState(rx.State):
         self.account_insurance_owes = money(b["insurance"])
         self.account_entries = [
             EntryRow(id=e["id"], date=e["date"], service_date=e["service_date"], kind=e["kind"], party=e["party"],
-                     detail=e["detail"], amount=money(e["amount_cents"]))
+                     detail=e["detail"], amount=money(e["amount_cents"]), reversible=e["reversible"], reversed=e["reversed"],
+                     reverse_label=f"Reverse entry {e['id']}: {e['kind']} {money(e['amount_cents'])}")
             for e in found["entries"]
         ]
+        self.account_parties = [
+            Option(value="patient", label="The patient"),
+            *[Option(value=str(p["payer_id"]), label=f"{p['name']} (owes {money(p['owed_cents'])})") for p in found["payers"]],
+        ]
+        if self.wo_party not in {o.value for o in self.account_parties}:
+            self.wo_party = "patient"
 
     @rx.event
     async def take_payment(self):
@@ -378,6 +428,105 @@ class BillingQueueState(rx.State):
         self._show_account(found)
         self._done(f"Payment of ${self.pay_amount} by {self.pay_method} recorded for {found['name']}.")
         self.pay_amount, self.pay_reference = "", ""
+        return await self._refresh_claims()
+
+    @rx.event
+    def set_typed(self, field: str, value: str):
+        if field in _TYPED:
+            setattr(self, field, str(value)[: _TYPED[field]])
+
+    @rx.event
+    def set_wo_party(self, value: str):
+        self.wo_party = value if value in {o.value for o in self.account_parties} else "patient"
+
+    @rx.event
+    def set_rf_method(self, value: str):
+        self.rf_method = value if value in ledger.PATIENT_METHODS else "cash"
+
+    async def _account_action(self, work, done: str):
+        """Run a ledger correction on the open account, then show the account as it now stands."""
+        try:
+            actor = await current_actor(self, "ledger.adjust")
+            if not self._account_patient_id:
+                raise InvalidInput("Find the patient's account first.")
+            with session_scope() as session:
+                work(session, actor)
+                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._show_account(found)
+        b = found["balances"]
+        self._done(f"{done} Now the patient owes ${self.account_patient_owes}; insurance ${money(b['insurance'])}.")
+        return await self._refresh_claims()
+
+    @rx.event
+    async def write_off(self):
+        payer_id = None if self.wo_party == "patient" else as_id(self.wo_party)
+        amount, reason = self.wo_amount, self.wo_reason
+        result = await self._account_action(
+            lambda session, actor: ledger.write_off(session, actor=actor, patient_id=self._account_patient_id, amount=amount,
+                                                    reason=reason, payer_id=payer_id),
+            f"Wrote off ${amount} ({reason.strip()}).",
+        )
+        if not self.message_is_error:
+            self.wo_amount, self.wo_reason = "", ""
+        return result
+
+    @rx.event
+    async def refund(self):
+        amount, reason = self.rf_amount, self.rf_reason
+        result = await self._account_action(
+            lambda session, actor: ledger.refund(session, actor=actor, patient_id=self._account_patient_id, amount=amount,
+                                                 method=self.rf_method, reference=self.rf_reference, reason=reason),
+            f"Refund of ${amount} by {self.rf_method} recorded ({reason.strip()}).",
+        )
+        if not self.message_is_error:
+            self.rf_amount, self.rf_reference, self.rf_reason = "", "", ""
+        return result
+
+    @rx.event
+    def ask_reverse(self, entry_id: int):
+        try:
+            wanted = as_id(entry_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((e for e in self.account_entries if e.id == wanted and e.reversible), None)
+        if row is None:
+            return self._fail(InvalidInput("That entry cannot be reversed; reload the account."))
+        self.reverse_entry_id = row.id
+        self.reverse_summary = f"Reverse entry {row.id}: {row.kind}, owed by {row.party}, {row.amount} ({row.detail or 'no detail'})"
+        self.reverse_reason = ""
+        self.message = ""
+        return None
+
+    @rx.event
+    def cancel_reverse(self):
+        self.reverse_entry_id, self.reverse_summary, self.reverse_reason = 0, "", ""
+
+    @rx.event
+    async def reverse(self):
+        entry_id, reason = self.reverse_entry_id, self.reverse_reason
+        if not entry_id:
+            return self._fail(InvalidInput("Choose the entry to reverse first."))
+        result = await self._account_action(
+            lambda session, actor: ledger.reverse(session, actor=actor, entry_id=as_id(entry_id), reason=reason),
+            f"Entry {entry_id} reversed by a new entry ({reason.strip()}); the original stays on the ledger.",
+        )
+        if not self.message_is_error:
+            self.cancel_reverse()
+        return result
+
+    @rx.event
+    async def bill_secondary(self, claim_id: int):
+        try:
+            actor = await current_actor(self, "billing.claims")
+            with session_scope() as session:
+                claim = cob.create_secondary_claim(session, actor=actor, claim_id=as_id(claim_id))
+                payer = session.get(Payer, claim.payer_id)
+                owed = cob.owed_by_payer(session, claim=claim)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self._done(f"Secondary claim {claim.number} to {payer.name} for ${money(owed)} created; it goes out with the next export.")
         return await self._refresh_claims()
 
     @rx.event

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import reflex as rx
 
 from clinic_app.db import session_scope
-from clinic_app.live import AppointmentChanged, get_bus, registry
-from clinic_app.live.events import KPI_PREFIX, billing_topic, board_topic, chart_topic
+from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
+from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic, chart_topic
 from clinic_app.services import billing, board, kpi
+from clinic_app.services.actor import Actor
 
 log = logging.getLogger(__name__)
 _app: rx.App | None = None
@@ -36,6 +37,7 @@ class Surface:
     state: type[rx.State]
     apply: str  # the state's method that takes the built row
     per_topic: bool = False  # one row per topic (a KPI range and filters), not one per event
+    event_type: type = AppointmentChanged  # the events this surface shows
 
 
 def _card(event: AppointmentChanged) -> dict:
@@ -61,10 +63,34 @@ def _kpi_topics(event: AppointmentChanged) -> list[str]:
     return topics
 
 
-def _kpis(_event: AppointmentChanged, topic: str) -> dict:
+def _all_kpi_topics(_event: ClaimsChanged) -> list[str]:
+    """Payments, claims and remittances move the money tiles of any range: every dashboard in view."""
+    return [t for t in registry.topics_with_prefix(KPI_PREFIX) if _filters_of(t) is not None]
+
+
+def _filters_of(topic: str):
+    try:
+        return kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX))
+    except ValueError:
+        return None
+
+
+def _kpis(_event: AppointmentChanged | ClaimsChanged, topic: str) -> dict:
     # Once per event and distinct set of filters on this worker, whatever the number of screens.
     with session_scope() as session:
         return kpi.compute_range_kpis(session, kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX)))
+
+
+# Builds the claim sections once per event for every biller's screen; only screens that
+# passed the billing.view check register for them (BillingQueueState._refresh).
+_PUSH_READER = Actor(user_id=0, role="biller", name="live push")
+
+
+def _claim_sections(event: ClaimsChanged) -> dict:
+    from clinic_app.state.billing import claim_sections
+
+    with session_scope() as session:
+        return claim_sections(session, actor=_PUSH_READER)
 
 
 _surfaces: list[Surface] = []
@@ -84,6 +110,9 @@ def surfaces() -> list[Surface]:
                 Surface("chart", lambda e: chart_topic(e.provider_id, e.day), _card, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
                 Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True),
+                Surface("billing_claims", lambda e: CLAIMS_TOPIC, _claim_sections, BillingQueueState, "apply_claims",
+                        event_type=ClaimsChanged),
+                Surface("kpi_money", _all_kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True, event_type=ClaimsChanged),
             ]
         )
     return _surfaces
@@ -99,18 +128,20 @@ def _connected(token: str) -> bool:
     return record is not None and record.instance_id == manager.instance_id
 
 
-async def fan_out(event: AppointmentChanged) -> int:
+async def fan_out(event: AppointmentChanged | ClaimsChanged) -> int:
     """Push ``event`` to every registered screen that shows it; returns how many got it."""
     pushed = 0
     cache: dict[object, object] = {}
     for surface in surfaces():
+        if not isinstance(event, surface.event_type):
+            continue
         topics = surface.topic(event)
         for topic in [topics] if isinstance(topics, str) else topics:
             pushed += await _push(surface, topic, event, cache)
     return pushed
 
 
-async def _push(surface: Surface, topic: str, event: AppointmentChanged, cache: dict) -> int:
+async def _push(surface: Surface, topic: str, event: AppointmentChanged | ClaimsChanged, cache: dict) -> int:
     pushed = 0
     tokens = registry.tokens(topic)
     if tokens:

@@ -64,9 +64,15 @@ def seed_billing_clinic(db) -> None:
     engine.dispose()
 
 
-def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, app_server):
-    base, db = app_server
-    seed_billing_clinic(db)
+@pytest.fixture(scope="module")
+def billing_server(app_server):
+    """The app with the billing clinic seeded once for this module's tests."""
+    seed_billing_clinic(app_server[1])
+    return app_server
+
+
+def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server):
+    base, _ = billing_server
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     sign_in(page, base, "b2e_bill", PASSWORD)
@@ -77,10 +83,18 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, app_server):
     expect(page.get_by_role("alert")).to_contain_text("cannot be claimed yet")
     expect(page.get_by_role("list", name="What to fix")).to_contain_text("has no active coverage on")
 
+    # A second biller's page shows the claim sections live, without reloading.
+    colleague = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(colleague, base, "b2e_bill", PASSWORD)
+    expect(colleague.get_by_role("group", name="Draft claims: 0")).to_be_visible()
+
     page.get_by_role("button", name=re.compile("^Create claim: Sured, Ina")).click()
     expect(page.get_by_role("status")).to_contain_text("created; it goes out with the next export")
     expect(page.get_by_text("1 visits ready to bill")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 1")).to_be_visible()
+    expect(colleague.get_by_role("group", name="Draft claims: 1")).to_be_visible()
+    expect(colleague.get_by_role("region", name="Recent claims")).to_contain_text("Sured, Ina")
+    colleague.context.close()
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Send 1 claims (download 837P)").click()
@@ -115,4 +129,57 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, app_server):
     with page.expect_download() as info:
         page.get_by_role("button", name="Download statement (PDF)").click()
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
+
+    # The card payment was keyed to the wrong patient: reverse it, with a reason.
+    page.get_by_role("button", name=re.compile(r"^Reverse entry \d+: Payment -50.00")).click()
+    expect(page.get_by_role("region", name="Reverse an entry")).to_contain_text("Payment, owed by patient, -50.00")
+    page.get_by_role("button", name="Post reversal").click()
+    expect(page.get_by_role("alert")).to_contain_text("Say why the entry is reversed")
+    page.get_by_label("Reason for the reversal").fill("keyed to the wrong patient")
+    page.get_by_role("button", name="Post reversal").click()
+    expect(page.get_by_role("status")).to_contain_text("reversed by a new entry (keyed to the wrong patient)")
+    expect(page.get_by_text("Patient owes $90.00; insurance still to pay $0.00.")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile(r"^Reverse entry \d+: Payment"))).to_have_count(0)
     context.close()
+
+
+def test_a_biller_sets_up_a_payer_its_fees_and_a_patients_coverage(browser, billing_server):
+    base, _ = billing_server
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(page, base, "b2e_bill", PASSWORD)
+    page.get_by_role("link", name="Billing set-up").click()
+    expect(page.get_by_role("heading", name="Billing set-up")).to_be_visible()
+    payers_section = page.get_by_role("region", name="Payers")
+    page.get_by_label("Payer name").fill("North Star Health")
+    page.get_by_label("Payer id (from the clearinghouse's list)").fill("NS 1")
+    page.get_by_role("button", name="Save payer").click()
+    expect(payers_section.get_by_role("alert")).to_contain_text("payer id is the letters and digits")
+    expect(page.get_by_label("Payer name")).to_have_value("North Star Health")  # nothing typed is lost
+    page.get_by_label("Payer id (from the clearinghouse's list)").fill("NS001")
+    page.get_by_role("button", name="Save payer").click()
+    expect(payers_section.get_by_role("status")).to_contain_text("Payer North Star Health (NS001) saved.")
+    expect(payers_section.get_by_role("cell", name="NS001")).to_be_visible()
+
+    fees = page.get_by_role("region", name="Fee schedules")
+    page.get_by_label("Schedule", exact=True).select_option(label="North Star Health (NS001)")
+    page.get_by_label("Procedure code").fill("97110")
+    page.get_by_label("Price per unit ($)").fill("41.25")
+    page.get_by_role("button", name="Save fee").click()
+    expect(fees.get_by_role("status")).to_contain_text("97110 now $41.25 per unit.")
+    expect(fees.get_by_role("cell", name="41.25")).to_be_visible()
+
+    coverage = page.get_by_role("region", name="Patient coverage")
+    page.get_by_label("Patient MRN").fill("b2e2")
+    page.get_by_role("button", name="Find patient").click()
+    expect(coverage).to_contain_text("No coverage recorded")
+    page.locator("#setup-cov-payer").select_option(label="North Star Health (NS001)")
+    page.get_by_label("Member id").fill("NS-77120")
+    page.get_by_label("Covered from").fill("2026-01-01")
+    page.get_by_label("Covered to (empty: open)").fill("2025-12-31")
+    page.get_by_role("button", name="Add coverage").click()
+    expect(coverage.get_by_role("alert")).to_contain_text("ends before it starts")
+    page.get_by_label("Covered to (empty: open)").fill("")
+    page.get_by_role("button", name="Add coverage").click()
+    expect(coverage.get_by_role("status")).to_contain_text("Coverage added for Ninsured, Uma (B2E2)")
+    expect(coverage.get_by_role("cell", name="2026-01-01 to open end")).to_be_visible()
+    page.context.close()

@@ -26,7 +26,9 @@ def test_self_pay_billing_payments_and_refunds_move_the_patient_balance(session,
     ledger.take_payment(session, actor=clinic.reception, patient_id=pid, amount="60.00", method="card", reference="TERM-4471 AUTH 99812")
     assert ledger.balances(session, patient_id=pid)["patient"] == -2000  # a $20 credit
     with pytest.raises(InvalidInput, match=r"credit is \$20\.00"):
-        ledger.refund(session, actor=clinic.biller, patient_id=pid, amount="25", method="cash")
+        ledger.refund(session, actor=clinic.biller, patient_id=pid, amount="25", method="cash", reason="overpaid")
+    with pytest.raises(InvalidInput, match="Say why the refund is paid"):
+        ledger.refund(session, actor=clinic.biller, patient_id=pid, amount="20", method="cash", reason="  ")
     ledger.refund(session, actor=clinic.biller, patient_id=pid, amount="20", method="cheque", reference="1042", reason="overpaid")
     assert ledger.balances(session, patient_id=pid)["patient"] == 0
     assert [e.kind for e in ledger.entries(session, patient_id=pid)] == ["charge", "payment", "payment", "refund"]
@@ -110,7 +112,7 @@ def test_ledger_invariants_hold_for_any_sequence(session, clinic, charge, ops):
                 ledger.take_payment(session, actor=clinic.biller, patient_id=pid, amount=cents, method=method, reference="R1")
                 expected -= cents
             elif op == "refund":
-                ledger.refund(session, actor=clinic.biller, patient_id=pid, amount=cents, method=method)
+                ledger.refund(session, actor=clinic.biller, patient_id=pid, amount=cents, method=method, reason="credit")
                 expected += cents
             elif op == "write_off":
                 ledger.write_off(session, actor=clinic.biller, patient_id=pid, amount=cents, reason="small balance")

@@ -9,7 +9,7 @@ from sqlmodel import func, select
 
 from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Remittance
 from clinic_app.services import claims, era, ledger, x12_validate
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.errors import InvalidInput, NotAllowed
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance
 
@@ -128,3 +128,24 @@ def test_the_same_file_is_never_posted_twice(session, clinic, sent):
     with pytest.raises(era.RemittanceRefused, match="already posted on 2030-03-13"):
         era.post(session, actor=clinic.biller, text=text, now=NOW)
     assert len(session.exec(select(LedgerEntry)).all()) == entries
+
+
+def test_a_denied_amount_is_written_off_from_the_payer_and_a_reversal_undoes_it(session, clinic, sent):
+    one, _ = sent
+    era.post(session, actor=clinic.biller, text=remittance([Paid(one.number, "4", 7700, 0, 0, [], [("CO", "50", 7700)])]), now=NOW)
+    mrn = clinic.patients[0].mrn
+    account = ledger.account(session, actor=clinic.biller, mrn=mrn)
+    [acme] = account["payers"]
+    assert acme["owed_cents"] == 7700 + 19700  # the denial and the unanswered second claim
+    with pytest.raises(InvalidInput, match="Say why"):
+        ledger.write_off(session, actor=clinic.biller, patient_id=account["patient_id"], amount="77", reason="", payer_id=acme["payer_id"])
+    with pytest.raises(InvalidInput, match=r"balance is \$0.00"):
+        ledger.write_off(session, actor=clinic.biller, patient_id=account["patient_id"], amount="77", reason="denial lost")
+    entry = ledger.write_off(session, actor=clinic.biller, patient_id=account["patient_id"], amount="77.00",
+                             reason="denial: not medically necessary", payer_id=acme["payer_id"])
+    assert ledger.balances(session, patient_id=account["patient_id"])["insurance"] == 19700
+    ledger.reverse(session, actor=clinic.biller, entry_id=entry.id, reason="appeal won after all")
+    account = ledger.account(session, actor=clinic.biller, mrn=mrn)
+    assert account["payers"][0]["owed_cents"] == 7700 + 19700
+    flags = [(e["kind"], e["reversible"], e["reversed"]) for e in account["entries"]][-2:]
+    assert flags == [("Write-off", False, True), ("Write-off", False, False)]  # each entry reversed at most once

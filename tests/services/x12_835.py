@@ -40,14 +40,15 @@ def cas(adjustments):
     return rows
 
 
-def remittance(claims: list[Paid], *, payment: int | None = None, plb: int = 0, control: int = 101, trace: str = "CHK123") -> str:
+def remittance(claims: list[Paid], *, payment: int | None = None, plb: int = 0, control: int = 101, trace: str = "CHK123",
+                payer: str = "ACME HEALTH") -> str:
     paid = sum(c.paid for c in claims) - plb if payment is None else payment
     body = [
         "ST*835*0001",
         f"BPR*I*{amount(paid)}*C*CHK************20300320",
         f"TRN*1*{trace}*1512345678",
         "DTM*405*20300320",
-        "N1*PR*ACME HEALTH",
+        f"N1*PR*{payer}",
         "N3*PO BOX 1",
         "N4*HARTFORD*CT*06101",
         "PER*BL*CLAIMS*TE*8005551212",
