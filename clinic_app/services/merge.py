@@ -67,11 +67,12 @@ LIVE = ("booked", "arrived", "in_session", "ready_to_bill", "billed")
 
 def patient_references() -> list[tuple[Table, str]]:
     """Every (table, column) with a foreign key to patient.id, from the metadata."""
-    found = []
-    for table in SQLModel.metadata.sorted_tables:
-        for fk in table.foreign_keys:
-            if fk.column.table.name == "patient" and fk.column.name == "id":
-                found.append((table, fk.parent.name))
+    found = [
+        (table, fk.parent.name)
+        for table in SQLModel.metadata.sorted_tables
+        for fk in table.foreign_keys
+        if fk.column.table.name == "patient" and fk.column.name == "id"
+    ]
     return sorted(found, key=lambda pair: (pair[0].name, pair[1]))
 
 
@@ -166,7 +167,7 @@ def preview(session: Session, *, actor: Actor, survivor_id: int, duplicate_id: i
         rows = session.execute(
             select(table.c[column], func.count()).where(table.c[column].in_([survivor_id, duplicate_id])).group_by(table.c[column])
         ).all()
-        by_id = {pid: n for pid, n in rows}
+        by_id = {pid: int(n) for pid, n in rows}
         if by_id:
             counts[table.name] = {"survivor": by_id.get(survivor_id, 0), "duplicate": by_id.get(duplicate_id, 0)}
     return {
