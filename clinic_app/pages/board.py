@@ -4,10 +4,12 @@ import reflex as rx
 
 from clinic_app.components.hours_panel import hours_panel
 from clinic_app.components.layout import frame, message_box, option_select
+from clinic_app.components.merge_panel import merge_panel
 from clinic_app.components.registration_form import registration_form
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
 from clinic_app.state.hours import HoursState
+from clinic_app.state.merge import MergeState
 from clinic_app.state.registration import RegistrationState
 
 ROWS = (DAY_END - DAY_START) // SLOT
@@ -51,6 +53,7 @@ def _toolbar() -> rx.Component:
         rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", "", ""))),
         rx.cond(CalendarState.can_book, rx.button("New patient", on_click=RegistrationState.start, variant="soft")),
         rx.cond(CalendarState.can_book, rx.button("Hours and time off", on_click=HoursState.start, variant="soft")),
+        rx.cond(CalendarState.can_book, rx.button("Merge duplicate records…", on_click=MergeState.start, variant="soft")),
         spacing="3",
         align="center",
         wrap="wrap",
@@ -376,7 +379,7 @@ def board_page() -> rx.Component:
         rx.text(CalendarState.range_label, weight="medium", margin_bottom="8px"),
         rx.hstack(
             rx.box(_grid(), overflow_x="auto", flex="1"),
-            rx.vstack(registration_form(), hours_panel(), _booking(), _move_panel(), _details()),
+            rx.vstack(registration_form(), merge_panel(), hours_panel(), _booking(), _move_panel(), _details()),
             align="start",
             spacing="4",
             width="100%",
