@@ -110,8 +110,11 @@ def _el(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
 
 
-def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
-    """The one transaction's segments (ST..SE), after checking every count and control number."""
+def _check_envelope(segments: list[list[str]], code: str = "835", name: str = "remittance") -> list[list[str]]:
+    """The one transaction's segments (ST..SE), after checking every count and control number.
+
+    Also reads other single-transaction files (services/eligibility.py: a 271).
+    """
     if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
         raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
     isa, iea = segments[0], segments[-1]
@@ -130,8 +133,8 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
         i += 1
         while i < len(segments) - 1 and segments[i][0] == "ST":
             st, start = segments[i], i
-            if _el(st, 1) != "835":
-                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not an 835 remittance.")
+            if _el(st, 1) != code:
+                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not {'an' if code.startswith('8') else 'a'} {code} {name}.")
             while i < len(segments) - 1 and segments[i][0] not in ("SE", "GE", "IEA"):
                 i += 1
             se = segments[i]
@@ -153,7 +156,7 @@ def _check_envelope(segments: list[list[str]]) -> list[list[str]]:
             raise RemittanceRefused(f"GE of group {_el(gs, 6)} does not match its transactions or control number.")
         i += 1
     if len(transactions) != 1:
-        raise RemittanceRefused(f"The file holds {len(transactions)} remittances; import files with exactly one.")
+        raise RemittanceRefused(f"The file holds {len(transactions)} {name}s; import files with exactly one.")
     return transactions[0]
 
 
@@ -289,14 +292,22 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
         raise
 
 
-def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+def x12_text(text: str | bytes, *, max_bytes: int, too_big: str) -> tuple[bytes, str]:
+    """The bytes and ASCII text of an X12 file, refusing one over ``max_bytes`` or not ASCII."""
     raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_BYTES:
-        raise RemittanceRefused(f"The file is {len(raw) / 1_048_576:.1f} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.")
+    if len(raw) > max_bytes:
+        raise RemittanceRefused(too_big.format(size=len(raw) / 1_048_576))
     try:
-        decoded = raw.decode("ascii")
+        return raw, raw.decode("ascii")
     except UnicodeDecodeError as exc:
         raise RemittanceRefused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
+
+
+def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
+    raw, decoded = x12_text(
+        text, max_bytes=MAX_BYTES,
+        too_big=f"The file is {{size:.1f}} MB; remittance files over {MAX_BYTES // 1_048_576} MB are refused.",
+    )
     digest = hashlib.sha256(raw).hexdigest()
     earlier = session.exec(select(Remittance).where(Remittance.file_sha256 == digest)).first()
     if earlier is not None:
