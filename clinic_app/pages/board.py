@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from clinic_app.components.copay_section import copay_section
 from clinic_app.components.hours_panel import hours_panel
 from clinic_app.components.layout import frame, message_box, option_select
 from clinic_app.components.merge_panel import merge_panel
@@ -154,6 +155,7 @@ def _details() -> rx.Component:
                 rx.text(card.day, " ", card.duration, " min"),
                 status_badge(status, label),
                 rx.cond(CalendarState.detail_coverage != "", rx.text("Insurance: ", CalendarState.detail_coverage, size="2")),
+                copay_section(),
                 rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
                 rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
                 rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),

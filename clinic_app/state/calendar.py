@@ -16,6 +16,7 @@ from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, today_at
+from clinic_app.state.copay import CopayState
 from clinic_app.state.live_push import client_token
 
 DAY_START = 7 * 60  # the board shows 07:00-20:00 in the location's time
@@ -485,7 +486,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self._show_details(row)
-        return None
+        return CopayState.load(wanted)
 
     @rx.event
     def close_details(self):
@@ -583,7 +584,11 @@ class CalendarState(rx.State):
 
     @rx.event
     async def check_in(self, appointment_id: int):
-        return await self._move(appointment_id, "arrived", "appointment.check_in", "Checked in.")
+        await self._move(appointment_id, "arrived", "appointment.check_in", "Checked in.")
+        if self.message_is_error:
+            return None
+        # The copay due is shown, and said, at the moment of check-in.
+        return CopayState.load(appointment_id, True)
 
     @rx.event
     async def mark_no_show(self, appointment_id: int):
