@@ -12,6 +12,7 @@ from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
 from clinic_app.state.hours import HoursState
 from clinic_app.state.merge import MergeState
 from clinic_app.state.registration import RegistrationState
+from clinic_app.state.series_move import SeriesMoveState
 
 ROWS = (DAY_END - DAY_START) // SLOT
 
@@ -217,6 +218,25 @@ def _details() -> rx.Component:
     )
 
 
+def _series_move() -> rx.Component:
+    """The same time, length and provider for this visit of the series and every later one."""
+    return rx.vstack(
+        rx.text("This visit is part of a series: apply the new time, length and provider to it and every "
+                "later visit (the date of each stays).", size="1", color_scheme="gray"),
+        rx.button("Check this and following", on_click=SeriesMoveState.check, variant="soft", size="3"),
+        rx.foreach(
+            SeriesMoveState.plan,
+            lambda p: rx.text(p.label, ": ", rx.cond(p.problem == "", "free", p.problem), size="1",
+                              color_scheme=rx.cond(p.problem == "", "green", "red")),
+        ),
+        rx.button("Move this and following", on_click=SeriesMoveState.save(False), size="3"),
+        rx.cond(SeriesMoveState.has_conflicts,
+                rx.button("Move the free visits only", on_click=SeriesMoveState.save(True), variant="outline", size="3")),
+        spacing="2",
+        align="start",
+    )
+
+
 def _move_panel() -> rx.Component:
     return rx.cond(
         CalendarState.move_open & (CalendarState.selected_id != 0),
@@ -238,6 +258,7 @@ def _move_panel() -> rx.Component:
                     rx.button("Save move", on_click=CalendarState.save_move, size="3"),
                     rx.button("Close move form", on_click=CalendarState.close_move, variant="ghost", size="3"),
                 ),
+                rx.cond(CalendarState.selected.in_series, _series_move()),
                 spacing="2",
                 align="start",
             ),

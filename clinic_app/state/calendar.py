@@ -552,18 +552,22 @@ class CalendarState(rx.State):
     def set_move_reason(self, value: str):
         self.move_reason = str(value)[: scheduling.MAX_REASON + 1]
 
+    def _move_choice(self) -> int:
+        """The Move panel's length in minutes, after checking a visit and a time are chosen."""
+        if not self.selected_id:
+            raise InvalidInput("Choose the appointment to move.")
+        if not self.move_time:
+            raise InvalidInput("Enter the new start time, e.g. 10:30.")
+        try:
+            return int(self.move_duration)
+        except ValueError as exc:
+            raise InvalidInput("Choose a length from the list.") from exc
+
     @rx.event
     async def save_move(self):
         try:
             actor = await current_actor(self, "appointment.reschedule")
-            if not self.selected_id:
-                raise InvalidInput("Choose the appointment to move.")
-            if not self.move_time:
-                raise InvalidInput("Enter the new start time, e.g. 10:30.")
-            try:
-                minutes = int(self.move_duration)
-            except ValueError as exc:
-                raise InvalidInput("Choose a length from the list.") from exc
+            minutes = self._move_choice()
             starts_at = at_local(parse_day(self.move_day), self.move_time, self._tz)
             move = {
                 "appointment_id": self.selected_id, "starts_at": starts_at, "provider_id": as_id(self.move_provider_id),
