@@ -1,5 +1,5 @@
 """patient merge (a record of each merge; final rows may follow a duplicate to its survivor)
-and eligibility 270/271 fields on coverage
+and eligibility 270/271 fields on coverage; record_change (field history of edited records)
 
 Revision ID: 0009
 Revises: 0004
@@ -42,6 +42,22 @@ def upgrade() -> None:
     sa.UniqueConstraint('duplicate_patient_id')
     )
     op.create_index(op.f('ix_patient_merge_survivor_patient_id'), 'patient_merge', ['survivor_patient_id'], unique=False)
+    op.create_table('record_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('entity_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('field', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('old_value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('new_value', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('changed_by', sa.Integer(), nullable=True),
+    sa.Column('changed_at', clinic_app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['changed_by'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['patient_id'], ['patient.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_record_change_entity', 'record_change', ['entity', 'entity_id'], unique=False)
+    op.create_index(op.f('ix_record_change_patient_id'), 'record_change', ['patient_id'], unique=False)
     # Plain ADD COLUMN (no SQLite table copy, which would drop coverage's neighbours' triggers).
     op.add_column('coverage', sa.Column('copay_cents', sa.Integer(), nullable=True))
     op.add_column('coverage', sa.Column('eligibility_status', sqlmodel.sql.sqltypes.AutoString(length=10), server_default='', nullable=False))
@@ -63,6 +79,9 @@ def downgrade() -> None:
     for column in ('eligibility_trace', 'eligibility_checked_at', 'deductible_remaining_cents',
                    'eligibility_copay_cents', 'eligibility_status', 'copay_cents'):
         op.drop_column('coverage', column)
+    op.drop_index(op.f('ix_record_change_patient_id'), table_name='record_change')
+    op.drop_index('ix_record_change_entity', table_name='record_change')
+    op.drop_table('record_change')
     op.drop_index(op.f('ix_patient_merge_survivor_patient_id'), table_name='patient_merge')
     op.drop_table('patient_merge')
 

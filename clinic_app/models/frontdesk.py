@@ -156,3 +156,24 @@ class PatientMerge(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
     # What moved, e.g. "appointment 3, note 2; kept on the merged record: patient_consent 1".
     summary: str = Field(default="", max_length=2000)
+
+
+class RecordChange(SQLModel, table=True):
+    """One field of a registered record changed: what it was, what it became, who, when.
+
+    Kept for patients' demographics and consents, coverages and episodes of care, so the
+    desk can see a record's history (the audit log says who touched it; this says how).
+    """
+
+    __tablename__ = "record_change"
+    __table_args__ = (Index("ix_record_change_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=30)
+    entity_id: int
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    field: str = Field(max_length=40)
+    old_value: str = Field(default="", max_length=200)
+    new_value: str = Field(default="", max_length=200)
+    changed_by: int | None = Field(default=None, foreign_key="user.id")
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -19,6 +19,7 @@ TABLE_WORDS = {
     "plan_goal": "Plan goals", "home_exercise": "Home exercises", "patient_problem": "Problems",
     "patient_allergy": "Allergies", "patient_medication": "Medications", "coverage": "Insurance coverages",
     "claim": "Claims", "ledger_entry": "Ledger entries", "patient_consent": "Consents", "attachment": "Attachments",
+    "record_change": "Edits kept in history",
 }
 
 
