@@ -228,6 +228,14 @@ def update_coverage(
     return changed
 
 
+def coverages_of(session: Session, *, patient_id: int) -> list[tuple[Coverage, Payer]]:
+    """A patient's active coverages with their payers, primary first."""
+    return list(session.exec(
+        select(Coverage, Payer).join(Payer, Payer.id == Coverage.payer_id)
+        .where(Coverage.patient_id == patient_id, Coverage.active).order_by(Coverage.priority, Coverage.effective_from)
+    ).all())
+
+
 def coverage_on(session: Session, *, patient_id: int, day: dt.date, priority: int = 1) -> Coverage | None:
     """The patient's active coverage of that priority on ``day``, if any."""
     return session.exec(
