@@ -47,6 +47,7 @@ def merge_panel() -> rx.Component:
                 rx.cond(
                     M.rows.length() > 0,
                     rx.vstack(
+                        rx.text("The two records side by side", size="2", weight="bold"),
                         rx.table.root(
                             rx.table.header(rx.table.row(
                                 rx.table.column_header_cell(""), rx.table.column_header_cell("Keep"),
@@ -54,7 +55,6 @@ def merge_panel() -> rx.Component:
                             )),
                             rx.table.body(rx.foreach(M.rows, _row)),
                             size="1",
-                            aria_label="The two records side by side",
                         ),
                         rx.foreach(M.clashes, lambda c: rx.text("Both records have a visit at ", c, size="1",
                                                                 color_scheme="red", weight="bold")),

@@ -134,10 +134,8 @@ class RegistrationState(rx.State):
         if calendar.form_patient_id == patient_id:
             calendar.form_patient_label = label
         calendar._ok(f"Saved changes to {label}: {', '.join(changed).replace('_', ' ')}.")
-        self.panel_open = False
-        self.editing_id = 0
-        self.form = _blank()
-        return None
+        # The panel stays open with the saved values and the history brought up to date.
+        return RegistrationState.start_edit
 
     def _registration(self) -> Registration:
         form = self.form
