@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel
 
 import clinic_app.models  # noqa: F401  (every table registered on the metadata)
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, Location, Patient, PatientMerge, Provider
+from clinic_app.models import RELEASED, Appointment, Location, Patient, PatientMerge, Provider
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local
@@ -63,7 +63,6 @@ POLICY: dict[tuple[str, str], str] = {
 # audit_log.patient_id has no foreign key on purpose: audit rows are append-only and
 # hash-chained, and say which record was touched when; they are never rewritten.
 
-LIVE = ("booked", "arrived", "in_session", "ready_to_bill", "billed")
 
 
 def patient_references() -> list[tuple[Table, str]]:
@@ -141,13 +140,13 @@ def _check_pair(session: Session, survivor_id: int, duplicate_id: int) -> tuple[
 def _clashes(session: Session, survivor_id: int, duplicate_id: int) -> list[str]:
     """Live visits of the two records at overlapping times (one person, two places)."""
     mine = session.execute(
-        select(Appointment).where(Appointment.patient_id == duplicate_id, Appointment.status.in_(LIVE))
+        select(Appointment).where(Appointment.patient_id == duplicate_id, Appointment.status.not_in(RELEASED))
     ).scalars().all()
     found = []
     for visit in mine:
         other = session.execute(
             select(Appointment).where(
-                Appointment.patient_id == survivor_id, Appointment.status.in_(LIVE),
+                Appointment.patient_id == survivor_id, Appointment.status.not_in(RELEASED),
                 Appointment.starts_at < visit.ends_at, Appointment.ends_at > visit.starts_at,
             )
         ).scalars().first()

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Coverage, Location, Patient, Payer, Provider, User
-from clinic_app.services import auth, scheduling
+from clinic_app.services import auth, recurring, scheduling
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
@@ -47,7 +47,18 @@ def e2e_clinic(app_server):
             s, actor=auth.actor_for(desk), patient_id=twin.id, provider_id=provider.id, appointment_type_id=kind.id,
             starts_at=dt.datetime.combine(today, dt.time(14, 0), tzinfo=tz).astimezone(dt.UTC),
         )
+        # Yara Quinlan's weekly series at 16:00 for three weeks; the provider is busy at 17:00 in week two.
+        yara = s.exec(select(Patient).where(Patient.mrn == "E2E2")).one()
+        recurring.book_series(
+            s, actor=auth.actor_for(desk), patient_id=yara.id, provider_id=provider.id, appointment_type_id=kind.id,
+            first_day=today, time="16:00", weekdays=[today.weekday()], weeks=3,
+        )
+        scheduling.book_appointment(
+            s, actor=auth.actor_for(desk), patient_id=zed.id, provider_id=provider.id, appointment_type_id=kind.id,
+            starts_at=dt.datetime.combine(today + dt.timedelta(days=7), dt.time(17, 0), tzinfo=tz).astimezone(dt.UTC),
+        )
     engine.dispose()
+    return {"week_two": (today + dt.timedelta(days=7))}
 
 
 def test_copay_at_check_in_a_merge_and_an_edit(browser, app_server, e2e_clinic):
@@ -112,3 +123,26 @@ def test_copay_at_check_in_a_merge_and_an_edit(browser, app_server, e2e_clinic):
     board.get_by_label("Copay ($)").fill("30")
     board.get_by_role("button", name=re.compile(r"^Save insurance E2E Health")).click()
     expect(board.get_by_text("Saved insurance: copay.")).to_be_visible()
+
+
+def test_a_series_moved_this_and_following_with_the_clash_reported_first(browser, app_server, e2e_clinic):
+    base, _ = app_server
+    board = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+    sign_in(board, base, "e2e_desk", PASSWORD)
+    board.get_by_label("Location").click()
+    board.get_by_role("option", name="E2E Clinic").click()
+    board.get_by_role("button", name=re.compile(r"^Quinlan, Yara, 16:00, ")).click()
+    board.get_by_role("button", name="Move").click()
+    board.get_by_label("New start time").fill("17:00")
+    board.get_by_role("button", name="Check this and following").click()
+    week_two = e2e_clinic["week_two"]
+    clash = board.get_by_text(re.compile(rf"{week_two.isoformat()} 17:00: Erin Test, PT already has an appointment 17:00-17:30"))
+    expect(clash).to_be_visible()
+    expect(board.get_by_text(re.compile(r" 17:00: free$"))).to_have_count(2)
+    board.get_by_role("button", name="Move this and following").click()
+    expect(board.get_by_role("alert").first).to_contain_text("1 of 3 visits cannot be moved")
+    expect(board.get_by_role("button", name=re.compile(r"^Quinlan, Yara, 16:00, "))).to_be_visible()  # nothing moved
+    board.get_by_role("button", name="Move the free visits only").click()
+    expect(board.get_by_role("status").first).to_contain_text(
+        f"Moved 2 visits of the series. Left where they were: {week_two:%a} {week_two.isoformat()} 17:00.")
+    expect(board.get_by_role("button", name=re.compile(r"^Quinlan, Yara, 17:00, "))).to_be_visible()
