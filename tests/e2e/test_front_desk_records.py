@@ -91,7 +91,7 @@ def test_copay_at_check_in_a_merge_and_an_edit(browser, app_server, e2e_clinic):
     board.get_by_label("Search the duplicate record").fill("E2E9")
     board.get_by_role("button", name=re.compile(r"^Quill, Zed \(E2E9")).click()
     expect(board.get_by_text("The two records side by side")).to_be_visible()
-    expect(board.get_by_role("row", name=re.compile(r"^Appointments 1 1"))).to_be_visible()
+    expect(board.get_by_role("row", name=re.compile(r"^Appointments 2 1"))).to_be_visible()
     expect(board.get_by_role("row", name=re.compile(r"^Ledger entries 1 0"))).to_be_visible()
     board.get_by_label("Why (optional)").fill("registered twice")
     board.get_by_role("button", name="Merge the duplicate into the record to keep").click()
