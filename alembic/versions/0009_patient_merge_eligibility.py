@@ -9,7 +9,8 @@ Final rows (a signed note, a ledger entry, an attachment, a signed note's measur
 stay unchangeable, with one exception: their ``patient_id`` may change from a merged
 duplicate to its survivor as recorded in ``patient_merge``, when nothing else in the row
 changes. SQLite compares each column by name (listed from the table when this runs);
-PostgreSQL compares the whole row as JSON without ``patient_id``.
+PostgreSQL compares the whole row as JSON without ``patient_id``. A later revision that adds
+a column to one of these four tables on SQLite must recreate its trigger the same way.
 """
 
 from collections.abc import Sequence
