@@ -1,5 +1,5 @@
 """Command line: ``python -m clinic_app migrate | demo | create-user | audit | backup | restore |
-claims export | claims ack | era import | api-token | fhir | hl7 | reminders send-due``."""
+claims export | claims ack | era import | eligibility request/import | api-token | fhir | hl7 | reminders send-due``."""
 
 from __future__ import annotations
 
@@ -256,6 +256,37 @@ def _era(args) -> int:
     )
 
 
+def _eligibility(args) -> int:
+    from pathlib import Path
+
+    from clinic_app.db import session_scope
+    from clinic_app.services import eligibility
+    from clinic_app.services.errors import ClinicError
+
+    migrate()
+    try:
+        if args.eligibility_command == "request":
+            with session_scope() as session:
+                actor = _billing_actor(session, args.user)
+                text = eligibility.request_270(session, actor=actor, coverage_id=args.coverage)
+            Path(args.out).write_text(text, encoding="ascii")
+            print(f"Wrote the 270 for coverage {args.coverage} to {args.out}")
+            return 0
+        path = Path(args.file)
+        if path.stat().st_size > eligibility.MAX_BYTES:
+            raise eligibility.EligibilityRefused(f"{path.name} is over {eligibility.MAX_BYTES // 1024} KB; refused.")
+        with session_scope() as session:
+            actor = _billing_actor(session, args.user)
+            results = eligibility.import_271(session, actor=actor, raw=path.read_bytes())
+    except (ClinicError, OSError) as exc:
+        print(f"{exc} Nothing was changed.", file=sys.stderr)
+        return 1
+    for row in results:
+        copay = "unknown" if row["copay_cents"] is None else f"${row['copay_cents'] / 100:,.2f}"
+        print(f"Coverage {row['coverage_id']}: {row['status']}, copay {copay}")
+    return 0
+
+
 def _fhir(args) -> int:
     import json
     from pathlib import Path
@@ -367,7 +398,18 @@ def main(argv: list[str] | None = None) -> int:
     import_p = era_sub.add_parser("import", help="post an 835 file's payments and adjustments (all or nothing)")
     import_p.add_argument("file")
     import_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    elig_p = sub.add_parser("eligibility", help="insurance eligibility: X12 270 requests and 271 answers")
+    elig_sub = elig_p.add_subparsers(dest="eligibility_command", required=True)
+    request_p = elig_sub.add_parser("request", help="write the 270 inquiry for one coverage")
+    request_p.add_argument("--coverage", type=int, required=True, help="the coverage id")
+    request_p.add_argument("--out", required=True, help="the file to write")
+    request_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
+    answer_p = elig_sub.add_parser("import", help="read a 271 answer into its coverages (all or nothing)")
+    answer_p.add_argument("file")
+    answer_p.add_argument("--user", default=None, help="the biller's username to record (default: the command line)")
     args = parser.parse_args(argv)
+    if args.command == "eligibility":
+        return _eligibility(args)
     if args.command == "audit":
         return _audit(args)
     if args.command in ("backup", "restore"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from clinic_app.components.record_sections import record_sections
 from clinic_app.services.patients import CONSENT_LABELS
 from clinic_app.state.registration import RegistrationState as R
 
@@ -54,13 +55,21 @@ def _section(title: str, *children: rx.Component) -> rx.Component:
     )
 
 
+def _history() -> rx.Component:
+    return _section(
+        "History of changes",
+        rx.cond(R.history.length() == 0, rx.text("No changes since registration.", size="1")),
+        rx.foreach(R.history, lambda h: rx.text(h.when, " ", h.text, size="1")),
+    )
+
+
 def registration_form() -> rx.Component:
     """The whole panel; shown while RegistrationState.panel_open."""
     return rx.cond(
         R.panel_open,
         rx.card(
             rx.vstack(
-                rx.heading("Register a new patient", size="4"),
+                rx.heading(rx.cond(R.editing_id != 0, "Edit patient details", "Register a new patient"), size="4"),
                 rx.cond(R.message != "", rx.callout(R.message, color_scheme=rx.cond(R.duplicate, "amber", "red"), role="alert", size="1")),
                 _section(
                     "Patient",
@@ -68,7 +77,11 @@ def registration_form() -> rx.Component:
                     text_field("last_name", "Last name", max_length=80),
                     text_field("birth_date", "Date of birth", type_="date"),
                     choice_field("sex", "Sex", R.sexes),
-                    text_field("mrn", "MRN (leave empty for a new one)", max_length=20),
+                    rx.cond(
+                        R.editing_id != 0,
+                        rx.text("MRN ", R.form["mrn"], " (does not change)", size="2"),
+                        text_field("mrn", "MRN (leave empty for a new one)", max_length=20),
+                    ),
                 ),
                 _section(
                     "Contact",
@@ -106,12 +119,28 @@ def registration_form() -> rx.Component:
                     "Consents (date given)",
                     *[text_field(f"consent_{kind}", label, type_="date") for kind, label in CONSENT_LABELS.items()],
                 ),
-                rx.text("Insurance coverage is added after registration.", size="1", color_scheme="gray"),
-                rx.hstack(
-                    rx.button("Register patient", on_click=R.register(False), size="3"),
-                    rx.cond(R.duplicate, rx.button("Register anyway", on_click=R.register(True), color_scheme="amber", size="3")),
-                    rx.button("Close registration form", on_click=R.close, variant="ghost", size="3"),
-                    wrap="wrap",
+                rx.cond(
+                    R.editing_id != 0,
+                    rx.vstack(
+                        rx.hstack(
+                            rx.button("Save changes", on_click=R.save_changes, size="3"),
+                            rx.button("Close edit form", on_click=R.close, variant="ghost", size="3"),
+                            wrap="wrap",
+                        ),
+                        record_sections(),
+                        _history(),
+                        width="100%",
+                    ),
+                    rx.vstack(
+                        rx.text("Insurance coverage is added after registration.", size="1", color_scheme="gray"),
+                        rx.hstack(
+                            rx.button("Register patient", on_click=R.register(False), size="3"),
+                            rx.cond(R.duplicate, rx.button("Register anyway", on_click=R.register(True), color_scheme="amber", size="3")),
+                            rx.button("Close registration form", on_click=R.close, variant="ghost", size="3"),
+                            wrap="wrap",
+                        ),
+                        width="100%",
+                    ),
                 ),
                 spacing="2",
                 align="start",

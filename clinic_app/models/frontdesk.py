@@ -135,3 +135,45 @@ class ReminderAttempt(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     ok: bool
     error: str = Field(default="", max_length=300)
+
+
+class PatientMerge(SQLModel, table=True):
+    """A duplicate patient record merged into the surviving one.
+
+    The duplicate is kept (inactive) and points here at its survivor. The database's
+    immutability rules let a final row (signed note, ledger entry, attachment, measure
+    score) change its ``patient_id`` only from a duplicate to its survivor as recorded
+    here, with every other column unchanged (alembic 0009).
+    """
+
+    __tablename__ = "patient_merge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    duplicate_patient_id: int = Field(foreign_key="patient.id", unique=True)
+    survivor_patient_id: int = Field(foreign_key="patient.id", index=True)
+    merged_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    merged_by: int | None = Field(default=None, foreign_key="user.id")
+    reason: str = Field(default="", max_length=200)
+    # What moved, e.g. "appointment 3, note 2; kept on the merged record: patient_consent 1".
+    summary: str = Field(default="", max_length=2000)
+
+
+class RecordChange(SQLModel, table=True):
+    """One field of a registered record changed: what it was, what it became, who, when.
+
+    Kept for patients' demographics and consents, coverages and episodes of care, so the
+    desk can see a record's history (the audit log says who touched it; this says how).
+    """
+
+    __tablename__ = "record_change"
+    __table_args__ = (Index("ix_record_change_entity", "entity", "entity_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity: str = Field(max_length=30)
+    entity_id: int
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    field: str = Field(max_length=40)
+    old_value: str = Field(default="", max_length=200)
+    new_value: str = Field(default="", max_length=200)
+    changed_by: int | None = Field(default=None, foreign_key="user.id")
+    changed_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

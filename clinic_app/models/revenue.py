@@ -65,6 +65,15 @@ class Coverage(SQLModel, table=True):
     effective_from: dt.date
     effective_to: dt.date | None = None
     active: bool = True
+    # The copay the front desk collects at check-in when no 271 says otherwise.
+    copay_cents: int | None = None
+    # The last eligibility answer (X12 271) read into this coverage (services/eligibility.py).
+    eligibility_status: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
+    eligibility_copay_cents: int | None = None
+    deductible_remaining_cents: int | None = None
+    eligibility_checked_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # The trace number of the last 270 sent for it; a 271 echoes it back in TRN.
+    eligibility_trace: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
 
 
 class FeeSchedule(SQLModel, table=True):

@@ -2,13 +2,17 @@
 
 import reflex as rx
 
+from clinic_app.components.copay_section import copay_section
 from clinic_app.components.hours_panel import hours_panel
 from clinic_app.components.layout import frame, message_box, option_select
+from clinic_app.components.merge_panel import merge_panel
 from clinic_app.components.registration_form import registration_form
 from clinic_app.components.status_badge import status_badge
 from clinic_app.state.calendar import DAY_END, DAY_START, SLOT, CalendarState
 from clinic_app.state.hours import HoursState
+from clinic_app.state.merge import MergeState
 from clinic_app.state.registration import RegistrationState
+from clinic_app.state.series_move import SeriesMoveState
 
 ROWS = (DAY_END - DAY_START) // SLOT
 
@@ -51,6 +55,7 @@ def _toolbar() -> rx.Component:
         rx.cond(CalendarState.can_book, rx.button("New appointment", on_click=CalendarState.open_booking("", "", ""))),
         rx.cond(CalendarState.can_book, rx.button("New patient", on_click=RegistrationState.start, variant="soft")),
         rx.cond(CalendarState.can_book, rx.button("Hours and time off", on_click=HoursState.start, variant="soft")),
+        rx.cond(CalendarState.can_book, rx.button("Merge duplicate records…", on_click=MergeState.start, variant="soft")),
         spacing="3",
         align="center",
         wrap="wrap",
@@ -151,6 +156,7 @@ def _details() -> rx.Component:
                 rx.text(card.day, " ", card.duration, " min"),
                 status_badge(status, label),
                 rx.cond(CalendarState.detail_coverage != "", rx.text("Insurance: ", CalendarState.detail_coverage, size="2")),
+                copay_section(),
                 rx.cond(CalendarState.detail_arrived != "", rx.text("Arrived ", CalendarState.detail_arrived)),
                 rx.cond(CalendarState.detail_wait != "", rx.text("Waited ", CalendarState.detail_wait)),
                 rx.cond(CalendarState.detail_checked_out != "", rx.text("Checked out ", CalendarState.detail_checked_out)),
@@ -212,6 +218,25 @@ def _details() -> rx.Component:
     )
 
 
+def _series_move() -> rx.Component:
+    """The same time, length and provider for this visit of the series and every later one."""
+    return rx.vstack(
+        rx.text("This visit is part of a series: apply the new time, length and provider to it and every "
+                "later visit (the date of each stays).", size="1", color_scheme="gray"),
+        rx.button("Check this and following", on_click=SeriesMoveState.check, variant="soft", size="3"),
+        rx.foreach(
+            SeriesMoveState.plan,
+            lambda p: rx.text(p.label, ": ", rx.cond(p.problem == "", "free", p.problem), size="1",
+                              color_scheme=rx.cond(p.problem == "", "green", "red")),
+        ),
+        rx.button("Move this and following", on_click=SeriesMoveState.save(False), size="3"),
+        rx.cond(SeriesMoveState.has_conflicts,
+                rx.button("Move the free visits only", on_click=SeriesMoveState.save(True), variant="outline", size="3")),
+        spacing="2",
+        align="start",
+    )
+
+
 def _move_panel() -> rx.Component:
     return rx.cond(
         CalendarState.move_open & (CalendarState.selected_id != 0),
@@ -233,6 +258,7 @@ def _move_panel() -> rx.Component:
                     rx.button("Save move", on_click=CalendarState.save_move, size="3"),
                     rx.button("Close move form", on_click=CalendarState.close_move, variant="ghost", size="3"),
                 ),
+                rx.cond(CalendarState.selected.in_series, _series_move()),
                 spacing="2",
                 align="start",
             ),
@@ -257,6 +283,9 @@ def _booking() -> rx.Component:
                                         variant="outline", size="1", white_space="normal", height="auto"),
                 ),
                 rx.text("Patient: ", rx.cond(CalendarState.form_patient_id != 0, CalendarState.form_patient_label, "none chosen")),
+                rx.cond(CalendarState.form_patient_id != 0,
+                        rx.button("Edit patient details", on_click=RegistrationState.start_edit, variant="outline", size="2",
+                                  min_height="44px")),
                 rx.el.label("Provider", html_for="book-provider"),
                 option_select("book-provider", "Provider", CalendarState.providers, CalendarState.form_provider_id, CalendarState.set_form_provider),
                 rx.el.label("Appointment date", html_for="book-day"),
@@ -376,7 +405,7 @@ def board_page() -> rx.Component:
         rx.text(CalendarState.range_label, weight="medium", margin_bottom="8px"),
         rx.hstack(
             rx.box(_grid(), overflow_x="auto", flex="1"),
-            rx.vstack(registration_form(), hours_panel(), _booking(), _move_panel(), _details()),
+            rx.vstack(registration_form(), merge_panel(), hours_panel(), _booking(), _move_panel(), _details()),
             align="start",
             spacing="4",
             width="100%",

@@ -11,13 +11,35 @@ import datetime as dt
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.db import for_write
+from clinic_app.db import for_write, utcnow
 from clinic_app.models import RELEASED, Appointment, CareCase, CaseVisit, Location, Patient
-from clinic_app.services import audit
+from clinic_app.services import audit, changes
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local_day
 from clinic_app.services.errors import InvalidInput, NotFound
 from clinic_app.services.permissions import require
+
+CASE_FIELDS = ("title", "referral_source", "diagnosis_code", "payer_name", "authorized_visits", "auth_start", "auth_end")
+
+
+def _checked_case(*, title: str, referral_source: str, diagnosis_code: str, payer_name: str,
+                  authorized_visits: int | None, auth_start: dt.date | None, auth_end: dt.date | None) -> dict:
+    """An episode's values, cleaned, or InvalidInput naming what to fix (same rules to open and edit)."""
+    title = (title or "").strip()
+    if not title or len(title) > 120:
+        raise InvalidInput("Give the episode a title of at most 120 characters, e.g. 'Left knee, post-op'.")
+    if authorized_visits is not None and not 0 <= authorized_visits <= 500:
+        raise InvalidInput("Authorised visits must be a number from 0 to 500.")
+    if auth_start and auth_end and auth_end < auth_start:
+        raise InvalidInput("The authorisation must end on or after the day it starts.")
+    diagnosis_code = (diagnosis_code or "").strip().upper()
+    if len(diagnosis_code) > 10:
+        raise InvalidInput("The diagnosis code is at most 10 characters, e.g. M25.561.")
+    return {
+        "title": title, "referral_source": (referral_source or "").strip()[:120], "diagnosis_code": diagnosis_code,
+        "payer_name": (payer_name or "").strip()[:120], "authorized_visits": authorized_visits,
+        "auth_start": auth_start, "auth_end": auth_end,
+    }
 
 
 def open_case(
@@ -38,18 +60,10 @@ def open_case(
     require(actor.role, "patient.register")
     if session.get(Patient, patient_id) is None:
         raise InvalidInput("Choose a patient from the search results.")
-    title = (title or "").strip()
-    if not title or len(title) > 120:
-        raise InvalidInput("Give the episode a title of at most 120 characters, e.g. 'Left knee, post-op'.")
-    if authorized_visits is not None and not 0 <= authorized_visits <= 500:
-        raise InvalidInput("Authorised visits must be a number from 0 to 500.")
-    if auth_start and auth_end and auth_end < auth_start:
-        raise InvalidInput("The authorisation must end on or after the day it starts.")
-    case = CareCase(
-        patient_id=patient_id, title=title, referral_source=(referral_source or "").strip()[:120],
-        diagnosis_code=(diagnosis_code or "").strip().upper()[:10], payer_name=(payer_name or "").strip()[:120],
+    case = CareCase(patient_id=patient_id, **_checked_case(
+        title=title, referral_source=referral_source, diagnosis_code=diagnosis_code, payer_name=payer_name,
         authorized_visits=authorized_visits, auth_start=auth_start, auth_end=auth_end,
-    )
+    ))
     session.add(case)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="care_case", entity_id=case.id, patient_id=patient_id)
@@ -128,3 +142,35 @@ def used_visits(session: Session, *, case_id: int) -> int:
             .where(CaseVisit.case_id == case_id, Appointment.status.not_in(RELEASED))
         ).all()
     )
+
+
+def update_case(
+    session: Session, *, actor: Actor, case_id: int, active: bool | None = None, now: dt.datetime | None = None,
+    **fields,
+) -> list[str]:
+    """Edit an episode of care (any field of ``open_case``; ``active=False`` closes it), with
+    the same checks as opening one; each change is kept in history. Returns the changed fields."""
+    for_write(session)
+    require(actor.role, "patient.register")
+    now = now or utcnow()
+    case = session.get(CareCase, case_id)
+    if case is None:
+        raise NotFound("That episode of care no longer exists.")
+    unknown = set(fields) - set(CASE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown episode field: {', '.join(sorted(unknown))}.")
+    current = {name: getattr(case, name) for name in CASE_FIELDS}
+    values = _checked_case(**{**current, **fields})
+    if active is not None:
+        values["active"], current["active"] = bool(active), case.active
+    changed = changes.record(session, actor=actor, entity="care_case", entity_id=case.id, patient_id=case.patient_id,
+                             before=current, after=values, now=now)
+    if not changed:
+        raise InvalidInput("Nothing changed: edit a field, then save.")
+    for name, value in values.items():
+        setattr(case, name, value)
+    session.add(case)
+    audit.record(session, actor=actor, action="update", entity="care_case", entity_id=case.id,
+                 patient_id=case.patient_id, detail=", ".join(changed)[:200])
+    session.commit()
+    return changed

@@ -291,11 +291,11 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
         raise
 
 
-def x12_text(text: str | bytes, kind: str, refused: type[ClinicError]) -> tuple[bytes, str]:
-    """The file's bytes and ASCII text, refusing files over 5 MB or with non-ASCII bytes."""
+def x12_text(text: str | bytes, kind: str, refused: type[ClinicError], max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
+    """The file's bytes and ASCII text, refusing files over ``max_bytes`` (5 MB) or with non-ASCII bytes."""
     raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_BYTES:
-        raise refused(f"The file is {len(raw) / 1_048_576:.1f} MB; {kind} files over {MAX_BYTES // 1_048_576} MB are refused.")
+    if len(raw) > max_bytes:
+        raise refused(f"The file is {len(raw) / 1_048_576:.1f} MB; {kind} files over {max_bytes / 1_048_576:g} MB are refused.")
     try:
         return raw, raw.decode("ascii")
     except UnicodeDecodeError as exc:

@@ -27,9 +27,9 @@ from clinic_app.models.people import (
     fill_search_keys,
     search_key,
 )
-from clinic_app.services import audit
+from clinic_app.services import audit, changes
 from clinic_app.services.actor import Actor
-from clinic_app.services.errors import InvalidInput, PossibleDuplicate, from_db_error
+from clinic_app.services.errors import InvalidInput, NotFound, PossibleDuplicate, from_db_error
 from clinic_app.services.permissions import require
 
 CONSENT_LABELS = {
@@ -298,3 +298,72 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
         for patient in session.exec(query):
             found.setdefault(patient.id, patient)
     return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
+
+
+EDITABLE = [name for name in Registration.__dataclass_fields__ if name not in ("mrn", "consents")]
+
+
+def as_registration(session: Session, *, patient_id: int) -> Registration:
+    """A registered patient as the form shows them, for editing."""
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("That patient no longer exists.")
+    values = {name: getattr(patient, name) for name in EDITABLE}
+    values["birth_date"] = patient.birth_date.isoformat()
+    return Registration(**values, mrn=patient.mrn,
+                        consents={k: d.isoformat() for k, d in consents_of(session, patient_id=patient_id).items()})
+
+
+def update_patient(
+    session: Session, *, actor: Actor, patient_id: int, form: Registration, now: dt.datetime | None = None,
+) -> list[str]:
+    """Change a registered patient's demographics, contact, guarantor and consents, all or
+    nothing, with the same checks as registration; each changed field is kept in history.
+
+    The MRN does not change. A consent left empty is withdrawn (its history row keeps the
+    date it had). Returns the names of the changed fields.
+    """
+    for_write(session)
+    require(actor.role, "patient.register")
+    now = now or utcnow()
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("That patient no longer exists.")
+    if not patient.active:
+        raise InvalidInput(f"{describe(patient)} is inactive (merged or closed); edit the record that is kept.")
+    form.mrn = ""
+    values, consents = validate(form, today=now.date())
+    values.pop("mrn")
+    before = {name: getattr(patient, name) for name in EDITABLE}
+    old_consents = {c.kind: c for c in session.exec(select(PatientConsent).where(PatientConsent.patient_id == patient_id))}
+    changed = changes.record(session, actor=actor, entity="patient", entity_id=patient_id, patient_id=patient_id,
+                             before=before, after=values, now=now)
+    changed += changes.record(
+        session, actor=actor, entity="patient", entity_id=patient_id, patient_id=patient_id, now=now,
+        before={f"consent_{k}": c.given_on for k, c in old_consents.items()},
+        after={f"consent_{k}": consents.get(k) for k in CONSENT_LABELS},
+    )
+    if not changed:
+        raise InvalidInput("Nothing changed: edit a field, then save.")
+    try:
+        for name, value in values.items():
+            setattr(patient, name, value)
+        fill_search_keys(patient)
+        session.add(patient)
+        for kind in CONSENT_LABELS:
+            row, given = old_consents.get(kind), consents.get(kind)
+            if row is not None and given is None:
+                session.delete(row)
+            elif row is None and given is not None:
+                session.add(PatientConsent(patient_id=patient_id, kind=kind, given_on=given, recorded_by=actor.user_id,
+                                           recorded_at=now))
+            elif row is not None and row.given_on != given:
+                row.given_on, row.recorded_by, row.recorded_at = given, actor.user_id, now
+                session.add(row)
+        audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient_id,
+                     patient_id=patient_id, detail=", ".join(changed)[:200])
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise (from_db_error(exc) or InvalidInput("The changes could not be saved; check the fields.")) from exc
+    return changed

@@ -9,10 +9,10 @@ from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.db import for_write
+from clinic_app.db import for_write, utcnow
 from clinic_app.models import BillingProfile, Coverage, Fee, FeeSchedule, Patient, Payer
 from clinic_app.models.revenue import RELATIONSHIPS
-from clinic_app.services import audit
+from clinic_app.services import audit, changes
 from clinic_app.services.actor import Actor
 from clinic_app.services.codes import PROCEDURE_RE, npi_is_valid
 from clinic_app.services.errors import InvalidInput, NotFound
@@ -143,6 +143,61 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
     return row
 
 
+COVERAGE_FIELDS = (
+    "payer_id", "member_id", "group_number", "priority", "relationship", "subscriber_first_name",
+    "subscriber_last_name", "subscriber_birth_date", "address", "city", "state", "zip_code", "effective_from",
+    "effective_to",
+)
+
+
+def _checked_coverage(session: Session, *, patient_id: int, payer_id: int, member_id: str, effective_from: dt.date,
+                      effective_to: dt.date | None, group_number: str, priority: int, relationship: str,
+                      subscriber_first_name: str, subscriber_last_name: str, subscriber_birth_date: dt.date | None,
+                      address: str, city: str, state: str, zip_code: str, ignore_id: int | None = None) -> dict:
+    """A coverage's values, cleaned, or InvalidInput naming what to fix (same rules for add and edit)."""
+    if session.get(Patient, patient_id) is None:
+        raise NotFound("That patient no longer exists.")
+    if session.get(Payer, payer_id) is None:
+        raise NotFound("That payer no longer exists.")
+    member_id = (member_id or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]{2,40}", member_id):
+        raise InvalidInput("The member id is the letters and digits on the insurance card (2 to 40).")
+    if priority not in (1, 2):
+        raise InvalidInput("Coverage is primary (1) or secondary (2).")
+    if relationship not in RELATIONSHIPS:
+        raise InvalidInput("The subscriber is the patient (self), a spouse, a parent (child) or other.")
+    if effective_from is None:
+        raise InvalidInput("Enter the date the coverage starts.")
+    if effective_to is not None and effective_to < effective_from:
+        raise InvalidInput("The coverage ends before it starts; check the dates.")
+    if relationship != "self" and not (subscriber_first_name.strip() and subscriber_last_name.strip() and subscriber_birth_date):
+        raise InvalidInput("When the patient is not the subscriber, give the subscriber's name and birth date.")
+    state, zip_code = (state or "").strip().upper(), (zip_code or "").strip()
+    if (address or city or state or zip_code) and not (
+        address.strip() and city.strip() and re.fullmatch(r"[A-Z]{2}", state) and re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)
+    ):
+        raise InvalidInput("Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.")
+    far = dt.date.max
+    for other in session.exec(
+        select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
+    ):
+        if other.id == ignore_id:
+            continue
+        if other.effective_from <= (effective_to or far) and effective_from <= (other.effective_to or far):
+            word = "primary" if priority == 1 else "secondary"
+            raise InvalidInput(
+                f"The patient already has {word} coverage from {other.effective_from} "
+                f"to {other.effective_to or 'open end'}; end that one first."
+            )
+    return {
+        "payer_id": payer_id, "member_id": member_id, "group_number": group_number.strip()[:40], "priority": priority,
+        "relationship": relationship, "subscriber_first_name": subscriber_first_name.strip()[:80],
+        "subscriber_last_name": subscriber_last_name.strip()[:80], "subscriber_birth_date": subscriber_birth_date,
+        "effective_from": effective_from, "effective_to": effective_to,
+        "address": address.strip()[:55], "city": city.strip()[:30], "state": state, "zip_code": zip_code,
+    }
+
+
 def add_coverage(
     session: Session,
     *,
@@ -166,43 +221,13 @@ def add_coverage(
     """Record a patient's insurance; one primary and one secondary may overlap in time."""
     for_write(session)
     require(actor.role, "coverage.edit")
-    if session.get(Patient, patient_id) is None:
-        raise NotFound("That patient no longer exists.")
-    if session.get(Payer, payer_id) is None:
-        raise NotFound("That payer no longer exists.")
-    member_id = (member_id or "").strip()
-    if not re.fullmatch(r"[A-Za-z0-9-]{2,40}", member_id):
-        raise InvalidInput("The member id is the letters and digits on the insurance card (2 to 40).")
-    if priority not in (1, 2):
-        raise InvalidInput("Coverage is primary (1) or secondary (2).")
-    if relationship not in RELATIONSHIPS:
-        raise InvalidInput("The subscriber is the patient (self), a spouse, a parent (child) or other.")
-    if effective_to is not None and effective_to < effective_from:
-        raise InvalidInput("The coverage ends before it starts; check the dates.")
-    if relationship != "self" and not (subscriber_first_name.strip() and subscriber_last_name.strip() and subscriber_birth_date):
-        raise InvalidInput("When the patient is not the subscriber, give the subscriber's name and birth date.")
-    state, zip_code = (state or "").strip().upper(), (zip_code or "").strip()
-    if (address or city or state or zip_code) and not (
-        address.strip() and city.strip() and re.fullmatch(r"[A-Z]{2}", state) and re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)
-    ):
-        raise InvalidInput("Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.")
-    far = dt.date.max
-    for other in session.exec(
-        select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
-    ):
-        if other.effective_from <= (effective_to or far) and effective_from <= (other.effective_to or far):
-            word = "primary" if priority == 1 else "secondary"
-            raise InvalidInput(
-                f"The patient already has {word} coverage from {other.effective_from} "
-                f"to {other.effective_to or 'open end'}; end that one first."
-            )
-    coverage = Coverage(
-        patient_id=patient_id, payer_id=payer_id, member_id=member_id, group_number=group_number.strip()[:40],
-        priority=priority, relationship=relationship, subscriber_first_name=subscriber_first_name.strip()[:80],
-        subscriber_last_name=subscriber_last_name.strip()[:80], subscriber_birth_date=subscriber_birth_date,
-        effective_from=effective_from, effective_to=effective_to,
-        address=address.strip()[:55], city=city.strip()[:30], state=state, zip_code=zip_code,
+    values = _checked_coverage(
+        session, patient_id=patient_id, payer_id=payer_id, member_id=member_id, effective_from=effective_from,
+        effective_to=effective_to, group_number=group_number, priority=priority, relationship=relationship,
+        subscriber_first_name=subscriber_first_name, subscriber_last_name=subscriber_last_name,
+        subscriber_birth_date=subscriber_birth_date, address=address, city=city, state=state, zip_code=zip_code,
     )
+    coverage = Coverage(patient_id=patient_id, **values)
     session.add(coverage)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="coverage", entity_id=coverage.id, patient_id=patient_id)
@@ -253,6 +278,60 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_
 def billing_profile(session: Session, *, location_id: int) -> BillingProfile | None:
     """The billing profile of a location, if it has one."""
     return session.exec(select(BillingProfile).where(BillingProfile.location_id == location_id)).first()
+
+
+def update_coverage(
+    session: Session, *, actor: Actor, coverage_id: int, copay: str | int | None = "keep", active: bool | None = None,
+    now: dt.datetime | None = None, **fields,
+) -> list[str]:
+    """Edit a coverage (any field of ``add_coverage``, the card's copay, or end it with
+    ``active=False``), with the same checks as adding one; each change is kept in history.
+
+    A change of payer or member id clears the last eligibility answer, which was about
+    the old policy. Returns the names of the changed fields.
+    """
+    for_write(session)
+    require(actor.role, "coverage.edit")
+    now = now or utcnow()
+    coverage = session.get(Coverage, coverage_id)
+    if coverage is None:
+        raise NotFound("That coverage no longer exists.")
+    unknown = set(fields) - set(COVERAGE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown coverage field: {', '.join(sorted(unknown))}.")
+    current = {name: getattr(coverage, name) for name in COVERAGE_FIELDS}
+    values = _checked_coverage(session, patient_id=coverage.patient_id, ignore_id=coverage.id, **{**current, **fields})
+    if copay != "keep":
+        cents = None if copay in (None, "") else parse_money(copay)
+        if cents is not None and cents > 100_000:
+            raise InvalidInput("A copay is at most $1,000.00; check the amount.")
+        values["copay_cents"] = cents
+        current["copay_cents"] = coverage.copay_cents
+    if active is not None:
+        values["active"] = bool(active)
+        current["active"] = coverage.active
+    changed = changes.record(session, actor=actor, entity="coverage", entity_id=coverage.id,
+                             patient_id=coverage.patient_id, before=current, after=values, now=now)
+    if not changed:
+        raise InvalidInput("Nothing changed: edit a field, then save.")
+    if {"payer_id", "member_id"} & set(changed):
+        coverage.eligibility_status, coverage.eligibility_checked_at = "", None
+        coverage.eligibility_copay_cents = coverage.deductible_remaining_cents = None
+    for name, value in values.items():
+        setattr(coverage, name, value)
+    session.add(coverage)
+    audit.record(session, actor=actor, action="update", entity="coverage", entity_id=coverage.id,
+                 patient_id=coverage.patient_id, detail=", ".join(changed)[:200])
+    session.commit()
+    return changed
+
+
+def coverages_of(session: Session, *, patient_id: int) -> list[tuple[Coverage, Payer]]:
+    """A patient's active coverages with their payers, primary first."""
+    return list(session.exec(
+        select(Coverage, Payer).join(Payer, Payer.id == Coverage.payer_id)
+        .where(Coverage.patient_id == patient_id, Coverage.active).order_by(Coverage.priority, Coverage.effective_from)
+    ).all())
 
 
 def coverage_on(session: Session, *, patient_id: int, day: dt.date, priority: int = 1) -> Coverage | None:

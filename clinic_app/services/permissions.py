@@ -17,6 +17,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "board.view": frozenset({RECEPTION, CLINICIAN}),
     "patient.search": frozenset({RECEPTION}),
     "patient.register": frozenset({RECEPTION}),
+    # Only the desk sees the demographics needed to judge that two records are one person
+    # (managers see aggregates, admins settings); every merge is audited and kept.
+    "patient.merge": frozenset({RECEPTION}),
     "appointment.book": frozenset({RECEPTION}),
     "appointment.reschedule": frozenset({RECEPTION}),
     "provider.hours": frozenset({RECEPTION, ADMIN}),
@@ -64,6 +67,7 @@ ACTION_WORDS = {
     "board.view": "view the calendar board",
     "patient.search": "search patients",
     "patient.register": "register patients",
+    "patient.merge": "merge duplicate patient records",
     "appointment.book": "book appointments",
     "appointment.reschedule": "move appointments",
     "provider.hours": "set providers' working hours and time off",

@@ -435,33 +435,53 @@ def reschedule(
         starts_at=starts_at, ends_at=ends_at, ignore_id=appointment.id,
     )
     try:
-        changed = session.execute(
-            update(Appointment)
-            .where(Appointment.id == appointment.id, Appointment.status == "booked",
-                   Appointment.starts_at == old[2], Appointment.provider_id == old[0])
-            .values(provider_id=provider.id, room_id=room_id, location_id=location.id,
-                    starts_at=starts_at, ends_at=ends_at)
-        ).rowcount
-        if changed != 1:
-            session.rollback()
-            raise IllegalTransition("Someone else changed this visit meanwhile; look at the board again.")
-        session.add(
-            AppointmentMove(
-                appointment_id=appointment.id, old_provider_id=old[0], old_room_id=old[1], old_starts_at=old[2],
-                old_ends_at=old[3], new_provider_id=provider.id, new_room_id=room_id, new_starts_at=starts_at,
-                new_ends_at=ends_at, reason=reason, user_id=actor.user_id, at=now,
-            )
-        )
-        audit.record(
-            session, actor=actor, action="reschedule", entity="appointment",
-            entity_id=appointment.id, patient_id=appointment.patient_id,
-        )
+        apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
+                   room_id=room_id, starts_at=starts_at, ends_at=ends_at, reason=reason, now=now)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise (from_db_error(exc) or SlotTaken("That slot was just taken; choose another time.")) from exc
+    publish_move(session, appointment, old)
+    return appointment
+
+
+def apply_move(
+    session: Session, *, actor: Actor, appointment: Appointment, provider: Provider, location: Location,
+    room_id: int | None, starts_at: dt.datetime, ends_at: dt.datetime, reason: str, now: dt.datetime,
+) -> tuple:
+    """Move a booked visit inside the caller's transaction, keeping where it was; returns the old place.
+
+    The update only applies if nobody changed the visit since it was read.
+    """
+    old = (appointment.provider_id, appointment.room_id, appointment.starts_at, appointment.ends_at,
+           appointment.location_id)
+    changed = session.execute(
+        update(Appointment)
+        .where(Appointment.id == appointment.id, Appointment.status == "booked",
+               Appointment.starts_at == old[2], Appointment.provider_id == old[0])
+        .values(provider_id=provider.id, room_id=room_id, location_id=location.id,
+                starts_at=starts_at, ends_at=ends_at)
+    ).rowcount
+    if changed != 1:
+        session.rollback()
+        raise IllegalTransition("Someone else changed this visit meanwhile; look at the board again.")
+    session.add(
+        AppointmentMove(
+            appointment_id=appointment.id, old_provider_id=old[0], old_room_id=old[1], old_starts_at=old[2],
+            old_ends_at=old[3], new_provider_id=provider.id, new_room_id=room_id, new_starts_at=starts_at,
+            new_ends_at=ends_at, reason=reason, user_id=actor.user_id, at=now,
+        )
+    )
+    audit.record(
+        session, actor=actor, action="reschedule", entity="appointment",
+        entity_id=appointment.id, patient_id=appointment.patient_id,
+    )
+    return old
+
+
+def publish_move(session: Session, appointment: Appointment, old: tuple) -> None:
+    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it."""
     session.refresh(appointment)
-    # Boards showing the old day (or location) drop the card; boards on the new day add it.
     old_location = session.get(Location, old[4])
     old_day = local_day(old[2], old_location.timezone).isoformat()
     publish(
@@ -471,7 +491,6 @@ def reschedule(
         )
     )
     publish_change(session, appointment)
-    return appointment
 
 
 def moves(session: Session, *, appointment_id: int) -> list[AppointmentMove]:

@@ -16,6 +16,7 @@ from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, today_at
+from clinic_app.state.copay import CopayState
 from clinic_app.state.live_push import client_token
 
 DAY_START = 7 * 60  # the board shows 07:00-20:00 in the location's time
@@ -485,7 +486,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         self._show_details(row)
-        return None
+        return CopayState.load(wanted)
 
     @rx.event
     def close_details(self):
@@ -551,18 +552,22 @@ class CalendarState(rx.State):
     def set_move_reason(self, value: str):
         self.move_reason = str(value)[: scheduling.MAX_REASON + 1]
 
+    def _move_choice(self) -> int:
+        """The Move panel's length in minutes, after checking a visit and a time are chosen."""
+        if not self.selected_id:
+            raise InvalidInput("Choose the appointment to move.")
+        if not self.move_time:
+            raise InvalidInput("Enter the new start time, e.g. 10:30.")
+        try:
+            return int(self.move_duration)
+        except ValueError as exc:
+            raise InvalidInput("Choose a length from the list.") from exc
+
     @rx.event
     async def save_move(self):
         try:
             actor = await current_actor(self, "appointment.reschedule")
-            if not self.selected_id:
-                raise InvalidInput("Choose the appointment to move.")
-            if not self.move_time:
-                raise InvalidInput("Enter the new start time, e.g. 10:30.")
-            try:
-                minutes = int(self.move_duration)
-            except ValueError as exc:
-                raise InvalidInput("Choose a length from the list.") from exc
+            minutes = self._move_choice()
             starts_at = at_local(parse_day(self.move_day), self.move_time, self._tz)
             move = {
                 "appointment_id": self.selected_id, "starts_at": starts_at, "provider_id": as_id(self.move_provider_id),
@@ -583,7 +588,11 @@ class CalendarState(rx.State):
 
     @rx.event
     async def check_in(self, appointment_id: int):
-        return await self._move(appointment_id, "arrived", "appointment.check_in", "Checked in.")
+        await self._move(appointment_id, "arrived", "appointment.check_in", "Checked in.")
+        if self.message_is_error:
+            return None
+        # The copay due is shown, and said, at the moment of check-in.
+        return CopayState.load(appointment_id, True)
 
     @rx.event
     async def mark_no_show(self, appointment_id: int):

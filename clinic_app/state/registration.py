@@ -6,6 +6,7 @@ import dataclasses
 
 import reflex as rx
 
+from clinic_app.models import Patient
 from clinic_app.services import patients
 from clinic_app.services.errors import ClinicError, PossibleDuplicate
 from clinic_app.services.patients import Registration, RegistrationInvalid
@@ -25,10 +26,29 @@ def _blank() -> dict[str, str]:
     return form
 
 
+@dataclasses.dataclass
+class HistoryLine:
+    """One changed field, as the edit panel lists it."""
+
+    when: str
+    text: str
+
+
+def _words(row) -> str:
+    field = row.field.replace("consent_", "consent: ").replace("_", " ")
+    return f"{field}: {row.old_value or '(empty)'} -> {row.new_value or '(empty)'}"
+
+
 class RegistrationState(rx.State):
-    """What the registration panel holds. Nothing typed is lost on an error."""
+    """What the registration panel holds. Nothing typed is lost on an error.
+
+    The same panel edits a registered patient (``editing_id``): the same fields and
+    checks, "Save changes" instead of "Register patient", and the record's history.
+    """
 
     panel_open: bool = False
+    editing_id: int = 0
+    history: list[HistoryLine] = []
     form: dict[str, str] = _blank()
     problems: dict[str, str] = {}
     message: str = ""
@@ -50,12 +70,86 @@ class RegistrationState(rx.State):
         calendar = await self.get_state(CalendarState)
         calendar.booking_open = False
         calendar.selected_id = 0
+        if self.editing_id:
+            self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
         self.panel_open = True
         self.message = ""
 
     @rx.event
+    async def start_edit(self):
+        """Edit the patient chosen in the booking form."""
+        from clinic_app.services import changes
+
+        calendar = await self.get_state(CalendarState)
+        patient_id = calendar.form_patient_id
+        try:
+            await current_actor(self, "patient.register")
+            if not patient_id:
+                raise ClinicError("Choose a patient first.")
+
+            def work(session):
+                form = patients.as_registration(session, patient_id=patient_id)
+                rows = changes.history(session, entity="patient", entity_id=patient_id)[:20]
+                return form, [HistoryLine(when=f"{r.changed_at:%Y-%m-%d}", text=_words(r)) for r in rows]
+
+            form, history = await in_db(work)
+        except ClinicError as exc:
+            self.message = str(exc)
+            return
+        values = _blank()
+        values.update({name: str(getattr(form, name) or "") for name in TEXT_FIELDS})
+        values["reminders_opt_out"] = "yes" if form.reminders_opt_out else ""
+        values.update({f"consent_{kind}": form.consents.get(kind, "") for kind in CONSENTS})
+        self.form, self.problems, self.duplicate, self.history = values, {}, False, history
+        self.editing_id = patient_id
+        calendar.booking_open = False
+        self.panel_open = True
+        self.message = ""
+        from clinic_app.state.record_edit import RecordEditState
+
+        return RecordEditState.load(patient_id)
+
+    @rx.event
+    async def save_changes(self):
+        try:
+            actor = await current_actor(self, "patient.register")
+            patient_id, registration = self.editing_id, self._registration()
+            if not patient_id:
+                raise ClinicError("Choose the patient to edit.")
+
+            def work(session):
+                changed = patients.update_patient(session, actor=actor, patient_id=patient_id, form=registration)
+                patient = session.get(Patient, patient_id)
+                return changed, patients.describe(patient)
+
+            changed, label = await in_db(work)
+        except RegistrationInvalid as exc:
+            self.problems, self.message = exc.problems, str(exc)
+            return None
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        self.problems, self.message = {}, ""
+        calendar = await self.get_state(CalendarState)
+        if calendar.form_patient_id == patient_id:
+            calendar.form_patient_label = label
+        calendar._ok(f"Saved changes to {label}: {', '.join(changed).replace('_', ' ')}.")
+        # The panel stays open with the saved values and the history brought up to date.
+        return RegistrationState.start_edit
+
+    def _registration(self) -> Registration:
+        form = self.form
+        return Registration(
+            **{name: form.get(name, "") for name in TEXT_FIELDS},
+            reminders_opt_out=form.get("reminders_opt_out") == "yes",
+            consents={kind: form.get(f"consent_{kind}", "") for kind in CONSENTS},
+        )
+
+    @rx.event
     def close(self):
         self.panel_open = False
+        if self.editing_id:  # what was typed for a patient on file is not kept for a new one
+            self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
 
     @rx.event
     def set_field(self, name: str, value):
@@ -70,12 +164,7 @@ class RegistrationState(rx.State):
 
     @rx.event
     async def register(self, anyway: bool = False):
-        form = self.form
-        registration = Registration(
-            **{name: form.get(name, "") for name in TEXT_FIELDS},
-            reminders_opt_out=form.get("reminders_opt_out") == "yes",
-            consents={kind: form.get(f"consent_{kind}", "") for kind in CONSENTS},
-        )
+        registration = self._registration()
         try:
             actor = await current_actor(self, "patient.register")
             confirmed = bool(anyway) and self.duplicate

@@ -11,7 +11,7 @@ from clinic_app.services.permissions import PERMISSIONS, allowed, require
 from tests.conftest import DAY
 
 EXPECTED = {
-    "reception": {"board.view", "patient.search", "patient.register", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
+    "reception": {"board.view", "patient.search", "patient.register", "patient.merge", "appointment.reschedule", "provider.hours", "appointment.book", "appointment.check_in", "appointment.no_show", "appointment.cancel",
                   "coverage.edit", "payment.take",
                   "fhir.directory.read", "fhir.patient.read", "fhir.patient.write", "fhir.schedule.read",
                   "fhir.coverage.read"},

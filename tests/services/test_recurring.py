@@ -97,3 +97,72 @@ def test_cancel_this_and_following(session, clinic):
         recurring.cancel_following(session, actor=clinic.reception, appointment_id=single.id, now=now_at("08:55"))
     with pytest.raises(NotAllowed):
         recurring.cancel_following(session, actor=clinic.biller, appointment_id=first.id, now=now_at("08:55"))
+
+
+# -- "this and following" changes ------------------------------------------------------
+def _booked_series(session, clinic):
+    _, appointments, _ = recurring.book_series(session, **_series(session, clinic, weeks=3))
+    return appointments  # Tue/Thu 09:00 for three weeks: six visits
+
+
+def test_change_this_and_following_moves_only_those_keeping_history(session, clinic):
+    visits = _booked_series(session, clinic)
+    moved, skipped = recurring.change_following(
+        session, actor=clinic.reception, appointment_id=visits[2].id, time="10:30", duration_minutes=45,
+        provider_id=clinic.providers[1].id, reason="patient's new work hours", now=now_at("07:00"),
+    )
+    assert skipped == [] and [a.id for a in moved] == [v.id for v in visits[2:]]
+    for visit in visits:
+        session.refresh(visit)
+    assert [v.starts_at for v in visits[:2]] == [at("09:00"), at("09:00", THURSDAY)]  # earlier ones untouched
+    assert {v.provider_id for v in visits[:2]} == {clinic.providers[0].id}
+    week2 = DAY + dt.timedelta(days=7)
+    assert (visits[2].starts_at, visits[2].ends_at) == (at("10:30", week2), at("11:15", week2))
+    assert {v.provider_id for v in visits[2:]} == {clinic.providers[1].id}
+    history = scheduling.moves(session, appointment_id=visits[2].id)
+    assert [(h.old_starts_at, h.new_starts_at, h.reason) for h in history] == [
+        (at("09:00", week2), at("10:30", week2), "patient's new work hours")
+    ]
+
+
+def test_following_change_reports_each_clash_before_saving_anything(session, clinic):
+    visits = _booked_series(session, clinic)
+    week2_thu = THURSDAY + dt.timedelta(days=7)
+    scheduling.book_appointment(  # Bo Baker is busy at 10:30 on the second Thursday
+        session, actor=clinic.reception, patient_id=clinic.patients[1].id, provider_id=clinic.providers[1].id,
+        appointment_type_id=clinic.treatment.id, starts_at=at("10:45", week2_thu), now=now_at("07:00"),
+    )
+    change = {"actor": clinic.reception, "appointment_id": visits[1].id, "time": "10:30",
+              "provider_id": clinic.providers[1].id, "now": now_at("07:00")}
+    plan = recurring.plan_following_change(session, **change)
+    assert [(o.label, o.problem) for o, *_ in plan if not o.ok] == [
+        ("Thu 2030-03-21 10:30", "Bo Baker, PT already has an appointment 10:45-11:15"),
+    ]
+    assert len(plan) == 5
+    with pytest.raises(SeriesConflict, match=r"1 of 5 visits cannot be moved \(Thu 2030-03-21 10:30: Bo Baker") as info:
+        recurring.change_following(session, **change)
+    assert len(info.value.occurrences) == 5
+    for visit in visits:
+        session.refresh(visit)
+    assert {v.provider_id for v in visits} == {clinic.providers[0].id}  # nothing was saved
+    assert scheduling.moves(session, appointment_id=visits[1].id) == []
+    # Skipping the clash moves the other four and leaves that one where it was.
+    moved, skipped = recurring.change_following(session, **change, skip_conflicts=True)
+    assert len(moved) == 4 and [o.label for o in skipped] == ["Thu 2030-03-21 10:30"]
+    session.refresh(visits[3])
+    assert (visits[3].starts_at, visits[3].provider_id) == (at("09:00", week2_thu), clinic.providers[0].id)
+
+
+def test_following_change_input_is_checked(session, clinic):
+    visits = _booked_series(session, clinic)
+    one_off = book(session, clinic, "15:00", patient=1)
+    base = {"actor": clinic.reception, "now": now_at("07:00")}
+    with pytest.raises(InvalidInput, match="Choose a new time, length or provider"):
+        recurring.plan_following_change(session, appointment_id=visits[0].id, **base)
+    with pytest.raises(InvalidInput, match="between 5 and 480"):
+        recurring.plan_following_change(session, appointment_id=visits[0].id, duration_minutes=600, **base)
+    with pytest.raises(NotFound, match="not part of a series"):
+        recurring.plan_following_change(session, appointment_id=one_off.id, time="10:00", **base)
+    with pytest.raises(NotAllowed):
+        recurring.change_following(session, actor=clinic.clinician, appointment_id=visits[0].id, time="10:00",
+                                   now=now_at("07:00"))
