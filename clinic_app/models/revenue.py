@@ -166,6 +166,7 @@ class ClaimEvent(SQLModel, table=True):
     """One status change of a claim: the claim's history."""
 
     __tablename__ = "claim_event"
+    __table_args__ = (Index("ix_claim_event_status_at", "to_status", "at"),)  # clean-claim and denial rates
 
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id", index=True)
@@ -227,6 +228,9 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(f"kind IN ({_kind_list})", name="ck_ledger_kind"),
         CheckConstraint(f"method IN ({_method_list})", name="ck_ledger_method"),
+        # KPIs: payments and adjustments by date, billed charges by date of service.
+        Index("ix_ledger_kind_created", "kind", "created_at"),
+        Index("ix_ledger_kind_service_date", "kind", "service_date"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
