@@ -20,7 +20,7 @@ EVENT = AppointmentChanged(appointment_id=7, location_id=1, provider_id=2, day="
 
 
 def test_event_topics_cover_every_screen_that_shows_the_visit():
-    assert EVENT.topics() == ["board:1:2030-03-12", "chart:2:2030-03-12", "billing:1", "kpi:1:2030-03-12"]
+    assert EVENT.topics() == ["board:1:2030-03-12", "chart:2:2030-03-12", "billing:1"]
     assert AppointmentChanged.from_json(EVENT.to_json()) == EVENT
 
 
@@ -28,13 +28,30 @@ def test_registry_keeps_view_order_replaces_a_screens_topic_and_forgets_tokens()
     reg = Registry()
     reg.show("a", "board", ["board:1:2030-03-12"])
     reg.show("b", "board", ["board:1:2030-03-12"])
-    reg.show("a", "kpi", ["kpi:1:2030-03-12"])
+    reg.show("a", "kpi", ["kpi:2030-03-01:2030-03-31:1:*:*"])
     assert reg.tokens("board:1:2030-03-12") == ["a", "b"]
     reg.show("a", "board", ["board:1:2030-03-13"])  # a moved to the next day
     assert reg.tokens("board:1:2030-03-12") == ["b"]
-    assert reg.topics_of("a") == {"board:1:2030-03-13", "kpi:1:2030-03-12"}
+    assert reg.topics_of("a") == {"board:1:2030-03-13", "kpi:2030-03-01:2030-03-31:1:*:*"}
+    assert reg.topics_with_prefix("kpi:") == ["kpi:2030-03-01:2030-03-31:1:*:*"]
     reg.forget("a")
-    assert reg.tokens("kpi:1:2030-03-12") == [] and reg.count() == 1
+    assert reg.tokens("kpi:2030-03-01:2030-03-31:1:*:*") == [] and reg.count() == 1
+    assert reg.topics_with_prefix("kpi:") == []
+
+
+def test_a_visit_change_refreshes_the_kpi_ranges_that_hold_it_once_per_range(monkeypatch):
+    from clinic_app.state import live_push
+
+    reg = Registry()
+    monkeypatch.setattr(live_push, "registry", reg)
+    reg.show("a", "kpi", ["kpi:2030-03-01:2030-03-31:*:*:*"])
+    reg.show("b", "kpi", ["kpi:2030-03-01:2030-03-31:*:*:*"])  # same range: one topic, one recompute
+    reg.show("c", "kpi", ["kpi:2030-03-12:2030-03-12:1:2:*"])
+    reg.show("d", "kpi", ["kpi:2030-03-12:2030-03-12:1:5:*"])  # another provider
+    reg.show("e", "kpi", ["kpi:2030-03-12:2030-03-12:4:*:*"])  # another location
+    reg.show("f", "kpi", ["kpi:2030-04-01:2030-04-30:*:*:*"])  # another month
+    reg.show("g", "kpi", ["kpi:not-a-range"])  # ignored, and it stops nothing
+    assert sorted(live_push._kpi_topics(EVENT)) == ["kpi:2030-03-01:2030-03-31:*:*:*", "kpi:2030-03-12:2030-03-12:1:2:*"]
 
 
 async def _collect(bus, count: int, publish) -> list[AppointmentChanged]:

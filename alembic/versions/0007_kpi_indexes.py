@@ -1,5 +1,5 @@
 """Indexes the range KPIs read by: payments and adjustments by date, billed charges by date
-of service, claim answers by time, a patient's visits by time (new patients).
+of service, open AR at a date, claim answers by time, a patient's visits by time (new patients).
 
 Revision ID: 0007
 Revises: 0004
@@ -19,12 +19,14 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_index('ix_ledger_kind_created', 'ledger_entry', ['kind', 'created_at'], unique=False)
     op.create_index('ix_ledger_kind_service_date', 'ledger_entry', ['kind', 'service_date'], unique=False)
+    op.create_index('ix_ledger_created_amount', 'ledger_entry', ['created_at', 'amount_cents'], unique=False)
     op.create_index('ix_claim_event_status_at', 'claim_event', ['to_status', 'at'], unique=False)
-    op.create_index('ix_appointment_patient_start', 'appointment', ['patient_id', 'starts_at'], unique=False)
+    op.create_index('ix_appointment_patient_start', 'appointment', ['patient_id', 'starts_at', 'status'], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index('ix_appointment_patient_start', table_name='appointment')
     op.drop_index('ix_claim_event_status_at', table_name='claim_event')
+    op.drop_index('ix_ledger_created_amount', table_name='ledger_entry')
     op.drop_index('ix_ledger_kind_service_date', table_name='ledger_entry')
     op.drop_index('ix_ledger_kind_created', table_name='ledger_entry')

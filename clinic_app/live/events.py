@@ -17,12 +17,12 @@ class AppointmentChanged:
     status: str
 
     def topics(self) -> list[str]:
-        """Every topic whose screens show this appointment."""
+        """Every fixed topic whose screens show this appointment (KPI dashboards show date
+        ranges: the live layer matches their topics against the event, see kpi_topic)."""
         return [
             board_topic(self.location_id, self.day),
             chart_topic(self.provider_id, self.day),
             billing_topic(self.location_id),
-            kpi_topic(self.location_id, self.day),
         ]
 
     def to_json(self) -> str:
@@ -48,6 +48,10 @@ def billing_topic(location_id: int) -> str:
     return f"billing:{location_id}"
 
 
-def kpi_topic(location_id: int, day: str) -> str:
-    """KPI dashboards showing one location's day."""
-    return f"kpi:{location_id}:{day}"
+KPI_PREFIX = "kpi:"
+
+
+def kpi_topic(filters_key: str) -> str:
+    """KPI dashboards showing one set of filters (services.kpi.KpiFilters.key()): every
+    dashboard with the same range and filters shares the topic, so a change is computed once."""
+    return KPI_PREFIX + filters_key

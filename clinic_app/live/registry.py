@@ -49,6 +49,11 @@ class Registry:
         with self._lock:
             return list(self._by_topic.get(topic, ()))
 
+    def topics_with_prefix(self, prefix: str) -> list[str]:
+        """The topics someone shows that start with ``prefix`` (e.g. every KPI range in view)."""
+        with self._lock:
+            return [t for t in self._by_topic if t.startswith(prefix)]
+
     def topics_of(self, token: str) -> set[str]:
         with self._lock:
             return set(self._by_token.get(token, ()))

@@ -231,6 +231,7 @@ class LedgerEntry(SQLModel, table=True):
         # KPIs: payments and adjustments by date, billed charges by date of service.
         Index("ix_ledger_kind_created", "kind", "created_at"),
         Index("ix_ledger_kind_service_date", "kind", "service_date"),
+        Index("ix_ledger_created_amount", "created_at", "amount_cents"),  # open AR at a date, index only
     )
 
     id: int | None = Field(default=None, primary_key=True)

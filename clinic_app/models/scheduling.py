@@ -39,7 +39,7 @@ class Appointment(SQLModel, table=True):
         Index("ix_appointment_provider_start", "provider_id", "starts_at"),
         Index("ix_appointment_room_start", "room_id", "starts_at"),
         Index("ix_appointment_status", "status"),
-        Index("ix_appointment_patient_start", "patient_id", "starts_at"),  # new patients (KPIs)
+        Index("ix_appointment_patient_start", "patient_id", "starts_at", "status"),  # new patients (KPIs), index only
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,57 +1,176 @@
-"""The manager's dashboard."""
+"""The manager's dashboard: a date range and filters, tiles, charts, the rows behind a tile."""
 
 import reflex as rx
 
-from clinic_app.components.layout import frame, message_box
-from clinic_app.components.status_badge import status_badge
-from clinic_app.state.kpi import KpiState
+from clinic_app.components.layout import frame, message_box, option_select
+from clinic_app.state.kpi import KpiState, Tile
+
+TOUCH = "44px"
 
 
-def _tile(label: str, value) -> rx.Component:
-    return rx.card(
-        rx.vstack(rx.text(label, size="2", color_scheme="gray"), rx.heading(value, size="7"), spacing="1"),
-        min_width="180px",
-        aria_label=label,
-        role="group",
+def _labelled(label: str, control_id: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.el.label(label, html_for=control_id, font_size="14px"), control, spacing="1")
+
+
+def _filters() -> rx.Component:
+    return rx.flex(
+        _labelled("Period", "kpi-preset", option_select("kpi-preset", "Period", KpiState.presets, KpiState.preset, KpiState.set_preset)),
+        _labelled("From", "kpi-start", rx.input(id="kpi-start", type="date", value=KpiState.start, on_change=KpiState.set_start,
+                                                width="160px", min_height=TOUCH)),
+        _labelled("To", "kpi-end", rx.input(id="kpi-end", type="date", value=KpiState.end, on_change=KpiState.set_end,
+                                            width="160px", min_height=TOUCH)),
+        _labelled("Location", "kpi-location",
+                  option_select("kpi-location", "Location", KpiState.locations, KpiState.location_id, KpiState.set_location)),
+        _labelled("Provider", "kpi-provider",
+                  option_select("kpi-provider", "Provider", KpiState.providers, KpiState.provider_id, KpiState.set_provider)),
+        _labelled("Payer", "kpi-payer", option_select("kpi-payer", "Payer", KpiState.payers, KpiState.payer_id, KpiState.set_payer)),
+        rx.button("Refresh figures", on_click=KpiState.refresh, variant="soft", min_height=TOUCH, align_self="end"),
+        wrap="wrap",
+        gap="12px",
+        align="end",
+        margin_bottom="12px",
+    )
+
+
+def _tile(tile: Tile) -> rx.Component:
+    selected = KpiState.drill_key == tile.key
+    return rx.button(
+        rx.vstack(
+            rx.text(tile.label, size="2", color_scheme="gray"),
+            rx.heading(tile.value, size="6", class_name="kpi-value"),
+            rx.text(tile.detail, size="1", color_scheme="gray"),
+            align="start",
+            spacing="1",
+        ),
+        on_click=KpiState.open_drill(tile.key),
+        variant=rx.cond(selected, "solid", "surface"),
+        aria_pressed=rx.cond(selected, "true", "false"),
+        aria_label="Show the rows behind " + tile.label + ": " + tile.value,
+        title="Show the rows behind this figure",
+        data_tile=tile.key,
+        height="auto",
+        min_height="96px",
+        width="220px",
+        padding="10px 12px",
+        justify="start",
+        text_align="left",
+        color_scheme="gray",
+        high_contrast=True,
+    )
+
+
+def _download(label: str, on_click) -> rx.Component:
+    return rx.button(label, on_click=on_click, variant="outline", size="2", min_height=TOUCH)
+
+
+def _util_table(title: str, rows, table: str, who: str) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.heading(title, size="4"), _download(f"Download {title.lower()} as CSV", KpiState.download_table(table)),
+                  align="center", spacing="3"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (who, "Booked minutes", "Available minutes", "Utilisation")])),
+            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(
+                rx.table.row_header_cell(r.name), rx.table.cell(r.booked), rx.table.cell(r.available), rx.table.cell(r.rate),
+            ))),
+            size="1",
+        ),
+        align="start",
+        spacing="2",
+    )
+
+
+def _chart(title, chart: rx.Component, description: str, width: str, *below: rx.Component) -> rx.Component:
+    return rx.vstack(
+        rx.heading(title, size="4"), chart, *below,
+        width=width, max_width="100%", align="start", aria_label="Chart: " + description, role="figure",
+    )
+
+
+def _charts() -> rx.Component:
+    return rx.flex(
+        _chart(
+            "Visits per " + KpiState.grain,
+            rx.recharts.bar_chart(
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                rx.recharts.x_axis(data_key="period"),
+                rx.recharts.y_axis(allow_decimals=False),
+                rx.recharts.graphing_tooltip(),
+                rx.recharts.legend(),
+                rx.recharts.bar(data_key="visits", name="Visits completed", fill="#2563eb"),
+                rx.recharts.bar(data_key="arrivals", name="Arrivals", fill="#16a34a"),
+                rx.recharts.bar(data_key="no_shows", name="No-shows", fill="#dc2626"),
+                data=KpiState.visits_chart, width="100%", height=260,
+            ),
+            "visits completed, arrivals and no-shows per period",
+            "560px",
+            _download("Download visits per period as CSV", KpiState.download_table("visits_by_period")),
+        ),
+        _chart(
+            "Utilisation by provider (%)",
+            rx.recharts.bar_chart(
+                rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+                rx.recharts.x_axis(data_key="name"),
+                rx.recharts.y_axis(domain=[0, 100], unit="%"),
+                rx.recharts.graphing_tooltip(),
+                rx.recharts.bar(data_key="percent", name="Utilisation %", fill="#7c3aed"),
+                data=KpiState.provider_chart, width="100%", height=260,
+            ),
+            "utilisation by provider, in per cent",
+            "420px",
+        ),
+        wrap="wrap",
+        gap="24px",
+        margin_bottom="16px",
+    )
+
+
+def _drill() -> rx.Component:
+    return rx.cond(
+        KpiState.drill_key != "",
+        rx.el.section(
+            rx.hstack(
+                rx.heading("Rows behind: " + KpiState.drill_label, size="4", id="kpi-drill-title"),
+                _download("Download these rows as CSV", KpiState.download_drill),
+                rx.button("Close the rows", on_click=KpiState.close_drill, variant="soft", size="2", min_height=TOUCH),
+                align="center",
+                spacing="3",
+                wrap="wrap",
+            ),
+            rx.text(KpiState.drill_note, size="2", margin_y="6px", role="status"),
+            rx.table.root(
+                rx.table.header(rx.table.row(rx.foreach(KpiState.drill_columns, lambda c: rx.table.column_header_cell(c)))),
+                rx.table.body(rx.foreach(KpiState.drill_rows, lambda row: rx.table.row(
+                    rx.foreach(row, lambda cell: rx.table.cell(cell))
+                ))),
+                size="1",
+                id="kpi-drill-table",
+            ),
+            aria_labelledby="kpi-drill-title",
+            margin_bottom="16px",
+            padding="12px",
+            border="1px solid var(--gray-6)",
+            border_radius="8px",
+        ),
     )
 
 
 def kpi_page() -> rx.Component:
     return frame(
-        "Today at the clinic",
-        rx.hstack(
-            rx.el.label("Location", html_for="kpi-location"),
-            rx.select.root(
-                rx.select.trigger(id="kpi-location", aria_label="Location"),
-                rx.select.content(rx.foreach(KpiState.locations, lambda o: rx.select.item(o.label, value=o.value))),
-                value=KpiState.location_id,
-                on_change=KpiState.set_location,
-            ),
-            rx.el.label("Day", html_for="kpi-day"),
-            rx.input(id="kpi-day", type="date", value=KpiState.day, on_change=KpiState.set_day, width="170px"),
-            align="center",
-            spacing="3",
-            margin_bottom="12px",
-        ),
+        "Clinic dashboard",
+        _filters(),
         message_box(KpiState.message, KpiState.message != ""),
-        rx.flex(
-            _tile("Visits scheduled", KpiState.scheduled),
-            _tile("No-show rate", KpiState.no_show_rate),
-            _tile("Notes awaiting signature", KpiState.awaiting_signature),
-            _tile("Median minutes to signature", KpiState.median_lag),
-            _tile("Charges (date of service)", "$" + KpiState.charges),
-            wrap="wrap",
-            gap="12px",
+        rx.text(KpiState.status, size="2", color_scheme="gray", role="status", id="kpi-status", margin_bottom="8px"),
+        rx.el.section(
+            rx.flex(rx.foreach(KpiState.tiles, _tile), wrap="wrap", gap="12px"),
+            aria_label="Key figures; choose one to see the rows behind it",
             margin_bottom="16px",
         ),
-        rx.heading("Visits by status", size="4", margin_bottom="8px"),
+        _drill(),
+        _charts(),
         rx.flex(
-            rx.foreach(
-                KpiState.by_status,
-                lambda s: rx.hstack(status_badge(s.status, s.label), rx.text(s.count, weight="bold", class_name="status-count"),
-                                    aria_label=s.label + ": " + s.count.to(str), role="group"),
-            ),
+            _util_table("Utilisation by provider", KpiState.provider_util, "utilisation_by_provider", "Provider"),
+            _util_table("Utilisation by room", KpiState.room_util, "utilisation_by_room", "Room"),
             wrap="wrap",
-            gap="16px",
+            gap="24px",
         ),
     )

@@ -1,8 +1,9 @@
-"""Day KPIs for the manager's dashboard, as SQL aggregates (no loops over rows).
+"""KPIs for the manager's dashboard, as SQL aggregates (no loops over rows).
 
-Definitions (also in README.md):
+The dashboard shows a date range (range_kpis, drill_down, to_csv); every formula and what
+counts is in docs/kpi.md. day_kpis is one location's day with the same definitions:
 - visits by status: appointments starting that day at the location, by status.
-- no-show rate: no-shows / (appointments scheduled - cancellations).
+- no-show rate: no-shows / (appointments scheduled - cancellations made in advance).
 - notes awaiting signature: visits at the location, that day or earlier, in session
   with the note not yet signed.
 - median documentation lag: median minutes from visit end to note signature, over
@@ -72,9 +73,12 @@ def compute_day_kpis(session: Session, *, location_id: int, day: dt.date) -> dic
         session.exec(select(Appointment.status, func.count()).where(*in_day).group_by(Appointment.status)).all()
     )
     scheduled = sum(by_status.values())
-    cancelled = by_status.get("cancelled", 0)
     no_shows = by_status.get("no_show", 0)
-    denominator = scheduled - cancelled
+    advance = session.exec(
+        select(func.count()).select_from(Appointment)
+        .where(*in_day, Appointment.status == "cancelled", Appointment.late_cancel == false())
+    ).one()
+    denominator = scheduled - advance
     awaiting = session.exec(
         select(func.count())
         .select_from(Appointment)
@@ -186,6 +190,7 @@ class _Scope:
     # Money not tied to a visit (a payment on account) counts in the first location's zone,
     # and only when no location or provider is chosen (it belongs to neither).
     home: tuple[dt.datetime, dt.datetime] | None
+    limit: int | None = None  # drill-down rows wanted (the page shows a few; CSV takes all)
 
     def in_range(self, column, location_column):
         """``column`` falls in the range, read in the zone of the row's location."""
@@ -211,7 +216,12 @@ class _Scope:
             s, e = self.home
             loose = LedgerEntry.created_at < e if before_end_only else and_(LedgerEntry.created_at >= s, LedgerEntry.created_at < e)
             when = or_(when, and_(LedgerEntry.appointment_id.is_(None), loose))
-        conditions = [when]
+        # The envelope of every location's bounds, implied by ``when``: lets the database use a
+        # (kind, created_at) index range instead of reading every entry of the kind.
+        spans = [*self.bounds.values(), *([self.home] if self.home else [])]
+        conditions = [when, LedgerEntry.created_at < max(e for _, e in spans)]
+        if not before_end_only:
+            conditions.append(LedgerEntry.created_at >= min(s for s, _ in spans))
         if self.filters.provider_id is not None:
             conditions.append(Appointment.provider_id == self.filters.provider_id)
         if self.filters.payer_id is not None:
@@ -421,9 +431,10 @@ def _first_visits(scope: _Scope):
     earlier = aliased(Appointment)
     return [
         *scope.appointments(), Appointment.status.in_(ATTENDED),
-        ~exists().where(earlier.patient_id == Appointment.patient_id, earlier.status.in_(ATTENDED),
-                        or_(earlier.starts_at < Appointment.starts_at,
-                            and_(earlier.starts_at == Appointment.starts_at, earlier.id < Appointment.id))),
+        # A patient is never booked twice at once (scheduling refuses it), so "earlier" is
+        # strictly earlier: a range on (patient_id, starts_at, status), index only.
+        ~exists().where(earlier.patient_id == Appointment.patient_id, earlier.starts_at < Appointment.starts_at,
+                        earlier.status.in_(ATTENDED)),
     ]
 
 
@@ -471,15 +482,32 @@ def charges(session: Session, scope: _Scope) -> int:
     ).one())
 
 
-def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool = False) -> int:
+def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool = False, extra=()) -> int:
     query = (
         select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
         .outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
-        .where(*scope.ledger(before_end_only=before_end_only))
+        .where(*scope.ledger(before_end_only=before_end_only), *extra)
     )
     if kinds:
         query = query.where(LedgerEntry.kind.in_(kinds))
     return int(session.exec(query).one())
+
+
+def open_ar(session: Session, scope: _Scope) -> int:
+    """What is owed at the range's end (all parties, net of credits): the sum of every ledger
+    entry made before then, read in the zone of the entry's visit location."""
+    f = scope.filters
+    if f.location_id is not None or f.provider_id is not None:
+        return _ledger_sum(session, scope, (), before_end_only=True)
+    # Everything before the earliest location's end counts whatever its location: one sum over
+    # the (created_at, amount_cents) index with no join; only the few hours between the
+    # locations' ends need each entry's visit.
+    first_end = min(e for _, e in [*scope.bounds.values(), *([scope.home] if scope.home else [])])
+    early = [LedgerEntry.created_at < first_end]
+    if f.payer_id is not None:
+        early.append(LedgerEntry.payer_id == f.payer_id)
+    before = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*early)).one())
+    return before + _ledger_sum(session, scope, (), before_end_only=True, extra=(LedgerEntry.created_at >= first_end,))
 
 
 def payments(session: Session, scope: _Scope) -> int:
@@ -513,10 +541,10 @@ def collection(session: Session, scope: _Scope, payments_cents: int) -> dict:
 
 def ar_days(session: Session, filters: KpiFilters) -> dict:
     """AR days at the range's end = open AR then / average daily billed charges of the 90 days ending then."""
-    open_ar = _ledger_sum(session, _scope(session, filters), (), before_end_only=True)
+    owed = open_ar(session, _scope(session, filters))
     window = dataclasses.replace(filters, start=filters.end - dt.timedelta(days=AR_DAYS_WINDOW - 1))
     daily = billed_charges(session, _scope(session, window)) / AR_DAYS_WINDOW
-    return {"ar_open_cents": open_ar, "ar_avg_daily_charges_cents": daily, "ar_days": _ratio(open_ar, daily)}
+    return {"ar_open_cents": owed, "ar_avg_daily_charges_cents": daily, "ar_days": _ratio(owed, daily)}
 
 
 def _first_submissions(scope: _Scope):
@@ -660,6 +688,7 @@ def _visit_rows(
         .outerjoin(Room, Room.id == Appointment.room_id)
         .where(*conditions)
         .order_by(Appointment.starts_at, Appointment.id)
+        .limit(scope.limit)
     )
     if with_note:
         query = query.join(Note, Note.appointment_id == Appointment.id)
@@ -674,12 +703,16 @@ def _visit_rows(
     return rows
 
 
-def drill_down(session: Session, *, actor: Actor, filters: KpiFilters, tile: str) -> list[dict]:
-    """The rows behind ``tile``; their totals equal the tile's figure (see docs/kpi.md)."""
+def drill_down(session: Session, *, actor: Actor, filters: KpiFilters, tile: str, limit: int | None = None) -> list[dict]:
+    """The rows behind ``tile``; their totals equal the tile's figure (see docs/kpi.md).
+
+    ``limit`` keeps only the first rows of the long lists (visits, charges, payments), for a
+    page that shows a few; without it every row comes back (for CSV and for checking totals).
+    """
     require(actor.role, "kpi.view")
     if tile not in TILES:
         raise InvalidInput(f"There is no KPI called {tile!r}.")
-    scope = _scope(session, filters)
+    scope = dataclasses.replace(_scope(session, filters), limit=limit)
     appts = scope.appointments()
     if tile == "visits":
         return _visit_rows(session, scope, [*appts, Appointment.status.in_(COMPLETED)])
@@ -747,7 +780,7 @@ def _charge_rows(session: Session, scope: _Scope) -> list[dict]:
                    Charge.amount_cents)
             .select_from(Charge).join(Appointment, Appointment.id == Charge.appointment_id)
             .join(Provider, Provider.id == Appointment.provider_id)
-            .where(*scope.appointments()).order_by(Appointment.starts_at, Appointment.id, Charge.line_no)
+            .where(*scope.appointments()).order_by(Appointment.starts_at, Appointment.id, Charge.line_no).limit(scope.limit)
         ).all()
     ]
 
@@ -762,7 +795,8 @@ def _payment_rows(session: Session, scope: _Scope) -> list[dict]:
             select(LedgerEntry.id, LedgerEntry.created_at, Appointment.location_id, LedgerEntry.kind, LedgerEntry.payer_id,
                    LedgerEntry.method, LedgerEntry.appointment_id, LedgerEntry.amount_cents)
             .select_from(LedgerEntry).outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
-            .where(*scope.ledger(), LedgerEntry.kind.in_(("payment", "refund"))).order_by(LedgerEntry.created_at, LedgerEntry.id)
+            .where(*scope.ledger(), LedgerEntry.kind.in_(("payment", "refund")))
+            .order_by(LedgerEntry.created_at, LedgerEntry.id).limit(scope.limit)
         ).all()
     ]
 
@@ -806,3 +840,38 @@ def to_csv(rows: list[dict]) -> str:
             f"{row[c] / 100:.2f}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
         ])
     return out.getvalue()
+
+
+# -- what the dashboard offers -----------------------------------------------------------------
+PRESETS = {
+    "today": "Today", "this_week": "This week", "this_month": "This month", "last_month": "Last month",
+    "this_year": "This year", "custom": "Custom dates",
+}
+
+
+def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates a preset means on ``today`` (weeks start on Monday)."""
+    if preset == "today":
+        return today, today
+    if preset == "this_week":
+        monday = today - dt.timedelta(days=today.weekday())
+        return monday, monday + dt.timedelta(days=6)
+    if preset == "this_month":
+        first = today.replace(day=1)
+        return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    if preset == "last_month":
+        last = today.replace(day=1) - dt.timedelta(days=1)
+        return last.replace(day=1), last
+    if preset == "this_year":
+        return today.replace(month=1, day=1), today.replace(month=12, day=31)
+    raise InvalidInput("Choose a period from the list.")
+
+
+def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[int, str, str]]]:
+    """Locations (id, name, time zone), providers and payers (id, name, "") the filters offer."""
+    require(actor.role, "kpi.view")
+    return {
+        "locations": [tuple(r) for r in session.exec(select(Location.id, Location.name, Location.timezone).order_by(Location.name)).all()],
+        "providers": [(pid, name, "") for pid, name in session.exec(select(Provider.id, Provider.name).order_by(Provider.name)).all()],
+        "payers": [(pid, name, "") for pid, name in session.exec(select(Payer.id, Payer.name).order_by(Payer.name)).all()],
+    }

@@ -1,102 +1,315 @@
-"""The manager's dashboard: one location's day in numbers, live."""
+"""The manager's dashboard: KPIs over a date range with filters, drill-down and CSV, live."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import session_scope
+from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import kpi_topic
-from clinic_app.models import Location
-from clinic_app.services import board, kpi
-from clinic_app.services.clock import parse_day
+from clinic_app.services import kpi
+from clinic_app.services.clock import local, parse_day
 from clinic_app.services.errors import ClinicError, InvalidInput
-from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, money, today_at
+from clinic_app.state.auth import current_actor, page_actor
+from clinic_app.state.common import Option, in_db, money, today_at
 from clinic_app.state.live_push import client_token
+
+ALL = "all"  # a select's value for "no filter" (Radix selects take no empty value)
+DRILL_SHOWN = 200  # rows shown on the page; the CSV holds them all
+TABLES = {  # downloadable tables besides the drill-down: key -> (file name, columns)
+    "visits_by_period": ("visits-by-period", ["period", "visits", "arrivals", "no_shows"]),
+    "utilisation_by_provider": ("utilisation-by-provider", ["provider", "booked_minutes", "available_minutes", "utilisation"]),
+    "utilisation_by_room": ("utilisation-by-room", ["room", "booked_minutes", "available_minutes", "utilisation"]),
+}
 
 
 @dataclasses.dataclass
-class StatusCount:
-    status: str
+class Tile:
+    key: str
     label: str
-    count: int
+    value: str
+    detail: str
+
+
+@dataclasses.dataclass
+class UtilRow:
+    name: str
+    booked: str
+    available: str
+    rate: str
+    percent: float
+
+
+def _pct(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _minutes(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} min"
+
+
+def _tiles(f: dict) -> list[Tile]:
+    """Each tile's value in words a manager reads, with what it is out of."""
+    ar = f["ar_days"]
+    per_case = f["visits_per_case"]
+    util_rooms = [r for r in f["utilisation_by_room"] if r["available_minutes"]]
+    util_providers = [r for r in f["utilisation_by_provider"] if r["available_minutes"]]
+    values = {
+        "visits": (str(f["visits"]), f"note signed; {f['scheduled']} scheduled"),
+        "arrivals": (str(f["arrivals"]), "patients who came"),
+        "no_show_rate": (_pct(f["no_show_rate"]), f"{f['no_shows']} of {f['rate_denominator']} kept appointments"),
+        "late_cancel_rate": (_pct(f["late_cancel_rate"]), f"{f['late_cancels']} of {f['rate_denominator']} kept appointments"),
+        "utilisation_by_provider": (_pct(f["utilisation"]), f"{len(util_providers)} providers with hours"),
+        "utilisation_by_room": (_pct(f["room_utilisation"]), f"{len(util_rooms)} rooms"),
+        "new_patients": (str(f["new_patients"]), "first visit ever"),
+        "visits_per_case": ("-" if per_case is None else f"{per_case:.1f}", f"{f['case_visits']} visits in {f['cases']} cases"),
+        "wait_time": (_minutes(f["wait_minutes_avg"]), f"over {f['wait_count']} visits"),
+        "documentation_lag": (_minutes(f["lag_minutes_avg"]), f"over {f['lag_count']} signed notes"),
+        "charges": ("$" + money(f["charges_cents"]), "captured, by date of service"),
+        "payments": ("$" + money(f["payments_cents"]), "received, net of refunds"),
+        "collection_rate": (_pct(f["collection_rate"]),
+                            f"of ${money(f['billed_charges_cents'] - f['contractual_adjustments_cents'])} billed net"),
+        "ar_days": ("-" if ar is None else f"{ar:.1f}", f"${money(f['ar_open_cents'])} open at the end"),
+        "clean_claim_rate": (_pct(f["clean_claim_rate"]), f"{f['claims_clean']} of {f['claims_answered']} answered"),
+        "denial_rate": (_pct(f["denial_rate"]), f"{f['claims_denied']} of {f['claims_adjudicated']} adjudicated"),
+    }
+    return [Tile(key=key, label=label, value=values[key][0], detail=values[key][1]) for key, (label, _) in kpi.TILES.items()]
+
+
+def _util_rows(rows: list[dict], name: str) -> list[UtilRow]:
+    return [
+        UtilRow(
+            name=r[name], booked=f"{r['booked_minutes']:.0f}",
+            available="no hours set" if r["available_minutes"] is None else f"{r['available_minutes']:.0f}",
+            rate=_pct(r["utilisation"]), percent=round((r["utilisation"] or 0) * 100, 1),
+        )
+        for r in rows
+    ]
+
+
+def _cell(column: str, value) -> str:
+    if value is None:
+        return ""
+    if column.endswith("_cents"):
+        return money(value)
+    return str(value)
 
 
 class KpiState(rx.State):
-    """One dashboard."""
+    """One dashboard: a date range, filters, tiles, charts and the rows behind one tile."""
 
-    location_id: str = ""
-    day: str = ""
+    preset: str = "this_month"
+    start: str = ""
+    end: str = ""
+    location_id: str = ALL
+    provider_id: str = ALL
+    payer_id: str = ALL
+    presets: list[Option] = [Option(value=k, label=v) for k, v in kpi.PRESETS.items()]
     locations: list[Option] = []
-    by_status: list[StatusCount] = []
-    scheduled: int = 0
-    no_show_rate: str = "-"
-    awaiting_signature: int = 0
-    median_lag: str = "-"
-    charges: str = "0.00"
+    providers: list[Option] = []
+    payers: list[Option] = []
+    tiles: list[Tile] = []
+    visits_chart: list[dict] = []
+    provider_util: list[UtilRow] = []
+    provider_chart: list[dict] = []
+    room_util: list[UtilRow] = []
+    grain: str = "day"
+    status: str = ""
     message: str = ""
+    drill_key: str = ""
+    drill_label: str = ""
+    drill_columns: list[str] = []
+    drill_rows: list[list[str]] = []
+    drill_note: str = ""
+    _zones: dict[str, str] = {}
+
+    def _filters(self) -> kpi.KpiFilters:
+        return kpi.KpiFilters(
+            start=parse_day(self.start), end=parse_day(self.end),
+            **{name: None if value == ALL else int(value)
+               for name, value in (("location_id", self.location_id), ("provider_id", self.provider_id), ("payer_id", self.payer_id))},
+        )
+
+    def _today(self) -> dt.date:
+        tz = self._zones.get(self.location_id) or next(iter(self._zones.values()), "America/New_York")
+        return today_at(tz)
 
     @rx.event
     async def load(self):
         actor, redirect = await page_actor(self, "kpi.view")
         if redirect:
             return redirect
-        with session_scope() as session:
-            locations = board.locations(session)
-        self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
-        if self.location_id not in {o.value for o in self.locations}:
-            ids = [loc.id for loc in locations]
-            self.location_id = str(actor.location_id if actor.location_id in ids else ids[0])
-        if not self.day:
-            tz = next(loc.timezone for loc in locations if str(loc.id) == self.location_id)
-            self.day = today_at(tz).isoformat()
+        options = await in_db(lambda s: kpi.filter_options(s, actor=actor))
+        self.locations = [Option(value=ALL, label="All locations")] + [Option(str(i), n) for i, n, _ in options["locations"]]
+        self.providers = [Option(value=ALL, label="All providers")] + [Option(str(i), n) for i, n, _ in options["providers"]]
+        self.payers = [Option(value=ALL, label="All payers")] + [Option(str(i), n) for i, n, _ in options["payers"]]
+        self._zones = {str(i): tz for i, _, tz in options["locations"]}
+        for name, options_ in (("location_id", self.locations), ("provider_id", self.providers), ("payer_id", self.payers)):
+            if getattr(self, name) not in {o.value for o in options_}:
+                setattr(self, name, ALL)
+        if not self.start or self.preset != "custom":
+            self._apply_preset(self.preset)
         return await self._refresh()
 
-    async def _refresh(self):
+    def _apply_preset(self, preset: str) -> None:
+        start, end = kpi.preset_range(preset, self._today())
+        self.preset, self.start, self.end = preset, start.isoformat(), end.isoformat()
+
+    async def _figures(self) -> dict | None:
+        """The figures for the filters shown, checked for this user; None (and why) if refused."""
         try:
             actor = await current_actor(self, "kpi.view")
-            with session_scope() as session:
-                figures = kpi.day_kpis(session, actor=actor, location_id=as_id(self.location_id), day=parse_day(self.day))
+            filters = self._filters()
+            return await in_db(lambda s: kpi.range_kpis(s, actor=actor, filters=filters))
         except ClinicError as exc:
             self.message = str(exc)
             return None
+
+    async def _refresh(self):
+        figures = await self._figures()
+        if figures is None:
+            return None
         self.message = ""
         self.apply_kpis(figures)
-        registry.show(client_token(self), "kpi", [kpi_topic(int(self.location_id), self.day)])
+        registry.show(client_token(self), "kpi", [kpi_topic(figures["key"])])
+        if self.drill_key:
+            return await self._load_drill(self.drill_key)
         return None
 
     def apply_kpis(self, figures: dict) -> None:
-        """Show a fresh set of figures (on load, or pushed after a change)."""
-        if figures.get("day") != self.day:
+        """Show a fresh set of figures (on load, after a filter change, or pushed after a visit changed)."""
+        try:
+            if figures.get("key") != self._filters().key():
+                return
+        except ClinicError:
             return
-        self.by_status = [StatusCount(**s) for s in figures["by_status"]]
-        self.scheduled = figures["scheduled"]
-        rate = figures["no_show_rate"]
-        self.no_show_rate = "-" if rate is None else f"{rate * 100:.1f}%"
-        self.awaiting_signature = figures["awaiting_signature"]
-        lag = figures["median_lag_minutes"]
-        self.median_lag = "-" if lag is None else f"{lag:.0f} min"
-        self.charges = money(figures["charges_cents"])
+        self.tiles = _tiles(figures)
+        if self.drill_key:  # a push: the rows below were listed before the change
+            self.drill_note = "The figures changed after these rows were listed; choose the tile again to list them afresh."
+        self.grain = figures["grain"]
+        self.visits_chart = figures["visits_by_period"]
+        self.provider_util = _util_rows(figures["utilisation_by_provider"], "provider")
+        self.provider_chart = [{"name": r.name, "percent": r.percent} for r in self.provider_util]
+        self.room_util = _util_rows(figures["utilisation_by_room"], "room")
+        tz = self._zones.get(self.location_id) or next(iter(self._zones.values()), "America/New_York")
+        names = [
+            next((o.label for o in options if o.value == value), "") for options, value in
+            ((self.locations, self.location_id), (self.providers, self.provider_id), (self.payers, self.payer_id))
+        ]
+        self.status = (
+            f"Showing {self.start} to {self.end}; {', '.join(n.lower() if n.startswith('All') else n for n in names)}. "
+            f"Updated at {local(utcnow(), tz):%H:%M:%S}; live: the figures update when a visit in this range changes."
+        )
 
     @rx.event
-    async def set_location(self, value: str):
-        if value not in {o.value for o in self.locations}:
-            self.message = str(InvalidInput("Choose a location from the list."))
+    async def set_preset(self, value: str):
+        if value not in kpi.PRESETS:
+            self.message = str(InvalidInput("Choose a period from the list."))
             return None
-        self.location_id = value
-        with session_scope() as session:
-            self.day = today_at(session.get(Location, int(value)).timezone).isoformat()
+        if value == "custom":
+            self.preset = value
+            return None
+        self._apply_preset(value)
         return await self._refresh()
 
     @rx.event
-    async def set_day(self, value: str):
+    async def set_start(self, value: str):
+        return await self._set_date("start", value)
+
+    @rx.event
+    async def set_end(self, value: str):
+        return await self._set_date("end", value)
+
+    async def _set_date(self, name: str, value: str):
         try:
             parse_day(value)
         except ClinicError as exc:
             self.message = str(exc)
             return None
-        self.day = value
+        setattr(self, name, value)
+        self.preset = "custom"
         return await self._refresh()
+
+    async def _set_filter(self, name: str, value: str, options: list[Option], words: str):
+        if value not in {o.value for o in options}:
+            self.message = str(InvalidInput(f"Choose a {words} from the list."))
+            return None
+        setattr(self, name, value)
+        if name == "location_id" and self.preset != "custom":
+            self._apply_preset(self.preset)  # "today" is the chosen location's today
+        return await self._refresh()
+
+    @rx.event
+    async def set_location(self, value: str):
+        return await self._set_filter("location_id", value, self.locations, "location")
+
+    @rx.event
+    async def set_provider(self, value: str):
+        return await self._set_filter("provider_id", value, self.providers, "provider")
+
+    @rx.event
+    async def set_payer(self, value: str):
+        return await self._set_filter("payer_id", value, self.payers, "payer")
+
+    @rx.event
+    async def refresh(self):
+        return await self._refresh()
+
+    @rx.event
+    async def open_drill(self, tile: str):
+        return await self._load_drill(tile)
+
+    @rx.event
+    def close_drill(self):
+        self.drill_key = ""
+        self.drill_rows = []
+        self.drill_columns = []
+
+    async def _drill(self, tile: str, limit: int | None = None) -> list[dict]:
+        actor = await current_actor(self, "kpi.view")
+        filters = self._filters()
+        return await in_db(lambda s: kpi.drill_down(s, actor=actor, filters=filters, tile=tile, limit=limit))
+
+    async def _load_drill(self, tile: str):
+        try:
+            rows = await self._drill(tile, limit=DRILL_SHOWN + 1)
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        self.drill_key = tile
+        self.drill_label = kpi.TILES[tile][0]
+        columns = list(rows[0]) if rows else []
+        self.drill_columns = [c.removesuffix("_cents").replace("_", " ") for c in columns]
+        self.drill_rows = [[_cell(c, row[c]) for c in columns] for row in rows[:DRILL_SHOWN]]
+        if len(rows) > DRILL_SHOWN:
+            self.drill_note = f"More than {DRILL_SHOWN} rows: the first {DRILL_SHOWN} are shown; the CSV has them all."
+        else:
+            self.drill_note = f"{len(rows)} {'row' if len(rows) == 1 else 'rows'}." if rows else "No rows: nothing counts towards this figure."
+        return None
+
+    @rx.event
+    async def download_drill(self):
+        if not self.drill_key:
+            return None
+        try:
+            rows = await self._drill(self.drill_key)
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        name = f"kpi-{self.drill_key.replace('_', '-')}-{self.start}-to-{self.end}.csv"
+        return rx.download(data=kpi.to_csv(rows), filename=name, mime_type="text/csv")
+
+    @rx.event
+    async def download_table(self, table: str):
+        if table not in TABLES:
+            self.message = str(InvalidInput("That table does not exist; reload the page."))
+            return None
+        figures = await self._figures()
+        if figures is None:
+            return None
+        filename, columns = TABLES[table]
+        rows = [{c: r[c] for c in columns} for r in figures[table]]
+        return rx.download(data=kpi.to_csv(rows), filename=f"kpi-{filename}-{self.start}-to-{self.end}.csv", mime_type="text/csv")

@@ -11,7 +11,6 @@ workers each one pushes to its own browsers.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import reflex as rx
 
 from clinic_app.db import session_scope
 from clinic_app.live import AppointmentChanged, get_bus, registry
-from clinic_app.live.events import billing_topic, board_topic, chart_topic, kpi_topic
+from clinic_app.live.events import KPI_PREFIX, billing_topic, board_topic, chart_topic
 from clinic_app.services import billing, board, kpi
 
 log = logging.getLogger(__name__)
@@ -29,13 +28,14 @@ _app: rx.App | None = None
 
 @dataclass(frozen=True)
 class Surface:
-    """A kind of screen: its topic for an event, the row it needs, the state it updates."""
+    """A kind of screen: its topics for an event, the row it needs, the state it updates."""
 
     name: str
-    topic: Callable[[AppointmentChanged], str]
-    build: Callable[[AppointmentChanged], object]
+    topic: Callable[[AppointmentChanged], str | list[str]]
+    build: Callable[..., object]  # build(event), or build(event, topic) when per_topic
     state: type[rx.State]
     apply: str  # the state's method that takes the built row
+    per_topic: bool = False  # one row per topic (a KPI range and filters), not one per event
 
 
 def _card(event: AppointmentChanged) -> dict:
@@ -48,11 +48,23 @@ def _queue_row(event: AppointmentChanged) -> dict | None:
         return billing.queue_row(session, appointment_id=event.appointment_id)
 
 
-def _kpis(event: AppointmentChanged) -> dict:
+def _kpi_topics(event: AppointmentChanged) -> list[str]:
+    """The KPI dashboards in view on this worker whose range and filters hold the visit."""
+    topics = []
+    for topic in registry.topics_with_prefix(KPI_PREFIX):
+        try:
+            filters = kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX))
+        except ValueError:  # not a range this version writes: never let it stop the other pushes
+            continue
+        if filters.covers(location_id=event.location_id, provider_id=event.provider_id, day=event.day):
+            topics.append(topic)
+    return topics
+
+
+def _kpis(_event: AppointmentChanged, topic: str) -> dict:
+    # Once per event and distinct set of filters on this worker, whatever the number of screens.
     with session_scope() as session:
-        return kpi.compute_day_kpis(
-            session, location_id=event.location_id, day=dt.date.fromisoformat(event.day)
-        )
+        return kpi.compute_range_kpis(session, kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX)))
 
 
 _surfaces: list[Surface] = []
@@ -71,7 +83,7 @@ def surfaces() -> list[Surface]:
                 Surface("board", lambda e: board_topic(e.location_id, e.day), _card, CalendarState, "apply_card"),
                 Surface("chart", lambda e: chart_topic(e.provider_id, e.day), _card, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
-                Surface("kpi", lambda e: kpi_topic(e.location_id, e.day), _kpis, KpiState, "apply_kpis"),
+                Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True),
             ]
         )
     return _surfaces
@@ -90,16 +102,25 @@ def _connected(token: str) -> bool:
 async def fan_out(event: AppointmentChanged) -> int:
     """Push ``event`` to every registered screen that shows it; returns how many got it."""
     pushed = 0
-    cache: dict[Callable, object] = {}
+    cache: dict[object, object] = {}
     for surface in surfaces():
-        tokens = registry.tokens(surface.topic(event))
-        if not tokens:
-            continue
-        if surface.build not in cache:
-            # One query per event and surface, whatever the number of screens; off the
-            # event loop so that other sockets are not held up by the database.
-            cache[surface.build] = await asyncio.to_thread(surface.build, event)
-        row = cache[surface.build]
+        topics = surface.topic(event)
+        for topic in [topics] if isinstance(topics, str) else topics:
+            pushed += await _push(surface, topic, event, cache)
+    return pushed
+
+
+async def _push(surface: Surface, topic: str, event: AppointmentChanged, cache: dict) -> int:
+    pushed = 0
+    tokens = registry.tokens(topic)
+    if tokens:
+        key = (surface.build, topic) if surface.per_topic else surface.build
+        if key not in cache:
+            # One query per event and surface (per topic for KPI ranges), whatever the number
+            # of screens; off the event loop so that other sockets are not held up by the database.
+            args = (event, topic) if surface.per_topic else (event,)
+            cache[key] = await asyncio.to_thread(surface.build, *args)
+        row = cache[key]
         for token in tokens:
             if not _connected(token):
                 registry.forget(token)

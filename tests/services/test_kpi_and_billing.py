@@ -32,7 +32,7 @@ def test_day_kpis_match_a_hand_computed_day(session, clinic):
     counts = {s["status"]: s["count"] for s in figures["by_status"]}
     assert counts == {"booked": 1, "arrived": 0, "in_session": 1, "ready_to_bill": 2, "billed": 0, "no_show": 1, "cancelled": 1}
     assert figures["scheduled"] == 6
-    assert figures["no_show_rate"] == 1 / 5  # no-shows / (scheduled - cancelled)
+    assert figures["no_show_rate"] == 1 / 6  # no-shows / (scheduled - cancelled in advance); 13:00 was a late cancel
     assert figures["awaiting_signature"] == 1
     assert round(figures["median_lag_minutes"], 3) == 20.0  # median of 10 and 30
     assert figures["charges_cents"] == 9000 + 9000 + 15000

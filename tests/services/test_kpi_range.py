@@ -224,6 +224,12 @@ def test_drill_down_rows_add_up_to_the_tile(session, clinic, month, tile):
     assert rows and total()
 
 
+def test_a_drill_down_limit_keeps_the_first_rows(session, clinic, month):
+    every = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="arrivals")
+    first = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="arrivals", limit=2)
+    assert len(every) == 4 and first == every[:2]
+
+
 def test_drill_down_rows_name_visits_not_patients(session, clinic, month):
     rows = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="no_show_rate")
     assert [(r["date"], r["time"], r["provider"], r["status"], r["no_show"]) for r in rows][:3] == [
@@ -265,3 +271,23 @@ def test_an_empty_range_has_zeros_and_no_rates(session, clinic):
     assert (f["scheduled"], f["charges_cents"], f["payments_cents"], f["ar_open_cents"]) == (0, 0, 0, 0)
     assert all(f[k] is None for k in ("no_show_rate", "late_cancel_rate", "utilisation", "visits_per_case", "wait_minutes_avg",
                                       "lag_minutes_avg", "collection_rate", "ar_days", "clean_claim_rate", "denial_rate"))
+
+
+def test_presets_mean_the_dates_a_manager_expects():
+    today = dt.date(2030, 3, 12)  # a Tuesday
+    assert kpi.preset_range("today", today) == (today, today)
+    assert kpi.preset_range("this_week", today) == (dt.date(2030, 3, 11), dt.date(2030, 3, 17))
+    assert kpi.preset_range("this_month", today) == (dt.date(2030, 3, 1), dt.date(2030, 3, 31))
+    assert kpi.preset_range("last_month", today) == (dt.date(2030, 2, 1), dt.date(2030, 2, 28))
+    assert kpi.preset_range("last_month", dt.date(2030, 1, 5)) == (dt.date(2029, 12, 1), dt.date(2029, 12, 31))
+    assert kpi.preset_range("this_year", today) == (dt.date(2030, 1, 1), dt.date(2030, 12, 31))
+    with pytest.raises(InvalidInput):
+        kpi.preset_range("forever", today)
+
+
+def test_filters_key_round_trips_and_says_which_visits_it_covers():
+    f = KpiFilters(start=DAY, end=WED, location_id=3, provider_id=None, payer_id=7)
+    assert KpiFilters.from_key(f.key()) == f
+    assert f.covers(location_id=3, provider_id=9, day=WED.isoformat())
+    assert not f.covers(location_id=4, provider_id=9, day=WED.isoformat())
+    assert not f.covers(location_id=3, provider_id=9, day=(WED + dt.timedelta(days=1)).isoformat())
