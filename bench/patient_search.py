@@ -13,6 +13,7 @@ Usage
     python bench/patient_search.py                    # SQLite file in a temp dir
     python bench/patient_search.py --url postgresql+psycopg://postgres@127.0.0.1:5432/DB
     python bench/patient_search.py --patients 100000 --queries 300
+    python bench/patient_search.py --db sqlite:///bench/data/clinic_bench.db   # the generated clinic, as it is
 
 The target is p95 < 30 ms for every kind at 100,000 patients.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import statistics
 import sys
@@ -31,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from faker import Faker
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from clinic_app.__main__ import migrate
@@ -82,18 +84,26 @@ def main() -> int:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--url", help="a database to fill (default: a new SQLite file); it must be empty")
+    parser.add_argument("--db", help="search a clinic made by bench/generate.py as it is (no patients added)")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory()
-    url = args.url or f"sqlite:///{tmp.name}/search.db"
-    migrate(url)
-    engine = make_engine(url)
-    t0 = time.perf_counter()
-    fill(engine, args.patients)
-    print(f"{args.patients} patients inserted in {time.perf_counter() - t0:.1f} s ({engine.dialect.name})")
+    if args.db:
+        engine = make_engine(args.db)
+        with Session(engine) as session:
+            total = session.exec(select(func.count()).select_from(Patient)).one()
+        print(f"{total} patients in the generated clinic ({engine.dialect.name}); load average "
+              + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    else:
+        url = args.url or f"sqlite:///{tmp.name}/search.db"
+        migrate(url)
+        engine = make_engine(url)
+        t0 = time.perf_counter()
+        fill(engine, args.patients)
+        print(f"{args.patients} patients inserted in {time.perf_counter() - t0:.1f} s ({engine.dialect.name})")
     actor = Actor(user_id=0, role="reception", name="bench")
     rnd = random.Random(11)
     with Session(engine) as session:
-        if engine.dialect.name == "postgresql":
+        if engine.dialect.name == "postgresql" and not args.db:
             session.connection().exec_driver_sql("ANALYZE patient")
         kinds = queries(session, rnd, args.queries)
         print(f"{'query kind':<18} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'avg hits':>8}")

@@ -100,3 +100,26 @@ def test_one_charge_set_per_visit_is_a_database_rule(engine, session, clinic):
     with Session(engine) as raw, pytest.raises(IntegrityError):
         raw.add(Charge(appointment_id=appt.id, note_id=note.id, line_no=1, code="97161", units=1, unit_price_cents=1, amount_cents=1))
         raw.commit()
+
+
+def test_database_refuses_a_visit_longer_than_a_day(engine, session, clinic):
+    # The bound that keeps SQLite's overlap checks fast at scale (alembic 0008) relies on it.
+    visit = _raw_appointment(clinic, "09:00")
+    visit.ends_at = visit.starts_at + dt.timedelta(hours=24, minutes=1)
+    with Session(engine) as raw, pytest.raises(IntegrityError) as info:
+        raw.add(visit)
+        raw.commit()
+    assert "at most a day" in str(from_db_error(info.value))
+
+
+def test_database_refuses_overlap_with_a_long_visit_that_started_the_day_before(engine, session, clinic):
+    long_visit = _raw_appointment(clinic, "16:00")
+    long_visit.starts_at -= dt.timedelta(days=1)
+    long_visit.ends_at = long_visit.starts_at + dt.timedelta(hours=23, minutes=30)  # until 15:30 today
+    with Session(engine) as raw:
+        raw.add(long_visit)
+        raw.commit()
+    with Session(engine) as raw, pytest.raises(IntegrityError) as info:
+        raw.add(_raw_appointment(clinic, "15:00", room=None))
+        raw.commit()
+    assert "already has an appointment" in str(from_db_error(info.value))

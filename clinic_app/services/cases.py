@@ -103,33 +103,41 @@ def authorization_warnings(session: Session, *, appointment_ids: list[int]) -> d
     risk ("Visit 13 of 12 authorised", "After the authorisation ended 2030-04-30")."""
     if not appointment_ids:
         return {}
-    links = session.exec(select(CaseVisit).where(CaseVisit.appointment_id.in_(appointment_ids))).all()
-    case_ids = {link.case_id for link in links}
+    case_ids = set(session.exec(select(CaseVisit.case_id).where(CaseVisit.appointment_id.in_(appointment_ids))).all())
     if not case_ids:
         return {}
+    # Only episodes with an authorisation can put a visit at risk.
+    cases = {
+        c.id: c for c in session.exec(select(CareCase).where(
+            CareCase.id.in_(case_ids),
+            (CareCase.authorized_visits.is_not(None)) | (CareCase.auth_start.is_not(None)) | (CareCase.auth_end.is_not(None)),
+        ))
+    }
+    if not cases:
+        return {}
     warnings: dict[int, str] = {}
+    # Plain columns, not Appointment objects: a week on the board touches thousands of visits.
     rows = session.exec(
-        select(CaseVisit.case_id, Appointment, Location.timezone)
+        select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Location.timezone)
         .join(Appointment, Appointment.id == CaseVisit.appointment_id)
         .join(Location, Location.id == Appointment.location_id)
-        .where(CaseVisit.case_id.in_(case_ids), Appointment.status.not_in(RELEASED))
+        .where(CaseVisit.case_id.in_(list(cases)), Appointment.status.not_in(RELEASED))
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
-    cases = {c.id: c for c in session.exec(select(CareCase).where(CareCase.id.in_(case_ids)))}
     counted: dict[int, int] = {}
     wanted = set(appointment_ids)
-    for case_id, appointment, tz in rows:
+    for case_id, appointment_id, starts_at, tz in rows:
         case = cases[case_id]
         counted[case_id] = counted.get(case_id, 0) + 1
-        if appointment.id not in wanted:
+        if appointment_id not in wanted:
             continue
-        day = local_day(appointment.starts_at, tz)
+        day = local_day(starts_at, tz)
         if case.authorized_visits is not None and counted[case_id] > case.authorized_visits:
-            warnings[appointment.id] = f"Visit {counted[case_id]} of {case.authorized_visits} authorised"
+            warnings[appointment_id] = f"Visit {counted[case_id]} of {case.authorized_visits} authorised"
         elif case.auth_end and day > case.auth_end:
-            warnings[appointment.id] = f"After the authorisation ended {case.auth_end.isoformat()}"
+            warnings[appointment_id] = f"After the authorisation ended {case.auth_end.isoformat()}"
         elif case.auth_start and day < case.auth_start:
-            warnings[appointment.id] = f"Before the authorisation starts {case.auth_start.isoformat()}"
+            warnings[appointment_id] = f"Before the authorisation starts {case.auth_start.isoformat()}"
     return warnings
 
 

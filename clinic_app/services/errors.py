@@ -88,6 +88,7 @@ DB_RULE_MESSAGES = {
     "patient_slot_taken": (SlotTaken, "The patient already has an appointment at that time."),
     "ex_appointment_patient_overlap": (SlotTaken, "The patient already has an appointment at that time."),
     "patient_registration_invalid": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
+    "appointment_too_long": (InvalidInput, "A visit lasts at most a day; choose an earlier end."),
     "ck_patient_": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
 }
 
