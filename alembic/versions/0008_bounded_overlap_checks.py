@@ -9,7 +9,7 @@ overlapping visit starts at most a day before the new one: the triggers add that
 the index reads only the day before. PostgreSQL's exclusion constraints need no change.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-02 00:55:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 
 revision: str = '0008'
 # Follows 0007 (issue-7a's KPI indexes, merged into this branch); the integrator re-chains.
-down_revision: str | Sequence[str] | None = '0007'
+down_revision: str | Sequence[str] | None = '0009'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
