@@ -46,8 +46,14 @@ class BoardDay:
 
 
 def _card_query():
+    # Plain columns, not ORM objects: a week of one location is some 1,500 cards.
     return (
-        select(Appointment, Patient, AppointmentType, Room, Location)
+        select(
+            Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.room_id, Appointment.starts_at,
+            Appointment.ends_at, Appointment.status, Appointment.late_cancel, Appointment.arrived_at,
+            Appointment.session_started_at, Appointment.checked_out_at, Patient.first_name, Patient.last_name,
+            AppointmentType.name.label("type_name"), AppointmentType.color, Room.name.label("room_name"), Location.timezone,
+        )
         .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Location, Location.id == Appointment.location_id)
@@ -55,34 +61,35 @@ def _card_query():
     )
 
 
-def _card(appointment: Appointment, patient: Patient, kind: AppointmentType, room: Room | None, location: Location) -> dict:
-    tz = location.timezone
-    start = local(appointment.starts_at, tz)
-    end = local(appointment.ends_at, tz)
+def _card(row) -> dict:
+    """A board card from one row of ``_card_query``."""
+    tz = row.timezone
+    start = local(row.starts_at, tz)
+    end = local(row.ends_at, tz)
     return {
-        "id": appointment.id,
-        "patient_id": patient.id,
-        "patient_name": f"{patient.last_name}, {patient.first_name}",
-        "type_name": kind.name,
-        "color": kind.color,
-        "provider_id": appointment.provider_id,
-        "room_name": room.name if room else "",
-        "start_label": hhmm(appointment.starts_at, tz),
-        "end_label": hhmm(appointment.ends_at, tz),
+        "id": row.id,
+        "patient_id": row.patient_id,
+        "patient_name": f"{row.last_name}, {row.first_name}",
+        "type_name": row.type_name,
+        "color": row.color,
+        "provider_id": row.provider_id,
+        "room_name": row.room_name or "",
+        "start_label": hhmm(row.starts_at, tz),
+        "end_label": hhmm(row.ends_at, tz),
         "start_minute": start.hour * 60 + start.minute,
         "end_minute": end.hour * 60 + end.minute if end.date() == start.date() else 24 * 60,
-        "status": appointment.status,
-        "status_label": "Late cancellation" if appointment.late_cancel else STATUS_LABELS[appointment.status],
+        "status": row.status,
+        "status_label": "Late cancellation" if row.late_cancel else STATUS_LABELS[row.status],
         "day": start.date().isoformat(),
-        "room_id": appointment.room_id or 0,
-        "duration": int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
-        "arrived_label": hhmm(appointment.arrived_at, tz) if appointment.arrived_at else "",
-        "wait_minutes": _wait_minutes(appointment),
-        "checked_out_label": hhmm(appointment.checked_out_at, tz) if appointment.checked_out_at else "",
+        "room_id": row.room_id or 0,
+        "duration": int((row.ends_at - row.starts_at).total_seconds() // 60),
+        "arrived_label": hhmm(row.arrived_at, tz) if row.arrived_at else "",
+        "wait_minutes": _wait_minutes(row),
+        "checked_out_label": hhmm(row.checked_out_at, tz) if row.checked_out_at else "",
     }
 
 
-def _wait_minutes(appointment: Appointment) -> int:
+def _wait_minutes(appointment) -> int:
     """Minutes from arrival to the session's start (-1 when not measured yet)."""
     if appointment.arrived_at is None or appointment.session_started_at is None:
         return -1
@@ -94,7 +101,7 @@ def card(session: Session, *, appointment_id: int) -> dict:
     row = session.exec(_card_query().where(Appointment.id == appointment_id)).first()
     if row is None:
         raise NotFound("That appointment no longer exists.")
-    return _with_warnings(session, [_card(*row)])[0]
+    return _with_warnings(session, [_card(row)])[0]
 
 
 def _with_warnings(session: Session, cards: list[dict]) -> list[dict]:
@@ -137,9 +144,11 @@ def board_day(
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
     blocks = unavailable(session, location=location, providers=providers, first_day=day, days=days)
+    # Cards are built before the commit: a commit expires every loaded row, and reading them
+    # afterwards would reload each one with a query of its own (thousands for a week).
+    cards = _with_warnings(session, [_card(r) for r in rows])
     audit.record(session, actor=actor, action="view", entity="board", entity_id=location_id, detail=day.isoformat())
     session.commit()
-    cards = _with_warnings(session, [_card(*r) for r in rows])
     return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks)
 
 
@@ -197,7 +206,7 @@ def provider_day(session: Session, *, actor: Actor, day: dt.date) -> list[dict]:
         .where(Appointment.starts_at >= start, Appointment.starts_at < end)
         .order_by(Appointment.starts_at, Appointment.id)
     ).all()
-    return [_card(*r) for r in rows]
+    return [_card(r) for r in rows]
 
 
 def locations(session: Session) -> list[Location]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import RELEASED, Appointment, CareCase, CaseVisit, Location, Patient
@@ -116,24 +116,24 @@ def authorization_warnings(session: Session, *, appointment_ids: list[int]) -> d
     if not cases:
         return {}
     warnings: dict[int, str] = {}
-    # Plain columns, not Appointment objects: a week on the board touches thousands of visits.
-    rows = session.exec(
-        select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Location.timezone)
+    # The visit's number within its episode is counted by the database (a window over the
+    # episode's visits), and only the asked-for visits come back: a week on the board is
+    # thousands of visits, their episodes many more.
+    numbered = (
+        select(CaseVisit.case_id, Appointment.id.label("appointment_id"), Appointment.starts_at, Location.timezone,
+               func.row_number().over(partition_by=CaseVisit.case_id,
+                                      order_by=(Appointment.starts_at, Appointment.id)).label("number"))
         .join(Appointment, Appointment.id == CaseVisit.appointment_id)
         .join(Location, Location.id == Appointment.location_id)
         .where(CaseVisit.case_id.in_(list(cases)), Appointment.status.not_in(RELEASED))
-        .order_by(Appointment.starts_at, Appointment.id)
-    ).all()
-    counted: dict[int, int] = {}
-    wanted = set(appointment_ids)
-    for case_id, appointment_id, starts_at, tz in rows:
+        .subquery()
+    )
+    rows = session.exec(select(*numbered.c).where(numbered.c.appointment_id.in_(appointment_ids))).all()
+    for case_id, appointment_id, starts_at, tz, number in rows:
         case = cases[case_id]
-        counted[case_id] = counted.get(case_id, 0) + 1
-        if appointment_id not in wanted:
-            continue
         day = local_day(starts_at, tz)
-        if case.authorized_visits is not None and counted[case_id] > case.authorized_visits:
-            warnings[appointment_id] = f"Visit {counted[case_id]} of {case.authorized_visits} authorised"
+        if case.authorized_visits is not None and number > case.authorized_visits:
+            warnings[appointment_id] = f"Visit {number} of {case.authorized_visits} authorised"
         elif case.auth_end and day > case.auth_end:
             warnings[appointment_id] = f"After the authorisation ended {case.auth_end.isoformat()}"
         elif case.auth_start and day < case.auth_start:
