@@ -193,11 +193,23 @@ class _Scope:
     limit: int | None = None  # drill-down rows wanted (the page shows a few; CSV takes all)
 
     def in_range(self, column, location_column):
-        """``column`` falls in the range, read in the zone of the row's location."""
-        return or_(*(and_(location_column == lid, column >= s, column < e) for lid, (s, e) in self.bounds.items()))
+        """``column`` falls in the range, read in the zone of the row's location.
+
+        The envelope of every location's bounds is ANDed outside the per-location OR (it is
+        implied by it): the OR alone stops both databases from range-scanning an index on
+        ``column`` when the location is on another table.
+        """
+        spans = list(self.bounds.values())
+        return and_(
+            column >= min(s for s, _ in spans), column < max(e for _, e in spans),
+            or_(*(and_(location_column == lid, column >= s, column < e) for lid, (s, e) in self.bounds.items())),
+        )
 
     def before_end(self, column, location_column):
-        return or_(*(and_(location_column == lid, column < e) for lid, (_, e) in self.bounds.items()))
+        return and_(
+            column < max(e for _, e in self.bounds.values()),
+            or_(*(and_(location_column == lid, column < e) for lid, (_, e) in self.bounds.items())),
+        )
 
     def appointments(self, *, by_payer: bool = True) -> list:
         """Conditions on ``Appointment``: in range, at the locations, for the provider and payer."""
@@ -373,6 +385,14 @@ def utilisation(session: Session, scope: _Scope) -> dict:
     booked = dict(session.exec(
         select(Appointment.provider_id, func.sum(length)).where(*held).group_by(Appointment.provider_id)
     ).all())
+    # Time off of every provider in view, one query (not one per provider).
+    widest = (min(s for s, _ in scope.bounds.values()) - dt.timedelta(days=1), max(e for _, e in scope.bounds.values()) + dt.timedelta(days=1))
+    time_off: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    for pid, off_start, off_end in session.exec(
+        select(ProviderTimeOff.provider_id, ProviderTimeOff.starts_at, ProviderTimeOff.ends_at).where(
+            ProviderTimeOff.provider_id.in_(ids), ProviderTimeOff.starts_at < widest[1], ProviderTimeOff.ends_at > widest[0])
+    ).all() if ids else []:
+        time_off.setdefault(pid, []).append((off_start, off_end))
     by_provider = []
     for pid, name, location_id in provider_rows:
         spans = windows.get(pid)
@@ -382,11 +402,9 @@ def utilisation(session: Session, scope: _Scope) -> dict:
             tz = scope.zones.get(location_id) or session.get(Location, location_id).timezone
             s, e = scope.bounds.get(location_id) or (
                 day_bounds(f.start, tz)[0], day_bounds(f.end, tz)[1])
-            for off_start, off_end in session.exec(
-                select(ProviderTimeOff.starts_at, ProviderTimeOff.ends_at).where(
-                    ProviderTimeOff.provider_id == pid, ProviderTimeOff.starts_at < e, ProviderTimeOff.ends_at > s)
-            ).all():
-                available -= _window_minutes_off(spans, tz, off_start, off_end, f.start, f.end)
+            for off_start, off_end in time_off.get(pid, []):
+                if off_start < e and off_end > s:
+                    available -= _window_minutes_off(spans, tz, off_start, off_end, f.start, f.end)
         minutes = float(booked.get(pid) or 0.0)
         by_provider.append({
             "provider_id": pid, "provider": name, "booked_minutes": round(minutes, 1),
@@ -483,6 +501,26 @@ def charges(session: Session, scope: _Scope) -> int:
 
 
 def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool = False, extra=()) -> int:
+    f = scope.filters
+    if not before_end_only and not extra and f.location_id is None and f.provider_id is None:
+        # Entries between the latest location's start and the earliest location's end count
+        # whatever their location (and the home range holds them too): one indexed sum over
+        # ledger_entry alone. Only the few hours at each edge need each entry's visit.
+        spans = [*scope.bounds.values(), *([scope.home] if scope.home else [])]
+        core_start, core_end = max(s for s, _ in spans), min(e for _, e in spans)
+        if core_start < core_end:
+            core = [LedgerEntry.created_at >= core_start, LedgerEntry.created_at < core_end]
+            if kinds:
+                core.append(LedgerEntry.kind.in_(kinds))
+            if f.payer_id is not None:
+                core.append(LedgerEntry.payer_id == f.payer_id)
+            inner = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*core)).one())
+            edges = or_(LedgerEntry.created_at < core_start, LedgerEntry.created_at >= core_end)
+            return inner + _ledger_join_sum(session, scope, kinds, before_end_only=False, extra=(edges,))
+    return _ledger_join_sum(session, scope, kinds, before_end_only=before_end_only, extra=extra)
+
+
+def _ledger_join_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, before_end_only: bool, extra=()) -> int:
     query = (
         select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
         .outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
@@ -548,17 +586,19 @@ def ar_days(session: Session, filters: KpiFilters) -> dict:
 
 
 def _first_submissions(scope: _Scope):
-    """(claim id, first submission event, the next event's status) for claims first submitted in range."""
-    first, earlier, nxt, answer = (aliased(ClaimEvent) for _ in range(4))
-    next_id = (
-        select(func.min(nxt.id)).where(nxt.claim_id == first.claim_id, nxt.id > first.id).correlate(first).scalar_subquery()
+    """(claim id, number, first submission time, the next event's status) for claims first submitted in range."""
+    first, earlier, nxt = (aliased(ClaimEvent) for _ in range(3))
+    # The first answer: the claim's next event, as a scalar subquery (claim_id index, a few
+    # rows per claim) rather than a join, which PostgreSQL ran as a scan of every event.
+    answer = (
+        select(nxt.to_status).where(nxt.claim_id == first.claim_id, nxt.id > first.id)
+        .order_by(nxt.id).limit(1).correlate(first).scalar_subquery()
     )
     return (
-        select(Claim.id, Claim.number, first.at, answer.to_status)
+        select(Claim.id, Claim.number, first.at, answer.label("to_status"))
         .select_from(first)
         .join(Claim, Claim.id == first.claim_id)
         .join(Appointment, Appointment.id == Claim.appointment_id)
-        .outerjoin(answer, answer.id == next_id)
         .where(
             first.to_status == "submitted", *scope.claims(first),
             ~exists().where(earlier.claim_id == first.claim_id, earlier.to_status == "submitted", earlier.id < first.id),
@@ -570,11 +610,10 @@ def clean_claims(session: Session, scope: _Scope) -> dict:
     """Clean-claim rate = claims accepted or paid at the first answer / claims first submitted in
     the range and answered (as services.revenue_reports.clean_claim_rate)."""
     rows = _first_submissions(scope).subquery()
-    answered, clean = session.exec(
-        select(func.count(rows.c.to_status), func.coalesce(func.sum(_in(rows.c.to_status, ("accepted", "paid"))), 0))
+    total, answered, clean = session.exec(
+        select(func.count(), func.count(rows.c.to_status), func.coalesce(func.sum(_in(rows.c.to_status, ("accepted", "paid"))), 0))
     ).one()
-    total = int(session.exec(select(func.count()).select_from(rows)).one())
-    return {"claims_clean": int(clean), "claims_answered": int(answered), "claims_pending": total - int(answered),
+    return {"claims_clean": int(clean), "claims_answered": int(answered), "claims_pending": int(total) - int(answered),
             "clean_claim_rate": _ratio(int(clean), int(answered))}
 
 
