@@ -31,6 +31,7 @@ from clinic_app.models.history import (
     PlanGoal,
 )
 from clinic_app.models.interop import ApiToken
+from clinic_app.models.kpi import KpiDayDone, KpiDirty, KpiVisitDay
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import (
     CONSENT_KINDS,
@@ -96,6 +97,9 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "KpiDayDone",
+    "KpiDirty",
+    "KpiVisitDay",
     "LedgerEntry",
     "LinePosting",
     "Location",

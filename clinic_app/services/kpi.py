@@ -30,6 +30,7 @@ from clinic_app.models import (
     Claim,
     ClaimEvent,
     Coverage,
+    KpiVisitDay,
     LedgerEntry,
     Location,
     Note,
@@ -39,6 +40,7 @@ from clinic_app.models import (
     ProviderTimeOff,
     Room,
 )
+from clinic_app.services import kpi_rollup
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import day_bounds, local, local_day, zone
 from clinic_app.services.errors import InvalidInput, NotFound
@@ -191,6 +193,23 @@ class _Scope:
     # and only when no location or provider is chosen (it belongs to neither).
     home: tuple[dt.datetime, dt.datetime] | None
     limit: int | None = None  # drill-down rows wanted (the page shows a few; CSV takes all)
+    use_rollup: bool = True  # False: every figure from the direct queries (to check one against the other)
+    exact: bool | None = None  # the rollup is complete and clean for this range, as this session sees it
+
+    def rollup(self, session: Session, *, by_payer: bool = True) -> list | None:
+        """Conditions on ``KpiVisitDay`` for the range and filters, after making it exact; None
+        when the rollup cannot serve them (a payer filter: the rollup has no payer)."""
+        if not self.use_rollup or (by_payer and self.filters.payer_id is not None):
+            return None
+        if self.exact is None:
+            self.exact = kpi_rollup.is_exact(session, zones=self.zones, start=self.filters.start, end=self.filters.end)
+        if not self.exact:  # e.g. a change committed after the refresh: the direct queries
+            return None
+        conditions = [KpiVisitDay.location_id.in_(list(self.zones)), KpiVisitDay.day >= self.filters.start,
+                      KpiVisitDay.day <= self.filters.end]
+        if self.filters.provider_id is not None:
+            conditions.append(KpiVisitDay.provider_id == self.filters.provider_id)
+        return conditions
 
     def in_range(self, column, location_column):
         """``column`` falls in the range, read in the zone of the row's location.
@@ -258,13 +277,17 @@ def _payer_of_visit(payer_id: int):
     )
 
 
-def _scope(session: Session, filters: KpiFilters) -> _Scope:
+def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _Scope:
     if not isinstance(filters.start, dt.date) or not isinstance(filters.end, dt.date):
         raise InvalidInput("Choose a start date and an end date.")
     if filters.end < filters.start:
         raise InvalidInput("The end date is before the start date; choose an end on or after the start.")
     if (filters.end - filters.start).days >= MAX_RANGE_DAYS:
         raise InvalidInput("Choose a range of at most six years.")
+    if refresh and not (session.new or session.dirty or session.deleted):
+        # Recompute the rollup's changed and missing days first, in a transaction of its own,
+        # so that this session's reads (which start after) see it.
+        kpi_rollup.refresh(session.get_bind(), location_id=filters.location_id, start=filters.start, end=filters.end)
     locations = session.exec(select(Location.id, Location.timezone, Location.active).order_by(Location.id)).all()
     if filters.location_id is not None:
         locations = [row for row in locations if row[0] == filters.location_id]
@@ -309,16 +332,22 @@ def _in(column, values) -> object:
 # -- the tiles, one function each ------------------------------------------------------------
 def visit_counts(session: Session, scope: _Scope) -> dict:
     """Scheduled, completed, arrived, no-show and cancellation counts in one pass."""
-    row = session.exec(
-        select(
-            func.count(),
-            func.coalesce(func.sum(_in(Appointment.status, COMPLETED)), 0),
-            func.coalesce(func.sum(_in(Appointment.status, ATTENDED)), 0),
-            func.coalesce(func.sum(_in(Appointment.status, ("no_show",))), 0),
-            func.coalesce(func.sum(case((and_(Appointment.status == "cancelled", Appointment.late_cancel == true()), 1), else_=0)), 0),
-            func.coalesce(func.sum(case((and_(Appointment.status == "cancelled", Appointment.late_cancel == false()), 1), else_=0)), 0),
-        ).select_from(Appointment).where(*scope.appointments())
-    ).one()
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        r = KpiVisitDay
+        row = session.exec(select(*(func.coalesce(func.sum(c), 0) for c in (
+            r.scheduled, r.completed, r.arrivals, r.no_shows, r.late_cancels, r.advance_cancels))).where(*rolled)).one()
+    else:
+        row = session.exec(
+            select(
+                func.count(),
+                func.coalesce(func.sum(_in(Appointment.status, COMPLETED)), 0),
+                func.coalesce(func.sum(_in(Appointment.status, ATTENDED)), 0),
+                func.coalesce(func.sum(_in(Appointment.status, ("no_show",))), 0),
+                func.coalesce(func.sum(case((and_(Appointment.status == "cancelled", Appointment.late_cancel == true()), 1), else_=0)), 0),
+                func.coalesce(func.sum(case((and_(Appointment.status == "cancelled", Appointment.late_cancel == false()), 1), else_=0)), 0),
+            ).select_from(Appointment).where(*scope.appointments())
+        ).one()
     scheduled, completed, arrivals, no_shows, late, advance = (int(v) for v in row)
     kept = scheduled - advance  # cancellations made in advance freed the slot in time
     return {
@@ -382,9 +411,22 @@ def utilisation(session: Session, scope: _Scope) -> dict:
         windows.setdefault(pid, []).append((weekday, a, b))
     held = [*scope.appointments(by_payer=False), Appointment.status.in_(HELD)]
     length = _minutes_between(scope.dialect, Appointment.ends_at, Appointment.starts_at)
-    booked = dict(session.exec(
-        select(Appointment.provider_id, func.sum(length)).where(*held).group_by(Appointment.provider_id)
-    ).all())
+    rolled = scope.rollup(session, by_payer=False)
+    if rolled is not None:
+        booked = dict(session.exec(
+            select(KpiVisitDay.provider_id, func.sum(KpiVisitDay.held_minutes)).where(*rolled).group_by(KpiVisitDay.provider_id)
+        ).all())
+        room_booked = dict(session.exec(
+            select(KpiVisitDay.room_id, func.sum(KpiVisitDay.held_minutes)).where(*rolled, KpiVisitDay.room_id != 0)
+            .group_by(KpiVisitDay.room_id)
+        ).all())
+    else:
+        booked = dict(session.exec(
+            select(Appointment.provider_id, func.sum(length)).where(*held).group_by(Appointment.provider_id)
+        ).all())
+        room_booked = dict(session.exec(
+            select(Appointment.room_id, func.sum(length)).where(*held, Appointment.room_id.is_not(None)).group_by(Appointment.room_id)
+        ).all())
     # Time off of every provider in view, one query (not one per provider).
     widest = (min(s for s, _ in scope.bounds.values()) - dt.timedelta(days=1), max(e for _, e in scope.bounds.values()) + dt.timedelta(days=1))
     time_off: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
@@ -423,9 +465,6 @@ def utilisation(session: Session, scope: _Scope) -> dict:
             .group_by(Provider.location_id, ProviderHours.weekday)
         ).all()
     }
-    room_booked = dict(session.exec(
-        select(Appointment.room_id, func.sum(length)).where(*held, Appointment.room_id.is_not(None)).group_by(Appointment.room_id)
-    ).all())
     by_room = []
     for rid, name, lid in session.exec(
         select(Room.id, Room.name, Room.location_id).where(Room.location_id.in_(list(scope.zones)), Room.active == true()).order_by(Room.name)
@@ -473,6 +512,11 @@ def visits_per_case(session: Session, scope: _Scope) -> dict:
 
 def wait_time(session: Session, scope: _Scope) -> dict:
     """Average minutes from arrival to the start of the session, over visits with both times."""
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        count, total = session.exec(
+            select(func.coalesce(func.sum(KpiVisitDay.wait_count), 0), func.sum(KpiVisitDay.wait_minutes)).where(*rolled)).one()
+        return {"wait_count": int(count), "wait_minutes_avg": _ratio(float(total or 0.0), int(count))}
     wait = _minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
     count, total = session.exec(
         select(func.count(), func.sum(wait)).select_from(Appointment)
@@ -483,6 +527,11 @@ def wait_time(session: Session, scope: _Scope) -> dict:
 
 def documentation_lag(session: Session, scope: _Scope) -> dict:
     """Average minutes from the visit's booked end to the note's signature (early = 0)."""
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        count, total = session.exec(
+            select(func.coalesce(func.sum(KpiVisitDay.lag_count), 0), func.sum(KpiVisitDay.lag_minutes)).where(*rolled)).one()
+        return {"lag_count": int(count), "lag_minutes_avg": _ratio(float(total or 0.0), int(count))}
     lag = _lag_minutes(scope.dialect)
     count, total = session.exec(
         select(func.count(), func.sum(lag)).select_from(Appointment)
@@ -494,6 +543,9 @@ def documentation_lag(session: Session, scope: _Scope) -> dict:
 
 def charges(session: Session, scope: _Scope) -> int:
     """Charges captured for visits whose date of service is in the range, in cents."""
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        return int(session.exec(select(func.coalesce(func.sum(KpiVisitDay.charges_cents), 0)).where(*rolled)).one())
     return int(session.exec(
         select(func.coalesce(func.sum(Charge.amount_cents), 0)).select_from(Charge)
         .join(Appointment, Appointment.id == Charge.appointment_id).where(*scope.appointments())
@@ -579,9 +631,9 @@ def collection(session: Session, scope: _Scope, payments_cents: int) -> dict:
 
 def ar_days(session: Session, filters: KpiFilters) -> dict:
     """AR days at the range's end = open AR then / average daily billed charges of the 90 days ending then."""
-    owed = open_ar(session, _scope(session, filters))
+    owed = open_ar(session, _scope(session, filters, refresh=False))
     window = dataclasses.replace(filters, start=filters.end - dt.timedelta(days=AR_DAYS_WINDOW - 1))
-    daily = billed_charges(session, _scope(session, window)) / AR_DAYS_WINDOW
+    daily = billed_charges(session, _scope(session, window, refresh=False)) / AR_DAYS_WINDOW
     return {"ar_open_cents": owed, "ar_avg_daily_charges_cents": daily, "ar_days": _ratio(owed, daily)}
 
 
@@ -656,26 +708,37 @@ def visits_by_period(session: Session, scope: _Scope) -> list[dict]:
     calendar (exact for zones whose offset is whole hours, such as every US zone).
     """
     grain = grain_of(scope.filters)
-    hour = _hour_bucket(scope.dialect, Appointment.starts_at).label("hour")
-    rows = session.exec(
-        select(Appointment.location_id, hour, func.sum(_in(Appointment.status, COMPLETED)),
-               func.sum(_in(Appointment.status, ATTENDED)), func.sum(_in(Appointment.status, ("no_show",))))
-        .where(*scope.appointments()).group_by(Appointment.location_id, hour)
-    ).all()
     periods: dict[str, dict] = {}
     day = scope.filters.start
     while day <= scope.filters.end:  # every period shows, empty ones as 0
         key = _period(day, grain)
         periods.setdefault(key, {"period": key, "visits": 0, "arrivals": 0, "no_shows": 0})
         day += dt.timedelta(days=1)
-    for location_id, hour_text, completed, arrived, no_show in rows:
-        moment = dt.datetime.strptime(hour_text, "%Y-%m-%d %H").replace(tzinfo=dt.UTC)
-        key = _period(local_day(moment, scope.zones[location_id]), grain)
+
+    def add(key: str, completed, arrived, no_show) -> None:
         row = periods.get(key)
         if row is not None:
             row["visits"] += int(completed)
             row["arrivals"] += int(arrived)
             row["no_shows"] += int(no_show)
+
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        for day, completed, arrived, no_show in session.exec(
+            select(KpiVisitDay.day, func.sum(KpiVisitDay.completed), func.sum(KpiVisitDay.arrivals), func.sum(KpiVisitDay.no_shows))
+            .where(*rolled).group_by(KpiVisitDay.day)
+        ).all():
+            add(_period(day, grain), completed, arrived, no_show)
+        return [periods[k] for k in sorted(periods)]
+    hour = _hour_bucket(scope.dialect, Appointment.starts_at).label("hour")
+    rows = session.exec(
+        select(Appointment.location_id, hour, func.sum(_in(Appointment.status, COMPLETED)),
+               func.sum(_in(Appointment.status, ATTENDED)), func.sum(_in(Appointment.status, ("no_show",))))
+        .where(*scope.appointments()).group_by(Appointment.location_id, hour)
+    ).all()
+    for location_id, hour_text, completed, arrived, no_show in rows:
+        moment = dt.datetime.strptime(hour_text, "%Y-%m-%d %H").replace(tzinfo=dt.UTC)
+        add(_period(local_day(moment, scope.zones[location_id]), grain), completed, arrived, no_show)
     return [periods[k] for k in sorted(periods)]
 
 
