@@ -18,15 +18,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _MARK = "INSERT INTO kpi_dirty (location_id, at) "
+# New patients: a change to one visit can make another visit of the patient their first
+# attended one, or not: mark the patient's first attended visit among the others too.
+_FIRST_OF_OTHERS = (
+    "SELECT location_id, starts_at FROM appointment WHERE patient_id = {row}.patient_id AND id <> {row}.id"
+    " AND status IN ('arrived', 'in_session', 'ready_to_bill', 'billed') ORDER BY starts_at LIMIT 1"
+)
 # The tables whose rows belong to one visit (appointment_id) and move its figures.
 _VISIT_CHILDREN = ("note", "charge")
 
 _SQLITE = [
-    f"CREATE TRIGGER kpi_dirty_appointment_insert AFTER INSERT ON appointment BEGIN {_MARK}VALUES (NEW.location_id, NEW.starts_at); END",
+    f"""CREATE TRIGGER kpi_dirty_appointment_insert AFTER INSERT ON appointment BEGIN
+    {_MARK}VALUES (NEW.location_id, NEW.starts_at);
+    {_MARK}{_FIRST_OF_OTHERS.format(row="NEW")}; END""",
     f"""CREATE TRIGGER kpi_dirty_appointment_update AFTER UPDATE ON appointment BEGIN
     {_MARK}VALUES (OLD.location_id, OLD.starts_at);
-    {_MARK}SELECT NEW.location_id, NEW.starts_at WHERE NEW.location_id <> OLD.location_id OR NEW.starts_at <> OLD.starts_at; END""",
-    f"CREATE TRIGGER kpi_dirty_appointment_delete AFTER DELETE ON appointment BEGIN {_MARK}VALUES (OLD.location_id, OLD.starts_at); END",
+    {_MARK}SELECT NEW.location_id, NEW.starts_at WHERE NEW.location_id <> OLD.location_id OR NEW.starts_at <> OLD.starts_at;
+    {_MARK}{_FIRST_OF_OTHERS.format(row="NEW")};
+    {_MARK}SELECT * FROM ({_FIRST_OF_OTHERS.format(row="OLD")}) WHERE OLD.patient_id <> NEW.patient_id; END""",
+    f"""CREATE TRIGGER kpi_dirty_appointment_delete AFTER DELETE ON appointment BEGIN
+    {_MARK}VALUES (OLD.location_id, OLD.starts_at);
+    {_MARK}{_FIRST_OF_OTHERS.format(row="OLD")}; END""",
     *[
         f"""CREATE TRIGGER kpi_dirty_{table}_{op_name} AFTER {op_name.upper()} ON {table} BEGIN
         {_MARK}SELECT location_id, starts_at FROM appointment WHERE id = {row}.appointment_id; END"""
@@ -47,8 +59,14 @@ _SQLITE_NAMES = [
 _PG = [
     f"""CREATE FUNCTION clinic_kpi_dirty_appointment() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF TG_OP <> 'INSERT' THEN {_MARK}VALUES (OLD.location_id, OLD.starts_at); END IF;
-      IF TG_OP <> 'DELETE' THEN {_MARK}VALUES (NEW.location_id, NEW.starts_at); END IF;
+      IF TG_OP <> 'INSERT' THEN
+        {_MARK}VALUES (OLD.location_id, OLD.starts_at);
+        {_MARK}{_FIRST_OF_OTHERS.format(row="OLD")};
+      END IF;
+      IF TG_OP <> 'DELETE' THEN
+        {_MARK}VALUES (NEW.location_id, NEW.starts_at);
+        {_MARK}{_FIRST_OF_OTHERS.format(row="NEW")};
+      END IF;
       RETURN NULL;
     END $$""",
     """CREATE TRIGGER kpi_dirty_appointment AFTER INSERT OR UPDATE OR DELETE ON appointment FOR EACH ROW
@@ -82,6 +100,7 @@ def upgrade() -> None:
         sa.Column('lag_count', sa.Integer(), nullable=False),
         sa.Column('lag_minutes', sa.Float(), nullable=False),
         sa.Column('charges_cents', sa.BigInteger(), nullable=False),
+        sa.Column('new_patients', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('location_id', 'day', 'provider_id', 'room_id'),
     )
     op.create_table(

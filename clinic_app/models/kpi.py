@@ -34,6 +34,7 @@ class KpiVisitDay(SQLModel, table=True):
     lag_count: int = 0
     lag_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
     charges_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    new_patients: int = 0  # attended visits that are the patient's first attended visit ever
 
 
 class KpiDayDone(SQLModel, table=True):

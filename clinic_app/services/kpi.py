@@ -497,6 +497,9 @@ def _first_visits(scope: _Scope):
 
 def new_patients(session: Session, scope: _Scope) -> int:
     """Patients whose first attended visit ever falls in the range (and matches the filters)."""
+    rolled = scope.rollup(session)
+    if rolled is not None:
+        return int(session.exec(select(func.coalesce(func.sum(KpiVisitDay.new_patients), 0)).where(*rolled)).one())
     return int(session.exec(select(func.count()).select_from(Appointment).where(*_first_visits(scope))).one())
 
 

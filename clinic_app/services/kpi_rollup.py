@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, and_, case, delete, false, func, insert, literal, true
+from sqlalchemy import Date, and_, case, delete, exists, false, func, insert, literal, true
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
@@ -34,6 +35,9 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
     from clinic_app.services.kpi import _lag_minutes, _minutes_between
 
     start, end = day_bounds(day, tz)
+    earlier = aliased(Appointment)
+    first_visit = and_(Appointment.status.in_(ATTENDED), ~exists().where(  # as services.kpi._first_visits
+        earlier.patient_id == Appointment.patient_id, earlier.starts_at < Appointment.starts_at, earlier.status.in_(ATTENDED)))
     waited = and_(Appointment.arrived_at.is_not(None), Appointment.session_started_at.is_not(None))
     room = func.coalesce(Appointment.room_id, 0)
     visit_charges = (
@@ -52,6 +56,7 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
             func.count(Note.signed_at),
             func.coalesce(func.sum(case((Note.signed_at.is_not(None), _lag_minutes(dialect)))), 0.0),
             func.coalesce(func.sum(visit_charges), 0),
+            _flag(first_visit),
         )
         .select_from(Appointment)
         .outerjoin(Note, Note.appointment_id == Appointment.id)  # at most one note per visit
@@ -62,7 +67,7 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
 
 _COLUMNS = [
     "location_id", "day", "provider_id", "room_id", "scheduled", "completed", "arrivals", "no_shows", "late_cancels",
-    "advance_cancels", "held_minutes", "wait_count", "wait_minutes", "lag_count", "lag_minutes", "charges_cents",
+    "advance_cancels", "held_minutes", "wait_count", "wait_minutes", "lag_count", "lag_minutes", "charges_cents", "new_patients",
 ]
 
 

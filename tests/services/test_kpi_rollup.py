@@ -85,7 +85,8 @@ def test_a_change_made_straight_in_the_database_marks_its_day(session, clinic, m
     session.execute(text("UPDATE appointment SET status = 'no_show' WHERE id = :id"), {"id": v[7].id})
     session.commit()
     marked = set(session.exec(select(KpiDirty.location_id, KpiDirty.at)).all())
-    assert marked == {(clinic.location.id, at("11:00", DAY))}  # Bo's Tuesday 11:00 visit
+    # Bo's Tuesday 11:00 visit, and Eli's first attended visit (Tuesday 10:00: still his first)
+    assert marked == {(clinic.location.id, at("11:00", DAY)), (clinic.location.id, at("10:00", DAY))}
     assert kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic))["no_shows"] == 2
 
     session.commit()
@@ -104,3 +105,12 @@ def test_a_change_made_straight_in_the_database_marks_its_day(session, clinic, m
     assert set(session.exec(select(KpiDirty.location_id, KpiDirty.at)).all()) == {(clinic.location.id, at("11:00", DAY))}
     assert note.signed_at is None
 
+    # Gus's Monday visit (before the range) turns out never to have happened: his Tuesday
+    # visit becomes his first, so Tuesday's new patients change though Tuesday was not touched.
+    session.commit()
+    session.execute(text("UPDATE appointment SET status = 'no_show' WHERE id = :id"), {"id": v[0].id})
+    session.commit()
+    figures = kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic))
+    assert figures["new_patients"] == 3  # Cara, Eli and now Gus
+    assert figures["new_patients"] == kpi.new_patients(
+        session, dataclasses.replace(kpi._scope(session, _filters(clinic), refresh=False), use_rollup=False))
