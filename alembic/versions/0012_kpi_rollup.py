@@ -51,7 +51,14 @@ _SQLITE = [
         for table in _VISIT_CHILDREN
     ],
 ]
+# Ledger entries: location 0 marks the entry's UTC day in kpi_ledger_day (open AR).
+_SQLITE += [
+    f"CREATE TRIGGER kpi_dirty_ledger_{op_name} AFTER {op_name.upper()} ON ledger_entry BEGIN {_MARK}VALUES (0, {row}.created_at); END"
+    for op_name, row in (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
+] + ["CREATE TRIGGER kpi_dirty_ledger_moved AFTER UPDATE OF created_at ON ledger_entry BEGIN "
+     f"{_MARK}VALUES (0, OLD.created_at); END"]
 _SQLITE_NAMES = [
+    *[f"kpi_dirty_ledger_{o}" for o in ("insert", "update", "delete", "moved")],
     "kpi_dirty_appointment_insert", "kpi_dirty_appointment_update", "kpi_dirty_appointment_delete",
     *[f"kpi_dirty_{t}_{o}" for t in _VISIT_CHILDREN for o in ("insert", "update", "delete", "moved")],
 ]
@@ -82,6 +89,14 @@ _PG = [
         EXECUTE FUNCTION clinic_kpi_dirty_visit()"""
         for table in _VISIT_CHILDREN
     ],
+    f"""CREATE FUNCTION clinic_kpi_dirty_ledger() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP <> 'INSERT' THEN {_MARK}VALUES (0, OLD.created_at); END IF;
+      IF TG_OP <> 'DELETE' THEN {_MARK}VALUES (0, NEW.created_at); END IF;
+      RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER kpi_dirty_ledger AFTER INSERT OR UPDATE OR DELETE ON ledger_entry FOR EACH ROW
+    EXECUTE FUNCTION clinic_kpi_dirty_ledger()""",
 ]
 
 
@@ -102,6 +117,13 @@ def upgrade() -> None:
         sa.Column('charges_cents', sa.BigInteger(), nullable=False),
         sa.Column('new_patients', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('location_id', 'day', 'provider_id', 'room_id'),
+    )
+    op.create_table(
+        'kpi_ledger_day',
+        sa.Column('day', sa.Date(), nullable=False),
+        sa.Column('payer_id', sa.Integer(), nullable=False),
+        sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint('day', 'payer_id'),
     )
     op.create_table(
         'kpi_day_done',
@@ -127,8 +149,11 @@ def downgrade() -> None:
     else:
         for table in ('appointment', *_VISIT_CHILDREN):
             op.execute(f"DROP TRIGGER IF EXISTS kpi_dirty_{table} ON {table}")
+        op.execute("DROP TRIGGER IF EXISTS kpi_dirty_ledger ON ledger_entry")
+        op.execute("DROP FUNCTION IF EXISTS clinic_kpi_dirty_ledger()")
         op.execute("DROP FUNCTION IF EXISTS clinic_kpi_dirty_appointment()")
         op.execute("DROP FUNCTION IF EXISTS clinic_kpi_dirty_visit()")
     op.drop_table('kpi_dirty')
     op.drop_table('kpi_day_done')
+    op.drop_table('kpi_ledger_day')
     op.drop_table('kpi_visit_day')

@@ -31,7 +31,7 @@ from clinic_app.models.history import (
     PlanGoal,
 )
 from clinic_app.models.interop import ApiToken
-from clinic_app.models.kpi import KpiDayDone, KpiDirty, KpiVisitDay
+from clinic_app.models.kpi import KpiDayDone, KpiDirty, KpiLedgerDay, KpiVisitDay
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import (
     CONSENT_KINDS,
@@ -99,6 +99,7 @@ __all__ = [
     "HomeExercise",
     "KpiDayDone",
     "KpiDirty",
+    "KpiLedgerDay",
     "KpiVisitDay",
     "LedgerEntry",
     "LinePosting",

@@ -37,6 +37,17 @@ class KpiVisitDay(SQLModel, table=True):
     new_patients: int = 0  # attended visits that are the patient's first attended visit ever
 
 
+class KpiLedgerDay(SQLModel, table=True):
+    """Ledger totals per UTC day of entry and payer (0 = patients): open AR as a sum of a few
+    thousand rows. Its computed days are kpi_day_done rows of location 0."""
+
+    __tablename__ = "kpi_ledger_day"
+
+    day: dt.date = Field(primary_key=True)
+    payer_id: int = Field(primary_key=True)
+    amount_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
 class KpiDayDone(SQLModel, table=True):
     """A (location, local day) whose rollup rows are computed (days with no visit have none)."""
 
@@ -47,7 +58,8 @@ class KpiDayDone(SQLModel, table=True):
 
 
 class KpiDirty(SQLModel, table=True):
-    """A visit (its location and start) whose day's figures changed since the rollup was computed."""
+    """A visit (its location and start) whose day's figures changed since the rollup was
+    computed; location 0: a ledger entry (its time), whose UTC day's totals changed."""
 
     __tablename__ = "kpi_dirty"
 

@@ -30,6 +30,7 @@ from clinic_app.models import (
     Claim,
     ClaimEvent,
     Coverage,
+    KpiLedgerDay,
     KpiVisitDay,
     LedgerEntry,
     Location,
@@ -287,7 +288,9 @@ def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _S
     if refresh and not (session.new or session.dirty or session.deleted):
         # Recompute the rollup's changed and missing days first, in a transaction of its own,
         # so that this session's reads (which start after) see it.
-        kpi_rollup.refresh(session.get_bind(), location_id=filters.location_id, start=filters.start, end=filters.end)
+        overall = filters.location_id is None and filters.provider_id is None  # open AR from the ledger rollup
+        kpi_rollup.refresh(session.get_bind(), location_id=filters.location_id, start=filters.start, end=filters.end,
+                           ledger_before=filters.end if overall else None)
     locations = session.exec(select(Location.id, Location.timezone, Location.active).order_by(Location.id)).all()
     if filters.location_id is not None:
         locations = [row for row in locations if row[0] == filters.location_id]
@@ -570,8 +573,10 @@ def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, befo
             if f.payer_id is not None:
                 core.append(LedgerEntry.payer_id == f.payer_id)
             inner = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*core)).one())
-            edges = or_(LedgerEntry.created_at < core_start, LedgerEntry.created_at >= core_end)
-            return inner + _ledger_join_sum(session, scope, kinds, before_end_only=False, extra=(edges,))
+            # each edge as its own range (an OR of the two stops PostgreSQL using the index)
+            low = _ledger_join_sum(session, scope, kinds, before_end_only=False, extra=(LedgerEntry.created_at < core_start,))
+            high = _ledger_join_sum(session, scope, kinds, before_end_only=False, extra=(LedgerEntry.created_at >= core_end,))
+            return inner + low + high
     return _ledger_join_sum(session, scope, kinds, before_end_only=before_end_only, extra=extra)
 
 
@@ -599,7 +604,16 @@ def open_ar(session: Session, scope: _Scope) -> int:
     early = [LedgerEntry.created_at < first_end]
     if f.payer_id is not None:
         early.append(LedgerEntry.payer_id == f.payer_id)
-    before = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*early)).one())
+    if scope.use_rollup and kpi_rollup.ledger_exact(session, before=f.end):
+        # Whole UTC days before the end date (before every location's end) from the ledger
+        # rollup; the last day or so from the entries.
+        cut = dt.datetime.combine(f.end, dt.time(0), tzinfo=dt.UTC)
+        rolled = [KpiLedgerDay.day < f.end, *([KpiLedgerDay.payer_id == f.payer_id] if f.payer_id is not None else [])]
+        early.append(LedgerEntry.created_at >= cut)
+        before = int(session.exec(select(func.coalesce(func.sum(KpiLedgerDay.amount_cents), 0)).where(*rolled)).one())
+    else:
+        before = 0
+    before += int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*early)).one())
     return before + _ledger_sum(session, scope, (), before_end_only=True, extra=(LedgerEntry.created_at >= first_end,))
 
 

@@ -18,7 +18,17 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import Appointment, Charge, KpiDayDone, KpiDirty, KpiVisitDay, Location, Note
+from clinic_app.models import (
+    Appointment,
+    Charge,
+    KpiDayDone,
+    KpiDirty,
+    KpiLedgerDay,
+    KpiVisitDay,
+    LedgerEntry,
+    Location,
+    Note,
+)
 from clinic_app.services.clock import day_bounds, local_day
 
 ATTENDED = ("arrived", "in_session", "ready_to_bill", "billed")
@@ -81,20 +91,63 @@ def recompute_day(session: Session, *, location_id: int, day: dt.date, tz: str) 
         session.flush()
 
 
-def stale_days(session: Session, zones: dict[int, str], start: dt.date, end: dt.date) -> tuple[set[tuple[int, dt.date]], list[int]]:
+def recompute_ledger_day(session: Session, *, day: dt.date) -> None:
+    """Replace one UTC day's ledger totals (per payer; 0 = patients) by the sum of its entries now."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    payer = func.coalesce(LedgerEntry.payer_id, 0)
+    session.exec(delete(KpiLedgerDay).where(KpiLedgerDay.day == day))
+    session.exec(insert(KpiLedgerDay).from_select(
+        ["day", "payer_id", "amount_cents"],
+        select(literal(day, Date), payer, func.sum(LedgerEntry.amount_cents))
+        .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < start + dt.timedelta(days=1)).group_by(payer),
+    ))
+    if session.get(KpiDayDone, (LEDGER, day)) is None:
+        session.add(KpiDayDone(location_id=LEDGER, day=day))
+        session.flush()
+
+
+LEDGER = 0  # the kpi_day_done / kpi_dirty location of ledger days (UTC)
+
+
+def _ledger_days_missing(session: Session, before: dt.date) -> set[tuple[int, dt.date]]:
+    """Ledger days from the first entry to ``before`` (excluded) never computed."""
+    first = session.exec(select(func.min(LedgerEntry.created_at))).one()
+    if first is None:
+        return set()
+    first_day = first.astimezone(dt.UTC).date()
+    done = set(session.exec(
+        select(KpiDayDone.day).where(KpiDayDone.location_id == LEDGER, KpiDayDone.day >= first_day, KpiDayDone.day < before)
+    ).all())
+    return {(LEDGER, first_day + dt.timedelta(days=i)) for i in range((before - first_day).days)} - {(LEDGER, d) for d in done}
+
+
+def ledger_exact(session: Session, *, before: dt.date) -> bool:
+    """Whether, as ``session`` sees it, kpi_ledger_day holds every UTC day before ``before``, unchanged since."""
+    todo, _ = stale_days(session, {}, before, before - dt.timedelta(days=1), ledger_before=before)
+    return not any(lid == LEDGER and day < before for lid, day in todo)
+
+
+def stale_days(
+    session: Session, zones: dict[int, str], start: dt.date, end: dt.date, *, ledger_before: dt.date | None = None
+) -> tuple[set[tuple[int, dt.date]], list[int]]:
     """(location, day) pairs to recompute before reading ``start``..``end`` (those of the range
-    never computed, and every computed day with a dirty visit), and the dirty rows read."""
+    never computed, and every computed day with a dirty visit; with ``ledger_before``, the
+    ledger days before it never computed), and the dirty rows read."""
     all_zones = dict(session.exec(select(Location.id, Location.timezone)).all())
     done = set(session.exec(
         select(KpiDayDone.location_id, KpiDayDone.day)
         .where(KpiDayDone.location_id.in_(list(zones)), KpiDayDone.day >= start, KpiDayDone.day <= end)
     ).all())
     todo = {(lid, start + dt.timedelta(days=i)) for lid in zones for i in range((end - start).days + 1)} - done
+    if ledger_before is not None:
+        todo |= _ledger_days_missing(session, ledger_before)
     dirty_ids = []
     dirty_days: dict[int, set[dt.date]] = {}
     for row_id, lid, at in session.exec(select(KpiDirty.id, KpiDirty.location_id, KpiDirty.at)).all():
         dirty_ids.append(row_id)
-        if lid in all_zones:
+        if lid == LEDGER:
+            dirty_days.setdefault(lid, set()).add(at.astimezone(dt.UTC).date())
+        elif lid in all_zones:
             dirty_days.setdefault(lid, set()).add(local_day(at, all_zones[lid]))
     for lid, days in dirty_days.items():
         # A dirty day matters only once computed (one never computed is computed when read).
@@ -105,23 +158,26 @@ def stale_days(session: Session, zones: dict[int, str], start: dt.date, end: dt.
     return todo, dirty_ids
 
 
-def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date) -> None:
+def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledger_before: dt.date | None = None) -> None:
     """Make the rollup exact for the location's (or every location's) days ``start``..``end``
     and for every dirty day, in a transaction of its own (committed)."""
     with Session(bind) as session:
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         if location_id is not None:
             zones = {lid: tz for lid, tz in zones.items() if lid == location_id}
-        todo, dirty_ids = stale_days(session, zones, start, end)
+        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before)
         if not todo and not dirty_ids:
             return
         for_write(session)
         if session.get_bind().dialect.name == "postgresql":  # one refresher at a time (SQLite: for_write's lock)
             session.exec(select(func.pg_advisory_xact_lock(70012)))
-        todo, dirty_ids = stale_days(session, zones, start, end)  # again, under the write lock
+        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before)  # again, under the write lock
         all_zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         for lid, day in sorted(todo):
-            recompute_day(session, location_id=lid, day=day, tz=all_zones[lid])
+            if lid == LEDGER:
+                recompute_ledger_day(session, day=day)
+            else:
+                recompute_day(session, location_id=lid, day=day, tz=all_zones[lid])
         for i in range(0, len(dirty_ids), 500):
             session.exec(delete(KpiDirty).where(KpiDirty.id.in_(dirty_ids[i:i + 500])))
         session.commit()

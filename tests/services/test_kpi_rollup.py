@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from clinic_app.models import Charge, KpiDirty, KpiVisitDay
-from clinic_app.services import charting, kpi, scheduling
+from clinic_app.services import charting, kpi, ledger, scheduling
 from tests.conftest import DAY, at
 from tests.services import test_kpi_range
 from tests.services.test_kpi_range import WED, _filters
@@ -19,7 +19,8 @@ from tests.services.test_kpi_range import WED, _filters
 month = test_kpi_range.month  # the hand-computed clinic (a fixture)
 
 FIGURES = ("scheduled", "visits", "arrivals", "no_shows", "late_cancels", "advance_cancels", "wait_count", "wait_minutes_avg",
-           "lag_count", "lag_minutes_avg", "charges_cents", "utilisation", "room_utilisation")
+           "lag_count", "lag_minutes_avg", "charges_cents", "utilisation", "room_utilisation",
+           "new_patients", "ar_open_cents")
 
 
 def _direct(session, filters) -> dict:
@@ -32,6 +33,8 @@ def _direct(session, filters) -> dict:
     out.update(kpi.documentation_lag(session, scope))
     out["charges_cents"] = kpi.charges(session, scope)
     out["visits_by_period"] = kpi.visits_by_period(session, scope)
+    out["new_patients"] = kpi.new_patients(session, scope)
+    out["ar_open_cents"] = kpi.open_ar(session, scope)
     return out
 
 
@@ -53,7 +56,7 @@ def test_the_rollup_gives_the_direct_figures_for_every_filter(session, clinic, m
 
 def test_a_late_signature_and_a_no_show_marked_afterwards_show_on_the_next_load(session, clinic, month):
     v = month["visits"]
-    before = kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic))
+    before = kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic, location_id=None))
     assert (before["no_shows"], before["visits"], before["lag_count"], before["charges_cents"]) == (1, 3, 3, 38400)
     assert not session.exec(select(KpiDirty)).all()  # the load recomputed and cleared every changed day
 
@@ -66,13 +69,19 @@ def test_a_late_signature_and_a_no_show_marked_afterwards_show_on_the_next_load(
     charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2)
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id, now=at("15:00", WED))
 
-    after = kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic))
+    # and Eli pays $10 more at the desk on Tuesday afternoon (entered late, the ledger trigger)
+    ledger.take_payment(session, actor=clinic.biller, patient_id=clinic.patients[1].id, amount="10.00", method="cash",
+                        appointment_id=v[2].id, now=at("16:00", DAY))
+
+    after = kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic, location_id=None))
+    assert after["ar_open_cents"] == before["ar_open_cents"] - 1000
+    assert after["payments_cents"] == before["payments_cents"] + 1000
     assert (after["no_shows"], after["visits"], after["lag_count"]) == (2, 4, 4)
     assert after["charges_cents"] == 38400 + 8000
     assert after["lag_minutes_avg"] == pytest.approx((80 + (24 * 60 + 210)) / 4)  # Tue 11:30 to Wed 15:00
     bo = {r["provider"]: r["booked_minutes"] for r in after["utilisation_by_provider"]}["Bo Baker, PT"]
     assert bo == 0.0  # the no-show no longer holds the slot
-    _same(after, _direct(session, _filters(clinic)))
+    _same(after, _direct(session, _filters(clinic, location_id=None)))
 
 
 def test_a_change_made_straight_in_the_database_marks_its_day(session, clinic, month):
