@@ -632,10 +632,10 @@ def billed_charges(session: Session, scope: _Scope) -> int:
         conditions.append(Appointment.provider_id == f.provider_id)
     if f.payer_id is not None:
         conditions.append(LedgerEntry.payer_id == f.payer_id)
-    return int(session.exec(
-        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
-        .outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id).where(*conditions)
-    ).one())
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
+    if f.location_id is not None or f.provider_id is not None:  # only then does the visit matter
+        query = query.outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
+    return int(session.exec(query.where(*conditions)).one())
 
 
 def collection(session: Session, scope: _Scope, payments_cents: int) -> dict:
