@@ -34,6 +34,7 @@ from clinic_app.models.history import (
     PlanGoal,
 )
 from clinic_app.models.interop import ApiToken
+from clinic_app.models.kpi import KpiDayDone, KpiDirty, KpiLedgerDay, KpiVisitDay
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import (
     CONSENT_KINDS,
@@ -99,6 +100,10 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "KpiDayDone",
+    "KpiDirty",
+    "KpiLedgerDay",
+    "KpiVisitDay",
     "LedgerEntry",
     "LinePosting",
     "Location",
