@@ -3,7 +3,7 @@ that record every visit whose figures change (appointment, note, charge) in kpi_
 the dashboard recomputes that day before reading (services/kpi_rollup).
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 01:15:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012'
-down_revision: str | Sequence[str] | None = '0007'
+down_revision: str | Sequence[str] | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
