@@ -224,18 +224,7 @@ def cancel_following(
     reason = (reason or "").strip()
     if len(reason) > MAX_REASON:
         raise InvalidInput(f"The reason is too long (at most {MAX_REASON} characters).")
-    member = session.exec(select(SeriesMember).where(SeriesMember.appointment_id == appointment_id)).first()
-    if member is None:
-        raise NotFound("This visit is not part of a series.")
-    rows = session.exec(
-        select(Appointment)
-        .join(SeriesMember, SeriesMember.appointment_id == Appointment.id)
-        .where(SeriesMember.series_id == member.series_id, SeriesMember.occurrence >= member.occurrence)
-        .where(Appointment.status == "booked")
-        .order_by(Appointment.starts_at)
-    ).all()
-    if not rows:
-        raise IllegalTransition("No visit of the series from this one on is still booked.")
+    rows = [appointment for _, appointment in _following(session, appointment_id)]
     location = session.get(Location, rows[0].location_id)
     cancelled = []
     for appointment in rows:
