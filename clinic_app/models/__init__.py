@@ -27,6 +27,7 @@ from clinic_app.models.frontdesk import (
 )
 from clinic_app.models.history import (
     Attachment,
+    CarePlan,
     HomeExercise,
     PatientAllergy,
     PatientMedication,
@@ -89,6 +90,7 @@ __all__ = [
     "BillingProfile",
     "BodyMark",
     "CareCase",
+    "CarePlan",
     "CaseVisit",
     "Charge",
     "Claim",

@@ -58,6 +58,25 @@ class PatientMedication(SQLModel, table=True):
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
+class CarePlan(SQLModel, table=True):
+    """Frequency and duration of care: each save is a new row (the latest is the plan), so the
+    record shows how the plan changed."""
+
+    __tablename__ = "care_plan"
+    __table_args__ = (
+        CheckConstraint("visits_per_week BETWEEN 1 AND 7", name="ck_care_plan_frequency"),
+        CheckConstraint("duration_weeks BETWEEN 1 AND 52", name="ck_care_plan_duration"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    visits_per_week: int
+    duration_weeks: int
+    starts_on: dt.date
+    recorded_by_user_id: int = Field(foreign_key="user.id")
+    recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
 class PlanGoal(SQLModel, table=True):
     """A treatment-plan goal: short or long term, a target date, and where it stands."""
 

@@ -17,6 +17,7 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
     Appointment,
     Attachment,
+    CarePlan,
     HomeExercise,
     Patient,
     PatientAllergy,
@@ -196,6 +197,51 @@ def goals(session: Session, *, actor: Actor, patient_id: int) -> list[PlanGoal]:
     return sorted(rows, key=lambda g: (g.term != "short", g.target_date, g.id))
 
 
+def care_plan(session: Session, *, actor: Actor, patient_id: int) -> CarePlan | None:
+    """The patient's current frequency and duration of care (the latest saved), if any."""
+    require(actor.role, "chart.view")
+    _own_patient(session, actor, patient_id)
+    return session.exec(
+        select(CarePlan).where(CarePlan.patient_id == patient_id).order_by(CarePlan.recorded_at.desc(), CarePlan.id.desc())
+    ).first()
+
+
+def plan_words(plan: CarePlan) -> str:
+    """'2 visits a week for 6 weeks from 2030-03-12'."""
+    visits = "1 visit" if plan.visits_per_week == 1 else f"{plan.visits_per_week} visits"
+    weeks = "1 week" if plan.duration_weeks == 1 else f"{plan.duration_weeks} weeks"
+    return f"{visits} a week for {weeks} from {plan.starts_on.isoformat()}"
+
+
+def _whole(text: str | int, what: str, low: int, high: int) -> int:
+    try:
+        number = int(str(text).strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise InvalidInput(f"Enter the {what} as a whole number from {low} to {high}.")
+    return number
+
+
+def set_care_plan(
+    session: Session, *, actor: Actor, patient_id: int, visits_per_week: str | int, duration_weeks: str | int,
+    starts_on: str, today: dt.date,
+) -> CarePlan:
+    """Save the frequency and duration of care; an earlier plan is kept as history."""
+    per_week = _whole(visits_per_week, "visits per week", 1, 7)
+    weeks = _whole(duration_weeks, "duration in weeks", 1, 52)
+    start = parse_day(starts_on) if str(starts_on or "").strip() else today
+    if start < today - dt.timedelta(days=365):
+        raise InvalidInput(f"The plan's start {start.isoformat()} is more than a year ago; check the date.")
+    _write(session, actor, patient_id)
+    row = CarePlan(patient_id=patient_id, visits_per_week=per_week, duration_weeks=weeks, starts_on=start,
+                   recorded_by_user_id=actor.user_id)
+    session.add(row)
+    audit.record(session, actor=actor, action="create", entity="care_plan", patient_id=patient_id, detail=plan_words(row))
+    session.commit()
+    return row
+
+
 def add_goal(
     session: Session, *, actor: Actor, patient_id: int, term: str, text: str, target_date: str, today: dt.date,
 ) -> PlanGoal:
@@ -295,6 +341,9 @@ def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today
     pdf.set_font("Helvetica", "", 12)
     pdf.cell(0, 7, _latin(f"For {patient.first_name} {patient.last_name}"), new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 7, _latin(f"From {provider.name if provider else actor.name}, {today.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
+    plan = care_plan(session, actor=actor, patient_id=patient_id)
+    if plan is not None:
+        pdf.cell(0, 7, _latin(f"Plan of care: {plan_words(plan)}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     for n, item in enumerate(items, start=1):
         pdf.set_font("Helvetica", "B", 13)

@@ -221,6 +221,10 @@ class ChartState(rx.State):
     new_goal_term: str = "short"
     new_goal_text: str = ""
     new_goal_date: str = ""
+    care_plan_text: str = "No frequency or duration of care set."
+    plan_per_week: str = ""
+    plan_weeks: str = ""
+    plan_start: str = ""
     # Body chart.
     symptoms: list[str] = list(body_chart.SYMPTOMS)
     intensities: list[str] = [str(n) for n in range(11)]
@@ -442,6 +446,10 @@ class ChartState(rx.State):
             )
             for g in history.goals(session, actor=actor, patient_id=self._patient_id)
         ]
+        plan = history.care_plan(session, actor=actor, patient_id=self._patient_id)
+        self.care_plan_text = ("Plan of care: " + history.plan_words(plan)) if plan else "No frequency or duration of care set."
+        self.plan_per_week, self.plan_weeks, self.plan_start = (
+            (str(plan.visits_per_week), str(plan.duration_weeks), plan.starts_on.isoformat()) if plan else ("", "", ""))
         self.exercises = [
             RecordRow(id=e.id, text=e.name + (f" ({e.dosage})" if e.dosage else ""), action_label=f"Stop {e.name}")
             for e in history.exercises(session, actor=actor, patient_id=self._patient_id)
@@ -570,6 +578,28 @@ class ChartState(rx.State):
             "Goal added.",
         ):
             self.new_goal_text, self.new_goal_date = "", ""
+
+    @rx.event
+    def set_plan_per_week(self, text: str):
+        self.plan_per_week = str(text)[:2]
+
+    @rx.event
+    def set_plan_weeks(self, text: str):
+        self.plan_weeks = str(text)[:2]
+
+    @rx.event
+    def set_plan_start(self, text: str):
+        self.plan_start = str(text)[:10]
+
+    @rx.event
+    async def save_care_plan(self):
+        per_week, weeks, start = self.plan_per_week, self.plan_weeks, self.plan_start
+        today = today_at(self._tz)
+        await self._record(
+            lambda s, a: history.set_care_plan(s, actor=a, patient_id=self._patient_id, visits_per_week=per_week,
+                                               duration_weeks=weeks, starts_on=start, today=today),
+            "Plan of care saved.",
+        )
 
     @rx.event
     async def set_goal_status(self, goal_id: int, status: str):

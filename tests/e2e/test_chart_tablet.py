@@ -313,6 +313,16 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
     chart.get_by_role("option", name="met", exact=True).tap()
     expect(chart.get_by_role("status").filter(has_text="Goal marked met.")).to_be_visible()
 
+    # Frequency and duration of care: a bad number is refused with its range and kept; then saved.
+    chart.get_by_label("Visits per week").fill("9")
+    chart.get_by_label("For how many weeks").fill("6")
+    chart.get_by_role("button", name="Save plan of care").tap()
+    expect(chart.get_by_role("alert")).to_contain_text("from 1 to 7")
+    expect(chart.get_by_label("For how many weeks")).to_have_value("6")
+    chart.get_by_label("Visits per week").fill("2")
+    chart.get_by_role("button", name="Save plan of care").tap()
+    expect(chart.get_by_text("Plan of care: 2 visits a week for 6 weeks", exact=False)).to_be_visible()
+
     # Home exercise programme, printed as a PDF for the patient.
     chart.get_by_label("Exercise", exact=True).fill("Heel raises")
     chart.get_by_label("Sets, reps, how often").fill("3 x 10, twice a day")

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from clinic_app.models import AuditLog, PatientMedication
+from clinic_app.models import AuditLog, CarePlan, PatientMedication
 from clinic_app.services import history
 from clinic_app.services.codes import search_icd10
 from clinic_app.services.errors import InvalidInput, NotAllowed
@@ -109,6 +109,44 @@ def test_the_database_keeps_clinical_records(engine, session, clinic, patient):
 
 
 # -- treatment plan goals ------------------------------------------------------------------
+def test_frequency_and_duration_of_care_are_saved_with_their_history(session, clinic, patient):
+    today = dt.date(2030, 3, 12)
+    assert history.care_plan(session, actor=clinic.clinician, patient_id=patient) is None
+    history.set_care_plan(session, actor=clinic.clinician, patient_id=patient, visits_per_week="2", duration_weeks="6",
+                          starts_on="", today=today)
+    plan = history.care_plan(session, actor=clinic.clinician, patient_id=patient)
+    assert history.plan_words(plan) == "2 visits a week for 6 weeks from 2030-03-12"
+    history.set_care_plan(session, actor=clinic.clinician, patient_id=patient, visits_per_week=1, duration_weeks=1,
+                          starts_on="2030-04-01", today=today)
+    plan = history.care_plan(session, actor=clinic.clinician, patient_id=patient)
+    assert history.plan_words(plan) == "1 visit a week for 1 week from 2030-04-01"
+    # The earlier plan is kept; both saves are in the audit log.
+    assert len(session.exec(select(CarePlan).where(CarePlan.patient_id == patient)).all()) == 2
+    assert len(session.exec(select(AuditLog).where(AuditLog.entity == "care_plan")).all()) == 2
+    for fields, message in (
+        ({"visits_per_week": "0"}, "visits per week as a whole number from 1 to 7"),
+        ({"visits_per_week": "twice"}, "visits per week"), ({"duration_weeks": "53"}, "duration in weeks .* 1 to 52"),
+        ({"starts_on": "2029-01-01"}, "more than a year ago"), ({"starts_on": "soon"}, "Date must look like"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            history.set_care_plan(session, actor=clinic.clinician, patient_id=patient,
+                                  **{"visits_per_week": "3", "duration_weeks": "4", "starts_on": "", "today": today, **fields})
+    # Another clinician's patient, and reception, are refused; nothing was added by any refusal.
+    with pytest.raises(NotAllowed):
+        history.set_care_plan(session, actor=clinic.clinician2, patient_id=patient, visits_per_week=3, duration_weeks=4,
+                              starts_on="", today=today)
+    with pytest.raises(NotAllowed):
+        history.care_plan(session, actor=clinic.reception, patient_id=patient)
+    assert len(session.exec(select(CarePlan).where(CarePlan.patient_id == patient)).all()) == 2
+    # The database refuses a frequency the service would have refused.
+    with pytest.raises(IntegrityError):
+        session.execute(text("INSERT INTO care_plan (patient_id, visits_per_week, duration_weeks, starts_on, recorded_by_user_id, "
+                             "recorded_at) VALUES (:p, 9, 4, '2030-03-12', :u, '2030-03-12 10:00:00')"),
+                        {"p": patient, "u": clinic.clinician.user_id})
+        session.flush()
+    session.rollback()
+
+
 def test_goals_have_a_term_a_future_target_and_a_status(session, clinic, patient):
     today = dt.date(2030, 3, 12)
     history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="long", text="Return to running 5 km",
