@@ -69,6 +69,7 @@ def billing_page() -> rx.Component:
         _denials_section(),
         _account_section(),
         _aging_section(),
+        _reports_section(),
     )
 
 
@@ -184,6 +185,38 @@ def _aging_section() -> rx.Component:
             width="100%",
         ),
         aria_label="Accounts receivable",
+    )
+
+
+def _table(headers: tuple[str, ...], rows, cells) -> rx.Component:
+    return rx.table.root(
+        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+        rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*[rx.table.cell(v) for v in cells(r)]))),
+        width="100%",
+    )
+
+
+def _report_heading(title: str, download=None, what: str = "") -> rx.Component:
+    parts = [rx.heading(title, size="4")]
+    if download is not None:
+        parts.append(rx.button("Download CSV", on_click=download, variant="outline", aria_label=f"Download {what} as CSV"))
+    return rx.hstack(*parts, align="center", spacing="3", margin_top="24px", margin_bottom="8px")
+
+
+def _reports_section() -> rx.Component:
+    s = BillingQueueState
+    return rx.el.section(
+        _report_heading("Patient balances by age (date of service)", s.download_patient_aging, "patient balances by age"),
+        _table(("Patient", "0-30 days", "31-60", "61-90", "90+", "Unapplied", "Total"), s.aging_patients,
+               lambda a: (a.name, a.b0_30, a.b31_60, a.b61_90, a.b90, a.unapplied, a.total)),
+        _report_heading("Denials by reason, last 30 days"),
+        rx.cond(s.denial_reasons.length() == 0, rx.text("No denials in the last 30 days.", size="2")),
+        _table(("Reason (group-CARC)", "What it means", "Claims", "Share of denials"), s.denial_reasons,
+               lambda r: (r.reason, r.words, r.claims, r.share)),
+        _report_heading("Payments by month, last 12 months", s.download_payments, "payments by month"),
+        _table(("Month", "From insurance", "From patients", "Total"), s.payment_periods,
+               lambda r: (r.period, r.insurance, r.patient, r.total)),
+        aria_label="Reports",
     )
 
 

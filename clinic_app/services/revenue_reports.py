@@ -127,9 +127,12 @@ def payments_by_period(
     require(actor.role, "billing.reports")
     if grain not in ("day", "week", "month"):
         grain = "month"
+    # A day either side in UTC holds every local day of the range, whatever the zone.
+    low = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    high = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(0), tzinfo=dt.UTC)
     rows = session.exec(
         select(LedgerEntry.created_at, LedgerEntry.method, LedgerEntry.amount_cents)
-        .where(LedgerEntry.kind.in_(("payment", "refund")))
+        .where(LedgerEntry.kind.in_(("payment", "refund")), LedgerEntry.created_at >= low, LedgerEntry.created_at < high)
     ).all()
     periods: dict[str, dict] = {}
     for created_at, method, cents in rows:
@@ -184,3 +187,9 @@ def aging_csv(session: Session, *, actor: Actor, as_of: dt.date, by: str = "paye
     report = ar_aging(session, actor=actor, as_of=as_of)
     money = (*BUCKETS, "unapplied", "total")
     return to_csv(report["by_patient" if by == "patient" else "by_payer"], ["name", *money], money_columns=money)
+
+
+def payments_csv(rows: list[dict]) -> str:
+    """Payments by period (``payments_by_period``) as CSV."""
+    money = ("insurance", "patient", "total")
+    return to_csv(rows, ["period", *money], money_columns=money)

@@ -101,6 +101,22 @@ class AgingRow:
     total: str
 
 
+@dataclasses.dataclass
+class ReasonRow:
+    reason: str
+    words: str
+    claims: int
+    share: str
+
+
+@dataclasses.dataclass
+class PeriodRow:
+    period: str
+    insurance: str
+    patient: str
+    total: str
+
+
 # The correction forms' typed fields and their longest accepted text.
 _TYPED = {"wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
 
@@ -132,16 +148,27 @@ def _aging(row: dict) -> AgingRow:
     )
 
 
+def payment_months() -> dict:
+    """The payments report's range: this month and the eleven before it, by month."""
+    today = utcnow().date()
+    first = dt.date(today.year - (1 if today.month < 12 else 0), today.month % 12 + 1, 1)
+    return {"start": first, "end": today, "grain": "month"}
+
+
 def claim_sections(session, *, actor) -> dict:
     """What the claim sections of the billing page show, for every biller alike."""
     start, end = utcnow() - dt.timedelta(days=30), utcnow()
     clean = revenue_reports.clean_claim_rate(session, actor=actor, start=start, end=end)
     denial = revenue_reports.denial_rate(session, actor=actor, start=start, end=end)
+    aging = revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())
     return {
+        "aging_patients": aging["by_patient"],
+        "denial_reasons": denial["by_reason"],
+        "payments": revenue_reports.payments_by_period(session, actor=actor, **payment_months()),
         "counts": revenue_reports.claims_by_status(session, actor=actor),
         "denials": era.denials(session, actor=actor),
         "recent": claims.recent_claims(session, actor=actor),
-        "aging": revenue_reports.ar_aging(session, actor=actor, as_of=utcnow().date())["by_payer"],
+        "aging": aging["by_payer"],
         "rates_line": (
             f"Last 30 days: clean-claim rate {_percent(clean['rate'])} of {clean['answered']} answered "
             f"({clean['pending']} awaiting an answer); denial rate {_percent(denial['rate'])} of {denial['adjudicated']} adjudicated."
@@ -163,6 +190,9 @@ class BillingQueueState(rx.State):
     denials: list[DenialRow] = []
     recent_claims: list[ClaimRow] = []
     aging: list[AgingRow] = []
+    aging_patients: list[AgingRow] = []
+    denial_reasons: list[ReasonRow] = []
+    payment_periods: list[PeriodRow] = []
     rates_line: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
     account_mrn: str = ""
@@ -238,6 +268,15 @@ class BillingQueueState(rx.State):
             for r in sections["recent"]
         ]
         self.aging = [_aging(r) for r in sections["aging"]]
+        self.aging_patients = [_aging(r) for r in sections["aging_patients"]]
+        self.denial_reasons = [
+            ReasonRow(reason=r["reason"], words=r["words"], claims=r["claims"], share=_percent(r["share_of_denials"]))
+            for r in sections["denial_reasons"]
+        ]
+        self.payment_periods = [
+            PeriodRow(period=r["period"], insurance=money(r["insurance"]), patient=money(r["patient"]), total=money(r["total"]))
+            for r in sections["payments"]
+        ]
         self.rates_line = sections["rates_line"]
 
     @rx.event
@@ -354,15 +393,30 @@ class BillingQueueState(rx.State):
         number = next((r.number for r in self.recent_claims if r.claim_id == as_id(claim_id)), str(claim_id))
         return rx.download(data=data, filename=f"claim-{number}.pdf", mime_type="application/pdf")
 
-    @rx.event
-    async def download_aging(self):
+    async def _report_csv(self, build, name: str):
         try:
             actor = await current_actor(self, "billing.reports")
             with session_scope() as session:
-                text = revenue_reports.aging_csv(session, actor=actor, as_of=utcnow().date())
+                text = build(session, actor)
         except ClinicError as exc:
             return self._fail(exc)
-        return rx.download(data=text, filename=f"ar-aging-{utcnow():%Y-%m-%d}.csv", mime_type="text/csv")
+        return rx.download(data=text, filename=f"{name}-{utcnow():%Y-%m-%d}.csv", mime_type="text/csv")
+
+    @rx.event
+    async def download_aging(self):
+        return await self._report_csv(
+            lambda s, a: revenue_reports.aging_csv(s, actor=a, as_of=utcnow().date()), "ar-aging")
+
+    @rx.event
+    async def download_patient_aging(self):
+        return await self._report_csv(
+            lambda s, a: revenue_reports.aging_csv(s, actor=a, as_of=utcnow().date(), by="patient"), "ar-aging-patients")
+
+    @rx.event
+    async def download_payments(self):
+        return await self._report_csv(
+            lambda s, a: revenue_reports.payments_csv(revenue_reports.payments_by_period(s, actor=a, **payment_months())),
+            "payments-by-month")
 
     @rx.event
     def set_account_mrn(self, value: str):

@@ -126,6 +126,13 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server
     page.get_by_role("button", name="Record payment").click()
     expect(page.get_by_role("status")).to_contain_text("Payment of $50 by card recorded")
     expect(page.get_by_text("Patient owes $40.00; insurance still to pay $0.00.")).to_be_visible()
+    # The reports show the payment in this month's row (pushed with the claim sections), and download.
+    month = dt.datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
+    reports = page.get_by_role("region", name="Reports")
+    expect(reports.get_by_role("row").filter(has_text=month)).to_contain_text("50.00")
+    with page.expect_download() as info:
+        reports.get_by_role("button", name="Download payments by month as CSV").click()
+    assert f"{month}," in Path(info.value.path()).read_text() and "50.00" in Path(info.value.path()).read_text()
     with page.expect_download() as info:
         page.get_by_role("button", name="Download statement (PDF)").click()
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
