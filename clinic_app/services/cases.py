@@ -171,14 +171,4 @@ def update_case(
     values = _checked_case(**{**current, **fields})
     if active is not None:
         values["active"], current["active"] = bool(active), case.active
-    changed = changes.record(session, actor=actor, entity="care_case", entity_id=case.id, patient_id=case.patient_id,
-                             before=current, after=values, now=now)
-    if not changed:
-        raise InvalidInput("Nothing changed: edit a field, then save.")
-    for name, value in values.items():
-        setattr(case, name, value)
-    session.add(case)
-    audit.record(session, actor=actor, action="update", entity="care_case", entity_id=case.id,
-                 patient_id=case.patient_id, detail=", ".join(changed)[:200])
-    session.commit()
-    return changed
+    return changes.apply_edit(session, actor=actor, row=case, entity="care_case", before=current, after=values, now=now)

@@ -41,6 +41,31 @@ def record(
     return changed
 
 
+def apply_edit(
+    session: Session, *, actor: Actor, row, entity: str, before: dict, after: dict, now: dt.datetime,
+    on_changed=None,
+) -> list[str]:
+    """Edit ``row`` (a record with ``id`` and ``patient_id``) to ``after``: the history rows, the
+    new values, one audit row, one commit. Refuses an edit that changes nothing (nothing saved).
+    ``on_changed(changed_fields)`` runs before the values are set (e.g. to clear what they void)."""
+    from clinic_app.services import audit
+    from clinic_app.services.errors import InvalidInput
+
+    changed = record(session, actor=actor, entity=entity, entity_id=row.id, patient_id=row.patient_id,
+                     before=before, after=after, now=now)
+    if not changed:
+        raise InvalidInput("Nothing changed: edit a field, then save.")
+    if on_changed is not None:
+        on_changed(changed)
+    for name, value in after.items():
+        setattr(row, name, value)
+    session.add(row)
+    audit.record(session, actor=actor, action="update", entity=entity, entity_id=row.id,
+                 patient_id=row.patient_id, detail=", ".join(changed)[:200])
+    session.commit()
+    return changed
+
+
 def history(session: Session, *, entity: str, entity_id: int) -> list[RecordChange]:
     """A record's changes, newest first."""
     return list(session.exec(

@@ -310,20 +310,14 @@ def update_coverage(
     if active is not None:
         values["active"] = bool(active)
         current["active"] = coverage.active
-    changed = changes.record(session, actor=actor, entity="coverage", entity_id=coverage.id,
-                             patient_id=coverage.patient_id, before=current, after=values, now=now)
-    if not changed:
-        raise InvalidInput("Nothing changed: edit a field, then save.")
-    if {"payer_id", "member_id"} & set(changed):
-        coverage.eligibility_status, coverage.eligibility_checked_at = "", None
-        coverage.eligibility_copay_cents = coverage.deductible_remaining_cents = None
-    for name, value in values.items():
-        setattr(coverage, name, value)
-    session.add(coverage)
-    audit.record(session, actor=actor, action="update", entity="coverage", entity_id=coverage.id,
-                 patient_id=coverage.patient_id, detail=", ".join(changed)[:200])
-    session.commit()
-    return changed
+
+    def void_eligibility(changed: list[str]) -> None:
+        if {"payer_id", "member_id"} & set(changed):  # the last answer was about the old policy
+            coverage.eligibility_status, coverage.eligibility_checked_at = "", None
+            coverage.eligibility_copay_cents = coverage.deductible_remaining_cents = None
+
+    return changes.apply_edit(session, actor=actor, row=coverage, entity="coverage", before=current, after=values, now=now,
+                              on_changed=void_eligibility)
 
 
 def coverages_of(session: Session, *, patient_id: int) -> list[tuple[Coverage, Payer]]:
