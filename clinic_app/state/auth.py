@@ -7,12 +7,12 @@ import time
 import reflex as rx
 
 from clinic_app import settings
-from clinic_app.live import registry
 from clinic_app.models import User
 from clinic_app.services import auth
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import BadCredentials, ClinicError, NotAllowed
 from clinic_app.services.permissions import HOME_ROUTE, allowed, require
+from clinic_app.state import live_push
 from clinic_app.state.common import in_db
 
 SESSION_COOKIE = "clinic_session"
@@ -105,7 +105,7 @@ class AuthState(rx.State):
         """End the session here and on the server."""
         token = self.session_token
         await in_db(lambda s: auth.end_session(s, token=token))
-        registry.forget(self.router.session.client_token)
+        await live_push.forget(self.router.session.client_token)
         self._forget()
         self.session_token = ""
         return [rx.remove_cookie(SESSION_COOKIE), rx.redirect("/login")]

@@ -10,10 +10,12 @@ import reflex as rx
 from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import board_topic
+from clinic_app.live.overlay import overlays
 from clinic_app.services import board, cases, recurring, scheduling, waitlist
 from clinic_app.services.clock import at_local, local, parse_day
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.services.permissions import allowed
+from clinic_app.state import live_push
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.copay import CopayState
@@ -22,7 +24,6 @@ from clinic_app.state.live_push import client_token
 DAY_START = 7 * 60  # the board shows 07:00-20:00 in the location's time
 DAY_END = 20 * 60
 SLOT = 15
-MAX_OVERLAY = 60  # past this many live status changes, fold them into the cards
 
 
 @dataclasses.dataclass
@@ -143,8 +144,9 @@ class CalendarState(rx.State):
         Hour(label=f"{m // 60:02d}:00", grid_row=f"{_row(m)} / span 4") for m in range(DAY_START, DAY_END, 60)
     ]
     cards: list[Card] = []
-    # Status changes pushed since the cards were last sent whole: id -> status / label.
-    # A check-in or a signature then costs each board a few bytes, not every card.
+    # Status changes pushed since the cards were last folded: id -> status / label, the
+    # worker's shared overlay of the board's topics (live/overlay.py), sent to every board
+    # of a location's day as one message. A check-in then costs a board a few bytes.
     live_status: dict[str, str] = {}
     live_label: dict[str, str] = {}
     slots: list[Slot] = []
@@ -286,9 +288,23 @@ class CalendarState(rx.State):
         self._set_cards([c for c in (self._to_card(row) for row in view.cards) if c is not None])
         self._recompute_shades()
         self._recompute_slots()
-        topics = [board_topic(int(self.location_id), d) for d in self._days]
+        topics = self._topics()
+        by_day: dict[str, list[dict]] = {}
+        for row in view.cards:
+            by_day.setdefault(row.get("day", ""), []).append(row)
+        for day, topic in zip(self._days, topics, strict=True):
+            overlays.seed(topic, by_day.get(day, []))
         registry.show(client_token(self), "board", topics)
-        return None
+        # Once these cards have reached the browser: the room of the topics' shared overlay.
+        return CalendarState.join_live
+
+    def _topics(self) -> list[str]:
+        return [board_topic(int(self.location_id), d) for d in self._days]
+
+    @rx.event
+    async def join_live(self):
+        """Receive the shared live overlay of the days shown (sent by live_push, not as this state's delta)."""
+        live_push.join(self, self._topics())
 
     def _to_card(self, row: dict) -> Card | None:
         column = self._column_of.get(f"{row['provider_id']}|{row.get('day', '')}")
@@ -358,42 +374,47 @@ class CalendarState(rx.State):
             self.slots = slots
 
     # -- pushed by the live layer -------------------------------------------
-    def apply_card(self, row: dict) -> None:
-        """A pushed change. A status change of a card in place only touches the small
-        live_status/live_label overlay; a new, moved, resized or released card (or one
-        moved out of this view) resends the cards."""
+    def apply_card(self, row: dict, fold: dict | None = None) -> None:
+        """A pushed change the shared overlay does not carry alone (live_push): a new, moved,
+        resized or released card, or one moved out of this view, resends the cards; a status
+        change in place only the overlay. ``fold``: a topic's overlay that was just emptied,
+        folded into the cards first."""
+        if fold:
+            self._set_cards([self._overlaid(c, fold) for c in self.cards])
         new = self._to_card(row) if row.get("day") in self._days else None
         old = self._index.get(row["id"])
+        status, label = overlays.union(self._topics())
+        self.live_status, self.live_label = status, label
         if new is None and old is None:
             return
-        same_place = old is not None and new is not None and old[:-1] == _where(new)
-        if same_place and len(self.live_status) < MAX_OVERLAY:
-            if old[-1] != new.status:
-                self._index[new.id] = (*old[:-1], new.status)
-                self.live_status = {**self.live_status, new.key: new.status}
-                self.live_label = {**self.live_label, new.key: new.status_label}
+        if old is not None and new is not None and old[:-1] == _where(new):
+            self._index[new.id] = (*old[:-1], new.status)
             return
-        merged = {c.id: self._overlaid(c) for c in self.cards}
+        now = {key: (value, label[key]) for key, value in status.items()}
+        merged = {c.id: self._overlaid(c, now) for c in self.cards}
         merged.pop(row["id"], None)
         if new is not None:
             merged[new.id] = new
         self._set_cards(sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id)))
-        if not same_place:
-            self._recompute_slots()
+        self._recompute_slots()
 
     def _set_cards(self, cards: list[Card]) -> None:
-        """Send the cards whole (the overlay folded in) and re-index them."""
+        """Send the cards whole and re-index them (the browser keeps its overlay)."""
         self.cards = cards
-        self.live_status, self.live_label = {}, {}
         self._index = {c.id: (*_where(c), c.status) for c in cards}
         self.selected = next((c for c in cards if c.id == self.selected_id), None)
         if self.selected is None:
             self.selected_id = 0
 
-    def _overlaid(self, card: Card) -> Card:
-        if card.key not in self.live_status:
+    def _overlaid(self, card: Card, overlay: dict | None = None) -> Card:
+        """``card`` with the status the overlay holds for it (the worker's, by default)."""
+        if overlay is None:
+            status, label = overlays.union(self._topics())
+            overlay = {key: (value, label[key]) for key, value in status.items()}
+        if card.key not in overlay:
             return card
-        return dataclasses.replace(card, status=self.live_status[card.key], status_label=self.live_label[card.key])
+        status, label = overlay[card.key]
+        return dataclasses.replace(card, status=status, status_label=label)
 
     # -- navigation ------------------------------------------------------------
     @rx.event

@@ -6,6 +6,14 @@ that surface's topic, one after another in registration order (measured faster a
 the median than gathering them all, REFLEX.md), and Reflex sends each its delta.
 Only clients whose socket this worker holds are registered here, so with several
 workers each one pushes to its own browsers.
+
+Boards take a shorter way for the commonest change, a status change in place (a
+check-in, a signature): the worker records it in the topic's shared overlay
+(live/overlay.py) and sends every board of the topic the same pre-encoded delta with
+that overlay, one socket.io room emit, without touching the boards' states. Every
+other board change goes the per-board way above. One lock orders all of a worker's
+pushes and a board's joining of its room, so that a socket never gets an older overlay
+after a newer one.
 """
 
 from __future__ import annotations
@@ -16,10 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import reflex as rx
+from engineio import packet as engineio_packet
+from reflex.constants import SocketEvent
+from reflex.constants.state import FIELD_MARKER
+from socketio import packet as socketio_packet
 
 from clinic_app.db import session_scope
 from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
 from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic, chart_topic
+from clinic_app.live.overlay import overlays
 from clinic_app.services import billing, board, kpi
 from clinic_app.services.actor import Actor
 
@@ -38,6 +51,7 @@ class Surface:
     apply: str  # the state's method that takes the built row
     per_topic: bool = False  # one row per topic (a KPI range and filters), not one per event
     event_type: type = AppointmentChanged  # the events this surface shows
+    shared: bool = False  # a status change in place goes to the topic's shared overlay (boards)
 
 
 def _card(event: AppointmentChanged) -> dict:
@@ -106,7 +120,7 @@ def surfaces() -> list[Surface]:
 
         _surfaces.extend(
             [
-                Surface("board", lambda e: board_topic(e.location_id, e.day), _card, CalendarState, "apply_card"),
+                Surface("board", lambda e: board_topic(e.location_id, e.day), _card, CalendarState, "apply_card", shared=True),
                 Surface("chart", lambda e: chart_topic(e.provider_id, e.day), _card, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
                 Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True),
@@ -132,39 +146,145 @@ async def fan_out(event: AppointmentChanged | ClaimsChanged) -> int:
     """Push ``event`` to every registered screen that shows it; returns how many got it."""
     pushed = 0
     cache: dict[object, object] = {}
-    for surface in surfaces():
-        if not isinstance(event, surface.event_type):
-            continue
-        topics = surface.topic(event)
-        for topic in [topics] if isinstance(topics, str) else topics:
-            pushed += await _push(surface, topic, event, cache)
+    async with _order():
+        for surface in surfaces():
+            if not isinstance(event, surface.event_type):
+                continue
+            topics = surface.topic(event)
+            for topic in [topics] if isinstance(topics, str) else topics:
+                pushed += await _push(surface, topic, event, cache)
     return pushed
 
 
 async def _push(surface: Surface, topic: str, event: AppointmentChanged | ClaimsChanged, cache: dict) -> int:
-    pushed = 0
     tokens = registry.tokens(topic)
-    if tokens:
-        key = (surface.build, topic) if surface.per_topic else surface.build
-        if key not in cache:
-            # One query per event and surface (per topic for KPI ranges), whatever the number
-            # of screens; off the event loop so that other sockets are not held up by the database.
-            args = (event, topic) if surface.per_topic else (event,)
-            cache[key] = await asyncio.to_thread(surface.build, *args)
-        row = cache[key]
-        for token in tokens:
-            if not _connected(token):
-                registry.forget(token)
-                continue
-            try:
-                async with _app.modify_state(rx.BaseStateToken(ident=token, cls=surface.state)) as root:
-                    state = await root.get_state(surface.state)
-                    getattr(state, surface.apply)(row)
-                pushed += 1
-            except Exception:
-                log.exception("live push to one client failed; dropping it from the registry")
-                registry.forget(token)
+    if not tokens:
+        if surface.shared:
+            overlays.drop(topic)
+        return 0
+    key = (surface.build, topic) if surface.per_topic else surface.build
+    if key not in cache:
+        # One query per event and surface (per topic for KPI ranges), whatever the number
+        # of screens; off the event loop so that other sockets are not held up by the database.
+        args = (event, topic) if surface.per_topic else (event,)
+        cache[key] = await asyncio.to_thread(surface.build, *args)
+    row = cache[key]
+    if not surface.shared:
+        return await _each(surface, tokens, row)
+    # A full overlay is folded into every board's cards by this push, and starts again.
+    fold = overlays.fold(topic) if overlays.full(topic) else {}
+    if overlays.observe(topic, row) and not fold:
+        return await _broadcast(surface, topic)
+    return await _each(surface, tokens, row, fold)
+
+
+async def _each(surface: Surface, tokens: list[str], *args) -> int:
+    """The per-board way: update each client's state; Reflex sends each its own delta."""
+    pushed = 0
+    for token in tokens:
+        if not _connected(token):
+            await forget(token)
+            continue
+        try:
+            async with _app.modify_state(rx.BaseStateToken(ident=token, cls=surface.state)) as root:
+                state = await root.get_state(surface.state)
+                getattr(state, surface.apply)(*args)
+            pushed += 1
+        except Exception:
+            log.exception("live push to one client failed; dropping it from the registry")
+            await forget(token)
     return pushed
+
+
+# -- the shared overlay's rooms: one socket.io room per set of board topics ----------------
+_lock: asyncio.Lock | None = None
+_room_of: dict[str, tuple[str, str]] = {}  # token -> (socket id, room)
+_room_topics: dict[str, tuple[str, ...]] = {}  # room -> the topics its boards show
+
+
+def _order() -> asyncio.Lock:
+    global _lock
+    if _lock is None:
+        _lock = asyncio.Lock()
+    return _lock
+
+
+def _room(topics: list[str]) -> str:
+    return "overlay:" + "|".join(sorted(topics))
+
+
+def _overlay_update(state: type[rx.State], topics) -> dict:
+    """The delta a board's browser applies: its live_status and live_label, whole."""
+    status, label = overlays.union(topics)
+    marker = FIELD_MARKER
+    return {"delta": {state.get_full_name(): {"live_status" + marker: status, "live_label" + marker: label}}}
+
+
+async def _broadcast(surface: Surface, topic: str) -> int:
+    """Send the topic's overlay to every board in view of it: encoded once per room, then
+    queued on each socket in turn (socket.io's own room emit makes and awaits a task per
+    socket, which measured as much again as the writes)."""
+    namespace = _app.event_namespace
+    server = namespace.server
+    pushed = 0
+    for room, topics in list(_room_topics.items()):
+        if topic not in topics:
+            continue
+        members = [eio_sid for _sid, eio_sid in server.manager.get_participants(namespace.namespace, room)]
+        if not members:
+            del _room_topics[room]
+            continue
+        data = [str(SocketEvent.EVENT), _overlay_update(surface.state, topics)]
+        encoded = server.packet_class(socketio_packet.EVENT, namespace=namespace.namespace, data=data).encode()
+        message = engineio_packet.Packet(engineio_packet.MESSAGE, encoded)
+        for eio_sid in members:
+            await server.eio.send_packet(eio_sid, message)
+        pushed += len(members)
+    await asyncio.sleep(0)  # let the sockets' writers flush
+    return pushed
+
+
+def join(state: rx.State, topics: list[str]) -> None:
+    """A board that loaded ``topics`` joins their room and gets their overlay as it is now.
+
+    Called by the board's own event after its load has reached the browser (its cards).
+    The joining runs as a task under the push lock, not inside the event: the event holds
+    the board's state, which a per-board push waits for while holding the push lock. So any
+    push after the joining reaches the room, and nothing older follows it."""
+    if _app is None or _app.event_namespace is None:
+        return
+    task = asyncio.create_task(_join(client_token(state), state.router.session.session_id, type(state), topics))
+    _joining.add(task)
+    task.add_done_callback(_joining.discard)
+
+
+_joining: set[asyncio.Task] = set()
+
+
+async def _join(token: str, sid: str, state: type[rx.State], topics: list[str]) -> None:
+    namespace = _app.event_namespace
+    room = _room(topics)
+    async with _order():
+        if not set(topics) <= registry.topics_of(token):
+            return  # signed out, gone or shown something else since the load
+        previous = _room_of.get(token)
+        if previous is not None and previous != (sid, room):
+            await namespace.leave_room(previous[0], previous[1])
+        await namespace.enter_room(sid, room)
+        _room_of[token] = (sid, room)
+        _room_topics[room] = tuple(sorted(topics))
+        await namespace.emit(str(SocketEvent.EVENT), _overlay_update(state, topics), to=sid)
+        for shown in overlays.topics():  # days no board on this worker shows any more
+            if not registry.tokens(shown):
+                overlays.drop(shown)
+
+
+async def forget(token: str) -> None:
+    """``token`` signed out or is gone: no more pushes of any kind."""
+    registry.forget(token)
+    previous = _room_of.pop(token, None)
+    if previous is not None and _app is not None and _app.event_namespace is not None:
+        await _app.event_namespace.leave_room(*previous)
 
 
 async def listen() -> None:

@@ -78,14 +78,28 @@ def test_a_receptionists_morning(browser, app_server, e2e_clinic):
     expect(board.get_by_role("button", name="Book 14:00 with Erin Test, PT")).to_be_visible()
     expect(other.get_by_role("button", name="Marsh, Nora, 15:30, Booked")).to_be_visible()
     expect(other.get_by_role("button", name=re.compile(r"^Marsh, Nora, 14:00"))).to_have_count(0)
-    other.context.close()
 
-    # Check in the first patient of the morning.
+    # Check in the first patient of the morning: the other desk sees it too.
     quill.click()
     expect(board.get_by_text("Insurance: No insurance on file for this day (self-pay)")).to_be_visible()
     board.get_by_role("button", name="Check in").click()
     expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
     expect(board.get_by_text(re.compile(r"^Arrived \d\d:\d\d$"))).to_be_visible()
+    other_quill = other.get_by_role("button", name=re.compile(r"^Quill, Zed, 11:00, "))
+    expect(other_quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
+    # The other desk's own clicks, and a move pushed to it afterwards, keep the check-in.
+    other.get_by_role("button", name="Marsh, Nora, 15:30, Booked").click()
+    expect(other.get_by_role("button", name="Move")).to_be_visible()
+    nora.click()
+    board.get_by_role("button", name="Move").click()
+    board.get_by_label("New start time").fill("16:30")
+    board.get_by_role("button", name="Save move").click()
+    expect(nora).to_have_accessible_name("Marsh, Nora, 16:30, Booked")
+    expect(other.get_by_role("button", name="Marsh, Nora, 16:30, Booked")).to_be_visible()
+    expect(other_quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
+    other.reload()
+    expect(other_quill).to_have_accessible_name("Quill, Zed, 11:00, Arrived")
+    other.context.close()
 
     # The week view shows the provider's week with both visits.
     board.get_by_role("button", name="Week view").click()
