@@ -5,8 +5,10 @@ What is measured
     reception boards receiving the Reflex delta in which that visit's card has the
     status ``ready_to_bill``. That covers the whole live spine of the real app: the
     sign handler (``charting.sign_note``, one SQLite transaction), the in-process bus,
-    the listener's fan-out (``state/live_push.py``: one card query, then one
-    ``modify_state`` per registered board, sequentially) and Reflex's socket emit.
+    the listener's fan-out (``state/live_push.py``: one card query; a status change in
+    place goes into the worker's shared overlay of that day, encoded once and queued on
+    every board's socket; other changes are one ``modify_state`` per registered board)
+    and the socket writes.
     Per N the benchmark prints p50/p95/max over all (sign, board) deliveries, how many
     deliveries missed the timeout, and the backend's RSS growth per connected board;
     besides those, the signer's own round trip, the size of the delta one board gets,
@@ -513,7 +515,7 @@ class Board(Browser):
     def on_delta(self, delta: dict, now: float) -> None:
         calendar = delta.get(self.names.calendar) or {}
         cards = calendar.get(self.cards_key)
-        # A status change in place arrives in the small live_status overlay (id -> status).
+        # A status change in place arrives in the shared live_status overlay (id -> status).
         overlay = calendar.get(self.live_key) or {}
         if cards is None and not overlay:
             return
