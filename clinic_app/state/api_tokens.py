@@ -6,10 +6,10 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.db import session_scope
 from clinic_app.services import api_tokens
 from clinic_app.services.errors import ClinicError
 from clinic_app.state.auth import as_id, current_actor, page_actor
+from clinic_app.state.common import in_db
 
 
 @dataclasses.dataclass
@@ -46,9 +46,8 @@ class ApiTokenState(rx.State):
 
     async def _refresh(self) -> None:
         actor = await current_actor(self, "api_token.create")
-        with session_scope() as session:
-            self.rows = [TokenRow(**r, revoke_label=f"Revoke token {r['id']} of {r['username']}")
-                         for r in api_tokens.list_tokens(session, actor=actor)]
+        rows = await in_db(lambda s: api_tokens.list_tokens(s, actor=actor))
+        self.rows = [TokenRow(**r, revoke_label=f"Revoke token {r['id']} of {r['username']}") for r in rows]
 
     @rx.event
     def set_username(self, value: str):
@@ -73,10 +72,10 @@ class ApiTokenState(rx.State):
         try:
             actor = await current_actor(self, "api_token.create")
             days = int(self.days) if self.days.strip().isascii() and self.days.strip().isdigit() else -1
-            with session_scope() as session:
-                row, token = api_tokens.create_token(
-                    session, actor=actor, username=self.username, scopes=self.scopes, days=days, label=self.label,
-                )
+            username, scopes, label = self.username, self.scopes, self.label
+            row, token = await in_db(lambda s: api_tokens.create_token(
+                s, actor=actor, username=username, scopes=scopes, days=days, label=label,
+            ))
             self.new_token = token
             self.message, self.is_error = f"Token {row.id} created for {self.username.strip().lower()}. Copy it now: it is shown once.", False
             self.label = ""
@@ -92,8 +91,8 @@ class ApiTokenState(rx.State):
     async def revoke(self, token_id):
         try:
             actor = await current_actor(self, "api_token.create")
-            with session_scope() as session:
-                api_tokens.revoke_token(session, actor=actor, token_id=as_id(token_id))
+            wanted = as_id(token_id)
+            await in_db(lambda s: api_tokens.revoke_token(s, actor=actor, token_id=wanted))
             self.message, self.is_error = f"Token {token_id} revoked.", False
             await self._refresh()
         except ClinicError as exc:

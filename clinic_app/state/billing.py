@@ -7,14 +7,14 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import session_scope, utcnow
+from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Payer
 from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, money
+from clinic_app.state.common import Option, in_db, money
 from clinic_app.state.live_push import client_token
 
 
@@ -223,8 +223,7 @@ class BillingQueueState(rx.State):
         actor, redirect = await page_actor(self, "billing.view")
         if redirect:
             return redirect
-        with session_scope() as session:
-            locations = board.locations(session)
+        locations = await in_db(board.locations)
         self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
         if self.location_id not in {o.value for o in self.locations}:
             ids = [loc.id for loc in locations]
@@ -234,8 +233,8 @@ class BillingQueueState(rx.State):
     async def _refresh(self):
         try:
             actor = await current_actor(self, "billing.view")
-            with session_scope() as session:
-                rows = billing.queue(session, actor=actor, location_id=as_id(self.location_id))
+            location_id = as_id(self.location_id)
+            rows = await in_db(lambda s: billing.queue(s, actor=actor, location_id=location_id))
         except ClinicError as exc:
             return self._fail(exc)
         self.rows = [_row(r) for r in rows]
@@ -247,8 +246,7 @@ class BillingQueueState(rx.State):
         """Claim counts, recent claims, the denial worklist and AR aging (also pushed live)."""
         try:
             actor = await current_actor(self, "billing.view")
-            with session_scope() as session:
-                sections = claim_sections(session, actor=actor)
+            sections = await in_db(lambda s: claim_sections(s, actor=actor))
         except ClinicError as exc:
             return self._fail(exc)
         self.apply_claims(sections)
@@ -306,11 +304,16 @@ class BillingQueueState(rx.State):
     async def mark_billed(self, appointment_id: int):
         try:
             actor = await current_actor(self, "billing.mark_billed")
-            with session_scope() as session:
-                appointment = billing.mark_billed(session, actor=actor, appointment_id=as_id(appointment_id))
-                self.apply_row(billing.queue_row(session, appointment_id=appointment.id))
+            wanted = as_id(appointment_id)
+
+            def work(session):
+                appointment = billing.mark_billed(session, actor=actor, appointment_id=wanted)
+                return billing.queue_row(session, appointment_id=appointment.id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
+        self.apply_row(row)
         self._done("Marked billed.")
         return None
 
@@ -318,15 +321,20 @@ class BillingQueueState(rx.State):
     async def create_claim(self, appointment_id: int):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                claim = claims.create_claim(session, actor=actor, appointment_id=as_id(appointment_id))
-                self.apply_row(billing.queue_row(session, appointment_id=claim.appointment_id))
+            wanted = as_id(appointment_id)
+
+            def work(session):
+                claim = claims.create_claim(session, actor=actor, appointment_id=wanted)
+                return claim, billing.queue_row(session, appointment_id=claim.appointment_id)
+
+            claim, row = await in_db(work)
         except claims.ClaimProblems as exc:
             self._fail(InvalidInput("This visit cannot be claimed yet; fix these first:"))
             self.problems = exc.problems
             return None
         except ClinicError as exc:
             return self._fail(exc)
+        self.apply_row(row)
         self._done(f"Claim {claim.number} created; it goes out with the next export.")
         return await self._refresh_claims()
 
@@ -334,12 +342,17 @@ class BillingQueueState(rx.State):
     async def create_all_claims(self):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                made, held = claims.create_claims(session, actor=actor, location_id=as_id(self.location_id))
-                for claim in made:
-                    self.apply_row(billing.queue_row(session, appointment_id=claim.appointment_id))
+            location_id = as_id(self.location_id)
+
+            def work(session):
+                made, held = claims.create_claims(session, actor=actor, location_id=location_id)
+                return made, held, [billing.queue_row(session, appointment_id=claim.appointment_id) for claim in made]
+
+            made, held, rows = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
+        for row in rows:
+            self.apply_row(row)
         self._done(f"{len(made)} claims created; {len(held)} visits held back.")
         names = {r.id: f"{r.patient_name}, {r.service_date}" for r in self.rows}
         self.problems = [f"{names.get(i, i)}: {' '.join(p)}" for i, p in held.items()]
@@ -349,8 +362,7 @@ class BillingQueueState(rx.State):
     async def send_claims(self):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                files = claims.export_files(session, actor=actor)
+            files = await in_db(lambda s: claims.export_files(s, actor=actor))
         except ClinicError as exc:
             return self._fail(exc)
         if not files:
@@ -364,8 +376,9 @@ class BillingQueueState(rx.State):
     async def appeal(self, claim_id: int):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                claim = claims.set_status(session, actor=actor, claim_id=as_id(claim_id), to_status="appealed", note="appealed from the worklist")
+            wanted = as_id(claim_id)
+            claim = await in_db(lambda s: claims.set_status(s, actor=actor, claim_id=wanted, to_status="appealed",
+                                                            note="appealed from the worklist"))
         except ClinicError as exc:
             return self._fail(exc)
         self._done(f"Claim {claim.number} marked appealed.")
@@ -375,8 +388,8 @@ class BillingQueueState(rx.State):
     async def resend(self, claim_id: int):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                claim = claims.resubmit(session, actor=actor, claim_id=as_id(claim_id), note="corrected from the worklist")
+            wanted = as_id(claim_id)
+            claim = await in_db(lambda s: claims.resubmit(s, actor=actor, claim_id=wanted, note="corrected from the worklist"))
         except ClinicError as exc:
             return self._fail(exc)
         self._done(f"Claim {claim.number} goes out again, as a corrected claim, with the next export.")
@@ -386,8 +399,8 @@ class BillingQueueState(rx.State):
     async def download_claim_form(self, claim_id: int):
         try:
             actor = await current_actor(self, "billing.view")
-            with session_scope() as session:
-                data = claim_form.claim_form_pdf(session, actor=actor, claim_id=as_id(claim_id))
+            wanted = as_id(claim_id)
+            data = await in_db(lambda s: claim_form.claim_form_pdf(s, actor=actor, claim_id=wanted))
         except ClinicError as exc:
             return self._fail(exc)
         number = next((r.number for r in self.recent_claims if r.claim_id == as_id(claim_id)), str(claim_id))
@@ -396,8 +409,7 @@ class BillingQueueState(rx.State):
     async def _report_csv(self, build, name: str):
         try:
             actor = await current_actor(self, "billing.reports")
-            with session_scope() as session:
-                text = build(session, actor)
+            text = await in_db(lambda s: build(s, actor))
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=text, filename=f"{name}-{utcnow():%Y-%m-%d}.csv", mime_type="text/csv")
@@ -438,8 +450,8 @@ class BillingQueueState(rx.State):
     async def find_account(self):
         try:
             actor = await current_actor(self, "payment.take")
-            with session_scope() as session:
-                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+            mrn = self.account_mrn
+            found = await in_db(lambda s: ledger.account(s, actor=actor, mrn=mrn))
         except ClinicError as exc:
             return self._fail(exc)
         self._show_account(found)
@@ -471,12 +483,16 @@ class BillingQueueState(rx.State):
             actor = await current_actor(self, "payment.take")
             if not self._account_patient_id:
                 raise InvalidInput("Find the patient's account first.")
-            with session_scope() as session:
+            patient_id, mrn = self._account_patient_id, self.account_mrn
+            amount, method, reference = self.pay_amount, self.pay_method, self.pay_reference
+
+            def work(session):
                 ledger.take_payment(
-                    session, actor=actor, patient_id=self._account_patient_id, amount=self.pay_amount,
-                    method=self.pay_method, reference=self.pay_reference,
+                    session, actor=actor, patient_id=patient_id, amount=amount, method=method, reference=reference,
                 )
-                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+                return ledger.account(session, actor=actor, mrn=mrn)
+
+            found = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self._show_account(found)
@@ -503,9 +519,13 @@ class BillingQueueState(rx.State):
             actor = await current_actor(self, "ledger.adjust")
             if not self._account_patient_id:
                 raise InvalidInput("Find the patient's account first.")
-            with session_scope() as session:
+            mrn = self.account_mrn
+
+            def run(session):
                 work(session, actor)
-                found = ledger.account(session, actor=actor, mrn=self.account_mrn)
+                return ledger.account(session, actor=actor, mrn=mrn)
+
+            found = await in_db(run)
         except ClinicError as exc:
             return self._fail(exc)
         self._show_account(found)
@@ -574,10 +594,13 @@ class BillingQueueState(rx.State):
     async def bill_secondary(self, claim_id: int):
         try:
             actor = await current_actor(self, "billing.claims")
-            with session_scope() as session:
-                claim = cob.create_secondary_claim(session, actor=actor, claim_id=as_id(claim_id))
-                payer = session.get(Payer, claim.payer_id)
-                owed = cob.owed_by_payer(session, claim=claim)
+            wanted = as_id(claim_id)
+
+            def work(session):
+                claim = cob.create_secondary_claim(session, actor=actor, claim_id=wanted)
+                return claim, session.get(Payer, claim.payer_id), cob.owed_by_payer(session, claim=claim)
+
+            claim, payer, owed = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self._done(f"Secondary claim {claim.number} to {payer.name} for ${money(owed)} created; it goes out with the next export.")
@@ -589,11 +612,10 @@ class BillingQueueState(rx.State):
             actor = await current_actor(self, "payment.take")
             if not self._account_patient_id:
                 raise InvalidInput("Find the patient's account first.")
-            with session_scope() as session:
-                data = statements.statement_pdf(
-                    session, actor=actor, patient_id=self._account_patient_id, as_of=utcnow().date(),
-                    location_id=as_id(self.location_id),
-                )
+            patient_id, location_id = self._account_patient_id, as_id(self.location_id)
+            data = await in_db(lambda s: statements.statement_pdf(
+                s, actor=actor, patient_id=patient_id, as_of=utcnow().date(), location_id=location_id,
+            ))
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=data, filename=f"statement-{self.account_mrn.strip().upper()}.pdf", mime_type="application/pdf")

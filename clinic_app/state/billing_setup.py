@@ -8,13 +8,12 @@ import datetime as dt
 import reflex as rx
 from sqlmodel import select
 
-from clinic_app.db import session_scope
 from clinic_app.models import Payer
 from clinic_app.services import board, payers
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.permissions import allowed
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, money
+from clinic_app.state.common import Option, in_db, money
 
 SELF_PAY = "self"
 RELATIONSHIP_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
@@ -124,8 +123,7 @@ class BillingSetupState(rx.State):
         if redirect:
             return redirect
         self.can_cover = allowed(actor.role, "coverage.edit")
-        with session_scope() as session:
-            locations = board.locations(session)
+        locations = await in_db(board.locations)
         self.locations = [Option(value=str(loc.id), label=loc.name) for loc in locations]
         if self.location_id not in {o.value for o in self.locations} and locations:
             ids = [loc.id for loc in locations]
@@ -144,8 +142,7 @@ class BillingSetupState(rx.State):
     # -- payers -------------------------------------------------------------------------
     async def _load_payers(self) -> None:
         actor = await current_actor(self, "billing.setup")
-        with session_scope() as session:
-            rows = payers.list_payers(session, actor=actor)
+        rows = await in_db(lambda s: payers.list_payers(s, actor=actor))
         self.payer_rows = [
             PayerRow(id=p.id, name=p.name, code=p.payer_id, modifiers=p.default_modifiers.replace(",", ", "),
                      status="Active" if p.active else "Not used", edit_label=f"Edit payer {p.name}")
@@ -160,8 +157,8 @@ class BillingSetupState(rx.State):
     async def edit_payer(self, payer_id: int):
         try:
             actor = await current_actor(self, "billing.setup")
-            with session_scope() as session:
-                payer = next((p for p in payers.list_payers(session, actor=actor) if p.id == as_id(payer_id)), None)
+            rows = await in_db(lambda s: payers.list_payers(s, actor=actor))
+            payer = next((p for p in rows if p.id == as_id(payer_id)), None)
             if payer is None:
                 raise NotFound("That payer no longer exists.")
         except ClinicError as exc:
@@ -184,16 +181,17 @@ class BillingSetupState(rx.State):
     async def save_payer(self):
         try:
             actor = await current_actor(self, "billing.setup")
-            with session_scope() as session:
-                if self.payer_form_id:
-                    payer = payers.update_payer(
-                        session, actor=actor, payer_db_id=as_id(self.payer_form_id), name=self.payer_name,
-                        payer_id=self.payer_code, default_modifiers=self.payer_modifiers, active=self.payer_active,
-                    )
-                else:
-                    payer = payers.create_payer(
-                        session, actor=actor, name=self.payer_name, payer_id=self.payer_code, default_modifiers=self.payer_modifiers,
-                    )
+            name, code, modifiers = self.payer_name, self.payer_code, self.payer_modifiers
+            if self.payer_form_id:
+                payer_db_id, active = as_id(self.payer_form_id), self.payer_active
+                payer = await in_db(lambda s: payers.update_payer(
+                    s, actor=actor, payer_db_id=payer_db_id, name=name, payer_id=code, default_modifiers=modifiers,
+                    active=active,
+                ))
+            else:
+                payer = await in_db(lambda s: payers.create_payer(
+                    s, actor=actor, name=name, payer_id=code, default_modifiers=modifiers,
+                ))
             await self._load_payers()
         except ClinicError as exc:
             return self._fail("payers", exc)
@@ -209,8 +207,8 @@ class BillingSetupState(rx.State):
         actor = await current_actor(self, "billing.setup")
         if self.fee_schedule not in {o.value for o in self.fee_options}:
             self.fee_schedule = SELF_PAY
-        with session_scope() as session:
-            rows = payers.fees(session, actor=actor, payer_id=self._schedule_payer())
+        payer_id = self._schedule_payer()
+        rows = await in_db(lambda s: payers.fees(s, actor=actor, payer_id=payer_id))
         self.fee_rows = [FeeRow(id=f.id, code=f.code, amount=money(f.amount_cents), remove_label=f"Remove fee for {f.code}") for f in rows]
 
     @rx.event
@@ -227,8 +225,8 @@ class BillingSetupState(rx.State):
     async def save_fee(self):
         try:
             actor = await current_actor(self, "billing.setup")
-            with session_scope() as session:
-                row = payers.set_fee(session, actor=actor, code=self.fee_code, amount=self.fee_amount, payer_id=self._schedule_payer())
+            code, amount, payer_id = self.fee_code, self.fee_amount, self._schedule_payer()
+            row = await in_db(lambda s: payers.set_fee(s, actor=actor, code=code, amount=amount, payer_id=payer_id))
             await self._load_fees()
         except ClinicError as exc:
             return self._fail("fees", exc)
@@ -240,8 +238,8 @@ class BillingSetupState(rx.State):
     async def remove_fee(self, fee_id: int):
         try:
             actor = await current_actor(self, "billing.setup")
-            with session_scope() as session:
-                payers.remove_fee(session, actor=actor, fee_id=as_id(fee_id))
+            wanted = as_id(fee_id)
+            await in_db(lambda s: payers.remove_fee(s, actor=actor, fee_id=wanted))
             await self._load_fees()
         except ClinicError as exc:
             return self._fail("fees", exc)
@@ -252,8 +250,8 @@ class BillingSetupState(rx.State):
     async def _load_profile(self) -> None:
         if not self.location_id:
             return
-        with session_scope() as session:
-            profile = payers.billing_profile(session, location_id=as_id(self.location_id))
+        location_id = as_id(self.location_id)
+        profile = await in_db(lambda s: payers.billing_profile(s, location_id=location_id))
         if profile is None:
             self.bp_org = self.bp_npi = self.bp_tax = self.bp_street = self.bp_city = self.bp_state = self.bp_zip = ""
             return
@@ -275,11 +273,12 @@ class BillingSetupState(rx.State):
             actor = await current_actor(self, "billing.setup")
             if not self.bp_org.strip():
                 raise InvalidInput("Give the organisation's name as the payer knows it.")
-            with session_scope() as session:
-                payers.set_billing_profile(
-                    session, actor=actor, location_id=as_id(self.location_id), organisation=self.bp_org, npi=self.bp_npi,
-                    tax_id=self.bp_tax, address=self.bp_street, city=self.bp_city, state=self.bp_state, zip_code=self.bp_zip,
-                )
+            profile = {
+                "location_id": as_id(self.location_id), "organisation": self.bp_org, "npi": self.bp_npi,
+                "tax_id": self.bp_tax, "address": self.bp_street, "city": self.bp_city, "state": self.bp_state,
+                "zip_code": self.bp_zip,
+            }
+            await in_db(lambda s: payers.set_billing_profile(s, actor=actor, **profile))
         except ClinicError as exc:
             return self._fail("profile", exc)
         name = next((o.label for o in self.locations if o.value == self.location_id), "")
@@ -289,9 +288,10 @@ class BillingSetupState(rx.State):
     # -- coverage -----------------------------------------------------------------------
     async def _load_coverage(self) -> None:
         actor = await current_actor(self, "coverage.edit")
-        with session_scope() as session:
-            rows = payers.coverages(session, actor=actor, patient_id=self._cov_patient_id)
-            names = {p.id: p.name for p in session.exec(select(Payer))}
+        patient_id = self._cov_patient_id
+        rows, names = await in_db(lambda s: (
+            payers.coverages(s, actor=actor, patient_id=patient_id), {p.id: p.name for p in s.exec(select(Payer))}
+        ))
         self.coverage_rows = [
             CoverageRow(
                 id=c.id, payer=names.get(c.payer_id, ""), member_id=c.member_id, group=c.group_number,
@@ -306,8 +306,8 @@ class BillingSetupState(rx.State):
     async def find_patient(self):
         try:
             actor = await current_actor(self, "coverage.edit")
-            with session_scope() as session:
-                patient = payers.patient_by_mrn(session, actor=actor, mrn=self.cov_mrn)
+            mrn = self.cov_mrn
+            patient = await in_db(lambda s: payers.patient_by_mrn(s, actor=actor, mrn=mrn))
             self._cov_patient_id = patient.id
             self.cov_patient = f"{patient.last_name}, {patient.first_name} ({patient.mrn})"
             await self._load_coverage()
@@ -333,17 +333,17 @@ class BillingSetupState(rx.State):
                 raise InvalidInput("Find the patient first.")
             if not self.cov_payer:
                 raise InvalidInput("Add a payer first.")
-            with session_scope() as session:
-                payers.add_coverage(
-                    session, actor=actor, patient_id=self._cov_patient_id, payer_id=as_id(self.cov_payer),
-                    member_id=self.cov_member, group_number=self.cov_group, priority=int(self.cov_priority),
-                    relationship=self.cov_relationship,
-                    effective_from=_date(self.cov_from, "date the coverage starts"),
-                    effective_to=_date(self.cov_to, "date the coverage ends", required=False),
-                    subscriber_first_name=self.cov_first, subscriber_last_name=self.cov_last,
-                    subscriber_birth_date=_date(self.cov_birth, "subscriber's birth date", required=False),
-                    address=self.cov_street, city=self.cov_city, state=self.cov_state, zip_code=self.cov_zip,
-                )
+            coverage = {
+                "patient_id": self._cov_patient_id, "payer_id": as_id(self.cov_payer),
+                "member_id": self.cov_member, "group_number": self.cov_group, "priority": int(self.cov_priority),
+                "relationship": self.cov_relationship,
+                "effective_from": _date(self.cov_from, "date the coverage starts"),
+                "effective_to": _date(self.cov_to, "date the coverage ends", required=False),
+                "subscriber_first_name": self.cov_first, "subscriber_last_name": self.cov_last,
+                "subscriber_birth_date": _date(self.cov_birth, "subscriber's birth date", required=False),
+                "address": self.cov_street, "city": self.cov_city, "state": self.cov_state, "zip_code": self.cov_zip,
+            }
+            await in_db(lambda s: payers.add_coverage(s, actor=actor, **coverage))
             await self._load_coverage()
         except ClinicError as exc:
             return self._fail("coverage", exc)
@@ -358,8 +358,8 @@ class BillingSetupState(rx.State):
         try:
             actor = await current_actor(self, "coverage.edit")
             end = _date(self.cov_end, "last day of coverage (under the list)")
-            with session_scope() as session:
-                payers.end_coverage(session, actor=actor, coverage_id=as_id(coverage_id), effective_to=end)
+            wanted = as_id(coverage_id)
+            await in_db(lambda s: payers.end_coverage(s, actor=actor, coverage_id=wanted, effective_to=end))
             await self._load_coverage()
         except ClinicError as exc:
             return self._fail("coverage", exc)

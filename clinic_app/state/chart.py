@@ -10,7 +10,6 @@ from typing import Any
 
 import reflex as rx
 
-from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import chart_topic
 from clinic_app.models import Location, Note, Provider
@@ -247,15 +246,19 @@ class ChartState(rx.State):
         actor, redirect = await page_actor(self, "chart.view")
         if redirect:
             return redirect
+
+        def work(session):
+            provider = session.get(Provider, actor.provider_id) if actor.provider_id else None
+            if provider is None:
+                raise ClinicError("Your account is not linked to a provider; ask an admin.")
+            self._tz = session.get(Location, provider.location_id).timezone
+            self.day = today_at(self._tz).isoformat()
+            rows = board.provider_day(session, actor=actor, day=today_at(self._tz))
+            self._load_awaiting(session, actor)
+            return rows
+
         try:
-            with session_scope() as session:
-                provider = session.get(Provider, actor.provider_id) if actor.provider_id else None
-                if provider is None:
-                    raise ClinicError("Your account is not linked to a provider; ask an admin.")
-                self._tz = session.get(Location, provider.location_id).timezone
-                self.day = today_at(self._tz).isoformat()
-                rows = board.provider_day(session, actor=actor, day=today_at(self._tz))
-                self._load_awaiting(session, actor)
+            rows = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self.visits = [self._visit(r) for r in rows]
@@ -306,9 +309,8 @@ class ChartState(rx.State):
         """Open (or start) the note of one of the clinician's visits."""
         try:
             actor = await current_actor(self, "chart.view")
-            with session_scope() as session:
-                note = charting.open_note(session, actor=actor, appointment_id=as_id(appointment_id))
-                self._show_note(session, note, actor)
+            wanted = as_id(appointment_id)
+            await in_db(lambda s: self._show_note(s, charting.open_note(s, actor=actor, appointment_id=wanted), actor))
         except ClinicError as exc:
             return self._fail(exc)
         self.message = ""
@@ -320,9 +322,8 @@ class ChartState(rx.State):
         """Open a signed note of a clinician this user supervises, to read and co-sign it."""
         try:
             actor = await current_actor(self, "chart.view")
-            with session_scope() as session:
-                note = charting.read_note(session, actor=actor, note_id=as_id(note_id))
-                self._show_note(session, note, actor)
+            wanted = as_id(note_id)
+            await in_db(lambda s: self._show_note(s, charting.read_note(s, actor=actor, note_id=wanted), actor))
         except ClinicError as exc:
             return self._fail(exc)
         self.message = ""
@@ -330,6 +331,8 @@ class ChartState(rx.State):
         return None
 
     def _show_note(self, session, note, actor) -> None:
+        # Called inside in_db's work, on a worker thread: this tab's state is held for the
+        # running event meanwhile, so setting its vars from there is safe (see sign).
         row = board.card(session, appointment_id=note.appointment_id)
         self.appointment_id = note.appointment_id
         self.note_id = note.id
@@ -475,9 +478,12 @@ class ChartState(rx.State):
     async def _record(self, change, done: str) -> bool:
         try:
             actor = await current_actor(self, "note.edit")
-            with session_scope() as session:
+
+            def work(session):
                 change(session, actor)
                 self._show_record(session, actor)
+
+            await in_db(work)
         except history.NeedsConfirmation as exc:
             self.pending_alert = str(exc)
             self._fail(exc)
@@ -638,8 +644,8 @@ class ChartState(rx.State):
         """Download the home exercise programme as a PDF for the patient."""
         try:
             actor = await current_actor(self, "chart.view")
-            with session_scope() as session:
-                pdf = history.home_programme_pdf(session, actor=actor, patient_id=self._patient_id, today=today_at(self._tz))
+            patient_id, today = self._patient_id, today_at(self._tz)
+            pdf = await in_db(lambda s: history.home_programme_pdf(s, actor=actor, patient_id=patient_id, today=today))
         except ClinicError as exc:
             return self._fail(exc)
         self._ok("Home exercise programme ready to print.")
@@ -670,9 +676,9 @@ class ChartState(rx.State):
         """Download an attachment (its checksum is checked first)."""
         try:
             actor = await current_actor(self, "chart.view")
-            with session_scope() as session:
-                row = history.open_attachment(session, actor=actor, attachment_id=as_id(attachment_id))
-                data, filename = row.data, row.filename
+            wanted = as_id(attachment_id)
+            row = await in_db(lambda s: history.open_attachment(s, actor=actor, attachment_id=wanted))
+            data, filename = row.data, row.filename
         except ClinicError as exc:
             return self._fail(exc)
         return rx.download(data=data, filename=filename)
@@ -682,9 +688,9 @@ class ChartState(rx.State):
         """Show an attachment in the page: an image inline, a PDF in an embedded viewer (checksum checked first)."""
         try:
             actor = await current_actor(self, "chart.view")
-            with session_scope() as session:
-                row = history.open_attachment(session, actor=actor, attachment_id=as_id(attachment_id))
-                data, filename, kind = row.data, row.filename, row.content_type
+            wanted = as_id(attachment_id)
+            row = await in_db(lambda s: history.open_attachment(s, actor=actor, attachment_id=wanted))
+            data, filename, kind = row.data, row.filename, row.content_type
         except ClinicError as exc:
             return self._fail(exc)
         self.viewer_id, self.viewer_name, self.viewer_is_pdf = int(attachment_id), filename, kind == "application/pdf"
@@ -730,8 +736,8 @@ class ChartState(rx.State):
     async def _save_field(self, key: str, value):
         try:
             actor = await current_actor(self, "note.edit")
-            with session_scope() as session:
-                stored = templates.save_field(session, actor=actor, note_id=as_id(self.note_id), key=str(key), value=value)
+            note_id = as_id(self.note_id)
+            stored = await in_db(lambda s: templates.save_field(s, actor=actor, note_id=note_id, key=str(key), value=value))
         except ClinicError as exc:
             self.saved_label = "Not saved"
             return self._fail(exc)
@@ -789,8 +795,7 @@ class ChartState(rx.State):
         """Show the items of the chosen measure to fill in."""
         try:
             await current_actor(self, "note.edit")
-            with session_scope() as session:
-                defn = measures.definition(session, str(code))
+            defn = await in_db(lambda s: measures.definition(s, str(code)))
         except ClinicError as exc:
             return self._fail(exc)
         self.measure_code, self.measure_name = defn.code, defn.name
@@ -822,9 +827,9 @@ class ChartState(rx.State):
     @rx.event
     async def add_measure_row(self):
         """PSFS: another activity (up to five)."""
+        code = self.measure_code
         try:
-            with session_scope() as session:
-                defn = measures.definition(session, self.measure_code)
+            defn = await in_db(lambda s: measures.definition(s, code))
         except ClinicError as exc:
             return self._fail(exc)
         if len(self.measure_rows) < defn.max_items:
@@ -841,10 +846,15 @@ class ChartState(rx.State):
         labels = [r.label for r in self.measure_rows] if any(r.label_editable for r in self.measure_rows) else None
         try:
             actor = await current_actor(self, "note.edit")
-            with session_scope() as session:
-                result = measures.record(session, actor=actor, note_id=as_id(self.note_id), code=code, values=values, labels=labels)
-                note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
+            note_id, appointment_id = as_id(self.note_id), self.appointment_id
+
+            def work(session):
+                result = measures.record(session, actor=actor, note_id=note_id, code=code, values=values, labels=labels)
+                note = charting.open_note(session, actor=actor, appointment_id=appointment_id)
                 self._show_measures(session, note, actor)
+                return result
+
+            result = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         self.measure_code, self.measure_rows = "", []
@@ -861,11 +871,9 @@ class ChartState(rx.State):
         setattr(self, field, text)  # keep what was typed even if saving fails
         try:
             actor = await current_actor(self, "note.edit")
-            with session_scope() as session:
-                charting.save_draft(
-                    session, actor=actor, note_id=as_id(self.note_id), field=field, text=text,
-                    base_text=None if overwrite else self._base.get(field, ""),
-                )
+            note_id, base_text = as_id(self.note_id), None if overwrite else self._base.get(field, "")
+            await in_db(lambda s: charting.save_draft(s, actor=actor, note_id=note_id, field=field, text=text,
+                                                      base_text=base_text))
         except DraftConflict as exc:
             self.saved_label = "Not saved"
             self.conflict_field, self.conflict_text = field, exc.saved_text
@@ -957,10 +965,13 @@ class ChartState(rx.State):
     async def _codes(self, change) -> bool:
         try:
             actor = await current_actor(self, "note.edit")
-            with session_scope() as session:
+            appointment_id = self.appointment_id
+
+            def work(session):
                 change(session, actor)
-                note = charting.open_note(session, actor=actor, appointment_id=self.appointment_id)
-                self._show_note(session, note, actor)
+                self._show_note(session, charting.open_note(session, actor=actor, appointment_id=appointment_id), actor)
+
+            await in_db(work)
         except ClinicError as exc:
             self._fail(exc)
             return False
@@ -1004,11 +1015,16 @@ class ChartState(rx.State):
     async def start_session(self):
         try:
             actor = await current_actor(self, "appointment.start_session")
-            with session_scope() as session:
-                scheduling.transition(session, actor=actor, appointment_id=as_id(self.appointment_id), to_status="in_session")
-                self.apply_card(board.card(session, appointment_id=self.appointment_id))
+            appointment_id = as_id(self.appointment_id)
+
+            def work(session):
+                scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="in_session")
+                return board.card(session, appointment_id=appointment_id)
+
+            row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
+        self.apply_card(row)
         return self._ok("Session started.")
 
     @rx.event
@@ -1044,11 +1060,15 @@ class ChartState(rx.State):
         """Co-sign a supervised clinician's signed note: the visit becomes ready to bill."""
         try:
             actor = await current_actor(self, "note.cosign")
-            with session_scope() as session:
-                charges = charting.cosign_note(session, actor=actor, note_id=as_id(self.note_id))
-                note = charting.read_note(session, actor=actor, note_id=self.note_id)
-                self._show_note(session, note, actor)
+            note_id = as_id(self.note_id)
+
+            def work(session):
+                charges = charting.cosign_note(session, actor=actor, note_id=note_id)
+                self._show_note(session, charting.read_note(session, actor=actor, note_id=note_id), actor)
                 self._load_awaiting(session, actor)
+                return charges
+
+            charges = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
         return self._ok(self._charges_text("Note co-signed.", charges))
@@ -1059,10 +1079,13 @@ class ChartState(rx.State):
         text = self.new_addendum
         try:
             actor = await current_actor(self, "note.addendum")
-            with session_scope() as session:
-                charting.add_addendum(session, actor=actor, note_id=as_id(self.note_id), text=text)
-                note = charting.read_note(session, actor=actor, note_id=self.note_id)
-                self._show_note(session, note, actor)
+            note_id = as_id(self.note_id)
+
+            def work(session):
+                charting.add_addendum(session, actor=actor, note_id=note_id, text=text)
+                self._show_note(session, charting.read_note(session, actor=actor, note_id=note_id), actor)
+
+            await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)  # the typed addendum stays in the box
         self.new_addendum = ""
