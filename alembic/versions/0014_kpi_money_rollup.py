@@ -125,20 +125,14 @@ def _pg() -> list[str]:
           {_MARK}SELECT location_id, starts_at FROM appointment WHERE id = {row}.appointment_id AND status IN {_ATTENDED};
         END IF;""")
     return [
-        f"""CREATE FUNCTION clinic_kpi_money_charge() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
+        *_pg_trigger("kpi_money_charge", "ledger_entry", "INSERT OR UPDATE OR DELETE", f"""
           IF TG_OP <> 'INSERT' AND OLD.kind = 'charge' AND OLD.service_date IS NOT NULL THEN
             {_MARK}VALUES (0, {service_day.format(row="OLD")});
           END IF;
           IF TG_OP <> 'DELETE' AND NEW.kind = 'charge' AND NEW.service_date IS NOT NULL THEN
             {_MARK}VALUES (0, {service_day.format(row="NEW")});
-          END IF;
-          RETURN NULL;
-        END $$""",
-        """CREATE TRIGGER kpi_money_charge AFTER INSERT OR UPDATE OR DELETE ON ledger_entry FOR EACH ROW
-        EXECUTE FUNCTION clinic_kpi_money_charge()""",
-        f"""CREATE FUNCTION clinic_kpi_appointment_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
+          END IF;"""),
+        *_pg_trigger("kpi_appointment_moved", "appointment", "UPDATE", f"""
           IF {_MOVED} THEN
             {_MARK}SELECT 0, created_at FROM ledger_entry WHERE appointment_id = NEW.id;
             {_MARK}SELECT 0, {service_day.format(row="ledger_entry")} FROM ledger_entry
@@ -148,38 +142,32 @@ def _pg() -> list[str]:
           END IF;
           IF {_COUNTS_CHANGED} THEN
             {_MARK}{_CASE_VISITS.format(case=_OF_VISIT.format(visit="NEW.id"), since=since)};
-          END IF;
-          RETURN NULL;
-        END $$""",
-        """CREATE TRIGGER kpi_appointment_moved AFTER UPDATE ON appointment FOR EACH ROW
-        EXECUTE FUNCTION clinic_kpi_appointment_moved()""",
-        f"""CREATE FUNCTION clinic_kpi_claim_event() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
+          END IF;"""),
+        *_pg_trigger("kpi_claim_event", "claim_event", "INSERT OR UPDATE OR DELETE", f"""
           IF TG_OP <> 'DELETE' THEN {_MARK}{_CLAIM_EVENTS.format(claim="NEW.claim_id")}; END IF;
           IF TG_OP <> 'INSERT' THEN
             {_MARK}{_CLAIM_EVENTS.format(claim="OLD.claim_id")};
             {_MARK}{_CLAIM_AT.format(at="OLD.at", claim="OLD.claim_id")};
-          END IF;
-          RETURN NULL;
-        END $$""",
-        """CREATE TRIGGER kpi_claim_event AFTER INSERT OR UPDATE OR DELETE ON claim_event FOR EACH ROW
-        EXECUTE FUNCTION clinic_kpi_claim_event()""",
-        f"""CREATE FUNCTION clinic_kpi_claim() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
+          END IF;"""),
+        *_pg_trigger("kpi_claim", "claim", "UPDATE", f"""
           IF OLD.payer_id <> NEW.payer_id OR OLD.appointment_id <> NEW.appointment_id THEN
             {_MARK}{_CLAIM_EVENTS.format(claim="NEW.id")};
             {_MARK}SELECT a.location_id, x.at FROM claim_event x JOIN appointment a ON a.id = OLD.appointment_id WHERE x.claim_id = NEW.id;
-          END IF;
-          RETURN NULL;
-        END $$""",
-        """CREATE TRIGGER kpi_claim AFTER UPDATE ON claim FOR EACH ROW EXECUTE FUNCTION clinic_kpi_claim()""",
-        f"""CREATE FUNCTION clinic_kpi_case_visit() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          {' '.join(case_rows)}
-          RETURN NULL;
-        END $$""",
-        """CREATE TRIGGER kpi_case_visit AFTER INSERT OR UPDATE OR DELETE ON case_visit FOR EACH ROW
-        EXECUTE FUNCTION clinic_kpi_case_visit()""",
+          END IF;"""),
+        *_pg_trigger("kpi_case_visit", "case_visit", "INSERT OR UPDATE OR DELETE", " ".join(case_rows)),
+    ]
+
+
+_PG_TRIGGERS = {"kpi_money_charge": "ledger_entry", "kpi_appointment_moved": "appointment", "kpi_claim_event": "claim_event",
+                "kpi_claim": "claim", "kpi_case_visit": "case_visit"}
+
+
+def _pg_trigger(name: str, table: str, events: str, body: str) -> list[str]:
+    """A plpgsql function clinic_<name> running ``body`` and the row trigger <name> calling it."""
+    assert _PG_TRIGGERS[name] == table
+    return [
+        f"CREATE FUNCTION clinic_{name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body} RETURN NULL; END $$",
+        f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH ROW EXECUTE FUNCTION clinic_{name}()",
     ]
 
 
@@ -234,12 +222,9 @@ def downgrade() -> None:
         for name in _SQLITE_NAMES:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
     else:
-        for trigger, table in (("kpi_money_charge", "ledger_entry"), ("kpi_appointment_moved", "appointment"),
-                               ("kpi_claim_event", "claim_event"), ("kpi_claim", "claim"), ("kpi_case_visit", "case_visit")):
+        for trigger, table in _PG_TRIGGERS.items():
             op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
-        for function in ("clinic_kpi_money_charge", "clinic_kpi_appointment_moved", "clinic_kpi_claim_event",
-                         "clinic_kpi_claim", "clinic_kpi_case_visit"):
-            op.execute(f"DROP FUNCTION IF EXISTS {function}()")
+            op.execute(f"DROP FUNCTION IF EXISTS clinic_{trigger}()")
     op.execute("DELETE FROM kpi_day_done")  # the days computed with 0014 hold no figures 0012 lacks; recompute anyway
     op.drop_index('ix_kpi_claim_day_location_day', table_name='kpi_claim_day')
     op.drop_table('kpi_case_day')
