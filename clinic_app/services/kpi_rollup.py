@@ -295,6 +295,10 @@ def stale_days(
     return todo, dirty_ids
 
 
+def _any_done(session: Session) -> bool:
+    return session.exec(select(KpiDayDone.day).limit(1)).first() is not None
+
+
 def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledger_before: dt.date | None = None,
             ledger_days: tuple[dt.date, dt.date] | None = None) -> None:
     """Make the rollup exact for the location's (or every location's) days ``start``..``end``
@@ -303,12 +307,18 @@ def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledg
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         if location_id is not None:
             zones = {lid: tz for lid, tz in zones.items() if lid == location_id}
-        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)
-        if not todo and not dirty_ids:
-            return
+        if _any_done(session):
+            todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)
+            if not todo and not dirty_ids:
+                return
         for_write(session)
         if session.get_bind().dialect.name == "postgresql":  # one refresher at a time (SQLite: for_write's lock)
             session.exec(select(func.pg_advisory_xact_lock(70012)))
+        if not _any_done(session):
+            # Nothing computed yet (a new or just migrated database, or a bulk load): no dirty
+            # row can matter, and there may be millions. Dropped before any day is computed, so
+            # a change committed from here on keeps its own row; the days read it when computed.
+            session.exec(delete(KpiDirty))
         todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)  # again, locked
         all_zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         for lid, day in sorted(todo):
