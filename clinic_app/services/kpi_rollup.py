@@ -110,8 +110,10 @@ def _claim_day_select(location_id: int, day: dt.date, tz: str):
               .order_by(nxt.id).limit(1).correlate(event).scalar_subquery())
 
     def previous(statuses):  # the latest earlier (at, id) event of the claim with one of ``statuses``
-        return case((event.to_status.in_(statuses), select(func.max(prev.at)).where(
-            prev.claim_id == event.claim_id, prev.to_status.in_(statuses),
+        # (the status inside the aggregate: a condition on it in WHERE made SQLite read the
+        # (to_status, at) index, every paid event, instead of the claim's few events)
+        return case((event.to_status.in_(statuses), select(func.max(case((prev.to_status.in_(statuses), prev.at)))).where(
+            prev.claim_id == event.claim_id,
             or_(prev.at < event.at, and_(prev.at == event.at, prev.id < event.id))).correlate(event).scalar_subquery()))
 
     rows = (
@@ -142,16 +144,22 @@ def _case_day_rows(session: Session, location_id: int, day: dt.date, tz: str, zo
     counted by provider and by the local day of the episode's previous attended visit
     (anywhere, at this location, with this provider, both), in the order (local day, start, id)."""
     start, end = day_bounds(day, tz)
-    cases = (select(CaseVisit.case_id).join(Appointment, Appointment.id == CaseVisit.appointment_id)
-             .where(Appointment.location_id == location_id, Appointment.starts_at >= start, Appointment.starts_at < end,
-                    Appointment.status.in_(ATTENDED)))
+    cases = list(session.exec(
+        select(CaseVisit.case_id).join(Appointment, Appointment.id == CaseVisit.appointment_id)
+        .where(Appointment.location_id == location_id, Appointment.starts_at >= start, Appointment.starts_at < end,
+               Appointment.status.in_(ATTENDED))
+    ).all())
     visits: dict[int, list] = defaultdict(list)
-    for case_id, visit_id, starts_at, lid, pid in session.exec(
-        select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Appointment.location_id, Appointment.provider_id)
-        .join(Appointment, Appointment.id == CaseVisit.appointment_id)
-        .where(CaseVisit.case_id.in_(cases), Appointment.status.in_(ATTENDED))
-    ).all():
-        visits[case_id].append((local_day(starts_at, zones[lid]), starts_at, visit_id, lid, pid))
+    for i in range(0, len(cases), 500):
+        # The episodes' visits by case_visit.case_id; the status is checked here (a condition on
+        # it in SQL made SQLite read every attended visit by the status index instead).
+        for case_id, visit_id, starts_at, lid, pid, status in session.exec(
+            select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Appointment.location_id, Appointment.provider_id,
+                   Appointment.status)
+            .join(Appointment, Appointment.id == CaseVisit.appointment_id).where(CaseVisit.case_id.in_(cases[i:i + 500]))
+        ).all():
+            if status in ATTENDED:
+                visits[case_id].append((local_day(starts_at, zones[lid]), starts_at, visit_id, lid, pid))
     counts: Counter = Counter()
     for episode in visits.values():
         last: dict = {}  # the local day of the latest visit so far: anywhere, per location, provider, both
