@@ -35,7 +35,7 @@ from clinic_app.models.history import (
     PlanGoal,
 )
 from clinic_app.models.interop import ApiToken
-from clinic_app.models.kpi import KpiDayDone, KpiDirty, KpiLedgerDay, KpiVisitDay
+from clinic_app.models.kpi import KpiCaseDay, KpiClaimDay, KpiDayDone, KpiDirty, KpiLedgerDay, KpiMoneyDay, KpiVisitDay
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import (
     CONSENT_KINDS,
@@ -102,9 +102,12 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "KpiCaseDay",
+    "KpiClaimDay",
     "KpiDayDone",
     "KpiDirty",
     "KpiLedgerDay",
+    "KpiMoneyDay",
     "KpiVisitDay",
     "LedgerEntry",
     "LinePosting",

@@ -3,13 +3,15 @@
 Never edited by hand: services/kpi_rollup fills a (location, day) from the appointments,
 notes and charges, and database triggers (migration 0012) record in ``kpi_dirty`` every
 visit whose figures a change may have moved, so the next dashboard load recomputes its day.
+Migration 0014 adds money (kpi_money_day), claim (kpi_claim_day) and episode (kpi_case_day)
+rollups, kept exact the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, Float
+from sqlalchemy import BigInteger, Column, Float, Index
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime
@@ -66,3 +68,63 @@ class KpiDirty(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     location_id: int
     at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class KpiMoneyDay(SQLModel, table=True):
+    """Ledger money per UTC day x visit location x provider x payer (0 = none: an entry with
+    no visit, or the patient): payments and refunds and contractual adjustments made that
+    day, and charges billed for that date of service. Computed with the ledger's UTC day
+    (kpi_day_done / kpi_dirty location 0), migration 0014."""
+
+    __tablename__ = "kpi_money_day"
+
+    day: dt.date = Field(primary_key=True)
+    location_id: int = Field(primary_key=True)
+    provider_id: int = Field(primary_key=True)
+    payer_id: int = Field(primary_key=True)
+    paid_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    adjusted_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    billed_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class KpiClaimDay(SQLModel, table=True):
+    """Claim events per local day x visit location x provider x payer: first submissions (and
+    how many were answered, and clean at the first answer) and adjudications (paid or
+    denied), grouped by the time of the claim's previous adjudication (and denial), if any:
+    a range counts an adjudicated claim once, at its first adjudication inside the range."""
+
+    __tablename__ = "kpi_claim_day"
+    __table_args__ = (Index("ix_kpi_claim_day_location_day", "location_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: int
+    day: dt.date
+    provider_id: int
+    payer_id: int
+    prev_adjudicated_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    prev_denied_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    first_submitted: int = 0
+    answered: int = 0
+    clean: int = 0
+    adjudicated: int = 0
+    denied: int = 0
+
+
+class KpiCaseDay(SQLModel, table=True):
+    """Attended visits in an episode of care per local day x location x provider, grouped by
+    the local day of the episode's previous attended visit (anywhere; at the same location;
+    with the same provider; both), in the order (local day, start, id): a range counts an
+    episode once, at its first visit inside the range (whose previous one is before it)."""
+
+    __tablename__ = "kpi_case_day"
+    __table_args__ = (Index("ix_kpi_case_day_location_day", "location_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: int
+    day: dt.date
+    provider_id: int
+    prev_any: dt.date | None = None
+    prev_location: dt.date | None = None
+    prev_provider: dt.date | None = None
+    prev_both: dt.date | None = None
+    visits: int = 0

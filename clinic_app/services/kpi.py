@@ -30,7 +30,10 @@ from clinic_app.models import (
     Claim,
     ClaimEvent,
     Coverage,
+    KpiCaseDay,
+    KpiClaimDay,
     KpiLedgerDay,
+    KpiMoneyDay,
     KpiVisitDay,
     LedgerEntry,
     Location,
@@ -197,20 +200,30 @@ class _Scope:
     use_rollup: bool = True  # False: every figure from the direct queries (to check one against the other)
     exact: bool | None = None  # the rollup is complete and clean for this range, as this session sees it
 
-    def rollup(self, session: Session, *, by_payer: bool = True) -> list | None:
-        """Conditions on ``KpiVisitDay`` for the range and filters, after making it exact; None
-        when the rollup cannot serve them (a payer filter: the rollup has no payer)."""
+    ledger_exact: dict = dataclasses.field(default_factory=dict)  # (first, last) UTC days -> the ledger rollups are exact
+
+    def rollup(self, session: Session, *, by_payer: bool = True, table=KpiVisitDay) -> list | None:
+        """Conditions on ``table`` (a rollup by location x local day x provider: ``KpiVisitDay``,
+        ``KpiClaimDay`` or ``KpiCaseDay``) for the range and filters, after making it exact;
+        None when the rollup cannot serve them (a payer filter, when the table has no payer)."""
         if not self.use_rollup or (by_payer and self.filters.payer_id is not None):
             return None
         if self.exact is None:
             self.exact = kpi_rollup.is_exact(session, zones=self.zones, start=self.filters.start, end=self.filters.end)
         if not self.exact:  # e.g. a change committed after the refresh: the direct queries
             return None
-        conditions = [KpiVisitDay.location_id.in_(list(self.zones)), KpiVisitDay.day >= self.filters.start,
-                      KpiVisitDay.day <= self.filters.end]
+        conditions = [table.location_id.in_(list(self.zones)), table.day >= self.filters.start, table.day <= self.filters.end]
         if self.filters.provider_id is not None:
-            conditions.append(KpiVisitDay.provider_id == self.filters.provider_id)
+            conditions.append(table.provider_id == self.filters.provider_id)
         return conditions
+
+    def ledger_rolled(self, session: Session, first: dt.date, last: dt.date) -> bool:
+        """Whether the money rollup (kpi_money_day) may be read for the UTC days ``first``..``last``."""
+        if not self.use_rollup:
+            return False
+        if (first, last) not in self.ledger_exact:
+            self.ledger_exact[(first, last)] = kpi_rollup.ledger_days_exact(session, first=first, last=last)
+        return self.ledger_exact[(first, last)]
 
     def in_range(self, column, location_column):
         """``column`` falls in the range, read in the zone of the row's location.
@@ -290,7 +303,7 @@ def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _S
         # so that this session's reads (which start after) see it.
         overall = filters.location_id is None and filters.provider_id is None  # open AR from the ledger rollup
         kpi_rollup.refresh(session.get_bind(), location_id=filters.location_id, start=filters.start, end=filters.end,
-                           ledger_before=filters.end if overall else None)
+                           ledger_before=filters.end if overall else None, ledger_days=_ledger_days(filters))
     locations = session.exec(select(Location.id, Location.timezone, Location.active).order_by(Location.id)).all()
     if filters.location_id is not None:
         locations = [row for row in locations if row[0] == filters.location_id]
@@ -309,6 +322,13 @@ def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _S
     if not bounds:  # no location at all: nothing can match
         bounds = {-1: (dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.min.replace(tzinfo=dt.UTC))}
     return _Scope(filters, session.get_bind().dialect.name, zones, bounds, home)
+
+
+def _ledger_days(filters: KpiFilters) -> tuple[dt.date, dt.date]:
+    """The UTC days of the money rollup a range reads: the days inside every location's range
+    (a day either side of its dates), its dates of service and AR's 90-day window."""
+    return (min(filters.start - dt.timedelta(days=1), filters.end - dt.timedelta(days=AR_DAYS_WINDOW - 1)),
+            filters.end + dt.timedelta(days=1))
 
 
 def _minutes_between(dialect: str, later, earlier):
@@ -508,6 +528,20 @@ def new_patients(session: Session, scope: _Scope) -> int:
 
 def visits_per_case(session: Session, scope: _Scope) -> dict:
     """Attended visits in range that belong to an episode of care, per distinct episode."""
+    rolled = scope.rollup(session, table=KpiCaseDay)
+    if rolled is not None:
+        # An episode counts once: at its first visit in range, the one whose previous visit
+        # (among those the filters keep) is before the range.
+        f = scope.filters
+        previous = {(False, False): KpiCaseDay.prev_any, (True, False): KpiCaseDay.prev_location,
+                    (False, True): KpiCaseDay.prev_provider, (True, True): KpiCaseDay.prev_both}[
+            (f.location_id is not None, f.provider_id is not None)]
+        first = or_(previous.is_(None), previous < f.start)
+        visits, cases = session.exec(
+            select(func.coalesce(func.sum(KpiCaseDay.visits), 0),
+                   func.coalesce(func.sum(case((first, KpiCaseDay.visits), else_=0)), 0)).where(*rolled)
+        ).one()
+        return {"case_visits": int(visits), "cases": int(cases), "visits_per_case": _ratio(int(visits), int(cases))}
     visits, cases = session.exec(
         select(func.count(), func.count(func.distinct(CaseVisit.case_id)))
         .select_from(Appointment).join(CaseVisit, CaseVisit.appointment_id == Appointment.id)
@@ -617,14 +651,55 @@ def open_ar(session: Session, scope: _Scope) -> int:
     return before + _ledger_sum(session, scope, (), before_end_only=True, extra=(LedgerEntry.created_at >= first_end,))
 
 
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+
+
+def _money_sum(session: Session, scope: _Scope, column, kinds: tuple[str, ...]) -> int:
+    """The sum of ledger entries of ``kinds`` made in range (as _ledger_sum): the whole UTC days
+    inside each location's range from kpi_money_day's ``column``, the hours at each edge from
+    the entries themselves."""
+    windows = dict(scope.bounds)
+    if scope.home is not None:
+        windows[0] = scope.home  # entries with no visit: kpi_money_day's location 0
+    days = {}  # location -> first whole UTC day, day after the last
+    for lid, (s, e) in windows.items():
+        s, e = s.astimezone(dt.UTC), e.astimezone(dt.UTC)
+        days[lid] = (s.date() + dt.timedelta(days=0 if s == _utc_midnight(s.date()) else 1), e.date())
+    lowest, highest = min(a for a, _ in days.values()), max(b for _, b in days.values())
+    if any(a >= b for a, b in days.values()) or -1 in days or not scope.ledger_rolled(session, lowest, highest - dt.timedelta(days=1)):
+        return _ledger_sum(session, scope, kinds)
+    conditions = [KpiMoneyDay.day >= lowest, KpiMoneyDay.day < highest,
+                  or_(*(and_(KpiMoneyDay.location_id == lid, KpiMoneyDay.day >= a, KpiMoneyDay.day < b) for lid, (a, b) in days.items()))]
+    if scope.filters.provider_id is not None:
+        conditions.append(KpiMoneyDay.provider_id == scope.filters.provider_id)
+    if scope.filters.payer_id is not None:
+        conditions.append(KpiMoneyDay.payer_id == scope.filters.payer_id)
+    total = int(session.exec(select(func.coalesce(func.sum(column), 0)).where(*conditions)).one())
+    # each location's hours before its first whole day and from the day after its last
+    starts = {lid: (s, _utc_midnight(days[lid][0])) for lid, (s, _) in windows.items()}
+    ends = {lid: (_utc_midnight(days[lid][1]), e) for lid, (_, e) in windows.items()}
+    for edge in (starts, ends):
+        home = edge.pop(0, None)
+        total += _ledger_join_sum(session, dataclasses.replace(scope, bounds=edge, home=home), kinds, before_end_only=False)
+    return total
+
+
 def payments(session: Session, scope: _Scope) -> int:
     """Money received in the range (insurance and patients), net of reversals and refunds, in cents."""
-    return -_ledger_sum(session, scope, ("payment", "refund"))
+    return -_money_sum(session, scope, KpiMoneyDay.paid_cents, ("payment", "refund"))
 
 
 def billed_charges(session: Session, scope: _Scope) -> int:
     """Charges billed (to payers and patients, net of reversals) whose date of service is in range."""
     f = scope.filters
+    if scope.ledger_rolled(session, f.start, f.end):  # kpi_money_day's billed charges by date of service
+        rolled = [KpiMoneyDay.day >= f.start, KpiMoneyDay.day <= f.end]
+        for column, value in ((KpiMoneyDay.location_id, f.location_id), (KpiMoneyDay.provider_id, f.provider_id),
+                              (KpiMoneyDay.payer_id, f.payer_id)):
+            if value is not None:
+                rolled.append(column == value)
+        return int(session.exec(select(func.coalesce(func.sum(KpiMoneyDay.billed_cents), 0)).where(*rolled)).one())
     conditions = [LedgerEntry.kind == "charge", LedgerEntry.service_date >= f.start, LedgerEntry.service_date <= f.end]
     if f.location_id is not None:
         conditions.append(Appointment.location_id == f.location_id)
@@ -641,7 +716,7 @@ def billed_charges(session: Session, scope: _Scope) -> int:
 def collection(session: Session, scope: _Scope, payments_cents: int) -> dict:
     """Net collection rate = payments / (billed charges - contractual adjustments), same range."""
     billed = billed_charges(session, scope)
-    adjustments = -_ledger_sum(session, scope, ("adjustment",))
+    adjustments = -_money_sum(session, scope, KpiMoneyDay.adjusted_cents, ("adjustment",))
     return {"billed_charges_cents": billed, "contractual_adjustments_cents": adjustments,
             "collection_rate": _ratio(payments_cents, billed - adjustments)}
 
@@ -675,13 +750,27 @@ def _first_submissions(scope: _Scope):
     )
 
 
+def _claim_rollup(session: Session, scope: _Scope) -> list | None:
+    """Conditions on ``KpiClaimDay`` for the range and filters (the claim's payer), or None."""
+    rolled = scope.rollup(session, by_payer=False, table=KpiClaimDay)
+    if rolled is not None and scope.filters.payer_id is not None:
+        rolled.append(KpiClaimDay.payer_id == scope.filters.payer_id)
+    return rolled
+
+
 def clean_claims(session: Session, scope: _Scope) -> dict:
     """Clean-claim rate = claims accepted or paid at the first answer / claims first submitted in
     the range and answered (as services.revenue_reports.clean_claim_rate)."""
-    rows = _first_submissions(scope).subquery()
-    total, answered, clean = session.exec(
-        select(func.count(), func.count(rows.c.to_status), func.coalesce(func.sum(_in(rows.c.to_status, ("accepted", "paid"))), 0))
-    ).one()
+    rolled = _claim_rollup(session, scope)
+    if rolled is not None:
+        r = KpiClaimDay
+        total, answered, clean = session.exec(
+            select(*(func.coalesce(func.sum(c), 0) for c in (r.first_submitted, r.answered, r.clean))).where(*rolled)).one()
+    else:
+        rows = _first_submissions(scope).subquery()
+        total, answered, clean = session.exec(
+            select(func.count(), func.count(rows.c.to_status), func.coalesce(func.sum(_in(rows.c.to_status, ("accepted", "paid"))), 0))
+        ).one()
     return {"claims_clean": int(clean), "claims_answered": int(answered), "claims_pending": int(total) - int(answered),
             "clean_claim_rate": _ratio(int(clean), int(answered))}
 
@@ -699,8 +788,19 @@ def _adjudications(scope: _Scope):
 def denials(session: Session, scope: _Scope) -> dict:
     """Denial rate = claims denied / claims adjudicated (paid or denied) in the range, by the
     time of the answer (as services.revenue_reports.denial_rate)."""
-    rows = _adjudications(scope).subquery()
-    adjudicated, denied = session.exec(select(func.count(), func.coalesce(func.sum(rows.c.denied), 0))).one()
+    rolled = _claim_rollup(session, scope)
+    if rolled is not None:
+        # A claim counts once: at its first adjudication (and first denial) in range, the one
+        # whose previous one is before the range's start at the claim's location.
+        def first(previous):
+            return or_(previous.is_(None), *(and_(KpiClaimDay.location_id == lid, previous < s) for lid, (s, _) in scope.bounds.items()))
+        adjudicated, denied = session.exec(select(
+            func.coalesce(func.sum(case((first(KpiClaimDay.prev_adjudicated_at), KpiClaimDay.adjudicated), else_=0)), 0),
+            func.coalesce(func.sum(case((first(KpiClaimDay.prev_denied_at), KpiClaimDay.denied), else_=0)), 0),
+        ).where(*rolled)).one()
+    else:
+        rows = _adjudications(scope).subquery()
+        adjudicated, denied = session.exec(select(func.count(), func.coalesce(func.sum(rows.c.denied), 0))).one()
     return {"claims_adjudicated": int(adjudicated), "claims_denied": int(denied), "denial_rate": _ratio(int(denied), int(adjudicated))}
 
 

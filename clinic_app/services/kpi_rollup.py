@@ -7,23 +7,37 @@ INSERT ... SELECT aggregate per (location, day), every day that is dirty or has 
 computed (kpi_day_done), then the dashboard sums a few hundred rollup rows instead of up to
 hundreds of thousands of appointments. The aggregate uses the very expressions of the direct
 queries in services/kpi, so the figures are the same.
+
+Migration 0014 adds, computed with the same days: claim events (kpi_claim_day) and attended
+visits in an episode of care (kpi_case_day) with each (location, local day); ledger money
+(kpi_money_day: payments, contractual adjustments, billed charges by date of service) with
+each ledger UTC day. Distinct claims and episodes do not add up across days, so their rows
+carry when the claim's previous adjudication (or denial), or the episode's previous visit,
+was: a range counts a claim or an episode at its first row inside the range.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 
-from sqlalchemy import Date, and_, case, delete, exists, false, func, insert, literal, true
+from sqlalchemy import Date, and_, case, delete, exists, false, func, insert, literal, or_, true, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
 from clinic_app.models import (
     Appointment,
+    CaseVisit,
     Charge,
+    Claim,
+    ClaimEvent,
+    KpiCaseDay,
+    KpiClaimDay,
     KpiDayDone,
     KpiDirty,
     KpiLedgerDay,
+    KpiMoneyDay,
     KpiVisitDay,
     LedgerEntry,
     Location,
@@ -81,18 +95,132 @@ _COLUMNS = [
 ]
 
 
-def recompute_day(session: Session, *, location_id: int, day: dt.date, tz: str) -> None:
-    """Replace one location's day in the rollup by the aggregate of its visits now."""
+ADJUDICATED = ("paid", "denied")
+
+
+def _claim_day_select(location_id: int, day: dt.date, tz: str):
+    """The claim rows of one location's local day: first submissions (as services.kpi's
+    _first_submissions: the claim's first 'submitted' event, answered by the next event) and
+    adjudications, grouped by the time of the claim's previous adjudication and denial."""
+    start, end = day_bounds(day, tz)
+    event, earlier, nxt, prev = (aliased(ClaimEvent) for _ in range(4))
+    first = and_(event.to_status == "submitted", ~exists().where(
+        earlier.claim_id == event.claim_id, earlier.to_status == "submitted", earlier.id < event.id))
+    answer = (select(nxt.to_status).where(nxt.claim_id == event.claim_id, nxt.id > event.id)
+              .order_by(nxt.id).limit(1).correlate(event).scalar_subquery())
+
+    def previous(statuses):  # the latest earlier (at, id) event of the claim with one of ``statuses``
+        # (the status inside the aggregate: a condition on it in WHERE made SQLite read the
+        # (to_status, at) index, every paid event, instead of the claim's few events)
+        return case((event.to_status.in_(statuses), select(func.max(case((prev.to_status.in_(statuses), prev.at)))).where(
+            prev.claim_id == event.claim_id,
+            or_(prev.at < event.at, and_(prev.at == event.at, prev.id < event.id))).correlate(event).scalar_subquery()))
+
+    rows = (
+        select(Appointment.provider_id.label("provider_id"), Claim.payer_id.label("payer_id"),
+               previous(ADJUDICATED).label("prev_adjudicated"), previous(("denied",)).label("prev_denied"),
+               case((first, 1), else_=0).label("first"), case((first, answer)).label("answer"),
+               case((event.to_status.in_(ADJUDICATED), 1), else_=0).label("adjudicated"),
+               case((event.to_status == "denied", 1), else_=0).label("denied"))
+        .select_from(event).join(Claim, Claim.id == event.claim_id).join(Appointment, Appointment.id == Claim.appointment_id)
+        .where(Appointment.location_id == location_id, event.at >= start, event.at < end,
+               or_(event.to_status.in_(ADJUDICATED), first))
+    ).subquery()
+    return (
+        select(literal(location_id), literal(day, Date), rows.c.provider_id, rows.c.payer_id, rows.c.prev_adjudicated,
+               rows.c.prev_denied, func.sum(rows.c.first), func.count(rows.c.answer),
+               func.coalesce(func.sum(case((rows.c.answer.in_(("accepted", "paid")), 1), else_=0)), 0),
+               func.sum(rows.c.adjudicated), func.sum(rows.c.denied))
+        .group_by(rows.c.provider_id, rows.c.payer_id, rows.c.prev_adjudicated, rows.c.prev_denied)
+    )
+
+
+_CLAIM_COLUMNS = ["location_id", "day", "provider_id", "payer_id", "prev_adjudicated_at", "prev_denied_at", "first_submitted",
+                  "answered", "clean", "adjudicated", "denied"]
+
+
+def _case_day_rows(session: Session, location_id: int, day: dt.date, tz: str, zones: dict[int, str]) -> list[dict]:
+    """The kpi_case_day rows of one location's local day: its attended visits in an episode,
+    counted by provider and by the local day of the episode's previous attended visit
+    (anywhere, at this location, with this provider, both), in the order (local day, start, id)."""
+    start, end = day_bounds(day, tz)
+    cases = list(session.exec(
+        select(CaseVisit.case_id).join(Appointment, Appointment.id == CaseVisit.appointment_id)
+        .where(Appointment.location_id == location_id, Appointment.starts_at >= start, Appointment.starts_at < end,
+               Appointment.status.in_(ATTENDED))
+    ).all())
+    visits: dict[int, list] = defaultdict(list)
+    for i in range(0, len(cases), 500):
+        # The episodes' visits by case_visit.case_id; the status is checked here (a condition on
+        # it in SQL made SQLite read every attended visit by the status index instead).
+        for case_id, visit_id, starts_at, lid, pid, status in session.exec(
+            select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Appointment.location_id, Appointment.provider_id,
+                   Appointment.status)
+            .join(Appointment, Appointment.id == CaseVisit.appointment_id).where(CaseVisit.case_id.in_(cases[i:i + 500]))
+        ).all():
+            if status in ATTENDED:
+                visits[case_id].append((local_day(starts_at, zones[lid]), starts_at, visit_id, lid, pid))
+    counts: Counter = Counter()
+    for episode in visits.values():
+        last: dict = {}  # the local day of the latest visit so far: anywhere, per location, provider, both
+        for local, starts_at, _, lid, pid in sorted(episode):
+            if lid == location_id and start <= starts_at < end:
+                counts[(pid, last.get("any"), last.get(("location", lid)), last.get(("provider", pid)),
+                        last.get(("both", lid, pid)))] += 1
+            last.update({"any": local, ("location", lid): local, ("provider", pid): local, ("both", lid, pid): local})
+    return [
+        {"location_id": location_id, "day": day, "provider_id": pid, "prev_any": a, "prev_location": loc, "prev_provider": p,
+         "prev_both": b, "visits": n}
+        for (pid, a, loc, p, b), n in counts.items()
+    ]
+
+
+def recompute_day(session: Session, *, location_id: int, day: dt.date, tz: str, zones: dict[int, str] | None = None) -> None:
+    """Replace one location's day in the rollup (visits, claims, episodes) by the aggregate of its rows now."""
     dialect = session.get_bind().dialect.name
-    session.exec(delete(KpiVisitDay).where(KpiVisitDay.location_id == location_id, KpiVisitDay.day == day))
+    for table in (KpiVisitDay, KpiClaimDay, KpiCaseDay):
+        session.exec(delete(table).where(table.location_id == location_id, table.day == day))
     session.exec(insert(KpiVisitDay).from_select(_COLUMNS, _day_select(dialect, location_id, day, tz)))
+    session.exec(insert(KpiClaimDay).from_select(_CLAIM_COLUMNS, _claim_day_select(location_id, day, tz)))
+    if zones is None:
+        zones = dict(session.exec(select(Location.id, Location.timezone)).all())
+    case_rows = _case_day_rows(session, location_id, day, tz, zones)
+    if case_rows:
+        session.execute(insert(KpiCaseDay), case_rows)
     if session.get(KpiDayDone, (location_id, day)) is None:
         session.add(KpiDayDone(location_id=location_id, day=day))
         session.flush()
 
 
+PAID = ("payment", "refund")  # services.kpi.payments
+
+
+def _money_day_select(day: dt.date):
+    """kpi_money_day's rows of one UTC day: payments and contractual adjustments made that day,
+    charges billed for that date of service, per visit location, provider and payer (0: none)."""
+    start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
+    keys = (func.coalesce(Appointment.location_id, 0).label("location_id"), func.coalesce(Appointment.provider_id, 0).label("provider_id"),
+            func.coalesce(LedgerEntry.payer_id, 0).label("payer_id"))
+
+    def part(paid, adjusted, billed, *conditions):
+        return (select(*keys, paid.label("paid"), adjusted.label("adjusted"), billed.label("billed"))
+                .select_from(LedgerEntry).outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id).where(*conditions))
+
+    amount, zero = LedgerEntry.amount_cents, literal(0)
+    rows = union_all(
+        part(case((LedgerEntry.kind.in_(PAID), amount), else_=0), case((LedgerEntry.kind == "adjustment", amount), else_=0), zero,
+             LedgerEntry.kind.in_((*PAID, "adjustment")), LedgerEntry.created_at >= start,
+             LedgerEntry.created_at < start + dt.timedelta(days=1)),
+        part(zero, zero, amount, LedgerEntry.kind == "charge", LedgerEntry.service_date == day),
+    ).subquery()
+    return (select(literal(day, Date), rows.c.location_id, rows.c.provider_id, rows.c.payer_id,
+                   func.sum(rows.c.paid), func.sum(rows.c.adjusted), func.sum(rows.c.billed))
+            .group_by(rows.c.location_id, rows.c.provider_id, rows.c.payer_id))
+
+
 def recompute_ledger_day(session: Session, *, day: dt.date) -> None:
-    """Replace one UTC day's ledger totals (per payer; 0 = patients) by the sum of its entries now."""
+    """Replace one UTC day's ledger totals (per payer; 0 = patients) by the sum of its entries
+    now, and its money rows (kpi_money_day)."""
     start = dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
     payer = func.coalesce(LedgerEntry.payer_id, 0)
     session.exec(delete(KpiLedgerDay).where(KpiLedgerDay.day == day))
@@ -101,6 +229,9 @@ def recompute_ledger_day(session: Session, *, day: dt.date) -> None:
         select(literal(day, Date), payer, func.sum(LedgerEntry.amount_cents))
         .where(LedgerEntry.created_at >= start, LedgerEntry.created_at < start + dt.timedelta(days=1)).group_by(payer),
     ))
+    session.exec(delete(KpiMoneyDay).where(KpiMoneyDay.day == day))
+    session.exec(insert(KpiMoneyDay).from_select(
+        ["day", "location_id", "provider_id", "payer_id", "paid_cents", "adjusted_cents", "billed_cents"], _money_day_select(day)))
     if session.get(KpiDayDone, (LEDGER, day)) is None:
         session.add(KpiDayDone(location_id=LEDGER, day=day))
         session.flush()
@@ -127,12 +258,20 @@ def ledger_exact(session: Session, *, before: dt.date) -> bool:
     return not any(lid == LEDGER and day < before for lid, day in todo)
 
 
+def ledger_days_exact(session: Session, *, first: dt.date, last: dt.date) -> bool:
+    """Whether, as ``session`` sees it, the ledger rollups hold the UTC days ``first``..``last``, unchanged since."""
+    todo, _ = stale_days(session, {}, first, last, ledger_days=(first, last))
+    return not any(lid == LEDGER and first <= day <= last for lid, day in todo)
+
+
 def stale_days(
-    session: Session, zones: dict[int, str], start: dt.date, end: dt.date, *, ledger_before: dt.date | None = None
+    session: Session, zones: dict[int, str], start: dt.date, end: dt.date, *, ledger_before: dt.date | None = None,
+    ledger_days: tuple[dt.date, dt.date] | None = None,
 ) -> tuple[set[tuple[int, dt.date]], list[int]]:
     """(location, day) pairs to recompute before reading ``start``..``end`` (those of the range
     never computed, and every computed day with a dirty visit; with ``ledger_before``, the
-    ledger days before it never computed), and the dirty rows read."""
+    ledger days before it never computed; with ``ledger_days``, the ledger days of that span
+    never computed), and the dirty rows read."""
     all_zones = dict(session.exec(select(Location.id, Location.timezone)).all())
     done = set(session.exec(
         select(KpiDayDone.location_id, KpiDayDone.day)
@@ -141,6 +280,12 @@ def stale_days(
     todo = {(lid, start + dt.timedelta(days=i)) for lid in zones for i in range((end - start).days + 1)} - done
     if ledger_before is not None:
         todo |= _ledger_days_missing(session, ledger_before)
+    if ledger_days is not None:
+        first, last = ledger_days
+        done_ledger = set(session.exec(
+            select(KpiDayDone.day).where(KpiDayDone.location_id == LEDGER, KpiDayDone.day >= first, KpiDayDone.day <= last)
+        ).all())
+        todo |= {(LEDGER, first + dt.timedelta(days=i)) for i in range((last - first).days + 1)} - {(LEDGER, d) for d in done_ledger}
     dirty_ids = []
     dirty_days: dict[int, set[dt.date]] = {}
     for row_id, lid, at in session.exec(select(KpiDirty.id, KpiDirty.location_id, KpiDirty.at)).all():
@@ -158,26 +303,37 @@ def stale_days(
     return todo, dirty_ids
 
 
-def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledger_before: dt.date | None = None) -> None:
+def _any_done(session: Session) -> bool:
+    return session.exec(select(KpiDayDone.day).limit(1)).first() is not None
+
+
+def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledger_before: dt.date | None = None,
+            ledger_days: tuple[dt.date, dt.date] | None = None) -> None:
     """Make the rollup exact for the location's (or every location's) days ``start``..``end``
     and for every dirty day, in a transaction of its own (committed)."""
     with Session(bind) as session:
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         if location_id is not None:
             zones = {lid: tz for lid, tz in zones.items() if lid == location_id}
-        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before)
-        if not todo and not dirty_ids:
-            return
+        if _any_done(session):
+            todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)
+            if not todo and not dirty_ids:
+                return
         for_write(session)
         if session.get_bind().dialect.name == "postgresql":  # one refresher at a time (SQLite: for_write's lock)
             session.exec(select(func.pg_advisory_xact_lock(70012)))
-        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before)  # again, under the write lock
+        if not _any_done(session):
+            # Nothing computed yet (a new or just migrated database, or a bulk load): no dirty
+            # row can matter, and there may be millions. Dropped before any day is computed, so
+            # a change committed from here on keeps its own row; the days read it when computed.
+            session.exec(delete(KpiDirty))
+        todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)  # again, locked
         all_zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         for lid, day in sorted(todo):
             if lid == LEDGER:
                 recompute_ledger_day(session, day=day)
             else:
-                recompute_day(session, location_id=lid, day=day, tz=all_zones[lid])
+                recompute_day(session, location_id=lid, day=day, tz=all_zones[lid], zones=all_zones)
         for i in range(0, len(dirty_ids), 500):
             session.exec(delete(KpiDirty).where(KpiDirty.id.in_(dirty_ids[i:i + 500])))
         session.commit()

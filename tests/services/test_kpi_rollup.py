@@ -1,4 +1,5 @@
-"""The KPI rollup (kpi_visit_day) is never stale: database triggers mark every changed visit's
+"""The KPI rollups (kpi_visit_day, and from migration 0014 kpi_money_day, kpi_claim_day and
+kpi_case_day) are never stale: database triggers mark every changed visit's day and ledger
 day, and the next dashboard load recomputes it. Same hand-computed clinic as test_kpi_range."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from clinic_app.models import Charge, KpiDirty, KpiVisitDay
-from clinic_app.services import charting, kpi, ledger, scheduling
+from clinic_app.models import CareCase, Charge, KpiCaseDay, KpiClaimDay, KpiDirty, KpiMoneyDay, KpiVisitDay
+from clinic_app.services import charting, kpi, ledger, revenue_reports, scheduling
 from tests.conftest import DAY, at
 from tests.services import test_kpi_range
 from tests.services.test_kpi_range import WED, _filters
@@ -20,7 +21,9 @@ month = test_kpi_range.month  # the hand-computed clinic (a fixture)
 
 FIGURES = ("scheduled", "visits", "arrivals", "no_shows", "late_cancels", "advance_cancels", "wait_count", "wait_minutes_avg",
            "lag_count", "lag_minutes_avg", "charges_cents", "utilisation", "room_utilisation",
-           "new_patients", "ar_open_cents")
+           "new_patients", "ar_open_cents", "payments_cents", "billed_charges_cents", "contractual_adjustments_cents",
+           "collection_rate", "claims_clean", "claims_answered", "claims_pending", "claims_adjudicated", "claims_denied",
+           "case_visits", "cases")
 
 
 def _direct(session, filters) -> dict:
@@ -35,6 +38,11 @@ def _direct(session, filters) -> dict:
     out["visits_by_period"] = kpi.visits_by_period(session, scope)
     out["new_patients"] = kpi.new_patients(session, scope)
     out["ar_open_cents"] = kpi.open_ar(session, scope)
+    out["payments_cents"] = kpi.payments(session, scope)
+    out.update(kpi.collection(session, scope, out["payments_cents"]))
+    out.update(kpi.clean_claims(session, scope))
+    out.update(kpi.denials(session, scope))
+    out.update(kpi.visits_per_case(session, scope))
     return out
 
 
@@ -45,13 +53,25 @@ def _same(figures: dict, direct: dict) -> None:
         assert figures[key] == direct[key], key
 
 
+def _wide(clinic, **kw):
+    """Forty days before Tuesday to 300 after Wednesday: whole UTC days, so money from the rollup."""
+    return dataclasses.replace(_filters(clinic, **kw), start=DAY - dt.timedelta(days=40), end=WED + dt.timedelta(days=300))
+
+
 def test_the_rollup_gives_the_direct_figures_for_every_filter(session, clinic, month):
-    bo = clinic.providers[1]
+    bo, ann = clinic.providers[1], clinic.providers[0]
     for filters in (_filters(clinic), _filters(clinic, location_id=None), _filters(clinic, provider_id=bo.id),
-                    dataclasses.replace(_filters(clinic), start=DAY - dt.timedelta(days=40), end=WED + dt.timedelta(days=300))):
+                    _filters(clinic, location_id=None, provider_id=ann.id), _filters(clinic, payer_id=month["payer"].id),
+                    _wide(clinic, location_id=None), _wide(clinic, provider_id=ann.id),
+                    _wide(clinic, location_id=None, payer_id=month["payer"].id)):
         figures = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
         _same(figures, _direct(session, filters))
-    assert session.exec(select(KpiVisitDay)).all(), "the dashboard read the rollup"
+    for table in (KpiVisitDay, KpiMoneyDay, KpiClaimDay, KpiCaseDay):
+        assert session.exec(select(table)).all(), f"the dashboard read {table.__tablename__}"
+    wide = kpi.range_kpis(session, actor=clinic.manager, filters=_wide(clinic, location_id=None))
+    assert (wide["payments_cents"], wide["contractual_adjustments_cents"], wide["billed_charges_cents"]) == (10000, 1000, 38400)
+    assert (wide["case_visits"], wide["cases"]) == (3, 2)  # case A's Tuesday and Wednesday visits: one episode
+    assert (wide["claims_adjudicated"], wide["claims_denied"], wide["claims_clean"], wide["claims_answered"]) == (2, 1, 1, 2)
 
 
 def test_a_late_signature_and_a_no_show_marked_afterwards_show_on_the_next_load(session, clinic, month):
@@ -123,3 +143,95 @@ def test_a_change_made_straight_in_the_database_marks_its_day(session, clinic, m
     assert figures["new_patients"] == 3  # Cara, Eli and now Gus
     assert figures["new_patients"] == kpi.new_patients(
         session, dataclasses.replace(kpi._scope(session, _filters(clinic), refresh=False), use_rollup=False))
+
+
+def _raw(session, sql: str, **params) -> None:
+    """A write straight in SQL, in a transaction of its own (no service marks anything)."""
+    session.commit()
+    session.execute(text(sql), params)
+    session.commit()
+
+
+def test_money_posted_after_the_rollup_was_filled_shows_at_once(session, clinic, month):
+    """Payments, adjustments and billed charges of whole UTC days come from kpi_money_day; the
+    ledger triggers mark the days an entry changes (its time, and a charge's date of service)."""
+    v = month["visits"]
+    filters = _wide(clinic, location_id=None)
+    before = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert before["payments_cents"] == 10000
+
+    # Eli pays $10 at the desk on Wednesday at noon (a whole UTC day inside the range).
+    ledger.take_payment(session, actor=clinic.biller, patient_id=clinic.patients[1].id, amount="10.00", method="cash",
+                        appointment_id=v[2].id, now=at("12:00", WED))
+    after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert after["payments_cents"] == 11000
+    assert after["collection_rate"] == pytest.approx(11000 / (38400 - 1000))
+
+    # Straight in SQL: a $5 contractual adjustment on Thursday, and a $20 charge billed a month
+    # later for Wednesday's date of service (the trigger marks that date, not only the entry's day).
+    _raw(session, "INSERT INTO ledger_entry (patient_id, payer_id, appointment_id, kind, amount_cents, service_date, method,"
+         " reference, reason, created_at) VALUES (:p, :payer, :a, 'adjustment', -500, NULL, '', '', 'CO-45', :t)",
+         p=clinic.patients[0].id, payer=month["payer"].id, a=v[8].id, t=_stored(session, at("15:00", WED + dt.timedelta(days=1))))
+    _raw(session, "INSERT INTO ledger_entry (patient_id, payer_id, appointment_id, kind, amount_cents, service_date, method,"
+         " reference, reason, created_at) VALUES (:p, NULL, :a, 'charge', 2000, :d, '', '', '', :t)",
+         p=clinic.patients[1].id, a=v[2].id, d=WED, t=_stored(session, at("09:00", WED + dt.timedelta(days=30))))
+    after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert (after["contractual_adjustments_cents"], after["billed_charges_cents"]) == (1500, 40400)
+    _same(after, _direct(session, filters))
+
+    # A visit moved to another provider takes its money with it (the appointment trigger).
+    bo = clinic.providers[1]
+    by_bo = dataclasses.replace(filters, provider_id=bo.id)
+    assert kpi.range_kpis(session, actor=clinic.manager, filters=by_bo)["payments_cents"] == 0
+    _raw(session, "UPDATE appointment SET provider_id = :bo WHERE id = :id", bo=bo.id, id=v[2].id)
+    moved = kpi.range_kpis(session, actor=clinic.manager, filters=by_bo)
+    assert (moved["payments_cents"], moved["billed_charges_cents"]) == (6000, 25000)  # Eli's $50 + $10; $230 + $20
+    _same(moved, _direct(session, by_bo))
+
+
+def _stored(session, moment: dt.datetime):
+    """A UTC instant as the database keeps it (SQLite: naive UTC text)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+    return moment
+
+
+def test_claim_answers_and_episode_links_made_later_show_at_once(session, clinic, month):
+    """kpi_claim_day counts a claim once (its first adjudication in range) and follows every
+    event of it; kpi_case_day counts an episode once and follows its links."""
+    v = month["visits"]
+    claim_a, claim_b = month["claims"]
+    filters = _filters(clinic)
+    before = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert (before["claims_adjudicated"], before["claims_denied"], before["case_visits"], before["cases"]) == (2, 1, 3, 2)
+
+    # Claim B, denied on Wednesday at 14:00, is appealed and paid at 16:00 the same day: still
+    # two claims adjudicated, one of them denied (as the revenue report says).
+    for status, hhmm in (("appealed", "15:00"), ("paid", "16:00")):
+        _raw(session, "INSERT INTO claim_event (claim_id, from_status, to_status, at, note) VALUES (:c, NULL, :s, :t, '')",
+             c=claim_b.id, s=status, t=_stored(session, at(hhmm, WED)))
+    for expected in ((2, 1), (2, 2)):
+        after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+        report = revenue_reports.denial_rate(session, actor=clinic.manager, start=at("00:00", DAY),
+                                             end=at("00:00", WED + dt.timedelta(days=1)))
+        assert (after["claims_adjudicated"], after["claims_denied"]) == (report["adjudicated"], report["denied"]) == expected
+        # then claim A, paid at 11:00, is denied at 17:00 after all (a recoupment)
+        _raw(session, "INSERT INTO claim_event (claim_id, from_status, to_status, at, note) VALUES (:c, 'paid', 'denied', :t, '')",
+             c=claim_a.id, t=_stored(session, at("17:00", WED)))
+
+    _same(after, _direct(session, filters))
+
+    # Gus's Tuesday visit (v3, attended) is linked to a new episode straight in SQL; then Cara's
+    # Wednesday visit leaves case A for it, and Cara's Tuesday visit stops counting (no-show).
+    case_c = CareCase(patient_id=clinic.patients[2].id, title="Shoulder")
+    session.add(case_c)
+    session.commit()
+    _raw(session, "INSERT INTO case_visit (case_id, appointment_id) VALUES (:c, :a)", c=case_c.id, a=v[3].id)
+    after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert (after["case_visits"], after["cases"]) == (4, 3)
+    _raw(session, "UPDATE case_visit SET case_id = :c WHERE appointment_id = :a", c=case_c.id, a=v[8].id)
+    assert [kpi.range_kpis(session, actor=clinic.manager, filters=filters)[k] for k in ("case_visits", "cases")] == [4, 3]
+    _raw(session, "UPDATE appointment SET status = 'no_show' WHERE id = :id", id=v[1].id)
+    after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
+    assert (after["case_visits"], after["cases"]) == (3, 2)  # case A is gone; v2 (case B), v3 and v8 (case C)
+    _same(after, _direct(session, filters))
