@@ -324,6 +324,27 @@ def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _S
     return _Scope(filters, session.get_bind().dialect.name, zones, bounds, home)
 
 
+def fill_rollup(bind, *, today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """When no day of the rollup is computed yet (a new rollup table came with an upgrade), bring
+    it up to date from the clinic's first visit or ledger entry (at most six years back) to
+    ``today``, as a dashboard showing that range would, so that no manager's first load waits
+    for it. Returns the days it filled, or None when there was nothing to do."""
+    with Session(bind) as session:
+        if kpi_rollup.any_done(session):
+            return None
+        firsts = [session.exec(select(func.min(Appointment.starts_at))).one(),
+                  session.exec(select(func.min(LedgerEntry.created_at))).one()]
+        firsts = [moment for moment in firsts if moment is not None]
+        if not firsts:
+            return None
+        # From AR's 90-day window before the first day (empty days, marked computed once).
+        start = max(min(firsts).date() - dt.timedelta(days=AR_DAYS_WINDOW), today - dt.timedelta(days=MAX_RANGE_DAYS - 1))
+        if start > today:  # only future bookings: their days are computed when a range shows them
+            return None
+        _scope(session, KpiFilters(start=start, end=today))
+    return start, today
+
+
 def _ledger_days(filters: KpiFilters) -> tuple[dt.date, dt.date]:
     """The UTC days of the money rollup a range reads: the days inside every location's range
     (a day either side of its dates), its dates of service and AR's 90-day window."""

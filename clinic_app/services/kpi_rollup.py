@@ -303,7 +303,8 @@ def stale_days(
     return todo, dirty_ids
 
 
-def _any_done(session: Session) -> bool:
+def any_done(session: Session) -> bool:
+    """Whether any day of the rollup is computed (not: a new database or one just migrated)."""
     return session.exec(select(KpiDayDone.day).limit(1)).first() is not None
 
 
@@ -315,14 +316,14 @@ def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledg
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         if location_id is not None:
             zones = {lid: tz for lid, tz in zones.items() if lid == location_id}
-        if _any_done(session):
+        if any_done(session):
             todo, dirty_ids = stale_days(session, zones, start, end, ledger_before=ledger_before, ledger_days=ledger_days)
             if not todo and not dirty_ids:
                 return
         for_write(session)
         if session.get_bind().dialect.name == "postgresql":  # one refresher at a time (SQLite: for_write's lock)
             session.exec(select(func.pg_advisory_xact_lock(70012)))
-        if not _any_done(session):
+        if not any_done(session):
             # Nothing computed yet (a new or just migrated database, or a bulk load): no dirty
             # row can matter, and there may be millions. Dropped before any day is computed, so
             # a change committed from here on keeps its own row; the days read it when computed.
