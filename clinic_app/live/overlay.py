@@ -65,6 +65,12 @@ class BoardOverlays:
             self._status.setdefault(topic, {})[str(row["id"])] = (row["status"], row["status_label"])
             return before == after
 
+    def note_status(self, topic: str, row: dict) -> None:
+        """The newest status of a visit a desk changed itself, before the bus brings the change
+        back (where the card sits is left to that push to compare)."""
+        with self._lock:
+            self._status.setdefault(topic, {})[str(row["id"])] = (row["status"], row["status_label"])
+
     def full(self, topic: str) -> bool:
         with self._lock:
             return len(self._status.get(topic, ())) >= self.limit

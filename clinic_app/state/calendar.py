@@ -660,7 +660,10 @@ class CalendarState(rx.State):
             row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
-        # The bus brings the same change back; applying it now makes this desk instant.
+        # The bus brings the same change back; applying it now makes this desk instant. The
+        # overlay this desk is sent must hold the change (it is newer than what the worker had).
+        if row.get("day") in self._days:
+            overlays.note_status(board_topic(int(self.location_id), row["day"]), row)
         self.apply_card(row)
         self._show_details(row)
         self.cancel_reason = ""
