@@ -84,6 +84,7 @@ import sys
 import tempfile
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -451,7 +452,11 @@ class LeanSocket:
     delays the last boards' timestamps; a real browser parses its own message on its own
     machine. The timestamp is taken when the frame is read, before its JSON is parsed."""
 
-    _session: aiohttp.ClientSession | None = None
+    # One aiohttp session per event loop: a session is bound to the loop that made it, and
+    # the e2e tests run each scenario in a fresh ``asyncio.run``.
+    _sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
+        weakref.WeakKeyDictionary()
+    )
 
     def __init__(self, on_event) -> None:
         self.on_event = on_event
@@ -461,12 +466,14 @@ class LeanSocket:
         self.error = ""
 
     async def connect(self, base_url: str, query: str, headers: dict, auth: dict, timeout: float) -> None:
-        if LeanSocket._session is None:
+        loop = asyncio.get_running_loop()
+        session = LeanSocket._sessions.get(loop)
+        if session is None or session.closed:
             # No cap on connections: each board holds one (aiohttp's default cap is 100).
-            LeanSocket._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+            session = LeanSocket._sessions[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         url = f"{base_url.replace('http', 'ws', 1)}{NAMESPACE}/?{query}&transport=websocket&EIO=4"
         try:
-            self.ws = await asyncio.wait_for(LeanSocket._session.ws_connect(url, headers=headers, max_msg_size=0), timeout)
+            self.ws = await asyncio.wait_for(session.ws_connect(url, headers=headers, max_msg_size=0), timeout)
             opening = await self.ws.receive_str(timeout=timeout)
             if not opening.startswith("0"):
                 raise BenchError(f"engine.io did not open: {opening[:80]}")
@@ -509,9 +516,9 @@ class LeanSocket:
 
     @classmethod
     async def close_session(cls) -> None:
-        if cls._session is not None:
-            await cls._session.close()
-            cls._session = None
+        session = cls._sessions.pop(asyncio.get_running_loop(), None)
+        if session is not None:
+            await session.close()
 
 
 CLIENTS_LIB = "lean"  # or "python-socketio" (--clients-lib)

@@ -85,6 +85,24 @@ def test_a_full_overlay_is_emptied_for_the_boards_to_fold_in_and_a_week_board_se
     assert overlays.union([tuesday]) == ({}, {})
 
 
+def test_a_card_moved_to_an_earlier_day_shows_its_newest_status_on_a_week_board():
+    overlays = BoardOverlays()
+    monday, tuesday = board_topic(1, "2030-03-11"), board_topic(1, "2030-03-12")
+    row = dict.fromkeys(PLACEMENT, 0) | {"id": 1, "status_label": "-"}
+    overlays.seed(tuesday, [row | {"day": "2030-03-12", "status": "booked"}])
+    assert overlays.observe(tuesday, row | {"day": "2030-03-12", "status": "arrived"})
+    # The move is published to the day it left and to the day it went to.
+    moved = row | {"day": "2030-03-11", "status": "arrived"}
+    assert not overlays.observe(tuesday, moved)
+    assert not overlays.observe(monday, moved)
+    assert overlays.observe(monday, moved | {"status": "in_session"})
+    # Tuesday holds no older status for the visit that a week board would show over Monday's.
+    assert overlays.union([monday, tuesday])[0] == {"1": "in_session"}
+    # The same holds for a desk's own change, noted before the bus brings it back.
+    overlays.note_status(monday, moved | {"status": "checked_out"})
+    assert overlays.union([tuesday, monday])[0] == {"1": "checked_out"}
+
+
 def test_everything_a_board_card_shows_besides_its_status_is_part_of_its_place():
     # A new field on the card that the overlay did not compare would never reach a board
     # after a change that touched only that field.

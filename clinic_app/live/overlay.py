@@ -62,14 +62,23 @@ class BoardOverlays:
             before = known.get(row["id"])
             after = placement(row)
             known[row["id"]] = after
-            self._status.setdefault(topic, {})[str(row["id"])] = (row["status"], row["status_label"])
+            self._set(topic, row)
             return before == after
 
     def note_status(self, topic: str, row: dict) -> None:
         """The newest status of a visit a desk changed itself, before the bus brings the change
         back (where the card sits is left to that push to compare)."""
         with self._lock:
-            self._status.setdefault(topic, {})[str(row["id"])] = (row["status"], row["status_label"])
+            self._set(topic, row)
+
+    def _set(self, topic: str, row: dict) -> None:
+        """One entry per visit across topics: a card moved to another day keeps no older status
+        under the day it left, which a week board showing both days could otherwise show."""
+        key = str(row["id"])
+        for other, held in self._status.items():
+            if other != topic:
+                held.pop(key, None)
+        self._status.setdefault(topic, {})[key] = (row["status"], row["status_label"])
 
     def full(self, topic: str) -> bool:
         with self._lock:

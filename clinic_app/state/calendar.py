@@ -398,6 +398,14 @@ class CalendarState(rx.State):
         self._set_cards(sorted(merged.values(), key=lambda c: (c.grid_row, c.grid_column, c.id)))
         self._recompute_slots()
 
+    def _apply_own(self, row: dict) -> None:
+        """This desk's own change. The bus brings the same change back; applying it now makes
+        this desk instant. The overlay this desk is sent must hold the change (it is newer than
+        what the worker had), or a push that went out first would be overwritten by an older one."""
+        if row.get("day") in self._days:
+            overlays.note_status(board_topic(int(self.location_id), row["day"]), row)
+        self.apply_card(row)
+
     def _set_cards(self, cards: list[Card]) -> None:
         """Send the cards whole and re-index them (the browser keeps its overlay)."""
         self.cards = cards
@@ -527,7 +535,7 @@ class CalendarState(rx.State):
             row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
-        self.apply_card(row)
+        self._apply_own(row)
         self._show_details(row)
         return self._ok(f"Checked out at {row['checked_out_label']}.")
 
@@ -603,7 +611,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             # The panel keeps what was picked, so one thing can be corrected.
             return self._fail(exc)
-        self.apply_card(row)
+        self._apply_own(row)
         self.move_open = False
         return self._ok(f"Moved {row['patient_name']} to {row['day']} {row['start_label']}-{row['end_label']}.")
 
@@ -637,7 +645,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         for row in rows:
-            self.apply_card(row)
+            self._apply_own(row)
         self.cancel_reason = ""
         return self._ok(f"Cancelled {len(rows)} visits of the series, from {rows[0]['day']} on.")
 
@@ -660,11 +668,7 @@ class CalendarState(rx.State):
             row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
-        # The bus brings the same change back; applying it now makes this desk instant. The
-        # overlay this desk is sent must hold the change (it is newer than what the worker had).
-        if row.get("day") in self._days:
-            overlays.note_status(board_topic(int(self.location_id), row["day"]), row)
-        self.apply_card(row)
+        self._apply_own(row)
         self._show_details(row)
         self.cancel_reason = ""
         return self._ok(done)
@@ -861,7 +865,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             return self._fail(exc)
         for row in rows:
-            self.apply_card(row)
+            self._apply_own(row)
         self.booking_open = False
         self.series_plan = []
         self.repeat_days = []
@@ -913,7 +917,7 @@ class CalendarState(rx.State):
             row = await in_db(work)
         except ClinicError as exc:
             return self._fail(exc)
-        self.apply_card(row)
+        self._apply_own(row)
         self.offers = []
         self.offers_loaded = False
         card = self._to_card(row)
@@ -948,7 +952,7 @@ class CalendarState(rx.State):
         except ClinicError as exc:
             # The form keeps everything typed so the user can correct one thing.
             return self._fail(exc)
-        self.apply_card(row)
+        self._apply_own(row)
         self.booking_open = False
         self.form_patient_id = 0
         self.form_patient_label = ""

@@ -12,7 +12,7 @@ import threading
 import pytest
 from sqlmodel import Session, select
 
-from bench.live_latency import Browser, reflex_names
+from bench.live_latency import Browser, LeanSocket, reflex_names
 from clinic_app.db import make_engine
 from clinic_app.models import Appointment, Charge, Note, User
 from clinic_app.services import auth
@@ -34,11 +34,28 @@ class Tab(Browser):
 
 
 def _run(coro):
-    box: list = []
-    thread = threading.Thread(target=lambda: box.append(asyncio.run(coro)))
+    """Runs one scenario in its own thread and event loop; re-raises what went wrong in it."""
+    box: dict = {}
+
+    async def main():
+        try:
+            return await coro
+        finally:
+            await LeanSocket.close_session()
+
+    def target():
+        try:
+            box["result"] = asyncio.run(main())
+        except BaseException as exc:  # handed to the test's thread below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
     thread.start()
     thread.join(timeout=60)
-    return box[0]
+    assert not thread.is_alive(), "the socket scenario did not finish within 60 s"
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 @pytest.fixture(scope="module")
