@@ -15,6 +15,7 @@ What is measured
 Usage
     python bench/scale_kpi.py --db sqlite:///bench/data/clinic_bench.db
     python bench/scale_kpi.py --db postgresql+psycopg://postgres@127.0.0.1:5432/clinic_bench --runs 10
+    python bench/scale_kpi.py --db URL --payer 2   # the dashboard's payer filter
 
 Targets (issue 7): every dashboard query under 200 ms, and within 1.5x of the hand SQL.
 """
@@ -80,7 +81,27 @@ class Hand:
         where = self.in_range("a.starts_at")
         if self.f.provider_id:
             where += f" AND a.provider_id = {int(self.f.provider_id)}"
+        if self.f.payer_id:
+            where += f" AND ({self.visit_payer()})"
         return where
+
+    def local_date(self, column: str, tz: str) -> str:
+        if self.dialect == "sqlite":
+            return f"clinic_local_date({column}, '{tz}')"
+        return f"(timezone('{tz}', {column}))::date"
+
+    def visit_payer(self) -> str:
+        """The visit's payer: the patient's active primary coverage on the visit's local day."""
+        parts = []
+        for lid, tz in self.scope.zones.items():
+            day = self.local_date("a.starts_at", tz)
+            parts.append(f"(a.location_id = {lid} AND EXISTS (SELECT 1 FROM coverage v WHERE v.patient_id = a.patient_id"
+                         f" AND v.payer_id = {int(self.f.payer_id)} AND v.priority = 1 AND v.active"
+                         f" AND v.effective_from <= {day} AND (v.effective_to IS NULL OR v.effective_to >= {day})))")
+        return " OR ".join(parts)
+
+    def payer(self, column: str) -> str:
+        return f" AND {column} = {int(self.f.payer_id)}" if self.f.payer_id else ""
 
     def ledger_when(self, *, before_end_only: bool = False) -> str:
         parts = [f"(a.location_id = {lid}{'' if before_end_only else f' AND l.created_at >= {self.p(s)}'}"
@@ -143,7 +164,7 @@ class Hand:
     def _ledger(self, kinds: str, *, before_end_only: bool = False) -> str:
         kind = f"l.kind IN {kinds} AND " if kinds else ""
         return f"""SELECT coalesce(sum(l.amount_cents), 0) FROM ledger_entry l
-            LEFT JOIN appointment a ON a.id = l.appointment_id WHERE {kind}{self.ledger_when(before_end_only=before_end_only)}"""
+            LEFT JOIN appointment a ON a.id = l.appointment_id WHERE {kind}{self.ledger_when(before_end_only=before_end_only)}{self.payer("l.payer_id")}"""
 
     def _billed(self, start: dt.date, end: dt.date) -> str:
         join = where = ""
@@ -152,7 +173,7 @@ class Hand:
             where = (f" AND a.location_id = {int(self.f.location_id)}" if self.f.location_id else "") + (
                 f" AND a.provider_id = {int(self.f.provider_id)}" if self.f.provider_id else "")
         return (f"SELECT coalesce(sum(l.amount_cents), 0) FROM ledger_entry l{join} WHERE l.kind = 'charge' "
-                f"AND l.service_date >= {self.p(start)} AND l.service_date <= {self.p(end)}{where}")
+                f"AND l.service_date >= {self.p(start)} AND l.service_date <= {self.p(end)}{where}{self.payer('l.payer_id')}")
 
     def payments(self) -> list[str]:
         return [self._ledger("('payment', 'refund')")]
@@ -169,14 +190,14 @@ class Hand:
               count(*)
             FROM claim_event f JOIN claim c ON c.id = f.claim_id JOIN appointment a ON a.id = c.appointment_id
             LEFT JOIN claim_event ans ON ans.id = (SELECT min(x.id) FROM claim_event x WHERE x.claim_id = f.claim_id AND x.id > f.id)
-            WHERE f.to_status = 'submitted' AND {self.in_range("f.at")}
+            WHERE f.to_status = 'submitted' AND {self.in_range("f.at")}{self.payer("c.payer_id")}
               AND NOT EXISTS (SELECT 1 FROM claim_event e WHERE e.claim_id = f.claim_id AND e.to_status = 'submitted' AND e.id < f.id)"""]
 
     def denials(self) -> list[str]:
         return [f"""SELECT count(*), coalesce(sum(d), 0) FROM (
               SELECT c.id, max(CASE WHEN e.to_status = 'denied' THEN 1 ELSE 0 END) AS d
               FROM claim_event e JOIN claim c ON c.id = e.claim_id JOIN appointment a ON a.id = c.appointment_id
-              WHERE e.to_status IN ('paid', 'denied') AND {self.in_range("e.at")} GROUP BY c.id) AS adjudicated"""]
+              WHERE e.to_status IN ('paid', 'denied') AND {self.in_range("e.at")}{self.payer("c.payer_id")} GROUP BY c.id) AS adjudicated"""]
 
     def visits_by_period(self) -> list[str]:
         hour = ("strftime('%Y-%m-%d %H', a.starts_at)" if self.dialect == "sqlite"
@@ -232,7 +253,8 @@ def _time(fn, runs: int) -> list[float]:
 
 def bench(engine, label: str, filters: kpi.KpiFilters, runs: int) -> tuple[float, float]:
     """Print one range's table; return the worst tile p95 and the worst ratio."""
-    print(f"\n{label}: {filters.start} to {filters.end}" + (f", location {filters.location_id}" if filters.location_id else ", all locations"))
+    print(f"\n{label}: {filters.start} to {filters.end}" + (f", location {filters.location_id}" if filters.location_id else ", all locations")
+          + (f", payer {filters.payer_id}" if filters.payer_id else ""))
     print(f"{'query':<20} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'hand p50':>9} {'hand p95':>9} {'ratio p50':>9}")
     worst_p95 = worst_ratio = 0.0
     with Session(engine) as session:
@@ -261,13 +283,14 @@ def main() -> int:
     parser.add_argument("--db", required=True, help="a database made by bench/generate.py")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--location", type=int, help="narrow to one location id")
+    parser.add_argument("--payer", type=int, help="narrow to one payer id (the visit's payer: primary coverage on its day)")
     args = parser.parse_args()
     engine = open_engine(args.db)
     today = dataset_today(engine)
     print(header(engine, "KPI dashboard (services.kpi) vs the same aggregates by hand"))
     worst_p95 = worst_ratio = 0.0
     for label, start in (("month", today - dt.timedelta(days=29)), ("year", today - dt.timedelta(days=364))):
-        p95, ratio = bench(engine, label, kpi.KpiFilters(start, today, location_id=args.location), args.runs)
+        p95, ratio = bench(engine, label, kpi.KpiFilters(start, today, location_id=args.location, payer_id=args.payer), args.runs)
         worst_p95, worst_ratio = max(worst_p95, p95), max(worst_ratio, ratio)
     print(f"\nworst tile p95 {worst_p95:.1f} ms (target < 200 ms); worst ratio to hand SQL {worst_ratio:.2f} (target <= 1.5)")
     engine.dispose()

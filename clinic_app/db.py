@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine
@@ -46,6 +47,19 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_date(stored: str | None, zone: str) -> str | None:
+    """SQLite's clinic_local_date(time, zone): the 'YYYY-MM-DD' local date of a stored UTC time."""
+    if stored is None:
+        return None
+    moment = dt.datetime.fromisoformat(stored).replace(tzinfo=dt.UTC)
+    return moment.astimezone(_zone(zone)).date().isoformat()
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url`` with the SQLite settings the app relies on."""
     if url.startswith("sqlite"):
@@ -66,6 +80,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # The KPI queries' local date of a UTC time (PostgreSQL has AT TIME ZONE).
+            dbapi_conn.create_function("clinic_local_date", 2, _local_date, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):

@@ -35,7 +35,17 @@ from clinic_app.models.history import (
     PlanGoal,
 )
 from clinic_app.models.interop import ApiToken
-from clinic_app.models.kpi import KpiCaseDay, KpiClaimDay, KpiDayDone, KpiDirty, KpiLedgerDay, KpiMoneyDay, KpiVisitDay
+from clinic_app.models.kpi import (
+    KpiCaseDay,
+    KpiCasePayerDay,
+    KpiClaimDay,
+    KpiDayDone,
+    KpiDirty,
+    KpiLedgerDay,
+    KpiMoneyDay,
+    KpiVisitDay,
+    KpiVisitPayerDay,
+)
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.people import (
     CONSENT_KINDS,
@@ -103,12 +113,14 @@ __all__ = [
     "FeeSchedule",
     "HomeExercise",
     "KpiCaseDay",
+    "KpiCasePayerDay",
     "KpiClaimDay",
     "KpiDayDone",
     "KpiDirty",
     "KpiLedgerDay",
     "KpiMoneyDay",
     "KpiVisitDay",
+    "KpiVisitPayerDay",
     "LedgerEntry",
     "LinePosting",
     "Location",

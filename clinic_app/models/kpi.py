@@ -110,14 +110,8 @@ class KpiClaimDay(SQLModel, table=True):
     denied: int = 0
 
 
-class KpiCaseDay(SQLModel, table=True):
-    """Attended visits in an episode of care per local day x location x provider, grouped by
-    the local day of the episode's previous attended visit (anywhere; at the same location;
-    with the same provider; both), in the order (local day, start, id): a range counts an
-    episode once, at its first visit inside the range (whose previous one is before it)."""
-
-    __tablename__ = "kpi_case_day"
-    __table_args__ = (Index("ix_kpi_case_day_location_day", "location_id", "day"),)
+class _CaseDayFields(SQLModel):
+    """What kpi_case_day and kpi_case_payer_day hold for a (location, local day, provider)."""
 
     id: int | None = Field(default=None, primary_key=True)
     location_id: int
@@ -128,3 +122,52 @@ class KpiCaseDay(SQLModel, table=True):
     prev_provider: dt.date | None = None
     prev_both: dt.date | None = None
     visits: int = 0
+
+
+class KpiCaseDay(_CaseDayFields, table=True):
+    """Attended visits in an episode of care per local day x location x provider, grouped by
+    the local day of the episode's previous attended visit (anywhere; at the same location;
+    with the same provider; both), in the order (local day, start, id): a range counts an
+    episode once, at its first visit inside the range (whose previous one is before it)."""
+
+    __tablename__ = "kpi_case_day"
+    __table_args__ = (Index("ix_kpi_case_day_location_day", "location_id", "day"),)
+
+
+class KpiVisitPayerDay(SQLModel, table=True):
+    """The visit figures of kpi_visit_day per local day x location x provider x the visit's
+    payer (the patient's active primary coverage on the visit's local day; 0 = none): the
+    dashboard's payer filter (migration 0015). Rooms and booked minutes are left out (the
+    utilisation tiles take no payer). A coverage added, changed or removed marks every visit
+    of the patient (its payer may have changed)."""
+
+    __tablename__ = "kpi_visit_payer_day"
+    __table_args__ = (Index("ix_kpi_visit_payer_day_payer_day", "payer_id", "day"),)
+
+    location_id: int = Field(primary_key=True)
+    day: dt.date = Field(primary_key=True)
+    provider_id: int = Field(primary_key=True)
+    payer_id: int = Field(primary_key=True)
+    scheduled: int = 0
+    completed: int = 0
+    arrivals: int = 0
+    no_shows: int = 0
+    late_cancels: int = 0
+    advance_cancels: int = 0
+    wait_count: int = 0
+    wait_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    lag_count: int = 0
+    lag_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    charges_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    new_patients: int = 0
+
+
+class KpiCasePayerDay(_CaseDayFields, table=True):
+    """kpi_case_day per payer (migration 0015): attended episode visits with that payer per
+    local day x location x provider, grouped by the local day of the episode's previous
+    attended visit with the same payer (anywhere; at the location; with the provider; both)."""
+
+    __tablename__ = "kpi_case_payer_day"
+    __table_args__ = (Index("ix_kpi_case_payer_day_payer_day", "payer_id", "day"),)
+
+    payer_id: int

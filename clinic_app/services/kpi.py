@@ -29,12 +29,13 @@ from clinic_app.models import (
     Charge,
     Claim,
     ClaimEvent,
-    Coverage,
     KpiCaseDay,
+    KpiCasePayerDay,
     KpiClaimDay,
     KpiLedgerDay,
     KpiMoneyDay,
     KpiVisitDay,
+    KpiVisitPayerDay,
     LedgerEntry,
     Location,
     Note,
@@ -202,19 +203,29 @@ class _Scope:
 
     ledger_exact: dict = dataclasses.field(default_factory=dict)  # (first, last) UTC days -> the ledger rollups are exact
 
+    def table(self, table=KpiVisitDay, *, by_payer: bool = True):
+        """The rollup table to read for ``table``'s figures: its per-payer twin under a payer filter."""
+        if by_payer and self.filters.payer_id is not None:
+            return {KpiVisitDay: KpiVisitPayerDay, KpiCaseDay: KpiCasePayerDay}[table]
+        return table
+
     def rollup(self, session: Session, *, by_payer: bool = True, table=KpiVisitDay) -> list | None:
-        """Conditions on ``table`` (a rollup by location x local day x provider: ``KpiVisitDay``,
-        ``KpiClaimDay`` or ``KpiCaseDay``) for the range and filters, after making it exact;
-        None when the rollup cannot serve them (a payer filter, when the table has no payer)."""
-        if not self.use_rollup or (by_payer and self.filters.payer_id is not None):
+        """Conditions on ``self.table(table, by_payer=by_payer)`` (a rollup by location x local day
+        x provider: ``KpiVisitDay``, ``KpiClaimDay`` or ``KpiCaseDay``, or the per-payer twin of
+        the first or last) for the range and filters, after making it exact; None when the
+        rollup cannot serve them (not exact as this session sees it, or turned off)."""
+        if not self.use_rollup:
             return None
         if self.exact is None:
             self.exact = kpi_rollup.is_exact(session, zones=self.zones, start=self.filters.start, end=self.filters.end)
         if not self.exact:  # e.g. a change committed after the refresh: the direct queries
             return None
+        table = self.table(table, by_payer=by_payer)
         conditions = [table.location_id.in_(list(self.zones)), table.day >= self.filters.start, table.day <= self.filters.end]
         if self.filters.provider_id is not None:
             conditions.append(table.provider_id == self.filters.provider_id)
+        if by_payer and self.filters.payer_id is not None:
+            conditions.append(table.payer_id == self.filters.payer_id)
         return conditions
 
     def ledger_rolled(self, session: Session, first: dt.date, last: dt.date) -> bool:
@@ -250,8 +261,17 @@ class _Scope:
         if self.filters.provider_id is not None:
             conditions.append(Appointment.provider_id == self.filters.provider_id)
         if by_payer and self.filters.payer_id is not None:
-            conditions.append(_payer_of_visit(self.filters.payer_id))
+            conditions.append(self.payer_of_visit())
         return conditions
+
+    def payer_of_visit(self):
+        """The visit's payer is the filter's: the patient's active primary coverage on the visit's
+        local day (kpi_rollup.visit_payer, the rollup's very expression) is with that payer."""
+        return or_(*(
+            and_(Appointment.location_id == lid,
+                 kpi_rollup.visit_payer(kpi_rollup.local_date(self.dialect, Appointment.starts_at, tz)) == self.filters.payer_id)
+            for lid, tz in self.zones.items()
+        ))
 
     def ledger(self, *, before_end_only: bool = False) -> list:
         """Conditions on ``LedgerEntry`` (outer-joined to its visit) for the range and filters."""
@@ -281,14 +301,6 @@ class _Scope:
         if self.filters.payer_id is not None:
             conditions.append(Claim.payer_id == self.filters.payer_id)
         return conditions
-
-
-def _payer_of_visit(payer_id: int):
-    """A visit belongs to a payer when the patient's active primary coverage is with that payer."""
-    return exists().where(
-        Coverage.patient_id == Appointment.patient_id, Coverage.payer_id == payer_id,
-        Coverage.priority == 1, Coverage.active == true(),
-    )
 
 
 def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _Scope:
@@ -378,7 +390,7 @@ def visit_counts(session: Session, scope: _Scope) -> dict:
     """Scheduled, completed, arrived, no-show and cancellation counts in one pass."""
     rolled = scope.rollup(session)
     if rolled is not None:
-        r = KpiVisitDay
+        r = scope.table()
         row = session.exec(select(*(func.coalesce(func.sum(c), 0) for c in (
             r.scheduled, r.completed, r.arrivals, r.no_shows, r.late_cancels, r.advance_cancels))).where(*rolled)).one()
     else:
@@ -543,7 +555,8 @@ def new_patients(session: Session, scope: _Scope) -> int:
     """Patients whose first attended visit ever falls in the range (and matches the filters)."""
     rolled = scope.rollup(session)
     if rolled is not None:
-        return int(session.exec(select(func.coalesce(func.sum(KpiVisitDay.new_patients), 0)).where(*rolled)).one())
+        r = scope.table()
+        return int(session.exec(select(func.coalesce(func.sum(r.new_patients), 0)).where(*rolled)).one())
     return int(session.exec(select(func.count()).select_from(Appointment).where(*_first_visits(scope))).one())
 
 
@@ -553,14 +566,14 @@ def visits_per_case(session: Session, scope: _Scope) -> dict:
     if rolled is not None:
         # An episode counts once: at its first visit in range, the one whose previous visit
         # (among those the filters keep) is before the range.
-        f = scope.filters
-        previous = {(False, False): KpiCaseDay.prev_any, (True, False): KpiCaseDay.prev_location,
-                    (False, True): KpiCaseDay.prev_provider, (True, True): KpiCaseDay.prev_both}[
+        f, c = scope.filters, scope.table(KpiCaseDay)
+        previous = {(False, False): c.prev_any, (True, False): c.prev_location,
+                    (False, True): c.prev_provider, (True, True): c.prev_both}[
             (f.location_id is not None, f.provider_id is not None)]
         first = or_(previous.is_(None), previous < f.start)
         visits, cases = session.exec(
-            select(func.coalesce(func.sum(KpiCaseDay.visits), 0),
-                   func.coalesce(func.sum(case((first, KpiCaseDay.visits), else_=0)), 0)).where(*rolled)
+            select(func.coalesce(func.sum(c.visits), 0),
+                   func.coalesce(func.sum(case((first, c.visits), else_=0)), 0)).where(*rolled)
         ).one()
         return {"case_visits": int(visits), "cases": int(cases), "visits_per_case": _ratio(int(visits), int(cases))}
     visits, cases = session.exec(
@@ -575,8 +588,9 @@ def wait_time(session: Session, scope: _Scope) -> dict:
     """Average minutes from arrival to the start of the session, over visits with both times."""
     rolled = scope.rollup(session)
     if rolled is not None:
+        r = scope.table()
         count, total = session.exec(
-            select(func.coalesce(func.sum(KpiVisitDay.wait_count), 0), func.sum(KpiVisitDay.wait_minutes)).where(*rolled)).one()
+            select(func.coalesce(func.sum(r.wait_count), 0), func.sum(r.wait_minutes)).where(*rolled)).one()
         return {"wait_count": int(count), "wait_minutes_avg": _ratio(float(total or 0.0), int(count))}
     wait = _minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
     count, total = session.exec(
@@ -590,8 +604,9 @@ def documentation_lag(session: Session, scope: _Scope) -> dict:
     """Average minutes from the visit's booked end to the note's signature (early = 0)."""
     rolled = scope.rollup(session)
     if rolled is not None:
+        r = scope.table()
         count, total = session.exec(
-            select(func.coalesce(func.sum(KpiVisitDay.lag_count), 0), func.sum(KpiVisitDay.lag_minutes)).where(*rolled)).one()
+            select(func.coalesce(func.sum(r.lag_count), 0), func.sum(r.lag_minutes)).where(*rolled)).one()
         return {"lag_count": int(count), "lag_minutes_avg": _ratio(float(total or 0.0), int(count))}
     lag = _lag_minutes(scope.dialect)
     count, total = session.exec(
@@ -606,7 +621,8 @@ def charges(session: Session, scope: _Scope) -> int:
     """Charges captured for visits whose date of service is in the range, in cents."""
     rolled = scope.rollup(session)
     if rolled is not None:
-        return int(session.exec(select(func.coalesce(func.sum(KpiVisitDay.charges_cents), 0)).where(*rolled)).one())
+        r = scope.table()
+        return int(session.exec(select(func.coalesce(func.sum(r.charges_cents), 0)).where(*rolled)).one())
     return int(session.exec(
         select(func.coalesce(func.sum(Charge.amount_cents), 0)).select_from(Charge)
         .join(Appointment, Appointment.id == Charge.appointment_id).where(*scope.appointments())
@@ -862,9 +878,9 @@ def visits_by_period(session: Session, scope: _Scope) -> list[dict]:
 
     rolled = scope.rollup(session)
     if rolled is not None:
+        r = scope.table()
         for day, completed, arrived, no_show in session.exec(
-            select(KpiVisitDay.day, func.sum(KpiVisitDay.completed), func.sum(KpiVisitDay.arrivals), func.sum(KpiVisitDay.no_shows))
-            .where(*rolled).group_by(KpiVisitDay.day)
+            select(r.day, func.sum(r.completed), func.sum(r.arrivals), func.sum(r.no_shows)).where(*rolled).group_by(r.day)
         ).all():
             add(_period(day, grain), completed, arrived, no_show)
         return [periods[k] for k in sorted(periods)]

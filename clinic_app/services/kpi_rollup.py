@@ -21,7 +21,22 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 
-from sqlalchemy import Date, and_, case, delete, exists, false, func, insert, literal, or_, true, union_all
+from sqlalchemy import (
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -32,13 +47,16 @@ from clinic_app.models import (
     Charge,
     Claim,
     ClaimEvent,
+    Coverage,
     KpiCaseDay,
+    KpiCasePayerDay,
     KpiClaimDay,
     KpiDayDone,
     KpiDirty,
     KpiLedgerDay,
     KpiMoneyDay,
     KpiVisitDay,
+    KpiVisitPayerDay,
     LedgerEntry,
     Location,
     Note,
@@ -54,8 +72,30 @@ def _flag(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
-    """The rollup rows of one location's local day, as a SELECT over its appointments."""
+def local_date(dialect: str, column, tz: str):
+    """The local date, in zone ``tz``, of the UTC time ``column`` (SQLite: the function that
+    clinic_app.db registers on every connection)."""
+    if dialect == "sqlite":
+        return func.clinic_local_date(column, tz)
+    return cast(func.timezone(tz, column), Date)
+
+
+def visit_payer(day):
+    """The payer of a visit (``Appointment``) on local day ``day``: the patient's active primary
+    coverage in effect that day, as services.payers.coverage_on picks it; 0 when none."""
+    return func.coalesce(
+        select(Coverage.payer_id)
+        .where(Coverage.patient_id == Appointment.patient_id, Coverage.priority == 1, Coverage.active == true(),
+               Coverage.effective_from <= day, or_(Coverage.effective_to.is_(None), Coverage.effective_to >= day))
+        .order_by(Coverage.effective_from.desc()).limit(1).correlate(Appointment).scalar_subquery(),
+        0,
+    )
+
+
+def _day_select(dialect: str, location_id: int, day: dt.date, tz: str, *, by_payer: bool = False):
+    """The rollup rows of one location's local day, as a SELECT over its appointments: per
+    provider and room (kpi_visit_day), or per provider and payer without booked minutes
+    (``by_payer``: kpi_visit_payer_day)."""
     from clinic_app.services.kpi import _lag_minutes, _minutes_between
 
     start, end = day_bounds(day, tz)
@@ -67,14 +107,16 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
     visit_charges = (
         select(func.sum(Charge.amount_cents)).where(Charge.appointment_id == Appointment.id).correlate(Appointment).scalar_subquery()
     )
+    group = visit_payer(literal(day, Date)) if by_payer else room
+    held = func.coalesce(func.sum(case((Appointment.status.in_(HELD), _minutes_between(dialect, Appointment.ends_at, Appointment.starts_at)))), 0.0)
     return (
         select(
-            literal(location_id), literal(day, Date), Appointment.provider_id, room,
+            literal(location_id), literal(day, Date), Appointment.provider_id, group,
             func.count(), _flag(Appointment.status.in_(COMPLETED)), _flag(Appointment.status.in_(ATTENDED)),
             _flag(Appointment.status == "no_show"),
             _flag(and_(Appointment.status == "cancelled", Appointment.late_cancel == true())),
             _flag(and_(Appointment.status == "cancelled", Appointment.late_cancel == false())),
-            func.coalesce(func.sum(case((Appointment.status.in_(HELD), _minutes_between(dialect, Appointment.ends_at, Appointment.starts_at)))), 0.0),
+            *([] if by_payer else [held]),
             _flag(waited),
             func.coalesce(func.sum(case((waited, _minutes_between(dialect, Appointment.session_started_at, Appointment.arrived_at)))), 0.0),
             func.count(Note.signed_at),
@@ -85,7 +127,7 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str):
         .select_from(Appointment)
         .outerjoin(Note, Note.appointment_id == Appointment.id)  # at most one note per visit
         .where(Appointment.location_id == location_id, Appointment.starts_at >= start, Appointment.starts_at < end)
-        .group_by(Appointment.provider_id, room)
+        .group_by(Appointment.provider_id, literal_column("4"))  # the 4th column (PostgreSQL refuses a correlated payer repeated)
     )
 
 
@@ -93,6 +135,7 @@ _COLUMNS = [
     "location_id", "day", "provider_id", "room_id", "scheduled", "completed", "arrivals", "no_shows", "late_cancels",
     "advance_cancels", "held_minutes", "wait_count", "wait_minutes", "lag_count", "lag_minutes", "charges_cents", "new_patients",
 ]
+_PAYER_COLUMNS = [{"room_id": "payer_id"}.get(name, name) for name in _COLUMNS if name != "held_minutes"]
 
 
 ADJUDICATED = ("paid", "denied")
@@ -139,10 +182,12 @@ _CLAIM_COLUMNS = ["location_id", "day", "provider_id", "payer_id", "prev_adjudic
                   "answered", "clean", "adjudicated", "denied"]
 
 
-def _case_day_rows(session: Session, location_id: int, day: dt.date, tz: str, zones: dict[int, str]) -> list[dict]:
+def _case_day_rows(session: Session, location_id: int, day: dt.date, tz: str, zones: dict[int, str]) -> tuple[list[dict], list[dict]]:
     """The kpi_case_day rows of one location's local day: its attended visits in an episode,
     counted by provider and by the local day of the episode's previous attended visit
-    (anywhere, at this location, with this provider, both), in the order (local day, start, id)."""
+    (anywhere, at this location, with this provider, both), in the order (local day, start, id);
+    and its kpi_case_payer_day rows: the same per visit payer, the previous visit being the
+    episode's previous one with the same payer."""
     start, end = day_bounds(day, tz)
     cases = list(session.exec(
         select(CaseVisit.case_id).join(Appointment, Appointment.id == CaseVisit.appointment_id)
@@ -150,43 +195,80 @@ def _case_day_rows(session: Session, location_id: int, day: dt.date, tz: str, zo
                Appointment.status.in_(ATTENDED))
     ).all())
     visits: dict[int, list] = defaultdict(list)
+    patients: set[int] = set()
     for i in range(0, len(cases), 500):
         # The episodes' visits by case_visit.case_id; the status is checked here (a condition on
         # it in SQL made SQLite read every attended visit by the status index instead).
-        for case_id, visit_id, starts_at, lid, pid, status in session.exec(
+        for case_id, visit_id, starts_at, lid, pid, status, patient_id in session.exec(
             select(CaseVisit.case_id, Appointment.id, Appointment.starts_at, Appointment.location_id, Appointment.provider_id,
-                   Appointment.status)
+                   Appointment.status, Appointment.patient_id)
             .join(Appointment, Appointment.id == CaseVisit.appointment_id).where(CaseVisit.case_id.in_(cases[i:i + 500]))
         ).all():
             if status in ATTENDED:
-                visits[case_id].append((local_day(starts_at, zones[lid]), starts_at, visit_id, lid, pid))
+                visits[case_id].append((local_day(starts_at, zones[lid]), starts_at, visit_id, lid, pid, patient_id))
+                patients.add(patient_id)
+    payer_of = _payers_by_day(session, patients)
     counts: Counter = Counter()
+    by_payer: Counter = Counter()
     for episode in visits.values():
         last: dict = {}  # the local day of the latest visit so far: anywhere, per location, provider, both
-        for local, starts_at, _, lid, pid in sorted(episode):
+        for local, starts_at, _, lid, pid, patient_id in sorted(episode):
+            payer = payer_of(patient_id, local)
             if lid == location_id and start <= starts_at < end:
                 counts[(pid, last.get("any"), last.get(("location", lid)), last.get(("provider", pid)),
                         last.get(("both", lid, pid)))] += 1
-            last.update({"any": local, ("location", lid): local, ("provider", pid): local, ("both", lid, pid): local})
-    return [
+                by_payer[(pid, payer, last.get((payer, "any")), last.get((payer, "location", lid)),
+                          last.get((payer, "provider", pid)), last.get((payer, "both", lid, pid)))] += 1
+            last.update({"any": local, ("location", lid): local, ("provider", pid): local, ("both", lid, pid): local,
+                         (payer, "any"): local, (payer, "location", lid): local, (payer, "provider", pid): local,
+                         (payer, "both", lid, pid): local})
+    rows = [
         {"location_id": location_id, "day": day, "provider_id": pid, "prev_any": a, "prev_location": loc, "prev_provider": p,
          "prev_both": b, "visits": n}
         for (pid, a, loc, p, b), n in counts.items()
     ]
+    payer_rows = [
+        {"location_id": location_id, "day": day, "provider_id": pid, "payer_id": payer, "prev_any": a, "prev_location": loc,
+         "prev_provider": p, "prev_both": b, "visits": n}
+        for (pid, payer, a, loc, p, b), n in by_payer.items()
+    ]
+    return rows, payer_rows
+
+
+def _payers_by_day(session: Session, patients: set[int]):
+    """``payer_of(patient_id, local_day)``: the payer ``visit_payer`` gives a visit that day."""
+    spans: dict[int, list] = defaultdict(list)
+    ordered = sorted(patients)
+    for i in range(0, len(ordered), 500):
+        for patient_id, payer_id, starts, ends in session.exec(
+            select(Coverage.patient_id, Coverage.payer_id, Coverage.effective_from, Coverage.effective_to)
+            .where(Coverage.patient_id.in_(ordered[i:i + 500]), Coverage.priority == 1, Coverage.active == true())
+            .order_by(Coverage.effective_from.desc())
+        ).all():
+            spans[patient_id].append((starts, ends, payer_id))
+
+    def payer_of(patient_id: int, day: dt.date) -> int:
+        return next((payer for starts, ends, payer in spans.get(patient_id, ())
+                     if starts <= day and (ends is None or ends >= day)), 0)
+
+    return payer_of
 
 
 def recompute_day(session: Session, *, location_id: int, day: dt.date, tz: str, zones: dict[int, str] | None = None) -> None:
     """Replace one location's day in the rollup (visits, claims, episodes) by the aggregate of its rows now."""
     dialect = session.get_bind().dialect.name
-    for table in (KpiVisitDay, KpiClaimDay, KpiCaseDay):
+    for table in (KpiVisitDay, KpiVisitPayerDay, KpiClaimDay, KpiCaseDay, KpiCasePayerDay):
         session.exec(delete(table).where(table.location_id == location_id, table.day == day))
     session.exec(insert(KpiVisitDay).from_select(_COLUMNS, _day_select(dialect, location_id, day, tz)))
+    session.exec(insert(KpiVisitPayerDay).from_select(_PAYER_COLUMNS, _day_select(dialect, location_id, day, tz, by_payer=True)))
     session.exec(insert(KpiClaimDay).from_select(_CLAIM_COLUMNS, _claim_day_select(location_id, day, tz)))
     if zones is None:
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
-    case_rows = _case_day_rows(session, location_id, day, tz, zones)
+    case_rows, case_payer_rows = _case_day_rows(session, location_id, day, tz, zones)
     if case_rows:
         session.execute(insert(KpiCaseDay), case_rows)
+    if case_payer_rows:
+        session.execute(insert(KpiCasePayerDay), case_payer_rows)
     if session.get(KpiDayDone, (location_id, day)) is None:
         session.add(KpiDayDone(location_id=location_id, day=day))
         session.flush()

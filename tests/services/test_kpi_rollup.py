@@ -11,10 +11,22 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
-from clinic_app.models import CareCase, Charge, KpiCaseDay, KpiClaimDay, KpiDirty, KpiMoneyDay, KpiVisitDay
-from clinic_app.services import charting, kpi, ledger, revenue_reports, scheduling
+from clinic_app.models import (
+    CareCase,
+    Charge,
+    Coverage,
+    KpiCaseDay,
+    KpiCasePayerDay,
+    KpiClaimDay,
+    KpiDirty,
+    KpiMoneyDay,
+    KpiVisitDay,
+    KpiVisitPayerDay,
+)
+from clinic_app.services import charting, kpi, ledger, payers, revenue_reports, scheduling
 from tests.conftest import DAY, at
 from tests.services import test_kpi_range
+from tests.services.revenue_helpers import cover
 from tests.services.test_kpi_range import WED, _filters
 
 month = test_kpi_range.month  # the hand-computed clinic (a fixture)
@@ -66,7 +78,7 @@ def test_the_rollup_gives_the_direct_figures_for_every_filter(session, clinic, m
                     _wide(clinic, location_id=None, payer_id=month["payer"].id)):
         figures = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
         _same(figures, _direct(session, filters))
-    for table in (KpiVisitDay, KpiMoneyDay, KpiClaimDay, KpiCaseDay):
+    for table in (KpiVisitDay, KpiMoneyDay, KpiClaimDay, KpiCaseDay, KpiVisitPayerDay, KpiCasePayerDay):
         assert session.exec(select(table)).all(), f"the dashboard read {table.__tablename__}"
     wide = kpi.range_kpis(session, actor=clinic.manager, filters=_wide(clinic, location_id=None))
     assert (wide["payments_cents"], wide["contractual_adjustments_cents"], wide["billed_charges_cents"]) == (10000, 1000, 38400)
@@ -235,3 +247,37 @@ def test_claim_answers_and_episode_links_made_later_show_at_once(session, clinic
     after = kpi.range_kpis(session, actor=clinic.manager, filters=filters)
     assert (after["case_visits"], after["cases"]) == (3, 2)  # case A is gone; v2 (case B), v3 and v8 (case C)
     _same(after, _direct(session, filters))
+
+
+def test_a_visit_counts_for_the_payer_covering_its_day_and_a_coverage_change_shows_at_once(session, clinic, month):
+    """The payer filter: a visit's payer is the patient's primary coverage on the visit's local
+    day (kpi_visit_payer_day, kpi_case_payer_day); a coverage change marks the patient's visits."""
+    acme, v = month["payer"], month["visits"]
+    by_acme = _filters(clinic, payer_id=acme.id)
+    before = kpi.range_kpis(session, actor=clinic.manager, filters=by_acme)
+    # Cara (patient 0), covered by Acme: Tuesday's visit and no-show, Wednesday's visit (episode A)
+    assert (before["scheduled"], before["visits"], before["no_shows"], before["case_visits"], before["cases"]) == (3, 2, 1, 2, 1)
+    _same(before, _direct(session, by_acme))
+
+    # Cara changes insurer: Acme ends on Tuesday, Beta covers her from Wednesday.
+    beta = payers.create_payer(session, actor=clinic.biller, name="Beta Mutual", payer_id="BETA1")
+    coverage = session.exec(select(Coverage).where(Coverage.payer_id == acme.id)).one()
+    payers.end_coverage(session, actor=clinic.biller, coverage_id=coverage.id, effective_to=DAY)
+    cover(session, clinic, beta, patient=0, start=WED)
+    by_beta = _filters(clinic, payer_id=beta.id)
+    acme_now = kpi.range_kpis(session, actor=clinic.manager, filters=by_acme)
+    beta_now = kpi.range_kpis(session, actor=clinic.manager, filters=by_beta)
+    assert (acme_now["scheduled"], acme_now["visits"], acme_now["no_shows"], acme_now["case_visits"], acme_now["cases"]) == (2, 1, 1, 1, 1)
+    assert (beta_now["scheduled"], beta_now["visits"], beta_now["no_shows"], beta_now["case_visits"], beta_now["cases"]) == (1, 1, 0, 1, 1)
+    assert acme_now["visits_by_period"][1] == {"period": WED.isoformat(), "visits": 0, "arrivals": 0, "no_shows": 0}
+    _same(acme_now, _direct(session, by_acme))
+    _same(beta_now, _direct(session, by_beta))
+    # Without the filter nothing moved: the payer split is of the same visits.
+    assert kpi.range_kpis(session, actor=clinic.manager, filters=_filters(clinic))["scheduled"] == 8
+
+    # Straight in SQL: Beta's coverage is removed (the coverage trigger marks Cara's visits).
+    _raw(session, "DELETE FROM coverage WHERE payer_id = :beta", beta=beta.id)
+    gone = kpi.range_kpis(session, actor=clinic.manager, filters=by_beta)
+    assert (gone["scheduled"], gone["visits"], gone["case_visits"], gone["cases"]) == (0, 0, 0, 0)
+    _same(gone, _direct(session, by_beta))
+    assert v[8].patient_id == clinic.patients[0].id
