@@ -29,7 +29,8 @@ from sqlmodel import Session
 from clinic_app.db import make_engine
 from clinic_app.services import kpi
 
-ROLLUP_TABLES = ("kpi_visit_day", "kpi_ledger_day", "kpi_money_day", "kpi_claim_day", "kpi_case_day", "kpi_day_done", "kpi_dirty")
+ROLLUP_TABLES = ("kpi_visit_day", "kpi_visit_payer_day", "kpi_ledger_day", "kpi_money_day", "kpi_claim_day", "kpi_case_day",
+                 "kpi_case_payer_day", "kpi_day_done", "kpi_dirty")
 
 
 def main() -> int:

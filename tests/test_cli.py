@@ -103,9 +103,10 @@ def test_migrate_fills_an_emptied_kpi_rollup_so_the_first_dashboard_load_compute
     month = kpi.KpiFilters(start=today - dt.timedelta(days=30), end=today)
     with Session(engine) as s:
         before = kpi.compute_range_kpis(s, month)
-    # An upgrade that brings a new rollup table leaves the rollup empty (0014 did).
+    # An upgrade that brings a new rollup table leaves the rollup empty (0014 and 0015 did).
     with engine.begin() as c:
-        for table in ("kpi_visit_day", "kpi_ledger_day", "kpi_money_day", "kpi_claim_day", "kpi_case_day", "kpi_day_done", "kpi_dirty"):
+        for table in ("kpi_visit_day", "kpi_visit_payer_day", "kpi_ledger_day", "kpi_money_day", "kpi_claim_day", "kpi_case_day",
+                      "kpi_case_payer_day", "kpi_day_done", "kpi_dirty"):
             c.exec_driver_sql(f"DELETE FROM {table}")
     out = run(["migrate"], db)
     assert out.returncode == 0, out.stderr

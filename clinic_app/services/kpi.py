@@ -19,7 +19,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, exists, false, func, or_, true
+from sqlalchemy import and_, case, exists, false, func, literal, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -267,11 +267,11 @@ class _Scope:
     def payer_of_visit(self):
         """The visit's payer is the filter's: the patient's active primary coverage on the visit's
         local day (kpi_rollup.visit_payer, the rollup's very expression) is with that payer."""
-        return or_(*(
-            and_(Appointment.location_id == lid,
-                 kpi_rollup.visit_payer(kpi_rollup.local_date(self.dialect, Appointment.starts_at, tz)) == self.filters.payer_id)
-            for lid, tz in self.zones.items()
-        ))
+        # The zone picked by a CASE, not an OR per location: SQLite would answer such an OR by
+        # reading each location's every visit through the location index (minutes at 1M).
+        zones = list(self.zones.items())
+        tz = literal(zones[0][1]) if len(zones) == 1 else case(dict(zones), value=Appointment.location_id)
+        return kpi_rollup.visit_payer(kpi_rollup.local_date(self.dialect, Appointment.starts_at, tz)) == self.filters.payer_id
 
     def ledger(self, *, before_end_only: bool = False) -> list:
         """Conditions on ``LedgerEntry`` (outer-joined to its visit) for the range and filters."""
@@ -290,7 +290,7 @@ class _Scope:
         if self.filters.provider_id is not None:
             conditions.append(Appointment.provider_id == self.filters.provider_id)
         if self.filters.payer_id is not None:
-            conditions.append(LedgerEntry.payer_id == self.filters.payer_id)
+            conditions.append(_entry_payer(self.filters.payer_id))
         return conditions
 
     def claims(self, event) -> list:
@@ -301,6 +301,13 @@ class _Scope:
         if self.filters.payer_id is not None:
             conditions.append(Claim.payer_id == self.filters.payer_id)
         return conditions
+
+
+def _entry_payer(payer_id: int):
+    """A ledger entry is the payer's. Wrapped (``coalesce``) so that SQLite ranges over the
+    entries' time index instead of reading the payer's every entry by the payer index (open AR
+    under a payer filter took 0.4-3 s at 3.7M entries)."""
+    return func.coalesce(LedgerEntry.payer_id, 0) == payer_id
 
 
 def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _Scope:
@@ -642,7 +649,7 @@ def _ledger_sum(session: Session, scope: _Scope, kinds: tuple[str, ...], *, befo
             if kinds:
                 core.append(LedgerEntry.kind.in_(kinds))
             if f.payer_id is not None:
-                core.append(LedgerEntry.payer_id == f.payer_id)
+                core.append(_entry_payer(f.payer_id))
             inner = int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(*core)).one())
             # each edge as its own range (an OR of the two stops PostgreSQL using the index)
             low = _ledger_join_sum(session, scope, kinds, before_end_only=False, extra=(LedgerEntry.created_at < core_start,))
@@ -674,7 +681,7 @@ def open_ar(session: Session, scope: _Scope) -> int:
     first_end = min(e for _, e in [*scope.bounds.values(), *([scope.home] if scope.home else [])])
     early = [LedgerEntry.created_at < first_end]
     if f.payer_id is not None:
-        early.append(LedgerEntry.payer_id == f.payer_id)
+        early.append(_entry_payer(f.payer_id))
     if scope.use_rollup and kpi_rollup.ledger_exact(session, before=f.end):
         # Whole UTC days before the end date (before every location's end) from the ledger
         # rollup; the last day or so from the entries.
@@ -743,7 +750,7 @@ def billed_charges(session: Session, scope: _Scope) -> int:
     if f.provider_id is not None:
         conditions.append(Appointment.provider_id == f.provider_id)
     if f.payer_id is not None:
-        conditions.append(LedgerEntry.payer_id == f.payer_id)
+        conditions.append(_entry_payer(f.payer_id))
     query = select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).select_from(LedgerEntry)
     if f.location_id is not None or f.provider_id is not None:  # only then does the visit matter
         query = query.outerjoin(Appointment, Appointment.id == LedgerEntry.appointment_id)
