@@ -17,26 +17,32 @@ from sqlmodel import Field, SQLModel
 from clinic_app.db import UTCDateTime
 
 
-class KpiVisitDay(SQLModel, table=True):
-    __tablename__ = "kpi_visit_day"
+class _VisitFigures(SQLModel):
+    """The visit figures kpi_visit_day and kpi_visit_payer_day hold for their group (``sa_type``,
+    not a shared ``sa_column``: each table gets its own column)."""
 
     location_id: int = Field(primary_key=True)
     day: dt.date = Field(primary_key=True)
     provider_id: int = Field(primary_key=True)
-    room_id: int = Field(primary_key=True)  # 0 = no room
     scheduled: int = 0
     completed: int = 0
     arrivals: int = 0
     no_shows: int = 0
     late_cancels: int = 0
     advance_cancels: int = 0
-    held_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
     wait_count: int = 0
-    wait_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    wait_minutes: float = Field(default=0.0, sa_type=Float)
     lag_count: int = 0
-    lag_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
-    charges_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    lag_minutes: float = Field(default=0.0, sa_type=Float)
+    charges_cents: int = Field(default=0, sa_type=BigInteger)
     new_patients: int = 0  # attended visits that are the patient's first attended visit ever
+
+
+class KpiVisitDay(_VisitFigures, table=True):
+    __tablename__ = "kpi_visit_day"
+
+    room_id: int = Field(primary_key=True)  # 0 = no room
+    held_minutes: float = Field(default=0.0, sa_type=Float)
 
 
 class KpiLedgerDay(SQLModel, table=True):
@@ -134,7 +140,7 @@ class KpiCaseDay(_CaseDayFields, table=True):
     __table_args__ = (Index("ix_kpi_case_day_location_day", "location_id", "day"),)
 
 
-class KpiVisitPayerDay(SQLModel, table=True):
+class KpiVisitPayerDay(_VisitFigures, table=True):
     """The visit figures of kpi_visit_day per local day x location x provider x the visit's
     payer (the patient's active primary coverage on the visit's local day; 0 = none): the
     dashboard's payer filter (migration 0015). Rooms and booked minutes are left out (the
@@ -144,22 +150,7 @@ class KpiVisitPayerDay(SQLModel, table=True):
     __tablename__ = "kpi_visit_payer_day"
     __table_args__ = (Index("ix_kpi_visit_payer_day_payer_day", "payer_id", "day"),)
 
-    location_id: int = Field(primary_key=True)
-    day: dt.date = Field(primary_key=True)
-    provider_id: int = Field(primary_key=True)
     payer_id: int = Field(primary_key=True)
-    scheduled: int = 0
-    completed: int = 0
-    arrivals: int = 0
-    no_shows: int = 0
-    late_cancels: int = 0
-    advance_cancels: int = 0
-    wait_count: int = 0
-    wait_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
-    lag_count: int = 0
-    lag_minutes: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
-    charges_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    new_patients: int = 0
 
 
 class KpiCasePayerDay(_CaseDayFields, table=True):
