@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from functools import cache
@@ -19,7 +20,8 @@ from clinic_app import settings
 from clinic_app.live.events import LiveEvent, decode
 
 log = logging.getLogger(__name__)
-CHANNEL = "clinic:live"
+# One channel per clinic app; CLINIC_LIVE_CHANNEL keeps two apps on one Redis apart (tests).
+CHANNEL = os.environ.get("CLINIC_LIVE_CHANNEL", "clinic:live")
 
 
 class InProcessBus:

@@ -9,6 +9,7 @@ import os
 import pickle
 import re
 import time
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -50,6 +51,8 @@ def redis_app(tmp_path_factory):
     redis.Redis.from_url(REDIS).flushdb()  # this test's own Redis database, emptied
     with running_app(
         tmp_path_factory.mktemp("redis-app"), REDIS_URL=REDIS, REFLEX_REDIS_URL=REDIS, GRANIAN_WORKERS="2",
+        # Pub/sub channels are server-wide (not per database): a channel of this run's own.
+        CLINIC_LIVE_CHANNEL=f"clinic:live:test:{uuid.uuid4().hex}",
     ) as started:
         seed_e2e_clinic(started[1])
         _book_more_visits(started[1])
