@@ -21,7 +21,13 @@ tools/bun/bin/bun:
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-install: $(VENV)/.installed tools/bun/bin/bun
+# axe-core, pinned from the npm registry: the e2e suite injects it into every page it checks.
+AXE_VERSION := 4.14.1
+tools/axe/.installed-$(AXE_VERSION):
+	npm install --prefix "$(CURDIR)/tools/axe" axe-core@$(AXE_VERSION) --no-audit --no-fund
+	touch $@
+
+install: $(VENV)/.installed tools/bun/bin/bun tools/axe/.installed-$(AXE_VERSION)
 
 # The app in production mode on one port, on the embedded SQLite database
 # (data/clinic.db), upgraded to the newest schema, with the demo clinic on first run.
