@@ -57,9 +57,10 @@ _ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405:
 def outcome(status: int, message: str, headers: dict | None = None, issues: list[tuple[str, str]] | None = None) -> JSONResponse:
     """An OperationOutcome response; ``issues`` (FHIRPath, problem) adds one issue per path."""
     found = [{"severity": "error", "code": _ISSUE.get(status, "exception"), "diagnostics": message}]
-    if issues:
+    if issues:  # the first issue says it all in words; each path has its own issue
         found = [{"severity": "error", "code": "structure" if "element" in problem or "must be" in problem else "code-invalid",
-                  "diagnostics": f"{path}: {problem}", "expression": [path]} for path, problem in issues]
+                  "diagnostics": message if n == 0 else f"{path}: {problem}", "expression": [path]}
+                 for n, (path, problem) in enumerate(issues)]
     body = {"resourceType": "OperationOutcome", "issue": found}
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
 

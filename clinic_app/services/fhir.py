@@ -1923,7 +1923,7 @@ def import_batch(session: Session, *, actor: Actor | None, bundle: dict, source:
                 results[number] = {"response": {"status": "201 Created", "location": location} if location else {"status": "200 OK"}}
                 done += 1
             except ClinicError as exc:
-                results[number] = _entry_refused(_entry_status(exc), str(exc))
+                results[number] = _entry_refused(_entry_status(exc), str(exc), getattr(exc, "issues", None))
             finally:
                 importer.to_sign = []
         audit.record(session, actor=actor, action="import", entity="clinic", source=source,
@@ -1944,12 +1944,13 @@ def _entry_status(exc: ClinicError) -> int:
     return 400
 
 
-def _entry_refused(status: int, message: str) -> dict:
+def _entry_refused(status: int, message: str, issues: list[tuple[str, str]] | None = None) -> dict:
     words = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
-    return {"response": {"status": f"{status} {words.get(status, '')}".strip(), "outcome": {
-        "resourceType": "OperationOutcome",
-        "issue": [{"severity": "error", "code": "invalid" if status == 400 else "processing", "diagnostics": message}],
-    }}}
+    issue = {"severity": "error", "code": "invalid" if status == 400 else "processing", "diagnostics": message}
+    if issues:
+        issue["expression"] = [path for path, _ in issues]
+    return {"response": {"status": f"{status} {words.get(status, '')}".strip(),
+                         "outcome": {"resourceType": "OperationOutcome", "issue": [issue]}}}
 
 
 def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source: str = "") -> dict:
