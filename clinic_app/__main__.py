@@ -351,8 +351,15 @@ def _hl7(args) -> int:
     else:
         with open(args.file, encoding="utf-8", newline="") as handle:
             text = handle.read()
+    from clinic_app.services.errors import InvalidInput
+
+    try:
+        messages = hl7v2.read_batch(text)  # plain messages, or an FHS/BHS batch checked against its trailer
+    except InvalidInput as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     failed = 0
-    for message in hl7v2.split_messages(text):
+    for message in messages:
         with session_scope() as session:
             ack = hl7v2.ingest(session, username=args.username, message=message)
         print(ack.replace("\r", "\n"))
