@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -241,10 +242,23 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
             actor = _billing_actor(session, args.user)
             summary = apply(session, actor, data)
     except (ClinicError, OSError) as exc:
-        print(f"{path.name}: {exc} {nothing}", file=sys.stderr)
+        print(f"{path.name}: {_with_nothing(str(exc), nothing)}", file=sys.stderr)
         return 1
     print(report(path.name, summary))
     return 0
+
+
+def _plb_words(cents: int) -> str:
+    if not cents:
+        return ""
+    return f"; provider-level adjustments (PLB) {'withheld' if cents > 0 else 'added'} ${abs(cents) / 100:,.2f}"
+
+
+def _with_nothing(message: str, nothing: str) -> str:
+    """The refusal, saying once that nothing changed (many messages say it already)."""
+    if re.search(r"nothing (was|is) (changed|posted|imported|read)", message, re.IGNORECASE):
+        return message
+    return f"{message} {nothing}"
 
 
 def _claims_ack(args) -> int:
@@ -271,7 +285,8 @@ def _era(args) -> int:
         apply=lambda session, actor, data: era.post(session, actor=actor, text=data),
         report=lambda name, summary: (
             f"Posted {name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
-            f"{summary['denied']} denied (see the denial worklist)."
+            f"{summary['denied']} denied (see the denial worklist)"
+            + _plb_words(summary.get("provider_adjustments_cents", 0)) + "."
         ),
     )
 
@@ -299,9 +314,12 @@ def _eligibility(args) -> int:
             actor = _billing_actor(session, args.user)
             results = eligibility.import_271(session, actor=actor, raw=path.read_bytes())
     except (ClinicError, OSError) as exc:
-        print(f"{exc} Nothing was changed.", file=sys.stderr)
+        print(_with_nothing(str(exc), "Nothing was changed."), file=sys.stderr)
         return 1
     for row in results:
+        if row["status"] == "not_found":
+            print(f"Coverage {row['coverage_id']}: not found at the payer, {eligibility.aaa_words(row['reason'])}")
+            continue
         copay = "unknown" if row["copay_cents"] is None else f"${row['copay_cents'] / 100:,.2f}"
         print(f"Coverage {row['coverage_id']}: {row['status']}, copay {copay}")
     return 0
