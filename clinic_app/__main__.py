@@ -363,7 +363,13 @@ def _hl7(args) -> int:
     if args.hl7_command == "listen":
         from clinic_app.api.mllp import serve_mllp
 
-        return serve_mllp(host=args.host, port=args.port, username=args.username)
+        code = serve_mllp(host=args.host, port=args.port, username=args.username)
+        # Stopped: the port is closed, every connection and session ended. Leave at once rather than
+        # tearing down the interpreter (the ICD-10-CM tables loaded with the services take seconds
+        # to free on a busy machine, and a stop is expected within 2 s).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.file == "-":
         text = sys.stdin.read()
     else:
