@@ -131,7 +131,7 @@ def for_write(session: Session) -> None:
     changes nothing. A read-only transaction already open is ended first.
     """
     if session.in_transaction():
-        if session.get_transaction().nested or session.new or session.dirty or session.deleted:
+        if session.in_nested_transaction() or session.new or session.dirty or session.deleted:
             return
         session.commit()
     session.connection(execution_options={"clinic_write": True})
