@@ -170,7 +170,7 @@ def save_draft(
         raise DraftConflict(
             f"The {field} section was changed on another device while you were writing. Your text "
             "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
-            saved_text=saved,
+            saved_text=saved, field=field,
         )
     setattr(note, field, text)
     note.updated_at = utcnow()
@@ -785,7 +785,7 @@ def save_pending(
             raise DraftConflict(
                 f"The {key} section was changed on another device while you were writing. Your text "
                 "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
-                saved_text=saved,
+                saved_text=saved, field=key,
             )
         setattr(note, key, text)
     try:
