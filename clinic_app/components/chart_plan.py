@@ -6,6 +6,7 @@ import reflex as rx
 
 from clinic_app.components.chart_codes import _input, section_message
 from clinic_app.components.chart_note import TOUCH
+from clinic_app.components.chart_record import row_with_action
 from clinic_app.state.chart import ChartState
 from clinic_app.state.chart_plan import PlanSection as P
 
@@ -66,12 +67,7 @@ def plan_section() -> rx.Component:
             ),
             rx.heading("Home exercise programme", size="4"),
             rx.cond(P.exercises.length() == 0, rx.text("No home exercises yet.", size="2")),
-            rx.foreach(P.exercises, lambda r: rx.hstack(
-                rx.text(r.text),
-                rx.button(r.action_label, on_click=P.stop_exercise(r.id), variant="soft", color_scheme="gray", size="3",
-                          style=TOUCH),
-                align="center", wrap="wrap",
-            )),
+            rx.foreach(P.exercises, lambda r: row_with_action(r, P.stop_exercise)),
             rx.hstack(
                 _input("Exercise", "ex-name", P.new_ex_name, P.set_new_ex_name, max_length=80),
                 _input("Sets, reps, how often", "ex-dosage", P.new_ex_dosage, P.set_new_ex_dosage, max_length=80),

@@ -11,7 +11,8 @@ from clinic_app.state.chart import ChartState
 from clinic_app.state.chart_record import RecordSection as R
 
 
-def _row(r, handler) -> rx.Component:
+def row_with_action(r, handler) -> rx.Component:
+    """A line of the record (``r.text``) with the button that acts on it (``r.action_label``, if any)."""
     return rx.hstack(
         rx.text(r.text),
         rx.cond(r.action_label != "", rx.button(r.action_label, on_click=handler(r.id), variant="soft", color_scheme="gray",
@@ -92,7 +93,7 @@ def record_section() -> rx.Component:
             rx.heading("Medications", size="4"),
             rx.cond(R.pending_alert == "", section_message(R, R.message_at == "medications")),
             rx.cond(R.medications.length() == 0, rx.text("No medications recorded.", size="2")),
-            rx.foreach(R.medications, lambda r: _row(r, R.stop_medication)),
+            rx.foreach(R.medications, lambda r: row_with_action(r, R.stop_medication)),
             rx.hstack(
                 _input("Medication", "med-name", R.new_med_name, R.set_new_med_name, max_length=80),
                 rx.vstack(
@@ -115,7 +116,7 @@ def record_section() -> rx.Component:
             rx.heading("Problem list", size="4"),
             section_message(R, R.message_at == "problems"),
             rx.cond(R.problems.length() == 0, rx.text("No active problems.", size="2")),
-            rx.foreach(R.problems, lambda r: _row(r, R.resolve_problem)),
+            rx.foreach(R.problems, lambda r: row_with_action(r, R.resolve_problem)),
             _input("Search ICD-10-CM (words or code)", "icd-search", R.icd_query, R.search_icd,
                    debounce_timeout=300, max_length=60, width="100%"),
             rx.foreach(
@@ -129,7 +130,7 @@ def record_section() -> rx.Component:
             ),
             rx.heading("Attachments", size="4"),
             rx.cond(R.attachments.length() == 0, rx.text("No attachments.", size="2")),
-            rx.foreach(R.attachments, lambda r: _row(r, R.view_attachment)),
+            rx.foreach(R.attachments, lambda r: row_with_action(r, R.view_attachment)),
             _viewer(),
             # The drop zone inside a label: the label names the file input and a tap on it
             # opens the file chooser (once: the drop zone's own click is off).

@@ -137,6 +137,14 @@ def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     return note
 
 
+def _conflict(field: str, saved: str) -> DraftConflict:
+    return DraftConflict(
+        f"The {field} section was changed on another device while you were writing. Your text "
+        "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
+        saved_text=saved, field=field,
+    )
+
+
 def save_draft(
     session: Session, *, actor: Actor, note_id: int, field: str, text: str, base_text: str | None = None
 ) -> Note:
@@ -167,11 +175,7 @@ def save_draft(
         return note
     if base_text is not None and saved != base_text:
         session.rollback()
-        raise DraftConflict(
-            f"The {field} section was changed on another device while you were writing. Your text "
-            "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
-            saved_text=saved, field=field,
-        )
+        raise _conflict(field, saved)
     setattr(note, field, text)
     note.updated_at = utcnow()
     session.add(note)
@@ -782,11 +786,7 @@ def save_pending(
         before = (base or {}).get(key)
         if before is not None and saved != before:
             session.rollback()
-            raise DraftConflict(
-                f"The {key} section was changed on another device while you were writing. Your text "
-                "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
-                saved_text=saved, field=key,
-            )
+            raise _conflict(key, saved)
         setattr(note, key, text)
     try:
         changed = [f"field:{name}" for name, text in fields.items() if templates.stage_field(session, note, name, text)]

@@ -563,6 +563,9 @@ def test_an_earlier_days_open_note_is_found_signed_and_billable_on_an_open_board
     rows = chart.get_by_role("button", name=re.compile(r"^Open note: "))
     first = f"Open note: {chart_day.earlier_name}, {earlier} 10:00, 3 days old"
     expect(rows.first).to_have_accessible_name(first)  # oldest first, with its age
+    assert_accessible(chart, "My open notes")
+    assert _small_targets(chart) == []
+    screenshot(chart, "chart-open-notes")
     # The date filter keeps one day's; today's list by the date picker has none of that day.
     chart.get_by_label("Visit date").fill(chart_day.day.isoformat())
     expect(chart.get_by_role("button", name=first)).to_have_count(0)
@@ -611,6 +614,8 @@ def test_the_note_is_in_view_when_a_visit_opens_on_a_day_of_13(browser, app_serv
     chart = context.new_page()
     sign_in(chart, base, "e2e_chart", PASSWORD)
     last = chart.get_by_role("button", name=f"Open note: {chart_day.starts[12]} {chart_day.names[12]}")
+    expect(last).to_be_visible()
+    assert _small_targets(chart) == []  # the day list's rows, date picker and buttons too
     last.scroll_into_view_if_needed()
     last.tap()
     subjective = chart.get_by_label("Subjective", exact=True)
@@ -675,14 +680,8 @@ def test_each_section_on_a_tablet_is_accessible_touch_sized_and_pictured(browser
         assert _small_targets(chart) == [], name
         assert chart.evaluate("document.documentElement.scrollWidth") <= 768, name
         screenshot(chart, f"chart-{key}")
-    chart.get_by_role("button", name="Back to the list").tap()
-    chart.get_by_role("button", name=re.compile(r"^My open notes")).tap()
-    assert_accessible(chart, "My open notes")
-    assert _small_targets(chart) == []
-    screenshot(chart, "chart-open-notes")
     # Landscape (1024 x 768): the list beside the visit, the open visit's row marked.
     chart.set_viewport_size({"width": 1024, "height": 768})
-    chart.get_by_role("button", name="Day list").tap()
     _open(chart, chart_day, 5)
     assert_accessible(chart, "the chart in landscape, with the list beside the visit")
     screenshot(chart, "chart-landscape")
