@@ -55,20 +55,20 @@ def _visit(v) -> rx.Component:
 
 
 def _open_note(n) -> rx.Component:
-    # The visible text follows the accessible name's order: (Review and co-sign:) patient
+    # The visible text reads as the accessible name does: (Review and co-sign:) patient
     # (, by their clinician), date and time, age.
     return rx.button(
-        rx.vstack(
-            rx.cond(n.kind == "cosign", rx.text("Review and co-sign:", size="2", weight="medium", color_scheme="violet")),
-            rx.text(rx.el.strong(n.patient_name), rx.cond(n.kind == "cosign", ", by " + n.provider_name, "")),
-            rx.hstack(
-                rx.text(n.when, size="2"),
-                rx.badge(n.age_label, color_scheme=rx.cond(n.age_label == "today", "gray", "amber"), variant="soft",
-                         high_contrast=True, size="2"),
-                align="center",
-                wrap="wrap",
+        rx.hstack(
+            rx.text(
+                rx.cond(n.kind == "cosign", "Review and co-sign: ", ""),
+                rx.el.strong(n.patient_name),
+                rx.cond(n.kind == "cosign", ", by " + n.provider_name, ""),
+                ", " + n.when + ",",
             ),
-            spacing="1",
+            rx.badge(n.age_label, color_scheme=rx.cond(n.age_label == "today", "gray", "amber"), variant="soft",
+                     high_contrast=True, size="2"),
+            align="center",
+            wrap="wrap",
             width="100%",
         ),
         on_click=ChartState.open_listed(n.appointment_id, n.note_id, n.kind, PENDING),
