@@ -855,38 +855,26 @@ def open_notes(
     if actor.provider_id is None:
         return []
     now = now or utcnow()
-    own = session.exec(
-        select(Appointment.id, Appointment.starts_at, Appointment.status, Patient.first_name, Patient.last_name,
-               Location.timezone, Note.id.label("note_id"), Provider.name)
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .join(Location, Location.id == Appointment.location_id)
-        .join(Provider, Provider.id == Appointment.provider_id)
-        .outerjoin(Note, Note.appointment_id == Appointment.id)
-        .where(Appointment.provider_id == actor.provider_id, Appointment.status.in_(OPEN_STATUSES),
-               Note.signed_at.is_(None))
-    ).all()
-    rows = [
-        _open_row(appointment_id=r.id, note_id=r.note_id or 0, patient=f"{r.last_name}, {r.first_name}", provider=r.name,
-                  starts_at=r.starts_at, tz=r.timezone, status=r.status, kind="sign", now=now)
-        for r in own
-    ]
-    cosign = session.exec(
-        select(Appointment.id, Appointment.starts_at, Appointment.status, Patient.first_name, Patient.last_name,
-               Location.timezone, Note.id.label("note_id"), Provider.name)
-        .join(Note, Note.appointment_id == Appointment.id)
-        .join(ClinicianSupervision, ClinicianSupervision.provider_id == Note.provider_id)
-        .join(Patient, Patient.id == Appointment.patient_id)
-        .join(Location, Location.id == Appointment.location_id)
-        .join(Provider, Provider.id == Note.provider_id)
-        .outerjoin(NoteCosignature, NoteCosignature.note_id == Note.id)
-        .where(ClinicianSupervision.supervisor_provider_id == actor.provider_id, Note.signed_at.is_not(None),
-               NoteCosignature.id.is_(None), Appointment.status == "in_session")
-    ).all()
-    rows += [
-        _open_row(appointment_id=r.id, note_id=r.note_id, patient=f"{r.last_name}, {r.first_name}", provider=r.name,
-                  starts_at=r.starts_at, tz=r.timezone, status=r.status, kind="cosign", now=now)
-        for r in cosign
-    ]
+
+    def visits(kind: str, query) -> list[dict]:
+        query = (query.join(Patient, Patient.id == Appointment.patient_id)
+                 .join(Location, Location.id == Appointment.location_id)
+                 .join(Provider, Provider.id == Appointment.provider_id))
+        return [
+            _open_row(appointment_id=r.id, note_id=r.note_id or 0, patient=f"{r.last_name}, {r.first_name}",
+                      provider=r.name, starts_at=r.starts_at, tz=r.timezone, status=r.status, kind=kind, now=now)
+            for r in session.exec(query).all()
+        ]
+
+    columns = select(Appointment.id, Appointment.starts_at, Appointment.status, Patient.first_name, Patient.last_name,
+                     Location.timezone, Note.id.label("note_id"), Provider.name)
+    rows = visits("sign", columns.outerjoin(Note, Note.appointment_id == Appointment.id).where(
+        Appointment.provider_id == actor.provider_id, Appointment.status.in_(OPEN_STATUSES), Note.signed_at.is_(None)))
+    rows += visits("cosign", columns.join(Note, Note.appointment_id == Appointment.id)
+                   .join(ClinicianSupervision, ClinicianSupervision.provider_id == Note.provider_id)
+                   .outerjoin(NoteCosignature, NoteCosignature.note_id == Note.id)
+                   .where(ClinicianSupervision.supervisor_provider_id == actor.provider_id, Note.signed_at.is_not(None),
+                          NoteCosignature.id.is_(None), Appointment.status == "in_session"))
     if day is not None:
         rows = [r for r in rows if r["day"] == day.isoformat()]
     rows.sort(key=lambda r: (r["day"], r["start_label"], r["appointment_id"]))
