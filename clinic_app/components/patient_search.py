@@ -37,7 +37,8 @@ def _hit(hit) -> rx.Component:
             display="block",
             padding="8px 10px",
             min_height="44px",
-            style={"color": "var(--gray-12)", "&:hover, &:focus": {"background": "var(--accent-3)"}},
+            _hover={"color": "var(--gray-12)", "background": "var(--accent-3)"},
+            style={"color": "var(--gray-12)", "&:focus": {"background": "var(--accent-3)"}},
         ),
         list_style="none",
     )
@@ -52,8 +53,8 @@ def _results() -> rx.Component:
                 S.hits.length() > 0,
                 rx.el.ul(rx.foreach(S.hits, _hit), aria_label="Patients found", margin="0", padding="0"),
                 rx.hstack(
-                    rx.text("No patient matches ", rx.el.q(S.query), ".", size="2"),
-                    rx.link("Register new", href=routes.PATIENT_NEW, on_click=S.clear, weight="bold", size="2",
+                    rx.text("No patient matches “", S.query, "”.", size="2"),
+                    rx.link("Register new", href=routes.PATIENT_NEW, weight="bold", size="2", _hover={"color": "var(--accent-12)"},
                             padding="10px 4px"),
                     align="center",
                     justify="between",

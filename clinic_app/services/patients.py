@@ -194,6 +194,11 @@ def possible_duplicates(session: Session, *, first_name: str, last_name: str, bi
     return list(session.exec(select(Patient).where(Patient.active, or_(*conditions)).order_by(Patient.id).limit(5)))
 
 
+def mrn_words(mrn: str) -> str:
+    """"MRN P0000123" (not "MRN MRN100106" when the number carries the word already)."""
+    return mrn if mrn.upper().startswith("MRN") else f"MRN {mrn}"
+
+
 def describe(patient: Patient) -> str:
     """A patient as the desk names them: name, MRN and date of birth."""
     return f"{patient.last_name}, {patient.first_name} ({patient.mrn}, born {patient.birth_date.isoformat()})"

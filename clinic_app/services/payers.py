@@ -302,7 +302,8 @@ class CoverageForm:
     copay: str = ""
 
 
-def _typed_date(text: str, what: str, *, required: bool) -> dt.date | None:
+def typed_date(text: str, what: str, *, required: bool) -> dt.date | None:
+    """A date typed as YYYY-MM-DD (empty: None unless required), or InvalidInput naming it."""
     text = (text or "").strip()
     if not text and not required:
         return None
@@ -323,10 +324,10 @@ def coverage_fields(form: CoverageForm) -> dict:
         "payer_id": int(form.payer_id), "member_id": form.member_id, "group_number": form.group_number,
         "priority": int(form.priority), "relationship": form.relationship,
         "subscriber_first_name": form.subscriber_first_name, "subscriber_last_name": form.subscriber_last_name,
-        "subscriber_birth_date": _typed_date(form.subscriber_birth_date, "the subscriber's date of birth", required=False),
+        "subscriber_birth_date": typed_date(form.subscriber_birth_date, "the subscriber's date of birth", required=False),
         "address": form.address, "city": form.city, "state": form.state, "zip_code": form.zip_code,
-        "effective_from": _typed_date(form.effective_from, "the date the coverage starts", required=True),
-        "effective_to": _typed_date(form.effective_to, "the coverage's last day", required=False),
+        "effective_from": typed_date(form.effective_from, "the date the coverage starts", required=True),
+        "effective_to": typed_date(form.effective_to, "the coverage's last day", required=False),
         "copay": form.copay.strip(),
     }
 
@@ -367,7 +368,8 @@ def coverages(session: Session, *, actor: Actor, patient_id: int) -> list[Covera
     ))
 
 
-def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_to: dt.date) -> Coverage:
+def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_to: dt.date,
+                 now: dt.datetime | None = None) -> Coverage:
     """End a coverage on a date (the last day it covers); earlier claims keep it."""
     for_write(session)
     require(actor.role, "coverage.edit")
@@ -385,7 +387,7 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_
     audit.record(session, actor=actor, action="update", entity="coverage", entity_id=coverage.id, patient_id=coverage.patient_id,
                  detail=f"ends {effective_to}")
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(effective_to + dt.timedelta(days=1), was_to)],
-                        why="coverage ended", now=None)
+                        why="coverage ended", now=now)
     session.commit()
     _announce(session, repriced)
     return coverage

@@ -147,10 +147,16 @@ def coverages(session: Session, *, actor: Actor, patient_id: int, today: dt.date
         lines.append(CoverageLine(
             id=c.id, payer=p.name, priority=priority, member_id=c.member_id, group=c.group_number or "none",
             subscriber=subscriber, dates=dates, copay="none on file" if c.copay_cents is None else _dollars(c.copay_cents),
-            eligibility=eligibility.eligibility_words(c, tz), in_effect=in_effect,
+            eligibility=eligibility_line(c, tz), in_effect=in_effect,
             label=f"{priority}: {p.name}, member {c.member_id}",
         ))
     return lines
+
+
+def eligibility_line(coverage: Coverage, tz: str) -> str:
+    """The last eligibility answer in words, e.g. "Eligibility: Active (checked ...): copay $25.00"."""
+    words = eligibility.eligibility_words(coverage, tz)
+    return words if words.startswith("Eligibility") else f"Eligibility: {words}"
 
 
 def visits(session: Session, *, actor: Actor, patient_id: int, now: dt.datetime) -> tuple[list[VisitLine], list[VisitLine]]:

@@ -189,6 +189,28 @@ def words(repriced: list[Repriced]) -> str:
     return f"Re-priced {visits} from {' and '.join(schedules)}: {_dollars(before)} -> {_dollars(after)}."
 
 
+def made_at(session: Session, *, patient_id: int, at: dt.datetime) -> list[Repriced]:
+    """The re-pricing of a patient's visits done by the change made at ``at`` (for its message)."""
+    rows = session.exec(
+        select(ChargePrice, Charge, Appointment, Location)
+        .join(Charge, Charge.id == ChargePrice.charge_id)
+        .join(Appointment, Appointment.id == Charge.appointment_id)
+        .join(Location, Location.id == Appointment.location_id)
+        .where(Appointment.patient_id == patient_id, ChargePrice.at == at, ChargePrice.previous_amount_cents.is_not(None))
+        .order_by(Appointment.starts_at, ChargePrice.id)
+    ).all()
+    visits: dict[int, Repriced] = {}
+    for price, _charge, appointment, location in rows:
+        payer = session.get(Payer, price.payer_id) if price.payer_id else None
+        item = visits.setdefault(appointment.id, Repriced(
+            appointment_id=appointment.id, service_date=local_day(appointment.starts_at, location.timezone),
+            before_cents=0, after_cents=0, schedule=schedule_words(payer),
+        ))
+        item.before_cents += price.previous_amount_cents
+        item.after_cents += price.amount_cents
+    return list(visits.values())
+
+
 def reprice_unbilled(session: Session, *, actor: Actor, patient_id: int, now: dt.datetime | None = None) -> list[Repriced]:
     """Price every unbilled visit of a patient again from the schedule that applies now
     (e.g. after a coverage was imported or merged in without re-pricing), in one transaction."""

@@ -265,6 +265,15 @@ def freed_slots_for(
     return slots
 
 
+def choices(session: Session) -> tuple[list[Location], list[AppointmentType], list[Provider]]:
+    """What a waitlist entry may name: active locations, kinds of visit and providers."""
+    return (
+        list(session.exec(select(Location).where(Location.active).order_by(Location.name))),
+        list(session.exec(select(AppointmentType).where(AppointmentType.active).order_by(AppointmentType.name))),
+        list(session.exec(select(Provider).where(Provider.active).order_by(Provider.name))),
+    )
+
+
 def remove_entry(session: Session, *, actor: Actor, entry_id: int) -> WaitlistEntry:
     """Take a patient off the waitlist (they found a time, or no longer want one); kept as removed."""
     for_write(session)

@@ -60,7 +60,7 @@ class PatientSearchState(rx.State):
         self.hits = [
             SearchHit(
                 name=f"{p.last_name}, {p.first_name}",
-                details=" · ".join(x for x in (f"born {p.birth_date.isoformat()}", f"MRN {p.mrn}", p.phone) if x),
+                details=" · ".join(x for x in (f"born {p.birth_date.isoformat()}", patients.mrn_words(p.mrn), p.phone) if x),
                 href=routes.patient_profile(p.id),
                 label=f"Open the profile of {p.last_name}, {p.first_name} (MRN {p.mrn}, born {p.birth_date.isoformat()})",
             )
