@@ -47,7 +47,7 @@ def panel(title: str, *children: rx.Component, panel_id: str = "") -> rx.Compone
     """A titled section of a page (a region named by its heading)."""
     heading_id = f"{panel_id}-heading" if panel_id else None
     return rx.el.section(
-        rx.heading(title, size="4", margin_bottom="6px", id=heading_id),
+        rx.heading(title, size="4", margin_bottom="6px", id=heading_id, as_="h2"),
         *children,
         id=panel_id or None,
         aria_labelledby=heading_id,
@@ -73,3 +73,15 @@ def upload_box(upload_id: str, label: str, *children: rx.Component, **props) -> 
     file_input = zone.children[0].children[0]
     file_input.custom_attrs["aria-label"] = label
     return zone
+
+
+def inline_form(*fields: rx.Component, submit: rx.Component, on_cancel) -> rx.Component:
+    """A small form opened inside a section: its fields, then its action and Cancel."""
+    return rx.box(
+        *fields,
+        rx.hstack(submit, rx.button("Cancel", on_click=on_cancel, variant="ghost", size="2"), margin_top="8px"),
+        border="1px solid var(--accent-7)",
+        border_radius="6px",
+        padding="8px",
+        margin_top="8px",
+    )

@@ -32,7 +32,7 @@ def _hit(hit) -> rx.Component:
             ),
             href=hit.href,
             aria_label=hit.label,
-            on_click=S.clear,
+            on_click=[rx.set_value(BOX_ID, ""), S.clear],  # the box empties (the page may stay mounted)
             underline="none",
             display="block",
             padding="8px 10px",

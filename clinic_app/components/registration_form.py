@@ -171,7 +171,7 @@ def registration_form(context: str = "board", width: str = "360px") -> rx.Compon
         R.panel_open & (R.context == context),
         rx.card(
             rx.vstack(
-                rx.heading(rx.cond(R.editing_id != 0, "Edit patient details", "Register a new patient"), size="4"),
+                rx.heading(rx.cond(R.editing_id != 0, "Edit patient details", "Register a new patient"), size="4", as_="h2"),
                 rx.cond(R.message != "", rx.callout(R.message, color_scheme=rx.cond(R.duplicate, "amber", "red"), role="alert", size="1")),
                 body,
                 rx.cond(

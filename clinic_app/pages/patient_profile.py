@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.components.fields import labelled_input, labelled_select, panel, section_message, table, upload_box
+from clinic_app.components.fields import (
+    inline_form,
+    labelled_input,
+    labelled_select,
+    panel,
+    section_message,
+    table,
+    upload_box,
+)
 from clinic_app.components.layout import frame
 from clinic_app.components.registration_form import registration_form
 from clinic_app.state.patient_profile import UPLOAD_271, ProfileCoverage, ProfileState, ProfileWaitlist
@@ -68,8 +76,8 @@ def _coverage_row(row) -> rx.Component:
 def _coverage_form() -> rx.Component:
     return rx.cond(
         C.form_open,
-        rx.box(
-            rx.heading(rx.cond(C.editing_id == 0, "Add coverage", "Edit coverage"), size="3", margin_bottom="6px"),
+        inline_form(
+            rx.heading(rx.cond(C.editing_id == 0, "Add coverage", "Edit coverage"), size="3", margin_bottom="6px", as_="h3"),
             rx.hstack(
                 labelled_select("Insurer", "coverage-payer", C.payer_options, C.cov_payer, lambda v: C.set_choice("cov_payer", v)),
                 labelled_select("Priority", "coverage-priority", C.priorities, C.cov_priority,
@@ -105,15 +113,8 @@ def _coverage_form() -> rx.Component:
                     wrap="wrap",
                 ),
             ),
-            rx.hstack(
-                rx.button(rx.cond(C.editing_id == 0, "Add this coverage", "Save coverage"), on_click=C.save, size="2"),
-                rx.button("Cancel", on_click=C.close_form, variant="ghost", size="2"),
-                margin_top="8px",
-            ),
-            border="1px solid var(--accent-7)",
-            border_radius="6px",
-            padding="8px",
-            margin_top="8px",
+            submit=rx.button(rx.cond(C.editing_id == 0, "Add this coverage", "Save coverage"), on_click=C.save, size="2"),
+            on_cancel=C.close_form,
         ),
     )
 
@@ -265,7 +266,7 @@ def _waitlist() -> rx.Component:
         rx.button("Add to the waitlist", on_click=W.start_add, size="2", variant="soft", margin_top="6px"),
         rx.cond(
             W.form_open,
-            rx.box(
+            inline_form(
                 rx.hstack(
                     labelled_select("Location", "wait-location", W.locations, W.wait_location, lambda v: W.set_choice("wait_location", v)),
                     labelled_select("Visit", "wait-type", W.types, W.wait_type, lambda v: W.set_choice("wait_type", v)),
@@ -282,15 +283,8 @@ def _waitlist() -> rx.Component:
                     wrap="wrap",
                 ),
                 labelled_input("Note", "wait-note", W.wait_note, lambda v: W.set_text("wait_note", v), width="100%", max_length=200),
-                rx.hstack(
-                    rx.button("Add to the waitlist", on_click=W.add, size="2"),
-                    rx.button("Cancel", on_click=W.close_form, variant="ghost", size="2"),
-                    margin_top="6px",
-                ),
-                border="1px solid var(--accent-7)",
-                border_radius="6px",
-                padding="8px",
-                margin_top="6px",
+                submit=rx.button("Add to the waitlist", on_click=W.add, size="2"),
+                on_cancel=W.close_form,
             ),
         ),
         panel_id="profile-waitlist",

@@ -12,7 +12,6 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app import routes
 from clinic_app.db import utcnow
 from clinic_app.models import Payer
 from clinic_app.services import eligibility, patients, payers, profile, repricing, statements, waitlist
@@ -57,16 +56,18 @@ class ProfileState(Screen, rx.State):
     _tz: str = "UTC"
 
     def _wanted_id(self) -> int:
-        raw = self.router.page.params.get(routes.PROFILE_ARG, "")
+        raw = self.router.url.path.rstrip("/").rsplit("/", 1)[-1]  # /patients/<id>
         if not str(raw).isdigit() or int(raw) <= 0:
             raise NotFound("That patient is not on file (the link may be old); search for them again.")
         return int(raw)
 
     async def _refresh(self, actor: Actor):
-        self._clear()
         wanted = self._wanted_id()
-        if wanted != self.patient_id:
+        if wanted != self.patient_id:  # another patient: nothing of the last one stays on screen
+            self._clear()
             self.name, self.summary, self.details = "", "", []
+            for section in (ProfileCoverage, ProfileWaitlist):
+                (await self.get_state(section))._clear()
         self.patient_id = wanted
         now = utcnow()
 
