@@ -13,6 +13,8 @@ from clinic_app.pages.chart import chart_page
 from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
+from clinic_app.pages.patient_profile import new_patient_page, profile_page
+from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push
 from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.api_tokens import ApiTokenState
@@ -23,6 +25,9 @@ from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState
+from clinic_app.state.patient_profile import ProfileState
+from clinic_app.state.registration import RegistrationState
+from clinic_app.state.waitlist import WaitlistState
 
 # The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
 app = rx.App(stylesheets=["/clinic.css"], api_transformer=build_api())
@@ -40,5 +45,8 @@ app.add_page(clinicians_page, route=routes.ADMIN_CLINICIANS, title="Clinicians |
 app.add_page(measures_page, route=routes.ADMIN_MEASURES, title="Outcome measures | Clinic", on_load=MeasureAdminState.load)
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
+app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Clinic", on_load=RegistrationState.start_page)
+app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
+app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
 live_push.install(app)
 app.register_lifespan_task(reminder_worker.run)

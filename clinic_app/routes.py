@@ -13,3 +13,12 @@ API_TOKENS = "/api-tokens"
 ADMIN_TEMPLATES = "/admin/templates"
 ADMIN_MEASURES = "/admin/measures"
 ADMIN_CLINICIANS = "/admin/clinicians"
+WAITLIST = "/waitlist"
+PATIENT_NEW = "/patients/new"
+PROFILE_ARG = "profile_patient_id"
+PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
+
+
+def patient_profile(patient_id: int) -> str:
+    """The URL of a patient's profile (the id only: no name or other PHI in URLs)."""
+    return f"/patients/{int(patient_id)}"

@@ -1,7 +1,7 @@
 """All tables, imported here so that SQLModel.metadata knows every one."""
 
 from clinic_app.models.audit import AuditLog
-from clinic_app.models.billing import Charge, Fee
+from clinic_app.models.billing import Charge, ChargePrice, Fee
 from clinic_app.models.clinical import (
     BodyMark,
     ClinicianSupervision,
@@ -104,6 +104,7 @@ __all__ = [
     "CarePlan",
     "CaseVisit",
     "Charge",
+    "ChargePrice",
     "Claim",
     "ClaimDiagnosis",
     "ClaimEvent",

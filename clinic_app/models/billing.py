@@ -49,3 +49,32 @@ class Charge(SQLModel, table=True):
     # The line's modifiers from the note, with CQ/CO for an assistant's services ("GP,CQ").
     modifiers: str = Field(default="", max_length=11)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+class ChargePrice(SQLModel, table=True):
+    """One pricing of a charge: at signing, then each re-pricing while the visit is unbilled.
+
+    The charge row carries its current price (what claims, bills and reports read); these
+    rows are its history and say which schedule priced it: a payer's (``payer_id``) or the
+    self-pay rates (no payer). The latest row is the charge's price basis. Charges captured
+    before migration 0021 have no row until they are first re-priced. Append-only (**DB**),
+    and the database lets a charge's price change only to the values of its latest row.
+    """
+
+    __tablename__ = "charge_price"
+    __table_args__ = (
+        CheckConstraint("unit_price_cents >= 0 AND amount_cents >= 0", name="ck_charge_price_amounts"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    charge_id: int = Field(foreign_key="charge.id", index=True)
+    payer_id: int | None = Field(default=None, foreign_key="payer.id")
+    coverage_id: int | None = Field(default=None, foreign_key="coverage.id")
+    unit_price_cents: int
+    amount_cents: int
+    # The price it replaced (None for the price given at signing).
+    previous_unit_price_cents: int | None = None
+    previous_amount_cents: int | None = None
+    reason: str = Field(default="", max_length=200)
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -42,7 +42,7 @@ from clinic_app.models import (
     Provider,
     User,
 )
-from clinic_app.services import audit, payers, timed_units
+from clinic_app.services import audit, payers, repricing, timed_units
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import hhmm, local_day
 from clinic_app.services.codes import fee_for, normalise_icd10
@@ -568,6 +568,9 @@ def _make_billable(
         )
         session.add(charge)
         charges.append(charge)
+    # Which schedule priced them (the claim scrubber checks it against the claim's payer).
+    repricing.record_capture(session, charges=charges, user_id=actor.user_id, now=now,
+                             coverage=repricing.basis_on(session, patient_id=appointment.patient_id, day=service_day))
     session.add(
         AppointmentEvent(
             appointment_id=appointment.id, from_status="in_session", to_status="ready_to_bill",

@@ -134,6 +134,15 @@ def _authorisation_problems(session: Session, appointment_id: int) -> list[str]:
     ]
 
 
+def _pricing_problems(session: Session, charges: list[Charge], coverage: Coverage | None) -> list[str]:
+    """Lines priced from another schedule than the claim payer's (e.g. signed while the patient
+    was self-pay, the insurance recorded later and the visit not re-priced)."""
+    from clinic_app.services import repricing
+
+    payer = session.get(Payer, coverage.payer_id) if coverage else None
+    return repricing.pricing_problems(session, charges=charges, payer=payer)
+
+
 def _facts(session: Session, appointment_id: int) -> VisitFacts:
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
@@ -162,7 +171,8 @@ def _facts(session: Session, appointment_id: int) -> VisitFacts:
         coverage=coverage,
         secondary=payers.coverage_on(session, patient_id=appointment.patient_id, day=day, priority=2),
         payer=session.get(Payer, coverage.payer_id) if coverage else None,
-        visit_problems=_unit_problems(session, note, charges) + _authorisation_problems(session, appointment_id),
+        visit_problems=_unit_problems(session, note, charges) + _authorisation_problems(session, appointment_id)
+        + _pricing_problems(session, charges, coverage),
     )
 
 

@@ -69,6 +69,7 @@ DB_RULE_MESSAGES = {
     "room_slot_taken": (SlotTaken, "The room is already booked at that time."),
     "note_signed": (NoteAlreadySigned, "This note is signed and can no longer be changed."),
     "charge_final": (NotAllowed, "Charges are final once captured."),
+    "charge_price_append_only": (NotAllowed, "A charge's price history cannot be changed."),
     "audit_log_append_only": (NotAllowed, "The audit log cannot be changed."),
     "ledger_entry_append_only": (NotAllowed, "Ledger entries are final; post a reversing entry to correct one."),
     "remittance_append_only": (NotAllowed, "Posted remittances are final."),

@@ -27,7 +27,7 @@ from clinic_app.models.people import (
     fill_search_keys,
     search_key,
 )
-from clinic_app.services import audit, changes
+from clinic_app.services import audit, changes, payers
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import InvalidInput, NotFound, PossibleDuplicate, from_db_error
 from clinic_app.services.permissions import require
@@ -71,6 +71,8 @@ class Registration:
     guarantor_phone: str = ""
     mrn: str = ""
     consents: dict[str, str] = field(default_factory=dict)  # kind -> ISO date given
+    # Insurance taken at registration: the primary, then the secondary (payers.CoverageForm).
+    coverages: list = field(default_factory=list)
 
 
 class RegistrationInvalid(InvalidInput):
@@ -99,7 +101,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
     """The cleaned values and consents, or RegistrationInvalid listing every problem."""
     problems: dict[str, str] = {}
     v = {k: (getattr(form, k) or "").strip() if isinstance(getattr(form, k), str) else getattr(form, k)
-         for k in Registration.__dataclass_fields__ if k != "consents"}
+         for k in Registration.__dataclass_fields__ if k not in ("consents", "coverages")}
     for name, label, limit in (("first_name", "First name", 80), ("last_name", "Last name", 80)):
         if not v[name]:
             problems[name] = f"{label} is required."
@@ -192,6 +194,11 @@ def possible_duplicates(session: Session, *, first_name: str, last_name: str, bi
     return list(session.exec(select(Patient).where(Patient.active, or_(*conditions)).order_by(Patient.id).limit(5)))
 
 
+def mrn_words(mrn: str) -> str:
+    """"MRN P0000123" (not "MRN MRN100106" when the number carries the word already)."""
+    return mrn if mrn.upper().startswith("MRN") else f"MRN {mrn}"
+
+
 def describe(patient: Patient) -> str:
     """A patient as the desk names them: name, MRN and date of birth."""
     return f"{patient.last_name}, {patient.first_name} ({patient.mrn}, born {patient.birth_date.isoformat()})"
@@ -209,7 +216,7 @@ def register_patient(
     for_write(session)
     require(actor.role, "patient.register")
     now = now or utcnow()
-    values, consents = validate(form, today=now.date())
+    values, consents, coverages = _validate_with_coverage(session, actor, form, today=now.date())
     if not confirm_not_duplicate:
         matches = possible_duplicates(
             session, first_name=values["first_name"], last_name=values["last_name"],
@@ -235,11 +242,44 @@ def register_patient(
         for kind, given in consents.items():
             session.add(PatientConsent(patient_id=patient.id, kind=kind, given_on=given, recorded_by=actor.user_id, recorded_at=now))
         audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient.id, patient_id=patient.id)
+        for n, fields in coverages:
+            try:
+                payers.record_coverage(session, actor=actor, patient_id=patient.id, **fields)
+            except InvalidInput as exc:
+                session.rollback()
+                raise RegistrationInvalid({f"coverage_{n}": f"{_INSURANCE[n]}: {exc}"}) from exc
         session.commit()
     except IntegrityError as exc:
         session.rollback()
         raise (from_db_error(exc) or InvalidInput("The registration could not be saved; check the fields.")) from exc
     return patient
+
+
+_INSURANCE = {1: "Primary insurance", 2: "Secondary insurance"}
+
+
+def _validate_with_coverage(session: Session, actor: Actor, form: Registration, *, today: dt.date):
+    """The registration's values, consents and coverages, or RegistrationInvalid listing every
+    problem of the form and of its insurance at once (the coverage rules of the set-up page)."""
+    problems: dict[str, str] = {}
+    values, consents = {}, {}
+    try:
+        values, consents = validate(form, today=today)
+    except RegistrationInvalid as exc:
+        problems.update(exc.problems)
+    coverages = []
+    for n, cover in enumerate(form.coverages or [], start=1):
+        if n > 2 or not str(cover.payer_id).strip():
+            continue  # no insurer chosen: self-pay (or no secondary)
+        require(actor.role, "coverage.edit")
+        cover.priority = str(n)
+        try:
+            coverages.append((n, payers.check_coverage_form(session, form=cover)))
+        except InvalidInput as exc:
+            problems[f"coverage_{n}"] = f"{_INSURANCE[n]}: {exc}"
+    if problems:
+        raise RegistrationInvalid(problems)
+    return values, consents, coverages
 
 
 def consents_of(session: Session, *, patient_id: int) -> dict[str, dt.date]:
@@ -300,7 +340,7 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
     return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
 
 
-EDITABLE = [name for name in Registration.__dataclass_fields__ if name not in ("mrn", "consents")]
+EDITABLE = [name for name in Registration.__dataclass_fields__ if name not in ("mrn", "consents", "coverages")]
 
 
 def as_registration(session: Session, *, patient_id: int) -> Registration:

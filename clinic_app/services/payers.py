@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
@@ -150,12 +151,15 @@ COVERAGE_FIELDS = (
 )
 
 
-def _checked_coverage(session: Session, *, patient_id: int, payer_id: int, member_id: str, effective_from: dt.date,
+def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int, member_id: str, effective_from: dt.date,
                       effective_to: dt.date | None, group_number: str, priority: int, relationship: str,
                       subscriber_first_name: str, subscriber_last_name: str, subscriber_birth_date: dt.date | None,
                       address: str, city: str, state: str, zip_code: str, ignore_id: int | None = None) -> dict:
-    """A coverage's values, cleaned, or InvalidInput naming what to fix (same rules for add and edit)."""
-    if session.get(Patient, patient_id) is None:
+    """A coverage's values, cleaned, or InvalidInput naming what to fix (same rules for add and edit).
+
+    ``patient_id`` None checks a coverage for a patient not saved yet (registration): every
+    rule but the overlap with the patient's other coverages, which they do not have."""
+    if patient_id is not None and session.get(Patient, patient_id) is None:
         raise NotFound("That patient no longer exists.")
     if session.get(Payer, payer_id) is None:
         raise NotFound("That payer no longer exists.")
@@ -180,7 +184,7 @@ def _checked_coverage(session: Session, *, patient_id: int, payer_id: int, membe
     far = dt.date.max
     for other in session.exec(
         select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
-    ):
+    ) if patient_id is not None else ():
         if other.id == ignore_id:
             continue
         if other.effective_from <= (effective_to or far) and effective_from <= (other.effective_to or far):
@@ -217,22 +221,130 @@ def add_coverage(
     city: str = "",
     state: str = "",
     zip_code: str = "",
+    copay: str | int | None = None,
+    now: dt.datetime | None = None,
 ) -> Coverage:
-    """Record a patient's insurance; one primary and one secondary may overlap in time."""
+    """Record a patient's insurance; one primary and one secondary may overlap in time.
+
+    The patient's unbilled visits in the coverage's dates are priced again from the
+    schedule that now applies (``repricing``), in the same transaction.
+    """
     for_write(session)
-    require(actor.role, "coverage.edit")
-    values = _checked_coverage(
-        session, patient_id=patient_id, payer_id=payer_id, member_id=member_id, effective_from=effective_from,
+    coverage = record_coverage(
+        session, actor=actor, patient_id=patient_id, payer_id=payer_id, member_id=member_id, effective_from=effective_from,
         effective_to=effective_to, group_number=group_number, priority=priority, relationship=relationship,
         subscriber_first_name=subscriber_first_name, subscriber_last_name=subscriber_last_name,
         subscriber_birth_date=subscriber_birth_date, address=address, city=city, state=state, zip_code=zip_code,
+        copay=copay,
     )
-    coverage = Coverage(patient_id=patient_id, **values)
+    repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(coverage.effective_from, coverage.effective_to)],
+                        why="coverage added", now=now)
+    session.commit()
+    _announce(session, repriced)
+    return coverage
+
+
+def record_coverage(session: Session, *, actor: Actor, patient_id: int, copay: str | int | None = None, **fields) -> Coverage:
+    """Check and add a coverage inside the caller's transaction (audited; no re-pricing, no commit)."""
+    require(actor.role, "coverage.edit")
+    values = _checked_coverage(session, patient_id=patient_id, **fields)
+    coverage = Coverage(patient_id=patient_id, **values, copay_cents=_copay_cents(copay))
     session.add(coverage)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="coverage", entity_id=coverage.id, patient_id=patient_id)
-    session.commit()
     return coverage
+
+
+def _copay_cents(copay: str | int | None) -> int | None:
+    """The card's copay in cents (empty: none), at most $1,000."""
+    cents = None if copay in (None, "") else parse_money(copay)
+    if cents is not None and cents > 100_000:
+        raise InvalidInput("A copay is at most $1,000.00; check the amount.")
+    return cents
+
+
+def _reprice(session: Session, *, actor: Actor, coverage: Coverage, spans, why: str, now: dt.datetime | None) -> list:
+    """Price the patient's unbilled visits on ``spans`` again (the caller's transaction)."""
+    from clinic_app.services import repricing
+
+    payer = session.get(Payer, coverage.payer_id)
+    return repricing.reprice_visits(
+        session, actor=actor, patient_id=coverage.patient_id, spans=spans, now=now,
+        reason=f"{why}: {payer.name if payer else 'payer'}, member {coverage.member_id}",
+    )
+
+
+def _announce(session: Session, repriced: list) -> None:
+    if repriced:
+        from clinic_app.services import repricing
+
+        repricing.announce(session, repriced)
+
+
+@dataclass
+class CoverageForm:
+    """A coverage as the desk types it: text as typed, dates as YYYY-MM-DD, the payer's row id."""
+
+    payer_id: str = ""
+    member_id: str = ""
+    group_number: str = ""
+    priority: str = "1"
+    relationship: str = "self"
+    subscriber_first_name: str = ""
+    subscriber_last_name: str = ""
+    subscriber_birth_date: str = ""
+    address: str = ""
+    city: str = ""
+    state: str = ""
+    zip_code: str = ""
+    effective_from: str = ""
+    effective_to: str = ""
+    copay: str = ""
+
+
+def typed_date(text: str, what: str, *, required: bool) -> dt.date | None:
+    """A date typed as YYYY-MM-DD (empty: None unless required), or InvalidInput naming it."""
+    text = (text or "").strip()
+    if not text and not required:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(f"Enter {what} as a date (YYYY-MM-DD).") from exc
+
+
+def coverage_fields(form: CoverageForm) -> dict:
+    """``add_coverage``'s keyword values from a typed form, or InvalidInput naming what to fix
+    (the service then applies the coverage rules)."""
+    if not str(form.payer_id).strip().isdigit():
+        raise InvalidInput("Choose the insurer (payer) from the list.")
+    if str(form.priority) not in ("1", "2"):
+        raise InvalidInput("Coverage is primary (1) or secondary (2).")
+    return {
+        "payer_id": int(form.payer_id), "member_id": form.member_id, "group_number": form.group_number,
+        "priority": int(form.priority), "relationship": form.relationship,
+        "subscriber_first_name": form.subscriber_first_name, "subscriber_last_name": form.subscriber_last_name,
+        "subscriber_birth_date": typed_date(form.subscriber_birth_date, "the subscriber's date of birth", required=False),
+        "address": form.address, "city": form.city, "state": form.state, "zip_code": form.zip_code,
+        "effective_from": typed_date(form.effective_from, "the date the coverage starts", required=True),
+        "effective_to": typed_date(form.effective_to, "the coverage's last day", required=False),
+        "copay": form.copay.strip(),
+    }
+
+
+def check_coverage_form(session: Session, *, form: CoverageForm) -> dict:
+    """Every coverage rule that does not need the patient on file (registration checks the
+    coverage with the rest of the form before saving anything); the values to add."""
+    fields = coverage_fields(form)
+    _copay_cents(fields["copay"])
+    _checked_coverage(session, patient_id=None, **{k: v for k, v in fields.items() if k != "copay"})
+    return fields
+
+
+def desk_payers(session: Session, *, actor: Actor) -> list[Payer]:
+    """The active payers the desk may record coverage with, by name."""
+    require(actor.role, "coverage.edit")
+    return list(session.exec(select(Payer).where(Payer.active).order_by(Payer.name)))
 
 
 def patient_by_mrn(session: Session, *, actor: Actor, mrn: str) -> Patient:
@@ -256,7 +368,8 @@ def coverages(session: Session, *, actor: Actor, patient_id: int) -> list[Covera
     ))
 
 
-def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_to: dt.date) -> Coverage:
+def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_to: dt.date,
+                 now: dt.datetime | None = None) -> Coverage:
     """End a coverage on a date (the last day it covers); earlier claims keep it."""
     for_write(session)
     require(actor.role, "coverage.edit")
@@ -267,11 +380,16 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_
         raise InvalidInput(f"The coverage started on {coverage.effective_from}; it cannot end before that.")
     if coverage.effective_to is not None and effective_to > coverage.effective_to:
         raise InvalidInput(f"The coverage already ends on {coverage.effective_to}.")
+    was_to = coverage.effective_to
     coverage.effective_to = effective_to
     session.add(coverage)
+    session.flush()
     audit.record(session, actor=actor, action="update", entity="coverage", entity_id=coverage.id, patient_id=coverage.patient_id,
                  detail=f"ends {effective_to}")
+    repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(effective_to + dt.timedelta(days=1), was_to)],
+                        why="coverage ended", now=now)
     session.commit()
+    _announce(session, repriced)
     return coverage
 
 
@@ -302,22 +420,29 @@ def update_coverage(
     current = {name: getattr(coverage, name) for name in COVERAGE_FIELDS}
     values = _checked_coverage(session, patient_id=coverage.patient_id, ignore_id=coverage.id, **{**current, **fields})
     if copay != "keep":
-        cents = None if copay in (None, "") else parse_money(copay)
-        if cents is not None and cents > 100_000:
-            raise InvalidInput("A copay is at most $1,000.00; check the amount.")
-        values["copay_cents"] = cents
+        values["copay_cents"] = _copay_cents(copay)
         current["copay_cents"] = coverage.copay_cents
     if active is not None:
         values["active"] = bool(active)
         current["active"] = coverage.active
+    repriced: list = []
 
-    def void_eligibility(changed: list[str]) -> None:
+    def void_eligibility_and_reprice(changed: list[str]) -> None:
         if {"payer_id", "member_id"} & set(changed):  # the last answer was about the old policy
             coverage.eligibility_status, coverage.eligibility_checked_at = "", None
             coverage.eligibility_copay_cents = coverage.deductible_remaining_cents = None
+        if set(changed) & {"payer_id", "priority", "effective_from", "effective_to", "active"}:
+            for name, value in values.items():
+                setattr(coverage, name, value)
+            session.add(coverage)
+            session.flush()
+            spans = [(current["effective_from"], current["effective_to"]), (values["effective_from"], values["effective_to"])]
+            repriced.extend(_reprice(session, actor=actor, coverage=coverage, spans=spans, why="coverage changed", now=now))
 
-    return changes.apply_edit(session, actor=actor, row=coverage, entity="coverage", before=current, after=values, now=now,
-                              on_changed=void_eligibility)
+    changed = changes.apply_edit(session, actor=actor, row=coverage, entity="coverage", before=current, after=values,
+                                 now=now, on_changed=void_eligibility_and_reprice)
+    _announce(session, repriced)
+    return changed
 
 
 def coverages_of(session: Session, *, patient_id: int) -> list[tuple[Coverage, Payer]]:

@@ -11,7 +11,7 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import RELEASED, Appointment, AppointmentType, Location, Patient, Provider, WaitlistEntry
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
-from clinic_app.services.clock import local
+from clinic_app.services.clock import local, zone
 from clinic_app.services.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.permissions import require
 from clinic_app.services.scheduling import book_appointment
@@ -164,18 +164,126 @@ def book_offer(
     return appointment
 
 
-def waiting(session: Session, *, actor: Actor, location_id: int) -> list[dict]:
-    """Who is waiting at a location, longest first."""
-    require(actor.role, "appointment.book")
+def _hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def times_words(entry: WaitlistEntry) -> str:
+    """The times of day an entry prefers, e.g. "08:00-12:00", or "any time"."""
+    if (entry.preferred_start_minute, entry.preferred_end_minute) == (0, 24 * 60):
+        return "any time"
+    return f"{_hhmm(entry.preferred_start_minute)}-{_hhmm(entry.preferred_end_minute)}"
+
+
+def waited_words(entry: WaitlistEntry, now: dt.datetime) -> str:
+    """How long the patient has waited, e.g. "3 days" or "under a day"."""
+    days = max(0, (now - entry.created_at).days)
+    return "under a day" if days == 0 else f"{days} day{'s' if days != 1 else ''}"
+
+
+STATUS_WORDS = {"waiting": "Waiting", "booked": "Booked", "removed": "Removed"}
+
+
+def _rows(session: Session, where: list, now: dt.datetime) -> list[dict]:
     rows = session.exec(
-        select(WaitlistEntry, Patient, AppointmentType)
+        select(WaitlistEntry, Patient, AppointmentType, Location)
         .join(Patient, Patient.id == WaitlistEntry.patient_id)
         .join(AppointmentType, AppointmentType.id == WaitlistEntry.appointment_type_id)
-        .where(WaitlistEntry.location_id == location_id, WaitlistEntry.status == "waiting")
+        .join(Location, Location.id == WaitlistEntry.location_id)
+        .where(*where)
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
     ).all()
+    names = {p.id: p.name for p in session.exec(
+        select(Provider).where(Provider.id.in_({e.provider_id for e, *_ in rows if e.provider_id})))}
     return [
-        {"entry_id": e.id, "patient_name": f"{p.last_name}, {p.first_name}", "type_name": k.name,
-         "days": f"{e.earliest_day.isoformat()} to {e.latest_day.isoformat()}"}
-        for e, p, k in rows
+        {"entry_id": e.id, "patient_id": p.id, "patient_name": f"{p.last_name}, {p.first_name}", "mrn": p.mrn,
+         "phone": p.phone, "type_name": k.name, "location": loc.name,
+         "days": f"{e.earliest_day.isoformat()} to {e.latest_day.isoformat()}", "times": times_words(e),
+         "provider": names.get(e.provider_id, "") if e.provider_id else "any provider",
+         "waited": waited_words(e, now), "note": e.note, "status": STATUS_WORDS.get(e.status, e.status)}
+        for e, p, k, loc in rows
     ]
+
+
+def waiting(session: Session, *, actor: Actor, location_id: int, now: dt.datetime | None = None) -> list[dict]:
+    """Who is waiting at a location, longest first, with their preferences (days, times of
+    day, provider) and how long they have waited."""
+    require(actor.role, "appointment.book")
+    return _rows(session, [WaitlistEntry.location_id == location_id, WaitlistEntry.status == "waiting"], now or utcnow())
+
+
+def entries_of(session: Session, *, actor: Actor, patient_id: int, now: dt.datetime | None = None) -> list[dict]:
+    """A patient's waitlist entries (waiting, booked or removed), oldest first."""
+    require(actor.role, "appointment.book")
+    return _rows(session, [WaitlistEntry.patient_id == patient_id], now or utcnow())
+
+
+def freed_slots_for(
+    session: Session, *, actor: Actor, entry_id: int, now: dt.datetime | None = None, limit: int = 5,
+) -> list[dict]:
+    """Freed slots (cancelled or no-show visits, still free) that a waiting entry could take,
+    soonest first: the same fit as ``offers_for_slot`` (provider, length, the patient free),
+    with the reasons it gives."""
+    require(actor.role, "appointment.book")
+    now = now or utcnow()
+    entry = session.get(WaitlistEntry, entry_id)
+    if entry is None or entry.status != "waiting":
+        raise InvalidInput("That patient is no longer on the waitlist.")
+    location = session.get(Location, entry.location_id)
+    first = dt.datetime.combine(entry.earliest_day, dt.time(0), tzinfo=zone(location.timezone)).astimezone(dt.UTC)
+    last = dt.datetime.combine(entry.latest_day + dt.timedelta(days=1), dt.time(0), tzinfo=zone(location.timezone)).astimezone(dt.UTC)
+    query = (
+        select(Appointment)
+        .where(Appointment.location_id == entry.location_id, Appointment.status.in_(RELEASED))
+        .where(Appointment.starts_at >= max(first, now), Appointment.starts_at < last)
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    if entry.provider_id is not None:
+        query = query.where(Appointment.provider_id == entry.provider_id)
+    slots, seen = [], set()
+    for freed in session.exec(query.limit(50)):
+        key = (freed.provider_id, freed.starts_at)
+        retaken = session.exec(
+            select(Appointment.id)
+            .where(Appointment.provider_id == freed.provider_id, Appointment.status.not_in(RELEASED))
+            .where(Appointment.starts_at < freed.ends_at, Appointment.ends_at > freed.starts_at)
+        ).first()
+        if key in seen or retaken is not None:
+            continue
+        offer = next((o for o in offers_for_slot(session, actor=actor, appointment_id=freed.id, now=now, limit=1000)
+                      if o["entry_id"] == entry.id), None)
+        if offer is None:
+            continue
+        seen.add(key)
+        start = local(freed.starts_at, location.timezone)
+        slots.append({
+            "appointment_id": freed.id, "when": f"{start:%a %Y-%m-%d %H:%M}",
+            "provider": session.get(Provider, freed.provider_id).name, "why": offer["why"],
+        })
+        if len(slots) == limit:
+            break
+    return slots
+
+
+def choices(session: Session) -> tuple[list[Location], list[AppointmentType], list[Provider]]:
+    """What a waitlist entry may name: active locations, kinds of visit and providers."""
+    return (
+        list(session.exec(select(Location).where(Location.active).order_by(Location.name))),
+        list(session.exec(select(AppointmentType).where(AppointmentType.active).order_by(AppointmentType.name))),
+        list(session.exec(select(Provider).where(Provider.active).order_by(Provider.name))),
+    )
+
+
+def remove_entry(session: Session, *, actor: Actor, entry_id: int) -> WaitlistEntry:
+    """Take a patient off the waitlist (they found a time, or no longer want one); kept as removed."""
+    for_write(session)
+    require(actor.role, "appointment.book")
+    entry = session.get(WaitlistEntry, entry_id)
+    if entry is None or entry.status != "waiting":
+        raise InvalidInput("That patient is no longer on the waitlist.")
+    entry.status = "removed"
+    session.add(entry)
+    audit.record(session, actor=actor, action="update", entity="waitlist_entry", entity_id=entry.id,
+                 patient_id=entry.patient_id, detail="removed")
+    session.commit()
+    return entry

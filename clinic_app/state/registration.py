@@ -12,18 +12,46 @@ from clinic_app.services.errors import ClinicError, PossibleDuplicate
 from clinic_app.services.patients import Registration, RegistrationInvalid
 from clinic_app.state.auth import current_actor
 from clinic_app.state.calendar import CalendarState
-from clinic_app.state.common import Option, in_db
+from clinic_app.state.common import Option, in_db, today_at
 
 TEXT_FIELDS = [f.name for f in dataclasses.fields(Registration) if f.type == "str"]
 CONSENTS = list(patients.CONSENT_LABELS)
 MAX_FIELD = 200
+# The insurance taken at registration: cov1_* the primary, cov2_* the secondary (an empty
+# payer: none). Each key is a field of payers.CoverageForm.
+COVERAGE_KEYS = {
+    "payer": "payer_id", "member": "member_id", "group": "group_number", "relationship": "relationship",
+    "first": "subscriber_first_name", "last": "subscriber_last_name", "birth": "subscriber_birth_date",
+    "street": "address", "city": "city", "state": "state", "zip": "zip_code", "from": "effective_from", "copay": "copay",
+}
+NO_PAYER = "none"
 
 
-def _blank() -> dict[str, str]:
+def _blank(today: str = "") -> dict[str, str]:
     form = dict.fromkeys(TEXT_FIELDS, "")
     form.update(sex="unknown", preferred_channel="phone", guarantor_relationship="self", reminders_opt_out="")
     form.update({f"consent_{kind}": "" for kind in CONSENTS})
+    for n in (1, 2):
+        form.update({f"cov{n}_{key}": "" for key in COVERAGE_KEYS})
+        form.update({f"cov{n}_payer": NO_PAYER, f"cov{n}_relationship": "self", f"cov{n}_from": today})
     return form
+
+
+def _prefill(text: str) -> dict[str, str]:
+    """What a search that found nobody says about the new patient: a name, a phone or a birth date."""
+    text = (text or "").strip()
+    if not text:
+        return {}
+    if patients._parse_date(text) is not None:
+        return {"birth_date": patients._parse_date(text).isoformat()}
+    if any(ch.isdigit() for ch in text):
+        return {"phone": text} if patients._phone_ok(text) else {}
+    words = [w for w in text.replace(",", " ").split() if w]
+    if "," in text and len(words) >= 2:
+        return {"last_name": words[0].title(), "first_name": " ".join(words[1:]).title()}
+    if len(words) >= 2:
+        return {"first_name": words[0].title(), "last_name": " ".join(words[1:]).title()}
+    return {"last_name": words[0].title()}
 
 
 @dataclasses.dataclass
@@ -48,11 +76,19 @@ class RegistrationState(rx.State):
 
     panel_open: bool = False
     editing_id: int = 0
+    # Where the form is open: the board's panel ("board"), a profile's edit ("profile") or
+    # the new-patient page ("page"); it decides where a saved patient goes next.
+    context: str = "board"
+    payer_options: list[Option] = []
     history: list[HistoryLine] = []
     form: dict[str, str] = _blank()
     problems: dict[str, str] = {}
     message: str = ""
     duplicate: bool = False
+    cov_relationships: list[Option] = [
+        Option(value="self", label="The patient"), Option(value="spouse", label="Spouse"),
+        Option(value="child", label="Child of the subscriber"), Option(value="other", label="Other"),
+    ]
     channels: list[Option] = [Option(value=k, label=v) for k, v in patients.CHANNEL_LABELS.items()]
     sexes: list[Option] = [Option(value=v, label=v.title()) for v in ("female", "male", "other", "unknown")]
     relationships: list[Option] = [
@@ -60,28 +96,84 @@ class RegistrationState(rx.State):
         for v in ("self", "parent", "spouse", "guardian", "other")
     ]
 
+    async def _load_payers(self) -> str:
+        """The insurers the desk may choose (none when the role may not record coverage); today."""
+        from clinic_app.services import payers
+        from clinic_app.services.permissions import allowed
+        from clinic_app.services.profile import display_zone
+
+        actor = await current_actor(self, "patient.register")
+        may_cover = allowed(actor.role, "coverage.edit")
+        found, tz = await in_db(lambda s: (payers.desk_payers(s, actor=actor) if may_cover else [], display_zone(s, actor)))
+        self.payer_options = [Option(value=NO_PAYER, label="None (self-pay)"),
+                              *[Option(value=str(p.id), label=p.name) for p in found]]
+        return today_at(tz).isoformat()
+
     @rx.event
     async def start(self):
         try:
-            await current_actor(self, "patient.register")
+            today = await self._load_payers()
         except ClinicError as exc:
             self.message = str(exc)
             return
         calendar = await self.get_state(CalendarState)
         calendar.booking_open = False
         calendar.selected_id = 0
-        if self.editing_id:
-            self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
+        if self.editing_id or self.context != "board":
+            self.form, self.editing_id, self.history, self.problems = _blank(today), 0, [], {}
+        self.context = "board"
+        if not self.form.get("cov1_from"):
+            self.form = {**self.form, "cov1_from": today, "cov2_from": today}
         self.panel_open = True
         self.message = ""
 
     @rx.event
+    async def start_page(self):
+        """on_load of the new-patient page: a fresh form, with what the header search held."""
+        from clinic_app.state.auth import page_actor
+        from clinic_app.state.patient_search import PatientSearchState
+
+        _, redirect = await page_actor(self, "patient.register")
+        if redirect:
+            return redirect
+        try:
+            today = await self._load_payers()
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        search = await self.get_state(PatientSearchState)
+        self.form = {**_blank(today), **_prefill(search.query)}
+        search.query, search.hits, search.error = "", [], ""  # what was typed is in the form now
+        self.editing_id, self.history, self.problems, self.duplicate, self.message = 0, [], {}, False, ""
+        self.context, self.panel_open = "page", True
+        return None
+
+    @rx.event
+    async def edit_from_profile(self, patient_id: int):
+        """Edit the patient whose profile is open (the same form and checks)."""
+        from clinic_app.state.auth import as_id
+
+        try:
+            wanted = as_id(patient_id)
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        self.context = "profile"
+        return await self._open_edit(wanted)
+
+    @rx.event
     async def start_edit(self):
         """Edit the patient chosen in the booking form."""
+        calendar = await self.get_state(CalendarState)
+        self.context = "board"
+        edited = await self._open_edit(calendar.form_patient_id)
+        if self.panel_open and self.editing_id == calendar.form_patient_id and not self.message:
+            calendar.booking_open = False
+        return edited
+
+    async def _open_edit(self, patient_id: int):
         from clinic_app.services import changes
 
-        calendar = await self.get_state(CalendarState)
-        patient_id = calendar.form_patient_id
         try:
             await current_actor(self, "patient.register")
             if not patient_id:
@@ -102,9 +194,10 @@ class RegistrationState(rx.State):
         values.update({f"consent_{kind}": form.consents.get(kind, "") for kind in CONSENTS})
         self.form, self.problems, self.duplicate, self.history = values, {}, False, history
         self.editing_id = patient_id
-        calendar.booking_open = False
         self.panel_open = True
         self.message = ""
+        if self.context != "board":
+            return None
         from clinic_app.state.record_edit import RecordEditState
 
         return RecordEditState.load(patient_id)
@@ -130,19 +223,38 @@ class RegistrationState(rx.State):
             self.message = str(exc)
             return None
         self.problems, self.message = {}, ""
+        saved = f"Saved changes to {label}: {', '.join(changed).replace('_', ' ')}."
+        if self.context == "profile":
+            from clinic_app.state.patient_profile import ProfileState
+
+            self.panel_open, self.editing_id, self.form, self.history = False, 0, _blank(), []
+            profile = await self.get_state(ProfileState)
+            profile._ok(saved)
+            return ProfileState.load
         calendar = await self.get_state(CalendarState)
         if calendar.form_patient_id == patient_id:
             calendar.form_patient_label = label
-        calendar._ok(f"Saved changes to {label}: {', '.join(changed).replace('_', ' ')}.")
+        calendar._ok(saved)
         # The panel stays open with the saved values and the history brought up to date.
         return RegistrationState.start_edit
 
     def _registration(self) -> Registration:
+        from clinic_app.services.payers import CoverageForm
+
         form = self.form
+        coverages = [
+            CoverageForm(**{field: form.get(f"cov{n}_{key}", "") for key, field in COVERAGE_KEYS.items()},
+                         priority=str(n))
+            for n in (1, 2)
+        ]
+        for cover in coverages:
+            if cover.payer_id == NO_PAYER:
+                cover.payer_id = ""
         return Registration(
             **{name: form.get(name, "") for name in TEXT_FIELDS},
             reminders_opt_out=form.get("reminders_opt_out") == "yes",
             consents={kind: form.get(f"consent_{kind}", "") for kind in CONSENTS},
+            coverages=[] if self.editing_id else coverages,
         )
 
     @rx.event
@@ -150,6 +262,9 @@ class RegistrationState(rx.State):
         self.panel_open = False
         if self.editing_id:  # what was typed for a patient on file is not kept for a new one
             self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
+        if self.context == "page":
+            return rx.call_script("window.history.back()")
+        return None
 
     @rx.event
     def set_field(self, name: str, value):
@@ -194,6 +309,11 @@ class RegistrationState(rx.State):
         self.problems = {}
         self.message = ""
         self.duplicate = False
+        if self.context == "page":
+            from clinic_app import routes
+
+            return rx.redirect(routes.patient_profile(patient_id))
         calendar = await self.get_state(CalendarState)
         await calendar.choose_registered(patient_id, label)
         calendar._ok(f"Registered {label}. Choose a time and book.")
+        return None
