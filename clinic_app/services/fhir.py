@@ -1860,7 +1860,9 @@ def _check_bundle(bundle) -> None:
         where = ""
         if found and isinstance(entries, list) and int(found[1]) < len(entries):
             number = int(found[1])
-            kind = ((entries[number] or {}).get("resource") or {}).get("resourceType", "?")
+            entry = entries[number] if isinstance(entries[number], dict) else {}
+            resource = entry.get("resource") if isinstance(entry.get("resource"), dict) else {}
+            kind = resource.get("resourceType", "?")
             where = f"Entry {number + 1} ({str(kind)[:40]}): "
         raise fhir_validate.InvalidResource(exc.issues, prefix=where, suffix=" Nothing was imported.") from None
 
