@@ -11,6 +11,7 @@ from clinic_app.services import patients
 from clinic_app.services.errors import ClinicError, PossibleDuplicate
 from clinic_app.services.patients import Registration, RegistrationInvalid
 from clinic_app.state.auth import current_actor
+from clinic_app.state.booking import BookingSection
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db
 
@@ -68,8 +69,7 @@ class RegistrationState(rx.State):
             self.message = str(exc)
             return
         calendar = await self.get_state(CalendarState)
-        calendar.booking_open = False
-        calendar.selected_id = 0
+        calendar.show_panel("registration")
         if self.editing_id:
             self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
         self.panel_open = True
@@ -81,7 +81,7 @@ class RegistrationState(rx.State):
         from clinic_app.services import changes
 
         calendar = await self.get_state(CalendarState)
-        patient_id = calendar.form_patient_id
+        patient_id = (await self.get_state(BookingSection)).patient_id
         try:
             await current_actor(self, "patient.register")
             if not patient_id:
@@ -102,7 +102,7 @@ class RegistrationState(rx.State):
         values.update({f"consent_{kind}": form.consents.get(kind, "") for kind in CONSENTS})
         self.form, self.problems, self.duplicate, self.history = values, {}, False, history
         self.editing_id = patient_id
-        calendar.booking_open = False
+        calendar.show_panel("registration")
         self.panel_open = True
         self.message = ""
         from clinic_app.state.record_edit import RecordEditState
@@ -131,8 +131,9 @@ class RegistrationState(rx.State):
             return None
         self.problems, self.message = {}, ""
         calendar = await self.get_state(CalendarState)
-        if calendar.form_patient_id == patient_id:
-            calendar.form_patient_label = label
+        booking = await self.get_state(BookingSection)
+        if booking.patient_id == patient_id:
+            booking.patient_label = label
         calendar._ok(f"Saved changes to {label}: {', '.join(changed).replace('_', ' ')}.")
         # The panel stays open with the saved values and the history brought up to date.
         return RegistrationState.start_edit
@@ -146,10 +147,14 @@ class RegistrationState(rx.State):
         )
 
     @rx.event
-    def close(self):
+    async def close(self):
         self.panel_open = False
+        calendar = await self.get_state(CalendarState)
         if self.editing_id:  # what was typed for a patient on file is not kept for a new one
             self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
+            calendar.show_panel("booking")  # back to the booking form it was opened from
+        else:
+            calendar._close_panel()
 
     @rx.event
     def set_field(self, name: str, value):
@@ -195,5 +200,5 @@ class RegistrationState(rx.State):
         self.message = ""
         self.duplicate = False
         calendar = await self.get_state(CalendarState)
-        await calendar.choose_registered(patient_id, label)
+        await (await self.get_state(BookingSection)).choose_registered(patient_id, label)
         calendar._ok(f"Registered {label}. Choose a time and book.")

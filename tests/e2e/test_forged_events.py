@@ -114,10 +114,10 @@ def test_a_biller_cannot_check_patients_in_or_book(forged):
         tab = Tab(base, names, "/billing", tokens["biller"])
         await tab.connect()
         await asyncio.sleep(1.5)
-        await tab.send(f"{names.calendar}.check_in", {"appointment_id": visit_id})
+        await tab.send(f"{names.visit}.check_in", {"appointment_id": visit_id})
         await asyncio.sleep(1.0)
-        after_check_in = dict(tab.vars.get(names.calendar, {}))
-        await tab.send(f"{names.calendar}.book", {})
+        after_check_in = dict(tab.vars.get(names.visit, {}))
+        await tab.send(f"{names.booking}.book", {})
         await asyncio.sleep(1.0)
         await tab.close()
         return after_check_in, tab.vars
@@ -126,7 +126,7 @@ def test_a_biller_cannot_check_patients_in_or_book(forged):
         booked_before = len(s.exec(select(Appointment.id)).all())
     after_check_in, seen = _run(scenario())
     assert after_check_in["message" + marker] == "The biller role may not check patients in."
-    assert seen[names.calendar]["message" + marker] == "The biller role may not book appointments."
+    assert seen[names.booking]["message" + marker] == "The biller role may not book appointments."
     with Session(engine) as s:
         assert s.get(Appointment, visit_id).status == "booked"
         assert len(s.exec(select(Appointment.id)).all()) == booked_before  # nothing was booked
