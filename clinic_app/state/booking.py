@@ -342,6 +342,7 @@ class WaitlistSection(Section, CalendarState):
 
     @rx.event
     async def load_offers(self, appointment_id: int):
+        (await self.get_state(CalendarState))._clear()
         found = await self._act("appointment.book", lambda s, a: waitlist.offers_for_slot(
             s, actor=a, appointment_id=as_id(appointment_id)))
         if found is FAILED:

@@ -78,8 +78,13 @@ class VisitSection(Section, CalendarState):
         screen = await self.get_state(CalendarState)
         self._show(row, screen.location_zone())
 
+    async def _one_message(self) -> None:
+        """What this panel says next replaces what the board said last (one message in view)."""
+        (await self.get_state(CalendarState))._clear()
+
     @rx.event
     async def check_in(self, appointment_id: int):
+        await self._one_message()
         done = await self._act(
             "appointment.check_in",
             lambda s, a: scheduling.transition(s, actor=a, appointment_id=as_id(appointment_id), to_status="arrived"),
@@ -98,6 +103,7 @@ class VisitSection(Section, CalendarState):
 
     @rx.event
     async def check_out(self, appointment_id: int):
+        await self._one_message()
         done = await self._act(
             "appointment.check_in",
             lambda s, a: scheduling.check_out(s, actor=a, appointment_id=as_id(appointment_id)),
@@ -114,6 +120,8 @@ class VisitSection(Section, CalendarState):
         """Open the dialog: who, when, and what it will count as."""
         if kind not in scheduling.RELEASE_STATUSES or not self.selected_id:
             return self._fail(InvalidInput("Choose the visit first."))
+        await self._one_message()
+        self._clear()
         action = scheduling.TRANSITION_ACTION[kind]
         wanted = self.selected_id
         terms = await self._act(action, lambda s, _a: scheduling.release_terms(s, appointment_id=wanted, to_status=kind))
