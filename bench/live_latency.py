@@ -155,7 +155,7 @@ def reflex_names() -> Names:
 
     for state, handlers in ((ChartState, ("open_visit", "sign", "load")), (CalendarState, ("select",)),
                             (VisitSection, ("check_in", "ask_release", "set_reason", "confirm_release")),
-                            (BookingSection, ("open", "search_patients", "choose_patient", "book")),
+                            (BookingSection, ("open", "set_type", "search_patients", "choose_patient", "book")),
                             (MoveSection, ("drop",))):
         for handler in handlers:
             if handler not in state.event_handlers:
@@ -201,6 +201,7 @@ class Prepared:
     clinician_id: int
     providers: dict[str, int]  # kind (and "moved", "booked": where moves and bookings go) -> provider id
     visits: list[dict[str, list[int]]]  # per run: kind -> appointment ids (book: patient ids)
+    type_id: int = 0  # the bench's 10-minute appointment type
     booked_patients: dict[int, str] = field(default_factory=dict)  # patient id -> the name typed to find them
 
 
@@ -316,7 +317,8 @@ def prepare_bench(engine, changes: int, runs: int, kinds: tuple[str, ...]) -> Pr
         if session.exec(select(Location).where(Location.name == BENCH_LOCATION)).one().id != location.id:
             raise BenchError("Two bench locations: the database was not fresh.")
         return Prepared(location_id=location.id, tz=tz, today=today.isoformat(), desk_id=desk.id,
-                        clinician_id=clinician.id, providers=providers, visits=visits, booked_patients=booked)
+                        clinician_id=clinician.id, providers=providers, visits=visits, type_id=kind_row.id,
+                        booked_patients=booked)
 
 
 def new_session_tokens(engine, user_id: int, count: int) -> list[str]:
@@ -670,7 +672,7 @@ class Board(Browser):
         if not calendar:
             return
         rows = calendar.get(self.rows_key)
-        if rows is not None and not self.loaded.is_set():
+        if rows:  # the hydrate's delta has the empty default; the load's has the day's rows
             self.card_ids = {r["id"] for r in rows}
             self.loaded.set()
         watched = self.round
@@ -784,12 +786,14 @@ class Actors:
                                                   "day": self.prepared.today})
             await desk.wait_for("the booking form", lambda: desk.get(n.calendar, "panel") == "booking"
                                 and desk.get(n.booking, "patient_id") == 0, timeout)
+            await desk.send(f"{n.booking}.set_type", {"value": str(self.prepared.type_id)})
             name = self.prepared.booked_patients[subject]
             await desk.send(f"{n.booking}.search_patients", {"text": name})
             await desk.wait_for(f"{name} found", lambda: any(
                 h["id"] == subject for h in desk.get(n.booking, "hits") or ()), timeout)
             await desk.send(f"{n.booking}.choose_patient", {"patient_id": subject})
-            await desk.wait_for(f"{name} chosen", lambda: desk.get(n.booking, "patient_id") == subject, timeout)
+            await desk.wait_for(f"{name} chosen", lambda: desk.get(n.booking, "patient_id") == subject
+                                and desk.get(n.booking, "type_id") == str(self.prepared.type_id), timeout)
             return (desk, f"{n.booking}.book", {}, lambda r: r["patient_id"] == subject and r["status"] == "booked",
                     lambda t: str(t.get(n.calendar, "message") or "").startswith("Booked "))
         raise BenchError(f"Unknown kind of change {kind!r}.")
@@ -862,6 +866,8 @@ async def measure(
                 for b in boards:
                     b.round = watched
                 tab.answered_at, tab.answer = 0.0, answer
+                for values in tab.vars.values():  # the last change's messages are not this one's answer
+                    values.pop(names.var("message"), None)
                 watched.sent_at = time.perf_counter()
                 await tab.send(event, payload)
                 with contextlib.suppress(TimeoutError):
@@ -951,7 +957,7 @@ async def run_all(args, app: App, names: Names, engine, prepared: Prepared) -> l
     try:
         signs = sum(len(run.get("sign", ())) for run in prepared.visits)
         await chart.wait_for("today's visits on /chart", lambda: len(chart.get(names.chart, "visits") or []) >= signs, 60)
-        await desk.wait_for("the desk's board", lambda: desk.get(names.calendar, "rows") is not None, 60)
+        await desk.wait_for("the desk's board", lambda: bool(desk.get(names.calendar, "rows")), 60)
         actors = Actors(chart, desk, names, prepared, args.timeout)
         results = []
         for clients, visits in zip(args.clients, prepared.visits, strict=True):
