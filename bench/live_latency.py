@@ -1032,6 +1032,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers > 1:
             empty_redis(args.redis_url)
             extra_env.update(REDIS_URL=args.redis_url, REFLEX_REDIS_URL=args.redis_url, GRANIAN_WORKERS=str(args.workers))
+            # Pub/sub channels are server-wide (not per database): a channel of this run's own.
+            extra_env.setdefault("CLINIC_LIVE_CHANNEL", f"clinic:live:bench:{uuid.uuid4().hex}")
         names = reflex_names()
         load_demo(database_url, tmp / "demo.log")
         engine = make_engine(database_url)
