@@ -69,14 +69,19 @@ def _card_query(*, details: bool = True):
     # Plain columns, not ORM objects: a week of one location is some 1,500 cards. The board
     # reads no front-desk times (arrival, wait, check-out): those come with a selected visit.
     extra = (Appointment.arrived_at, Appointment.session_started_at, Appointment.checked_out_at) if details else ()
+    # The name by a look-up per card: joined, PostgreSQL hashes all 100,000 patients for a
+    # week's 1,500 cards (30 ms of 34 at production size).
+    patient_name = (
+        select(Patient.last_name + ", " + Patient.first_name).where(Patient.id == Appointment.patient_id)
+        .scalar_subquery().label("patient_name")
+    )
     return (
         select(
             Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.room_id, Appointment.starts_at,
-            Appointment.ends_at, Appointment.status, Appointment.late_cancel, *extra, Patient.first_name,
-            Patient.last_name, AppointmentType.name.label("type_name"), AppointmentType.color,
+            Appointment.ends_at, Appointment.status, Appointment.late_cancel, *extra, patient_name,
+            AppointmentType.name.label("type_name"), AppointmentType.color,
             Room.name.label("room_name"), Location.timezone,
         )
-        .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Location, Location.id == Appointment.location_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
@@ -89,7 +94,7 @@ def _placed(row, z: ZoneInfo) -> dict:
     return {
         "id": row.id,
         "patient_id": row.patient_id,
-        "patient_name": f"{row.last_name}, {row.first_name}",
+        "patient_name": row.patient_name,
         "type_name": row.type_name,
         "color": row.color,
         "provider_id": row.provider_id,
