@@ -548,16 +548,19 @@ def apply_move(
 
 
 def publish_move(session: Session, appointment: Appointment, old: tuple) -> None:
-    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it."""
+    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it.
+    A move within one provider's day is one change (every screen that showed it still does)."""
     session.refresh(appointment)
     old_location = session.get(Location, old[4])
     old_day = local_day(old[2], old_location.timezone).isoformat()
-    publish(
-        AppointmentChanged(
-            appointment_id=appointment.id, location_id=old[4], provider_id=old[0], day=old_day,
-            status=appointment.status,
+    new_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone).isoformat()
+    if (old[4], old[0], old_day) != (appointment.location_id, appointment.provider_id, new_day):
+        publish(
+            AppointmentChanged(
+                appointment_id=appointment.id, location_id=old[4], provider_id=old[0], day=old_day,
+                status=appointment.status,
+            )
         )
-    )
     publish_change(session, appointment)
 
 

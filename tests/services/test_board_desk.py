@@ -118,3 +118,25 @@ def test_cancelling_a_series_from_here_on_needs_a_reason(session, clinic):
         recurring.cancel_following(session, actor=clinic.reception, appointment_id=visits[0].id, reason="",
                                    now=now_at("07:00"))
     assert {session.get(Appointment, v.id).status for v in visits} == {"booked"}
+
+
+def test_a_move_is_published_once_per_screen_that_showed_or_shows_it(monkeypatch, session, clinic):
+    from clinic_app.live import AppointmentChanged
+
+    published: list[AppointmentChanged] = []
+    monkeypatch.setattr(scheduling, "publish", published.append)
+    appt = book(session, clinic, "09:00")
+
+    def move(**change):
+        published.clear()
+        scheduling.reschedule(session, actor=clinic.reception, appointment_id=appt.id, now=now_at("07:00"), **change)
+        return [(e.provider_id, e.day) for e in published]
+
+    ann, bo = clinic.providers[0].id, clinic.providers[1].id
+    day, next_day = DAY.isoformat(), (DAY + dt.timedelta(days=1)).isoformat()
+    # Same provider and day: one event (every board of the day and her list show it already).
+    assert move(starts_at=at("10:00")) == [(ann, day)]
+    # Another provider: his list gains it, hers loses it.
+    assert move(starts_at=at("10:00"), provider_id=bo) == [(ann, day), (bo, day)]
+    # Another day: the boards of both days.
+    assert move(starts_at=at("10:00", DAY + dt.timedelta(days=1))) == [(bo, day), (bo, next_day)]
