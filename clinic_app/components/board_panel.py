@@ -136,7 +136,7 @@ def visit_panel() -> rx.Component:
         rx.heading("Appointment", size="4"),
         rx.hstack(
             rx.text(_field(card, "patient_name"), weight="bold", size="3"),
-            rx.link("Patient profile", href=PROFILE_ROUTE + _field(card, "patient_id"), size="2"),
+            rx.cond(C.can_book, rx.link("Patient profile", href=PROFILE_ROUTE + _field(card, "patient_id"), size="2")),
             align="baseline",
             wrap="wrap",
             spacing="3",
