@@ -41,6 +41,8 @@ def test_every_change_is_kept_as_the_visits_newest_row_stamped_after_a_boards_lo
     overlays.record(topic, _row(session, first.id))
     assert overlays.union([topic])[live_key(first.id)]["status"] == "in_session"
     assert overlays.size(topic) == 2
+    # The same row again (one move published for two providers' lists of one day): nothing to send.
+    assert overlays.record(topic, _row(session, first.id)) is None
     overlays.drop(topic)
     assert overlays.union([topic]) == {}
 

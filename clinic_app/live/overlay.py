@@ -48,11 +48,17 @@ class BoardOverlays:
         self._last = max(self._last + 1, time.time_ns() // 1000)
         return self._last
 
-    def record(self, topic: str, row: dict) -> dict:
-        """A visit of ``topic`` changed: keep its newest row, stamped; returns the stamped row."""
+    def record(self, topic: str, row: dict) -> dict | None:
+        """A visit of ``topic`` changed: keep its newest row, stamped; returns the stamped row, or
+        None when the topic's boards have that very row already (a move between two providers of
+        one day is published for each provider's list; the board needs it once)."""
         with self._lock:
+            held = self._rows.setdefault(topic, {})
+            key = live_key(row["id"])
+            if key in held and {k: v for k, v in held[key].items() if k != "seq"} == row:
+                return None
             stamped = {**row, "seq": self._next()}
-            self._rows.setdefault(topic, {})[live_key(row["id"])] = stamped
+            held[key] = stamped
             return stamped
 
     def union(self, topics) -> dict[str, dict]:

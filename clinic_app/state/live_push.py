@@ -174,7 +174,8 @@ async def _push(surface: Surface, topic: str, event: AppointmentChanged | Claims
     row = cache[key]
     if not surface.shared:
         return await _each(surface, tokens, row)
-    return await _broadcast(surface, topic, overlays.record(topic, row))
+    stamped = overlays.record(topic, row)
+    return await _broadcast(surface, topic, stamped) if stamped is not None else 0
 
 
 async def _each(surface: Surface, tokens: list[str], *args) -> int:
