@@ -748,6 +748,13 @@ class Actors:
         self.targets += 1
         return minute
 
+    async def _select(self, appointment_id: int) -> None:
+        """Open the visit's panel on the desk (as a click on its card does)."""
+        n, desk = self.names, self.desk
+        await desk.send(f"{n.calendar}.select", {"appointment_id": appointment_id})
+        await desk.wait_for(f"visit {appointment_id} selected",
+                            lambda: desk.get(n.calendar, "selected_id") == appointment_id, self.timeout)
+
     async def prepare(self, kind: str, subject: int):
         """Do what precedes the timed event; returns (tab, event, payload, seen_by, answer)."""
         n, desk, chart, timeout = self.names, self.desk, self.chart, self.timeout
@@ -758,12 +765,12 @@ class Actors:
             return (chart, f"{n.chart}.sign", {}, lambda r: r["id"] == subject and r["status"] == "ready_to_bill",
                     lambda t: t.get(n.chart, "visit_status") == "ready_to_bill")
         if kind == "check-in":
-            return (desk, f"{n.visit}.check_in", {"appointment_id": subject},
+            await self._select(subject)
+            return (desk, f"{n.visit}.check_in", {},
                     lambda r: r["id"] == subject and r["status"] == "arrived",
                     lambda t: t.get(n.visit, "message") == "Checked in.")
         if kind == "cancel":
-            await desk.send(f"{n.calendar}.select", {"appointment_id": subject})
-            await desk.wait_for(f"visit {subject} selected", lambda: desk.get(n.calendar, "selected_id") == subject, timeout)
+            await self._select(subject)
             await desk.send(f"{n.visit}.ask_release", {"kind": "cancelled"})
             await desk.wait_for("the cancel dialog", lambda: desk.get(n.visit, "release_kind") == "cancelled", timeout)
             await desk.send(f"{n.visit}.set_reason", {"value": "Bench: the patient is unwell"})

@@ -108,7 +108,7 @@ def _release_dialog() -> rx.Component:
 def _offers() -> rx.Component:
     card = newest(C.selected_id.to(str), V.row)
     return rx.vstack(
-        rx.button("Offer this freed slot", on_click=W.load_offers(C.selected_id), variant="soft", size="3"),
+        rx.button("Offer this freed slot", on_click=W.load_offers, variant="soft", size="3"),
         rx.cond((W.offers_for == C.selected_id) & (W.offers.length() == 0),
                 rx.text("Nobody on the waitlist fits this slot.", size="2")),
         rx.foreach(
@@ -155,11 +155,11 @@ def visit_panel() -> rx.Component:
         rx.cond(
             C.can_book,
             rx.flex(
-                rx.cond(booked & today, rx.button("Check in", on_click=V.check_in(C.selected_id), size="3")),
-                rx.cond(booked, rx.button("Move", on_click=M.open(C.selected_id), variant="soft", size="3")),
+                rx.cond(booked & today, rx.button("Check in", on_click=V.check_in, size="3")),
+                rx.cond(booked, rx.button("Move", on_click=M.open, variant="soft", size="3")),
                 rx.cond(
                     ~booked & ~released & (V.checked_out == ""),
-                    rx.button("Check out", on_click=V.check_out(C.selected_id), variant="soft", size="3"),
+                    rx.button("Check out", on_click=V.check_out, variant="soft", size="3"),
                 ),
                 rx.cond(booked & V.started,
                         rx.button("Mark no-show…", on_click=V.ask_release("no_show"), variant="soft", size="3")),
@@ -195,7 +195,7 @@ def _patient_search() -> rx.Component:
             (B.searched != "") & (B.hits.length() == 0) & (B.patient_id == 0),
             rx.hstack(
                 rx.text("No patient matches “", B.searched, "”.", size="2"),
-                rx.button("Register new patient", on_click=RegistrationState.start, variant="soft", size="2"),
+                rx.button("Register them", on_click=RegistrationState.start, variant="soft", size="2"),
                 align="center",
                 wrap="wrap",
             ),

@@ -341,14 +341,16 @@ class WaitlistSection(Section, CalendarState):
         return None
 
     @rx.event
-    async def load_offers(self, appointment_id: int):
+    async def load_offers(self):
+        """Who on the waitlist could take the slot of the visit the side panel shows."""
         (await self.get_state(CalendarState))._clear()
+        freed = self.selected_id
         found = await self._act("appointment.book", lambda s, a: waitlist.offers_for_slot(
-            s, actor=a, appointment_id=as_id(appointment_id)))
+            s, actor=a, appointment_id=as_id(freed)))
         if found is FAILED:
             return None
         self.offers = [Offer(entry_id=o["entry_id"], patient_name=o["patient_name"], why=o["why"]) for o in found]
-        self.offers_for = int(appointment_id)
+        self.offers_for = freed
         return None
 
     @rx.event

@@ -43,9 +43,11 @@ class MoveSection(Section, CalendarState):
     refused_text: str = ""
 
     @rx.event
-    async def open(self, appointment_id: int):
+    async def open(self):
+        """The Move panel on the visit the side panel shows (as the server has it now)."""
         try:
-            wanted = as_id(appointment_id)
+            await self._actor("appointment.reschedule")
+            wanted = as_id(self.selected_id)
             row = await in_db(lambda s: board.card(s, appointment_id=wanted))
         except ClinicError as exc:
             return self._fail(exc)

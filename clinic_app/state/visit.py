@@ -44,6 +44,7 @@ class VisitSection(Section, CalendarState):
 
     async def open(self, appointment_id):
         try:
+            await self._actor("board.view")  # a visit's details are the board's (a forged event reads nothing)
             wanted = as_id(appointment_id)
             row, coverage = await in_db_card(wanted)
         except ClinicError as exc:
@@ -82,12 +83,16 @@ class VisitSection(Section, CalendarState):
         """What this panel says next replaces what the board said last (one message in view)."""
         (await self.get_state(CalendarState))._clear()
 
+    # The actions act on the visit the panel was opened on, as the server has it when the event
+    # is handled: events of a tab are handled in order, so a card clicked just before "Check in"
+    # is the one checked in, even if the panel had not been redrawn yet.
     @rx.event
-    async def check_in(self, appointment_id: int):
+    async def check_in(self):
         await self._one_message()
+        wanted = self.selected_id
         done = await self._act(
             "appointment.check_in",
-            lambda s, a: scheduling.transition(s, actor=a, appointment_id=as_id(appointment_id), to_status="arrived"),
+            lambda s, a: scheduling.transition(s, actor=a, appointment_id=as_id(wanted), to_status="arrived"),
             done="Checked in.",
         )
         if done is FAILED:
@@ -102,11 +107,12 @@ class VisitSection(Section, CalendarState):
         return None
 
     @rx.event
-    async def check_out(self, appointment_id: int):
+    async def check_out(self):
         await self._one_message()
+        wanted = self.selected_id
         done = await self._act(
             "appointment.check_in",
-            lambda s, a: scheduling.check_out(s, actor=a, appointment_id=as_id(appointment_id)),
+            lambda s, a: scheduling.check_out(s, actor=a, appointment_id=as_id(wanted)),
         )
         if done is FAILED:
             return None
