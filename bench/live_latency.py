@@ -741,11 +741,13 @@ class Actors:
 
     def __init__(self, chart: Tab, desk: Tab, names: Names, prepared: Prepared, timeout: float) -> None:
         self.chart, self.desk, self.names, self.prepared, self.timeout = chart, desk, names, prepared, timeout
-        self.targets = 0  # moves and bookings go to the next free 10 minutes from 13:00
+        self.targets = {"move": 0, "book": 0}  # each goes to its provider's next free 10 minutes from 13:00
 
-    def _next_target(self) -> int:
-        minute = FIRST_TARGET + self.targets * VISIT_MINUTES
-        self.targets += 1
+    def _next_target(self, kind: str) -> int:
+        minute = FIRST_TARGET + self.targets[kind] * VISIT_MINUTES
+        self.targets[kind] += 1
+        if minute + VISIT_MINUTES > 24 * 60:
+            raise BenchError("The bench day is full: use fewer --changes or fewer --clients values.")
         return minute
 
     async def _select(self, appointment_id: int) -> None:
@@ -779,7 +781,7 @@ class Actors:
             return (desk, f"{n.visit}.confirm_release", {}, lambda r: r["id"] == subject and r["status"] == "cancelled",
                     lambda t: t.get(n.visit, "message") == "Appointment cancelled.")
         if kind == "move":
-            minute = self._next_target()
+            minute = self._next_target("move")
             column = f"{self.prepared.providers['moved']}|{self.prepared.today}"
             payload = json.dumps({"id": subject, "column": column, "minute": minute, "length": VISIT_MINUTES})
             moved_to = self.prepared.providers["moved"]
@@ -787,7 +789,7 @@ class Actors:
                     lambda r: r["id"] == subject and r["provider_id"] == moved_to and r["start_minute"] == minute,
                     lambda t: str(t.get(n.calendar, "message") or "").startswith("Moved "))
         if kind == "book":
-            minute = self._next_target()
+            minute = self._next_target("book")
             await desk.send(f"{n.booking}.open", {"provider_id": self.prepared.providers["booked"],
                                                   "time": f"{minute // 60:02d}:{minute % 60:02d}",
                                                   "day": self.prepared.today})
