@@ -1,65 +1,71 @@
-"""Live push latency: a clinician signs a note, how soon does every reception board show it?
+"""Live push latency: a change at the desk or on a tablet, how soon does every board show it?
 
 What is measured
-    The time from a clinician's tablet sending ``ChartState.sign`` to each of N open
-    reception boards receiving the Reflex delta in which that visit's card has the
-    status ``ready_to_bill``. That covers the whole live spine of the real app: the
-    sign handler (``charting.sign_note``, one SQLite transaction), the in-process bus,
-    the listener's fan-out (``state/live_push.py``: one card query; a status change in
-    place goes into the worker's shared overlay of that day, encoded once and queued on
-    every board's socket; other changes are one ``modify_state`` per registered board)
-    and the socket writes.
-    Per N the benchmark prints p50/p95/max over all (sign, board) deliveries, how many
-    deliveries missed the timeout, and the backend's RSS growth per connected board;
-    besides those, the signer's own round trip, the size of the delta one board gets,
-    and the CPU time per delivery of the app and of the simulated clients (which tells
-    whether the server or this process was the bottleneck).
+    For each kind of change, the time from the acting screen sending its event to each of N
+    open reception boards receiving the delta that carries the changed visit:
+      sign      a clinician's tablet sends ``ChartState.sign`` (the visit turns ready to bill)
+      check-in  a desk sends ``VisitSection.check_in``
+      move      a desk drops a card on another provider's column (``MoveSection.drop``, the
+                drag's event), the board then shows it there
+      book      a desk presses Book (``BookingSection.book``) after choosing the patient and slot
+      cancel    a desk confirms a cancellation with its reason (``VisitSection.confirm_release``)
+    That covers the whole live spine of the real app: the handler (the service, one
+    transaction), the bus (in-process, or Redis pub/sub with several workers), the listener's
+    fan-out (``state/live_push.py``: one card query per event; the visit's newest row goes into
+    the worker's shared overlay of that day and is written, encoded once, on every board's
+    socket; no board's state is touched) and the socket writes.
+    Per N and kind the benchmark prints p50/p95/max over all (change, board) deliveries, how
+    many deliveries missed the timeout, the acting screen's own round trip, the size of the
+    delta one board gets, the backend's RSS growth per connected board and the CPU time per
+    delivery of the app and of the simulated clients (which tells whether the server or this
+    process was the bottleneck).
 
 How
     1. A fresh SQLite database in a temp dir gets the demo clinic
-       (``python -m clinic_app demo``). At "Riverside Physio & Rehab" (location 1) a
-       bench provider with its own clinician account gets ``signs x len(clients)``
-       short visits today (local date), 07:00 onwards, already ``in_session`` with a
-       SOAP note, one diagnosis (M54.50) and one procedure (97110 x 1), so each is
-       ready to sign. They are inserted with the models (bookings in the past are
-       refused by the service); a dedicated provider, no room and patients of its own keep clear
-       of the database's overlap triggers.
-    2. The app starts the way ``make run`` does: ``reflex run --env prod --single-port``
-       on 127.0.0.1 in its own process group, with env.sh, ``DATABASE_URL`` and a frontend
-       build dir of its own in the temp dir (``REFLEX_WEB_WORKDIR``, as tests/e2e does);
-       it is stopped with SIGINT to the group at the end, also on error.
-    3. Simulated browsers are python-socketio clients speaking Reflex 0.10.1's
-       protocol: connect to ``/_event?token=<uuid4>`` with the boot event
-       ``State.hydrate_and_load`` in the CONNECT packet's auth. Sign-in: a session
-       token from ``services.auth.start_session`` travels the way the browser sends
-       it, as the ``clinic_session`` cookie's value in the hydrate payload's ``vars``
-       (keyed by AuthState's full var name; Reflex applies client storage from there,
-       not from the websocket's Cookie header, which is sent as well).
-    4. N boards (user ``reception``) open /board and must each receive their board
-       (the calendar state's cards, with the bench visits) before anything is timed.
-       One clinician client opens /chart, then per sign sends ``open_visit`` (waits for
-       its delta), notes the time, sends ``sign`` and waits until every board has the
-       card as ready to bill (or the timeout), before the next sign.
-    5. Memory: RSS of the app's whole process tree before the N boards connect and
-       after they loaded; the difference / N is the per-board cost.
+       (``python -m clinic_app demo``), then a bench location of its own whose time zone puts
+       it at about 09:00 now (so that every change is "today" there, whatever the hour), with
+       one provider per kind of change (and one that moves receive and one that bookings go
+       to), a desk user and a clinician user of its own. Per run (each N) and kind it gets
+       ``--changes`` visits of 10 minutes from 07:00: in session with a SOAP note, one
+       diagnosis (M54.50) and one procedure (97110) for signing, booked for the others; each
+       with a patient of its own (a patient is never in two visits at once). They are
+       inserted with the models (bookings in the past are refused by the service).
+    2. The app starts the way ``make run`` does: ``reflex run --env prod --single-port`` on
+       127.0.0.1 in its own process group, with env.sh, ``DATABASE_URL`` and a frontend build
+       dir of its own in the temp dir (``REFLEX_WEB_WORKDIR``, as tests/e2e does); it is
+       stopped with SIGINT to the group at the end, also on error.
+    3. Simulated browsers are Socket.IO clients speaking Reflex 0.10.1's protocol: connect to
+       ``/_event?token=<uuid4>`` with the boot event ``State.hydrate_and_load`` in the CONNECT
+       packet's auth. Sign-in: a session token from ``services.auth.start_session`` travels
+       the way the browser sends it, as the ``clinic_session`` cookie's value in the hydrate
+       payload's ``vars`` (keyed by AuthState's full var name; Reflex applies client storage
+       from there, not from the websocket's Cookie header, which is sent as well).
+    4. N boards (the bench desk user) open /board and must each receive their board (the
+       calendar state's ``rows``, with the bench visits) before anything is timed. One desk tab
+       (the same user) and one clinician tab (/chart) act. Per change the acting tab does
+       what a person does first (opens the visit, picks the patient and the slot...; not
+       timed), the time is noted, the timed event is sent, and the round waits until every
+       board has the visit's new row (or the timeout) before the next change.
+    5. Memory: RSS of the app's whole process tree before the N boards connect and after they
+       loaded; the difference / N is the per-board cost.
     6. Production mode (``--workers N`` with N > 1, as ``make run-prod`` runs it): the app
        gets ``REDIS_URL``/``REFLEX_REDIS_URL`` (``--redis-url``, a Redis database the
        benchmark empties first) and ``GRANIAN_WORKERS=N``, so client states live in Redis
-       (with rxconfig.py's opportunistic lock) and the live bus is Redis pub/sub; the
-       boards spread over the workers by the kernel, and the table says how many each
-       worker held (from Reflex's socket records in Redis) and Redis's memory growth per
-       board. ``--postgres`` runs on a fresh PostgreSQL database instead of SQLite
-       (created through ``--pg-admin-url``, dropped afterwards). ``--app-env NAME=VALUE``
-       passes a setting to the app, e.g. ``REFLEX_OPLOCK_ENABLED=false`` for Reflex's
-       default Redis path. Each row also records the machine's 1-minute load average
-       before and after its signs: on a shared machine other work inflates the latencies.
+       (with rxconfig.py's opportunistic lock) and the live bus is Redis pub/sub; the boards
+       spread over the workers by the kernel, and the table says how many each worker held
+       (from Reflex's socket records in Redis) and Redis's memory growth per board.
+       ``--postgres`` runs on a fresh PostgreSQL database instead of SQLite (created through
+       ``--pg-admin-url``, dropped afterwards). ``--app-env NAME=VALUE`` passes a setting to
+       the app. Each row also records the machine's 1-minute load average before and after
+       its changes: on a shared machine other work inflates the latencies.
 
 The clients run in this process on the same machine as the server, so on a small box
 they compete for CPU with it: figures are an upper bound of what browsers would see.
 
 Usage (from the project root; env.sh is sourced for the app by the script itself):
-    .venv/bin/python bench/live_latency.py --clients 50,200 --signs 20       # one worker, SQLite (make run)
-    .venv/bin/python bench/live_latency.py --clients 200,500 --signs 20 --workers 2 --postgres   # make run-prod
+    .venv/bin/python bench/live_latency.py --clients 50,200 --changes 20       # one worker, SQLite (make run)
+    .venv/bin/python bench/live_latency.py --clients 1000 --changes 20 --workers 2 --postgres   # make run-prod
+    .venv/bin/python bench/live_latency.py --clients 200 --kinds sign,move     # some kinds only
 Exit status: 0 if every delivery arrived, 1 if any was missed, 2 if the set-up failed.
 """
 
@@ -97,14 +103,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: bench/ is on sys.path, the project is not
     sys.path.insert(0, str(ROOT))
 
-LOCATION_NAME = "Riverside Physio & Rehab"
+BENCH_LOCATION = "Bench Clinic"
 BOARD_PATH = "/board"
 CHART_PATH = "/chart"
 NAMESPACE = "/_event"
 DIAGNOSIS = "M54.50"
 PROCEDURE = "97110"
-BENCH_USER = "bench.clinician"
-DAY_START, DAY_END = 7 * 60, 20 * 60  # the board's hours (state/calendar.py)
+BENCH_CLINICIAN = "bench.clinician"
+BENCH_DESK = "bench.desk"
+VISIT_MINUTES = 10
+FIRST_VISIT = 7 * 60  # the sources of each kind's changes, from 07:00 on
+FIRST_TARGET = 13 * 60  # where moves and bookings go, from 13:00 on (the bench clinic's morning is now)
+KINDS = ("sign", "check-in", "move", "book", "cancel")
 CONNECT_BATCH = 20  # boards connecting at once (a clinic opening its screens)
 
 
@@ -122,6 +132,9 @@ class Names:
     cookie_name: str
     calendar: str
     chart: str
+    visit: str  # the board's visit panel (check in, cancel)
+    booking: str
+    move: str
     marker: str  # Reflex's suffix of var names in deltas
 
     def var(self, name: str) -> str:
@@ -134,18 +147,28 @@ def reflex_names() -> Names:
     from reflex_base.constants.state import FIELD_MARKER
 
     from clinic_app.state.auth import SESSION_COOKIE, AuthState
+    from clinic_app.state.booking import BookingSection
     from clinic_app.state.calendar import CalendarState
     from clinic_app.state.chart import ChartState
+    from clinic_app.state.move import MoveSection
+    from clinic_app.state.visit import VisitSection
 
-    for handler in ("open_visit", "sign", "load"):
-        if handler not in ChartState.event_handlers:
-            raise BenchError(f"ChartState has no event handler {handler!r}; update the benchmark.")
+    for state, handlers in ((ChartState, ("open_visit", "sign", "load")), (CalendarState, ("select",)),
+                            (VisitSection, ("check_in", "ask_release", "set_reason", "confirm_release")),
+                            (BookingSection, ("open", "set_type", "search_patients", "choose_patient", "book")),
+                            (MoveSection, ("drop",))):
+        for handler in handlers:
+            if handler not in state.event_handlers:
+                raise BenchError(f"{state.__name__} has no event handler {handler!r}; update the benchmark.")
     return Names(
         hydrate_event=f"{State.get_full_name()}.{CompileVars.HYDRATE_AND_LOAD}",
         cookie_var=f"{AuthState.get_full_name()}.session_token{FIELD_MARKER}",
         cookie_name=SESSION_COOKIE,
         calendar=CalendarState.get_full_name(),
         chart=ChartState.get_full_name(),
+        visit=VisitSection.get_full_name(),
+        booking=BookingSection.get_full_name(),
+        move=MoveSection.get_full_name(),
         marker=FIELD_MARKER,
     )
 
@@ -169,10 +192,17 @@ def check_compiled(names: Names, web_dir: Path) -> None:
 # -- the database -------------------------------------------------------------------------
 @dataclass
 class Prepared:
-    appointment_ids: list[int]
-    reception_id: int
+    """The bench clinic: its providers, users and, per run and kind, the visits to change."""
+
+    location_id: int
+    tz: str
+    today: str
+    desk_id: int
     clinician_id: int
-    minutes: int
+    providers: dict[str, int]  # kind (and "moved", "booked": where moves and bookings go) -> provider id
+    visits: list[dict[str, list[int]]]  # per run: kind -> appointment ids (book: patient ids)
+    type_id: int = 0  # the bench's 10-minute appointment type
+    booked_patients: dict[int, str] = field(default_factory=dict)  # patient id -> the name typed to find them
 
 
 def shell_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -197,11 +227,18 @@ def load_demo(database_url: str, log: Path) -> None:
         raise BenchError(f"`python -m clinic_app demo` failed (exit {done.returncode}); see {log}:\n{log.read_text()[-2000:]}")
 
 
-def prepare_visits(engine, total: int) -> Prepared:
-    """A bench provider and clinician at location 1 with ``total`` signable visits today."""
+def _zone_at_nine() -> str:
+    """A fixed-offset zone in which it is now between 09:00 and 10:00 (as tests/e2e does)."""
+    offset = (9 - dt.datetime.now(dt.UTC).hour) % 24
+    offset = offset - 24 if offset > 14 else offset
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+def prepare_bench(engine, changes: int, runs: int, kinds: tuple[str, ...]) -> Prepared:
+    """The bench clinic with ``changes`` visits per run and kind (see the module's docstring)."""
     from sqlmodel import select
 
-    from clinic_app.db import session_scope, utcnow
+    from clinic_app.db import session_scope
     from clinic_app.models import (
         Appointment,
         AppointmentType,
@@ -211,58 +248,77 @@ def prepare_visits(engine, total: int) -> Prepared:
         NoteProcedure,
         Patient,
         Provider,
-        User,
     )
     from clinic_app.services import auth
-    from clinic_app.services.clock import local_day, zone
+    from clinic_app.services.clock import zone
 
-    minutes = next((m for m in (15, 10, 5) if total * m <= DAY_END - DAY_START), None)
-    if minutes is None:
-        raise BenchError(f"{total} visits do not fit on one board day; use fewer --signs or --clients values.")
+    if changes * runs * VISIT_MINUTES > FIRST_TARGET - FIRST_VISIT + 6 * 60:
+        raise BenchError(f"{changes * runs} changes of each kind do not fit on one bench day; use fewer.")
+    tz = _zone_at_nine()
     with session_scope(engine) as session:
-        location = session.exec(select(Location).where(Location.name == LOCATION_NAME)).one()
-        reception = session.exec(select(User).where(User.username == "reception")).one()
-        if reception.location_id != location.id:
-            raise BenchError("The demo user 'reception' is not at location 1; the demo data changed.")
-        provider = Provider(name="Bench Clinician, PT", discipline="physiotherapy", location_id=location.id)
-        kind = AppointmentType(name="Bench sign-off", duration_minutes=minutes, color="gray")
-        session.add_all([provider, kind])
+        location = Location(name=BENCH_LOCATION, timezone=tz)
+        session.add(location)
         session.flush()
-        clinician = auth.create_user(
-            session, actor=None, username=BENCH_USER, full_name="Bench Clinician", password=secrets.token_urlsafe(16),
-            role="clinician", provider_id=provider.id,
-        )
-        # Patients of its own: a demo patient may already be booked then (a patient is
-        # never in two visits at once, migration 0004).
-        patients = [
-            Patient(mrn=f"BENCH{i:05d}", first_name="Bench", last_name=f"Patient{i}", birth_date=dt.date(1980, 1, 1))
-            for i in range(total)
-        ]
-        session.add_all(patients)
+        providers = {}
+        for kind in (*KINDS, "moved", "booked"):
+            provider = Provider(name=f"Bench {kind.title()}, PT", discipline="physiotherapy", location_id=location.id)
+            session.add(provider)
+            session.flush()
+            providers[kind] = provider.id
+        kind_row = AppointmentType(name="Bench visit", duration_minutes=VISIT_MINUTES, color="gray")
+        session.add(kind_row)
         session.flush()
-        today = local_day(utcnow(), location.timezone)
-        first = dt.datetime.combine(today, dt.time(DAY_START // 60), tzinfo=zone(location.timezone))
-        ids = []
-        for i in range(total):
-            starts = (first + dt.timedelta(minutes=i * minutes)).astimezone(dt.UTC)
-            appointment = Appointment(
-                patient_id=patients[i % len(patients)].id, provider_id=provider.id, location_id=location.id,
-                room_id=None, appointment_type_id=kind.id, starts_at=starts,
-                ends_at=starts + dt.timedelta(minutes=minutes), status="in_session",
-                arrived_at=starts - dt.timedelta(minutes=5), session_started_at=starts,
-            )
-            session.add(appointment)
-            session.flush()
-            note = Note(
-                appointment_id=appointment.id, patient_id=appointment.patient_id, provider_id=provider.id,
-                subjective="Low back pain 4/10, better than last week.", objective="Lumbar flexion improved.",
-                assessment="Progressing.", plan="Continue home exercises.",
-            )
-            session.add(note)
-            session.flush()
-            session.add_all([NoteDiagnosis(note_id=note.id, code=DIAGNOSIS), NoteProcedure(note_id=note.id, code=PROCEDURE, units=1)])
-            ids.append(appointment.id)
-        return Prepared(appointment_ids=ids, reception_id=reception.id, clinician_id=clinician.id, minutes=minutes)
+        desk = auth.create_user(session, actor=None, username=BENCH_DESK, full_name="Bench Desk",
+                                password=secrets.token_urlsafe(16), role="reception", location_id=location.id)
+        clinician = auth.create_user(session, actor=None, username=BENCH_CLINICIAN, full_name="Bench Clinician",
+                                     password=secrets.token_urlsafe(16), role="clinician",
+                                     provider_id=providers["sign"], location_id=location.id)
+        today = dt.datetime.now(zone(tz)).date()
+        first = dt.datetime.combine(today, dt.time(0), tzinfo=zone(tz))
+        visits: list[dict[str, list[int]]] = [{kind: [] for kind in kinds} for _ in range(runs)]
+        booked: dict[int, str] = {}
+        number = 0
+        for run in range(runs):
+            for kind in kinds:
+                for i in range(changes):
+                    number += 1
+                    patient = Patient(mrn=f"BENCH{number:05d}", first_name="Bench",
+                                      last_name=f"Patient{number}", birth_date=dt.date(1980, 1, 1))
+                    session.add(patient)
+                    session.flush()
+                    if kind == "book":  # booked by the desk during the run
+                        visits[run][kind].append(patient.id)
+                        booked[patient.id] = patient.last_name
+                        continue
+                    starts = first + dt.timedelta(minutes=FIRST_VISIT + (run * changes + i) * VISIT_MINUTES)
+                    signing = kind == "sign"
+                    appointment = Appointment(
+                        patient_id=patient.id, provider_id=providers[kind], location_id=location.id, room_id=None,
+                        appointment_type_id=kind_row.id, starts_at=starts.astimezone(dt.UTC),
+                        ends_at=(starts + dt.timedelta(minutes=VISIT_MINUTES)).astimezone(dt.UTC),
+                        status="in_session" if signing else "booked",
+                        arrived_at=(starts - dt.timedelta(minutes=5)).astimezone(dt.UTC) if signing else None,
+                        session_started_at=starts.astimezone(dt.UTC) if signing else None,
+                    )
+                    session.add(appointment)
+                    session.flush()
+                    if signing:
+                        note = Note(
+                            appointment_id=appointment.id, patient_id=patient.id, provider_id=providers[kind],
+                            subjective="Low back pain 4/10, better than last week.",
+                            objective="Lumbar flexion improved.", assessment="Progressing.",
+                            plan="Continue home exercises.",
+                        )
+                        session.add(note)
+                        session.flush()
+                        session.add_all([NoteDiagnosis(note_id=note.id, code=DIAGNOSIS),
+                                         NoteProcedure(note_id=note.id, code=PROCEDURE, units=1)])
+                    visits[run][kind].append(appointment.id)
+        if session.exec(select(Location).where(Location.name == BENCH_LOCATION)).one().id != location.id:
+            raise BenchError("Two bench locations: the database was not fresh.")
+        return Prepared(location_id=location.id, tz=tz, today=today.isoformat(), desk_id=desk.id,
+                        clinician_id=clinician.id, providers=providers, visits=visits, type_id=kind_row.id,
+                        booked_patients=booked)
 
 
 def new_session_tokens(engine, user_id: int, count: int) -> list[str]:
@@ -427,13 +483,14 @@ class App:
 # -- simulated browsers ----------------------------------------------------------------------
 @dataclass
 class Round:
-    """One sign: which card to watch for and when each board saw it ready to bill."""
+    """One change: which visit's row each board waits for, and when each board got it."""
 
-    appointment_id: int
+    kind: str
+    seen_by: "object"  # (row) -> bool: the row shows the change
     expected: int
     sent_at: float = 0.0
     arrived: dict[int, float] = field(default_factory=dict)
-    push_bytes: int = 0  # size of the delta that brought the card to board 0
+    push_bytes: int = 0  # size of the delta that brought the change to board 0
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def seen(self, client: int, now: float) -> None:
@@ -597,13 +654,12 @@ class Browser:
 
 
 class Board(Browser):
-    """A reception board: records when the watched card turns ready to bill."""
+    """A reception board: records when the watched change reaches it (a ``live:<id>`` row)."""
 
     def __init__(self, index: int, base_url: str, names: Names, session_token: str) -> None:
         super().__init__(base_url, names, BOARD_PATH, session_token)
         self.index = index
-        self.cards_key = names.var("cards")
-        self.live_key = names.var("live_status")
+        self.rows_key = names.var("rows")
         self.loaded = asyncio.Event()
         self.card_ids: set[int] = set()
         self.round: Round | None = None
@@ -612,88 +668,162 @@ class Board(Browser):
         self.loaded.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
-        calendar = delta.get(self.names.calendar) or {}
-        cards = calendar.get(self.cards_key)
-        # A status change in place arrives in the shared live_status overlay (id -> status).
-        overlay = calendar.get(self.live_key) or {}
-        if cards is None and not overlay:
+        calendar = delta.get(self.names.calendar)
+        if not calendar:
             return
-        if cards and not self.loaded.is_set():
-            self.card_ids = {c["id"] for c in cards}
+        rows = calendar.get(self.rows_key)
+        if rows:  # the hydrate's delta has the empty default; the load's has the day's rows
+            self.card_ids = {r["id"] for r in rows}
             self.loaded.set()
         watched = self.round
-        if watched is not None and (
-            overlay.get(str(watched.appointment_id)) == "ready_to_bill"
-            or any(c["id"] == watched.appointment_id and c["status"] == "ready_to_bill" for c in cards or ())
-        ):
-            watched.seen(self.index, now)
-            if self.index == 0 and not watched.push_bytes:
-                watched.push_bytes = len(json.dumps(delta))
+        if watched is None:
+            return
+        for key, row in calendar.items():
+            if key.startswith("live:") and isinstance(row, dict) and watched.seen_by(row):
+                watched.seen(self.index, now)
+                if self.index == 0 and not watched.push_bytes:
+                    watched.push_bytes = len(json.dumps(delta))
+                return
 
 
-class Chart(Browser):
-    """The clinician's tablet: keeps the chart state's vars and wakes waiters on each delta."""
+class Tab(Browser):
+    """An acting screen (the clinician's tablet, a desk): keeps every state's vars and wakes
+    waiters on each delta."""
 
-    def __init__(self, base_url: str, names: Names, session_token: str) -> None:
-        super().__init__(base_url, names, CHART_PATH, session_token)
-        self.vars: dict = {}
+    def __init__(self, base_url: str, names: Names, path: str, session_token: str) -> None:
+        super().__init__(base_url, names, path, session_token)
+        self.vars: dict[str, dict] = {}
         self.changed = asyncio.Event()
-        self.signed_at = 0.0  # when the sign handler's own delta arrived
+        self.answered_at = 0.0  # when the acting event's own answer arrived
+        self.answer: "object" = None  # (vars) -> bool: the answer to wait for
 
     def on_redirect(self) -> None:
         self.changed.set()
 
     def on_delta(self, delta: dict, now: float) -> None:
-        chart = delta.get(self.names.chart)
-        if chart:
-            self.vars.update(chart)
-            if not self.signed_at and chart.get(self.names.var("visit_status")) == "ready_to_bill":
-                self.signed_at = now
-            self.changed.set()
+        for state, values in delta.items():
+            self.vars.setdefault(state, {}).update(values)
+        if self.answer is not None and not self.answered_at and self.answer(self):
+            self.answered_at = now
+        self.changed.set()
 
-    def get(self, name: str):
-        return self.vars.get(self.names.var(name))
+    def get(self, state: str, name: str):
+        return self.vars.get(state, {}).get(self.names.var(name))
 
     async def wait_for(self, what: str, predicate, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
             if self.redirects:
-                raise BenchError(f"The clinician's tab was redirected to {self.redirects} while waiting for {what}; "
+                raise BenchError(f"The {self.path} tab was redirected to {self.redirects} while waiting for {what}; "
                                  "was the session cookie refused?")
-            if self.get("message_is_error"):
-                raise BenchError(f"The chart reported an error while waiting for {what}: {self.get('message')!r}")
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - loop.time()))
             except TimeoutError as exc:
-                raise BenchError(f"The clinician's chart did not show {what} within {timeout:.0f} s "
-                                 f"(redirects: {self.redirects or 'none'}).") from exc
+                raise BenchError(f"The {self.path} tab did not show {what} within {timeout:.0f} s; its messages: "
+                                 f"{self.messages()}.") from exc
 
-    async def open_visit(self, appointment_id: int, timeout: float) -> None:
-        """Open the visit's note (not timed) and check it can be signed."""
-        await self.send(f"{self.names.chart}.open_visit", {"appointment_id": appointment_id})
-        await self.wait_for(f"visit {appointment_id} opened",
-                            lambda: self.get("appointment_id") == appointment_id and self.get("note_id"), timeout)
-        if self.get("visit_status") != "in_session":
-            raise BenchError(f"Visit {appointment_id} is {self.get('visit_status')!r}, not in session; cannot sign it.")
+    def messages(self) -> dict:
+        return {state.rsplit(".", 1)[-1]: values[self.names.var("message")]
+                for state, values in self.vars.items() if values.get(self.names.var("message"))}
+
+    def refused(self) -> str:
+        """An error message shown by the acting screen (the change was refused)."""
+        for values in self.vars.values():
+            if values.get(self.names.var("message_is_error")) and values.get(self.names.var("message")):
+                return values[self.names.var("message")]
+        return ""
+
+
+class Actors:
+    """The tablet and the desk, and how each kind of change is made (untimed steps first)."""
+
+    def __init__(self, chart: Tab, desk: Tab, names: Names, prepared: Prepared, timeout: float) -> None:
+        self.chart, self.desk, self.names, self.prepared, self.timeout = chart, desk, names, prepared, timeout
+        self.targets = {"move": 0, "book": 0}  # each goes to its provider's next free 10 minutes from 13:00
+
+    def _next_target(self, kind: str) -> int:
+        minute = FIRST_TARGET + self.targets[kind] * VISIT_MINUTES
+        self.targets[kind] += 1
+        if minute + VISIT_MINUTES > 24 * 60:
+            raise BenchError("The bench day is full: use fewer --changes or fewer --clients values.")
+        return minute
+
+    async def _select(self, appointment_id: int) -> None:
+        """Open the visit's panel on the desk (as a click on its card does)."""
+        n, desk = self.names, self.desk
+        await desk.send(f"{n.calendar}.select", {"appointment_id": appointment_id})
+        await desk.wait_for(f"visit {appointment_id} selected",
+                            lambda: desk.get(n.calendar, "selected_id") == appointment_id, self.timeout)
+
+    async def prepare(self, kind: str, subject: int):
+        """Do what precedes the timed event; returns (tab, event, payload, seen_by, answer)."""
+        n, desk, chart, timeout = self.names, self.desk, self.chart, self.timeout
+        if kind == "sign":
+            await chart.send(f"{n.chart}.open_visit", {"appointment_id": subject})
+            await chart.wait_for(f"visit {subject} opened", lambda: chart.get(n.chart, "appointment_id") == subject
+                                 and chart.get(n.chart, "note_id"), timeout)
+            return (chart, f"{n.chart}.sign", {}, lambda r: r["id"] == subject and r["status"] == "ready_to_bill",
+                    lambda t: t.get(n.chart, "visit_status") == "ready_to_bill")
+        if kind == "check-in":
+            await self._select(subject)
+            return (desk, f"{n.visit}.check_in", {},
+                    lambda r: r["id"] == subject and r["status"] == "arrived",
+                    lambda t: t.get(n.visit, "message") == "Checked in.")
+        if kind == "cancel":
+            await self._select(subject)
+            await desk.send(f"{n.visit}.ask_release", {"kind": "cancelled"})
+            await desk.wait_for("the cancel dialog", lambda: desk.get(n.visit, "release_kind") == "cancelled", timeout)
+            await desk.send(f"{n.visit}.set_reason", {"value": "Bench: the patient is unwell"})
+            await desk.wait_for("the reason", lambda: desk.get(n.visit, "reason") == "Bench: the patient is unwell",
+                                timeout)
+            return (desk, f"{n.visit}.confirm_release", {}, lambda r: r["id"] == subject and r["status"] == "cancelled",
+                    lambda t: t.get(n.visit, "message") == "Appointment cancelled.")
+        if kind == "move":
+            minute = self._next_target("move")
+            column = f"{self.prepared.providers['moved']}|{self.prepared.today}"
+            payload = json.dumps({"id": subject, "column": column, "minute": minute, "length": VISIT_MINUTES})
+            moved_to = self.prepared.providers["moved"]
+            return (desk, f"{n.move}.drop", {"payload": payload},
+                    lambda r: r["id"] == subject and r["provider_id"] == moved_to and r["start_minute"] == minute,
+                    lambda t: str(t.get(n.calendar, "message") or "").startswith("Moved "))
+        if kind == "book":
+            minute = self._next_target("book")
+            await desk.send(f"{n.booking}.open", {"provider_id": self.prepared.providers["booked"],
+                                                  "time": f"{minute // 60:02d}:{minute % 60:02d}",
+                                                  "day": self.prepared.today})
+            await desk.wait_for("the booking form", lambda: desk.get(n.calendar, "panel") == "booking"
+                                and desk.get(n.booking, "patient_id") == 0, timeout)
+            await desk.send(f"{n.booking}.set_type", {"value": str(self.prepared.type_id)})
+            name = self.prepared.booked_patients[subject]
+            await desk.send(f"{n.booking}.search_patients", {"text": name})
+            await desk.wait_for(f"{name} found", lambda: any(
+                h["id"] == subject for h in desk.get(n.booking, "hits") or ()), timeout)
+            await desk.send(f"{n.booking}.choose_patient", {"patient_id": subject})
+            await desk.wait_for(f"{name} chosen", lambda: desk.get(n.booking, "patient_id") == subject
+                                and desk.get(n.booking, "type_id") == str(self.prepared.type_id), timeout)
+            return (desk, f"{n.booking}.book", {}, lambda r: r["patient_id"] == subject and r["status"] == "booked",
+                    lambda t: str(t.get(n.calendar, "message") or "").startswith("Booked "))
+        raise BenchError(f"Unknown kind of change {kind!r}.")
 
 
 # -- one measurement -----------------------------------------------------------------------
 @dataclass
 class Result:
     clients: int
-    signs: int
+    kind: str
+    changes: int
     latencies_ms: list[float]
-    signer_ms: list[float]
+    actor_ms: list[float]  # the acting screen's own answer
     missed: int
     rss_per_client_kb: float
     push_kb: float  # median size of the delta carrying the change to one board
-    app_cpu_ms: float  # the app's CPU time per delivery while signing
+    app_cpu_ms: float  # the app's CPU time per delivery while changing
     bench_cpu_ms: float  # this process's (the simulated clients') CPU time per delivery
     redis_per_client_kb: float = 0.0  # Redis memory growth / N (several workers)
     per_worker: str = "1 worker"  # how many boards' sockets each worker held
-    load: str = ""  # the machine's 1-minute load average before -> after the signs
+    load: str = ""  # the machine's 1-minute load average before -> after the changes
 
 
 async def connect_all(browsers: list[Board], timeout: float) -> None:
@@ -705,59 +835,70 @@ async def connect_all(browsers: list[Board], timeout: float) -> None:
     if failed:
         redirects = sorted({r for b in failed for r in b.redirects})
         raise BenchError(
-            f"{len(failed)} of {len(browsers)} boards did not receive their board (the calendar's cards) "
+            f"{len(failed)} of {len(browsers)} boards did not receive their board (the calendar's rows) "
             f"within {timeout:.0f} s; redirects sent to them: {redirects or 'none'}. "
             "Sign-in (the clinic_session cookie in the hydrate payload) or the board's on_load did not work."
         )
 
 
 async def measure(
-    *, app: App, names: Names, engine, prepared: Prepared, chart: Chart, clients: int, visits: list[int],
-    timeout: float,
-) -> Result:
+    *, app: App, names: Names, engine, prepared: Prepared, actors: Actors, clients: int,
+    visits: dict[str, list[int]], timeout: float,
+) -> list[Result]:
     base_url = f"http://127.0.0.1:{app.port}"
-    tokens = new_session_tokens(engine, prepared.reception_id, clients)
+    tokens = new_session_tokens(engine, prepared.desk_id, clients)
     boards = [Board(i, base_url, names, tokens[i]) for i in range(clients)]
     await asyncio.sleep(1.0)
     rss_before, redis_before = app.rss(), redis_memory(app.redis_url)
+    results = []
     try:
         await connect_all(boards, timeout=max(60.0, clients * 0.5))
-        missing = [b.index for b in boards if not set(visits) <= b.card_ids]
+        shown = {a for kind, ids in visits.items() if kind != "book" for a in ids}
+        missing = [b.index for b in boards if not shown <= b.card_ids]
         if missing:
             raise BenchError(f"{len(missing)} boards loaded a board without the bench visits "
                              f"(e.g. board {missing[0]}); wrong day or location?")
         await asyncio.sleep(1.0)
         rss_after, redis_after = app.rss(), redis_memory(app.redis_url)
         per_worker = sockets_per_worker(app.redis_url, {b.client_token for b in boards}) if app.redis_url else "1 worker"
-        load_before = os.getloadavg()[0]
-        latencies: list[float] = []
-        signer: list[float] = []
-        missed = 0
-        push_bytes: list[int] = []
         me = psutil.Process()
-        app_cpu, bench_cpu = app.cpu_seconds(), sum(me.cpu_times()[:2])
-        for appointment_id in visits:
-            await chart.open_visit(appointment_id, timeout)
-            watched = Round(appointment_id=appointment_id, expected=clients)
-            for b in boards:
-                b.round = watched
-            chart.signed_at = 0.0
-            watched.sent_at = time.perf_counter()
-            await chart.send(f"{names.chart}.sign")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(watched.done.wait(), timeout)
-            await chart.wait_for(f"visit {appointment_id} signed", lambda: chart.signed_at > 0, timeout)
-            signer.append((chart.signed_at - watched.sent_at) * 1000)
-            missed += clients - len(watched.arrived)
-            latencies.extend((t - watched.sent_at) * 1000 for t in watched.arrived.values())
-            push_bytes.append(watched.push_bytes)
-        deliveries = clients * len(visits)
-        app_cpu = (app.cpu_seconds() - app_cpu) * 1000 / deliveries
-        bench_cpu = (sum(me.cpu_times()[:2]) - bench_cpu) * 1000 / deliveries
-        return Result(clients, len(visits), latencies, signer, missed, (rss_after - rss_before) / clients / 1024,
-                      statistics.median(push_bytes) / 1024, app_cpu, bench_cpu,
-                      redis_per_client_kb=(redis_after - redis_before) / clients / 1024, per_worker=per_worker,
-                      load=f"{load_before:.1f}->{os.getloadavg()[0]:.1f}")
+        for kind, subjects in visits.items():
+            load_before = os.getloadavg()[0]
+            latencies: list[float] = []
+            actor_ms: list[float] = []
+            missed = 0
+            push_bytes: list[int] = []
+            app_cpu, bench_cpu = app.cpu_seconds(), sum(me.cpu_times()[:2])
+            for subject in subjects:
+                tab, event, payload, seen_by, answer = await actors.prepare(kind, subject)
+                watched = Round(kind=kind, seen_by=seen_by, expected=clients)
+                for b in boards:
+                    b.round = watched
+                tab.answered_at, tab.answer = 0.0, answer
+                for values in tab.vars.values():  # the last change's messages are not this one's answer
+                    values.pop(names.var("message"), None)
+                watched.sent_at = time.perf_counter()
+                await tab.send(event, payload)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watched.done.wait(), timeout)
+                await tab.wait_for(f"the answer to {event}", lambda t=tab: t.answered_at > 0 or bool(t.refused()),
+                                   timeout)
+                if tab.refused():
+                    raise BenchError(f"{kind} of {subject} was refused: {tab.refused()}")
+                tab.answer = None
+                actor_ms.append((tab.answered_at - watched.sent_at) * 1000)
+                missed += clients - len(watched.arrived)
+                latencies.extend((t - watched.sent_at) * 1000 for t in watched.arrived.values())
+                push_bytes.append(watched.push_bytes)
+            deliveries = clients * len(subjects)
+            results.append(Result(
+                clients, kind, len(subjects), latencies, actor_ms, missed, (rss_after - rss_before) / clients / 1024,
+                statistics.median(push_bytes) / 1024, (app.cpu_seconds() - app_cpu) * 1000 / deliveries,
+                (sum(me.cpu_times()[:2]) - bench_cpu) * 1000 / deliveries,
+                redis_per_client_kb=(redis_after - redis_before) / clients / 1024, per_worker=per_worker,
+                load=f"{load_before:.1f}->{os.getloadavg()[0]:.1f}"))
+            print(f"N={clients} {kind}: p95 {percentile(latencies, 95):.0f} ms, {missed} missed", flush=True)
+        return results
     finally:
         for b in boards:
             b.round = None
@@ -792,58 +933,60 @@ def machine_facts(args) -> list[str]:
 
 
 def print_table(results: list[Result]) -> None:
-    header = ("N", "signs", "p50 ms", "p95 ms", "max ms", "missed", "RSS/client KB", "Redis/client KB",
-              "boards per worker", "signer p50 ms", "push KB", "app CPU ms/push", "client CPU ms/push", "load 1m")
+    header = ("N", "kind", "changes", "p50 ms", "p95 ms", "max ms", "missed", "actor p50 ms", "push KB",
+              "RSS/client KB", "Redis/client KB", "boards per worker", "app CPU ms/push", "client CPU ms/push", "load 1m")
     rows = [
-        (str(r.clients), str(r.signs), f"{statistics.median(r.latencies_ms):.0f}" if r.latencies_ms else "-",
+        (str(r.clients), r.kind, str(r.changes), f"{statistics.median(r.latencies_ms):.0f}" if r.latencies_ms else "-",
          f"{percentile(r.latencies_ms, 95):.0f}", f"{max(r.latencies_ms, default=float('nan')):.0f}",
-         f"{r.missed}/{r.clients * r.signs}", f"{r.rss_per_client_kb:.0f}", f"{r.redis_per_client_kb:.1f}", r.per_worker,
-         f"{statistics.median(r.signer_ms):.0f}" if r.signer_ms else "-", f"{r.push_kb:.1f}", f"{r.app_cpu_ms:.2f}",
-         f"{r.bench_cpu_ms:.2f}", r.load)
+         f"{r.missed}/{r.clients * r.changes}", f"{statistics.median(r.actor_ms):.0f}" if r.actor_ms else "-",
+         f"{r.push_kb:.2f}", f"{r.rss_per_client_kb:.0f}", f"{r.redis_per_client_kb:.1f}", r.per_worker,
+         f"{r.app_cpu_ms:.3f}", f"{r.bench_cpu_ms:.3f}", r.load)
         for r in results
     ]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
-    print("latency: the clinician sends sign -> a board receives the delta with the card ready to bill, over all "
-          "(sign, board) pairs.\nsigner: -> the clinician's own delta. RSS/client: the app's process tree RSS growth / N "
-          "once N boards loaded.\npush KB: the delta one board received. CPU ms/push: CPU time while signing / (N x signs), "
-          "of the app's process tree and of this process (the simulated clients).\nRedis/client: Redis used_memory growth / N. "
-          "boards per worker: sockets each backend worker held. load 1m: the machine's load average before -> after "
-          "the signs (other work on the machine inflates the figures).")
+    print("latency: the acting screen sends its event -> a board receives the delta with the visit's new row, over all "
+          "(change, board) pairs.\nactor: -> the acting screen's own answer. RSS/client: the app's process tree RSS "
+          "growth / N once N boards loaded.\npush KB: the delta one board received. CPU ms/push: CPU time while "
+          "changing / (N x changes), of the app's process tree and of this process (the simulated clients).\n"
+          "Redis/client: Redis used_memory growth / N. boards per worker: sockets each backend worker held. load 1m: "
+          "the machine's load average before -> after the changes (other work on the machine inflates the figures).")
 
 
 # -- main ------------------------------------------------------------------------------------
 async def run_all(args, app: App, names: Names, engine, prepared: Prepared) -> list[Result]:
     base_url = f"http://127.0.0.1:{app.port}"
     (chart_token,) = new_session_tokens(engine, prepared.clinician_id, 1)
-    chart = Chart(base_url, names, chart_token)
+    (desk_token,) = new_session_tokens(engine, prepared.desk_id, 1)
+    chart, desk = Tab(base_url, names, CHART_PATH, chart_token), Tab(base_url, names, BOARD_PATH, desk_token)
     await chart.connect()
+    await desk.connect()
     try:
-        await chart.wait_for("today's visits on /chart", lambda: len(chart.get("visits") or []) >= len(prepared.appointment_ids),
-                             60)
+        signs = sum(len(run.get("sign", ())) for run in prepared.visits)
+        await chart.wait_for("today's visits on /chart", lambda: len(chart.get(names.chart, "visits") or []) >= signs, 60)
+        await desk.wait_for("the desk's board", lambda: bool(desk.get(names.calendar, "rows")), 60)
+        actors = Actors(chart, desk, names, prepared, args.timeout)
         results = []
-        visits = iter(prepared.appointment_ids)
-        for clients in args.clients:
-            batch = [next(visits) for _ in range(args.signs)]
-            print(f"N={clients}: connecting {clients} boards, then {args.signs} signs ...", flush=True)
-            result = await measure(app=app, names=names, engine=engine, prepared=prepared, chart=chart,
-                                   clients=clients, visits=batch, timeout=args.timeout)
-            print(f"N={clients}: done, {result.missed} missed", flush=True)
-            results.append(result)
+        for clients, visits in zip(args.clients, prepared.visits, strict=True):
+            print(f"N={clients}: connecting {clients} boards, then {args.changes} changes of each kind ...", flush=True)
+            results += await measure(app=app, names=names, engine=engine, prepared=prepared, actors=actors,
+                                     clients=clients, visits=visits, timeout=args.timeout)
         return results
     finally:
         await chart.close()
+        await desk.close()
         await LeanSocket.close_session()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--clients", default="50,200", help="comma-separated numbers of boards (default 50,200)")
-    parser.add_argument("--signs", type=int, default=20, help="notes signed per number of boards (default 20)")
+    parser.add_argument("--changes", type=int, default=20, help="changes of each kind per number of boards (default 20)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"the kinds of change to time (default {','.join(KINDS)})")
     parser.add_argument("--port", type=int, default=0, help="the app's port (default: the first free from 3100)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds a sign may take to reach all boards")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds a change may take to reach all boards")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (database, app log) afterwards")
     parser.add_argument("--start-timeout", type=float, default=240.0, help="seconds the app may take to start")
     parser.add_argument("--workers", type=int, default=1,
@@ -870,8 +1013,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
     except ValueError:
         parser.error("--clients takes numbers separated by commas, e.g. 50,200")
-    if not args.clients or min(args.clients) < 1 or args.signs < 1:
-        parser.error("--clients and --signs must be positive")
+    if not args.clients or min(args.clients) < 1 or args.changes < 1:
+        parser.error("--clients and --changes must be positive")
+    args.kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    if not args.kinds or set(args.kinds) - set(KINDS):
+        parser.error(f"--kinds takes some of {', '.join(KINDS)}")
     return args
 
 
@@ -895,10 +1041,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.workers > 1:
             empty_redis(args.redis_url)
             extra_env.update(REDIS_URL=args.redis_url, REFLEX_REDIS_URL=args.redis_url, GRANIAN_WORKERS=str(args.workers))
+            # Pub/sub channels are server-wide (not per database): a channel of this run's own.
+            extra_env.setdefault("CLINIC_LIVE_CHANNEL", f"clinic:live:bench:{uuid.uuid4().hex}")
         names = reflex_names()
         load_demo(database_url, tmp / "demo.log")
         engine = make_engine(database_url)
-        prepared = prepare_visits(engine, args.signs * len(args.clients))
+        prepared = prepare_bench(engine, args.changes, len(args.clients), args.kinds)
         port = args.port or free_port(3100)
         if args.port and free_port(port) != port:
             raise BenchError(f"Port {port} is in use.")
@@ -906,8 +1054,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting: {shlex.join(app.cmd)} (DATABASE_URL={database_url})", flush=True)
         startup = app.start(args.start_timeout)
         check_compiled(names, app.web_dir)
-        print(f"app answered /ping after {startup:.1f} s; {len(prepared.appointment_ids)} visits of "
-              f"{prepared.minutes} min to sign at {LOCATION_NAME}", flush=True)
+        print(f"app answered /ping after {startup:.1f} s; {args.changes} changes of each kind "
+              f"({', '.join(args.kinds)}) per run at {BENCH_LOCATION} ({prepared.tz})", flush=True)
         results = asyncio.run(run_all(args, app, names, engine, prepared))
         print()
         print_table(results)

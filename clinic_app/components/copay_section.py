@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.state.copay import CopayState as C
+from clinic_app.state.copay import CopaySection as C
 
 
 def copay_section() -> rx.Component:

@@ -13,14 +13,15 @@ STATUS_COLORS = {
 }
 
 
-def status_badge(status, label) -> rx.Component:
-    """A badge reading e.g. "Ready to bill"; colour follows the status."""
+def status_badge(status, label, size: str = "2") -> rx.Component:
+    """A badge reading e.g. "Ready to bill"; colour follows the status (high contrast: the
+    words read at 4.5:1 or better on every status colour)."""
     return rx.badge(
         label,
         color_scheme=rx.match(status, *STATUS_COLORS.items(), "gray"),
         variant="soft",
         high_contrast=True,  # the darkest text of the colour: 4.5:1 or better on its soft background
-        size="2",
+        size=size,
         class_name="status-badge",
         data_status=status,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
@@ -26,11 +27,21 @@ from clinic_app.models import (
 )
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
-from clinic_app.services.clock import day_bounds, hhmm, local
+from clinic_app.services.clock import day_bounds, hhmm, local, zone
 from clinic_app.services.errors import NotFound
 from clinic_app.services.payers import coverage_on
 from clinic_app.services.permissions import require
 from clinic_app.services.scheduling import STATUS_LABELS
+
+# The hours the board draws, in minutes of the location's day (07:00-20:00).
+BOARD_START = 7 * 60
+BOARD_END = 20 * 60
+# What a board draws of a card (the browser places it in its own view): the rows a board
+# loads and the live changes pushed to it carry these fields only.
+CARD_FIELDS = (
+    "id", "patient_id", "patient_name", "type_name", "color", "provider_id", "day", "start_minute", "end_minute",
+    "start_label", "end_label", "status", "status_label", "room_id", "room_name", "auth_warning", "in_series",
+)
 
 
 @dataclass
@@ -43,39 +54,53 @@ class BoardDay:
     cards: list[dict]
     # Unavailable spans to shade: provider_id, day, start_minute, end_minute, label.
     blocks: list[dict] = field(default_factory=list)
+    # Days shown on which nobody works (ISO dates), and the next open day after the first
+    # shown day when that day is closed.
+    closed: list[str] = field(default_factory=list)
+    next_open: dt.date | None = None
 
 
-def _card_query():
-    # Plain columns, not ORM objects: a week of one location is some 1,500 cards.
+def client_row(card: dict) -> dict:
+    """The part of a board card the browser draws."""
+    return {name: card[name] for name in CARD_FIELDS}
+
+
+def _card_query(*, details: bool = True):
+    # Plain columns, not ORM objects: a week of one location is some 1,500 cards. The board
+    # reads no front-desk times (arrival, wait, check-out): those come with a selected visit.
+    extra = (Appointment.arrived_at, Appointment.session_started_at, Appointment.checked_out_at) if details else ()
+    # The name by a look-up per card: joined, PostgreSQL hashes all 100,000 patients for a
+    # week's 1,500 cards (30 ms of 34 at production size).
+    patient_name = (
+        select(Patient.last_name + ", " + Patient.first_name).where(Patient.id == Appointment.patient_id)
+        .scalar_subquery().label("patient_name")
+    )
     return (
         select(
             Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.room_id, Appointment.starts_at,
-            Appointment.ends_at, Appointment.status, Appointment.late_cancel, Appointment.arrived_at,
-            Appointment.session_started_at, Appointment.checked_out_at, Patient.first_name, Patient.last_name,
-            AppointmentType.name.label("type_name"), AppointmentType.color, Room.name.label("room_name"), Location.timezone,
+            Appointment.ends_at, Appointment.status, Appointment.late_cancel, *extra, patient_name,
+            AppointmentType.name.label("type_name"), AppointmentType.color,
+            Room.name.label("room_name"), Location.timezone,
         )
-        .join(Patient, Patient.id == Appointment.patient_id)
         .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
         .join(Location, Location.id == Appointment.location_id)
         .outerjoin(Room, Room.id == Appointment.room_id)
     )
 
 
-def _card(row) -> dict:
-    """A board card from one row of ``_card_query``."""
-    tz = row.timezone
-    start = local(row.starts_at, tz)
-    end = local(row.ends_at, tz)
+def _placed(row, z: ZoneInfo) -> dict:
+    """What every card has: who, what, where and when at its location (``z``, its zone)."""
+    start, end = row.starts_at.astimezone(z), row.ends_at.astimezone(z)
     return {
         "id": row.id,
         "patient_id": row.patient_id,
-        "patient_name": f"{row.last_name}, {row.first_name}",
+        "patient_name": row.patient_name,
         "type_name": row.type_name,
         "color": row.color,
         "provider_id": row.provider_id,
         "room_name": row.room_name or "",
-        "start_label": hhmm(row.starts_at, tz),
-        "end_label": hhmm(row.ends_at, tz),
+        "start_label": f"{start.hour:02d}:{start.minute:02d}",
+        "end_label": f"{end.hour:02d}:{end.minute:02d}",
         "start_minute": start.hour * 60 + start.minute,
         "end_minute": end.hour * 60 + end.minute if end.date() == start.date() else 24 * 60,
         "status": row.status,
@@ -83,6 +108,14 @@ def _card(row) -> dict:
         "day": start.date().isoformat(),
         "room_id": row.room_id or 0,
         "duration": int((row.ends_at - row.starts_at).total_seconds() // 60),
+    }
+
+
+def _card(row) -> dict:
+    """A board card from one row of ``_card_query``, with the visit's front-desk times."""
+    tz = row.timezone
+    return {
+        **_placed(row, zone(tz)),
         "arrived_label": hhmm(row.arrived_at, tz) if row.arrived_at else "",
         "wait_minutes": _wait_minutes(row),
         "checked_out_label": hhmm(row.checked_out_at, tz) if row.checked_out_at else "",
@@ -104,14 +137,17 @@ def card(session: Session, *, appointment_id: int) -> dict:
     return _with_warnings(session, [_card(row)])[0]
 
 
-def _with_warnings(session: Session, cards: list[dict]) -> list[dict]:
+def _with_warnings(session: Session, cards: list[dict], *, shown=None, until: dt.datetime | None = None) -> list[dict]:
     """Add each card's prior-authorisation warning (empty when none) and whether it
-    belongs to a recurring series."""
+    belongs to a recurring series. ``shown``: the query of the cards' ids, when it is the
+    board's days (the database reads it rather than a list of every id)."""
     from clinic_app.services.cases import authorization_warnings
 
-    ids = [c["id"] for c in cards]
-    warnings = authorization_warnings(session, appointment_ids=ids)
-    in_series = set(session.exec(select(SeriesMember.appointment_id).where(SeriesMember.appointment_id.in_(ids))).all()) if ids else set()
+    if not cards:
+        return cards
+    ids = shown if shown is not None else [c["id"] for c in cards]
+    warnings = authorization_warnings(session, shown=ids, until=until)
+    in_series = set(session.exec(select(SeriesMember.appointment_id).where(SeriesMember.appointment_id.in_(ids))).all())
     for c in cards:
         c["auth_warning"] = warnings.get(c["id"], "")
         c["in_series"] = c["id"] in in_series
@@ -137,19 +173,58 @@ def board_day(
         )
     )
     rooms = list(session.exec(select(Room).where(Room.location_id == location_id, Room.active).order_by(Room.name)))
+    in_view = (Appointment.location_id == location_id, Appointment.starts_at >= start, Appointment.starts_at < end)
     rows = session.exec(
-        _card_query()
-        .where(Appointment.location_id == location_id)
-        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-        .order_by(Appointment.starts_at, Appointment.id)
+        _card_query(details=False).where(*in_view).order_by(Appointment.starts_at, Appointment.id)
     ).all()
     blocks = unavailable(session, location=location, providers=providers, first_day=day, days=days)
+    closed = [d for d, is_open in _open_days(providers, blocks, day, days).items() if not is_open]
+    next_open = next_open_day(session, location=location, providers=providers, after=day) \
+        if day.isoformat() in closed else None
     # Cards are built before the commit: a commit expires every loaded row, and reading them
     # afterwards would reload each one with a query of its own (thousands for a week).
-    cards = _with_warnings(session, [_card(r) for r in rows])
+    z = zone(location.timezone)
+    cards = _with_warnings(session, [_placed(r, z) for r in rows],
+                           shown=select(Appointment.id).where(*in_view), until=end)
     audit.record(session, actor=actor, action="view", entity="board", entity_id=location_id, detail=day.isoformat())
     session.commit()
-    return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks)
+    return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks, closed=closed,
+                    next_open=next_open)
+
+
+def _open_days(providers: list[Provider], blocks: list[dict], first_day: dt.date, days: int) -> dict[str, bool]:
+    """Per day: whether some provider works some time of the board's hours (a provider with
+    no hours set works any time, unless on time off)."""
+    spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for b in blocks:
+        spans.setdefault((b["provider_id"], b["day"]), []).append((b["start_minute"], b["end_minute"]))
+    result = {}
+    for n in range(days):
+        day = (first_day + dt.timedelta(days=n)).isoformat()
+        result[day] = any(not _covers(spans.get((p.id, day), []), BOARD_START, BOARD_END) for p in providers)
+    return result
+
+
+def _covers(spans: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether ``spans`` together cover every minute from ``start`` to ``end``."""
+    reach = start
+    for a, b in sorted(spans):
+        if a > reach:
+            return False
+        reach = max(reach, b)
+        if reach >= end:
+            return True
+    return reach >= end
+
+
+def next_open_day(
+    session: Session, *, location: Location, providers: list[Provider], after: dt.date, horizon: int = 62
+) -> dt.date | None:
+    """The first day after ``after`` on which someone at the location works (None within ``horizon`` days)."""
+    first = after + dt.timedelta(days=1)
+    blocks = unavailable(session, location=location, providers=providers, first_day=first, days=horizon)
+    return next((dt.date.fromisoformat(d) for d, is_open in _open_days(providers, blocks, first, horizon).items()
+                 if is_open), None)
 
 
 def unavailable(

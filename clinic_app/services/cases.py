@@ -98,24 +98,24 @@ def cases_of(session: Session, *, patient_id: int) -> list[CareCase]:
     )
 
 
-def authorization_warnings(session: Session, *, appointment_ids: list[int]) -> dict[int, str]:
+def authorization_warnings(
+    session: Session, *, appointment_ids: list[int] | None = None, shown=None, until: dt.datetime | None = None,
+) -> dict[int, str]:
     """For each given appointment in an episode with an authorisation: why it is at
-    risk ("Visit 13 of 12 authorised", "After the authorisation ended 2030-04-30")."""
-    if not appointment_ids:
-        return {}
-    case_ids = set(session.exec(select(CaseVisit.case_id).where(CaseVisit.appointment_id.in_(appointment_ids))).all())
-    if not case_ids:
-        return {}
+    risk ("Visit 13 of 12 authorised", "After the authorisation ended 2030-04-30").
+
+    The appointments are ``appointment_ids``, or ``shown``, a query of appointment ids
+    (the board's days: the database reads them, no list of thousands of ids is sent);
+    ``until``: none of them starts later (visits after it do not change their numbers)."""
+    if shown is None:
+        if not appointment_ids:
+            return {}
+        shown = list(appointment_ids)
     # Only episodes with an authorisation can put a visit at risk.
-    cases = {
-        c.id: c for c in session.exec(select(CareCase).where(
-            CareCase.id.in_(case_ids),
-            (CareCase.authorized_visits.is_not(None)) | (CareCase.auth_start.is_not(None)) | (CareCase.auth_end.is_not(None)),
-        ))
-    }
-    if not cases:
-        return {}
-    warnings: dict[int, str] = {}
+    authorised = select(CareCase.id).where(
+        CareCase.id.in_(select(CaseVisit.case_id).where(CaseVisit.appointment_id.in_(shown))),
+        (CareCase.authorized_visits.is_not(None)) | (CareCase.auth_start.is_not(None)) | (CareCase.auth_end.is_not(None)),
+    )
     # The visit's number within its episode is counted by the database (a window over the
     # episode's visits), and only the asked-for visits come back: a week on the board is
     # thousands of visits, their episodes many more.
@@ -125,19 +125,25 @@ def authorization_warnings(session: Session, *, appointment_ids: list[int]) -> d
                                       order_by=(Appointment.starts_at, Appointment.id)).label("number"))
         .join(Appointment, Appointment.id == CaseVisit.appointment_id)
         .join(Location, Location.id == Appointment.location_id)
-        .where(CaseVisit.case_id.in_(list(cases)), Appointment.status.not_in(RELEASED))
-        .subquery()
+        .where(CaseVisit.case_id.in_(authorised), Appointment.status.not_in(RELEASED))
     )
-    rows = session.exec(select(*numbered.c).where(numbered.c.appointment_id.in_(appointment_ids))).all()
-    for case_id, appointment_id, starts_at, tz, number in rows:
-        case = cases[case_id]
+    if until is not None:
+        numbered = numbered.where(Appointment.starts_at <= until)
+    numbered = numbered.subquery()
+    rows = session.exec(
+        select(*numbered.c, CareCase.authorized_visits, CareCase.auth_start, CareCase.auth_end)
+        .join(CareCase, CareCase.id == numbered.c.case_id)
+        .where(numbered.c.appointment_id.in_(shown))
+    ).all()
+    warnings: dict[int, str] = {}
+    for _case_id, appointment_id, starts_at, tz, number, visits, auth_start, auth_end in rows:
         day = local_day(starts_at, tz)
-        if case.authorized_visits is not None and number > case.authorized_visits:
-            warnings[appointment_id] = f"Visit {number} of {case.authorized_visits} authorised"
-        elif case.auth_end and day > case.auth_end:
-            warnings[appointment_id] = f"After the authorisation ended {case.auth_end.isoformat()}"
-        elif case.auth_start and day < case.auth_start:
-            warnings[appointment_id] = f"Before the authorisation starts {case.auth_start.isoformat()}"
+        if visits is not None and number > visits:
+            warnings[appointment_id] = f"Visit {number} of {visits} authorised"
+        elif auth_end and day > auth_end:
+            warnings[appointment_id] = f"After the authorisation ended {auth_end.isoformat()}"
+        elif auth_start and day < auth_start:
+            warnings[appointment_id] = f"Before the authorisation starts {auth_start.isoformat()}"
     return warnings
 
 

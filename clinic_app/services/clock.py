@@ -44,6 +44,39 @@ def at_local(day: dt.date, hhmm: str, tz: str) -> dt.datetime:
     return dt.datetime.combine(day, wall, tzinfo=zone(tz)).astimezone(dt.UTC)
 
 
+def parse_time(text: str) -> str:
+    """A wall-clock time typed at the desk as 24-hour ``HH:MM`` (the board's format); also
+    takes ``930``/``0930``, ``9:30`` and ``2:30 pm``. InvalidInput names the format otherwise."""
+    raw = (text or "").strip().lower().replace(".", "")
+    suffix = ""
+    for mark in ("am", "pm"):
+        if raw.endswith(mark):
+            raw, suffix = raw[: -len(mark)].strip(), mark
+    try:
+        if ":" in raw:
+            hour_text, minute_text = raw.split(":", 1)
+        elif raw.isdigit() and len(raw) in (3, 4):
+            hour_text, minute_text = raw[:-2], raw[-2:]
+        elif raw.isdigit() and suffix:
+            hour_text, minute_text = raw, "0"
+        else:
+            raise ValueError(raw)
+        hour, minute = int(hour_text), int(minute_text)
+        if suffix:
+            if not 1 <= hour <= 12:
+                raise ValueError(raw)
+            hour = hour % 12 + (12 if suffix == "pm" else 0)
+        wall = dt.time(hour, minute)
+    except ValueError as exc:
+        raise InvalidInput(f"Enter the time as HH:MM, 24-hour (e.g. 14:30), not {text!r}.") from exc
+    return f"{wall:%H:%M}"
+
+
+def hhmm_minute(minute: int) -> str:
+    """A minute of the day as 24-hour wall-clock time, e.g. 570 -> 09:30."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def parse_day(text: str) -> dt.date:
     """A date from ``YYYY-MM-DD``; InvalidInput otherwise."""
     try:

@@ -96,6 +96,21 @@ SOAP = {
         "Reassess in two weeks; add balance work.",
     ],
 }
+# Working hours per weekday (Monday = 0): weekdays 08:00-18:00, Saturdays 08:00-13:00. Riverside
+# keeps Sunday hours with two of its physiotherapists, so that the demo shows a working board
+# whatever day it is tried; Lakeside is closed on Sundays (its board says so).
+WEEKDAY_HOURS = dict.fromkeys(range(5), (8 * 60, 18 * 60)) | {5: (8 * 60, 13 * 60)}
+SUNDAY_HOURS = (9 * 60, 14 * 60)
+SUNDAY_PROVIDERS = (0, 1)
+
+
+def hours_of(provider_index: int, weekday: int) -> tuple[int, int] | None:
+    """The demo provider's working window on a weekday (None: not working)."""
+    if weekday == 6:
+        return SUNDAY_HOURS if provider_index in SUNDAY_PROVIDERS else None
+    return WEEKDAY_HOURS[weekday]
+
+
 USERS = [
     ("reception", "Rita Alvarez", "reception", None, 0),
     ("reception2", "Leo Martins", "reception", None, 1),
@@ -145,12 +160,12 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     session.add_all(types)
     session.add_all([Fee(code=c, amount_cents=a, timed=t, description=d) for c, a, t, d in FEES])
     session.flush()
-    # Working hours: weekdays 08:00-18:00, Saturdays 08:00-13:00, closed on Sundays; and
-    # one provider away on a course just after the demo fortnight.
+    # Working hours (above), and one provider away on a course just after the demo fortnight.
     session.add_all(
-        ProviderHours(provider_id=p.id, weekday=d, start_minute=8 * 60, end_minute=(18 if d < 5 else 13) * 60)
-        for p in providers
-        for d in range(6)
+        ProviderHours(provider_id=p.id, weekday=d, start_minute=window[0], end_minute=window[1])
+        for i, p in enumerate(providers)
+        for d in range(7)
+        if (window := hours_of(i, d)) is not None
     )
     course = dt.datetime.combine(today + dt.timedelta(days=8), dt.time(9), tzinfo=zone(LOCATIONS[0][1]))
     session.add(ProviderTimeOff(provider_id=providers[0].id, starts_at=course.astimezone(dt.UTC),
@@ -189,23 +204,26 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
     busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
     for day_offset in range(-7, 8):
         day = today + dt.timedelta(days=day_offset)
-        if day.weekday() == 6:  # closed on Sundays
-            continue
         for p_index, provider in enumerate(providers):
+            window = hours_of(p_index, day.weekday())
+            if window is None:
+                continue
             location = locations[PROVIDERS[p_index][0]]
             room = rooms[location.id][p_index % 3]
             count += _provider_day(
-                session, rnd=rnd, now=now, day=day, provider=provider, location=location, room=room,
+                session, rnd=rnd, now=now, day=day, window=window, provider=provider, location=location, room=room,
                 types=types, people=people, fees=fees, busy=busy,
             )
     session.commit()
     return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count}
 
 
-def _provider_day(session, *, rnd, now, day, provider, location, room, types, people, fees, busy) -> int:
+def _provider_day(session, *, rnd, now, day, window, provider, location, room, types, people, fees, busy) -> int:
     tz = zone(location.timezone)
-    clock = dt.datetime.combine(day, dt.time(8, 0), tzinfo=tz)
-    closing = dt.datetime.combine(day, dt.time(17 if day.weekday() < 5 else 12, 0), tzinfo=tz)
+    opening, closing_minute = window
+    clock = dt.datetime.combine(day, dt.time(opening // 60, opening % 60), tzinfo=tz)
+    # The last hour of the day is left free for walk-ins and same-day bookings.
+    closing = dt.datetime.combine(day, dt.time((closing_minute - 60) // 60, 0), tzinfo=tz)
     made = 0
     while True:
         kind = rnd.choices(types, weights=[1, 6, 1, 1])[0]

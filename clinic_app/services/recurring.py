@@ -39,6 +39,7 @@ from clinic_app.services.scheduling import (
     is_late_cancel,
     publish_change,
     publish_move,
+    require_reason,
 )
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -221,10 +222,8 @@ def cancel_following(
     for_write(session)
     require(actor.role, "appointment.cancel")
     now = now or utcnow()
-    reason = (reason or "").strip()
-    if len(reason) > MAX_REASON:
-        raise InvalidInput(f"The reason is too long (at most {MAX_REASON} characters).")
     rows = [appointment for _, appointment in _following(session, appointment_id)]
+    reason = require_reason("cancelled", reason)  # the desk says why, as for one visit
     location = session.get(Location, rows[0].location_id)
     cancelled = []
     for appointment in rows:

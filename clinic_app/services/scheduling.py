@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -356,6 +357,73 @@ def transition(
     return appointment
 
 
+RELEASE_STATUSES = ("cancelled", "no_show")
+
+
+def require_reason(to_status: str, reason: str) -> str:
+    """The desk says why it cancels a visit or marks a no-show (kept on the visit's history)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            "Enter the reason for the cancellation (e.g. the patient is unwell)."
+            if to_status == "cancelled"
+            else "Enter the reason for the no-show (e.g. did not answer the phone)."
+        )
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"The reason is too long (at most {MAX_REASON} characters).")
+    return reason
+
+
+@dataclass(frozen=True)
+class ReleaseTerms:
+    """What cancelling a visit (or marking it a no-show) will mean, said before it is done."""
+
+    patient_name: str
+    when: str  # the visit's day and time at its location, e.g. "Tue 15 Dec 14:00-14:30"
+    late: bool  # a cancellation inside the location's late-cancel window
+    words: str  # what it will count as, in words
+
+
+def release_terms(
+    session: Session, *, appointment_id: int, to_status: str, now: dt.datetime | None = None
+) -> ReleaseTerms:
+    """Who and when, and whether a cancellation now counts as late (the location's window)."""
+    if to_status not in RELEASE_STATUSES:
+        raise InvalidInput("Choose to cancel the visit or to mark it a no-show.")
+    now = now or utcnow()
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None:
+        raise NotFound("That appointment no longer exists.")
+    location = session.get(Location, appointment.location_id)
+    patient = session.get(Patient, appointment.patient_id)
+    tz = location.timezone
+    when = f"{local(appointment.starts_at, tz):%a %d %b} {hhmm(appointment.starts_at, tz)}-{hhmm(appointment.ends_at, tz)}"
+    window = location.late_cancel_hours
+    if to_status == "no_show":
+        late, words = False, "It will count as a no-show in the no-show rate, and the slot is freed."
+    elif is_late_cancel(location, appointment, now):
+        hours = max(0, int((appointment.starts_at - now).total_seconds() // 3600))
+        ahead = "it has started" if appointment.starts_at <= now else f"it starts in {hours} h" if hours else "it starts within the hour"
+        late, words = True, (f"This will count as a late cancellation: {ahead}, inside {location.name}'s "
+                             f"{window}-hour window.")
+    else:
+        late, words = False, (f"This is not a late cancellation: the visit is more than {window} hours away. "
+                              "The slot is freed.")
+    return ReleaseTerms(patient_name=f"{patient.last_name}, {patient.first_name}", when=when, late=late, words=words)
+
+
+def release(
+    session: Session, *, actor: Actor, appointment_id: int, to_status: str, reason: str,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Cancel a visit or mark it a no-show from the desk: always with a reason."""
+    if to_status not in RELEASE_STATUSES:
+        raise InvalidInput("Choose to cancel the visit or to mark it a no-show.")
+    require(actor.role, TRANSITION_ACTION[to_status])
+    reason = require_reason(to_status, reason)
+    return transition(session, actor=actor, appointment_id=appointment_id, to_status=to_status, reason=reason, now=now)
+
+
 def history(session: Session, *, appointment_id: int) -> list[AppointmentEvent]:
     """The status changes of an appointment, oldest first."""
     return list(
@@ -480,16 +548,19 @@ def apply_move(
 
 
 def publish_move(session: Session, appointment: Appointment, old: tuple) -> None:
-    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it."""
+    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it.
+    A move within one provider's day is one change (every screen that showed it still does)."""
     session.refresh(appointment)
     old_location = session.get(Location, old[4])
     old_day = local_day(old[2], old_location.timezone).isoformat()
-    publish(
-        AppointmentChanged(
-            appointment_id=appointment.id, location_id=old[4], provider_id=old[0], day=old_day,
-            status=appointment.status,
+    new_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone).isoformat()
+    if (old[4], old[0], old_day) != (appointment.location_id, appointment.provider_id, new_day):
+        publish(
+            AppointmentChanged(
+                appointment_id=appointment.id, location_id=old[4], provider_id=old[0], day=old_day,
+                status=appointment.status,
+            )
         )
-    )
     publish_change(session, appointment)
 
 

@@ -1,5 +1,5 @@
 """Copay at check-in: what the payer's last answer says the patient owes for the visit,
-and recording the payment on the patient's ledger."""
+and recording the payment on the patient's ledger (a part of the visit's panel)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from clinic_app.models import Appointment
 from clinic_app.services import eligibility, ledger
 from clinic_app.services.errors import ClinicError, InvalidInput, NotAllowed, NotFound
 from clinic_app.state.auth import as_id, current_actor
+from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db
+from clinic_app.state.screen import Section
 
 METHODS = [Option(value="card", label="Card"), Option(value="cash", label="Cash"), Option(value="cheque", label="Cheque")]
 
 
-class CopayState(rx.State):
+class CopaySection(Section, CalendarState):
     """The copay part of the selected visit's panel; what was typed stays on an error."""
 
     appointment_id: int = 0
@@ -26,43 +28,39 @@ class CopayState(rx.State):
     method: str = "card"
     reference: str = ""
     methods: list[Option] = METHODS
-    message: str = ""
-    message_is_error: bool = False
 
     @rx.event
-    async def load(self, appointment_id: int, announce: bool = False):
+    async def load(self, appointment_id: int):
+        await self._load(appointment_id)
+
+    async def _load(self, appointment_id) -> None:
         try:
             # Insurance and money are the desk's (minimum necessary): a clinician's board shows neither.
             await current_actor(self, "appointment.check_in")
         except NotAllowed:
             self.appointment_id, self.eligibility, self.words, self.due_cents, self.can_take = 0, "", "", 0, False
-            return None
+            return
         except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
-            return None
+            self._fail(exc)
+            return
         try:
             wanted = as_id(appointment_id)
             due = await in_db(lambda s: eligibility.copay_due(s, appointment_id=wanted))
         except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
-            return None
+            self._fail(exc)
+            return
         try:
             may_take = bool(await current_actor(self, "payment.take"))
         except ClinicError:
             may_take = False
-        if wanted != self.appointment_id:
-            self.amount, self.reference, self.method, self.message = "", "", "card", ""
+        if wanted != self.appointment_id:  # another visit: its own fresh form
+            self.amount, self.reference, self.method = "", "", "card"
+            self._clear()
         self.appointment_id = wanted
         self.eligibility, self.words, self.due_cents = due.eligibility, due.words, due.due_cents
         self.can_take = may_take and due.due_cents > 0
         if due.due_cents and not self.amount:
             self.amount = f"{due.due_cents / 100:.2f}"
-        if announce and due.due_cents:
-            from clinic_app.state.calendar import CalendarState
-
-            calendar = await self.get_state(CalendarState)
-            calendar._ok(f"Checked in. {due.words}: record the payment in the visit's panel.")
-        return None
 
     @rx.event
     def set_amount(self, value: str):
@@ -78,24 +76,22 @@ class CopayState(rx.State):
 
     @rx.event
     async def record(self):
-        try:
-            actor = await current_actor(self, "payment.take")
-            if not self.appointment_id:
+        appointment_id, amount, method, reference = self.appointment_id, self.amount, self.method, self.reference
+
+        def work(session, actor):
+            if not appointment_id:
                 raise InvalidInput("Choose the visit first.")
-            appointment_id, amount, method, reference = self.appointment_id, self.amount, self.method, self.reference
+            appointment = session.get(Appointment, appointment_id)
+            if appointment is None:
+                raise NotFound("That appointment no longer exists.")
+            entry = ledger.take_payment(session, actor=actor, patient_id=appointment.patient_id, amount=amount,
+                                        method=method, reference=reference, appointment_id=appointment_id)
+            return -entry.amount_cents
 
-            def work(session):
-                appointment = session.get(Appointment, appointment_id)
-                if appointment is None:
-                    raise NotFound("That appointment no longer exists.")
-                entry = ledger.take_payment(session, actor=actor, patient_id=appointment.patient_id, amount=amount,
-                                            method=method, reference=reference, appointment_id=appointment_id)
-                return -entry.amount_cents
-
-            paid = await in_db(work)
-        except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
+        paid = await self._act("payment.take", work)
+        if not isinstance(paid, int):
             return None
         self.amount, self.reference = "", ""
-        self.message, self.message_is_error = f"Recorded ${paid / 100:,.2f} paid by {self.method}.", False
-        return CopayState.load(self.appointment_id)
+        await self._load(appointment_id)
+        self._ok(f"Recorded ${paid / 100:,.2f} paid by {method}.")
+        return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import reflex as rx
 
 from clinic_app.services import scheduling
-from clinic_app.services.clock import at_local, parse_day
+from clinic_app.services.clock import at_local, parse_day, parse_time
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import in_db
+from clinic_app.state.screen import Section
 
 DAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -31,10 +32,9 @@ def _parse(day: str, text: str) -> list[tuple[str, str]]:
     return windows
 
 
-class HoursState(rx.State):
+class HoursSection(Section, CalendarState):
     """What the hours panel holds; nothing typed is lost on an error."""
 
-    panel_open: bool = False
     provider_id: str = ""
     days: list[str] = [""] * 7
     day_names: list[str] = DAY_NAMES
@@ -43,22 +43,21 @@ class HoursState(rx.State):
     off_until_day: str = ""
     off_until_time: str = "17:00"
     off_reason: str = ""
-    message: str = ""
-    message_is_error: bool = False
 
     @rx.event
     async def start(self):
+        calendar = await self.get_state(CalendarState)
         try:
             await current_actor(self, "provider.hours")
         except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
-            return
-        calendar = await self.get_state(CalendarState)
+            return calendar._fail(exc)
+        calendar.show_panel("hours")
         self.provider_id = calendar.filter_provider_id or (calendar.providers[0].value if calendar.providers else "")
         self.off_from_day = self.off_until_day = calendar.day
-        self.panel_open = True
-        self.message = ""
+        self.off_from_time, self.off_until_time, self.off_reason = "09:00", "17:00", ""
+        self._clear()
         await self._load()
+        return None
 
     async def _load(self) -> None:
         if not self.provider_id:
@@ -68,8 +67,8 @@ class HoursState(rx.State):
         self.days = [_text(hours.get(d, [])) for d in range(7)]
 
     @rx.event
-    def close(self):
-        self.panel_open = False
+    async def close(self):
+        (await self.get_state(CalendarState))._close_panel()
 
     @rx.event
     async def set_provider(self, value: str):
@@ -96,11 +95,10 @@ class HoursState(rx.State):
             week = {d: _parse(DAY_NAMES[d], text) for d, text in enumerate(self.days)}
             await in_db(lambda s: scheduling.set_week_hours(s, actor=actor, provider_id=provider_id, week=week))
         except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
-            return
-        self.message, self.message_is_error = "Working hours saved.", False
+            return self._fail(exc)
+        self._ok("Working hours saved.")
         calendar = await self.get_state(CalendarState)
-        await calendar._refresh()
+        return await calendar._reload()
 
     @rx.event
     async def add_time_off(self):
@@ -108,15 +106,14 @@ class HoursState(rx.State):
             actor = await current_actor(self, "provider.hours")
             provider_id = as_id(self.provider_id)
             calendar = await self.get_state(CalendarState)
-            tz = calendar._tz
-            starts = at_local(parse_day(self.off_from_day), self.off_from_time, tz)
-            ends = at_local(parse_day(self.off_until_day), self.off_until_time, tz)
+            tz = calendar.location_zone()
+            starts = at_local(parse_day(self.off_from_day), parse_time(self.off_from_time), tz)
+            ends = at_local(parse_day(self.off_until_day), parse_time(self.off_until_time), tz)
             reason = self.off_reason
             await in_db(lambda s: scheduling.add_time_off(
                 s, actor=actor, provider_id=provider_id, starts_at=starts, ends_at=ends, reason=reason))
         except ClinicError as exc:
-            self.message, self.message_is_error = str(exc), True
-            return
-        self.message, self.message_is_error = "Time off added.", False
+            return self._fail(exc)
+        self._ok("Time off added.")
         self.off_reason = ""
-        await calendar._refresh()
+        return await calendar._reload()

@@ -7,13 +7,12 @@ the median than gathering them all, REFLEX.md), and Reflex sends each its delta.
 Only clients whose socket this worker holds are registered here, so with several
 workers each one pushes to its own browsers.
 
-Boards take a shorter way for the commonest change, a status change in place (a
-check-in, a signature): the worker records it in the topic's shared overlay
-(live/overlay.py) and sends every board of the topic the same pre-encoded delta with
-that overlay, one socket.io room emit, without touching the boards' states. Every
-other board change goes the per-board way above. One lock orders all of a worker's
-pushes and a board's joining of its room, so that a socket never gets an older overlay
-after a newer one.
+Boards take a shorter way for every change (a check-in, a signature, a move, a booking, a
+cancellation): the worker records the visit's newest row in the topic's shared overlay
+(live/overlay.py) and writes the same pre-encoded delta, that one row, on the socket of
+every board in view of the topic, without touching the boards' states; each browser
+places the row in its own view. One lock orders all of a worker's pushes and a board's
+joining of its room, so that a socket never gets an older row after a newer one.
 """
 
 from __future__ import annotations
@@ -26,13 +25,12 @@ from dataclasses import dataclass
 import reflex as rx
 from engineio import packet as engineio_packet
 from reflex.constants import SocketEvent
-from reflex.constants.state import FIELD_MARKER
 from socketio import packet as socketio_packet
 
 from clinic_app.db import session_scope
 from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
 from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic
-from clinic_app.live.overlay import overlays
+from clinic_app.live.overlay import live_key, overlays
 from clinic_app.services import billing, board, kpi
 from clinic_app.services.actor import Actor
 
@@ -48,15 +46,20 @@ class Surface:
     topic: Callable[[AppointmentChanged], str | list[str]]
     build: Callable[..., object]  # build(event), or build(event, topic) when per_topic
     state: type[rx.State]
-    apply: str  # the state's method that takes the built row
+    apply: str  # the state's method that takes the built row (none for a shared surface)
     per_topic: bool = False  # one row per topic (a KPI range and filters), not one per event
     event_type: type = AppointmentChanged  # the events this surface shows
-    shared: bool = False  # a status change in place goes to the topic's shared overlay (boards)
+    shared: bool = False  # every change goes to the topic's shared overlay, one delta for all (boards)
 
 
 def _card(event: AppointmentChanged) -> dict:
     with session_scope() as session:
         return board.card(session, appointment_id=event.appointment_id)
+
+
+def _board_row(event: AppointmentChanged) -> dict:
+    """What a board draws of the changed visit (the browser places it)."""
+    return board.client_row(_card(event))
 
 
 def _queue_row(event: AppointmentChanged) -> dict | None:
@@ -120,7 +123,7 @@ def surfaces() -> list[Surface]:
 
         _surfaces.extend(
             [
-                Surface("board", lambda e: board_topic(e.location_id, e.day), _card, CalendarState, "apply_card", shared=True),
+                Surface("board", lambda e: board_topic(e.location_id, e.day), _board_row, CalendarState, "", shared=True),
                 Surface("chart", live_topics, live_row, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
                 Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True),
@@ -171,11 +174,8 @@ async def _push(surface: Surface, topic: str, event: AppointmentChanged | Claims
     row = cache[key]
     if not surface.shared:
         return await _each(surface, tokens, row)
-    # A full overlay is folded into every board's cards by this push, and starts again.
-    fold = overlays.fold(topic) if overlays.full(topic) else {}
-    if overlays.observe(topic, row) and not fold:
-        return await _broadcast(surface, topic)
-    return await _each(surface, tokens, row, fold)
+    stamped = overlays.record(topic, row)
+    return await _broadcast(surface, topic, stamped) if stamped is not None else 0
 
 
 async def _each(surface: Surface, tokens: list[str], *args) -> int:
@@ -213,20 +213,20 @@ def _room(topics: list[str]) -> str:
     return "overlay:" + "|".join(sorted(topics))
 
 
-def _overlay_update(state: type[rx.State], topics) -> dict:
-    """The delta a board's browser applies: its live_status and live_label, whole."""
-    status, label = overlays.union(topics)
-    marker = FIELD_MARKER
-    return {"delta": {state.get_full_name(): {"live_status" + marker: status, "live_label" + marker: label}}}
+def _overlay_update(state: type[rx.State], rows: dict[str, dict]) -> dict:
+    """The delta a board's browser applies: each row under its own ``live:<id>`` key of the
+    board's state object (the keys it does not name keep their rows)."""
+    return {"delta": {state.get_full_name(): rows}}
 
 
-async def _broadcast(surface: Surface, topic: str) -> int:
-    """Send the topic's overlay to every board in view of it: encoded once per room, then
+async def _broadcast(surface: Surface, topic: str, row: dict) -> int:
+    """Send the changed visit's row to every board in view of the topic: encoded once, then
     queued on each socket in turn (socket.io's own room emit makes and awaits a task per
     socket, which measured as much again as the writes)."""
     namespace = _app.event_namespace
     server = namespace.server
     pushed = 0
+    message = None
     for room, topics in list(_room_topics.items()):
         if topic not in topics:
             continue
@@ -234,9 +234,10 @@ async def _broadcast(surface: Surface, topic: str) -> int:
         if not members:
             del _room_topics[room]
             continue
-        data = [str(SocketEvent.EVENT), _overlay_update(surface.state, topics)]
-        encoded = server.packet_class(socketio_packet.EVENT, namespace=namespace.namespace, data=data).encode()
-        message = engineio_packet.Packet(engineio_packet.MESSAGE, encoded)
+        if message is None:
+            data = [str(SocketEvent.EVENT), _overlay_update(surface.state, {live_key(row["id"]): row})]
+            encoded = server.packet_class(socketio_packet.EVENT, namespace=namespace.namespace, data=data).encode()
+            message = engineio_packet.Packet(engineio_packet.MESSAGE, encoded)
         for eio_sid in members:
             await server.eio.send_packet(eio_sid, message)
         pushed += len(members)
@@ -273,7 +274,7 @@ async def _join(token: str, sid: str, state: type[rx.State], topics: list[str]) 
         await namespace.enter_room(sid, room)
         _room_of[token] = (sid, room)
         _room_topics[room] = tuple(sorted(topics))
-        await namespace.emit(str(SocketEvent.EVENT), _overlay_update(state, topics), to=sid)
+        await namespace.emit(str(SocketEvent.EVENT), _overlay_update(state, overlays.union(topics)), to=sid)
         for shown in overlays.topics():  # days no board on this worker shows any more
             if not registry.tokens(shown):
                 overlays.drop(shown)

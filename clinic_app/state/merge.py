@@ -12,6 +12,7 @@ from clinic_app.services.patients import describe
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState, PatientHit
 from clinic_app.state.common import in_db
+from clinic_app.state.screen import Section
 
 TABLE_WORDS = {
     "appointment": "Appointments", "appointment_series": "Recurring series", "care_case": "Episodes of care",
@@ -32,10 +33,9 @@ class CompareRow:
     duplicate: str
 
 
-class MergeState(rx.State):
+class MergeSection(Section, CalendarState):
     """Two records chosen by search; nothing changes until the confirm button."""
 
-    panel_open: bool = False
     which: str = "keep"  # the search box fills "keep" or "duplicate"
     query: str = ""
     hits: list[PatientHit] = []
@@ -46,8 +46,6 @@ class MergeState(rx.State):
     rows: list[CompareRow] = []
     clashes: list[str] = []
     reason: str = ""
-    message: str = ""
-    message_is_error: bool = False
 
     @rx.event
     async def start(self):
@@ -56,17 +54,15 @@ class MergeState(rx.State):
         except ClinicError as exc:
             return self._say(str(exc), error=True)
         calendar = await self.get_state(CalendarState)
-        calendar.booking_open = False
-        calendar.selected_id = 0
-        self.panel_open = True
+        calendar.show_panel("merge")
         self.which, self.query, self.hits, self.rows, self.clashes = "keep", "", [], [], []
         self.keep_id, self.keep_label, self.duplicate_id, self.duplicate_label, self.reason = 0, "", 0, "", ""
         self.message = ""
         return None
 
     @rx.event
-    def close(self):
-        self.panel_open = False
+    async def close(self):
+        (await self.get_state(CalendarState))._close_panel()
 
     @rx.event
     def search_for(self, which: str):
@@ -150,8 +146,10 @@ class MergeState(rx.State):
         self.rows, self.clashes, self.duplicate_id, self.duplicate_label, self.reason = [], [], 0, "", ""
         self._say(text, error=False)
         calendar = await self.get_state(CalendarState)
-        calendar._ok(text)
-        return await calendar._refresh()
+        return await calendar._reload()
 
     def _say(self, text: str, *, error: bool):
-        self.message, self.message_is_error = text, error
+        if error:
+            self._fail(text)
+        else:
+            self._ok(text)

@@ -11,6 +11,7 @@ from clinic_app.services import patients
 from clinic_app.services.errors import ClinicError, PossibleDuplicate
 from clinic_app.services.patients import Registration, RegistrationInvalid
 from clinic_app.state.auth import current_actor
+from clinic_app.state.booking import BookingSection
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db, today_at
 
@@ -117,8 +118,7 @@ class RegistrationState(rx.State):
             self.message = str(exc)
             return
         calendar = await self.get_state(CalendarState)
-        calendar.booking_open = False
-        calendar.selected_id = 0
+        calendar.show_panel("registration")
         if self.editing_id or self.context != "board":
             self.form, self.editing_id, self.history, self.problems = _blank(today), 0, [], {}
         self.context = "board"
@@ -164,11 +164,11 @@ class RegistrationState(rx.State):
     @rx.event
     async def start_edit(self):
         """Edit the patient chosen in the booking form."""
-        calendar = await self.get_state(CalendarState)
         self.context = "board"
-        edited = await self._open_edit(calendar.form_patient_id)
-        if self.panel_open and self.editing_id == calendar.form_patient_id and not self.message:
-            calendar.booking_open = False
+        patient_id = (await self.get_state(BookingSection)).patient_id
+        edited = await self._open_edit(patient_id)
+        if self.panel_open and self.editing_id == patient_id and not self.message:
+            (await self.get_state(CalendarState)).show_panel("registration")
         return edited
 
     async def _open_edit(self, patient_id: int):
@@ -232,8 +232,9 @@ class RegistrationState(rx.State):
             profile._ok(saved)
             return ProfileState.load
         calendar = await self.get_state(CalendarState)
-        if calendar.form_patient_id == patient_id:
-            calendar.form_patient_label = label
+        booking = await self.get_state(BookingSection)
+        if booking.patient_id == patient_id:
+            booking.patient_label = label
         calendar._ok(saved)
         # The panel stays open with the saved values and the history brought up to date.
         return RegistrationState.start_edit
@@ -258,12 +259,19 @@ class RegistrationState(rx.State):
         )
 
     @rx.event
-    def close(self):
+    async def close(self):
         self.panel_open = False
+        was_editing = self.editing_id
         if self.editing_id:  # what was typed for a patient on file is not kept for a new one
             self.form, self.editing_id, self.history, self.problems = _blank(), 0, [], {}
         if self.context == "page":
             return rx.call_script("window.history.back()")
+        if self.context == "board":
+            calendar = await self.get_state(CalendarState)
+            if was_editing:
+                calendar.show_panel("booking")  # back to the booking form it was opened from
+            else:
+                calendar._close_panel()
         return None
 
     @rx.event
@@ -314,6 +322,6 @@ class RegistrationState(rx.State):
 
             return rx.redirect(routes.patient_profile(patient_id))
         calendar = await self.get_state(CalendarState)
-        await calendar.choose_registered(patient_id, label)
+        await (await self.get_state(BookingSection)).choose_registered(patient_id, label)
         calendar._ok(f"Registered {label}. Choose a time and book.")
         return None

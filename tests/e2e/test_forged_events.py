@@ -114,19 +114,24 @@ def test_a_biller_cannot_check_patients_in_or_book(forged):
         tab = Tab(base, names, "/billing", tokens["biller"])
         await tab.connect()
         await asyncio.sleep(1.5)
-        await tab.send(f"{names.calendar}.check_in", {"appointment_id": visit_id})
+        await tab.send(f"{names.calendar}.select", {"appointment_id": visit_id})  # the panel's visit
         await asyncio.sleep(1.0)
-        after_check_in = dict(tab.vars.get(names.calendar, {}))
-        await tab.send(f"{names.calendar}.book", {})
+        after_select = dict(tab.vars.get(names.visit, {}))
+        await tab.send(f"{names.visit}.check_in", {})
+        await asyncio.sleep(1.0)
+        after_check_in = dict(tab.vars.get(names.visit, {}))
+        await tab.send(f"{names.booking}.book", {})
         await asyncio.sleep(1.0)
         await tab.close()
-        return after_check_in, tab.vars
+        return after_select, after_check_in, tab.vars
 
     with Session(engine) as s:
         booked_before = len(s.exec(select(Appointment.id)).all())
-    after_check_in, seen = _run(scenario())
+    after_select, after_check_in, seen = _run(scenario())
+    assert after_select["message" + marker] == "The biller role may not view the calendar board."
+    assert not after_select.get("row" + marker)  # no visit's details reached the biller
     assert after_check_in["message" + marker] == "The biller role may not check patients in."
-    assert seen[names.calendar]["message" + marker] == "The biller role may not book appointments."
+    assert seen[names.booking]["message" + marker] == "The biller role may not book appointments."
     with Session(engine) as s:
         assert s.get(Appointment, visit_id).status == "booked"
         assert len(s.exec(select(Appointment.id)).all()) == booked_before  # nothing was booked

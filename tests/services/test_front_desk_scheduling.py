@@ -188,6 +188,9 @@ def test_the_board_shades_hours_and_time_off_and_shows_the_wait(session, clinic)
     ]
     assert not [b for b in view.blocks if b["provider_id"] == clinic.providers[1].id]  # no hours set: never shaded
     [card] = view.cards
+    assert card["duration"] == 30
+    # The front-desk times come with the selected visit's card (the board's cards leave them out).
+    card = board.card(session, appointment_id=appt.id)
     assert (card["arrived_label"], card["wait_minutes"], card["duration"]) == ("08:52", 12, 30)
 
 
