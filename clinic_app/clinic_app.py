@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from clinic_app import reminder_worker, routes
-from clinic_app.api import build_api
+from clinic_app import reminder_worker, routes, upkeep
+from clinic_app.api import build_api, guard
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
@@ -13,7 +13,7 @@ from clinic_app.pages.chart import chart_page
 from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
-from clinic_app.state import live_push
+from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.api_tokens import ApiTokenState
 from clinic_app.state.auth import AuthState
@@ -24,8 +24,10 @@ from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState
 
-# The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
-app = rx.App(stylesheets=["/clinic.css"], api_transformer=build_api())
+# The FHIR routes (/fhir/...), sign-in (/auth/...) and attachment downloads sit in front of
+# Reflex's own backend app; the guard (security headers, body limits, the /_upload check)
+# wraps all of it (api_transformer).
+app = rx.App(stylesheets=["/clinic.css"], api_transformer=[build_api(), guard()])
 app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
 app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
@@ -41,4 +43,6 @@ app.add_page(measures_page, route=routes.ADMIN_MEASURES, title="Outcome measures
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 live_push.install(app)
+sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
+app.register_lifespan_task(upkeep.run)

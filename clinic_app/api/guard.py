@@ -117,8 +117,11 @@ class Guard:
             return
         path, method = scope.get("path", ""), scope.get("method", "GET")
         page = method in ("GET", "HEAD") and _is_page(path)
-        if page:  # the page's HTML is read whole to list its inline scripts' hashes: no compression
-            scope = {**scope, "headers": [(k, v) for k, v in scope.get("headers", ()) if k != b"accept-encoding"]}
+        if page:  # the page's HTML is read whole to list its inline scripts' hashes: no compression,
+            # and its bytes sent through here (not handed to the server as a file to send)
+            extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
+            scope = {**scope, "extensions": extensions,
+                     "headers": [(k, v) for k, v in scope.get("headers", ()) if k != b"accept-encoding"]}
         send = self._secured(send, path, page)
         limit = limit_for(path, method)
         declared = _header(scope, b"content-length")

@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 
 from passlib.context import CryptContext
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from clinic_app import settings
@@ -239,6 +240,28 @@ def end_session(session: Session, *, token: str) -> int | None:
     if ended is not None:
         sessions_ended([ended])
     return ended
+
+
+def end_idle_sessions(session: Session, *, now: dt.datetime | None = None) -> list[int]:
+    """End every session idle for IDLE_MINUTES or past its expiry (automatic log-off), without
+    waiting for its tabs' next event; their tabs are then sent to sign-in. The ids it ended."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(minutes=settings.IDLE_MINUTES)
+    for_write(session)
+    rows = session.exec(select(UserSession).where(
+        UserSession.ended_at.is_(None),
+        or_(UserSession.expires_at <= now,
+            and_(UserSession.last_seen_at.is_not(None), UserSession.last_seen_at <= cutoff),
+            and_(UserSession.last_seen_at.is_(None), UserSession.created_at <= cutoff)),
+    )).all()
+    for row in rows:
+        row.ended_at = now
+        session.add(row)
+        audit.record(session, actor=None, action="session_expired" if row.expires_at <= now else "session_idle_timeout",
+                     entity="user", entity_id=row.user_id)
+    session.commit()
+    sessions_ended([row.id for row in rows])
+    return [row.id for row in rows]
 
 
 def _end_all_sessions(session: Session, user_id: int, now: dt.datetime, keep: int | None = None) -> list[int]:

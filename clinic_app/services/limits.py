@@ -12,6 +12,7 @@ events use nor piles up without end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -108,10 +109,8 @@ class HashPool:
     def _lower_priority(self) -> None:
         # Linux: the nice value is per thread and argon2's lane threads, created by this one,
         # inherit it; the event loop and the screens' threads keep the CPU first.
-        try:
+        with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
-        except (AttributeError, OSError):
-            pass
 
     async def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the pool; Busy at once when the queue is full."""
