@@ -229,9 +229,11 @@ _REPLACED = {b"x-frame-options", b"x-content-type-options", b"referrer-policy", 
 
 
 async def _plain(send, status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
+    """A refusal sent before the request's body was read: the connection is not reused after it."""
     body = text.encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
 
 
