@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlmodel import Session, col, func, select
 
 from clinic_app import settings
@@ -121,6 +121,30 @@ def record(
     session.add(row)
     session.flush()  # the next row in this transaction chains onto this one
     return row
+
+
+def record_many(session: Session, *, actor: Actor | None, entries: list[dict], source: str = "") -> None:
+    """Append several audit rows at once (each a dict of record's keywords: action, entity,
+    entity_id, patient_id, detail): one look-up of the chain's head and one multi-row insert,
+    so that a transaction recording a page of views holds the write lock for a moment only."""
+    if not entries:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    session.flush()
+    previous = session.exec(select(AuditLog.row_hash).order_by(col(AuditLog.id).desc()).limit(1)).first() or ""
+    key, at, rows = audit_key(), utcnow(), []
+    for entry in entries:
+        row = AuditLog(
+            at=at, user_id=actor.user_id if actor else None, role=actor.role if actor else "",
+            action=entry["action"][:40], entity=entry["entity"][:40], entity_id=entry.get("entity_id"),
+            patient_id=entry.get("patient_id"), source=(source or (actor.source if actor else ""))[:80],
+            detail=entry.get("detail", "")[:200], prev_hash=previous, keyed=True,
+        )
+        row.row_hash = _digest(row, key)
+        previous = row.row_hash
+        rows.append(row.model_dump(exclude={"id"}))
+    session.execute(insert(AuditLog), rows)  # in order: ids follow the chain
 
 
 @dataclass

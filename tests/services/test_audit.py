@@ -243,3 +243,17 @@ def test_a_chain_recomputed_whole_as_plain_hashes_differs_from_its_anchor(engine
         assert audit.verify(fresh).intact  # a whole plain chain...
         verdict = audit.verify(fresh, anchors=anchors)
     assert not verdict.intact and "re-chained" in verdict.problem and verdict.first_bad_id == rows[-1].id
+
+
+def test_a_page_of_views_is_recorded_in_one_insert_that_keeps_the_chain(session, clinic):
+    _sign_ins(session, 1)
+    audit.record_many(session, actor=clinic.clinician, source="api 10.0.0.9", entries=[
+        {"action": "view", "entity": "fhir.Patient", "entity_id": p.id, "patient_id": p.id, "detail": "API search"}
+        for p in clinic.patients
+    ])
+    audit.record(session, actor=clinic.clinician, action="view", entity="note", entity_id=1)
+    session.commit()
+    views = session.exec(select(AuditLog).where(AuditLog.entity == "fhir.Patient").order_by(AuditLog.id)).all()
+    assert [v.patient_id for v in views] == [p.id for p in clinic.patients]
+    assert all(v.source == "api 10.0.0.9" and v.keyed for v in views)
+    assert audit.verify(session).intact
