@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -273,10 +274,23 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
             actor = _billing_actor(session, args.user)
             summary = apply(session, actor, data)
     except (ClinicError, OSError) as exc:
-        print(f"{path.name}: {exc} {nothing}", file=sys.stderr)
+        print(f"{path.name}: {_with_nothing(str(exc), nothing)}", file=sys.stderr)
         return 1
     print(report(path.name, summary))
     return 0
+
+
+def _plb_words(cents: int) -> str:
+    if not cents:
+        return ""
+    return f"; provider-level adjustments (PLB) {'withheld' if cents > 0 else 'added'} ${abs(cents) / 100:,.2f}"
+
+
+def _with_nothing(message: str, nothing: str) -> str:
+    """The refusal, saying once that nothing changed (many messages say it already)."""
+    if re.search(r"nothing (was|is) (changed|posted|imported|read)", message, re.IGNORECASE):
+        return message
+    return f"{message} {nothing}"
 
 
 def _claims_ack(args) -> int:
@@ -303,7 +317,8 @@ def _era(args) -> int:
         apply=lambda session, actor, data: era.post(session, actor=actor, text=data),
         report=lambda name, summary: (
             f"Posted {name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
-            f"{summary['denied']} denied (see the denial worklist)."
+            f"{summary['denied']} denied (see the denial worklist)"
+            + _plb_words(summary.get("provider_adjustments_cents", 0)) + "."
         ),
     )
 
@@ -331,9 +346,12 @@ def _eligibility(args) -> int:
             actor = _billing_actor(session, args.user)
             results = eligibility.import_271(session, actor=actor, raw=path.read_bytes())
     except (ClinicError, OSError) as exc:
-        print(f"{exc} Nothing was changed.", file=sys.stderr)
+        print(_with_nothing(str(exc), "Nothing was changed."), file=sys.stderr)
         return 1
     for row in results:
+        if row["status"] == "not_found":
+            print(f"Coverage {row['coverage_id']}: not found at the payer, {eligibility.aaa_words(row['reason'])}")
+            continue
         copay = "unknown" if row["copay_cents"] is None else f"${row['copay_cents'] / 100:,.2f}"
         print(f"Coverage {row['coverage_id']}: {row['status']}, copay {copay}")
     return 0
@@ -370,31 +388,54 @@ def _fhir(args) -> int:
 
 
 def _hl7(args) -> int:
-    from clinic_app.db import one_transaction
+    from clinic_app.db import one_transaction, session_scope
     from clinic_app.services import hl7v2
 
     migrate()
     if args.hl7_command == "listen":
         from clinic_app.api.mllp import serve_mllp
 
-        return serve_mllp(host=args.host, port=args.port, username=args.username)
+        code = serve_mllp(host=args.host, port=args.port, username=args.username)
+        # Stopped: the port is closed, every connection and session ended. Leave at once rather than
+        # tearing down the interpreter (the ICD-10-CM tables loaded with the services take seconds
+        # to free on a busy machine, and a stop is expected within 2 s).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.file == "-":
         text = sys.stdin.read()
     else:
         with open(args.file, encoding="utf-8", newline="") as handle:
             text = handle.read()
-    # A file is one batch: every message applied, or (one refused) none of them.
+    from clinic_app.services.errors import InvalidInput
+
     try:
-        with one_transaction() as session:
-            acks = hl7v2.ingest_batch(session, username=args.username, messages=hl7v2.split_messages(text))
-    except hl7v2.BatchRefused as refused:
-        for ack in refused.acks:
-            print(ack.replace("\r", "\n"))
-        print(str(refused), file=sys.stderr)
+        messages = hl7v2.read_batch(text)  # plain messages, or an FHS/BHS batch checked against its trailer
+    except InvalidInput as exc:
+        print(str(exc), file=sys.stderr)
         return 1
-    for ack in acks:
+    if re.search(r"(^|[\r\n])\s*(FHS|BHS)", text):
+        # An HL7 batch (FHS/BHS) is one: every message applied, or (one refused) none of them.
+        try:
+            with one_transaction() as session:
+                acks = hl7v2.ingest_batch(session, username=args.username, messages=messages)
+        except hl7v2.BatchRefused as refused:
+            for ack in refused.acks:
+                print(ack.replace("\r", "\n"))
+            print(str(refused), file=sys.stderr)
+            return 1
+        for ack in acks:
+            print(ack.replace("\r", "\n"))
+        return 0
+    # Plain messages one after another (a feed's log): each applied on its own, as they would
+    # have arrived over MLLP.
+    failed = 0
+    for message in messages:
+        with session_scope() as session:
+            ack = hl7v2.ingest(session, username=args.username, message=message)
         print(ack.replace("\r", "\n"))
-    return 0
+        failed += "MSA|AA|" not in ack
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -163,7 +163,7 @@ def for_write(session: Session) -> None:
     if session.info.get(_OWNED):
         return
     if session.in_transaction():
-        if (session.get_transaction().nested or session.new or session.dirty or session.deleted
+        if (session.in_nested_transaction() or session.new or session.dirty or session.deleted
                 or session.info.get(_WROTE)):
             return
         session.commit()

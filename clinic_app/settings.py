@@ -53,6 +53,15 @@ def export_dir() -> Path:
 TIMED_UNIT_RULE = os.environ.get("CLINIC_TIMED_UNIT_RULE", "cms")
 
 
+def x12_usage() -> str:
+    """ISA15 of every X12 file the clinic sends (837P, 270): T (test, the default) until the
+    clearinghouse has certified the clinic, then P (production): ``CLINIC_X12_USAGE``."""
+    value = (os.environ.get("CLINIC_X12_USAGE") or "T").strip().upper()
+    if value not in ("T", "P"):
+        raise ValueError(f"CLINIC_X12_USAGE must be T (test) or P (production), not {value[:10]!r}.")
+    return value
+
+
 def data_dir() -> Path:
     """The clinic's own files that are not in the database (the audit key and its anchors)."""
     return Path(os.environ.get("CLINIC_DATA_DIR") or PROJECT_ROOT / "data")

@@ -24,6 +24,7 @@ ON_A_THREAD = {
     ("clinic_app/state/live_push.py", "_queue_row"),
     ("clinic_app/state/live_push.py", "_kpis"),
     ("clinic_app/state/live_push.py", "_claim_sections"),
+    ("clinic_app/state/chart.py", "live_row"),
 }
 # What opens a session or a connection of its own.
 OPENERS = {"session_scope", "engine", "Session"}

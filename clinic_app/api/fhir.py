@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -28,7 +29,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
 from clinic_app import db, settings
 from clinic_app.db import utcnow
@@ -56,14 +57,77 @@ EXPORT_HOURS = 24
 STALE_EXPORT_SECONDS = 3600
 
 _STATUS = {InvalidInput: 400, NotFound: 404, NotAllowed: 403, SlotTaken: 409, IllegalTransition: 409, NoteAlreadySigned: 409}
-_ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict", 413: "too-long"}
+_ISSUE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 406: "not-supported",
+          409: "conflict", 413: "too-long", 415: "not-supported"}
 
 
-def outcome(status: int, message: str, headers: dict | None = None) -> JSONResponse:
-    """An OperationOutcome response."""
-    body = {"resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": _ISSUE.get(status, "exception"), "diagnostics": message}]}
+def outcome(status: int, message: str, headers: dict | None = None, issues: list[tuple[str, str]] | None = None) -> JSONResponse:
+    """An OperationOutcome response; ``issues`` (FHIRPath, problem) adds one issue per path."""
+    found = [{"severity": "error", "code": _ISSUE.get(status, "exception"), "diagnostics": message}]
+    if issues:  # the first issue says it all in words; each path has its own issue
+        found = [{"severity": "error", "code": "structure" if "element" in problem or "must be" in problem else "code-invalid",
+                  "diagnostics": message if n == 0 else f"{path}: {problem}", "expression": [path]}
+                 for n, (path, problem) in enumerate(issues)]
+    body = {"resourceType": "OperationOutcome", "issue": found}
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+# What this server answers in (http.html "Content Types and encodings"): JSON, and NDJSON for bulk files.
+JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir",
+                "ndjson", "application/ndjson", "application/fhir+ndjson"}
+
+
+def _accepts_json(accept: str) -> bool:
+    """Whether an Accept header lets the server answer JSON (q=0 excludes a type)."""
+    for media_range in accept.split(","):
+        kind, *params = [part.strip().lower() for part in media_range.split(";")]
+        quality = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        try:
+            wanted = float(quality) > 0
+        except ValueError:
+            wanted = True
+        if wanted and (kind in JSON_FORMATS or kind in ("*/*", "application/*", "")):
+            return True
+    return False
+
+
+def not_acceptable(request: Request) -> Response | None:
+    """406 when ``_format`` or Accept asks for anything but JSON (XML, Turtle, HTML)."""
+    wanted = request.query_params.get("_format")
+    if wanted is not None and wanted.split(";")[0].strip().lower() not in JSON_FORMATS:
+        return outcome(406, f"_format {wanted[:40]!r} is not offered: this server answers in JSON (application/fhir+json) only.")
+    accept = request.headers.get("accept")
+    if accept and not _accepts_json(accept):
+        return outcome(406, f"Accept {accept[:60]!r} is not offered: this server answers in JSON (application/fhir+json) only.")
+    return None
+
+
+def fhir_endpoint(endpoint: Callable) -> Callable:
+    """An endpoint that negotiates the format (406) and answers HEAD with GET's status and headers only."""
+    async def wrapped(request: Request) -> Response:
+        refused = not_acceptable(request)
+        response = refused or await endpoint(request)
+        if request.method == "HEAD" and hasattr(response, "body"):
+            return Response(status_code=response.status_code, headers=dict(response.headers))
+        return response
+
+    return wrapped
+
+
+class AnyMethod:
+    """An endpoint as an ASGI app, so that its Route takes every method (Starlette gives a plain
+    function route GET only): /fhir and unknown paths answer PATCH, TRACE or FOO in FHIR too."""
+
+    def __init__(self, endpoint: Callable):
+        self.app = request_response(endpoint)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self.app(scope, receive, send)
+
+
+def lenient(request: Request) -> bool:
+    """``Prefer: handling=lenient`` (search.html: ignore parameters the server does not know)."""
+    return "handling=lenient" in request.headers.get("prefer", "").replace(" ", "").lower()
 
 
 def fhir_json(body: dict, status: int = 200, headers: dict | None = None) -> JSONResponse:
@@ -129,7 +193,7 @@ class FhirApi:
         except _Unauthorised as exc:
             return outcome(401, str(exc), {"WWW-Authenticate": 'Bearer realm="fhir"'})
         except ClinicError as exc:
-            return outcome(_STATUS.get(type(exc), 400), str(exc))
+            return outcome(_STATUS.get(type(exc), 400), str(exc), issues=getattr(exc, "issues", None))
 
     async def refused(self, request: Request) -> Response | None:
         """A 401 for a request whose token is not live, before its body is read (None if it is)."""
@@ -180,9 +244,11 @@ class FhirApi:
 
     async def type_level(self, request: Request) -> Response:
         resource_type = request.path_params["type"]
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             params = list(request.query_params.multi_items())
             return await _threaded(self.handle, request, lambda s, g: self._search(s, g, request, resource_type, params))
+        if request.headers.get("if-none-exist"):
+            return outcome(400, "Conditional create (If-None-Exist) is not supported; search first, then create.")
         resource = await self.read(request)
         if isinstance(resource, Response):
             return resource
@@ -190,8 +256,11 @@ class FhirApi:
 
     async def instance_level(self, request: Request) -> Response:
         resource_type, ident = request.path_params["type"], request.path_params["id"]
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):
             return await _threaded(self.handle, request, lambda s, g: self._read(s, g, request, resource_type, ident))
+        if request.headers.get("if-match"):
+            return outcome(400, "This server keeps no versions (CapabilityStatement: versioning no-version), so it "
+                                "cannot check If-Match; send the update without it.")
         resource = await self.read(request)
         if isinstance(resource, Response):
             return resource
@@ -204,12 +273,28 @@ class FhirApi:
         # The whole Bundle in one transaction of its own: all of it, or nothing.
         return await _threaded(self.handle, request, lambda s, g: self._transaction(s, g, request, bundle), owned=True)
 
+    async def search_post(self, request: Request) -> Response:
+        """POST [type]/_search: the parameters in an application/x-www-form-urlencoded body (and the URL)."""
+        resource_type = request.path_params["type"]
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            raw = await _read_capped(request, MAX_BODY)
+            if raw and kind != "application/x-www-form-urlencoded":
+                return outcome(415, "Send the search parameters as application/x-www-form-urlencoded.")
+            form = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            return outcome(400, "The form is not UTF-8 text.")
+        except InvalidInput as exc:
+            return outcome(400, str(exc))
+        params = [*request.query_params.multi_items(), *form]
+        return await _threaded(self.handle, request, lambda s, g: self._search(s, g, request, resource_type, params))
+
     def _search(self, session, grant, request, resource_type, params) -> Response:
         if resource_type not in fhir.TYPES:
             raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
         self.scope(grant, resource_type, "read")
         bundle = fhir.search(session, actor=actor_for(grant.user), resource_type=resource_type, params=params,
-                             base_url=self.base(request), source=self.source(request))
+                             base_url=self.base(request), source=self.source(request), lenient=lenient(request))
         return fhir_json(bundle)
 
     def _read(self, session, grant, request, resource_type, ident) -> Response:
@@ -238,7 +323,8 @@ class FhirApi:
         if resource_type not in fhir.WRITABLE:
             return outcome(405, f"{resource_type[:40]} cannot be changed through this API; Patient and Appointment can.")
         self.scope(grant, resource_type, "write")
-        if resource.get("resourceType") != resource_type or str(resource.get("id", ident)) != ident:
+        if resource.get("resourceType") != resource_type or "id" not in resource or str(resource.get("id")) != ident:
+            # http.html "update": the body SHALL have an id element equal to the id in the URL.
             raise InvalidInput(f"The body must be {resource_type} with id {ident[:20]} (the id in the URL).")
         if not fhir.is_row_id(ident):
             raise NotFound(f"{resource_type}/{ident[:20]} does not exist.")
@@ -263,12 +349,20 @@ class FhirApi:
 
     # -- bulk export ---------------------------------------------------------------------
     async def export_kickoff(self, request: Request) -> Response:
-        return await _threaded(self.handle, request, lambda s, g: self._kickoff(s, g, request))
+        params = [(k, v) for k, v in request.query_params.multi_items() if k != "_format"]
+        if request.method == "POST":
+            # Bulk Data IG: a POST kick-off carries its parameters in a Parameters resource.
+            try:
+                params += fhir.export_parameters(await self.body(request))
+            except InvalidInput as exc:
+                return outcome(400, str(exc), issues=getattr(exc, "issues", None))
+        return await _threaded(self.handle, request, lambda s, g: self._kickoff(s, g, request, params))
 
-    def _kickoff(self, session, grant, request) -> Response:
+    def _kickoff(self, session, grant, request, params) -> Response:
         if request.headers.get("prefer", "").replace(" ", "").lower().find("respond-async") < 0:
             raise InvalidInput("Bulk export runs in the background: send the header Prefer: respond-async.")
-        types = fhir.export_types(request.query_params.get("_type"))
+        asked = fhir.export_request(params)
+        types = asked.types
         for kind in types:
             self.scope(grant, kind, "read")
         actor = actor_for(grant.user, self.source(request))
@@ -279,7 +373,8 @@ class FhirApi:
         folder.mkdir(parents=True)
         meta = {"user_id": grant.user.id, "request": str(request.url), "transactionTime": fhir._instant(utcnow())}
         (folder / "job.json").write_text(json.dumps(meta))
-        threading.Thread(target=self._run_export, args=(folder, actor, meta, types), daemon=True, name=f"fhir-export-{job[:8]}").start()
+        threading.Thread(target=self._run_export, args=(folder, actor, meta, types, asked.since), daemon=True,
+                         name=f"fhir-export-{job[:8]}").start()
         return Response(status_code=202, headers={"Content-Location": f"{self.base(request)}/$export-status/{job}"})
 
     def _forget_old_exports(self) -> None:
@@ -291,10 +386,11 @@ class FhirApi:
             if JOB_RE.match(folder.name) and folder.stat().st_mtime < cutoff:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...]) -> None:
+    def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...], since: dt.datetime | None = None) -> None:
         try:
             with Session(self.get_engine(), expire_on_commit=False) as session:
-                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types)
+                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types,
+                                            since=since)
             manifest = {
                 "transactionTime": meta["transactionTime"], "request": meta["request"], "requiresAccessToken": True,
                 "output": [{"type": kind, "count": n, "file": f"{kind}.ndjson"} for kind, n in counts.items()], "error": [],
@@ -350,23 +446,43 @@ class FhirApi:
 
     async def not_supported(self, request: Request) -> Response:
         path = request.url.path
-        parts = [p for p in path.split("/") if p][1:]
-        if request.method in ("PATCH", "DELETE") or (request.method in ("POST", "PUT") and len(parts) <= 2):
-            return outcome(405, f"{request.method} {path[:80]} is not supported; see /fhir/metadata.")
+        if request.method not in ("GET", "HEAD"):
+            return outcome(405, f"{request.method[:20]} {path[:80]} is not supported; see /fhir/metadata.")
         return outcome(404, f"{path[:80]} is not an endpoint of this server; see /fhir/metadata.")
 
+    async def base_level(self, request: Request) -> Response:
+        """The base URL with anything but POST (a transaction or batch Bundle)."""
+        if request.method in ("GET", "HEAD"):
+            return outcome(400, "This server has no whole-system search or history: read /fhir/metadata for what it "
+                                "offers, or search one type (e.g. /fhir/Patient?name=diaz).")
+        return outcome(405, f"{request.method[:20]} /fhir is not supported: POST a transaction or batch Bundle there; "
+                            "see /fhir/metadata.", {"Allow": "POST"})
+
     def routes(self) -> list[Route]:
+        e = fhir_endpoint
         return [
-            Route("/fhir/metadata", self.metadata, methods=["GET"]),
-            Route("/fhir/$export", self.export_kickoff, methods=["GET", "POST"]),
-            Route("/fhir/$export-status/{job}", self.export_status, methods=["GET", "DELETE"]),
-            Route("/fhir/$export-file/{job}/{name}", self.export_file, methods=["GET"]),
-            Route("/fhir", self.transaction, methods=["POST"]),
-            Route("/fhir/{type}", self.type_level, methods=["GET", "POST"]),
-            Route("/fhir/{type}/{id}", self.instance_level, methods=["GET", "PUT"]),
-            # Anything else under /fhir gets a FHIR answer, not the web app's page.
-            Route("/fhir/{rest:path}", self.not_supported, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+            Route("/fhir/metadata", e(self.metadata), methods=["GET"]),
+            Route("/fhir/$export", e(self.export_kickoff), methods=["GET", "POST"]),
+            Route("/fhir/$export-status/{job}", e(self.export_status), methods=["GET", "DELETE"]),
+            Route("/fhir/$export-file/{job}/{name}", e(self.export_file), methods=["GET"]),
+            Route("/fhir", e(self.transaction), methods=["POST"]),
+            Route("/fhir", AnyMethod(e(self.base_level))),  # every other method, so never the web app's page
+            Route("/fhir/{type}/_search", e(self.search_post), methods=["POST"]),
+            Route("/fhir/{type}", e(self.type_level), methods=["GET", "POST"]),
+            Route("/fhir/{type}/{id}", e(self.instance_level), methods=["GET", "PUT"]),
+            # Anything else under /fhir (any method) gets a FHIR answer, not the web app's page.
+            Route("/fhir/{rest:path}", AnyMethod(e(self.not_supported))),
         ]
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused (InvalidInput) once it passes ``limit`` bytes, without reading the rest."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
+    return bytes(data)
 
 
 def _write_atomically(path, text: str) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from clinic_app.components.chart_codes import section_message
+from clinic_app.components.chart_note import EDITABLE
 from clinic_app.services.body_chart import REGIONS
-from clinic_app.state.chart import ChartState
+from clinic_app.state.chart_body import BodyChartSection as B
 
 # (key, shape, x, y, w, h) in a 200 x 390 viewBox; "e" is an ellipse, "r" a rectangle.
 # Front: the patient faces us, so their right is on our left. Back: their right is on our right.
@@ -46,13 +48,13 @@ _BACK = [
 def _region(key: str, shape: str, x: int, y: int, w: int, h: int) -> rx.Component:
     names = REGIONS
     common = {
-        "fill": ChartState.region_fill[key],
-        "stroke": rx.cond(ChartState.selected_region == key, "#1d4ed8", "#6b7280"),
-        "stroke_width": rx.cond(ChartState.selected_region == key, "3", "1"),
+        "fill": B.region_fill[key],
+        "stroke": rx.cond(B.selected_region == key, "#1d4ed8", "#6b7280"),
+        "stroke_width": rx.cond(B.selected_region == key, "3", "1"),
         "role": "button",
         "tab_index": 0,
         "aria_label": names[key],
-        "on_click": ChartState.select_region(key),
+        "on_click": B.select_region(key),
         "style": {"cursor": "pointer"},
     }
     if shape == "e":
@@ -80,54 +82,54 @@ def _figure(title: str, regions) -> rx.Component:
 
 def body_chart() -> rx.Component:
     """Both figures, the tapped region's form, and the marks in words."""
-    unsigned = ChartState.signed_label == ""
+    unsigned = EDITABLE
     return rx.vstack(
-        rx.heading("Body chart", size="4", id="body-chart"),
         rx.hstack(_figure("Front", _FRONT), _figure("Back", _BACK), spacing="6", wrap="wrap"),
         rx.cond(
-            unsigned & (ChartState.selected_region != ""),
+            unsigned & (B.selected_region != ""),
             rx.vstack(
-                rx.text(ChartState.selected_region_label, weight="bold"),
+                rx.text(B.selected_region_label, weight="bold"),
                 rx.hstack(
                     rx.el.label("Symptom", html_for="mark-symptom"),
                     rx.select.root(
                         rx.select.trigger(id="mark-symptom", aria_label="Symptom", style={"minHeight": "44px"}),
-                        rx.select.content(rx.foreach(ChartState.symptoms, lambda s: rx.select.item(s, value=s))),
-                        value=ChartState.mark_symptom,
-                        on_change=ChartState.set_mark_symptom,
+                        rx.select.content(rx.foreach(B.symptoms, lambda s: rx.select.item(s, value=s))),
+                        value=B.mark_symptom,
+                        on_change=B.set_mark_symptom,
                         size="3",
                     ),
                     align="center",
                 ),
                 rx.hstack(
                     rx.foreach(
-                        ChartState.intensities,
+                        B.intensities,
                         lambda n: rx.button(
-                            n, on_click=ChartState.set_mark_intensity(n),
-                            variant=rx.cond(ChartState.mark_intensity == n, "solid", "outline"),
-                            aria_label="Intensity " + n, aria_pressed=rx.cond(ChartState.mark_intensity == n, "true", "false"),
+                            n, on_click=B.set_mark_intensity(n),
+                            variant=rx.cond(B.mark_intensity == n, "solid", "outline"),
+                            aria_label="Intensity " + n, aria_pressed=rx.cond(B.mark_intensity == n, "true", "false"),
                             size="3", style={"minWidth": "44px", "minHeight": "44px", "padding": "0"},
                         ),
                     ),
                     spacing="1", wrap="wrap", role="group", aria_label="Intensity (0-10)",
                 ),
                 rx.hstack(
-                    rx.button("Mark region", on_click=ChartState.mark_region, size="3", style={"minHeight": "44px"}),
-                    rx.button("Clear mark", on_click=ChartState.clear_region, variant="soft", size="3",
+                    rx.button("Mark region", on_click=B.mark_region, size="3", style={"minHeight": "44px"}),
+                    rx.button("Clear mark", on_click=B.clear_region, variant="soft", size="3",
                               style={"minHeight": "44px"}),
                     wrap="wrap",
                 ),
+                section_message(B),
                 spacing="2",
                 width="100%",
             ),
         ),
-        rx.cond(ChartState.body_marks.length() == 0, rx.text("No regions marked.", size="2")),
-        rx.el.ul(rx.foreach(ChartState.body_marks, lambda m: rx.el.li(m)), aria_label="Marked regions"),
+        rx.cond(B.body_marks.length() == 0, rx.text("No regions marked.", size="2")),
+        rx.el.ul(rx.foreach(B.body_marks, lambda m: rx.el.li(m)), aria_label="Marked regions"),
         rx.cond(
-            ChartState.previous_marks_label != "",
+            B.previous_marks_label != "",
             rx.vstack(
-                rx.text(ChartState.previous_marks_label, weight="medium"),
-                rx.el.ul(rx.foreach(ChartState.previous_marks, lambda m: rx.el.li(m)), aria_label="Marked at the last visit"),
+                rx.text(B.previous_marks_label, weight="medium"),
+                rx.el.ul(rx.foreach(B.previous_marks, lambda m: rx.el.li(m)), aria_label="Marked at the last visit"),
                 spacing="1",
             ),
         ),

@@ -19,6 +19,7 @@ def status_badge(status, label) -> rx.Component:
         label,
         color_scheme=rx.match(status, *STATUS_COLORS.items(), "gray"),
         variant="soft",
+        high_contrast=True,  # the darkest text of the colour: 4.5:1 or better on its soft background
         size="2",
         class_name="status-badge",
         data_status=status,

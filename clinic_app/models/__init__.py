@@ -70,6 +70,7 @@ from clinic_app.models.revenue import (
     LedgerEntry,
     LinePosting,
     Payer,
+    ProviderAdjustment,
     Remittance,
 )
 from clinic_app.models.scheduling import (
@@ -143,6 +144,7 @@ __all__ = [
     "Payer",
     "PlanGoal",
     "Provider",
+    "ProviderAdjustment",
     "ProviderHours",
     "ProviderTimeOff",
     "RecordChange",

@@ -12,6 +12,7 @@ from sqlalchemy import CheckConstraint, Column, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
+from clinic_app.models.interop import touched_column
 
 
 class PatientProblem(SQLModel, table=True):
@@ -41,6 +42,7 @@ class PatientAllergy(SQLModel, table=True):
     active: bool = True
     recorded_by_user_id: int = Field(foreign_key="user.id")
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class PatientMedication(SQLModel, table=True):
@@ -56,6 +58,7 @@ class PatientMedication(SQLModel, table=True):
     active: bool = True
     recorded_by_user_id: int = Field(foreign_key="user.id")
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class CarePlan(SQLModel, table=True):

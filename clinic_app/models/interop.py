@@ -10,6 +10,13 @@ from sqlmodel import Field, SQLModel
 from clinic_app.db import UTCDateTime, utcnow
 
 
+def touched_column() -> Column:
+    """When the row last changed (FHIR ``meta.lastUpdated``, bulk export's ``_since``): set on
+    insert and on every UPDATE through SQLAlchemy, ORM or Core. Nullable so that the column
+    could be added without rebuilding tables that carry triggers (migration 0019 fills it)."""
+    return Column(UTCDateTime, nullable=True, default=utcnow, onupdate=utcnow)
+
+
 class ApiToken(SQLModel, table=True):
     """A bearer token of one user for the API: only its SHA-256 is kept.
 

@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, Column, Index, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
+from clinic_app.models.interop import touched_column
 
 ROLES = ("reception", "clinician", "biller", "manager", "admin")
 
@@ -23,6 +24,7 @@ class Location(SQLModel, table=True):
     active: bool = True
     # A cancellation this many hours or fewer before the start is a late cancellation.
     late_cancel_hours: int = Field(default=24, sa_column_kwargs={"server_default": "24"})
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class Room(SQLModel, table=True):
@@ -34,6 +36,7 @@ class Room(SQLModel, table=True):
     location_id: int = Field(foreign_key="location.id", index=True)
     name: str = Field(max_length=80)
     active: bool = True
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class Provider(SQLModel, table=True):
@@ -50,6 +53,7 @@ class Provider(SQLModel, table=True):
     # "PTA" or "OTA" for a physical or occupational therapist assistant: Medicare wants CQ or CO
     # on the services they furnish (charting adds it to every charge of their notes).
     assistant_kind: str = Field(default="", max_length=4)
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class User(SQLModel, table=True):
@@ -151,6 +155,7 @@ class Patient(SQLModel, table=True):
     search_last: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
     search_first: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
     phone_digits: str = Field(default="", max_length=20, sa_column_kwargs={"server_default": ""})
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 def search_key(text: str) -> str:

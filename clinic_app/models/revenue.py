@@ -13,6 +13,7 @@ from sqlalchemy import CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
+from clinic_app.models.interop import touched_column
 
 CLAIM_STATUSES = ("draft", "submitted", "accepted", "rejected", "denied", "paid", "appealed")
 RELATIONSHIPS = ("self", "spouse", "child", "other")
@@ -72,8 +73,11 @@ class Coverage(SQLModel, table=True):
     eligibility_copay_cents: int | None = None
     deductible_remaining_cents: int | None = None
     eligibility_checked_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Why the payer could not answer for this person (271 AAA03, e.g. "75" subscriber not found).
+    eligibility_reason: str = Field(default="", max_length=3, sa_column_kwargs={"server_default": ""})
     # The trace number of the last 270 sent for it; a 271 echoes it back in TRN.
     eligibility_trace: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": ""})
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class FeeSchedule(SQLModel, table=True):
@@ -233,6 +237,29 @@ class Adjustment(SQLModel, table=True):
     # A claim-level CAS of the 835 (kept on the claim's first posted line, apart from
     # that line's own adjustments): the secondary claim's 2320 CAS reports these.
     claim_level: bool = False
+
+
+class ProviderAdjustment(SQLModel, table=True):
+    """A provider-level adjustment of an 835 (PLB): money the payer withheld from the payment
+    (positive, e.g. WO overpayment recovery) or added to it (negative, e.g. L6 interest).
+
+    It belongs to no patient's account: the remittance's payment is what its claims paid less
+    these (BPR02 = sum of CLP04 - sum of PLB). Append-only like the ledger.
+    """
+
+    __tablename__ = "provider_adjustment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    remittance_id: int = Field(foreign_key="remittance.id", index=True)
+    payer_id: int | None = Field(default=None, foreign_key="payer.id")
+    provider_id_code: str = Field(default="", max_length=50)  # PLB01, the payee's id at the payer
+    fiscal_period_end: dt.date  # PLB02
+    reason_code: str = Field(max_length=2)  # PLB03-1 (X12 element 426), e.g. WO, L6, FB
+    reference: str = Field(default="", max_length=50)  # PLB03-2
+    # The claim PLB03-2 names, when it is one of ours (e.g. the claim interest is paid on).
+    claim_id: int | None = Field(default=None, foreign_key="claim.id")
+    amount_cents: int
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 class LedgerEntry(SQLModel, table=True):

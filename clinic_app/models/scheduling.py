@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Column, Index
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
+from clinic_app.models.interop import touched_column
 
 STATUSES = ("booked", "arrived", "in_session", "ready_to_bill", "billed", "no_show", "cancelled")
 # Statuses that no longer hold their slot: the time can be booked again.
@@ -58,6 +59,7 @@ class Appointment(SQLModel, table=True):
     late_cancel: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     checked_out_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 
 
 class AppointmentEvent(SQLModel, table=True):

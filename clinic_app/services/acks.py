@@ -131,6 +131,28 @@ def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime)
 
 # 999 (005010X231A1): the receiver's syntax check of a whole 837P file.
 REJECTED_999 = {"R": "rejected", "M": "rejected (MAC failed)", "W": "rejected (assurance failed)", "X": "rejected (content undecryptable)"}
+# IK304 segment syntax error codes (X12 element 620) and IK403 element error codes (element 621).
+SEGMENT_ERRORS = {
+    "1": "unrecognized segment ID", "2": "unexpected segment", "3": "required segment missing",
+    "4": "loop occurs over maximum times", "5": "segment exceeds maximum use", "6": "segment not in defined transaction set",
+    "7": "segment not in proper sequence", "8": "segment has data element errors",
+    "I4": "implementation \"not used\" segment present", "I6": "implementation dependent segment missing",
+    "I7": "implementation loop occurs under minimum times", "I8": "implementation segment below minimum use",
+    "I9": "implementation dependent \"not used\" segment present",
+}
+ELEMENT_ERRORS = {
+    "1": "required data element missing", "2": "conditional required data element missing", "3": "too many data elements",
+    "4": "data element too short", "5": "data element too long", "6": "invalid character in data element",
+    "7": "invalid code value", "8": "invalid date", "9": "invalid time", "10": "exclusion condition violated",
+    "12": "too many repetitions", "13": "too many components", "I10": "implementation \"not used\" data element present",
+    "I11": "implementation too few repetitions", "I12": "implementation pattern match failure",
+    "I13": "implementation dependent \"not used\" data element present", "I6": "code value not used in implementation",
+    "I9": "implementation dependent data element missing",
+}
+
+
+def _coded(code: str, words: dict[str, str]) -> str:
+    return f"error {code} ({words[code]})" if code in words else f"error {code or '(none)'}"
 
 
 def parse_999(text: str) -> tuple[str, str, list[str]]:
@@ -145,9 +167,14 @@ def parse_999(text: str) -> tuple[str, str, list[str]]:
     errors = []
     for seg in segments:
         if seg[0] == "IK3":
-            errors.append(f"segment {_el(seg, 1)} (number {_el(seg, 2)} in the file) error {_el(seg, 4)}")
+            # IK302 counts segments from the transaction set's ST (ST = 1), not from the start of the file.
+            loop = f", loop {_el(seg, 3)}" if _el(seg, 3) else ""
+            errors.append(f"{_el(seg, 1)} segment at position {_el(seg, 2)} of the transaction set{loop}: "
+                          f"{_coded(_el(seg, 4), SEGMENT_ERRORS)}")
         elif seg[0] == "IK4":
-            errors.append(f"element {_el(seg, 1)} error {_el(seg, 3)}" + (f" ({_el(seg, 4)[:20]})" if _el(seg, 4) else ""))
+            position = _el(seg, 1).replace(":", ".")
+            bad = f", bad value {_el(seg, 4)[:20]!r}" if _el(seg, 4) else ""
+            errors.append(f"element {position} (data element {_el(seg, 2) or '?'}): {_coded(_el(seg, 3), ELEMENT_ERRORS)}{bad}")
     codes = [_el(s, 1) for s in segments if s[0] in ("IK5", "AK9")]
     verdict = "rejected" if any(c in REJECTED_999 for c in codes) else "accepted"
     return _el(ak1, 2), verdict, errors

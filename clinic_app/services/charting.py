@@ -16,6 +16,7 @@ original, never changed (the database refuses it too).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,7 @@ from clinic_app.services.actor import Actor
 from clinic_app.services.clock import hhmm, local_day
 from clinic_app.services.codes import fee_for, normalise_icd10
 from clinic_app.services.errors import (
+    ClinicError,
     DraftConflict,
     IllegalTransition,
     InvalidInput,
@@ -135,6 +137,14 @@ def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     return note
 
 
+def _conflict(field: str, saved: str) -> DraftConflict:
+    return DraftConflict(
+        f"The {field} section was changed on another device while you were writing. Your text "
+        "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
+        saved_text=saved, field=field,
+    )
+
+
 def save_draft(
     session: Session, *, actor: Actor, note_id: int, field: str, text: str, base_text: str | None = None
 ) -> Note:
@@ -152,6 +162,12 @@ def save_draft(
         raise InvalidInput(
             f"The {field} section is over {MAX_FIELD:,} characters; shorten it or split it."
         )
+    signed = session.get(Note, note_id)
+    if signed is not None and signed.signed_at is not None and getattr(signed, field) == text \
+            and signed.provider_id == actor.provider_id:
+        # A debounced autosave arriving after the signature that carried the same text:
+        # nothing to change, nothing to refuse.
+        return signed
     note = _draft(session, actor, note_id, lock=True)
     saved = getattr(note, field)
     if saved == text:
@@ -159,11 +175,7 @@ def save_draft(
         return note
     if base_text is not None and saved != base_text:
         session.rollback()
-        raise DraftConflict(
-            f"The {field} section was changed on another device while you were writing. Your text "
-            "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
-            saved_text=saved,
-        )
+        raise _conflict(field, saved)
     setattr(note, field, text)
     note.updated_at = utcnow()
     session.add(note)
@@ -449,20 +461,9 @@ def sign_note(
         session.rollback()
         raise NoteAlreadySigned("This note is already signed; its charges were captured then.")
     appointment = session.get(Appointment, note.appointment_id)
-    if appointment.status != "in_session":
-        raise IllegalTransition(
-            f"The visit is {STATUS_LABELS[appointment.status]}; start the session before signing."
-        )
-    if not any((getattr(note, f) or "").strip() for f in SOAP_FIELDS):
-        raise InvalidInput("The note is empty; write at least one section before signing.")
-    if not diagnoses(session, note_id=note.id):
-        raise InvalidInput("Add at least one diagnosis (ICD-10-CM) before signing.")
-    if not procedures(session, note_id=note.id):
-        raise InvalidInput("Add at least one procedure code before signing.")
-    # Units billed must follow the minutes recorded (lines without minutes are only warned of).
-    mismatched = [w for w in unit_warnings(session, note_id=note.id, rule=rule) if "record its minutes" not in w]
-    if mismatched:
-        raise InvalidInput(" ".join(mismatched) + " Correct the units (or the minutes) before signing.")
+    refusals = _refusals(session, note, appointment, rule)
+    if refusals:
+        raise refusals[0].error
     supervised = supervisor_of(session, provider_id=note.provider_id) is not None
 
     # Conditional update: if another device signed first, it matches nothing and we stop.
@@ -484,10 +485,52 @@ def sign_note(
     except IntegrityError as exc:
         session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.") from exc
-    if not supervised:
-        session.refresh(appointment)
-        publish_change(session, appointment)
+    session.refresh(appointment)
+    # Also when supervised (the visit stays in session): the supervisor's open notes list
+    # gains the note awaiting their co-signature, and the author's loses it.
+    publish_change(session, appointment)
     return charges
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that stops a note being signed, with where on the chart it is fixed."""
+
+    error: ClinicError
+    section: str  # the chart section holding the field: note, codes
+    target: str  # the id of the control that fixes it
+
+    @property
+    def text(self) -> str:
+        return str(self.error)
+
+
+def _refusals(session: Session, note: Note, appointment: Appointment, rule: str | None = None) -> list[Blocker]:
+    found = []
+    if appointment.status != "in_session":
+        found.append(Blocker(IllegalTransition(
+            f"The visit is {STATUS_LABELS[appointment.status]}; start the session before signing."), "note", "start-session"))
+    if not any((getattr(note, f) or "").strip() for f in SOAP_FIELDS):
+        found.append(Blocker(InvalidInput("The note is empty; write at least one section before signing."),
+                             "note", "soap-subjective"))
+    if not diagnoses(session, note_id=note.id):
+        found.append(Blocker(InvalidInput("Add at least one diagnosis (ICD-10-CM) before signing."), "codes", "dx-search"))
+    if not procedures(session, note_id=note.id):
+        found.append(Blocker(InvalidInput("Add at least one procedure code before signing."), "codes", "px-code"))
+    # Units billed must follow the minutes recorded (lines without minutes are only warned of).
+    mismatched = [w for w in unit_warnings(session, note_id=note.id, rule=rule) if "record its minutes" not in w]
+    if mismatched:
+        found.append(Blocker(InvalidInput(" ".join(mismatched) + " Correct the units (or the minutes) before signing."),
+                             "codes", "units-fix"))
+    return found
+
+
+def sign_blockers(session: Session, *, note_id: int, rule: str | None = None) -> list[Blocker]:
+    """Everything that stops a draft being signed now (empty for a signed note or one ready to sign)."""
+    note = session.get(Note, note_id)
+    if note is None or note.signed_at is not None:
+        return []
+    return _refusals(session, note, session.get(Appointment, note.appointment_id), rule)
 
 
 def _make_billable(
@@ -680,3 +723,190 @@ def addenda(session: Session, *, note_id: int) -> list[dict]:
 def signed_label(note: Note, tz: str) -> str:
     """'Signed 14:05' in the location's time, or ''."""
     return f"Signed {hhmm(note.signed_at, tz)}" if note.signed_at else ""
+
+
+# -- what the screen shows that is not saved yet --------------------------------------------
+MAX_PENDING = 64  # fields a chart sends with one action (SOAP, template fields, minutes)
+
+
+def _minutes_of(value: str, code: str) -> int | None:
+    return _whole(value, low=1, high=MAX_MINUTES, what=f"Minutes of {code}")
+
+
+def save_pending(
+    session: Session, *, actor: Actor, note_id: int, edits: dict[str, str], base: dict[str, str] | None = None
+) -> list[str]:
+    """Save every edit the chart shows that is not saved yet, all or nothing, before the
+    action that depends on them (sign, copy forward, leaving the visit).
+
+    ``edits`` maps a field to the text on screen: a SOAP section by name ("plan"), a
+    template field as "field:<key>", a procedure line's minutes as "minutes:<code>".
+    ``base`` holds each SOAP section as the device last loaded or saved it: if the saved
+    section differs, another device changed it meanwhile and DraftConflict is raised
+    (nothing is written). An edit that is refused names its field, and nothing is saved.
+    Returns the fields written (empty when the screen and the note already agree).
+    """
+    from clinic_app.services import templates  # templates builds on this module
+
+    if not isinstance(edits, dict) or len(edits) > MAX_PENDING:
+        raise InvalidInput("That request was not understood; reload the page.")
+    edits = {str(k): "" if v is None else str(v) for k, v in edits.items()}
+    note = session.get(Note, note_id)
+    if note is None:
+        raise NotFound("That note no longer exists.")
+    lines = {p.code: p for p in procedures(session, note_id=note.id)}
+    stored_fields = templates.values(session, note_id=note.id)
+    soap, fields, minutes = {}, {}, {}
+    for key, text in edits.items():
+        if key in SOAP_FIELDS:
+            if len(text) > MAX_FIELD:
+                raise InvalidInput(f"The {key} section is over {MAX_FIELD:,} characters; shorten it or split it.")
+            if text != (getattr(note, key) or ""):
+                soap[key] = text
+        elif key.startswith("field:"):
+            name = key.removeprefix("field:")
+            if text != stored_fields.get(name, ""):
+                fields[name] = text
+        elif key.startswith("minutes:"):
+            code = key.removeprefix("minutes:")
+            line = lines.get(code)
+            if line is None:
+                raise InvalidInput(f"{code[:8]} is no longer on this note; reopen it.")
+            value = _minutes_of(text, code)
+            if value != line.minutes:
+                minutes[code] = value
+        else:
+            raise InvalidInput("That request was not understood; reload the page.")
+    if not (soap or fields or minutes):
+        session.rollback()
+        return []
+    note = _draft(session, actor, note_id, lock=True)
+    for key, text in soap.items():
+        saved = getattr(note, key) or ""
+        before = (base or {}).get(key)
+        if before is not None and saved != before:
+            session.rollback()
+            raise _conflict(key, saved)
+        setattr(note, key, text)
+    try:
+        changed = [f"field:{name}" for name, text in fields.items() if templates.stage_field(session, note, name, text)]
+    except InvalidInput:
+        session.rollback()
+        raise
+    for code, value in minutes.items():
+        lines[code].minutes = value
+        session.add(lines[code])
+    note.updated_at = utcnow()
+    session.add(note)
+    _commit(session)
+    return [*soap, *changed, *(f"minutes:{c}" for c in minutes)]
+
+
+def set_minutes(session: Session, *, actor: Actor, note_id: int, code: str, minutes: int | str | None) -> NoteProcedure:
+    """Change the minutes of a procedure line of a draft (its units stay as entered; a
+    disagreement with the minutes shows as a warning and stops the signature)."""
+    value = _minutes_of("" if minutes is None else str(minutes), code)
+    note = _draft(session, actor, note_id, lock=True)
+    line = session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note.id, NoteProcedure.code == code)).first()
+    if line is None:
+        session.rollback()
+        raise InvalidInput(f"{code[:8]} is no longer on this note; reopen it.")
+    if line.minutes != value:
+        line.minutes = value
+        session.add(line)
+        _commit(session)
+    else:
+        session.rollback()
+    return line
+
+
+# -- the clinician's open notes -----------------------------------------------------------
+OPEN_STATUSES = ("arrived", "in_session")
+
+
+def age_words(days: int) -> str:
+    """How old an open note is, in words."""
+    return "today" if days <= 0 else "yesterday" if days == 1 else f"{days} days old"
+
+
+def _open_row(*, appointment_id: int, note_id: int, patient: str, provider: str, starts_at: dt.datetime, tz: str,
+              status: str, kind: str, now: dt.datetime) -> dict:
+    day = local_day(starts_at, tz)
+    age = (local_day(now, tz) - day).days
+    when = f"{day.isoformat()} {hhmm(starts_at, tz)}"
+    verb = "Review and co-sign" if kind == "cosign" else "Open note"
+    by = f", by {provider}" if kind == "cosign" else ""
+    return {
+        "appointment_id": appointment_id, "note_id": note_id, "patient_name": patient, "provider_name": provider,
+        "day": day.isoformat(), "start_label": hhmm(starts_at, tz), "when": when, "status": status,
+        "status_label": STATUS_LABELS[status], "kind": kind, "age_days": age, "age_label": age_words(age),
+        "label": f"{verb}: {patient}{by}, {when}, {age_words(age)}",
+    }
+
+
+def open_notes(
+    session: Session, *, actor: Actor, day: dt.date | None = None, now: dt.datetime | None = None
+) -> list[dict]:
+    """Every visit of the actor's whose note is not signed yet, whatever its date (checked
+    in or in session, the note started or not), and every signed note of a clinician they
+    supervise that awaits their co-signature: oldest first, each with its age. ``day``
+    keeps those of one date (the location's)."""
+    require(actor.role, "chart.view")
+    if actor.provider_id is None:
+        return []
+    now = now or utcnow()
+
+    def visits(kind: str, query) -> list[dict]:
+        query = (query.join(Patient, Patient.id == Appointment.patient_id)
+                 .join(Location, Location.id == Appointment.location_id)
+                 .join(Provider, Provider.id == Appointment.provider_id))
+        return [
+            _open_row(appointment_id=r.id, note_id=r.note_id or 0, patient=f"{r.last_name}, {r.first_name}",
+                      provider=r.name, starts_at=r.starts_at, tz=r.timezone, status=r.status, kind=kind, now=now)
+            for r in session.exec(query).all()
+        ]
+
+    columns = select(Appointment.id, Appointment.starts_at, Appointment.status, Patient.first_name, Patient.last_name,
+                     Location.timezone, Note.id.label("note_id"), Provider.name)
+    rows = visits("sign", columns.outerjoin(Note, Note.appointment_id == Appointment.id).where(
+        Appointment.provider_id == actor.provider_id, Appointment.status.in_(OPEN_STATUSES), Note.signed_at.is_(None)))
+    rows += visits("cosign", columns.join(Note, Note.appointment_id == Appointment.id)
+                   .join(ClinicianSupervision, ClinicianSupervision.provider_id == Note.provider_id)
+                   .outerjoin(NoteCosignature, NoteCosignature.note_id == Note.id)
+                   .where(ClinicianSupervision.supervisor_provider_id == actor.provider_id, Note.signed_at.is_not(None),
+                          NoteCosignature.id.is_(None), Appointment.status == "in_session"))
+    if day is not None:
+        rows = [r for r in rows if r["day"] == day.isoformat()]
+    rows.sort(key=lambda r: (r["day"], r["start_label"], r["appointment_id"]))
+    return rows
+
+
+def supervisees(session: Session, *, provider_id: int | None) -> list[int]:
+    """The providers whose notes ``provider_id`` co-signs."""
+    if not provider_id:
+        return []
+    return list(session.exec(
+        select(ClinicianSupervision.provider_id).where(ClinicianSupervision.supervisor_provider_id == provider_id)
+    ))
+
+
+def chart_card(session: Session, *, appointment_id: int, now: dt.datetime | None = None) -> dict:
+    """A visit as the clinicians' charts show it, for pushing a change: its day-list card
+    and, under "open", its open-notes row (None when its note needs nobody's signature now)."""
+    from clinic_app.services import board  # board's cards are the day list's rows
+
+    row = board.card(session, appointment_id=appointment_id)
+    appointment = session.get(Appointment, appointment_id)
+    note = session.exec(select(Note).where(Note.appointment_id == appointment_id)).first()
+    tz = session.get(Location, appointment.location_id).timezone
+    provider = session.get(Provider, appointment.provider_id)
+    common = {"appointment_id": appointment.id, "patient": row["patient_name"], "provider": provider.name,
+              "starts_at": appointment.starts_at, "tz": tz, "status": appointment.status, "now": now or utcnow()}
+    row["supervisor_id"] = supervisor_of(session, provider_id=appointment.provider_id) or 0
+    row["open"] = None
+    if appointment.status in OPEN_STATUSES and (note is None or note.signed_at is None):
+        row["open"] = _open_row(note_id=note.id if note else 0, kind="sign", **common)
+    elif (note is not None and note.signed_at is not None and appointment.status == "in_session" and row["supervisor_id"]
+          and session.exec(select(NoteCosignature).where(NoteCosignature.note_id == note.id)).first() is None):
+        row["open"] = _open_row(note_id=note.id, kind="cosign", **common)
+    return row

@@ -8,6 +8,11 @@ file is refused with the reason and changes nothing.
 
 What is kept per coverage: active or inactive (EB01 1-5 active, 6-8 inactive), the
 copay (EB01 B, EB07), the deductible remaining (EB01 C with EB06 29 "remaining"), when.
+A subscriber or dependant loop with an AAA segment and no EB is the payer saying it could not
+find or match the person (AAA03, e.g. 75 "subscriber/insured not found", 72 "invalid member
+id"): that is an answer too, kept as "not found at the payer" with its reason. An AAA about
+the request itself (at the payer or the provider loop, e.g. 42 "unable to respond now")
+refuses the file with its reason: it answers for nobody.
 Where a payer sends several, the in-network (EB12 Y or empty) individual amount for
 physical medicine / therapy wins, then the plan-wide one (service type 30).
 
@@ -25,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import BillingProfile, Coverage, Patient, Payer
 from clinic_app.services import audit
@@ -38,7 +44,24 @@ from clinic_app.services.x12_837 import RECEIVER_ID, SENDER_ID, clean
 MAX_BYTES = 1024 * 1024  # one answer per file; a 271 for one person is a few KB
 ACTIVE = {"1", "2", "3", "4", "5"}
 INACTIVE = {"6", "7", "8"}
-STATUS_WORDS = {"active": "Active", "inactive": "Inactive"}
+STATUS_WORDS = {"active": "Active", "inactive": "Inactive", "not_found": "Not found at the payer"}
+# AAA03 reject reasons (X12 element 901) a 271 sends most.
+AAA_REASONS = {
+    "15": "required application data missing", "41": "authorization/access restrictions",
+    "42": "unable to respond at current time", "43": "invalid or missing provider identification",
+    "51": "provider not on file", "56": "inappropriate date", "57": "invalid or missing date of service",
+    "58": "invalid or missing date of birth", "62": "date of service not within allowable inquiry period",
+    "63": "date of service in future", "64": "invalid or missing patient id", "65": "invalid or missing patient name",
+    "67": "patient not found", "68": "duplicate patient id number", "71": "birth date does not match the payer's",
+    "72": "invalid or missing member id", "73": "invalid or missing subscriber name",
+    "75": "subscriber/insured not found", "76": "duplicate member id", "77": "subscriber found, patient not found",
+    "78": "subscriber not in the group or plan", "79": "invalid participant identification",
+    "80": "no response received", "T4": "payer name or identifier missing",
+}
+
+
+def aaa_words(code: str) -> str:
+    return f"{AAA_REASONS.get(code, 'rejected')} (AAA {code})"
 # Service types a therapy clinic's copay is for, best first (X12 1365).
 THERAPY_TYPES = ("PT", "AE", "33", "AD", "A6", "30")
 DEPENDENT_INS = {"spouse": "01", "child": "19", "other": "G8"}
@@ -114,7 +137,7 @@ def render_270(*, coverage: Coverage, patient: Patient, payer: Payer, profile: B
     rows.append(["SE", str(len(rows) + 1), "0001"])
     isa = "*".join([
         "ISA", "00", " " * 10, "00", " " * 10, "ZZ", SENDER_ID.ljust(15), "ZZ", RECEIVER_ID.ljust(15),
-        now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00501", control, "0", "P", ":",
+        now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00501", control, "0", settings.x12_usage(), ":",
     ])
     gs = "*".join(["GS", "HS", SENDER_ID, RECEIVER_ID, today, now.strftime("%H%M"), group, "X", "005010X279A1"])
     body = [isa, gs, *("*".join(r) for r in rows), f"GE*1*{group}", f"IEA*1*{control}"]
@@ -154,9 +177,10 @@ class Answer:
 
     trace: str
     member_id: str
-    status: str  # "active" | "inactive"
+    status: str  # "active" | "inactive" | "not_found"
     copay_cents: int | None
     deductible_remaining_cents: int | None
+    reason: str = ""  # AAA03 when not found
 
 
 def _cents(text: str, where: str) -> int:
@@ -184,7 +208,8 @@ def read_271(raw: bytes | str) -> list[Answer]:
     """Every person's answer in a 271 file, after checking the whole file."""
     try:
         _, text = x12_text(raw, "eligibility response", EligibilityRefused, max_bytes=MAX_BYTES)
-        transaction = _check_envelope(_segments(text), kind="271", words="a 271 eligibility response", plural="eligibility responses")
+        transaction = _check_envelope(_segments(text), kind="271", words="a 271 eligibility response", plural="eligibility responses",
+                                      version="005010X279A1")
     except ClinicError as exc:
         raise EligibilityRefused(str(exc)) from exc
     people: list[dict] = []
@@ -200,6 +225,10 @@ def read_271(raw: bytes | str) -> list[Answer]:
             by_hl[current["hl"]] = current
             people.append(current)
         elif current is None:
+            if name == "AAA" and _el(seg, 1) == "N":
+                # About the request (2100A payer, 2100B provider): no person is answered for.
+                raise EligibilityRefused(f"The payer could not answer the request: {aaa_words(_el(seg, 3)[:3])}"
+                                         + (" ; ask again later." if _el(seg, 3) == "42" else "; correct it and ask again."))
             continue
         elif name == "TRN" and _el(seg, 1) in ("1", "2") and not current["own_trace"]:
             current["trace"], current["own_trace"] = _el(seg, 2), True
@@ -212,9 +241,14 @@ def read_271(raw: bytes | str) -> list[Answer]:
     answers = []
     for person in people:
         where = f"Subscriber loop HL {person['hl']}"
+        if person["rejected"] and person["eb"]:
+            raise EligibilityRefused(f"{where}: the payer rejected the request ({aaa_words(person['rejected'][:3])}) but also "
+                                     "sent benefits (EB); the answer contradicts itself. Ask again.")
         if person["rejected"]:
-            raise EligibilityRefused(f"{where}: the payer rejected the request (AAA reason {person['rejected'][:3]}); "
-                                     "check the member id and birth date, then ask again.")
+            # The payer found no one to answer for: an answer (not found), kept with its reason.
+            answers.append(Answer(trace=person["trace"][:50], member_id=person["member_id"][:80], status="not_found",
+                                  copay_cents=None, deductible_remaining_cents=None, reason=person["rejected"][:3]))
+            continue
         if not person["eb"]:
             if person["parent"]:
                 continue  # a subscriber whose dependant is the patient: the answer is in the dependant's loop
@@ -270,12 +304,17 @@ def import_271(session: Session, *, actor: Actor, raw: bytes | str, now: dt.date
         coverage.eligibility_status = answer.status
         coverage.eligibility_copay_cents = answer.copay_cents
         coverage.deductible_remaining_cents = answer.deductible_remaining_cents
+        coverage.eligibility_reason = answer.reason
         coverage.eligibility_checked_at = now
         session.add(coverage)
         audit.record(session, actor=actor, action="import", entity="eligibility_271", entity_id=coverage.id,
-                     patient_id=coverage.patient_id, detail=f"{answer.status} trace {answer.trace}"[:200])
-        result.append({"coverage_id": coverage.id, "status": answer.status, "copay_cents": answer.copay_cents,
-                       "deductible_remaining_cents": answer.deductible_remaining_cents})
+                     patient_id=coverage.patient_id,
+                     detail=f"{answer.status}{' AAA ' + answer.reason if answer.reason else ''} trace {answer.trace}"[:200])
+        row = {"coverage_id": coverage.id, "status": answer.status, "copay_cents": answer.copay_cents,
+               "deductible_remaining_cents": answer.deductible_remaining_cents}
+        if answer.reason:
+            row["reason"] = answer.reason
+        result.append(row)
     session.commit()
     return result
 
@@ -291,6 +330,9 @@ def eligibility_words(coverage: Coverage, tz: str) -> str:
         return "Eligibility not checked"
     words = f"{STATUS_WORDS.get(coverage.eligibility_status, coverage.eligibility_status)} " \
             f"(checked {local(coverage.eligibility_checked_at, tz):%Y-%m-%d %H:%M})"
+    if coverage.eligibility_status == "not_found":
+        return (f"{words}: {aaa_words(coverage.eligibility_reason or '?')}; check the member id, name and birth date "
+                "with the patient, then ask again")
     details = []
     if coverage.eligibility_copay_cents is not None:
         details.append(f"copay {money(coverage.eligibility_copay_cents)}")
@@ -343,6 +385,8 @@ def copay_due(session: Session, *, appointment_id: int) -> CopayDue:
     words = eligibility_words(coverage, tz)
     if coverage.eligibility_status == "inactive":
         return CopayDue(label, words + ": ask for current insurance or treat as self-pay", None, paid, 0)
+    if coverage.eligibility_status == "not_found":
+        return CopayDue(label, words, None, paid, 0)
     copay = coverage.eligibility_copay_cents if coverage.eligibility_copay_cents is not None else coverage.copay_cents
     due = max((copay or 0) - paid, 0) if copay is not None else 0
     return CopayDue(label, words, copay, paid, due)

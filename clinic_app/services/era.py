@@ -1,10 +1,17 @@
 """Remittance: read an X12 835 (005010X221A1) and post it to claim lines.
 
 The whole file is checked before anything is posted: envelope and control numbers,
-segment counts, that every claim and line is one we sent, and that every claim and
-line balances to the cent (charge - paid = the sum of its CAS adjustments), and the
-payment equals what the claims paid less provider-level (PLB) adjustments. Any
-problem refuses the file with a message saying where, and nothing is posted.
+segment counts, the version (GS08 005010X221A1: a 4010 file is refused by name), dates
+(BPR16, every DTM, PLB02: real CCYYMMDD dates), amounts (decimal, never exponent form),
+that every claim and line is one we sent, and that every claim and line balances to the
+cent as the 835 guide states it (TR3 1.10.2.1): for a line, SVC02 - SVC03 = its CAS; for a
+claim, CLP04 = the sum of SVC03 - the claim-level CAS (a sequestration CO-253 at claim level
+beside paid lines), and CLP03 - CLP04 = all its CAS; the payment BPR02 = the sum of CLP04 -
+the provider-level (PLB) adjustments. Any problem refuses the file with a message saying
+where, and nothing is posted.
+
+PLB adjustments are posted too (``provider_adjustment``): they belong to no patient, so
+that the remittance's claims' payments less them is the deposit (``deposit_cents``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Adjustment, Claim, ClaimEvent, ClaimLine, LedgerEntry, LinePosting, Payer, Remittance
+from clinic_app.models import (
+    Adjustment,
+    Claim,
+    ClaimEvent,
+    ClaimLine,
+    LedgerEntry,
+    LinePosting,
+    Payer,
+    ProviderAdjustment,
+    Remittance,
+)
 from clinic_app.services import audit, claims, cob
 from clinic_app.services.actor import Actor
 from clinic_app.services.claims import STATUS_LABELS, _move
@@ -68,6 +85,17 @@ class ClaimRemit:
 
 
 @dataclass
+class ProviderLevel:
+    """One PLB adjustment: positive = withheld from the payment (e.g. WO), negative = added (e.g. L6 interest)."""
+
+    provider: str
+    fiscal_period_end: dt.date
+    reason: str
+    reference: str
+    amount: int
+
+
+@dataclass
 class RemitFile:
     payment: int
     paid_on: dt.date | None
@@ -75,9 +103,17 @@ class RemitFile:
     payer_name: str
     claims: list[ClaimRemit]
     provider_adjustments: int
+    plb: list[ProviderLevel] = field(default_factory=list)
+
+
+VERSION_835 = "005010X221A1"
+AMOUNT_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")  # X12 R: digits, a sign, a point; no exponent, no separators
 
 
 def _cents(text: str, where: str) -> int:
+    if not AMOUNT_RE.match(text):
+        raise RemittanceRefused(f"{where}: {text[:20]!r} is not an amount (digits with a decimal point; "
+                                "no exponent form such as 1E2).")
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
@@ -110,12 +146,42 @@ def _el(seg: list[str], i: int) -> str:
     return seg[i] if len(seg) > i else ""
 
 
+def d8(text: str, where: str, refused: type[ClinicError] | None = None) -> dt.date:
+    """A CCYYMMDD date (X12 DT, D8) that exists, 1900-2199; ``refused`` (RemittanceRefused) otherwise."""
+    error = refused or RemittanceRefused
+    if not re.fullmatch(r"[0-9]{8}", text or ""):
+        raise error(f"{where}: {text[:20]!r} is not a date written CCYYMMDD.")
+    try:
+        day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        raise error(f"{where}: {text} is not a date that exists (CCYYMMDD).") from None
+    if not 1900 <= day.year < 2200:
+        raise error(f"{where}: {text} is out of range (1900 to 2199).")
+    return day
+
+
+def _check_version(segments: list[list[str]], expected: str, words: str) -> None:
+    """GS08 (and ST03) name the implementation guide: a 4010 file is refused by name, not read as 5010."""
+    isa, gs = segments[0], next((s for s in segments if s[0] == "GS"), [])
+    version = _el(gs, 8)
+    if version != expected or _el(isa, 12) != "00501":
+        old = version.startswith("00401") or _el(isa, 12) == "00401"
+        raise RemittanceRefused(
+            f"This is {'a 4010' if old else 'an'} {words} (GS08 {version[:12] or 'empty'}, ISA12 {_el(isa, 12)[:5]}); "
+            f"only 5010 files ({expected}) are read here. Ask the sender for the 5010 version."
+        )
+
+
 def _check_envelope(
     segments: list[list[str]], kind: str = "835", words: str = "an 835 remittance", plural: str = "remittances",
+    version: str | None = None,
 ) -> list[list[str]]:
-    """The one transaction's segments (ST..SE), after checking every count and control number."""
+    """The one transaction's segments (ST..SE), after checking every count and control number
+    (and, given ``version``, that GS08 names that implementation guide)."""
     if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
         raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
+    if version is not None:
+        _check_version(segments, version, words.split(" ", 1)[-1])
     isa, iea = segments[0], segments[-1]
     if _el(iea, 2) != _el(isa, 13):
         raise RemittanceRefused(f"IEA control number {_el(iea, 2)} does not match ISA {_el(isa, 13)}; the file is damaged.")
@@ -173,21 +239,19 @@ def _adjustments(seg: list[str], where: str) -> list[tuple[str, str, int]]:
 
 def parse(text: str) -> RemitFile:
     """An 835's payments, checked for structure and balance; RemittanceRefused otherwise."""
-    segments = _check_envelope(_segments(text))
+    segments = _check_envelope(_segments(text), version=VERSION_835)
     bpr = next((s for s in segments if s[0] == "BPR"), None)
     if bpr is None:
         raise RemittanceRefused("The remittance has no BPR (payment) segment.")
     payment = _cents(_el(bpr, 2), "BPR")
-    paid_on = None
-    if re.fullmatch(r"[0-9]{8}", _el(bpr, 16)):
-        try:
-            paid_on = dt.datetime.strptime(_el(bpr, 16), "%Y%m%d").date()
-        except ValueError:
-            paid_on = None
+    paid_on = d8(_el(bpr, 16), "BPR16 (the payment date)")
+    for seg in segments:
+        if seg[0] == "DTM":
+            d8(_el(seg, 2), f"DTM*{_el(seg, 1)[:3]} (DTM02)")
     trn = next((s for s in segments if s[0] == "TRN"), [])
     payer_name = next((_el(s, 2) for s in segments if s[0] == "N1" and _el(s, 1) == "PR"), "")
     claims: list[ClaimRemit] = []
-    plb = 0
+    plb: list[ProviderLevel] = []
     for seg in segments:
         tag = seg[0]
         if tag == "CLP":
@@ -216,10 +280,26 @@ def parse(text: str) -> RemitFile:
         elif tag == "LQ" and _el(seg, 1) == "HE" and claims and claims[-1].lines:
             claims[-1].lines[-1].remarks.append(_el(seg, 2)[:8])
         elif tag == "PLB":
-            for k in range(3, len(seg), 2):
-                plb += _cents(_el(seg, k + 1) or "0", "PLB")
-    _check_balance(claims, payment, plb)
-    return RemitFile(payment=payment, paid_on=paid_on, trace=_el(trn, 2)[:50], payer_name=payer_name[:60], claims=claims, provider_adjustments=plb)
+            plb += _provider_level(seg)
+    total_plb = sum(p.amount for p in plb)
+    _check_balance(claims, payment, total_plb)
+    return RemitFile(payment=payment, paid_on=paid_on, trace=_el(trn, 2)[:50], payer_name=payer_name[:60], claims=claims,
+                     provider_adjustments=total_plb, plb=plb)
+
+
+def _provider_level(seg: list[str]) -> list[ProviderLevel]:
+    """A PLB segment's adjustments: PLB03/04 up to PLB13/14, each reason:reference and an amount."""
+    provider, period = _el(seg, 1), d8(_el(seg, 2), "PLB02 (the fiscal period date)")
+    found = []
+    for k in range(3, min(len(seg), 15), 2):
+        if not _el(seg, k):
+            continue
+        reason, _, reference = _el(seg, k).partition(":")
+        if not re.fullmatch(r"[A-Z0-9]{2}", reason):
+            raise RemittanceRefused(f"PLB{k:02d}: {reason[:10]!r} is not a provider adjustment reason code (e.g. WO, L6, FB).")
+        found.append(ProviderLevel(provider[:50], period, reason, reference.split(":")[0][:50],
+                                   _cents(_el(seg, k + 1), f"PLB{k + 1:02d}")))
+    return found
 
 
 def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
@@ -232,17 +312,23 @@ def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
         if claim.status == "22":
             raise RemittanceRefused(f"Claim {claim.number} is a payer reversal (CLP02 22); post reversals by hand.")
         line_adj = 0
-        for line in claim.lines:
+        for n, line in enumerate(claim.lines, start=1):
             adj = sum(a for _, _, a in line.adjustments)
             if line.charge - line.paid != adj:
                 raise RemittanceRefused(
-                    f"Claim {claim.number} line {line.code} does not balance: charge {money(line.charge)} - paid "
+                    f"Claim {claim.number} {line_name(line, n)} does not balance: charge {money(line.charge)} - paid "
                     f"{money(line.paid)} is not the {money(adj)} of its adjustments."
                 )
             line_adj += adj
         claim_adj = sum(a for _, _, a in claim.adjustments)
-        if claim.lines and (sum(ln.charge for ln in claim.lines), sum(ln.paid for ln in claim.lines)) != (claim.charge, claim.paid):
-            raise RemittanceRefused(f"Claim {claim.number}: its lines do not add up to the claim's charge and payment.")
+        if claim.lines and sum(ln.charge for ln in claim.lines) != claim.charge:
+            raise RemittanceRefused(f"Claim {claim.number}: its lines' charges do not add up to the claim's charge "
+                                    f"({money(claim.charge)}).")
+        if claim.lines and sum(ln.paid for ln in claim.lines) - claim_adj != claim.paid:
+            raise RemittanceRefused(
+                f"Claim {claim.number}: the claim pays {money(claim.paid)}, but its lines pay "
+                f"{money(sum(ln.paid for ln in claim.lines))} less {money(claim_adj)} of claim-level adjustments."
+            )
         if claim.charge - claim.paid != claim_adj + line_adj:
             raise RemittanceRefused(
                 f"Claim {claim.number} does not balance: charge {money(claim.charge)} - paid {money(claim.paid)} "
@@ -253,18 +339,23 @@ def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
         raise RemittanceRefused(f"The payment {money(payment)} is not what the claims paid less provider adjustments ({money(total)}).")
 
 
+def line_name(line: LineRemit, number: int) -> str:
+    """How a refusal names a service line: its position, and its code when the payer sent one."""
+    return f"line {number} ({line.code})" if line.code else f"line {number} (no procedure code)"
+
+
 def _match_lines(session: Session, claim: Claim, remit: ClaimRemit) -> list[tuple[ClaimLine, LineRemit]]:
     ours = list(session.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.id).order_by(ClaimLine.line_no)))
     by_id = {str(ln.id): ln for ln in ours}
     pairs: list[tuple[ClaimLine, LineRemit]] = []
     used: set[int] = set()
-    for line in remit.lines:
+    for n, line in enumerate(remit.lines, start=1):
         match = by_id.get(line.control) or next((ln for ln in ours if ln.code == line.code and ln.id not in used), None)
         if match is None or match.id in used:
-            raise RemittanceRefused(f"Claim {claim.number}: line {line.code} matches none of the claim's lines.")
+            raise RemittanceRefused(f"Claim {claim.number}: {line_name(line, n)} matches none of the claim's lines.")
         if match.amount_cents != line.charge:
             raise RemittanceRefused(
-                f"Claim {claim.number} line {line.code}: the payer's charge ${line.charge / 100:,.2f} is not the "
+                f"Claim {claim.number} {line_name(line, n)}: the payer's charge ${line.charge / 100:,.2f} is not the "
                 f"${match.amount_cents / 100:,.2f} we billed."
             )
         used.add(match.id)
@@ -366,6 +457,8 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
             # The primary paid and left the patient a share: bill it to the secondary payer.
             secondary = cob.create_secondary_claim(session, actor=actor, claim_id=claim.id, now=now, commit=False)
             summary["secondary_claims"].append(secondary.number)
+    _post_provider_level(session, remit, remittance, plan, now)
+    summary["provider_adjustments_cents"] = remit.provider_adjustments
     audit.record(session, actor=actor, action="post", entity="remittance", entity_id=remittance.id, detail=f"{summary['claims']} claims")
     try:
         session.commit()
@@ -374,6 +467,31 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
         raise RemittanceRefused("This file was posted a moment ago by someone else; nothing was posted again.") from exc
     claims.announce(f"835 posted: {summary['claims']} claims")
     return summary
+
+
+def _post_provider_level(session: Session, remit: RemitFile, remittance: Remittance, plan: list, now: dt.datetime) -> None:
+    """The file's PLB adjustments, each on the remittance (and on the claim its reference names, when ours)."""
+    payer_id = plan[0][0].payer_id if plan else None
+    for item in remit.plb:
+        claim = session.exec(select(Claim).where(Claim.number == item.reference)).first() if item.reference else None
+        session.add(ProviderAdjustment(
+            remittance_id=remittance.id, payer_id=payer_id, provider_id_code=item.provider, fiscal_period_end=item.fiscal_period_end,
+            reason_code=item.reason, reference=item.reference, claim_id=claim.id if claim else None, amount_cents=item.amount,
+            created_at=now,
+        ))
+    session.flush()
+
+
+def deposit_cents(session: Session, *, remittance_id: int) -> int:
+    """What the clinic's books say a remittance paid: the insurance payments posted from it to
+    patients' ledgers less its provider-level adjustments. Equals the 835's BPR02."""
+    from sqlalchemy import func
+
+    paid = -int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+        LedgerEntry.remittance_id == remittance_id, LedgerEntry.kind == "payment")).one())
+    withheld = int(session.exec(select(func.coalesce(func.sum(ProviderAdjustment.amount_cents), 0)).where(
+        ProviderAdjustment.remittance_id == remittance_id)).one())
+    return paid - withheld
 
 
 def _ledger(

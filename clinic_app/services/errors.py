@@ -57,9 +57,10 @@ class DraftConflict(ClinicError):
     and stays with the caller, so neither version is lost.
     """
 
-    def __init__(self, message: str, *, saved_text: str) -> None:
+    def __init__(self, message: str, *, saved_text: str, field: str = "") -> None:
         super().__init__(message)
         self.saved_text = saved_text
+        self.field = field  # the section at issue
 
 
 # Messages raised by the database's own rules (alembic 0001) and what they mean.

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import func, or_
+from sqlalchemy import false, func, or_
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
@@ -49,7 +49,7 @@ from clinic_app.models import (
     Room,
     User,
 )
-from clinic_app.services import audit, scheduling
+from clinic_app.services import audit, fhir_validate, scheduling
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local_day
 from clinic_app.services.codes import describe_icd10
@@ -97,7 +97,9 @@ ENCOUNTER_STATUS = {"arrived": "arrived", "in_session": "in-progress", "ready_to
 # FHIR status asked for in an update -> the internal move it stands for.
 APPOINTMENT_MOVES = {"arrived": "arrived", "checked-in": "in_session", "noshow": "no_show", "cancelled": "cancelled"}
 
-PATIENT_FIELDS_MAX = {"first_name": 80, "last_name": 80, "phone": 32, "email": 120, "mrn": 20}
+PATIENT_FIELDS_MAX = {"first_name": 80, "last_name": 80, "phone": 32, "email": 120, "mrn": 20,
+                      "address_line": 200, "city": 80, "region": 40, "postal_code": 12}
+GENDERS = ("female", "male", "other", "unknown")  # Patient.sex is FHIR's administrative-gender
 MRN_RE = re.compile(r"^[A-Za-z0-9-]{1,20}$")
 ROW_ID_RE = re.compile(r"^[0-9]{1,11}$")
 DATE_RE = re.compile(r"^(\d{4})(-(\d{2})(-(\d{2}))?)?$")
@@ -113,7 +115,13 @@ def _instant(moment: dt.datetime | None) -> str | None:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
+# What the clinic stores: times of visits, notes and records (and birth dates) in these years.
+EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
 def _parse_instant(text, what: str) -> dt.datetime:
+    """A date-time with a zone, as UTC; InvalidInput (never OverflowError) outside 1900-2199."""
     if not isinstance(text, str):
         raise InvalidInput(f"{what} must be a date and time with a zone, e.g. 2030-03-12T14:00:00Z.")
     try:
@@ -122,7 +130,30 @@ def _parse_instant(text, what: str) -> dt.datetime:
         raise InvalidInput(f"{what} {text[:40]!r} is not a date and time (e.g. 2030-03-12T14:00:00Z).") from None
     if moment.tzinfo is None:
         raise InvalidInput(f"{what} has no time zone; add Z or an offset such as -05:00.")
-    return moment.astimezone(dt.UTC)
+    utc = _to_utc(moment)
+    if not EARLIEST <= utc < LATEST:
+        raise InvalidInput(f"{what} {text[:40]!r} is out of range: the clinic keeps times from 1900 to 2199.")
+    return utc
+
+
+def _to_utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC, held at Python's smallest or largest time when the offset takes it past them
+    (0001-01-01T00:00:00+14:00 is before datetime.min in UTC)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return _MIN if moment.year < 5000 else _MAX
+
+
+_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
+_MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def _plus(moment: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    try:
+        return moment + step
+    except OverflowError:
+        return _MAX
 
 
 def _parse_date(text, what: str) -> dt.date:
@@ -142,6 +173,13 @@ def _cents(money, what: str) -> int:
     except (KeyError, TypeError, ArithmeticError):
         raise InvalidInput(f"{what} needs a money value.") from None
     return int((value * 100).to_integral_value())
+
+
+def _meta(*moments: dt.datetime | None) -> dict:
+    """``meta.lastUpdated``: the latest of the times the resource is made from (the server
+    keeps no versions: no versionId, see the CapabilityStatement)."""
+    known = [m for m in moments if m is not None]
+    return {"meta": {"lastUpdated": _instant(max(known))}} if known else {}
 
 
 def _ref(kind: str, ident) -> dict:
@@ -187,7 +225,7 @@ def organization_resource() -> dict:
 
 def location_resource(location: Location) -> dict:
     resource = {
-        "resourceType": "Location", "id": str(location.id),
+        "resourceType": "Location", "id": str(location.id), **_meta(location.updated_at),
         "extension": [{"url": TZ_EXTENSION, "valueCode": location.timezone}],
         "status": "active" if location.active else "inactive", "name": location.name, "mode": "instance",
         "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "si", "display": "Site"}]},
@@ -200,7 +238,7 @@ def location_resource(location: Location) -> dict:
 
 def room_resource(room: Room) -> dict:
     return {
-        "resourceType": "Location", "id": f"room-{room.id}", "status": "active" if room.active else "inactive",
+        "resourceType": "Location", "id": f"room-{room.id}", **_meta(room.updated_at), "status": "active" if room.active else "inactive",
         "name": room.name, "mode": "instance",
         "physicalType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/location-physical-type", "code": "ro", "display": "Room"}]},
         "managingOrganization": _ref("Organization", ORG_ID), "partOf": _ref("Location", room.location_id),
@@ -209,7 +247,7 @@ def room_resource(room: Room) -> dict:
 
 def practitioner_resource(provider: Provider) -> dict:
     resource = {
-        "resourceType": "Practitioner", "id": str(provider.id),
+        "resourceType": "Practitioner", "id": str(provider.id), **_meta(provider.updated_at),
         "extension": [{"url": EXT_LOCATION, "valueReference": _ref("Location", provider.location_id)}],
         "active": provider.active, "name": [{"text": provider.name}],
         "qualification": [{"code": {"text": provider.discipline}}],
@@ -221,15 +259,20 @@ def practitioner_resource(provider: Provider) -> dict:
 
 def patient_resource(patient: Patient) -> dict:
     resource = {
-        "resourceType": "Patient", "id": str(patient.id),
+        "resourceType": "Patient", "id": str(patient.id), **_meta(patient.updated_at or patient.created_at),
         "identifier": [{
             "use": "usual", "system": MRN_SYSTEM, "value": patient.mrn,
             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
         }],
         "active": patient.active,
         "name": [{"use": "official", "family": patient.last_name, "given": [patient.first_name]}],
+        "gender": patient.sex if patient.sex in GENDERS else "unknown",
         "birthDate": patient.birth_date.isoformat(),
     }
+    address = {k: v for k, v in (("line", [patient.address_line] if patient.address_line else None), ("city", patient.city),
+                                 ("state", patient.region), ("postalCode", patient.postal_code)) if v}
+    if address:
+        resource["address"] = [{"use": "home", **address}]
     telecom = []
     if patient.phone:
         telecom.append({"system": "phone", "value": patient.phone})
@@ -254,7 +297,8 @@ def appointment_resource(appointment: Appointment, kind: AppointmentType) -> dic
     if appointment.room_id:
         participants.append({"actor": {"reference": f"Location/room-{appointment.room_id}"}, "required": "required", "status": "accepted"})
     resource = {
-        "resourceType": "Appointment", "id": str(appointment.id), "extension": extension,
+        "resourceType": "Appointment", "id": str(appointment.id), **_meta(appointment.updated_at or appointment.created_at),
+        "extension": extension,
         "status": APPOINTMENT_STATUS[appointment.status], "appointmentType": {"text": kind.name},
         "start": _instant(appointment.starts_at), "end": _instant(appointment.ends_at),
         "minutesDuration": int((appointment.ends_at - appointment.starts_at).total_seconds() // 60),
@@ -273,7 +317,7 @@ def encounter_resource(appointment: Appointment, kind: AppointmentType) -> dict:
     if appointment.room_id:
         locations.append({"location": {"reference": f"Location/room-{appointment.room_id}"}})
     return {
-        "resourceType": "Encounter", "id": str(appointment.id), "status": ENCOUNTER_STATUS[appointment.status],
+        "resourceType": "Encounter", "id": str(appointment.id), **_meta(appointment.updated_at or appointment.created_at), "status": ENCOUNTER_STATUS[appointment.status],
         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"},
         "type": [{"text": kind.name}], "subject": _ref("Patient", appointment.patient_id),
         "participant": [{"individual": _ref("Practitioner", appointment.provider_id)}],
@@ -288,7 +332,7 @@ def condition_resource(diagnosis: NoteDiagnosis, note: Note) -> dict:
     if display:
         coding["display"] = display
     return {
-        "resourceType": "Condition", "id": str(diagnosis.id),
+        "resourceType": "Condition", "id": str(diagnosis.id), **_meta(note.updated_at, note.signed_at),
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
         "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis"}]}],
@@ -310,7 +354,7 @@ def document_reference_resource(note: Note, diagnoses: list[str], procedures: li
         "diagnoses": diagnoses, "procedures": [{"code": c, "units": u} for c, u in procedures],
     }
     resource = {
-        "resourceType": "DocumentReference", "id": str(note.id), "status": "current",
+        "resourceType": "DocumentReference", "id": str(note.id), **_meta(note.updated_at, note.signed_at), "status": "current",
         "docStatus": "final" if note.signed_at else "preliminary",
         "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3", "display": "Progress note"}]},
         "subject": _ref("Patient", note.patient_id), "date": _instant(note.signed_at or note.updated_at),
@@ -347,7 +391,7 @@ def claim_resource(appointment: Appointment, charges: list[Charge], tz: str) -> 
         for c in charges
     ]
     resource = {
-        "resourceType": "Claim", "id": str(appointment.id), "status": "active",
+        "resourceType": "Claim", "id": str(appointment.id), **_meta(*(c.created_at for c in charges)), "status": "active",
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
         "use": "claim", "patient": _ref("Patient", appointment.patient_id),
         "billablePeriod": {"start": _instant(appointment.starts_at), "end": _instant(appointment.ends_at)},
@@ -376,7 +420,7 @@ def observation_resource(result: MeasureResult, note: Note, measure_name: str, d
     values = json.loads(result.item_values or "[]")
     labels = json.loads(result.item_labels or "[]")
     resource = {
-        "resourceType": "Observation", "id": str(result.id), "status": "final" if note.signed_at else "preliminary",
+        "resourceType": "Observation", "id": str(result.id), **_meta(result.recorded_at, note.updated_at, note.signed_at), "status": "final" if note.signed_at else "preliminary",
         "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey",
                                   "display": "Survey"}]}],
         "code": {"coding": [{"system": MEASURE_SYSTEM, "code": result.measure_code, "display": measure_name}], "text": measure_name},
@@ -396,7 +440,7 @@ def observation_resource(result: MeasureResult, note: Note, measure_name: str, d
 
 def allergy_resource(allergy: PatientAllergy) -> dict:
     resource = {
-        "resourceType": "AllergyIntolerance", "id": str(allergy.id),
+        "resourceType": "AllergyIntolerance", "id": str(allergy.id), **_meta(allergy.updated_at or allergy.recorded_at),
         "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
                                        "code": "active" if allergy.active else "inactive"}]},
         "code": {"text": allergy.substance}, "patient": _ref("Patient", allergy.patient_id),
@@ -409,7 +453,7 @@ def allergy_resource(allergy: PatientAllergy) -> dict:
 
 def medication_statement_resource(medication: PatientMedication) -> dict:
     resource = {
-        "resourceType": "MedicationStatement", "id": str(medication.id),
+        "resourceType": "MedicationStatement", "id": str(medication.id), **_meta(medication.updated_at or medication.recorded_at),
         "extension": [{"url": EXT_DRUG_CLASS, "valueString": medication.drug_class}],
         "status": "active" if medication.active else "stopped",
         "medicationCodeableConcept": {"text": medication.name}, "subject": _ref("Patient", medication.patient_id),
@@ -425,7 +469,7 @@ def coverage_resource(coverage: Coverage, payer: Payer) -> dict:
     if coverage.effective_to:
         period["end"] = coverage.effective_to.isoformat()
     resource = {
-        "resourceType": "Coverage", "id": str(coverage.id), "status": "active" if coverage.active else "cancelled",
+        "resourceType": "Coverage", "id": str(coverage.id), **_meta(coverage.updated_at), "status": "active" if coverage.active else "cancelled",
         "subscriberId": coverage.member_id, "beneficiary": _ref("Patient", coverage.patient_id),
         "relationship": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/subscriber-relationship",
                                      "code": coverage.relationship}]},
@@ -452,7 +496,11 @@ def coverage_resource(coverage: Coverage, payer: Payer) -> dict:
 
 # -- search parameters ------------------------------------------------------------------------
 def _date_range(value: str) -> tuple[str, dt.datetime, dt.datetime]:
-    """(prefix, start, end) of a FHIR date search value, its precision making the range."""
+    """(prefix, start, end) of a FHIR date search value, its precision making the range.
+
+    Any instant Python can hold is a valid search value (``le9999-12-31T23:59:59.999999Z``,
+    ``0001-01-01T00:00:00+14:00``): a range that runs past Python's limits is held at them.
+    """
     prefix = value[:2] if value[:2] in PREFIXES else "eq"
     text = value[2:] if value[:2] in PREFIXES else value
     match = DATE_RE.match(text)
@@ -461,18 +509,19 @@ def _date_range(value: str) -> tuple[str, dt.datetime, dt.datetime]:
             year, month, day = int(match[1]), int(match[3] or 1), int(match[5] or 1)
             start = dt.datetime(year, month, day, tzinfo=dt.UTC)
             if match[5]:
-                end = start + dt.timedelta(days=1)
+                end = _plus(start, dt.timedelta(days=1))
             elif match[3]:
-                end = (start + dt.timedelta(days=32)).replace(day=1)
+                end = _plus(start, dt.timedelta(days=32)).replace(day=1) if (year, month) != (9999, 12) else _MAX
             else:
-                end = start.replace(year=year + 1)
+                end = start.replace(year=year + 1) if year < 9999 else _MAX
             return prefix, start, end
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError):
         raise InvalidInput(f"{value[:40]!r} is not a search date (e.g. 2030-03-12 or ge2030-03-01).") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return prefix, moment, moment + dt.timedelta(seconds=1)
+    start = _to_utc(moment)
+    return prefix, start, _plus(start, dt.timedelta(seconds=1))
 
 
 def _date_clause(column, value: str):
@@ -495,17 +544,111 @@ def _birthdate_clause(value: str):
     }[prefix]
 
 
-def _ids(value: str, kind: str) -> list[int]:
-    return [i for i in (_id_of(v, kind) for v in value.split(",")) if i is not None] or [-1]
+def _escaped(text: str) -> str:
+    return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + _escaped(text) + "%"
+
+
+def split_or(value: str) -> list[str]:
+    """The values a search parameter ORs: split at commas, ``\\,`` being a comma inside a value
+    (search.html, "Escaping search parameters")."""
+    parts, current, chars = [], [], iter(value)
+    for ch in chars:
+        if ch == "\\":
+            nxt = next(chars, "")
+            current.append(nxt if nxt in (",", "$", "|", "\\") else ch + nxt)
+        elif ch == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def _token(value: str) -> tuple[str | None, str]:
+    """(system, code) of a token value: ``code`` (any system: None), ``system|code``, ``|code`` (no system: "")."""
+    if "|" not in value:
+        return None, value.strip()
+    system, _, code = value.partition("|")
+    return system.strip(), code.strip()
+
+
+def _string_clause(columns, value: str, modifier: str):
+    """FHIR string search over ``columns`` (any of them): starts-with (at the start of any word) by
+    default, ``:exact`` the whole value as written, ``:contains`` anywhere; case-insensitive but
+    for ``:exact``."""
+    if modifier == "exact":
+        return or_(*[column == value for column in columns])
+    text = value.strip()
+    if modifier == "contains":
+        return or_(*[func.lower(column).like(_like(text), escape="\\") for column in columns])
+    start = _escaped(text) + "%"
+    return or_(*[clause for column in columns for clause in (
+        func.lower(column).like(start, escape="\\"), func.lower(column).like("% " + start, escape="\\"),
+        func.lower(column).like("%-" + start, escape="\\"))])
 
 
 def _statuses(value: str, mapping: dict[str, str]) -> list[str]:
-    wanted = {v.strip() for v in value.split(",")}
-    return [internal for internal, code in mapping.items() if code in wanted] or ["-"]
+    code = _token(value)[1]
+    return [internal for internal, fhir_code in mapping.items() if fhir_code == code] or ["-"]
+
+
+def _boolean(name: str, value: str) -> bool:
+    code = _token(value)[1]
+    if code not in ("true", "false"):
+        raise InvalidInput(f"{name} takes true or false, not {value[:20]!r}.")
+    return code == "true"
+
+
+def _active_clause(column, value: str, mapping: dict[bool, str]):
+    code = _token(value)[1]
+    flags = [flag for flag, fhir_code in mapping.items() if fhir_code == code]
+    return column.in_(flags) if flags else column.is_(None)
+
+
+def _reference_clause(column, kind: str):
+    return lambda v, m: column == (_id_of(v, kind) if _id_of(v, kind) is not None else -1)
+
+
+def _code_clause(column, system: str):
+    """A token over a code column whose codes are of ``system`` (upper case, as the clinic keeps them)."""
+    def clause(value: str, modifier: str):
+        wanted_system, code = _token(value)
+        if wanted_system is not None and wanted_system != system:
+            return false()  # another system (or none): no match
+        return column == code.upper()
+    return clause
+
+
+@dataclass
+class _Param:
+    """One search parameter: its FHIR type and the clause for one of its (comma-ORed) values."""
+
+    type: str  # string | token | reference | date
+    clause: Callable  # (value, modifier) -> SQL condition
+
+
+def _string(*columns) -> _Param:
+    return _Param("string", lambda v, m: _string_clause(columns, v, m))
+
+
+def _date(column) -> _Param:
+    return _Param("date", lambda v, m: _date_clause(column, v))
+
+
+def _ref_param(column, kind: str) -> _Param:
+    return _Param("reference", _reference_clause(column, kind))
+
+
+def _tok(clause) -> _Param:
+    return _Param("token", clause)
+
+
+MODIFIERS = {"string": ("exact", "contains")}
 
 
 @dataclass
@@ -513,12 +656,13 @@ class _Kind:
     """How one resource type is read and searched."""
 
     action: str
-    params: dict[str, Callable]  # search parameter -> (query, value) -> query
+    params: dict[str, _Param]  # search parameter -> how a value of it matches
     query: Callable  # (actor) -> select of the rows
     build: Callable  # (session, row) -> resource
     patient_of: Callable | None  # (row) -> patient id, for the audit log; None = not PHI
     order: Callable  # () -> order-by column
-    by_id: Callable  # (query, id text) -> query
+    id_column: Callable  # () -> the column ``_id`` matches
+    updated: Callable | None = None  # (since) -> condition: changed after ``since`` (bulk _since)
 
 
 def _own_patients(actor: Actor):
@@ -532,17 +676,21 @@ def _patient_query(actor: Actor):
     return query
 
 
-def _identifier_clause(value: str):
-    system, _, code = value.rpartition("|")
-    if system and system != MRN_SYSTEM:
+def _identifier_clause(value: str, modifier: str = ""):
+    """MRN (system urn:clinic-app:mrn); ``|value`` asks for an identifier with no system: none here."""
+    system, code = _token(value)
+    if system is not None and system != MRN_SYSTEM:
         return Patient.id == -1
-    return func.lower(Patient.mrn) == code.strip().lower()
+    if not code:
+        return Patient.id.is_not(None)  # ``system|``: any identifier of that system
+    return func.lower(Patient.mrn) == code.lower()
 
 
-def _name_clause(value: str):
-    like = _like(value.strip())
-    return or_(func.lower(Patient.first_name).like(like, escape="\\"), func.lower(Patient.last_name).like(like, escape="\\"),
-               func.lower(Patient.first_name + " " + Patient.last_name).like(like, escape="\\"))
+def _npi_clause(value: str, modifier: str = ""):
+    system, code = _token(value)
+    if system is not None and system != NPI_SYSTEM:
+        return Provider.id == -1
+    return Provider.npi.is_not(None) if not code else Provider.npi == code
 
 
 def _visit_query(actor: Actor, statuses=None):
@@ -625,123 +773,137 @@ def _build_claim(session: Session, appointment: Appointment) -> dict:
     return claim_resource(appointment, charges, session.get(Location, appointment.location_id).timezone)
 
 
-def _int_id(column):
-    return lambda q, v: q.where(column == (int(v) if is_row_id(v) else -1))
+def _id_match(column, value: str):
+    text = value.strip()
+    return column == (int(text) if is_row_id(text) else -1)
 
 
-def _visit_params(status_map: dict[str, str]) -> dict[str, Callable]:
+def _visit_params(status_map: dict[str, str]) -> dict[str, _Param]:
     return {
-        "patient": lambda q, v: q.where(Appointment.patient_id.in_(_ids(v, "Patient"))),
-        "practitioner": lambda q, v: q.where(Appointment.provider_id.in_(_ids(v, "Practitioner"))),
-        "date": lambda q, v: q.where(_date_clause(Appointment.starts_at, v)),
-        "status": lambda q, v: q.where(Appointment.status.in_(_statuses(v, status_map))),
+        "patient": _ref_param(Appointment.patient_id, "Patient"),
+        "practitioner": _ref_param(Appointment.provider_id, "Practitioner"),
+        "date": _date(Appointment.starts_at),
+        "status": _tok(lambda v, m: Appointment.status.in_(_statuses(v, status_map))),
     }
+
+
+def _after(*columns):
+    """(since) -> any of ``columns`` is later than ``since``."""
+    return lambda since: or_(*[column > since for column in columns])
 
 
 KINDS: dict[str, _Kind] = {
     "Patient": _Kind(
         action="fhir.patient.read",
         params={
-            "name": lambda q, v: q.where(_name_clause(v)),
-            "family": lambda q, v: q.where(func.lower(Patient.last_name).like(_like(v), escape="\\")),
-            "given": lambda q, v: q.where(func.lower(Patient.first_name).like(_like(v), escape="\\")),
-            "birthdate": lambda q, v: q.where(_birthdate_clause(v)),
-            "identifier": lambda q, v: q.where(_identifier_clause(v)),
-            "active": lambda q, v: q.where(Patient.active == (v == "true")),
+            "name": _string(Patient.first_name, Patient.last_name),
+            "family": _string(Patient.last_name),
+            "given": _string(Patient.first_name),
+            "birthdate": _Param("date", lambda v, m: _birthdate_clause(v)),
+            "identifier": _tok(_identifier_clause),
+            "active": _tok(lambda v, m: Patient.active == _boolean("active", v)),
         },
         query=_patient_query, build=lambda s, p: patient_resource(p), patient_of=lambda p: p.id,
-        order=lambda: Patient.id, by_id=_int_id(Patient.id),
+        order=lambda: Patient.id, id_column=lambda: Patient.id, updated=_after(Patient.updated_at),
     ),
     "Practitioner": _Kind(
         action="fhir.directory.read",
         params={
-            "name": lambda q, v: q.where(func.lower(Provider.name).like(_like(v), escape="\\")),
-            "identifier": lambda q, v: q.where(Provider.npi == v.rpartition("|")[2].strip()),
-            "active": lambda q, v: q.where(Provider.active == (v == "true")),
+            "name": _string(Provider.name),
+            "identifier": _tok(_npi_clause),
+            "active": _tok(lambda v, m: Provider.active == _boolean("active", v)),
         },
         query=lambda a: select(Provider), build=lambda s, p: practitioner_resource(p), patient_of=None,
-        order=lambda: Provider.id, by_id=_int_id(Provider.id),
+        order=lambda: Provider.id, id_column=lambda: Provider.id, updated=_after(Provider.updated_at),
     ),
     "Appointment": _Kind(
         action="fhir.schedule.read", params=_visit_params(APPOINTMENT_STATUS),
         query=lambda a: _visit_query(a), build=lambda s, row: appointment_resource(*row),
-        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, id_column=lambda: Appointment.id,
+        updated=_after(Appointment.updated_at),
     ),
     "Encounter": _Kind(
         action="fhir.schedule.read", params=_visit_params(ENCOUNTER_STATUS),
         query=lambda a: _visit_query(a, HAPPENED), build=lambda s, row: encounter_resource(*row),
-        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Appointment.id, id_column=lambda: Appointment.id,
+        updated=_after(Appointment.updated_at),
     ),
     "Condition": _Kind(
         action="fhir.condition.read",
         params={
-            "patient": lambda q, v: q.where(Note.patient_id.in_(_ids(v, "Patient"))),
-            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
-            "code": lambda q, v: q.where(NoteDiagnosis.code == v.rpartition("|")[2].strip().upper()),
-            "recorded-date": lambda q, v: q.where(_date_clause(Note.signed_at, v)),
+            "patient": _ref_param(Note.patient_id, "Patient"),
+            "encounter": _ref_param(Note.appointment_id, "Encounter"),
+            "code": _tok(_code_clause(NoteDiagnosis.code, ICD10_SYSTEM)),
+            "recorded-date": _date(Note.signed_at),
         },
         query=_condition_query, build=lambda s, row: condition_resource(*row), patient_of=lambda row: row[1].patient_id,
-        order=lambda: NoteDiagnosis.id, by_id=_int_id(NoteDiagnosis.id),
+        order=lambda: NoteDiagnosis.id, id_column=lambda: NoteDiagnosis.id, updated=_after(Note.updated_at, Note.signed_at),
     ),
     "DocumentReference": _Kind(
         action="fhir.note.read",
         params={
-            "patient": lambda q, v: q.where(Note.patient_id.in_(_ids(v, "Patient"))),
-            "date": lambda q, v: q.where(_date_clause(Note.signed_at, v)),
-            "status": lambda q, v: q.where(Note.id == -1) if "current" not in v.split(",") else q,
-            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
+            "patient": _ref_param(Note.patient_id, "Patient"),
+            "date": _date(Note.signed_at),
+            "status": _tok(lambda v, m: Note.id.is_not(None) if _token(v)[1] == "current" else Note.id == -1),
+            "encounter": _ref_param(Note.appointment_id, "Encounter"),
         },
         query=_note_query, build=_build_document, patient_of=lambda n: n.patient_id,
-        order=lambda: Note.id, by_id=_int_id(Note.id),
+        order=lambda: Note.id, id_column=lambda: Note.id, updated=_after(Note.updated_at, Note.signed_at),
     ),
     "Claim": _Kind(
         action="fhir.claim.read",
         params={
-            "patient": lambda q, v: q.where(Appointment.patient_id.in_(_ids(v, "Patient"))),
-            "created": lambda q, v: q.where(Appointment.id.in_(select(Charge.appointment_id).where(_date_clause(Charge.created_at, v)))),
-            "status": lambda q, v: q.where(Appointment.id == -1) if "active" not in v.split(",") else q,
+            "patient": _ref_param(Appointment.patient_id, "Patient"),
+            "created": _Param("date", lambda v, m: Appointment.id.in_(
+                select(Charge.appointment_id).where(_date_clause(Charge.created_at, v)))),
+            "status": _tok(lambda v, m: Appointment.id.is_not(None) if _token(v)[1] == "active" else Appointment.id == -1),
         },
         query=_claim_query, build=_build_claim, patient_of=lambda a: a.patient_id,
-        order=lambda: Appointment.id, by_id=_int_id(Appointment.id),
+        order=lambda: Appointment.id, id_column=lambda: Appointment.id,
+        updated=lambda since: Appointment.id.in_(select(Charge.appointment_id).where(Charge.created_at > since)),
     ),
     "Observation": _Kind(
         action="fhir.clinical.read",
         params={
-            "patient": lambda q, v: q.where(MeasureResult.patient_id.in_(_ids(v, "Patient"))),
-            "date": lambda q, v: q.where(_date_clause(MeasureResult.recorded_at, v)),
-            "code": lambda q, v: q.where(MeasureResult.measure_code == v.rpartition("|")[2].strip().upper()),
-            "encounter": lambda q, v: q.where(Note.appointment_id.in_(_ids(v, "Encounter"))),
+            "patient": _ref_param(MeasureResult.patient_id, "Patient"),
+            "date": _date(MeasureResult.recorded_at),
+            "code": _tok(_code_clause(MeasureResult.measure_code, MEASURE_SYSTEM)),
+            "encounter": _ref_param(Note.appointment_id, "Encounter"),
         },
         query=_observation_query, build=lambda s, row: observation_resource(*row, _measure_name(s, row[0].measure_code)),
-        patient_of=lambda row: row[0].patient_id, order=lambda: MeasureResult.id, by_id=_int_id(MeasureResult.id),
+        patient_of=lambda row: row[0].patient_id, order=lambda: MeasureResult.id, id_column=lambda: MeasureResult.id,
+        updated=_after(MeasureResult.recorded_at, Note.updated_at, Note.signed_at),
     ),
     "AllergyIntolerance": _Kind(
         action="fhir.clinical.read",
         params={
-            "patient": lambda q, v: q.where(PatientAllergy.patient_id.in_(_ids(v, "Patient"))),
-            "clinical-status": lambda q, v: q.where(_active_clause(PatientAllergy.active, v, {True: "active", False: "inactive"})),
+            "patient": _ref_param(PatientAllergy.patient_id, "Patient"),
+            "clinical-status": _tok(lambda v, m: _active_clause(PatientAllergy.active, v, {True: "active", False: "inactive"})),
         },
         query=lambda a: _history_query(PatientAllergy, a), build=lambda s, a: allergy_resource(a),
-        patient_of=lambda a: a.patient_id, order=lambda: PatientAllergy.id, by_id=_int_id(PatientAllergy.id),
+        patient_of=lambda a: a.patient_id, order=lambda: PatientAllergy.id, id_column=lambda: PatientAllergy.id,
+        updated=_after(PatientAllergy.updated_at),
     ),
     "MedicationStatement": _Kind(
         action="fhir.clinical.read",
         params={
-            "patient": lambda q, v: q.where(PatientMedication.patient_id.in_(_ids(v, "Patient"))),
-            "status": lambda q, v: q.where(_active_clause(PatientMedication.active, v, {True: "active", False: "stopped"})),
+            "patient": _ref_param(PatientMedication.patient_id, "Patient"),
+            "status": _tok(lambda v, m: _active_clause(PatientMedication.active, v, {True: "active", False: "stopped"})),
         },
         query=lambda a: _history_query(PatientMedication, a), build=lambda s, m: medication_statement_resource(m),
-        patient_of=lambda m: m.patient_id, order=lambda: PatientMedication.id, by_id=_int_id(PatientMedication.id),
+        patient_of=lambda m: m.patient_id, order=lambda: PatientMedication.id, id_column=lambda: PatientMedication.id,
+        updated=_after(PatientMedication.updated_at),
     ),
     "Coverage": _Kind(
         action="fhir.coverage.read",
         params={
-            "patient": lambda q, v: q.where(Coverage.patient_id.in_(_ids(v, "Patient"))),
-            "beneficiary": lambda q, v: q.where(Coverage.patient_id.in_(_ids(v, "Patient"))),
-            "status": lambda q, v: q.where(_active_clause(Coverage.active, v, {True: "active", False: "cancelled"})),
+            "patient": _ref_param(Coverage.patient_id, "Patient"),
+            "beneficiary": _ref_param(Coverage.patient_id, "Patient"),
+            "status": _tok(lambda v, m: _active_clause(Coverage.active, v, {True: "active", False: "cancelled"})),
         },
         query=_coverage_query, build=lambda s, row: coverage_resource(*row),
-        patient_of=lambda row: row[0].patient_id, order=lambda: Coverage.id, by_id=_int_id(Coverage.id),
+        patient_of=lambda row: row[0].patient_id, order=lambda: Coverage.id, id_column=lambda: Coverage.id,
+        updated=_after(Coverage.updated_at),
     ),
 }
 # Types served from small in-memory lists (no PHI): the clinic and its locations and rooms.
@@ -754,11 +916,27 @@ COMMON_PARAMS = ("_id", "_count", "_offset", "_format")
 
 def search_params(resource_type: str) -> tuple[str, ...]:
     """The search parameters the server supports for a type (the CapabilityStatement's)."""
-    if resource_type == "Location":
-        return ("_id", "name")
-    if resource_type == "Organization":
+    if resource_type in DIRECTORY_TYPES:
         return ("_id", "name")
     return ("_id", *KINDS[resource_type].params)
+
+
+def param_type(resource_type: str, name: str) -> str:
+    if name == "_id":
+        return "token"
+    if resource_type in DIRECTORY_TYPES:
+        return "string"
+    return KINDS[resource_type].params[name].type
+
+
+def _words_match(text: str, value: str, modifier: str) -> bool:
+    """The string-search rule of ``_string_clause`` for values held in memory (directory names)."""
+    if modifier == "exact":
+        return text == value
+    text, value = text.lower(), value.strip().lower()
+    if modifier == "contains":
+        return value in text
+    return any(word.startswith(value) for word in [text, *re.split(r"[ -]", text)[1:]]) or text.startswith(value)
 
 
 def _audit_views(session: Session, actor: Actor, resource_type: str, rows, patient_of, how: str, source: str) -> None:
@@ -800,7 +978,7 @@ def read(session: Session, *, actor: Actor, resource_type: str, resource_id: str
         raise NotFound(f"{resource_type}/{resource_id[:64]} does not exist.")
     kind = KINDS[resource_type]
     require(actor.role, kind.action)
-    row = session.exec(kind.by_id(kind.query(actor), resource_id)).first()
+    row = session.exec(kind.query(actor).where(_id_match(kind.id_column(), resource_id))).first()
     if row is None:
         raise NotFound(f"{resource_type}/{resource_id[:64]} does not exist or is not yours to see.")
     resource = kind.build(session, row)
@@ -810,24 +988,40 @@ def read(session: Session, *, actor: Actor, resource_type: str, resource_id: str
 
 def search(
     session: Session, *, actor: Actor, resource_type: str, params: list[tuple[str, str]], base_url: str, source: str = "",
+    lenient: bool = False,
 ) -> dict:
-    """A searchset Bundle: matches ANDed over parameters (commas OR within one), paged by links."""
+    """A searchset Bundle: matches ANDed over parameters, commas ORing the values of one, paged by links.
+
+    An unknown parameter (or a modifier a parameter does not take) is refused, unless ``lenient``
+    (``Prefer: handling=lenient``): then it is ignored and named in an OperationOutcome entry, as
+    is a ``_count`` above the maximum (held at it).
+    """
     _check_type(resource_type)
-    count, offset, filters = DEFAULT_COUNT, 0, []
+    count, offset, filters, warnings = DEFAULT_COUNT, 0, [], []
     allowed_params = search_params(resource_type)
     for name, value in params:
-        if name == "_count":
-            count = _int_param(name, value, 0, MAX_COUNT)
-        elif name == "_offset":
+        base, _, modifier = name.partition(":")
+        if base == "_count":
+            count = _int_param(name, value, 0, None)
+            if count > MAX_COUNT:
+                warnings.append(f"_count {count} is more than this server returns in a page; it was held at {MAX_COUNT}.")
+                count = MAX_COUNT
+        elif base == "_offset":
             offset = _int_param(name, value, 0, MAX_OFFSET)
-        elif name == "_format":
-            continue
-        elif name not in allowed_params:
-            raise InvalidInput(
-                f"{resource_type} cannot be searched by {name[:40]!r}; use one of: {', '.join(allowed_params)}."
-            )
+        elif base == "_format":
+            continue  # the API answers _format itself (406 for anything but JSON)
+        elif base not in allowed_params or (modifier and modifier not in MODIFIERS.get(param_type(resource_type, base), ())):
+            if base in allowed_params:
+                takes = MODIFIERS.get(param_type(resource_type, base), ())
+                problem = (f"{resource_type} search parameter {base} takes no :{modifier[:20]} modifier"
+                           + (f" (it takes :{', :'.join(takes)})" if takes else "") + ".")
+            else:
+                problem = f"{resource_type} cannot be searched by {name[:40]!r}; use one of: {', '.join(allowed_params)}."
+            if not lenient:
+                raise InvalidInput(problem)
+            warnings.append(problem.rstrip(".") + "; it was ignored (handling=lenient).")
         elif not value.strip() or len(value) > 200:
-            raise InvalidInput(f"The search parameter {name} needs a value (at most 200 characters).")
+            raise InvalidInput(f"The search parameter {base} needs a value (at most 200 characters).")
         else:
             filters.append((name, value))
 
@@ -835,10 +1029,12 @@ def search(
         require(actor.role, "fhir.directory.read")
         matches = [r for kind, r in _directory(session) if kind == resource_type]
         for name, value in filters:
-            if name == "_id":
-                matches = [r for r in matches if r["id"] in value.split(",")]
+            base, _, modifier = name.partition(":")
+            values = split_or(value)
+            if base == "_id":
+                matches = [r for r in matches if r["id"] in [v.strip() for v in values]]
             else:
-                matches = [r for r in matches if value.strip().lower() in r["name"].lower()]
+                matches = [r for r in matches if any(_words_match(r["name"], v, modifier) for v in values)]
         total, page = len(matches), [(None, r) for r in matches[offset:offset + count]]
         patient_of = None
     else:
@@ -846,22 +1042,27 @@ def search(
         require(actor.role, kind.action)
         query = kind.query(actor)
         for name, value in filters:
-            query = kind.by_id(query, value) if name == "_id" else kind.params[name](query, value)
+            base, _, modifier = name.partition(":")
+            if base == "_id":
+                query = query.where(or_(*[_id_match(kind.id_column(), v) for v in split_or(value)]))
+            else:
+                query = query.where(or_(*[kind.params[base].clause(v, modifier) for v in split_or(value)]))
         total = session.exec(select(func.count()).select_from(query.subquery())).one()
         rows = list(session.exec(query.order_by(kind.order()).offset(offset).limit(count))) if count else []
         page = [(row, kind.build(session, row)) for row in rows]
         patient_of = kind.patient_of
     _audit_views(session, actor, resource_type, page, patient_of, "search", source)
-    return _searchset(resource_type, base_url, filters, page, total, count, offset)
+    return _searchset(resource_type, base_url, filters, page, total, count, offset, warnings)
 
 
-def _int_param(name: str, value: str, low: int, high: int) -> int:
-    if not is_row_id(value.strip()) or not low <= int(value) <= high:
-        raise InvalidInput(f"{name} must be a whole number from {low} to {high}.")
-    return int(value)
+def _int_param(name: str, value: str, low: int, high: int | None) -> int:
+    text = value.strip()
+    if not is_row_id(text) or int(text) < low or (high is not None and int(text) > high):
+        raise InvalidInput(f"{name} must be a whole number from {low}" + (f" to {high}." if high is not None else " up."))
+    return int(text)
 
 
-def _searchset(resource_type, base_url, filters, page, total, count, offset) -> dict:
+def _searchset(resource_type, base_url, filters, page, total, count, offset, warnings=()) -> dict:
     def link(relation: str, at: int) -> dict:
         query = urlencode([*filters, ("_count", count), ("_offset", at)])
         return {"relation": relation, "url": f"{base_url}/{resource_type}?{query}"}
@@ -871,13 +1072,16 @@ def _searchset(resource_type, base_url, filters, page, total, count, offset) -> 
         links.append(link("next", offset + count))
     if offset > 0:
         links.append(link("previous", max(0, offset - count)))
-    return {
-        "resourceType": "Bundle", "type": "searchset", "total": total, "link": links,
-        "entry": [
-            {"fullUrl": f"{base_url}/{resource_type}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-            for _, r in page
-        ],
-    }
+    entries = [
+        {"fullUrl": f"{base_url}/{resource_type}/{r['id']}", "resource": r, "search": {"mode": "match"}}
+        for _, r in page
+    ]
+    if warnings:
+        # search.html: an OperationOutcome with search.mode "outcome" tells what the server did with the request.
+        entries.append({"resource": {"resourceType": "OperationOutcome", "issue": [
+            {"severity": "warning", "code": "not-supported" if "ignored" in w else "too-costly", "diagnostics": w} for w in warnings
+        ]}, "search": {"mode": "outcome"}})
+    return {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links, "entry": entries}
 
 
 # -- writes --------------------------------------------------------------------------------------
@@ -922,10 +1126,24 @@ def _patient_values(resource: dict) -> dict:
     if not isinstance(active, bool):
         raise InvalidInput("active must be true or false.")
     values["active"] = active
+    gender = resource.get("gender", "unknown")
+    if gender not in GENDERS:
+        raise InvalidInput(f"gender must be one of {', '.join(GENDERS)}.")
+    values["sex"] = gender
+    values.update(_address_values(resource.get("address")))
     for field, most in PATIENT_FIELDS_MAX.items():
         if len(values.get(field) or "") > most:
             raise InvalidInput(f"The {field.replace('_', ' ')} is too long (at most {most} characters).")
     return values
+
+
+def _address_values(addresses) -> dict:
+    """The home (else first current) address of a Patient as the row keeps it: one line, city, state, ZIP."""
+    usable = [a for a in addresses or [] if isinstance(a, dict) and a.get("use") != "old"]
+    address = next((a for a in usable if a.get("use") == "home"), usable[0] if usable else {})
+    lines = [str(x).strip() for x in address.get("line") or [] if isinstance(x, str) and x.strip()]
+    return {"address_line": ", ".join(lines), "city": str(address.get("city") or "").strip(),
+            "region": str(address.get("state") or "").strip(), "postal_code": str(address.get("postalCode") or "").strip()}
 
 
 def _mrn_free(session: Session, mrn: str, patient_id: int | None) -> None:
@@ -942,12 +1160,18 @@ def _new_mrn(session: Session) -> str:
 
 
 def create_patient(session: Session, *, actor: Actor | None, resource: dict, source: str = "", commit: bool = True,
-    action: str = "fhir.patient.write",
+    action: str = "fhir.patient.write", validate: bool = True,
 ) -> Patient:
-    """Register a patient from a FHIR Patient (MRN assigned if none is given)."""
+    """Register a patient from a FHIR Patient (MRN assigned if none is given).
+
+    ``validate``: check the resource against FHIR R4 4.0.1 first (an import has checked its
+    whole bundle; HL7 v2 builds the resource itself).
+    """
     for_write(session)
     if actor is not None:
         require(actor.role, action)  # an import checks fhir.import instead
+    if validate:
+        fhir_validate.validate(resource, expected="Patient")
     values = _patient_values(resource)
     if "mrn" in values:
         _mrn_free(session, values["mrn"], None)
@@ -964,12 +1188,14 @@ def create_patient(session: Session, *, actor: Actor | None, resource: dict, sou
 
 
 def update_patient(session: Session, *, actor: Actor | None, patient_id: int, resource: dict, source: str = "", commit: bool = True,
-    action: str = "fhir.patient.write",
+    action: str = "fhir.patient.write", validate: bool = True,
 ) -> Patient:
     """Replace a patient's demographics with a FHIR Patient's (FHIR update is a whole replace)."""
     for_write(session)
     if actor is not None:
         require(actor.role, action)  # an import checks fhir.import instead
+    if validate:
+        fhir_validate.validate(resource, expected="Patient")
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise NotFound(f"Patient/{patient_id} does not exist.")
@@ -1020,6 +1246,7 @@ def create_appointment(session: Session, *, actor: Actor, resource: dict, now: d
     """Book from a FHIR Appointment through scheduling.book_appointment (all booking rules hold)."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Appointment":
         raise InvalidInput("Send an Appointment resource (resourceType Appointment).")
+    fhir_validate.validate(resource, expected="Appointment")
     if resource.get("status", "booked") not in ("booked", "proposed", "pending"):
         raise InvalidInput("A new appointment is booked; its status must be booked.")
     refs = _participants(resource)
@@ -1042,6 +1269,7 @@ def update_appointment(session: Session, *, actor: Actor, appointment_id: int, r
     """Apply a FHIR Appointment update: only a status move (check in, start, no-show, cancel)."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Appointment":
         raise InvalidInput("Send an Appointment resource (resourceType Appointment).")
+    fhir_validate.validate(resource, expected="Appointment")
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFound(f"Appointment/{appointment_id} does not exist.")
@@ -1088,22 +1316,29 @@ def _batched(session: Session, query, size: int = 500) -> Iterator:
         offset += size
 
 
-def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) -> Iterator[tuple[str, dict]]:
-    """Every resource of the clinic, type by type (drafts included as preliminary notes)."""
+def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES,
+                     since: dt.datetime | None = None) -> Iterator[tuple[str, dict]]:
+    """Every resource of the clinic, type by type (drafts included as preliminary notes); with
+    ``since``, only those changed after it (their ``meta.lastUpdated`` later than ``since``).
+    The Organization (the clinic's name, a setting) has no change time: it is always included."""
+    def changed(query, *columns):
+        return query.where(or_(*[column > since for column in columns])) if since is not None else query
+
     if "Organization" in types:
         yield "Organization", organization_resource()
     if "Location" in types:
-        for location in session.exec(select(Location).order_by(Location.id)):
+        for location in session.exec(changed(select(Location), Location.updated_at).order_by(Location.id)):
             yield "Location", location_resource(location)
-        for room in session.exec(select(Room).order_by(Room.id)):
+        for room in session.exec(changed(select(Room), Room.updated_at).order_by(Room.id)):
             yield "Location", room_resource(room)
     if "Practitioner" in types:
-        for provider in _batched(session, select(Provider).order_by(Provider.id)):
+        for provider in _batched(session, changed(select(Provider), Provider.updated_at).order_by(Provider.id)):
             yield "Practitioner", practitioner_resource(provider)
     if "Patient" in types:
-        for patient in _batched(session, select(Patient).order_by(Patient.id)):
+        for patient in _batched(session, changed(select(Patient), Patient.updated_at).order_by(Patient.id)):
             yield "Patient", patient_resource(patient)
-    visits = select(Appointment, AppointmentType).join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id).order_by(Appointment.id)
+    visits = changed(select(Appointment, AppointmentType).join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id),
+                     Appointment.updated_at).order_by(Appointment.id)
     if "Appointment" in types:
         for appointment, kind in _batched(session, visits):
             yield "Appointment", appointment_resource(appointment, kind)
@@ -1111,18 +1346,21 @@ def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) ->
         for appointment, kind in _batched(session, visits.where(Appointment.status.in_(HAPPENED))):
             yield "Encounter", encounter_resource(appointment, kind)
     if "DocumentReference" in types:
-        for note in _batched(session, select(Note).order_by(Note.id)):
+        for note in _batched(session, changed(select(Note), Note.updated_at, Note.signed_at).order_by(Note.id)):
             yield "DocumentReference", _build_document(session, note)
     if "Condition" in types:
-        conditions = select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None)).order_by(NoteDiagnosis.id)
+        conditions = changed(select(NoteDiagnosis, Note).join(Note, Note.id == NoteDiagnosis.note_id).where(Note.signed_at.is_not(None)),
+                             Note.updated_at, Note.signed_at).order_by(NoteDiagnosis.id)
         for diagnosis, note in _batched(session, conditions):
             yield "Condition", condition_resource(diagnosis, note)
     if "Claim" in types:
-        claims = select(Appointment).where(Appointment.id.in_(select(Charge.appointment_id))).order_by(Appointment.id)
+        billed = select(Charge.appointment_id) if since is None else select(Charge.appointment_id).where(Charge.created_at > since)
+        claims = select(Appointment).where(Appointment.id.in_(billed)).order_by(Appointment.id)
         for appointment in _batched(session, claims):
             yield "Claim", _build_claim(session, appointment)
     if "Observation" in types:
-        results = select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id).order_by(MeasureResult.id)
+        results = changed(select(MeasureResult, Note).join(Note, Note.id == MeasureResult.note_id),
+                          MeasureResult.recorded_at, Note.updated_at, Note.signed_at).order_by(MeasureResult.id)
         names: dict[str, tuple[str, dict | None]] = {}
         for result, note in _batched(session, results):
             if result.measure_code not in names:
@@ -1130,14 +1368,77 @@ def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES) ->
                                               _measure_definition(session, result.measure_code))
             yield "Observation", observation_resource(result, note, *names[result.measure_code])
     if "AllergyIntolerance" in types:
-        for allergy in _batched(session, select(PatientAllergy).order_by(PatientAllergy.id)):
+        for allergy in _batched(session, changed(select(PatientAllergy), PatientAllergy.updated_at).order_by(PatientAllergy.id)):
             yield "AllergyIntolerance", allergy_resource(allergy)
     if "MedicationStatement" in types:
-        for medication in _batched(session, select(PatientMedication).order_by(PatientMedication.id)):
+        for medication in _batched(session, changed(select(PatientMedication), PatientMedication.updated_at).order_by(PatientMedication.id)):
             yield "MedicationStatement", medication_statement_resource(medication)
     if "Coverage" in types:
-        for coverage, payer in _batched(session, _coverage_query(None).order_by(Coverage.id)):
+        for coverage, payer in _batched(session, changed(_coverage_query(None), Coverage.updated_at).order_by(Coverage.id)):
             yield "Coverage", coverage_resource(coverage, payer)
+
+
+OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
+EXPORT_PARAMS = ("_type", "_since", "_outputFormat")
+# Bulk Data IG kick-off parameters this server does not take: refused, never ignored, so that an
+# export is never of more than was asked for.
+EXPORT_REFUSED = ("_typeFilter", "_elements", "patient", "includeAssociatedData", "_until")
+
+
+@dataclass
+class ExportRequest:
+    """What a bulk export kick-off asks for."""
+
+    types: tuple[str, ...]
+    since: dt.datetime | None
+
+
+def export_request(params: list[tuple[str, str]]) -> ExportRequest:
+    """The kick-off's parameters (from the query string or a POST's Parameters), checked: InvalidInput
+    names a parameter this server does not take, a ``_since`` that is not an instant, or an
+    ``_outputFormat`` other than NDJSON."""
+    types: list[str] = []
+    since = None
+    for name, value in params:
+        if name in EXPORT_REFUSED:
+            raise InvalidInput(f"$export parameter {name} is not supported here; export without it "
+                               "(this server never exports more than was asked for).")
+        if name not in EXPORT_PARAMS:
+            raise InvalidInput(f"$export takes {', '.join(EXPORT_PARAMS)}; {name[:40]!r} is not one of them.")
+        if name == "_outputFormat" and value.strip() not in OUTPUT_FORMATS:
+            raise InvalidInput(f"_outputFormat {value[:40]!r} is not offered: this server writes application/fhir+ndjson.")
+        if name == "_since":
+            if since is not None:
+                raise InvalidInput("Give _since once.")
+            since = _since(value)
+        if name == "_type":
+            types += list(export_types(value))
+    return ExportRequest(types=tuple(dict.fromkeys(types)) or EXPORT_TYPES, since=since)
+
+
+def _since(value: str) -> dt.datetime:
+    """A ``_since`` instant (a date-time with its zone, e.g. 2030-03-01T00:00:00Z), as UTC."""
+    text = str(value).strip()
+    if not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$", text):
+        raise InvalidInput(f"_since {text[:40]!r} must be an instant with its zone, e.g. 2030-03-01T00:00:00Z.")
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"_since {text[:40]!r} is not a date and time.") from None
+    return _to_utc(moment)
+
+
+def export_parameters(body: dict) -> list[tuple[str, str]]:
+    """A POST kick-off's Parameters resource as (name, value) pairs, checked against FHIR R4."""
+    fhir_validate.validate(body, expected="Parameters")
+    pairs = []
+    for parameter in body.get("parameter") or []:
+        values = [v for k, v in parameter.items() if k.startswith("value")]
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise InvalidInput(f"Parameter {str(parameter.get('name'))[:40]!r} needs one value "
+                               "(valueString, valueInstant or valueCode).")
+        pairs.append((parameter.get("name", ""), values[0]))
+    return pairs
 
 
 def export_types(text: str | None) -> tuple[str, ...]:
@@ -1153,6 +1454,7 @@ def export_types(text: str | None) -> tuple[str, ...]:
 
 def export_ndjson(
     session: Session, *, actor: Actor | None, out_dir: Path, source: str = "", types: tuple[str, ...] = EXPORT_TYPES,
+    since: dt.datetime | None = None,
 ) -> dict[str, int]:
     """Write the clinic (or ``types`` of it) as ``<Type>.ndjson`` files in ``out_dir``; counts by type. Audited."""
     if actor is not None:
@@ -1161,7 +1463,7 @@ def export_ndjson(
     counts: dict[str, int] = {}
     files: dict = {}
     try:
-        for kind, resource in export_resources(session, types):
+        for kind, resource in export_resources(session, types, since):
             if kind not in files:
                 files[kind] = open(out_dir / f"{kind}.ndjson", "w", encoding="utf-8")  # noqa: SIM115 (closed below)
             files[kind].write(json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n")
@@ -1171,7 +1473,8 @@ def export_ndjson(
             handle.close()
     for_write(session)
     audit.record(session, actor=actor, action="export", entity="clinic", source=source,
-                 detail="FHIR NDJSON: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+                 detail=("FHIR NDJSON: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+                         + (f" (changed since {_instant(since)})" if since else ""))[:200])
     session.commit()
     return counts
 
@@ -1222,6 +1525,12 @@ class _Importer:
                 self.session.flush()
             self._recorder_id = user.id
         return self._recorder_id
+
+    def handlers(self) -> dict[str, Callable[[dict, dict], str | None]]:
+        return {"Location": self.location, "Practitioner": self.practitioner, "Patient": self.patient,
+                "Appointment": self.appointment, "DocumentReference": self.document, "Claim": self.claim,
+                "Observation": self.observation, "AllergyIntolerance": self.allergy,
+                "MedicationStatement": self.medication, "Coverage": self.coverage}
 
     def sign_notes(self) -> None:
         for note, signed_at in self.to_sign:
@@ -1290,10 +1599,10 @@ class _Importer:
         existing = self.session.exec(select(Patient).where(Patient.mrn == values["mrn"])).first() if "mrn" in values else None
         if existing is None:
             patient = create_patient(self.session, actor=self.actor, resource=resource, source=self.source, commit=False,
-                                     action="fhir.import")
+                                     action="fhir.import", validate=False)
         else:
             patient = update_patient(self.session, actor=self.actor, patient_id=existing.id, resource=resource,
-                                     source=self.source, commit=False, action="fhir.import")
+                                     source=self.source, commit=False, action="fhir.import", validate=False)
         self.remember(entry, resource, patient.id)
         return f"Patient/{patient.id}"
 
@@ -1529,6 +1838,120 @@ def _text(value, what: str, most: int) -> str:
     return value.strip()
 
 
+def _check_bundle(bundle) -> None:
+    """A transaction or batch Bundle, valid FHIR R4 4.0.1 (services/fhir_validate.py); InvalidInput otherwise."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise InvalidInput("Send a Bundle of type transaction (all or nothing) or batch (each entry on its own).")
+    if bundle.get("type") not in ("transaction", "batch"):
+        kind = str(bundle.get("type"))[:30]
+        raise InvalidInput(f"A {kind} Bundle is not imported: send type transaction (all or nothing) or batch "
+                           "(each entry on its own); nothing was imported.")
+    entries = bundle.get("entry")
+    if bundle["type"] == "batch" and isinstance(entries, list):
+        # A batch's entries are checked one by one (import_batch): a bad one is refused on its own.
+        shell = [{k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e for e in entries]
+        fhir_validate.validate({**bundle, "entry": shell}, expected="Bundle", prefix="Nothing was imported. ")
+        return
+    try:
+        fhir_validate.validate(bundle, expected="Bundle")
+    except fhir_validate.InvalidResource as exc:
+        found = re.match(r"Bundle\.entry\[(\d+)\]\.resource", exc.issues[0][0])
+        where = ""
+        if found and isinstance(entries, list) and int(found[1]) < len(entries):
+            number = int(found[1])
+            kind = ((entries[number] or {}).get("resource") or {}).get("resourceType", "?")
+            where = f"Entry {number + 1} ({str(kind)[:40]}): "
+        raise fhir_validate.InvalidResource(exc.issues, prefix=where, suffix=" Nothing was imported.") from None
+
+
+def _apply_entry(handlers: dict, number: int, entry: dict, resource: dict, tail: str) -> str | None:
+    """Apply one bundle entry; a ClinicError naming the entry (and ending with ``tail``) if it is refused."""
+    handler = handlers.get(resource["resourceType"])
+    where = f"Entry {number} ({resource['resourceType']})"
+    try:
+        return handler(entry, resource) if handler else None
+    except ClinicError as exc:
+        raise type(exc)(f"{where}: {exc} {tail}".strip()) from exc
+    except DBAPIError as exc:
+        # A database rule (alembic 0001: overlaps, signed notes) or a column limit.
+        mapped = from_db_error(exc)
+        if mapped is not None:
+            raise type(mapped)(f"{where}: {mapped} {tail}".strip()) from exc
+        raise InvalidInput(
+            f"{where} breaks a rule of the clinic's data (a duplicate, a value too long or a missing link). {tail}".strip()
+        ) from exc
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise InvalidInput(f"{where} is missing or has a wrong element. {tail}".strip()) from exc
+
+
+def import_batch(session: Session, *, actor: Actor | None, bundle: dict, source: str = "") -> dict:
+    """Apply a FHIR batch Bundle: each entry on its own (http.html "batch"), a batch-response Bundle
+    with one result per entry in the request's order: 201/200 with the location, or the status and
+    an OperationOutcome saying why that entry was refused (the others are kept).
+
+    Entries are applied in dependency order (locations before the visits at them), each in a
+    savepoint; a signed note is signed with its own entry.
+    """
+    for_write(session)
+    if actor is not None:
+        require(actor.role, "fhir.import")
+    entries = bundle.get("entry") or []
+    importer = _Importer(session, actor, source)
+    handlers = importer.handlers()
+    order = {kind: i for i, kind in enumerate(IMPORT_ORDER)}
+    results: dict[int, dict] = {}
+    indexed = []
+    for number, entry in enumerate(entries, start=1):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if kind not in order:
+            results[number] = _entry_refused(400, f"Entry {number}: this server imports only {', '.join(IMPORT_ORDER)}.")
+            continue
+        indexed.append((order[kind], number, entry, resource))
+        if isinstance(entry.get("fullUrl"), str):
+            importer.url_kinds[entry["fullUrl"]] = kind
+    done = 0
+    try:
+        for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
+            try:
+                fhir_validate.validate(resource, prefix=f"Entry {number} ({resource['resourceType']}): ",
+                                       path=f"Bundle.entry[{number - 1}].resource")
+                with session.begin_nested():
+                    location = _apply_entry(handlers, number, entry, resource, "")
+                    importer.sign_notes()
+                results[number] = {"response": {"status": "201 Created", "location": location} if location else {"status": "200 OK"}}
+                done += 1
+            except ClinicError as exc:
+                results[number] = _entry_refused(_entry_status(exc), str(exc), getattr(exc, "issues", None))
+            finally:
+                importer.to_sign = []
+        audit.record(session, actor=actor, action="import", entity="clinic", source=source,
+                     detail=f"FHIR batch of {len(entries)} entries: {done} applied, {len(entries) - done} refused")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return {"resourceType": "Bundle", "type": "batch-response", "entry": [results[n] for n in range(1, len(entries) + 1)]}
+
+
+def _entry_status(exc: ClinicError) -> int:
+    from clinic_app.services.errors import IllegalTransition, NotAllowed, NoteAlreadySigned, SlotTaken
+
+    for kind, status in ((NotFound, 404), (NotAllowed, 403), (SlotTaken, 409), (IllegalTransition, 409), (NoteAlreadySigned, 409)):
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
+def _entry_refused(status: int, message: str, issues: list[tuple[str, str]] | None = None) -> dict:
+    words = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+    issue = {"severity": "error", "code": "invalid" if status == 400 else "processing", "diagnostics": message}
+    if issues:
+        issue["expression"] = [path for path, _ in issues]
+    return {"response": {"status": f"{status} {words.get(status, '')}".strip(),
+                         "outcome": {"resourceType": "OperationOutcome", "issue": [issue]}}}
+
+
 def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source: str = "") -> dict:
     """Apply a FHIR transaction Bundle all or nothing; a transaction-response Bundle.
 
@@ -1541,16 +1964,14 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     for_write(session)
     if actor is not None:
         require(actor.role, "fhir.import")
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") not in ("transaction", "batch", "collection"):
-        raise InvalidInput("Send a Bundle of type transaction.")
+    _check_bundle(bundle)
+    if bundle["type"] == "batch":
+        return import_batch(session, actor=actor, bundle=bundle, source=source)
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidInput("The bundle's entry must be a list.")
     importer = _Importer(session, actor, source)
-    handlers = {"Location": importer.location, "Practitioner": importer.practitioner, "Patient": importer.patient,
-                "Appointment": importer.appointment, "DocumentReference": importer.document, "Claim": importer.claim,
-                "Observation": importer.observation, "AllergyIntolerance": importer.allergy,
-                "MedicationStatement": importer.medication, "Coverage": importer.coverage}
+    handlers = importer.handlers()
     order = {kind: i for i, kind in enumerate(IMPORT_ORDER)}
     indexed = []
     for number, entry in enumerate(entries, start=1):
@@ -1565,23 +1986,7 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
     results: dict[int, str | None] = {}
     try:
         for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
-            handler = handlers.get(resource["resourceType"])
-            where = f"Entry {number} ({resource['resourceType']})"
-            try:
-                results[number] = handler(entry, resource) if handler else None
-            except ClinicError as exc:
-                raise type(exc)(f"{where}: {exc} Nothing was imported.") from exc
-            except DBAPIError as exc:
-                # A database rule (alembic 0001: overlaps, signed notes) or a column limit.
-                mapped = from_db_error(exc)
-                if mapped is not None:
-                    raise type(mapped)(f"{where}: {mapped} Nothing was imported.") from exc
-                raise InvalidInput(
-                    f"{where} breaks a rule of the clinic's data (a duplicate, a value too long or a missing link); "
-                    "nothing was imported."
-                ) from exc
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-                raise InvalidInput(f"{where} is missing or has a wrong element; nothing was imported.") from exc
+            results[number] = _apply_entry(handlers, number, entry, resource, "Nothing was imported.")
         try:
             importer.sign_notes()
         except DBAPIError as exc:
@@ -1603,16 +2008,21 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
 
 
 def capability_statement(base_url: str) -> dict:
-    """What this server does, for /fhir/metadata."""
+    """What this server does, for /fhir/metadata (docs/interop.md says the same, with the sections)."""
     resources = []
     for kind in TYPES:
         interactions = [{"code": "read"}, {"code": "search-type"}]
         if kind in WRITABLE:
             interactions += [{"code": "create"}, {"code": "update"}]
         resources.append({
-            "type": kind, "interaction": interactions, "versioning": "no-version",
+            "type": kind, "interaction": interactions,
+            # No versions are kept: no meta.versionId, no ETag, no vread or _history; an update
+            # sent with If-Match is refused rather than applied without the check it asks for.
+            "versioning": "no-version", "readHistory": False, "updateCreate": False,
+            "conditionalCreate": False, "conditionalRead": "not-supported", "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
             "searchParam": [
-                {"name": name, "type": _PARAM_TYPES.get(name, "string")} for name in search_params(kind)
+                {"name": name, "type": param_type(kind, name)} for name in search_params(kind)
             ] + [{"name": "_count", "type": "number"}, {"name": "_offset", "type": "number"}],
         })
     return {
@@ -1623,21 +2033,28 @@ def capability_statement(base_url: str) -> dict:
         "implementation": {"description": f"{clinic_name()} FHIR R4 API", "url": base_url},
         "rest": [{
             "mode": "server",
+            "documentation": (
+                "JSON only (_format=xml or Accept: application/fhir+xml is answered 406). Searches by GET, or POST "
+                "[type]/_search with form parameters. Commas OR the values of any parameter. String parameters "
+                "match the start of any word, case-insensitively; :exact and :contains are supported. Tokens take "
+                "system|code, code or |code (no system); booleans true or false. _count defaults to "
+                f"{DEFAULT_COUNT}; above {MAX_COUNT} it is held at {MAX_COUNT} with a warning. Unknown parameters are "
+                "refused (400) unless the request says Prefer: handling=lenient. Incoming resources are validated "
+                "against FHIR R4 4.0.1 (400 with an OperationOutcome naming each path). meta.lastUpdated is sent; "
+                "versions are not kept (no versionId, ETag or If-Match)."
+            ),
             "security": {
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service", "code": "OAuth"}],
                              "text": "Bearer API tokens (python -m clinic_app api-token create), SMART-style scopes"}],
                 "description": "Send Authorization: Bearer <token>. A token acts as its user: the user's role limits what it sees.",
             },
             "resource": resources,
-            "interaction": [{"code": "transaction"}],
-            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}],
+            "interaction": [
+                {"code": "transaction", "documentation": "POST /fhir, all or nothing (admin)."},
+                {"code": "batch", "documentation": "POST /fhir, each entry on its own (admin)."},
+            ],
+            "operation": [{"name": "export", "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                           "documentation": "System level. GET or POST (Parameters); _type, _since, _outputFormat "
+                                            "(application/fhir+ndjson); other parameters are refused."}],
         }],
     }
-
-
-_PARAM_TYPES = {
-    "_id": "token", "identifier": "token", "status": "token", "active": "token", "code": "token",
-    "birthdate": "date", "date": "date", "created": "date", "recorded-date": "date",
-    "patient": "reference", "practitioner": "reference", "encounter": "reference", "beneficiary": "reference",
-    "clinical-status": "token",
-}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import Appointment, AppointmentType, NoteField, NoteForm, NoteTemplate, Provider
+from clinic_app.models import Appointment, AppointmentType, Note, NoteField, NoteForm, NoteTemplate, Provider
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.charting import _commit, editable_note
@@ -439,23 +439,40 @@ def _clean(spec: TemplateField, value) -> str:
     return text
 
 
-def save_field(session: Session, *, actor: Actor, note_id: int, key: str, value) -> str:
-    """Save one structured field of a draft, checked against its kind; returns the stored value."""
-    note = editable_note(session, actor=actor, note_id=note_id)
+def stage_field(session: Session, note: Note, key: str, value) -> str | None:
+    """Check one structured field of a draft against its kind and put it in the session
+    (the caller commits); returns the value to store, or None when it is stored already."""
     chosen = form_of(session, note_id=note.id)
     spec = next((f for f in chosen.fields if f.key == key), None)
     if spec is None:
-        session.rollback()
         raise InvalidInput(f"The {chosen.name} template has no field {key!r}.")
-    try:
-        stored = _clean(spec, value)
-    except InvalidInput:
-        session.rollback()
-        raise
+    stored = _clean(spec, value)
     row = session.exec(select(NoteField).where(NoteField.note_id == note.id, NoteField.key == key)).first()
+    if row is not None and row.value == stored:
+        return None
     if row is None:
         row = NoteField(note_id=note.id, key=key, value=stored)
     row.value = stored
     session.add(row)
-    _commit(session)
     return stored
+
+
+def save_field(session: Session, *, actor: Actor, note_id: int, key: str, value) -> str:
+    """Save one structured field of a draft, checked against its kind; returns the stored value."""
+    signed = session.get(Note, note_id)
+    if signed is not None and signed.signed_at is not None and signed.provider_id == actor.provider_id:
+        # A debounced autosave arriving after the signature that carried the same value.
+        current = values(session, note_id=note_id).get(key)
+        if current is not None and current == str(value if value is not None else "").strip():
+            return current
+    note = editable_note(session, actor=actor, note_id=note_id)
+    try:
+        staged = stage_field(session, note, key, value)
+    except InvalidInput:
+        session.rollback()
+        raise
+    if staged is None:
+        session.rollback()
+        return values(session, note_id=note.id)[key]
+    _commit(session)
+    return staged

@@ -14,6 +14,7 @@ import re
 
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.models import (
     Appointment,
     BillingProfile,
@@ -221,7 +222,7 @@ def render(session: Session, *, claims: list[Claim], control_number: int, now: d
 
     isa = "*".join([
         "ISA", "00", " " * 10, "00", " " * 10, "ZZ", SENDER_ID.ljust(15), "ZZ", RECEIVER_ID.ljust(15),
-        now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00501", isa_control, "0", "T", ":",
+        now.strftime("%y%m%d"), now.strftime("%H%M"), "^", "00501", isa_control, "0", settings.x12_usage(), ":",
     ])
     gs = "*".join(["GS", "HC", SENDER_ID, RECEIVER_ID, now.strftime("%Y%m%d"), now.strftime("%H%M"), gs_control, "X", "005010X222A1"])
     body = [isa, gs, *seg.rows, f"GE*1*{gs_control}", f"IEA*1*{isa_control}"]

@@ -31,7 +31,7 @@ from socketio import packet as socketio_packet
 
 from clinic_app.db import session_scope
 from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
-from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic, chart_topic
+from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic
 from clinic_app.live.overlay import overlays
 from clinic_app.live.tabs import tabs
 from clinic_app.services import billing, board, kpi
@@ -116,13 +116,13 @@ def surfaces() -> list[Surface]:
     if not _surfaces:
         from clinic_app.state.billing import BillingQueueState
         from clinic_app.state.calendar import CalendarState
-        from clinic_app.state.chart import ChartState
+        from clinic_app.state.chart import ChartState, live_row, live_topics
         from clinic_app.state.kpi import KpiState
 
         _surfaces.extend(
             [
                 Surface("board", lambda e: board_topic(e.location_id, e.day), _card, CalendarState, "apply_card", shared=True),
-                Surface("chart", lambda e: chart_topic(e.provider_id, e.day), _card, ChartState, "apply_card"),
+                Surface("chart", live_topics, live_row, ChartState, "apply_card"),
                 Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"),
                 Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True),
                 Surface("billing_claims", lambda e: CLAIMS_TOPIC, _claim_sections, BillingQueueState, "apply_claims",

@@ -45,7 +45,7 @@ def test_bad_patients_are_refused_with_a_reason_and_nothing_saved(api, token, cl
     h = token("reception")
     before = count(session, Patient)
     cases = [
-        (new_patient(birthDate="1975-02-30"), "birth date"),
+        (new_patient(birthDate="1975-02-30"), "Patient.birthDate: is not a date and time that exists"),
         (new_patient(birthDate="2999-01-01"), "between 1900-01-01 and today"),
         (new_patient(name=[{"given": ["Jo"]}]), "family name"),
         (new_patient(identifier=[{"system": "urn:clinic-app:mrn", "value": "T1"}]), "MRN T1 already belongs"),

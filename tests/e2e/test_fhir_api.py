@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -81,3 +82,48 @@ def test_an_admin_creates_a_token_on_screen_uses_it_and_revokes_it(page, app_ser
     revoke.first.click()
     expect(page.get_by_role("status")).to_contain_text("revoked")
     assert get(base + "/fhir/Patient?_count=1", token)[0] == 401
+
+
+def call(method: str, url: str, token: str | None = None, body: dict | None = None, headers: dict | None = None):
+    """(status, content type, body bytes) of any request, errors included."""
+    head = {"Authorization": f"Bearer {token}"} if token else {}
+    head.update(headers or {})
+    data = None
+    if body is not None:
+        data, head["Content-Type"] = json.dumps(body).encode(), "application/fhir+json"
+    request = urllib.request.Request(url, data=data, method=method, headers=head)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_a_partners_edge_requests_are_answered_in_fhir_over_http(app_server):
+    """The same edges as tests/api/test_fhir_edges.py, on the app as `make run` starts it (Reflex in front)."""
+    base, db = app_server
+    made = subprocess.run(
+        [sys.executable, "-m", "clinic_app", "api-token", "create", "--username", "reception", "--scopes",
+         "user/*.read user/Patient.write", "--days", "1"],
+        cwd=PROJECT_ROOT, env=app_env(db), capture_output=True, text=True, timeout=120, check=True,
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    for value in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "le9999-12-31T23:59:59.999999Z"):
+        status, headers, body = call("GET", base + "/fhir/Appointment?date=" + urllib.parse.quote(value), token)
+        assert status == 200 and headers["content-type"].startswith("application/fhir+json"), (value, status, body[:200])
+    for method, expected in (("GET", 400), ("DELETE", 405), ("PATCH", 405), ("FOO", 405)):
+        status, headers, body = call(method, base + "/fhir", token)
+        assert status == expected and headers["content-type"].startswith("application/fhir+json"), (method, status, body[:100])
+        assert json.loads(body)["resourceType"] == "OperationOutcome"
+    status, _, _ = call("GET", base + "/fhir/Patient?_count=1&_format=xml", token)
+    assert status == 406
+    status, _, _ = call("GET", base + "/fhir/Patient?_count=1", token, headers={"Accept": "application/fhir+xml"})
+    assert status == 406
+    got = call("GET", base + "/fhir/Patient?_count=1", token)
+    head = call("HEAD", base + "/fhir/Patient?_count=1", token)
+    assert head[0] == got[0] == 200 and head[2] == b"" and head[1]["content-length"] == got[1]["content-length"]
+    status, _, body = call("POST", base + "/fhir/Patient", token, body={
+        "resourceType": "Patient", "name": [{"family": "Edge", "given": ["Ed"]}], "birthDate": "1970-01-01", "gender": "banana"})
+    assert status == 400 and json.loads(body)["issue"][0]["expression"] == ["Patient.gender"]
+    status, _, body = call("POST", base + "/fhir/Patient/_search", token, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 200 and json.loads(body)["type"] == "searchset"

@@ -97,7 +97,9 @@ def test_a_999_rejecting_the_file_rejects_its_claims_and_an_accepting_one_change
     assert (summary["verdict"], summary["rejected"]) == ("rejected", 2)
     assert _statuses(session) == ["rejected", "rejected"]
     note = session.exec(select(ClaimEvent.note).where(ClaimEvent.claim_id == one.id).order_by(ClaimEvent.id.desc())).first()
-    assert note == "999: 837P file rejected: segment NM1 (number 17 in the file) error 8; element 9 error 7 (M0X)"
+    # IK302 is the segment's position in the transaction set (ST = 1), not in the file; codes in words.
+    assert note == ("999: 837P file rejected: NM1 segment at position 17 of the transaction set: error 8 (segment has data "
+                    "element errors); element 9 (data element 67): error 7 (invalid code value), bad value 'M0X'")
     assert [r["status"] for r in era.denials(session, actor=clinic.biller)] == ["Rejected", "Rejected"]
     # Corrected and sent again, the claims travel in a new file with a new control number.
     for claim in (one, two):
