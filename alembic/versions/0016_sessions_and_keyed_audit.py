@@ -12,7 +12,7 @@
   which only the key can recompute.
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0019"  # after main's 0019 (interop edges)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -30,7 +30,7 @@ from tests.conftest import PASSWORD
 @pytest.fixture
 def fresh_limits(monkeypatch):
     """A limiter and a hashing pool of this test's own."""
-    monkeypatch.setattr(limits, "_limiter", limits.RateLimiter(None))
+    monkeypatch.setattr(limits, "_limiter", limits.RateLimiter(None, window=3600))  # no window ends mid-test
     monkeypatch.setattr(limits, "_pool", limits.HashPool(1, 4))
 
 
