@@ -76,7 +76,8 @@ def _good_entries() -> list[dict]:
                       "participant": [{"actor": {"reference": "urn:uuid:p1"}, "status": "accepted"},
                                       {"actor": {"reference": "Practitioner/pr1"}, "status": "accepted"}]}},
         {"resource": {"resourceType": "AllergyIntolerance", "code": {"text": "Latex"}, "patient": {"reference": "urn:uuid:p1"},
-                      "recordedDate": "2030-03-01T10:00:00Z", "clinicalStatus": {"coding": [{"code": "active"}]}}},
+                      "recordedDate": "2030-03-01T10:00:00Z", "clinicalStatus": {"coding": [
+                          {"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]}}},
         {"resource": {"resourceType": "Coverage", "status": "active", "subscriberId": "IMPM2", "order": 1,
                       "beneficiary": {"reference": "urn:uuid:p2"}, "period": {"start": "2030-01-01"},
                       "payor": [{"display": "Import Mutual", "identifier": {"value": "IMPMUT"}}]}},
@@ -86,9 +87,9 @@ def _good_entries() -> list[dict]:
 BAD_ENTRIES = {
     "a patient without a given name": {"resource": {"resourceType": "Patient", "name": [{"family": "Nogiven"}],
                                                     "birthDate": "1990-01-01"}},
-    "a coverage (applied last) whose start is not a date": {
+    "a coverage (applied last) of a patient who is nowhere": {
         "resource": {"resourceType": "Coverage", "status": "active", "subscriberId": "BADM", "order": 1,
-                     "beneficiary": {"reference": "urn:uuid:p1"}, "period": {"start": "soon"},
+                     "beneficiary": {"reference": "Patient/999999"}, "period": {"start": "2030-01-01"},
                      "payor": [{"display": "Import Mutual", "identifier": {"value": "IMPMUT"}}]}},
     "an allergy of a patient who is nowhere": {
         "resource": {"resourceType": "AllergyIntolerance", "code": {"text": "Dust"}, "patient": {"reference": "Patient/999999"},
@@ -267,7 +268,7 @@ def test_the_command_line_imports_a_bundle_whole_or_not_at_all(sqlite_template, 
     engine = make_engine(url)
     before = row_counts(engine)
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(_with_bad(BAD_ENTRIES["a coverage (applied last) whose start is not a date"], 3)))
+    bad.write_text(json.dumps(_with_bad(BAD_ENTRIES["a coverage (applied last) of a patient who is nowhere"], 3)))
     env = {**os.environ, "DATABASE_URL": url}
     done = subprocess.run([sys.executable, "-m", "clinic_app", "fhir", "import", str(bad)], capture_output=True, text=True,
                           env=env, cwd=PROJECT_ROOT, timeout=300)
