@@ -170,11 +170,6 @@ def for_write(session: Session) -> None:
     session.connection(execution_options={"clinic_write": True})
 
 
-def wrote(session: Session) -> bool:
-    """Whether the session's open transaction has written anything yet."""
-    return bool(session.info.get(_WROTE)) or bool(session.new or session.dirty or session.deleted)
-
-
 @contextmanager
 def one_transaction(bind: Engine | None = None) -> Iterator[Session]:
     """A session whose one write transaction belongs to the caller: all or nothing.

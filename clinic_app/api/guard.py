@@ -2,7 +2,7 @@
 
 - **Security headers** on every response: a Content-Security-Policy Reflex's frontend works
   under (scripts only from the app itself and the inline scripts of the built page, whose
-  SHA-256 hashes are listed per page), frame-ancestors 'none' and X-Frame-Options DENY,
+  SHA-256 hashes are listed per page; eval for rx.call_script), frame-ancestors 'none' and X-Frame-Options DENY,
   X-Content-Type-Options nosniff, Referrer-Policy no-referrer, a Permissions-Policy, and
   Cache-Control no-store on everything but the build's static assets.
 - **Body limits before anything reads a body**: a declared Content-Length over the path's
@@ -38,8 +38,11 @@ SESSION_COOKIE = "clinic_session"
 UPLOAD_MAX_BYTES = 3 * MAX_ATTACHMENT + 256 * 1024  # the chart's upload takes up to 3 files
 _SCRIPT = re.compile(rb"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
 
+# 'unsafe-eval': Reflex's frontend runs rx.call_script's code (sent by the server, never typed by a
+# user) with eval, and the chart uses it to scroll and focus. Inline scripts stay limited to the
+# built page's own, by hash: an injected <script> or event handler attribute does not run.
 CSP = (
-    "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src data:; "
     "frame-src 'none'; worker-src 'self' blob:; manifest-src 'self'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
