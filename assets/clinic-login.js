@@ -25,6 +25,21 @@
     if (box) box.textContent = text;
   }
 
+  // A form sent before this script was there came back with a code (api/signin.py): say it.
+  var FAILED = {
+    bad: "Username or password is incorrect.",
+    locked: "This account is locked after repeated failed sign-ins; wait, or ask an admin to unlock it.",
+    limited: "Too many sign-in attempts; wait a minute and try again.",
+    busy: "The server is busy checking other sign-ins; try again in a moment.",
+  };
+  var failed = new URLSearchParams(window.location.search).get("failed");
+  if (failed && FAILED[failed]) {
+    var shown = function () {
+      if (document.getElementById("sign-in-error")) { show(FAILED[failed]); } else { setTimeout(shown, 50); }
+    };
+    shown();
+  }
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form || form.id !== "sign-in-form") return;

@@ -110,7 +110,7 @@ async def flood(base: str, clients: int, attempts: int) -> tuple[dict[int, int],
     started = time.perf_counter()
 
     async def attacker(i: int) -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=120) as http:
+        async with httpx.AsyncClient(base_url=base, timeout=120, headers={"Accept": "application/json"}) as http:
             for n in range(attempts):
                 r = await http.post("/auth/sign-in", data={"username": f"{names[(i + n) % len(names)]}{'' if i % 3 else i}",
                                                            "password": f"guess-{i}-{n}"})

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from clinic_app import db, settings
@@ -43,6 +43,10 @@ def _secure(request: Request) -> bool:
         return False
     forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
     return request.url.scheme == "https" or forwarded == "https"
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
 
 
 def _client(request: Request) -> str:
@@ -71,16 +75,25 @@ class SignIn:
 
             user, token = await limits.hash_pool().run(work)
         except limits.TooManyAttempts as exc:
-            return JSONResponse({"ok": False, "error": str(exc)}, 429, headers={"Retry-After": "60"})
+            return self._refused(request, 429, str(exc), "limited", {"Retry-After": "60"})
         except limits.Busy as exc:
-            return JSONResponse({"ok": False, "error": str(exc)}, 503, headers={"Retry-After": "2"})
-        except (BadCredentials, auth.AccountLocked) as exc:
-            return JSONResponse({"ok": False, "error": str(exc)}, 401)
+            return self._refused(request, 503, str(exc), "busy", {"Retry-After": "2"})
+        except auth.AccountLocked as exc:
+            return self._refused(request, 401, str(exc), "locked")
+        except BadCredentials as exc:
+            return self._refused(request, 401, str(exc), "bad")
         to = PASSWORD_ROUTE if user.must_change_password else HOME_ROUTE[user.role]
-        response = JSONResponse({"ok": True, "to": to})
+        # The page's script asks for JSON; a form sent before the script was there (a fast click on
+        # the page as first drawn) gets the browser's way: a redirect.
+        response = JSONResponse({"ok": True, "to": to}) if _wants_json(request) else RedirectResponse(to, 303)
         response.set_cookie(SESSION_COOKIE, token, max_age=settings.SESSION_HOURS * 3600, path="/",
                             secure=_secure(request), httponly=True, samesite="strict")
         return response
+
+    def _refused(self, request: Request, status: int, words: str, code: str, headers: dict | None = None) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"ok": False, "error": words}, status, headers=headers)
+        return RedirectResponse(f"/login?failed={code}", 303)  # the page says it in words (clinic-login.js)
 
     async def sign_out(self, request: Request) -> Response:
         token = session_token(request.headers.get("cookie", ""))

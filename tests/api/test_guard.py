@@ -52,6 +52,9 @@ def web(engine, tmp_path, fresh_limits):
         yield client
 
 
+JSON = {"Accept": "application/json"}  # as the sign-in page's script asks
+
+
 def _cookie(session, username: str) -> tuple[str, int]:
     user = session.exec(select(User).where(User.username == username)).one()
     token = auth.start_session(session, user=user)
@@ -147,17 +150,17 @@ def test_an_upload_needs_a_live_session_cookie_for_the_tab_it_names(web, session
 
 
 def test_signing_in_sets_an_httponly_strict_cookie_and_says_where_to_go(web, session, clinic):
-    r = web.post("/auth/sign-in", data={"username": "reception", "password": "wrong password"})
+    r = web.post("/auth/sign-in", data={"username": "reception", "password": "wrong password"}, headers=JSON)
     assert r.status_code == 401 and r.json() == {"ok": False, "error": "Username or password is incorrect."}
     assert "set-cookie" not in r.headers
-    r = web.post("/auth/sign-in", data={"username": "reception", "password": PASSWORD})
+    r = web.post("/auth/sign-in", data={"username": "reception", "password": PASSWORD}, headers=JSON)
     assert r.status_code == 200 and r.json() == {"ok": True, "to": "/board"}
     cookie = r.headers["set-cookie"]
     assert cookie.startswith("clinic_session=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
     assert "Path=/" in cookie and "Secure" not in cookie
     token = cookie.split(";")[0].split("=", 1)[1]
     assert auth.check_session(session, token=token).user.username == "reception"
-    r = web.post("/auth/sign-in", data={"username": "biller", "password": PASSWORD}, headers={"X-Forwarded-Proto": "https"})
+    r = web.post("/auth/sign-in", data={"username": "biller", "password": PASSWORD}, headers={**JSON, "X-Forwarded-Proto": "https"})
     assert "Secure" in r.headers["set-cookie"]
     # Signing out ends the session and clears the cookie.
     r = web.post("/auth/sign-out", headers={"Cookie": f"clinic_session={token}"})
@@ -172,9 +175,10 @@ def test_sign_in_attempts_are_limited_per_client_and_per_username_before_any_has
     hashed = []
     real = auth.verify_password
     monkeypatch.setattr(auth, "verify_password", lambda p, h: hashed.append(1) or real(p, h))
-    codes = [web.post("/auth/sign-in", data={"username": "manager", "password": "guess"}).status_code for _ in range(5)]
+    codes = [web.post("/auth/sign-in", data={"username": "manager", "password": "guess"}, headers=JSON).status_code
+             for _ in range(5)]
     assert codes == [401, 401, 401, 429, 429] and len(hashed) == 3
-    r = web.post("/auth/sign-in", data={"username": "biller", "password": PASSWORD})
+    r = web.post("/auth/sign-in", data={"username": "biller", "password": PASSWORD}, headers=JSON)
     assert r.status_code == 429 and "wait" in r.json()["error"]  # this client is over its 5 as well
     assert len(hashed) == 3
 
@@ -249,3 +253,10 @@ def test_the_cookie_parser_reads_only_the_session_cookie():
     assert session_token("theme=dark; clinic_session=abc_DEF-1; other=2") == "abc_DEF-1"
     assert session_token("") == "" and session_token("clinic_session") == "" and session_token('x="unterminated') == ""
     assert json.dumps(session_token("a=1"))  == '""'
+
+
+def test_a_form_sent_before_the_pages_script_ran_is_answered_with_redirects(web, session, clinic):
+    r = web.post("/auth/sign-in", data={"username": "reception", "password": "wrong password"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?failed=bad" and "set-cookie" not in r.headers
+    r = web.post("/auth/sign-in", data={"username": "reception", "password": PASSWORD}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/board" and "HttpOnly" in r.headers["set-cookie"]
