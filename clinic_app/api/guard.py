@@ -134,6 +134,7 @@ class Guard:
         if path.startswith("/_upload") and method == "POST":
             refused = await self._upload_refusal(scope)
             if refused is not None:
+                await _drain(receive, DRAIN_BYTES)
                 await _plain(send, *refused)
                 return
         state = {"seen": 0, "over": False, "started": False}
@@ -229,6 +230,23 @@ class Guard:
 
 _REPLACED = {b"x-frame-options", b"x-content-type-options", b"referrer-policy", b"permissions-policy",
              b"cross-origin-opener-policy"}
+
+
+# A refused request's body is read and dropped up to this much before the answer, so that closing
+# the connection does not reset it under the client before it reads the answer; past it, the
+# client may see the connection reset instead.
+DRAIN_BYTES = 1_000_000
+
+
+async def _drain(receive, most: int) -> None:
+    seen = 0
+    while seen <= most:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
 
 
 async def _plain(send, status: int, text: str, content_type: str = "text/plain; charset=utf-8") -> None:
