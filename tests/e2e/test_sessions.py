@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import threading
 import time
 import uuid
 
@@ -27,6 +26,7 @@ from clinic_app.db import make_engine
 from clinic_app.models import Appointment, Attachment, AuditLog, Provider, User
 from clinic_app.services import auth
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
+from tests.e2e.test_forged_events import _run  # one scenario in a thread and event loop of its own
 
 pytestmark = pytest.mark.e2e
 SIGNED_OUT = {"new_token", "state_mismatch"}
@@ -96,31 +96,6 @@ class Tab(Browser):
 
     async def send_to(self, state: type, handler: str, payload: dict | None = None) -> None:
         await self.send(f"{state.get_full_name()}.{handler}", payload or {})
-
-
-def _run(coro):
-    """One scenario in its own thread and event loop; re-raises what went wrong in it."""
-    box: dict = {}
-
-    async def main():
-        try:
-            return await coro
-        finally:
-            await LeanSocket.close_session()
-
-    def target():
-        try:
-            box["result"] = asyncio.run(main())
-        except BaseException as exc:  # handed to the test's thread below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join(timeout=120)
-    assert not thread.is_alive(), "the socket scenario did not finish within 120 s"
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
 
 
 @pytest.fixture(scope="module")
