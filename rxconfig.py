@@ -22,6 +22,14 @@ if REDIS_URL:
     os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
     os.environ.setdefault("REFLEX_OPLOCK_HOLD_TIME", OPLOCK_HOLD_TIME)
 
+# CORS: browsers may call the backend with credentials only from the app's own origin (no CORS
+# headers at all), plus CLINIC_ALLOWED_ORIGINS; `make dev` serves the pages from another port
+# than the backend, so its frontend origin is allowed there. (Socket.IO checks the same list; an
+# empty one leaves its handshake to the SameSite=Strict session cookie and the session gate.)
+CORS_ORIGINS = list(settings.ALLOWED_ORIGINS)
+if os.environ.get("REFLEX_ENV_MODE", "").lower() == "dev":
+    CORS_ORIGINS.append(os.environ.get("CLINIC_DEV_FRONTEND", "http://localhost:3000"))
+
 config = rx.Config(
     app_name="clinic_app",
     db_url=settings.database_url(),
@@ -30,6 +38,7 @@ config = rx.Config(
     # One worker keeps client states in memory (Reflex's default writes every state
     # change to disk, a file write per push); several workers share them in Redis.
     state_manager_mode=rx.constants.StateManagerMode.REDIS if REDIS_URL else rx.constants.StateManagerMode.MEMORY,
+    cors_allowed_origins=CORS_ORIGINS,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[

@@ -37,9 +37,9 @@ How
     3. Simulated browsers are Socket.IO clients speaking Reflex 0.10.1's protocol: connect to
        ``/_event?token=<uuid4>`` with the boot event ``State.hydrate_and_load`` in the CONNECT
        packet's auth. Sign-in: a session token from ``services.auth.start_session`` travels
-       the way the browser sends it, as the ``clinic_session`` cookie's value in the hydrate
-       payload's ``vars`` (keyed by AuthState's full var name; Reflex applies client storage
-       from there, not from the websocket's Cookie header, which is sent as well).
+       the way the browser sends it, as the HttpOnly ``clinic_session`` cookie in the
+       websocket handshake's Cookie header (the session gate, state/sessions.py, reads it from
+       there on every event).
     4. N boards (the bench desk user) open /board and must each receive their board (the
        calendar state's ``rows``, with the bench visits) before anything is timed. One desk tab
        (the same user) and one clinician tab (/chart) act. Per change the acting tab does
@@ -128,7 +128,6 @@ class Names:
     """The state and event names the compiled frontend uses, taken from the app's classes."""
 
     hydrate_event: str
-    cookie_var: str  # the client-storage key of AuthState.session_token
     cookie_name: str
     calendar: str
     chart: str
@@ -146,7 +145,7 @@ def reflex_names() -> Names:
     from reflex_base.constants import CompileVars
     from reflex_base.constants.state import FIELD_MARKER
 
-    from clinic_app.state.auth import SESSION_COOKIE, AuthState
+    from clinic_app.state.auth import SESSION_COOKIE
     from clinic_app.state.booking import BookingSection
     from clinic_app.state.calendar import CalendarState
     from clinic_app.state.chart import ChartState
@@ -162,7 +161,6 @@ def reflex_names() -> Names:
                 raise BenchError(f"{state.__name__} has no event handler {handler!r}; update the benchmark.")
     return Names(
         hydrate_event=f"{State.get_full_name()}.{CompileVars.HYDRATE_AND_LOAD}",
-        cookie_var=f"{AuthState.get_full_name()}.session_token{FIELD_MARKER}",
         cookie_name=SESSION_COOKIE,
         calendar=CalendarState.get_full_name(),
         chart=ChartState.get_full_name(),
@@ -181,7 +179,6 @@ def check_compiled(names: Names, web_dir: Path) -> None:
     text = context.read_text()
     for what, needle in (
         ("boot event", f"'{names.hydrate_event}'"),
-        ("session cookie key", f'"{names.cookie_var}": {{"name": "{names.cookie_name}"'),
         ("calendar state", f'"{names.calendar}"'),
         ("chart state", f'"{names.chart}"'),
     ):
@@ -602,7 +599,7 @@ class Browser:
         return {"name": name, "payload": payload or {}, "router_data": {"pathname": self.path, "asPath": self.path}}
 
     async def connect(self) -> None:
-        boot = self.event(self.names.hydrate_event, {"vars": {self.names.cookie_var: self.session_token}})
+        boot = self.event(self.names.hydrate_event, {})
         if self.lean is not None:
             await self.lean.connect(self.base_url, f"token={self.client_token}",
                                     {"Cookie": f"{self.names.cookie_name}={self.session_token}"}, {"event": boot}, 30)
@@ -837,7 +834,7 @@ async def connect_all(browsers: list[Board], timeout: float) -> None:
         raise BenchError(
             f"{len(failed)} of {len(browsers)} boards did not receive their board (the calendar's rows) "
             f"within {timeout:.0f} s; redirects sent to them: {redirects or 'none'}. "
-            "Sign-in (the clinic_session cookie in the hydrate payload) or the board's on_load did not work."
+            "Sign-in (the clinic_session cookie of the socket's handshake) or the board's on_load did not work."
         )
 
 

@@ -76,6 +76,7 @@ def _demo(args) -> int:
         # rebuilds the schema instead.
         command.downgrade(alembic_config(), "base")
         migrate()
+        _restart_audit_anchors()
     now = None
     if args.now:
         import datetime as dt
@@ -161,10 +162,22 @@ def _audit(args) -> int:
     from clinic_app.db import session_scope
     from clinic_app.services import audit
 
+    anchors = audit.anchor_path(settings.database_url())
     with session_scope() as session:
-        verdict = audit.verify(session)
-    print(verdict.problem if not verdict.intact else f"Audit log intact: {verdict.rows} rows checked.")
-    return 0 if verdict.intact else 1
+        if args.audit_command == "anchor":
+            written = audit.write_anchor(session, anchors)
+            print(f"Anchored {written['rows']} rows (head row {written['head_id']}) in {anchors}." if written
+                  else "Nothing new to anchor.")
+            return 0
+        verdict = audit.verify(session, anchors=anchors)
+        if verdict.intact:
+            audit.write_anchor(session, anchors)
+    if not verdict.intact:
+        for problem in verdict.problems:
+            print(problem)
+        return 1
+    print(f"Audit log intact: {verdict.rows} rows checked against {verdict.anchors} anchors.")
+    return 0
 
 
 def _backup(args) -> int:
@@ -177,11 +190,30 @@ def _backup(args) -> int:
             print(f"Backup written to {args.out}: {', '.join(made['files'])}.")
         else:
             backup.restore(database_url=settings.database_url(), backup_dir=args.backup, attachments=settings.attachments_dir())
-            print(f"Restored from {args.backup}. Start the app again.")
+            retired = _restart_audit_anchors()
+            print(f"Restored from {args.backup}. Start the app again."
+                  + (f" The audit anchors of the replaced database were moved to {retired}." if retired else ""))
     except ClinicError as exc:
         print(str(exc), file=sys.stderr)
         return 1
     return 0
+
+
+def _restart_audit_anchors():
+    """After a restore or a reset the audit log is another one: its anchors start again (the old
+    file is kept beside, renamed), from the log as it is now."""
+    from clinic_app.db import make_engine, session_scope
+    from clinic_app.services import audit
+
+    path = audit.anchor_path(settings.database_url())
+    retired = audit.retire_anchors(path)
+    engine = make_engine(settings.database_url())
+    try:
+        with session_scope(engine) as session:
+            audit.write_anchor(session, path)
+    finally:
+        engine.dispose()
+    return retired
 
 
 def _billing_actor(session, username: str | None):
@@ -229,7 +261,7 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
     """Read an X12 file (5 MB at most) and apply it as a biller; exit 1 with the reason if refused."""
     from pathlib import Path
 
-    from clinic_app.db import session_scope
+    from clinic_app.db import one_transaction
     from clinic_app.services import era
     from clinic_app.services.errors import ClinicError
 
@@ -238,7 +270,7 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
         if path.stat().st_size > era.MAX_BYTES:
             raise era.RemittanceRefused(f"{path.name} is over {era.MAX_BYTES // 1_048_576} MB; {kind} files that big are refused.")
         data = path.read_bytes()
-        with session_scope() as session:
+        with one_transaction() as session:  # the whole file, or nothing
             actor = _billing_actor(session, args.user)
             summary = apply(session, actor, data)
     except (ClinicError, OSError) as exc:
@@ -294,7 +326,7 @@ def _era(args) -> int:
 def _eligibility(args) -> int:
     from pathlib import Path
 
-    from clinic_app.db import session_scope
+    from clinic_app.db import one_transaction, session_scope
     from clinic_app.services import eligibility
     from clinic_app.services.errors import ClinicError
 
@@ -310,7 +342,7 @@ def _eligibility(args) -> int:
         path = Path(args.file)
         if path.stat().st_size > eligibility.MAX_BYTES:
             raise eligibility.EligibilityRefused(f"{path.name} is over {eligibility.MAX_BYTES // 1024} KB; refused.")
-        with session_scope() as session:
+        with one_transaction() as session:  # every coverage of the file, or none
             actor = _billing_actor(session, args.user)
             results = eligibility.import_271(session, actor=actor, raw=path.read_bytes())
     except (ClinicError, OSError) as exc:
@@ -329,7 +361,7 @@ def _fhir(args) -> int:
     import json
     from pathlib import Path
 
-    from clinic_app.db import session_scope
+    from clinic_app.db import one_transaction, session_scope
     from clinic_app.services import fhir
     from clinic_app.services.errors import ClinicError
 
@@ -346,7 +378,7 @@ def _fhir(args) -> int:
         print(f"Cannot read {path}: {exc}", file=sys.stderr)
         return 1
     try:
-        with session_scope() as session:
+        with one_transaction() as session:  # the whole Bundle, or nothing
             result = fhir.import_bundle(session, actor=None, bundle=bundle, source="cli")
     except ClinicError as exc:
         print(str(exc), file=sys.stderr)
@@ -356,7 +388,7 @@ def _fhir(args) -> int:
 
 
 def _hl7(args) -> int:
-    from clinic_app.db import session_scope
+    from clinic_app.db import one_transaction, session_scope
     from clinic_app.services import hl7v2
 
     migrate()
@@ -382,6 +414,21 @@ def _hl7(args) -> int:
     except InvalidInput as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    if re.search(r"(^|[\r\n])\s*(FHS|BHS)", text):
+        # An HL7 batch (FHS/BHS) is one: every message applied, or (one refused) none of them.
+        try:
+            with one_transaction() as session:
+                acks = hl7v2.ingest_batch(session, username=args.username, messages=messages)
+        except hl7v2.BatchRefused as refused:
+            for ack in refused.acks:
+                print(ack.replace("\r", "\n"))
+            print(str(refused), file=sys.stderr)
+            return 1
+        for ack in acks:
+            print(ack.replace("\r", "\n"))
+        return 0
+    # Plain messages one after another (a feed's log): each applied on its own, as they would
+    # have arrived over MLLP.
     failed = 0
     for message in messages:
         with session_scope() as session:
@@ -431,7 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     listen_p.add_argument("--host", default="127.0.0.1")
     listen_p.add_argument("--port", type=int, default=2575)
     audit_p = sub.add_parser("audit", help="audit log tools")
-    audit_p.add_argument("audit_command", choices=["verify"], help="verify: check the hash chain, report the first tampered row")
+    audit_p.add_argument("audit_command", choices=["verify", "anchor"],
+                         help="verify: check the keyed chain and its anchors, report every problem; "
+                              "anchor: append the chain's head to the anchor file (the app does it every few minutes)")
     backup_p = sub.add_parser("backup", help="back up the database and attachments into a new folder")
     backup_p.add_argument("--out", required=True, type=Path)
     restore_p = sub.add_parser("restore", help="replace the database and attachments with a backup (stop the app first)")

@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from clinic_app import reminder_worker, routes
-from clinic_app.api import build_api
+from clinic_app import reminder_worker, routes, upkeep
+from clinic_app.api import build_api, guard
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
 from clinic_app.pages.billing import billing_page
@@ -15,7 +15,7 @@ from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
 from clinic_app.pages.waitlist import waitlist_page
-from clinic_app.state import live_push
+from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
 from clinic_app.state.api_tokens import ApiTokenState
 from clinic_app.state.auth import AuthState
@@ -29,8 +29,10 @@ from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.waitlist import WaitlistState
 
-# The FHIR routes (/fhir/...) sit in front of Reflex's own backend app (api_transformer).
-app = rx.App(stylesheets=["/clinic.css"], api_transformer=build_api())
+# The FHIR routes (/fhir/...), sign-in (/auth/...) and attachment downloads sit in front of
+# Reflex's own backend app; the guard (security headers, body limits, the /_upload check)
+# wraps all of it (api_transformer).
+app = rx.App(stylesheets=["/clinic.css"], api_transformer=[build_api(), guard()])
 app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
 app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
@@ -49,4 +51,6 @@ app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Cl
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
 live_push.install(app)
+sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
+app.register_lifespan_task(upkeep.run)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, TextClause, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -124,17 +124,74 @@ def ensure_database(url: str) -> bool:
         admin.dispose()
 
 
+# session.info keys: the session's open transaction has written (flushed or executed DML),
+# and the session belongs to a transaction its caller owns (one_transaction).
+_WROTE = "clinic_wrote"
+_OWNED = "clinic_owned"
+_DML = ("insert", "update", "delete")
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session, _context) -> None:
+    session.info[_WROTE] = True  # only called when the flush wrote something
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state) -> None:
+    statement = state.statement
+    if state.is_insert or state.is_update or state.is_delete or (
+        isinstance(statement, TextClause) and statement.text.lstrip()[:6].lower() in _DML
+    ):
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+
+
 def for_write(session: Session) -> None:
     """Start the session's next transaction as a writer (services call this first).
 
     On SQLite this takes the write lock up front (BEGIN IMMEDIATE); on PostgreSQL it
-    changes nothing. A read-only transaction already open is ended first.
+    changes nothing. A read-only transaction already open is ended first; a transaction
+    that has written anything (or one the caller owns, ``one_transaction``) is never
+    committed here: what a service composes into its caller's work commits with it or not
+    at all.
     """
+    if session.info.get(_OWNED):
+        return
     if session.in_transaction():
-        if session.in_nested_transaction() or session.new or session.dirty or session.deleted:
+        if (session.in_nested_transaction() or session.new or session.dirty or session.deleted
+                or session.info.get(_WROTE)):
             return
         session.commit()
     session.connection(execution_options={"clinic_write": True})
+
+
+@contextmanager
+def one_transaction(bind: Engine | None = None) -> Iterator[Session]:
+    """A session whose one write transaction belongs to the caller: all or nothing.
+
+    Importers (a FHIR transaction Bundle, an 835, an HL7 batch) run every service they
+    compose inside it. A service's own ``commit()`` only releases a savepoint and its
+    ``rollback()`` only undoes its own part: nothing reaches the database unless the
+    whole block finishes, and an exception rolls all of it back. Live events the services
+    publish meanwhile are held and sent after the commit (never after a rollback).
+    """
+    from clinic_app.live import bus
+
+    with (bind or engine()).connect() as connection:
+        connection.execution_options(clinic_write=True)  # SQLite: BEGIN IMMEDIATE
+        with bus.held() as held, connection.begin(), Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+        ) as session:
+            session.info[_OWNED] = True
+            yield session
+            session.commit()  # the last savepoint; leaving connection.begin() commits the whole
+        for item in held:
+            bus.publish(item)
 
 
 @cache

@@ -60,3 +60,36 @@ def x12_usage() -> str:
     if value not in ("T", "P"):
         raise ValueError(f"CLINIC_X12_USAGE must be T (test) or P (production), not {value[:10]!r}.")
     return value
+
+
+def data_dir() -> Path:
+    """The clinic's own files that are not in the database (the audit key and its anchors)."""
+    return Path(os.environ.get("CLINIC_DATA_DIR") or PROJECT_ROOT / "data")
+
+
+def _flag(name: str, default: str) -> str:
+    return (os.environ.get(name) or default).strip().lower()
+
+
+# -- security (README "Security") ------------------------------------------------------------
+# The session cookie's Secure flag: "auto" sets it when the request came over HTTPS (or a
+# trusted proxy said so with X-Forwarded-Proto), "on" always, "off" never.
+SECURE_COOKIES = _flag("CLINIC_SECURE_COOKIES", "auto")
+# Origins other than the app's own that may call it from a browser with credentials (CORS),
+# comma-separated; none by default.
+ALLOWED_ORIGINS = tuple(o.strip().rstrip("/") for o in os.environ.get("CLINIC_ALLOWED_ORIGINS", "").split(",") if o.strip())
+# Request bodies: /fhir (one resource or a transaction Bundle), the sign-in form, anything else.
+FHIR_MAX_BYTES = int(os.environ.get("CLINIC_FHIR_MAX_BYTES", "1000000"))
+FORM_MAX_BYTES = 16_384
+OTHER_MAX_BYTES = 65_536
+# JSON nested deeper than this is refused (400) before anything reads it.
+JSON_MAX_DEPTH = int(os.environ.get("CLINIC_JSON_MAX_DEPTH", "64"))
+# FHIR requests worked on at once (the rest wait their turn), so the API cannot starve the screens.
+API_CONCURRENCY = int(os.environ.get("CLINIC_API_CONCURRENCY", "2"))
+# Sign-in attempts allowed per minute from one client address, and per username.
+SIGN_INS_PER_CLIENT = int(os.environ.get("CLINIC_SIGN_INS_PER_CLIENT", "20"))
+SIGN_INS_PER_USERNAME = int(os.environ.get("CLINIC_SIGN_INS_PER_USERNAME", "10"))
+# Password hashing (argon2) runs on its own threads, at a lower CPU priority, with at most
+# HASH_QUEUE sign-ins waiting; more are told to try again.
+HASH_THREADS = int(os.environ.get("CLINIC_HASH_THREADS", "1"))
+HASH_QUEUE = int(os.environ.get("CLINIC_HASH_QUEUE", "16"))

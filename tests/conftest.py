@@ -20,6 +20,10 @@ from clinic_app.models import AppointmentType, Fee, Location, Patient, Provider,
 from clinic_app.services import auth
 from clinic_app.services.actor import Actor
 
+# The audit chain's key (services/audit.py), the same for the tests and the apps and commands
+# they start; without it each would make one in the project's data folder.
+os.environ.setdefault("CLINIC_AUDIT_KEY", "clinic-tests-audit-key")
+
 PG_ADMIN_URL = os.environ.get("CLINIC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TZ = "America/New_York"
 DAY = dt.date(2030, 3, 12)  # a Tuesday, far enough ahead that bookings are in the future

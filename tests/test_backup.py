@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +21,8 @@ from tests.conftest import PASSWORD
 
 
 def _cli(args, url, tmp_path):
-    env = {**os.environ, "DATABASE_URL": url, "CLINIC_ATTACHMENTS_DIR": str(tmp_path / "files")}
+    env = {**os.environ, "DATABASE_URL": url, "CLINIC_ATTACHMENTS_DIR": str(tmp_path / "files"),
+           "CLINIC_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run([sys.executable, "-m", "clinic_app", *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
 
 
@@ -91,3 +94,76 @@ def test_audit_verify_on_the_command_line_reports_the_first_tampered_row(engine,
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     bad = _cli(["audit", "verify"], url, tmp_path)
     assert bad.returncode == 1 and f"audit row {target} " in bad.stdout and "was altered" in bad.stdout
+
+
+# -- restore reads only what the manifest lists, follows no link, fails whole (issue 12) ---------
+def _made(engine, tmp_path, files=None):
+    url = engine.url.render_as_string(hide_password=False)
+    if files:
+        (tmp_path / "files").mkdir(exist_ok=True)
+        for name, data in files.items():
+            (tmp_path / "files" / name).write_bytes(data)
+    backup.backup(database_url=url, out_dir=tmp_path / "bk", attachments=tmp_path / "files")
+    return url
+
+
+def test_a_restore_refuses_files_its_manifest_does_not_list_and_links_anywhere(engine, session, clinic, tmp_path):
+    session.close()
+    url = _made(engine, tmp_path, {"scan.png": b"png bytes"})
+    target = tmp_path / "restored-files"
+    target.mkdir()
+    (target / "kept.txt").write_text("the attachments folder as it was")
+    # A file slipped into the backup without being in its manifest.
+    (tmp_path / "bk" / "attachments" / "extra.exe").write_bytes(b"MZ")
+    with pytest.raises(InvalidInput, match=r"attachments/extra\.exe, which its manifest does not list"):
+        backup.restore(database_url=url, backup_dir=tmp_path / "bk", attachments=target)
+    (tmp_path / "bk" / "attachments" / "extra.exe").unlink()
+    # A listed file replaced by a link to a file outside the backup.
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the clinic")
+    listed = tmp_path / "bk" / "attachments" / "scan.png"
+    listed.unlink()
+    listed.symlink_to(secret)
+    with pytest.raises(InvalidInput, match="a link to somewhere else"):
+        backup.restore(database_url=url, backup_dir=tmp_path / "bk", attachments=target)
+    listed.unlink()
+    listed.write_bytes(b"png bytes")
+    # A manifest that names a path outside the backup.
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    manifest["files"]["../secret.txt"] = "0" * 64
+    (tmp_path / "bk" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput, match="not a file inside the backup"):
+        backup.restore(database_url=url, backup_dir=tmp_path / "bk", attachments=target)
+    assert (target / "kept.txt").read_text() == "the attachments folder as it was"  # nothing was touched
+
+
+def test_a_postgresql_restore_that_fails_halfway_leaves_the_database_as_it_was(pg_url, tmp_path):
+    """pg_restore runs in one transaction into a new database; only a whole restore is swapped in."""
+    from sqlalchemy import create_engine
+
+    engine = make_engine(pg_url)
+    with Session(engine) as s:
+        s.add(Patient(mrn="KEEP1", first_name="Kept", last_name="Asis", birth_date=dt.date(1970, 1, 1)))
+        s.commit()
+    before = _patients(engine)
+    engine.dispose()
+    backup.backup(database_url=pg_url, out_dir=tmp_path / "bk")
+    dump = tmp_path / "bk" / "clinic.pgdump"
+    dump.write_bytes(dump.read_bytes()[: len(dump.read_bytes()) * 2 // 3])  # cut: pg_restore fails partway
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    manifest["files"]["clinic.pgdump"] = backup._sha256(dump)  # the checksums agree: only pg_restore can tell
+    (tmp_path / "bk" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InvalidInput, match=r"pg_restore could not restore the backup.*nothing was changed"):
+        backup.restore(database_url=pg_url, backup_dir=tmp_path / "bk")
+    engine = make_engine(pg_url)
+    assert _patients(engine) == before
+    with Session(engine) as s:
+        s.exec(select(Patient).where(Patient.mrn == "KEEP1")).one()
+        s.delete(s.exec(select(Patient).where(Patient.mrn == "KEEP1")).one())
+        s.commit()
+    engine.dispose()
+    admin = create_engine(pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # no half-restored database was left behind
+        names = [r[0] for r in conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE '%restoring%'"))]
+    admin.dispose()
+    assert not [n for n in names if n.startswith(pg_url.rsplit("/", 1)[1])]

@@ -7,7 +7,9 @@ OperationOutcome with the domain error's message and change nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -15,14 +17,17 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route, request_response
 
@@ -43,8 +48,10 @@ from clinic_app.services.permissions import require
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
-MAX_BODY = 1_000_000  # one resource
-MAX_BUNDLE = 200_000_000  # a whole clinic's transaction Bundle
+# A request body (one resource, or a transaction Bundle) is read only after the token was
+# checked, and at most CLINIC_FHIR_MAX_BYTES of it (1 MB; the guard in front cuts a longer one
+# off too): a whole clinic is imported with `python -m clinic_app fhir import`, not over HTTP.
+MAX_BODY = settings.FHIR_MAX_BYTES
 JOB_RE = re.compile(r"^[0-9a-f]{32}$")
 EXPORT_HOURS = 24
 STALE_EXPORT_SECONDS = 3600
@@ -167,34 +174,69 @@ class FhirApi:
         if not grant.permits(resource_type, mode):
             raise NotAllowed(f"This API token's scopes ({' '.join(grant.scopes)}) do not allow {mode} of {resource_type}.")
 
-    def handle(self, request: Request, work: Callable[[Session, api_tokens.TokenGrant], Response]) -> Response:
+    def handle(self, request: Request, work: Callable[[Session, api_tokens.TokenGrant], Response], *,
+               owned: bool = False) -> Response:
+        """Check the token, then run ``work``; ``owned``: in one transaction of its own, all or
+        nothing (db.one_transaction), the token checked (and a refusal audited) before it."""
         try:
             with Session(self.get_engine(), expire_on_commit=False) as session:
                 try:
                     grant = self.grant(session, request)
-                    return work(session, grant)
+                    if not owned:
+                        return work(session, grant)
+                    session.commit()
                 except BaseException:
                     session.rollback()
                     raise
+            with db.one_transaction(self.get_engine()) as session:
+                return work(session, grant)
         except _Unauthorised as exc:
             return outcome(401, str(exc), {"WWW-Authenticate": 'Bearer realm="fhir"'})
         except ClinicError as exc:
             return outcome(_STATUS.get(type(exc), 400), str(exc), issues=getattr(exc, "issues", None))
 
+    async def refused(self, request: Request) -> Response | None:
+        """A 401 for a request whose token is not live, before its body is read (None if it is)."""
+        return await _threaded(self.handle, request, lambda s, g: None)
+
     async def body(self, request: Request, limit: int = MAX_BODY):
+        """The request's JSON object: at most ``limit`` bytes read as they stream in (BodyTooLarge
+        past it), JSON nested at most CLINIC_JSON_MAX_DEPTH deep (InvalidInput otherwise)."""
         length = request.headers.get("content-length")
         if length and (not fhir.is_row_id(length) or int(length) > limit):
-            raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
-        raw = await request.body()
-        if len(raw) > limit:
-            raise InvalidInput(f"The request body is too large (at most {limit} bytes).")
+            raise BodyTooLarge(f"The request body is too large (at most {limit:,} bytes).")
+        chunks, size = [], 0
         try:
-            data = json.loads(raw)
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(f"The request body is too large (at most {limit:,} bytes).")
+                chunks.append(chunk)
+        except ClientDisconnect:  # the guard in front cut off a body past its limit
+            raise BodyTooLarge(f"The request body is too large (at most {limit:,} bytes).") from None
+        try:
+            data = json.loads(b"".join(chunks))
+        except RecursionError:
+            raise InvalidInput(f"The request body is nested too deeply (at most {settings.JSON_MAX_DEPTH} levels).") from None
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput("The request body is not JSON.") from None
         if not isinstance(data, dict):
             raise InvalidInput("The request body must be one FHIR resource (a JSON object).")
+        if _depth(data) > settings.JSON_MAX_DEPTH:
+            raise InvalidInput(f"The request body is nested too deeply (at most {settings.JSON_MAX_DEPTH} levels).")
         return data
+
+    async def read(self, request: Request) -> dict | Response:
+        """The token checked first, then the body: the body's JSON, or the response refusing it."""
+        refused = await self.refused(request)
+        if refused is not None:
+            return refused
+        try:
+            return await self.body(request)
+        except BodyTooLarge as exc:
+            return outcome(413, str(exc))
+        except InvalidInput as exc:
+            return outcome(400, str(exc))
 
     # -- endpoints --------------------------------------------------------------------
     async def metadata(self, request: Request) -> Response:
@@ -207,10 +249,9 @@ class FhirApi:
             return await _threaded(self.handle, request, lambda s, g: self._search(s, g, request, resource_type, params))
         if request.headers.get("if-none-exist"):
             return outcome(400, "Conditional create (If-None-Exist) is not supported; search first, then create.")
-        try:
-            resource = await self.body(request)
-        except InvalidInput as exc:
-            return outcome(400, str(exc))
+        resource = await self.read(request)
+        if isinstance(resource, Response):
+            return resource
         return await _threaded(self.handle, request, lambda s, g: self._create(s, g, request, resource_type, resource))
 
     async def instance_level(self, request: Request) -> Response:
@@ -220,18 +261,17 @@ class FhirApi:
         if request.headers.get("if-match"):
             return outcome(400, "This server keeps no versions (CapabilityStatement: versioning no-version), so it "
                                 "cannot check If-Match; send the update without it.")
-        try:
-            resource = await self.body(request)
-        except InvalidInput as exc:
-            return outcome(400, str(exc))
+        resource = await self.read(request)
+        if isinstance(resource, Response):
+            return resource
         return await _threaded(self.handle, request, lambda s, g: self._update(s, g, request, resource_type, ident, resource))
 
     async def transaction(self, request: Request) -> Response:
-        try:
-            bundle = await self.body(request, MAX_BUNDLE)
-        except InvalidInput as exc:
-            return outcome(400, str(exc))
-        return await _threaded(self.handle, request, lambda s, g: self._transaction(s, g, request, bundle))
+        bundle = await self.read(request)
+        if isinstance(bundle, Response):
+            return bundle
+        # The whole Bundle in one transaction of its own: all of it, or nothing.
+        return await _threaded(self.handle, request, lambda s, g: self._transaction(s, g, request, bundle), owned=True)
 
     async def search_post(self, request: Request) -> Response:
         """POST [type]/_search: the parameters in an application/x-www-form-urlencoded body (and the URL)."""
@@ -452,10 +492,33 @@ def _write_atomically(path, text: str) -> None:
     partial.replace(path)
 
 
-async def _threaded(handle, request, work):
-    from starlette.concurrency import run_in_threadpool
+class BodyTooLarge(Exception):
+    """A request body past its limit (413)."""
 
-    return await run_in_threadpool(handle, request, work)
+
+def _depth(value) -> int:
+    """How deeply a parsed JSON value nests (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+_limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> its limiter
+
+
+async def _threaded(handle, request, work, **kwargs):
+    """Run a request's database work on a worker thread, CLINIC_API_CONCURRENCY at a time (the
+    rest wait their turn on the event loop): a burst of API requests cannot take the CPU and
+    the database from the screens' events."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(settings.API_CONCURRENCY)
+    return await anyio.to_thread.run_sync(functools.partial(handle, request, work, **kwargs), limiter=limiter)
 
 
 def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,

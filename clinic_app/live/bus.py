@@ -13,7 +13,8 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 from clinic_app import settings
@@ -97,6 +98,26 @@ def get_bus() -> InProcessBus | RedisBus:
     return RedisBus(url) if url else InProcessBus()
 
 
+_holding = threading.local()
+
+
+@contextmanager
+def held() -> Iterator[list[LiveEvent]]:
+    """Collect what this thread publishes instead of sending it (db.one_transaction sends the
+    list after its commit and drops it after a rollback)."""
+    stack = _holding.__dict__.setdefault("stack", [])
+    events: list[LiveEvent] = []
+    stack.append(events)
+    try:
+        yield events
+    finally:
+        stack.pop()
+
+
 def publish(event: LiveEvent) -> None:
     """Publish ``event`` on the configured bus. Call only after the change has committed."""
+    stack = getattr(_holding, "stack", None)
+    if stack:
+        stack[-1].append(event)
+        return
     get_bus().publish(event)

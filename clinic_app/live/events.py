@@ -47,17 +47,34 @@ class ClaimsChanged:
         return json.dumps({"kind": "claims", **asdict(self)})
 
 
+@dataclass(frozen=True)
+class SessionsEnded:
+    """Sign-in sessions ended (sign-out, idle log-off, deactivation, password change): every
+    worker resets the open tabs of those sessions it holds and sends them to sign-in."""
+
+    session_ids: tuple[int, ...]
+
+    def topics(self) -> list[str]:
+        return []
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "sessions_ended", "session_ids": list(self.session_ids)})
+
+
 # The billing pages' claim sections (clinic-wide, not per location).
 CLAIMS_TOPIC = "billing:claims"
 
-LiveEvent = AppointmentChanged | ClaimsChanged
+LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded
 
 
 def decode(text: str | bytes) -> LiveEvent:
     """An event from its JSON (as the Redis bus carries it)."""
     data = json.loads(text)
-    if data.pop("kind", None) == "claims":
+    kind = data.pop("kind", None)
+    if kind == "claims":
         return ClaimsChanged(**data)
+    if kind == "sessions_ended":
+        return SessionsEnded(session_ids=tuple(int(i) for i in data["session_ids"]))
     return AppointmentChanged(**data)
 
 

@@ -29,3 +29,6 @@ class AuditLog(SQLModel, table=True):
     detail: str = Field(default="", max_length=200)
     prev_hash: str = Field(default="", max_length=64)
     row_hash: str = Field(default="", max_length=64)
+    # True from the first row written with the keyed chain (HMAC with CLINIC_AUDIT_KEY, migration
+    # 0016); rows before it keep their plain SHA-256 links and are checked as such.
+    keyed: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})

@@ -94,6 +94,9 @@ class UserSession(SQLModel, table=True):
     expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_seen_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     ended_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # A fingerprint of the account's password hash when the session began (services.auth.password_stamp):
+    # a password changed anywhere ends every session that began with the old one.
+    password_stamp: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
 
 
 PREFERRED_CHANNELS = ("sms", "email", "phone", "none")

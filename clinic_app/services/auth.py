@@ -12,12 +12,16 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
 from passlib.context import CryptContext
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
+from clinic_app.live.bus import publish
+from clinic_app.live.events import SessionsEnded
 from clinic_app.models import ROLES, Provider, User, UserSession
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
@@ -133,6 +137,12 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def password_stamp(password_hash: str) -> str:
+    """A short fingerprint of a password hash: a session is valid only while its account's
+    password is the one it began with (a change anywhere ends the others)."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def start_session(session: Session, *, user: User, now: dt.datetime | None = None) -> str:
     """A new sign-in token for ``user``; only its hash is stored."""
     for_write(session)
@@ -145,17 +155,27 @@ def start_session(session: Session, *, user: User, now: dt.datetime | None = Non
             created_at=now,
             last_seen_at=now,
             expires_at=now + dt.timedelta(hours=settings.SESSION_HOURS),
+            password_stamp=password_stamp(user.password_hash),
         )
     )
     session.commit()
     return token
 
 
-def user_for_token(session: Session, *, token: str, now: dt.datetime | None = None, touch: bool = True) -> User | None:
-    """The active user a live session token belongs to, or None.
+@dataclass(frozen=True)
+class LiveSession:
+    """A session that may act now: its id (what a browser tab is bound to) and its user."""
 
-    A session idle for IDLE_MINUTES ends here (automatic log-off); a live one is marked
-    seen (at most once a minute) unless ``touch`` is False.
+    id: int
+    user: User
+
+
+def check_session(session: Session, *, token: str, now: dt.datetime | None = None, touch: bool = True) -> LiveSession | None:
+    """The live session a sign-in token belongs to, or None: it must exist, not be ended,
+    expired or idle, its account must be active and its password the one the session began
+    with. A session found idle (IDLE_MINUTES, automatic log-off) or whose account was
+    deactivated or whose password changed is ended here; a live one is marked seen (at most
+    once a minute) unless ``touch`` is False.
     """
     if not token or len(token) > 100:
         return None
@@ -163,43 +183,97 @@ def user_for_token(session: Session, *, token: str, now: dt.datetime | None = No
     row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token))).first()
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
-    last_seen = row.last_seen_at or row.created_at
-    if now - last_seen >= dt.timedelta(minutes=settings.IDLE_MINUTES):
-        for_write(session)
-        row.ended_at = now
-        session.add(row)
-        audit.record(session, actor=None, action="session_idle_timeout", entity="user", entity_id=row.user_id)
-        session.commit()
-        return None
     user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    last_seen = row.last_seen_at or row.created_at
+    why = None
+    if now - last_seen >= dt.timedelta(minutes=settings.IDLE_MINUTES):
+        why = "session_idle_timeout"
+    elif user is None or not user.active:
+        why = "session_account_inactive"
+    elif row.password_stamp != password_stamp(user.password_hash):
+        why = "session_password_changed"
+    if why is not None:
+        for_write(session)
+        session.refresh(row)
+        if row.ended_at is None:
+            row.ended_at = now
+            session.add(row)
+            audit.record(session, actor=None, action=why, entity="user", entity_id=row.user_id)
+            session.commit()
+            sessions_ended([row.id])
         return None
     if touch and now - last_seen >= TOUCH_EVERY:
         for_write(session)
         row.last_seen_at = now
         session.add(row)
         session.commit()
-    return user
+    return LiveSession(id=row.id, user=user)
 
 
-def end_session(session: Session, *, token: str) -> None:
-    """Sign a session out (idempotent)."""
+def user_for_token(session: Session, *, token: str, now: dt.datetime | None = None, touch: bool = True) -> User | None:
+    """The active user a live session token belongs to, or None (see check_session)."""
+    live = check_session(session, token=token, now=now, touch=touch)
+    return live.user if live else None
+
+
+def sessions_ended(session_ids: list[int]) -> None:
+    """Tell every worker that these sessions ended (after the commit): each resets the open
+    tabs of them it holds and sends them to sign-in (state/sessions.py)."""
+    if session_ids:
+        publish(SessionsEnded(session_ids=tuple(session_ids)))
+
+
+def end_session(session: Session, *, token: str) -> int | None:
+    """Sign a session out (idempotent); the id of the session it ended, if any."""
     if not token:
-        return
+        return None
     for_write(session)
     row = session.exec(select(UserSession).where(UserSession.token_hash == _token_hash(token))).first()
+    ended = None
     if row is not None and row.ended_at is None:
         row.ended_at = utcnow()
+        ended = row.id
         user = session.get(User, row.user_id)
         if user:
             audit.record(session, actor=actor_for(user), action="sign_out", entity="user", entity_id=user.id)
     session.commit()
+    if ended is not None:
+        sessions_ended([ended])
+    return ended
 
 
-def _end_all_sessions(session: Session, user_id: int, now: dt.datetime) -> None:
-    for row in session.exec(select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))):
+def end_idle_sessions(session: Session, *, now: dt.datetime | None = None) -> list[int]:
+    """End every session idle for IDLE_MINUTES or past its expiry (automatic log-off), without
+    waiting for its tabs' next event; their tabs are then sent to sign-in. The ids it ended."""
+    now = now or utcnow()
+    cutoff = now - dt.timedelta(minutes=settings.IDLE_MINUTES)
+    for_write(session)
+    rows = session.exec(select(UserSession).where(
+        UserSession.ended_at.is_(None),
+        or_(UserSession.expires_at <= now,
+            and_(UserSession.last_seen_at.is_not(None), UserSession.last_seen_at <= cutoff),
+            and_(UserSession.last_seen_at.is_(None), UserSession.created_at <= cutoff)),
+    )).all()
+    for row in rows:
         row.ended_at = now
         session.add(row)
+        audit.record(session, actor=None, action="session_expired" if row.expires_at <= now else "session_idle_timeout",
+                     entity="user", entity_id=row.user_id)
+    session.commit()
+    sessions_ended([row.id for row in rows])
+    return [row.id for row in rows]
+
+
+def _end_all_sessions(session: Session, user_id: int, now: dt.datetime, keep: int | None = None) -> list[int]:
+    """End the user's open sessions (but ``keep``); their ids, to announce after the commit."""
+    ended = []
+    for row in session.exec(select(UserSession).where(UserSession.user_id == user_id, UserSession.ended_at.is_(None))):
+        if row.id == keep:
+            continue
+        row.ended_at = now
+        session.add(row)
+        ended.append(row.id)
+    return ended
 
 
 def validate_new_user(*, username: str, full_name: str, password: str, role: str) -> tuple[str, str]:
@@ -264,8 +338,10 @@ def create_user(
     return user
 
 
-def change_password(session: Session, *, user_id: int, current: str, new: str, now: dt.datetime | None = None) -> None:
-    """A user changes their own password (required after an admin set it)."""
+def change_password(session: Session, *, user_id: int, current: str, new: str, now: dt.datetime | None = None,
+                    keep_session: int | None = None) -> None:
+    """A user changes their own password (required after an admin set it). Every other
+    session of the account ends; ``keep_session`` (the one making the change) goes on."""
     now = now or utcnow()
     user = session.get(User, user_id)
     if user is None or not user.active:
@@ -281,8 +357,15 @@ def change_password(session: Session, *, user_id: int, current: str, new: str, n
     user.must_change_password = False
     user.password_changed_at = now
     session.add(user)
-    audit.record(session, actor=actor_for(user), action="password_change", entity="user", entity_id=user.id)
+    ended = _end_all_sessions(session, user.id, now, keep=keep_session)
+    kept = session.get(UserSession, keep_session) if keep_session is not None else None
+    if kept is not None and kept.user_id == user.id and kept.ended_at is None:
+        kept.password_stamp = password_stamp(user.password_hash)
+        session.add(kept)
+    audit.record(session, actor=actor_for(user), action="password_change", entity="user", entity_id=user.id,
+                 detail=f"{len(ended)} other sessions ended")
     session.commit()
+    sessions_ended(ended)
 
 
 def list_users(session: Session, *, actor: Actor) -> list[User]:
@@ -306,11 +389,11 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool, no
     if user.id == actor.user_id and not active:
         raise NotAllowed("You cannot deactivate your own account; ask another admin.")
     user.active = active
-    if not active:
-        _end_all_sessions(session, user.id, now or utcnow())
+    ended = _end_all_sessions(session, user.id, now or utcnow()) if not active else []
     session.add(user)
     audit.record(session, actor=actor, action="activate" if active else "deactivate", entity="user", entity_id=user.id)
     session.commit()
+    sessions_ended(ended)
     return user
 
 
@@ -333,8 +416,9 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, temporary: s
     user.must_change_password = True
     user.locked_until = None
     user.failed_sign_ins = 0
-    _end_all_sessions(session, user.id, now or utcnow())
+    ended = _end_all_sessions(session, user.id, now or utcnow())
     session.add(user)
     audit.record(session, actor=actor, action="password_reset", entity="user", entity_id=user.id)
     session.commit()
+    sessions_ended(ended)
     return user

@@ -943,11 +943,10 @@ def _audit_views(session: Session, actor: Actor, resource_type: str, rows, patie
     if patient_of is None or not rows:
         return
     for_write(session)
-    for row, resource in rows:
-        audit.record(
-            session, actor=actor, action="view", entity=f"fhir.{resource_type}",
-            entity_id=_numeric(resource["id"]), patient_id=patient_of(row), detail=f"API {how}", source=source,
-        )
+    audit.record_many(session, actor=actor, source=source, entries=[
+        {"action": "view", "entity": f"fhir.{resource_type}", "entity_id": _numeric(resource["id"]),
+         "patient_id": patient_of(row), "detail": f"API {how}"} for row, resource in rows
+    ])
     session.commit()
 
 

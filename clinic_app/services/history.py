@@ -368,6 +368,102 @@ MAX_ATTACHMENT = 5 * 1024 * 1024
 _SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"%PDF-", "application/pdf"))
 
 
+# A picture this many pixels or more is refused before it is decoded (a decompression bomb).
+MAX_PIXELS = 50_000_000
+# PDF names that make a document act when opened or clicked, or carry other files: such a PDF
+# is refused (the chart shows PDFs in the page).
+_PDF_ACTIVE = frozenset({"/JavaScript", "/JS", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/RichMedia", "/XFA",
+                         "/SubmitForm", "/ImportData", "/GoToE", "/GoToR", "/Sound", "/Movie"})
+
+
+def check_content(name: str, content_type: str, data: bytes) -> None:
+    """InvalidInput unless the file is whole what its first bytes say: a PNG or JPEG that decodes
+    completely, or a PDF that reads as one and holds no scripts, launch or form actions or
+    embedded files (checked in every object, compressed object streams included)."""
+    if content_type == "application/pdf":
+        _check_pdf(name, data)
+    else:
+        _check_image(name, content_type, data)
+
+
+def _check_image(name: str, content_type: str, data: bytes) -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    expected = {"image/png": "PNG", "image/jpeg": "JPEG"}[content_type]
+    words = "PNG" if expected == "PNG" else "JPEG"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != expected:
+                raise InvalidInput(f"{name} is not a {words} image; only PNG and JPEG images can be attached.")
+            width, height = image.size
+            if width * height >= MAX_PIXELS:
+                raise InvalidInput(f"{name} is {width} x {height} pixels; pictures can be up to 50 megapixels.")
+            image.load()  # every pixel decoded: a header glued onto something else does not pass
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()  # chunk checksums (PNG)
+    except InvalidInput:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(f"{name} is not a readable {words} image (it may be damaged or another kind of file).") from exc
+
+
+def _check_pdf(name: str, data: bytes) -> None:
+    import io
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # repairs of sloppy files are not news
+    unreadable = InvalidInput(f"{name} is not a readable PDF (it may be damaged or another kind of file).")
+    readers = []
+    # Read as its cross-reference table says, and again with the table rebuilt from every object
+    # in the file (as a viewer repairs a damaged file): what either finds is checked.
+    for blob in (data, data + b"\nstartxref\n0\n%%EOF\n"):
+        try:
+            readers.append(PdfReader(io.BytesIO(blob), strict=False))
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue
+    if not readers:
+        raise unreadable
+    pages = 0
+    try:
+        for reader in readers:
+            if reader.is_encrypted:
+                raise InvalidInput(f"{name} is password-protected, so it cannot be checked; attach an unprotected copy.")
+            objects: list = [reader.trailer]
+            for generation, numbers in reader.xref.items():
+                objects += [IndirectObject(number, generation, reader) for number in numbers]
+            objects += [IndirectObject(number, 0, reader) for number in getattr(reader, "xref_objStm", {})]
+            seen: set[int] = set()
+            while objects:
+                item = objects.pop()
+                if isinstance(item, IndirectObject):
+                    if item.idnum in seen:
+                        continue
+                    seen.add(item.idnum)
+                    item = item.get_object()
+                if isinstance(item, DictionaryObject):
+                    for key, value in item.items():
+                        active = key if key in _PDF_ACTIVE else value if isinstance(value, NameObject) and value in _PDF_ACTIVE else None
+                        if active:
+                            raise InvalidInput(f"{name} holds scripts, actions or embedded files ({active}); such PDFs "
+                                               "cannot be attached. Print it to a new PDF and attach that.")
+                        objects.append(value)
+                elif isinstance(item, ArrayObject):
+                    objects.extend(item)
+            pages = max(pages, len(reader.pages))
+    except InvalidInput:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise unreadable from exc
+    if pages < 1:
+        raise InvalidInput(f"{name} has no pages.")
+
+
 def attachments(session: Session, *, actor: Actor, patient_id: int) -> list[Attachment]:
     """The patient's attachments, newest first (without loading their bytes into the page)."""
     require(actor.role, "chart.view")
@@ -386,6 +482,7 @@ def add_attachment(session: Session, *, actor: Actor, patient_id: int, filename:
     content_type = next((kind for magic, kind in _SIGNATURES if data.startswith(magic)), None)
     if content_type is None:
         raise InvalidInput(f"{name} is not a PNG or JPEG image or a PDF; only those can be attached.")
+    check_content(name, content_type, data)
     digest = hashlib.sha256(data).hexdigest()
     _write(session, actor, patient_id)
     same = session.exec(select(Attachment).where(Attachment.patient_id == patient_id, Attachment.sha256 == digest)).first()

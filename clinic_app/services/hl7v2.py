@@ -449,3 +449,26 @@ def ingest(session: Session, *, username: str, message: str, now: dt.datetime | 
         log.error("HL7 message not applied: %s", type(exc).__name__)
         reason = f"The message could not be applied ({type(exc).__name__}); nothing was saved. Tell the clinic's administrator."
         return ack(text, "AE", reason, now, Problem(reason, "", 0, "207", "APP"))
+
+
+class BatchRefused(ClinicError):
+    """A message of a batch was not accepted, so none of the batch was applied; ``acks`` holds
+    one ACK per message (the refused one's own, and AR "not applied" for the others)."""
+
+    def __init__(self, acks: list[str], refused: int) -> None:
+        self.acks = acks
+        super().__init__(f"Message {refused} of {len(acks)} was refused; nothing of this batch was saved.")
+
+
+def ingest_batch(session: Session, *, username: str, messages: list[str], now: dt.datetime | None = None) -> list[str]:
+    """Apply a batch (a file) of messages all or nothing, in the caller's one transaction
+    (db.one_transaction): the ACKs when every message was applied (AA); otherwise
+    BatchRefused, and the caller's rollback leaves nothing of the batch behind."""
+    acks = [ingest(session, username=username, message=message, now=now) for message in messages]
+    refused = next((n for n, text in enumerate(acks, start=1) if "MSA|AA|" not in text), None)
+    if refused is None:
+        return acks
+    reason = f"Not applied: message {refused} of this batch was refused, so nothing of the batch was saved."
+    answered = [text if n == refused or "MSA|AA|" not in text else ack(messages[n - 1], "AR", reason)
+                   for n, text in enumerate(acks, start=1)]
+    raise BatchRefused(answered, refused)

@@ -303,6 +303,7 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
     text = (text or "").strip()
     if len(text) < 2 or len(text) > 80:
         return []
+    for_write(session)  # the search is audited
     born = _parse_date(text)
     conditions = []
     if born is not None:
@@ -337,7 +338,13 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
         )
         for patient in session.exec(query):
             found.setdefault(patient.id, patient)
-    return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
+    results = sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
+    # Who looked for whom: the text searched and how many patients it showed (HIPAA audit
+    # controls). Written in the caller's transaction, committed with it.
+    audit.record(session, actor=actor, action="search", entity="patient",
+                 detail=f"{text[:120]!r}: {len(results)} found" + (f" (ids {','.join(str(p.id) for p in results)})"
+                                                                   if results else ""))
+    return results
 
 
 EDITABLE = [name for name in Registration.__dataclass_fields__ if name not in ("mrn", "consents", "coverages")]

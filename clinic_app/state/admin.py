@@ -245,7 +245,8 @@ class AccountState(rx.State):
             self.message, self.message_is_error = "The new passwords differ; type the same one twice.", True
             return None
         try:
-            await in_db(lambda s: auth.change_password(s, user_id=actor.user_id, current=current, new=new))
+            keep = auth_state.session_id()  # this session goes on; the account's others end
+            await in_db(lambda s: auth.change_password(s, user_id=actor.user_id, current=current, new=new, keep_session=keep))
         except ClinicError as exc:
             self.message, self.message_is_error = str(exc), True
             return None

@@ -1,4 +1,11 @@
-"""Signing in and out, and who the current browser's user is."""
+"""Who the current browser tab's user is, as the server's session says.
+
+The session credential is the ``clinic_session`` cookie, set HttpOnly by the server at sign-in
+(api/signin.py) and never part of the state sent to the browser. Reflex hands a state the
+headers of the socket its events came over; the session gate (state/sessions.py) checks the
+cookie among them against the server's session on every event, before the handler runs, and
+fills in the backend vars below; ``current_actor`` and ``page_actor`` read them.
+"""
 
 from __future__ import annotations
 
@@ -7,46 +14,48 @@ import time
 import reflex as rx
 
 from clinic_app import settings
-from clinic_app.models import User
+from clinic_app.api.guard import SESSION_COOKIE, session_token
 from clinic_app.services import auth
 from clinic_app.services.actor import Actor
-from clinic_app.services.errors import BadCredentials, ClinicError, NotAllowed
+from clinic_app.services.errors import ClinicError, NotAllowed
 from clinic_app.services.permissions import HOME_ROUTE, allowed, require
-from clinic_app.state import live_push
 from clinic_app.state.common import in_db
 
-SESSION_COOKIE = "clinic_session"
+__all__ = ["SESSION_COOKIE", "AuthState", "as_id", "current_actor", "page_actor"]
 PASSWORD_ROUTE = "/account/password"
-# How often a handler re-checks the session in the database (ended elsewhere, idle,
-# deactivated); in between it trusts the backend vars.
-RECHECK_SECONDS = 60
+# The gate checked the session at the start of this event; a handler still running this long
+# after (a background task) checks it again.
+RECHECK_SECONDS = 2.0
 
 
 class AuthState(rx.State):
     """The signed-in user. Identity lives in backend-only vars the browser cannot set."""
 
-    session_token: str = rx.Cookie("", name=SESSION_COOKIE, same_site="strict", max_age=settings.SESSION_HOURS * 3600)
     user_name: str = ""
     role: str = ""
-    login_error: str = ""
     idle_minutes: int = settings.IDLE_MINUTES
 
+    _session_id: int = 0  # the server session this tab's state belongs to (0: nobody's)
     _user_id: int = 0
     _role: str = ""
     _provider_id: int | None = None
     _location_id: int | None = None
     _must_change: bool = False
-    _checked_at: float = 0.0
+    _checked_at: float = 0.0  # time.time() of the last session check
 
-    def _remember(self, user: User) -> None:
+    def _remember(self, live: auth.LiveSession) -> None:
+        user = live.user
+        self._session_id = live.id
         self._user_id = user.id
         self._role = user.role
         self._provider_id = user.provider_id
         self._location_id = user.location_id
         self._must_change = user.must_change_password
-        self._checked_at = time.monotonic()
-        self.user_name = user.full_name
-        self.role = user.role
+        self._checked_at = time.time()
+        if self.user_name != user.full_name:
+            self.user_name = user.full_name
+        if self.role != user.role:
+            self.role = user.role
 
     def _forget(self) -> None:
         self._user_id = 0
@@ -54,20 +63,30 @@ class AuthState(rx.State):
         self._provider_id = None
         self._location_id = None
         self._must_change = False
-        self._checked_at = 0.0
-        self.user_name = ""
-        self.role = ""
+        self._checked_at = time.time()
+        if self.user_name:
+            self.user_name = ""
+        if self.role:
+            self.role = ""
+
+    def _cookie(self) -> str:
+        """The session token the socket of this event was opened with ('' if none)."""
+        return session_token(self.router.headers.cookie)
+
+    async def _check(self) -> auth.LiveSession | None:
+        token = self._cookie()
+        if not token:
+            return None
+        return await in_db(lambda s: auth.check_session(s, token=token))
 
     async def actor(self) -> Actor | None:
-        """The signed-in user as services see them; re-checks the session once a minute."""
-        stale = time.monotonic() - self._checked_at > RECHECK_SECONDS
-        if self.session_token and (not self._user_id or stale):
-            token = self.session_token
-            user = await in_db(lambda s: auth.user_for_token(s, token=token))
-            if user is None:
+        """The signed-in user as services see them (None: nobody)."""
+        if time.time() - self._checked_at > RECHECK_SECONDS:
+            live = await self._check()
+            if live is None or live.id != self._session_id:
                 self._forget()
             else:
-                self._remember(user)
+                self._remember(live)
         if not self._user_id:
             return None
         return Actor(
@@ -79,36 +98,20 @@ class AuthState(rx.State):
             source=self.router.session.client_ip or "",
         )
 
-    @rx.event
-    async def sign_in(self, form: dict):
-        """Check the credentials and open a session; a bad password says so and nothing more."""
-        username = str(form.get("username", ""))[:64]
-        password = str(form.get("password", ""))[:256]
-        source = self.router.session.client_ip or ""
-
-        def work(session):
-            user = auth.authenticate(session, username=username, password=password, source=source)
-            return user, auth.start_session(session, user=user)
-
-        try:
-            user, token = await in_db(work)
-        except (BadCredentials, auth.AccountLocked) as exc:
-            self.login_error = str(exc)
-            return None
-        self.login_error = ""
-        self.session_token = token
-        self._remember(user)
-        return rx.redirect(PASSWORD_ROUTE if user.must_change_password else HOME_ROUTE[user.role])
+    def session_id(self) -> int | None:
+        """The server session this tab acts in (None when nobody is signed in)."""
+        return self._session_id or None
 
     @rx.event
     async def sign_out(self):
-        """End the session here and on the server."""
-        token = self.session_token
-        await in_db(lambda s: auth.end_session(s, token=token))
-        await live_push.forget(self.router.session.client_token)
-        self._forget()
-        self.session_token = ""
-        return [rx.remove_cookie(SESSION_COOKIE), rx.redirect("/login")]
+        """End the session on the server: every open tab of it (this one first) is reset and
+        sent to sign-in with a new client token."""
+        from clinic_app.state import sessions
+
+        token = self._cookie()
+        if token:
+            await in_db(lambda s: auth.end_session(s, token=token))
+        await sessions.end_this_tab(self)
 
     @rx.event
     async def open_login(self):

@@ -31,6 +31,7 @@ from clinic_app.db import session_scope
 from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
 from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic
 from clinic_app.live.overlay import live_key, overlays
+from clinic_app.live.tabs import tabs
 from clinic_app.services import billing, board, kpi
 from clinic_app.services.actor import Actor
 
@@ -142,7 +143,9 @@ def _connected(token: str) -> bool:
         return False
     manager = namespace._token_manager
     record = manager.token_to_socket.get(token)
-    return record is not None and record.instance_id == manager.instance_id
+    # Only to the socket the tab's session was checked on (state/sessions.py): an ended
+    # session's tab is unbound, and a client token reused on another socket gets nothing.
+    return record is not None and record.instance_id == manager.instance_id and tabs().sid(token) == record.sid
 
 
 async def fan_out(event: AppointmentChanged | ClaimsChanged) -> int:

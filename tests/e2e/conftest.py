@@ -49,7 +49,8 @@ def running_app(tmp_dir: Path, **extra_env: str):
     port = _free_port()
     # A frontend build of its own, so that a developer's `make run` (or another test
     # app) rebuilding .web cannot pull files from under this server.
-    env = app_env(db, REFLEX_WEB_WORKDIR=str(tmp_dir / "web"), REFLEX_STATES_WORKDIR=str(tmp_dir / "states"), **extra_env)
+    env = app_env(db, REFLEX_WEB_WORKDIR=str(tmp_dir / "web"), REFLEX_STATES_WORKDIR=str(tmp_dir / "states"),
+                  CLINIC_DATA_DIR=str(tmp_dir / "data"), **extra_env)
     subprocess.run([sys.executable, "-m", "clinic_app", "demo", "--if-empty"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300)
     log = open(tmp_dir / "app.log", "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(

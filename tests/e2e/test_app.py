@@ -24,6 +24,14 @@ def sign_in(page, base, username, password="clinic-demo"):
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    # Signing in loads the user's page afresh, so that its socket opens with the session cookie;
+    # its prerendered HTML shows before its app runs: wait until the app has connected (it saves
+    # the tab's client token then), or the sign-in page has said why not.
+    page.wait_for_function(
+        "() => location.pathname.startsWith('/login')"
+        " ? !!(document.getElementById('sign-in-error') || {}).textContent"
+        " : !!sessionStorage.getItem('token')"
+    )
 
 
 def test_a_bad_password_says_so_and_nothing_more(page, app_server):

@@ -93,3 +93,167 @@ def test_only_admins_search_the_log_and_filters_work(session, clinic):
     page, _ = audit.search(session, actor=clinic.admin, limit=2)
     older, _ = audit.search(session, actor=clinic.admin, limit=2, before_id=page[-1].id)
     assert page[0].id > page[1].id > older[0].id
+
+
+# -- the keyed chain and its anchors (issue 12) ----------------------------------------------------
+def _tamper_all(engine, statement, many):
+    """_tamper for several rows at once (SQLite's rule is dropped once)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS audit_log_no_delete"))
+            for params in many:
+                conn.execute(text(statement), params)
+        else:
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            for params in many:
+                conn.execute(text(statement), params)
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+
+
+def test_rows_are_keyed_so_a_row_edited_and_the_chain_recomputed_without_the_key_is_found(engine, session, clinic):
+    """Someone with database access edits a row and recomputes the plain SHA-256 chain after it:
+    the rows carry an HMAC keyed outside the database, so the edit still shows."""
+    import hashlib
+
+    _sign_ins(session, 4)
+    rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert all(r.keyed for r in rows)
+    target = rows[3]
+    session.commit()
+    # The attacker's recomputation: change a row, then re-link every row after it with SHA-256.
+    previous = rows[2].row_hash
+    statements = []
+    for row in rows[3:]:
+        row.detail = "nothing to see" if row.id == target.id else row.detail
+        row.prev_hash = previous
+        row.keyed = False  # the attacker cannot make HMACs, so plain hashes it is
+        parts = [row.prev_hash, row.at.isoformat(timespec="microseconds"), str(row.user_id or ""), row.role, row.action,
+                 row.entity, str(row.entity_id if row.entity_id is not None else ""),
+                 str(row.patient_id if row.patient_id is not None else ""), row.source, row.detail]
+        row.row_hash = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        previous = row.row_hash
+        statements.append({"i": row.id, "d": row.detail, "p": row.prev_hash, "h": row.row_hash})
+    _tamper_all(engine, "UPDATE audit_log SET detail = :d, prev_hash = :p, row_hash = :h, keyed = false WHERE id = :i", statements)
+    with Session(engine) as fresh:
+        verdict = audit.verify(fresh)
+    assert not verdict.intact and verdict.first_bad_id == target.id
+    assert "not keyed but follows keyed rows" in verdict.problem
+
+
+def test_an_anchor_shows_the_newest_rows_deleted_and_a_head_recomputed(engine, session, clinic, tmp_path):
+    anchors = tmp_path / "anchors.jsonl"
+    _sign_ins(session, 3)
+    written = audit.write_anchor(session, anchors)
+    assert written["rows"] == len(session.exec(select(AuditLog.id)).all())
+    assert audit.write_anchor(session, anchors) is None  # nothing new: no second line
+    assert audit.verify(session, anchors=anchors).intact
+    _sign_ins(session, 1)
+    audit.write_anchor(session, anchors)
+    ids = session.exec(select(AuditLog.id).order_by(AuditLog.id)).all()
+    session.commit()
+    # Deleting the newest rows leaves a chain that is whole: only the anchor tells.
+    _tamper_all(engine, "DELETE FROM audit_log WHERE id >= :i", [{"i": ids[-2]}])
+    with Session(engine) as fresh:
+        assert audit.verify(fresh).intact  # without anchors, nothing to see
+        verdict = audit.verify(fresh, anchors=anchors)
+    assert not verdict.intact and "truncated" in verdict.problem
+    assert any(f"up to row {ids[-1]}; that row is gone and {len(ids) - 2} rows are left" in p for p in verdict.problems)
+    # A forged anchor line (no key) is itself reported.
+    with anchors.open("a") as handle:
+        handle.write('{"at": "2030-01-01T00:00:00+00:00", "rows": 1, "head_id": 1, "head_hash": "x", "mac": "y"}\n')
+    with Session(engine) as fresh:
+        assert any("not one this clinic wrote" in p for p in audit.verify(fresh, anchors=anchors).problems)
+
+
+def test_rows_from_before_the_keyed_chain_still_verify_and_are_protected_by_it(engine, session, clinic):
+    """Migration 0016 keeps the plain SHA-256 rows there are; the first keyed row links onto them."""
+    import hashlib
+
+    rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    session.commit()
+    previous, plain = "", []
+    for row in rows:  # the log as 0015 wrote it: plain links
+        parts = [previous, row.at.isoformat(timespec="microseconds"), str(row.user_id or ""), row.role, row.action,
+                 row.entity, str(row.entity_id if row.entity_id is not None else ""),
+                 str(row.patient_id if row.patient_id is not None else ""), row.source, row.detail]
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        plain.append({"p": previous, "h": digest, "i": row.id})
+        previous = digest
+    _tamper_all(engine, "UPDATE audit_log SET prev_hash = :p, row_hash = :h, keyed = false WHERE id = :i", plain)
+    with Session(engine, expire_on_commit=False) as fresh:
+        _sign_ins(fresh, 2)  # the upgraded app goes on, keyed
+        assert audit.verify(fresh).intact
+        first_keyed = fresh.exec(select(AuditLog).where(AuditLog.keyed).order_by(AuditLog.id)).first()
+        assert first_keyed.prev_hash == previous
+        fresh.commit()
+    # An old row edited and the plain chain recomputed up to the switch: the first keyed link breaks.
+    old = rows[1]
+    _tamper_all(engine, "UPDATE audit_log SET detail = 'edited' WHERE id = :i", [{"i": old.id}])
+    with Session(engine) as fresh:
+        verdict = audit.verify(fresh)
+    assert verdict.first_bad_id == old.id
+
+
+def test_the_key_is_made_once_into_the_data_folder_readable_by_its_owner_only(tmp_path, monkeypatch):
+    import stat
+
+    monkeypatch.delenv("CLINIC_AUDIT_KEY", raising=False)
+    monkeypatch.setenv("CLINIC_DATA_DIR", str(tmp_path))
+    key = audit.audit_key()
+    path = tmp_path / audit.KEY_FILE
+    assert path.exists() and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert audit.audit_key() == key and len(key) == 64
+    monkeypatch.setenv("CLINIC_AUDIT_KEY", "configured")
+    assert audit.audit_key() == b"configured"
+
+
+def test_patient_searches_are_audited_with_what_was_searched_and_how_many_were_found(session, clinic):
+    from clinic_app.services import patients
+
+    found = patients.search(session, actor=clinic.reception, text="Diaz")
+    session.commit()
+    row = session.exec(select(AuditLog).where(AuditLog.action == "search").order_by(AuditLog.id.desc())).first()
+    assert row.user_id == clinic.reception.user_id and row.entity == "patient"
+    assert row.detail.startswith(f"'Diaz': {len(found)} found") and str(found[0].id) in row.detail
+    assert audit.verify(session).intact
+
+
+def test_a_chain_recomputed_whole_as_plain_hashes_differs_from_its_anchor(engine, session, clinic, tmp_path):
+    """Every row re-linked with plain SHA-256 (as if the log had never been keyed) is a whole chain;
+    the anchor, written with the key, still holds the hash the head had."""
+    import hashlib
+
+    anchors = tmp_path / "anchors.jsonl"
+    _sign_ins(session, 3)
+    audit.write_anchor(session, anchors)
+    rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    session.commit()
+    previous, plain = "", []
+    for row in rows:
+        detail = "edited" if row.id == rows[2].id else row.detail
+        parts = [previous, row.at.isoformat(timespec="microseconds"), str(row.user_id or ""), row.role, row.action,
+                 row.entity, str(row.entity_id if row.entity_id is not None else ""),
+                 str(row.patient_id if row.patient_id is not None else ""), row.source, detail]
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+        plain.append({"p": previous, "h": digest, "d": detail, "i": row.id})
+        previous = digest
+    _tamper_all(engine, "UPDATE audit_log SET prev_hash = :p, row_hash = :h, detail = :d, keyed = false WHERE id = :i", plain)
+    with Session(engine) as fresh:
+        assert audit.verify(fresh).intact  # a whole plain chain...
+        verdict = audit.verify(fresh, anchors=anchors)
+    assert not verdict.intact and "re-chained" in verdict.problem and verdict.first_bad_id == rows[-1].id
+
+
+def test_a_page_of_views_is_recorded_in_one_insert_that_keeps_the_chain(session, clinic):
+    _sign_ins(session, 1)
+    audit.record_many(session, actor=clinic.clinician, source="api 10.0.0.9", entries=[
+        {"action": "view", "entity": "fhir.Patient", "entity_id": p.id, "patient_id": p.id, "detail": "API search"}
+        for p in clinic.patients
+    ])
+    audit.record(session, actor=clinic.clinician, action="view", entity="note", entity_id=1)
+    session.commit()
+    views = session.exec(select(AuditLog).where(AuditLog.entity == "fhir.Patient").order_by(AuditLog.id)).all()
+    assert [v.patient_id for v in views] == [p.id for p in clinic.patients]
+    assert all(v.source == "api 10.0.0.9" and v.keyed for v in views)
+    assert audit.verify(session).intact

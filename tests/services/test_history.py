@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import struct
 import zlib
 
 import pytest
@@ -205,8 +206,23 @@ def test_the_home_programme_prints_as_a_pdf_and_is_audited(session, clinic, pati
 
 
 # -- attachments ---------------------------------------------------------------------------
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF = b"%PDF-1.4\n% a tiny test file\n"
+def _png(width: int = 4, height: int = 3) -> bytes:
+    """A real (grey) PNG image."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def _pdf(catalog_extra: bytes = b"") -> bytes:
+    """A one-page PDF (no cross-reference table: viewers and the check repair that)."""
+    return (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R" + catalog_extra + b">>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+            b"endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+PNG = _png()
+PDF = _pdf()
 
 
 def test_attachments_are_typed_by_content_sized_checksummed_and_audited(session, clinic, patient):
@@ -218,6 +234,15 @@ def test_attachments_are_typed_by_content_sized_checksummed_and_audited(session,
         ("notes.txt", b"hello", "not a PNG or JPEG image or a PDF"),
         ("fake.pdf", b"MZ\x90\x00", "not a PNG or JPEG image or a PDF"),
         ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "attachments can be up to 5 MB"),
+        # The first bytes say PNG, JPEG or PDF; the rest must be one too (issue 12, break 7).
+        ("page.png", b"\x89PNG\r\n\x1a\n<html><script>alert(document.cookie)</script></html>", "not a readable PNG image"),
+        ("page.jpg", b"\xff\xd8\xff\xe0<html><script>alert(1)</script></html>", "not a readable JPEG image"),
+        ("cut.png", _png()[:40], "not a readable PNG image"),
+        ("script.pdf", _pdf(b"/OpenAction<</S/JavaScript/JS(app.alert(1))>>"), r"holds scripts.*\(/JavaScript\)"),
+        ("hidden.pdf", _pdf(b"/OpenAction<</S/J#61vaScript/J#53(app.alert(1))>>"), r"holds scripts.*\(/JavaScript\)"),
+        ("launch.pdf", _pdf(b"/OpenAction<</S/Launch/F(cmd.exe)>>"), r"holds scripts.*\(/Launch\)"),
+        ("files.pdf", _pdf(b"/Names<</EmbeddedFiles 4 0 R>>"), r"holds scripts.*\(/EmbeddedFiles\)"),
+        ("noise.pdf", b"%PDF-1.4\n" + b"\x00garbage" * 50, "not a readable PDF"),
         ("empty.png", b"", "is empty"),
         ("again.png", PNG, "already attached as knee.png"),
     ):
@@ -238,3 +263,16 @@ def test_the_database_keeps_attachments_unchanged(engine, session, clinic, patie
         with Session(engine) as raw, pytest.raises(IntegrityError, match=rule):
             raw.execute(text(statement))
             raw.commit()
+
+
+def test_a_pdf_whose_script_hides_in_a_compressed_object_stream_is_refused(session, clinic, patient):
+    body = b"4 0 <</S/JavaScript/JS(app.alert(1))>>"
+    packed = zlib.compress(body)
+    pdf = (b"%PDF-1.5\n1 0 obj<</Type/Catalog/Pages 2 0 R/OpenAction 4 0 R>>endobj 2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>"
+           b"endobj 3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n5 0 obj<</Type/ObjStm/N 1/First 4"
+           b"/Filter/FlateDecode/Length " + str(len(packed)).encode() + b">>stream\n" + packed + b"\nendstream endobj\n"
+           b"trailer<</Root 1 0 R>>\n%%EOF\n")
+    with pytest.raises(InvalidInput, match="holds scripts"):
+        history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="packed.pdf", data=pdf)
+    session.rollback()
+    assert history.attachments(session, actor=clinic.clinician, patient_id=patient) == []

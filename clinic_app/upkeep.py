@@ -1,0 +1,47 @@
+"""What each backend worker does in the background besides serving: every minute it ends the
+sessions that went idle or expired (their tabs are sent to sign-in at once, not at their next
+click), and every ``CLINIC_AUDIT_ANCHOR_MINUTES`` (default 5) it appends the audit chain's head
+to the anchor file (services/audit.py), so that rows deleted from the end of the log show.
+Several workers may each run it: ending a session is conditional on it being open, and an
+anchor already written is not written again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+from clinic_app import settings
+from clinic_app.db import session_scope
+from clinic_app.services import audit, auth
+
+log = logging.getLogger(__name__)
+
+
+def _end_idle() -> None:
+    with session_scope() as session:
+        auth.end_idle_sessions(session)
+
+
+def _anchor() -> None:
+    with session_scope() as session:
+        audit.write_anchor(session, audit.anchor_path(settings.database_url()))
+
+
+async def run() -> None:
+    """The lifespan task: loops for the app's lifetime."""
+    anchor_every = max(60, int(os.environ.get("CLINIC_AUDIT_ANCHOR_MINUTES", "5")) * 60)
+    last_anchor = 0.0
+    while True:
+        for what, work in (("ending idle sessions", _end_idle), ("anchoring the audit log", _anchor)):
+            if work is _anchor and time.monotonic() - last_anchor < anchor_every:
+                continue
+            try:
+                await asyncio.to_thread(work)
+            except Exception:
+                log.exception("%s failed; trying again next time", what)
+            if work is _anchor:
+                last_anchor = time.monotonic()
+        await asyncio.sleep(60)
