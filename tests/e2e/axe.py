@@ -6,6 +6,7 @@ injected by Playwright; a page passes when axe finds no critical or serious viol
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from clinic_app.settings import PROJECT_ROOT
@@ -46,8 +47,14 @@ def assert_accessible(page, what: str, *, include: str | None = None) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a screenshot for docs/screens/ (committed; a developer looks at each)."""
-    out = PROJECT_ROOT / "docs" / "screens" / f"{name}.png"
+    """Save a screenshot of the screen as its user sees it.
+
+    Into docs/screens/ (committed; a developer looks at each) when CLINIC_SCREENSHOTS=docs,
+    e.g. `CLINIC_SCREENSHOTS=docs python -m pytest tests/e2e/test_board.py`; otherwise into
+    test-results/screens/, so that a test run leaves the checkout as it was.
+    """
+    folder = ("docs", "screens") if os.environ.get("CLINIC_SCREENSHOTS") == "docs" else ("test-results", "screens")
+    out = PROJECT_ROOT.joinpath(*folder, f"{name}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(out), full_page=False)
     return out
