@@ -64,7 +64,7 @@ class Desk(Browser):
 
         self.state = CalendarState.get_full_name()
         self.query_key = self.names.var("patient_query")
-        self.cards_key = self.names.var("cards")
+        self.cards_key = self.names.var("rows")
         self.loaded = asyncio.Event()
         self.answered: dict[str, asyncio.Event] = {}
 

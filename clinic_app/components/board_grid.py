@@ -1,10 +1,8 @@
 """The board's grid: time rows, a column per provider (and day, in the week), the cards and
 the free cells, placed in the browser (board_layout.js) from the loaded rows and the live
-ones; drag and the current-time line come from board.js."""
+ones; drag and the current-time line come from assets/clinic-board.js."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import reflex as rx
 from reflex.vars import FunctionStringVar, VarData
@@ -18,7 +16,9 @@ from clinic_app.state.move import MoveSection
 
 C = CalendarState
 ROWS = (DAY_END - DAY_START) // SLOT
-BOARD_JS = (Path(__file__).parent / "board.js").read_text()
+# The drag script, a file (/clinic-board.js): the Content-Security-Policy runs no inline script
+# a page adds after it loads.
+BOARD_JS = "/clinic-board.js"
 # board_layout.js, an ES module the page imports (a shared asset: linked into assets/external).
 LAYOUT_MODULE = rx.asset("board_layout.js", shared=True).importable_path
 
@@ -198,5 +198,5 @@ def board_scripts() -> rx.Component:
     return rx.fragment(
         rx.el.input(id="board-drop", on_change=MoveSection.drop, aria_hidden="true", tab_index=-1,
                     style={"display": "none"}),
-        rx.script(BOARD_JS),
+        rx.script(src=BOARD_JS),
     )

@@ -307,5 +307,5 @@ def chart_page() -> rx.Component:
             custom_attrs={"data-visit-open": rx.cond(ChartState.note_id != 0, "true", "false"),
                           "data-list-open": rx.cond(ChartState.list_open, "true", "false")},
         ),
-        rx.script(LEAVE_GUARD),
+        rx.script(src=LEAVE_GUARD),
     )

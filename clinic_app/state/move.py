@@ -1,6 +1,6 @@
 """Moving a visit: the Move panel (date, time, provider, length: the keyboard way) and a card
 dragged on the board to another time, provider or day, or its bottom edge to another length
-(components/board.js sends the drop). Both go through ``scheduling.reschedule``, with its
+(assets/clinic-board.js sends the drop). Both go through ``scheduling.reschedule``, with its
 refusals: the panel's beside its Save button, a drag's on the card dragged."""
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ def app_env(db_path: Path, **extra: str) -> dict[str, str]:
         REFLEX_USE_SYSTEM_BUN="1", REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
         REFLEX_DIR=str(PROJECT_ROOT / ".reflex-home"), BUN_INSTALL_CACHE_DIR=str(PROJECT_ROOT / ".bun-cache"),
         DATABASE_URL=f"sqlite:///{db_path}", PYTHONUNBUFFERED="1",
+        # Every e2e test signs in from 127.0.0.1, often as the same user within a minute: the
+        # sign-in limits (tested in tests/api/test_guard.py) would refuse the suite's own sign-ins.
+        CLINIC_SIGN_INS_PER_CLIENT="10000", CLINIC_SIGN_INS_PER_USERNAME="10000",
     )
     env.update(extra)
     return env

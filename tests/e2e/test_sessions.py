@@ -136,6 +136,8 @@ def test_a_deactivated_users_open_tab_is_reset_sent_to_sign_in_and_gets_no_more_
     kept getting live pushes with patient names."""
     base, engine, visit_id = clinic_app
     auth_state, calendar, _chart, users, _tokens, _account = _states()
+    from clinic_app.state.booking import BookingSection as booking
+    from clinic_app.state.visit import VisitSection as visit
     with Session(engine) as s:
         desk_id = s.exec(select(User.id).where(User.username == "s12_desk")).one()
 
@@ -145,16 +147,17 @@ def test_a_deactivated_users_open_tab_is_reset_sent_to_sign_in_and_gets_no_more_
         admin = Tab(base, "/admin/users", _session_of(engine, "s12_admin"))
         for tab in (desk, other, admin):
             await tab.connect()
-        await desk.until("the desk's board", lambda: desk.var(calendar, "cards"))
-        await other.until("the other desk's board", lambda: other.var(calendar, "cards"))
+        await desk.until("the desk's board", lambda: desk.var(calendar, "rows"))
+        await other.until("the other desk's board", lambda: other.var(calendar, "rows"))
         await admin.until("the user list", lambda: admin.var(users, "users"))
         assert "Quill" in desk.seen() and desk.var(auth_state, "user_name") == "s12_desk person"
         await admin.send_to(users, "deactivate", {"user_id": desk_id})
         await desk.until("the deactivated tab sent to sign-in", desk.signed_out, 10)
         after = len(desk.raw)
         # The tab ignores it (a script, a stale page) and goes on sending events on its socket.
-        await desk.send_to(calendar, "search_patients", {"text": "Qui"})
-        await other.send_to(calendar, "check_in", {"appointment_id": visit_id})  # a change pushed to boards
+        await desk.send_to(booking, "search_patients", {"text": "Qui"})
+        await other.send_to(visit, "open", {"appointment_id": visit_id})
+        await other.send_to(visit, "check_in")  # a change pushed to boards
         await other.until("the other desk's check-in", lambda: "arrived" in other.seen(), 10)
         await asyncio.sleep(2)
         return desk.raw[after:], desk
@@ -235,7 +238,7 @@ def test_signing_out_resets_the_tab_so_the_next_user_of_it_gets_nothing_of_the_l
         await page.close()
         nxt = Tab(base, "/board", _session_of(engine, "e2e_desk"), client_token=admin.client_token)
         await nxt.connect()
-        await nxt.until("the next user's board", lambda: nxt.var(_calendar, "cards") is not None)
+        await nxt.until("the next user's board", lambda: nxt.var(_calendar, "rows") is not None)
         await asyncio.sleep(1)
         await nxt.close()
         return secret, page.seen() + nxt.seen()
