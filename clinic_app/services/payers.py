@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import BillingProfile, Coverage, Fee, FeeSchedule, Patient, Payer
+from clinic_app.models.people import SEXES
 from clinic_app.models.revenue import RELATIONSHIPS
 from clinic_app.services import audit, changes
 from clinic_app.services.actor import Actor
@@ -21,6 +22,41 @@ from clinic_app.services.permissions import require
 
 PAYER_ID_RE = re.compile(r"^[A-Za-z0-9]{2,80}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
+# The claim filing indicator (X12 element 1032, the 837P's SBR09) in 005010X222A1's code list,
+# in the words a biller picks it by.
+FILING_INDICATORS = {
+    "CI": "Commercial insurance",
+    "BL": "Blue Cross/Blue Shield",
+    "MB": "Medicare Part B",
+    "MA": "Medicare Part A",
+    "16": "Medicare Advantage HMO (Medicare risk)",
+    "MC": "Medicaid",
+    "HM": "Health maintenance organisation (HMO)",
+    "12": "Preferred provider organisation (PPO)",
+    "13": "Point of service (POS)",
+    "14": "Exclusive provider organisation (EPO)",
+    "15": "Indemnity insurance",
+    "17": "Dental maintenance organisation",
+    "11": "Other non-federal program",
+    "CH": "TRICARE (CHAMPUS)",
+    "VA": "Veterans Affairs plan",
+    "FI": "Federal Employees Program",
+    "OF": "Other federal program",
+    "TV": "Title V",
+    "WC": "Workers' compensation",
+    "AM": "Automobile medical",
+    "LM": "Liability medical",
+    "DS": "Disability",
+    "ZZ": "Mutually defined",
+}
+
+
+def filing_indicator(code: str) -> str:
+    """A claim filing indicator from the list ('mb' -> 'MB'), or InvalidInput naming the choice."""
+    code = (code or "").strip().upper()
+    if code not in FILING_INDICATORS:
+        raise InvalidInput("Choose the claim filing indicator from the list (e.g. CI commercial, MB Medicare Part B).")
+    return code
 
 
 def parse_modifiers(text: str) -> str:
@@ -48,8 +84,11 @@ def parse_money(text: str | int) -> int:
     return cents
 
 
-def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, default_modifiers: str = "") -> Payer:
-    """Add an insurer; its payer id is the one its claims are addressed to."""
+def create_payer(
+    session: Session, *, actor: Actor, name: str, payer_id: str, default_modifiers: str = "", claim_filing_indicator: str = "CI",
+) -> Payer:
+    """Add an insurer; its payer id is the one its claims are addressed to, its claim filing
+    indicator the kind of plan its claims say it is (SBR09)."""
     for_write(session)
     require(actor.role, "billing.setup")
     name = (name or "").strip()
@@ -58,7 +97,8 @@ def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, de
         raise InvalidInput("Give the payer a name.")
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
-    payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers))
+    payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers),
+                  claim_filing_indicator=filing_indicator(claim_filing_indicator))
     session.add(payer)
     try:
         session.flush()
@@ -78,8 +118,10 @@ def list_payers(session: Session, *, actor: Actor) -> list[Payer]:
 
 def update_payer(
     session: Session, *, actor: Actor, payer_db_id: int, name: str, payer_id: str, default_modifiers: str = "", active: bool = True,
+    claim_filing_indicator: str | None = None,
 ) -> Payer:
-    """Change a payer's name, payer id, default modifiers, or stop using it (claims already made keep it)."""
+    """Change a payer's name, payer id, default modifiers, claim filing indicator (None: keep
+    it), or stop using it (claims already made keep it)."""
     for_write(session)
     require(actor.role, "billing.setup")
     payer = session.get(Payer, payer_db_id)
@@ -90,7 +132,9 @@ def update_payer(
         raise InvalidInput("Give the payer a name.")
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
+    indicator = payer.claim_filing_indicator if claim_filing_indicator is None else filing_indicator(claim_filing_indicator)
     payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
+    payer.claim_filing_indicator = indicator
     session.add(payer)
     try:
         session.flush()
@@ -146,7 +190,7 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
 
 COVERAGE_FIELDS = (
     "payer_id", "member_id", "group_number", "priority", "relationship", "subscriber_first_name",
-    "subscriber_last_name", "subscriber_birth_date", "address", "city", "state", "zip_code", "effective_from",
+    "subscriber_last_name", "subscriber_birth_date", "subscriber_sex", "address", "city", "state", "zip_code", "effective_from",
     "effective_to",
 )
 
@@ -154,7 +198,8 @@ COVERAGE_FIELDS = (
 def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int, member_id: str, effective_from: dt.date,
                       effective_to: dt.date | None, group_number: str, priority: int, relationship: str,
                       subscriber_first_name: str, subscriber_last_name: str, subscriber_birth_date: dt.date | None,
-                      address: str, city: str, state: str, zip_code: str, ignore_id: int | None = None) -> dict:
+                      address: str, city: str, state: str, zip_code: str, subscriber_sex: str = "unknown",
+                      ignore_id: int | None = None) -> dict:
     """A coverage's values, cleaned, or InvalidInput naming what to fix (same rules for add and edit).
 
     ``patient_id`` None checks a coverage for a patient not saved yet (registration): every
@@ -176,6 +221,9 @@ def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int
         raise InvalidInput("The coverage ends before it starts; check the dates.")
     if relationship != "self" and not (subscriber_first_name.strip() and subscriber_last_name.strip() and subscriber_birth_date):
         raise InvalidInput("When the patient is not the subscriber, give the subscriber's name and birth date.")
+    subscriber_sex = (subscriber_sex or "unknown").strip().lower()
+    if subscriber_sex not in SEXES:
+        raise InvalidInput("Choose the subscriber's sex from the list (female, male, other or unknown).")
     state, zip_code = (state or "").strip().upper(), (zip_code or "").strip()
     if (address or city or state or zip_code) and not (
         address.strip() and city.strip() and re.fullmatch(r"[A-Z]{2}", state) and re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)
@@ -197,7 +245,7 @@ def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int
         "payer_id": payer_id, "member_id": member_id, "group_number": group_number.strip()[:40], "priority": priority,
         "relationship": relationship, "subscriber_first_name": subscriber_first_name.strip()[:80],
         "subscriber_last_name": subscriber_last_name.strip()[:80], "subscriber_birth_date": subscriber_birth_date,
-        "effective_from": effective_from, "effective_to": effective_to,
+        "subscriber_sex": "unknown" if relationship == "self" else subscriber_sex, "effective_from": effective_from, "effective_to": effective_to,
         "address": address.strip()[:55], "city": city.strip()[:30], "state": state, "zip_code": zip_code,
     }
 
@@ -217,6 +265,7 @@ def add_coverage(
     subscriber_first_name: str = "",
     subscriber_last_name: str = "",
     subscriber_birth_date: dt.date | None = None,
+    subscriber_sex: str = "unknown",
     address: str = "",
     city: str = "",
     state: str = "",
@@ -234,7 +283,7 @@ def add_coverage(
         session, actor=actor, patient_id=patient_id, payer_id=payer_id, member_id=member_id, effective_from=effective_from,
         effective_to=effective_to, group_number=group_number, priority=priority, relationship=relationship,
         subscriber_first_name=subscriber_first_name, subscriber_last_name=subscriber_last_name,
-        subscriber_birth_date=subscriber_birth_date, address=address, city=city, state=state, zip_code=zip_code,
+        subscriber_birth_date=subscriber_birth_date, subscriber_sex=subscriber_sex, address=address, city=city, state=state, zip_code=zip_code,
         copay=copay,
     )
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(coverage.effective_from, coverage.effective_to)],
@@ -293,6 +342,7 @@ class CoverageForm:
     subscriber_first_name: str = ""
     subscriber_last_name: str = ""
     subscriber_birth_date: str = ""
+    subscriber_sex: str = "unknown"
     address: str = ""
     city: str = ""
     state: str = ""
@@ -325,6 +375,7 @@ def coverage_fields(form: CoverageForm) -> dict:
         "priority": int(form.priority), "relationship": form.relationship,
         "subscriber_first_name": form.subscriber_first_name, "subscriber_last_name": form.subscriber_last_name,
         "subscriber_birth_date": typed_date(form.subscriber_birth_date, "the subscriber's date of birth", required=False),
+        "subscriber_sex": form.subscriber_sex or "unknown",
         "address": form.address, "city": form.city, "state": form.state, "zip_code": form.zip_code,
         "effective_from": typed_date(form.effective_from, "the date the coverage starts", required=True),
         "effective_to": typed_date(form.effective_to, "the coverage's last day", required=False),

@@ -1,0 +1,128 @@
+"""Complete claims: the 837P's DMG03 from the administrative sex on file, SBR09 from each payer's
+claim filing indicator, each file checked by pyx12."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from clinic_app.models import AuditLog, Patient, Payer
+from clinic_app.services import patients, payers, x12_837, x12_validate
+from clinic_app.services.errors import InvalidInput
+from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
+
+NOW = dt.datetime(2030, 3, 13, 15, 0, tzinfo=dt.UTC)
+
+
+def _registered_sex(session, clinic, sex: str, patient: int = 0) -> Patient:
+    """The desk edits the patient's administrative sex as the registration form sends it."""
+    row = clinic.patients[patient]
+    form = dataclasses.replace(patients.as_registration(session, patient_id=row.id), sex=sex, phone="(217) 555-0142")
+    patients.update_patient(session, actor=clinic.reception, patient_id=row.id, form=form)
+    return session.get(Patient, row.id)
+
+
+def _837(session, claim) -> str:
+    text = x12_837.render(session, claims=[claim], control_number=41, now=NOW)
+    assert x12_validate.validate(text) == []
+    return text
+
+
+def _segments(text: str, tag: str) -> list[str]:
+    return [s.strip() for s in text.split("~") if s.strip().startswith(tag + "*")]
+
+
+def test_a_medicare_part_b_patient_claim_says_mb_and_the_registered_sex_and_passes_pyx12(session, clinic):
+    payers.set_billing_profile(
+        session, actor=clinic.admin, location_id=clinic.location.id, organisation="Test Clinic PT LLC",
+        npi="1245319599", tax_id="123456789", address="1 Main St", city="Springfield", state="IL", zip_code="62701",
+    )
+    medicare = payers.create_payer(session, actor=clinic.biller, name="Medicare Part B IL", payer_id="00952",
+                                   default_modifiers="GP", claim_filing_indicator="mb")
+    assert medicare.claim_filing_indicator == "MB"
+    patient = _registered_sex(session, clinic, "female")
+    assert patient.sex == "female"
+    cover(session, clinic, medicare)
+    claim = claimed_visit(session, clinic)
+
+    text = _837(session, claim)
+
+    assert _segments(text, "SBR") == ["SBR*P*18*G77******MB"]
+    assert _segments(text, "DMG") == [f"DMG*D8*{patient.birth_date:%Y%m%d}*F"]
+    assert "NM1*PR*2*MEDICARE PART B IL*****PI*00952" in text
+
+
+@pytest.mark.parametrize(("sex", "code"), [("male", "M"), ("female", "F"), ("other", "U"), ("unknown", "U")])
+def test_dmg03_follows_the_patients_sex(session, clinic, sex, code):
+    payer = set_up_billing(session, clinic)
+    _registered_sex(session, clinic, sex)
+    cover(session, clinic, payer)
+    text = _837(session, claimed_visit(session, clinic))
+    assert _segments(text, "DMG")[0].endswith(f"*{code}")
+    assert _segments(text, "SBR") == ["SBR*P*18*G77******CI"]  # a payer set up without an indicator: commercial
+
+
+def test_a_dependents_claim_gives_the_subscriber_and_the_patient_each_their_own_sex(session, clinic):
+    payer = set_up_billing(session, clinic)
+    payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name=payer.name, payer_id=payer.payer_id,
+                        default_modifiers="GP", claim_filing_indicator="BL")
+    patient = _registered_sex(session, clinic, "female")
+    cover(session, clinic, payer, relationship="child", subscriber_first_name="Dan", subscriber_last_name="Diaz",
+          subscriber_birth_date=dt.date(1955, 5, 5), subscriber_sex="male",
+          address="9 Elm St", city="Springfield", state="IL", zip_code="62701")
+    text = _837(session, claimed_visit(session, clinic))
+    assert _segments(text, "DMG") == ["DMG*D8*19550505*M", f"DMG*D8*{patient.birth_date:%Y%m%d}*F"]  # 2010BA, 2010CA
+    assert _segments(text, "SBR") == ["SBR*P**G77******BL"]
+
+
+def test_the_secondarys_sbr09_comes_from_its_own_payer(session, clinic):
+    payer = set_up_billing(session, clinic)
+    payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name=payer.name, payer_id=payer.payer_id,
+                        default_modifiers="GP", claim_filing_indicator="MB")
+    medicaid = payers.create_payer(session, actor=clinic.biller, name="State Medicaid", payer_id="SKIL0",
+                                   claim_filing_indicator="MC")
+    _registered_sex(session, clinic, "male")
+    cover(session, clinic, payer)
+    cover(session, clinic, medicaid, priority=2)
+    text = _837(session, claimed_visit(session, clinic))
+    assert _segments(text, "SBR") == ["SBR*P*18*G77******MB", "SBR*S*18*G77******MC"]  # 2000B, then 2320
+
+
+def test_a_claim_filing_indicator_outside_the_code_list_is_refused_and_nothing_changes(session, clinic):
+    payer = set_up_billing(session, clinic)
+    with pytest.raises(InvalidInput, match="claim filing indicator from the list"):
+        payers.create_payer(session, actor=clinic.biller, name="Odd Plan", payer_id="ODD1", claim_filing_indicator="XX")
+    with pytest.raises(InvalidInput, match="claim filing indicator from the list"):
+        payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name="Renamed", payer_id=payer.payer_id,
+                            claim_filing_indicator="Medicare")
+    session.expire_all()
+    assert session.exec(select(Payer.name)).all() == ["Acme Health"]
+    assert session.get(Payer, payer.id).claim_filing_indicator == "CI"
+    # Saving other fields keeps the indicator; a change of it is audited as the payer's update.
+    payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name="Acme", payer_id="ACME1",
+                        claim_filing_indicator="HM")
+    payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name="Acme Health", payer_id="ACME1")
+    assert session.get(Payer, payer.id).claim_filing_indicator == "HM"
+    updates = session.exec(select(AuditLog).where(AuditLog.entity == "payer", AuditLog.action == "update")).all()
+    assert len(updates) == 2
+
+
+def test_a_subscriber_sex_outside_the_list_is_refused(session, clinic):
+    payer = set_up_billing(session, clinic)
+    with pytest.raises(InvalidInput, match="subscriber's sex from the list"):
+        cover(session, clinic, payer, relationship="spouse", subscriber_first_name="Dan", subscriber_last_name="Diaz",
+              subscriber_birth_date=dt.date(1955, 5, 5), subscriber_sex="X")
+    assert payers.coverages(session, actor=clinic.reception, patient_id=clinic.patients[0].id) == []
+
+
+def test_every_filing_indicator_offered_is_one_pyx12_accepts(session, clinic):
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    claim = claimed_visit(session, clinic)
+    for code in payers.FILING_INDICATORS:
+        payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name=payer.name, payer_id=payer.payer_id,
+                            claim_filing_indicator=code)
+        assert _segments(_837(session, claim), "SBR") == [f"SBR*P*18*G77******{code}"]
