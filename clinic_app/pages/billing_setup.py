@@ -43,9 +43,10 @@ def _payers() -> rx.Component:
         rx.heading("Payers", size="4", margin_bottom="8px"),
         _message("payers"),
         _table(
-            ("Payer", "Payer id", "Modifiers on every line", "Status", "Action"),
+            ("Payer", "Payer id", "Modifiers on every line", "Claim filing indicator", "Status", "Action"),
             rx.foreach(S.payer_rows, lambda p: rx.table.row(
-                rx.table.cell(p.name), rx.table.cell(p.code), rx.table.cell(p.modifiers), rx.table.cell(p.status),
+                rx.table.cell(p.name), rx.table.cell(p.code), rx.table.cell(p.modifiers), rx.table.cell(p.filing),
+                rx.table.cell(p.status),
                 rx.table.cell(rx.button("Edit", on_click=S.edit_payer(p.id), aria_label=p.edit_label, variant="soft")),
             )),
         ),
@@ -54,6 +55,8 @@ def _payers() -> rx.Component:
             _input("Payer name", "payer_name", S.payer_name, "220px"),
             _input("Payer id (from the clearinghouse's list)", "payer_code", S.payer_code),
             _input("Modifiers on every line (e.g. GP)", "payer_modifiers", S.payer_modifiers, "140px"),
+            _select("Claim filing indicator (837P SBR09)", "setup-payer-filing", S.filing_options, S.payer_filing,
+                    S.set_payer_filing),
             rx.cond(
                 S.payer_form_id != 0,
                 rx.el.label(
@@ -174,6 +177,8 @@ def _coverage() -> rx.Component:
                             _input("Subscriber first name", "cov_first", S.cov_first, "150px"),
                             _input("Subscriber last name", "cov_last", S.cov_last, "150px"),
                             _input("Subscriber birth date", "cov_birth", S.cov_birth, "160px", type="date"),
+                            _select("Subscriber's sex (administrative)", "setup-cov-sex", S.sex_options, S.cov_sex,
+                                    lambda v: S.set_cov_choice("cov_sex", v)),
                             _input("Subscriber street", "cov_street", S.cov_street, "200px"),
                             _input("City", "cov_city", S.cov_city, "130px"),
                             _input("State", "cov_state", S.cov_state, "60px"),

@@ -104,6 +104,7 @@ def _coverage_form() -> rx.Component:
                     labelled_input("Subscriber last name", "coverage-last", C.cov_last, lambda v: C.set_text("cov_last", v)),
                     labelled_input("Subscriber date of birth", "coverage-birth", C.cov_birth, lambda v: C.set_text("cov_birth", v),
                                    type_="date", width="150px"),
+                    labelled_select("Subscriber's sex", "coverage-sex", C.sexes, C.cov_sex, lambda v: C.set_choice("cov_sex", v)),
                     labelled_input("Street", "coverage-street", C.cov_street, lambda v: C.set_text("cov_street", v), max_length=55),
                     labelled_input("City", "coverage-city", C.cov_city, lambda v: C.set_text("cov_city", v), width="120px"),
                     labelled_input("State", "coverage-state", C.cov_state, lambda v: C.set_text("cov_state", v), width="60px",

@@ -17,6 +17,8 @@ from clinic_app.state.common import Option, in_db, money
 
 SELF_PAY = "self"
 RELATIONSHIP_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
+FILING_OPTIONS = [Option(value=code, label=f"{code}: {words}") for code, words in payers.FILING_INDICATORS.items()]
+SEX_OPTIONS = [Option(value=v, label=v.title()) for v in ("female", "male", "other", "unknown")]
 
 # Every typed field of the page and its longest accepted text (forged payloads are cut).
 FIELDS = {
@@ -34,6 +36,7 @@ class PayerRow:
     name: str
     code: str
     modifiers: str
+    filing: str
     status: str
     edit_label: str
 
@@ -84,6 +87,10 @@ class BillingSetupState(rx.State):
     location_id: str = ""
     payer_form_id: int = 0
     payer_active: bool = True
+    payer_filing: str = "CI"
+    filing_options: list[Option] = FILING_OPTIONS
+    sex_options: list[Option] = SEX_OPTIONS
+    cov_sex: str = "unknown"
     coverage_rows: list[CoverageRow] = []
     cov_patient: str = ""
     cov_payer: str = ""
@@ -145,6 +152,7 @@ class BillingSetupState(rx.State):
         rows = await in_db(lambda s: payers.list_payers(s, actor=actor))
         self.payer_rows = [
             PayerRow(id=p.id, name=p.name, code=p.payer_id, modifiers=p.default_modifiers.replace(",", ", "),
+                     filing=f"{p.claim_filing_indicator}: {payers.FILING_INDICATORS.get(p.claim_filing_indicator, '')}",
                      status="Active" if p.active else "Not used", edit_label=f"Edit payer {p.name}")
             for p in rows
         ]
@@ -165,12 +173,14 @@ class BillingSetupState(rx.State):
             return self._fail("payers", exc)
         self.payer_form_id, self.payer_name, self.payer_code = payer.id, payer.name, payer.payer_id
         self.payer_modifiers, self.payer_active = payer.default_modifiers.replace(",", " "), payer.active
+        self.payer_filing = payer.claim_filing_indicator
         self._done("payers", f"Editing {payer.name}; change the fields and save.")
         return None
 
     @rx.event
     def new_payer(self):
         self.payer_form_id, self.payer_name, self.payer_code, self.payer_modifiers, self.payer_active = 0, "", "", "", True
+        self.payer_filing = "CI"
         self.message = ""
 
     @rx.event
@@ -178,19 +188,24 @@ class BillingSetupState(rx.State):
         self.payer_active = bool(value)
 
     @rx.event
+    def set_payer_filing(self, value: str):
+        # Anything off the list is kept as typed for the service to refuse by name.
+        self.payer_filing = str(value)[:2]
+
+    @rx.event
     async def save_payer(self):
         try:
             actor = await current_actor(self, "billing.setup")
-            name, code, modifiers = self.payer_name, self.payer_code, self.payer_modifiers
+            name, code, modifiers, filing = self.payer_name, self.payer_code, self.payer_modifiers, self.payer_filing
             if self.payer_form_id:
                 payer_db_id, active = as_id(self.payer_form_id), self.payer_active
                 payer = await in_db(lambda s: payers.update_payer(
                     s, actor=actor, payer_db_id=payer_db_id, name=name, payer_id=code, default_modifiers=modifiers,
-                    active=active,
+                    active=active, claim_filing_indicator=filing,
                 ))
             else:
                 payer = await in_db(lambda s: payers.create_payer(
-                    s, actor=actor, name=name, payer_id=code, default_modifiers=modifiers,
+                    s, actor=actor, name=name, payer_id=code, default_modifiers=modifiers, claim_filing_indicator=filing,
                 ))
             await self._load_payers()
         except ClinicError as exc:
@@ -320,7 +335,7 @@ class BillingSetupState(rx.State):
     def set_cov_choice(self, field: str, value: str):
         choices = {
             "cov_payer": {o.value for o in self.payer_options}, "cov_priority": {"1", "2"},
-            "cov_relationship": set(RELATIONSHIP_LABELS),
+            "cov_relationship": set(RELATIONSHIP_LABELS), "cov_sex": {o.value for o in SEX_OPTIONS},
         }
         if field in choices and value in choices[field]:
             setattr(self, field, value)
@@ -341,6 +356,7 @@ class BillingSetupState(rx.State):
                 "effective_to": _date(self.cov_to, "date the coverage ends", required=False),
                 "subscriber_first_name": self.cov_first, "subscriber_last_name": self.cov_last,
                 "subscriber_birth_date": _date(self.cov_birth, "subscriber's birth date", required=False),
+                "subscriber_sex": self.cov_sex,
                 "address": self.cov_street, "city": self.cov_city, "state": self.cov_state, "zip_code": self.cov_zip,
             }
             await in_db(lambda s: payers.add_coverage(s, actor=actor, **coverage))
@@ -351,6 +367,7 @@ class BillingSetupState(rx.State):
         for name in ("cov_member", "cov_group", "cov_first", "cov_last", "cov_birth", "cov_street", "cov_city", "cov_state",
                      "cov_zip", "cov_from", "cov_to"):
             setattr(self, name, "")
+        self.cov_sex = "unknown"
         return None
 
     @rx.event

@@ -22,7 +22,7 @@ MAX_FIELD = 200
 # payer: none). Each key is a field of payers.CoverageForm.
 COVERAGE_KEYS = {
     "payer": "payer_id", "member": "member_id", "group": "group_number", "relationship": "relationship",
-    "first": "subscriber_first_name", "last": "subscriber_last_name", "birth": "subscriber_birth_date",
+    "first": "subscriber_first_name", "last": "subscriber_last_name", "birth": "subscriber_birth_date", "sex": "subscriber_sex",
     "street": "address", "city": "city", "state": "state", "zip": "zip_code", "from": "effective_from", "copay": "copay",
 }
 NO_PAYER = "none"
@@ -34,7 +34,7 @@ def _blank(today: str = "") -> dict[str, str]:
     form.update({f"consent_{kind}": "" for kind in CONSENTS})
     for n in (1, 2):
         form.update({f"cov{n}_{key}": "" for key in COVERAGE_KEYS})
-        form.update({f"cov{n}_payer": NO_PAYER, f"cov{n}_relationship": "self", f"cov{n}_from": today})
+        form.update({f"cov{n}_payer": NO_PAYER, f"cov{n}_relationship": "self", f"cov{n}_from": today, f"cov{n}_sex": "unknown"})
     return form
 
 
