@@ -126,6 +126,6 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     # The claim of her visit: SBR09 MB and DMG03 F, and pyx12 accepts the file.
     text = _claim_for_a_visit_yesterday(clinic, patient.id)
     assert x12_validate.validate(text) == []
-    assert "SBR*P*18******MB~" in text
+    assert "SBR*P*18*******MB~" in text  # no group number: SBR03 empty
     assert "NM1*IL*1*LARKSPUR*MINA****MI*1EG4TE5MK73~" in text
     assert "DMG*D8*19510719*F~" in text
