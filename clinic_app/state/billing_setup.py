@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import reflex as rx
 from sqlmodel import select
@@ -27,6 +26,15 @@ FIELDS = {
     "bp_org": 60, "bp_npi": 10, "bp_tax": 10, "bp_street": 55, "bp_city": 30, "bp_state": 2, "bp_zip": 10,
     "cov_mrn": 20, "cov_member": 40, "cov_group": 40, "cov_first": 80, "cov_last": 80, "cov_birth": 10,
     "cov_street": 55, "cov_city": 30, "cov_state": 2, "cov_zip": 10, "cov_from": 10, "cov_to": 10, "cov_end": 10,
+}
+
+
+# The coverage form's fields on this page, by the name of payers.CoverageForm's field.
+COVERAGE_INPUTS = {
+    "payer_id": "cov_payer", "member_id": "cov_member", "group_number": "cov_group", "priority": "cov_priority",
+    "relationship": "cov_relationship", "subscriber_first_name": "cov_first", "subscriber_last_name": "cov_last",
+    "subscriber_birth_date": "cov_birth", "subscriber_sex": "cov_sex", "address": "cov_street", "city": "cov_city",
+    "state": "cov_state", "zip_code": "cov_zip", "effective_from": "cov_from", "effective_to": "cov_to",
 }
 
 
@@ -61,16 +69,6 @@ class CoverageRow:
     end_label: str
 
 
-def _date(text: str, what: str, *, required: bool = True) -> dt.date | None:
-    text = (text or "").strip()
-    if not text and not required:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"Enter the {what} as a date (YYYY-MM-DD).") from exc
-
-
 class BillingSetupState(rx.State):
     """Payers, fee schedules, billing profiles and patients' coverage."""
 
@@ -90,7 +88,14 @@ class BillingSetupState(rx.State):
     payer_filing: str = "CI"
     filing_options: list[Option] = FILING_OPTIONS
     sex_options: list[Option] = SEX_OPTIONS
+    priority_options: list[Option] = [Option(value="1", label="Primary"), Option(value="2", label="Secondary")]
+    relationship_options: list[Option] = [
+        Option(value="self", label="The patient"), Option(value="spouse", label="The patient's spouse"),
+        Option(value="child", label="The patient's parent (patient is a child)"), Option(value="other", label="Someone else"),
+    ]
     cov_sex: str = "unknown"
+    # What is wrong with each field of the coverage form (by the page's field name), all at once.
+    cov_problems: dict[str, str] = {}
     coverage_rows: list[CoverageRow] = []
     cov_patient: str = ""
     cov_payer: str = ""
@@ -145,6 +150,11 @@ class BillingSetupState(rx.State):
     def set_form(self, field: str, value: str):
         if field in FIELDS:
             setattr(self, field, str(value)[: FIELDS[field]])
+            self._fixed(field)
+
+    def _fixed(self, field: str) -> None:
+        if field in self.cov_problems:
+            self.cov_problems = {k: v for k, v in self.cov_problems.items() if k != field}
 
     # -- payers -------------------------------------------------------------------------
     async def _load_payers(self) -> None:
@@ -339,28 +349,28 @@ class BillingSetupState(rx.State):
         }
         if field in choices and value in choices[field]:
             setattr(self, field, value)
+            self._fixed(field)
 
     @rx.event
     async def add_coverage(self):
+        """Add the coverage; every field that is wrong is named beside it, all at once."""
+        self.cov_problems = {}
         try:
             actor = await current_actor(self, "coverage.edit")
             if not self._cov_patient_id:
                 raise InvalidInput("Find the patient first.")
             if not self.cov_payer:
                 raise InvalidInput("Add a payer first.")
-            coverage = {
-                "patient_id": self._cov_patient_id, "payer_id": as_id(self.cov_payer),
-                "member_id": self.cov_member, "group_number": self.cov_group, "priority": int(self.cov_priority),
-                "relationship": self.cov_relationship,
-                "effective_from": _date(self.cov_from, "date the coverage starts"),
-                "effective_to": _date(self.cov_to, "date the coverage ends", required=False),
-                "subscriber_first_name": self.cov_first, "subscriber_last_name": self.cov_last,
-                "subscriber_birth_date": _date(self.cov_birth, "subscriber's birth date", required=False),
-                "subscriber_sex": self.cov_sex,
-                "address": self.cov_street, "city": self.cov_city, "state": self.cov_state, "zip_code": self.cov_zip,
-            }
-            await in_db(lambda s: payers.add_coverage(s, actor=actor, **coverage))
+            patient_id = self._cov_patient_id
+            form = payers.CoverageForm(**{name: getattr(self, field) for name, field in COVERAGE_INPUTS.items()})
+            await in_db(lambda s: payers.add_coverage(s, actor=actor, patient_id=patient_id, **payers.coverage_fields(form)))
             await self._load_coverage()
+        except payers.CoverageInvalid as exc:
+            self.cov_problems = {COVERAGE_INPUTS[name]: text for name, text in exc.problems.items() if name in COVERAGE_INPUTS}
+            others = " ".join(text for name, text in exc.problems.items() if name not in COVERAGE_INPUTS)
+            count = len(self.cov_problems)
+            marked = "Please correct the field marked below." if count == 1 else f"Please correct the {count} fields marked below."
+            return self._fail("coverage", InvalidInput(" ".join(x for x in (marked if count else "", others) if x)))
         except ClinicError as exc:
             return self._fail("coverage", exc)
         self._done("coverage", f"Coverage added for {self.cov_patient}.")
@@ -374,7 +384,7 @@ class BillingSetupState(rx.State):
     async def end_coverage(self, coverage_id: int):
         try:
             actor = await current_actor(self, "coverage.edit")
-            end = _date(self.cov_end, "last day of coverage (under the list)")
+            end = payers.typed_date(self.cov_end, "the last day of coverage (under the list)", required=True)
             wanted = as_id(coverage_id)
             await in_db(lambda s: payers.end_coverage(s, actor=actor, coverage_id=wanted, effective_to=end))
             await self._load_coverage()

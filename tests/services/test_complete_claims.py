@@ -126,3 +126,51 @@ def test_every_filing_indicator_offered_is_one_pyx12_accepts(session, clinic):
         payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name=payer.name, payer_id=payer.payer_id,
                             claim_filing_indicator=code)
         assert _segments(_837(session, claim), "SBR") == [f"SBR*P*18*G77******{code}"]
+
+
+# -- the coverage form reports every problem at once, dates in the format the field shows ---------
+
+def test_a_coverage_form_names_every_wrong_field_at_once_and_nothing_is_added(session, clinic):
+    payer = set_up_billing(session, clinic)
+    form = payers.CoverageForm(
+        payer_id=str(payer.id), member_id="x", relationship="spouse", subscriber_first_name="Dan",
+        subscriber_birth_date="1955-02-30", subscriber_sex="X", state="Illinois", effective_from="13/01/2030",
+        effective_to="", copay="2000",
+    )
+    with pytest.raises(payers.CoverageInvalid) as refused:
+        payers.add_coverage(session, actor=clinic.reception, patient_id=clinic.patients[0].id, **payers.coverage_fields(form))
+    assert refused.value.problems == {
+        "member_id": "The member id is the letters and digits on the insurance card (2 to 40).",
+        "subscriber_birth_date": "Enter the subscriber's date of birth as month/day/year, e.g. 03/01/2030.",
+        "subscriber_last_name": "When the patient is not the subscriber, give the subscriber's name and birth date.",
+        "subscriber_sex": "Choose the subscriber's sex from the list (female, male, other or unknown).",
+        "address": "Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.",
+        "effective_from": "Enter the date the coverage starts as month/day/year, e.g. 03/01/2030.",
+        "copay": "A copay is at most $1,000.00; check the amount.",
+    }
+    assert "YYYY" not in str(refused.value)
+    assert payers.coverages(session, actor=clinic.reception, patient_id=clinic.patients[0].id) == []
+
+
+def test_a_date_is_read_as_the_field_sends_it_or_as_a_person_types_it(session, clinic):
+    assert payers.typed_date("2030-03-01", "the day", required=True) == dt.date(2030, 3, 1)
+    assert payers.typed_date("03/01/2030", "the day", required=True) == dt.date(2030, 3, 1)
+    assert payers.typed_date("", "the day", required=False) is None
+    with pytest.raises(InvalidInput, match=r"^Enter the day\.$"):
+        payers.typed_date("", "the day", required=True)
+
+
+def test_registration_and_a_later_edit_report_the_coverage_rules_together(session, clinic):
+    payer = set_up_billing(session, clinic)
+    coverage = cover(session, clinic, payer)
+    form = payers.CoverageForm(payer_id=str(payer.id), member_id="!", effective_from="2030-01-01", effective_to="2029-01-01")
+    with pytest.raises(payers.CoverageInvalid) as refused:
+        payers.check_coverage_form(session, form=form)
+    assert set(refused.value.problems) == {"member_id", "effective_to"}
+    fields = payers.coverage_fields(form)
+    fields.pop("copay")
+    with pytest.raises(payers.CoverageInvalid) as refused:
+        payers.update_coverage(session, actor=clinic.reception, coverage_id=coverage.id, copay="abc", **fields)
+    assert set(refused.value.problems) == {"member_id", "effective_to", "copay"}
+    session.expire_all()
+    assert payers.coverages(session, actor=clinic.reception, patient_id=clinic.patients[0].id)[0].member_id == coverage.member_id
