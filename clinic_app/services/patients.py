@@ -111,7 +111,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
             problems[name] = f"{label} needs at least one letter."
     born = _parse_date(v["birth_date"])
     if born is None:
-        problems["birth_date"] = "Date of birth is required, e.g. 1980-04-23."
+        problems["birth_date"] = "Date of birth is required (month/day/year, e.g. 04/23/1980)."
     elif born > today:
         problems["birth_date"] = "Date of birth cannot be in the future."
     elif born < today.replace(year=today.year - 130):

@@ -140,6 +140,13 @@ RELATIONSHIPS = [Option(value="self", label="The patient"), Option(value="spouse
                  Option(value="child", label="Child of the subscriber"), Option(value="other", label="Other")]
 PRIORITIES = [Option(value="1", label="Primary"), Option(value="2", label="Secondary")]
 SEXES = [Option(value=v, label=v.title()) for v in ("female", "male", "other", "unknown")]
+# The coverage form's fields here, by the name of payers.CoverageForm's field.
+COVERAGE_INPUTS = {
+    "payer_id": "cov_payer", "member_id": "cov_member", "group_number": "cov_group", "priority": "cov_priority",
+    "relationship": "cov_relationship", "subscriber_first_name": "cov_first", "subscriber_last_name": "cov_last",
+    "subscriber_birth_date": "cov_birth", "subscriber_sex": "cov_sex", "address": "cov_street", "city": "cov_city",
+    "state": "cov_state", "zip_code": "cov_zip", "effective_from": "cov_from", "effective_to": "cov_to", "copay": "cov_copay",
+}
 
 
 class ProfileCoverage(Section, ProfileState):
@@ -149,6 +156,8 @@ class ProfileCoverage(Section, ProfileState):
     payer_options: list[Option] = []
     relationships: list[Option] = RELATIONSHIPS
     sexes: list[Option] = SEXES
+    # What is wrong with each field of the form (by its state field), all at once, beside it.
+    problems: dict[str, str] = {}
     priorities: list[Option] = PRIORITIES
     form_open: bool = False
     editing_id: int = 0
@@ -191,6 +200,7 @@ class ProfileCoverage(Section, ProfileState):
     def set_text(self, name: str, value: str):
         if name in COVERAGE_TEXT:
             setattr(self, name, str(value)[: COVERAGE_TEXT[name]])
+            self._fixed(name)
 
     @rx.event
     def set_choice(self, name: str, value: str):
@@ -198,6 +208,25 @@ class ProfileCoverage(Section, ProfileState):
                    "cov_relationship": {o.value for o in RELATIONSHIPS}, "cov_sex": {o.value for o in SEXES}}
         if name in choices and value in choices[name]:
             setattr(self, name, value)
+            self._fixed(name)
+
+    def _fixed(self, name: str) -> None:
+        if name in self.problems:
+            self.problems = {k: v for k, v in self.problems.items() if k != name}
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.problems = {}
+
+    def _fail(self, exc: Exception | str) -> None:
+        """A coverage refused for its fields: each one's problem beside it, and how many above."""
+        problems = {COVERAGE_INPUTS[k]: v for k, v in getattr(exc, "problems", {}).items() if k in COVERAGE_INPUTS}
+        if not isinstance(exc, payers.CoverageInvalid) or not problems:
+            super()._fail(exc)
+            return
+        self.problems = problems
+        count = len(problems)
+        super()._fail("Please correct the field marked below." if count == 1 else f"Please correct the {count} fields marked below.")
 
     def _fill(self, **values: str) -> None:
         blank = dict.fromkeys(COVERAGE_TEXT, "")
@@ -261,6 +290,7 @@ class ProfileCoverage(Section, ProfileState):
     @rx.event
     async def save(self):
         """Add the coverage, or save the one being edited; unbilled visits it covers are re-priced."""
+        self.problems = {}
         form, patient_id, editing = self._form(), self.patient_id, self.editing_id
         now = utcnow()
 

@@ -36,7 +36,7 @@ def clinic(app_server):
         s.flush()
         provider = Provider(name="Cy Claimer, PT", location_id=location.id, npi="1234567893")
         room = Room(location_id=location.id, name="Gym")
-        s.add_all([provider, room])
+        s.add_all([provider, room, Patient(mrn="C2E1", first_name="Quincy", last_name="Rowe", birth_date=dt.date(1962, 3, 4))])
         s.commit()
         users = {
             role: auth.actor_for(auth.create_user(
@@ -98,6 +98,23 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     desk.get_by_role("button", name="Register patient").click()
     expect(desk.get_by_role("heading", name="Larkspur, Mina", level=1)).to_be_visible()
     expect(desk.get_by_role("region", name="Details")).to_contain_text("Female")
+
+    # The desk's insurance panel names every wrong field at once, beside it; its dates say their format.
+    insurance = desk.get_by_role("region", name="Insurance")
+    insurance.get_by_role("button", name="Add coverage").click()
+    insurance.get_by_label("Member id").fill("x")
+    insurance.get_by_label("Starts (mm/dd/yyyy)").fill("")
+    insurance.get_by_label("The subscriber is").select_option(label="Spouse")
+    insurance.get_by_role("button", name="Add this coverage").click()
+    expect(insurance.get_by_role("alert")).to_have_text("Please correct the 3 fields marked below.")
+    expect(desk.locator("#coverage-member-problem")).to_have_text(
+        "The member id is the letters and digits on the insurance card (2 to 40).")
+    expect(desk.locator("#coverage-from-problem")).to_have_text("Enter the date the coverage starts.")
+    expect(desk.locator("#coverage-first-problem")).to_have_text(
+        "When the patient is not the subscriber, give the subscriber's name and birth date.")
+    expect(insurance).not_to_contain_text("YYYY")
+    expect(insurance).to_contain_text("No insurance on file")
+    assert_accessible(desk, "the desk's insurance panel with its problems")
     desk.context.close()
     with Session(clinic["engine"]) as s:
         patient = s.exec(select(Patient).where(Patient.last_name == "Larkspur")).one()
@@ -129,3 +146,42 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     assert "SBR*P*18*******MB~" in text  # no group number: SBR03 empty
     assert "NM1*IL*1*LARKSPUR*MINA****MI*1EG4TE5MK73~" in text
     assert "DMG*D8*19510719*F~" in text
+
+
+def test_billing_set_ups_coverage_form_names_every_wrong_field_beside_it(browser, app_server, clinic):
+    base, _ = app_server
+    page = browser.new_context(viewport=SCREEN).new_page()
+    sign_in(page, base, "c2e_bill", PASSWORD)
+    page.goto(base + "/billing/setup")
+    coverage = page.get_by_role("region", name="Patient coverage")
+    coverage.get_by_label("Patient MRN").fill("C2E1")
+    coverage.get_by_role("button", name="Find patient").click()
+    expect(coverage.get_by_role("status")).to_have_text("Coverage of Rowe, Quincy (C2E1).")
+    coverage.get_by_label("Payer", exact=True).select_option(label="Medicare Part B IL (00952)")
+    coverage.get_by_label("Member id").fill("!")
+    coverage.get_by_label("Covered from (mm/dd/yyyy)").fill("2030-03-01")
+    coverage.get_by_label("Covered to, empty: open (mm/dd/yyyy)").fill("2030-02-01")
+    coverage.get_by_label("Subscriber (policy holder) is").select_option(label="The patient's spouse")
+    coverage.get_by_label("Subscriber first name").fill("Ann")
+    coverage.get_by_label("State").fill("I")
+    coverage.get_by_role("button", name="Add coverage").click()
+    expect(coverage.get_by_role("alert")).to_have_text("Please correct the 4 fields marked below.")
+    problems = {
+        "member": "The member id is the letters and digits on the insurance card (2 to 40).",
+        "to": "The coverage ends before it starts; check the dates.",
+        "last": "When the patient is not the subscriber, give the subscriber's name and birth date.",
+        "street": "Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.",
+    }
+    for field, text in problems.items():
+        expect(page.locator(f"#setup-cov-{field}-problem")).to_have_text(text)
+        expect(page.locator(f"#setup-cov-{field}")).to_have_attribute("aria-invalid", "true")
+    expect(coverage).not_to_contain_text("YYYY")
+    expect(coverage).to_contain_text("No coverage recorded")  # nothing was added
+    assert_accessible(page, "billing set-up's coverage form with its problems")
+    coverage.get_by_label("Member id").scroll_into_view_if_needed()
+    screenshot(page, "billing-setup-coverage-problems-1366")
+    # Fixing a field takes its problem away; the rest stay until the next try.
+    coverage.get_by_label("Member id").fill("1EG4TE5MK73")
+    expect(page.locator("#setup-cov-member-problem")).to_have_count(0)
+    expect(page.locator("#setup-cov-to-problem")).to_be_visible()
+    page.context.close()
