@@ -18,6 +18,7 @@ from clinic_app.services import eligibility, patients, payers, profile, repricin
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.profile import CoverageLine, MoneyLine, VisitLine
+from clinic_app.state import billing_setup
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.screen import FAILED, Screen, Section
@@ -139,14 +140,9 @@ COVERAGE_TEXT = {
 RELATIONSHIPS = [Option(value="self", label="The patient"), Option(value="spouse", label="Spouse"),
                  Option(value="child", label="Child of the subscriber"), Option(value="other", label="Other")]
 PRIORITIES = [Option(value="1", label="Primary"), Option(value="2", label="Secondary")]
-SEXES = [Option(value=v, label=v.title()) for v in ("female", "male", "other", "unknown")]
-# The coverage form's fields here, by the name of payers.CoverageForm's field.
-COVERAGE_INPUTS = {
-    "payer_id": "cov_payer", "member_id": "cov_member", "group_number": "cov_group", "priority": "cov_priority",
-    "relationship": "cov_relationship", "subscriber_first_name": "cov_first", "subscriber_last_name": "cov_last",
-    "subscriber_birth_date": "cov_birth", "subscriber_sex": "cov_sex", "address": "cov_street", "city": "cov_city",
-    "state": "cov_state", "zip_code": "cov_zip", "effective_from": "cov_from", "effective_to": "cov_to", "copay": "cov_copay",
-}
+SEXES = billing_setup.SEX_OPTIONS
+# The coverage form's fields here (named as on billing set-up, plus the card's copay).
+COVERAGE_INPUTS = {**billing_setup.COVERAGE_INPUTS, "copay": "cov_copay"}
 
 
 class ProfileCoverage(Section, ProfileState):

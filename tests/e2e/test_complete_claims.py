@@ -115,6 +115,8 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     expect(insurance).not_to_contain_text("YYYY")
     expect(insurance).to_contain_text("No insurance on file")
     assert_accessible(desk, "the desk's insurance panel with its problems")
+    insurance.get_by_label("Member id").scroll_into_view_if_needed()
+    screenshot(desk, "patient-insurance-problems-1366")
     desk.context.close()
     with Session(clinic["engine"]) as s:
         patient = s.exec(select(Patient).where(Patient.last_name == "Larkspur")).one()
