@@ -187,7 +187,7 @@ def _coverage() -> rx.Component:
                     _cov_input("Group number", "cov_group", S.cov_group, "130px"),
                     _cov_select("Order", "cov_priority", S.priority_options),
                     _cov_input("Covered from (mm/dd/yyyy)", "cov_from", S.cov_from, "160px", type="date"),
-                    _cov_input("Covered to, empty: open (mm/dd/yyyy)", "cov_to", S.cov_to, "160px", type="date"),
+                    _cov_input("Covered to (empty: open), mm/dd/yyyy", "cov_to", S.cov_to, "160px", type="date"),
                     align="start", spacing="3", wrap="wrap",
                 ),
                 rx.hstack(

@@ -199,7 +199,14 @@ class CoverageInvalid(InvalidInput):
     """A coverage's fields that are wrong, all at once: ``problems`` maps each field (a name of
     ``CoverageForm``) to what to fix; the message is all of them."""
 
+    # The order the forms show their fields in (and the alert lists the problems in).
+    ORDER = ("payer_id", "member_id", "group_number", "priority", "effective_from", "effective_to", "copay", "relationship",
+             "subscriber_first_name", "subscriber_last_name", "subscriber_birth_date", "subscriber_sex", "address", "city",
+             "state", "zip_code")
+
     def __init__(self, problems: dict[str, str]) -> None:
+        rank = {name: i for i, name in enumerate(self.ORDER)}
+        problems = dict(sorted(problems.items(), key=lambda item: rank.get(item[0], len(rank))))
         super().__init__(" ".join(dict.fromkeys(problems.values())))
         self.problems = problems
 

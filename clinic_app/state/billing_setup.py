@@ -366,11 +366,9 @@ class BillingSetupState(rx.State):
             await in_db(lambda s: payers.add_coverage(s, actor=actor, patient_id=patient_id, **payers.coverage_fields(form)))
             await self._load_coverage()
         except payers.CoverageInvalid as exc:
+            # Each beside its field, and all of them in the one alert (as registration does).
             self.cov_problems = {COVERAGE_INPUTS[name]: text for name, text in exc.problems.items() if name in COVERAGE_INPUTS}
-            others = " ".join(text for name, text in exc.problems.items() if name not in COVERAGE_INPUTS)
-            count = len(self.cov_problems)
-            marked = "Please correct the field marked below." if count == 1 else f"Please correct the {count} fields marked below."
-            return self._fail("coverage", InvalidInput(" ".join(x for x in (marked if count else "", others) if x)))
+            return self._fail("coverage", InvalidInput(f"Please correct: {exc}"))
         except ClinicError as exc:
             return self._fail("coverage", exc)
         self._done("coverage", f"Coverage added for {self.cov_patient}.")

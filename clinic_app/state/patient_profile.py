@@ -215,14 +215,13 @@ class ProfileCoverage(Section, ProfileState):
         self.problems = {}
 
     def _fail(self, exc: Exception | str) -> None:
-        """A coverage refused for its fields: each one's problem beside it, and how many above."""
+        """A coverage refused for its fields: each one's problem beside it, and all in the alert."""
         problems = {COVERAGE_INPUTS[k]: v for k, v in getattr(exc, "problems", {}).items() if k in COVERAGE_INPUTS}
         if not isinstance(exc, payers.CoverageInvalid) or not problems:
             super()._fail(exc)
             return
         self.problems = problems
-        count = len(problems)
-        super()._fail("Please correct the field marked below." if count == 1 else f"Please correct the {count} fields marked below.")
+        super()._fail(f"Please correct: {exc}")  # all of them in the alert too, as registration does
 
     def _fill(self, **values: str) -> None:
         blank = dict.fromkeys(COVERAGE_TEXT, "")

@@ -106,7 +106,9 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     insurance.get_by_label("Starts (mm/dd/yyyy)").fill("")
     insurance.get_by_label("The subscriber is").select_option(label="Spouse")
     insurance.get_by_role("button", name="Add this coverage").click()
-    expect(insurance.get_by_role("alert")).to_have_text("Please correct the 3 fields marked below.")
+    expect(insurance.get_by_role("alert")).to_have_text(
+        "Please correct: The member id is the letters and digits on the insurance card (2 to 40). Enter the date the "
+        "coverage starts. When the patient is not the subscriber, give the subscriber's name and birth date.")  # in the form's order
     expect(desk.locator("#coverage-member-problem")).to_have_text(
         "The member id is the letters and digits on the insurance card (2 to 40).")
     expect(desk.locator("#coverage-from-problem")).to_have_text("Enter the date the coverage starts.")
@@ -162,18 +164,18 @@ def test_billing_set_ups_coverage_form_names_every_wrong_field_beside_it(browser
     coverage.get_by_label("Payer", exact=True).select_option(label="Medicare Part B IL (00952)")
     coverage.get_by_label("Member id").fill("!")
     coverage.get_by_label("Covered from (mm/dd/yyyy)").fill("2030-03-01")
-    coverage.get_by_label("Covered to, empty: open (mm/dd/yyyy)").fill("2030-02-01")
+    coverage.get_by_label("Covered to (empty: open), mm/dd/yyyy").fill("2030-02-01")
     coverage.get_by_label("Subscriber (policy holder) is").select_option(label="The patient's spouse")
     coverage.get_by_label("Subscriber first name").fill("Ann")
     coverage.get_by_label("State").fill("I")
     coverage.get_by_role("button", name="Add coverage").click()
-    expect(coverage.get_by_role("alert")).to_have_text("Please correct the 4 fields marked below.")
     problems = {
         "member": "The member id is the letters and digits on the insurance card (2 to 40).",
         "to": "The coverage ends before it starts; check the dates.",
         "last": "When the patient is not the subscriber, give the subscriber's name and birth date.",
         "street": "Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.",
     }
+    expect(coverage.get_by_role("alert")).to_have_text("Please correct: " + " ".join(problems.values()))
     for field, text in problems.items():
         expect(page.locator(f"#setup-cov-{field}-problem")).to_have_text(text)
         expect(page.locator(f"#setup-cov-{field}")).to_have_attribute("aria-invalid", "true")
