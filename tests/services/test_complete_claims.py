@@ -175,3 +175,18 @@ def test_registration_and_a_later_edit_report_the_coverage_rules_together(sessio
     assert set(refused.value.problems) == {"member_id", "effective_to", "copay"}
     session.expire_all()
     assert payers.coverages(session, actor=clinic.reception, patient_id=clinic.patients[0].id)[0].member_id == coverage.member_id
+
+
+def test_a_sex_sent_by_hl7_pid_8_is_the_fhir_gender_and_the_837ps_dmg03(session, clinic):
+    from clinic_app.services import fhir, hl7v2
+    from tests.services.test_hl7v2 import msa, msg
+
+    payer = set_up_billing(session, clinic)
+    patient = clinic.patients[0]
+    ack = hl7v2.ingest(session, username="reception", message=msg(
+        "ADT^A08", f"PID|1||{patient.mrn}^^^C^MR||{patient.last_name}^{patient.first_name}||{patient.birth_date:%Y%m%d}|F"))
+    assert msa(ack)[0] == "AA", ack
+    session.expire_all()
+    assert fhir.patient_resource(session.get(Patient, patient.id))["gender"] == "female"
+    cover(session, clinic, payer)
+    assert _segments(_837(session, claimed_visit(session, clinic)), "DMG") == [f"DMG*D8*{patient.birth_date:%Y%m%d}*F"]
