@@ -55,6 +55,14 @@ def _prefill(text: str) -> dict[str, str]:
     return {"last_name": words[0].title()}
 
 
+def _with_coverage_fields(exc: RegistrationInvalid) -> dict[str, str]:
+    """The form's problems, with each wrong insurance field's own beside it (cov<n>_<key>)."""
+    key_of = {field: key for key, field in COVERAGE_KEYS.items()}
+    beside = {f"cov{n}_{key_of[field]}": text for n, fields in exc.coverage_problems.items()
+              for field, text in fields.items() if field in key_of}
+    return {**exc.problems, **beside}
+
+
 @dataclasses.dataclass
 class HistoryLine:
     """One changed field, as the edit panel lists it."""
@@ -217,7 +225,7 @@ class RegistrationState(rx.State):
 
             changed, label = await in_db(work)
         except RegistrationInvalid as exc:
-            self.problems, self.message = exc.problems, str(exc)
+            self.problems, self.message = _with_coverage_fields(exc), str(exc)
             return None
         except ClinicError as exc:
             self.message = str(exc)
@@ -300,7 +308,7 @@ class RegistrationState(rx.State):
 
             patient_id, label = await in_db(work)
         except RegistrationInvalid as exc:
-            self.problems = exc.problems
+            self.problems = _with_coverage_fields(exc)
             self.message = str(exc)
             self.duplicate = False
             return

@@ -190,3 +190,24 @@ def test_a_sex_sent_by_hl7_pid_8_is_the_fhir_gender_and_the_837ps_dmg03(session,
     assert fhir.patient_resource(session.get(Patient, patient.id))["gender"] == "female"
     cover(session, clinic, payer)
     assert _segments(_837(session, claimed_visit(session, clinic)), "DMG") == [f"DMG*D8*{patient.birth_date:%Y%m%d}*F"]
+
+
+def test_registration_names_each_wrong_insurance_field_for_the_form_to_show_beside_it(session, clinic):
+    from clinic_app.state.registration import _with_coverage_fields
+
+    payer = set_up_billing(session, clinic)
+    form = patients.Registration(
+        first_name="Ada", last_name="Wren", birth_date="1990-04-02", phone="(617) 555-0142",
+        coverages=[payers.CoverageForm(payer_id=str(payer.id), member_id="x", effective_from="02/30/2030")],
+    )
+    with pytest.raises(patients.RegistrationInvalid) as refused:
+        patients.register_patient(session, actor=clinic.reception, form=form, now=NOW)
+    assert refused.value.problems == {"coverage_1": (
+        "Primary insurance: The member id is the letters and digits on the insurance card (2 to 40). "
+        "Enter the date the coverage starts as month/day/year, e.g. 03/01/2030.")}
+    assert _with_coverage_fields(refused.value) == {
+        **refused.value.problems,
+        "cov1_member": "The member id is the letters and digits on the insurance card (2 to 40).",
+        "cov1_from": "Enter the date the coverage starts as month/day/year, e.g. 03/01/2030.",
+    }
+    assert session.exec(select(Patient).where(Patient.last_name == "Wren")).first() is None
