@@ -82,7 +82,8 @@ def _insurance(n: int) -> rx.Component:
                     rx.vstack(
                         rx.hstack(text_field(f"{key}_first", "Subscriber first name", max_length=80),
                                   text_field(f"{key}_last", "Subscriber last name", max_length=80), width="100%"),
-                        text_field(f"{key}_birth", "Subscriber date of birth", type_="date"),
+                        rx.hstack(text_field(f"{key}_birth", "Subscriber date of birth", type_="date"),
+                                  choice_field(f"{key}_sex", "Subscriber's sex", R.sexes), width="100%"),
                         text_field(f"{key}_street", "Subscriber street", max_length=55),
                         rx.hstack(text_field(f"{key}_city", "City", max_length=30),
                                   text_field(f"{key}_state", "State (2 letters)", max_length=2),
@@ -109,7 +110,7 @@ def _fields() -> list[rx.Component]:
             text_field("first_name", "First name", max_length=80),
             text_field("last_name", "Last name", max_length=80),
             text_field("birth_date", "Date of birth", type_="date"),
-            choice_field("sex", "Sex", R.sexes),
+            choice_field("sex", "Sex (administrative, as the insurer has it)", R.sexes),
             rx.cond(
                 R.editing_id != 0,
                 rx.text("MRN ", R.form["mrn"], " (does not change)", size="2"),

@@ -35,6 +35,9 @@ class Payer(SQLModel, table=True):
     # Modifiers every therapy line to this payer carries (e.g. GP for Medicare PT).
     default_modifiers: str = Field(default="", max_length=11)
     active: bool = True
+    # The 837P's SBR09 (X12 element 1032): MB Medicare Part B, MC Medicaid, BL Blue Cross, CI
+    # commercial... (services/payers.FILING_INDICATORS).
+    claim_filing_indicator: str = Field(default="CI", max_length=2, sa_column_kwargs={"server_default": "CI"})
 
 
 class Coverage(SQLModel, table=True):
@@ -57,6 +60,8 @@ class Coverage(SQLModel, table=True):
     subscriber_first_name: str = Field(default="", max_length=80)
     subscriber_last_name: str = Field(default="", max_length=80)
     subscriber_birth_date: dt.date | None = None
+    # The subscriber's administrative sex (as Patient.sex), for the 837P's subscriber DMG03.
+    subscriber_sex: str = Field(default="unknown", max_length=10, sa_column_kwargs={"server_default": "unknown"})
     # The subscriber's address as the payer has it (837P 2010BA; also used for a
     # dependent patient's 2010CA, who lives with the subscriber in this version).
     address: str = Field(default="", max_length=55)

@@ -26,6 +26,41 @@ def _select(label: str, field_id: str, options, value, on_change) -> rx.Componen
     )
 
 
+def _problem(field: str, field_id: str) -> rx.Component:
+    return rx.cond(
+        S.cov_problems.contains(field),
+        rx.text(S.cov_problems[field], id=f"{field_id}-problem", size="1", color_scheme="red", max_width="240px"),
+    )
+
+
+def _cov_input(label: str, field: str, value, width: str = "180px", **kw) -> rx.Component:
+    """A field of the coverage form: what is wrong with it shows beside it (and is its description)."""
+    field_id = "setup-" + field.replace("_", "-")
+    bad = S.cov_problems.contains(field)
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id),
+        rx.input(id=field_id, value=value, on_change=lambda v: S.set_form(field, v), width=width,
+                 aria_invalid=rx.cond(bad, "true", "false"), aria_describedby=rx.cond(bad, f"{field_id}-problem", ""), **kw),
+        _problem(field, field_id),
+        spacing="1",
+    )
+
+
+def _cov_select(label: str, field: str, options) -> rx.Component:
+    field_id = "setup-" + field.replace("_", "-")
+    bad = S.cov_problems.contains(field)
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id),
+        rx.el.select(
+            rx.foreach(options, lambda o: rx.el.option(o.label, value=o.value)),
+            id=field_id, value=getattr(S, field), on_change=lambda v: S.set_cov_choice(field, v), height="36px",
+            aria_invalid=rx.cond(bad, "true", "false"), aria_describedby=rx.cond(bad, f"{field_id}-problem", ""),
+        ),
+        _problem(field, field_id),
+        spacing="1",
+    )
+
+
 def _message(section: str) -> rx.Component:
     return rx.cond(S.section == section, message_box(S.message, S.message_is_error))
 
@@ -43,9 +78,10 @@ def _payers() -> rx.Component:
         rx.heading("Payers", size="4", margin_bottom="8px"),
         _message("payers"),
         _table(
-            ("Payer", "Payer id", "Modifiers on every line", "Status", "Action"),
+            ("Payer", "Payer id", "Modifiers on every line", "Claim filing indicator", "Status", "Action"),
             rx.foreach(S.payer_rows, lambda p: rx.table.row(
-                rx.table.cell(p.name), rx.table.cell(p.code), rx.table.cell(p.modifiers), rx.table.cell(p.status),
+                rx.table.cell(p.name), rx.table.cell(p.code), rx.table.cell(p.modifiers), rx.table.cell(p.filing),
+                rx.table.cell(p.status),
                 rx.table.cell(rx.button("Edit", on_click=S.edit_payer(p.id), aria_label=p.edit_label, variant="soft")),
             )),
         ),
@@ -54,6 +90,8 @@ def _payers() -> rx.Component:
             _input("Payer name", "payer_name", S.payer_name, "220px"),
             _input("Payer id (from the clearinghouse's list)", "payer_code", S.payer_code),
             _input("Modifiers on every line (e.g. GP)", "payer_modifiers", S.payer_modifiers, "140px"),
+            _select("Claim filing indicator (837P SBR09)", "setup-payer-filing", S.filing_options, S.payer_filing,
+                    S.set_payer_filing),
             rx.cond(
                 S.payer_form_id != 0,
                 rx.el.label(
@@ -141,47 +179,34 @@ def _coverage() -> rx.Component:
                         )),
                     ),
                 ),
-                _input("Last day of coverage (for End coverage)", "cov_end", S.cov_end, "170px", type="date"),
+                _input("Last day of coverage, for End coverage (mm/dd/yyyy)", "cov_end", S.cov_end, "170px", type="date"),
                 rx.heading("Add coverage", size="3"),
                 rx.hstack(
-                    _select("Payer", "setup-cov-payer", S.payer_options, S.cov_payer, lambda v: S.set_cov_choice("cov_payer", v)),
-                    _input("Member id", "cov_member", S.cov_member, "150px"),
-                    _input("Group number", "cov_group", S.cov_group, "130px"),
-                    rx.vstack(
-                        rx.el.label("Order", html_for="setup-cov-priority"),
-                        rx.el.select(rx.el.option("Primary", value="1"), rx.el.option("Secondary", value="2"), id="setup-cov-priority",
-                                     value=S.cov_priority, on_change=lambda v: S.set_cov_choice("cov_priority", v), height="36px"),
-                        spacing="1",
-                    ),
-                    _input("Covered from", "cov_from", S.cov_from, "160px", type="date"),
-                    _input("Covered to (empty: open)", "cov_to", S.cov_to, "160px", type="date"),
-                    align="end", spacing="3", wrap="wrap",
+                    _cov_select("Payer", "cov_payer", S.payer_options),
+                    _cov_input("Member id", "cov_member", S.cov_member, "150px"),
+                    _cov_input("Group number", "cov_group", S.cov_group, "130px"),
+                    _cov_select("Order", "cov_priority", S.priority_options),
+                    _cov_input("Covered from (mm/dd/yyyy)", "cov_from", S.cov_from, "160px", type="date"),
+                    _cov_input("Covered to (empty: open), mm/dd/yyyy", "cov_to", S.cov_to, "160px", type="date"),
+                    align="start", spacing="3", wrap="wrap",
                 ),
                 rx.hstack(
-                    rx.vstack(
-                        rx.el.label("Subscriber (policy holder) is", html_for="setup-cov-relationship"),
-                        rx.el.select(
-                            rx.el.option("The patient", value="self"), rx.el.option("The patient's spouse", value="spouse"),
-                            rx.el.option("The patient's parent (patient is a child)", value="child"), rx.el.option("Someone else", value="other"),
-                            id="setup-cov-relationship", value=S.cov_relationship,
-                            on_change=lambda v: S.set_cov_choice("cov_relationship", v), height="36px",
-                        ),
-                        spacing="1",
-                    ),
+                    _cov_select("Subscriber (policy holder) is", "cov_relationship", S.relationship_options),
                     rx.cond(
                         S.cov_relationship != "self",
                         rx.hstack(
-                            _input("Subscriber first name", "cov_first", S.cov_first, "150px"),
-                            _input("Subscriber last name", "cov_last", S.cov_last, "150px"),
-                            _input("Subscriber birth date", "cov_birth", S.cov_birth, "160px", type="date"),
-                            _input("Subscriber street", "cov_street", S.cov_street, "200px"),
-                            _input("City", "cov_city", S.cov_city, "130px"),
-                            _input("State", "cov_state", S.cov_state, "60px"),
-                            _input("ZIP code", "cov_zip", S.cov_zip, "110px"),
-                            align="end", spacing="3", wrap="wrap",
+                            _cov_input("Subscriber first name", "cov_first", S.cov_first, "150px"),
+                            _cov_input("Subscriber last name", "cov_last", S.cov_last, "150px"),
+                            _cov_input("Subscriber birth date (mm/dd/yyyy)", "cov_birth", S.cov_birth, "160px", type="date"),
+                            _cov_select("Subscriber's sex (administrative)", "cov_sex", S.sex_options),
+                            _cov_input("Subscriber street", "cov_street", S.cov_street, "200px"),
+                            _cov_input("City", "cov_city", S.cov_city, "130px"),
+                            _cov_input("State", "cov_state", S.cov_state, "60px"),
+                            _cov_input("ZIP code", "cov_zip", S.cov_zip, "110px"),
+                            align="start", spacing="3", wrap="wrap",
                         ),
                     ),
-                    align="end", spacing="3", wrap="wrap",
+                    align="start", spacing="3", wrap="wrap",
                 ),
                 rx.button("Add coverage", on_click=S.add_coverage),
                 spacing="3", width="100%",

@@ -60,7 +60,7 @@ def _coverage_row(row) -> rx.Component:
         rx.cond(
             C.ending_id == row.id,
             rx.hstack(
-                labelled_input("Last day of cover", "coverage-end-on", C.end_on, lambda v: C.set_text("end_on", v),
+                labelled_input("Last day of cover (mm/dd/yyyy)", "coverage-end-on", C.end_on, lambda v: C.set_text("end_on", v),
                                type_="date", width="160px"),
                 rx.button("End coverage", on_click=C.end, color_scheme="red", size="2"),
                 rx.button("Keep it", on_click=C.cancel_end, variant="ghost", size="2"),
@@ -73,42 +73,63 @@ def _coverage_row(row) -> rx.Component:
     )
 
 
+def _beside(control: rx.Component, state_field: str, field_id: str) -> rx.Component:
+    """A coverage form control with what is wrong with it right below (after a refused save)."""
+    return rx.vstack(
+        control,
+        rx.cond(C.problems.contains(state_field),
+                rx.text(C.problems[state_field], id=f"{field_id}-problem", size="1", color_scheme="red", max_width="240px")),
+        spacing="1",
+    )
+
+
+def _checked_input(label: str, field_id: str, value, on_change, **kw) -> rx.Component:
+    # Each control's id is "coverage-<x>" for the state field "cov_<x>".
+    return _beside(labelled_input(label, field_id, value, on_change, **kw), "cov_" + field_id.removeprefix("coverage-"), field_id)
+
+
+def _checked_select(label: str, field_id: str, options, value, on_change, **kw) -> rx.Component:
+    return _beside(labelled_select(label, field_id, options, value, on_change, **kw),
+                   "cov_" + field_id.removeprefix("coverage-"), field_id)
+
+
 def _coverage_form() -> rx.Component:
     return rx.cond(
         C.form_open,
         inline_form(
             rx.heading(rx.cond(C.editing_id == 0, "Add coverage", "Edit coverage"), size="3", margin_bottom="6px", as_="h3"),
             rx.hstack(
-                labelled_select("Insurer", "coverage-payer", C.payer_options, C.cov_payer, lambda v: C.set_choice("cov_payer", v)),
-                labelled_select("Priority", "coverage-priority", C.priorities, C.cov_priority,
+                _checked_select("Insurer", "coverage-payer", C.payer_options, C.cov_payer, lambda v: C.set_choice("cov_payer", v)),
+                _checked_select("Priority", "coverage-priority", C.priorities, C.cov_priority,
                                 lambda v: C.set_choice("cov_priority", v)),
-                labelled_input("Member id", "coverage-member", C.cov_member, lambda v: C.set_text("cov_member", v), max_length=40),
-                labelled_input("Group number", "coverage-group", C.cov_group, lambda v: C.set_text("cov_group", v),
+                _checked_input("Member id", "coverage-member", C.cov_member, lambda v: C.set_text("cov_member", v), max_length=40),
+                _checked_input("Group number", "coverage-group", C.cov_group, lambda v: C.set_text("cov_group", v),
                                width="120px", max_length=40),
                 wrap="wrap",
             ),
             rx.hstack(
-                labelled_input("Starts", "coverage-from", C.cov_from, lambda v: C.set_text("cov_from", v), type_="date", width="150px"),
-                labelled_input("Ends (empty: open)", "coverage-to", C.cov_to, lambda v: C.set_text("cov_to", v), type_="date",
+                _checked_input("Starts (mm/dd/yyyy)", "coverage-from", C.cov_from, lambda v: C.set_text("cov_from", v), type_="date", width="150px"),
+                _checked_input("Ends, empty: open (mm/dd/yyyy)", "coverage-to", C.cov_to, lambda v: C.set_text("cov_to", v), type_="date",
                                width="150px"),
-                labelled_input("Copay ($)", "coverage-copay", C.cov_copay, lambda v: C.set_text("cov_copay", v), width="90px",
+                _checked_input("Copay ($)", "coverage-copay", C.cov_copay, lambda v: C.set_text("cov_copay", v), width="90px",
                                max_length=12),
-                labelled_select("The subscriber is", "coverage-relationship", C.relationships, C.cov_relationship,
+                _checked_select("The subscriber is", "coverage-relationship", C.relationships, C.cov_relationship,
                                 lambda v: C.set_choice("cov_relationship", v)),
                 wrap="wrap",
             ),
             rx.cond(
                 C.cov_relationship != "self",
                 rx.hstack(
-                    labelled_input("Subscriber first name", "coverage-first", C.cov_first, lambda v: C.set_text("cov_first", v)),
-                    labelled_input("Subscriber last name", "coverage-last", C.cov_last, lambda v: C.set_text("cov_last", v)),
-                    labelled_input("Subscriber date of birth", "coverage-birth", C.cov_birth, lambda v: C.set_text("cov_birth", v),
+                    _checked_input("Subscriber first name", "coverage-first", C.cov_first, lambda v: C.set_text("cov_first", v)),
+                    _checked_input("Subscriber last name", "coverage-last", C.cov_last, lambda v: C.set_text("cov_last", v)),
+                    _checked_input("Subscriber date of birth (mm/dd/yyyy)", "coverage-birth", C.cov_birth, lambda v: C.set_text("cov_birth", v),
                                    type_="date", width="150px"),
-                    labelled_input("Street", "coverage-street", C.cov_street, lambda v: C.set_text("cov_street", v), max_length=55),
-                    labelled_input("City", "coverage-city", C.cov_city, lambda v: C.set_text("cov_city", v), width="120px"),
-                    labelled_input("State", "coverage-state", C.cov_state, lambda v: C.set_text("cov_state", v), width="60px",
+                    _checked_select("Subscriber's sex", "coverage-sex", C.sexes, C.cov_sex, lambda v: C.set_choice("cov_sex", v)),
+                    _checked_input("Street", "coverage-street", C.cov_street, lambda v: C.set_text("cov_street", v), max_length=55),
+                    _checked_input("City", "coverage-city", C.cov_city, lambda v: C.set_text("cov_city", v), width="120px"),
+                    _checked_input("State", "coverage-state", C.cov_state, lambda v: C.set_text("cov_state", v), width="60px",
                                    max_length=2),
-                    labelled_input("ZIP code", "coverage-zip", C.cov_zip, lambda v: C.set_text("cov_zip", v), width="100px",
+                    _checked_input("ZIP code", "coverage-zip", C.cov_zip, lambda v: C.set_text("cov_zip", v), width="100px",
                                    max_length=10),
                     wrap="wrap",
                 ),

@@ -1,21 +1,24 @@
 """A claim printed in the boxes of the CMS-1500 (02/12) paper form, as a PDF (fpdf2).
 
 Not the red-ink form for OCR scanning: a plain-paper copy a biller reads, files or mails
-with an appeal. Box numbers follow the form: 1a insured's id, 2 patient, 4 insured,
-11 group, 21 diagnoses A-L, 24A-J service lines (date, place of service, code, modifiers,
-diagnosis pointers as letters, charges, units, rendering NPI), 25 EIN, 28 total,
-33 billing provider and its NPI.
+with an appeal. Box numbers follow the form: 1 insurance type (from the payer's claim filing
+indicator), 1a insured's id, 2 patient's name, 3 birth date and sex, 4 insured, 5 patient's
+address, 6 relationship, 7 insured's address, 11 group, 21 diagnoses A-L, 24A-J service lines
+(date, place of service, code, modifiers, diagnosis pointers as letters, charges, units,
+rendering NPI), 25 EIN, 28 total, 31 rendering provider and date, 32 service facility (the
+location), 33 billing provider and its NPI.
 """
 
 from __future__ import annotations
 
 import string
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import Appointment, BillingProfile, Coverage, Provider
+from clinic_app.models import Appointment, BillingProfile, Coverage, Location, Provider
 from clinic_app.services import audit, claims
 from clinic_app.services.actor import Actor
 from clinic_app.services.permissions import require
@@ -24,6 +27,10 @@ from clinic_app.services.statements import _dollars, _latin1
 PLACE_OF_SERVICE = "11"  # office, as on the 837P (CLM05-1)
 LETTERS = string.ascii_uppercase[:12]  # box 21 A-L
 RELATIONSHIP = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
+SEX = {"female": "F", "male": "M"}  # box 3 has M and F only; other or unknown is left blank
+# Box 1 from the payer's claim filing indicator (SBR09); the rest are group health plans.
+INSURANCE_TYPE = {"MA": "Medicare", "MB": "Medicare", "16": "Medicare", "MC": "Medicaid", "CH": "TRICARE",
+                  "VA": "CHAMPVA"}
 
 
 class _Form(FPDF):
@@ -36,18 +43,21 @@ class _Form(FPDF):
         self.set_font("Helvetica", "B", 13)
         self.cell(0, 8, "HEALTH INSURANCE CLAIM FORM (CMS-1500 layout)", new_x="LMARGIN", new_y="NEXT")
 
-    def box(self, label: str, value: str, width: float, *, last: bool = False) -> None:
-        """A labelled box: small label above, value below, framed."""
+    def box(self, label: str, value: str, width: float, *, last: bool = False, lines: int = 1) -> None:
+        """A labelled box: small label above, the value below (one line per "\n", up to
+        ``lines``; every box of a row is given the row's ``lines``), framed."""
         x, y = self.get_x(), self.get_y()
-        self.rect(x, y, width, 11)
+        height = 6.5 + 4.5 * lines
+        self.rect(x, y, width, height)
         self.set_font("Helvetica", "", 6)
         self.set_xy(x + 1, y + 0.5)
         self.cell(width - 2, 3, _latin1(label))
         self.set_font("Helvetica", "", 9)
-        self.set_xy(x + 1, y + 4.5)
-        self.cell(width - 2, 5, _latin1(value)[:60])
+        for i, text in enumerate(value.split("\n")[:lines]):
+            self.set_xy(x + 1, y + 4.5 + 4.5 * i)
+            self.cell(width - 2, 5, _latin1(text)[:60])
         if last:
-            self.set_xy(self.l_margin, y + 11)
+            self.set_xy(self.l_margin, y + height)
         else:
             self.set_xy(x + width, y)
 
@@ -62,6 +72,12 @@ def _date(day) -> str:
     return day.strftime("%m/%d/%Y") if day else ""
 
 
+def _address(street: str, city: str, state: str, zip_code: str) -> str:
+    """Street on one line, city, state and ZIP on the next (what is known of them)."""
+    town = ", ".join(p for p in (city.strip(), f"{state.strip()} {zip_code.strip()[:5]}".strip()) if p)
+    return "\n".join(p for p in (street.strip(), town) if p)
+
+
 def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
     """The claim in CMS-1500 boxes; printing it is audited (it carries PHI)."""
     for_write(session)
@@ -73,6 +89,7 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
     provider = session.get(Provider, appointment.provider_id)
     profile = session.exec(select(BillingProfile).where(BillingProfile.location_id == appointment.location_id)).first()
     other = session.get(Coverage, claim.secondary_coverage_id) if claim.secondary_coverage_id else None
+    location = session.get(Location, appointment.location_id)
 
     doc = _Form(f"Claim {claim.number}")
     doc.set_font("Helvetica", "", 9)
@@ -83,15 +100,21 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
     insured_name = (f"{patient.last_name}, {patient.first_name}" if self_insured
                     else f"{coverage.subscriber_last_name}, {coverage.subscriber_first_name}")
     insured_birth = patient.birth_date if self_insured else coverage.subscriber_birth_date
-    address = ", ".join(p for p in (coverage.address, coverage.city, f"{coverage.state} {coverage.zip_code[:5]}".strip()) if p)
-    doc.box("1 Insurance type", "Group health plan", 60)
+    patient_address = _address(patient.address_line, patient.city, patient.region, patient.postal_code)
+    insured_address = (_address(coverage.address, coverage.city, coverage.state, coverage.zip_code)
+                       or ("Same as the patient" if self_insured else ""))
+    doc.box("1 Insurance type", INSURANCE_TYPE.get(payer.claim_filing_indicator, "Group health plan"), 60)
     doc.box("1a Insured's ID number", coverage.member_id, 60)
     doc.box("Patient account no. (26)", patient.mrn, 66, last=True)
     doc.box("2 Patient's name (last, first)", f"{patient.last_name}, {patient.first_name}", 60)
-    doc.box("3 Patient's birth date, sex", f"{_date(patient.birth_date)}  {patient.sex}", 60)
+    sex = SEX.get(patient.sex, "")
+    doc.box("3 Patient's birth date, sex", f"{_date(patient.birth_date)}   Sex: {sex}" if sex else _date(patient.birth_date), 60)
     doc.box("4 Insured's name (last, first)", insured_name, 66, last=True)
-    doc.box("5 / 7 Address (patient / insured)", address, 120)
-    doc.box("6 Patient relationship to insured", RELATIONSHIP.get(coverage.relationship, coverage.relationship), 66, last=True)
+    doc.box("5 Patient's address", patient_address, 93, lines=2)
+    doc.box("7 Insured's address", insured_address, 93, last=True, lines=2)
+    doc.box("5 Patient's telephone", patient.phone, 60)
+    doc.box("6 Patient relationship to insured", RELATIONSHIP.get(coverage.relationship, coverage.relationship), 60)
+    doc.box("Claim filing indicator (837P SBR09)", payer.claim_filing_indicator, 66, last=True)
     doc.box("11 Insured's policy group", coverage.group_number, 60)
     doc.box("11a Insured's birth date", _date(insured_birth), 60)
     doc.box("11c Insurance plan", payer.name, 66, last=True)
@@ -124,11 +147,17 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
     doc.box("27 Accept assignment?", "Yes", 40)
     doc.box("28 Total charge", _dollars(claim.total_cents), 43)
     doc.box("29 Amount paid", _dollars(0), 43, last=True)
-    doc.box("31 Signature of physician or supplier", provider.name, 60)
+    # 31: the rendering provider; the form's date is the day the claim was made, at the location.
+    made_on = claim.created_at.astimezone(ZoneInfo(location.timezone)).date()
+    doc.box("31 Signature of physician or supplier, date", f"{provider.name}\nSigned on file {_date(made_on)}", 60, lines=3)
+    facility = [location.name, *(p.strip() for p in location.address.split(",", 1) if p.strip())]
+    doc.box("32 Service facility location", "\n".join(facility), 63, lines=3)
     doc.box("33 Billing provider info & ph #",
-            f"{profile.organisation}, {profile.address}, {profile.city}, {profile.state} {profile.zip_code[:5]}"
-            if profile else "", 126, last=True)
-    doc.box("33a Billing provider NPI", profile.npi if profile else "", 60, last=True)
+            f"{profile.organisation}\n" + _address(profile.address, profile.city, profile.state, profile.zip_code)
+            if profile else "", 63, last=True, lines=3)
+    doc.box("24J / 31 Rendering provider NPI", provider.npi or "", 60)
+    doc.box("32a Service facility NPI", profile.npi if profile else "", 63)
+    doc.box("33a Billing provider NPI", profile.npi if profile else "", 63, last=True)
 
     audit.record(session, actor=actor, action="print", entity="claim", entity_id=claim.id, patient_id=patient.id)
     session.commit()

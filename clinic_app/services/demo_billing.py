@@ -31,7 +31,8 @@ PROFILES = [
 def load(session: Session, *, locations: list[Location], people: list[Patient], today: dt.date) -> None:
     """Add payers, fee schedules, billing profiles and coverage to the demo clinic."""
     rnd = random.Random(SEED)
-    payers = [Payer(name=n, payer_id=pid, default_modifiers=mods) for n, pid, mods, _ in PAYERS]
+    payers = [Payer(name=n, payer_id=pid, default_modifiers=mods, claim_filing_indicator={"MCRB1": "MB", "BLPPO": "12", "SMHMO": "HM"}[pid])
+              for n, pid, mods, _ in PAYERS]
     session.add_all(payers)
     session.flush()
     for payer, (_, _, _, prices) in zip(payers, PAYERS, strict=True):

@@ -78,9 +78,12 @@ class Registration:
 class RegistrationInvalid(InvalidInput):
     """One or more fields are wrong; ``problems`` maps each field to what to fix."""
 
-    def __init__(self, problems: dict[str, str]) -> None:
+    def __init__(self, problems: dict[str, str], coverage_problems: dict[int, dict[str, str]] | None = None) -> None:
         super().__init__("Please correct: " + " ".join(problems.values()))
         self.problems = problems
+        # Insurance n's wrong fields (payers.CoverageInvalid.problems), for the form to show each
+        # beside its field; ``problems["coverage_<n>"]`` says them all.
+        self.coverage_problems = coverage_problems or {}
 
 
 def _parse_date(text: str) -> dt.date | None:
@@ -111,7 +114,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
             problems[name] = f"{label} needs at least one letter."
     born = _parse_date(v["birth_date"])
     if born is None:
-        problems["birth_date"] = "Date of birth is required, e.g. 1980-04-23."
+        problems["birth_date"] = "Date of birth is required (month/day/year, e.g. 04/23/1980)."
     elif born > today:
         problems["birth_date"] = "Date of birth cannot be in the future."
     elif born < today.replace(year=today.year - 130):
@@ -267,7 +270,7 @@ def _validate_with_coverage(session: Session, actor: Actor, form: Registration, 
         values, consents = validate(form, today=today)
     except RegistrationInvalid as exc:
         problems.update(exc.problems)
-    coverages = []
+    coverages, coverage_problems = [], {}
     for n, cover in enumerate(form.coverages or [], start=1):
         if n > 2 or not str(cover.payer_id).strip():
             continue  # no insurer chosen: self-pay (or no secondary)
@@ -277,8 +280,9 @@ def _validate_with_coverage(session: Session, actor: Actor, form: Registration, 
             coverages.append((n, payers.check_coverage_form(session, form=cover)))
         except InvalidInput as exc:
             problems[f"coverage_{n}"] = f"{_INSURANCE[n]}: {exc}"
+            coverage_problems[n] = getattr(exc, "problems", {})
     if problems:
-        raise RegistrationInvalid(problems)
+        raise RegistrationInvalid(problems, coverage_problems)
     return values, consents, coverages
 
 

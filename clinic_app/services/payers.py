@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import BillingProfile, Coverage, Fee, FeeSchedule, Patient, Payer
+from clinic_app.models.people import SEXES
 from clinic_app.models.revenue import RELATIONSHIPS
 from clinic_app.services import audit, changes
 from clinic_app.services.actor import Actor
@@ -21,6 +22,41 @@ from clinic_app.services.permissions import require
 
 PAYER_ID_RE = re.compile(r"^[A-Za-z0-9]{2,80}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
+# The claim filing indicator (X12 element 1032, the 837P's SBR09) in 005010X222A1's code list,
+# in the words a biller picks it by.
+FILING_INDICATORS = {
+    "CI": "Commercial insurance",
+    "BL": "Blue Cross/Blue Shield",
+    "MB": "Medicare Part B",
+    "MA": "Medicare Part A",
+    "16": "Medicare Advantage HMO (Medicare risk)",
+    "MC": "Medicaid",
+    "HM": "Health maintenance organisation (HMO)",
+    "12": "Preferred provider organisation (PPO)",
+    "13": "Point of service (POS)",
+    "14": "Exclusive provider organisation (EPO)",
+    "15": "Indemnity insurance",
+    "17": "Dental maintenance organisation",
+    "11": "Other non-federal program",
+    "CH": "TRICARE (CHAMPUS)",
+    "VA": "Veterans Affairs plan",
+    "FI": "Federal Employees Program",
+    "OF": "Other federal program",
+    "TV": "Title V",
+    "WC": "Workers' compensation",
+    "AM": "Automobile medical",
+    "LM": "Liability medical",
+    "DS": "Disability",
+    "ZZ": "Mutually defined",
+}
+
+
+def filing_indicator(code: str) -> str:
+    """A claim filing indicator from the list ('mb' -> 'MB'), or InvalidInput naming the choice."""
+    code = (code or "").strip().upper()
+    if code not in FILING_INDICATORS:
+        raise InvalidInput("Choose the claim filing indicator from the list (e.g. CI commercial, MB Medicare Part B).")
+    return code
 
 
 def parse_modifiers(text: str) -> str:
@@ -48,8 +84,11 @@ def parse_money(text: str | int) -> int:
     return cents
 
 
-def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, default_modifiers: str = "") -> Payer:
-    """Add an insurer; its payer id is the one its claims are addressed to."""
+def create_payer(
+    session: Session, *, actor: Actor, name: str, payer_id: str, default_modifiers: str = "", claim_filing_indicator: str = "CI",
+) -> Payer:
+    """Add an insurer; its payer id is the one its claims are addressed to, its claim filing
+    indicator the kind of plan its claims say it is (SBR09)."""
     for_write(session)
     require(actor.role, "billing.setup")
     name = (name or "").strip()
@@ -58,7 +97,8 @@ def create_payer(session: Session, *, actor: Actor, name: str, payer_id: str, de
         raise InvalidInput("Give the payer a name.")
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
-    payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers))
+    payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers),
+                  claim_filing_indicator=filing_indicator(claim_filing_indicator))
     session.add(payer)
     try:
         session.flush()
@@ -78,8 +118,10 @@ def list_payers(session: Session, *, actor: Actor) -> list[Payer]:
 
 def update_payer(
     session: Session, *, actor: Actor, payer_db_id: int, name: str, payer_id: str, default_modifiers: str = "", active: bool = True,
+    claim_filing_indicator: str | None = None,
 ) -> Payer:
-    """Change a payer's name, payer id, default modifiers, or stop using it (claims already made keep it)."""
+    """Change a payer's name, payer id, default modifiers, claim filing indicator (None: keep
+    it), or stop using it (claims already made keep it)."""
     for_write(session)
     require(actor.role, "billing.setup")
     payer = session.get(Payer, payer_db_id)
@@ -90,7 +132,9 @@ def update_payer(
         raise InvalidInput("Give the payer a name.")
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
+    indicator = payer.claim_filing_indicator if claim_filing_indicator is None else filing_indicator(claim_filing_indicator)
     payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
+    payer.claim_filing_indicator = indicator
     session.add(payer)
     try:
         session.flush()
@@ -146,58 +190,98 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
 
 COVERAGE_FIELDS = (
     "payer_id", "member_id", "group_number", "priority", "relationship", "subscriber_first_name",
-    "subscriber_last_name", "subscriber_birth_date", "address", "city", "state", "zip_code", "effective_from",
+    "subscriber_last_name", "subscriber_birth_date", "subscriber_sex", "address", "city", "state", "zip_code", "effective_from",
     "effective_to",
 )
 
 
-def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int, member_id: str, effective_from: dt.date,
-                      effective_to: dt.date | None, group_number: str, priority: int, relationship: str,
-                      subscriber_first_name: str, subscriber_last_name: str, subscriber_birth_date: dt.date | None,
-                      address: str, city: str, state: str, zip_code: str, ignore_id: int | None = None) -> dict:
-    """A coverage's values, cleaned, or InvalidInput naming what to fix (same rules for add and edit).
+class CoverageInvalid(InvalidInput):
+    """A coverage's fields that are wrong, all at once: ``problems`` maps each field (a name of
+    ``CoverageForm``) to what to fix; the message is all of them."""
+
+    # The order the forms show their fields in (and the alert lists the problems in).
+    ORDER = ("payer_id", "member_id", "group_number", "priority", "effective_from", "effective_to", "copay", "relationship",
+             "subscriber_first_name", "subscriber_last_name", "subscriber_birth_date", "subscriber_sex", "address", "city",
+             "state", "zip_code")
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        rank = {name: i for i, name in enumerate(self.ORDER)}
+        problems = dict(sorted(problems.items(), key=lambda item: rank.get(item[0], len(rank))))
+        super().__init__(" ".join(dict.fromkeys(problems.values())))
+        self.problems = problems
+
+
+def _checked_coverage(session: Session, *, patient_id: int | None, payer_id: int | None, member_id: str,
+                      effective_from: dt.date | None, effective_to: dt.date | None, group_number: str, priority: int | None,
+                      relationship: str, subscriber_first_name: str, subscriber_last_name: str,
+                      subscriber_birth_date: dt.date | None, address: str, city: str, state: str, zip_code: str,
+                      subscriber_sex: str = "unknown", ignore_id: int | None = None,
+                      problems: dict[str, str] | None = None) -> dict:
+    """A coverage's values, cleaned, or CoverageInvalid naming every field to fix (same rules for
+    add and edit). ``problems`` already found (a date that is not one) are reported with the rest.
 
     ``patient_id`` None checks a coverage for a patient not saved yet (registration): every
     rule but the overlap with the patient's other coverages, which they do not have."""
+    problems = dict(problems or {})
+
+    def problem(field: str, text: str) -> None:
+        problems.setdefault(field, text)
+
     if patient_id is not None and session.get(Patient, patient_id) is None:
         raise NotFound("That patient no longer exists.")
-    if session.get(Payer, payer_id) is None:
+    if payer_id is not None and session.get(Payer, payer_id) is None:
         raise NotFound("That payer no longer exists.")
+    if payer_id is None:
+        problem("payer_id", "Choose the insurer (payer) from the list.")
     member_id = (member_id or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9-]{2,40}", member_id):
-        raise InvalidInput("The member id is the letters and digits on the insurance card (2 to 40).")
+        problem("member_id", "The member id is the letters and digits on the insurance card (2 to 40).")
     if priority not in (1, 2):
-        raise InvalidInput("Coverage is primary (1) or secondary (2).")
+        problem("priority", "Coverage is primary (1) or secondary (2).")
     if relationship not in RELATIONSHIPS:
-        raise InvalidInput("The subscriber is the patient (self), a spouse, a parent (child) or other.")
+        problem("relationship", "The subscriber is the patient (self), a spouse, a parent (child) or other.")
     if effective_from is None:
-        raise InvalidInput("Enter the date the coverage starts.")
-    if effective_to is not None and effective_to < effective_from:
-        raise InvalidInput("The coverage ends before it starts; check the dates.")
-    if relationship != "self" and not (subscriber_first_name.strip() and subscriber_last_name.strip() and subscriber_birth_date):
-        raise InvalidInput("When the patient is not the subscriber, give the subscriber's name and birth date.")
+        problem("effective_from", "Enter the date the coverage starts.")
+    elif effective_to is not None and effective_to < effective_from:
+        problem("effective_to", "The coverage ends before it starts; check the dates.")
+    if relationship != "self":
+        given = {"subscriber_first_name": subscriber_first_name.strip(), "subscriber_last_name": subscriber_last_name.strip(),
+                 "subscriber_birth_date": subscriber_birth_date}
+        missing = [name for name, value in given.items() if not value and name not in problems]
+        if missing:  # said once, beside the first field missing
+            problem(missing[0], "When the patient is not the subscriber, give the subscriber's name and birth date.")
+    subscriber_sex = (subscriber_sex or "unknown").strip().lower()
+    if subscriber_sex not in SEXES:
+        problem("subscriber_sex", "Choose the subscriber's sex from the list (female, male, other or unknown).")
     state, zip_code = (state or "").strip().upper(), (zip_code or "").strip()
-    if (address or city or state or zip_code) and not (
-        address.strip() and city.strip() and re.fullmatch(r"[A-Z]{2}", state) and re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)
-    ):
-        raise InvalidInput("Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.")
+    if address or city or state or zip_code:
+        wrong = [name for name, ok in (
+            ("address", address.strip()), ("city", city.strip()), ("state", re.fullmatch(r"[A-Z]{2}", state)),
+            ("zip_code", re.fullmatch(r"[0-9]{5}([0-9]{4})?", zip_code)),
+        ) if not ok]
+        if wrong:
+            problem(wrong[0], "Give the subscriber's street, city, two-letter state and five- or nine-digit ZIP code.")
     far = dt.date.max
+    dates_ok = effective_from is not None and "effective_from" not in problems and "effective_to" not in problems
     for other in session.exec(
         select(Coverage).where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
-    ) if patient_id is not None else ():
+    ) if patient_id is not None and dates_ok and priority in (1, 2) else ():
         if other.id == ignore_id:
             continue
         if other.effective_from <= (effective_to or far) and effective_from <= (other.effective_to or far):
             word = "primary" if priority == 1 else "secondary"
-            raise InvalidInput(
-                f"The patient already has {word} coverage from {other.effective_from} "
-                f"to {other.effective_to or 'open end'}; end that one first."
-            )
+            problem("effective_from",
+                    f"The patient already has {word} coverage from {other.effective_from} "
+                    f"to {other.effective_to or 'open end'}; end that one first.")
+            break
+    if problems:
+        raise CoverageInvalid(problems)
     return {
         "payer_id": payer_id, "member_id": member_id, "group_number": group_number.strip()[:40], "priority": priority,
         "relationship": relationship, "subscriber_first_name": subscriber_first_name.strip()[:80],
         "subscriber_last_name": subscriber_last_name.strip()[:80], "subscriber_birth_date": subscriber_birth_date,
-        "effective_from": effective_from, "effective_to": effective_to,
+        "subscriber_sex": "unknown" if relationship == "self" else subscriber_sex, "effective_from": effective_from,
+        "effective_to": effective_to,
         "address": address.strip()[:55], "city": city.strip()[:30], "state": state, "zip_code": zip_code,
     }
 
@@ -217,25 +301,28 @@ def add_coverage(
     subscriber_first_name: str = "",
     subscriber_last_name: str = "",
     subscriber_birth_date: dt.date | None = None,
+    subscriber_sex: str = "unknown",
     address: str = "",
     city: str = "",
     state: str = "",
     zip_code: str = "",
     copay: str | int | None = None,
     now: dt.datetime | None = None,
+    problems: dict[str, str] | None = None,
 ) -> Coverage:
     """Record a patient's insurance; one primary and one secondary may overlap in time.
 
     The patient's unbilled visits in the coverage's dates are priced again from the
-    schedule that now applies (``repricing``), in the same transaction.
+    schedule that now applies (``repricing``), in the same transaction. ``problems`` already
+    found in the typed form (``coverage_fields``) are reported with the rules' (CoverageInvalid).
     """
     for_write(session)
     coverage = record_coverage(
         session, actor=actor, patient_id=patient_id, payer_id=payer_id, member_id=member_id, effective_from=effective_from,
         effective_to=effective_to, group_number=group_number, priority=priority, relationship=relationship,
         subscriber_first_name=subscriber_first_name, subscriber_last_name=subscriber_last_name,
-        subscriber_birth_date=subscriber_birth_date, address=address, city=city, state=state, zip_code=zip_code,
-        copay=copay,
+        subscriber_birth_date=subscriber_birth_date, subscriber_sex=subscriber_sex, address=address, city=city, state=state, zip_code=zip_code,
+        copay=copay, problems=problems,
     )
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(coverage.effective_from, coverage.effective_to)],
                         why="coverage added", now=now)
@@ -244,11 +331,13 @@ def add_coverage(
     return coverage
 
 
-def record_coverage(session: Session, *, actor: Actor, patient_id: int, copay: str | int | None = None, **fields) -> Coverage:
+def record_coverage(session: Session, *, actor: Actor, patient_id: int, copay: str | int | None = None,
+                    problems: dict[str, str] | None = None, **fields) -> Coverage:
     """Check and add a coverage inside the caller's transaction (audited; no re-pricing, no commit)."""
     require(actor.role, "coverage.edit")
-    values = _checked_coverage(session, patient_id=patient_id, **fields)
-    coverage = Coverage(patient_id=patient_id, **values, copay_cents=_copay_cents(copay))
+    copay_cents, found = _copay_problem(copay, problems)
+    values = _checked_coverage(session, patient_id=patient_id, problems=found, **fields)
+    coverage = Coverage(patient_id=patient_id, **values, copay_cents=copay_cents)
     session.add(coverage)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="coverage", entity_id=coverage.id, patient_id=patient_id)
@@ -261,6 +350,16 @@ def _copay_cents(copay: str | int | None) -> int | None:
     if cents is not None and cents > 100_000:
         raise InvalidInput("A copay is at most $1,000.00; check the amount.")
     return cents
+
+
+def _copay_problem(copay: str | int | None, problems: dict[str, str] | None) -> tuple[int | None, dict[str, str]]:
+    """The copay in cents and ``problems`` with the copay's own added, if it has one."""
+    found = dict(problems or {})
+    try:
+        return _copay_cents(copay), found
+    except InvalidInput as exc:
+        found.setdefault("copay", str(exc))
+        return None, found
 
 
 def _reprice(session: Session, *, actor: Actor, coverage: Coverage, spans, why: str, now: dt.datetime | None) -> list:
@@ -283,7 +382,8 @@ def _announce(session: Session, repriced: list) -> None:
 
 @dataclass
 class CoverageForm:
-    """A coverage as the desk types it: text as typed, dates as YYYY-MM-DD, the payer's row id."""
+    """A coverage as the desk types it: text as typed, dates as a date field sends them
+    (YYYY-MM-DD) or as a person types them (MM/DD/YYYY), the payer's row id."""
 
     payer_id: str = ""
     member_id: str = ""
@@ -293,6 +393,7 @@ class CoverageForm:
     subscriber_first_name: str = ""
     subscriber_last_name: str = ""
     subscriber_birth_date: str = ""
+    subscriber_sex: str = "unknown"
     address: str = ""
     city: str = ""
     state: str = ""
@@ -303,41 +404,58 @@ class CoverageForm:
 
 
 def typed_date(text: str, what: str, *, required: bool) -> dt.date | None:
-    """A date typed as YYYY-MM-DD (empty: None unless required), or InvalidInput naming it."""
+    """A date as a date field sends it (YYYY-MM-DD) or as typed (MM/DD/YYYY); empty: None unless
+    required; otherwise InvalidInput naming it in the format the field shows (month/day/year)."""
     text = (text or "").strip()
     if not text and not required:
         return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"Enter {what} as a date (YYYY-MM-DD).") from exc
+    for parse in (dt.date.fromisoformat, lambda s: dt.datetime.strptime(s, "%m/%d/%Y").date()):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise InvalidInput(f"Enter {what} as month/day/year, e.g. 03/01/2030." if text else f"Enter {what}.")
 
 
 def coverage_fields(form: CoverageForm) -> dict:
-    """``add_coverage``'s keyword values from a typed form, or InvalidInput naming what to fix
-    (the service then applies the coverage rules)."""
-    if not str(form.payer_id).strip().isdigit():
-        raise InvalidInput("Choose the insurer (payer) from the list.")
+    """``add_coverage``'s keyword values from a typed form. What cannot be read (a date that is
+    not one, no payer chosen) is left None and named in ``problems``, which the service reports
+    with every rule's problem at once (CoverageInvalid)."""
+    problems: dict[str, str] = {}
+
+    def date(name: str, what: str, *, required: bool) -> dt.date | None:
+        try:
+            return typed_date(getattr(form, name), what, required=required)
+        except InvalidInput as exc:
+            problems[name] = str(exc)
+            return None
+
+    payer = str(form.payer_id).strip()
+    if not payer.isdigit():
+        problems["payer_id"] = "Choose the insurer (payer) from the list."
     if str(form.priority) not in ("1", "2"):
-        raise InvalidInput("Coverage is primary (1) or secondary (2).")
+        problems["priority"] = "Coverage is primary (1) or secondary (2)."
     return {
-        "payer_id": int(form.payer_id), "member_id": form.member_id, "group_number": form.group_number,
-        "priority": int(form.priority), "relationship": form.relationship,
+        "payer_id": int(payer) if payer.isdigit() else None, "member_id": form.member_id, "group_number": form.group_number,
+        "priority": int(form.priority) if str(form.priority) in ("1", "2") else None, "relationship": form.relationship,
         "subscriber_first_name": form.subscriber_first_name, "subscriber_last_name": form.subscriber_last_name,
-        "subscriber_birth_date": typed_date(form.subscriber_birth_date, "the subscriber's date of birth", required=False),
+        "subscriber_birth_date": date("subscriber_birth_date", "the subscriber's date of birth", required=False),
+        "subscriber_sex": form.subscriber_sex or "unknown",
         "address": form.address, "city": form.city, "state": form.state, "zip_code": form.zip_code,
-        "effective_from": typed_date(form.effective_from, "the date the coverage starts", required=True),
-        "effective_to": typed_date(form.effective_to, "the coverage's last day", required=False),
+        "effective_from": date("effective_from", "the date the coverage starts", required=True),
+        "effective_to": date("effective_to", "the coverage's last day", required=False),
         "copay": form.copay.strip(),
+        "problems": problems,
     }
 
 
 def check_coverage_form(session: Session, *, form: CoverageForm) -> dict:
     """Every coverage rule that does not need the patient on file (registration checks the
-    coverage with the rest of the form before saving anything); the values to add."""
+    coverage with the rest of the form before saving anything), all problems at once
+    (CoverageInvalid); the values to add."""
     fields = coverage_fields(form)
-    _copay_cents(fields["copay"])
-    _checked_coverage(session, patient_id=None, **{k: v for k, v in fields.items() if k != "copay"})
+    _, problems = _copay_problem(fields["copay"], fields.pop("problems"))
+    _checked_coverage(session, patient_id=None, problems=problems, **{k: v for k, v in fields.items() if k != "copay"})
     return fields
 
 
@@ -400,7 +518,7 @@ def billing_profile(session: Session, *, location_id: int) -> BillingProfile | N
 
 def update_coverage(
     session: Session, *, actor: Actor, coverage_id: int, copay: str | int | None = "keep", active: bool | None = None,
-    now: dt.datetime | None = None, **fields,
+    now: dt.datetime | None = None, problems: dict[str, str] | None = None, **fields,
 ) -> list[str]:
     """Edit a coverage (any field of ``add_coverage``, the card's copay, or end it with
     ``active=False``), with the same checks as adding one; each change is kept in history.
@@ -418,9 +536,11 @@ def update_coverage(
     if unknown:
         raise InvalidInput(f"Unknown coverage field: {', '.join(sorted(unknown))}.")
     current = {name: getattr(coverage, name) for name in COVERAGE_FIELDS}
-    values = _checked_coverage(session, patient_id=coverage.patient_id, ignore_id=coverage.id, **{**current, **fields})
+    copay_cents, found = _copay_problem(None if copay == "keep" else copay, problems)
+    values = _checked_coverage(session, patient_id=coverage.patient_id, ignore_id=coverage.id, problems=found,
+                               **{**current, **fields})
     if copay != "keep":
-        values["copay_cents"] = _copay_cents(copay)
+        values["copay_cents"] = copay_cents
         current["copay_cents"] = coverage.copay_cents
     if active is not None:
         values["active"] = bool(active)

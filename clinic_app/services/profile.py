@@ -118,6 +118,7 @@ def demographics(patient: Patient) -> list[tuple[str, str]]:
     return [
         ("MRN", patient.mrn),
         ("Date of birth", patient.birth_date.isoformat()),
+        ("Sex", patient.sex.title() if patient.sex in ("female", "male", "other") else "unknown (not recorded)"),
         ("Phone", patient.phone or "none on file"),
         ("Email", patient.email or "none on file"),
         ("Address", address or "none on file"),

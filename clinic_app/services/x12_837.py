@@ -44,6 +44,19 @@ DEFAULT_TAXONOMY = "225100000X"
 # PAT01 individual relationship codes (the patient is the subscriber's ...).
 PAT_RELATIONSHIP = {"spouse": "01", "child": "19", "other": "G8"}
 SBR_RELATIONSHIP = {"spouse": "01", "child": "19", "other": "G8"}
+# DMG03 from the administrative sex on file (Patient.sex, Coverage.subscriber_sex): the guide
+# allows F, M and U (unknown); "other" has no code of its own and is sent as U.
+DMG_SEX = {"female": "F", "male": "M"}
+
+
+def dmg_sex(sex: str | None) -> str:
+    """The 837P's DMG03 for an administrative sex: F, M or U."""
+    return DMG_SEX.get((sex or "").lower(), "U")
+
+
+def filing_indicator(payer: Payer) -> str:
+    """SBR09: the payer's claim filing indicator (CI, commercial, when none is set)."""
+    return payer.claim_filing_indicator or "CI"
 
 _UNSAFE = re.compile(r"[^A-Z0-9 .,&'/#-]")
 
@@ -94,14 +107,14 @@ def _subscriber_loop(seg: _Segments, session: Session, claim: Claim, coverage: C
     if coverage.relationship == "self":
         seg.add("NM1", "IL", "1", clean(patient.last_name), clean(patient.first_name, 35), "", "", "", "MI", clean(coverage.member_id, 80))
         _address(seg, coverage)
-        seg.add("DMG", "D8", _d8(patient.birth_date), "U")
+        seg.add("DMG", "D8", _d8(patient.birth_date), dmg_sex(patient.sex))
     else:
         seg.add(
             "NM1", "IL", "1", clean(coverage.subscriber_last_name), clean(coverage.subscriber_first_name, 35), "", "", "",
             "MI", clean(coverage.member_id, 80),
         )
         _address(seg, coverage)
-        seg.add("DMG", "D8", _d8(coverage.subscriber_birth_date), "U")
+        seg.add("DMG", "D8", _d8(coverage.subscriber_birth_date), dmg_sex(coverage.subscriber_sex))
     seg.add("NM1", "PR", "2", clean(payer.name), "", "", "", "", "PI", clean(payer.payer_id, 80))
 
 
@@ -118,7 +131,8 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
     subscriber_hl = hl
     seg.add("HL", str(subscriber_hl), str(parent_hl), "22", "0" if self_insured else "1")
     # 2000B: the payer this claim goes to is primary, or secondary after the primary paid.
-    seg.add("SBR", "S" if claim.primary_claim_id else "P", "18" if self_insured else "", clean(coverage.group_number, 50), "", "", "", "", "", "CI")
+    seg.add("SBR", "S" if claim.primary_claim_id else "P", "18" if self_insured else "", clean(coverage.group_number, 50), "", "", "", "", "",
+            filing_indicator(payer))
     _subscriber_loop(seg, session, claim, coverage, patient, payer)
     if not self_insured:
         hl += 1
@@ -126,7 +140,7 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
         seg.add("PAT", PAT_RELATIONSHIP[coverage.relationship])
         seg.add("NM1", "QC", "1", clean(patient.last_name), clean(patient.first_name, 35))
         _address(seg, coverage)
-        seg.add("DMG", "D8", _d8(patient.birth_date), "U")
+        seg.add("DMG", "D8", _d8(patient.birth_date), dmg_sex(patient.sex))
 
     frequency = claim.frequency
     seg.add("CLM", clean(claim.number, 38), amount(claim.total_cents), "", "", f"11:B:{frequency}", "Y", "A", "Y", "Y")
@@ -146,7 +160,7 @@ def _claim_loops(seg: _Segments, session: Session, claim: Claim, hl: int, parent
         other_payer = session.get(Payer, other.payer_id)
         seg.add("SBR", "P" if claim.primary_claim_id else "S",
                 "18" if other.relationship == "self" else SBR_RELATIONSHIP[other.relationship],
-                clean(other.group_number, 50), "", "", "", "", "", "CI")
+                clean(other.group_number, 50), "", "", "", "", "", filing_indicator(other_payer))
         if prior is not None:
             _cas(seg, prior.claim_adjustments)  # 2320 claim-level adjustments
             seg.add("AMT", "D", amount(prior.paid_cents))  # what the primary paid

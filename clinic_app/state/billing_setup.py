@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 import reflex as rx
 from sqlmodel import select
@@ -17,6 +16,8 @@ from clinic_app.state.common import Option, in_db, money
 
 SELF_PAY = "self"
 RELATIONSHIP_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}
+FILING_OPTIONS = [Option(value=code, label=f"{code}: {words}") for code, words in payers.FILING_INDICATORS.items()]
+SEX_OPTIONS = [Option(value=v, label=v.title()) for v in ("female", "male", "other", "unknown")]
 
 # Every typed field of the page and its longest accepted text (forged payloads are cut).
 FIELDS = {
@@ -28,12 +29,22 @@ FIELDS = {
 }
 
 
+# The coverage form's fields on this page, by the name of payers.CoverageForm's field.
+COVERAGE_INPUTS = {
+    "payer_id": "cov_payer", "member_id": "cov_member", "group_number": "cov_group", "priority": "cov_priority",
+    "relationship": "cov_relationship", "subscriber_first_name": "cov_first", "subscriber_last_name": "cov_last",
+    "subscriber_birth_date": "cov_birth", "subscriber_sex": "cov_sex", "address": "cov_street", "city": "cov_city",
+    "state": "cov_state", "zip_code": "cov_zip", "effective_from": "cov_from", "effective_to": "cov_to",
+}
+
+
 @dataclasses.dataclass
 class PayerRow:
     id: int
     name: str
     code: str
     modifiers: str
+    filing: str
     status: str
     edit_label: str
 
@@ -58,16 +69,6 @@ class CoverageRow:
     end_label: str
 
 
-def _date(text: str, what: str, *, required: bool = True) -> dt.date | None:
-    text = (text or "").strip()
-    if not text and not required:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput(f"Enter the {what} as a date (YYYY-MM-DD).") from exc
-
-
 class BillingSetupState(rx.State):
     """Payers, fee schedules, billing profiles and patients' coverage."""
 
@@ -84,6 +85,17 @@ class BillingSetupState(rx.State):
     location_id: str = ""
     payer_form_id: int = 0
     payer_active: bool = True
+    payer_filing: str = "CI"
+    filing_options: list[Option] = FILING_OPTIONS
+    sex_options: list[Option] = SEX_OPTIONS
+    priority_options: list[Option] = [Option(value="1", label="Primary"), Option(value="2", label="Secondary")]
+    relationship_options: list[Option] = [
+        Option(value="self", label="The patient"), Option(value="spouse", label="The patient's spouse"),
+        Option(value="child", label="The patient's parent (patient is a child)"), Option(value="other", label="Someone else"),
+    ]
+    cov_sex: str = "unknown"
+    # What is wrong with each field of the coverage form (by the page's field name), all at once.
+    cov_problems: dict[str, str] = {}
     coverage_rows: list[CoverageRow] = []
     cov_patient: str = ""
     cov_payer: str = ""
@@ -138,6 +150,11 @@ class BillingSetupState(rx.State):
     def set_form(self, field: str, value: str):
         if field in FIELDS:
             setattr(self, field, str(value)[: FIELDS[field]])
+            self._fixed(field)
+
+    def _fixed(self, field: str) -> None:
+        if field in self.cov_problems:
+            self.cov_problems = {k: v for k, v in self.cov_problems.items() if k != field}
 
     # -- payers -------------------------------------------------------------------------
     async def _load_payers(self) -> None:
@@ -145,6 +162,7 @@ class BillingSetupState(rx.State):
         rows = await in_db(lambda s: payers.list_payers(s, actor=actor))
         self.payer_rows = [
             PayerRow(id=p.id, name=p.name, code=p.payer_id, modifiers=p.default_modifiers.replace(",", ", "),
+                     filing=f"{p.claim_filing_indicator}: {payers.FILING_INDICATORS.get(p.claim_filing_indicator, '')}",
                      status="Active" if p.active else "Not used", edit_label=f"Edit payer {p.name}")
             for p in rows
         ]
@@ -165,12 +183,14 @@ class BillingSetupState(rx.State):
             return self._fail("payers", exc)
         self.payer_form_id, self.payer_name, self.payer_code = payer.id, payer.name, payer.payer_id
         self.payer_modifiers, self.payer_active = payer.default_modifiers.replace(",", " "), payer.active
+        self.payer_filing = payer.claim_filing_indicator
         self._done("payers", f"Editing {payer.name}; change the fields and save.")
         return None
 
     @rx.event
     def new_payer(self):
         self.payer_form_id, self.payer_name, self.payer_code, self.payer_modifiers, self.payer_active = 0, "", "", "", True
+        self.payer_filing = "CI"
         self.message = ""
 
     @rx.event
@@ -178,19 +198,24 @@ class BillingSetupState(rx.State):
         self.payer_active = bool(value)
 
     @rx.event
+    def set_payer_filing(self, value: str):
+        # Anything off the list is kept as typed for the service to refuse by name.
+        self.payer_filing = str(value)[:2]
+
+    @rx.event
     async def save_payer(self):
         try:
             actor = await current_actor(self, "billing.setup")
-            name, code, modifiers = self.payer_name, self.payer_code, self.payer_modifiers
+            name, code, modifiers, filing = self.payer_name, self.payer_code, self.payer_modifiers, self.payer_filing
             if self.payer_form_id:
                 payer_db_id, active = as_id(self.payer_form_id), self.payer_active
                 payer = await in_db(lambda s: payers.update_payer(
                     s, actor=actor, payer_db_id=payer_db_id, name=name, payer_id=code, default_modifiers=modifiers,
-                    active=active,
+                    active=active, claim_filing_indicator=filing,
                 ))
             else:
                 payer = await in_db(lambda s: payers.create_payer(
-                    s, actor=actor, name=name, payer_id=code, default_modifiers=modifiers,
+                    s, actor=actor, name=name, payer_id=code, default_modifiers=modifiers, claim_filing_indicator=filing,
                 ))
             await self._load_payers()
         except ClinicError as exc:
@@ -320,44 +345,44 @@ class BillingSetupState(rx.State):
     def set_cov_choice(self, field: str, value: str):
         choices = {
             "cov_payer": {o.value for o in self.payer_options}, "cov_priority": {"1", "2"},
-            "cov_relationship": set(RELATIONSHIP_LABELS),
+            "cov_relationship": set(RELATIONSHIP_LABELS), "cov_sex": {o.value for o in SEX_OPTIONS},
         }
         if field in choices and value in choices[field]:
             setattr(self, field, value)
+            self._fixed(field)
 
     @rx.event
     async def add_coverage(self):
+        """Add the coverage; every field that is wrong is named beside it, all at once."""
+        self.cov_problems = {}
         try:
             actor = await current_actor(self, "coverage.edit")
             if not self._cov_patient_id:
                 raise InvalidInput("Find the patient first.")
             if not self.cov_payer:
                 raise InvalidInput("Add a payer first.")
-            coverage = {
-                "patient_id": self._cov_patient_id, "payer_id": as_id(self.cov_payer),
-                "member_id": self.cov_member, "group_number": self.cov_group, "priority": int(self.cov_priority),
-                "relationship": self.cov_relationship,
-                "effective_from": _date(self.cov_from, "date the coverage starts"),
-                "effective_to": _date(self.cov_to, "date the coverage ends", required=False),
-                "subscriber_first_name": self.cov_first, "subscriber_last_name": self.cov_last,
-                "subscriber_birth_date": _date(self.cov_birth, "subscriber's birth date", required=False),
-                "address": self.cov_street, "city": self.cov_city, "state": self.cov_state, "zip_code": self.cov_zip,
-            }
-            await in_db(lambda s: payers.add_coverage(s, actor=actor, **coverage))
+            patient_id = self._cov_patient_id
+            form = payers.CoverageForm(**{name: getattr(self, field) for name, field in COVERAGE_INPUTS.items()})
+            await in_db(lambda s: payers.add_coverage(s, actor=actor, patient_id=patient_id, **payers.coverage_fields(form)))
             await self._load_coverage()
+        except payers.CoverageInvalid as exc:
+            # Each beside its field, and all of them in the one alert (as registration does).
+            self.cov_problems = {COVERAGE_INPUTS[name]: text for name, text in exc.problems.items() if name in COVERAGE_INPUTS}
+            return self._fail("coverage", InvalidInput(f"Please correct: {exc}"))
         except ClinicError as exc:
             return self._fail("coverage", exc)
         self._done("coverage", f"Coverage added for {self.cov_patient}.")
         for name in ("cov_member", "cov_group", "cov_first", "cov_last", "cov_birth", "cov_street", "cov_city", "cov_state",
                      "cov_zip", "cov_from", "cov_to"):
             setattr(self, name, "")
+        self.cov_sex = "unknown"
         return None
 
     @rx.event
     async def end_coverage(self, coverage_id: int):
         try:
             actor = await current_actor(self, "coverage.edit")
-            end = _date(self.cov_end, "last day of coverage (under the list)")
+            end = payers.typed_date(self.cov_end, "the last day of coverage (under the list)", required=True)
             wanted = as_id(coverage_id)
             await in_db(lambda s: payers.end_coverage(s, actor=actor, coverage_id=wanted, effective_to=end))
             await self._load_coverage()

@@ -18,6 +18,7 @@ from clinic_app.services import eligibility, patients, payers, profile, repricin
 from clinic_app.services.actor import Actor
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.profile import CoverageLine, MoneyLine, VisitLine
+from clinic_app.state import billing_setup
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.screen import FAILED, Screen, Section
@@ -139,6 +140,9 @@ COVERAGE_TEXT = {
 RELATIONSHIPS = [Option(value="self", label="The patient"), Option(value="spouse", label="Spouse"),
                  Option(value="child", label="Child of the subscriber"), Option(value="other", label="Other")]
 PRIORITIES = [Option(value="1", label="Primary"), Option(value="2", label="Secondary")]
+SEXES = billing_setup.SEX_OPTIONS
+# The coverage form's fields here (named as on billing set-up, plus the card's copay).
+COVERAGE_INPUTS = {**billing_setup.COVERAGE_INPUTS, "copay": "cov_copay"}
 
 
 class ProfileCoverage(Section, ProfileState):
@@ -147,6 +151,9 @@ class ProfileCoverage(Section, ProfileState):
     rows: list[CoverageLine] = []
     payer_options: list[Option] = []
     relationships: list[Option] = RELATIONSHIPS
+    sexes: list[Option] = SEXES
+    # What is wrong with each field of the form (by its state field), all at once, beside it.
+    problems: dict[str, str] = {}
     priorities: list[Option] = PRIORITIES
     form_open: bool = False
     editing_id: int = 0
@@ -154,6 +161,7 @@ class ProfileCoverage(Section, ProfileState):
     cov_payer: str = ""
     cov_priority: str = "1"
     cov_relationship: str = "self"
+    cov_sex: str = "unknown"
     cov_member: str = ""
     cov_group: str = ""
     cov_first: str = ""
@@ -188,18 +196,37 @@ class ProfileCoverage(Section, ProfileState):
     def set_text(self, name: str, value: str):
         if name in COVERAGE_TEXT:
             setattr(self, name, str(value)[: COVERAGE_TEXT[name]])
+            self._fixed(name)
 
     @rx.event
     def set_choice(self, name: str, value: str):
         choices = {"cov_payer": {o.value for o in self.payer_options}, "cov_priority": {"1", "2"},
-                   "cov_relationship": {o.value for o in RELATIONSHIPS}}
+                   "cov_relationship": {o.value for o in RELATIONSHIPS}, "cov_sex": {o.value for o in SEXES}}
         if name in choices and value in choices[name]:
             setattr(self, name, value)
+            self._fixed(name)
+
+    def _fixed(self, name: str) -> None:
+        if name in self.problems:
+            self.problems = {k: v for k, v in self.problems.items() if k != name}
+
+    def _clear(self) -> None:
+        super()._clear()
+        self.problems = {}
+
+    def _fail(self, exc: Exception | str) -> None:
+        """A coverage refused for its fields: each one's problem beside it, and all in the alert."""
+        problems = {COVERAGE_INPUTS[k]: v for k, v in getattr(exc, "problems", {}).items() if k in COVERAGE_INPUTS}
+        if not isinstance(exc, payers.CoverageInvalid) or not problems:
+            super()._fail(exc)
+            return
+        self.problems = problems
+        super()._fail(f"Please correct: {exc}")  # all of them in the alert too, as registration does
 
     def _fill(self, **values: str) -> None:
         blank = dict.fromkeys(COVERAGE_TEXT, "")
         blank.update(cov_payer=self.payer_options[0].value if self.payer_options else "", cov_priority="1",
-                     cov_relationship="self", cov_from=today_at(self._tz).isoformat())
+                     cov_relationship="self", cov_sex="unknown", cov_from=today_at(self._tz).isoformat())
         blank.update(values)
         for name, value in blank.items():
             setattr(self, name, value)
@@ -234,7 +261,8 @@ class ProfileCoverage(Section, ProfileState):
         self._fill(
             cov_payer=str(c.payer_id), cov_priority=str(c.priority), cov_relationship=c.relationship, cov_member=c.member_id,
             cov_group=c.group_number, cov_first=c.subscriber_first_name, cov_last=c.subscriber_last_name,
-            cov_birth=c.subscriber_birth_date.isoformat() if c.subscriber_birth_date else "", cov_street=c.address,
+            cov_birth=c.subscriber_birth_date.isoformat() if c.subscriber_birth_date else "", cov_sex=c.subscriber_sex,
+            cov_street=c.address,
             cov_city=c.city, cov_state=c.state, cov_zip=c.zip_code, cov_from=c.effective_from.isoformat(),
             cov_to=c.effective_to.isoformat() if c.effective_to else "",
             cov_copay="" if c.copay_cents is None else f"{c.copay_cents / 100:.2f}",
@@ -250,13 +278,14 @@ class ProfileCoverage(Section, ProfileState):
         return payers.CoverageForm(
             payer_id=self.cov_payer, member_id=self.cov_member, group_number=self.cov_group, priority=self.cov_priority,
             relationship=self.cov_relationship, subscriber_first_name=self.cov_first, subscriber_last_name=self.cov_last,
-            subscriber_birth_date=self.cov_birth, address=self.cov_street, city=self.cov_city, state=self.cov_state,
+            subscriber_birth_date=self.cov_birth, subscriber_sex=self.cov_sex, address=self.cov_street, city=self.cov_city, state=self.cov_state,
             zip_code=self.cov_zip, effective_from=self.cov_from, effective_to=self.cov_to, copay=self.cov_copay,
         )
 
     @rx.event
     async def save(self):
         """Add the coverage, or save the one being edited; unbilled visits it covers are re-priced."""
+        self.problems = {}
         form, patient_id, editing = self._form(), self.patient_id, self.editing_id
         now = utcnow()
 

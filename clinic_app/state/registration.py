@@ -22,7 +22,7 @@ MAX_FIELD = 200
 # payer: none). Each key is a field of payers.CoverageForm.
 COVERAGE_KEYS = {
     "payer": "payer_id", "member": "member_id", "group": "group_number", "relationship": "relationship",
-    "first": "subscriber_first_name", "last": "subscriber_last_name", "birth": "subscriber_birth_date",
+    "first": "subscriber_first_name", "last": "subscriber_last_name", "birth": "subscriber_birth_date", "sex": "subscriber_sex",
     "street": "address", "city": "city", "state": "state", "zip": "zip_code", "from": "effective_from", "copay": "copay",
 }
 NO_PAYER = "none"
@@ -34,7 +34,7 @@ def _blank(today: str = "") -> dict[str, str]:
     form.update({f"consent_{kind}": "" for kind in CONSENTS})
     for n in (1, 2):
         form.update({f"cov{n}_{key}": "" for key in COVERAGE_KEYS})
-        form.update({f"cov{n}_payer": NO_PAYER, f"cov{n}_relationship": "self", f"cov{n}_from": today})
+        form.update({f"cov{n}_payer": NO_PAYER, f"cov{n}_relationship": "self", f"cov{n}_from": today, f"cov{n}_sex": "unknown"})
     return form
 
 
@@ -53,6 +53,14 @@ def _prefill(text: str) -> dict[str, str]:
     if len(words) >= 2:
         return {"first_name": words[0].title(), "last_name": " ".join(words[1:]).title()}
     return {"last_name": words[0].title()}
+
+
+def _with_coverage_fields(exc: RegistrationInvalid) -> dict[str, str]:
+    """The form's problems, with each wrong insurance field's own beside it (cov<n>_<key>)."""
+    key_of = {field: key for key, field in COVERAGE_KEYS.items()}
+    beside = {f"cov{n}_{key_of[field]}": text for n, fields in exc.coverage_problems.items()
+              for field, text in fields.items() if field in key_of}
+    return {**exc.problems, **beside}
 
 
 @dataclasses.dataclass
@@ -217,7 +225,7 @@ class RegistrationState(rx.State):
 
             changed, label = await in_db(work)
         except RegistrationInvalid as exc:
-            self.problems, self.message = exc.problems, str(exc)
+            self.problems, self.message = _with_coverage_fields(exc), str(exc)
             return None
         except ClinicError as exc:
             self.message = str(exc)
@@ -300,7 +308,7 @@ class RegistrationState(rx.State):
 
             patient_id, label = await in_db(work)
         except RegistrationInvalid as exc:
-            self.problems = exc.problems
+            self.problems = _with_coverage_fields(exc)
             self.message = str(exc)
             self.duplicate = False
             return

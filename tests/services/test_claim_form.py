@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+
+import pypdf
 import pytest
 from sqlmodel import select
 
-from clinic_app.models import AuditLog, Patient, Provider
-from clinic_app.services import claim_form, claims
+from clinic_app.models import AuditLog, Location, Patient, Provider
+from clinic_app.services import claim_form, claims, payers
 from clinic_app.services.errors import NotAllowed, NotFound
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.test_statements import pdf_text
@@ -40,7 +44,7 @@ def test_claim_form_carries_the_claims_boxes_and_figures(session, clinic):
     # 25, 28, 33, 33a: EIN, total, billing provider and its NPI.
     assert "25 Federal tax I.D. number (EIN)\n123456789\n" in text
     assert "28 Total charge\n$197.00\n" in text and claim.total_cents == 19700
-    assert "Test Clinic PT LLC, 1 Main St, Springfield, IL 62701" in text
+    assert "33 Billing provider info & ph #\nTest Clinic PT LLC\n1 Main St\nSpringfield, IL 62701\n" in text
     assert text.endswith("33a Billing provider NPI\n1245319599")
 
 
@@ -68,3 +72,59 @@ def test_recent_claims_list_each_claim_for_printing_newest_first(session, clinic
     assert [r["claim_id"] for r in claims.recent_claims(session, actor=clinic.biller, limit=1)] == [second.id]
     with pytest.raises(NotAllowed):
         claims.recent_claims(session, actor=clinic.reception)
+
+
+def _read(pdf: bytes) -> str:
+    """The PDF's text as a reader (pypdf) extracts it."""
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_claim_form_names_the_patient_the_facility_and_the_providers(session, clinic):
+    payer = set_up_billing(session, clinic)
+    payers.update_payer(session, actor=clinic.biller, payer_db_id=payer.id, name=payer.name, payer_id=payer.payer_id,
+                        default_modifiers="GP", claim_filing_indicator="MB")
+    location = session.get(Location, clinic.location.id)
+    location.address = "40 Harbor Rd, Springfield, IL 62704"
+    patient = session.get(Patient, clinic.patients[0].id)
+    patient.sex, patient.address_line, patient.city, patient.region, patient.postal_code = (
+        "female", "12 Elm St, Apt 3", "Hartford", "CT", "061011234")
+    patient.phone = "(860) 555-0142"
+    session.add_all([location, patient])
+    session.commit()
+    cover(session, clinic, payer)
+    claim = claimed_visit(session, clinic)
+    made_on = claim.created_at.astimezone(dt.timezone(dt.timedelta(0))).date()
+
+    text = _read(claim_form.claim_form_pdf(session, actor=clinic.biller, claim_id=claim.id))
+
+    assert "1 Insurance type\nMedicare" in text  # from the payer's filing indicator MB
+    assert "2 Patient's name (last, first)\nDiaz, Cara" in text
+    assert "3 Patient's birth date, sex\n01/01/1980   Sex: F" in text
+    assert "5 Patient's address\n12 Elm St, Apt 3\nHartford, CT 06101" in text
+    assert "7 Insured's address\nSame as the patient" in text
+    assert "5 Patient's telephone\n(860) 555-0142" in text
+    assert "Claim filing indicator (837P SBR09)\nMB" in text
+    date = claim.service_date.strftime("%m/%d/%Y")
+    assert f"\n{date} 11 97110 GP A $77.00 2 1234567893\n" in text  # 24A date, 24B place of service (office), 24D code
+    assert "31 Signature of physician or supplier, date\nAnn Able, PT\nSigned on file " in text
+    signed = text.split("Signed on file ", 1)[1][:10]
+    assert abs((dt.datetime.strptime(signed, "%m/%d/%Y").date() - made_on).days) <= 1  # in the location's zone
+    assert "32 Service facility location\nTest Clinic\n40 Harbor Rd\nSpringfield, IL 62704" in text
+    assert "33 Billing provider info & ph #\nTest Clinic PT LLC\n1 Main St\nSpringfield, IL 62701" in text
+    assert "32a Service facility NPI\n1245319599" in text
+
+
+def test_box_3_leaves_the_sex_blank_when_it_is_not_female_or_male(session, clinic):
+    payer = set_up_billing(session, clinic)
+    patient = session.get(Patient, clinic.patients[0].id)
+    patient.sex = "unknown"
+    session.add(patient)
+    session.commit()
+    cover(session, clinic, payer, relationship="spouse", subscriber_first_name="Dan", subscriber_last_name="Diaz",
+          subscriber_birth_date=dt.date(1978, 2, 3), address="9 Elm St", city="Springfield", state="IL", zip_code="62701")
+    claim = claimed_visit(session, clinic)
+    text = _read(claim_form.claim_form_pdf(session, actor=clinic.biller, claim_id=claim.id))
+    assert "3 Patient's birth date, sex\n01/01/1980\n" in text and "Sex:" not in text
+    assert "1 Insurance type\nGroup health plan" in text  # a commercial payer (CI)
+    assert "7 Insured's address\n9 Elm St\nSpringfield, IL 62701" in text
+    assert "4 Insured's name (last, first)\nDiaz, Dan" in text

@@ -63,9 +63,9 @@ def test_registration_with_wrong_insurance_lists_every_problem_and_saves_nothing
         "coverage_2": "Secondary insurance: When the patient is not the subscriber, give the subscriber's name and birth date.",
     }
     with pytest.raises(RegistrationInvalid) as refused:
-        register_patient(session, actor=clinic.reception, now=NOW, form=_form(_cover(acme, effective_from="01/02/2030")))
-    assert refused.value.problems == {
-        "coverage_1": "Primary insurance: Enter the date the coverage starts as a date (YYYY-MM-DD)."}
+        register_patient(session, actor=clinic.reception, now=NOW, form=_form(_cover(acme, effective_from="02/30/2030")))
+    assert refused.value.problems == {  # in the format the date field shows
+        "coverage_1": "Primary insurance: Enter the date the coverage starts as month/day/year, e.g. 03/01/2030."}
     assert session.exec(select(func.count()).select_from(Patient)).one() == before
     assert session.exec(select(Coverage)).all() == []
 
