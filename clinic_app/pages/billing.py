@@ -4,13 +4,20 @@ import reflex as rx
 
 from clinic_app.components.layout import frame, message_box
 from clinic_app.components.status_badge import status_badge
-from clinic_app.state.billing import BillingQueueState
+from clinic_app.state.billing import BillingQueueState, ReopenSection
 
 
 def _row(row) -> rx.Component:
+    insured = row.coverage != ""
+    bill = rx.button(row.bill_text, on_click=BillingQueueState.ask_bill(row.id), aria_label=row.bill_label,
+                     variant=rx.cond(insured, "soft", "solid"))
     return rx.table.row(
         rx.table.cell(row.service_date, " ", row.time_label),
-        rx.table.cell(row.patient_name, rx.text(row.mrn, size="1", color_scheme="gray")),
+        rx.table.cell(
+            row.patient_name,
+            rx.text(row.mrn, size="1", color_scheme="gray"),
+            rx.text(rx.cond(insured, "Insured: " + row.coverage, "Self-pay: no coverage on the date of service"), size="1"),
+        ),
         rx.table.cell(row.provider_name),
         rx.table.cell(
             rx.foreach(
@@ -22,10 +29,11 @@ def _row(row) -> rx.Component:
         rx.table.cell(status_badge("ready_to_bill", row.status_label)),
         rx.table.cell(
             rx.hstack(
-                rx.button("Create claim", on_click=BillingQueueState.create_claim(row.id), aria_label=row.claim_label),
-                rx.button("Mark billed", on_click=BillingQueueState.mark_billed(row.id), aria_label=row.bill_label,
-                          variant="soft", title="Bill the patient directly (self-pay)"),
+                # A covered visit is claimed; billing it to the patient asks why (in the dialog).
+                rx.cond(insured, rx.button("Create claim", on_click=BillingQueueState.create_claim(row.id), aria_label=row.claim_label)),
+                bill,
                 spacing="2",
+                wrap="wrap",
             )
         ),
         class_name="queue-row",
@@ -64,6 +72,8 @@ def billing_page() -> rx.Component:
             width="100%",
         ),
         rx.button("Create claims for all ready visits", on_click=BillingQueueState.create_all_claims, variant="outline", margin_top="8px"),
+        _bill_dialog(),
+        _billed_section(),
         _claims_section(),
         _recent_claims_section(),
         _denials_section(),
@@ -328,4 +338,90 @@ def _corrections() -> rx.Component:
             align="end", spacing="3", wrap="wrap",
         ),
         spacing="2", width="100%", aria_label="Correct the account", role="group",
+    )
+
+
+def _bill_dialog() -> rx.Component:
+    s = BillingQueueState
+    insured = s.bill_coverage != ""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(s.bill_title),
+            rx.alert_dialog.description(
+                rx.cond(
+                    insured,
+                    s.bill_coverage + " covers this visit on its date of service: it is normally claimed. "
+                    "Billing the patient puts the whole charge on the patient's account instead; say why.",
+                    "The patient has no coverage on the date of service: the charge goes on the patient's account.",
+                ),
+                size="2",
+            ),
+            rx.vstack(
+                rx.el.label(rx.cond(insured, "Why the patient pays (required)", "Note (optional)"), html_for="bill-reason"),
+                rx.input(id="bill-reason", value=s.bill_reason, on_change=lambda v: s.set_typed("bill_reason", v), width="100%",
+                         placeholder=rx.cond(insured, "e.g. the patient asked not to use her insurance", "")),
+                rx.cond(s.bill_problem != "", rx.callout(s.bill_problem, color_scheme="red", role="alert", size="1")),
+                spacing="1", margin_top="12px", width="100%",
+            ),
+            rx.flex(
+                rx.button("Keep in the queue", on_click=s.close_bill, variant="soft", color_scheme="gray"),
+                rx.button(s.bill_button, on_click=s.confirm_bill, color_scheme="red"),
+                gap="3", margin_top="16px", justify="end", wrap="wrap",
+            ),
+            max_width="480px",
+        ),
+        open=s.bill_id != 0,
+        on_open_change=s.bill_open_change,
+    )
+
+
+def _reopen_dialog() -> rx.Component:
+    s = ReopenSection
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(s.reopen_title),
+            rx.alert_dialog.description(s.reopen_words, size="2"),
+            rx.vstack(
+                rx.el.label("Why the visit is reopened (required)", html_for="reopen-reason"),
+                rx.input(id="reopen-reason", value=s.reopen_reason, on_change=s.set_reopen_reason, width="100%",
+                         placeholder="e.g. insurance card found after billing"),
+                rx.cond(s.reopen_problem != "", rx.callout(s.reopen_problem, color_scheme="red", role="alert", size="1")),
+                spacing="1", margin_top="12px", width="100%",
+            ),
+            rx.flex(
+                rx.button("Keep it billed", on_click=s.close_reopen, variant="soft", color_scheme="gray"),
+                rx.button("Reverse the charge and reopen", on_click=s.confirm_reopen, color_scheme="red"),
+                gap="3", margin_top="16px", justify="end", wrap="wrap",
+            ),
+            max_width="480px",
+        ),
+        open=s.reopen_id != 0,
+        on_open_change=s.reopen_open_change,
+    )
+
+
+def _billed_section() -> rx.Component:
+    s = ReopenSection
+    headers = ("Date of service", "Patient", "Billed to the patient", "Coverage on that date", "Action")
+    return rx.el.section(
+        rx.heading("Billed to patients (self-pay)", size="4", margin_top="24px", margin_bottom="8px"),
+        message_box(s.message, s.message_is_error),
+        rx.cond(
+            s.billed.length() == 0,
+            rx.text("No visits of this location are billed to the patient.", color_scheme="gray", size="2"),
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
+                rx.table.body(rx.foreach(s.billed, lambda r: rx.table.row(
+                    rx.table.cell(r.service_date),
+                    rx.table.cell(r.patient_name, rx.text(r.mrn, size="1", color_scheme="gray")),
+                    rx.table.cell("$", r.billed),
+                    rx.table.cell(rx.cond(r.coverage != "", r.coverage, "none")),
+                    rx.table.cell(rx.button("Reopen for billing", on_click=s.ask_reopen(r.id), aria_label=r.reopen_label,
+                                            variant="soft")),
+                ))),
+                width="100%",
+            ),
+        ),
+        _reopen_dialog(),
+        aria_label="Billed to patients",
     )

@@ -16,6 +16,7 @@ from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
 from clinic_app.state.live_push import client_token
+from clinic_app.state.screen import Section
 
 
 @dataclasses.dataclass
@@ -37,6 +38,8 @@ class QueueRow:
     status_label: str
     total: str
     charges: list[ChargeLine]
+    coverage: str
+    bill_text: str
     bill_label: str
     claim_label: str
 
@@ -118,15 +121,16 @@ class PeriodRow:
 
 
 # The correction forms' typed fields and their longest accepted text.
-_TYPED = {"wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
+_TYPED = {"bill_reason": 120, "wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
 
 
 def _row(row: dict) -> QueueRow:
     return QueueRow(
         id=row["id"], patient_name=row["patient_name"], mrn=row["mrn"], provider_name=row["provider_name"],
         service_date=row["service_date"], time_label=row["time_label"], status_label=row["status_label"],
-        total=row["total"], charges=[ChargeLine(**c) for c in row["charges"]],
-        bill_label=f"Mark billed: {row['patient_name']}, {row['service_date']}",
+        total=row["total"], charges=[ChargeLine(**c) for c in row["charges"]], coverage=row["coverage"],
+        bill_text=f"Bill patient (self-pay) ${row['total']}",
+        bill_label=f"Bill patient (self-pay) ${row['total']}: {row['patient_name']}, {row['service_date']}",
         claim_label=f"Create claim: {row['patient_name']}, {row['service_date']}",
     )
 
@@ -194,6 +198,13 @@ class BillingQueueState(rx.State):
     denial_reasons: list[ReasonRow] = []
     payment_periods: list[PeriodRow] = []
     rates_line: str = ""
+    # The "Bill the patient" dialog: which visit, its words, and the reason an insured visit needs.
+    bill_id: int = 0
+    bill_title: str = ""
+    bill_coverage: str = ""
+    bill_reason: str = ""
+    bill_problem: str = ""
+    bill_button: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
     account_mrn: str = ""
     account_name: str = ""
@@ -240,6 +251,7 @@ class BillingQueueState(rx.State):
         self.rows = [_row(r) for r in rows]
         self._totals = {r["id"]: r["total_cents"] for r in rows}
         registry.show(client_token(self), "billing", [billing_topic(int(self.location_id)), CLAIMS_TOPIC])
+        await (await self.get_state(ReopenSection))._reload()
         return await self._refresh_claims()
 
     async def _refresh_claims(self):
@@ -301,21 +313,64 @@ class BillingQueueState(rx.State):
         return money(sum(self._totals.values()))
 
     @rx.event
+    def ask_bill(self, appointment_id: int):
+        """Open the dialog that says what billing this visit to the patient does (and asks why, if insured)."""
+        try:
+            wanted = as_id(appointment_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((r for r in self.rows if r.id == wanted), None)
+        if row is None:
+            return self._fail(InvalidInput("That visit is no longer in the queue; reload the page."))
+        self.bill_id = row.id
+        self.bill_title = f"Bill {row.patient_name} (self-pay) ${row.total}?"
+        self.bill_coverage = row.coverage
+        self.bill_reason, self.bill_problem = "", ""
+        self.bill_button = row.bill_text
+        return None
+
+    @rx.event
+    def close_bill(self):
+        self.bill_id, self.bill_title, self.bill_coverage, self.bill_reason, self.bill_problem = 0, "", "", "", ""
+
+    @rx.event
+    def bill_open_change(self, is_open: bool):
+        if not is_open:
+            self.close_bill()
+
+    @rx.event
     async def mark_billed(self, appointment_id: int):
+        return await self._bill(appointment_id)
+
+    async def _bill(self, appointment_id: int):
+        """Bill the visit to the patient; the reason typed in the dialog goes with it (the service
+        refuses an insured visit without one)."""
         try:
             actor = await current_actor(self, "billing.mark_billed")
             wanted = as_id(appointment_id)
+            reason = self.bill_reason if wanted == self.bill_id else ""
 
             def work(session):
-                appointment = billing.mark_billed(session, actor=actor, appointment_id=wanted)
+                appointment = billing.mark_billed(session, actor=actor, appointment_id=wanted, reason=reason)
                 return billing.queue_row(session, appointment_id=appointment.id)
 
             row = await in_db(work)
         except ClinicError as exc:
+            if self.bill_id:
+                self.bill_problem = str(exc)  # beside the reason, in the dialog
+                return None
             return self._fail(exc)
         self.apply_row(row)
-        self._done("Marked billed.")
-        return None
+        self.close_bill()
+        self._done(f"{row['patient_name']}, {row['service_date']}: ${row['total']} billed to the patient (self-pay).")
+        reopen = await self.get_state(ReopenSection)
+        return await reopen._reload()
+
+    @rx.event
+    async def confirm_bill(self):
+        if not self.bill_id:
+            return self._fail(InvalidInput("Choose the visit to bill first."))
+        return await self._bill(self.bill_id)
 
     @rx.event
     async def create_claim(self, appointment_id: int):
@@ -629,3 +684,95 @@ class BillingQueueState(rx.State):
         self.message = str(exc)
         self.message_is_error = True
         self.problems = []
+
+
+@dataclasses.dataclass
+class BilledRow:
+    id: int
+    patient_name: str
+    mrn: str
+    service_date: str
+    billed: str
+    coverage: str
+    reopen_label: str
+
+
+class ReopenSection(Section, BillingQueueState):
+    """Visits billed to the patient (on no claim): one billed by mistake is reopened, with a reason."""
+
+    billed: list[BilledRow] = []
+    reopen_id: int = 0
+    reopen_title: str = ""
+    reopen_words: str = ""
+    reopen_reason: str = ""
+    reopen_problem: str = ""
+
+    async def _reload(self) -> None:
+        try:
+            actor = await current_actor(self, "billing.view")
+            location_id = as_id(self.location_id)
+            rows = await in_db(lambda s: billing.billed_to_patients(s, actor=actor, location_id=location_id))
+        except ClinicError as exc:
+            self._fail(exc)
+            return
+        self.billed = [
+            BilledRow(**r, reopen_label=f"Reopen for billing: {r['patient_name']}, {r['service_date']}") for r in rows
+        ]
+
+    @rx.event
+    def ask_reopen(self, appointment_id: int):
+        try:
+            wanted = as_id(appointment_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((r for r in self.billed if r.id == wanted), None)
+        if row is None:
+            return self._fail(InvalidInput("That visit is no longer billed to the patient; reload the page."))
+        self.reopen_id = row.id
+        self.reopen_title = f"Reopen {row.patient_name}'s visit of {row.service_date} for billing?"
+        self.reopen_words = (
+            f"The ${row.billed} charged to the patient is reversed on the ledger (both entries stay) and the visit "
+            "goes back to the billing queue, priced again from the coverage that applies"
+            + (f" ({row.coverage}), ready to be claimed." if row.coverage else ".")
+        )
+        self.reopen_reason, self.reopen_problem = "", ""
+        return None
+
+    @rx.event
+    def close_reopen(self):
+        self.reopen_id, self.reopen_title, self.reopen_words, self.reopen_reason, self.reopen_problem = 0, "", "", "", ""
+
+    @rx.event
+    def reopen_open_change(self, is_open: bool):
+        if not is_open:
+            self.close_reopen()
+
+    @rx.event
+    def set_reopen_reason(self, value: str):
+        self.reopen_reason = str(value)[: billing.MAX_REASON]
+
+    @rx.event
+    async def confirm_reopen(self):
+        wanted, reason = self.reopen_id, self.reopen_reason
+        if not wanted:
+            return self._fail(InvalidInput("Choose the visit to reopen first."))
+        try:
+            actor = await current_actor(self, "billing.mark_billed")
+
+            def work(session):
+                done = billing.reopen_for_billing(session, actor=actor, appointment_id=wanted, reason=reason)
+                return done, billing.queue_row(session, appointment_id=wanted)
+
+            done, row = await in_db(work)
+        except ClinicError as exc:
+            self.reopen_problem = str(exc)  # beside the reason, in the dialog
+            return None
+        self.close_reopen()
+        queue = await self.get_state(BillingQueueState)
+        queue.apply_row(row)
+        self._ok(
+            f"{row['patient_name']}, {row['service_date']}: ${money(done.reversed_cents)} charged to the patient reversed; "
+            f"the visit is back in the billing queue. {done.repriced}".strip()
+        )
+        await self._reload()
+        return None
