@@ -2,9 +2,10 @@
 
 import reflex as rx
 
+from clinic_app.components.fields import upload_box
 from clinic_app.components.layout import frame, message_box
 from clinic_app.components.status_badge import status_badge
-from clinic_app.state.billing import BillingQueueState, ReopenSection
+from clinic_app.state.billing import FILES_UPLOAD, BillingQueueState, FilesSection, ReopenSection
 
 
 def _row(row) -> rx.Component:
@@ -75,6 +76,7 @@ def billing_page() -> rx.Component:
         _bill_dialog(),
         _billed_section(),
         _claims_section(),
+        _files_section(),
         _recent_claims_section(),
         _denials_section(),
         _account_section(),
@@ -424,4 +426,35 @@ def _billed_section() -> rx.Component:
         ),
         _reopen_dialog(),
         aria_label="Billed to patients",
+    )
+
+
+def _files_section() -> rx.Component:
+    s = FilesSection
+    return rx.el.section(
+        rx.heading("Files from payers and the clearinghouse", size="4", margin_top="24px", margin_bottom="4px"),
+        rx.text("Remittances (835) post payments and denials; acknowledgements (999, 277CA) accept or reject claims; "
+                "eligibility answers (271) update coverages. Each file is read whole or not at all.", size="2"),
+        rx.hstack(
+            upload_box(
+                FILES_UPLOAD, "835, 999, 277CA or 271 files",
+                rx.text("Choose or drop 835, 999, 277CA or 271 files: ", rx.selected_files(FILES_UPLOAD).join(", "), size="2"),
+                max_files=10, border="1px dashed var(--gray-8)", padding="10px", min_width="420px",
+            ),
+            rx.button("Read the files", on_click=s.read_files(rx.upload_files(upload_id=FILES_UPLOAD))),
+            align="center", spacing="3", wrap="wrap", margin_top="8px",
+        ),
+        rx.box(
+            message_box(s.message, s.message_is_error),
+            rx.el.ul(
+                rx.foreach(s.results, lambda r: rx.el.li(
+                    rx.text(rx.cond(r.ok, "Read: ", "Refused: "), weight="bold", as_="span",
+                            color=rx.cond(r.ok, "var(--green-11)", "var(--red-11)")),
+                    r.words,
+                )),
+                aria_label="What the files did", padding_left="20px",
+            ),
+            aria_live="polite", margin_top="8px",
+        ),
+        aria_label="Files from payers",
     )

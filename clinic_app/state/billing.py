@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import utcnow
+from clinic_app.db import one_transaction, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
-from clinic_app.models import Payer
-from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
+from clinic_app.models import Location, Payer
+from clinic_app.services import (
+    billing,
+    billing_files,
+    board,
+    claim_form,
+    claims,
+    cob,
+    era,
+    ledger,
+    revenue_reports,
+    statements,
+)
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
@@ -776,3 +788,58 @@ class ReopenSection(Section, BillingQueueState):
         )
         await self._reload()
         return None
+
+
+FILES_UPLOAD = "billing-files"
+
+
+@dataclasses.dataclass
+class FileResult:
+    name: str
+    words: str
+    ok: bool
+
+
+class FilesSection(Section, BillingQueueState):
+    """Files from the payer or the clearinghouse (835, 999, 277CA, 271), read from the page:
+    each file all or nothing, the answer in words."""
+
+    results: list[FileResult] = []
+
+    @rx.event
+    async def read_files(self, files: list[rx.UploadFile]):
+        if not files:
+            self._fail(InvalidInput("Choose the 835, 999, 277CA or 271 file first."))
+            return rx.clear_selected_files(FILES_UPLOAD)
+        try:
+            actor = await current_actor(self, "billing.remittance")
+            location_id = as_id(self.location_id)
+        except ClinicError as exc:
+            self._fail(exc)
+            return rx.clear_selected_files(FILES_UPLOAD)
+        results = []
+        for upload in files[:10]:
+            name = (upload.name or "file")[:80]
+            data = await upload.read(billing_files.era.MAX_BYTES + 1)
+
+            def run(data=data, name=name):
+                # One transaction per file, as the command line reads it: a refused file changes nothing.
+                with one_transaction() as session:
+                    tz = session.get(Location, location_id).timezone
+                    return billing_files.read_file(session, actor=actor, data=data, name=name, tz=tz)
+
+            try:
+                read = await asyncio.to_thread(run)
+            except ClinicError as exc:
+                results.append(FileResult(name=name, words=str(exc), ok=False))
+                continue
+            results.append(FileResult(name=name, words=read.words, ok=True))
+        self.results = results
+        refused = sum(not r.ok for r in results)
+        if refused:
+            self._fail(f"{refused} of {len(results)} files refused; nothing of a refused file was changed.")
+        else:
+            self._ok(f"{len(results)} file{'s' if len(results) != 1 else ''} read.")
+        queue = await self.get_state(BillingQueueState)
+        await queue._refresh_claims()  # payments, the denial worklist and the reports
+        return rx.clear_selected_files(FILES_UPLOAD)
