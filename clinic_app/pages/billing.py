@@ -5,7 +5,7 @@ import reflex as rx
 from clinic_app.components.fields import upload_box
 from clinic_app.components.layout import frame, message_box
 from clinic_app.components.status_badge import status_badge
-from clinic_app.state.billing import FILES_UPLOAD, BillingQueueState, FilesSection, ReopenSection
+from clinic_app.state.billing import FILES_UPLOAD, BatchSection, BillingQueueState, FilesSection, ReopenSection
 
 
 def _row(row) -> rx.Component:
@@ -97,11 +97,57 @@ def _claims_section() -> rx.Component:
             wrap="wrap", gap="16px", margin_bottom="8px",
         ),
         rx.text(BillingQueueState.rates_line, size="2", margin_bottom="8px"),
-        rx.button(
-            "Send ", BillingQueueState.ready_to_send, " claims (download 837P)",
-            on_click=BillingQueueState.send_claims, disabled=BillingQueueState.ready_to_send == 0,
-        ),
+        _batches(),
         aria_label="Claims",
+    )
+
+
+def _batch_row(b) -> rx.Component:
+    s = BatchSection
+    ready = b.status == "ready"
+    return rx.table.row(
+        rx.table.cell(b.batch_id),
+        rx.table.cell(b.created),
+        rx.table.cell(b.claims),
+        rx.table.cell(b.payers),
+        rx.table.cell("$", b.total),
+        rx.table.cell(rx.cond(ready, rx.badge(b.status_words, color_scheme="amber", variant="soft", size="2"),
+                              rx.text(b.status_words, size="2"))),
+        rx.table.cell(rx.hstack(
+            rx.button("Download (zip)", on_click=s.download_batch(b.batch_id), aria_label=b.download_label, variant="outline"),
+            rx.cond(ready, rx.button("Mark sent", on_click=s.mark_batch_sent(b.batch_id), aria_label=b.sent_label)),
+            rx.cond(ready & (BillingQueueState.outbox != ""),
+                    rx.button("Send to outbox", on_click=s.send_batch_to_outbox(b.batch_id), aria_label=b.outbox_label,
+                              variant="soft")),
+            spacing="2", wrap="wrap",
+        )),
+    )
+
+
+def _batches() -> rx.Component:
+    s = BatchSection
+    q = BillingQueueState
+    return rx.box(
+        rx.hstack(
+            rx.button("Create batch of ", q.ready_to_send, " claims", on_click=s.create_batch, disabled=q.ready_to_send == 0),
+            rx.text(
+                rx.cond(q.outbox != "", "Batches can be sent straight to the clearinghouse outbox (" + q.outbox + ").",
+                        "A batch is one zip with one 837P file per payer; its claims become Submitted when you mark it sent."),
+                size="2", color_scheme="gray",
+            ),
+            align="center", spacing="3", wrap="wrap",
+        ),
+        rx.box(message_box(s.message, s.message_is_error), aria_live="polite", margin_top="8px"),
+        rx.cond(
+            q.batches.length() > 0,
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Batch", "Written", "Claims", "Payers", "Total", "Status", "Action")])),
+                rx.table.body(rx.foreach(q.batches, _batch_row)),
+                width="100%", aria_label="Claim batches",
+            ),
+        ),
+        margin_top="4px",
     )
 
 

@@ -8,11 +8,13 @@ import datetime as dt
 
 import reflex as rx
 
+from clinic_app import settings
 from clinic_app.db import one_transaction, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Location, Payer
 from clinic_app.services import (
+    batches,
     billing,
     billing_files,
     board,
@@ -76,6 +78,21 @@ class ClaimRow:
     can_bill_secondary: bool
     form_label: str
     secondary_label: str
+
+
+@dataclasses.dataclass
+class BatchRow:
+    batch_id: int
+    file_name: str
+    created: str
+    claims: int
+    total: str
+    payers: str
+    status: str
+    status_words: str
+    download_label: str
+    sent_label: str
+    outbox_label: str
 
 
 @dataclasses.dataclass
@@ -182,6 +199,8 @@ def claim_sections(session, *, actor) -> dict:
         "denial_reasons": denial["by_reason"],
         "payments": revenue_reports.payments_by_period(session, actor=actor, **payment_months()),
         "counts": revenue_reports.claims_by_status(session, actor=actor),
+        "waiting": len(batches.claims_for_batch(session)),
+        "batches": batches.recent(session, actor=actor),
         "denials": era.denials(session, actor=actor),
         "recent": claims.recent_claims(session, actor=actor),
         "aging": aging["by_payer"],
@@ -203,6 +222,8 @@ class BillingQueueState(rx.State):
     problems: list[str] = []
     claim_counts: list[ClaimCount] = []
     ready_to_send: int = 0
+    batches: list[BatchRow] = []
+    outbox: str = ""
     denials: list[DenialRow] = []
     recent_claims: list[ClaimRow] = []
     aging: list[AgingRow] = []
@@ -282,7 +303,13 @@ class BillingQueueState(rx.State):
             return
         counts = sections["counts"]
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
-        self.ready_to_send = counts.get("draft", 0)
+        self.ready_to_send = sections["waiting"]
+        self.batches = [
+            BatchRow(**b, download_label=f"Download batch {b['batch_id']} (zip)", sent_label=f"Mark batch {b['batch_id']} sent",
+                     outbox_label=f"Send batch {b['batch_id']} to the clearinghouse outbox")
+            for b in sections["batches"]
+        ]
+        self.outbox = str(settings.claims_outbox() or "")
         self.denials = [_denial(r) for r in sections["denials"]]
         self.recent_claims = [
             ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}",
@@ -424,20 +451,6 @@ class BillingQueueState(rx.State):
         names = {r.id: f"{r.patient_name}, {r.service_date}" for r in self.rows}
         self.problems = [f"{names.get(i, i)}: {' '.join(p)}" for i, p in held.items()]
         return await self._refresh_claims()
-
-    @rx.event
-    async def send_claims(self):
-        try:
-            actor = await current_actor(self, "billing.claims")
-            files = await in_db(lambda s: claims.export_files(s, actor=actor))
-        except ClinicError as exc:
-            return self._fail(exc)
-        if not files:
-            self._done("No claims are ready to send.")
-            return None
-        self._done(f"{len(files)} 837P file(s) downloaded; their claims are submitted.")
-        await self._refresh_claims()
-        return [rx.download(data=text, filename=name) for name, text in files]
 
     @rx.event
     async def appeal(self, claim_id: int):
@@ -843,3 +856,64 @@ class FilesSection(Section, BillingQueueState):
         queue = await self.get_state(BillingQueueState)
         await queue._refresh_claims()  # payments, the denial worklist and the reports
         return rx.clear_selected_files(FILES_UPLOAD)
+
+
+class BatchSection(Section, BillingQueueState):
+    """Claim batches: create one from the claims waiting, download it (again), mark it sent."""
+
+    async def _after(self) -> None:
+        queue = await self.get_state(BillingQueueState)
+        await queue._refresh_claims()
+
+    @rx.event
+    async def create_batch(self):
+        batch = await self._act("billing.claims", lambda s, a: batches.create_batch(s, actor=a))
+        if not batch:
+            return None
+        self._ok(
+            f"Batch {batch.id} written: {batch.claim_count} claims, ${money(batch.total_cents)}, in "
+            f"{len(batch.file_names.split(','))} 837P file(s) ({batch.payer_names}). Download it and send it to the "
+            "clearinghouse, then mark it sent; its claims stay Draft until then."
+        )
+        await self._after()
+        return None
+
+    @rx.event
+    async def download_batch(self, batch_id: int):
+        try:
+            wanted = as_id(batch_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        found = await self._act("billing.claims", lambda s, a: batches.download(s, actor=a, batch_id=wanted))
+        if not found:
+            return None
+        name, data = found
+        self._ok(f"{name} downloaded.")
+        return rx.download(data=data, filename=name, mime_type="application/zip")
+
+    async def _sent(self, work, batch_id) -> None:
+        try:
+            wanted = as_id(batch_id)
+        except ClinicError as exc:
+            self._fail(exc)
+            return
+        done = await self._act("billing.claims", lambda s, a: work(s, a, wanted))
+        if not done:
+            return
+        words = f"Batch {wanted} {done['batch'].sent_how}: {done['submitted']} claims are now Submitted."
+        if done["unchanged"]:
+            words += " Unchanged: " + "; ".join(done["unchanged"][:5]) + "."
+        self._ok(words)
+        await self._after()
+
+    @rx.event
+    async def mark_batch_sent(self, batch_id: int):
+        await self._sent(lambda s, a, wanted: batches.mark_sent(s, actor=a, batch_id=wanted), batch_id)
+
+    @rx.event
+    async def send_batch_to_outbox(self, batch_id: int):
+        outbox = settings.claims_outbox()
+        if outbox is None:
+            self._fail(InvalidInput("No clearinghouse outbox folder is set up (CLINIC_CLAIMS_OUTBOX); download the batch instead."))
+            return
+        await self._sent(lambda s, a, wanted: batches.send_to_outbox(s, actor=a, batch_id=wanted, outbox=outbox), batch_id)

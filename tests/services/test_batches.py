@@ -84,7 +84,7 @@ def test_a_batch_is_written_into_the_outbox_or_not_sent_at_all(session, clinic, 
     batch = batches.create_batch(session, actor=clinic.biller, now=NOW)
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the outbox folder should be")
-    with pytest.raises(InvalidInput, match="outbox folder could not be written.*not sent"):
+    with pytest.raises(InvalidInput, match=r"outbox folder could not be written.*not sent"):
         batches.send_to_outbox(session, actor=clinic.biller, batch_id=batch.id, outbox=blocked / "out", now=NOW)
     assert _statuses(session) == ["draft"] * 3
     outbox = tmp_path / "outbox"
