@@ -77,6 +77,7 @@ def message_box(text, is_error) -> rx.Component:
             text,
             color_scheme=rx.cond(is_error, "red", "green"),
             role=rx.cond(is_error, "alert", "status"),
+            high_contrast=True,  # green-11 on green-3 is 4.28:1; the text needs 4.5:1
             margin_bottom="12px",
             size="1",
         ),

@@ -5,7 +5,14 @@ import reflex as rx
 from clinic_app.components.fields import upload_box
 from clinic_app.components.layout import frame, message_box
 from clinic_app.components.status_badge import status_badge
-from clinic_app.state.billing import FILES_UPLOAD, BatchSection, BillingQueueState, FilesSection, ReopenSection
+from clinic_app.state.billing import (
+    FILES_UPLOAD,
+    BatchSection,
+    BillingQueueState,
+    FilesSection,
+    ReopenSection,
+    ReportsSection,
+)
 
 
 def _row(row) -> rx.Component:
@@ -114,7 +121,7 @@ def _batch_row(b) -> rx.Component:
         rx.table.cell(rx.cond(ready, rx.badge(b.status_words, color_scheme="amber", variant="soft", size="2"),
                               rx.text(b.status_words, size="2"))),
         rx.table.cell(rx.hstack(
-            rx.button("Download (zip)", on_click=s.download_batch(b.batch_id), aria_label=b.download_label, variant="outline"),
+            rx.button("Download zip", on_click=s.download_batch(b.batch_id), aria_label=b.download_label, variant="outline"),
             rx.cond(ready, rx.button("Mark sent", on_click=s.mark_batch_sent(b.batch_id), aria_label=b.sent_label)),
             rx.cond(ready & (BillingQueueState.outbox != ""),
                     rx.button("Send to outbox", on_click=s.send_batch_to_outbox(b.batch_id), aria_label=b.outbox_label,
@@ -229,7 +236,7 @@ def _aging_section() -> rx.Component:
     return rx.el.section(
         rx.hstack(
             rx.heading("Accounts receivable by payer (age by date of service)", size="4"),
-            rx.button("Download CSV", on_click=BillingQueueState.download_aging, variant="outline", aria_label="Download AR aging as CSV"),
+            rx.button("Download CSV", on_click=BillingQueueState.download_aging, variant="outline", aria_label="Download CSV of AR aging by payer"),
             align="center", spacing="3", margin_top="24px", margin_bottom="8px",
         ),
         rx.table.root(
@@ -257,23 +264,84 @@ def _table(headers: tuple[str, ...], rows, cells) -> rx.Component:
 def _report_heading(title: str, download=None, what: str = "") -> rx.Component:
     parts = [rx.heading(title, size="4")]
     if download is not None:
-        parts.append(rx.button("Download CSV", on_click=download, variant="outline", aria_label=f"Download {what} as CSV"))
+        parts.append(rx.button("Download CSV", on_click=download, variant="outline", aria_label=f"Download CSV of {what}"))
     return rx.hstack(*parts, align="center", spacing="3", margin_top="24px", margin_bottom="8px")
+
+
+def _range_field(label: str, field_id: str, value, on_change, problem) -> rx.Component:
+    return rx.vstack(
+        rx.el.label(label, html_for=field_id),
+        rx.input(id=field_id, type="date", value=value, on_change=on_change, width="170px",
+                 aria_invalid=rx.cond(problem != "", "true", "false"), aria_describedby=field_id + "-problem"),
+        rx.cond(problem != "", rx.text(problem, id=field_id + "-problem", size="1", color="var(--red-11)", role="alert",
+                                       max_width="260px")),
+        spacing="1",
+    )
+
+
+def _range_picker() -> rx.Component:
+    r = ReportsSection
+    return rx.box(
+        rx.heading("Report range", size="3", margin_top="24px", margin_bottom="4px"),
+        rx.hstack(
+            _range_field("First day", "report-from", r.report_from, r.set_report_from, r.from_problem),
+            _range_field("Last day", "report-to", r.report_to, r.set_report_to, r.to_problem),
+            rx.vstack(
+                rx.el.label("Payments by", html_for="report-grain"),
+                rx.el.select(
+                    rx.el.option("Day", value="day"), rx.el.option("Week (from Monday)", value="week"),
+                    rx.el.option("Month", value="month"),
+                    id="report-grain", value=r.report_grain, on_change=r.set_report_grain, height="32px",
+                ),
+                spacing="1",
+            ),
+            rx.button("Show the range", on_click=r.show_range),
+            rx.cond(r.range_active, rx.button("Back to the last 30 days and 12 months", on_click=r.reset_range, variant="soft")),
+            align="end", spacing="3", wrap="wrap",
+        ),
+        rx.box(message_box(r.message, r.message_is_error), aria_live="polite", margin_top="4px"),
+    )
 
 
 def _reports_section() -> rx.Component:
     s = BillingQueueState
+    r = ReportsSection
+    reason_cols = ("Reason (group-CARC)", "What it means", "Claims", "Share of denials")
+    period_cols = ("Period", "From insurance", "From patients", "Total")
     return rx.el.section(
         _report_heading("Patient balances by age (date of service)", s.download_patient_aging, "patient balances by age"),
         _table(("Patient", "0-30 days", "31-60", "61-90", "90+", "Unapplied", "Total"), s.aging_patients,
                lambda a: (a.name, a.b0_30, a.b31_60, a.b61_90, a.b90, a.unapplied, a.total)),
-        _report_heading("Denials by reason, last 30 days"),
-        rx.cond(s.denial_reasons.length() == 0, rx.text("No denials in the last 30 days.", size="2")),
-        _table(("Reason (group-CARC)", "What it means", "Claims", "Share of denials"), s.denial_reasons,
-               lambda r: (r.reason, r.words, r.claims, r.share)),
-        _report_heading("Payments by month, last 12 months", s.download_payments, "payments by month"),
-        _table(("Month", "From insurance", "From patients", "Total"), s.payment_periods,
-               lambda r: (r.period, r.insurance, r.patient, r.total)),
+        _range_picker(),
+        rx.cond(
+            r.range_active,
+            rx.box(
+                rx.hstack(
+                    rx.heading("Denials by reason, " + r.range_words, size="4"),
+                    rx.button("Download CSV", on_click=r.download_range_denials, variant="outline",
+                              aria_label="Download CSV of denials by reason in the range"),
+                    align="center", spacing="3", margin_top="24px", margin_bottom="8px",
+                ),
+                rx.cond(r.range_reasons.length() == 0, rx.text("No denials in this range.", size="2")),
+                _table(reason_cols, r.range_reasons, lambda x: (x.reason, x.words, x.claims, x.share)),
+                rx.hstack(
+                    rx.heading("Payments by " + r.report_grain + ", " + r.range_words, size="4"),
+                    rx.button("Download CSV", on_click=r.download_range_payments, variant="outline",
+                              aria_label="Download CSV of payments in the range"),
+                    align="center", spacing="3", margin_top="24px", margin_bottom="8px",
+                ),
+                rx.cond(r.range_periods.length() == 0, rx.text("No payments in this range.", size="2")),
+                _table(period_cols, r.range_periods, lambda x: (x.period, x.insurance, x.patient, x.total)),
+            ),
+            rx.box(
+                _report_heading("Denials by reason, last 30 days"),
+                rx.cond(s.denial_reasons.length() == 0, rx.text("No denials in the last 30 days.", size="2")),
+                _table(reason_cols, s.denial_reasons, lambda x: (x.reason, x.words, x.claims, x.share)),
+                _report_heading("Payments by month, last 12 months", s.download_payments, "payments by month"),
+                _table(("Month", "From insurance", "From patients", "Total"), s.payment_periods,
+                       lambda x: (x.period, x.insurance, x.patient, x.total)),
+            ),
+        ),
         aria_label="Reports",
     )
 
@@ -413,7 +481,7 @@ def _bill_dialog() -> rx.Component:
             ),
             rx.flex(
                 rx.button("Keep in the queue", on_click=s.close_bill, variant="soft", color_scheme="gray"),
-                rx.button(s.bill_button, on_click=s.confirm_bill, color_scheme="red"),
+                rx.button(s.bill_button, on_click=s.confirm_bill, color_scheme="red", high_contrast=True),
                 gap="3", margin_top="16px", justify="end", wrap="wrap",
             ),
             max_width="480px",
@@ -438,7 +506,7 @@ def _reopen_dialog() -> rx.Component:
             ),
             rx.flex(
                 rx.button("Keep it billed", on_click=s.close_reopen, variant="soft", color_scheme="gray"),
-                rx.button("Reverse the charge and reopen", on_click=s.confirm_reopen, color_scheme="red"),
+                rx.button("Reverse the charge and reopen", on_click=s.confirm_reopen, color_scheme="red", high_contrast=True),
                 gap="3", margin_top="16px", justify="end", wrap="wrap",
             ),
             max_width="480px",

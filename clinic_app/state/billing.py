@@ -17,6 +17,7 @@ from clinic_app.services import (
     batches,
     billing,
     billing_files,
+    billing_reports,
     board,
     claim_form,
     claims,
@@ -305,8 +306,8 @@ class BillingQueueState(rx.State):
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
         self.ready_to_send = sections["waiting"]
         self.batches = [
-            BatchRow(**b, download_label=f"Download batch {b['batch_id']} (zip)", sent_label=f"Mark batch {b['batch_id']} sent",
-                     outbox_label=f"Send batch {b['batch_id']} to the clearinghouse outbox")
+            BatchRow(**b, download_label=f"Download zip of batch {b['batch_id']}", sent_label=f"Mark sent: batch {b['batch_id']}",
+                     outbox_label=f"Send to outbox: batch {b['batch_id']}")
             for b in sections["batches"]
         ]
         self.outbox = str(settings.claims_outbox() or "")
@@ -917,3 +918,89 @@ class BatchSection(Section, BillingQueueState):
             self._fail(InvalidInput("No clearinghouse outbox folder is set up (CLINIC_CLAIMS_OUTBOX); download the batch instead."))
             return
         await self._sent(lambda s, a, wanted: batches.send_to_outbox(s, actor=a, batch_id=wanted, outbox=outbox), batch_id)
+
+
+class ReportsSection(Section, BillingQueueState):
+    """The reports over a range the biller picks (denials by reason, payments by period), with CSV."""
+
+    report_from: str = ""
+    report_to: str = ""
+    report_grain: str = "month"
+    from_problem: str = ""
+    to_problem: str = ""
+    range_active: bool = False
+    range_words: str = ""
+    range_reasons: list[ReasonRow] = []
+    range_periods: list[PeriodRow] = []
+
+    @rx.event
+    def set_report_from(self, value: str):
+        self.report_from = str(value)[:10]
+
+    @rx.event
+    def set_report_to(self, value: str):
+        self.report_to = str(value)[:10]
+
+    @rx.event
+    def set_report_grain(self, value: str):
+        self.report_grain = value if value in billing_reports.GRAINS else "month"
+
+    async def _chosen(self) -> tuple[billing_reports.ReportRange, dict] | None:
+        """The range's reports, or None with every problem shown beside its field."""
+        self.from_problem, self.to_problem = "", ""
+        try:
+            chosen = billing_reports.parse_range(self.report_from, self.report_to, self.report_grain)
+        except billing_reports.RangeProblems as exc:
+            self.from_problem, self.to_problem = exc.problems.get("from", ""), exc.problems.get("to", "")
+            self._fail("Check the dates of the report range.")
+            return None
+        location_id = as_id(self.location_id)
+
+        def work(session, actor):
+            tz = session.get(Location, location_id).timezone
+            return billing_reports.range_reports(session, actor=actor, chosen=chosen, tz=tz)
+
+        found = await self._act("billing.reports", work)
+        if not found:
+            return None
+        return chosen, found
+
+    @rx.event
+    async def show_range(self):
+        result = await self._chosen()
+        if result is None:
+            return
+        chosen, found = result
+        self.range_words = chosen.words
+        self.range_reasons = [
+            ReasonRow(reason=r["reason"], words=r["words"], claims=r["claims"], share=_percent(r["share_of_denials"]))
+            for r in found["denials"]["by_reason"]
+        ]
+        self.range_periods = [
+            PeriodRow(period=r["period"], insurance=money(r["insurance"]), patient=money(r["patient"]), total=money(r["total"]))
+            for r in found["payments"]
+        ]
+        self.range_active = True
+        self._ok(f"Reports for {chosen.words} (days in the location's time zone), payments by {chosen.grain}.")
+
+    @rx.event
+    def reset_range(self):
+        self.range_active, self.range_words, self.range_reasons, self.range_periods = False, "", [], []
+        self.from_problem, self.to_problem = "", ""
+        self._clear()
+
+    async def _range_csv(self, build, name: str):
+        result = await self._chosen()
+        if result is None:
+            return None
+        chosen, found = result
+        self._clear()
+        return rx.download(data=build(found), filename=f"{name}-{chosen.start}-to-{chosen.end}.csv", mime_type="text/csv")
+
+    @rx.event
+    async def download_range_denials(self):
+        return await self._range_csv(lambda f: billing_reports.denials_csv(f["denials"]["by_reason"]), "denials-by-reason")
+
+    @rx.event
+    async def download_range_payments(self):
+        return await self._range_csv(lambda f: revenue_reports.payments_csv(f["payments"]), "payments")

@@ -157,7 +157,7 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     downloads = []
     for _ in range(2):
         with page.expect_download() as info:
-            page.get_by_role("button", name="Download batch 1 (zip)").click()
+            page.get_by_role("button", name="Download zip of batch 1").click()
         downloads.append((info.value.suggested_filename, Path(info.value.path()).read_bytes()))
     assert downloads[0] == downloads[1] and downloads[0][0].startswith("claims-batch-0001-") and downloads[0][0].endswith(".zip")
     with zipfile.ZipFile(io.BytesIO(downloads[0][1])) as archive:
@@ -166,13 +166,13 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     assert name.startswith("837P-E2EM1-")
     assert "NM1*IL*1*SURED*INA****MI*W123456~" in text and "SV1*HC:97110:GP*90*UN*2***1~" in text
     assert x12_validate.validate(text) == []
-    page.get_by_role("button", name="Mark batch 1 sent").click()
+    page.get_by_role("button", name="Mark sent: batch 1").click()
     expect(claims_region.get_by_role("status")).to_contain_text("1 claims are now Submitted")
     expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 0")).to_be_visible()
-    expect(page.get_by_role("button", name="Mark batch 1 sent")).to_have_count(0)
+    expect(page.get_by_role("button", name="Mark sent: batch 1")).to_have_count(0)
     with page.expect_download() as info:  # an earlier batch downloads again, once sent
-        page.get_by_role("button", name="Download batch 1 (zip)").click()
+        page.get_by_role("button", name="Download zip of batch 1").click()
     assert Path(info.value.path()).read_bytes() == downloads[0][1]
     expect(page.get_by_text("Last 30 days: clean-claim rate - of 0 answered (1 awaiting an answer)")).to_be_visible()
     # The claim can be printed in CMS-1500 boxes from the recent-claims list.
@@ -229,8 +229,26 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     reports = page.get_by_role("region", name="Reports")
     expect(reports.get_by_role("row").filter(has_text=month)).to_contain_text("50.00")
     with page.expect_download() as info:
-        reports.get_by_role("button", name="Download payments by month as CSV").click()
+        reports.get_by_role("button", name="Download CSV of payments by month").click()
     assert f"{month}," in Path(info.value.path()).read_text() and "50.00" in Path(info.value.path()).read_text()
+    # A range of the biller's choosing, with its CSV; a range that ends before it starts is refused beside its field.
+    today = dt.datetime.now(ZoneInfo("America/Chicago")).date()
+    reports.get_by_label("First day").fill(today.isoformat())
+    reports.get_by_label("Last day").fill((today - dt.timedelta(days=1)).isoformat())
+    reports.get_by_role("button", name="Show the range").click()
+    expect(reports.get_by_role("alert").filter(has_text="is before the first")).to_be_visible()
+    reports.get_by_label("First day").fill((today - dt.timedelta(days=6)).isoformat())
+    reports.get_by_label("Last day").fill(today.isoformat())
+    reports.get_by_label("Payments by").select_option("day")
+    reports.get_by_role("button", name="Show the range").click()
+    expect(reports.get_by_role("heading", name=re.compile("^Payments by day, "))).to_be_visible()
+    expect(reports.get_by_role("row").filter(has_text=today.isoformat())).to_contain_text("110.00")
+    with page.expect_download() as info:
+        reports.get_by_role("button", name="Download CSV of payments in the range").click()
+    assert f"{today.isoformat()},60.00,50.00,110.00" in Path(info.value.path()).read_text()
+    with page.expect_download() as info:
+        reports.get_by_role("button", name="Download CSV of denials by reason in the range").click()
+    assert Path(info.value.path()).read_text().startswith("reason,words,claims,share_of_denials_percent")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download statement (PDF)").click()
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
