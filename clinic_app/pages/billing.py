@@ -287,7 +287,7 @@ def _range_picker() -> rx.Component:
             _range_field("First day", "report-from", r.report_from, r.set_report_from, r.from_problem),
             _range_field("Last day", "report-to", r.report_to, r.set_report_to, r.to_problem),
             rx.vstack(
-                rx.el.label("Payments by", html_for="report-grain"),
+                rx.el.label("Group payments by", html_for="report-grain"),
                 rx.el.select(
                     rx.el.option("Day", value="day"), rx.el.option("Week (from Monday)", value="week"),
                     rx.el.option("Month", value="month"),

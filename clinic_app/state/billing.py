@@ -404,6 +404,7 @@ class BillingQueueState(rx.State):
         self.close_bill()
         self._done(f"{row['patient_name']}, {row['service_date']}: ${row['total']} billed to the patient (self-pay).")
         reopen = await self.get_state(ReopenSection)
+        reopen._clear()  # its last message was about another visit
         return await reopen._reload()
 
     @rx.event
