@@ -457,62 +457,57 @@ def _corrections() -> rx.Component:
     )
 
 
-def _bill_dialog() -> rx.Component:
-    s = BillingQueueState
-    insured = s.bill_coverage != ""
+def _reason_dialog(*, title, words, label, field_id: str, value, on_change, placeholder, problem, keep: str, on_keep,
+                   confirm, on_confirm, is_open, on_open_change) -> rx.Component:
+    """A dialog that says what an action will do, asks why (the refusal shows beside the reason) and confirms."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(s.bill_title),
-            rx.alert_dialog.description(
-                rx.cond(
-                    insured,
-                    s.bill_coverage + " covers this visit on its date of service: it is normally claimed. "
-                    "Billing the patient puts the whole charge on the patient's account instead; say why.",
-                    "The patient has no coverage on the date of service: the charge goes on the patient's account.",
-                ),
-                size="2",
-            ),
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(words, size="2"),
             rx.vstack(
-                rx.el.label(rx.cond(insured, "Why the patient pays (required)", "Note (optional)"), html_for="bill-reason"),
-                rx.input(id="bill-reason", value=s.bill_reason, on_change=lambda v: s.set_typed("bill_reason", v), width="100%",
-                         placeholder=rx.cond(insured, "e.g. the patient asked not to use her insurance", "")),
-                rx.cond(s.bill_problem != "", rx.callout(s.bill_problem, color_scheme="red", role="alert", size="1")),
+                rx.el.label(label, html_for=field_id),
+                rx.input(id=field_id, value=value, on_change=on_change, width="100%", placeholder=placeholder),
+                rx.cond(problem != "", rx.callout(problem, color_scheme="red", role="alert", size="1")),
                 spacing="1", margin_top="12px", width="100%",
             ),
             rx.flex(
-                rx.button("Keep in the queue", on_click=s.close_bill, variant="soft", color_scheme="gray"),
-                rx.button(s.bill_button, on_click=s.confirm_bill, color_scheme="red", high_contrast=True),
+                rx.button(keep, on_click=on_keep, variant="soft", color_scheme="gray"),
+                rx.button(confirm, on_click=on_confirm, color_scheme="red", high_contrast=True),
                 gap="3", margin_top="16px", justify="end", wrap="wrap",
             ),
             max_width="480px",
         ),
-        open=s.bill_id != 0,
-        on_open_change=s.bill_open_change,
+        open=is_open,
+        on_open_change=on_open_change,
+    )
+
+
+def _bill_dialog() -> rx.Component:
+    s = BillingQueueState
+    insured = s.bill_coverage != ""
+    return _reason_dialog(
+        title=s.bill_title,
+        words=rx.cond(
+            insured,
+            s.bill_coverage + " covers this visit on its date of service: it is normally claimed. "
+            "Billing the patient puts the whole charge on the patient's account instead; say why.",
+            "The patient has no coverage on the date of service: the charge goes on the patient's account.",
+        ),
+        label=rx.cond(insured, "Why the patient pays (required)", "Note (optional)"), field_id="bill-reason",
+        value=s.bill_reason, on_change=lambda v: s.set_typed("bill_reason", v),
+        placeholder=rx.cond(insured, "e.g. the patient asked not to use her insurance", ""), problem=s.bill_problem,
+        keep="Keep in the queue", on_keep=s.close_bill, confirm=s.bill_button, on_confirm=s.confirm_bill,
+        is_open=s.bill_id != 0, on_open_change=s.bill_open_change,
     )
 
 
 def _reopen_dialog() -> rx.Component:
     s = ReopenSection
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(s.reopen_title),
-            rx.alert_dialog.description(s.reopen_words, size="2"),
-            rx.vstack(
-                rx.el.label("Why the visit is reopened (required)", html_for="reopen-reason"),
-                rx.input(id="reopen-reason", value=s.reopen_reason, on_change=s.set_reopen_reason, width="100%",
-                         placeholder="e.g. insurance card found after billing"),
-                rx.cond(s.reopen_problem != "", rx.callout(s.reopen_problem, color_scheme="red", role="alert", size="1")),
-                spacing="1", margin_top="12px", width="100%",
-            ),
-            rx.flex(
-                rx.button("Keep it billed", on_click=s.close_reopen, variant="soft", color_scheme="gray"),
-                rx.button("Reverse the charge and reopen", on_click=s.confirm_reopen, color_scheme="red", high_contrast=True),
-                gap="3", margin_top="16px", justify="end", wrap="wrap",
-            ),
-            max_width="480px",
-        ),
-        open=s.reopen_id != 0,
-        on_open_change=s.reopen_open_change,
+    return _reason_dialog(
+        title=s.reopen_title, words=s.reopen_words, label="Why the visit is reopened (required)", field_id="reopen-reason",
+        value=s.reopen_reason, on_change=s.set_reopen_reason, placeholder="e.g. insurance card found after billing",
+        problem=s.reopen_problem, keep="Keep it billed", on_keep=s.close_reopen, confirm="Reverse the charge and reopen",
+        on_confirm=s.confirm_reopen, is_open=s.reopen_id != 0, on_open_change=s.reopen_open_change,
     )
 
 

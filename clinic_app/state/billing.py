@@ -371,7 +371,8 @@ class BillingQueueState(rx.State):
 
     @rx.event
     def close_bill(self):
-        self.bill_id, self.bill_title, self.bill_coverage, self.bill_reason, self.bill_problem = 0, "", "", "", ""
+        # The title stays: the dialog keeps its name while it closes (ask_bill sets all of it afresh).
+        self.bill_id, self.bill_reason, self.bill_problem = 0, "", ""
 
     @rx.event
     def bill_open_change(self, is_open: bool):
@@ -767,7 +768,8 @@ class ReopenSection(Section, BillingQueueState):
 
     @rx.event
     def close_reopen(self):
-        self.reopen_id, self.reopen_title, self.reopen_words, self.reopen_reason, self.reopen_problem = 0, "", "", "", ""
+        # The title stays: the dialog keeps its name while it closes (ask_reopen sets all of it afresh).
+        self.reopen_id, self.reopen_reason, self.reopen_problem = 0, "", ""
 
     @rx.event
     def reopen_open_change(self, is_open: bool):
