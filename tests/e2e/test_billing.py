@@ -208,6 +208,7 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     expect(dialog).to_contain_text("no coverage on the date of service")
     dialog.get_by_role("button", name="Bill patient (self-pay) $90.00").click()
     expect(page.get_by_text("0 visits ready to bill")).to_be_visible()
+    expect(dialog).to_be_hidden()  # closed (its fade-out done) before the page is checked
     assert_accessible(page, "the billing page")
     page.get_by_label("Patient MRN").fill("b2e2")
     page.get_by_role("button", name="Find account").click()
