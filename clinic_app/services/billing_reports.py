@@ -39,12 +39,13 @@ class ReportRange:
 
 def _day(text: str, what: str) -> tuple[dt.date | None, str]:
     text = (text or "").strip()
+    # The page's date pickers send ISO dates; the words name no format the picker does not show.
     if not text:
-        return None, f"Enter the {what} date (YYYY-MM-DD)."
+        return None, f"Choose the {what} day of the range."
     try:
         return dt.date.fromisoformat(text), ""
     except ValueError:
-        return None, f"The {what} date {text[:20]!r} is not a date; use YYYY-MM-DD, e.g. 2026-01-31."
+        return None, f"The {what} day {text[:20]!r} is not a date; pick it from the calendar."
 
 
 def parse_range(start: str, end: str, grain: str = "month") -> ReportRange:
@@ -60,7 +61,7 @@ def parse_range(start: str, end: str, grain: str = "month") -> ReportRange:
         problems["grain"] = "Choose day, week or month."
     if first and last:
         if last < first:
-            problems["to"] = f"The last date {last.isoformat()} is before the first {first.isoformat()}."
+            problems["to"] = f"The last day {last.isoformat()} is before the first {first.isoformat()}."
         elif (last - first).days + 1 > MAX_DAYS:
             problems["to"] = f"The range is {(last - first).days + 1} days; choose at most {MAX_DAYS} days."
     if problems:

@@ -17,8 +17,8 @@ def test_a_range_reports_every_problem_beside_its_field():
     with pytest.raises(RangeProblems) as both:
         parse_range("", "31/01/2026", "year")
     assert both.value.problems == {
-        "from": "Enter the first date (YYYY-MM-DD).",
-        "to": "The last date '31/01/2026' is not a date; use YYYY-MM-DD, e.g. 2026-01-31.",
+        "from": "Choose the first day of the range.",
+        "to": "The last day '31/01/2026' is not a date; pick it from the calendar.",
         "grain": "Choose day, week or month.",
     }
     with pytest.raises(RangeProblems, match="is before the first") as backwards:
