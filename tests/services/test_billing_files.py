@@ -72,3 +72,18 @@ def test_a_999_that_rejects_the_file_rejects_its_claims(engine, session, clinic,
     assert read.words == f"Read ack.999 (999): 837P file {sent.batch_control} rejected; 1 claims rejected."
     session.rollback()
     assert session.get(Claim, sent.id).status == "rejected"
+
+
+def test_a_271_answer_updates_its_coverage_in_words(engine, session, clinic):
+    from clinic_app.services import eligibility
+    from tests.services.test_eligibility import ACTIVE_WITH_MONEY, answer_271
+
+    coverage = cover(session, clinic, set_up_billing(session, clinic))
+    eligibility.request_270(session, actor=clinic.biller, coverage_id=coverage.id, now=NOW)
+    session.refresh(coverage)
+    with one_transaction(engine) as s:
+        read = billing_files.read_file(s, actor=clinic.biller, name="acme.271", tz="America/New_York", now=NOW,
+                                       data=answer_271(coverage.eligibility_trace, coverage.member_id, *ACTIVE_WITH_MONEY).encode())
+    assert read.kind == "271"
+    assert read.words == (f"Read acme.271 (271): Acme Health, member {coverage.member_id}: Active (checked 2030-03-13 11:00): "
+                          "copay $25.00, deductible remaining $312.50.")
