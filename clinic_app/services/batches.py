@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
+from sqlalchemy import text as sql
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
@@ -56,6 +57,9 @@ def create_batch(session: Session, *, actor: Actor, now: dt.datetime | None = No
     for_write(session)
     require(actor.role, "billing.claims")
     now = now or utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        # SQLite's write lock (for_write) already lets one batch be written at a time.
+        session.execute(sql("SELECT pg_advisory_xact_lock(hashtext('claim_batch'))"))
     ready = claims_for_batch(session)
     if not ready:
         session.rollback()
@@ -97,7 +101,7 @@ def create_batch(session: Session, *, actor: Actor, now: dt.datetime | None = No
 
 
 def _batch(session: Session, batch_id: int) -> ClaimBatch:
-    batch = session.get(ClaimBatch, batch_id)
+    batch = session.get(ClaimBatch, batch_id, with_for_update=True)  # one sender at a time (PostgreSQL)
     if batch is None:
         raise NotFound("That claim batch does not exist.")
     return batch
