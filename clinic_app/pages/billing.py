@@ -136,7 +136,8 @@ def _batches() -> rx.Component:
     q = BillingQueueState
     return rx.box(
         rx.hstack(
-            rx.button("Create batch of ", q.ready_to_send, " claims", on_click=s.create_batch, disabled=q.ready_to_send == 0),
+            rx.button("Create batch of ", q.ready_to_send, " claims", on_click=s.create_batch, loading=s.writing,
+                      disabled=(q.ready_to_send == 0) | s.writing),
             rx.text(
                 rx.cond(q.outbox != "", "Batches can be sent straight to the clearinghouse outbox (" + q.outbox + ").",
                         "A batch is one zip with one 837P file per payer; its claims become Submitted when you mark it sent."),
@@ -550,7 +551,8 @@ def _files_section() -> rx.Component:
                 rx.text("Choose or drop 835, 999, 277CA or 271 files: ", rx.selected_files(FILES_UPLOAD).join(", "), size="2"),
                 max_files=10, border="1px dashed var(--gray-8)", padding="10px", min_width="420px",
             ),
-            rx.button("Read the files", on_click=s.read_files(rx.upload_files(upload_id=FILES_UPLOAD))),
+            rx.button("Read the files", on_click=s.read_files(rx.upload_files(upload_id=FILES_UPLOAD)), loading=s.reading,
+                      disabled=s.reading),
             align="center", spacing="3", wrap="wrap", margin_top="8px",
         ),
         rx.box(

@@ -822,44 +822,52 @@ class FilesSection(Section, BillingQueueState):
     each file all or nothing, the answer in words."""
 
     results: list[FileResult] = []
+    reading: bool = False  # the button shows a spinner and takes no second press meanwhile
 
     @rx.event
     async def read_files(self, files: list[rx.UploadFile]):
         if not files:
             self._fail(InvalidInput("Choose the 835, 999, 277CA or 271 file first."))
-            return rx.clear_selected_files(FILES_UPLOAD)
+            yield rx.clear_selected_files(FILES_UPLOAD)
+            return
         try:
             actor = await current_actor(self, "billing.remittance")
             location_id = as_id(self.location_id)
         except ClinicError as exc:
             self._fail(exc)
-            return rx.clear_selected_files(FILES_UPLOAD)
-        results = []
-        for upload in files[:10]:
-            name = (upload.name or "file")[:80]
-            data = await upload.read(billing_files.era.MAX_BYTES + 1)
-
-            def run(data=data, name=name):
-                # One transaction per file, as the command line reads it: a refused file changes nothing.
-                with one_transaction() as session:
-                    tz = session.get(Location, location_id).timezone
-                    return billing_files.read_file(session, actor=actor, data=data, name=name, tz=tz)
-
-            try:
-                read = await asyncio.to_thread(run)
-            except ClinicError as exc:
-                results.append(FileResult(name=name, words=str(exc), ok=False))
-                continue
-            results.append(FileResult(name=name, words=read.words, ok=True))
-        self.results = results
-        refused = sum(not r.ok for r in results)
+            yield rx.clear_selected_files(FILES_UPLOAD)
+            return
+        self.reading = True
+        yield
+        try:
+            self.results = [await self._read(upload, actor, location_id) for upload in files[:10]]
+        finally:
+            self.reading = False
+        refused = sum(not r.ok for r in self.results)
         if refused:
-            self._fail(f"{refused} of {len(results)} files refused; nothing of a refused file was changed.")
+            self._fail(f"{refused} of {len(self.results)} files refused; nothing of a refused file was changed.")
         else:
-            self._ok(f"{len(results)} file{'s' if len(results) != 1 else ''} read.")
+            self._ok(f"{len(self.results)} file{'s' if len(self.results) != 1 else ''} read.")
         queue = await self.get_state(BillingQueueState)
         await queue._refresh_claims()  # payments, the denial worklist and the reports
-        return rx.clear_selected_files(FILES_UPLOAD)
+        yield rx.clear_selected_files(FILES_UPLOAD)
+
+    @staticmethod
+    async def _read(upload: rx.UploadFile, actor, location_id: int) -> FileResult:
+        name = (upload.name or "file")[:80]
+        data = await upload.read(billing_files.era.MAX_BYTES + 1)
+
+        def run():
+            # One transaction per file, as the command line reads it: a refused file changes nothing.
+            with one_transaction() as session:
+                tz = session.get(Location, location_id).timezone
+                return billing_files.read_file(session, actor=actor, data=data, name=name, tz=tz)
+
+        try:
+            read = await asyncio.to_thread(run)
+        except ClinicError as exc:
+            return FileResult(name=name, words=str(exc), ok=False)
+        return FileResult(name=name, words=read.words, ok=True)
 
 
 class BatchSection(Section, BillingQueueState):
@@ -869,18 +877,24 @@ class BatchSection(Section, BillingQueueState):
         queue = await self.get_state(BillingQueueState)
         await queue._refresh_claims()
 
+    writing: bool = False  # the button shows a spinner and takes no second press meanwhile
+
     @rx.event
     async def create_batch(self):
-        batch = await self._act("billing.claims", lambda s, a: batches.create_batch(s, actor=a))
+        self.writing = True
+        yield
+        try:
+            batch = await self._act("billing.claims", lambda s, a: batches.create_batch(s, actor=a))
+        finally:
+            self.writing = False
         if not batch:
-            return None
+            return
         self._ok(
             f"Batch {batch.id} written: {batch.claim_count} claims, ${money(batch.total_cents)}, in "
             f"{len(batch.file_names.split(','))} 837P file(s) ({batch.payer_names}). Download it and send it to the "
             "clearinghouse, then mark it sent; its claims stay Draft until then."
         )
         await self._after()
-        return None
 
     @rx.event
     async def download_batch(self, batch_id: int):
