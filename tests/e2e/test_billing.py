@@ -115,6 +115,7 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     insured_row.get_by_role("button", name=re.compile(r"^Bill patient \(self-pay\) \$90\.00: Sured, Ina")).click()
     dialog = page.get_by_role("alertdialog", name="Bill Sured, Ina (self-pay) $90.00?")
     expect(dialog).to_contain_text("E2E Mutual, member W123456 covers this visit")
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState === 'finished')")  # faded in
     screenshot(page, "billing-bill-patient-1366")
     assert_accessible(page, "the bill-the-patient dialog")
     dialog.get_by_role("button", name="Bill patient (self-pay) $90.00").click()
