@@ -262,7 +262,7 @@ def _table(headers: tuple[str, ...], rows, cells) -> rx.Component:
     )
 
 
-def _report_heading(title: str, download=None, what: str = "") -> rx.Component:
+def _report_heading(title, download=None, what: str = "") -> rx.Component:
     parts = [rx.heading(title, size="4")]
     if download is not None:
         parts.append(rx.button("Download CSV", on_click=download, variant="outline", aria_label=f"Download CSV of {what}"))
@@ -317,20 +317,11 @@ def _reports_section() -> rx.Component:
         rx.cond(
             r.range_active,
             rx.box(
-                rx.hstack(
-                    rx.heading("Denials by reason, " + r.range_words, size="4"),
-                    rx.button("Download CSV", on_click=r.download_range_denials, variant="outline",
-                              aria_label="Download CSV of denials by reason in the range"),
-                    align="center", spacing="3", margin_top="24px", margin_bottom="8px",
-                ),
+                _report_heading("Denials by reason, " + r.range_words, r.download_range_denials, "denials by reason in the range"),
                 rx.cond(r.range_reasons.length() == 0, rx.text("No denials in this range.", size="2")),
                 _table(reason_cols, r.range_reasons, lambda x: (x.reason, x.words, x.claims, x.share)),
-                rx.hstack(
-                    rx.heading("Payments by " + r.report_grain + ", " + r.range_words, size="4"),
-                    rx.button("Download CSV", on_click=r.download_range_payments, variant="outline",
-                              aria_label="Download CSV of payments in the range"),
-                    align="center", spacing="3", margin_top="24px", margin_bottom="8px",
-                ),
+                _report_heading("Payments by " + r.report_grain + ", " + r.range_words, r.download_range_payments,
+                                "payments in the range"),
                 rx.cond(r.range_periods.length() == 0, rx.text("No payments in this range.", size="2")),
                 _table(period_cols, r.range_periods, lambda x: (x.period, x.insurance, x.patient, x.total)),
             ),
