@@ -244,7 +244,7 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     reports.get_by_role("button", name="Show the range").click()
     expect(reports.get_by_role("heading", name=re.compile("^Payments by day, "))).to_be_visible()
     expect(reports.get_by_role("row").filter(has_text=today.isoformat())).to_contain_text("110.00")
-    reports.get_by_role("heading", name="Report range").scroll_into_view_if_needed()
+    reports.get_by_role("heading", name="Report range").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "billing-reports-1366")
     assert_accessible(page, "the billing reports over a range")
     with page.expect_download() as info:
