@@ -13,8 +13,11 @@ What is measured
     then those secondary claims are exported with the primary's adjudication. Prints wall-clock seconds and per-claim milliseconds per step.
 
 How
-    ``python bench/billing_cycle.py [--patients N]`` (the demo's visit count does not
-    grow with patients: it is two weeks of six providers' days). The 835 is written
+    ``python bench/billing_cycle.py [--patients N] [--page]`` (the demo's visit count does not
+    grow with patients: it is two weeks of six providers' days). ``--page`` sends the claims
+    and reads the 835 the billing page's way: a claim batch (``batches.create_batch``, one
+    zip of pyx12-checked 837P files, then ``mark_sent``) and ``billing_files.read_file`` in
+    one transaction, as an upload does. The 835 is written
     with the tests' 835 writer (tests/services/x12_835.py).
 """
 
@@ -33,15 +36,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, select
 
-from clinic_app.db import make_engine
-from clinic_app.models import Appointment, ClaimLine, Location, User
-from clinic_app.services import auth, claims, era
+from clinic_app.db import make_engine, one_transaction
+from clinic_app.models import Appointment, Claim, ClaimLine, Location, User
+from clinic_app.services import auth, batches, billing_files, claims, era
 from tests.services.x12_835 import Line, Paid, remittance
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=300)
+    parser.add_argument("--page", action="store_true", help="send and read files as the billing page does")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
@@ -59,7 +63,14 @@ def main() -> None:
                 made += m
                 held.update(h)
             t1 = time.perf_counter()
-            files = claims.export(s, actor=biller, out_dir=Path(tmp) / "out")
+            if args.page:
+                batch = batches.create_batch(s, actor=biller)
+                tb = time.perf_counter()
+                zip_kib = len(batch.zip_data) / 1024
+                batches.mark_sent(s, actor=biller, batch_id=batch.id)
+                files = batch.file_names.split(",")
+            else:
+                files = claims.export(s, actor=biller, out_dir=Path(tmp) / "out")
             t2 = time.perf_counter()
             paid = []
             for claim in made:
@@ -75,7 +86,14 @@ def main() -> None:
                                  sum(1000 if r.charge >= 1000 else r.charge for r in remit_lines), remit_lines))
             text = remittance(paid)
             t3 = time.perf_counter()
-            summary = era.post(s, actor=biller, text=text, now=dt.datetime.now(dt.UTC))
+            if args.page:
+                with one_transaction(engine) as upload:
+                    read = billing_files.read_file(upload, actor=biller, data=text.encode(), name="bench.835")
+                s.rollback()  # end this session's read, to see what the upload's transaction wrote
+                summary = {"claims": read.claims, "paid_cents": read.paid_cents, "secondary_claims": list(
+                    s.exec(select(Claim.number).where(Claim.primary_claim_id.is_not(None))))}
+            else:
+                summary = era.post(s, actor=biller, text=text, now=dt.datetime.now(dt.UTC))
             t4 = time.perf_counter()
             # The co-pays of patients with secondary coverage became secondary claims: send them (COB loops).
             secondary_files = claims.export(s, actor=biller, out_dir=Path(tmp) / "secondary")
@@ -84,7 +102,11 @@ def main() -> None:
     n = max(len(made), 1)
     print(f"ready-to-bill visits: {ready}; claimed: {len(made)}; held by the scrubber: {len(held)}")
     print(f"create claims: {t1 - t0:.2f} s ({(t1 - t0) / n * 1000:.1f} ms/claim)")
-    print(f"export {len(files)} 837P files incl. pyx12 validation: {t2 - t1:.2f} s ({(t2 - t1) / n * 1000:.1f} ms/claim)")
+    if args.page:
+        print(f"claim batch of {len(files)} 837P files incl. pyx12 validation, zipped: {tb - t1:.2f} s "
+              f"({(tb - t1) / n * 1000:.1f} ms/claim); marked sent: {t2 - tb:.2f} s; zip {zip_kib:.0f} KiB")
+    else:
+        print(f"export {len(files)} 837P files incl. pyx12 validation: {t2 - t1:.2f} s ({(t2 - t1) / n * 1000:.1f} ms/claim)")
     print(f"835 of {len(text) / 1024:.0f} KiB posted: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} "
           f"in {t4 - t3:.2f} s ({(t4 - t3) / n * 1000:.1f} ms/claim), secondary claims created on the way: "
           f"{len(summary['secondary_claims'])}")

@@ -47,6 +47,13 @@ def export_dir() -> Path:
     """Where bulk FHIR exports are written until they are fetched and deleted."""
     return Path(os.environ.get("CLINIC_EXPORT_DIR") or PROJECT_ROOT / "data" / "exports")
 
+
+def claims_outbox() -> Path | None:
+    """The clearinghouse's outbox folder (``CLINIC_CLAIMS_OUTBOX``, e.g. one an SFTP job picks up):
+    when set, a claim batch is sent by writing its 837P files there; None: the biller sends it."""
+    value = (os.environ.get("CLINIC_CLAIMS_OUTBOX") or "").strip()
+    return Path(value) if value else None
+
 # How units of timed procedure codes follow from minutes: "cms" (the CMS 8-minute rule,
 # over all timed codes of a visit) or "per_code" (substantial portion, each code alone).
 # A clinic-level setting for now; per payer when payers exist (services/timed_units.py).

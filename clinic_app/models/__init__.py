@@ -1,6 +1,7 @@
 """All tables, imported here so that SQLModel.metadata knows every one."""
 
 from clinic_app.models.audit import AuditLog
+from clinic_app.models.batches import ClaimBatch, ClaimBatchClaim
 from clinic_app.models.billing import Charge, ChargePrice, Fee
 from clinic_app.models.clinical import (
     BodyMark,
@@ -106,6 +107,8 @@ __all__ = [
     "Charge",
     "ChargePrice",
     "Claim",
+    "ClaimBatch",
+    "ClaimBatchClaim",
     "ClaimDiagnosis",
     "ClaimEvent",
     "ClaimLine",

@@ -76,6 +76,7 @@ DB_RULE_MESSAGES = {
     "line_posting_append_only": (NotAllowed, "Posted remittances are final."),
     "adjustment_append_only": (NotAllowed, "Posted adjustments are final."),
     "claim_event_append_only": (NotAllowed, "A claim's history cannot be changed."),
+    "claim_batch_kept": (NotAllowed, "A claim batch is kept as it was written, and a sent batch is final."),
     "card_number_refused": (InvalidInput, "That looks like a card number; enter the card terminal's reference instead."),
     "addendum_needs_signed_note": (InvalidInput, "Addenda are for signed notes; edit the draft instead."),
     "addendum_final": (NotAllowed, "An addendum is part of the legal record and cannot be changed."),

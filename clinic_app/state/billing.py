@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import utcnow
+from clinic_app import settings
+from clinic_app.db import one_transaction, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
-from clinic_app.models import Payer
-from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
+from clinic_app.models import Location, Payer
+from clinic_app.services import (
+    batches,
+    billing,
+    billing_files,
+    billing_reports,
+    board,
+    claim_form,
+    claims,
+    cob,
+    era,
+    ledger,
+    revenue_reports,
+    statements,
+)
 from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
 from clinic_app.state.live_push import client_token
+from clinic_app.state.screen import Section
 
 
 @dataclasses.dataclass
@@ -37,6 +53,8 @@ class QueueRow:
     status_label: str
     total: str
     charges: list[ChargeLine]
+    coverage: str
+    bill_text: str
     bill_label: str
     claim_label: str
 
@@ -61,6 +79,21 @@ class ClaimRow:
     can_bill_secondary: bool
     form_label: str
     secondary_label: str
+
+
+@dataclasses.dataclass
+class BatchRow:
+    batch_id: int
+    file_name: str
+    created: str
+    claims: int
+    total: str
+    payers: str
+    status: str
+    status_words: str
+    download_label: str
+    sent_label: str
+    outbox_label: str
 
 
 @dataclasses.dataclass
@@ -118,15 +151,16 @@ class PeriodRow:
 
 
 # The correction forms' typed fields and their longest accepted text.
-_TYPED = {"wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
+_TYPED = {"bill_reason": 120, "wo_amount": 12, "wo_reason": 120, "rf_amount": 12, "rf_reference": 40, "rf_reason": 120, "reverse_reason": 120}
 
 
 def _row(row: dict) -> QueueRow:
     return QueueRow(
         id=row["id"], patient_name=row["patient_name"], mrn=row["mrn"], provider_name=row["provider_name"],
         service_date=row["service_date"], time_label=row["time_label"], status_label=row["status_label"],
-        total=row["total"], charges=[ChargeLine(**c) for c in row["charges"]],
-        bill_label=f"Mark billed: {row['patient_name']}, {row['service_date']}",
+        total=row["total"], charges=[ChargeLine(**c) for c in row["charges"]], coverage=row["coverage"],
+        bill_text=f"Bill patient (self-pay) ${row['total']}",
+        bill_label=f"Bill patient (self-pay) ${row['total']}: {row['patient_name']}, {row['service_date']}",
         claim_label=f"Create claim: {row['patient_name']}, {row['service_date']}",
     )
 
@@ -166,6 +200,8 @@ def claim_sections(session, *, actor) -> dict:
         "denial_reasons": denial["by_reason"],
         "payments": revenue_reports.payments_by_period(session, actor=actor, **payment_months()),
         "counts": revenue_reports.claims_by_status(session, actor=actor),
+        "waiting": len(batches.claims_for_batch(session)),
+        "batches": batches.recent(session, actor=actor),
         "denials": era.denials(session, actor=actor),
         "recent": claims.recent_claims(session, actor=actor),
         "aging": aging["by_payer"],
@@ -187,6 +223,8 @@ class BillingQueueState(rx.State):
     problems: list[str] = []
     claim_counts: list[ClaimCount] = []
     ready_to_send: int = 0
+    batches: list[BatchRow] = []
+    outbox: str = ""
     denials: list[DenialRow] = []
     recent_claims: list[ClaimRow] = []
     aging: list[AgingRow] = []
@@ -194,6 +232,13 @@ class BillingQueueState(rx.State):
     denial_reasons: list[ReasonRow] = []
     payment_periods: list[PeriodRow] = []
     rates_line: str = ""
+    # The "Bill the patient" dialog: which visit, its words, and the reason an insured visit needs.
+    bill_id: int = 0
+    bill_title: str = ""
+    bill_coverage: str = ""
+    bill_reason: str = ""
+    bill_problem: str = ""
+    bill_button: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
     account_mrn: str = ""
     account_name: str = ""
@@ -240,6 +285,7 @@ class BillingQueueState(rx.State):
         self.rows = [_row(r) for r in rows]
         self._totals = {r["id"]: r["total_cents"] for r in rows}
         registry.show(client_token(self), "billing", [billing_topic(int(self.location_id)), CLAIMS_TOPIC])
+        await (await self.get_state(ReopenSection))._reload()
         return await self._refresh_claims()
 
     async def _refresh_claims(self):
@@ -258,7 +304,13 @@ class BillingQueueState(rx.State):
             return
         counts = sections["counts"]
         self.claim_counts = [ClaimCount(status=s, label=claims.STATUS_LABELS[s], count=counts.get(s, 0)) for s in claims.STATUS_LABELS]
-        self.ready_to_send = counts.get("draft", 0)
+        self.ready_to_send = sections["waiting"]
+        self.batches = [
+            BatchRow(**b, download_label=f"Download zip of batch {b['batch_id']}", sent_label=f"Mark sent: batch {b['batch_id']}",
+                     outbox_label=f"Send to outbox: batch {b['batch_id']}")
+            for b in sections["batches"]
+        ]
+        self.outbox = str(settings.claims_outbox() or "")
         self.denials = [_denial(r) for r in sections["denials"]]
         self.recent_claims = [
             ClaimRow(**r, form_label=f"Download claim form (PDF) for claim {r['number']}",
@@ -301,21 +353,66 @@ class BillingQueueState(rx.State):
         return money(sum(self._totals.values()))
 
     @rx.event
+    def ask_bill(self, appointment_id: int):
+        """Open the dialog that says what billing this visit to the patient does (and asks why, if insured)."""
+        try:
+            wanted = as_id(appointment_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((r for r in self.rows if r.id == wanted), None)
+        if row is None:
+            return self._fail(InvalidInput("That visit is no longer in the queue; reload the page."))
+        self.bill_id = row.id
+        self.bill_title = f"Bill {row.patient_name} (self-pay) ${row.total}?"
+        self.bill_coverage = row.coverage
+        self.bill_reason, self.bill_problem = "", ""
+        self.bill_button = row.bill_text
+        return None
+
+    @rx.event
+    def close_bill(self):
+        # The title stays: the dialog keeps its name while it closes (ask_bill sets all of it afresh).
+        self.bill_id, self.bill_reason, self.bill_problem = 0, "", ""
+
+    @rx.event
+    def bill_open_change(self, is_open: bool):
+        if not is_open:
+            self.close_bill()
+
+    @rx.event
     async def mark_billed(self, appointment_id: int):
+        return await self._bill(appointment_id)
+
+    async def _bill(self, appointment_id: int):
+        """Bill the visit to the patient; the reason typed in the dialog goes with it (the service
+        refuses an insured visit without one)."""
         try:
             actor = await current_actor(self, "billing.mark_billed")
             wanted = as_id(appointment_id)
+            reason = self.bill_reason if wanted == self.bill_id else ""
 
             def work(session):
-                appointment = billing.mark_billed(session, actor=actor, appointment_id=wanted)
+                appointment = billing.mark_billed(session, actor=actor, appointment_id=wanted, reason=reason)
                 return billing.queue_row(session, appointment_id=appointment.id)
 
             row = await in_db(work)
         except ClinicError as exc:
+            if self.bill_id:
+                self.bill_problem = str(exc)  # beside the reason, in the dialog
+                return None
             return self._fail(exc)
         self.apply_row(row)
-        self._done("Marked billed.")
-        return None
+        self.close_bill()
+        self._done(f"{row['patient_name']}, {row['service_date']}: ${row['total']} billed to the patient (self-pay).")
+        reopen = await self.get_state(ReopenSection)
+        reopen._clear()  # its last message was about another visit
+        return await reopen._reload()
+
+    @rx.event
+    async def confirm_bill(self):
+        if not self.bill_id:
+            return self._fail(InvalidInput("Choose the visit to bill first."))
+        return await self._bill(self.bill_id)
 
     @rx.event
     async def create_claim(self, appointment_id: int):
@@ -357,20 +454,6 @@ class BillingQueueState(rx.State):
         names = {r.id: f"{r.patient_name}, {r.service_date}" for r in self.rows}
         self.problems = [f"{names.get(i, i)}: {' '.join(p)}" for i, p in held.items()]
         return await self._refresh_claims()
-
-    @rx.event
-    async def send_claims(self):
-        try:
-            actor = await current_actor(self, "billing.claims")
-            files = await in_db(lambda s: claims.export_files(s, actor=actor))
-        except ClinicError as exc:
-            return self._fail(exc)
-        if not files:
-            self._done("No claims are ready to send.")
-            return None
-        self._done(f"{len(files)} 837P file(s) downloaded; their claims are submitted.")
-        await self._refresh_claims()
-        return [rx.download(data=text, filename=name) for name, text in files]
 
     @rx.event
     async def appeal(self, claim_id: int):
@@ -629,3 +712,312 @@ class BillingQueueState(rx.State):
         self.message = str(exc)
         self.message_is_error = True
         self.problems = []
+
+
+@dataclasses.dataclass
+class BilledRow:
+    id: int
+    patient_name: str
+    mrn: str
+    service_date: str
+    billed: str
+    coverage: str
+    reopen_label: str
+
+
+class ReopenSection(Section, BillingQueueState):
+    """Visits billed to the patient (on no claim): one billed by mistake is reopened, with a reason."""
+
+    billed: list[BilledRow] = []
+    reopen_id: int = 0
+    reopen_title: str = ""
+    reopen_words: str = ""
+    reopen_reason: str = ""
+    reopen_problem: str = ""
+
+    async def _reload(self) -> None:
+        try:
+            actor = await current_actor(self, "billing.view")
+            location_id = as_id(self.location_id)
+            rows = await in_db(lambda s: billing.billed_to_patients(s, actor=actor, location_id=location_id))
+        except ClinicError as exc:
+            self._fail(exc)
+            return
+        self.billed = [
+            BilledRow(**r, reopen_label=f"Reopen for billing: {r['patient_name']}, {r['service_date']}") for r in rows
+        ]
+
+    @rx.event
+    def ask_reopen(self, appointment_id: int):
+        try:
+            wanted = as_id(appointment_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((r for r in self.billed if r.id == wanted), None)
+        if row is None:
+            return self._fail(InvalidInput("That visit is no longer billed to the patient; reload the page."))
+        self.reopen_id = row.id
+        self.reopen_title = f"Reopen {row.patient_name}'s visit of {row.service_date} for billing?"
+        self.reopen_words = (
+            f"The ${row.billed} charged to the patient is reversed on the ledger (both entries stay) and the visit "
+            "goes back to the billing queue, priced again from the coverage that applies"
+            + (f" ({row.coverage}), ready to be claimed." if row.coverage else ".")
+        )
+        self.reopen_reason, self.reopen_problem = "", ""
+        return None
+
+    @rx.event
+    def close_reopen(self):
+        # The title stays: the dialog keeps its name while it closes (ask_reopen sets all of it afresh).
+        self.reopen_id, self.reopen_reason, self.reopen_problem = 0, "", ""
+
+    @rx.event
+    def reopen_open_change(self, is_open: bool):
+        if not is_open:
+            self.close_reopen()
+
+    @rx.event
+    def set_reopen_reason(self, value: str):
+        self.reopen_reason = str(value)[: billing.MAX_REASON]
+
+    @rx.event
+    async def confirm_reopen(self):
+        wanted, reason = self.reopen_id, self.reopen_reason
+        if not wanted:
+            return self._fail(InvalidInput("Choose the visit to reopen first."))
+        try:
+            actor = await current_actor(self, "billing.mark_billed")
+
+            def work(session):
+                done = billing.reopen_for_billing(session, actor=actor, appointment_id=wanted, reason=reason)
+                return done, billing.queue_row(session, appointment_id=wanted)
+
+            done, row = await in_db(work)
+        except ClinicError as exc:
+            self.reopen_problem = str(exc)  # beside the reason, in the dialog
+            return None
+        self.close_reopen()
+        queue = await self.get_state(BillingQueueState)
+        queue.apply_row(row)
+        self._ok(
+            f"{row['patient_name']}, {row['service_date']}: ${money(done.reversed_cents)} charged to the patient reversed; "
+            f"the visit is back in the billing queue. {done.repriced}".strip()
+        )
+        await self._reload()
+        return None
+
+
+FILES_UPLOAD = "billing-files"
+
+
+@dataclasses.dataclass
+class FileResult:
+    name: str
+    words: str
+    ok: bool
+
+
+class FilesSection(Section, BillingQueueState):
+    """Files from the payer or the clearinghouse (835, 999, 277CA, 271), read from the page:
+    each file all or nothing, the answer in words."""
+
+    results: list[FileResult] = []
+    reading: bool = False  # the button shows a spinner and takes no second press meanwhile
+
+    @rx.event
+    async def read_files(self, files: list[rx.UploadFile]):
+        if not files:
+            self._fail(InvalidInput("Choose the 835, 999, 277CA or 271 file first."))
+            yield rx.clear_selected_files(FILES_UPLOAD)
+            return
+        try:
+            actor = await current_actor(self, "billing.remittance")
+            location_id = as_id(self.location_id)
+        except ClinicError as exc:
+            self._fail(exc)
+            yield rx.clear_selected_files(FILES_UPLOAD)
+            return
+        self.reading = True
+        yield
+        try:
+            self.results = [await self._read(upload, actor, location_id) for upload in files[:10]]
+        finally:
+            self.reading = False
+        refused = sum(not r.ok for r in self.results)
+        if refused:
+            self._fail(f"{refused} of {len(self.results)} files refused; nothing of a refused file was changed.")
+        else:
+            self._ok(f"{len(self.results)} file{'s' if len(self.results) != 1 else ''} read.")
+        queue = await self.get_state(BillingQueueState)
+        await queue._refresh_claims()  # payments, the denial worklist and the reports
+        yield rx.clear_selected_files(FILES_UPLOAD)
+
+    @staticmethod
+    async def _read(upload: rx.UploadFile, actor, location_id: int) -> FileResult:
+        name = (upload.name or "file")[:80]
+        data = await upload.read(billing_files.era.MAX_BYTES + 1)
+
+        def run():
+            # One transaction per file, as the command line reads it: a refused file changes nothing.
+            with one_transaction() as session:
+                tz = session.get(Location, location_id).timezone
+                return billing_files.read_file(session, actor=actor, data=data, name=name, tz=tz)
+
+        try:
+            read = await asyncio.to_thread(run)
+        except ClinicError as exc:
+            return FileResult(name=name, words=str(exc), ok=False)
+        return FileResult(name=name, words=read.words, ok=True)
+
+
+class BatchSection(Section, BillingQueueState):
+    """Claim batches: create one from the claims waiting, download it (again), mark it sent."""
+
+    async def _after(self) -> None:
+        queue = await self.get_state(BillingQueueState)
+        await queue._refresh_claims()
+
+    writing: bool = False  # the button shows a spinner and takes no second press meanwhile
+
+    @rx.event
+    async def create_batch(self):
+        self.writing = True
+        yield
+        try:
+            batch = await self._act("billing.claims", lambda s, a: batches.create_batch(s, actor=a))
+        finally:
+            self.writing = False
+        if not batch:
+            return
+        self._ok(
+            f"Batch {batch.id} written: {batch.claim_count} claims, ${money(batch.total_cents)}, in "
+            f"{len(batch.file_names.split(','))} 837P file(s) ({batch.payer_names}). Download it and send it to the "
+            "clearinghouse, then mark it sent; its claims stay Draft until then."
+        )
+        await self._after()
+
+    @rx.event
+    async def download_batch(self, batch_id: int):
+        try:
+            wanted = as_id(batch_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        found = await self._act("billing.claims", lambda s, a: batches.download(s, actor=a, batch_id=wanted))
+        if not found:
+            return None
+        name, data = found
+        self._ok(f"{name} downloaded.")
+        return rx.download(data=data, filename=name, mime_type="application/zip")
+
+    async def _sent(self, work, batch_id) -> None:
+        try:
+            wanted = as_id(batch_id)
+        except ClinicError as exc:
+            self._fail(exc)
+            return
+        done = await self._act("billing.claims", lambda s, a: work(s, a, wanted))
+        if not done:
+            return
+        words = f"Batch {wanted} {done['batch'].sent_how}: {done['submitted']} claims are now Submitted."
+        if done["unchanged"]:
+            words += " Unchanged: " + "; ".join(done["unchanged"][:5]) + "."
+        self._ok(words)
+        await self._after()
+
+    @rx.event
+    async def mark_batch_sent(self, batch_id: int):
+        await self._sent(lambda s, a, wanted: batches.mark_sent(s, actor=a, batch_id=wanted), batch_id)
+
+    @rx.event
+    async def send_batch_to_outbox(self, batch_id: int):
+        outbox = settings.claims_outbox()
+        if outbox is None:
+            self._fail(InvalidInput("No clearinghouse outbox folder is set up (CLINIC_CLAIMS_OUTBOX); download the batch instead."))
+            return
+        await self._sent(lambda s, a, wanted: batches.send_to_outbox(s, actor=a, batch_id=wanted, outbox=outbox), batch_id)
+
+
+class ReportsSection(Section, BillingQueueState):
+    """The reports over a range the biller picks (denials by reason, payments by period), with CSV."""
+
+    report_from: str = ""
+    report_to: str = ""
+    report_grain: str = "month"
+    from_problem: str = ""
+    to_problem: str = ""
+    range_active: bool = False
+    range_words: str = ""
+    range_reasons: list[ReasonRow] = []
+    range_periods: list[PeriodRow] = []
+
+    @rx.event
+    def set_report_from(self, value: str):
+        self.report_from = str(value)[:10]
+
+    @rx.event
+    def set_report_to(self, value: str):
+        self.report_to = str(value)[:10]
+
+    @rx.event
+    def set_report_grain(self, value: str):
+        self.report_grain = value if value in billing_reports.GRAINS else "month"
+
+    async def _chosen(self) -> tuple[billing_reports.ReportRange, dict] | None:
+        """The range's reports, or None with every problem shown beside its field."""
+        self.from_problem, self.to_problem = "", ""
+        try:
+            chosen = billing_reports.parse_range(self.report_from, self.report_to, self.report_grain)
+        except billing_reports.RangeProblems as exc:
+            self.from_problem, self.to_problem = exc.problems.get("from", ""), exc.problems.get("to", "")
+            self._fail("Check the dates of the report range.")
+            return None
+        location_id = as_id(self.location_id)
+
+        def work(session, actor):
+            tz = session.get(Location, location_id).timezone
+            return billing_reports.range_reports(session, actor=actor, chosen=chosen, tz=tz)
+
+        found = await self._act("billing.reports", work)
+        if not found:
+            return None
+        return chosen, found
+
+    @rx.event
+    async def show_range(self):
+        result = await self._chosen()
+        if result is None:
+            return
+        chosen, found = result
+        self.range_words = chosen.words
+        self.range_reasons = [
+            ReasonRow(reason=r["reason"], words=r["words"], claims=r["claims"], share=_percent(r["share_of_denials"]))
+            for r in found["denials"]["by_reason"]
+        ]
+        self.range_periods = [
+            PeriodRow(period=r["period"], insurance=money(r["insurance"]), patient=money(r["patient"]), total=money(r["total"]))
+            for r in found["payments"]
+        ]
+        self.range_active = True
+        self._ok(f"Reports for {chosen.words} (days in the location's time zone), payments by {chosen.grain}.")
+
+    @rx.event
+    def reset_range(self):
+        self.range_active, self.range_words, self.range_reasons, self.range_periods = False, "", [], []
+        self.from_problem, self.to_problem = "", ""
+        self._clear()
+
+    async def _range_csv(self, build, name: str):
+        result = await self._chosen()
+        if result is None:
+            return None
+        chosen, found = result
+        self._clear()
+        return rx.download(data=build(found), filename=f"{name}-{chosen.start}-to-{chosen.end}.csv", mime_type="text/csv")
+
+    @rx.event
+    async def download_range_denials(self):
+        return await self._range_csv(lambda f: billing_reports.denials_csv(f["denials"]["by_reason"]), "denials-by-reason")
+
+    @rx.event
+    async def download_range_payments(self):
+        return await self._range_csv(lambda f: revenue_reports.payments_csv(f["payments"]), "payments")

@@ -1,10 +1,14 @@
-"""The biller's day in a real browser: a clean visit becomes a claim, a visit without
-coverage says what to fix, and the claims go out as an 837P file pyx12 accepts."""
+"""The biller's day in a real browser at 1366x768: an insured visit is billed to the patient
+only through a dialog that names the coverage and takes a reason, and is reopened and
+claimed; claims go out in a batch (one zip, downloaded twice alike, pyx12-valid 837P) that is
+then marked sent; the payer's 835 is uploaded on the page (a broken copy refused first)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
+import zipfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,10 +17,12 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
-from clinic_app.models import AppointmentType, Location, Patient, Provider
+from clinic_app.models import AppointmentType, Claim, ClaimLine, Location, Patient, Provider
 from clinic_app.services import auth, charting, payers, scheduling, x12_validate
+from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_app import sign_in
+from tests.services.x12_835 import Line, Paid, remittance
 
 pytestmark = pytest.mark.e2e
 
@@ -71,47 +77,140 @@ def billing_server(app_server):
     return app_server
 
 
-def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server):
-    base, _ = billing_server
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+def _claim_835(db) -> tuple[str, str]:
+    """The payer's 835 for the one claim sent (paid $60.00: $10.00 contractual, $20.00 deductible), and a copy cut short."""
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        claim = s.exec(select(Claim)).one()
+        line = s.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.id)).one()
+        text = remittance([Paid(claim.number, "1", 9000, 6000, 2000, [
+            Line("97110", 9000, 6000, 2, ("GP",), str(line.id), [("CO", "45", 1000), ("PR", "1", 2000)]),
+        ])], payer="E2E MUTUAL")
+    engine.dispose()
+    return text, text[: len(text) // 2]
+
+
+def _claim_status(db) -> str:
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        status = s.exec(select(Claim.status)).one()
+    engine.dispose()
+    return status
+
+
+def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser, billing_server):
+    base, db = billing_server
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     page = context.new_page()
     sign_in(page, base, "b2e_bill", PASSWORD)
     expect(page.get_by_role("heading", name="Billing queue")).to_be_visible()
     expect(page.get_by_text("2 visits ready to bill")).to_be_visible()
+    # A visit with no coverage is not offered as a claim; the insured one is, with its coverage named.
+    expect(page.get_by_role("button", name=re.compile("^Create claim: Ninsured, Uma"))).to_have_count(0)
+    insured_row = page.get_by_role("row").filter(has_text="Sured, Ina")
+    expect(insured_row).to_contain_text("Insured: E2E Mutual, member W123456")
+    screenshot(page, "billing-queue-1366")
 
-    page.get_by_role("button", name=re.compile("^Create claim: Ninsured, Uma")).click()
-    expect(page.get_by_role("alert")).to_contain_text("cannot be claimed yet")
-    expect(page.get_by_role("list", name="What to fix")).to_contain_text("has no active coverage on")
+    # Billing the insured visit to the patient asks why, in a dialog that names the coverage.
+    insured_row.get_by_role("button", name=re.compile(r"^Bill patient \(self-pay\) \$90\.00: Sured, Ina")).click()
+    dialog = page.get_by_role("alertdialog", name="Bill Sured, Ina (self-pay) $90.00?")
+    expect(dialog).to_contain_text("E2E Mutual, member W123456 covers this visit")
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState === 'finished')")  # faded in
+    screenshot(page, "billing-bill-patient-1366")
+    assert_accessible(page, "the bill-the-patient dialog")
+    dialog.get_by_role("button", name="Bill patient (self-pay) $90.00").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("create a claim, or say why the patient pays it themselves")
+    expect(page.get_by_text("2 visits ready to bill")).to_be_visible()  # nothing was billed
+    dialog.get_by_label("Why the patient pays (required)").fill("patient asked to pay herself")
+    dialog.get_by_role("button", name="Bill patient (self-pay) $90.00").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_text("1 visits ready to bill")).to_be_visible()
+
+    # She had not: the visit is reopened (charge reversed) and claimed after all.
+    billed = page.get_by_role("region", name="Billed to patients")
+    billed.get_by_role("button", name=re.compile("^Reopen for billing: Sured, Ina")).click()
+    reopen = page.get_by_role("alertdialog", name=re.compile("^Reopen Sured, Ina's visit of"))
+    expect(reopen).to_contain_text("reversed on the ledger")
+    reopen.get_by_role("button", name="Reverse the charge and reopen").click()
+    expect(reopen.get_by_role("alert")).to_contain_text("Say why the visit is reopened")
+    reopen.get_by_label("Why the visit is reopened (required)").fill("billed to the patient by mistake")
+    reopen.get_by_role("button", name="Reverse the charge and reopen").click()
+    expect(billed.get_by_role("status")).to_contain_text("$90.00 charged to the patient reversed; the visit is back in the billing queue")
+    expect(page.get_by_text("2 visits ready to bill")).to_be_visible()
 
     # A second biller's page shows the claim sections live, without reloading.
-    colleague = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    colleague = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     sign_in(colleague, base, "b2e_bill", PASSWORD)
     expect(colleague.get_by_role("group", name="Draft claims: 0")).to_be_visible()
 
     page.get_by_role("button", name=re.compile("^Create claim: Sured, Ina")).click()
-    expect(page.get_by_role("status")).to_contain_text("created; it goes out with the next export")
+    expect(page.get_by_role("status").first).to_contain_text("created; it goes out with the next export")
     expect(page.get_by_text("1 visits ready to bill")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 1")).to_be_visible()
     expect(colleague.get_by_role("group", name="Draft claims: 1")).to_be_visible()
     expect(colleague.get_by_role("region", name="Recent claims")).to_contain_text("Sured, Ina")
     colleague.context.close()
 
-    with page.expect_download() as info:
-        page.get_by_role("button", name="Send 1 claims (download 837P)").click()
-    text = Path(info.value.path()).read_text()
+    # A batch: written once, downloaded twice as the same single zip, then marked sent.
+    claims_region = page.get_by_role("region", name="Claims")
+    claims_region.get_by_role("button", name="Create batch of 1 claims").click()
+    expect(claims_region.get_by_role("status")).to_contain_text("Batch 1 written: 1 claims, $90.00")
+    expect(page.get_by_role("group", name="Draft claims: 1")).to_be_visible()  # not sent yet
+    downloads = []
+    for _ in range(2):
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Download zip of batch 1").click()
+        downloads.append((info.value.suggested_filename, Path(info.value.path()).read_bytes()))
+    assert downloads[0] == downloads[1] and downloads[0][0].startswith("claims-batch-0001-") and downloads[0][0].endswith(".zip")
+    with zipfile.ZipFile(io.BytesIO(downloads[0][1])) as archive:
+        [name] = archive.namelist()
+        text = archive.read(name).decode("ascii")
+    assert name.startswith("837P-E2EM1-")
     assert "NM1*IL*1*SURED*INA****MI*W123456~" in text and "SV1*HC:97110:GP*90*UN*2***1~" in text
     assert x12_validate.validate(text) == []
+    page.get_by_role("button", name="Mark sent: batch 1").click()
+    expect(claims_region.get_by_role("status")).to_contain_text("1 claims are now Submitted")
     expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
     expect(page.get_by_role("group", name="Draft claims: 0")).to_be_visible()
+    expect(page.get_by_role("button", name="Mark sent: batch 1")).to_have_count(0)
+    with page.expect_download() as info:  # an earlier batch downloads again, once sent
+        page.get_by_role("button", name="Download zip of batch 1").click()
+    assert Path(info.value.path()).read_bytes() == downloads[0][1]
     expect(page.get_by_text("Last 30 days: clean-claim rate - of 0 answered (1 awaiting an answer)")).to_be_visible()
     # The claim can be printed in CMS-1500 boxes from the recent-claims list.
     with page.expect_download() as info:
         page.get_by_role("button", name=re.compile("^Download claim form \\(PDF\\) for claim ")).click()
     assert info.value.suggested_filename.startswith("claim-") and Path(info.value.path()).read_bytes().startswith(b"%PDF-")
 
-    # The uninsured visit is billed to the patient, who pays by card at the desk.
-    page.get_by_role("button", name=re.compile("^Mark billed: Ninsured, Uma")).click()
+    # The payer's 835, uploaded on the page: a broken copy is refused with nothing changed, then it posts.
+    good, broken = _claim_835(db)
+    files = page.get_by_role("region", name="Files from payers")
+    page.get_by_label("835, 999, 277CA or 271 files").set_input_files(
+        files=[{"name": "e2e-mutual-broken.835", "mimeType": "text/plain", "buffer": broken.encode()}])
+    files.get_by_role("button", name="Read the files").click()
+    expect(files.get_by_role("alert")).to_contain_text("1 of 1 files refused; nothing of a refused file was changed")
+    expect(files.get_by_role("list", name="What the files did")).to_contain_text(
+        "Refused: e2e-mutual-broken.835 was refused:")
+    expect(files.get_by_role("list", name="What the files did")).to_contain_text("othing was")
+    assert _claim_status(db) == "submitted"
+    expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
+    page.get_by_label("835, 999, 277CA or 271 files").set_input_files(
+        files=[{"name": "e2e-mutual.835", "mimeType": "text/plain", "buffer": good.encode()}])
+    files.get_by_role("button", name="Read the files").click()
+    expect(files.get_by_role("list", name="What the files did")).to_contain_text(
+        "Read: Posted e2e-mutual.835: 1 claims, $60.00 paid, 0 denied")
+    expect(page.get_by_role("group", name="Paid claims: 1")).to_be_visible()
+    assert _claim_status(db) == "paid"
+    screenshot(page, "billing-files-1366")
+
+    # The uninsured visit is billed to the patient (no reason needed), who pays by card at the desk.
+    page.get_by_role("button", name=re.compile(r"^Bill patient \(self-pay\) \$90\.00: Ninsured, Uma")).click()
+    dialog = page.get_by_role("alertdialog", name="Bill Ninsured, Uma (self-pay) $90.00?")
+    expect(dialog).to_contain_text("no coverage on the date of service")
+    dialog.get_by_role("button", name="Bill patient (self-pay) $90.00").click()
     expect(page.get_by_text("0 visits ready to bill")).to_be_visible()
+    expect(dialog).to_be_hidden()  # closed (its fade-out done) before the page is checked
+    assert_accessible(page, "the billing page")
     page.get_by_label("Patient MRN").fill("b2e2")
     page.get_by_role("button", name="Find account").click()
     expect(page.get_by_text("Patient owes $90.00; insurance still to pay $0.00.")).to_be_visible()
@@ -120,19 +219,40 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server
     reference = page.get_by_label("Cheque number or card terminal reference (never the card number)")
     reference.fill("4111 1111 1111 1111")
     page.get_by_role("button", name="Record payment").click()
-    expect(page.get_by_role("alert")).to_contain_text("looks like a card number")
+    expect(page.get_by_role("alert").filter(has_text="looks like a card number")).to_be_visible()
     expect(page.get_by_label("Amount paid ($)")).to_have_value("50")  # nothing typed is lost
     reference.fill("TERM-22 AUTH 5521")
     page.get_by_role("button", name="Record payment").click()
-    expect(page.get_by_role("status")).to_contain_text("Payment of $50 by card recorded")
+    expect(page.get_by_role("status").filter(has_text="Payment of $50 by card recorded")).to_be_visible()
     expect(page.get_by_text("Patient owes $40.00; insurance still to pay $0.00.")).to_be_visible()
     # The reports show the payment in this month's row (pushed with the claim sections), and download.
     month = dt.datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m")
     reports = page.get_by_role("region", name="Reports")
     expect(reports.get_by_role("row").filter(has_text=month)).to_contain_text("50.00")
     with page.expect_download() as info:
-        reports.get_by_role("button", name="Download payments by month as CSV").click()
+        reports.get_by_role("button", name="Download CSV of payments by month").click()
     assert f"{month}," in Path(info.value.path()).read_text() and "50.00" in Path(info.value.path()).read_text()
+    # A range of the biller's choosing, with its CSV; a range that ends before it starts is refused beside its field.
+    today = dt.datetime.now(ZoneInfo("America/Chicago")).date()
+    reports.get_by_label("First day").fill(today.isoformat())
+    reports.get_by_label("Last day").fill((today - dt.timedelta(days=1)).isoformat())
+    reports.get_by_role("button", name="Show the range").click()
+    expect(reports.get_by_role("alert").filter(has_text="is before the first")).to_be_visible()
+    reports.get_by_label("First day").fill((today - dt.timedelta(days=6)).isoformat())
+    reports.get_by_label("Last day").fill(today.isoformat())
+    reports.get_by_label("Group payments by").select_option("day")
+    reports.get_by_role("button", name="Show the range").click()
+    expect(reports.get_by_role("heading", name=re.compile("^Payments by day, "))).to_be_visible()
+    expect(reports.get_by_role("row").filter(has_text=today.isoformat())).to_contain_text("110.00")
+    reports.get_by_role("heading", name="Report range").evaluate("e => e.scrollIntoView({block: 'start'})")
+    screenshot(page, "billing-reports-1366")
+    assert_accessible(page, "the billing reports over a range")
+    with page.expect_download() as info:
+        reports.get_by_role("button", name="Download CSV of payments in the range").click()
+    assert f"{today.isoformat()},60.00,50.00,110.00" in Path(info.value.path()).read_text()
+    with page.expect_download() as info:
+        reports.get_by_role("button", name="Download CSV of denials by reason in the range").click()
+    assert Path(info.value.path()).read_text().startswith("reason,words,claims,share_of_denials_percent")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download statement (PDF)").click()
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
@@ -141,10 +261,10 @@ def test_a_biller_claims_a_clean_visit_and_sends_an_837p(browser, billing_server
     page.get_by_role("button", name=re.compile(r"^Reverse entry \d+: Payment -50.00")).click()
     expect(page.get_by_role("region", name="Reverse an entry")).to_contain_text("Payment, owed by patient, -50.00")
     page.get_by_role("button", name="Post reversal").click()
-    expect(page.get_by_role("alert")).to_contain_text("Say why the entry is reversed")
+    expect(page.get_by_role("alert").filter(has_text="Say why the entry is reversed")).to_be_visible()
     page.get_by_label("Reason for the reversal").fill("keyed to the wrong patient")
     page.get_by_role("button", name="Post reversal").click()
-    expect(page.get_by_role("status")).to_contain_text("reversed by a new entry (keyed to the wrong patient)")
+    expect(page.get_by_role("status").filter(has_text="reversed by a new entry (keyed to the wrong patient)")).to_be_visible()
     expect(page.get_by_text("Patient owes $90.00; insurance still to pay $0.00.")).to_be_visible()
     expect(page.get_by_role("button", name=re.compile(r"^Reverse entry \d+: Payment"))).to_have_count(0)
     context.close()

@@ -96,7 +96,8 @@ def test_sign_on_a_tablet_turns_every_board_and_queue_ready_to_bill(browser, app
     expect(queue.get_by_text("1 visits ready to bill, $90.00")).to_be_visible()
 
     # The biller bills it; the board follows.
-    row.get_by_role("button", name=re.compile("^Mark billed: Quill, Zed")).click()
+    row.get_by_role("button", name=re.compile(r"^Bill patient \(self-pay\) \$90\.00: Quill, Zed")).click()
+    queue.get_by_role("alertdialog").get_by_role("button", name="Bill patient (self-pay) $90.00").click()
     expect(quill).to_have_accessible_name("Quill, Zed, 11:00, Billed")
     for context in (desk, tablet, billing):
         context.close()
