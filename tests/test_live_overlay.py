@@ -5,6 +5,7 @@ was pushed after; a week board gets the newest row of a visit that moved between
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from clinic_app.components import board_grid
 from clinic_app.live.events import board_topic
@@ -64,7 +65,7 @@ def test_a_week_board_gets_the_newest_row_of_a_visit_moved_between_its_days():
 
 def test_the_browser_reads_only_what_a_pushed_row_carries():
     # A field the layout reads that the row does not carry would be missing after a push.
-    source = (board_grid.Path(board_grid.__file__).parent / "board_layout.js").read_text()
+    source = (Path(board_grid.__file__).parent / "board_layout.js").read_text()
     read = set(re.findall(r"\br\.(\w+)", source))
     assert read, "the layout reads no row field: the pattern no longer matches it"
     assert read <= {*board.CARD_FIELDS, "seq"}, read - {*board.CARD_FIELDS, "seq"}

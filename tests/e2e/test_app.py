@@ -30,7 +30,8 @@ def sign_in(page, base, username, password="clinic-demo"):
     page.wait_for_function(
         "() => location.pathname.startsWith('/login')"
         " ? !!(document.getElementById('sign-in-error') || {}).textContent"
-        " : !!sessionStorage.getItem('token')"
+        " : !!sessionStorage.getItem('token')",
+        timeout=60_000,  # a loaded machine (2 cores, several apps) can take more than 30 s to connect
     )
 
 
