@@ -20,9 +20,10 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import Claim
 from clinic_app.services import audit, claims
 from clinic_app.services.actor import Actor
-from clinic_app.services.claims import STATUS_LABELS, _move
-from clinic_app.services.era import RemittanceRefused, _check_envelope, _el, _segments, x12_text
+from clinic_app.services.claims import STATUS_LABELS, move_claim
 from clinic_app.services.errors import ClinicError
+from clinic_app.services.interop.x12 import reader as x12
+from clinic_app.services.interop.x12.reader import X12Refused, el
 from clinic_app.services.permissions import require
 
 # Claim status category codes (STC01-1) of a 277CA.
@@ -33,7 +34,7 @@ REJECTED = {
 }
 
 
-class AcknowledgementRefused(RemittanceRefused):
+class AcknowledgementRefused(X12Refused):
     """The 277CA cannot be imported; nothing was changed."""
 
 
@@ -62,24 +63,24 @@ class ClaimAck:
 def parse(text: str) -> list[ClaimAck]:
     """The claims a 277CA answers, with their status codes; AcknowledgementRefused otherwise."""
     try:
-        segments = _check_envelope(_segments(text), kind="277", words="a 277CA claim acknowledgement", plural="acknowledgements")
-    except RemittanceRefused as exc:
+        segments = x12.check_envelope(x12.segments(text), kind="277", words="a 277CA claim acknowledgement", plural="acknowledgements")
+    except X12Refused as exc:
         raise AcknowledgementRefused(str(exc)) from exc
-    if _el(segments[0], 3) != "005010X214":
+    if el(segments[0], 3) != "005010X214":
         raise AcknowledgementRefused("This 277 is not a claim acknowledgement (277CA, 005010X214).")
     found: list[ClaimAck] = []
     level = ""
     for seg in segments:
         tag = seg[0]
         if tag == "HL":
-            level = _el(seg, 3)
-        elif tag == "TRN" and _el(seg, 1) == "2" and level == "PT":
-            found.append(ClaimAck(number=_el(seg, 2)[:20]))
+            level = el(seg, 3)
+        elif tag == "TRN" and el(seg, 1) == "2" and level == "PT":
+            found.append(ClaimAck(number=el(seg, 2)[:20]))
         elif tag == "STC" and level == "PT" and found:
-            category, _, code = _el(seg, 1).partition(":")
-            found[-1].statuses.append((category[:3], code.split(":")[0][:5], _el(seg, 12)[:80]))
-        elif tag == "REF" and _el(seg, 1) == "1K" and level == "PT" and found:
-            found[-1].payer_claim_number = _el(seg, 2)[:50]
+            category, _, code = el(seg, 1).partition(":")
+            found[-1].statuses.append((category[:3], code.split(":")[0][:5], el(seg, 12)[:80]))
+        elif tag == "REF" and el(seg, 1) == "1K" and level == "PT" and found:
+            found[-1].payer_claim_number = el(seg, 2)[:50]
     if not found:
         raise AcknowledgementRefused("The acknowledgement answers no claims.")
     return found
@@ -100,7 +101,7 @@ def import_277ca(session: Session, *, actor: Actor, text: str | bytes, now: dt.d
 
 
 def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime) -> dict:
-    _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
+    _, decoded = x12.x12_text(text, "acknowledgement", AcknowledgementRefused)
     acks = parse(decoded)
     plan = []
     for ack in acks:
@@ -119,7 +120,7 @@ def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime)
             continue
         if ack.payer_claim_number and not claim.payer_claim_number:
             claim.payer_claim_number = ack.payer_claim_number
-        _move(session, claim, verdict, actor=actor, note=ack.note(), now=now)
+        move_claim(session, claim, verdict, actor=actor, note=ack.note(), now=now)
         summary[verdict] += 1
     audit.record(session, actor=actor, action="import", entity="claim_ack",
                  detail=f"277CA: {summary['accepted']} accepted, {summary['rejected']} rejected")
@@ -158,26 +159,26 @@ def _coded(code: str, words: dict[str, str]) -> str:
 def parse_999(text: str) -> tuple[str, str, list[str]]:
     """(the 837P file's GS control number, 'accepted' or 'rejected', the errors named)."""
     try:
-        segments = _check_envelope(_segments(text), kind="999", words="a 999 acknowledgement", plural="acknowledgements")
-    except RemittanceRefused as exc:
+        segments = x12.check_envelope(x12.segments(text), kind="999", words="a 999 acknowledgement", plural="acknowledgements")
+    except X12Refused as exc:
         raise AcknowledgementRefused(str(exc)) from exc
     ak1 = next((s for s in segments if s[0] == "AK1"), None)
-    if ak1 is None or _el(ak1, 1) != "HC":
+    if ak1 is None or el(ak1, 1) != "HC":
         raise AcknowledgementRefused("This 999 does not acknowledge an 837P claim file (no AK1*HC).")
     errors = []
     for seg in segments:
         if seg[0] == "IK3":
             # IK302 counts segments from the transaction set's ST (ST = 1), not from the start of the file.
-            loop = f", loop {_el(seg, 3)}" if _el(seg, 3) else ""
-            errors.append(f"{_el(seg, 1)} segment at position {_el(seg, 2)} of the transaction set{loop}: "
-                          f"{_coded(_el(seg, 4), SEGMENT_ERRORS)}")
+            loop = f", loop {el(seg, 3)}" if el(seg, 3) else ""
+            errors.append(f"{el(seg, 1)} segment at position {el(seg, 2)} of the transaction set{loop}: "
+                          f"{_coded(el(seg, 4), SEGMENT_ERRORS)}")
         elif seg[0] == "IK4":
-            position = _el(seg, 1).replace(":", ".")
-            bad = f", bad value {_el(seg, 4)[:20]!r}" if _el(seg, 4) else ""
-            errors.append(f"element {position} (data element {_el(seg, 2) or '?'}): {_coded(_el(seg, 3), ELEMENT_ERRORS)}{bad}")
-    codes = [_el(s, 1) for s in segments if s[0] in ("IK5", "AK9")]
+            position = el(seg, 1).replace(":", ".")
+            bad = f", bad value {el(seg, 4)[:20]!r}" if el(seg, 4) else ""
+            errors.append(f"element {position} (data element {el(seg, 2) or '?'}): {_coded(el(seg, 3), ELEMENT_ERRORS)}{bad}")
+    codes = [el(s, 1) for s in segments if s[0] in ("IK5", "AK9")]
     verdict = "rejected" if any(c in REJECTED_999 for c in codes) else "accepted"
-    return _el(ak1, 2), verdict, errors
+    return el(ak1, 2), verdict, errors
 
 
 def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime | None = None) -> dict:
@@ -188,7 +189,7 @@ def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.dat
     for_write(session)
     require(actor.role, "billing.remittance")
     try:
-        _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
+        _, decoded = x12.x12_text(text, "acknowledgement", AcknowledgementRefused)
         control, verdict, errors = parse_999(decoded)
         batch = list(session.exec(select(Claim).where(Claim.batch_control == control, Claim.batch_control != "").order_by(Claim.id)))
         if not batch:
@@ -203,7 +204,7 @@ def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.dat
             if claim.status != "submitted":
                 summary["unchanged"].append(f"{claim.number}: already {STATUS_LABELS[claim.status].lower()}")
                 continue
-            _move(session, claim, "rejected", actor=actor, note=note, now=now or utcnow())
+            move_claim(session, claim, "rejected", actor=actor, note=note, now=now or utcnow())
             summary["rejected"] += 1
     audit.record(session, actor=actor, action="import", entity="claim_ack", detail=f"999 file {control}: {verdict}")
     session.commit()
@@ -215,10 +216,10 @@ def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.dat
 def import_ack(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime | None = None) -> dict:
     """Apply a 999 or a 277CA, whichever the file holds; the summary says which (``kind``)."""
     require(actor.role, "billing.remittance")
-    _, decoded = x12_text(text, "acknowledgement", AcknowledgementRefused)
+    _, decoded = x12.x12_text(text, "acknowledgement", AcknowledgementRefused)
     try:
-        kind = next((_el(s, 1) for s in _segments(decoded) if s[0] == "ST"), "")
-    except RemittanceRefused as exc:
+        kind = next((el(s, 1) for s in x12.segments(decoded) if s[0] == "ST"), "")
+    except X12Refused as exc:
         raise AcknowledgementRefused(str(exc)) from exc
     if kind == "999":
         return {"kind": "999", **import_999(session, actor=actor, text=decoded, now=now)}

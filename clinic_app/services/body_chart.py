@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, BodyMark, Note
 from clinic_app.services.actor import Actor
-from clinic_app.services.charting import _commit, editable_note
+from clinic_app.services.charting import commit_note, editable_note
 from clinic_app.services.errors import InvalidInput
 
 SYMPTOMS = ("pain", "stiffness", "numbness", "tingling", "weakness", "swelling")
@@ -59,7 +59,7 @@ def mark_region(session: Session, *, actor: Actor, note_id: int, region: str, sy
     row = row or BodyMark(note_id=note.id, region=region, symptom=symptom, intensity=value)
     row.symptom, row.intensity = symptom, value
     session.add(row)
-    _commit(session)
+    commit_note(session)
     return row
 
 
@@ -69,7 +69,7 @@ def clear_region(session: Session, *, actor: Actor, note_id: int, region: str) -
     row = session.exec(select(BodyMark).where(BodyMark.note_id == note.id, BodyMark.region == region)).first()
     if row is not None:
         session.delete(row)
-    _commit(session)
+    commit_note(session)
 
 
 def last_visit_marks(session: Session, *, note: Note) -> tuple[str, list[BodyMark]]:

@@ -179,7 +179,7 @@ def save_draft(
     setattr(note, field, text)
     note.updated_at = utcnow()
     session.add(note)
-    _commit(session)
+    commit_note(session)
     return note
 
 
@@ -231,7 +231,7 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
     session.add(note)
     audit.record(session, actor=actor, action="copy_forward", entity="note", entity_id=note.id,
                  patient_id=note.patient_id, detail=f"from note {last.id}")
-    _commit(session)
+    commit_note(session)
     sections = [c for c in copied if c in SOAP_FIELDS]
     fields = [c for c in copied if c not in (*SOAP_FIELDS, "template")]
     words = [f"{', '.join(sections)} section(s)"] if sections else []
@@ -265,7 +265,7 @@ def add_diagnosis(session: Session, *, actor: Actor, note_id: int, code: str) ->
         raise InvalidInput(f"A note can carry at most {MAX_DIAGNOSES} diagnoses.")
     row = NoteDiagnosis(note_id=note.id, code=code)
     session.add(row)
-    _commit(session)
+    commit_note(session)
     return row
 
 
@@ -275,7 +275,7 @@ def remove_diagnosis(session: Session, *, actor: Actor, note_id: int, code: str)
     row = session.exec(select(NoteDiagnosis).where(NoteDiagnosis.note_id == note_id, NoteDiagnosis.code == code)).first()
     if row is not None:
         session.delete(row)
-    _commit(session)
+    commit_note(session)
 
 
 def _whole(text: int | str | None, *, low: int, high: int, what: str) -> int | None:
@@ -355,7 +355,7 @@ def add_procedure(
         )
     row = NoteProcedure(note_id=note.id, code=fee.code, units=units, minutes=minutes, modifiers=modifiers)
     session.add(row)
-    _commit(session)
+    commit_note(session)
     return row
 
 
@@ -414,7 +414,7 @@ def apply_suggested_units(session: Session, *, actor: Actor, note_id: int, rule:
         if suggested.get(line.code, 0) not in (0, line.units):
             line.units = suggested[line.code]
             session.add(line)
-    _commit(session)
+    commit_note(session)
 
 
 def remove_procedure(session: Session, *, actor: Actor, note_id: int, code: str) -> None:
@@ -423,10 +423,11 @@ def remove_procedure(session: Session, *, actor: Actor, note_id: int, code: str)
     row = session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note_id, NoteProcedure.code == code)).first()
     if row is not None:
         session.delete(row)
-    _commit(session)
+    commit_note(session)
 
 
-def _commit(session: Session) -> None:
+def commit_note(session: Session) -> None:
+    """Commit a change to a note (or what belongs to it); a database rule it breaks is refused in words."""
     try:
         session.commit()
     except IntegrityError as exc:
@@ -710,7 +711,7 @@ def add_addendum(session: Session, *, actor: Actor, note_id: int, text: str, now
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="addendum", entity="note", entity_id=note.id, patient_id=note.patient_id)
-    _commit(session)
+    commit_note(session)
     return row
 
 
@@ -801,7 +802,7 @@ def save_pending(
         session.add(lines[code])
     note.updated_at = utcnow()
     session.add(note)
-    _commit(session)
+    commit_note(session)
     return [*soap, *changed, *(f"minutes:{c}" for c in minutes)]
 
 
@@ -817,7 +818,7 @@ def set_minutes(session: Session, *, actor: Actor, note_id: int, code: str, minu
     if line.minutes != value:
         line.minutes = value
         session.add(line)
-        _commit(session)
+        commit_note(session)
     else:
         session.rollback()
     return line

@@ -334,13 +334,14 @@ def set_status(
     claim = session.get(Claim, claim_id)
     if claim is None:
         raise NotFound("That claim no longer exists.")
-    _move(session, claim, to_status, actor=actor, note=note, now=now)
+    move_claim(session, claim, to_status, actor=actor, note=note, now=now)
     session.commit()
     announce(f"claim {claim.number} {to_status}")
     return claim
 
 
-def _move(session: Session, claim: Claim, to_status: str, *, actor: Actor | None, note: str = "", now: dt.datetime | None = None) -> None:
+def move_claim(session: Session, claim: Claim, to_status: str, *, actor: Actor | None, note: str = "", now: dt.datetime | None = None) -> None:
+    """Move a claim along its state machine (IllegalTransition otherwise), recording the event; the caller commits."""
     if to_status not in TRANSITIONS.get(claim.status, frozenset()):
         raise IllegalTransition(
             f"Claim {claim.number} is {STATUS_LABELS[claim.status]}; it cannot become {STATUS_LABELS.get(to_status, to_status)}."
@@ -423,7 +424,7 @@ def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = No
         for claim in group:
             claim.batch_control = str(control % 1_000_000_000)  # the file's GS06, as a 999 cites it
     for claim in claims:
-        _move(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
+        move_claim(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
     if commit:
         session.commit()

@@ -36,8 +36,9 @@ from clinic_app.models import BillingProfile, Coverage, Patient, Payer
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
 from clinic_app.services.clock import local
-from clinic_app.services.era import _check_envelope, _el, _segments, x12_text
 from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.interop.x12 import reader as x12
+from clinic_app.services.interop.x12.reader import el
 from clinic_app.services.permissions import require
 from clinic_app.services.x12_837 import RECEIVER_ID, SENDER_ID, clean
 
@@ -197,9 +198,9 @@ def _best(candidates: list[tuple[list[str], int]]) -> int | None:
     """The amount for therapy in network for the individual, else the plan's."""
     def rank(item):
         seg, _ = item
-        types = _el(seg, 3).split(":") if _el(seg, 3) else ["30"]
+        types = el(seg, 3).split(":") if el(seg, 3) else ["30"]
         kind = min((THERAPY_TYPES.index(t) for t in types if t in THERAPY_TYPES), default=len(THERAPY_TYPES))
-        return (_el(seg, 12) == "N", kind, _el(seg, 2) not in ("", "IND"))
+        return (el(seg, 12) == "N", kind, el(seg, 2) not in ("", "IND"))
 
     return min(candidates, key=rank)[1] if candidates else None
 
@@ -207,8 +208,8 @@ def _best(candidates: list[tuple[list[str], int]]) -> int | None:
 def read_271(raw: bytes | str) -> list[Answer]:
     """Every person's answer in a 271 file, after checking the whole file."""
     try:
-        _, text = x12_text(raw, "eligibility response", EligibilityRefused, max_bytes=MAX_BYTES)
-        transaction = _check_envelope(_segments(text), kind="271", words="a 271 eligibility response", plural="eligibility responses",
+        _, text = x12.x12_text(raw, "eligibility response", EligibilityRefused, max_bytes=MAX_BYTES)
+        transaction = x12.check_envelope(x12.segments(text), kind="271", words="a 271 eligibility response", plural="eligibility responses",
                                       version="005010X279A1")
     except ClinicError as exc:
         raise EligibilityRefused(str(exc)) from exc
@@ -217,25 +218,25 @@ def read_271(raw: bytes | str) -> list[Answer]:
     current: dict | None = None
     for seg in transaction:
         name = seg[0]
-        if name == "HL" and _el(seg, 3) in ("22", "23"):
+        if name == "HL" and el(seg, 3) in ("22", "23"):
             # A dependant answers under its subscriber's trace and member id unless it has its own.
-            parent = by_hl.get(_el(seg, 2), {}) if _el(seg, 3) == "23" else {}
+            parent = by_hl.get(el(seg, 2), {}) if el(seg, 3) == "23" else {}
             current = {"trace": parent.get("trace", ""), "own_trace": False, "member_id": parent.get("member_id", ""),
-                       "eb": [], "hl": _el(seg, 1), "rejected": "", "parent": _el(seg, 4) == "1"}
+                       "eb": [], "hl": el(seg, 1), "rejected": "", "parent": el(seg, 4) == "1"}
             by_hl[current["hl"]] = current
             people.append(current)
         elif current is None:
-            if name == "AAA" and _el(seg, 1) == "N":
+            if name == "AAA" and el(seg, 1) == "N":
                 # About the request (2100A payer, 2100B provider): no person is answered for.
-                raise EligibilityRefused(f"The payer could not answer the request: {aaa_words(_el(seg, 3)[:3])}"
-                                         + (" ; ask again later." if _el(seg, 3) == "42" else "; correct it and ask again."))
+                raise EligibilityRefused(f"The payer could not answer the request: {aaa_words(el(seg, 3)[:3])}"
+                                         + (" ; ask again later." if el(seg, 3) == "42" else "; correct it and ask again."))
             continue
-        elif name == "TRN" and _el(seg, 1) in ("1", "2") and not current["own_trace"]:
-            current["trace"], current["own_trace"] = _el(seg, 2), True
-        elif name == "NM1" and _el(seg, 1) == "IL":
-            current["member_id"] = _el(seg, 9)
-        elif name == "AAA" and _el(seg, 1) == "N":
-            current["rejected"] = _el(seg, 3)
+        elif name == "TRN" and el(seg, 1) in ("1", "2") and not current["own_trace"]:
+            current["trace"], current["own_trace"] = el(seg, 2), True
+        elif name == "NM1" and el(seg, 1) == "IL":
+            current["member_id"] = el(seg, 9)
+        elif name == "AAA" and el(seg, 1) == "N":
+            current["rejected"] = el(seg, 3)
         elif name == "EB":
             current["eb"].append(seg)
     answers = []
@@ -253,17 +254,17 @@ def read_271(raw: bytes | str) -> list[Answer]:
             if person["parent"]:
                 continue  # a subscriber whose dependant is the patient: the answer is in the dependant's loop
             raise EligibilityRefused(f"{where}: the answer holds no benefit (EB) segments; the file is incomplete.")
-        codes = {_el(seg, 1) for seg in person["eb"]}
+        codes = {el(seg, 1) for seg in person["eb"]}
         if codes & ACTIVE:
             status = "active"
         elif codes & INACTIVE:
             status = "inactive"
         else:
             raise EligibilityRefused(f"{where}: no EB segment says whether the coverage is active or inactive.")
-        copays = [(seg, _cents(_el(seg, 7), where)) for seg in person["eb"] if _el(seg, 1) == "B" and _el(seg, 7)]
+        copays = [(seg, _cents(el(seg, 7), where)) for seg in person["eb"] if el(seg, 1) == "B" and el(seg, 7)]
         remaining = [
-            (seg, _cents(_el(seg, 7), where)) for seg in person["eb"]
-            if _el(seg, 1) == "C" and _el(seg, 6) == "29" and _el(seg, 7)
+            (seg, _cents(el(seg, 7), where)) for seg in person["eb"]
+            if el(seg, 1) == "C" and el(seg, 6) == "29" and el(seg, 7)
         ]
         answers.append(Answer(
             trace=person["trace"][:50], member_id=person["member_id"][:80], status=status,

@@ -39,12 +39,12 @@ from clinic_app.models import (
 )
 from clinic_app.services import audit, claims, cob
 from clinic_app.services.actor import Actor
-from clinic_app.services.claims import STATUS_LABELS, _move
+from clinic_app.services.claims import STATUS_LABELS, move_claim
 from clinic_app.services.errors import ClinicError
+from clinic_app.services.interop.x12 import reader as x12
+from clinic_app.services.interop.x12.reader import X12Refused, el
 from clinic_app.services.permissions import require
 
-MAX_BYTES = 5 * 1024 * 1024  # a day's remittance from one payer is far smaller
-MAX_SEGMENTS = 200_000
 GROUPS = ("CO", "PR", "OA", "PI", "CR")
 # CARC reasons a biller sees most; the rest show as their code.
 CARC_WORDS = {
@@ -56,7 +56,10 @@ CARC_WORDS = {
 }
 
 
-class RemittanceRefused(ClinicError):
+MAX_BYTES = x12.MAX_BYTES
+
+
+class RemittanceRefused(X12Refused):
     """The 835 file cannot be posted; nothing was posted."""
 
 
@@ -124,114 +127,13 @@ def _cents(text: str, where: str) -> int:
     return int(cents)
 
 
-def _segments(text: str) -> list[list[str]]:
-    text = text.lstrip("\ufeff \r\n\t")
-    if not text.startswith("ISA") or len(text) < 106:
-        raise RemittanceRefused("This is not an X12 file: it does not start with a complete ISA segment.")
-    element, component, terminator = text[3], text[104], text[105]
-    if len({element, component, terminator}) != 3 or terminator.isalnum() or element.isalnum():
-        raise RemittanceRefused("The ISA segment's delimiters are not valid; the file is damaged.")
-    rows = [s.strip("\r\n ") for s in text.split(terminator)]
-    if rows and rows[-1] == "":
-        rows.pop()
-    if len(rows) > MAX_SEGMENTS:
-        raise RemittanceRefused(f"The file has more than {MAX_SEGMENTS:,} segments; split it.")
-    segments = [row.split(element) for row in rows]
-    if any(not s[0] for s in segments):
-        raise RemittanceRefused("The file has an empty segment; it is damaged.")
-    return [[e.replace(component, ":") for e in s] for s in segments]
-
-
-def _el(seg: list[str], i: int) -> str:
-    return seg[i] if len(seg) > i else ""
-
-
-def d8(text: str, where: str, refused: type[ClinicError] | None = None) -> dt.date:
-    """A CCYYMMDD date (X12 DT, D8) that exists, 1900-2199; ``refused`` (RemittanceRefused) otherwise."""
-    error = refused or RemittanceRefused
-    if not re.fullmatch(r"[0-9]{8}", text or ""):
-        raise error(f"{where}: {text[:20]!r} is not a date written CCYYMMDD.")
-    try:
-        day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))
-    except ValueError:
-        raise error(f"{where}: {text} is not a date that exists (CCYYMMDD).") from None
-    if not 1900 <= day.year < 2200:
-        raise error(f"{where}: {text} is out of range (1900 to 2199).")
-    return day
-
-
-def _check_version(segments: list[list[str]], expected: str, words: str) -> None:
-    """GS08 (and ST03) name the implementation guide: a 4010 file is refused by name, not read as 5010."""
-    isa, gs = segments[0], next((s for s in segments if s[0] == "GS"), [])
-    version = _el(gs, 8)
-    if version != expected or _el(isa, 12) != "00501":
-        old = version.startswith("00401") or _el(isa, 12) == "00401"
-        raise RemittanceRefused(
-            f"This is {'a 4010' if old else 'an'} {words} (GS08 {version[:12] or 'empty'}, ISA12 {_el(isa, 12)[:5]}); "
-            f"only 5010 files ({expected}) are read here. Ask the sender for the 5010 version."
-        )
-
-
-def _check_envelope(
-    segments: list[list[str]], kind: str = "835", words: str = "an 835 remittance", plural: str = "remittances",
-    version: str | None = None,
-) -> list[list[str]]:
-    """The one transaction's segments (ST..SE), after checking every count and control number
-    (and, given ``version``, that GS08 names that implementation guide)."""
-    if segments[0][0] != "ISA" or segments[-1][0] != "IEA":
-        raise RemittanceRefused("The file is truncated: it does not end with an IEA segment.")
-    if version is not None:
-        _check_version(segments, version, words.split(" ", 1)[-1])
-    isa, iea = segments[0], segments[-1]
-    if _el(iea, 2) != _el(isa, 13):
-        raise RemittanceRefused(f"IEA control number {_el(iea, 2)} does not match ISA {_el(isa, 13)}; the file is damaged.")
-    groups = [i for i, s in enumerate(segments) if s[0] == "GS"]
-    if _el(iea, 1) != str(len(groups)):
-        raise RemittanceRefused(f"IEA counts {_el(iea, 1)} groups but the file has {len(groups)}.")
-    transactions: list[list[list[str]]] = []
-    i = 1
-    while i < len(segments) - 1:
-        gs = segments[i]
-        if gs[0] != "GS":
-            raise RemittanceRefused(f"Segment {i + 1} ({gs[0]}) is outside a GS group.")
-        count = 0
-        i += 1
-        while i < len(segments) - 1 and segments[i][0] == "ST":
-            st, start = segments[i], i
-            if _el(st, 1) != kind:
-                raise RemittanceRefused(f"Transaction {_el(st, 2)} is a {_el(st, 1)}, not {words}.")
-            while i < len(segments) - 1 and segments[i][0] not in ("SE", "GE", "IEA"):
-                i += 1
-            se = segments[i]
-            if se[0] != "SE":
-                raise RemittanceRefused(f"Transaction {_el(st, 2)} is truncated: no SE segment.")
-            if _el(se, 1) != str(i - start + 1):
-                raise RemittanceRefused(
-                    f"Transaction {_el(st, 2)}: SE says {_el(se, 1)} segments but there are {i - start + 1}; the file is damaged."
-                )
-            if _el(se, 2) != _el(st, 2):
-                raise RemittanceRefused(f"SE control number {_el(se, 2)} does not match ST {_el(st, 2)}.")
-            transactions.append(segments[start:i + 1])
-            count += 1
-            i += 1
-        ge = segments[i]
-        if ge[0] != "GE":
-            raise RemittanceRefused("A GS group is truncated: no GE segment.")
-        if _el(ge, 1) != str(count) or _el(ge, 2) != _el(gs, 6):
-            raise RemittanceRefused(f"GE of group {_el(gs, 6)} does not match its transactions or control number.")
-        i += 1
-    if len(transactions) != 1:
-        raise RemittanceRefused(f"The file holds {len(transactions)} {plural}; import files with exactly one.")
-    return transactions[0]
-
-
 def _adjustments(seg: list[str], where: str) -> list[tuple[str, str, int]]:
-    group = _el(seg, 1)
+    group = el(seg, 1)
     if group not in GROUPS:
         raise RemittanceRefused(f"{where}: CAS group {group!r} is not one of {', '.join(GROUPS)}.")
     found = []
     for k in range(2, min(len(seg), 20), 3):
-        reason, value = _el(seg, k), _el(seg, k + 1)
+        reason, value = el(seg, k), el(seg, k + 1)
         if reason:
             found.append((group, reason[:5], _cents(value, where)))
     return found
@@ -239,66 +141,66 @@ def _adjustments(seg: list[str], where: str) -> list[tuple[str, str, int]]:
 
 def parse(text: str) -> RemitFile:
     """An 835's payments, checked for structure and balance; RemittanceRefused otherwise."""
-    segments = _check_envelope(_segments(text), version=VERSION_835)
+    segments = x12.check_envelope(x12.segments(text, RemittanceRefused), version=VERSION_835, refused=RemittanceRefused)
     bpr = next((s for s in segments if s[0] == "BPR"), None)
     if bpr is None:
         raise RemittanceRefused("The remittance has no BPR (payment) segment.")
-    payment = _cents(_el(bpr, 2), "BPR")
-    paid_on = d8(_el(bpr, 16), "BPR16 (the payment date)")
+    payment = _cents(el(bpr, 2), "BPR")
+    paid_on = x12.d8(el(bpr, 16), "BPR16 (the payment date)", RemittanceRefused)
     for seg in segments:
         if seg[0] == "DTM":
-            d8(_el(seg, 2), f"DTM*{_el(seg, 1)[:3]} (DTM02)")
+            x12.d8(el(seg, 2), f"DTM*{el(seg, 1)[:3]} (DTM02)", RemittanceRefused)
     trn = next((s for s in segments if s[0] == "TRN"), [])
-    payer_name = next((_el(s, 2) for s in segments if s[0] == "N1" and _el(s, 1) == "PR"), "")
+    payer_name = next((el(s, 2) for s in segments if s[0] == "N1" and el(s, 1) == "PR"), "")
     claims: list[ClaimRemit] = []
     plb: list[ProviderLevel] = []
     for seg in segments:
         tag = seg[0]
         if tag == "CLP":
             claims.append(ClaimRemit(
-                number=_el(seg, 1), status=_el(seg, 2), charge=_cents(_el(seg, 3), f"Claim {_el(seg, 1)}"),
-                paid=_cents(_el(seg, 4), f"Claim {_el(seg, 1)}"), patient_resp=_cents(_el(seg, 5) or "0", f"Claim {_el(seg, 1)}"),
-                payer_claim_number=_el(seg, 7)[:50],
+                number=el(seg, 1), status=el(seg, 2), charge=_cents(el(seg, 3), f"Claim {el(seg, 1)}"),
+                paid=_cents(el(seg, 4), f"Claim {el(seg, 1)}"), patient_resp=_cents(el(seg, 5) or "0", f"Claim {el(seg, 1)}"),
+                payer_claim_number=el(seg, 7)[:50],
             ))
         elif tag == "SVC":
             if not claims:
                 raise RemittanceRefused("An SVC line comes before any CLP claim.")
-            parts = _el(seg, 1).split(":")
+            parts = el(seg, 1).split(":")
             claims[-1].lines.append(LineRemit(
-                code=_el(parts, 1), modifiers=[m for m in parts[2:6] if m],
-                charge=_cents(_el(seg, 2), f"Claim {claims[-1].number} line"),
-                paid=_cents(_el(seg, 3), f"Claim {claims[-1].number} line"),
-                units=int(_el(seg, 5)) if _el(seg, 5).isdigit() else 1,
+                code=el(parts, 1), modifiers=[m for m in parts[2:6] if m],
+                charge=_cents(el(seg, 2), f"Claim {claims[-1].number} line"),
+                paid=_cents(el(seg, 3), f"Claim {claims[-1].number} line"),
+                units=int(el(seg, 5)) if el(seg, 5).isdigit() else 1,
             ))
         elif tag == "CAS":
             if not claims:
                 raise RemittanceRefused("A CAS adjustment comes before any CLP claim.")
             target = claims[-1].lines[-1] if claims[-1].lines else claims[-1]
             target.adjustments.extend(_adjustments(seg, f"Claim {claims[-1].number}"))
-        elif tag == "REF" and _el(seg, 1) == "6R" and claims and claims[-1].lines:
-            claims[-1].lines[-1].control = _el(seg, 2)
-        elif tag == "LQ" and _el(seg, 1) == "HE" and claims and claims[-1].lines:
-            claims[-1].lines[-1].remarks.append(_el(seg, 2)[:8])
+        elif tag == "REF" and el(seg, 1) == "6R" and claims and claims[-1].lines:
+            claims[-1].lines[-1].control = el(seg, 2)
+        elif tag == "LQ" and el(seg, 1) == "HE" and claims and claims[-1].lines:
+            claims[-1].lines[-1].remarks.append(el(seg, 2)[:8])
         elif tag == "PLB":
             plb += _provider_level(seg)
     total_plb = sum(p.amount for p in plb)
     _check_balance(claims, payment, total_plb)
-    return RemitFile(payment=payment, paid_on=paid_on, trace=_el(trn, 2)[:50], payer_name=payer_name[:60], claims=claims,
+    return RemitFile(payment=payment, paid_on=paid_on, trace=el(trn, 2)[:50], payer_name=payer_name[:60], claims=claims,
                      provider_adjustments=total_plb, plb=plb)
 
 
 def _provider_level(seg: list[str]) -> list[ProviderLevel]:
     """A PLB segment's adjustments: PLB03/04 up to PLB13/14, each reason:reference and an amount."""
-    provider, period = _el(seg, 1), d8(_el(seg, 2), "PLB02 (the fiscal period date)")
+    provider, period = el(seg, 1), x12.d8(el(seg, 2), "PLB02 (the fiscal period date)", RemittanceRefused)
     found = []
     for k in range(3, min(len(seg), 15), 2):
-        if not _el(seg, k):
+        if not el(seg, k):
             continue
-        reason, _, reference = _el(seg, k).partition(":")
+        reason, _, reference = el(seg, k).partition(":")
         if not re.fullmatch(r"[A-Z0-9]{2}", reason):
             raise RemittanceRefused(f"PLB{k:02d}: {reason[:10]!r} is not a provider adjustment reason code (e.g. WO, L6, FB).")
         found.append(ProviderLevel(provider[:50], period, reason, reference.split(":")[0][:50],
-                                   _cents(_el(seg, k + 1), f"PLB{k + 1:02d}")))
+                                   _cents(el(seg, k + 1), f"PLB{k + 1:02d}")))
     return found
 
 
@@ -382,19 +284,8 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
         raise
 
 
-def x12_text(text: str | bytes, kind: str, refused: type[ClinicError], max_bytes: int = MAX_BYTES) -> tuple[bytes, str]:
-    """The file's bytes and ASCII text, refusing files over ``max_bytes`` (5 MB) or with non-ASCII bytes."""
-    raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > max_bytes:
-        raise refused(f"The file is {len(raw) / 1_048_576:.1f} MB; {kind} files over {max_bytes / 1_048_576:g} MB are refused.")
-    try:
-        return raw, raw.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise refused("The file is not plain X12 text (it holds non-ASCII bytes).") from exc
-
-
 def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
-    raw, decoded = x12_text(text, "remittance", RemittanceRefused)
+    raw, decoded = x12.x12_text(text, "remittance", RemittanceRefused)
     digest = hashlib.sha256(raw).hexdigest()
     earlier = session.exec(select(Remittance).where(Remittance.file_sha256 == digest)).first()
     if earlier is not None:
@@ -448,7 +339,7 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
                                            amount_cents=value, claim_level=True))
         _ledger(session, actor, claim, claim_remit, remittance, now, denied=to_status == "denied")
         claim.payer_claim_number = claim_remit.payer_claim_number or claim.payer_claim_number
-        _move(session, claim, to_status, actor=actor, note=f"835 {remit.trace or remittance.id}: CLP02 {claim_remit.status}", now=now)
+        move_claim(session, claim, to_status, actor=actor, note=f"835 {remit.trace or remittance.id}: CLP02 {claim_remit.status}", now=now)
         summary["claims"] += 1
         summary["paid_cents"] += claim_remit.paid
         summary["denied"] += to_status == "denied"

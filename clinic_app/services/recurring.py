@@ -20,15 +20,14 @@ from clinic_app.models import (
     Appointment,
     AppointmentEvent,
     AppointmentSeries,
-    AppointmentType,
     Location,
     Patient,
     Provider,
-    Room,
     SeriesMember,
 )
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
+from clinic_app.services.booking_rules import booking_context
 from clinic_app.services.clock import at_local, local
 from clinic_app.services.errors import ClinicError, IllegalTransition, InvalidInput, NotFound, SlotTaken, from_db_error
 from clinic_app.services.permissions import require
@@ -75,24 +74,6 @@ class SeriesConflict(ClinicError):
         self.occurrences = occurrences
 
 
-def _context(session: Session, patient_id: int, provider_id: int, appointment_type_id: int, room_id: int | None):
-    patient = session.get(Patient, patient_id)
-    if patient is None or not patient.active:
-        raise InvalidInput("Choose a patient from the search results.")
-    provider = session.get(Provider, provider_id)
-    if provider is None or not provider.active:
-        raise InvalidInput("Choose a provider.")
-    kind = session.get(AppointmentType, appointment_type_id)
-    if kind is None or not kind.active:
-        raise InvalidInput("Choose an appointment type.")
-    location = session.get(Location, provider.location_id)
-    if room_id is not None:
-        room = session.get(Room, room_id)
-        if room is None or not room.active or room.location_id != location.id:
-            raise InvalidInput(f"Choose a room at {location.name}.")
-    return patient, provider, kind, location
-
-
 def plan_series(
     session: Session,
     *,
@@ -110,7 +91,9 @@ def plan_series(
     """Every occurrence of the series with its problem, if any. Saves nothing."""
     require(actor.role, "appointment.book")
     now = now or utcnow()
-    patient, provider, kind, location = _context(session, patient_id, provider_id, appointment_type_id, room_id)
+    patient, provider, kind, location = booking_context(
+        session, patient_id=patient_id, provider_id=provider_id, appointment_type_id=appointment_type_id, room_id=room_id
+    )
     days = sorted({int(d) for d in weekdays})
     if not days or any(not 0 <= d <= 6 for d in days):
         raise InvalidInput("Choose at least one day of the week for the series.")
@@ -183,7 +166,9 @@ def book_series(
     if (len(free) < len(plan) and not skip_conflicts) or not free:
         session.rollback()
         raise SeriesConflict(plan)
-    _, provider, kind, location = _context(session, patient_id, provider_id, appointment_type_id, room_id)
+    _, provider, kind, location = booking_context(
+        session, patient_id=patient_id, provider_id=provider_id, appointment_type_id=appointment_type_id, room_id=room_id
+    )
     names = ", ".join(DAY_NAMES[d] for d in sorted(set(weekdays)))
     series = AppointmentSeries(
         patient_id=patient_id, created_by=actor.user_id,

@@ -23,7 +23,6 @@ from clinic_app.models import (
     Appointment,
     AppointmentEvent,
     AppointmentMove,
-    AppointmentType,
     CareCase,
     CaseVisit,
     Location,
@@ -35,6 +34,7 @@ from clinic_app.models import (
 )
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
+from clinic_app.services.booking_rules import active_provider, booking_context, check_room, check_start
 from clinic_app.services.clock import hhmm, local, local_day
 from clinic_app.services.errors import (
     IllegalTransition,
@@ -215,33 +215,14 @@ def book_appointment(
     for_write(session)
     require(actor.role, "appointment.book")
     now = now or utcnow()
-    patient = session.get(Patient, patient_id)
-    if patient is None or not patient.active:
-        raise InvalidInput("Choose a patient from the search results.")
-    provider = session.get(Provider, provider_id)
-    if provider is None or not provider.active:
-        raise InvalidInput("Choose a provider.")
-    kind = session.get(AppointmentType, appointment_type_id)
-    if kind is None or not kind.active:
-        raise InvalidInput("Choose an appointment type.")
-    location = session.get(Location, provider.location_id)
-    if room_id is not None:
-        room = session.get(Room, room_id)
-        if room is None or not room.active or room.location_id != location.id:
-            raise InvalidInput(f"Choose a room at {location.name}.")
+    patient, provider, kind, location = booking_context(
+        session, patient_id=patient_id, provider_id=provider_id, appointment_type_id=appointment_type_id, room_id=room_id
+    )
     if case_id is not None:
         case = session.get(CareCase, case_id)
         if case is None or case.patient_id != patient_id or not case.active:
             raise InvalidInput("Choose one of the patient's open episodes of care, or none.")
-    if starts_at.tzinfo is None:
-        raise InvalidInput("The start time has no time zone.")
-    if starts_at < now:
-        raise InvalidInput(
-            f"{hhmm(starts_at, location.timezone)} on {local_day(starts_at, location.timezone)} "
-            "has already passed; choose a time from now on."
-        )
-    if starts_at > now + dt.timedelta(days=366 * 2):
-        raise InvalidInput("Appointments can be booked up to two years ahead.")
+    check_start(starts_at, now=now, location=location)
     ends_at = starts_at + dt.timedelta(minutes=kind.duration_minutes)
 
     check_slot(
@@ -470,25 +451,11 @@ def reschedule(
         raise IllegalTransition(
             f"Only booked visits can be moved; this one is {STATUS_LABELS[appointment.status]}."
         )
-    provider = session.get(Provider, provider_id or appointment.provider_id)
-    if provider is None or not provider.active:
-        raise InvalidInput("Choose a provider.")
-    location = session.get(Location, provider.location_id)
+    provider, location = active_provider(session, provider_id or appointment.provider_id)
     if room_id == "keep":
         room_id = appointment.room_id if provider.location_id == appointment.location_id else None
-    if room_id is not None:
-        room = session.get(Room, room_id)
-        if room is None or not room.active or room.location_id != location.id:
-            raise InvalidInput(f"Choose a room at {location.name}.")
-    if starts_at.tzinfo is None:
-        raise InvalidInput("The start time has no time zone.")
-    if starts_at < now:
-        raise InvalidInput(
-            f"{hhmm(starts_at, location.timezone)} on {local_day(starts_at, location.timezone)} "
-            "has already passed; choose a time from now on."
-        )
-    if starts_at > now + dt.timedelta(days=366 * 2):
-        raise InvalidInput("Appointments can be booked up to two years ahead.")
+    check_room(session, room_id, location)
+    check_start(starts_at, now=now, location=location)
     minutes = duration_minutes or int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
     if not 5 <= minutes <= 480:
         raise InvalidInput("A visit lasts between 5 and 480 minutes.")

@@ -21,7 +21,7 @@ from clinic_app.db import for_write
 from clinic_app.models import Appointment, AppointmentType, Note, NoteField, NoteForm, NoteTemplate, Provider
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
-from clinic_app.services.charting import _commit, editable_note
+from clinic_app.services.charting import commit_note, editable_note
 from clinic_app.services.errors import InvalidInput
 from clinic_app.services.permissions import require
 
@@ -204,7 +204,7 @@ def use_template(session: Session, *, actor: Actor, note_id: int, code: str) -> 
         raise InvalidInput("A DAP note has no Objective section: move that text to Data first, then choose the template.")
     row.template_code, row.template_version = chosen.code, chosen.version or None
     session.add(row)
-    _commit(session)
+    commit_note(session)
     return chosen
 
 
@@ -301,7 +301,7 @@ def _add_version(session: Session, *, actor: Actor, spec: dict, code: str, versi
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="update", entity="note_template", entity_id=row.id, detail=f"{code} v{version}: {detail}")
-    _commit(session)
+    commit_note(session)
     return _from_row(row)
 
 
@@ -474,5 +474,5 @@ def save_field(session: Session, *, actor: Actor, note_id: int, key: str, value)
     if staged is None:
         session.rollback()
         return values(session, note_id=note.id)[key]
-    _commit(session)
+    commit_note(session)
     return staged

@@ -11,6 +11,7 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import RELEASED, Appointment, AppointmentType, Location, Patient, Provider, WaitlistEntry
 from clinic_app.services import audit
 from clinic_app.services.actor import Actor
+from clinic_app.services.booking_rules import active_patient, active_type
 from clinic_app.services.clock import local, zone
 from clinic_app.services.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.permissions import require
@@ -48,14 +49,11 @@ def add_to_waitlist(
     for_write(session)
     require(actor.role, "appointment.book")
     now = now or utcnow()
-    patient = session.get(Patient, patient_id)
-    if patient is None or not patient.active:
-        raise InvalidInput("Choose a patient from the search results.")
+    active_patient(session, patient_id)
     location = session.get(Location, location_id)
     if location is None:
         raise InvalidInput("Choose a location.")
-    if session.get(AppointmentType, appointment_type_id) is None:
-        raise InvalidInput("Choose an appointment type.")
+    active_type(session, appointment_type_id)
     if provider_id is not None:
         provider = session.get(Provider, provider_id)
         if provider is None or provider.location_id != location_id:
