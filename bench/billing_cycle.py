@@ -35,7 +35,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import Appointment, ClaimLine, Location, User
-from clinic_app.services import auth, claims, era
+from clinic_app.services.platform import auth
+from clinic_app.services.revenue import claims, era
 from tests.services.x12_835 import Line, Paid, remittance
 
 

@@ -315,7 +315,7 @@ def downgrade() -> None:
 
 
 # Rules kept by the database whatever code writes (tests/test_db_rules.py has one test
-# each); their messages are keys that services/errors.py maps to domain errors.
+# each); their messages are keys that services/platform/errors.py maps to domain errors.
 # - An addendum or co-signature only exists on a signed note, and neither changes later.
 # - A co-signature is by someone other than the note's signer.
 # - A supervised provider's visit gets no charges before its note is co-signed.

@@ -5,7 +5,7 @@
   no longer valid. Sessions open at the upgrade are ended: their cookie was set by JavaScript
   (readable by any script on the page); the server now sets an HttpOnly one at sign-in.
 - audit_log.keyed: rows written from now on link with an HMAC keyed by CLINIC_AUDIT_KEY
-  (kept outside the database, services/audit.py); the rows already there keep their plain
+  (kept outside the database, services/platform/audit.py); the rows already there keep their plain
   SHA-256 links and are verified as such. They are not re-keyed: rewriting them would be the
   very edit the append-only rule forbids. The first keyed row links to the last plain row, so
   an edit of an old row that recomputes the plain chain still breaks the first keyed link,

@@ -11,8 +11,9 @@ from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Payer
-from clinic_app.services import billing, board, claim_form, claims, cob, era, ledger, revenue_reports, statements
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import board
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.revenue import billing, claim_form, claims, cob, era, ledger, revenue_reports, statements
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
 from clinic_app.state.live_push import client_token

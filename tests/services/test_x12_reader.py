@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clinic_app.services import acks, eligibility, era
 from clinic_app.services.interop.x12 import reader
 from clinic_app.services.interop.x12.reader import X12Refused
+from clinic_app.services.revenue import acks, eligibility, era
 from tests.services.x12_999 import functional_ack
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.platform.errors import ClinicError
 
 MAX_BYTES = 5 * 1024 * 1024  # a day's remittance from one payer is far smaller
 MAX_SEGMENTS = 200_000
