@@ -38,7 +38,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine, one_transaction
 from clinic_app.models import Appointment, Claim, ClaimLine, Location, User
-from clinic_app.services import auth, batches, billing_files, claims, era
+from clinic_app.services.platform import auth
+from clinic_app.services.revenue import batches, billing_files, claims, era
 from tests.services.x12_835 import Line, Paid, remittance
 
 

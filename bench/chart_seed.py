@@ -31,8 +31,8 @@ from clinic_app.models import (
     PlanGoal,
     Provider,
 )
-from clinic_app.services import auth
-from clinic_app.services.clock import local_day, zone
+from clinic_app.services.platform import auth
+from clinic_app.services.platform.clock import local_day, zone
 
 SURNAMES = ("Abbott", "Baxter", "Castillo", "Dunn", "Ellison", "Farrow", "Gomez", "Hart", "Ibsen", "Jarvis", "Kemp",
             "Lowell", "Moreno", "Nash")

@@ -24,7 +24,8 @@ from starlette.testclient import TestClient
 from clinic_app.__main__ import migrate
 from clinic_app.api import build_api
 from clinic_app.db import make_engine
-from clinic_app.services import api_tokens, demo, fhir
+from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.platform import api_tokens, demo
 
 
 def timed(client, url, headers, n=200) -> tuple[float, float]:

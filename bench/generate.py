@@ -55,7 +55,7 @@ from sqlalchemy.engine import make_url
 
 from clinic_app.__main__ import migrate
 from clinic_app.models.people import digits, search_key
-from clinic_app.services.codes import npi_check_digit
+from clinic_app.services.charting.codes import npi_check_digit
 
 TODAY = dt.date(2026, 11, 30)  # the data's "today": a Monday; four weeks after it are booked ahead
 SLOT_MINUTES = 30
@@ -539,7 +539,7 @@ def generate(url: str, *, patients: int, appointments: int, providers: int = 40,
     rnd = random.Random(seed)
     writer = SqliteWriter(make_url(url).database) if url.startswith("sqlite") else PostgresWriter(url)
     clinic = Clinic(rnd, providers=providers, locations=locations, rooms=rooms)
-    from clinic_app.services.auth import hash_password
+    from clinic_app.services.platform.auth import hash_password
 
     created = dt.datetime(2020, 1, 1, 9)
     for table, rows in clinic.reference_rows(hash_password(f"bench-{seed}-not-for-sign-in"), created).items():

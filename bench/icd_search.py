@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from clinic_app.services.codes import search_icd10
+from clinic_app.services.charting.codes import search_icd10
 
 QUERIES = ["low back pain", "M54", "knee", "sprain ankle", "s93.4", "radiculopathy lumbar", "shoulder pain", "G56.0"]
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clinic_app.models  # noqa: F401  (tables on the metadata)
 from clinic_app.db import make_engine
 from clinic_app.models import Patient
-from clinic_app.services import kpi
+from clinic_app.services.kpi import kpi
 
 
 def load(engine, count: int) -> None:

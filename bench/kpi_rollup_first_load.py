@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlmodel import Session
 
 from clinic_app.db import make_engine
-from clinic_app.services import kpi
+from clinic_app.services.kpi import kpi
 
 ROLLUP_TABLES = ("kpi_visit_day", "kpi_visit_payer_day", "kpi_ledger_day", "kpi_money_day", "kpi_claim_day", "kpi_case_day",
                  "kpi_case_payer_day", "kpi_day_done", "kpi_dirty")

@@ -246,8 +246,8 @@ def prepare_bench(engine, changes: int, runs: int, kinds: tuple[str, ...]) -> Pr
         Patient,
         Provider,
     )
-    from clinic_app.services import auth
-    from clinic_app.services.clock import zone
+    from clinic_app.services.platform import auth
+    from clinic_app.services.platform.clock import zone
 
     if changes * runs * VISIT_MINUTES > FIRST_TARGET - FIRST_VISIT + 6 * 60:
         raise BenchError(f"{changes * runs} changes of each kind do not fit on one bench day; use fewer.")
@@ -322,7 +322,7 @@ def new_session_tokens(engine, user_id: int, count: int) -> list[str]:
     """``count`` sign-in tokens for one user, as if each screen had signed in."""
     from clinic_app.db import session_scope
     from clinic_app.models import User
-    from clinic_app.services import auth
+    from clinic_app.services.platform import auth
 
     with session_scope(engine) as session:
         user = session.get(User, user_id)

@@ -40,8 +40,8 @@ from clinic_app.__main__ import migrate
 from clinic_app.db import make_engine
 from clinic_app.models import Patient
 from clinic_app.models.people import digits, search_key
-from clinic_app.services import patients
-from clinic_app.services.actor import Actor
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.platform.actor import Actor
 
 
 def fill(engine, n: int, seed: int = 7) -> None:

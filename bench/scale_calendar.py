@@ -36,8 +36,8 @@ from sqlmodel import Session, select
 
 from bench.scale_common import dataset_today, figures, header, open_engine
 from clinic_app.models import Location, Provider
-from clinic_app.services import board
-from clinic_app.services.actor import Actor
+from clinic_app.services.frontdesk import board
+from clinic_app.services.platform.actor import Actor
 
 
 def main() -> int:

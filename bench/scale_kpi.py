@@ -34,7 +34,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from bench.scale_common import dataset_today, figures, header, open_engine
-from clinic_app.services import kpi
+from clinic_app.services.kpi import kpi
 
 ATTENDED = "('arrived', 'in_session', 'ready_to_bill', 'billed')"
 COMPLETED = "('ready_to_bill', 'billed')"

@@ -200,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from clinic_app.db import make_engine, session_scope
     from clinic_app.models import User
-    from clinic_app.services import api_tokens, auth
+    from clinic_app.services.platform import api_tokens, auth
 
     with tempfile.TemporaryDirectory(prefix="clinic-security-") as tmp:
         work = Path(tmp)

@@ -45,7 +45,7 @@ def _fill_kpi_rollup(url: str) -> None:
     import time
 
     from clinic_app.db import make_engine
-    from clinic_app.services import kpi
+    from clinic_app.services.kpi import kpi
 
     engine = make_engine(url)
     try:
@@ -60,7 +60,7 @@ def _fill_kpi_rollup(url: str) -> None:
 def _demo(args) -> int:
     from alembic import command
     from clinic_app.db import session_scope
-    from clinic_app.services import demo
+    from clinic_app.services.platform import demo
 
     migrate()
     with session_scope() as session:
@@ -95,8 +95,8 @@ def _demo(args) -> int:
 
 def _create_user(args) -> int:
     from clinic_app.db import session_scope
-    from clinic_app.services import auth
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform import auth
+    from clinic_app.services.platform.errors import ClinicError
 
     password = os.environ.get("CLINIC_NEW_PASSWORD")
     if password is None:
@@ -125,7 +125,7 @@ def _reminders(args) -> int:
     import datetime as dt
 
     from clinic_app.db import session_scope
-    from clinic_app.services import reminders
+    from clinic_app.services.frontdesk import reminders
 
     migrate()
     now = None
@@ -140,8 +140,8 @@ def _reminders(args) -> int:
 
 def _api_token(args) -> int:
     from clinic_app.db import session_scope
-    from clinic_app.services import api_tokens
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform import api_tokens
+    from clinic_app.services.platform.errors import ClinicError
 
     migrate()
     try:
@@ -160,7 +160,7 @@ def _api_token(args) -> int:
 
 def _audit(args) -> int:
     from clinic_app.db import session_scope
-    from clinic_app.services import audit
+    from clinic_app.services.platform import audit
 
     anchors = audit.anchor_path(settings.database_url())
     with session_scope() as session:
@@ -181,8 +181,8 @@ def _audit(args) -> int:
 
 
 def _backup(args) -> int:
-    from clinic_app.services import backup
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform import backup
+    from clinic_app.services.platform.errors import ClinicError
 
     try:
         if args.command == "backup":
@@ -203,7 +203,7 @@ def _restart_audit_anchors():
     """After a restore or a reset the audit log is another one: its anchors start again (the old
     file is kept beside, renamed), from the log as it is now."""
     from clinic_app.db import make_engine, session_scope
-    from clinic_app.services import audit
+    from clinic_app.services.platform import audit
 
     path = audit.anchor_path(settings.database_url())
     retired = audit.retire_anchors(path)
@@ -221,9 +221,9 @@ def _billing_actor(session, username: str | None):
     from sqlmodel import select
 
     from clinic_app.models import User
-    from clinic_app.services import auth
-    from clinic_app.services.actor import Actor
-    from clinic_app.services.errors import NotAllowed
+    from clinic_app.services.platform import auth
+    from clinic_app.services.platform.actor import Actor
+    from clinic_app.services.platform.errors import NotAllowed
 
     if not username:
         return Actor(user_id=None, role="biller", name="command line", source="cli")
@@ -237,8 +237,8 @@ def _claims(args) -> int:
     from pathlib import Path
 
     from clinic_app.db import session_scope
-    from clinic_app.services import claims
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform.errors import ClinicError
+    from clinic_app.services.revenue import claims
 
     migrate()
     if args.claims_command == "ack":
@@ -262,8 +262,8 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
     from pathlib import Path
 
     from clinic_app.db import one_transaction
-    from clinic_app.services import era
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform.errors import ClinicError
+    from clinic_app.services.revenue import era
 
     path = Path(args.file)
     try:
@@ -294,7 +294,7 @@ def _with_nothing(message: str, nothing: str) -> str:
 
 
 def _claims_ack(args) -> int:
-    from clinic_app.services import acks
+    from clinic_app.services.revenue import acks
 
     return _x12_import(
         args, kind="acknowledgement", nothing="Nothing was changed.",
@@ -309,7 +309,7 @@ def _claims_ack(args) -> int:
 
 
 def _era(args) -> int:
-    from clinic_app.services import era
+    from clinic_app.services.revenue import era
 
     migrate()
     return _x12_import(
@@ -327,8 +327,8 @@ def _eligibility(args) -> int:
     from pathlib import Path
 
     from clinic_app.db import one_transaction, session_scope
-    from clinic_app.services import eligibility
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform.errors import ClinicError
+    from clinic_app.services.revenue import eligibility
 
     migrate()
     try:
@@ -362,8 +362,8 @@ def _fhir(args) -> int:
     from pathlib import Path
 
     from clinic_app.db import one_transaction, session_scope
-    from clinic_app.services import fhir
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.interop.fhir import fhir
+    from clinic_app.services.platform.errors import ClinicError
 
     migrate()
     if args.fhir_command == "export":
@@ -389,7 +389,7 @@ def _fhir(args) -> int:
 
 def _hl7(args) -> int:
     from clinic_app.db import one_transaction, session_scope
-    from clinic_app.services import hl7v2
+    from clinic_app.services.interop.hl7 import hl7v2
 
     migrate()
     if args.hl7_command == "listen":
@@ -407,7 +407,7 @@ def _hl7(args) -> int:
     else:
         with open(args.file, encoding="utf-8", newline="") as handle:
             text = handle.read()
-    from clinic_app.services.errors import InvalidInput
+    from clinic_app.services.platform.errors import InvalidInput
 
     try:
         messages = hl7v2.read_batch(text)  # plain messages, or an FHS/BHS batch checked against its trailer

@@ -13,7 +13,7 @@ import logging
 import os
 
 from clinic_app.db import session_scope
-from clinic_app.services import reminders
+from clinic_app.services.frontdesk import reminders
 
 log = logging.getLogger(__name__)
 

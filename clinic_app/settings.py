@@ -56,7 +56,7 @@ def claims_outbox() -> Path | None:
 
 # How units of timed procedure codes follow from minutes: "cms" (the CMS 8-minute rule,
 # over all timed codes of a visit) or "per_code" (substantial portion, each code alone).
-# A clinic-level setting for now; per payer when payers exist (services/timed_units.py).
+# A clinic-level setting for now; per payer when payers exist (services/charting/timed_units.py).
 TIMED_UNIT_RULE = os.environ.get("CLINIC_TIMED_UNIT_RULE", "cms")
 
 

@@ -1,7 +1,7 @@
 """What each backend worker does in the background besides serving: every minute it ends the
 sessions that went idle or expired (their tabs are sent to sign-in at once, not at their next
 click), and every ``CLINIC_AUDIT_ANCHOR_MINUTES`` (default 5) it appends the audit chain's head
-to the anchor file (services/audit.py), so that rows deleted from the end of the log show.
+to the anchor file (services/platform/audit.py), so that rows deleted from the end of the log show.
 Several workers may each run it: ending a session is conditional on it being open, and an
 anchor already written is not written again.
 """
@@ -15,7 +15,7 @@ import time
 
 from clinic_app import settings
 from clinic_app.db import session_scope
-from clinic_app.services import audit, auth
+from clinic_app.services.platform import audit, auth
 
 log = logging.getLogger(__name__)
 

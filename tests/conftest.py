@@ -17,10 +17,10 @@ from sqlmodel import Session, SQLModel
 from clinic_app.__main__ import migrate
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Fee, Location, Patient, Provider, Room
-from clinic_app.services import auth
-from clinic_app.services.actor import Actor
+from clinic_app.services.platform import auth
+from clinic_app.services.platform.actor import Actor
 
-# The audit chain's key (services/audit.py), the same for the tests and the apps and commands
+# The audit chain's key (services/platform/audit.py), the same for the tests and the apps and commands
 # they start; without it each would make one in the project's data folder.
 os.environ.setdefault("CLINIC_AUDIT_KEY", "clinic-tests-audit-key")
 

@@ -14,8 +14,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AuditLog, Patient
-from clinic_app.services import audit, auth, backup
-from clinic_app.services.errors import InvalidInput
+from clinic_app.services.platform import audit, auth, backup
+from clinic_app.services.platform.errors import InvalidInput
 from clinic_app.settings import PROJECT_ROOT
 from tests.conftest import PASSWORD
 

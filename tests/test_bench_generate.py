@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import Appointment, Location
-from clinic_app.services import board
-from clinic_app.services.actor import Actor
-from clinic_app.services.clock import day_bounds
+from clinic_app.services.frontdesk import board
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.clock import day_bounds
 from tests.conftest import PG_ADMIN_URL
 
 _spec = importlib.util.spec_from_file_location("bench_generate", Path(__file__).parent.parent / "bench" / "generate.py")

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from clinic_app.services.board import CARD_FIELDS
+from clinic_app.services.frontdesk.board import CARD_FIELDS
 from clinic_app.settings import PROJECT_ROOT
 
 BUN = PROJECT_ROOT / "tools" / "bun" / "bin" / "bun"

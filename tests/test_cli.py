@@ -94,7 +94,7 @@ def test_migrate_fills_an_emptied_kpi_rollup_so_the_first_dashboard_load_compute
     import datetime as dt
 
     from clinic_app.models import KpiDayDone
-    from clinic_app.services import kpi
+    from clinic_app.services.kpi import kpi
 
     db = tmp_path / "c.db"
     assert run(["demo"], db).returncode == 0

@@ -9,7 +9,8 @@ import sys
 from sqlmodel import select
 
 from clinic_app.models import Claim, ClaimLine, Remittance
-from clinic_app.services import ledger, x12_validate
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.revenue import ledger
 from clinic_app.settings import PROJECT_ROOT
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance

@@ -14,7 +14,7 @@ import time
 from sqlmodel import Session, create_engine, select
 
 from clinic_app.models import ApiToken, Patient
-from clinic_app.services.api_tokens import token_hash
+from clinic_app.services.platform.api_tokens import token_hash
 from clinic_app.settings import PROJECT_ROOT
 from tests.api.test_fhir_bulk import snapshot
 from tests.test_cli import run

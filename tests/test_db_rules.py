@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from clinic_app.models import Appointment, AuditLog, Charge, NoteDiagnosis
-from clinic_app.services import charting
-from clinic_app.services.errors import from_db_error
+from clinic_app.services.charting import charting
+from clinic_app.services.platform.errors import from_db_error
 from tests.conftest import at
 from tests.services.helpers import book, charted_note
 

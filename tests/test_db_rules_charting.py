@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from clinic_app.models import Charge, ClinicianSupervision, MeasureResult, NoteAddendum, NoteCosignature, NoteProcedure
-from clinic_app.services import charting, measures
-from clinic_app.services.errors import from_db_error
+from clinic_app.services.charting import charting, measures
+from clinic_app.services.platform.errors import from_db_error
 from tests.services.helpers import charted_note
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlmodel import create_engine
 
-from clinic_app.services.eligibility import validate_270
+from clinic_app.services.revenue.eligibility import validate_270
 from tests.services.test_eligibility import ACTIVE_WITH_MONEY, answer_271
 from tests.test_cli import run
 

@@ -12,7 +12,9 @@ import pytest
 from clinic_app.live.bus import InProcessBus, RedisBus
 from clinic_app.live.events import CLAIMS_TOPIC, AppointmentChanged, ClaimsChanged, decode
 from clinic_app.live.registry import Registry
-from clinic_app.services import charting, claims, era, ledger, scheduling
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.revenue import claims, era, ledger
 from tests.services.helpers import charted_note
 
 REDIS_URL = os.environ.get("CLINIC_TEST_REDIS", "redis://127.0.0.1:6379/0")

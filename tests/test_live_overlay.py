@@ -10,7 +10,7 @@ from pathlib import Path
 from clinic_app.components import board_grid
 from clinic_app.live.events import board_topic
 from clinic_app.live.overlay import BoardOverlays, live_key
-from clinic_app.services import board, scheduling
+from clinic_app.services.frontdesk import board, scheduling
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from clinic_app.services.permissions import PERMISSIONS
+from clinic_app.services.platform.permissions import PERMISSIONS
 
 ROLES = ["reception", "clinician", "biller", "manager", "admin"]
 ROW = re.compile(r"^\s*\| .* \(`(?P<action>[a-z_.]+)`\) \|(?P<cells>.*)\|\s*$")

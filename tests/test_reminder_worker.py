@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from clinic_app import reminder_worker
 from clinic_app.db import utcnow
-from clinic_app.services import scheduling
+from clinic_app.services.frontdesk import scheduling
 from tests.services.test_reminders import Inbox, _free_port, _prefers
 
 

@@ -18,8 +18,11 @@ from clinic_app import db
 from clinic_app.api import build_api
 from clinic_app.live import bus
 from clinic_app.models import Claim, ClaimLine, Patient
-from clinic_app.services import api_tokens, claims, era, fhir, hl7v2, payers
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.hl7 import hl7v2
+from clinic_app.services.platform import api_tokens
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.revenue import claims, era, payers
 from tests.services.helpers import now_at
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance

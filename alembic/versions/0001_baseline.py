@@ -323,7 +323,7 @@ def downgrade() -> None:
 
 # The rules below protect data whatever code writes to the database. Each has a
 # test that fails without it (tests/test_db_rules.py). Their messages are the keys
-# that services/errors.py maps to domain errors. Both dialects report a broken rule
+# that services/platform/errors.py maps to domain errors. Both dialects report a broken rule
 # as an integrity error (SQLite: RAISE(ABORT); PostgreSQL: SQLSTATE 23001).
 _LIVE = "status NOT IN ('no_show', 'cancelled')"
 

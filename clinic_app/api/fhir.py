@@ -1,6 +1,6 @@
-"""The FHIR R4 REST interface: HTTP in, services/fhir.py calls, FHIR JSON out.
+"""The FHIR R4 REST interface: HTTP in, services/interop/fhir/fhir.py calls, FHIR JSON out.
 
-Each request names its user by a bearer API token (services/api_tokens.py); the
+Each request names its user by a bearer API token (services/platform/api_tokens.py); the
 token's scopes and the user's role must both allow the call. Errors come back as an
 OperationOutcome with the domain error's message and change nothing.
 """
@@ -33,9 +33,10 @@ from starlette.routing import Route, request_response
 
 from clinic_app import db, settings
 from clinic_app.db import utcnow
-from clinic_app.services import api_tokens, audit, fhir
-from clinic_app.services.auth import actor_for
-from clinic_app.services.errors import (
+from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.platform import api_tokens, audit
+from clinic_app.services.platform.auth import actor_for
+from clinic_app.services.platform.errors import (
     ClinicError,
     IllegalTransition,
     InvalidInput,
@@ -44,7 +45,7 @@ from clinic_app.services.errors import (
     NotFound,
     SlotTaken,
 )
-from clinic_app.services.permissions import require
+from clinic_app.services.platform.permissions import require
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"

@@ -14,6 +14,10 @@
   session cookie, and 403 unless the tab it names (Reflex-Client-Token) is bound to that
   same session (live/tabs.py): a client token alone uploads nothing. Checked before Reflex
   reads a byte of the body.
+- **A dead session cookie is cleared** on the next page the browser loads: signing out, the
+  idle log-off, a deactivation or a password change end the session on the server (over the
+  socket, which cannot touch an HttpOnly cookie); the sign-in page the tab is then sent to, or
+  any page, answers with the cookie expired.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from sqlmodel import Session
 
 from clinic_app import db, settings
 from clinic_app.live.tabs import tabs
-from clinic_app.services import auth
-from clinic_app.services.history import MAX_ATTACHMENT
+from clinic_app.services.charting.history import MAX_ATTACHMENT
+from clinic_app.services.platform import auth
 
 SESSION_COOKIE = "clinic_session"
 UPLOAD_MAX_BYTES = 3 * MAX_ATTACHMENT + 256 * 1024  # the chart's upload takes up to 3 files
@@ -125,7 +129,8 @@ class Guard:
             extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
             scope = {**scope, "extensions": extensions,
                      "headers": [(k, v) for k, v in scope.get("headers", ()) if k != b"accept-encoding"]}
-        send = self._secured(send, path, page)
+        clear = page and await self._dead_cookie(scope)
+        send = self._secured(send, path, page, clear)
         limit = limit_for(path, method)
         declared = _header(scope, b"content-length")
         if declared and (not declared.isdigit() or int(declared) > limit):
@@ -165,14 +170,29 @@ class Guard:
         if state["over"] and not state["started"]:
             await self._too_large(send, path, limit)
 
-    def _secured(self, send, path: str, page: bool):
-        """``send`` with the security headers added (a page's CSP lists its inline scripts)."""
+    async def _dead_cookie(self, scope) -> bool:
+        """Whether the request carries a session cookie whose session is no longer live."""
+        token = session_token(_header(scope, b"cookie"))
+        if not token:
+            return False
+
+        def check():
+            with Session(self.get_engine(), expire_on_commit=False) as session:
+                return auth.check_session(session, token=token, touch=False) is None
+
+        return await asyncio.to_thread(check)
+
+    def _secured(self, send, path: str, page: bool, clear_cookie: bool = False):
+        """``send`` with the security headers added (a page's CSP lists its inline scripts), and
+        the session cookie expired when ``clear_cookie``."""
         held: dict = {}
 
         async def secured(message):
             if message["type"] == "http.response.start":
                 headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _REPLACED]
                 headers += HEADERS
+                if clear_cookie:
+                    headers.append((b"set-cookie", f"{SESSION_COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict".encode()))
                 names = {k.lower() for k, _ in headers}
                 if b"cache-control" not in names and not path.startswith("/assets/"):
                     headers.append((b"cache-control", b"no-store"))

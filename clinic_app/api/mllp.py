@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import signal
 
-from clinic_app.services.hl7v2 import ingest
+from clinic_app.services.interop.hl7.hl7v2 import ingest
 
 START, END = b"\x0b", b"\x1c\x0d"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

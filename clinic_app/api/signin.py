@@ -2,7 +2,7 @@
 
 ``POST /auth/sign-in`` (the sign-in page's form, sent by /clinic-login.js): the attempt is
 counted against the client's and the username's limits first (429 past them, before any
-password is hashed), then the password is checked on the hashing pool (services/limits.py).
+password is hashed), then the password is checked on the hashing pool (services/platform/limits.py).
 On success the answer sets ``clinic_session`` HttpOnly, SameSite=Strict, Path=/, Secure over
 HTTPS (``CLINIC_SECURE_COOKIES``), and says where to go; the page then loads that address
 afresh, so its socket opens with the cookie (the socket's handshake is what the session gate
@@ -29,9 +29,10 @@ from starlette.routing import Route
 
 from clinic_app import db, settings
 from clinic_app.api.guard import SESSION_COOKIE, session_token
-from clinic_app.services import auth, history, limits
-from clinic_app.services.errors import BadCredentials, ClinicError, NotFound
-from clinic_app.services.permissions import HOME_ROUTE
+from clinic_app.services.charting import history
+from clinic_app.services.platform import auth, limits
+from clinic_app.services.platform.errors import BadCredentials, ClinicError, NotFound
+from clinic_app.services.platform.permissions import HOME_ROUTE
 
 PASSWORD_ROUTE = "/account/password"
 

@@ -11,7 +11,7 @@ import reflex as rx
 
 from clinic_app.components.chart_codes import section_message
 from clinic_app.components.chart_note import EDITABLE
-from clinic_app.services.body_chart import REGIONS
+from clinic_app.services.charting.body_chart import REGIONS
 from clinic_app.state.chart_body import BodyChartSection as B
 
 # (key, shape, x, y, w, h) in a 200 x 390 viewBox; "e" is an ellipse, "r" a rectangle.

@@ -37,7 +37,7 @@ def _chip(h) -> rx.Component:
     )
 
 
-def _input(label: str, field_id: str, value, handler, **props) -> rx.Component:
+def labelled_input(label: str, field_id: str, value, handler, **props) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=field_id),
         rx.input(id=field_id, value=value, on_change=handler, size="3", **props),
@@ -64,7 +64,7 @@ def _diagnoses() -> rx.Component:
         rx.cond(
             EDITABLE,
             rx.vstack(
-                _input("Find a diagnosis (words or code)", "dx-search", C.dx_query, C.search_diagnosis,
+                labelled_input("Find a diagnosis (words or code)", "dx-search", C.dx_query, C.search_diagnosis,
                        debounce_timeout=300, max_length=60, width="100%", placeholder="e.g. low back pain, or M54.50"),
                 rx.foreach(C.dx_hits, _hit),
                 rx.cond(
@@ -113,12 +113,12 @@ def _procedures() -> rx.Component:
         rx.cond(
             EDITABLE,
             rx.hstack(
-                _input("Procedure code", "px-code", C.new_procedure, C.set_new_procedure, placeholder="97110",
+                labelled_input("Procedure code", "px-code", C.new_procedure, C.set_new_procedure, placeholder="97110",
                        max_length=8, width="120px"),
-                _input("Units", "px-units", C.new_units, C.set_new_units, input_mode="numeric", width="80px", max_length=3),
-                _input("Minutes (timed codes)", "px-minutes", C.new_minutes, C.set_new_minutes, input_mode="numeric",
+                labelled_input("Units", "px-units", C.new_units, C.set_new_units, input_mode="numeric", width="80px", max_length=3),
+                labelled_input("Minutes (timed codes)", "px-minutes", C.new_minutes, C.set_new_minutes, input_mode="numeric",
                        width="100px", max_length=3),
-                _input("Modifiers", "px-modifiers", C.new_modifiers, C.set_new_modifiers, placeholder="GP, 59",
+                labelled_input("Modifiers", "px-modifiers", C.new_modifiers, C.set_new_modifiers, placeholder="GP, 59",
                        width="110px", max_length=20),
                 rx.button("Add procedure", on_click=C.add_procedure, size="3", style=TOUCH),
                 align="end",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.components.chart_codes import _input, section_message
+from clinic_app.components.chart_codes import labelled_input, section_message
 from clinic_app.components.chart_note import TOUCH
 from clinic_app.components.chart_record import row_with_action
 from clinic_app.state.chart import ChartState
@@ -46,8 +46,8 @@ def plan_section() -> rx.Component:
                     ),
                     spacing="1",
                 ),
-                _input("Goal", "goal-text", P.new_goal_text, P.set_new_goal_text, max_length=200),
-                _input("Target date", "goal-date", P.new_goal_date, P.set_new_goal_date, type="date"),
+                labelled_input("Goal", "goal-text", P.new_goal_text, P.set_new_goal_text, max_length=200),
+                labelled_input("Target date", "goal-date", P.new_goal_date, P.set_new_goal_date, type="date"),
                 rx.button("Add goal", on_click=P.add_goal, size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",
@@ -56,11 +56,11 @@ def plan_section() -> rx.Component:
             rx.text(P.care_plan_text, size="2", class_name="care-plan"),
             section_message(P, P.message_at == "care"),
             rx.hstack(
-                _input("Visits per week", "plan-per-week", P.plan_per_week, P.set_plan_per_week,
+                labelled_input("Visits per week", "plan-per-week", P.plan_per_week, P.set_plan_per_week,
                        type="number", min=1, max=7, width="120px"),
-                _input("For how many weeks", "plan-weeks", P.plan_weeks, P.set_plan_weeks,
+                labelled_input("For how many weeks", "plan-weeks", P.plan_weeks, P.set_plan_weeks,
                        type="number", min=1, max=52, width="120px"),
-                _input("Starting", "plan-start", P.plan_start, P.set_plan_start, type="date"),
+                labelled_input("Starting", "plan-start", P.plan_start, P.set_plan_start, type="date"),
                 rx.button("Save plan of care", on_click=P.save_care_plan, size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",
@@ -69,9 +69,9 @@ def plan_section() -> rx.Component:
             rx.cond(P.exercises.length() == 0, rx.text("No home exercises yet.", size="2")),
             rx.foreach(P.exercises, lambda r: row_with_action(r, P.stop_exercise)),
             rx.hstack(
-                _input("Exercise", "ex-name", P.new_ex_name, P.set_new_ex_name, max_length=80),
-                _input("Sets, reps, how often", "ex-dosage", P.new_ex_dosage, P.set_new_ex_dosage, max_length=80),
-                _input("Instructions", "ex-instructions", P.new_ex_instructions, P.set_new_ex_instructions, max_length=400),
+                labelled_input("Exercise", "ex-name", P.new_ex_name, P.set_new_ex_name, max_length=80),
+                labelled_input("Sets, reps, how often", "ex-dosage", P.new_ex_dosage, P.set_new_ex_dosage, max_length=80),
+                labelled_input("Instructions", "ex-instructions", P.new_ex_instructions, P.set_new_ex_instructions, max_length=400),
                 rx.button("Add exercise", on_click=P.add_exercise, size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",

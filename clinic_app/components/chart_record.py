@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.components.chart_codes import _input, section_message
+from clinic_app.components.chart_codes import labelled_input, section_message
 from clinic_app.components.chart_note import TOUCH
 from clinic_app.state.chart import ChartState
 from clinic_app.state.chart_record import RecordSection as R
@@ -84,8 +84,8 @@ def record_section() -> rx.Component:
             rx.cond(R.pending_alert == "", section_message(R, R.message_at == "allergies")),
             rx.text(ChartState.allergy_words, weight="medium"),
             rx.hstack(
-                _input("Allergy to", "allergy-substance", R.new_substance, R.set_new_substance, max_length=80),
-                _input("Reaction", "allergy-reaction", R.new_reaction, R.set_new_reaction, max_length=120),
+                labelled_input("Allergy to", "allergy-substance", R.new_substance, R.set_new_substance, max_length=80),
+                labelled_input("Reaction", "allergy-reaction", R.new_reaction, R.set_new_reaction, max_length=120),
                 rx.button("Add allergy", on_click=R.add_allergy(False), size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",
@@ -95,7 +95,7 @@ def record_section() -> rx.Component:
             rx.cond(R.medications.length() == 0, rx.text("No medications recorded.", size="2")),
             rx.foreach(R.medications, lambda r: row_with_action(r, R.stop_medication)),
             rx.hstack(
-                _input("Medication", "med-name", R.new_med_name, R.set_new_med_name, max_length=80),
+                labelled_input("Medication", "med-name", R.new_med_name, R.set_new_med_name, max_length=80),
                 rx.vstack(
                     rx.el.label("Class", html_for="med-class"),
                     rx.select.root(
@@ -107,7 +107,7 @@ def record_section() -> rx.Component:
                     ),
                     spacing="1",
                 ),
-                _input("Dose", "med-dose", R.new_med_dose, R.set_new_med_dose, max_length=80),
+                labelled_input("Dose", "med-dose", R.new_med_dose, R.set_new_med_dose, max_length=80),
                 rx.button("Add medication", on_click=R.add_medication(False), size="3", style=TOUCH),
                 align="end",
                 wrap="wrap",
@@ -117,7 +117,7 @@ def record_section() -> rx.Component:
             section_message(R, R.message_at == "problems"),
             rx.cond(R.problems.length() == 0, rx.text("No active problems.", size="2")),
             rx.foreach(R.problems, lambda r: row_with_action(r, R.resolve_problem)),
-            _input("Search ICD-10-CM (words or code)", "icd-search", R.icd_query, R.search_icd,
+            labelled_input("Search ICD-10-CM (words or code)", "icd-search", R.icd_query, R.search_icd,
                    debounce_timeout=300, max_length=60, width="100%"),
             rx.foreach(
                 R.icd_hits,

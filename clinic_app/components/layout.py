@@ -7,7 +7,7 @@ import reflex as rx
 from clinic_app import settings
 from clinic_app.components.patient_search import patient_search
 from clinic_app.models import ROLES
-from clinic_app.services.permissions import allowed
+from clinic_app.services.platform.permissions import allowed
 from clinic_app.state.auth import AuthState
 
 # The header's patient search, for the roles that may search patients (the desk).

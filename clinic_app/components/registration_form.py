@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from clinic_app.components.record_sections import record_sections
-from clinic_app.services.patients import CONSENT_LABELS
+from clinic_app.services.frontdesk.patients import CONSENT_LABELS
 from clinic_app.state.registration import RegistrationState as R
 
 

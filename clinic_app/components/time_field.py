@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.services.board import BOARD_END, BOARD_START
+from clinic_app.services.frontdesk.board import BOARD_END, BOARD_START
 
 TIME_HINT = "24-hour, e.g. 14:30"
 TIMES_LIST = "board-times"

@@ -1,6 +1,6 @@
 """Outcome measures: the ones a clinic defines, and scores recorded at visits.
 
-NPRS, PSFS and LEFS are built into the code (services/measures.py); a clinic adds its own
+NPRS, PSFS and LEFS are built into the code (services/charting/measures.py); a clinic adds its own
 (e.g. licensed questionnaires it holds the licence for) as rows of ``outcome_measure``.
 """
 

@@ -73,7 +73,7 @@ class Coverage(SQLModel, table=True):
     active: bool = True
     # The copay the front desk collects at check-in when no 271 says otherwise.
     copay_cents: int | None = None
-    # The last eligibility answer (X12 271) read into this coverage (services/eligibility.py).
+    # The last eligibility answer (X12 271) read into this coverage (services/revenue/eligibility.py).
     eligibility_status: str = Field(default="", max_length=10, sa_column_kwargs={"server_default": ""})
     eligibility_copay_cents: int | None = None
     deductible_remaining_cents: int | None = None

@@ -3,8 +3,8 @@
 import reflex as rx
 
 from clinic_app.components.layout import frame, message_box, option_select
-from clinic_app.services.clinicians import ASSISTANT_KINDS
-from clinic_app.services.templates import KIND_WORDS, SECTIONS
+from clinic_app.services.charting.clinicians import ASSISTANT_KINDS
+from clinic_app.services.charting.templates import KIND_WORDS, SECTIONS
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 
 T = TemplateAdminState

@@ -10,10 +10,10 @@ from sqlmodel import select
 
 from clinic_app.db import utcnow
 from clinic_app.models import ROLES, Provider
-from clinic_app.services import audit, auth
-from clinic_app.services.clock import parse_day
-from clinic_app.services.errors import ClinicError
-from clinic_app.services.permissions import HOME_ROUTE
+from clinic_app.services.platform import audit, auth
+from clinic_app.services.platform.clock import parse_day
+from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.permissions import HOME_ROUTE
 from clinic_app.state.auth import AuthState, as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.services import api_tokens
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.platform import api_tokens
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import in_db
 

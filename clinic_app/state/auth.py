@@ -15,10 +15,10 @@ import reflex as rx
 
 from clinic_app import settings
 from clinic_app.api.guard import SESSION_COOKIE, session_token
-from clinic_app.services import auth
-from clinic_app.services.actor import Actor
-from clinic_app.services.errors import ClinicError, NotAllowed
-from clinic_app.services.permissions import HOME_ROUTE, allowed, require
+from clinic_app.services.platform import auth
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError, NotAllowed
+from clinic_app.services.platform.permissions import HOME_ROUTE, allowed, require
 from clinic_app.state.common import in_db
 
 __all__ = ["SESSION_COOKIE", "AuthState", "as_id", "current_actor", "page_actor"]

@@ -13,12 +13,13 @@ from clinic_app.db import one_transaction, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Location, Payer
-from clinic_app.services import (
+from clinic_app.services.frontdesk import board
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.revenue import (
     batches,
     billing,
     billing_files,
     billing_reports,
-    board,
     claim_form,
     claims,
     cob,
@@ -27,7 +28,6 @@ from clinic_app.services import (
     revenue_reports,
     statements,
 )
-from clinic_app.services.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
 from clinic_app.state.live_push import client_token

@@ -8,9 +8,10 @@ import reflex as rx
 from sqlmodel import select
 
 from clinic_app.models import Payer
-from clinic_app.services import board, payers
-from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
-from clinic_app.services.permissions import allowed
+from clinic_app.services.frontdesk import board
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.platform.permissions import allowed
+from clinic_app.services.revenue import payers
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money
 

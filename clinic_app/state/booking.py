@@ -9,9 +9,9 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.services import board, cases, recurring, scheduling, waitlist
-from clinic_app.services.clock import at_local, parse_day, parse_time
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import board, cases, recurring, scheduling, waitlist
+from clinic_app.services.platform.clock import at_local, parse_day, parse_time
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id
 from clinic_app.state.calendar import CalendarState, PatientHit, PlannedVisit
 from clinic_app.state.common import Option, in_db
@@ -208,10 +208,10 @@ class BookingSection(Section, CalendarState):
         row = await self._act("appointment.book", work)
         if row is FAILED:
             return None
-        return await _show_visit(self, row["id"], f"Booked {row['patient_name']} at {row['start_label']}.")
+        return await show_visit(self, row["id"], f"Booked {row['patient_name']} at {row['start_label']}.")
 
 
-async def _show_visit(state: rx.State, appointment_id: int, text: str):
+async def show_visit(state: rx.State, appointment_id: int, text: str):
     """After an action that ends a form: the visit's panel, with what was done said at its top."""
     from clinic_app.state.visit import VisitSection
 
@@ -308,7 +308,7 @@ class SeriesSection(Section, CalendarState):
             return self._fail(exc)
         self._reset()
         skipped_text = f"; skipped {', '.join(skipped)}" if skipped else ""
-        return await _show_visit(self, booked[0], f"Booked a series of {len(booked)} visits{skipped_text}.")
+        return await show_visit(self, booked[0], f"Booked a series of {len(booked)} visits{skipped_text}.")
 
 
 class WaitlistSection(Section, CalendarState):
@@ -365,4 +365,4 @@ class WaitlistSection(Section, CalendarState):
         if row is FAILED:
             return None
         self.offers, self.offers_for = [], 0
-        return await _show_visit(self, row["id"], f"Booked {row['patient_name']} at {row['start_label']} from the waitlist.")
+        return await show_visit(self, row["id"], f"Booked {row['patient_name']} at {row['start_label']} from the waitlist.")

@@ -24,12 +24,12 @@ from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import board_topic
 from clinic_app.live.overlay import overlays
-from clinic_app.services import board
-from clinic_app.services.actor import Actor
-from clinic_app.services.board import BOARD_END, BOARD_START
-from clinic_app.services.clock import local, parse_day
-from clinic_app.services.errors import ClinicError, InvalidInput
-from clinic_app.services.permissions import allowed
+from clinic_app.services.frontdesk import board
+from clinic_app.services.frontdesk.board import BOARD_END, BOARD_START
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.clock import local, parse_day
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.platform.permissions import allowed
 from clinic_app.state import live_push
 from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.live_push import client_token

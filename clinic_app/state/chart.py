@@ -26,10 +26,11 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import AppointmentChanged, chart_topic
 from clinic_app.models import Location, Note, Provider
-from clinic_app.services import board, charting, scheduling
-from clinic_app.services.actor import Actor
-from clinic_app.services.clock import local
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import board, scheduling
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.clock import local
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import in_db, today_at
 from clinic_app.state.live_push import client_token

@@ -10,8 +10,8 @@ import reflex as rx
 from sqlmodel import Session
 
 from clinic_app.models import Note
-from clinic_app.services import body_chart
-from clinic_app.services.actor import Actor
+from clinic_app.services.charting import body_chart
+from clinic_app.services.platform.actor import Actor
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 
 UNMARKED = "#e5e7eb"

@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 import reflex as rx
 from sqlmodel import Session
 
-from clinic_app.services import measures
-from clinic_app.services.actor import Actor
+from clinic_app.services.charting import measures
+from clinic_app.services.platform.actor import Actor
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 from clinic_app.state.screen import FAILED
 

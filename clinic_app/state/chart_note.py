@@ -18,9 +18,9 @@ import reflex as rx
 from sqlmodel import Session
 
 from clinic_app.models import Note
-from clinic_app.services import charting, templates
-from clinic_app.services.actor import Actor
-from clinic_app.services.errors import ClinicError, DraftConflict
+from clinic_app.services.charting import charting, templates
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 from clinic_app.state.common import in_db

@@ -11,10 +11,10 @@ from typing import ClassVar
 import reflex as rx
 from sqlmodel import Session
 
-from clinic_app.services import history
-from clinic_app.services.actor import Actor
-from clinic_app.services.codes import describe_icd10, search_icd10
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.charting import history
+from clinic_app.services.charting.codes import describe_icd10, search_icd10
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import as_id
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 from clinic_app.state.common import in_db

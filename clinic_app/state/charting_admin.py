@@ -1,5 +1,5 @@
 """Admin screens for charting: note templates (kept as versions) and the clinic's own
-outcome measures. Every rule is in services/templates.py and services/measures.py; these
+outcome measures. Every rule is in services/charting/templates.py and services/charting/measures.py; these
 states hold what the admin is typing, so a refused save loses nothing."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import reflex as rx
 from sqlmodel import select
 
 from clinic_app.models import AppointmentType, Provider, User
-from clinic_app.services import clinicians, measures, templates
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.charting import clinicians, measures, templates
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import Option, in_db
 

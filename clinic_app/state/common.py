@@ -11,7 +11,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from clinic_app.db import session_scope, utcnow
-from clinic_app.services.clock import local_day
+from clinic_app.services.platform.clock import local_day
 
 T = TypeVar("T")
 

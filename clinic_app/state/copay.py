@@ -6,8 +6,8 @@ from __future__ import annotations
 import reflex as rx
 
 from clinic_app.models import Appointment
-from clinic_app.services import eligibility, ledger
-from clinic_app.services.errors import ClinicError, InvalidInput, NotAllowed, NotFound
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed, NotFound
+from clinic_app.services.revenue import eligibility, ledger
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.services import scheduling
-from clinic_app.services.clock import at_local, parse_day, parse_time
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform.clock import at_local, parse_day, parse_time
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import in_db

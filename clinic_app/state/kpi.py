@@ -10,9 +10,9 @@ import reflex as rx
 from clinic_app.db import utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import kpi_topic
-from clinic_app.services import kpi
-from clinic_app.services.clock import local, parse_day
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.kpi import kpi
+from clinic_app.services.platform.clock import local, parse_day
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import Option, in_db, money, today_at
 from clinic_app.state.live_push import client_token

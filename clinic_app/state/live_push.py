@@ -32,8 +32,10 @@ from clinic_app.live import AppointmentChanged, ClaimsChanged, get_bus, registry
 from clinic_app.live.events import CLAIMS_TOPIC, KPI_PREFIX, billing_topic, board_topic
 from clinic_app.live.overlay import live_key, overlays
 from clinic_app.live.tabs import tabs
-from clinic_app.services import billing, board, kpi
-from clinic_app.services.actor import Actor
+from clinic_app.services.frontdesk import board
+from clinic_app.services.kpi import kpi
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.revenue import billing
 
 log = logging.getLogger(__name__)
 _app: rx.App | None = None

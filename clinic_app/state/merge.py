@@ -6,9 +6,9 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.services import board, merge
-from clinic_app.services.errors import ClinicError, InvalidInput
-from clinic_app.services.patients import describe
+from clinic_app.services.frontdesk import board, merge
+from clinic_app.services.frontdesk.patients import describe
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState, PatientHit
 from clinic_app.state.common import in_db

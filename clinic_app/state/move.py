@@ -9,9 +9,9 @@ import json
 
 import reflex as rx
 
-from clinic_app.services import board, scheduling
-from clinic_app.services.clock import at_local, hhmm_minute, parse_day, parse_time
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import board, scheduling
+from clinic_app.services.platform.clock import at_local, hhmm_minute, parse_day, parse_time
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db
@@ -128,9 +128,9 @@ class MoveSection(Section, CalendarState):
         return await self._act("appointment.reschedule", work)
 
     async def _done(self, row: dict):
-        from clinic_app.state.booking import _show_visit
+        from clinic_app.state.booking import show_visit
 
-        return await _show_visit(
+        return await show_visit(
             self, row["id"], f"Moved {row['patient_name']} to {row['day']} {row['start_label']}-{row['end_label']}.")
 
     @rx.event

@@ -14,10 +14,11 @@ import reflex as rx
 
 from clinic_app.db import utcnow
 from clinic_app.models import Payer
-from clinic_app.services import eligibility, patients, payers, profile, repricing, statements, waitlist
-from clinic_app.services.actor import Actor
-from clinic_app.services.errors import ClinicError, InvalidInput, NotFound
-from clinic_app.services.profile import CoverageLine, MoneyLine, VisitLine
+from clinic_app.services.frontdesk import patients, profile, waitlist
+from clinic_app.services.frontdesk.profile import CoverageLine, MoneyLine, VisitLine
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.revenue import eligibility, payers, repricing, statements
 from clinic_app.state import billing_setup
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import Option, in_db, today_at

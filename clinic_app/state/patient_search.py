@@ -14,8 +14,8 @@ import dataclasses
 import reflex as rx
 
 from clinic_app import routes
-from clinic_app.services import patients
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import current_actor
 from clinic_app.state.common import in_db
 

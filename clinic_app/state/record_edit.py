@@ -6,9 +6,10 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.services import cases, payers
-from clinic_app.services.clock import parse_day
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import cases
+from clinic_app.services.platform.clock import parse_day
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.revenue import payers
 from clinic_app.state.auth import current_actor
 from clinic_app.state.common import in_db
 

@@ -7,9 +7,9 @@ import dataclasses
 import reflex as rx
 
 from clinic_app.models import Patient
-from clinic_app.services import patients
-from clinic_app.services.errors import ClinicError, PossibleDuplicate
-from clinic_app.services.patients import Registration, RegistrationInvalid
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.frontdesk.patients import Registration, RegistrationInvalid
+from clinic_app.services.platform.errors import ClinicError, PossibleDuplicate
 from clinic_app.state.auth import current_actor
 from clinic_app.state.booking import BookingSection
 from clinic_app.state.calendar import CalendarState
@@ -107,9 +107,9 @@ class RegistrationState(rx.State):
 
     async def _load_payers(self) -> str:
         """The insurers the desk may choose (none when the role may not record coverage); today."""
-        from clinic_app.services import payers
-        from clinic_app.services.permissions import allowed
-        from clinic_app.services.profile import display_zone
+        from clinic_app.services.frontdesk.profile import display_zone
+        from clinic_app.services.platform.permissions import allowed
+        from clinic_app.services.revenue import payers
 
         actor = await current_actor(self, "patient.register")
         may_cover = allowed(actor.role, "coverage.edit")
@@ -180,7 +180,7 @@ class RegistrationState(rx.State):
         return edited
 
     async def _open_edit(self, patient_id: int):
-        from clinic_app.services import changes
+        from clinic_app.services.frontdesk import changes
 
         try:
             await current_actor(self, "patient.register")
@@ -248,7 +248,7 @@ class RegistrationState(rx.State):
         return RegistrationState.start_edit
 
     def _registration(self) -> Registration:
-        from clinic_app.services.payers import CoverageForm
+        from clinic_app.services.revenue.payers import CoverageForm
 
         form = self.form
         coverages = [

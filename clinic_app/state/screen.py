@@ -28,8 +28,8 @@ from typing import Any, ClassVar, Final, TypeVar
 import reflex as rx
 from sqlmodel import Session
 
-from clinic_app.services.actor import Actor
-from clinic_app.services.errors import ClinicError
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import in_db
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from clinic_app.services import recurring
-from clinic_app.services.errors import ClinicError
-from clinic_app.services.recurring import SeriesConflict
+from clinic_app.services.frontdesk import recurring
+from clinic_app.services.frontdesk.recurring import SeriesConflict
+from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import as_id
 from clinic_app.state.calendar import CalendarState, PlannedVisit
 from clinic_app.state.common import in_db
@@ -69,6 +69,6 @@ class SeriesMoveSection(Section, CalendarState):
         text = f"Moved {len(moved)} visits of the series."
         if skipped:
             text += f" Left where they were: {', '.join(skipped)}."
-        from clinic_app.state.booking import _show_visit
+        from clinic_app.state.booking import show_visit
 
-        return await _show_visit(self, change["appointment_id"], text)
+        return await show_visit(self, change["appointment_id"], text)

@@ -37,7 +37,7 @@ from clinic_app.api.guard import session_token
 from clinic_app.live import get_bus
 from clinic_app.live.events import SessionsEnded
 from clinic_app.live.tabs import tabs
-from clinic_app.services import auth
+from clinic_app.services.platform import auth
 from clinic_app.state import live_push
 from clinic_app.state.auth import AuthState
 from clinic_app.state.common import in_db

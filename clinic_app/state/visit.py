@@ -10,9 +10,9 @@ from __future__ import annotations
 import reflex as rx
 
 from clinic_app.db import utcnow
-from clinic_app.services import board, recurring, scheduling
-from clinic_app.services.clock import local
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import board, recurring, scheduling
+from clinic_app.services.platform.clock import local
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id
 from clinic_app.state.booking import WaitlistSection
 from clinic_app.state.calendar import CalendarState

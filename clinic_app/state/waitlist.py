@@ -8,9 +8,9 @@ import dataclasses
 import reflex as rx
 
 from clinic_app import routes
-from clinic_app.services import waitlist
-from clinic_app.services.actor import Actor
-from clinic_app.services.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk import waitlist
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.screen import FAILED, Screen, Section

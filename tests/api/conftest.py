@@ -9,7 +9,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from starlette.testclient import TestClient
 
 from clinic_app.api import build_api
-from clinic_app.services import api_tokens, charting
+from clinic_app.services.charting import charting
+from clinic_app.services.platform import api_tokens
 from tests.services.helpers import charted_note, now_at
 
 ALL_READ = "user/*.read"

@@ -33,8 +33,9 @@ from clinic_app.models import (
     Room,
     User,
 )
-from clinic_app.services import demo, fhir
-from clinic_app.services.errors import InvalidInput, SlotTaken
+from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.platform import demo
+from clinic_app.services.platform.errors import InvalidInput, SlotTaken
 from tests.api.conftest import validate
 
 NOW = dt.datetime(2030, 3, 12, 15, 10, tzinfo=dt.UTC)

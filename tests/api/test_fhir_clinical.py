@@ -10,7 +10,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Coverage, MeasureResult, PatientAllergy, PatientMedication
-from clinic_app.services import charting, fhir, history, measures, payers
+from clinic_app.services.charting import charting, history, measures
+from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.revenue import payers
 from tests.api.conftest import ALL_READ, validate
 from tests.services.helpers import charted_note, now_at
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Patient
-from clinic_app.services import fhir, fhir_validate
+from clinic_app.services.interop.fhir import fhir, fhir_validate
 from tests.api.conftest import ALL_READ, validate
 from tests.api.test_fhir_write import new_patient
 from tests.conftest import at

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Note, Patient
-from clinic_app.services import fhir
+from clinic_app.services.interop.fhir import fhir
 
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -134,7 +134,7 @@ def _leaves(value, path=()):
 def test_one_wrong_value_in_a_valid_bundle_imports_all_or_nothing(session, clinic):
     """Mutate one leaf of a bundle that imports cleanly: the import either succeeds whole or
     raises a domain error and leaves the database as it was (never a crash, never half)."""
-    from clinic_app.services.errors import ClinicError
+    from clinic_app.services.platform.errors import ClinicError
 
     leaves = [p for p in _leaves(_valid_bundle()) if p[:1] == ("entry",)]
 

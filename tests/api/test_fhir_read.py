@@ -113,7 +113,7 @@ def test_roles_and_scopes_limit_what_a_token_sees(api, token, clinic, signed_vis
 
 
 def test_expired_and_revoked_tokens_are_refused(api, token, clinic, session):
-    from clinic_app.services import api_tokens
+    from clinic_app.services.platform import api_tokens
 
     row, secret = api_tokens.create_token(session, actor=None, username="reception", scopes=ALL_READ, days=1,
                                           now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))

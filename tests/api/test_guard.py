@@ -23,7 +23,8 @@ from clinic_app.api import build_api
 from clinic_app.api.guard import UPLOAD_MAX_BYTES, Guard
 from clinic_app.live.tabs import tabs
 from clinic_app.models import AuditLog, User, UserSession
-from clinic_app.services import api_tokens, auth, history, limits
+from clinic_app.services.charting import history
+from clinic_app.services.platform import api_tokens, auth, limits
 from tests.conftest import PASSWORD
 
 
@@ -260,3 +261,21 @@ def test_a_form_sent_before_the_pages_script_ran_is_answered_with_redirects(web,
     assert r.status_code == 303 and r.headers["location"] == "/login?failed=bad" and "set-cookie" not in r.headers
     r = web.post("/auth/sign-in", data={"username": "reception", "password": PASSWORD}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/board" and "HttpOnly" in r.headers["set-cookie"]
+
+
+def test_a_page_loaded_with_an_ended_sessions_cookie_expires_the_cookie(engine, session, clinic):
+    """Sign-out over the socket ends the session but cannot touch the HttpOnly cookie: the next
+    page the browser loads (the sign-in page the tab is sent to) clears it; a live one stays."""
+    token, _ = _cookie(session, "reception")
+    session.commit()
+    app = Starlette(routes=[Route("/login", lambda request: HTMLResponse("<html></html>"))])
+    with TestClient(Guard(app, lambda: engine)) as client:
+        live = client.get("/login", headers={"Cookie": f"clinic_session={token}"})
+        assert "set-cookie" not in live.headers
+        auth.end_session(session, token=token)
+        session.commit()
+        ended = client.get("/login", headers={"Cookie": f"clinic_session={token}"})
+        assert ended.status_code == 200
+        cleared = ended.headers["set-cookie"]
+        assert cleared.startswith("clinic_session=;") and "Max-Age=0" in cleared and "HttpOnly" in cleared
+        assert "set-cookie" not in client.get("/login").headers  # no cookie, nothing to clear

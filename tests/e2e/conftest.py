@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room
-from clinic_app.services import auth, scheduling
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform import auth
 from clinic_app.settings import PROJECT_ROOT
 
 

@@ -18,7 +18,11 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Claim, ClaimLine, Location, Patient, Provider
-from clinic_app.services import auth, charting, payers, scheduling, x12_validate
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform import auth
+from clinic_app.services.revenue import payers
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_app import sign_in

@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room, User
-from clinic_app.services import auth, scheduling
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform import auth
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in

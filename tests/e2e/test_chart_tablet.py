@@ -21,7 +21,9 @@ from sqlmodel import Session, select
 from bench.chart_seed import seed_chart_day
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, ClinicianSupervision, Location, Note, NoteField, Patient, Provider
-from clinic_app.services import auth, body_chart, charting, measures, scheduling
+from clinic_app.services.charting import body_chart, charting, measures
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform import auth
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in

@@ -15,7 +15,11 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Payer, Provider, Room
-from clinic_app.services import auth, charting, claims, payers, scheduling, x12_837, x12_validate
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.interop.x12 import x12_837, x12_validate
+from clinic_app.services.platform import auth
+from clinic_app.services.revenue import claims, payers
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, _zone_where_it_is_nine_am
 from tests.e2e.test_app import sign_in

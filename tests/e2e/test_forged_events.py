@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from bench.live_latency import Browser, LeanSocket, reflex_names
 from clinic_app.db import make_engine
 from clinic_app.models import Appointment, Charge, Note, User
-from clinic_app.services import auth
+from clinic_app.services.platform import auth
 from tests.e2e.conftest import seed_e2e_clinic
 
 pytestmark = pytest.mark.e2e

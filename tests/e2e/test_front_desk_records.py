@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Coverage, Location, Patient, Payer, Provider, User
-from clinic_app.services import auth, recurring, scheduling
+from clinic_app.services.frontdesk import recurring, scheduling
+from clinic_app.services.platform import auth
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 

@@ -15,7 +15,9 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider
-from clinic_app.services import auth, charting, scheduling
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform import auth
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_app import sign_in
 

@@ -18,7 +18,10 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room
-from clinic_app.services import auth, charting, payers, scheduling, waitlist
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling, waitlist
+from clinic_app.services.platform import auth
+from clinic_app.services.revenue import payers
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, _zone_where_it_is_nine_am
 from tests.e2e.test_app import sign_in

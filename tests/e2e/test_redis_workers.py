@@ -19,7 +19,8 @@ from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Location, Patient, Provider, User
-from clinic_app.services import auth, scheduling
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform import auth
 from tests.e2e.conftest import PASSWORD, running_app, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 

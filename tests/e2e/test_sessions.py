@@ -24,7 +24,7 @@ from sqlmodel import Session, func, select
 from bench.live_latency import NAMESPACE, Browser, LeanSocket, reflex_names
 from clinic_app.db import make_engine
 from clinic_app.models import Appointment, Attachment, AuditLog, Provider, User
-from clinic_app.services import auth
+from clinic_app.services.platform import auth
 from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
 from tests.e2e.test_forged_events import _run  # one scenario in a thread and event loop of its own
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clinic_app.services import charting, scheduling
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
 from tests.conftest import DAY, at
 
 

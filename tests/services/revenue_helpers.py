@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clinic_app.services import charting, claims, payers
+from clinic_app.services.charting import charting
+from clinic_app.services.revenue import claims, payers
 from tests.conftest import DAY, at
 from tests.services.helpers import charted_note
 

@@ -10,8 +10,8 @@ from sqlmodel import select
 from clinic_app import settings
 from clinic_app.db import utcnow
 from clinic_app.models import AuditLog, User, UserSession
-from clinic_app.services import auth
-from clinic_app.services.errors import BadCredentials, InvalidInput, NotAllowed
+from clinic_app.services.platform import auth
+from clinic_app.services.platform.errors import BadCredentials, InvalidInput, NotAllowed
 from tests.conftest import PASSWORD
 
 

@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Claim, ClaimEvent
-from clinic_app.services import acks, claims, era, x12_validate
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.revenue import acks, claims, era
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_277 import Ack, acknowledgement
 from tests.services.x12_835 import Paid, remittance

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from clinic_app.models import ApiToken, AuditLog
-from clinic_app.services import api_tokens
-from clinic_app.services.errors import InvalidInput, NotAllowed, NotFound
+from clinic_app.services.platform import api_tokens
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 
 
 def test_only_admins_create_tokens_and_the_secret_is_not_stored(session, clinic):

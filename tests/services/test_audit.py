@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from clinic_app.models import AuditLog
-from clinic_app.services import audit, auth
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.platform import audit, auth
+from clinic_app.services.platform.errors import NotAllowed
 from tests.conftest import PASSWORD
 
 
@@ -209,7 +209,7 @@ def test_the_key_is_made_once_into_the_data_folder_readable_by_its_owner_only(tm
 
 
 def test_patient_searches_are_audited_with_what_was_searched_and_how_many_were_found(session, clinic):
-    from clinic_app.services import patients
+    from clinic_app.services.frontdesk import patients
 
     found = patients.search(session, actor=clinic.reception, text="Diaz")
     session.commit()

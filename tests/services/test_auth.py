@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, User
-from clinic_app.services import auth
-from clinic_app.services.errors import BadCredentials, InvalidInput, NotAllowed
+from clinic_app.services.platform import auth
+from clinic_app.services.platform.errors import BadCredentials, InvalidInput, NotAllowed
 from tests.conftest import PASSWORD
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
 from clinic_app.models import Claim, ClaimBatch
-from clinic_app.services import acks, batches, payers, x12_validate
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, from_db_error
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed, from_db_error
+from clinic_app.services.revenue import acks, batches, payers
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_999 import functional_ack
 
@@ -111,7 +112,7 @@ def test_the_database_keeps_a_batch_as_written(session, clinic, two_payers):
 
 def test_batches_tell_billing_pages_after_the_commit_and_refusals_tell_no_one(monkeypatch, session, clinic, two_payers):
     from clinic_app.live import ClaimsChanged
-    from clinic_app.services import claims
+    from clinic_app.services.revenue import claims
 
     published: list = []
     monkeypatch.setattr(claims, "publish", published.append)

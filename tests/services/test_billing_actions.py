@@ -7,8 +7,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AppointmentEvent, AuditLog, LedgerEntry
-from clinic_app.services import billing, claims, ledger
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed
+from clinic_app.services.revenue import billing, claims, ledger
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing, signed_visit
 
 

@@ -10,8 +10,8 @@ from sqlmodel import func, select
 
 from clinic_app.db import one_transaction
 from clinic_app.models import Claim, LedgerEntry, Remittance
-from clinic_app.services import billing_files, claims
-from clinic_app.services.billing_files import FileRefused
+from clinic_app.services.revenue import billing_files, claims
+from clinic_app.services.revenue.billing_files import FileRefused
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance
 from tests.services.x12_999 import functional_ack
@@ -75,7 +75,7 @@ def test_a_999_that_rejects_the_file_rejects_its_claims(engine, session, clinic,
 
 
 def test_a_271_answer_updates_its_coverage_in_words(engine, session, clinic):
-    from clinic_app.services import eligibility
+    from clinic_app.services.revenue import eligibility
     from tests.services.test_eligibility import ACTIVE_WITH_MONEY, answer_271
 
     coverage = cover(session, clinic, set_up_billing(session, clinic))

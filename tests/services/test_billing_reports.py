@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from clinic_app.services import billing, billing_reports, ledger
-from clinic_app.services.billing_reports import RangeProblems, parse_range
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.revenue import billing, billing_reports, ledger
+from clinic_app.services.revenue.billing_reports import RangeProblems, parse_range
 from tests.services.revenue_helpers import set_up_billing, signed_visit
 
 

@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, AppointmentEvent, Location
-from clinic_app.services import board, demo, recurring, scheduling
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.frontdesk import board, recurring, scheduling
+from clinic_app.services.platform import demo
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 
@@ -64,7 +65,7 @@ def test_the_demo_clinic_has_a_working_board_on_a_sunday(session, fast_hash):
 
 
 def _desk():
-    from clinic_app.services.actor import Actor
+    from clinic_app.services.platform.actor import Actor
 
     return Actor(user_id=1, role="reception", name="desk")
 

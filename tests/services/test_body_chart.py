@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from clinic_app.services import body_chart, charting
-from clinic_app.services.errors import InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.charting import body_chart, charting
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import charted_note, in_session
 
 

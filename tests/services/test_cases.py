@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, CaseVisit
-from clinic_app.services import board, cases, scheduling
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.frontdesk import board, cases, scheduling
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from tests.conftest import DAY, at
 from tests.services.helpers import now_at
 

@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import ClinicianSupervision, Note, NoteProcedure
-from clinic_app.services import charting, scheduling, templates
-from clinic_app.services.errors import DraftConflict, InvalidInput, NoteAlreadySigned
+from clinic_app.services.charting import charting, templates
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform.errors import DraftConflict, InvalidInput, NoteAlreadySigned
 from tests.conftest import DAY, at
 from tests.services.helpers import charted_note
 

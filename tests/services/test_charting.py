@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, AppointmentEvent, Charge, Note
-from clinic_app.services import charting
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.charting import charting
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import book, charted_note, in_session
 
 

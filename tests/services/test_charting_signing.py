@@ -6,8 +6,14 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, AppointmentEvent, AuditLog, Charge, ClinicianSupervision, Fee, Note
-from clinic_app.services import charting
-from clinic_app.services.errors import DraftConflict, IllegalTransition, InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.charting import charting
+from clinic_app.services.platform.errors import (
+    DraftConflict,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NoteAlreadySigned,
+)
 from tests.services.helpers import charted_note, in_session, now_at
 
 
@@ -264,7 +270,7 @@ def test_copy_forward_needs_an_earlier_signed_note(session, clinic):
 # -- modifiers, and CQ/CO for an assistant's services ------------------------------------
 def test_an_assistants_services_carry_cq_from_note_to_claim(session, supervised):
     from clinic_app.models import ClaimLine, Provider
-    from clinic_app.services import claims
+    from clinic_app.services.revenue import claims
     from tests.services.revenue_helpers import cover, set_up_billing
 
     clinic = supervised

@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Location, Patient, Provider
-from clinic_app.services import claim_form, claims, payers
-from clinic_app.services.errors import NotAllowed, NotFound
+from clinic_app.services.platform.errors import NotAllowed, NotFound
+from clinic_app.services.revenue import claim_form, claims, payers
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.test_statements import pdf_text
 

@@ -8,8 +8,10 @@ import pytest
 
 from clinic_app import settings
 from clinic_app.models import Fee
-from clinic_app.services import cases, charting, claims
-from clinic_app.services.errors import InvalidInput
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import cases
+from clinic_app.services.platform.errors import InvalidInput
+from clinic_app.services.revenue import claims
 from tests.conftest import DAY, at
 from tests.services.helpers import in_session
 from tests.services.revenue_helpers import cover, set_up_billing, signed_visit

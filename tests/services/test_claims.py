@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, Charge, ClaimLine, LedgerEntry, Provider
-from clinic_app.services import billing, claims, payers, x12_validate
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed
+from clinic_app.services.revenue import billing, claims, payers
 from tests.conftest import DAY
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing, signed_visit
 

@@ -6,8 +6,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, ClinicianSupervision, Provider
-from clinic_app.services import charting, clinicians
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.charting import charting, clinicians
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from tests.services.helpers import charted_note
 
 

@@ -10,8 +10,10 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Patient, Payer
-from clinic_app.services import patients, payers, x12_837, x12_validate
-from clinic_app.services.errors import InvalidInput
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.interop.x12 import x12_837, x12_validate
+from clinic_app.services.platform.errors import InvalidInput
+from clinic_app.services.revenue import payers
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 
 NOW = dt.datetime(2030, 3, 13, 15, 0, tzinfo=dt.UTC)
@@ -178,7 +180,8 @@ def test_registration_and_a_later_edit_report_the_coverage_rules_together(sessio
 
 
 def test_a_sex_sent_by_hl7_pid_8_is_the_fhir_gender_and_the_837ps_dmg03(session, clinic):
-    from clinic_app.services import fhir, hl7v2
+    from clinic_app.services.interop.fhir import fhir
+    from clinic_app.services.interop.hl7 import hl7v2
     from tests.services.test_hl7v2 import msa, msg
 
     payer = set_up_billing(session, clinic)

@@ -10,10 +10,11 @@ import pytest
 from sqlmodel import func, select
 
 from clinic_app.models import AuditLog, Coverage, Patient, WaitlistEntry
-from clinic_app.services import payers, profile, scheduling, waitlist
-from clinic_app.services.errors import InvalidInput, NotAllowed
-from clinic_app.services.patients import Registration, RegistrationInvalid, register_patient
-from clinic_app.services.payers import CoverageForm
+from clinic_app.services.frontdesk import profile, scheduling, waitlist
+from clinic_app.services.frontdesk.patients import Registration, RegistrationInvalid, register_patient
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
+from clinic_app.services.revenue import payers
+from clinic_app.services.revenue.payers import CoverageForm
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 from tests.services.revenue_helpers import set_up_billing, signed_visit

@@ -9,9 +9,10 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Coverage
-from clinic_app.services import eligibility, ledger, scheduling
-from clinic_app.services.eligibility import EligibilityRefused
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.revenue import eligibility, ledger
+from clinic_app.services.revenue.eligibility import EligibilityRefused
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 from tests.services.revenue_helpers import cover, set_up_billing

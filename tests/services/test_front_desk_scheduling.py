@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.models import Appointment
-from clinic_app.services import scheduling
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, OutsideHours, SlotTaken
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed, OutsideHours, SlotTaken
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 
@@ -168,7 +168,7 @@ def test_check_out_once_after_check_in(session, clinic):
 
 
 def test_the_board_shades_hours_and_time_off_and_shows_the_wait(session, clinic):
-    from clinic_app.services import board
+    from clinic_app.services.frontdesk import board
 
     _hours(session, clinic)
     scheduling.add_time_off(session, actor=clinic.reception, provider_id=clinic.providers[0].id,
@@ -207,7 +207,7 @@ def test_a_week_of_hours_is_saved_all_or_nothing(session, clinic):
 
 def test_the_desk_sees_the_visit_days_insurance(session, clinic):
     from clinic_app.models import Coverage, Payer
-    from clinic_app.services import board
+    from clinic_app.services.frontdesk import board
 
     appt = book(session, clinic, "09:00")
     assert board.coverage_label(session, appointment_id=appt.id) == "No insurance on file for this day (self-pay)"

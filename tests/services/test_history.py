@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.models import AuditLog, CarePlan, PatientMedication
-from clinic_app.services import history
-from clinic_app.services.codes import search_icd10
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.charting import history
+from clinic_app.services.charting.codes import search_icd10
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from tests.services.helpers import book
 
 

@@ -7,7 +7,7 @@ import hl7
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Patient
-from clinic_app.services import hl7v2
+from clinic_app.services.interop.hl7 import hl7v2
 from tests.services.helpers import now_at
 
 

@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Patient
-from clinic_app.services import hl7v2, scheduling
-from clinic_app.services.errors import InvalidInput
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.interop.hl7 import hl7v2
+from clinic_app.services.platform.errors import InvalidInput
 from tests.services.helpers import now_at
 from tests.services.test_hl7v2 import msa, msg, siu
 from tests.strategies import HL7_LIMITS, hl7_limit_texts

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from clinic_app.services import billing, charting, kpi, scheduling
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.kpi import kpi
+from clinic_app.services.revenue import billing
 from tests.conftest import DAY, at
 from tests.services.helpers import book, charted_note, now_at
 

@@ -27,9 +27,12 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import ClaimLine, Location, Provider
-from clinic_app.services import billing, cases, charting, claims, era, kpi, ledger, revenue_reports, scheduling
-from clinic_app.services.errors import InvalidInput, NotAllowed
-from clinic_app.services.kpi import KpiFilters
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import cases, scheduling
+from clinic_app.services.kpi import kpi
+from clinic_app.services.kpi.kpi import KpiFilters
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
+from clinic_app.services.revenue import billing, claims, era, ledger, revenue_reports
 from tests.conftest import DAY, at
 from tests.services.revenue_helpers import cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance

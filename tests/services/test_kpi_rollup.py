@@ -23,7 +23,10 @@ from clinic_app.models import (
     KpiVisitDay,
     KpiVisitPayerDay,
 )
-from clinic_app.services import charting, kpi, ledger, payers, revenue_reports, scheduling
+from clinic_app.services.charting import charting
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.kpi import kpi
+from clinic_app.services.revenue import ledger, payers, revenue_reports
 from tests.conftest import DAY, at
 from tests.services import test_kpi_range
 from tests.services.revenue_helpers import cover

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.models import LedgerEntry, Patient
-from clinic_app.services import billing, ledger
-from clinic_app.services.errors import ClinicError, InvalidInput, NotAllowed, from_db_error
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed, from_db_error
+from clinic_app.services.revenue import billing, ledger
 from tests.services.revenue_helpers import signed_visit
 
 

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import MeasureResult
-from clinic_app.services import charting, measures
-from clinic_app.services.errors import InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.charting import charting, measures
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import charted_note
 
 

@@ -28,8 +28,10 @@ from clinic_app.models import (
     RecordChange,
     WaitlistEntry,
 )
-from clinic_app.services import charting, claims, ledger, measures, merge
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.charting import charting, measures
+from clinic_app.services.frontdesk import merge
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
+from clinic_app.services.revenue import claims, ledger
 from tests.conftest import DAY, at
 from tests.services.helpers import book, charted_note
 from tests.services.revenue_helpers import cover, set_up_billing

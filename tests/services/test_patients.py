@@ -9,9 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.models import AuditLog, Patient, PatientConsent
-from clinic_app.services import patients
-from clinic_app.services.errors import NotAllowed, PossibleDuplicate
-from clinic_app.services.patients import Registration, RegistrationInvalid
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.frontdesk.patients import Registration, RegistrationInvalid
+from clinic_app.services.platform.errors import NotAllowed, PossibleDuplicate
 from tests.conftest import at
 
 NOW = at("08:00")

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Charge
-from clinic_app.services import payers
-from clinic_app.services.errors import InvalidInput, NotAllowed, NotFound
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
+from clinic_app.services.revenue import payers
 from tests.conftest import DAY
 from tests.services.revenue_helpers import cover, set_up_billing, signed_visit
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from clinic_app.models import ROLES
-from clinic_app.services import billing, board, kpi
-from clinic_app.services.errors import NotAllowed
-from clinic_app.services.permissions import PERMISSIONS, allowed, require
+from clinic_app.services.frontdesk import board
+from clinic_app.services.kpi import kpi
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.platform.permissions import PERMISSIONS, allowed, require
+from clinic_app.services.revenue import billing
 from tests.conftest import DAY
 
 EXPECTED = {

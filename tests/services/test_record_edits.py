@@ -10,9 +10,10 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import AuditLog, Coverage, Patient, RecordChange
-from clinic_app.services import cases, changes, merge, patients, payers
-from clinic_app.services.errors import InvalidInput, NotAllowed
-from clinic_app.services.patients import RegistrationInvalid
+from clinic_app.services.frontdesk import cases, changes, merge, patients
+from clinic_app.services.frontdesk.patients import RegistrationInvalid
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
+from clinic_app.services.revenue import payers
 from tests.conftest import DAY, at
 from tests.services.revenue_helpers import cover, set_up_billing
 from tests.services.test_patients import _form

@@ -8,9 +8,9 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Appointment, AppointmentSeries, SeriesMember
-from clinic_app.services import recurring, scheduling
-from clinic_app.services.errors import InvalidInput, NotAllowed, NotFound
-from clinic_app.services.recurring import SeriesConflict
+from clinic_app.services.frontdesk import recurring, scheduling
+from clinic_app.services.frontdesk.recurring import SeriesConflict
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
 
@@ -80,7 +80,7 @@ def test_series_input_is_checked(session, clinic):
 
 
 def test_cancel_this_and_following(session, clinic):
-    from clinic_app.services import board
+    from clinic_app.services.frontdesk import board
 
     _, appointments, _ = recurring.book_series(session, **_series(session, clinic, weeks=2))
     first, second, third, fourth = appointments

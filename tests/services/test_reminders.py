@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from clinic_app.models import PatientConsent, Reminder, ReminderAttempt
-from clinic_app.services import reminders, scheduling
-from clinic_app.services.reminders import FileSmsSender, SmtpEmailSender
+from clinic_app.services.frontdesk import reminders, scheduling
+from clinic_app.services.frontdesk.reminders import FileSmsSender, SmtpEmailSender
 from tests.conftest import DAY, at
 from tests.services.helpers import book
 

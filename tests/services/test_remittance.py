@@ -8,8 +8,9 @@ import pytest
 from sqlmodel import func, select
 
 from clinic_app.models import Adjustment, Claim, ClaimLine, LedgerEntry, LinePosting, Remittance
-from clinic_app.services import claims, era, ledger, x12_validate
-from clinic_app.services.errors import InvalidInput, NotAllowed
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed
+from clinic_app.services.revenue import claims, era, ledger
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.models import AuditLog, Charge, ChargePrice, ClaimLine, Coverage
-from clinic_app.services import billing, claims, payers, repricing
+from clinic_app.services.revenue import billing, claims, payers, repricing
 from tests.conftest import DAY
 from tests.services.revenue_helpers import cover, set_up_billing, signed_visit
 

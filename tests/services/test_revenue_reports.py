@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import ClaimLine
-from clinic_app.services import claims, era, ledger, revenue_reports
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.revenue import claims, era, ledger, revenue_reports
 from tests.conftest import DAY
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance

@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, AppointmentEvent, AuditLog
-from clinic_app.services import scheduling
-from clinic_app.services.errors import IllegalTransition, InvalidInput, NotAllowed, SlotTaken
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed, SlotTaken
 from tests.conftest import at
 from tests.services.helpers import book, now_at
 

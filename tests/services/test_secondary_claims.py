@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from clinic_app.models import Claim, ClaimLine, LedgerEntry, Remittance
-from clinic_app.services import claims, cob, era, ledger, payers, x12_validate
-from clinic_app.services.errors import IllegalTransition, NotAllowed
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.platform.errors import IllegalTransition, NotAllowed
+from clinic_app.services.revenue import claims, cob, era, ledger, payers
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 from tests.services.x12_835 import Line, Paid, remittance
 

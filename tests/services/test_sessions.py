@@ -10,7 +10,7 @@ from sqlmodel import select
 from clinic_app.live import bus
 from clinic_app.live.events import SessionsEnded, decode
 from clinic_app.models import AuditLog, User, UserSession
-from clinic_app.services import auth
+from clinic_app.services.platform import auth
 from tests.conftest import PASSWORD
 
 

@@ -7,8 +7,8 @@ import zlib
 
 import pytest
 
-from clinic_app.services import billing, ledger, statements
-from clinic_app.services.errors import NotAllowed
+from clinic_app.services.platform.errors import NotAllowed
+from clinic_app.services.revenue import billing, ledger, statements
 from tests.conftest import DAY
 from tests.services.revenue_helpers import signed_visit
 

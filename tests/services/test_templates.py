@@ -9,8 +9,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from clinic_app.models import NoteField, NoteTemplate, Provider
-from clinic_app.services import charting, templates
-from clinic_app.services.errors import InvalidInput, NotAllowed, NoteAlreadySigned
+from clinic_app.services.charting import charting, templates
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NoteAlreadySigned
 from tests.services.helpers import book, charted_note, in_session
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clinic_app.services.timed_units import allocate, units_for
+from clinic_app.services.charting.timed_units import allocate, units_for
 
 # DOMAIN.md's table: 8-22 min = 1 unit, 23-37 = 2, 38-52 = 3, 53-67 = 4, 68-82 = 5.
 TABLE = [(0, 0), (7, 0), (8, 1), (22, 1), (23, 2), (37, 2), (38, 3), (52, 3), (53, 4), (67, 4), (68, 5), (82, 5), (83, 6)]

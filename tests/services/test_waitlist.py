@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from clinic_app.models import Patient, WaitlistEntry
-from clinic_app.services import scheduling, waitlist
-from clinic_app.services.errors import IllegalTransition, InvalidInput
+from clinic_app.services.frontdesk import scheduling, waitlist
+from clinic_app.services.platform.errors import IllegalTransition, InvalidInput
 from tests.conftest import DAY
 from tests.services.helpers import book, now_at
 

@@ -11,8 +11,9 @@ from sqlmodel import select
 
 from clinic_app.__main__ import _with_nothing
 from clinic_app.models import Claim, LedgerEntry, ProviderAdjustment, Remittance
-from clinic_app.services import claims, eligibility, era, ledger, x12_validate
-from clinic_app.services.eligibility import EligibilityRefused
+from clinic_app.services.interop.x12 import x12_validate
+from clinic_app.services.revenue import claims, eligibility, era, ledger
+from clinic_app.services.revenue.eligibility import EligibilityRefused
 from tests.services.helpers import book
 from tests.services.test_eligibility import NOW as ELIGIBILITY_NOW
 from tests.services.test_eligibility import answer_271

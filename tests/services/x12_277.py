@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clinic_app.services.x12_837 import amount
+from clinic_app.services.interop.x12.x12_837 import amount
 
 
 @dataclass

@@ -1,0 +1,220 @@
+"""Appointment reminders through an outbox: email by SMTP, SMS through a pluggable sender.
+
+1. ``schedule_reminders`` writes one ``reminder`` row per booked visit and channel
+   (the unique key makes a second row impossible) for visits starting within the lead
+   time, by the patient's preferred channel, unless they opted out; SMS needs their
+   consent on file.
+2. ``send_due`` claims each due row with a conditional update (pending/failed ->
+   sending) before sending, so two workers or two cron runs never send one twice; a
+   row left "sending" by a crash is not retried (at most once, by design). Every try
+   is recorded in ``reminder_attempt``; a failure is retried up to ``max_attempts``.
+   A visit no longer booked, or a patient who opted out since, is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import smtplib
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import (
+    Appointment,
+    AppointmentType,
+    Location,
+    Patient,
+    PatientConsent,
+    Provider,
+    Reminder,
+    ReminderAttempt,
+)
+from clinic_app.services.platform.clock import local
+
+LEAD = dt.timedelta(hours=24)
+
+
+class EmailSender(Protocol):
+    """Sends one email."""
+
+    def send(self, *, to: str, subject: str, body: str) -> None: ...
+
+
+class SmsSender(Protocol):
+    """Sends one text message. A gateway (Twilio, an SMPP link...) implements this."""
+
+    def send(self, *, to: str, text: str) -> None: ...
+
+
+@dataclass
+class SmtpEmailSender:
+    """Email through an SMTP server (the clinic's relay)."""
+
+    host: str = "localhost"
+    port: int = 25
+    sender: str = "reminders@clinic.invalid"
+    timeout: float = 10.0
+
+    def send(self, *, to: str, subject: str, body: str) -> None:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message.set_content(body)
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            smtp.send_message(message)
+
+
+@dataclass
+class FileSmsSender:
+    """The local SMS sender: appends each message as a JSON line to a file, for a
+    gateway process (or a person) to pick up. Swap in a real gateway's SmsSender."""
+
+    path: Path
+
+    def send(self, *, to: str, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"to": to, "text": text}) + "\n")
+
+
+def _channel(session: Session, patient: Patient) -> tuple[str, str] | None:
+    if patient.reminders_opt_out:
+        return None
+    if patient.preferred_channel == "email" and patient.email:
+        return "email", patient.email
+    if patient.preferred_channel == "sms" and patient.phone:
+        consent = session.exec(
+            select(PatientConsent.id).where(PatientConsent.patient_id == patient.id, PatientConsent.kind == "sms")
+        ).first()
+        return ("sms", patient.phone) if consent is not None else None
+    return None
+
+
+def schedule_reminders(session: Session, *, now: dt.datetime | None = None, lead: dt.timedelta = LEAD) -> int:
+    """Queue reminders for booked visits starting within ``lead``; returns how many."""
+    for_write(session)
+    now = now or utcnow()
+    rows = session.exec(
+        select(Appointment, Patient)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(Appointment.status == "booked", Appointment.starts_at > now, Appointment.starts_at <= now + lead)
+    ).all()
+    made = 0
+    for appointment, patient in rows:
+        channel = _channel(session, patient)
+        if channel is None:
+            continue
+        exists = session.exec(
+            select(Reminder.id).where(Reminder.appointment_id == appointment.id, Reminder.channel == channel[0])
+        ).first()
+        if exists is not None:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(Reminder(appointment_id=appointment.id, channel=channel[0], to_address=channel[1],
+                                     due_at=max(now, appointment.starts_at - lead), created_at=now))
+            made += 1
+        except IntegrityError:
+            continue  # another run queued it first: the unique key keeps it to one
+    session.commit()
+    return made
+
+
+def _text(session: Session, appointment: Appointment, patient: Patient) -> tuple[str, str]:
+    location = session.get(Location, appointment.location_id)
+    provider = session.get(Provider, appointment.provider_id)
+    kind = session.get(AppointmentType, appointment.appointment_type_id)
+    when = local(appointment.starts_at, location.timezone)
+    subject = f"Reminder: your appointment on {when:%a %d %b} at {when:%H:%M}"
+    body = (
+        f"Hello {patient.first_name},\n\nThis is a reminder of your {kind.name.lower()} with {provider.name} "
+        f"at {location.name} on {when:%A %d %B} at {when:%H:%M}.\n\n"
+        "To cancel or change it, please call us at least 24 hours ahead.\n"
+    )
+    return subject, body
+
+
+def send_due(
+    session: Session,
+    *,
+    email: EmailSender,
+    sms: SmsSender,
+    now: dt.datetime | None = None,
+    max_attempts: int = 3,
+) -> dict[str, int]:
+    """Send every due reminder once; returns counts of sent, failed and skipped."""
+    now = now or utcnow()
+    counts = {"sent": 0, "failed": 0, "skipped": 0}
+    due = session.exec(
+        select(Reminder.id)
+        .where(Reminder.status.in_(("pending", "failed")), Reminder.attempts < max_attempts, Reminder.due_at <= now)
+        .order_by(Reminder.due_at, Reminder.id)
+    ).all()
+    session.rollback()
+    for reminder_id in due:
+        for_write(session)
+        claimed = session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id, Reminder.status.in_(("pending", "failed")), Reminder.attempts < max_attempts)
+            .values(status="sending", attempts=Reminder.attempts + 1)
+        ).rowcount
+        session.commit()
+        if claimed != 1:
+            continue  # another sender has it
+        reminder = session.get(Reminder, reminder_id)
+        session.refresh(reminder)
+        appointment = session.get(Appointment, reminder.appointment_id)
+        patient = session.get(Patient, appointment.patient_id)
+        session.refresh(patient)
+        session.refresh(appointment)
+        status, error = "sent", ""
+        if appointment.status != "booked" or appointment.starts_at <= now:
+            status, error = "skipped", "the visit is no longer booked"
+        elif patient.reminders_opt_out:
+            status, error = "skipped", "the patient opted out of reminders"
+        else:
+            subject, body = _text(session, appointment, patient)
+            try:
+                if reminder.channel == "email":
+                    email.send(to=reminder.to_address, subject=subject, body=body)
+                else:
+                    sms.send(to=reminder.to_address, text=body.replace("\n\n", " ").replace("\n", " ").strip())
+            except Exception as exc:  # any transport failure is recorded and retried
+                status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        for_write(session)
+        session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id)
+            .values(status=status, last_error=error, sent_at=now if status == "sent" else None)
+        )
+        if status != "skipped":
+            session.add(ReminderAttempt(reminder_id=reminder_id, at=now, ok=status == "sent", error=error))
+        session.commit()
+        counts[status] += 1
+    return counts
+
+
+def senders_from_environment() -> tuple[SmtpEmailSender, FileSmsSender]:
+    """The senders configured by SMTP_HOST, SMTP_PORT, SMTP_FROM and SMS_OUTBOX."""
+    from clinic_app import settings
+
+    email = SmtpEmailSender(
+        host=os.environ.get("SMTP_HOST", "localhost"), port=int(os.environ.get("SMTP_PORT", "25")),
+        sender=os.environ.get("SMTP_FROM", "reminders@clinic.invalid"),
+    )
+    sms = FileSmsSender(Path(os.environ.get("SMS_OUTBOX", str(settings.PROJECT_ROOT / "data" / "sms-outbox.jsonl"))))
+    return email, sms
+
+
+def run_once(session: Session, *, now: dt.datetime | None = None) -> tuple[int, dict[str, int]]:
+    """Queue what is coming up and send what is due, with the configured senders."""
+    email, sms = senders_from_environment()
+    queued = schedule_reminders(session, now=now)
+    return queued, send_due(session, email=email, sms=sms, now=now)

@@ -1,0 +1,1 @@
+"""X12 5010: the public reader (``reader``) every inbound file goes through."""
