@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from clinic_app import settings
+from clinic_app.services.platform.money import dollars
 
 
 def alembic_config(url: str | None = None):
@@ -283,7 +284,7 @@ def _x12_import(args, *, kind: str, apply, report, nothing: str) -> int:
 def _plb_words(cents: int) -> str:
     if not cents:
         return ""
-    return f"; provider-level adjustments (PLB) {'withheld' if cents > 0 else 'added'} ${abs(cents) / 100:,.2f}"
+    return f"; provider-level adjustments (PLB) {'withheld' if cents > 0 else 'added'} {dollars(abs(cents))}"
 
 
 def _with_nothing(message: str, nothing: str) -> str:
@@ -316,7 +317,7 @@ def _era(args) -> int:
         args, kind="remittance", nothing="Nothing was posted.",
         apply=lambda session, actor, data: era.post(session, actor=actor, text=data),
         report=lambda name, summary: (
-            f"Posted {name}: {summary['claims']} claims, ${summary['paid_cents'] / 100:,.2f} paid, "
+            f"Posted {name}: {summary['claims']} claims, {dollars(summary['paid_cents'])} paid, "
             f"{summary['denied']} denied (see the denial worklist)"
             + _plb_words(summary.get("provider_adjustments_cents", 0)) + "."
         ),
@@ -352,7 +353,7 @@ def _eligibility(args) -> int:
         if row["status"] == "not_found":
             print(f"Coverage {row['coverage_id']}: not found at the payer, {eligibility.aaa_words(row['reason'])}")
             continue
-        copay = "unknown" if row["copay_cents"] is None else f"${row['copay_cents'] / 100:,.2f}"
+        copay = "unknown" if row["copay_cents"] is None else f"{dollars(row['copay_cents'])}"
         print(f"Coverage {row['coverage_id']}: {row['status']}, copay {copay}")
     return 0
 

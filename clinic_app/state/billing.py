@@ -15,6 +15,7 @@ from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
 from clinic_app.models import Location, Payer
 from clinic_app.services.frontdesk import board
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.platform.money import amount as money
 from clinic_app.services.revenue import (
     batches,
     billing,
@@ -29,7 +30,7 @@ from clinic_app.services.revenue import (
     statements,
 )
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, in_db, money
+from clinic_app.state.common import Option, in_db
 from clinic_app.state.live_push import client_token
 from clinic_app.state.screen import Section
 

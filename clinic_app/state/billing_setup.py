@@ -10,10 +10,11 @@ from sqlmodel import select
 from clinic_app.models import Payer
 from clinic_app.services.frontdesk import board
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.platform.money import amount as money
 from clinic_app.services.platform.permissions import allowed
 from clinic_app.services.revenue import payers
 from clinic_app.state.auth import as_id, current_actor, page_actor
-from clinic_app.state.common import Option, in_db, money
+from clinic_app.state.common import Option, in_db
 
 SELF_PAY = "self"
 RELATIONSHIP_LABELS = {"self": "Self", "spouse": "Spouse", "child": "Child", "other": "Other"}

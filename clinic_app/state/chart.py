@@ -31,6 +31,7 @@ from clinic_app.services.frontdesk import board, scheduling
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.money import dollars
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import in_db, today_at
 from clinic_app.state.live_push import client_token
@@ -501,5 +502,5 @@ class ChartState(Screen, rx.State):
 
 def _charges_text(head: str, charges) -> str:
     total = sum(c.amount_cents for c in charges)
-    return f"{head} {len(charges)} charge line(s), ${total / 100:,.2f}, sent to billing."
+    return f"{head} {len(charges)} charge line(s), {dollars(total)}, sent to billing."
 

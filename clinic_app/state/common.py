@@ -29,9 +29,6 @@ def today_at(tz: str) -> dt.date:
     return local_day(utcnow(), tz)
 
 
-def money(cents: int) -> str:
-    """Cents as dollars for display, e.g. 1,234.50."""
-    return f"{cents / 100:,.2f}"
 
 
 async def in_db(work: Callable[[Session], T]) -> T:

@@ -7,6 +7,7 @@ import reflex as rx
 
 from clinic_app.models import Appointment
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed, NotFound
+from clinic_app.services.platform.money import dollars, plain
 from clinic_app.services.revenue import eligibility, ledger
 from clinic_app.state.auth import as_id, current_actor
 from clinic_app.state.calendar import CalendarState
@@ -60,7 +61,7 @@ class CopaySection(Section, CalendarState):
         self.eligibility, self.words, self.due_cents = due.eligibility, due.words, due.due_cents
         self.can_take = may_take and due.due_cents > 0
         if due.due_cents and not self.amount:
-            self.amount = f"{due.due_cents / 100:.2f}"
+            self.amount = f"{plain(due.due_cents)}"
 
     @rx.event
     def set_amount(self, value: str):
@@ -93,5 +94,5 @@ class CopaySection(Section, CalendarState):
             return None
         self.amount, self.reference = "", ""
         await self._load(appointment_id)
-        self._ok(f"Recorded ${paid / 100:,.2f} paid by {method}.")
+        self._ok(f"Recorded {dollars(paid)} paid by {method}.")
         return None

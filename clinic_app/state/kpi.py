@@ -13,8 +13,9 @@ from clinic_app.live.events import kpi_topic
 from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.clock import local, parse_day
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.platform.money import amount as money
 from clinic_app.state.auth import current_actor, page_actor
-from clinic_app.state.common import Option, in_db, money, today_at
+from clinic_app.state.common import Option, in_db, today_at
 from clinic_app.state.live_push import client_token
 
 ALL = "all"  # a select's value for "no filter" (Radix selects take no empty value)

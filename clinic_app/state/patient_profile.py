@@ -18,6 +18,7 @@ from clinic_app.services.frontdesk import patients, profile, waitlist
 from clinic_app.services.frontdesk.profile import CoverageLine, MoneyLine, VisitLine
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.platform.money import plain
 from clinic_app.services.revenue import eligibility, payers, repricing, statements
 from clinic_app.state import billing_setup
 from clinic_app.state.auth import as_id
@@ -266,7 +267,7 @@ class ProfileCoverage(Section, ProfileState):
             cov_street=c.address,
             cov_city=c.city, cov_state=c.state, cov_zip=c.zip_code, cov_from=c.effective_from.isoformat(),
             cov_to=c.effective_to.isoformat() if c.effective_to else "",
-            cov_copay="" if c.copay_cents is None else f"{c.copay_cents / 100:.2f}",
+            cov_copay="" if c.copay_cents is None else f"{plain(c.copay_cents)}",
         )
         self.form_open = True
         return None

@@ -9,6 +9,7 @@ import reflex as rx
 from clinic_app.services.frontdesk import cases
 from clinic_app.services.platform.clock import parse_day
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.platform.money import plain
 from clinic_app.services.revenue import payers
 from clinic_app.state.auth import current_actor
 from clinic_app.state.common import in_db
@@ -39,7 +40,7 @@ def _coverages(session, patient_id: int) -> list[CoverageRow]:
         CoverageRow(
             id=c.id, label=f"{p.name}, member {c.member_id} ({'primary' if c.priority == 1 else 'secondary'}, "
                            f"from {c.effective_from})",
-            copay="" if c.copay_cents is None else f"{c.copay_cents / 100:.2f}",
+            copay="" if c.copay_cents is None else f"{plain(c.copay_cents)}",
             ends=c.effective_to.isoformat() if c.effective_to else "",
         )
         for c, p in payers.coverages_of(session, patient_id=patient_id)

@@ -30,6 +30,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import NotFound
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import eligibility, ledger
 
@@ -39,9 +40,6 @@ RELATIONSHIP_WORDS = {"self": "the patient", "spouse": "spouse", "child": "paren
 PAST_VISITS = 20
 
 
-def _dollars(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}${abs(cents) / 100:,.2f}"
 
 
 @dataclass
@@ -149,7 +147,7 @@ def coverages(session: Session, *, actor: Actor, patient_id: int, today: dt.date
         priority = PRIORITY_WORDS[c.priority]
         lines.append(CoverageLine(
             id=c.id, payer=p.name, priority=priority, member_id=c.member_id, group=c.group_number or "none",
-            subscriber=subscriber, dates=dates, copay="none on file" if c.copay_cents is None else _dollars(c.copay_cents),
+            subscriber=subscriber, dates=dates, copay="none on file" if c.copay_cents is None else dollars(c.copay_cents),
             eligibility=eligibility_line(c, tz), in_effect=in_effect,
             label=f"{priority}: {p.name}, member {c.member_id}",
         ))
@@ -203,7 +201,7 @@ def account(session: Session, *, actor: Actor, patient_id: int, tz: str) -> Acco
         detail = ", ".join(x for x in (
             ledger.KIND_LABELS[e.kind], party, e.method if e.method not in ("", "insurance") else "",
             f"visit of {e.service_date.isoformat()}" if e.service_date else "", e.reason) if x)
-        lines.append(MoneyLine(when=f"{local(e.created_at, tz):%Y-%m-%d}", what=detail, amount=_dollars(e.amount_cents)))
+        lines.append(MoneyLine(when=f"{local(e.created_at, tz):%Y-%m-%d}", what=detail, amount=dollars(e.amount_cents)))
     billed = session.exec(
         select(Appointment, Provider, AppointmentType, Location)
         .join(Provider, Provider.id == Appointment.provider_id)
@@ -217,7 +215,7 @@ def account(session: Session, *, actor: Actor, patient_id: int, tz: str) -> Acco
                   where=loc.name, status="Billed")
         for a, pr, k, loc in billed
     ]
-    return Account(patient_owes=_dollars(owed["patient"]), insurance_owes=_dollars(owed["insurance"]), lines=lines,
+    return Account(patient_owes=dollars(owed["patient"]), insurance_owes=dollars(owed["insurance"]), lines=lines,
                    billed_visits=receipts)
 
 

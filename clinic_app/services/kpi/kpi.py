@@ -50,6 +50,7 @@ from clinic_app.services.kpi import kpi_rollup
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import day_bounds, local, local_day, zone
 from clinic_app.services.platform.errors import InvalidInput, NotFound
+from clinic_app.services.platform.money import plain
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue.revenue_reports import _safe as _safe_cell
 
@@ -1100,7 +1101,7 @@ def to_csv(rows: list[dict]) -> str:
     writer.writerow(header)
     for row in rows:
         writer.writerow([
-            f"{row[c] / 100:.2f}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
+            f"{plain(row[c])}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
         ])
     return out.getvalue()
 

@@ -24,6 +24,7 @@ from clinic_app.services.interop.x12 import x12_837, x12_validate
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
+from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims
 
@@ -191,7 +192,7 @@ def recent(session: Session, *, actor: Actor, tz: str = "UTC", limit: int = 20) 
     return [
         {
             "batch_id": b.id, "file_name": file_name(b), "created": when(b.created_at),
-            "claims": b.claim_count, "total": f"{b.total_cents / 100:,.2f}", "payers": b.payer_names,
+            "claims": b.claim_count, "total": f"{amount(b.total_cents)}", "payers": b.payer_names,
             "status": "ready" if b.status == "ready" else "sent",
             "status_words": STATUS_WORDS[b.status] if b.status == "ready"
             else f"Sent {when(b.sent_at)} ({b.sent_how})",

@@ -32,6 +32,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm, local_day
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
+from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims, payers, repricing
 
@@ -66,13 +67,13 @@ def _row(session: Session, appointment: Appointment, patient: Patient, provider:
             {
                 "code": c.code,
                 "units": c.units,
-                "amount": f"{c.amount_cents / 100:,.2f}",
+                "amount": f"{amount(c.amount_cents)}",
                 "diagnoses": c.diagnosis_codes.replace(",", ", "),
             }
             for c in charges
         ],
         "total_cents": sum(c.amount_cents for c in charges),
-        "total": f"{sum(c.amount_cents for c in charges) / 100:,.2f}",
+        "total": f"{amount(sum(c.amount_cents for c in charges))}",
     }
 
 
@@ -264,7 +265,7 @@ def billed_to_patients(session: Session, *, actor: Actor, location_id: int, limi
         day = local_day(appointment.starts_at, location.timezone)
         out.append({
             "id": appointment.id, "patient_name": f"{patient.last_name}, {patient.first_name}", "mrn": patient.mrn,
-            "service_date": day.isoformat(), "billed": f"{sum(billed) / 100:,.2f}",
+            "service_date": day.isoformat(), "billed": f"{amount(sum(billed))}",
             "coverage": coverage_words(session, payers.coverage_on(session, patient_id=patient.id, day=day)),
         })
     return out

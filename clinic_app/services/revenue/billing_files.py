@@ -18,6 +18,7 @@ from sqlmodel import Session
 from clinic_app.models import Coverage, Payer
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.revenue import acks, eligibility, era
 
 KINDS = {"835": "remittance (835)", "999": "acknowledgement (999)", "277": "acknowledgement (277CA)",
@@ -37,8 +38,6 @@ class FileRead:
     paid_cents: int = 0
 
 
-def _money(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def kind_of(data: bytes) -> str:
@@ -75,9 +74,9 @@ def read_file(session: Session, *, actor: Actor, data: bytes, name: str, tz: str
             summary = era.post(session, actor=actor, text=data, now=now)
             plb = summary.get("provider_adjustments_cents", 0)
             words = (
-                f"Posted {name}: {summary['claims']} claims, {_money(summary['paid_cents'])} paid, "
+                f"Posted {name}: {summary['claims']} claims, {dollars(summary['paid_cents'])} paid, "
                 f"{summary['denied']} denied (see the denial worklist)"
-                + (f"; provider-level adjustments {'withheld' if plb > 0 else 'added'} {_money(abs(plb))}" if plb else "")
+                + (f"; provider-level adjustments {'withheld' if plb > 0 else 'added'} {dollars(abs(plb))}" if plb else "")
                 + "."
             )
             return FileRead(kind="835", words=words, claims=summary["claims"], paid_cents=summary["paid_cents"])

@@ -21,9 +21,10 @@ from clinic_app.db import for_write
 from clinic_app.models import Appointment, BillingProfile, Coverage, Location, Provider
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims
-from clinic_app.services.revenue.statements import _dollars, _latin1
+from clinic_app.services.revenue.statements import latin1
 
 PLACE_OF_SERVICE = "11"  # office, as on the 837P (CLM05-1)
 LETTERS = string.ascii_uppercase[:12]  # box 21 A-L
@@ -52,11 +53,11 @@ class _Form(FPDF):
         self.rect(x, y, width, height)
         self.set_font("Helvetica", "", 6)
         self.set_xy(x + 1, y + 0.5)
-        self.cell(width - 2, 3, _latin1(label))
+        self.cell(width - 2, 3, latin1(label))
         self.set_font("Helvetica", "", 9)
         for i, text in enumerate(value.split("\n")[:lines]):
             self.set_xy(x + 1, y + 4.5 + 4.5 * i)
-            self.cell(width - 2, 5, _latin1(text)[:60])
+            self.cell(width - 2, 5, latin1(text)[:60])
         if last:
             self.set_xy(self.l_margin, y + height)
         else:
@@ -65,7 +66,7 @@ class _Form(FPDF):
     def row(self, cells: list[tuple[str, float]], *, bold: bool = False) -> None:
         self.set_font("Helvetica", "B" if bold else "", 8)
         for text, width in cells:
-            self.cell(width, 6, _latin1(text), border=1)
+            self.cell(width, 6, latin1(text), border=1)
         self.ln()
 
 
@@ -94,7 +95,7 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
 
     doc = _Form(f"Claim {claim.number}")
     doc.set_font("Helvetica", "", 9)
-    doc.cell(0, 5, _latin1(f"Carrier: {payer.name}  (payer id {payer.payer_id})    Claim {claim.number}    "
+    doc.cell(0, 5, latin1(f"Carrier: {payer.name}  (payer id {payer.payer_id})    Claim {claim.number}    "
                            f"Frequency {claim.frequency}"), new_x="LMARGIN", new_y="NEXT")
     doc.ln(1)
     self_insured = coverage.relationship == "self"
@@ -141,13 +142,13 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
         doc.row([
             (_date(claim.service_date), 28), (PLACE_OF_SERVICE, 12), (line.code, 22),
             (" ".join(m for m in line.modifiers.split(",") if m), 28), (pointers, 20),
-            (_dollars(line.amount_cents), 26), (str(line.units), 14), (provider.npi or "", 36),
+            (dollars(line.amount_cents), 26), (str(line.units), 14), (provider.npi or "", 36),
         ])
     doc.ln(2)
     doc.box("25 Federal tax I.D. number (EIN)", profile.tax_id if profile else "", 60)
     doc.box("27 Accept assignment?", "Yes", 40)
-    doc.box("28 Total charge", _dollars(claim.total_cents), 43)
-    doc.box("29 Amount paid", _dollars(0), 43, last=True)
+    doc.box("28 Total charge", dollars(claim.total_cents), 43)
+    doc.box("29 Amount paid", dollars(0), 43, last=True)
     # 31: the rendering provider; the form's date is the day the claim was made, at the location.
     made_on = claim.created_at.astimezone(ZoneInfo(location.timezone)).date()
     doc.box("31 Signature of physician or supplier, date", f"{provider.name}\nSigned on file {_date(made_on)}", 60, lines=3)

@@ -43,6 +43,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import ClinicError, IllegalTransition, InvalidInput, NotFound
+from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import payers
 
@@ -488,7 +489,7 @@ def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[di
         {
             "claim_id": claim.id, "number": claim.number, "patient": f"{patient.last_name}, {patient.first_name}",
             "payer": payer.name, "service_date": claim.service_date.isoformat(), "status": STATUS_LABELS[claim.status],
-            "total": f"{claim.total_cents / 100:,.2f}",
+            "total": f"{amount(claim.total_cents)}",
             "follows": f"secondary, after {numbers[claim.primary_claim_id]}" if claim.primary_claim_id else "",
             # A paid primary whose patient share can still go to a secondary payer (e.g. coverage recorded late).
             "can_bill_secondary": claim.status == "paid" and claim.primary_claim_id is None

@@ -33,6 +33,7 @@ from clinic_app.models import (
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims, payers
 
@@ -193,8 +194,8 @@ def secondary_check(session: Session, *, claim: Claim, paid: int, adjustments: l
     if accounted == owed:
         return None
     return (
-        f"Claim {claim.number} is a secondary claim for ${owed / 100:,.2f} left after the primary payer, but the "
-        f"remittance pays and adjusts ${accounted / 100:,.2f} of it (not counting OA-23, the prior payer's part); "
+        f"Claim {claim.number} is a secondary claim for {dollars(owed)} left after the primary payer, but the "
+        f"remittance pays and adjusts {dollars(accounted)} of it (not counting OA-23, the prior payer's part); "
         "nothing was posted: post this claim by hand."
     )
 

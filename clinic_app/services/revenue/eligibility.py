@@ -40,6 +40,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 
 MAX_BYTES = 1024 * 1024  # one answer per file; a 271 for one person is a few KB
@@ -320,8 +321,6 @@ def import_271(session: Session, *, actor: Actor, raw: bytes | str, now: dt.date
     return result
 
 
-def money(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def eligibility_words(coverage: Coverage, tz: str) -> str:
@@ -336,9 +335,9 @@ def eligibility_words(coverage: Coverage, tz: str) -> str:
                 "with the patient, then ask again")
     details = []
     if coverage.eligibility_copay_cents is not None:
-        details.append(f"copay {money(coverage.eligibility_copay_cents)}")
+        details.append(f"copay {dollars(coverage.eligibility_copay_cents)}")
     if coverage.deductible_remaining_cents is not None:
-        details.append(f"deductible remaining {money(coverage.deductible_remaining_cents)}")
+        details.append(f"deductible remaining {dollars(coverage.deductible_remaining_cents)}")
     return words + (": " + ", ".join(details) if details else "")
 
 
@@ -357,8 +356,8 @@ class CopayDue:
         if self.copay_cents is None:
             return "No copay on file for this visit"
         if self.due_cents == 0:
-            return f"Copay {money(self.copay_cents)} paid"
-        return f"Copay due {money(self.due_cents)}" + (f" (of {money(self.copay_cents)})" if self.paid_cents else "")
+            return f"Copay {dollars(self.copay_cents)} paid"
+        return f"Copay due {dollars(self.due_cents)}" + (f" (of {dollars(self.copay_cents)})" if self.paid_cents else "")
 
 
 def copay_due(session: Session, *, appointment_id: int) -> CopayDue:

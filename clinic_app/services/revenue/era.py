@@ -42,6 +42,7 @@ from clinic_app.services.interop.x12.reader import X12Refused, el
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.money import amount, dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims, cob
 from clinic_app.services.revenue.claims import STATUS_LABELS, move_claim
@@ -206,9 +207,6 @@ def _provider_level(seg: list[str]) -> list[ProviderLevel]:
 
 
 def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
-    def money(c: int) -> str:
-        return f"${c / 100:,.2f}"
-
     if not claims:
         raise RemittanceRefused("The remittance pays no claims.")
     for claim in claims:
@@ -219,27 +217,27 @@ def _check_balance(claims: list[ClaimRemit], payment: int, plb: int) -> None:
             adj = sum(a for _, _, a in line.adjustments)
             if line.charge - line.paid != adj:
                 raise RemittanceRefused(
-                    f"Claim {claim.number} {line_name(line, n)} does not balance: charge {money(line.charge)} - paid "
-                    f"{money(line.paid)} is not the {money(adj)} of its adjustments."
+                    f"Claim {claim.number} {line_name(line, n)} does not balance: charge {dollars(line.charge)} - paid "
+                    f"{dollars(line.paid)} is not the {dollars(adj)} of its adjustments."
                 )
             line_adj += adj
         claim_adj = sum(a for _, _, a in claim.adjustments)
         if claim.lines and sum(ln.charge for ln in claim.lines) != claim.charge:
             raise RemittanceRefused(f"Claim {claim.number}: its lines' charges do not add up to the claim's charge "
-                                    f"({money(claim.charge)}).")
+                                    f"({dollars(claim.charge)}).")
         if claim.lines and sum(ln.paid for ln in claim.lines) - claim_adj != claim.paid:
             raise RemittanceRefused(
-                f"Claim {claim.number}: the claim pays {money(claim.paid)}, but its lines pay "
-                f"{money(sum(ln.paid for ln in claim.lines))} less {money(claim_adj)} of claim-level adjustments."
+                f"Claim {claim.number}: the claim pays {dollars(claim.paid)}, but its lines pay "
+                f"{dollars(sum(ln.paid for ln in claim.lines))} less {dollars(claim_adj)} of claim-level adjustments."
             )
         if claim.charge - claim.paid != claim_adj + line_adj:
             raise RemittanceRefused(
-                f"Claim {claim.number} does not balance: charge {money(claim.charge)} - paid {money(claim.paid)} "
-                f"is not the {money(claim_adj + line_adj)} of its adjustments."
+                f"Claim {claim.number} does not balance: charge {dollars(claim.charge)} - paid {dollars(claim.paid)} "
+                f"is not the {dollars(claim_adj + line_adj)} of its adjustments."
             )
     total = sum(c.paid for c in claims) - plb
     if total != payment:
-        raise RemittanceRefused(f"The payment {money(payment)} is not what the claims paid less provider adjustments ({money(total)}).")
+        raise RemittanceRefused(f"The payment {dollars(payment)} is not what the claims paid less provider adjustments ({dollars(total)}).")
 
 
 def line_name(line: LineRemit, number: int) -> str:
@@ -258,8 +256,8 @@ def _match_lines(session: Session, claim: Claim, remit: ClaimRemit) -> list[tupl
             raise RemittanceRefused(f"Claim {claim.number}: {line_name(line, n)} matches none of the claim's lines.")
         if match.amount_cents != line.charge:
             raise RemittanceRefused(
-                f"Claim {claim.number} {line_name(line, n)}: the payer's charge ${line.charge / 100:,.2f} is not the "
-                f"${match.amount_cents / 100:,.2f} we billed."
+                f"Claim {claim.number} {line_name(line, n)}: the payer's charge {dollars(line.charge)} is not the "
+                f"{dollars(match.amount_cents)} we billed."
             )
         used.add(match.id)
         pairs.append((match, line))
@@ -300,7 +298,7 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
         if claim is None:
             raise RemittanceRefused(f"Claim {claim_remit.number} in the remittance matches no claim we sent.")
         if claim.total_cents != claim_remit.charge:
-            raise RemittanceRefused(f"Claim {claim.number}: the payer's charge does not match the ${claim.total_cents / 100:,.2f} we billed.")
+            raise RemittanceRefused(f"Claim {claim.number}: the payer's charge does not match the {dollars(claim.total_cents)} we billed.")
         to_status = "denied" if claim_remit.status == "4" or (claim_remit.paid == 0 and claim_remit.patient_resp == 0) else "paid"
         if claim.status not in ("submitted", "accepted", "appealed"):
             raise RemittanceRefused(f"Claim {claim.number} is {STATUS_LABELS[claim.status]}; a remittance can only answer a submitted claim.")
@@ -426,7 +424,7 @@ def denials(session: Session, *, actor: Actor) -> list[dict]:
             last = session.exec(select(ClaimEvent.note).where(ClaimEvent.claim_id == claim.id).order_by(ClaimEvent.id.desc())).first()
             rows.append({
                 "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
-                "total": f"{claim.total_cents / 100:,.2f}", "reasons": last or "", "status": STATUS_LABELS[claim.status],
+                "total": f"{amount(claim.total_cents)}", "reasons": last or "", "status": STATUS_LABELS[claim.status],
             })
             continue
         reasons = session.exec(
@@ -442,6 +440,6 @@ def denials(session: Session, *, actor: Actor) -> list[dict]:
                 seen.append(label)
         rows.append({
             "claim_id": claim.id, "number": claim.number, "payer": payer.name, "service_date": claim.service_date.isoformat(),
-            "total": f"{claim.total_cents / 100:,.2f}", "reasons": "; ".join(seen), "status": STATUS_LABELS[claim.status],
+            "total": f"{amount(claim.total_cents)}", "reasons": "; ".join(seen), "status": STATUS_LABELS[claim.status],
         })
     return rows

@@ -20,6 +20,7 @@ from clinic_app.models import LedgerEntry, Patient, Payer
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound, from_db_error
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims
 from clinic_app.services.revenue.payers import parse_money
@@ -116,7 +117,7 @@ def refund(
         raise InvalidInput("Say why the refund is paid (e.g. overpaid, visit cancelled).")
     credit = -balances(session, patient_id=patient_id)["patient"]
     if cents == 0 or cents > credit:
-        raise InvalidInput(f"The patient's credit is ${max(credit, 0) / 100:,.2f}; a refund must be more than 0 and at most that.")
+        raise InvalidInput(f"The patient's credit is {dollars(max(credit, 0))}; a refund must be more than 0 and at most that.")
     return _add(session, actor, LedgerEntry(
         patient_id=patient_id, kind="refund", amount_cents=cents, method=method,
         reference=_reference(method, reference), reason=reason.strip()[:120], user_id=actor.user_id, created_at=now or utcnow(),
@@ -143,7 +144,7 @@ def write_off(
     else:
         owed = balances(session, patient_id=patient_id)["patient"]
     if cents == 0 or cents > owed:
-        raise InvalidInput(f"The balance is ${max(owed, 0) / 100:,.2f}; a write-off must be more than 0 and at most that.")
+        raise InvalidInput(f"The balance is {dollars(max(owed, 0))}; a write-off must be more than 0 and at most that.")
     return _add(session, actor, LedgerEntry(
         patient_id=patient_id, payer_id=payer_id, kind="write_off", amount_cents=-cents, reason=reason.strip()[:120],
         user_id=actor.user_id, created_at=now or utcnow(),

@@ -28,6 +28,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import NotFound
+from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
 
 # A span of service dates: (first day, last day or None for open-ended).
@@ -45,8 +46,6 @@ class Repriced:
     schedule: str  # "Acme Health's fee schedule" or "the self-pay rates"
 
 
-def _dollars(cents: int) -> str:
-    return f"${cents / 100:,.2f}"
 
 
 def schedule_words(payer: Payer | None) -> str:
@@ -99,7 +98,7 @@ def pricing_problems(session: Session, *, charges: list[Charge], payer: Payer | 
         priced_by = session.get(Payer, row.payer_id) if row.payer_id else None
         problems.append(
             f"Line {c.line_no} ({c.code}) is priced from {schedule_words(priced_by)} "
-            f"({_dollars(c.unit_price_cents)} a unit), not {schedule_words(payer)}; re-price the visit "
+            f"({dollars(c.unit_price_cents)} a unit), not {schedule_words(payer)}; re-price the visit "
             "(patient profile, Insurance, \"Re-price unbilled visits\") and claim it again."
         )
     return problems
@@ -186,7 +185,7 @@ def words(repriced: list[Repriced]) -> str:
     before, after = sum(r.before_cents for r in repriced), sum(r.after_cents for r in repriced)
     visits = "1 unbilled visit" if len(repriced) == 1 else f"{len(repriced)} unbilled visits"
     schedules = sorted({r.schedule for r in repriced})
-    return f"Re-priced {visits} from {' and '.join(schedules)}: {_dollars(before)} -> {_dollars(after)}."
+    return f"Re-priced {visits} from {' and '.join(schedules)}: {dollars(before)} -> {dollars(after)}."
 
 
 def made_at(session: Session, *, patient_id: int, at: dt.datetime) -> list[Repriced]:

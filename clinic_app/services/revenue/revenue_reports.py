@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from clinic_app.models import Adjustment, Claim, ClaimEvent, LedgerEntry, LinePosting, Patient, Payer
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local_day
+from clinic_app.services.platform.money import plain
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue.era import CARC_WORDS
 
@@ -164,7 +165,7 @@ def to_csv(rows: list[dict], columns: list[str], *, money_columns: tuple[str, ..
     writer = csv.writer(out)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([f"{row[c] / 100:.2f}" if c in money_columns else _safe(row[c]) for c in columns])
+        writer.writerow([f"{plain(row[c])}" if c in money_columns else _safe(row[c]) for c in columns])
     return out.getvalue()
 
 
