@@ -338,6 +338,17 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
     the number of patients (bench/patient_search.py measures it).
     """
     require(actor.role, "patient.search")
+    return _audited_search(session, actor, text, limit)
+
+
+def account_search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
+    """Billing's patient account look-up: the desk's search (name, date of birth, phone or
+    MRN), for those who take payments, audited the same way."""
+    require(actor.role, "payment.take")
+    return _audited_search(session, actor, text, limit)
+
+
+def _audited_search(session: Session, actor: Actor, text: str, limit: int) -> list[Patient]:
     text = (text or "").strip()
     if len(text) < 2 or len(text) > 80:
         return []

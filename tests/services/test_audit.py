@@ -304,3 +304,20 @@ def test_a_csv_cell_a_spreadsheet_would_run_is_defused(session, clinic):
     audit.record(session, actor=clinic.admin, action="note", entity="x", detail="=HYPERLINK(\"http://evil\")")
     rows, _ = audit.search(session, actor=clinic.admin, action="note")
     assert "'=HYPERLINK" in audit.to_csv(audit.as_table(session, rows))
+
+
+def test_billings_account_look_up_is_the_desks_search_audited_the_same_way(session, clinic):
+    from clinic_app.services import patients
+
+    diaz = clinic.patients[0]
+    diaz.phone = "555-201-7788"
+    session.add(diaz)
+    session.commit()
+    for text in ("Diaz", "diaz, cara", "1980-01-01", "01/01/1980", "5552017788", diaz.mrn.lower()):
+        found = patients.account_search(session, actor=clinic.biller, text=text)
+        assert [p.id for p in found] == [diaz.id], text
+    session.commit()
+    rows = session.exec(select(AuditLog).where(AuditLog.action == "search", AuditLog.user_id == clinic.biller.user_id)).all()
+    assert len(rows) == 6 and rows[0].detail == f"'Diaz': 1 found (ids {diaz.id})"
+    with pytest.raises(NotAllowed):
+        patients.account_search(session, actor=clinic.manager, text="Diaz")
