@@ -130,7 +130,7 @@ def audit_page() -> rx.Component:
             reset_on_submit=False,
             margin_bottom="12px",
         ),
-        rx.text(AuditState.total, " matching rows (newest first, 50 a page)", margin_bottom="8px", role="status", id="audit-total"),
+        rx.text(AuditState.total, rx.cond(AuditState.total == 1, " matching row", " matching rows"), " (newest first, 50 a page)", margin_bottom="8px", role="status", id="audit-total"),
         rx.table.root(
             rx.table.header(
                 rx.table.row(*[rx.table.column_header_cell(h) for h in ("When (UTC)", "User", "Role", "Action", "Record", "Patient", "From", "Detail")])

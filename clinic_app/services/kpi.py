@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, exists, false, func, literal, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from clinic_app.db import utcnow
 from clinic_app.models import (
     Appointment,
     CaseVisit,
@@ -529,13 +530,14 @@ def utilisation(session: Session, scope: _Scope) -> dict:
         ).all()
     }
     by_room = []
-    for rid, name, lid in session.exec(
-        select(Room.id, Room.name, Room.location_id).where(Room.location_id.in_(list(scope.zones)), Room.active == true()).order_by(Room.name)
+    for rid, name, lid, place in session.exec(  # "Room 1 (Downtown)": rooms share names across locations
+        select(Room.id, Room.name, Room.location_id, Location.name).join(Location, Location.id == Room.location_id)
+        .where(Room.location_id.in_(list(scope.zones)), Room.active == true()).order_by(Location.name, Room.name)
     ).all():
         available = float(sum((b - a) * counts[w] for (loc, w), (a, b) in opening.items() if loc == lid))
         minutes = float(room_booked.get(rid) or 0.0)
         by_room.append({
-            "room_id": rid, "room": name, "booked_minutes": round(minutes, 1),
+            "room_id": rid, "room": f"{name} ({place})", "booked_minutes": round(minutes, 1),
             "available_minutes": round(available, 1) if available else None, "utilisation": _ratio(minutes, available),
         })
     rooms_counted = [r for r in by_room if r["available_minutes"]]
@@ -1089,19 +1091,66 @@ def _ar_rows(session: Session, scope: _Scope) -> list[dict]:
     return sorted((r for r in out if r["amount_cents"]), key=lambda r: r["owed_by"])
 
 
+def shown(column: str, value) -> str:
+    """A drill-down cell as the page shows it: dollars for ``*_cents``, one decimal for other
+    fractional numbers (minutes, units), the rest as it is."""
+    if value is None:
+        return ""
+    if column.endswith("_cents"):
+        return f"{value / 100:.2f}"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
 def to_csv(rows: list[dict]) -> str:
-    """Drill-down rows as CSV: a header from the first row's keys; ``*_cents`` columns in dollars."""
+    """Drill-down rows as CSV, each cell as the page shows it: a header from the first row's
+    keys (``*_cents`` columns named ``*_dollars``, in dollars)."""
     if not rows:
         return ""
     columns = list(rows[0])
-    header = [c.removesuffix("_cents") for c in columns]
+    header = [c.removesuffix("_cents") + "_dollars" if c.endswith("_cents") else c for c in columns]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([
-            f"{row[c] / 100:.2f}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
-        ])
+        writer.writerow([_safe_cell(shown(c, row[c])) for c in columns])
+    return out.getvalue()
+
+
+# Downloadable tables besides the drill-down: key -> (file name, [(column, header with its unit)]).
+TABLES = {
+    "visits_by_period": ("visits-by-period", [("period", "period"), ("visits", "visits"), ("arrivals", "arrivals"),
+                                              ("no_shows", "no_shows")]),
+    "utilisation_by_provider": ("utilisation-by-provider", [
+        ("provider", "provider"), ("booked_minutes", "booked_minutes"), ("available_minutes", "available_minutes"),
+        ("utilisation", "utilisation_percent")]),
+    "utilisation_by_room": ("utilisation-by-room", [
+        ("room", "room"), ("booked_minutes", "booked_minutes"), ("available_minutes", "available_minutes"),
+        ("utilisation", "utilisation_percent")]),
+}
+
+
+def table_csv(table: str, rows: list[dict]) -> str:
+    """One of the dashboard's tables as CSV, rounded as the page shows it (whole minutes,
+    utilisation in per cent to one decimal) with the unit in each header."""
+    _, columns = TABLES[table]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([header for _, header in columns])
+    for row in rows:
+        cells = []
+        for column, _ in columns:
+            value = row[column]
+            if value is None:
+                cells.append("")
+            elif column == "utilisation":
+                cells.append(f"{value * 100:.1f}")
+            elif column.endswith("_minutes"):
+                cells.append(f"{value:.0f}")
+            else:
+                cells.append(_safe_cell(value))
+        writer.writerow(cells)
     return out.getvalue()
 
 
@@ -1128,6 +1177,18 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
     if preset == "this_year":
         return today.replace(month=1, day=1), today.replace(month=12, day=31)
     raise InvalidInput("Choose a period from the list.")
+
+
+def warm_up(bind, *, now: dt.datetime | None = None) -> dict | None:
+    """Compute the dashboard as a manager first sees it (this month, all locations), so that the
+    first load after the server starts finds the rollup up to date and the queries prepared
+    (the app runs it once at start-up). Returns the figures, or None when there is no clinic."""
+    with Session(bind) as session:
+        first_zone = session.exec(select(Location.timezone).order_by(Location.name)).first()
+        if first_zone is None:
+            return None
+        start, end = preset_range("this_month", local_day(now or utcnow(), first_zone))
+        return compute_range_kpis(session, KpiFilters(start=start, end=end))
 
 
 def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[int, str, str]]]:

@@ -313,9 +313,9 @@ def test_billings_account_look_up_is_the_desks_search_audited_the_same_way(sessi
     diaz.phone = "555-201-7788"
     session.add(diaz)
     session.commit()
-    for text in ("Diaz", "diaz, cara", "1980-01-01", "01/01/1980", "5552017788", diaz.mrn.lower()):
-        found = patients.account_search(session, actor=clinic.biller, text=text)
-        assert [p.id for p in found] == [diaz.id], text
+    for typed in ("Diaz", "diaz, cara", "1980-01-01", "01/01/1980", "5552017788", diaz.mrn.lower()):
+        found = patients.account_search(session, actor=clinic.biller, text=typed)
+        assert [p.id for p in found] == [diaz.id], typed
     session.commit()
     rows = session.exec(select(AuditLog).where(AuditLog.action == "search", AuditLog.user_id == clinic.biller.user_id)).all()
     assert len(rows) == 6 and rows[0].detail == f"'Diaz': 1 found (ids {diaz.id})"
