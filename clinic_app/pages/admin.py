@@ -15,7 +15,7 @@ def _user_row(u) -> rx.Component:
         rx.table.cell(u.username),
         rx.table.cell(u.full_name),
         rx.table.cell(u.role),
-        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(u.status == "Active", "green", "amber"))),
+        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(u.status == "Active", "green", "amber"), high_contrast=True)),
         rx.table.cell(
             rx.hstack(
                 rx.cond(

@@ -36,7 +36,10 @@ def _tile(tile: Tile) -> rx.Component:
     selected = KpiState.drill_key == tile.key
     return rx.button(
         rx.vstack(
-            rx.text(tile.label, size="2", color_scheme="gray"),
+            # The button's name is its visible text (axe: label-content-name-mismatch), with
+            # what pressing it does read out first.
+            rx.text(rx.el.span("Show the rows behind ", class_name="sr-only"), tile.label, rx.el.span(": ", class_name="sr-only"),
+                    size="2", color_scheme="gray"),
             rx.heading(tile.value, size="6", class_name="kpi-value"),
             rx.text(tile.detail, size="1", color_scheme="gray"),
             align="start",
@@ -48,7 +51,6 @@ def _tile(tile: Tile) -> rx.Component:
         variant=rx.cond(selected, "soft", "surface"),
         box_shadow=rx.cond(selected, "inset 0 0 0 3px var(--indigo-9)", "none"),
         aria_pressed=rx.cond(selected, "true", "false"),
-        aria_label="Show the rows behind " + tile.label + ": " + tile.value,
         title="Show the rows behind this figure",
         data_tile=tile.key,
         height="auto",

@@ -462,6 +462,7 @@ class BillingQueueState(rx.State):
 
             def work(session):
                 found = account_search(session, actor=actor, text=text)
+                session.commit()  # the search's audit row stays, whatever the look-up finds
                 exact = [p for p in found if p.mrn == text.upper()]
                 if exact or len(found) == 1:
                     return ledger.account(session, actor=actor, mrn=(exact or found)[0].mrn), []
