@@ -43,9 +43,8 @@ def _tile(tile: Tile) -> rx.Component:
             spacing="1",
         ),
         on_click=KpiState.open_drill(tile.key),
-        # The name holds all the visible text (axe: label-content-name-mismatch), with what
-        # pressing it does read out first.
-        aria_label="Show the rows behind " + tile.label + ": " + tile.value + ", " + tile.detail,
+        # Named by its visible text, label, value and what it is out of (axe:
+        # label-content-name-mismatch); the section's name says what pressing one does.
         # Selected: a light accent fill and a thick accent border; the text stays dark on light
         # (the solid variant put gray text on a dark fill).
         variant=rx.cond(selected, "soft", "surface"),
