@@ -170,7 +170,7 @@ def test_the_demo_clinics_money_tiles_charts_and_csvs_read_right(browser, app_se
     table = page.get_by_role("table").filter(has=page.get_by_role("columnheader", name="Provider"))
     names = [n.strip() for n in table.locator("tbody th").all_inner_texts()]
     assert len(names) >= 6
-    ticks = page.locator("[role=figure] .recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value")
+    ticks = page.locator("[role=figure][aria-label*=utilisation] .recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value")
     ticks.first.scroll_into_view_if_needed()
     expect(ticks).to_have_count(len(names))
     assert sorted("".join(t.split()) for t in ticks.all_text_contents()) == sorted("".join(n.split()) for n in names)
