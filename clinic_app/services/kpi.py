@@ -1181,11 +1181,14 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
 
 def warm_up(bind, *, now: dt.datetime | None = None) -> dict | None:
     """Compute the dashboard as a manager first sees it (this month, all locations), so that the
-    first load after the server starts finds the rollup up to date and the queries prepared
-    (the app runs it once at start-up). Returns the figures, or None when there is no clinic."""
+    first load after the server starts finds the days changed since the last run rolled up and
+    the queries prepared (the app runs it once at start-up). Returns the figures, or None when
+    there is no clinic or no rollup yet: filling a whole rollup holds the database's write
+    lock for seconds, and at start-up that would hold up every sign-in (the first dashboard
+    load, or ``migrate``, fills it)."""
     with Session(bind) as session:
         first_zone = session.exec(select(Location.timezone).order_by(Location.name)).first()
-        if first_zone is None:
+        if first_zone is None or not kpi_rollup.any_done(session):
             return None
         start, end = preset_range("this_month", local_day(now or utcnow(), first_zone))
         return compute_range_kpis(session, KpiFilters(start=start, end=end))
