@@ -23,6 +23,7 @@ from clinic_app.services.x12_837 import amount
 SEED = 2047
 ANSWER_DAYS = (2, 4)  # a payer answers an electronic claim this many days after it was sent
 DENIAL_SHARE = 0.08
+REJECTED_SHARE = 0.04  # refused by the clearinghouse (277CA) before reaching the payer
 DENIALS = ["197", "16", "50", "29"]  # authorisation absent, lacks information, not necessary, late
 # What each demo payer allows of the clinic's charge, and the patient's share of it:
 # (allowed share, co-insurance share of the allowed amount, co-payment per visit in cents).
@@ -52,11 +53,30 @@ def load(session: Session, *, appointment_ids: list[int], now: dt.datetime) -> d
             session.rollback()  # stays in the queue with the scrubber's reasons, as in real life
             continue
         sent_at = min(now - dt.timedelta(minutes=4), billed_at + dt.timedelta(hours=2))
-        claims.set_status(session, actor=biller, claim_id=claim.id, to_status="submitted", now=sent_at)
-        sent.append((claim, sent_at))
+        if _send(session, biller, rnd, claim, sent_at, now):
+            sent.append((claim, sent_at))
     posted = _remittances(session, biller, rnd, sent, now)
+    # The secondary claims the 835s started (Medicare's share paid, the rest to the
+    # secondary payer) are sent too: the demo leaves no draft claim for a test to trip on.
+    for claim in session.exec(select(Claim).where(Claim.status == "draft").order_by(Claim.id)).all():
+        _send(session, biller, rnd, claim, min(now - dt.timedelta(minutes=3), claim.created_at + dt.timedelta(hours=1)), now,
+              reject=False)
     paid = _patient_payments(session, biller, rnd, now)
     return {"claims": len(sent), "self_pay": self_pay, **posted, "patient_payments": paid}
+
+
+def _send(session: Session, biller, rnd: random.Random, claim: Claim, sent_at: dt.datetime, now: dt.datetime, *,
+          reject: bool = True) -> bool:
+    """Send a claim and take the clearinghouse's answer (277CA): accepted, or now and then
+    rejected (it then waits on the worklist, unpaid). True when accepted."""
+    claims.set_status(session, actor=biller, claim_id=claim.id, to_status="submitted", now=sent_at)
+    answered = min(now - dt.timedelta(minutes=2), sent_at + dt.timedelta(minutes=30))
+    if reject and rnd.random() < REJECTED_SHARE:
+        claims.set_status(session, actor=biller, claim_id=claim.id, to_status="rejected", now=answered,
+                          note="277CA: A7 subscriber ID not found (demo)")
+        return False
+    claims.set_status(session, actor=biller, claim_id=claim.id, to_status="accepted", now=answered, note="277CA: A1 (demo)")
+    return True
 
 
 def _remittances(session: Session, biller, rnd: random.Random, sent: list[tuple[Claim, dt.datetime]], now: dt.datetime) -> dict:
