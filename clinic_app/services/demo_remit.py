@@ -15,9 +15,10 @@ from collections import defaultdict
 
 from sqlmodel import Session, col, select
 
-from clinic_app.models import Appointment, Claim, ClaimLine, Coverage, Payer, User
-from clinic_app.services import auth, billing, claims, era, ledger
+from clinic_app.models import Appointment, Charge, Claim, ClaimLine, Coverage, LedgerEntry, Location, Payer, User
+from clinic_app.services import auth, claims, era, ledger, scheduling
 from clinic_app.services.claims import ClaimProblems
+from clinic_app.services.clock import local_day
 from clinic_app.services.x12_837 import amount
 
 SEED = 2047
@@ -44,7 +45,7 @@ def load(session: Session, *, appointment_ids: list[int], now: dt.datetime) -> d
         appointment = session.get(Appointment, appointment_id)
         billed_at = min(now - dt.timedelta(minutes=5), appointment.ends_at + dt.timedelta(hours=rnd.randint(16, 30)))
         if appointment.patient_id not in insured:
-            billing.mark_billed(session, actor=biller, appointment_id=appointment_id)
+            _bill_patient(session, biller, appointment, billed_at)
             self_pay += 1
             continue
         try:
@@ -63,6 +64,20 @@ def load(session: Session, *, appointment_ids: list[int], now: dt.datetime) -> d
               reject=False)
     paid = _patient_payments(session, biller, rnd, now)
     return {"claims": len(sent), "self_pay": self_pay, **posted, "patient_payments": paid}
+
+
+def _bill_patient(session: Session, biller, appointment: Appointment, at: dt.datetime) -> None:
+    """A self-pay visit billed to the patient at ``at`` (as the billing queue's self-pay action
+    does, dated in the demo's time rather than now, so that ``demo --now`` stays whole)."""
+    charges = session.exec(select(Charge).where(Charge.appointment_id == appointment.id)).all()
+    location = session.get(Location, appointment.location_id)
+    session.add(LedgerEntry(
+        patient_id=appointment.patient_id, appointment_id=appointment.id, kind="charge",
+        amount_cents=sum(c.amount_cents for c in charges), user_id=biller.user_id, created_at=at,
+        service_date=local_day(appointment.starts_at, location.timezone), reason="billed to patient",
+    ))
+    session.flush()
+    scheduling.transition(session, actor=biller, appointment_id=appointment.id, to_status="billed", now=at)
 
 
 def _send(session: Session, biller, rnd: random.Random, claim: Claim, sent_at: dt.datetime, now: dt.datetime, *,
