@@ -74,8 +74,11 @@ def _demo(args) -> int:
         return 1
     if not empty:
         # Clinical and billing rows cannot be deleted (database rules), so a reset
-        # rebuilds the schema instead.
-        command.downgrade(alembic_config(), "base")
+        # rebuilds the schema instead: a SQLite file is started afresh (downgrading
+        # rebuilds tables that claims and ledger rows refer to, which SQLite refuses
+        # once the demo has claims); PostgreSQL is downgraded to nothing.
+        if not _remove_sqlite_file(settings.database_url()):
+            command.downgrade(alembic_config(), "base")
         migrate()
         _restart_audit_anchors()
     now = None
@@ -198,6 +201,22 @@ def _backup(args) -> int:
         print(str(exc), file=sys.stderr)
         return 1
     return 0
+
+
+def _remove_sqlite_file(url: str) -> bool:
+    """Delete a SQLite database file (and its journal files); False for other databases."""
+    from sqlalchemy import make_url
+
+    from clinic_app import db
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return False
+    if db.engine.cache_info().currsize:  # the session that found the clinic holds the file
+        db.engine().dispose()
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(parsed.database + suffix).unlink(missing_ok=True)
+    return True
 
 
 def _restart_audit_anchors():

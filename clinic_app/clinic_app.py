@@ -24,7 +24,7 @@ from clinic_app.state.billing_setup import BillingSetupState
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
-from clinic_app.state.kpi import KpiState
+from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.waitlist import WaitlistState
@@ -32,7 +32,12 @@ from clinic_app.state.waitlist import WaitlistState
 # The FHIR routes (/fhir/...), sign-in (/auth/...) and attachment downloads sit in front of
 # Reflex's own backend app; the guard (security headers, body limits, the /_upload check)
 # wraps all of it (api_transformer).
-app = rx.App(stylesheets=["/clinic.css"], api_transformer=[build_api(), guard()])
+# Every page links the clinic's icon (SVG, with the .ico for browsers that ask /favicon.ico).
+ICONS = [
+    rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    rx.el.link(rel="alternate icon", href="/favicon.ico", sizes="32x32"),
+]
+app = rx.App(stylesheets=["/clinic.css"], head_components=ICONS, api_transformer=[build_api(), guard()])
 app.add_page(rx.center(rx.text("Loading...")), route="/", title="Clinic", on_load=AuthState.go_home)
 app.add_page(login, route=routes.LOGIN, title="Sign in | Clinic", on_load=AuthState.open_login)
 app.add_page(board_page, route=routes.BOARD, title="Board | Clinic", on_load=CalendarState.load)
@@ -54,3 +59,4 @@ live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
 app.register_lifespan_task(upkeep.run)
+app.register_lifespan_task(warm_up)  # the KPI dashboard's first load after start-up

@@ -15,7 +15,7 @@ def _user_row(u) -> rx.Component:
         rx.table.cell(u.username),
         rx.table.cell(u.full_name),
         rx.table.cell(u.role),
-        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(u.status == "Active", "green", "amber"))),
+        rx.table.cell(rx.badge(u.status, color_scheme=rx.cond(u.status == "Active", "green", "amber"), high_contrast=True)),
         rx.table.cell(
             rx.hstack(
                 rx.cond(
@@ -25,11 +25,43 @@ def _user_row(u) -> rx.Component:
                     rx.button("Reactivate", on_click=UsersState.reactivate(u.id), variant="soft", aria_label="Reactivate " + u.label),
                 ),
                 rx.cond(u.locked, rx.button("Unlock", on_click=UsersState.unlock(u.id), variant="soft", aria_label="Unlock " + u.label)),
-                rx.button("Set temporary password", on_click=UsersState.reset_password(u.id), variant="outline",
+                rx.button("Set temporary password", on_click=UsersState.ask_reset(u.id), variant="outline",
                           aria_label="Set temporary password for " + u.label),
                 spacing="2",
             )
         ),
+    )
+
+
+def _reset_dialog() -> rx.Component:
+    """One step: type the temporary password and press the button (one form, one event)."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Set a temporary password"),
+            rx.dialog.description("For ", UsersState.reset_label, ". They must change it at their next sign-in; their sessions end.",
+                                  size="2", margin_bottom="12px"),
+            rx.form(
+                rx.vstack(
+                    rx.el.label("Temporary password", html_for="temp-password"),
+                    rx.input(id="temp-password", name="temporary", type="password", auto_complete="new-password",
+                             max_length=256, required=True, width="100%", auto_focus=True),
+                    rx.text("At least 10 characters, mixing letters with digits, spaces or symbols.", size="1", color_scheme="gray"),
+                    message_box(UsersState.reset_message, UsersState.reset_message != ""),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", type="button", variant="soft", color_scheme="gray")),
+                        rx.button("Set temporary password", type="submit", id="temp-password-submit"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="2",
+                ),
+                on_submit=UsersState.reset_password,
+                reset_on_submit=True,
+            ),
+            max_width="440px",
+        ),
+        open=UsersState.reset_user_id > 0,
+        on_open_change=UsersState.close_reset,
     )
 
 
@@ -67,12 +99,7 @@ def users_page() -> rx.Component:
             ),
             margin_bottom="16px",
         ),
-        rx.hstack(
-            rx.el.label("Temporary password for resets", html_for="temp-password"),
-            rx.input(id="temp-password", type="password", value=UsersState.temp_password, on_change=UsersState.set_temp_password, max_length=256),
-            align="center",
-            margin_bottom="8px",
-        ),
+        _reset_dialog(),
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("Username", "Name", "Role", "Status", "Actions")])),
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
@@ -87,12 +114,14 @@ def audit_page() -> rx.Component:
         message_box(AuditState.message, AuditState.message != ""),
         rx.form(
             rx.flex(
-                _field("User id", "user_id", max_length=10, input_mode="numeric"),
-                _field("Patient id", "patient_id", max_length=10, input_mode="numeric"),
-                _field("Action starts with", "action", max_length=40),
+                _field("User (username or name)", "user", max_length=120, placeholder="reception"),
+                _field("Patient (name, MRN or date of birth)", "patient", max_length=80, placeholder="Moore or P0000167"),
+                _field("Action starts with", "action", max_length=40, placeholder="view"),
                 _field("From (UTC date)", "since", type="date"),
                 _field("To (UTC date)", "until", type="date"),
-                rx.button("Search audit log", type="submit"),
+                rx.button("Search audit log", type="submit", min_height="36px"),
+                rx.button("Download these rows as CSV", type="button", on_click=AuditState.download, variant="outline",
+                          min_height="36px"),
                 gap="12px",
                 wrap="wrap",
                 align="end",
@@ -101,7 +130,7 @@ def audit_page() -> rx.Component:
             reset_on_submit=False,
             margin_bottom="12px",
         ),
-        rx.text(AuditState.total, " matching rows (newest first, 50 a page)", margin_bottom="8px"),
+        rx.text(AuditState.total, rx.cond(AuditState.total == 1, " matching row", " matching rows"), " (newest first, 50 a page)", margin_bottom="8px", role="status", id="audit-total"),
         rx.table.root(
             rx.table.header(
                 rx.table.row(*[rx.table.column_header_cell(h) for h in ("When (UTC)", "User", "Role", "Action", "Record", "Patient", "From", "Detail")])
@@ -114,6 +143,7 @@ def audit_page() -> rx.Component:
             ),
             width="100%",
             size="1",
+            id="audit-table",
         ),
         rx.hstack(
             rx.button("Newest", on_click=AuditState.newest, variant="soft"),

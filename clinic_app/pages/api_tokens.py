@@ -22,7 +22,7 @@ def _row(row) -> rx.Component:
         rx.table.cell(row.label),
         rx.table.cell(rx.code(row.scopes)),
         rx.table.cell(row.expires),
-        rx.table.cell(rx.badge(row.state, color_scheme=rx.cond(row.state == "Active", "green", "gray"))),
+        rx.table.cell(rx.badge(row.state, color_scheme=rx.cond(row.state == "Active", "green", "gray"), high_contrast=True)),
         rx.table.cell(
             rx.cond(
                 row.state == "Active",

@@ -347,9 +347,30 @@ def _account_section() -> rx.Component:
     return rx.el.section(
         rx.heading("Patient account", size="4", margin_top="24px", margin_bottom="8px"),
         rx.hstack(
-            _field("Patient MRN", "account-mrn", rx.input(id="account-mrn", value=s.account_mrn, on_change=s.set_account_mrn, width="160px")),
-            rx.button("Find account", on_click=s.find_account),
+            rx.form(
+                rx.hstack(
+                    _field("Patient MRN, name, date of birth or phone", "account-mrn",
+                           rx.input(id="account-mrn", name="account_query", value=s.account_query, on_change=s.set_account_query, width="300px",
+                                    max_length=80, placeholder="Moore, Linda or P0000167")),
+                    rx.button("Find account", type="submit"),
+                    align="end", spacing="3",
+                ),
+                on_submit=s.find_account,
+                reset_on_submit=False,
+            ),
             align="end", spacing="3",
+        ),
+        rx.cond(
+            s.account_matches.length() > 0,
+            rx.el.ul(
+                rx.foreach(s.account_matches, lambda o: rx.el.li(
+                    rx.button("Open the account of " + o.label, on_click=s.open_account(o.value), variant="soft", size="2",
+                              min_height="36px"),
+                    margin_bottom="4px",
+                )),
+                aria_label="Patients who match; choose one",
+                style={"listStyle": "none", "paddingLeft": "0", "marginTop": "8px"},
+            ),
         ),
         rx.cond(
             s.account_name != "",

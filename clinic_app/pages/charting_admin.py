@@ -30,7 +30,7 @@ def _template_row(t) -> rx.Component:
         rx.table.cell(t.kinds),
         rx.table.cell(t.form),
         rx.table.cell(t.version),
-        rx.table.cell(rx.badge(t.status, color_scheme=rx.cond(t.retired, "gray", "green"))),
+        rx.table.cell(rx.badge(t.status, color_scheme=rx.cond(t.retired, "gray", "green"), high_contrast=True)),
         rx.table.cell(rx.button("Edit", on_click=T.open_template(t.code), variant="soft", aria_label="Edit " + t.name,
                                 style=_TOUCH)),
     )
@@ -212,7 +212,7 @@ def _measure_row(m) -> rx.Component:
         rx.table.cell(m.item_words),
         rx.table.cell(m.scoring),
         rx.table.cell(m.mcid),
-        rx.table.cell(rx.badge(m.status, color_scheme=rx.cond(m.active, "green", "gray"))),
+        rx.table.cell(rx.badge(m.status, color_scheme=rx.cond(m.active, "green", "gray"), high_contrast=True)),
         rx.table.cell(rx.cond(
             m.active,
             rx.button("Retire", on_click=M.retire(m.code), variant="soft", color_scheme="red", aria_label="Retire " + m.code,

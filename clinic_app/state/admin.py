@@ -12,7 +12,7 @@ from clinic_app.db import utcnow
 from clinic_app.models import ROLES, Provider
 from clinic_app.services.platform import audit, auth
 from clinic_app.services.platform.clock import parse_day
-from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.services.platform.permissions import HOME_ROUTE
 from clinic_app.state.auth import AuthState, as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db
@@ -53,7 +53,9 @@ class UsersState(rx.State):
     roles: list[str] = list(ROLES)
     message: str = ""
     message_is_error: bool = False
-    temp_password: str = ""
+    reset_user_id: int = 0  # the account the temporary-password dialog is open for
+    reset_label: str = ""
+    reset_message: str = ""
 
     @rx.event
     async def load(self):
@@ -127,19 +129,42 @@ class UsersState(rx.State):
         return await self._manage(lambda s, a: auth.unlock(s, actor=a, user_id=uid), "Account unlocked.")
 
     @rx.event
-    def set_temp_password(self, value: str):
-        self.temp_password = str(value)[:256]
+    def ask_reset(self, user_id: int):
+        """Open the temporary-password dialog for one account (named from the list, not the event)."""
+        try:
+            uid = as_id(user_id)
+        except ClinicError as exc:
+            return self._fail(exc)
+        row = next((u for u in self.users if u.id == uid), None)
+        if row is None:
+            return self._fail("That account is not in the list; reload the page.")
+        self.reset_user_id, self.reset_label, self.reset_message = uid, row.label, ""
+        return None
 
     @rx.event
-    async def reset_password(self, user_id: int):
-        uid, temporary = as_id(user_id), self.temp_password
-        result = await self._manage(
-            lambda s, a: auth.reset_password(s, actor=a, user_id=uid, temporary=temporary),
-            "Temporary password set; the person must change it at next sign-in.",
-        )
-        if not self.message_is_error:
-            self.temp_password = ""
-        return result
+    def close_reset(self, is_open: bool = False):
+        if not is_open:
+            self._close_reset()
+
+    def _close_reset(self) -> None:
+        self.reset_user_id, self.reset_label, self.reset_message = 0, "", ""
+
+    @rx.event
+    async def reset_password(self, form: dict):
+        """Set the typed temporary password on the account the dialog names, in one step."""
+        uid, temporary = self.reset_user_id, str(form.get("temporary", ""))[:256]
+        if not uid:
+            return None
+        try:
+            actor = await current_actor(self, "user.manage")
+            await in_db(lambda s: auth.reset_password(s, actor=actor, user_id=uid, temporary=temporary))
+        except ClinicError as exc:
+            self.reset_message = str(exc)  # beside the field, in the dialog; nothing changed
+            return None
+        label = self.reset_label
+        self._close_reset()
+        self._ok(f"Temporary password set for {label}; they must change it at their next sign-in.")
+        return await self._refresh(actor)
 
     def _fail(self, exc: Exception):
         self.message = str(exc)
@@ -151,12 +176,13 @@ class UsersState(rx.State):
 
 
 class AuditState(rx.State):
-    """The admin's audit log search."""
+    """The admin's audit log search: by user (username or name), patient (name or MRN, as
+    the desk searches), action and UTC date range; its rows as CSV. The log is only read."""
 
     rows: list[AuditRow] = []
     total: int = 0
-    user_id: str = ""
-    patient_id: str = ""
+    user: str = ""
+    patient: str = ""
     action: str = ""
     since: str = ""
     until: str = ""
@@ -173,8 +199,8 @@ class AuditState(rx.State):
 
     @rx.event
     async def search(self, form: dict):
-        self.user_id = str(form.get("user_id", "")).strip()[:10]
-        self.patient_id = str(form.get("patient_id", "")).strip()[:10]
+        self.user = str(form.get("user", "")).strip()[:120]
+        self.patient = str(form.get("patient", "")).strip()[:80]
         self.action = str(form.get("action", "")).strip()[:40]
         self.since = str(form.get("since", "")).strip()[:10]
         self.until = str(form.get("until", "")).strip()[:10]
@@ -193,31 +219,57 @@ class AuditState(rx.State):
         self._before = []
         return await self._search(None)
 
+    def _criteria(self) -> dict:
+        since = parse_day(self.since) if self.since else None
+        until = parse_day(self.until) if self.until else None
+        if since and until and until < since:
+            raise InvalidInput("The end date is before the start date; swap them.")
+        return {
+            "user": self.user,
+            "patient": self.patient,
+            "action": self.action,
+            "since": dt.datetime.combine(since, dt.time(0), tzinfo=dt.UTC) if since else None,
+            "until": dt.datetime.combine(until + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC) if until else None,
+        }
+
     async def _search(self, before_id):
         try:
             actor = await current_actor(self, "audit.view")
-            filters = {
-                "user_id": as_id(self.user_id) if self.user_id else None,
-                "patient_id": as_id(self.patient_id) if self.patient_id else None,
-                "action": self.action,
-                "since": dt.datetime.combine(parse_day(self.since), dt.time(0), tzinfo=dt.UTC) if self.since else None,
-                "until": dt.datetime.combine(parse_day(self.until) + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC) if self.until else None,
-            }
-            rows, total = await in_db(lambda s: audit.search(s, actor=actor, before_id=before_id, limit=PAGE, **filters))
+            criteria = self._criteria()
+
+            def work(session):
+                rows, total = audit.search(session, actor=actor, before_id=before_id, limit=PAGE, **criteria)
+                return audit.as_table(session, rows), total
+
+            table, total = await in_db(work)
         except ClinicError as exc:
             self.message = str(exc)
             return None
         self.message = ""
         self.total = total
         self.rows = [
-            AuditRow(
-                id=r.id, at=r.at.strftime("%Y-%m-%d %H:%M:%S"), user=str(r.user_id or "-"), role=r.role or "-",
-                action=r.action, record=f"{r.entity} {r.entity_id or ''}".strip(), patient=str(r.patient_id or ""),
-                source=r.source, detail=r.detail,
-            )
-            for r in rows
+            AuditRow(id=int(r["id"]), at=r["when_utc"], user=r["user"], role=r["role"], action=r["action"],
+                     record=r["record"], patient=r["patient"], source=r["from"], detail=r["detail"])
+            for r in table
         ]
         return None
+
+    @rx.event
+    async def download(self):
+        """The search shown (all its rows, up to the export limit, newest first) as CSV."""
+        try:
+            actor = await current_actor(self, "audit.view")
+            criteria = self._criteria()
+
+            def work(session):
+                rows, _ = audit.search(session, actor=actor, limit=audit.EXPORT_LIMIT, **criteria)
+                return audit.to_csv(audit.as_table(session, rows))
+
+            data = await in_db(work)
+        except ClinicError as exc:
+            self.message = str(exc)
+            return None
+        return rx.download(data=data, filename=f"audit-log-{utcnow():%Y-%m-%d-%H%M}.csv", mime_type="text/csv")
 
 
 class AccountState(rx.State):

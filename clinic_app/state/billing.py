@@ -12,9 +12,10 @@ from clinic_app import settings
 from clinic_app.db import one_transaction, utcnow
 from clinic_app.live import registry
 from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
-from clinic_app.models import Location, Payer
+from clinic_app.models import Location, Patient, Payer
 from clinic_app.services.frontdesk import board
-from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.frontdesk.patients import account_search, mrn_words
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount as money
 from clinic_app.services.revenue import (
     batches,
@@ -241,7 +242,9 @@ class BillingQueueState(rx.State):
     bill_problem: str = ""
     bill_button: str = ""
     # The patient account panel: look-up, ledger, payment form (kept on error).
-    account_mrn: str = ""
+    account_mrn: str = ""  # the MRN of the account shown
+    account_query: str = ""  # what the look-up box holds: name, date of birth, phone or MRN
+    account_matches: list[Option] = []  # several patients matched the look-up: choose one
     account_name: str = ""
     account_patient_owes: str = ""
     account_insurance_owes: str = ""
@@ -515,8 +518,8 @@ class BillingQueueState(rx.State):
             "payments-by-month")
 
     @rx.event
-    def set_account_mrn(self, value: str):
-        self.account_mrn = value[:20]
+    def set_account_query(self, value: str):
+        self.account_query = str(value)[:80]
 
     @rx.event
     def set_pay_amount(self, value: str):
@@ -531,16 +534,67 @@ class BillingQueueState(rx.State):
         self.pay_reference = value[:40]
 
     @rx.event
-    async def find_account(self):
+    async def find_account(self, form: dict):
+        """The look-up: name, date of birth, phone or MRN (the desk's search, audited); one
+        patient opens their account, several are listed to choose from."""
+        self.account_query = str(form.get("account_query", self.account_query))[:80]
         try:
             actor = await current_actor(self, "payment.take")
-            mrn = self.account_mrn
-            found = await in_db(lambda s: ledger.account(s, actor=actor, mrn=mrn))
+            text = self.account_query.strip()
+            if len(text) < 2:
+                raise InvalidInput("Type at least 2 characters of a name, a date of birth, a phone number or an MRN.")
+
+            def work(session):
+                found = account_search(session, actor=actor, text=text)
+                session.commit()  # the search's audit row stays, whatever the look-up finds
+                exact = [p for p in found if p.mrn == text.upper()]
+                if exact or len(found) == 1:
+                    return ledger.account(session, actor=actor, mrn=(exact or found)[0].mrn), []
+                if not found:  # an MRN of a merged or inactive record still opens its account
+                    return ledger.account(session, actor=actor, mrn=text), []
+                return None, [Option(value=str(p.id), label=f"{p.last_name}, {p.first_name} ({mrn_words(p.mrn)}, "
+                                                            f"born {p.birth_date.isoformat()})") for p in found]
+
+            account, matches = await in_db(work)
+        except NotFound:
+            self.account_matches = []
+            return self._fail(InvalidInput(f"No patient matches {self.account_query.strip()[:80]!r}; "
+                                           "search by name, date of birth, phone or MRN."))
         except ClinicError as exc:
             return self._fail(exc)
+        self.account_matches = matches
+        if account is None:
+            self._done(f"{len(matches)} patients match; choose one.")
+            return None
+        self._open(account)
+        return None
+
+    @rx.event
+    async def open_account(self, patient_id: str):
+        """One of the listed matches chosen (only a listed one: the event names an id)."""
+        if str(patient_id) not in {o.value for o in self.account_matches}:
+            return self._fail(InvalidInput("That patient is not in the list; search again."))
+        pid = int(str(patient_id))
+        try:
+            actor = await current_actor(self, "payment.take")
+
+            def work(session):
+                patient = session.get(Patient, pid)
+                if patient is None:
+                    raise NotFound("That patient no longer exists; search again.")
+                return ledger.account(session, actor=actor, mrn=patient.mrn)
+
+            found = await in_db(work)
+        except ClinicError as exc:
+            return self._fail(exc)
+        self.account_matches = []
+        self._open(found)
+        return None
+
+    def _open(self, found: dict) -> None:
+        self.account_mrn = found["mrn"]
         self._show_account(found)
         self._done(f"Account of {found['name']}.")
-        return None
 
     def _show_account(self, found: dict) -> None:
         self._account_patient_id = found["patient_id"]

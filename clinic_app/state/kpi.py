@@ -20,11 +20,6 @@ from clinic_app.state.live_push import client_token
 
 ALL = "all"  # a select's value for "no filter" (Radix selects take no empty value)
 DRILL_SHOWN = 200  # rows shown on the page; the CSV holds them all
-TABLES = {  # downloadable tables besides the drill-down: key -> (file name, columns)
-    "visits_by_period": ("visits-by-period", ["period", "visits", "arrivals", "no_shows"]),
-    "utilisation_by_provider": ("utilisation-by-provider", ["provider", "booked_minutes", "available_minutes", "utilisation"]),
-    "utilisation_by_room": ("utilisation-by-room", ["room", "booked_minutes", "available_minutes", "utilisation"]),
-}
 
 
 @dataclasses.dataclass
@@ -61,8 +56,10 @@ def _tiles(f: dict) -> list[Tile]:
     values = {
         "visits": (str(f["visits"]), f"note signed; {f['scheduled']} scheduled"),
         "arrivals": (str(f["arrivals"]), "patients who came"),
-        "no_show_rate": (_pct(f["no_show_rate"]), f"{f['no_shows']} of {f['rate_denominator']} kept appointments"),
-        "late_cancel_rate": (_pct(f["late_cancel_rate"]), f"{f['late_cancels']} of {f['rate_denominator']} kept appointments"),
+        # The rates' base: appointments booked in the range less those cancelled in advance
+        # (no-shows and late cancellations included: they held the slot).
+        "no_show_rate": (_pct(f["no_show_rate"]), f"{f['no_shows']} of {f['rate_denominator']} booked, not cancelled in advance"),
+        "late_cancel_rate": (_pct(f["late_cancel_rate"]), f"{f['late_cancels']} of {f['rate_denominator']} booked, not cancelled in advance"),
         "utilisation_by_provider": (_pct(f["utilisation"]), f"{len(util_providers)} providers with hours"),
         "utilisation_by_room": (_pct(f["room_utilisation"]), f"{len(util_rooms)} rooms"),
         "new_patients": (str(f["new_patients"]), "first visit ever"),
@@ -96,7 +93,21 @@ def _cell(column: str, value) -> str:
         return ""
     if column.endswith("_cents"):
         return money(value)
-    return str(value)
+    return kpi.shown(column, value)
+
+
+async def warm_up() -> None:
+    """Lifespan task: the dashboard's default view computed once as the server starts (rollup
+    brought up to date, queries prepared), so the first manager to sign in does not wait for it."""
+    import asyncio
+    import logging
+
+    from clinic_app.db import engine
+
+    try:
+        await asyncio.to_thread(lambda: kpi.warm_up(engine()))
+    except Exception:  # a dashboard that is not warm still works: it computes on first load
+        logging.getLogger(__name__).exception("warming the KPI dashboard failed")
 
 
 class KpiState(rx.State):
@@ -195,15 +206,27 @@ class KpiState(rx.State):
         self.provider_util = _util_rows(figures["utilisation_by_provider"], "provider")
         self.provider_chart = [{"name": r.name, "percent": r.percent} for r in self.provider_util]
         self.room_util = _util_rows(figures["utilisation_by_room"], "room")
-        tz = self._zones.get(self.location_id) or next(iter(self._zones.values()), "America/New_York")
         names = [
             next((o.label for o in options if o.value == value), "") for options, value in
             ((self.locations, self.location_id), (self.providers, self.provider_id), (self.payers, self.payer_id))
         ]
         self.status = (
             f"Showing {self.start} to {self.end}; {', '.join(n.lower() if n.startswith('All') else n for n in names)}. "
-            f"Updated at {local(utcnow(), tz):%H:%M:%S}; live: the figures update when a visit in this range changes."
+            f"Updated at {self._updated_at()}; live: the figures update when a visit in this range changes."
         )
+
+    def _updated_at(self) -> str:
+        """The time now in the chosen location's zone, or in UTC (labelled) for all locations."""
+        now = utcnow()
+        tz = self._zones.get(self.location_id)
+        if tz is None:
+            return f"{now:%H:%M:%S} UTC"
+        return f"{local(now, tz):%H:%M:%S} {local(now, tz).tzname()}"
+
+    @rx.var
+    def provider_chart_height(self) -> int:
+        """Room for every provider's bar and name (at least the chart's usual height)."""
+        return max(260, 40 + 36 * len(self.provider_chart))
 
     @rx.event
     async def set_preset(self, value: str):
@@ -305,12 +328,12 @@ class KpiState(rx.State):
 
     @rx.event
     async def download_table(self, table: str):
-        if table not in TABLES:
+        if table not in kpi.TABLES:
             self.message = str(InvalidInput("That table does not exist; reload the page."))
             return None
         figures = await self._figures()
         if figures is None:
             return None
-        filename, columns = TABLES[table]
-        rows = [{c: r[c] for c in columns} for r in figures[table]]
-        return rx.download(data=kpi.to_csv(rows), filename=f"kpi-{filename}-{self.start}-to-{self.end}.csv", mime_type="text/csv")
+        filename, _ = kpi.TABLES[table]
+        return rx.download(data=kpi.table_csv(table, figures[table]), filename=f"kpi-{filename}-{self.start}-to-{self.end}.csv",
+                           mime_type="text/csv")

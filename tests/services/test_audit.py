@@ -257,3 +257,67 @@ def test_a_page_of_views_is_recorded_in_one_insert_that_keeps_the_chain(session,
     assert [v.patient_id for v in views] == [p.id for p in clinic.patients]
     assert all(v.source == "api 10.0.0.9" and v.keyed for v in views)
     assert audit.verify(session).intact
+
+
+# -- searching for people (issue 15) ---------------------------------------------------------------
+def _views(session, clinic):
+    """The rows profile views write: the desk opens two patients' profiles; the biller one."""
+    diaz, fox = clinic.patients[0], clinic.patients[1]
+    for actor, patient in ((clinic.reception, diaz), (clinic.reception, fox), (clinic.biller, diaz)):
+        audit.record(session, actor=actor, action="view", entity="patient_profile", entity_id=patient.id, patient_id=patient.id)
+    session.commit()
+    return diaz, fox
+
+
+def test_the_log_is_searched_by_username_or_name_and_by_patient_name_or_mrn(session, clinic):
+    diaz, fox = _views(session, clinic)
+    before = session.exec(select(AuditLog.id)).all()
+    rows, total = audit.search(session, actor=clinic.admin, user="reception", action="view")
+    assert total == 2 and {r.patient_id for r in rows} == {diaz.id, fox.id}
+    rows, total = audit.search(session, actor=clinic.admin, user="Recep")  # the full name "Reception", any case
+    assert total >= 2 and all(r.user_id == clinic.reception.user_id for r in rows)
+    rows, total = audit.search(session, actor=clinic.admin, patient=diaz.mrn)  # MRN
+    assert total == 2 and all(r.patient_id == diaz.id for r in rows)
+    rows, total = audit.search(session, actor=clinic.admin, patient="Diaz, Cara")  # name as the desk types it
+    assert total == 2
+    rows, total = audit.search(session, actor=clinic.admin, patient="diaz", user="biller")
+    assert total == 1 and rows[0].user_id == clinic.biller.user_id
+    assert audit.search(session, actor=clinic.admin, user="nobody-like-this") == ([], 0)
+    assert audit.search(session, actor=clinic.admin, patient="Zzyzx") == ([], 0)
+    assert session.exec(select(AuditLog.id)).all() == before  # only read
+
+
+def test_the_table_and_its_csv_name_people_not_ids(session, clinic):
+    diaz, _ = _views(session, clinic)
+    rows, _ = audit.search(session, actor=clinic.admin, patient=diaz.mrn, user="reception")
+    table = audit.as_table(session, rows)
+    assert table[0]["user"] == "Reception (reception)"
+    assert table[0]["patient"] == f"Diaz, Cara (MRN {diaz.mrn})"
+    assert str(clinic.reception.user_id) not in table[0]["user"]
+    text = audit.to_csv(table)
+    header, first = text.splitlines()[:2]
+    assert header == "when_utc,user,role,action,record,patient,from,detail"
+    assert "Reception (reception)" in first and f"MRN {diaz.mrn}" in first
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_defused(session, clinic):
+    audit.record(session, actor=clinic.admin, action="note", entity="x", detail="=HYPERLINK(\"http://evil\")")
+    rows, _ = audit.search(session, actor=clinic.admin, action="note")
+    assert "'=HYPERLINK" in audit.to_csv(audit.as_table(session, rows))
+
+
+def test_billings_account_look_up_is_the_desks_search_audited_the_same_way(session, clinic):
+    from clinic_app.services.frontdesk import patients
+
+    diaz = clinic.patients[0]
+    diaz.phone = "555-201-7788"
+    session.add(diaz)
+    session.commit()
+    for typed in ("Diaz", "diaz, cara", "1980-01-01", "01/01/1980", "5552017788", diaz.mrn.lower()):
+        found = patients.account_search(session, actor=clinic.biller, text=typed)
+        assert [p.id for p in found] == [diaz.id], typed
+    session.commit()
+    rows = session.exec(select(AuditLog).where(AuditLog.action == "search", AuditLog.user_id == clinic.biller.user_id)).all()
+    assert len(rows) == 6 and rows[0].detail == f"'Diaz': 1 found (ids {diaz.id})"
+    with pytest.raises(NotAllowed):
+        patients.account_search(session, actor=clinic.manager, text="Diaz")

@@ -127,7 +127,7 @@ def test_every_tile_matches_the_hand_computed_clinic(session, clinic, month):
     assert by_provider == {"Ann Able, PT": (120.0, 660.0), "Bo Baker, PT": (30.0, 240.0)}
     assert f["utilisation"] == pytest.approx(150 / 900)
     by_room = {r["room"]: (r["booked_minutes"], r["available_minutes"]) for r in f["utilisation_by_room"]}
-    assert by_room == {"Room 1": (60.0, 780.0), "Room 2": (30.0, 780.0)}  # Tue 08-17 + Wed 09-13
+    assert by_room == {"Room 1 (Test Clinic)": (60.0, 780.0), "Room 2 (Test Clinic)": (30.0, 780.0)}  # Tue 08-17 + Wed 09-13
     assert f["new_patients"] == 2  # Cara and Eli; Gus came on Monday
     assert (f["case_visits"], f["cases"], f["visits_per_case"]) == (3, 2, 1.5)
     assert (f["wait_count"], f["wait_minutes_avg"]) == (4, pytest.approx(4.0))  # (10 + 2 + 4 + 0) / 4
@@ -247,9 +247,18 @@ def test_drill_down_rows_name_visits_not_patients(session, clinic, month):
 def test_csv_has_a_header_dollars_and_no_formulas(session, clinic, month):
     rows = kpi.drill_down(session, actor=clinic.manager, filters=_filters(clinic), tile="charges")
     table = list(csv.reader(io.StringIO(kpi.to_csv(rows))))
-    assert table[0] == ["visit", "date", "location", "provider", "code", "units", "amount"]
+    assert table[0] == ["visit", "date", "location", "provider", "code", "units", "amount_dollars"]
     assert [r[-1] for r in table[1:]] == ["77.00", "80.00", "150.00", "77.00"]
     assert kpi.to_csv([{"item": "=HYPERLINK(1)", "amount_cents": -5}]).splitlines()[1] == "'=HYPERLINK(1),-0.05"
+
+
+def test_table_csvs_are_rounded_as_the_page_shows_them_with_units_in_the_header():
+    rows = [{"room": "Room 1 (Downtown)", "booked_minutes": 270.00000001, "available_minutes": 540.0, "utilisation": 0.5000000000677326},
+            {"room": "Room 2 (Downtown)", "booked_minutes": 0.0, "available_minutes": None, "utilisation": None}]
+    table = list(csv.reader(io.StringIO(kpi.table_csv("utilisation_by_room", rows))))
+    assert table == [["room", "booked_minutes", "available_minutes", "utilisation_percent"],
+                     ["Room 1 (Downtown)", "270", "540", "50.0"], ["Room 2 (Downtown)", "0", "", ""]]
+    assert kpi.to_csv([{"wait_minutes": 12.3456789, "units": 2}]).splitlines()[1] == "12.3,2"
 
 
 @pytest.mark.parametrize("role", ["reception", "clinician", "biller"])

@@ -298,18 +298,11 @@ def _prefix(column, key: str):
     return and_(column >= key, column <= key + _HIGH)
 
 
-def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
-    """Type-ahead: patients by name prefix ("smi", "smith jo", "Smith, Jo"), date of
-    birth (1980-04-23 or 04/23/1980), phone digits (at least 3) or MRN prefix.
-
-    Every branch is a range on an indexed key, so the answer does not slow down with
-    the number of patients (bench/patient_search.py measures it).
-    """
-    require(actor.role, "patient.search")
+def matching(session: Session, text: str, *, limit: int = 8, active_only: bool = True) -> list[Patient]:
+    """The patients ``text`` names (the desk search's readings of it: name prefix, date of
+    birth, phone digits, MRN prefix), without the permission check or the audit row: the
+    callers (``search``, the audit log's patient filter) do those."""
     text = (text or "").strip()
-    if len(text) < 2 or len(text) > 80:
-        return []
-    for_write(session)  # the search is audited
     born = _parse_date(text)
     conditions = []
     if born is not None:
@@ -336,15 +329,37 @@ def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list
     # PostgreSQL walk the name index in order and filter (hundreds of ms at 100,000).
     found: dict[int, Patient] = {}
     for condition in conditions:
-        query = (
-            select(Patient)
-            .where(Patient.active, condition)
-            .order_by(Patient.search_last, Patient.search_first, Patient.id)
-            .limit(limit)
-        )
+        query = select(Patient).where(Patient.active, condition) if active_only else select(Patient).where(condition)
+        query = query.order_by(Patient.search_last, Patient.search_first, Patient.id).limit(limit)
         for patient in session.exec(query):
             found.setdefault(patient.id, patient)
-    results = sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
+    return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
+
+
+def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
+    """Type-ahead: patients by name prefix ("smi", "smith jo", "Smith, Jo"), date of
+    birth (1980-04-23 or 04/23/1980), phone digits (at least 3) or MRN prefix.
+
+    Every branch is a range on an indexed key, so the answer does not slow down with
+    the number of patients (bench/patient_search.py measures it).
+    """
+    require(actor.role, "patient.search")
+    return _audited_search(session, actor, text, limit)
+
+
+def account_search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
+    """Billing's patient account look-up: the desk's search (name, date of birth, phone or
+    MRN), for those who take payments, audited the same way."""
+    require(actor.role, "payment.take")
+    return _audited_search(session, actor, text, limit)
+
+
+def _audited_search(session: Session, actor: Actor, text: str, limit: int) -> list[Patient]:
+    text = (text or "").strip()
+    if len(text) < 2 or len(text) > 80:
+        return []
+    for_write(session)  # the search is audited
+    results = matching(session, text, limit=limit)
     # Who looked for whom: the text searched and how many patients it showed (HIPAA audit
     # controls). Written in the caller's transaction, committed with it.
     audit.record(session, actor=actor, action="search", entity="patient",

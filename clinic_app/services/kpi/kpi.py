@@ -23,6 +23,7 @@ from sqlalchemy import and_, case, exists, false, func, literal, or_, true
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from clinic_app.db import utcnow
 from clinic_app.models import (
     Appointment,
     CaseVisit,
@@ -52,10 +53,10 @@ from clinic_app.services.platform.clock import day_bounds, local, local_day, zon
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.money import plain
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue.revenue_reports import _safe as _safe_cell
+from clinic_app.services.revenue.revenue_reports import csv_safe
 
 
-def _lag_minutes(dialect: str):
+def lag_minutes(dialect: str):
     if dialect == "sqlite":
         raw = (func.julianday(Note.signed_at) - func.julianday(Appointment.ends_at)) * 1440.0
     else:
@@ -93,7 +94,7 @@ def compute_day_kpis(session: Session, *, location_id: int, day: dt.date) -> dic
         .where(Appointment.location_id == location_id, Appointment.starts_at < end, Appointment.status == "in_session")
     ).one()
 
-    lag = _lag_minutes(session.get_bind().dialect.name).label("lag")
+    lag = lag_minutes(session.get_bind().dialect.name).label("lag")
     signed = (
         select(lag)
         .select_from(Appointment)
@@ -372,7 +373,7 @@ def _ledger_days(filters: KpiFilters) -> tuple[dt.date, dt.date]:
             filters.end + dt.timedelta(days=1))
 
 
-def _minutes_between(dialect: str, later, earlier):
+def minutes_between(dialect: str, later, earlier):
     if dialect == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * 1440.0
     return func.extract("epoch", later - earlier) / 60.0
@@ -474,7 +475,7 @@ def utilisation(session: Session, scope: _Scope) -> dict:
     ).all() if ids else []:
         windows.setdefault(pid, []).append((weekday, a, b))
     held = [*scope.appointments(by_payer=False), Appointment.status.in_(HELD)]
-    length = _minutes_between(scope.dialect, Appointment.ends_at, Appointment.starts_at)
+    length = minutes_between(scope.dialect, Appointment.ends_at, Appointment.starts_at)
     rolled = scope.rollup(session, by_payer=False)
     if rolled is not None:
         booked = dict(session.exec(
@@ -530,13 +531,14 @@ def utilisation(session: Session, scope: _Scope) -> dict:
         ).all()
     }
     by_room = []
-    for rid, name, lid in session.exec(
-        select(Room.id, Room.name, Room.location_id).where(Room.location_id.in_(list(scope.zones)), Room.active == true()).order_by(Room.name)
+    for rid, name, lid, place in session.exec(  # "Room 1 (Downtown)": rooms share names across locations
+        select(Room.id, Room.name, Room.location_id, Location.name).join(Location, Location.id == Room.location_id)
+        .where(Room.location_id.in_(list(scope.zones)), Room.active == true()).order_by(Location.name, Room.name)
     ).all():
         available = float(sum((b - a) * counts[w] for (loc, w), (a, b) in opening.items() if loc == lid))
         minutes = float(room_booked.get(rid) or 0.0)
         by_room.append({
-            "room_id": rid, "room": name, "booked_minutes": round(minutes, 1),
+            "room_id": rid, "room": f"{name} ({place})", "booked_minutes": round(minutes, 1),
             "available_minutes": round(available, 1) if available else None, "utilisation": _ratio(minutes, available),
         })
     rooms_counted = [r for r in by_room if r["available_minutes"]]
@@ -600,7 +602,7 @@ def wait_time(session: Session, scope: _Scope) -> dict:
         count, total = session.exec(
             select(func.coalesce(func.sum(r.wait_count), 0), func.sum(r.wait_minutes)).where(*rolled)).one()
         return {"wait_count": int(count), "wait_minutes_avg": _ratio(float(total or 0.0), int(count))}
-    wait = _minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
+    wait = minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
     count, total = session.exec(
         select(func.count(), func.sum(wait)).select_from(Appointment)
         .where(*scope.appointments(), Appointment.arrived_at.is_not(None), Appointment.session_started_at.is_not(None))
@@ -616,7 +618,7 @@ def documentation_lag(session: Session, scope: _Scope) -> dict:
         count, total = session.exec(
             select(func.coalesce(func.sum(r.lag_count), 0), func.sum(r.lag_minutes)).where(*rolled)).one()
         return {"lag_count": int(count), "lag_minutes_avg": _ratio(float(total or 0.0), int(count))}
-    lag = _lag_minutes(scope.dialect)
+    lag = lag_minutes(scope.dialect)
     count, total = session.exec(
         select(func.count(), func.sum(lag)).select_from(Appointment)
         .join(Note, Note.appointment_id == Appointment.id)
@@ -1003,11 +1005,11 @@ def drill_down(session: Session, *, actor: Actor, filters: KpiFilters, tile: str
             ).all()
         ]
     if tile == "wait_time":
-        wait = _minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
+        wait = minutes_between(scope.dialect, Appointment.session_started_at, Appointment.arrived_at)
         return _visit_rows(session, scope, [*appts, Appointment.arrived_at.is_not(None), Appointment.session_started_at.is_not(None)],
                            {"wait_minutes": wait})
     if tile == "documentation_lag":
-        return _visit_rows(session, scope, [*appts, Note.signed_at.is_not(None)], {"lag_minutes": _lag_minutes(scope.dialect)},
+        return _visit_rows(session, scope, [*appts, Note.signed_at.is_not(None)], {"lag_minutes": lag_minutes(scope.dialect)},
                            with_note=True)
     if tile == "charges":
         return _charge_rows(session, scope)
@@ -1090,19 +1092,66 @@ def _ar_rows(session: Session, scope: _Scope) -> list[dict]:
     return sorted((r for r in out if r["amount_cents"]), key=lambda r: r["owed_by"])
 
 
+def shown(column: str, value) -> str:
+    """A drill-down cell as the page shows it: dollars for ``*_cents``, one decimal for other
+    fractional numbers (minutes, units), the rest as it is."""
+    if value is None:
+        return ""
+    if column.endswith("_cents"):
+        return plain(value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
 def to_csv(rows: list[dict]) -> str:
-    """Drill-down rows as CSV: a header from the first row's keys; ``*_cents`` columns in dollars."""
+    """Drill-down rows as CSV, each cell as the page shows it: a header from the first row's
+    keys (``*_cents`` columns named ``*_dollars``, in dollars)."""
     if not rows:
         return ""
     columns = list(rows[0])
-    header = [c.removesuffix("_cents") for c in columns]
+    header = [c.removesuffix("_cents") + "_dollars" if c.endswith("_cents") else c for c in columns]
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        writer.writerow([
-            f"{plain(row[c])}" if c.endswith("_cents") and row[c] is not None else _safe_cell(row[c]) for c in columns
-        ])
+        writer.writerow([csv_safe(shown(c, row[c])) for c in columns])
+    return out.getvalue()
+
+
+# Downloadable tables besides the drill-down: key -> (file name, [(column, header with its unit)]).
+TABLES = {
+    "visits_by_period": ("visits-by-period", [("period", "period"), ("visits", "visits"), ("arrivals", "arrivals"),
+                                              ("no_shows", "no_shows")]),
+    "utilisation_by_provider": ("utilisation-by-provider", [
+        ("provider", "provider"), ("booked_minutes", "booked_minutes"), ("available_minutes", "available_minutes"),
+        ("utilisation", "utilisation_percent")]),
+    "utilisation_by_room": ("utilisation-by-room", [
+        ("room", "room"), ("booked_minutes", "booked_minutes"), ("available_minutes", "available_minutes"),
+        ("utilisation", "utilisation_percent")]),
+}
+
+
+def table_csv(table: str, rows: list[dict]) -> str:
+    """One of the dashboard's tables as CSV, rounded as the page shows it (whole minutes,
+    utilisation in per cent to one decimal) with the unit in each header."""
+    _, columns = TABLES[table]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([header for _, header in columns])
+    for row in rows:
+        cells = []
+        for column, _ in columns:
+            value = row[column]
+            if value is None:
+                cells.append("")
+            elif column == "utilisation":
+                cells.append(f"{value * 100:.1f}")
+            elif column.endswith("_minutes"):
+                cells.append(f"{value:.0f}")
+            else:
+                cells.append(csv_safe(value))
+        writer.writerow(cells)
     return out.getvalue()
 
 
@@ -1129,6 +1178,21 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
     if preset == "this_year":
         return today.replace(month=1, day=1), today.replace(month=12, day=31)
     raise InvalidInput("Choose a period from the list.")
+
+
+def warm_up(bind, *, now: dt.datetime | None = None) -> dict | None:
+    """Compute the dashboard as a manager first sees it (this month, all locations), so that the
+    first load after the server starts finds the days changed since the last run rolled up and
+    the queries prepared (the app runs it once at start-up). Returns the figures, or None when
+    there is no clinic or no rollup yet: filling a whole rollup holds the database's write
+    lock for seconds, and at start-up that would hold up every sign-in (the first dashboard
+    load, or ``migrate``, fills it)."""
+    with Session(bind) as session:
+        first_zone = session.exec(select(Location.timezone).order_by(Location.name)).first()
+        if first_zone is None or not kpi_rollup.any_done(session):
+            return None
+        start, end = preset_range("this_month", local_day(now or utcnow(), first_zone))
+        return compute_range_kpis(session, KpiFilters(start=start, end=end))
 
 
 def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[int, str, str]]]:

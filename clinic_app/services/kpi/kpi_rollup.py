@@ -96,7 +96,7 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str, *, by_pay
     """The rollup rows of one location's local day, as a SELECT over its appointments: per
     provider and room (kpi_visit_day), or per provider and payer without booked minutes
     (``by_payer``: kpi_visit_payer_day)."""
-    from clinic_app.services.kpi.kpi import _lag_minutes, _minutes_between
+    from clinic_app.services.kpi.kpi import lag_minutes, minutes_between
 
     start, end = day_bounds(day, tz)
     earlier = aliased(Appointment)
@@ -108,7 +108,7 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str, *, by_pay
         select(func.sum(Charge.amount_cents)).where(Charge.appointment_id == Appointment.id).correlate(Appointment).scalar_subquery()
     )
     group = visit_payer(literal(day, Date)) if by_payer else room
-    held = func.coalesce(func.sum(case((Appointment.status.in_(HELD), _minutes_between(dialect, Appointment.ends_at, Appointment.starts_at)))), 0.0)
+    held = func.coalesce(func.sum(case((Appointment.status.in_(HELD), minutes_between(dialect, Appointment.ends_at, Appointment.starts_at)))), 0.0)
     return (
         select(
             literal(location_id), literal(day, Date), Appointment.provider_id, group,
@@ -118,9 +118,9 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str, *, by_pay
             _flag(and_(Appointment.status == "cancelled", Appointment.late_cancel == false())),
             *([] if by_payer else [held]),
             _flag(waited),
-            func.coalesce(func.sum(case((waited, _minutes_between(dialect, Appointment.session_started_at, Appointment.arrived_at)))), 0.0),
+            func.coalesce(func.sum(case((waited, minutes_between(dialect, Appointment.session_started_at, Appointment.arrived_at)))), 0.0),
             func.count(Note.signed_at),
-            func.coalesce(func.sum(case((Note.signed_at.is_not(None), _lag_minutes(dialect)))), 0.0),
+            func.coalesce(func.sum(case((Note.signed_at.is_not(None), lag_minutes(dialect)))), 0.0),
             func.coalesce(func.sum(visit_charges), 0),
             _flag(first_visit),
         )

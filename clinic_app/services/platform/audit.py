@@ -19,9 +19,11 @@ file outside the database every few minutes by the app (``write_anchor``), and b
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -30,12 +32,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, or_, text
 from sqlmodel import Session, col, func, select
 
 from clinic_app import settings
 from clinic_app.db import utcnow
-from clinic_app.models import AuditLog
+from clinic_app.models import AuditLog, Patient, User
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.permissions import require
 
@@ -310,28 +312,117 @@ def search(
     actor: Actor,
     user_id: int | None = None,
     patient_id: int | None = None,
+    user: str = "",
+    patient: str = "",
     action: str = "",
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
 ) -> tuple[list[AuditLog], int]:
-    """Audit rows matching the filters, newest first, a page at a time; and how many match."""
+    """Audit rows matching the filters, newest first, a page at a time; and how many match.
+
+    ``user`` is a username or a full name (or the start of one), ``patient`` a patient's
+    name, MRN, date of birth or phone as the desk searches them (inactive and merged
+    patients included: an investigation asks about them too). The log is only read.
+    """
     require(actor.role, "audit.view")
+    filters = _filters(session, user_id=user_id, patient_id=patient_id, user=user, patient=patient,
+                       action=action, since=since, until=until)
+    if filters is None:
+        return [], 0
+    total = session.exec(select(func.count()).select_from(AuditLog).where(*filters)).one()
+    page = select(AuditLog).where(*filters)
+    if before_id is not None:
+        page = page.where(AuditLog.id < before_id)
+    rows = list(session.exec(page.order_by(col(AuditLog.id).desc()).limit(min(max(limit, 1), EXPORT_LIMIT))))
+    return rows, total
+
+
+EXPORT_LIMIT = 10_000  # rows in one CSV export of a search (the newest first)
+MATCHED_PEOPLE = 200  # users or patients one filter's text may stand for
+
+
+def _filters(session: Session, *, user_id, patient_id, user: str, patient: str, action: str, since, until) -> list | None:
+    """The WHERE clauses of a search; None when a text names nobody (nothing can match)."""
+    from clinic_app.services.frontdesk.patients import matching  # (patients imports this module)
+
     filters = []
     if user_id is not None:
         filters.append(AuditLog.user_id == user_id)
     if patient_id is not None:
         filters.append(AuditLog.patient_id == patient_id)
+    user = (user or "").strip().lower()[:120]
+    if user:
+        ids = session.exec(
+            select(User.id).where(or_(func.lower(User.username).startswith(user), func.lower(User.full_name).startswith(user),
+                                      func.lower(User.full_name).contains(" " + user)))
+            .limit(MATCHED_PEOPLE)
+        ).all()
+        if not ids:
+            return None
+        filters.append(col(AuditLog.user_id).in_(list(ids)))
+    patient = (patient or "").strip()[:80]
+    if patient:
+        ids = [p.id for p in matching(session, patient, limit=MATCHED_PEOPLE, active_only=False)]
+        if not ids:
+            return None
+        filters.append(col(AuditLog.patient_id).in_(ids))
     if action:
         filters.append(col(AuditLog.action).startswith(action))
     if since is not None:
         filters.append(AuditLog.at >= since)
     if until is not None:
         filters.append(AuditLog.at < until)
-    total = session.exec(select(func.count()).select_from(AuditLog).where(*filters)).one()
-    page = select(AuditLog).where(*filters)
-    if before_id is not None:
-        page = page.where(AuditLog.id < before_id)
-    rows = list(session.exec(page.order_by(col(AuditLog.id).desc()).limit(min(max(limit, 1), 200))))
-    return rows, total
+    return filters
+
+
+def names(session: Session, rows: list[AuditLog]) -> tuple[dict[int, str], dict[int, str]]:
+    """Who the rows name, in words: user id -> "Full Name (username)", patient id ->
+    "Last, First (MRN P0000123)"."""
+    from clinic_app.services.frontdesk.patients import mrn_words
+
+    user_ids = {r.user_id for r in rows if r.user_id is not None}
+    patient_ids = {r.patient_id for r in rows if r.patient_id is not None}
+    users = {
+        u.id: f"{u.full_name} ({u.username})"
+        for u in (session.exec(select(User).where(col(User.id).in_(user_ids))).all() if user_ids else [])
+    }
+    patients = {
+        p.id: f"{p.last_name}, {p.first_name} ({mrn_words(p.mrn)})"
+        for p in (session.exec(select(Patient).where(col(Patient.id).in_(patient_ids))).all() if patient_ids else [])
+    }
+    return users, patients
+
+
+CSV_COLUMNS = ["when_utc", "user", "role", "action", "record", "patient", "from", "detail"]
+
+
+def as_table(session: Session, rows: list[AuditLog]) -> list[dict[str, str]]:
+    """The rows as the audit page shows them (names, not ids), one dict a row."""
+    users, patients = names(session, rows)
+    return [
+        {
+            "id": str(r.id),
+            "when_utc": r.at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "user": users.get(r.user_id, f"user {r.user_id}") if r.user_id is not None else "(system)",
+            "role": r.role or "-",
+            "action": r.action,
+            "record": f"{r.entity} {r.entity_id if r.entity_id is not None else ''}".strip(),
+            "patient": patients.get(r.patient_id, f"patient {r.patient_id}") if r.patient_id is not None else "",
+            "from": r.source,
+            "detail": r.detail,
+        }
+        for r in rows
+    ]
+
+
+def to_csv(table: list[dict[str, str]]) -> str:
+    """A search's rows as CSV (the page's columns; cells that a spreadsheet would run as a
+    formula are prefixed with an apostrophe)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in table:
+        writer.writerow(["'" + v if v[:1] in ("=", "+", "-", "@") and v != "-" else v for v in (row[c] for c in CSV_COLUMNS)])
+    return out.getvalue()

@@ -31,7 +31,7 @@ from clinic_app.models import (
     User,
 )
 from clinic_app.services.charting.codes import npi_check_digit
-from clinic_app.services.platform import demo_billing
+from clinic_app.services.platform import demo_billing, demo_remit
 from clinic_app.services.platform.auth import hash_password
 from clinic_app.services.platform.clock import zone
 
@@ -202,6 +202,7 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
 
     count = 0
     busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+    to_bill: list[int] = []  # past visits the demo's biller claims (or bills) after the fact
     for day_offset in range(-7, 8):
         day = today + dt.timedelta(days=day_offset)
         for p_index, provider in enumerate(providers):
@@ -212,13 +213,15 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
             room = rooms[location.id][p_index % 3]
             count += _provider_day(
                 session, rnd=rnd, now=now, day=day, window=window, provider=provider, location=location, room=room,
-                types=types, people=people, fees=fees, busy=busy,
+                types=types, people=people, fees=fees, busy=busy, to_bill=to_bill,
             )
     session.commit()
-    return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count}
+    money = demo_remit.load(session, appointment_ids=to_bill, now=now)
+    return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count,
+            **money}
 
 
-def _provider_day(session, *, rnd, now, day, window, provider, location, room, types, people, fees, busy) -> int:
+def _provider_day(session, *, rnd, now, day, window, provider, location, room, types, people, fees, busy, to_bill) -> int:
     tz = zone(location.timezone)
     opening, closing_minute = window
     clock = dt.datetime.combine(day, dt.time(opening // 60, opening % 60), tzinfo=tz)
@@ -249,7 +252,9 @@ def _provider_day(session, *, rnd, now, day, window, provider, location, room, t
         busy.setdefault(patient.id, []).append((start, end))
         appointment = Appointment(
             patient_id=patient.id, provider_id=provider.id, location_id=location.id, room_id=room.id,
-            appointment_type_id=kind.id, starts_at=start, ends_at=end, status=status,
+            appointment_type_id=kind.id, starts_at=start, ends_at=end,
+            # A visit to be billed waits in the queue: the demo's biller claims it (demo_remit).
+            status="ready_to_bill" if status == "billed" else status,
             created_at=start - dt.timedelta(days=rnd.randint(1, 20)),
         )
         if status in ("arrived", "in_session", "ready_to_bill", "billed"):
@@ -260,7 +265,9 @@ def _provider_day(session, *, rnd, now, day, window, provider, location, room, t
             appointment.cancel_reason = rnd.choice(["Patient unwell", "Work conflict", "Transport"])
         session.add(appointment)
         session.flush()
-        _history(session, rnd, appointment)
+        _history(session, rnd, appointment, status)
+        if status == "billed":
+            to_bill.append(appointment.id)
         if status in ("in_session", "ready_to_bill", "billed"):
             _note(session, rnd, appointment, provider, kind, fees, signed=status != "in_session", now=now)
         made += 1
@@ -284,7 +291,7 @@ def _status_for(rnd, start, end, now) -> str:
     return "billed"
 
 
-def _history(session, rnd, appointment: Appointment) -> None:
+def _history(session, rnd, appointment: Appointment, status: str) -> None:
     path = {
         "booked": ["booked"],
         "arrived": ["booked", "arrived"],
@@ -293,7 +300,7 @@ def _history(session, rnd, appointment: Appointment) -> None:
         "billed": ["booked", "arrived", "in_session", "ready_to_bill", "billed"],
         "no_show": ["booked", "no_show"],
         "cancelled": ["booked", "cancelled"],
-    }[appointment.status]
+    }[status]
     previous = None
     for step in path:
         at = {
@@ -301,6 +308,8 @@ def _history(session, rnd, appointment: Appointment) -> None:
             "arrived": appointment.arrived_at,
             "in_session": appointment.session_started_at,
         }.get(step) or appointment.ends_at + dt.timedelta(minutes=rnd.randint(5, 90))
+        if step == "billed":
+            continue  # recorded when the biller claims the visit (the time drawn keeps the stream)
         session.add(AppointmentEvent(appointment_id=appointment.id, from_status=previous, to_status=step, at=at))
         previous = step
 

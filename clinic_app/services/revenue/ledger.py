@@ -190,6 +190,7 @@ def account(session: Session, *, actor: Actor, mrn: str) -> dict:
     ).all()
     return {
         "patient_id": patient.id,
+        "mrn": patient.mrn,
         "name": f"{patient.last_name}, {patient.first_name} ({patient.mrn})",
         "balances": balances(session, patient_id=patient.id),
         "entries": [

@@ -165,11 +165,12 @@ def to_csv(rows: list[dict], columns: list[str], *, money_columns: tuple[str, ..
     writer = csv.writer(out)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([f"{plain(row[c])}" if c in money_columns else _safe(row[c]) for c in columns])
+        writer.writerow([f"{plain(row[c])}" if c in money_columns else csv_safe(row[c]) for c in columns])
     return out.getvalue()
 
 
-def _safe(value) -> str:
+def csv_safe(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
     # A cell starting with = + - @ would run as a formula in a spreadsheet.
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") and not _is_number(text) else text
