@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
-from clinic_app.models import AppointmentType, Claim, ClaimLine, Location, Patient, Provider
+from clinic_app.models import AppointmentType, Claim, ClaimLine, Location, Patient, Payer, Provider
 from clinic_app.services.charting import charting
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.interop.x12 import x12_validate
@@ -81,11 +81,16 @@ def billing_server(app_server):
     return app_server
 
 
+def _e2e_claim():
+    """The one claim to this module's payer (the demo clinic has claims of its own)."""
+    return select(Claim).join(Payer, Payer.id == Claim.payer_id).where(Payer.name == "E2E Mutual")
+
+
 def _claim_835(db) -> tuple[str, str]:
     """The payer's 835 for the one claim sent (paid $60.00: $10.00 contractual, $20.00 deductible), and a copy cut short."""
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
-        claim = s.exec(select(Claim)).one()
+        claim = s.exec(_e2e_claim()).one()
         line = s.exec(select(ClaimLine).where(ClaimLine.claim_id == claim.id)).one()
         text = remittance([Paid(claim.number, "1", 9000, 6000, 2000, [
             Line("97110", 9000, 6000, 2, ("GP",), str(line.id), [("CO", "45", 1000), ("PR", "1", 2000)]),
@@ -94,10 +99,31 @@ def _claim_835(db) -> tuple[str, str]:
     return text, text[: len(text) // 2]
 
 
+def _count(page, section: str) -> int:
+    """The number a claim section's name gives ("Paid claims: 12")."""
+    name = page.get_by_role("group", name=re.compile(f"^{section}: ")).first.get_attribute("aria-label") or ""
+    return int(name.rsplit(" ", 1)[-1])
+
+
+def _day_payments(page, day: dt.date) -> list[float]:
+    """Insurance, patient and total payments of ``day`` as the range report shows them (the demo
+    clinic's payers and patients pay too), then back to the default reports."""
+    reports = page.get_by_role("region", name="Reports")
+    reports.get_by_label("First day").fill(day.isoformat())
+    reports.get_by_label("Last day").fill(day.isoformat())
+    reports.get_by_label("Group payments by").select_option("day")
+    reports.get_by_role("button", name="Show the range").click()
+    expect(reports.get_by_role("heading", name=re.compile("^Payments by day, "))).to_be_visible()
+    row = reports.get_by_role("row").filter(has_text=day.isoformat())
+    cells = [float(c.replace(",", "")) for c in row.get_by_role("cell").all_inner_texts()[1:4]] if row.count() else [0.0] * 3
+    reports.get_by_role("button", name="Back to the last 30 days and 12 months").click()
+    return cells
+
+
 def _claim_status(db) -> str:
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
-        status = s.exec(select(Claim.status)).one()
+        status = s.exec(_e2e_claim()).one().status
     engine.dispose()
     return status
 
@@ -109,6 +135,8 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     sign_in(page, base, "b2e_bill", PASSWORD)
     expect(page.get_by_role("heading", name="Billing queue")).to_be_visible()
     expect(page.get_by_text("2 visits ready to bill")).to_be_visible()
+    today = dt.datetime.now(ZoneInfo("America/Chicago")).date()
+    paid_today = _day_payments(page, today)
     # A visit with no coverage is not offered as a claim; the insured one is, with its coverage named.
     expect(page.get_by_role("button", name=re.compile("^Create claim: Ninsured, Uma"))).to_have_count(0)
     insured_row = page.get_by_role("row").filter(has_text="Sured, Ina")
@@ -199,12 +227,13 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     expect(files.get_by_role("list", name="What the files did")).to_contain_text("othing was")
     assert _claim_status(db) == "submitted"
     expect(page.get_by_role("group", name="Submitted claims: 1")).to_be_visible()
+    paid_before = _count(page, "Paid claims")
     page.get_by_label("835, 999, 277CA or 271 files").set_input_files(
         files=[{"name": "e2e-mutual.835", "mimeType": "text/plain", "buffer": good.encode()}])
     files.get_by_role("button", name="Read the files").click()
     expect(files.get_by_role("list", name="What the files did")).to_contain_text(
         "Read: Posted e2e-mutual.835: 1 claims, $60.00 paid, 0 denied")
-    expect(page.get_by_role("group", name="Paid claims: 1")).to_be_visible()
+    expect(page.get_by_role("group", name=f"Paid claims: {paid_before + 1}")).to_be_visible()
     assert _claim_status(db) == "paid"
     screenshot(page, "billing-files-1366")
 
@@ -242,7 +271,6 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     text = Path(info.value.path()).read_text()
     assert f"{month}," in text and f"{before + 50:.2f}" in text
     # A range of the biller's choosing, with its CSV; a range that ends before it starts is refused beside its field.
-    today = dt.datetime.now(ZoneInfo("America/Chicago")).date()
     reports.get_by_label("First day").fill(today.isoformat())
     reports.get_by_label("Last day").fill((today - dt.timedelta(days=1)).isoformat())
     reports.get_by_role("button", name="Show the range").click()
@@ -252,13 +280,14 @@ def test_a_biller_bills_the_right_party_batches_claims_and_reads_an_835(browser,
     reports.get_by_label("Group payments by").select_option("day")
     reports.get_by_role("button", name="Show the range").click()
     expect(reports.get_by_role("heading", name=re.compile("^Payments by day, "))).to_be_visible()
-    expect(reports.get_by_role("row").filter(has_text=today.isoformat())).to_contain_text("110.00")
+    insurance, patients, total = paid_today[0] + 60, paid_today[1] + 50, paid_today[2] + 110
+    expect(reports.get_by_role("row").filter(has_text=today.isoformat())).to_contain_text(f"{total:,.2f}")
     reports.get_by_role("heading", name="Report range").evaluate("e => e.scrollIntoView({block: 'start'})")
     screenshot(page, "billing-reports-1366")
     assert_accessible(page, "the billing reports over a range")
     with page.expect_download() as info:
         reports.get_by_role("button", name="Download CSV of payments in the range").click()
-    assert f"{today.isoformat()},60.00,50.00,110.00" in Path(info.value.path()).read_text()
+    assert f"{today.isoformat()},{insurance:.2f},{patients:.2f},{total:.2f}" in Path(info.value.path()).read_text()
     with page.expect_download() as info:
         reports.get_by_role("button", name="Download CSV of denials by reason in the range").click()
     assert Path(info.value.path()).read_text().startswith("reason,words,claims,share_of_denials_percent")
