@@ -25,6 +25,8 @@ ON_A_THREAD = {
     ("clinic_app/state/live_push.py", "_kpis"),
     ("clinic_app/state/live_push.py", "_claim_sections"),
     ("clinic_app/state/chart.py", "live_row"),
+    # The KPI dashboard's warm-up at start-up, a lifespan task: through asyncio.to_thread.
+    ("clinic_app/state/kpi.py", "warm_up.run"),
 }
 # What opens a session or a connection of its own.
 OPENERS = {"session_scope", "engine", "Session"}

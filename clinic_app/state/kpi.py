@@ -104,8 +104,11 @@ async def warm_up() -> None:
 
     from clinic_app.db import engine
 
+    def run() -> None:
+        kpi.warm_up(engine())
+
     try:
-        await asyncio.to_thread(lambda: kpi.warm_up(engine()))
+        await asyncio.to_thread(run)
     except Exception:  # a dashboard that is not warm still works: it computes on first load
         logging.getLogger(__name__).exception("warming the KPI dashboard failed")
 
