@@ -19,8 +19,7 @@ from sqlalchemy import text as sql
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Claim, ClaimBatch, ClaimBatchClaim, Payer
-from clinic_app.services.interop.x12 import x12_837, x12_validate
+from clinic_app.models import Claim, ClaimBatch, ClaimBatchClaim
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
@@ -67,26 +66,13 @@ def create_batch(session: Session, *, actor: Actor, now: dt.datetime | None = No
     if not ready:
         session.rollback()
         raise InvalidInput("No claims are waiting for a batch: create claims from the queue first.")
-    by_payer: dict[int, list[Claim]] = {}
-    for claim in ready:
-        by_payer.setdefault(claim.payer_id, []).append(claim)
     # The files' control numbers (ISA13, GS06) come from the batch's number, so that a 999
     # answering one file finds its claims; the write lock makes the next number ours.
     number = (session.exec(select(func.max(ClaimBatch.id))).one() or 0) + 1
-    files, payer_names = [], []
-    for n, (payer_id, group) in enumerate(sorted(by_payer.items()), start=1):
-        control = (number % 10_000_000) * 100 + n
-        text = x12_837.render(session, claims=group, control_number=control, now=now)
-        problems = x12_validate.validate(text)
-        if problems:
-            session.rollback()
-            raise InvalidInput(f"The 837P file failed validation, so no batch was written: {'; '.join(problems[:3])}")
-        payer = session.get(Payer, payer_id)
-        payer_names.append(payer.name)
-        files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text))
-        for claim in group:
-            claim.batch_control = str(control)
-            session.add(claim)
+    written = claims.payer_files(session, ready, control_of=lambda n: (number % 10_000_000) * 100 + n, now=now,
+                                 refused="no batch was written")
+    files = [(name, text) for name, text, _payer in written]
+    payer_names = [payer.name for _name, _text, payer in written]
     data = _zip(files, now)
     batch = ClaimBatch(
         id=number, claim_count=len(ready), total_cents=sum(c.total_cents for c in ready),

@@ -397,14 +397,39 @@ def claims_to_send(session: Session) -> list[Claim]:
     return list(session.exec(select(Claim).where(Claim.status.in_(READY_TO_SEND)).order_by(Claim.id)))
 
 
+def payer_files(
+    session: Session, claims: list[Claim], *, control_of, now: dt.datetime, refused: str
+) -> list[tuple[str, str, Payer]]:
+    """One 837P per payer of ``claims`` (file name, text, payer), each checked by pyx12; the
+    ``n``-th file's control number (ISA13/GS06) is ``control_of(n)`` and its claims keep it, as a
+    999 cites it. A file that fails validation rolls back and raises InvalidInput saying ``refused``."""
+    from clinic_app.services.interop.x12 import x12_837, x12_validate
+
+    by_payer: dict[int, list[Claim]] = {}
+    for claim in claims:
+        by_payer.setdefault(claim.payer_id, []).append(claim)
+    files = []
+    for n, (payer_id, group) in enumerate(sorted(by_payer.items()), start=1):
+        control = control_of(n)
+        text = x12_837.render(session, claims=group, control_number=control, now=now)
+        problems = x12_validate.validate(text)
+        if problems:
+            session.rollback()
+            raise InvalidInput(f"The 837P file failed validation, so {refused}: {'; '.join(problems[:3])}")
+        payer = session.get(Payer, payer_id)
+        files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text, payer))
+        for claim in group:
+            claim.batch_control = str(control % 1_000_000_000)
+            session.add(claim)
+    return files
+
+
 def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = None, commit: bool = True) -> list[tuple[str, str]]:
     """The 837P files (name, text) of the claims ready to send, one per payer; the claims become submitted.
 
     Every file is checked by pyx12 first: if one fails, nothing is marked and the
     error says what the validator found.
     """
-    from clinic_app.services.interop.x12 import x12_837, x12_validate
-
     for_write(session)
     require(actor.role, "billing.claims")
     now = now or utcnow()
@@ -412,21 +437,9 @@ def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = No
     if not claims:
         session.rollback()
         return []
-    by_payer: dict[int, list[Claim]] = {}
-    for claim in claims:
-        by_payer.setdefault(claim.payer_id, []).append(claim)
-    files = []
-    for n, (payer_id, group) in enumerate(sorted(by_payer.items()), start=1):
-        control = int(now.timestamp()) % 100_000_000 * 10 + n % 10
-        text = x12_837.render(session, claims=group, control_number=control, now=now)
-        problems = x12_validate.validate(text)
-        if problems:
-            session.rollback()
-            raise InvalidInput(f"The 837P file failed validation, so no claim was sent: {'; '.join(problems[:3])}")
-        payer = session.get(Payer, payer_id)
-        files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text))
-        for claim in group:
-            claim.batch_control = str(control % 1_000_000_000)  # the file's GS06, as a 999 cites it
+    files = [(name, text) for name, text, _payer in payer_files(
+        session, claims, control_of=lambda n: int(now.timestamp()) % 100_000_000 * 10 + n % 10, now=now,
+        refused="no claim was sent")]
     for claim in claims:
         move_claim(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
