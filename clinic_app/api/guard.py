@@ -16,8 +16,8 @@
   reads a byte of the body.
 - **A dead session cookie is cleared** on the next page the browser loads: signing out, the
   idle log-off, a deactivation or a password change end the session on the server (over the
-  socket, which cannot touch an HttpOnly cookie); the sign-in page the tab is then sent to, or
-  any page, answers with the cookie expired.
+  socket, which cannot touch an HttpOnly cookie); the sign-in page the tab is then sent to
+  answers with the cookie expired.
 """
 
 from __future__ import annotations
@@ -129,7 +129,8 @@ class Guard:
             extensions = {k: v for k, v in (scope.get("extensions") or {}).items() if k != "http.response.pathsend"}
             scope = {**scope, "extensions": extensions,
                      "headers": [(k, v) for k, v in scope.get("headers", ()) if k != b"accept-encoding"]}
-        clear = page and await self._dead_cookie(scope)
+        # Only on the sign-in page, where every ended session's tab is sent: no query on other pages.
+        clear = page and path.rstrip("/") == "/login" and await self._dead_cookie(scope)
         send = self._secured(send, path, page, clear)
         limit = limit_for(path, method)
         declared = _header(scope, b"content-length")
