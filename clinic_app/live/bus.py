@@ -17,6 +17,9 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from functools import cache
 
+from sqlalchemy import event
+from sqlmodel import Session
+
 from clinic_app import settings
 from clinic_app.live.events import LiveEvent, decode
 
@@ -115,9 +118,58 @@ def held() -> Iterator[list[LiveEvent]]:
 
 
 def publish(event: LiveEvent) -> None:
-    """Publish ``event`` on the configured bus. Call only after the change has committed."""
+    """Publish ``event`` on the configured bus now. Services use ``publish_on_commit``."""
     stack = getattr(_holding, "stack", None)
     if stack:
         stack[-1].append(event)
         return
     get_bus().publish(event)
+
+
+# -- events on commit -------------------------------------------------------------------------
+# A service queues the event that describes its change on the session it was given; the
+# session's commit publishes the queue, a rollback drops what was queued inside the rolled-back
+# transaction (a savepoint's rollback only its own part). So no event ever tells screens about
+# a change that did not reach the database, and no service has to be told "call after commit".
+_QUEUE = "clinic_events"
+
+
+def publish_on_commit(session: Session, event: LiveEvent) -> None:
+    """Publish ``event`` once ``session``'s transaction commits (never if it rolls back).
+
+    Outside a transaction that has written anything (the change is already committed, or
+    nothing in this session changed), it is published at once."""
+    transaction = session.get_transaction() if session.in_transaction() else None
+    if transaction is None or not _writing(session):
+        publish(event)
+        return
+    session.info.setdefault(_QUEUE, []).append((session.get_nested_transaction() or transaction, event))
+
+
+def _writing(session: Session) -> bool:
+    return bool(session.new or session.dirty or session.deleted or session.info.get("clinic_wrote")
+                or session.in_nested_transaction() or session.info.get("clinic_owned"))
+
+
+def _within(transaction, ended) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session, previous_transaction) -> None:
+    queued = session.info.get(_QUEUE)
+    if queued:
+        session.info[_QUEUE] = [(t, e) for t, e in queued if not _within(t, previous_transaction)]
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_committed(session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint's release: its events wait for the whole transaction
+    queued = session.info.pop(_QUEUE, None)
+    for _transaction, queued_event in queued or ():
+        publish(queued_event)
