@@ -56,10 +56,10 @@ def test_registry_keeps_view_order_replaces_a_screens_topic_and_forgets_tokens()
 
 
 def test_a_visit_change_refreshes_the_kpi_ranges_that_hold_it_once_per_range(monkeypatch):
-    from clinic_app.state import live_push
+    from clinic_app.state import kpi as kpi_screen  # the dashboard declares its own surface
 
     reg = Registry()
-    monkeypatch.setattr(live_push, "registry", reg)
+    monkeypatch.setattr(kpi_screen, "registry", reg)
     reg.show("a", "kpi", ["kpi:2030-03-01:2030-03-31:*:*:*"])
     reg.show("b", "kpi", ["kpi:2030-03-01:2030-03-31:*:*:*"])  # same range: one topic, one recompute
     reg.show("c", "kpi", ["kpi:2030-03-12:2030-03-12:1:2:*"])
@@ -67,10 +67,10 @@ def test_a_visit_change_refreshes_the_kpi_ranges_that_hold_it_once_per_range(mon
     reg.show("e", "kpi", ["kpi:2030-03-12:2030-03-12:4:*:*"])  # another location
     reg.show("f", "kpi", ["kpi:2030-04-01:2030-04-30:*:*:*"])  # another month
     reg.show("g", "kpi", ["kpi:not-a-range"])  # ignored, and it stops nothing
-    assert sorted(live_push._kpi_topics(EVENT)) == ["kpi:2030-03-01:2030-03-31:*:*:*", "kpi:2030-03-12:2030-03-12:1:2:*"]
+    assert sorted(kpi_screen._kpi_topics(EVENT)) == ["kpi:2030-03-01:2030-03-31:*:*:*", "kpi:2030-03-12:2030-03-12:1:2:*"]
     # A payment, claim or remittance moves the money tiles of every open range (bad topics still ignored).
-    assert len(live_push._all_kpi_topics(ClaimsChanged(what="ledger payment"))) == 5
-    assert "kpi:not-a-range" not in live_push._all_kpi_topics(ClaimsChanged(what="ledger payment"))
+    assert len(kpi_screen._all_kpi_topics(ClaimsChanged(what="ledger payment"))) == 5
+    assert "kpi:not-a-range" not in kpi_screen._all_kpi_topics(ClaimsChanged(what="ledger payment"))
 
 
 async def _collect(bus, count: int, publish) -> list[AppointmentChanged]:

@@ -19,11 +19,11 @@ MODULES = sorted([*ROOT.glob("clinic_app/state/*.py"), *ROOT.glob("clinic_app/pa
 ON_A_THREAD = {
     # in_db's own body: asyncio.to_thread(run).
     ("clinic_app/state/common.py", "in_db.run"),
-    # The live push builders: live_push runs each through asyncio.to_thread, once per event.
-    ("clinic_app/state/live_push.py", "_card"),
-    ("clinic_app/state/live_push.py", "_queue_row"),
-    ("clinic_app/state/live_push.py", "_kpis"),
-    ("clinic_app/state/live_push.py", "_claim_sections"),
+    # The live surfaces' builders: live_push runs each through asyncio.to_thread, once per event.
+    ("clinic_app/state/calendar.py", "board_row"),
+    ("clinic_app/state/billing.py", "_queue_row"),
+    ("clinic_app/state/billing.py", "_claim_sections"),
+    ("clinic_app/state/kpi.py", "_kpis"),
     ("clinic_app/state/chart.py", "live_row"),
     # The KPI dashboard's warm-up at start-up, a lifespan task: through asyncio.to_thread.
     ("clinic_app/state/kpi.py", "warm_up.run"),

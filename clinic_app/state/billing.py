@@ -9,12 +9,14 @@ import datetime as dt
 import reflex as rx
 
 from clinic_app import settings
-from clinic_app.db import one_transaction, utcnow
+from clinic_app.db import one_transaction, session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import CLAIMS_TOPIC, billing_topic
+from clinic_app.live.events import CLAIMS_TOPIC, AppointmentChanged, ClaimsChanged, billing_topic
+from clinic_app.live.surfaces import Surface, register
 from clinic_app.models import Location, Patient, Payer
 from clinic_app.services.frontdesk import board
 from clinic_app.services.frontdesk.patients import account_search, mrn_words
+from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount as money
 from clinic_app.services.revenue import (
@@ -32,7 +34,7 @@ from clinic_app.services.revenue import (
 )
 from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.common import Option, in_db
-from clinic_app.state.live_push import client_token
+from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import Section
 
 
@@ -1076,3 +1078,23 @@ class ReportsSection(Section, BillingQueueState):
     @rx.event
     async def download_range_payments(self):
         return await self._range_csv(lambda f: revenue_reports.payments_csv(f["payments"]), "payments")
+
+
+def _queue_row(event: AppointmentChanged) -> dict | None:
+    with session_scope() as session:
+        return billing.queue_row(session, appointment_id=event.appointment_id)
+
+
+# Builds the claim sections once per change for every biller's screen; only screens that
+# passed the billing.view check register for them (BillingQueueState._refresh).
+_PUSH_READER = Actor(user_id=0, role="biller", name="live push")
+
+
+def _claim_sections(_event: ClaimsChanged) -> dict:
+    with session_scope() as session:
+        return claim_sections(session, actor=_PUSH_READER)
+
+
+register(Surface("billing", lambda e: billing_topic(e.location_id), _queue_row, BillingQueueState, "apply_row"))
+register(Surface("billing_claims", lambda e: CLAIMS_TOPIC, _claim_sections, BillingQueueState, "apply_claims",
+                 event_type=ClaimsChanged))

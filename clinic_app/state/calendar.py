@@ -20,10 +20,11 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import utcnow
+from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import board_topic
+from clinic_app.live.events import AppointmentChanged, board_topic
 from clinic_app.live.overlay import overlays
+from clinic_app.live.surfaces import Surface, register
 from clinic_app.services.frontdesk import board
 from clinic_app.services.frontdesk.board import BOARD_END, BOARD_START
 from clinic_app.services.platform.actor import Actor
@@ -32,7 +33,7 @@ from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.services.platform.permissions import allowed
 from clinic_app.state import live_push
 from clinic_app.state.common import Option, in_db, today_at
-from clinic_app.state.live_push import client_token
+from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import Screen
 
 DAY_START = BOARD_START  # the board shows 07:00-20:00 in the location's time
@@ -428,3 +429,13 @@ class CalendarState(Screen, rx.State):
 
         visit = await self.get_state(VisitSection)
         return await visit.open(appointment_id)
+
+
+def board_row(event: AppointmentChanged) -> dict:
+    """What a board draws of the changed visit (built once per change on each worker, off
+    the event loop; every board's browser places it in its own view)."""
+    with session_scope() as session:
+        return board.client_row(board.card(session, appointment_id=event.appointment_id))
+
+
+register(Surface("board", lambda e: board_topic(e.location_id, e.day), board_row, CalendarState, "", shared=True))

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import AppointmentChanged, chart_topic
+from clinic_app.live.surfaces import Surface, register
 from clinic_app.models import Location, Note, Provider
 from clinic_app.services.charting import charting
 from clinic_app.services.frontdesk import board, scheduling
@@ -34,7 +35,7 @@ from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.money import dollars
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import in_db, today_at
-from clinic_app.state.live_push import client_token
+from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import FAILED, Screen, Section
 
 # The visit's sections, in the order of the section bar: (key, name).
@@ -504,3 +505,6 @@ def _charges_text(head: str, charges) -> str:
     total = sum(c.amount_cents for c in charges)
     return f"{head} {len(charges)} charge line(s), {dollars(total)}, sent to billing."
 
+
+
+register(Surface("chart", live_topics, live_row, ChartState, "apply_card"))

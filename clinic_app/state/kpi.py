@@ -7,16 +7,17 @@ import datetime as dt
 
 import reflex as rx
 
-from clinic_app.db import utcnow
+from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import kpi_topic
+from clinic_app.live.events import KPI_PREFIX, AppointmentChanged, ClaimsChanged, kpi_topic
+from clinic_app.live.surfaces import Surface, register
 from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.clock import local, parse_day
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.services.platform.money import amount as money
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import Option, in_db, today_at
-from clinic_app.state.live_push import client_token
+from clinic_app.state.reflex_adapter import client_token
 
 ALL = "all"  # a select's value for "no filter" (Radix selects take no empty value)
 DRILL_SHOWN = 200  # rows shown on the page; the CSV holds them all
@@ -340,3 +341,34 @@ class KpiState(rx.State):
         filename, _ = kpi.TABLES[table]
         return rx.download(data=kpi.table_csv(table, figures[table]), filename=f"kpi-{filename}-{self.start}-to-{self.end}.csv",
                            mime_type="text/csv")
+
+
+def _filters_of(topic: str) -> kpi.KpiFilters | None:
+    try:
+        return kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX))
+    except ValueError:  # not a range this version writes: never let it stop the other pushes
+        return None
+
+
+def _kpi_topics(event: AppointmentChanged) -> list[str]:
+    """The KPI dashboards in view on this worker whose range and filters hold the visit."""
+    return [
+        topic for topic in registry.topics_with_prefix(KPI_PREFIX)
+        if (filters := _filters_of(topic)) is not None
+        and filters.covers(location_id=event.location_id, provider_id=event.provider_id, day=event.day)
+    ]
+
+
+def _all_kpi_topics(_event: ClaimsChanged) -> list[str]:
+    """Payments, claims and remittances move the money tiles of any range: every dashboard in view."""
+    return [t for t in registry.topics_with_prefix(KPI_PREFIX) if _filters_of(t) is not None]
+
+
+def _kpis(_event: AppointmentChanged | ClaimsChanged, topic: str) -> dict:
+    # Once per change and distinct set of filters on this worker, whatever the number of screens.
+    with session_scope() as session:
+        return kpi.compute_range_kpis(session, kpi.KpiFilters.from_key(topic.removeprefix(KPI_PREFIX)))
+
+
+register(Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True))
+register(Surface("kpi_money", _all_kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True, event_type=ClaimsChanged))

@@ -18,20 +18,16 @@ active, password unchanged since it began), and fills in AuthState's backend var
   that it holds and sends them to sign-in at once, and they get no more live pushes.
 
 The Reflex internals this relies on (Middleware.preprocess, the socket events ``new_token``
-and ``state_mismatch`` of reflex 0.10.1's frontend, the event namespace's token manager)
-are used here only; tests/e2e/test_sessions.py drives them with a real socket client.
+and ``state_mismatch`` of Reflex's frontend, the event namespace's token manager) are
+reached through state/reflex_adapter.py only; tests/e2e/test_sessions.py drives them with a
+real socket client.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 
 import reflex as rx
-from reflex.middleware import Middleware
-from reflex.state import State, StateUpdate
-from reflex_base.constants import SocketEvent
-from reflex_base.event import Event
 
 from clinic_app.api.guard import session_token
 from clinic_app.live import get_bus
@@ -39,11 +35,13 @@ from clinic_app.live.events import SessionsEnded
 from clinic_app.live.tabs import tabs
 from clinic_app.services.platform import auth
 from clinic_app.state import live_push
+from clinic_app.state import reflex_adapter as rxa
 from clinic_app.state.auth import AuthState
 from clinic_app.state.common import in_db
+from clinic_app.state.reflex_adapter import Middleware, State, StateUpdate
+from clinic_app.state.reflex_adapter import held_socket as _current_sid
 
 log = logging.getLogger(__name__)
-_app: rx.App | None = None
 SIGN_IN = "/login"
 
 
@@ -51,11 +49,11 @@ class SessionGate(Middleware):
     """Checks the tab's session before every event (see the module's docstring)."""
 
     async def preprocess(self, app, state, event) -> StateUpdate | None:
-        root = state._get_root_state()
+        root = rxa.root_of(state)
         auth_state = await root.get_state(AuthState)
         token = session_token(root.router.headers.cookie)
-        tab = root.router.session.client_token
-        sid = root.router.session.session_id
+        tab = rxa.client_token(root)
+        sid = rxa.socket_id(root)
         live = await in_db(lambda s: auth.check_session(s, token=token)) if token else None
         bound = auth_state._session_id
         if bound and (live is None or live.id != bound):
@@ -98,43 +96,24 @@ async def _forget(tab: str) -> None:
     await live_push.forget(tab)
 
 
-def _namespace():
-    return _app.event_namespace if _app is not None else None
-
-
 async def send_to_sign_in(tab: str, sid: str) -> None:
     """Send the browser tab on socket ``sid`` to sign-in with a new client token: Reflex's
     ``new_token`` (the tab's identity from now on), a redirect to the sign-in page, and
     ``state_mismatch`` with no cooldown, on which the production frontend reloads the page,
     so that nothing of the previous page stays in the browser's memory either."""
-    namespace = _namespace()
-    if namespace is None or not sid:
-        return
     try:
-        await namespace.emit("new_token", str(uuid.uuid4()), to=sid)
-        redirect = Event(name="_redirect", payload={"path": SIGN_IN, "external": False, "replace": True})
-        await namespace.emit(str(SocketEvent.EVENT), StateUpdate(events=[redirect]), to=sid)
-        await namespace.emit(str(SocketEvent.STATE_MISMATCH), {"backend": "signed-out", "reload_cooldown_ms": 0}, to=sid)
+        await rxa.send_to_page(sid, SIGN_IN)
     except Exception:  # the socket went away meanwhile: it has nothing to be told
         log.debug("could not tell a tab to sign in again", exc_info=True)
 
 
-def _current_sid(tab: str) -> str:
-    namespace = _namespace()
-    if namespace is None:
-        return ""
-    manager = namespace._token_manager
-    record = manager.token_to_socket.get(tab)
-    return record.sid if record is not None and record.instance_id == manager.instance_id else ""
-
-
 async def end_this_tab(state: rx.State) -> None:
     """The tab of ``state`` (whose lock its event holds) signed out: reset it and send it on."""
-    root = state._get_root_state()
-    tab = root.router.session.client_token
+    root = rxa.root_of(state)
+    tab = rxa.client_token(root)
     await reset_tree(root)
     await _forget(tab)
-    await send_to_sign_in(tab, root.router.session.session_id)
+    await send_to_sign_in(tab, rxa.socket_id(root))
 
 
 async def end_tabs(session_ids: tuple[int, ...]) -> int:
@@ -143,7 +122,7 @@ async def end_tabs(session_ids: tuple[int, ...]) -> int:
     for session_id in session_ids:
         for tab, _sid in tabs().of_session(session_id):
             try:
-                async with _app.modify_state(rx.BaseStateToken(ident=tab, cls=State)) as root:
+                async with rxa.state_of(tab, State) as root:
                     auth_state = await root.get_state(AuthState)
                     if auth_state._session_id != session_id:
                         continue  # handled already (the tab signed out itself, or moved on)
@@ -168,8 +147,7 @@ async def listen() -> None:
 
 def install(app: rx.App) -> None:
     """The gate in front of every event, and the listener, on ``app``."""
-    global _app
-    _app = app
+    rxa.install(app)
     app.add_middleware(SessionGate(), index=0)
     app.register_lifespan_task(listen)
 
