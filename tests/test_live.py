@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 import uuid
@@ -183,3 +184,61 @@ def test_claim_and_ledger_changes_publish_to_billing_pages_after_commit(monkeypa
     with pytest.raises(Exception, match="cannot become"):
         claims.set_status(session, actor=clinic.biller, claim_id=claim.id, to_status="draft")
     assert published == []  # a refused change tells no one
+
+
+def test_a_change_builds_the_visits_card_once_for_every_surface_that_starts_from_it(monkeypatch):
+    """The board and the charts both start from the visit's board card: one query per change
+    on a worker, not one per surface (and one row per surface, whatever the number of screens)."""
+    from clinic_app.live.surfaces import Surface
+    from clinic_app.state import live_push
+
+    built: list[str] = []
+
+    def card(event):
+        built.append("card")
+        return {"id": event.appointment_id}
+
+    def row_a(_event, card):
+        built.append("a")
+        return card
+
+    def row_b(_event, card):
+        built.append("b")
+        return card
+
+    reg = Registry()
+    monkeypatch.setattr(live_push, "registry", reg)
+    surfaces = [Surface("a", lambda e: "t:a", row_a, object, "apply", base=card),
+                Surface("b", lambda e: ["t:b1", "t:b2"], row_b, object, "apply", base=card, skip_applied=True)]
+    monkeypatch.setattr(live_push, "registered", lambda: surfaces)
+    pushed: list[tuple[str, list[str]]] = []
+
+    async def each(surface, tokens, row):
+        pushed.append((surface.name, tokens))
+        return len(tokens)
+
+    monkeypatch.setattr(live_push, "_each", each)
+    for token, topic in [("x", "t:a"), ("y", "t:a"), ("z", "t:b1"), ("w", "t:b2"), ("y", "t:b1")]:
+        reg.show(token, token, [topic])
+    asyncio.run(live_push.fan_out(dataclasses.replace(EVENT, applied_by="y")))
+    assert built == ["card", "a", "b"]
+    # The tab that made the change is skipped only where its surface applied it itself.
+    assert pushed == [("a", ["x", "y"]), ("b", ["z"]), ("b", ["w"])]
+
+
+def test_a_change_made_by_a_tab_that_shows_it_already_says_so_on_its_event():
+    """The chart that signs a note applies the visit's new card itself; its event names the tab
+    so that the chart surface (skip_applied) does not apply the same card to it twice."""
+    from clinic_app.live import bus
+    from clinic_app.live.surfaces import registered
+    from clinic_app.state.chart import ChartState  # noqa: F401  (declares the chart surface)
+
+    with bus.held() as sent, bus.applied_here("tab-1"):
+        bus.publish(EVENT)
+    with bus.held() as elsewhere:
+        bus.publish(EVENT)
+    assert sent[0].applied_by == "tab-1" and elsewhere[0].applied_by == ""
+    assert decode(sent[0].to_json()) == sent[0]
+    chart = next(s for s in registered() if s.name == "chart")
+    board = next(s for s in registered() if s.name == "board")
+    assert chart.skip_applied and not board.skip_applied  # every board still gets the change

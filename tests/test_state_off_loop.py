@@ -20,7 +20,7 @@ ON_A_THREAD = {
     # in_db's own body: asyncio.to_thread(run).
     ("clinic_app/state/common.py", "in_db.run"),
     # The live surfaces' builders: live_push runs each through asyncio.to_thread, once per event.
-    ("clinic_app/state/calendar.py", "board_row"),
+    ("clinic_app/state/calendar.py", "changed_card"),
     ("clinic_app/state/billing.py", "_queue_row"),
     ("clinic_app/state/billing.py", "_claim_sections"),
     ("clinic_app/state/kpi.py", "_kpis"),

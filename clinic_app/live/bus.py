@@ -10,11 +10,13 @@ Two implementations behind one interface, chosen by configuration:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 
 from sqlalchemy import event
@@ -117,8 +119,25 @@ def held() -> Iterator[list[LiveEvent]]:
         stack.pop()
 
 
+_applied_by: ContextVar[str] = ContextVar("clinic_applied_by", default="")
+
+
+@contextmanager
+def applied_here(tab: str) -> Iterator[None]:
+    """The changes made inside are shown by ``tab`` already (its event applied them): the
+    visits' events carry it, so that the live push does not apply them to that tab again."""
+    reset = _applied_by.set(tab)
+    try:
+        yield
+    finally:
+        _applied_by.reset(reset)
+
+
 def publish(event: LiveEvent) -> None:
     """Publish ``event`` on the configured bus now. Services use ``publish_on_commit``."""
+    tab = _applied_by.get()
+    if tab and hasattr(event, "applied_by") and not event.applied_by:
+        event = dataclasses.replace(event, applied_by=tab)
     stack = getattr(_holding, "stack", None)
     if stack:
         stack[-1].append(event)

@@ -15,6 +15,7 @@ class AppointmentChanged:
     provider_id: int
     day: str  # the visit's date in its location's time zone, ISO format
     status: str
+    applied_by: str = ""  # the tab (client token) that made the change and shows it already
 
     def topics(self) -> list[str]:
         """Every fixed topic whose screens show this appointment (KPI dashboards show date

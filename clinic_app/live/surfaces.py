@@ -20,12 +20,17 @@ class Surface:
 
     name: str
     topic: Callable[..., str | list[str]]  # topic(event): the topics of screens that show it
-    build: Callable[..., object]  # build(event), or build(event, topic) when per_topic
+    build: Callable[..., object]  # build(event), or build(event, topic) when per_topic; + base's row
     state: type  # the Reflex state class that shows it
     apply: str  # the state's method that takes the built row (none for a shared surface)
     per_topic: bool = False  # one row per topic (a KPI range and filters), not one per event
     event_type: type = AppointmentChanged  # the events this surface shows
     shared: bool = False  # every change goes to the topic's shared overlay, one delta for all (boards)
+    # A row several surfaces start from (the visit's board card): built once per change on
+    # each worker and handed to ``build`` as its last argument.
+    base: Callable[..., object] | None = None
+    # The tab that made the change has applied it already (the event's ``applied_by``): no push to it.
+    skip_applied: bool = False
 
 
 _surfaces: dict[str, Surface] = {}

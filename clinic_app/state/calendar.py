@@ -431,11 +431,17 @@ class CalendarState(Screen, rx.State):
         return await visit.open(appointment_id)
 
 
-def board_row(event: AppointmentChanged) -> dict:
-    """What a board draws of the changed visit (built once per change on each worker, off
-    the event loop; every board's browser places it in its own view)."""
+def changed_card(event: AppointmentChanged) -> board.BoardCard:
+    """The changed visit's board card: built once per change on each worker, off the event
+    loop, for the boards and the clinicians' charts alike."""
     with session_scope() as session:
-        return board.client_row(board.card(session, appointment_id=event.appointment_id))
+        return board.card(session, appointment_id=event.appointment_id)
 
 
-register(Surface("board", lambda e: board_topic(e.location_id, e.day), board_row, CalendarState, "", shared=True))
+def board_row(_event: AppointmentChanged, card: board.BoardCard) -> dict:
+    """What a board draws of the changed visit (every board's browser places it in its own view)."""
+    return board.client_row(card)
+
+
+register(Surface("board", lambda e: board_topic(e.location_id, e.day), board_row, CalendarState, "", shared=True,
+                 base=changed_card))

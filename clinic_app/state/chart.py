@@ -24,6 +24,7 @@ from sqlmodel import Session
 
 from clinic_app.db import session_scope
 from clinic_app.live import registry
+from clinic_app.live.bus import applied_here
 from clinic_app.live.events import AppointmentChanged, chart_topic
 from clinic_app.live.surfaces import Surface, register
 from clinic_app.models import Location, Note, Provider
@@ -34,6 +35,7 @@ from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.money import dollars
 from clinic_app.state.auth import as_id
+from clinic_app.state.calendar import changed_card
 from clinic_app.state.common import in_db, today_at
 from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import FAILED, Screen, Section
@@ -60,10 +62,11 @@ def live_topics(event: AppointmentChanged) -> list[str]:
     return [chart_topic(event.provider_id, event.day), open_topic(event.provider_id)]
 
 
-def live_row(event: AppointmentChanged) -> dict:
-    """The changed visit as the charts show it (built once per event, off the event loop)."""
+def live_row(event: AppointmentChanged, card: dict) -> dict:
+    """The changed visit as the charts show it, from its board card (built once per change,
+    off the event loop)."""
     with session_scope() as session:
-        return charting.chart_card(session, appointment_id=event.appointment_id)
+        return charting.chart_card(session, appointment_id=event.appointment_id, card=card)
 
 
 @dataclasses.dataclass
@@ -275,6 +278,12 @@ class ChartState(Screen, rx.State):
         return None
 
     # -- the live push ---------------------------------------------------------------------
+    async def _act_here(self, permission: str, work, **kwargs):
+        """``_act`` for a change whose card ``work`` applies to this tab itself: the live push
+        of that change skips this tab (it would apply the same card a second time)."""
+        with applied_here(client_token(self)):
+            return await self._act(permission, work, **kwargs)
+
     def apply_card(self, row: dict) -> None:
         """A pushed change to one visit (reception checked a patient in, a note was signed
         on another tablet): the day list, the open notes and the open visit's status follow."""
@@ -426,7 +435,7 @@ class ChartState(Screen, rx.State):
             self._load_blockers(session)
             return charting.chart_card(session, appointment_id=appointment_id)
 
-        row = await self._act("appointment.start_session", work, done="Session started.")
+        row = await self._act_here("appointment.start_session", work, done="Session started.")
         if row is not FAILED:
             self.apply_card(row)
 
@@ -453,7 +462,7 @@ class ChartState(Screen, rx.State):
         self.signing = True
         yield
         try:
-            charges = await self._act("note.sign", work)
+            charges = await self._act_here("note.sign", work)
         finally:
             self.signing = False
         if charges is FAILED:
@@ -478,7 +487,7 @@ class ChartState(Screen, rx.State):
             self.apply_card(charting.chart_card(session, appointment_id=note.appointment_id))
             return charges
 
-        if await self._act("note.cosign", work, done=lambda charges: _charges_text("Note co-signed.", charges)) is not FAILED:
+        if await self._act_here("note.cosign", work, done=lambda charges: _charges_text("Note co-signed.", charges)) is not FAILED:
             self.section = "note"
 
     @rx.event
@@ -507,4 +516,4 @@ def _charges_text(head: str, charges) -> str:
 
 
 
-register(Surface("chart", live_topics, live_row, ChartState, "apply_card"))
+register(Surface("chart", live_topics, live_row, ChartState, "apply_card", base=changed_card, skip_applied=True))

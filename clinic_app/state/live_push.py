@@ -65,9 +65,15 @@ async def _push(surface: Surface, topic: str, event: LiveEvent, cache: dict) -> 
         # One query per event and surface (per topic for KPI ranges), whatever the number
         # of screens; off the event loop so that other sockets are not held up by the database.
         args = (event, topic) if surface.per_topic else (event,)
+        if surface.base is not None:
+            if surface.base not in cache:
+                cache[surface.base] = await asyncio.to_thread(surface.base, event)
+            args += (cache[surface.base],)
         cache[key] = await asyncio.to_thread(surface.build, *args)
     row = cache[key]
     if not surface.shared:
+        if surface.skip_applied and getattr(event, "applied_by", ""):
+            tokens = [token for token in tokens if token != event.applied_by]
         return await _each(surface, tokens, row)
     stamped = overlays.record(topic, row)
     return await _broadcast(surface, topic, stamped) if stamped is not None else 0

@@ -896,12 +896,14 @@ def supervisees(session: Session, *, provider_id: int | None) -> list[int]:
     ))
 
 
-def chart_card(session: Session, *, appointment_id: int, now: dt.datetime | None = None) -> dict:
+def chart_card(session: Session, *, appointment_id: int, now: dt.datetime | None = None,
+               card: dict | None = None) -> dict:
     """A visit as the clinicians' charts show it, for pushing a change: its day-list card
-    and, under "open", its open-notes row (None when its note needs nobody's signature now)."""
+    (``card``, the visit's board card when the caller has it already) and, under "open", its
+    open-notes row (None when its note needs nobody's signature now)."""
     from clinic_app.services.frontdesk import board  # board's cards are the day list's rows
 
-    row = board.card(session, appointment_id=appointment_id)
+    row = dict(card) if card is not None else board.card(session, appointment_id=appointment_id)
     appointment = session.get(Appointment, appointment_id)
     note = session.exec(select(Note).where(Note.appointment_id == appointment_id)).first()
     tz = session.get(Location, appointment.location_id).timezone

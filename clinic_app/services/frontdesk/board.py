@@ -1,13 +1,14 @@
 """What the calendar board and the clinician's day list show: read models.
 
-Cards are plain dicts so that the live layer can build one once per change and push
-the same row to every screen that shows it.
+Cards are typed dicts (``BoardCard``) so that the live layer can build one once per change
+and push the same row to every screen that shows it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -44,6 +45,32 @@ CARD_FIELDS = (
 )
 
 
+class BoardCard(TypedDict):
+    """One visit as the board and the clinicians' day lists show it."""
+
+    id: int
+    patient_id: int
+    patient_name: str
+    type_name: str
+    color: str
+    provider_id: int
+    room_id: int  # 0: no room
+    room_name: str
+    day: str  # the visit's date at its location, ISO
+    start_minute: int  # minutes of the location's day
+    end_minute: int
+    start_label: str  # "09:30", the location's time
+    end_label: str
+    duration: int  # minutes
+    status: str
+    status_label: str  # the status in words
+    arrived_label: str
+    wait_minutes: int  # arrival to session start; -1 when not measured yet
+    checked_out_label: str
+    auth_warning: str  # the prior-authorisation warning, "" when none
+    in_series: bool
+
+
 @dataclass
 class BoardDay:
     """One location's day (or days) on the board."""
@@ -60,7 +87,7 @@ class BoardDay:
     next_open: dt.date | None = None
 
 
-def client_row(card: dict) -> dict:
+def client_row(card: BoardCard) -> dict:
     """The part of a board card the browser draws."""
     return {name: card[name] for name in CARD_FIELDS}
 
@@ -129,7 +156,7 @@ def _wait_minutes(appointment) -> int:
     return max(0, int((appointment.session_started_at - appointment.arrived_at).total_seconds() // 60))
 
 
-def card(session: Session, *, appointment_id: int) -> dict:
+def card(session: Session, *, appointment_id: int) -> BoardCard:
     """The board card of one appointment (for pushing a change)."""
     row = session.exec(_card_query().where(Appointment.id == appointment_id)).first()
     if row is None:
