@@ -24,7 +24,8 @@ from starlette.testclient import TestClient
 from clinic_app.__main__ import migrate
 from clinic_app.api import build_api
 from clinic_app.db import make_engine
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import bulk as fhir_bulk
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.platform import api_tokens, demo
 
 
@@ -56,7 +57,7 @@ def main() -> None:
             print(f"Appointment?date=<a day> (20 per page, audited): median {p50:.1f} ms, p95 {p95:.1f} ms")
         start = time.perf_counter()
         with Session(engine) as s:
-            counts = fhir.export_ndjson(s, actor=None, out_dir=tmp / "out")
+            counts = fhir_bulk.export_ndjson(s, actor=None, out_dir=tmp / "out")
         seconds = time.perf_counter() - start
         size = sum(p.stat().st_size for p in (tmp / "out").iterdir())
         print(f"export: {sum(counts.values())} resources ({made['appointments']} appointments) in {seconds:.2f} s, {size / 1e6:.1f} MB NDJSON")
@@ -65,7 +66,7 @@ def main() -> None:
         target = make_engine(url2)
         start = time.perf_counter()
         with Session(target) as s:
-            fhir.import_bundle(s, actor=None, bundle=fhir.bundle_from_ndjson(tmp / "out"))
+            fhir_write.import_bundle(s, actor=None, bundle=fhir_bulk.bundle_from_ndjson(tmp / "out"))
         print(f"import of that export into an empty database: {time.perf_counter() - start:.2f} s")
 
 

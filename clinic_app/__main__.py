@@ -382,24 +382,25 @@ def _fhir(args) -> int:
     from pathlib import Path
 
     from clinic_app.db import one_transaction, session_scope
-    from clinic_app.services.interop.fhir import fhir
+    from clinic_app.services.interop.fhir import bulk as fhir_bulk
+    from clinic_app.services.interop.fhir import write as fhir_write
     from clinic_app.services.platform.errors import ClinicError
 
     migrate()
     if args.fhir_command == "export":
         with session_scope() as session:
-            counts = fhir.export_ndjson(session, actor=None, out_dir=Path(args.out), source="cli")
+            counts = fhir_bulk.export_ndjson(session, actor=None, out_dir=Path(args.out), source="cli")
         print("Exported " + ", ".join(f"{n} {kind}" for kind, n in counts.items()) + f" to {args.out}.")
         return 0
     path = Path(args.file)
     try:
-        bundle = fhir.bundle_from_ndjson(path) if path.is_dir() else json.loads(path.read_text(encoding="utf-8"))
+        bundle = fhir_bulk.bundle_from_ndjson(path) if path.is_dir() else json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         print(f"Cannot read {path}: {exc}", file=sys.stderr)
         return 1
     try:
         with one_transaction() as session:  # the whole Bundle, or nothing
-            result = fhir.import_bundle(session, actor=None, bundle=bundle, source="cli")
+            result = fhir_write.import_bundle(session, actor=None, bundle=bundle, source="cli")
     except ClinicError as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -18,7 +18,8 @@ from clinic_app import db
 from clinic_app.api import build_api
 from clinic_app.live import bus
 from clinic_app.models import Claim, ClaimLine, Patient
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.interop.hl7 import hl7v2
 from clinic_app.services.platform import api_tokens
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
@@ -63,17 +64,17 @@ def test_one_transaction_turns_a_services_commit_into_part_of_the_whole(engine, 
 # -- a FHIR transaction Bundle --------------------------------------------------------------------
 def _good_entries() -> list[dict]:
     practitioner = {"resourceType": "Practitioner", "id": "pr1", "name": [{"text": "Pia Import, PT"}],
-                    "extension": [{"url": fhir.EXT_LOCATION, "valueReference": {"reference": "Location/l1"}}]}
+                    "extension": [{"url": fhir_map.EXT_LOCATION, "valueReference": {"reference": "Location/l1"}}]}
     start = dt.datetime(2030, 4, 2, 14, 0, tzinfo=dt.UTC)
     return [
         {"fullUrl": "Location/l1", "resource": {"resourceType": "Location", "id": "l1", "name": "Import Annex"}},
         {"fullUrl": "Practitioner/pr1", "resource": practitioner},
         {"fullUrl": "urn:uuid:p1", "resource": {"resourceType": "Patient", "name": [{"family": "Ives", "given": ["Ada"]}],
                                                 "birthDate": "1981-01-01",
-                                                "identifier": [{"system": fhir.MRN_SYSTEM, "value": "IMP1"}]}},
+                                                "identifier": [{"system": fhir_map.MRN_SYSTEM, "value": "IMP1"}]}},
         {"fullUrl": "urn:uuid:p2", "resource": {"resourceType": "Patient", "name": [{"family": "Ives", "given": ["Bo"]}],
                                                 "birthDate": "1982-02-02",
-                                                "identifier": [{"system": fhir.MRN_SYSTEM, "value": "IMP2"}]}},
+                                                "identifier": [{"system": fhir_map.MRN_SYSTEM, "value": "IMP2"}]}},
         {"resource": {"resourceType": "Appointment", "status": "booked", "appointmentType": {"text": "Treatment"},
                       "start": start.isoformat(), "end": (start + dt.timedelta(minutes=30)).isoformat(),
                       "participant": [{"actor": {"reference": "urn:uuid:p1"}, "status": "accepted"},
@@ -125,10 +126,10 @@ def test_a_bundle_with_a_bad_entry_anywhere_changes_no_table(engine, session, cl
     def attempt(bundle: dict) -> None:
         if path == "service":
             with Session(engine, expire_on_commit=False) as fresh:
-                fhir.import_bundle(fresh, actor=clinic.admin, bundle=bundle)
+                fhir_write.import_bundle(fresh, actor=clinic.admin, bundle=bundle)
         elif path.startswith("one transaction"):
             with db.one_transaction(engine) as owned:
-                fhir.import_bundle(owned, actor=None, bundle=bundle, source="cli")
+                fhir_write.import_bundle(owned, actor=None, bundle=bundle, source="cli")
         else:
             answer = api.post("/fhir", json=bundle, headers=headers)
             if answer.status_code != 200:

@@ -33,7 +33,10 @@ from starlette.routing import Route, request_response
 
 from clinic_app import db, settings
 from clinic_app.db import utcnow
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import bulk as fhir_bulk
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import search as fhir_search
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.platform import api_tokens, audit
 from clinic_app.services.platform.auth import actor_for
 from clinic_app.services.platform.errors import (
@@ -204,7 +207,7 @@ class FhirApi:
         """The request's JSON object: at most ``limit`` bytes read as they stream in (BodyTooLarge
         past it), JSON nested at most CLINIC_JSON_MAX_DEPTH deep (InvalidInput otherwise)."""
         length = request.headers.get("content-length")
-        if length and (not fhir.is_row_id(length) or int(length) > limit):
+        if length and (not fhir_map.is_row_id(length) or int(length) > limit):
             raise BodyTooLarge(f"The request body is too large (at most {limit:,} bytes).")
         chunks, size = [], 0
         try:
@@ -241,7 +244,7 @@ class FhirApi:
 
     # -- endpoints --------------------------------------------------------------------
     async def metadata(self, request: Request) -> Response:
-        return fhir_json(fhir.capability_statement(self.base(request)))
+        return fhir_json(fhir_search.capability_statement(self.base(request)))
 
     async def type_level(self, request: Request) -> Response:
         resource_type = request.path_params["type"]
@@ -291,51 +294,51 @@ class FhirApi:
         return await _threaded(self.handle, request, lambda s, g: self._search(s, g, request, resource_type, params))
 
     def _search(self, session, grant, request, resource_type, params) -> Response:
-        if resource_type not in fhir.TYPES:
+        if resource_type not in fhir_search.TYPES:
             raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
         self.scope(grant, resource_type, "read")
-        bundle = fhir.search(session, actor=actor_for(grant.user), resource_type=resource_type, params=params,
+        bundle = fhir_search.search(session, actor=actor_for(grant.user), resource_type=resource_type, params=params,
                              base_url=self.base(request), source=self.source(request), lenient=lenient(request))
         return fhir_json(bundle)
 
     def _read(self, session, grant, request, resource_type, ident) -> Response:
-        if resource_type not in fhir.TYPES:
+        if resource_type not in fhir_search.TYPES:
             raise NotFound(f"This server has no {resource_type[:40]!r} resources; see /fhir/metadata.")
         self.scope(grant, resource_type, "read")
-        resource = fhir.read(session, actor=actor_for(grant.user), resource_type=resource_type, resource_id=ident,
+        resource = fhir_search.read(session, actor=actor_for(grant.user), resource_type=resource_type, resource_id=ident,
                              source=self.source(request))
         return fhir_json(resource)
 
     def _create(self, session, grant, request, resource_type, resource) -> Response:
-        if resource_type not in fhir.WRITABLE:
+        if resource_type not in fhir_search.WRITABLE:
             return outcome(405, f"{resource_type[:40]} cannot be created through this API; Patient and Appointment can.")
         self.scope(grant, resource_type, "write")
         if resource.get("resourceType") != resource_type:
             raise InvalidInput(f"The body's resourceType must be {resource_type}.")
         actor = actor_for(grant.user, self.source(request))
         if resource_type == "Patient":
-            created = fhir.patient_resource(fhir.create_patient(session, actor=actor, resource=resource, source=self.source(request)))
+            created = fhir_map.patient_resource(fhir_write.create_patient(session, actor=actor, resource=resource, source=self.source(request)))
         else:
-            created = fhir.appointment_as_fhir(session, fhir.create_appointment(session, actor=actor, resource=resource, now=self.clock()))
+            created = fhir_write.appointment_as_fhir(session, fhir_write.create_appointment(session, actor=actor, resource=resource, now=self.clock()))
         location = f"{self.base(request)}/{resource_type}/{created['id']}"
         return fhir_json(created, 201, {"Location": location})
 
     def _update(self, session, grant, request, resource_type, ident, resource) -> Response:
-        if resource_type not in fhir.WRITABLE:
+        if resource_type not in fhir_search.WRITABLE:
             return outcome(405, f"{resource_type[:40]} cannot be changed through this API; Patient and Appointment can.")
         self.scope(grant, resource_type, "write")
         if resource.get("resourceType") != resource_type or "id" not in resource or str(resource.get("id")) != ident:
             # http.html "update": the body SHALL have an id element equal to the id in the URL.
             raise InvalidInput(f"The body must be {resource_type} with id {ident[:20]} (the id in the URL).")
-        if not fhir.is_row_id(ident):
+        if not fhir_map.is_row_id(ident):
             raise NotFound(f"{resource_type}/{ident[:20]} does not exist.")
         actor = actor_for(grant.user, self.source(request))
         if resource_type == "Patient":
-            updated = fhir.patient_resource(fhir.update_patient(session, actor=actor, patient_id=int(ident), resource=resource,
+            updated = fhir_map.patient_resource(fhir_write.update_patient(session, actor=actor, patient_id=int(ident), resource=resource,
                                                                 source=self.source(request)))
         else:
-            updated = fhir.appointment_as_fhir(
-                session, fhir.update_appointment(session, actor=actor, appointment_id=int(ident), resource=resource, now=self.clock())
+            updated = fhir_write.appointment_as_fhir(
+                session, fhir_write.update_appointment(session, actor=actor, appointment_id=int(ident), resource=resource, now=self.clock())
             )
         return fhir_json(updated)
 
@@ -345,7 +348,7 @@ class FhirApi:
             kind = resource.get("resourceType") if isinstance(resource, dict) else None
             if isinstance(kind, str):
                 self.scope(grant, kind, "write")
-        response = fhir.import_bundle(session, actor=actor_for(grant.user), bundle=bundle, source=self.source(request))
+        response = fhir_write.import_bundle(session, actor=actor_for(grant.user), bundle=bundle, source=self.source(request))
         return fhir_json(response)
 
     # -- bulk export ---------------------------------------------------------------------
@@ -354,7 +357,7 @@ class FhirApi:
         if request.method == "POST":
             # Bulk Data IG: a POST kick-off carries its parameters in a Parameters resource.
             try:
-                params += fhir.export_parameters(await self.body(request))
+                params += fhir_bulk.export_parameters(await self.body(request))
             except InvalidInput as exc:
                 return outcome(400, str(exc), issues=getattr(exc, "issues", None))
         return await _threaded(self.handle, request, lambda s, g: self._kickoff(s, g, request, params))
@@ -362,7 +365,7 @@ class FhirApi:
     def _kickoff(self, session, grant, request, params) -> Response:
         if request.headers.get("prefer", "").replace(" ", "").lower().find("respond-async") < 0:
             raise InvalidInput("Bulk export runs in the background: send the header Prefer: respond-async.")
-        asked = fhir.export_request(params)
+        asked = fhir_bulk.export_request(params)
         types = asked.types
         for kind in types:
             self.scope(grant, kind, "read")
@@ -372,7 +375,7 @@ class FhirApi:
         job = secrets.token_hex(16)
         folder = self.export_dir / job
         folder.mkdir(parents=True)
-        meta = {"user_id": grant.user.id, "request": str(request.url), "transactionTime": fhir._instant(utcnow())}
+        meta = {"user_id": grant.user.id, "request": str(request.url), "transactionTime": fhir_map.instant(utcnow())}
         (folder / "job.json").write_text(json.dumps(meta))
         threading.Thread(target=self._run_export, args=(folder, actor, meta, types, asked.since), daemon=True,
                          name=f"fhir-export-{job[:8]}").start()
@@ -390,7 +393,7 @@ class FhirApi:
     def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...], since: dt.datetime | None = None) -> None:
         try:
             with Session(self.get_engine(), expire_on_commit=False) as session:
-                counts = fhir.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types,
+                counts = fhir_bulk.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types,
                                             since=since)
             manifest = {
                 "transactionTime": meta["transactionTime"], "request": meta["request"], "requiresAccessToken": True,

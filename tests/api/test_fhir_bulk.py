@@ -33,7 +33,9 @@ from clinic_app.models import (
     Room,
     User,
 )
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import bulk as fhir_bulk
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.platform import demo
 from clinic_app.services.platform.errors import InvalidInput, SlotTaken
 from tests.api.conftest import validate
@@ -162,7 +164,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_clinic(demo_cl
     assert len(before["appointments"]) > 100 and before["charges"] and any(n[4] is None for n in before["notes"].values())
     assert len(before["scores"]) == 4 and any(s[-1] for s in before["scores"]) and len(before["measures"]) == 1
     assert len(before["allergies"]) == 2 and len(before["medications"]) == 2 and len(before["coverages"]) > 10
-    counts = fhir.export_ndjson(demo_clinic, actor=None, out_dir=tmp_path / "out")
+    counts = fhir_bulk.export_ndjson(demo_clinic, actor=None, out_dir=tmp_path / "out")
     assert counts["Patient"] == 25 and counts["Organization"] == 1
     for kind in counts:  # every line is a valid resource
         for line in (tmp_path / "out" / f"{kind}.ndjson").read_text().splitlines()[:40]:
@@ -171,7 +173,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_clinic(demo_cl
     target = empty_engine()
     with Session(target, expire_on_commit=False) as fresh:
         assert snapshot(fresh)["patients"] == []
-        response = fhir.import_bundle(fresh, actor=None, bundle=fhir.bundle_from_ndjson(tmp_path / "out"))
+        response = fhir_write.import_bundle(fresh, actor=None, bundle=fhir_bulk.bundle_from_ndjson(tmp_path / "out"))
         assert response["type"] == "transaction-response"
         validate(response)
         assert snapshot(fresh) == before
@@ -186,7 +188,7 @@ def test_a_bad_entry_imports_nothing_and_names_the_entry(session, clinic):
         {"resource": {"resourceType": "Patient", "name": [{"family": "Bad"}], "birthDate": "1990-01-01"}},
     ]}
     with pytest.raises(InvalidInput, match=r"Entry 2 \(Patient\).*family name and a given name.*Nothing was imported"):
-        fhir.import_bundle(session, actor=clinic.admin, bundle=bundle)
+        fhir_write.import_bundle(session, actor=clinic.admin, bundle=bundle)
     session.rollback()
     assert session.exec(select(func.count()).select_from(Patient)).one() == patients_before
     # An appointment clashing with one already there: refused by the database rule, nothing kept.
@@ -194,7 +196,7 @@ def test_a_bad_entry_imports_nothing_and_names_the_entry(session, clinic):
 
     appt = book(session, clinic, "09:00")
     clash = {"resourceType": "Bundle", "type": "transaction", "entry": [
-        {"resource": {"resourceType": "Patient", "identifier": [{"system": fhir.MRN_SYSTEM, "value": "Z9"}],
+        {"resource": {"resourceType": "Patient", "identifier": [{"system": fhir_map.MRN_SYSTEM, "value": "Z9"}],
                       "name": [{"family": "Zed", "given": ["Zo"]}], "birthDate": "1991-01-01"}, "fullUrl": "urn:uuid:p1"},
         {"resource": {"resourceType": "Appointment", "status": "booked", "appointmentType": {"text": "Treatment"},
                       "start": appt.starts_at.isoformat(), "end": appt.ends_at.isoformat(),
@@ -203,18 +205,18 @@ def test_a_bad_entry_imports_nothing_and_names_the_entry(session, clinic):
     ]}
     # urn:uuid references resolve to the new patient; the provider is an existing one.
     with pytest.raises(SlotTaken, match=r"Entry 2 \(Appointment\): The provider already has an appointment at that time. Nothing was imported"):
-        fhir.import_bundle(session, actor=clinic.admin, bundle=clash)
+        fhir_write.import_bundle(session, actor=clinic.admin, bundle=clash)
     session.rollback()
     assert session.exec(select(Patient).where(Patient.mrn == "Z9")).first() is None
     assert session.exec(select(func.count()).select_from(Appointment)).one() == 1
     # A value the database refuses (an NPI of the wrong length): the entry is named, nothing kept.
     bad_npi = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": {"resourceType": "Location", "id": "9", "name": "New Site"}},
-        {"resource": {"resourceType": "Practitioner", "name": [{"text": "Nia Npi"}], "identifier": [{"system": fhir.NPI_SYSTEM, "value": "123"}],
-                      "extension": [{"url": fhir.EXT_LOCATION, "valueReference": {"reference": "Location/9"}}]}},
+        {"resource": {"resourceType": "Practitioner", "name": [{"text": "Nia Npi"}], "identifier": [{"system": fhir_map.NPI_SYSTEM, "value": "123"}],
+                      "extension": [{"url": fhir_map.EXT_LOCATION, "valueReference": {"reference": "Location/9"}}]}},
     ]}
     with pytest.raises(InvalidInput, match=r"Entry 2 \(Practitioner\) breaks a rule of the clinic's data"):
-        fhir.import_bundle(session, actor=clinic.admin, bundle=bad_npi)
+        fhir_write.import_bundle(session, actor=clinic.admin, bundle=bad_npi)
     session.rollback()
     assert session.exec(select(Location).where(Location.name == "New Site")).first() is None
 
@@ -231,7 +233,7 @@ def test_clinical_entries_that_do_not_fit_import_nothing_and_say_why(session, cl
     def refused(entries, pattern):
         counts = [session.exec(select(func.count()).select_from(m)).one() for m in (PatientAllergy, Coverage, Payer, MeasureResult)]
         with pytest.raises(InvalidInput, match=pattern):
-            fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
+            fhir_write.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
                                                                     "entry": [{"resource": r} for r in entries]})
         session.rollback()
         assert [session.exec(select(func.count()).select_from(m)).one() for m in (PatientAllergy, Coverage, Payer, MeasureResult)] == counts
@@ -240,11 +242,11 @@ def test_clinical_entries_that_do_not_fit_import_nothing_and_say_why(session, cl
     refused([allergy, {**coverage, "period": {"start": "soon"}}], r"Entry 2 \(Coverage\): .*period.start: is not in the format.*Nothing was imported")
     # A score for a visit that is neither in the bundle nor in the clinic.
     refused([allergy, {"resourceType": "Observation", "status": "final", "encounter": {"reference": "Encounter/999999"},
-                       "code": {"coding": [{"system": fhir.MEASURE_SYSTEM, "code": "XYZ"}]}}],
+                       "code": {"coding": [{"system": fhir_map.MEASURE_SYSTEM, "code": "XYZ"}]}}],
             r"Entry 2 \(Observation\): The reference .* points at no Encounter")
     # The same patient imported twice keeps one allergy and one coverage.
     for _ in range(2):
-        fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
+        fhir_write.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "transaction",
                                                                  "entry": [{"resource": allergy}, {"resource": coverage}]})
     assert len(session.exec(select(PatientAllergy).where(PatientAllergy.patient_id == patient.id)).all()) == 1
     assert len(session.exec(select(Coverage).where(Coverage.patient_id == patient.id, Coverage.member_id == "M1")).all()) == 1
@@ -293,7 +295,7 @@ def test_bulk_export_is_kicked_off_polled_and_fetched_by_an_admin_only(api, toke
 def test_transaction_bundle_posted_to_the_api_by_an_admin(api, token, clinic, session):
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:a", "resource": {"resourceType": "Patient", "name": [{"family": "Kim", "given": ["Lee"]}],
-                                               "birthDate": "1988-08-08", "identifier": [{"system": fhir.MRN_SYSTEM, "value": "K1"}]},
+                                               "birthDate": "1988-08-08", "identifier": [{"system": fhir_map.MRN_SYSTEM, "value": "K1"}]},
          "request": {"method": "POST", "url": "Patient"}},
     ]}
     assert api.post("/fhir", json=bundle, headers=token("reception")).status_code == 403

@@ -11,7 +11,9 @@ from sqlmodel import select
 
 from clinic_app.models import AuditLog, Coverage, MeasureResult, PatientAllergy, PatientMedication
 from clinic_app.services.charting import charting, history, measures
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import bulk as fhir_bulk
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.revenue import payers
 from tests.api.conftest import ALL_READ, validate
 from tests.services.helpers import charted_note, now_at
@@ -60,7 +62,7 @@ def test_new_types_read_and_search_as_valid_r4_with_the_clinics_values(api, toke
     assert obs["valueQuantity"]["value"] == 4 and obs["status"] == "final"
     assert obs["subject"] == {"reference": f"Patient/{appt.patient_id}"}
     assert obs["encounter"] == {"reference": f"Encounter/{appt.id}"}
-    assert obs["effectiveDateTime"] == fhir._instant(result.recorded_at)
+    assert obs["effectiveDateTime"] == fhir_map.instant(result.recorded_at)
 
     allergy_r = api.get(f"/fhir/AllergyIntolerance/{allergy.id}", headers=clin).json()
     assert allergy_r["code"]["text"] == "Latex" and allergy_r["reaction"][0]["manifestation"][0]["text"] == "Hives"
@@ -115,7 +117,7 @@ def test_capability_statement_and_export_include_the_new_types(api, clinic, char
     for kind in ("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"):
         assert {"name": "patient", "type": "reference"} in kinds[kind]["searchParam"]
     assert {"name": "date", "type": "date"} in kinds["Observation"]["searchParam"]
-    counts = fhir.export_ndjson(session, actor=None, out_dir=tmp_path / "out")
+    counts = fhir_bulk.export_ndjson(session, actor=None, out_dir=tmp_path / "out")
     assert counts["Observation"] == 1 and counts["AllergyIntolerance"] == 1
     assert counts["MedicationStatement"] == 2 and counts["Coverage"] == 1
     for kind in ("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"):
@@ -124,11 +126,11 @@ def test_capability_statement_and_export_include_the_new_types(api, clinic, char
 
 
 def test_reimporting_the_clinics_own_clinical_records_adds_nothing_twice(clinic, charted, session, tmp_path):
-    fhir.export_ndjson(session, actor=None, out_dir=tmp_path / "out", types=("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"))
-    bundle = fhir.bundle_from_ndjson(tmp_path / "out")
+    fhir_bulk.export_ndjson(session, actor=None, out_dir=tmp_path / "out", types=("Observation", "AllergyIntolerance", "MedicationStatement", "Coverage"))
+    bundle = fhir_bulk.bundle_from_ndjson(tmp_path / "out")
     assert len(bundle["entry"]) == 5
     before = {m: len(session.exec(select(m)).all()) for m in (MeasureResult, PatientAllergy, PatientMedication, Coverage)}
-    response = fhir.import_bundle(session, actor=clinic.admin, bundle=bundle)
+    response = fhir_write.import_bundle(session, actor=clinic.admin, bundle=bundle)
     # Each entry is matched to the record already there: same location, nothing added.
     assert sorted(e["response"]["location"].split("/")[0] for e in response["entry"]) == sorted(
         e["resource"]["resourceType"] for e in bundle["entry"])

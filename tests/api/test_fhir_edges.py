@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Patient
-from clinic_app.services.interop.fhir import fhir, fhir_validate
+from clinic_app.services.interop.fhir import fhir_validate
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import write as fhir_write
+from clinic_app.services.platform.errors import InvalidInput
 from tests.api.conftest import ALL_READ, validate
 from tests.api.test_fhir_write import new_patient
 from tests.conftest import at
@@ -327,11 +330,11 @@ def test_a_batch_bundle_answers_each_entry_and_a_collection_is_refused(api, toke
     admin = token("admin", "system/*.write")
     before = count(session, Patient)
     batch = {"resourceType": "Bundle", "type": "batch", "entry": [
-        {"resource": new_patient(identifier=[{"system": fhir.MRN_SYSTEM, "value": "B1"}]), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": new_patient(identifier=[{"system": fhir_map.MRN_SYSTEM, "value": "B1"}]), "request": {"method": "POST", "url": "Patient"}},
         {"resource": new_patient(gender="banana"), "request": {"method": "POST", "url": "Patient"}},
         {"resource": new_patient(name=[{"family": "Solo"}]), "request": {"method": "POST", "url": "Patient"}},
         {"resource": {"resourceType": "Basic", "code": {"text": "x"}}, "request": {"method": "POST", "url": "Basic"}},
-        {"resource": new_patient(identifier=[{"system": fhir.MRN_SYSTEM, "value": "B2"}]), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": new_patient(identifier=[{"system": fhir_map.MRN_SYSTEM, "value": "B2"}]), "request": {"method": "POST", "url": "Patient"}},
     ]}
     r = api.post("/fhir", json=batch, headers=admin)
     assert r.status_code == 200, r.text
@@ -358,7 +361,7 @@ def test_a_batch_entry_clashing_with_a_booking_is_refused_alone(session, clinic)
              "participant": [{"actor": {"reference": f"Patient/{clinic.patients[1].id}"}, "status": "accepted"},
                              {"actor": {"reference": f"Practitioner/{appt.provider_id}"}, "status": "accepted"}]}
     free = {**clash, "start": at("11:00").isoformat(), "end": at("11:30").isoformat()}
-    result = fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "batch", "entry": [
+    result = fhir_write.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": "batch", "entry": [
         {"resource": clash, "request": {"method": "POST", "url": "Appointment"}},
         {"resource": free, "request": {"method": "POST", "url": "Appointment"}}]})
     assert [e["response"]["status"] for e in result["entry"]] == ["409 Conflict", "201 Created"]
@@ -368,5 +371,5 @@ def test_a_batch_entry_clashing_with_a_booking_is_refused_alone(session, clinic)
 
 @pytest.mark.parametrize("kind", ["document", "message", "searchset", "history", None])
 def test_bundles_that_are_not_transactions_or_batches_are_refused(session, clinic, kind):
-    with pytest.raises(fhir.InvalidInput, match=r"transaction \(all or nothing\) or batch"):
-        fhir.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": kind, "entry": []})
+    with pytest.raises(InvalidInput, match=r"transaction \(all or nothing\) or batch"):
+        fhir_write.import_bundle(session, actor=clinic.admin, bundle={"resourceType": "Bundle", "type": kind, "entry": []})

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from clinic_app.models import Appointment, AuditLog, Note, Patient
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import search as fhir_search
+from clinic_app.services.interop.fhir import write as fhir_write
 
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -44,7 +46,7 @@ def test_search_parameters_never_cause_a_server_error(api, token, clinic):
     h = token("biller", "user/*.read")
 
     @FUZZ
-    @given(kind=st.sampled_from([*fhir.TYPES, "Nope", "$meta"]),
+    @given(kind=st.sampled_from([*fhir_search.TYPES, "Nope", "$meta"]),
            params=st.lists(st.tuples(st.sampled_from(["name", "birthdate", "identifier", "date", "patient", "status", "_count",
                                                      "_offset", "_id", "code", "created", "x"]),
                                      st.one_of(st.text(max_size=40), st.sampled_from(["ge2030-03", "lt1980", "eq2030-02-30",
@@ -105,14 +107,14 @@ def _valid_bundle() -> dict:
     start, end = "2030-03-12T14:00:00Z", "2030-03-12T14:30:00Z"
     return {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:site", "resource": {"resourceType": "Location", "id": "s", "name": "Fuzz Site", "status": "active",
-                                                  "extension": [{"url": fhir.TZ_EXTENSION, "valueCode": "America/Chicago"}]}},
+                                                  "extension": [{"url": fhir_map.TZ_EXTENSION, "valueCode": "America/Chicago"}]}},
         {"fullUrl": "urn:uuid:room", "resource": {"resourceType": "Location", "id": "room-1", "name": "Fuzz Room",
                                                   "partOf": {"reference": "urn:uuid:site"}}},
         {"fullUrl": "urn:uuid:doc", "resource": {"resourceType": "Practitioner", "id": "d", "name": [{"text": "Fuzz Doc"}],
-                                                 "identifier": [{"system": fhir.NPI_SYSTEM, "value": "1234567893"}],
-                                                 "extension": [{"url": fhir.EXT_LOCATION, "valueReference": {"reference": "urn:uuid:site"}}]}},
+                                                 "identifier": [{"system": fhir_map.NPI_SYSTEM, "value": "1234567893"}],
+                                                 "extension": [{"url": fhir_map.EXT_LOCATION, "valueReference": {"reference": "urn:uuid:site"}}]}},
         {"fullUrl": "urn:uuid:pat", "resource": {"resourceType": "Patient", "id": "p", "name": [{"family": "Fuzz", "given": ["Pat"]}],
-                                                 "birthDate": "1970-01-01", "identifier": [{"system": fhir.MRN_SYSTEM, "value": "FZ1"}]}},
+                                                 "birthDate": "1970-01-01", "identifier": [{"system": fhir_map.MRN_SYSTEM, "value": "FZ1"}]}},
         {"resource": {"resourceType": "Appointment", "id": "a", "status": "booked", "appointmentType": {"text": "Fuzz visit"},
                       "start": start, "end": end, "minutesDuration": 30,
                       "participant": [{"actor": {"reference": "urn:uuid:pat"}}, {"actor": {"reference": "urn:uuid:doc"}},
@@ -149,7 +151,7 @@ def test_one_wrong_value_in_a_valid_bundle_imports_all_or_nothing(session, clini
         target[where[-1]] = value
         before = counts(session)
         try:
-            fhir.import_bundle(session, actor=clinic.admin, bundle=bundle)
+            fhir_write.import_bundle(session, actor=clinic.admin, bundle=bundle)
         except ClinicError:
             assert counts(session) == before
             return

@@ -180,7 +180,7 @@ def test_registration_and_a_later_edit_report_the_coverage_rules_together(sessio
 
 
 def test_a_sex_sent_by_hl7_pid_8_is_the_fhir_gender_and_the_837ps_dmg03(session, clinic):
-    from clinic_app.services.interop.fhir import fhir
+    from clinic_app.services.interop.fhir import mapping as fhir_map
     from clinic_app.services.interop.hl7 import hl7v2
     from tests.services.test_hl7v2 import msa, msg
 
@@ -190,7 +190,7 @@ def test_a_sex_sent_by_hl7_pid_8_is_the_fhir_gender_and_the_837ps_dmg03(session,
         "ADT^A08", f"PID|1||{patient.mrn}^^^C^MR||{patient.last_name}^{patient.first_name}||{patient.birth_date:%Y%m%d}|F"))
     assert msa(ack)[0] == "AA", ack
     session.expire_all()
-    assert fhir.patient_resource(session.get(Patient, patient.id))["gender"] == "female"
+    assert fhir_map.patient_resource(session.get(Patient, patient.id))["gender"] == "female"
     cover(session, clinic, payer)
     assert _segments(_837(session, claimed_visit(session, clinic)), "DMG") == [f"DMG*D8*{patient.birth_date:%Y%m%d}*F"]
 

@@ -38,7 +38,8 @@ from sqlmodel import Session, select
 from clinic_app.db import utcnow
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room, User
 from clinic_app.services.frontdesk import scheduling
-from clinic_app.services.interop.fhir import fhir
+from clinic_app.services.interop.fhir import mapping as fhir_map
+from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed
 
@@ -277,8 +278,8 @@ def _patient_fhir(message, existing: Patient | None = None) -> dict:
         if not re.match(r"^[0-9]{8}", born):
             raise Refused(f"PID-7 {born[:20]!r} is not a birth date (YYYYMMDD).", "PID", 7, "102")
         born = f"{born[:4]}-{born[4:6]}-{born[6:8]}"
-    resource = fhir.patient_resource(existing) if existing else {"resourceType": "Patient"}
-    resource["identifier"] = [{"system": fhir.MRN_SYSTEM, "value": mrn}]
+    resource = fhir_map.patient_resource(existing) if existing else {"resourceType": "Patient"}
+    resource["identifier"] = [{"system": fhir_map.MRN_SYSTEM, "value": mrn}]
     name = (resource.get("name") or [{}])[0]
     resource["name"] = [{"family": family or name.get("family", ""), "given": [given or (name.get("given") or [""])[0]]}]
     if born or "birthDate" not in resource:
@@ -315,7 +316,7 @@ def _register(session: Session, actor: Actor, message) -> str:
     mrn = _mrn(message)
     if _by_mrn(session, mrn) is not None:
         raise Refused(f"A patient with MRN {mrn} is already registered; send ADT^A08 to update.", "PID", 3, "205")
-    patient = fhir.create_patient(session, actor=actor, resource=_patient_fhir(message), source="hl7", validate=False)
+    patient = fhir_write.create_patient(session, actor=actor, resource=_patient_fhir(message), source="hl7", validate=False)
     return f"Registered patient {patient.mrn}."
 
 
@@ -324,7 +325,7 @@ def _update(session: Session, actor: Actor, message) -> str:
     patient = _by_mrn(session, mrn)
     if patient is None:
         raise Refused(f"No patient has MRN {mrn[:20]}; send ADT^A04 to register.", "PID", 3, "204")
-    fhir.update_patient(session, actor=actor, patient_id=patient.id, resource=_patient_fhir(message, patient), source="hl7",
+    fhir_write.update_patient(session, actor=actor, patient_id=patient.id, resource=_patient_fhir(message, patient), source="hl7",
                         validate=False)
     return f"Updated patient {patient.mrn}."
 
