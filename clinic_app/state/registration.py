@@ -6,14 +6,21 @@ import dataclasses
 
 import reflex as rx
 
+from clinic_app import routes
 from clinic_app.models import Patient
-from clinic_app.services.frontdesk import patients
+from clinic_app.services.frontdesk import changes, patients
 from clinic_app.services.frontdesk.patients import Registration, RegistrationInvalid
+from clinic_app.services.frontdesk.profile import display_zone
 from clinic_app.services.platform.errors import ClinicError, PossibleDuplicate
-from clinic_app.state.auth import current_actor
+from clinic_app.services.platform.permissions import allowed
+from clinic_app.services.revenue import payers
+from clinic_app.services.revenue.payers import CoverageForm
+from clinic_app.state.auth import as_id, current_actor, page_actor
 from clinic_app.state.booking import BookingSection
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.common import Option, in_db, today_at
+from clinic_app.state.patient_search import PatientSearchState
+from clinic_app.state.record_edit import RecordEditState
 
 TEXT_FIELDS = [f.name for f in dataclasses.fields(Registration) if f.type == "str"]
 CONSENTS = list(patients.CONSENT_LABELS)
@@ -107,9 +114,6 @@ class RegistrationState(rx.State):
 
     async def _load_payers(self) -> str:
         """The insurers the desk may choose (none when the role may not record coverage); today."""
-        from clinic_app.services.frontdesk.profile import display_zone
-        from clinic_app.services.platform.permissions import allowed
-        from clinic_app.services.revenue import payers
 
         actor = await current_actor(self, "patient.register")
         may_cover = allowed(actor.role, "coverage.edit")
@@ -138,8 +142,6 @@ class RegistrationState(rx.State):
     @rx.event
     async def start_page(self):
         """on_load of the new-patient page: a fresh form, with what the header search held."""
-        from clinic_app.state.auth import page_actor
-        from clinic_app.state.patient_search import PatientSearchState
 
         _, redirect = await page_actor(self, "patient.register")
         if redirect:
@@ -159,7 +161,6 @@ class RegistrationState(rx.State):
     @rx.event
     async def edit_from_profile(self, patient_id: int):
         """Edit the patient whose profile is open (the same form and checks)."""
-        from clinic_app.state.auth import as_id
 
         try:
             wanted = as_id(patient_id)
@@ -180,7 +181,6 @@ class RegistrationState(rx.State):
         return edited
 
     async def _open_edit(self, patient_id: int):
-        from clinic_app.services.frontdesk import changes
 
         try:
             await current_actor(self, "patient.register")
@@ -206,7 +206,6 @@ class RegistrationState(rx.State):
         self.message = ""
         if self.context != "board":
             return None
-        from clinic_app.state.record_edit import RecordEditState
 
         return RecordEditState.load(patient_id)
 
@@ -248,7 +247,6 @@ class RegistrationState(rx.State):
         return RegistrationState.start_edit
 
     def _registration(self) -> Registration:
-        from clinic_app.services.revenue.payers import CoverageForm
 
         form = self.form
         coverages = [
@@ -326,7 +324,6 @@ class RegistrationState(rx.State):
         self.message = ""
         self.duplicate = False
         if self.context == "page":
-            from clinic_app import routes
 
             return rx.redirect(routes.patient_profile(patient_id))
         calendar = await self.get_state(CalendarState)
