@@ -62,10 +62,33 @@ class SessionsEnded:
         return json.dumps({"kind": "sessions_ended", "session_ids": list(self.session_ids)})
 
 
+@dataclass(frozen=True)
+class MessagesChanged:
+    """A thread got a message or was read (published on commit): the inboxes of its members,
+    of the queue it went to, and the patient's own portal."""
+
+    thread_id: int
+    patient_id: int
+    user_ids: tuple[int, ...]
+    queue: str  # patient threads: "desk" or "clinician"; "" for staff threads
+    provider_id: int = 0  # the clinician a patient thread went to
+
+    def topics(self) -> list[str]:
+        topics = [messages_topic(user_id) for user_id in self.user_ids]
+        if self.queue == "desk":
+            topics.append(DESK_MESSAGES_TOPIC)
+        elif self.queue == "clinician" and self.provider_id:
+            topics.append(clinician_messages_topic(self.provider_id))
+        return [*topics, portal_topic(self.patient_id)]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "messages", **asdict(self)})
+
+
 # The billing pages' claim sections (clinic-wide, not per location).
 CLAIMS_TOPIC = "billing:claims"
 
-LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded
+LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged
 
 
 def decode(text: str | bytes) -> LiveEvent:
@@ -74,6 +97,8 @@ def decode(text: str | bytes) -> LiveEvent:
     kind = data.pop("kind", None)
     if kind == "claims":
         return ClaimsChanged(**data)
+    if kind == "messages":
+        return MessagesChanged(**{**data, "user_ids": tuple(int(i) for i in data["user_ids"])})
     if kind == "sessions_ended":
         return SessionsEnded(session_ids=tuple(int(i) for i in data["session_ids"]))
     return AppointmentChanged(**data)
@@ -101,3 +126,21 @@ def kpi_topic(filters_key: str) -> str:
     """KPI dashboards showing one set of filters (services.kpi.KpiFilters.key()): every
     dashboard with the same range and filters shares the topic, so a change is computed once."""
     return KPI_PREFIX + filters_key
+
+
+DESK_MESSAGES_TOPIC = "messages:desk"
+
+
+def messages_topic(user_id: int) -> str:
+    """One member of staff's inbox (and the header's unread badge)."""
+    return f"messages:user:{user_id}"
+
+
+def clinician_messages_topic(provider_id: int) -> str:
+    """The patient messages sent to one clinician."""
+    return f"messages:provider:{provider_id}"
+
+
+def portal_topic(patient_id: int) -> str:
+    """The patient's own portal pages."""
+    return f"portal:{patient_id}"

@@ -48,6 +48,7 @@ from clinic_app.models.kpi import (
     KpiVisitPayerDay,
 )
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
+from clinic_app.models.messaging import Message, MessageMember, MessageThread
 from clinic_app.models.people import (
     CONSENT_KINDS,
     ROLES,
@@ -130,6 +131,9 @@ __all__ = [
     "LinePosting",
     "Location",
     "MeasureResult",
+    "Message",
+    "MessageMember",
+    "MessageThread",
     "Note",
     "NoteAddendum",
     "NoteCosignature",

@@ -17,6 +17,7 @@ from clinic_app.models import (
     CarePlan,
     HomeExercise,
     LedgerEntry,
+    MessageThread,
     Note,
     Patient,
     PatientAllergy,
@@ -75,6 +76,7 @@ def _fill(session, clinic):
         PatientConsent(patient_id=dup.id, kind="privacy_notice", given_on=dt.date(2029, 1, 5)),
         PatientConsent(patient_id=keep.id, kind="treatment", given_on=dt.date(2028, 6, 1)),
         RecordChange(entity="patient", entity_id=dup.id, patient_id=dup.id, field="city", new_value="Albany"),
+        MessageThread(kind="patient", patient_id=dup.id, subject="Parking", to_queue="desk"),
     ])
     _attachment(session, clinic, dup)
     _attachment(session, clinic, dup, b"%PDF-1.4 x-ray report")

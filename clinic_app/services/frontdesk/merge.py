@@ -54,6 +54,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("claim", "patient_id"): "move",
     ("ledger_entry", "patient_id"): "move",
     ("record_change", "patient_id"): "move",
+    ("message_thread", "patient_id"): "move",
     # One consent of each kind per patient: the survivor's own consent wins.
     ("patient_consent", "patient_id"): "move_unless_same",
     # The same file (same SHA-256) already on the survivor's chart is not attached twice.

@@ -77,6 +77,7 @@ DB_RULE_MESSAGES = {
     "adjustment_append_only": (NotAllowed, "Posted adjustments are final."),
     "claim_event_append_only": (NotAllowed, "A claim's history cannot be changed."),
     "claim_batch_kept": (NotAllowed, "A claim batch is kept as it was written, and a sent batch is final."),
+    "message_kept": (NotAllowed, "A message is kept as it was sent: it cannot be changed or removed."),
     "card_number_refused": (InvalidInput, "That looks like a card number; enter the card terminal's reference instead."),
     "addendum_needs_signed_note": (InvalidInput, "Addenda are for signed notes; edit the draft instead."),
     "addendum_final": (NotAllowed, "An addendum is part of the legal record and cannot be changed."),

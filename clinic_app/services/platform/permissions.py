@@ -61,6 +61,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "measure.define": frozenset({ADMIN}),
     "template.edit": frozenset({ADMIN}),
     "clinician.setup": frozenset({ADMIN}),
+    # Messages about a patient: colleagues who see PHI; patient threads go to the desk's queue
+    # (or the patient's clinician). Managers and admins see aggregates and settings, not PHI.
+    "message.staff": frozenset({RECEPTION, CLINICIAN, BILLER}),
 }
 
 ACTION_WORDS = {
@@ -108,6 +111,7 @@ ACTION_WORDS = {
     "measure.define": "define outcome measures",
     "template.edit": "edit note templates",
     "clinician.setup": "set up assistants and supervision",
+    "message.staff": "read and send messages about patients",
 }
 
 

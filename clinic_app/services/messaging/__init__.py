@@ -1,0 +1,1 @@
+"""Messages about a patient: between colleagues, and between the patient and the clinic."""
