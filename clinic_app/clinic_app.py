@@ -13,6 +13,7 @@ from clinic_app.pages.chart import chart_page
 from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
+from clinic_app.pages.messages import messages_page
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
@@ -25,6 +26,7 @@ from clinic_app.state.calendar import CalendarState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState, warm_up
+from clinic_app.state.messages import MessagesState
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.waitlist import WaitlistState
@@ -55,6 +57,7 @@ app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clini
 app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Clinic", on_load=RegistrationState.start_page)
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
+app.add_page(messages_page, route=routes.MESSAGES, title="Messages | Clinic", on_load=MessagesState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

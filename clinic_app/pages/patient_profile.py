@@ -316,6 +316,8 @@ def profile_page() -> rx.Component:
     return frame(
         rx.cond(P.name != "", P.name, "Patient profile"),
         rx.cond(P.name != "", rx.text(P.summary, size="3", color="var(--gray-11)", margin_top="-8px", margin_bottom="8px")),
+        rx.cond(P.name != "", rx.link("Message a colleague about this patient", href="/messages?patient=" + P.patient_id.to_string(),
+                                      size="2", display="inline-block", padding="10px 0", margin_bottom="4px")),
         section_message(P.message, P.message_is_error),
         rx.cond(
             P.name != "",

@@ -57,6 +57,7 @@ class MessageRow:
     """A message as a thread shows it, with who has read it."""
 
     id: int
+    author_id: int  # the staff member's user id; 0 for the patient
     author: str
     by_patient: bool
     mine: bool
@@ -230,13 +231,22 @@ def _row(session: Session, actor: Actor, thread: MessageThread, unread: int) -> 
 
 def _with_whom(session: Session, actor: Actor, thread: MessageThread) -> str:
     names = session.exec(select(User.full_name).join(MessageMember, MessageMember.user_id == User.id)
-                         .where(MessageMember.thread_id == thread.id, User.id != actor.user_id).order_by(User.full_name)).all()
-    if thread.kind == "patient":
-        patient = session.get(Patient, thread.patient_id)
-        who = f"{patient.first_name} {patient.last_name} (patient)"
-        queue = "the front desk" if thread.to_queue == "desk" else _clinician_name(session, thread.provider_id)
-        return ", ".join([who, f"to {queue}", *names])
-    return ", ".join(names) or "only you"
+                         .where(MessageMember.thread_id == thread.id, User.id != actor.user_id)).all()
+    return with_whom(thread_people(session, thread), names)
+
+
+def thread_people(session: Session, thread: MessageThread) -> str:
+    """A patient thread's patient and where it went ("Cara Diaz (patient), to the front desk"); "" for staff threads."""
+    if thread.kind != "patient":
+        return ""
+    patient = session.get(Patient, thread.patient_id)
+    queue = "the front desk" if thread.to_queue == "desk" else _clinician_name(session, thread.provider_id)
+    return f"{patient.first_name} {patient.last_name} (patient), to {queue}"
+
+
+def with_whom(people: str, colleague_names) -> str:
+    """Who else is in a thread, in words, as one member sees it."""
+    return ", ".join([*([people] if people else []), *sorted(colleague_names)]) or "only you"
 
 
 def _clinician_name(session: Session, provider_id: int | None) -> str:
@@ -264,7 +274,7 @@ def read_thread(session: Session, *, actor: Actor, thread_id) -> tuple[ThreadRow
     patient = session.get(Patient, thread.patient_id)
     rows = [
         MessageRow(
-            id=m.id, author=f"{patient.first_name} {patient.last_name} (patient)" if m.by_patient else authors.get(m.author_user_id, "?"),
+            id=m.id, author_id=m.author_user_id or 0, author=f"{patient.first_name} {patient.last_name} (patient)" if m.by_patient else authors.get(m.author_user_id, "?"),
             by_patient=m.by_patient, mine=m.author_user_id == actor.user_id, body=m.body, sent_at=m.sent_at,
             read_by=tuple(sorted(name for member, name in members
                                  if member.user_id not in (actor.user_id, m.author_user_id) and member.read_upto >= m.id)),
