@@ -61,10 +61,27 @@ class SessionsEnded:
         return json.dumps({"kind": "sessions_ended", "session_ids": list(self.session_ids)})
 
 
+@dataclass(frozen=True)
+class TasksChanged:
+    """Tasks opened, closed or changed (published after commit): every open task inbox and
+    header badge shows the new rows and counts (services/tasks)."""
+
+    task_ids: tuple[int, ...]
+
+    def topics(self) -> list[str]:
+        return [TASKS_TOPIC]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "tasks", "task_ids": list(self.task_ids)})
+
+
 # The billing pages' claim sections (clinic-wide, not per location).
 CLAIMS_TOPIC = "billing:claims"
+# Task inboxes and badges (clinic-wide: each screen picks its own rows and count).
+TASKS_TOPIC = "tasks:all"
+TASK_BADGE_TOPIC = "taskbadge:all"
 
-LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded
+LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | TasksChanged
 
 
 def decode(text: str | bytes) -> LiveEvent:
@@ -73,6 +90,8 @@ def decode(text: str | bytes) -> LiveEvent:
     kind = data.pop("kind", None)
     if kind == "claims":
         return ClaimsChanged(**data)
+    if kind == "tasks":
+        return TasksChanged(task_ids=tuple(int(i) for i in data["task_ids"]))
     if kind == "sessions_ended":
         return SessionsEnded(session_ids=tuple(int(i) for i in data["session_ids"]))
     return AppointmentChanged(**data)

@@ -61,6 +61,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "measure.define": frozenset({ADMIN}),
     "template.edit": frozenset({ADMIN}),
     "clinician.setup": frozenset({ADMIN}),
+    # The task inbox (services/tasks): every role that works patients' affairs.
+    "task.view": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
+    "task.work": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
+    "fhir.task.read": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
 }
 
 ACTION_WORDS = {
@@ -108,6 +112,9 @@ ACTION_WORDS = {
     "measure.define": "define outcome measures",
     "template.edit": "edit note templates",
     "clinician.setup": "set up assistants and supervision",
+    "task.view": "see the task inbox",
+    "task.work": "assign, snooze, complete or create tasks",
+    "fhir.task.read": "read tasks through the API",
 }
 
 
