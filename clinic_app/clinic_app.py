@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from clinic_app import reminder_worker, routes, upkeep
+from clinic_app import reminder_worker, routes, tasks_worker, upkeep
 from clinic_app.api import build_api, guard
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
@@ -59,4 +59,5 @@ live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
 app.register_lifespan_task(upkeep.run)
+app.register_lifespan_task(tasks_worker.listen)  # task rules on the live bus
 app.register_lifespan_task(warm_up)  # the KPI dashboard's first load after start-up
