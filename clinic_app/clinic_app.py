@@ -14,6 +14,7 @@ from clinic_app.pages.charting_admin import clinicians_page, measures_page, temp
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
+from clinic_app.pages.tasks import tasks_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
@@ -27,6 +28,7 @@ from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminSta
 from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.registration import RegistrationState
+from clinic_app.state.tasks import TaskInboxState
 from clinic_app.state.waitlist import WaitlistState
 
 # The FHIR routes (/fhir/...), sign-in (/auth/...) and attachment downloads sit in front of
@@ -55,6 +57,7 @@ app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clini
 app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Clinic", on_load=RegistrationState.start_page)
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
+app.add_page(tasks_page, route=routes.TASKS, title="Tasks | Clinic", on_load=TaskInboxState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
