@@ -91,7 +91,7 @@ class TaskBadgeState(rx.State):
             self.count = inbox.count_for(change["counts"], role=self._role, user_id=self._user_id)
 
 
-class TaskInboxState(Screen):
+class TaskInboxState(Screen, rx.State):
     """One person's inbox: filters, the list by due date, and the task being worked."""
 
     _permission = "task.view"
