@@ -22,7 +22,7 @@ def _row(row) -> rx.Component:
             rx.hstack(
                 rx.link(row.link_label, href=row.link, aria_label=row.link_label + ": " + row.label,
                         _hover={"color": "var(--accent-12)"}),
-                rx.button("Work on it", on_click=S.work_on(row.id), aria_label="Work on: " + row.label,
+                rx.button("Work on it", on_click=S.work_on(row.id), aria_label="Work on it: " + row.label,
                           variant="soft", size="2"),
                 spacing="3", align="center", wrap="wrap",
             ),

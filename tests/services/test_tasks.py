@@ -357,3 +357,11 @@ def test_hand_made_task_for_a_role_or_a_person(session, clinic):
     assert inbox.inbox(session, actor=clinic.clinician2, now=MORNING)["total"] == 0
     with pytest.raises(NotAllowed):
         inbox.inbox(session, actor=clinic.admin, now=MORNING)
+
+
+def test_docs_list_each_rule_with_its_exact_condition():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "tasks.md").read_text(encoding="utf-8")
+    for rule in rules.RULES.values():
+        assert f"`{rule.kind}`" in text and rule.text in text and rule.closes in text, rule.kind
