@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
         sa.Column("open_key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("patient_id", sa.Integer(), nullable=False),
         sa.Column("appointment_id", sa.Integer(), nullable=True),
@@ -68,9 +69,13 @@ def upgrade() -> None:
     op.create_index("ix_task_status_due", "task", ["status", "due_on"])
     op.create_index("ix_task_assignee_status", "task", ["assignee_user_id", "status"])
     op.create_index("ix_task_queue_status", "task", ["queue_role", "status"])
+    op.create_index("ix_task_subject", "task", ["subject"])
+    op.create_index("ix_task_key", "task", ["key"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_task_key", table_name="task")
+    op.drop_index("ix_task_subject", table_name="task")
     op.drop_index("ix_task_queue_status", table_name="task")
     op.drop_index("ix_task_assignee_status", table_name="task")
     op.drop_index("ix_task_status_due", table_name="task")

@@ -31,11 +31,14 @@ class Task(SQLModel, table=True):
         Index("ix_task_status_due", "status", "due_on"),
         Index("ix_task_assignee_status", "assignee_user_id", "status"),
         Index("ix_task_queue_status", "queue_role", "status"),
+        Index("ix_task_subject", "subject"),
+        Index("ix_task_key", "key"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=24)
     key: str = Field(default="", max_length=80)
+    subject: str = Field(default="", max_length=60)  # the rule and its subject ("claim_denied:12"); "" by hand
     open_key: str | None = Field(default=None, max_length=80, unique=True)
     patient_id: int = Field(foreign_key="patient.id", index=True)
     appointment_id: int | None = Field(default=None, foreign_key="appointment.id")

@@ -319,7 +319,12 @@ def _check_unanswered(session: Session, claim_id: int, now: dt.datetime) -> Want
 
 
 def _unanswered_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
-    return session.exec(select(Claim.id).where(Claim.status.in_(("submitted", "accepted")))).all()
+    cutoff = now - dt.timedelta(days=CLAIM_UNANSWERED_DAYS)
+    return session.exec(
+        select(Claim.id).join(ClaimEvent, ClaimEvent.claim_id == Claim.id)
+        .where(Claim.status.in_(("submitted", "accepted")), ClaimEvent.to_status == "submitted")
+        .group_by(Claim.id).having(func.max(ClaimEvent.at) <= cutoff)
+    ).all()
 
 
 # -- eligibility ---------------------------------------------------------------------------------
@@ -457,12 +462,12 @@ def evaluate(session: Session, kind: str, subject_id: int, *, now: dt.datetime |
     a task that changed, or None."""
     rule = RULES[kind]
     now = now or utcnow()
-    return reconcile(session, kind=kind, prefix=f"{kind}:{subject_id}:", want=rule.check(session, subject_id, now), now=now)
+    return reconcile(session, kind=kind, subject=f"{kind}:{subject_id}", want=rule.check(session, subject_id, now), now=now)
 
 
 def _open_subjects(session: Session, kind: str) -> set[int]:
-    keys = session.exec(select(Task.open_key).where(Task.kind == kind, Task.open_key.is_not(None))).all()
-    return {int(key.split(":")[1]) for key in keys}
+    subjects = session.exec(select(Task.subject).where(Task.kind == kind, Task.open_key.is_not(None))).all()
+    return {int(subject.split(":")[1]) for subject in subjects}
 
 
 def sweep(session: Session, *, now: dt.datetime | None = None, kinds: Iterable[str] | None = None) -> dict[str, int]:

@@ -39,12 +39,12 @@ def changed(session: Session, task_ids: list[int]) -> None:
         publish_on_commit(session, TasksChanged(task_ids=tuple(sorted(set(task_ids)))))
 
 
-def reconcile(session: Session, *, kind: str, prefix: str, want: Want | None, now: dt.datetime) -> int | None:
-    """Make the open tasks of ``kind`` whose key starts with ``prefix`` (one subject) match
-    ``want``: open it if it is wanted and missing, retitle it if it changed, close by itself
-    any other open task of the subject. Returns the id of a task opened, changed or closed."""
+def reconcile(session: Session, *, kind: str, subject: str, want: Want | None, now: dt.datetime) -> int | None:
+    """Make the open tasks of one rule's ``subject`` ("claim_denied:12") match ``want``: open it
+    if it is wanted and missing, retitle it if it changed, close by itself any other open task
+    of the subject. Returns the id of a task opened, changed or closed."""
     touched: list[int] = []
-    open_ones = session.exec(select(Task).where(Task.open_key.startswith(prefix, autoescape=True), Task.kind == kind)).all()
+    open_ones = session.exec(select(Task).where(Task.subject == subject, Task.open_key.is_not(None))).all()
     keep = None
     for task in open_ones:
         if want is not None and task.open_key == want.key:
@@ -61,7 +61,7 @@ def reconcile(session: Session, *, kind: str, prefix: str, want: Want | None, no
             session.add(keep)
             touched.append(keep.id)
     elif want is not None and not _done_by_person(session, want.key):
-        task = _open(session, kind, want, now)
+        task = _open(session, kind, subject, want, now)
         if task is not None:
             touched.append(task.id)
     if touched:
@@ -78,9 +78,9 @@ def _done_by_person(session: Session, key: str) -> bool:
     ).first() is not None
 
 
-def _open(session: Session, kind: str, want: Want, now: dt.datetime) -> Task | None:
+def _open(session: Session, kind: str, subject: str, want: Want, now: dt.datetime) -> Task | None:
     task = Task(
-        kind=kind, key=want.key, open_key=want.key, patient_id=want.patient_id, title=want.title[:200],
+        kind=kind, key=want.key, open_key=want.key, subject=subject, patient_id=want.patient_id, title=want.title[:200],
         due_on=want.due_on, queue_role=want.queue_role, assignee_user_id=want.assignee_user_id,
         appointment_id=want.appointment_id, note_id=want.note_id, claim_id=want.claim_id, case_id=want.case_id,
         created_at=now,
