@@ -365,3 +365,21 @@ def test_docs_list_each_rule_with_its_exact_condition():
     text = (Path(__file__).resolve().parents[2] / "docs" / "tasks.md").read_text(encoding="utf-8")
     for rule in rules.RULES.values():
         assert f"`{rule.kind}`" in text and rule.text in text and rule.closes in text, rule.kind
+
+
+def test_tasks_changed_travels_the_redis_bus_and_pushed_rows_are_kept_by_each_inbox_filter():
+    from clinic_app.live.events import TASKS_TOPIC, TasksChanged, decode
+
+    event = TasksChanged(task_ids=(3, 7))
+    assert decode(event.to_json()) == event and event.topics() == [TASKS_TOPIC]
+    row = {"status": "open", "queue_role": "reception", "assignee_user_id": 0, "created_by_user_id": 0,
+           "due_on": "2030-03-10", "patient_id": 5, "kind": "eligibility"}
+    desk = {"role": "reception", "user_id": 9, "day": "2030-03-12"}
+    assert inbox.matches(row, what=inbox.InboxFilter(), **desk)
+    assert inbox.matches(row, what=inbox.InboxFilter(show="overdue", kind="eligibility", patient_id=5), **desk)
+    assert not inbox.matches(row, what=inbox.InboxFilter(show="mine"), **desk)
+    assert not inbox.matches(row, what=inbox.InboxFilter(patient_id=6), **desk)
+    assert not inbox.matches(row, what=inbox.InboxFilter(), role="biller", user_id=9, day="2030-03-12")
+    assert not inbox.matches({**row, "status": "done"}, what=inbox.InboxFilter(), **desk)
+    assert inbox.count_for([("reception", None, 4), (None, 9, 2), ("biller", 9, 1), ("biller", None, 8)],
+                           role="reception", user_id=9) == 7
