@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
+from clinic_app import settings
 from clinic_app.db import session_scope
 from clinic_app.live import get_bus
 from clinic_app.live.events import AppointmentChanged, ClaimsChanged
@@ -38,6 +40,19 @@ def sweep() -> dict[str, int]:
     """Every rule over every subject (the daily sweep: what time alone makes due)."""
     with session_scope() as session:
         return rules.sweep(session)
+
+
+def sweep_once(period_seconds: int) -> dict[str, int] | None:
+    """The upkeep's sweep: with several workers (Redis) only the first to ask in a period runs
+    it; the others skip (None)."""
+    url = settings.redis_url()
+    if url:
+        import redis
+
+        channel = os.environ.get("CLINIC_LIVE_CHANNEL", "clinic:live")
+        if not redis.Redis.from_url(url).set(f"{channel}:tasks-sweep", "1", nx=True, ex=max(60, period_seconds - 60)):
+            return None
+    return sweep()
 
 
 class _Coalesced:

@@ -3,7 +3,8 @@ sessions that went idle or expired (their tabs are sent to sign-in at once, not 
 click), and every ``CLINIC_AUDIT_ANCHOR_MINUTES`` (default 5) it appends the audit chain's head
 to the anchor file (services/platform/audit.py), so that rows deleted from the end of the log show;
 once a day (at start, then every ``CLINIC_TASK_SWEEP_HOURS``, default 24) it sweeps the task rules
-(services/tasks: what time alone makes due, snoozed tasks whose day came).
+(services/tasks: what time alone makes due, snoozed tasks whose day came; with several workers
+only one of them per period, tasks_worker.sweep_once).
 Several workers may each run it: ending a session is conditional on it being open, and an
 anchor already written is not written again.
 """
@@ -28,7 +29,11 @@ def _end_idle() -> None:
 
 
 def _sweep_tasks() -> None:
-    tasks_worker.sweep()
+    tasks_worker.sweep_once(_sweep_every())
+
+
+def _sweep_every() -> int:
+    return max(60, int(float(os.environ.get("CLINIC_TASK_SWEEP_HOURS", "24")) * 3600))
 
 
 def _anchor() -> None:
@@ -39,7 +44,7 @@ def _anchor() -> None:
 async def run() -> None:
     """The lifespan task: loops for the app's lifetime."""
     anchor_every = max(60, int(os.environ.get("CLINIC_AUDIT_ANCHOR_MINUTES", "5")) * 60)
-    sweep_every = max(60, int(float(os.environ.get("CLINIC_TASK_SWEEP_HOURS", "24")) * 3600))
+    sweep_every = _sweep_every()
     last: dict[object, float] = {}
     every = {_anchor: anchor_every, _sweep_tasks: sweep_every}
     while True:
