@@ -142,6 +142,24 @@ def _reminders(args) -> int:
     return 0
 
 
+def _tasks(args) -> int:
+    import datetime as dt
+
+    from clinic_app.db import session_scope
+    from clinic_app.services.tasks import rules
+
+    migrate()
+    now = None
+    if args.now:
+        now = dt.datetime.fromisoformat(args.now)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    with session_scope() as session:
+        counts = rules.sweep(session, now=now)
+    changed = ", ".join(f"{kind} {n}" for kind, n in counts.items())
+    print(f"Task sweep: tasks opened, changed or closed per rule: {changed}.")
+    return 0
+
+
 def _api_token(args) -> int:
     from clinic_app.db import session_scope
     from clinic_app.services.platform import api_tokens
@@ -476,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     rem_p = sub.add_parser("reminders", help="appointment reminders (for cron)")
     rem_p.add_argument("action", choices=["send-due"], help="queue reminders for the next 24 h and send those due")
     rem_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
+    tasks_p = sub.add_parser("tasks", help="the staff's task inbox (for cron: the daily sweep)")
+    tasks_p.add_argument("action", choices=["sweep"], help="run every task rule over every subject (what time alone makes due)")
+    tasks_p.add_argument("--now", default=None, help="act as if it were this UTC time (ISO 8601)")
     token_p = sub.add_parser("api-token", help="API tokens for the FHIR interface")
     token_sub = token_p.add_subparsers(dest="token_command", required=True)
     create_p = token_sub.add_parser("create", help="create a bearer token for a user (printed once)")
@@ -543,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "reminders":
         return _reminders(args)
+    if args.command == "tasks":
+        return _tasks(args)
     if args.command == "claims":
         return _claims(args)
     if args.command == "era":

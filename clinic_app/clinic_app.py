@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from clinic_app import reminder_worker, routes, upkeep
+from clinic_app import reminder_worker, routes, tasks_worker, upkeep
 from clinic_app.api import build_api, guard
 from clinic_app.pages.admin import audit_page, password_page, users_page
 from clinic_app.pages.api_tokens import api_tokens_page
@@ -15,6 +15,7 @@ from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.messages import messages_page
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
+from clinic_app.pages.tasks import tasks_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
@@ -29,6 +30,7 @@ from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.messages import MessagesState
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.registration import RegistrationState
+from clinic_app.state.tasks import TaskInboxState
 from clinic_app.state.waitlist import WaitlistState
 
 # The FHIR routes (/fhir/...), sign-in (/auth/...) and attachment downloads sit in front of
@@ -58,8 +60,10 @@ app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Cl
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
 app.add_page(messages_page, route=routes.MESSAGES, title="Messages | Clinic", on_load=MessagesState.load)
+app.add_page(tasks_page, route=routes.TASKS, title="Tasks | Clinic", on_load=TaskInboxState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)
 app.register_lifespan_task(upkeep.run)
+app.register_lifespan_task(tasks_worker.listen)  # task rules on the live bus
 app.register_lifespan_task(warm_up)  # the KPI dashboard's first load after start-up

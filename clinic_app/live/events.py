@@ -85,10 +85,27 @@ class MessagesChanged:
         return json.dumps({"kind": "messages", **asdict(self)})
 
 
+@dataclass(frozen=True)
+class TasksChanged:
+    """Tasks opened, closed or changed (published after commit): every open task inbox and
+    header badge shows the new rows and counts (services/tasks)."""
+
+    task_ids: tuple[int, ...]
+
+    def topics(self) -> list[str]:
+        return [TASKS_TOPIC]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "tasks", "task_ids": list(self.task_ids)})
+
+
 # The billing pages' claim sections (clinic-wide, not per location).
 CLAIMS_TOPIC = "billing:claims"
+# Task inboxes and badges (clinic-wide: each screen picks its own rows and count).
+TASKS_TOPIC = "tasks:all"
+TASK_BADGE_TOPIC = "taskbadge:all"
 
-LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged
+LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged | TasksChanged
 
 
 def decode(text: str | bytes) -> LiveEvent:
@@ -99,6 +116,8 @@ def decode(text: str | bytes) -> LiveEvent:
         return ClaimsChanged(**data)
     if kind == "messages":
         return MessagesChanged(**{**data, "user_ids": tuple(int(i) for i in data["user_ids"])})
+    if kind == "tasks":
+        return TasksChanged(task_ids=tuple(int(i) for i in data["task_ids"]))
     if kind == "sessions_ended":
         return SessionsEnded(session_ids=tuple(int(i) for i in data["session_ids"]))
     return AppointmentChanged(**data)

@@ -85,12 +85,14 @@ from clinic_app.models.scheduling import (
     ProviderHours,
     ProviderTimeOff,
 )
+from clinic_app.models.tasks import TASK_STATUSES, Task
 
 __all__ = [
     "CONSENT_KINDS",
     "RELEASED",
     "ROLES",
     "STATUSES",
+    "TASK_STATUSES",
     "Adjustment",
     "ApiToken",
     "Appointment",
@@ -161,6 +163,7 @@ __all__ = [
     "Remittance",
     "Room",
     "SeriesMember",
+    "Task",
     "User",
     "UserSession",
     "WaitlistEntry",

@@ -64,6 +64,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Messages about a patient: colleagues who see PHI; patient threads go to the desk's queue
     # (or the patient's clinician). Managers and admins see aggregates and settings, not PHI.
     "message.staff": frozenset({RECEPTION, CLINICIAN, BILLER}),
+    # The task inbox (services/tasks): every role that works patients' affairs.
+    "task.view": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
+    "task.work": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
+    "fhir.task.read": frozenset({RECEPTION, CLINICIAN, BILLER, MANAGER}),
 }
 
 ACTION_WORDS = {
@@ -112,6 +116,9 @@ ACTION_WORDS = {
     "template.edit": "edit note templates",
     "clinician.setup": "set up assistants and supervision",
     "message.staff": "read and send messages about patients",
+    "task.view": "see the task inbox",
+    "task.work": "assign, snooze, complete or create tasks",
+    "fhir.task.read": "read tasks through the API",
 }
 
 

@@ -32,6 +32,7 @@ from clinic_app.models import (
     Room,
 )
 from clinic_app.services.charting.measures import BUILTIN as BUILTIN_MEASURES
+from clinic_app.services.interop.fhir import tasks as fhir_tasks
 from clinic_app.services.interop.fhir.mapping import (
     APPOINTMENT_STATUS,
     DATE_RE,
@@ -479,11 +480,23 @@ KINDS: dict[str, _Kind] = {
         patient_of=lambda row: row[0].patient_id, order=lambda: Coverage.id, id_column=lambda: Coverage.id,
         updated=_after(Coverage.updated_at),
     ),
+    # The task inbox (services/interop/fhir/tasks.py).
+    "Task": _Kind(
+        action="fhir.task.read",
+        params={
+            "patient": _ref_param(fhir_tasks.Task.patient_id, "Patient"),
+            "owner": _tok(lambda v, m: fhir_tasks.owner_clause(*_token(v))),
+            "status": _tok(lambda v, m: fhir_tasks.status_clause(_token(v)[1])),
+        },
+        query=fhir_tasks.task_query, build=fhir_tasks.task_resource, patient_of=lambda t: t.patient_id,
+        order=lambda: fhir_tasks.Task.id, id_column=lambda: fhir_tasks.Task.id,
+    ),
 }
 # Types served from small in-memory lists (no PHI): the clinic and its locations and rooms.
 DIRECTORY_TYPES = ("Organization", "Location")
 TYPES = ("Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
-         "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance", "MedicationStatement", "Coverage")
+         "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance", "MedicationStatement", "Coverage",
+         "Task")
 WRITABLE = ("Patient", "Appointment")
 COMMON_PARAMS = ("_id", "_count", "_offset", "_format")
 

@@ -9,7 +9,7 @@ Database rules (the services are the first line): a message is never edited or d
 the time the patient read it is set, once); a thread is never deleted.
 
 Revision ID: 0026
-Revises: 0018
+Revises: 0022
 """
 
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from alembic import op
 import clinic_app.db  # noqa: F401  (UTCDateTime columns)
 
 revision: str = "0026"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
