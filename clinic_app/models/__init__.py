@@ -48,6 +48,7 @@ from clinic_app.models.kpi import (
     KpiVisitPayerDay,
 )
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
+from clinic_app.models.payments_calendar import CalendarInvite, IcalFeed, OnlinePayment
 from clinic_app.models.people import (
     CONSENT_KINDS,
     ROLES,
@@ -101,6 +102,7 @@ __all__ = [
     "AuditLog",
     "BillingProfile",
     "BodyMark",
+    "CalendarInvite",
     "CareCase",
     "CarePlan",
     "CaseVisit",
@@ -117,6 +119,7 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "IcalFeed",
     "KpiCaseDay",
     "KpiCasePayerDay",
     "KpiClaimDay",
@@ -138,6 +141,7 @@ __all__ = [
     "NoteForm",
     "NoteProcedure",
     "NoteTemplate",
+    "OnlinePayment",
     "OutcomeMeasure",
     "Patient",
     "PatientAllergy",
