@@ -250,3 +250,32 @@ def test_the_database_keeps_one_row_per_gateway_payment_and_only_positive_amount
             insert(**bad)
         session.rollback()
     assert len(session.exec(select(OnlinePayment)).all()) == 1
+
+
+def test_the_webhook_and_the_return_page_at_the_same_moment_post_once(engine, session, clinic):
+    import threading
+
+    cara = clinic.patients[0]
+    owes(session, cara, 5000)
+    _, checkout = start(session, cara, 4000)
+    session.commit()
+    result = GatewayResult("local", checkout.payment_id, "succeeded", 4000, "usd")
+    barrier, errors = threading.Barrier(4), []
+
+    def settle_once() -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as own:
+                barrier.wait()
+                payments.settle(own, result=result)
+                own.commit()
+        except Exception as exc:  # collected: the test fails with it below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=settle_once) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(payments_posted(session, cara)) == 1
+    assert ledger.balances(session, patient_id=cara.id)["patient"] == 1000

@@ -319,7 +319,6 @@ def start_payment(
     the balance is by then; the same key with another amount or patient is refused."""
     if not _KEY.fullmatch(idempotency_key or ""):
         raise InvalidInput("This payment form is out of date; reload the page and try again.")
-    for_write(session)
     _patient(session, patient_id)
     currency = settings.payment_currency()
     existing = _by_key(session, idempotency_key)
@@ -334,8 +333,10 @@ def start_payment(
     cents = check_amount(session, patient_id=patient_id, amount_cents=amount_cents, prepay=prepay,
                          allow_prepay=allow_prepay)
     owed = ledger.balances(session, patient_id=patient_id)["patient"]
+    # The gateway is asked before this transaction writes (SQLite's write lock is not held over the network).
     checkout = gateway.create_payment(amount_cents=cents, currency=currency, patient_reference=f"patient-{patient_id}",
                                       idempotency_key=idempotency_key)
+    for_write(session)
     row = OnlinePayment(
         patient_id=patient_id, gateway=gateway.name, gateway_payment_id=checkout.payment_id,
         idempotency_key=idempotency_key, amount_cents=cents, currency=currency, prepayment=cents > owed,
@@ -361,7 +362,7 @@ def settle(session: Session, *, result: GatewayResult, now: dt.datetime | None =
     for_write(session)
     row = session.exec(
         select(OnlinePayment).where(OnlinePayment.gateway_payment_id == result.payment_id)
-        .with_for_update().execution_options(populate_existing=True)
+        .execution_options(populate_existing=True)
     ).first()
     if row is None or row.gateway != result.gateway:
         raise NotFound("No payment started here has that id; nothing was posted.")
@@ -370,18 +371,25 @@ def settle(session: Session, *, result: GatewayResult, now: dt.datetime | None =
     if result.amount_cents != row.amount_cents or result.currency.lower() != row.currency.lower():
         raise InvalidInput("The card service reports another amount than was asked for; nothing was posted. "
                            "The clinic will look into it.")
+    if result.status not in ("succeeded", "declined"):
+        raise InvalidInput(f"Unknown payment result {result.status[:20]!r}; nothing was posted.")
     now = now or utcnow()
+    # The claim: a conditional update, so that of two callers at once (the webhook and the page's
+    # return) the second waits for the first's commit and then finds nothing left to do. It is
+    # also this transaction's first write, so the ledger's for_write below keeps it open.
+    still = OnlinePayment.status == "pending" if result.status == "declined" else OnlinePayment.status != "succeeded"
+    claimed = session.execute(
+        update(OnlinePayment).where(OnlinePayment.id == row.id, still).values(settled_at=now)
+    ).rowcount
+    session.refresh(row)
+    if claimed != 1:
+        return row
     if result.status == "succeeded":
         entry = ledger.post_online_payment(session, patient_id=row.patient_id, amount_cents=row.amount_cents,
                                            reference=row.gateway_payment_id, now=now)
-        row.status, row.ledger_entry_id, row.settled_at, row.decline_reason = "succeeded", entry.id, now, ""
-    elif result.status == "declined":
-        if row.status == "declined":
-            return row
-        row.status, row.settled_at = "declined", now
-        row.decline_reason = (result.message or "The card was declined.")[:200]
+        row.status, row.ledger_entry_id, row.decline_reason = "succeeded", entry.id, ""
     else:
-        raise InvalidInput(f"Unknown payment result {result.status[:20]!r}; nothing was posted.")
+        row.status, row.decline_reason = "declined", (result.message or "The card was declined.")[:200]
     session.add(row)
     session.flush()
     audit.record(session, actor=None, action=f"payment:{row.status}", entity="online_payment", entity_id=row.id,
