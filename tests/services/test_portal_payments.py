@@ -21,6 +21,7 @@ from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.portal import payments
 from clinic_app.services.portal.payments import APPROVE_CARD, DECLINE_CARD, GatewayResult, LocalGateway
 from clinic_app.services.revenue import ledger
+from tests.conftest import DAY
 from tests.services.helpers import now_at
 
 GATEWAY = LocalGateway(key=b"test-local-gateway")
@@ -279,3 +280,21 @@ def test_the_webhook_and_the_return_page_at_the_same_moment_post_once(engine, se
     assert errors == []
     assert len(payments_posted(session, cara)) == 1
     assert ledger.balances(session, patient_id=cara.id)["patient"] == 1000
+
+
+def test_the_patients_own_statement_is_the_desks_pdf(session, clinic):
+    from tests.services.test_statements import pdf_text
+
+    cara = clinic.patients[0]
+    owes(session, cara, 5000)
+    _, checkout = start(session, cara, 2000)
+    payments.confirm_payment(session, gateway=GATEWAY, payment_id=checkout.payment_id,
+                             token=GATEWAY.authorize(checkout.client_secret, outcome="succeeded"))
+    session.commit()
+    text = pdf_text(payments.statement(session, patient_id=cara.id, as_of=DAY))
+    session.commit()
+    assert "Statement for Cara Diaz" in text
+    assert f"Payment (you) by card ref {checkout.payment_id}" in text and "-$20.00" in text
+    assert "Amount you owe" in text and "$30.00" in text
+    [printed] = session.exec(select(AuditLog).where(AuditLog.action == "print", AuditLog.entity == "statement")).all()
+    assert (printed.patient_id, printed.source) == (cara.id, "portal")

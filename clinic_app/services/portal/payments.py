@@ -31,11 +31,11 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import LedgerEntry, OnlinePayment, Patient
+from clinic_app.models import Appointment, LedgerEntry, OnlinePayment, Patient
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import dollars
-from clinic_app.services.revenue import ledger
+from clinic_app.services.revenue import ledger, statements
 from clinic_app.services.revenue.payers import parse_money
 
 if TYPE_CHECKING:
@@ -274,6 +274,19 @@ def account(session: Session, *, patient_id: int) -> dict:
             for e in reversed(rows)
         ],
     }
+
+
+def statement(session: Session, *, patient_id: int, as_of: dt.date) -> bytes:
+    """The patient's own statement as PDF (the portal's download): the one the desk prints,
+    headed by the location of their latest visit; audited as the portal's."""
+    for_write(session)
+    patient = _patient(session, patient_id)
+    location_id = session.exec(select(Appointment.location_id).where(Appointment.patient_id == patient_id)
+                               .order_by(Appointment.starts_at.desc()).limit(1)).first()
+    data = statements.render_statement(session, patient=patient, as_of=as_of, location_id=location_id)
+    audit.record(session, actor=None, action="print", entity="statement", entity_id=patient_id, patient_id=patient_id,
+                 source="portal")
+    return data
 
 
 def new_idempotency_key() -> str:
