@@ -24,6 +24,7 @@ from clinic_app.state.auth import AuthState
 from clinic_app.state.billing import BillingQueueState
 from clinic_app.state.billing_setup import BillingSetupState
 from clinic_app.state.calendar import CalendarState
+from clinic_app.state.calendar_feed import CalendarFeedState
 from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState, warm_up
@@ -54,7 +55,7 @@ app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", o
 app.add_page(templates_page, route=routes.ADMIN_TEMPLATES, title="Note templates | Clinic", on_load=TemplateAdminState.load)
 app.add_page(clinicians_page, route=routes.ADMIN_CLINICIANS, title="Clinicians | Clinic", on_load=ClinicianAdminState.load)
 app.add_page(measures_page, route=routes.ADMIN_MEASURES, title="Outcome measures | Clinic", on_load=MeasureAdminState.load)
-app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=AccountState.load)
+app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=[AccountState.load, CalendarFeedState.load])
 app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clinic", on_load=ApiTokenState.load)
 app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Clinic", on_load=RegistrationState.start_page)
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)

@@ -100,3 +100,44 @@ SIGN_INS_PER_USERNAME = int(os.environ.get("CLINIC_SIGN_INS_PER_USERNAME", "10")
 # HASH_QUEUE sign-ins waiting; more are told to try again.
 HASH_THREADS = int(os.environ.get("CLINIC_HASH_THREADS", "1"))
 HASH_QUEUE = int(os.environ.get("CLINIC_HASH_QUEUE", "16"))
+
+
+# -- patient portal: online payments and calendar (docs/portal-payments.md) -------------------
+def payment_gateway() -> str:
+    """Which payment gateway the portal uses: "local" (tests and demos; the default) or "stripe"."""
+    value = _flag("CLINIC_PAYMENT_GATEWAY", "local")
+    if value not in ("local", "stripe"):
+        raise ValueError(f"CLINIC_PAYMENT_GATEWAY must be local or stripe, not {value[:10]!r}.")
+    return value
+
+
+def payment_currency() -> str:
+    """The ISO 4217 currency of online payments, lower case as Stripe wants it (``CLINIC_PAYMENT_CURRENCY``)."""
+    return _flag("CLINIC_PAYMENT_CURRENCY", "usd")[:3]
+
+
+def portal_prepay() -> bool:
+    """Whether patients may pay more than they owe (a prepayment on account): ``CLINIC_PORTAL_PREPAY``."""
+    return _flag("CLINIC_PORTAL_PREPAY", "off") in ("1", "on", "yes", "true")
+
+
+def stripe_keys() -> dict[str, str]:
+    """Stripe's secret key (server), publishable key (the page's card element), the webhook's
+    signing secret, and the API's address (only tests change it)."""
+    return {
+        "secret_key": os.environ.get("STRIPE_SECRET_KEY", ""),
+        "publishable_key": os.environ.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "webhook_secret": os.environ.get("STRIPE_WEBHOOK_SECRET", ""),
+        "api_base": os.environ.get("STRIPE_API_BASE", ""),
+    }
+
+
+def calendar_domain() -> str:
+    """The domain of calendar invitations' UIDs (``CLINIC_CALENDAR_DOMAIN``): stable per clinic."""
+    return (os.environ.get("CLINIC_CALENDAR_DOMAIN") or "clinic.invalid").strip()
+
+
+def public_url() -> str:
+    """The address patients and clinicians reach the app at (``CLINIC_PUBLIC_URL``), for links
+    in e-mails and the iCal feed's address; empty: links are shown relative."""
+    return (os.environ.get("CLINIC_PUBLIC_URL") or "").strip().rstrip("/")

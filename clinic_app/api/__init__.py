@@ -1,5 +1,6 @@
 """Machine interfaces mounted on the Reflex backend: the FHIR R4 REST API, signing in over
-HTTP (the server sets the session cookie) and attachment downloads; and the guard in front of
+HTTP (the server sets the session cookie) and attachment downloads; payment gateways' callbacks
+(portal_pay.py) and clinicians' private iCal feeds (ical.py); and the guard in front of
 all of it (security headers, body limits, the upload check)."""
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ from starlette.applications import Starlette
 from clinic_app import db
 from clinic_app.api import fhir
 from clinic_app.api.guard import guard
+from clinic_app.api.ical import IcalFeedApi
+from clinic_app.api.portal_pay import PortalPay
 from clinic_app.api.signin import SignIn
 
 
 def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
               clock: Callable[[], dt.datetime] = db.utcnow) -> Starlette:
     """The Starlette app of the routes above; Reflex mounts its own app under it."""
-    return Starlette(routes=[*fhir.FhirApi(get_engine, export_dir, clock).routes(), *SignIn(get_engine).routes()])
+    return Starlette(routes=[
+        *fhir.FhirApi(get_engine, export_dir, clock).routes(), *SignIn(get_engine).routes(),
+        *PortalPay(get_engine).routes(), *IcalFeedApi(get_engine, clock).routes(),
+    ])
 
 
 __all__ = ["build_api", "guard"]

@@ -49,6 +49,7 @@ from clinic_app.models.kpi import (
 )
 from clinic_app.models.measures import MeasureResult, OutcomeMeasure
 from clinic_app.models.messaging import Message, MessageMember, MessageThread
+from clinic_app.models.payments_calendar import CalendarInvite, IcalFeed, OnlinePayment
 from clinic_app.models.people import (
     CONSENT_KINDS,
     ROLES,
@@ -104,6 +105,7 @@ __all__ = [
     "AuditLog",
     "BillingProfile",
     "BodyMark",
+    "CalendarInvite",
     "CareCase",
     "CarePlan",
     "CaseVisit",
@@ -120,6 +122,7 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "IcalFeed",
     "KpiCaseDay",
     "KpiCasePayerDay",
     "KpiClaimDay",
@@ -144,6 +147,7 @@ __all__ = [
     "NoteForm",
     "NoteProcedure",
     "NoteTemplate",
+    "OnlinePayment",
     "OutcomeMeasure",
     "Patient",
     "PatientAllergy",

@@ -4,6 +4,7 @@ import reflex as rx
 
 from clinic_app.components.layout import frame, message_box
 from clinic_app.state.admin import AccountState, AuditState, UsersState
+from clinic_app.state.calendar_feed import CalendarFeedState
 
 
 def _field(label: str, name: str, **props) -> rx.Component:
@@ -172,5 +173,38 @@ def password_page() -> rx.Component:
                 reset_on_submit=False,
             )
         ),
+        rx.cond(CalendarFeedState.has_schedule, _calendar_feed()),
         min_height="90vh",
+        direction="column",
+        gap="16px",
+    )
+
+
+def _calendar_feed() -> rx.Component:
+    """A clinician's private feed of their own schedule (no patient names), on or off."""
+    return rx.card(
+        rx.vstack(
+            rx.heading("Calendar feed", size="4"),
+            rx.text("Your upcoming visits in your own calendar app, with no patient names.", size="2"),
+            rx.text(rx.cond(CalendarFeedState.feed_on, "Status: on", "Status: off"), size="2", weight="bold"),
+            message_box(CalendarFeedState.feed_message, CalendarFeedState.feed_message_is_error),
+            rx.cond(
+                CalendarFeedState.feed_url != "",
+                rx.vstack(
+                    rx.el.label("Feed address", html_for="ical-url"),
+                    rx.input(id="ical-url", value=CalendarFeedState.feed_url, read_only=True, width="100%"),
+                    spacing="1", width="100%",
+                ),
+            ),
+            rx.hstack(
+                rx.button(rx.cond(CalendarFeedState.feed_on, "Make a new feed address", "Turn calendar feed on"),
+                          on_click=CalendarFeedState.turn_on, min_height="44px"),
+                rx.cond(CalendarFeedState.feed_on,
+                        rx.button("Turn calendar feed off", on_click=CalendarFeedState.turn_off, variant="outline",
+                                  min_height="44px")),
+                wrap="wrap",
+            ),
+            spacing="3",
+            width="340px",
+        )
     )

@@ -68,7 +68,7 @@ def test_an_email_reminder_is_queued_once_and_sent_once(session, clinic, smtp, t
     [(to, message)] = inbox.messages
     assert to == ["cara@example.com"]
     assert message["Subject"] == "Reminder: your appointment on Tue 12 Mar at 09:00"
-    assert "treatment with Ann Able, PT at Test Clinic on Tuesday 12 March at 09:00" in message.get_content()
+    assert "treatment with Ann Able, PT at Test Clinic on Tuesday 12 March at 09:00" in message.get_body(("plain",)).get_content()  # the .ics invitation is attached
     reminder = session.exec(select(Reminder)).one()
     assert (reminder.status, reminder.attempts, reminder.sent_at) == ("sent", 1, EVE)
 

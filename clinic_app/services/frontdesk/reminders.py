@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import smtplib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -43,9 +44,9 @@ LEAD = dt.timedelta(hours=24)
 
 
 class EmailSender(Protocol):
-    """Sends one email."""
+    """Sends one email; ``attachments`` are (file name, content type, data), e.g. an .ics invitation."""
 
-    def send(self, *, to: str, subject: str, body: str) -> None: ...
+    def send(self, *, to: str, subject: str, body: str, attachments: Sequence[tuple[str, str, bytes]] = ()) -> None: ...
 
 
 class SmsSender(Protocol):
@@ -63,10 +64,15 @@ class SmtpEmailSender:
     sender: str = "reminders@clinic.invalid"
     timeout: float = 10.0
 
-    def send(self, *, to: str, subject: str, body: str) -> None:
+    def send(self, *, to: str, subject: str, body: str, attachments: Sequence[tuple[str, str, bytes]] = ()) -> None:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
         message.set_content(body)
+        for filename, content_type, data in attachments:
+            maintype, _, subtype = content_type.partition("/")
+            subtype, _, params = subtype.partition(";")
+            extra = dict(p.strip().split("=", 1) for p in params.split(";") if "=" in p)
+            message.add_attachment(data, maintype=maintype, subtype=subtype.strip(), filename=filename, params=extra)
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(message)
 
@@ -183,7 +189,10 @@ def send_due(
             subject, body = _text(session, appointment, patient)
             try:
                 if reminder.channel == "email":
-                    email.send(to=reminder.to_address, subject=subject, body=body)
+                    from clinic_app.services.portal import calendar  # the visit's invitation, as it stands
+
+                    email.send(to=reminder.to_address, subject=subject, body=body,
+                               attachments=[calendar.attachment(session, appointment_id=appointment.id, now=now)])
                 else:
                     sms.send(to=reminder.to_address, text=body.replace("\n\n", " ").replace("\n", " ").strip())
             except Exception as exc:  # any transport failure is recorded and retried

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import ClaimsChanged, publish_on_commit
 from clinic_app.models import LedgerEntry, Patient, Payer
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
@@ -207,3 +208,30 @@ def account(session: Session, *, actor: Actor, mrn: str) -> dict:
         ],
         "payers": [{"payer_id": pid, "name": name, "owed_cents": int(owed)} for pid, name, owed in owed_by_payer if owed],
     }
+
+
+
+def post_online_payment(
+    session: Session, *, patient_id: int, amount_cents: int, reference: str, appointment_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> LedgerEntry:
+    """Post a card payment the patient made online through a payment gateway (the portal).
+
+    No member of staff takes it: the gateway confirmed it, and ``reference`` is the gateway's
+    payment id (never card data). The caller (services/portal/payments.py) has checked the
+    amount and makes sure one gateway payment is posted once. Never commits: the caller's
+    transaction does, and the billing pages and KPIs hear of it then."""
+    for_write(session)
+    _patient(session, patient_id)
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise InvalidInput("An online payment is a whole number of cents, more than 0.")
+    entry = LedgerEntry(
+        patient_id=patient_id, appointment_id=appointment_id, kind="payment", amount_cents=-amount_cents,
+        method="card", reference=(reference or "")[:40], reason="paid online", created_at=now or utcnow(),
+    )
+    session.add(entry)
+    session.flush()
+    audit.record(session, actor=None, action="ledger:payment", entity="ledger_entry", entity_id=entry.id,
+                 patient_id=patient_id, source="portal")
+    publish_on_commit(session, ClaimsChanged(what="ledger payment online"))  # AR aging, KPIs
+    return entry

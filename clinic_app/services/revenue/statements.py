@@ -55,20 +55,15 @@ def _header(session: Session, patient: Patient, location_id: int | None) -> tupl
     return (location.name if location else "Clinic"), (location.address if location else "")
 
 
-def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.date, location_id: int | None = None) -> bytes:
-    """A statement of the patient's account: every entry, what insurance still owes, what they owe."""
-    for_write(session)
-    require(actor.role, "payment.take")
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise NotFound("That patient no longer exists.")
+def render_statement(session: Session, *, patient: Patient, as_of: dt.date, location_id: int | None) -> bytes:
+    """The statement PDF itself (no permission check, no audit: its callers do both)."""
     payer_names = {p.id: p.name for p in session.exec(select(Payer))}
-    clinic, address = _header(session, patient, location_id or actor.location_id)
+    clinic, address = _header(session, patient, location_id)
     doc = _Doc(f"Statement for {patient.first_name} {patient.last_name}", clinic, address)
     doc.cell(0, 6, latin1(f"Account {patient.mrn}    Statement date {as_of.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
     doc.ln(3)
     doc.line_of(("Date", 28, "L"), ("Service", 24, "L"), ("Item", 88, "L"), ("Amount", 30, "R"), bold=True)
-    for e in ledger.entries(session, patient_id=patient_id):
+    for e in ledger.entries(session, patient_id=patient.id):
         who = payer_names.get(e.payer_id, "") if e.payer_id else "you"
         item = f"{ledger.KIND_LABELS[e.kind]} ({who})"
         if e.method and e.method != "insurance":
@@ -79,14 +74,25 @@ def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.
             (e.created_at.date().isoformat(), 28, "L"), (e.service_date.isoformat() if e.service_date else "", 24, "L"),
             (item[:60], 88, "L"), (dollars(e.amount_cents), 30, "R"),
         )
-    totals = ledger.balances(session, patient_id=patient_id)
+    totals = ledger.balances(session, patient_id=patient.id)
     doc.ln(4)
     doc.line_of(("Insurance still to pay", 140, "L"), (dollars(totals["insurance"]), 30, "R"))
     label = "Your credit" if totals["patient"] < 0 else "Amount you owe"
     doc.line_of((label, 140, "L"), (dollars(abs(totals["patient"])), 30, "R"), bold=True)
+    return bytes(doc.output())
+
+
+def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.date, location_id: int | None = None) -> bytes:
+    """A statement of the patient's account: every entry, what insurance still owes, what they owe."""
+    for_write(session)
+    require(actor.role, "payment.take")
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("That patient no longer exists.")
+    data = render_statement(session, patient=patient, as_of=as_of, location_id=location_id or actor.location_id)
     audit.record(session, actor=actor, action="print", entity="statement", entity_id=patient_id, patient_id=patient_id)
     session.commit()
-    return bytes(doc.output())
+    return data
 
 
 def invoice_pdf(session: Session, *, actor: Actor, appointment_id: int) -> bytes:

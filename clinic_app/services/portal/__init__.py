@@ -1,0 +1,1 @@
+"""The patient portal: what patients do for themselves (issue 18)."""
