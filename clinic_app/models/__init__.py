@@ -35,6 +35,7 @@ from clinic_app.models.history import (
     PatientProblem,
     PlanGoal,
 )
+from clinic_app.models.intake import IntakeConsent, IntakeForm, IntakeLink, IntakeResponse
 from clinic_app.models.interop import ApiToken
 from clinic_app.models.kpi import (
     KpiCaseDay,
@@ -117,6 +118,10 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "IntakeConsent",
+    "IntakeForm",
+    "IntakeLink",
+    "IntakeResponse",
     "KpiCaseDay",
     "KpiCasePayerDay",
     "KpiClaimDay",
