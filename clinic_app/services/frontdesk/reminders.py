@@ -38,6 +38,7 @@ from clinic_app.models import (
     ReminderAttempt,
 )
 from clinic_app.services.platform.clock import local
+from clinic_app.services.portal import intake
 
 LEAD = dt.timedelta(hours=24)
 
@@ -183,6 +184,9 @@ def send_due(
             subject, body = _text(session, appointment, patient)
             try:
                 if reminder.channel == "email":
+                    link = intake.reminder_link(session, appointment_id=appointment.id)  # a form still to fill
+                    if link:
+                        body += f"\nBefore your visit, please fill in your forms and sign the consent here:\n{link}\n"
                     email.send(to=reminder.to_address, subject=subject, body=body)
                 else:
                     sms.send(to=reminder.to_address, text=body.replace("\n\n", " ").replace("\n", " ").strip())
