@@ -14,6 +14,7 @@ ADMIN_TEMPLATES = "/admin/templates"
 ADMIN_MEASURES = "/admin/measures"
 ADMIN_CLINICIANS = "/admin/clinicians"
 WAITLIST = "/waitlist"
+INTAKE = "/intake"  # the patient's intake link (?token=...), no sign-in
 PATIENT_NEW = "/patients/new"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
