@@ -5,6 +5,7 @@ signature for each consent (assets/clinic-intake.js)."""
 from __future__ import annotations
 
 import reflex as rx
+from reflex_components_radix.themes.components.checkbox import Checkbox
 
 from clinic_app.state.intake import IntakeState as S
 
@@ -87,7 +88,8 @@ def _checklist(f) -> rx.Component:
     return rx.el.fieldset(
         _legend(f),
         rx.foreach(f.options, lambda o: rx.el.label(
-            rx.checkbox(checked=f.picked.contains(o), on_change=lambda c: S.tick(f.key, o, c), size="3"),
+            # The bare checkbox (rx.checkbox wraps it in a label of its own): this row is its label and its 44 px target.
+            Checkbox.create(checked=f.picked.contains(o), on_change=lambda c: S.tick(f.key, o, c), size="3"),
             o,
             style={"display": "flex", "alignItems": "center", "gap": "10px", "minHeight": "44px"},
         )),
