@@ -219,7 +219,7 @@ def test_a_signed_consent_and_completed_answers_never_change(engine, session, cl
     # The service: a completed form is not reopened, even with a fresh link.
     again = intake.issue_link(session, appointment_id=appt.id)
     session.commit()
-    with pytest.raises((NotAllowed, NotFound)):
+    with pytest.raises(NotAllowed, match="already complete"):
         intake.save_answers(session, token=again, birth_date=DOB, form_code="NEW-PATIENT", answers=ANSWERS,
                             now=now_at("08:06"))
     session.rollback()
@@ -313,6 +313,7 @@ def test_reminders_get_a_link_only_while_a_form_is_pending(session, clinic):
     assert intake.reminder_link(session, appointment_id=appt.id) is None  # no form yet
     new_form(session, clinic)
     assert intake.reminder_link(session, appointment_id=treatment.id) is None  # its type needs none
+    assert intake.status_words(session, appointment_id=treatment.id) == ""  # the panel says nothing then
     url = intake.reminder_link(session, appointment_id=appt.id)
     session.commit()
     assert url.startswith("http") and "/intake?token=" in url
