@@ -11,6 +11,7 @@ from clinic_app.pages.billing_setup import billing_setup_page
 from clinic_app.pages.board import board_page
 from clinic_app.pages.chart import chart_page
 from clinic_app.pages.charting_admin import clinicians_page, measures_page, templates_page
+from clinic_app.pages.intake import intake_page
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.messages import messages_page
@@ -26,7 +27,8 @@ from clinic_app.state.billing_setup import BillingSetupState
 from clinic_app.state.calendar import CalendarState
 from clinic_app.state.calendar_feed import CalendarFeedState
 from clinic_app.state.chart import ChartState
-from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
+from clinic_app.state.charting_admin import ClinicianAdminState, IntakeAdminState, MeasureAdminState, TemplateAdminState
+from clinic_app.state.intake import IntakeState
 from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.messages import MessagesState
 from clinic_app.state.patient_profile import ProfileState
@@ -52,7 +54,7 @@ app.add_page(billing_setup_page, route=routes.BILLING_SETUP, title="Billing set-
 app.add_page(kpi_page, route=routes.KPI, title="Dashboard | Clinic", on_load=KpiState.load)
 app.add_page(users_page, route=routes.ADMIN_USERS, title="Users | Clinic", on_load=UsersState.load)
 app.add_page(audit_page, route=routes.ADMIN_AUDIT, title="Audit log | Clinic", on_load=AuditState.load)
-app.add_page(templates_page, route=routes.ADMIN_TEMPLATES, title="Note templates | Clinic", on_load=TemplateAdminState.load)
+app.add_page(templates_page, route=routes.ADMIN_TEMPLATES, title="Note templates | Clinic", on_load=[TemplateAdminState.load, IntakeAdminState.load])
 app.add_page(clinicians_page, route=routes.ADMIN_CLINICIANS, title="Clinicians | Clinic", on_load=ClinicianAdminState.load)
 app.add_page(measures_page, route=routes.ADMIN_MEASURES, title="Outcome measures | Clinic", on_load=MeasureAdminState.load)
 app.add_page(password_page, route=routes.PASSWORD, title="Change password | Clinic", on_load=[AccountState.load, CalendarFeedState.load])
@@ -62,6 +64,7 @@ app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile 
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
 app.add_page(messages_page, route=routes.MESSAGES, title="Messages | Clinic", on_load=MessagesState.load)
 app.add_page(tasks_page, route=routes.TASKS, title="Tasks | Clinic", on_load=TaskInboxState.load)
+app.add_page(intake_page, route=routes.INTAKE, title="Your forms | Clinic", on_load=IntakeState.open)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

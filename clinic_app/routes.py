@@ -16,6 +16,7 @@ ADMIN_CLINICIANS = "/admin/clinicians"
 WAITLIST = "/waitlist"
 MESSAGES = "/messages"
 TASKS = "/tasks"
+INTAKE = "/intake"  # the patient's intake link (?token=...), no sign-in
 PATIENT_NEW = "/patients/new"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"

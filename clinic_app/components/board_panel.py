@@ -146,6 +146,7 @@ def visit_panel() -> rx.Component:
                 size="2"),
         status_badge(status, _field(card, "status_label")),
         rx.cond(V.coverage != "", rx.text("Insurance: ", V.coverage, size="2")),
+        rx.cond(V.intake != "", rx.text(V.intake, size="2", weight="medium", id="visit-intake")),
         copay_section(),
         rx.cond(V.arrived != "", rx.text("Arrived ", V.arrived)),
         rx.cond(V.wait != "", rx.text("Waited ", V.wait)),

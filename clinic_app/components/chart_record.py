@@ -76,10 +76,37 @@ def _alert() -> rx.Component:
     )
 
 
+def _intake_line(line) -> rx.Component:
+    return rx.match(
+        line.kind,
+        ("form", rx.text(line.text, weight="bold", margin_top="6px")),
+        ("consent", rx.hstack(
+            rx.text(line.text),
+            rx.button(line.action_label, on_click=R.open_consent(line.id), variant="soft", size="3", style=TOUCH),
+            align="center", wrap="wrap",
+        )),
+        rx.text(line.text, size="2", padding_left="12px"),
+    )
+
+
+def _intake() -> rx.Component:
+    """The patient's intake answers and signed consents (services/portal/intake.py)."""
+    return rx.vstack(
+        rx.heading("Intake", size="4"),
+        rx.cond(R.intake_status != "", rx.text(R.intake_status, weight="medium", id="chart-intake-status")),
+        rx.cond(R.intake_lines.length() == 0, rx.text("No intake forms answered.", size="2")),
+        rx.foreach(R.intake_lines, _intake_line),
+        section_message(R, R.message_at == "intake"),
+        spacing="1",
+        width="100%",
+    )
+
+
 def record_section() -> rx.Component:
     return rx.cond(
         ChartState.own_note,
         rx.vstack(
+            _intake(),
             rx.heading("Allergies", size="4"),
             rx.cond(R.pending_alert == "", section_message(R, R.message_at == "allergies")),
             rx.text(ChartState.allergy_words, weight="medium"),

@@ -35,6 +35,7 @@ from clinic_app.models.history import (
     PatientProblem,
     PlanGoal,
 )
+from clinic_app.models.intake import IntakeConsent, IntakeForm, IntakeLink, IntakeResponse
 from clinic_app.models.interop import ApiToken
 from clinic_app.models.kpi import (
     KpiCaseDay,
@@ -123,6 +124,10 @@ __all__ = [
     "FeeSchedule",
     "HomeExercise",
     "IcalFeed",
+    "IntakeConsent",
+    "IntakeForm",
+    "IntakeLink",
+    "IntakeResponse",
     "KpiCaseDay",
     "KpiCasePayerDay",
     "KpiClaimDay",

@@ -5,7 +5,8 @@ import reflex as rx
 from clinic_app.components.layout import frame, message_box, option_select
 from clinic_app.services.charting.clinicians import ASSISTANT_KINDS
 from clinic_app.services.charting.templates import KIND_WORDS, SECTIONS
-from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
+from clinic_app.services.portal.intake import KIND_WORDS as INTAKE_KIND_WORDS
+from clinic_app.state.charting_admin import ClinicianAdminState, IntakeAdminState, MeasureAdminState, TemplateAdminState
 
 T = TemplateAdminState
 _TOUCH = {"minHeight": "44px"}
@@ -199,6 +200,160 @@ def templates_page() -> rx.Component:
             width="100%",
         ),
         rx.cond(T.editing, _editor()),
+        _intake_forms(),
+    )
+
+
+# -- intake forms ----------------------------------------------------------------------------
+I = IntakeAdminState  # noqa: E741
+_INTAKE_KINDS = list(INTAKE_KIND_WORDS.items())
+
+
+def _intake_row(r) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(r.title),
+        rx.table.cell(r.code),
+        rx.table.cell(r.kinds),
+        rx.table.cell(r.version),
+        rx.table.cell(rx.badge(r.status, color_scheme=rx.cond(r.retired, "gray", "green"), high_contrast=True)),
+        rx.table.cell(rx.button("Edit", on_click=I.open_form(r.code), variant="soft", aria_label="Edit " + r.title,
+                                style=_TOUCH)),
+    )
+
+
+def _intake_field(f) -> rx.Component:
+    fid = "if-" + f.index.to_string()
+    n = "Intake field " + (f.index + 1).to_string() + " "
+    return rx.card(
+        rx.flex(
+            rx.text("Field " + (f.index + 1).to_string(), weight="bold", width="100%"),
+            _labelled("Label", fid + "-label",
+                      rx.input(id=fid + "-label", aria_label=n + "label", value=f.label, max_length=80, size="3",
+                               on_change=lambda v: I.set_field(f.index, "label", v))),
+            _labelled("Kind", fid + "-kind",
+                      _native_select(fid + "-kind", f.kind, lambda v: I.set_field(f.index, "kind", v), _INTAKE_KINDS,
+                                     aria_label=n + "kind")),
+            rx.cond(
+                f.kind != "consent",
+                rx.el.label(
+                    rx.checkbox(checked=f.required, on_change=lambda c: I.set_field(f.index, "required", c), size="3"),
+                    "Required", style={**_TOUCH, "display": "flex", "alignItems": "center", "gap": "8px"},
+                ),
+            ),
+            rx.cond(
+                (f.kind == "choice") | (f.kind == "checklist"),
+                _labelled("Options, one per line", fid + "-options",
+                          rx.text_area(id=fid + "-options", aria_label=n + "options, one per line", value=f.options,
+                                       rows="4", width="260px", on_change=lambda v: I.set_field(f.index, "options", v))),
+            ),
+            rx.cond(
+                (f.kind == "number") | (f.kind == "scale"),
+                rx.hstack(
+                    _labelled("Lowest", fid + "-low",
+                              rx.input(id=fid + "-low", aria_label=n + "lowest", value=f.low, width="90px", size="3",
+                                       on_change=lambda v: I.set_field(f.index, "low", v))),
+                    _labelled("Highest", fid + "-high",
+                              rx.input(id=fid + "-high", aria_label=n + "highest", value=f.high, width="90px", size="3",
+                                       on_change=lambda v: I.set_field(f.index, "high", v))),
+                ),
+            ),
+            rx.cond(
+                f.kind == "number",
+                _labelled("Unit", fid + "-unit",
+                          rx.input(id=fid + "-unit", aria_label=n + "unit", value=f.unit, width="120px", size="3",
+                                   max_length=20, on_change=lambda v: I.set_field(f.index, "unit", v))),
+            ),
+            rx.cond(
+                f.kind == "consent",
+                _labelled("The text the patient signs", fid + "-text",
+                          rx.text_area(id=fid + "-text", aria_label=n + "text the patient signs", value=f.text, rows="6",
+                                       width="100%", on_change=lambda v: I.set_field(f.index, "text", v))),
+            ),
+            rx.hstack(
+                rx.button("Move up", on_click=I.move_field(f.index, -1), variant="soft", style=_TOUCH,
+                          aria_label="Move intake field " + f.name + " up", disabled=f.index == 0),
+                rx.button("Move down", on_click=I.move_field(f.index, 1), variant="soft", style=_TOUCH,
+                          aria_label="Move intake field " + f.name + " down",
+                          disabled=f.index == I.edit_fields.length() - 1),
+                rx.button("Remove", on_click=I.remove_field(f.index), variant="soft", color_scheme="red", style=_TOUCH,
+                          aria_label="Remove intake field " + f.name),
+                spacing="2",
+            ),
+            gap="12px",
+            wrap="wrap",
+            align="end",
+        ),
+        width="100%",
+        margin_bottom="12px",
+    )
+
+
+def _intake_editor() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading(rx.cond(I.edit_version == -2, "New intake form", "Edit " + I.edit_title), size="4"),
+            rx.cond(I.edit_version > 0,
+                    rx.text("Version " + I.edit_version.to_string() + "; saving makes the next version.", size="2")),
+            rx.cond(I.edit_retired, rx.text("Retired: no longer asked for.", weight="bold")),
+            rx.flex(
+                _labelled("Code", "intake-code", rx.input(id="intake-code", value=I.edit_code, on_change=I.set_edit_code,
+                                                          size="3", max_length=24, width="160px",
+                                                          disabled=I.edit_version != -2)),
+                _labelled("Title", "intake-title", rx.input(id="intake-title", value=I.edit_title,
+                                                            on_change=I.set_edit_title, size="3", max_length=120,
+                                                            width="320px")),
+                gap="12px",
+                wrap="wrap",
+            ),
+            rx.el.fieldset(
+                rx.el.legend("Asked for before the first visit of these appointment types"),
+                rx.flex(
+                    rx.foreach(I.appointment_types, lambda k: rx.el.label(
+                        rx.checkbox(checked=I.edit_kinds.contains(k), on_change=lambda c: I.toggle_kind(k, c), size="3"),
+                        k, style={**_TOUCH, "display": "flex", "alignItems": "center", "gap": "8px", "padding": "0 8px"},
+                    )),
+                    gap="8px",
+                    wrap="wrap",
+                ),
+            ),
+            rx.heading("Fields", size="3"),
+            rx.box(rx.foreach(I.edit_fields, _intake_field), width="100%"),
+            rx.hstack(
+                rx.button("Add an intake field", on_click=I.add_intake_field, variant="soft", style=_TOUCH),
+                rx.button("Save intake form", on_click=I.save, style=_TOUCH),
+                rx.cond(
+                    I.edit_version > 0,
+                    rx.cond(I.edit_retired,
+                            rx.button("Ask for it again", on_click=I.restore, variant="outline", style=_TOUCH),
+                            rx.button("Retire intake form", on_click=I.retire, variant="outline", color_scheme="red",
+                                      style=_TOUCH)),
+                ),
+                rx.button("Close intake editor", on_click=I.close_form, variant="ghost", style=_TOUCH),
+                spacing="3",
+                wrap="wrap",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        margin_top="16px",
+    )
+
+
+def _intake_forms() -> rx.Component:
+    return rx.el.section(
+        rx.heading("Intake forms", size="5", margin_top="24px", id="intake-forms"),
+        rx.text("What a patient fills in and signs from the link in their reminder before the first visit of the "
+                "appointment types chosen. Editing saves a new version: answers keep the version they answered."),
+        message_box(I.message, I.message_is_error),
+        rx.button("New intake form", on_click=I.new_form, style=_TOUCH, margin_y="12px"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                           ("Intake form", "Code", "Appointment types", "Version", "Status", "")])),
+            rx.table.body(rx.foreach(I.rows, _intake_row)),
+            width="100%",
+        ),
+        rx.cond(I.edit_version != -1, _intake_editor()),
+        aria_labelledby="intake-forms",
     )
 
 

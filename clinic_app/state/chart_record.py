@@ -15,6 +15,7 @@ from clinic_app.services.charting import history
 from clinic_app.services.charting.codes import describe_icd10, search_icd10
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.portal import intake
 from clinic_app.state.auth import as_id
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 from clinic_app.state.common import in_db
@@ -27,6 +28,16 @@ NO_ALLERGIES = "No allergies recorded."
 class RecordRow:
     """A problem, allergy, medication or attachment line with the button that acts on it."""
 
+    id: int
+    text: str
+    action_label: str
+
+
+@dataclasses.dataclass
+class IntakeLine:
+    """A line of the patient's intake: a form's heading, an answer, or a signed consent (``id``: its PDF)."""
+
+    kind: str  # "form" / "answer" / "consent"
     id: int
     text: str
     action_label: str
@@ -49,6 +60,8 @@ class RecordSection(ChartSection, ChartState):
     allergies: list[RecordRow] = []
     medications: list[RecordRow] = []
     attachments: list[RecordRow] = []
+    intake_status: str = ""  # this visit's: "Intake complete" / "Intake pending: <form>" / ""
+    intake_lines: list[IntakeLine] = []
     icd_query: str = ""
     icd_hits: list[ProblemHit] = []
     new_substance: str = ""
@@ -69,6 +82,7 @@ class RecordSection(ChartSection, ChartState):
     def _load(self, session: Session, actor: Actor) -> None:
         if not self.own_note:  # a supervisee's note read for co-signature
             self.problems, self.allergies, self.medications, self.attachments = [], [], [], []
+            self.intake_status, self.intake_lines = "", []
             self.allergy_words = ""
             return
         patient_id = self._patient_id
@@ -90,10 +104,24 @@ class RecordSection(ChartSection, ChartState):
                       action_label=f"View {a.filename}")
             for a in history.attachments(session, actor=actor, patient_id=patient_id)
         ]
+        self._load_intake(session, actor)
         # Shown at the top of every note (the screen's header).
         self.allergy_words = (
             "Allergies: " + "; ".join(a.text for a in self.allergies) if self.allergies else NO_ALLERGIES
         )
+
+    def _load_intake(self, session: Session, actor: Actor) -> None:
+        self.intake_status = intake.status_words(session, appointment_id=self.appointment_id) if self.appointment_id else ""
+        lines = []
+        for form in intake.patient_answers(session, actor=actor, patient_id=self._patient_id):
+            lines.append(IntakeLine(kind="form", id=form.response_id, action_label="",
+                                    text=f"{form.title} (version {form.version}): {form.status}, {self._when(form.when)}"))
+            lines += [IntakeLine(kind="answer", id=form.response_id, text=f"{label}: {answer}", action_label="")
+                      for label, answer in form.answers]
+            lines += [IntakeLine(kind="consent", id=cid, text=f"{title}: signed {self._when(at)}",
+                                 action_label=f"Download {title} (signed PDF)")
+                      for cid, title, at in form.consents]
+        self.intake_lines = lines
 
     async def _record(self, change, done: str) -> bool:
         """A change to the record; a safety alert waits for "Record anyway" (nothing saved yet)."""
@@ -243,6 +271,15 @@ class RecordSection(ChartSection, ChartState):
             return
         self.viewer_id, self.viewer_name, self.viewer_is_pdf = row.id, row.filename, row.content_type == "application/pdf"
         self.viewer_src = f"data:{row.content_type};base64,{base64.b64encode(row.data).decode()}"
+
+    @rx.event
+    async def open_consent(self, consent_id: int):
+        """Download a signed consent's PDF (its SHA-256 is checked first; the view is audited)."""
+        self.message_at = "intake"
+        row = await self._act("chart.view", lambda s, a: intake.open_consent(s, actor=a, consent_id=as_id(consent_id)))
+        if row is FAILED:
+            return None
+        return rx.download(data=row.pdf, filename=f"consent-{row.link_id}-{row.signed_at:%Y%m%d}.pdf")
 
     @rx.event
     def close_viewer(self):

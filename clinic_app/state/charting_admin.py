@@ -13,6 +13,7 @@ from sqlmodel import select
 from clinic_app.models import AppointmentType, Provider, User
 from clinic_app.services.charting import clinicians, measures, templates
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.portal import intake
 from clinic_app.state.auth import current_actor, page_actor
 from clinic_app.state.common import Option, in_db
 
@@ -447,3 +448,185 @@ class ClinicianAdminState(_AdminPage, rx.State):
         done = f"{name}'s notes are co-signed by {sup_name}." if sup else f"{name} signs on their own."
         return await self._change(
             lambda s, a: clinicians.set_supervisor(s, actor=a, provider_id=pid, supervisor_provider_id=sup), done)
+
+
+# -- intake forms (services/portal/intake.py) -------------------------------------------------
+@dataclasses.dataclass
+class IntakeFormRow:
+    code: str
+    title: str
+    kinds: str
+    version: str
+    status: str
+    retired: bool
+
+
+@dataclasses.dataclass
+class IntakeFieldDraft:
+    """One field of the intake form being edited, as typed."""
+
+    index: int
+    key: str
+    label: str
+    kind: str
+    required: bool
+    options: str  # one per line
+    low: str
+    high: str
+    unit: str
+    text: str  # a consent's text
+    name: str  # for buttons: "Remove Weight"
+
+
+def _intake_draft(i: int, f: intake.IntakeField) -> IntakeFieldDraft:
+    return IntakeFieldDraft(index=i, key=f.key, label=f.label, kind=f.kind, required=f.required, options="\n".join(f.options),
+                            low=str(f.low), high=str(f.high), unit=f.unit, text=f.text, name=f.label or f"field {i + 1}")
+
+
+def _intake_renumber(fields: list[IntakeFieldDraft]) -> list[IntakeFieldDraft]:
+    return [dataclasses.replace(f, index=i, name=f.label or f"field {i + 1}") for i, f in enumerate(fields)]
+
+
+class IntakeAdminState(_AdminPage, rx.State):
+    """Intake forms on the templates page: what a patient fills before the first visit of the
+    appointment types chosen; every save is a new version (answers keep theirs)."""
+
+    _permission: ClassVar[str] = "template.edit"
+    rows: list[IntakeFormRow] = []
+    appointment_types: list[str] = []
+    edit_version: int = -1  # -1 closed, -2 new, 1.. the version opened
+    edit_code: str = ""
+    edit_title: str = ""
+    edit_kinds: list[str] = []
+    edit_fields: list[IntakeFieldDraft] = []
+    edit_retired: bool = False
+
+    async def _refresh(self, actor):
+        def work(session):
+            return (intake.listing(session, actor=actor),
+                    list(session.exec(select(AppointmentType.name).order_by(AppointmentType.name))))
+
+        forms, kinds = await in_db(work)
+        self.rows = [IntakeFormRow(code=f.code, title=f.title, kinds=", ".join(f.visit_kinds) or "No appointment type yet",
+                                   version=str(f.version), status="Retired" if f.retired else "In use", retired=f.retired)
+                     for f in forms]
+        self.appointment_types = kinds
+        return None
+
+    def _open(self, form: intake.Form | None) -> None:
+        self.edit_version = -2 if form is None else form.version
+        self.edit_code = "" if form is None else form.code
+        self.edit_title = "" if form is None else form.title
+        self.edit_kinds = [] if form is None else list(form.visit_kinds)
+        self.edit_fields = [] if form is None else [_intake_draft(i, f) for i, f in enumerate(form.fields)]
+        self.edit_retired = bool(form and form.retired)
+
+    @rx.event
+    async def new_form(self):
+        try:
+            await current_actor(self, self._permission)
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return
+        self._open(None)
+        self.message = ""
+
+    @rx.event
+    async def open_form(self, code: str):
+        try:
+            await current_actor(self, self._permission)
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return
+        found = await in_db(lambda s: intake.catalogue(s).get(str(code)))
+        if found is not None:
+            self._open(found)
+            self.message = ""
+
+    @rx.event
+    def close_form(self):
+        self.edit_version = -1
+
+    @rx.event
+    def set_edit_code(self, value: str):
+        self.edit_code = str(value).upper()[:24]
+
+    @rx.event
+    def set_edit_title(self, value: str):
+        self.edit_title = str(value)[:120]
+
+    @rx.event
+    def toggle_kind(self, kind: str, checked: bool):
+        kind = str(kind)
+        self.edit_kinds = [k for k in self.appointment_types if (k == kind and checked) or (k != kind and k in self.edit_kinds)]
+
+    @rx.event
+    def set_field(self, index: int, attr: str, value):
+        if attr == "required":
+            change = {"required": bool(value)}
+        elif attr in ("label", "kind", "options", "low", "high", "unit", "text"):
+            change = {attr: str(value)[:intake.MAX_CONSENT_TEXT if attr == "text" else 1200 if attr == "options" else 80]}
+        else:
+            return
+        self.edit_fields = _intake_renumber([dataclasses.replace(f, **change) if f.index == int(index) else f
+                                             for f in self.edit_fields])
+
+    @rx.event
+    def add_intake_field(self):
+        new = IntakeFieldDraft(index=len(self.edit_fields), key="", label="", kind="text", required=False, options="",
+                               low="0", high="10", unit="", text="", name="")
+        self.edit_fields = _intake_renumber([*self.edit_fields, new])
+
+    @rx.event
+    def move_field(self, index: int, step: int):
+        i, j = int(index), int(index) + int(step)
+        if 0 <= i < len(self.edit_fields) and 0 <= j < len(self.edit_fields):
+            fields = list(self.edit_fields)
+            fields[i], fields[j] = fields[j], fields[i]
+            self.edit_fields = _intake_renumber(fields)
+
+    @rx.event
+    def remove_field(self, index: int):
+        self.edit_fields = _intake_renumber([f for f in self.edit_fields if f.index != int(index)])
+
+    @rx.event
+    async def save(self):
+        """Save the form as its next version; on a refusal everything typed stays."""
+        fields = [{"key": f.key, "label": f.label, "kind": f.kind, "required": f.required, "options": f.options,
+                   "low": f.low, "high": f.high, "unit": f.unit, "text": f.text} for f in self.edit_fields]
+        args = {"code": self.edit_code, "title": self.edit_title, "visit_kinds": list(self.edit_kinds), "fields": fields,
+                "expected_version": None if self.edit_version == -2 else self.edit_version}
+        try:
+            actor = await current_actor(self, self._permission)
+            saved, changed = await in_db(lambda s: intake.save_form(s, actor=actor, **args))
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return None
+        self._open(saved)
+        self.message = (f"Saved {saved.title} as version {saved.version}. Answers already given keep the version they answered."
+                        if changed else "Nothing changed; no new version saved.")
+        self.message_is_error = False
+        return await self._refresh(actor)
+
+    async def _retire(self, retired: bool):
+        code, version = self.edit_code, self.edit_version
+        try:
+            actor = await current_actor(self, self._permission)
+            saved = await in_db(lambda s: intake.set_retired(s, actor=actor, code=code, retired=retired,
+                                                             expected_version=version))
+        except ClinicError as exc:
+            self.message, self.message_is_error = str(exc), True
+            return None
+        self._open(saved)
+        self.message = (f"{saved.title} retired: no longer asked for; answers given are kept." if retired
+                        else f"{saved.title} is asked for again.")
+        self.message_is_error = False
+        return await self._refresh(actor)
+
+    @rx.event
+    async def retire(self):
+        return await self._retire(True)
+
+    @rx.event
+    async def restore(self):
+        return await self._retire(False)

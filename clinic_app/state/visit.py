@@ -13,6 +13,7 @@ from clinic_app.db import utcnow
 from clinic_app.services.frontdesk import board, recurring, scheduling
 from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
+from clinic_app.services.portal import intake
 from clinic_app.state.auth import as_id
 from clinic_app.state.booking import WaitlistSection
 from clinic_app.state.calendar import CalendarState
@@ -31,6 +32,7 @@ class VisitSection(Section, CalendarState):
     wait: str = ""
     checked_out: str = ""
     coverage: str = ""
+    intake: str = ""  # "Intake complete" / "Intake pending: <form>" / "" (services/portal/intake.py)
     started: bool = False  # a no-show may be marked only once the visit has started
 
     # The cancel / no-show dialog.
@@ -59,6 +61,7 @@ class VisitSection(Section, CalendarState):
         move.refused_id, move.refused_text = 0, ""
         self._show(row, screen.location_zone())
         self.coverage = coverage
+        self.intake = await in_db(lambda s: intake.status_words(s, appointment_id=wanted))
         self.release_kind = ""
         return CopaySection.load(wanted)
 

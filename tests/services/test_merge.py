@@ -16,9 +16,13 @@ from clinic_app.models import (
     CareCase,
     CarePlan,
     HomeExercise,
+    IntakeConsent,
+    IntakeForm,
+    IntakeResponse,
     LedgerEntry,
     MessageThread,
     Note,
+    OnlinePayment,
     Patient,
     PatientAllergy,
     PatientConsent,
@@ -27,6 +31,7 @@ from clinic_app.models import (
     PatientProblem,
     PlanGoal,
     RecordChange,
+    Task,
     WaitlistEntry,
 )
 from clinic_app.services.charting import charting, measures
@@ -77,6 +82,23 @@ def _fill(session, clinic):
         PatientConsent(patient_id=keep.id, kind="treatment", given_on=dt.date(2028, 6, 1)),
         RecordChange(entity="patient", entity_id=dup.id, patient_id=dup.id, field="city", new_value="Albany"),
         MessageThread(kind="patient", patient_id=dup.id, subject="Parking", to_queue="desk"),
+    ])
+    # The patient's side: a completed intake with its signed consent (final rows, like a signed
+    # note, that only a merge may move), an online payment, a task about the patient.
+    form = IntakeForm(code="NEWPT", version=1, title="New patient", visit_kinds="[]", fields="[]", questionnaire="{}",
+                      created_by_user_id=user)
+    session.add(form)
+    session.flush()
+    response = IntakeResponse(appointment_id=appt.id, patient_id=dup.id, form_id=form.id, form_code="NEWPT",
+                              status="completed", response="{}", completed_at=at("08:30"))
+    session.add(response)
+    session.flush()
+    session.add_all([
+        IntakeConsent(response_id=response.id, patient_id=dup.id, link_id="consent", title="Consent", text="I agree.",
+                      signature_png=b"png", signed_at=at("08:30"), pdf=b"%PDF-1.4 consent", sha256="0" * 64),
+        OnlinePayment(patient_id=dup.id, gateway="local", gateway_payment_id="pay_1", idempotency_key="k1",
+                      amount_cents=1000, status="pending"),
+        Task(kind="manual", patient_id=dup.id, title="Call about the brace", queue_role="reception", due_on=DAY),
     ])
     _attachment(session, clinic, dup)
     _attachment(session, clinic, dup, b"%PDF-1.4 x-ray report")

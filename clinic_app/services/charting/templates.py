@@ -476,3 +476,15 @@ def save_field(session: Session, *, actor: Actor, note_id: int, key: str, value)
         return values(session, note_id=note.id)[key]
     commit_note(session)
     return staged
+
+
+# -- shared with other forms built from the same field kinds (services/portal/intake.py) ---------
+def check_field(n: int, raw: dict) -> TemplateField:
+    """One admin-typed field checked as a template field is (label, kind, options, range, unit);
+    the note section is not checked here (forms without sections pass none)."""
+    return _check_field(n, {**raw, "section": raw.get("section") or "subjective"}, "SOAP", labels_for("SOAP"))
+
+
+def clean_value(spec: TemplateField, value) -> str:
+    """A value typed for a field, checked against its kind as a note field's is; the text to store."""
+    return _clean(spec, value)

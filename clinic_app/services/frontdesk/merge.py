@@ -55,6 +55,12 @@ POLICY: dict[tuple[str, str], str] = {
     ("ledger_entry", "patient_id"): "move",
     ("record_change", "patient_id"): "move",
     ("message_thread", "patient_id"): "move",
+    # The patient's side: completed intake answers and signed consents are final rows that a
+    # merge may move (patient_id alone: alembic 0025's triggers allow that and nothing else).
+    ("intake_response", "patient_id"): "move",
+    ("intake_consent", "patient_id"): "move",
+    ("online_payment", "patient_id"): "move",
+    ("task", "patient_id"): "move",
     # One consent of each kind per patient: the survivor's own consent wins.
     ("patient_consent", "patient_id"): "move_unless_same",
     # The same file (same SHA-256) already on the survivor's chart is not attached twice.

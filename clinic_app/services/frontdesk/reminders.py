@@ -39,6 +39,7 @@ from clinic_app.models import (
     ReminderAttempt,
 )
 from clinic_app.services.platform.clock import local
+from clinic_app.services.portal import intake
 
 LEAD = dt.timedelta(hours=24)
 
@@ -191,6 +192,9 @@ def send_due(
                 if reminder.channel == "email":
                     from clinic_app.services.portal import calendar  # the visit's invitation, as it stands
 
+                    link = intake.reminder_link(session, appointment_id=appointment.id)  # a form still to fill
+                    if link:
+                        body += f"\nBefore your visit, please fill in your forms and sign the consent here:\n{link}\n"
                     email.send(to=reminder.to_address, subject=subject, body=body,
                                attachments=[calendar.attachment(session, appointment_id=appointment.id, now=now)])
                 else:

@@ -93,6 +93,9 @@ DB_RULE_MESSAGES = {
     "ex_appointment_patient_overlap": (SlotTaken, "The patient already has an appointment at that time."),
     "patient_registration_invalid": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
     "appointment_too_long": (InvalidInput, "A visit lasts at most a day; choose an earlier end."),
+    "intake_form_final": (NotAllowed, "An intake form version is kept as it was saved; save a new version instead."),
+    "intake_response_completed": (NotAllowed, "Completed intake answers are final."),
+    "intake_consent_signed": (NotAllowed, "A signed consent is kept as it was signed and cannot be changed."),
     "ck_patient_": (InvalidInput, "The registration is incomplete; check the contact and guarantor."),
 }
 

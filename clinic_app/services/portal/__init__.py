@@ -1,1 +1,1 @@
-"""The patient portal: what patients do for themselves (issue 18)."""
+"""The patient's side: what patients do themselves (the portal, intake and consent, payments, calendar)."""

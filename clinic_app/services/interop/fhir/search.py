@@ -18,6 +18,8 @@ from clinic_app.models import (
     AppointmentType,
     Charge,
     Coverage,
+    IntakeForm,
+    IntakeResponse,
     Location,
     MeasureResult,
     Note,
@@ -32,6 +34,7 @@ from clinic_app.models import (
     Room,
 )
 from clinic_app.services.charting.measures import BUILTIN as BUILTIN_MEASURES
+from clinic_app.services.interop.fhir import questionnaires as fhir_q
 from clinic_app.services.interop.fhir import tasks as fhir_tasks
 from clinic_app.services.interop.fhir.mapping import (
     APPOINTMENT_STATUS,
@@ -491,12 +494,34 @@ KINDS: dict[str, _Kind] = {
         query=fhir_tasks.task_query, build=fhir_tasks.task_resource, patient_of=lambda t: t.patient_id,
         order=lambda: fhir_tasks.Task.id, id_column=lambda: fhir_tasks.Task.id,
     ),
+    "Questionnaire": _Kind(
+        action="fhir.directory.read",
+        params={
+            "url": _Param("uri", lambda v, m: IntakeForm.code == v.strip().rsplit(":", 1)[-1].split("|")[0].upper()
+                          if v.strip().startswith(fhir_q.FORM_URL + ":") else IntakeForm.id == -1),
+            "status": _tok(lambda v, m: IntakeForm.retired == (_token(v)[1] == "retired")),
+        },
+        query=fhir_q.questionnaire_query, build=lambda s, row: fhir_q.questionnaire_resource(row), patient_of=None,
+        order=lambda: IntakeForm.id, id_column=lambda: IntakeForm.id, updated=_after(IntakeForm.created_at),
+    ),
+    "QuestionnaireResponse": _Kind(
+        action="fhir.clinical.read",
+        params={
+            "patient": _ref_param(IntakeResponse.patient_id, "Patient"),
+            "subject": _ref_param(IntakeResponse.patient_id, "Patient"),
+            "encounter": _ref_param(IntakeResponse.appointment_id, "Encounter"),
+            "status": _tok(lambda v, m: IntakeResponse.status == _token(v)[1]),
+            "authored": _date(IntakeResponse.updated_at),
+        },
+        query=fhir_q.response_query, build=fhir_q.response_resource, patient_of=lambda r: r.patient_id,
+        order=lambda: IntakeResponse.id, id_column=lambda: IntakeResponse.id, updated=_after(IntakeResponse.updated_at),
+    ),
 }
 # Types served from small in-memory lists (no PHI): the clinic and its locations and rooms.
 DIRECTORY_TYPES = ("Organization", "Location")
 TYPES = ("Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
          "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance", "MedicationStatement", "Coverage",
-         "Task")
+         "Task", "Questionnaire", "QuestionnaireResponse")
 WRITABLE = ("Patient", "Appointment")
 COMMON_PARAMS = ("_id", "_count", "_offset", "_format")
 
