@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from clinic_app import settings
+from clinic_app.components.message_badge import message_badge
 from clinic_app.components.patient_search import patient_search
 from clinic_app.components.task_badge import task_badge
 from clinic_app.models import ROLES
@@ -26,7 +27,6 @@ NAV = [
     ("Templates", "/admin/templates", ("admin",)),
     ("Measures", "/admin/measures", ("admin",)),
     ("Clinicians", "/admin/clinicians", ("admin",)),
-    ("Messages", "/messages", ("reception", "clinician", "biller")),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
     ("API tokens", "/api-tokens", ("admin",)),
 ]
@@ -53,7 +53,8 @@ def frame(title: str | rx.Var, *children: rx.Component) -> rx.Component:
             rx.hstack(
                 rx.heading("Clinic", size="5"),
                 # Wraps rather than overflowing: an admin's many links fit a 768 px tablet.
-                rx.el.nav(rx.hstack(*[_nav_link(*n) for n in NAV], task_badge(), spacing="2", wrap="wrap"), aria_label="Main"),
+                rx.el.nav(rx.hstack(*[_nav_link(*n) for n in NAV], message_badge(), task_badge(), spacing="2", wrap="wrap"),
+                       aria_label="Main"),
                 rx.cond(rx.Var.create(SEARCH_ROLES).contains(AuthState.role), rx.box(patient_search(), role="search")),
                 rx.spacer(),
                 rx.text(AuthState.user_name, " (", AuthState.role, ")", size="2", color_scheme="gray"),

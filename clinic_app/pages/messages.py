@@ -62,7 +62,7 @@ def _new_message() -> rx.Component:
                 rx.el.legend("To", style={"fontSize": "14px"}),
                 rx.flex(
                     rx.foreach(S.colleagues, lambda c: rx.el.label(
-                        rx.checkbox(checked=S.chosen.contains(c[0]), on_change=lambda on: S.toggle_colleague(c[0], on)),
+                        rx.checkbox(name="to-" + c[0], default_checked=False),
                         c[1], style={"display": "flex", "gap": "6px", "alignItems": "center", "minHeight": "44px"},
                     )),
                     gap="12px", wrap="wrap",

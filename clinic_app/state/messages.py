@@ -27,7 +27,8 @@ from clinic_app.services.frontdesk.profile import display_zone
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm, local_day
-from clinic_app.services.platform.permissions import CLINICIAN, RECEPTION
+from clinic_app.services.platform.permissions import CLINICIAN, RECEPTION, allowed
+from clinic_app.state.auth import AuthState
 from clinic_app.state.common import in_db
 from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import FAILED, Screen
@@ -89,7 +90,6 @@ class MessagesState(Screen, rx.State):
     new_patient_id: int = 0
     new_patient: str = ""
     colleagues: list[list[str]] = []  # [user id, "Name (role)"]
-    chosen: list[str] = []
     new_subject: str = ""
     new_body: str = ""
     sending: bool = False
@@ -178,10 +178,6 @@ class MessagesState(Screen, rx.State):
 
     # -- writing to colleagues ------------------------------------------------------------
     @rx.event
-    def toggle_colleague(self, user_id: str, on: bool):
-        self.chosen = sorted({*self.chosen, user_id}) if on else [c for c in self.chosen if c != user_id]
-
-    @rx.event
     def set_new_subject(self, text: str):
         self.new_subject = text
 
@@ -193,7 +189,9 @@ class MessagesState(Screen, rx.State):
     async def send_new(self, form: dict | None = None):
         subject = (form or {}).get("subject", self.new_subject)
         body = (form or {}).get("body", self.new_body)
-        patient_id, chosen = self.new_patient_id, list(self.chosen)
+        patient_id = self.new_patient_id
+        # The boxes ticked, as the form has them (the page keeps them as they are on a refusal).
+        chosen = [key.removeprefix("to-") for key, value in (form or {}).items() if key.startswith("to-") and value]
         if self.sending:
             return None
         self.sending = True
@@ -205,12 +203,12 @@ class MessagesState(Screen, rx.State):
         if thread is FAILED:
             self.new_subject, self.new_body = subject, body  # nothing typed is lost
             return None
-        self.new_patient_id, self.new_patient, self.chosen, self.new_subject, self.new_body = 0, "", [], "", ""
+        self.new_patient_id, self.new_patient, self.new_subject, self.new_body = 0, "", "", ""
         return MessagesState.open_thread(thread)
 
     @rx.event
     def cancel_new(self):
-        self.new_patient_id, self.new_patient, self.chosen, self.new_subject, self.new_body = 0, "", [], "", ""
+        self.new_patient_id, self.new_patient, self.new_subject, self.new_body = 0, "", "", ""
 
     # -- the live push --------------------------------------------------------------------
     def apply_change(self, change: dict | None) -> None:
@@ -219,8 +217,7 @@ class MessagesState(Screen, rx.State):
         if not change:
             return
         me = self._user_id
-        mine_read = change["read_upto"].get(str(me), 0)
-        unread = change["last_author_id"] != me and change["last_id"] > mine_read
+        unread = unread_after(change, me)
         others = [t for t in self.threads if t.id != change["id"]]
         item = ThreadItem(id=change["id"], subject=change["subject"], patient=change["patient"],
                           with_whom=messages.with_whom(change["people"], [name for uid, (name, _upto) in change["members"].items()
@@ -281,5 +278,45 @@ def _staff_topics(event: MessagesChanged) -> list[str]:
     return [t for t in event.topics() if t.startswith("messages:")]
 
 
+BADGE = "msgbadge"
+
+
+def _badge_topics(event: MessagesChanged) -> list[str]:
+    """The header badges of the same people as the inboxes (topics of their own)."""
+    return [BADGE + t.removeprefix("messages") for t in _staff_topics(event)]
+
+
+def unread_after(change: dict, user_id: int) -> bool:
+    """Whether the changed thread has a message ``user_id`` has not read."""
+    return change["last_author_id"] != user_id and change["last_id"] > change["read_upto"].get(str(user_id), 0)
+
+
+class MessageBadgeState(rx.State):
+    """The header's link to the inbox with how many conversations have new messages (live)."""
+
+    count: int = 0
+    _unread: list[int] = []
+    _user_id: int = 0
+
+    @rx.event
+    async def load(self):
+        auth = await self.get_state(AuthState)
+        actor = await auth.actor()
+        if actor is None or not allowed(actor.role, "message.staff"):
+            return
+        self._user_id = actor.user_id
+        self._unread = await in_db(lambda s: messages.unread_threads(s, actor=actor))
+        self.count = len(self._unread)
+        registry.show(client_token(self), BADGE, [BADGE + t.removeprefix("messages") for t in _topics(actor)])
+
+    def apply_change(self, change: dict | None) -> None:
+        if not change or not self._user_id:
+            return
+        others = [i for i in self._unread if i != change["id"]]
+        self._unread = [change["id"], *others] if unread_after(change, self._user_id) else others
+        self.count = len(self._unread)
+
+
 register(Surface("messages", _staff_topics, thread_change, MessagesState, "apply_change", event_type=MessagesChanged))
+register(Surface(BADGE, _badge_topics, thread_change, MessageBadgeState, "apply_change", event_type=MessagesChanged))
 

@@ -1,6 +1,6 @@
 """Messages between colleagues about a patient, in Chromium at 1366x768: the desk writes to a
 clinician from the patient's profile; the clinician's open inbox shows it at once, marked new;
-opening it shows the desk "Read by" live; an answer typed and sent at once arrives whole."""
+the header's badge counts it; opening it shows the desk "Read by" live and clears the badge; an answer typed and sent at once arrives whole."""
 
 from __future__ import annotations
 
@@ -71,7 +71,10 @@ def test_a_message_to_a_colleague_arrives_live_is_read_live_and_answered(browser
     item = clinician.get_by_role("button", name=re.compile(r"^New Knee brace Pell, Nora"))
     expect(item).to_be_visible(timeout=5_000)
     expect(clinician.get_by_role("heading", name=re.compile("Conversations"))).to_contain_text("1 with new messages")
+    nav = clinician.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Messages: 1 new")).to_be_visible()  # the header's badge, live too
     item.click()
+    expect(nav.get_by_role("link", name="Messages", exact=True)).to_be_visible(timeout=5_000)
     expect(clinician.get_by_role("region", name="Knee brace")).to_contain_text("Dee Desk")
     # ...and the desk sees that it has been read.
     expect(thread).to_contain_text("Read by Mia Senter", timeout=5_000)

@@ -216,9 +216,14 @@ def inbox(session: Session, *, actor: Actor, patient_id: int | None = None, unre
     return [_row(session, actor, thread, count) for thread, count in rows]
 
 
+def unread_threads(session: Session, *, actor: Actor) -> list[int]:
+    """The threads with a message ``actor`` has not read (the header's badge), newest first."""
+    return [row.id for row in inbox(session, actor=actor, unread_only=True, limit=1000)]
+
+
 def unread_count(session: Session, *, actor: Actor) -> int:
-    """How many threads have a message ``actor`` has not read (the header's badge)."""
-    return len(inbox(session, actor=actor, unread_only=True, limit=1000))
+    """How many threads have a message ``actor`` has not read."""
+    return len(unread_threads(session, actor=actor))
 
 
 def _row(session: Session, actor: Actor, thread: MessageThread, unread: int) -> ThreadRow:
