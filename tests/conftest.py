@@ -19,6 +19,7 @@ from clinic_app.db import make_engine
 from clinic_app.models import AppointmentType, Fee, Location, Patient, Provider, Room
 from clinic_app.services.platform import auth
 from clinic_app.services.platform.actor import Actor
+from tests.smtp import smtp_server
 
 # The audit chain's key (services/platform/audit.py), the same for the tests and the apps and commands
 # they start; without it each would make one in the project's data folder.
@@ -144,6 +145,14 @@ def clinic(session, fast_hash) -> Clinic:
         clinician2=user("clin2", "clinician", providers[1]), biller=user("biller", "biller"),
         manager=user("manager", "manager"), admin=user("admin", "admin"),
     )
+
+
+# -- a real SMTP server -------------------------------------------------------------
+@pytest.fixture
+def smtp():
+    """(inbox, port) of a running local SMTP server (tests/smtp.py)."""
+    with smtp_server() as running:
+        yield running
 
 
 # -- browser -------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from sqlmodel import Session
 from clinic_app import reminder_worker
 from clinic_app.db import utcnow
 from clinic_app.services.frontdesk import scheduling
-from tests.services.test_reminders import Inbox, _free_port, _prefers
+from tests.services.test_reminders import _prefers
+from tests.smtp import Inbox
+from tests.smtp import free_port as _free_port
 
 
 def test_the_worker_sends_due_reminders(engine, session, clinic, monkeypatch, tmp_path):

@@ -8,7 +8,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 from sqlmodel import create_engine
 
-from tests.services.test_reminders import Inbox, _free_port
+from tests.smtp import Inbox
+from tests.smtp import free_port as _free_port
 from tests.test_cli import run
 
 NOW = "2030-03-12T13:00:00+00:00"

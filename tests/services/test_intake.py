@@ -325,27 +325,20 @@ def test_reminders_get_a_link_only_while_a_form_is_pending(session, clinic):
     assert session.exec(select(IntakeResponse)).one().status == "completed"
 
 
-def test_the_reminder_email_carries_the_intake_link_while_a_form_is_pending(session, clinic, tmp_path):
-    from aiosmtpd.controller import Controller
-
+def test_the_reminder_email_carries_the_intake_link_while_a_form_is_pending(session, clinic, tmp_path, smtp):
     from clinic_app.services.frontdesk import reminders
-    from tests.services.test_reminders import EVE, Inbox, _free_port, _prefers
+    from tests.services.test_reminders import EVE, _prefers
 
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        new_form(session, clinic)
-        _prefers(session, clinic.patients[0], "email")
-        _prefers(session, clinic.patients[1], "email")
-        book(session, clinic, "09:00", patient=0, kind=clinic.evaluation)
-        book(session, clinic, "09:30", provider=1, patient=1)  # a treatment: no form asked for
-        assert reminders.schedule_reminders(session, now=EVE) == 2
-        senders = {"email": reminders.SmtpEmailSender(host="127.0.0.1", port=controller.port),
-                   "sms": reminders.FileSmsSender(tmp_path / "sms.jsonl")}
-        assert reminders.send_due(session, now=EVE, **senders)["sent"] == 2
-    finally:
-        controller.stop()
+    inbox, port = smtp
+    new_form(session, clinic)
+    _prefers(session, clinic.patients[0], "email")
+    _prefers(session, clinic.patients[1], "email")
+    book(session, clinic, "09:00", patient=0, kind=clinic.evaluation)
+    book(session, clinic, "09:30", provider=1, patient=1)  # a treatment: no form asked for
+    assert reminders.schedule_reminders(session, now=EVE) == 2
+    senders = {"email": reminders.SmtpEmailSender(host="127.0.0.1", port=port),
+               "sms": reminders.FileSmsSender(tmp_path / "sms.jsonl")}
+    assert reminders.send_due(session, now=EVE, **senders)["sent"] == 2
     bodies = {to[0]: message.get_body(("plain",)).get_content() for to, message in inbox.messages}
     assert "/intake?token=" not in bodies["eli@example.com"]
     url = next(line for line in bodies["cara@example.com"].splitlines() if "/intake?token=" in line)

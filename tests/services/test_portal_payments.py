@@ -5,12 +5,7 @@ server. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import socket
-from email import message_from_bytes
-from email.policy import default
-
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -23,32 +18,9 @@ from clinic_app.services.portal.payments import APPROVE_CARD, DECLINE_CARD, Gate
 from clinic_app.services.revenue import ledger
 from tests.conftest import DAY
 from tests.services.helpers import now_at
+from tests.smtp import free_port
 
 GATEWAY = LocalGateway(key=b"test-local-gateway")
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def owes(session, patient, cents: int) -> None:
@@ -228,7 +200,7 @@ def test_a_failed_send_leaves_the_receipt_to_send_again(session, clinic):
                                    token=GATEWAY.authorize(checkout.client_secret, outcome="succeeded"))
     session.commit()
     with pytest.raises(OSError):
-        payments.send_receipt(session, online_payment_id=row.id, email=SmtpEmailSender(host="127.0.0.1", port=_free_port()))
+        payments.send_receipt(session, online_payment_id=row.id, email=SmtpEmailSender(host="127.0.0.1", port=free_port()))
     session.rollback()
     assert session.get(OnlinePayment, row.id).receipt_sent_at is None
 

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
-from email import message_from_bytes
-from email.policy import default
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import select
 
 from clinic_app.models import PatientConsent, Reminder, ReminderAttempt
@@ -18,32 +13,9 @@ from clinic_app.services.frontdesk import reminders, scheduling
 from clinic_app.services.frontdesk.reminders import FileSmsSender, SmtpEmailSender
 from tests.conftest import DAY, at
 from tests.services.helpers import book
+from tests.smtp import free_port
 
 EVE = at("10:00", DAY - dt.timedelta(days=1))  # the day before the visits, 10:00
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=default)))
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    yield inbox, controller.port
-    controller.stop()
 
 
 def _prefers(session, patient, channel, *, consent=True):
@@ -78,7 +50,7 @@ def test_a_failure_is_recorded_and_retried(session, clinic, smtp, tmp_path):
     _prefers(session, clinic.patients[0], "email")
     book(session, clinic, "09:00", patient=0)
     reminders.schedule_reminders(session, now=EVE)
-    down = SmtpEmailSender(host="127.0.0.1", port=_free_port(), timeout=2)  # nothing listens there
+    down = SmtpEmailSender(host="127.0.0.1", port=free_port(), timeout=2)  # nothing listens there
     sms = FileSmsSender(tmp_path / "sms.jsonl")
     assert reminders.send_due(session, email=down, sms=sms, now=EVE) == {"sent": 0, "failed": 1, "skipped": 0}
     reminder = session.exec(select(Reminder)).one()
