@@ -59,6 +59,7 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
+from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
 from clinic_app.models.revenue import (
     Adjustment,
     BillingProfile,
@@ -138,8 +139,10 @@ __all__ = [
     "NoteForm",
     "NoteProcedure",
     "NoteTemplate",
+    "OnlineBooking",
     "OutcomeMeasure",
     "Patient",
+    "PatientAccount",
     "PatientAllergy",
     "PatientConsent",
     "PatientMedication",
@@ -147,6 +150,8 @@ __all__ = [
     "PatientProblem",
     "Payer",
     "PlanGoal",
+    "PortalSession",
+    "PortalToken",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",
