@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-AREAS = {"frontdesk", "charting", "revenue", "interop", "kpi", "platform"}
+AREAS = {"frontdesk", "charting", "revenue", "interop", "kpi", "platform", "portal"}
 
 
 def _modules(folder: str):

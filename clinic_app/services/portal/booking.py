@@ -1,0 +1,364 @@
+"""Online booking: each location's rules, open times computed from the schedule, and the
+patient's own bookings made, moved and cancelled through the desk's scheduling services.
+
+Open times are never stored: for a provider, an appointment type and a day they are the
+starts (every STEP_MINUTES) inside the provider's working hours, outside their time off,
+clear of their and the patient's other visits, while the location has a room free (its
+number of active rooms against the visits already overlapping), between the minimum notice
+and the furthest day ahead. A booking checks the time is still open and then runs through
+``scheduling.book_appointment`` (its checks, the database's no-double-booking rule, the audit
+row and the live event to every board), marked ``booked_online``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from clinic_app.db import for_write, utcnow
+from clinic_app.models import (
+    RELEASED,
+    Appointment,
+    AppointmentType,
+    Location,
+    OnlineBooking,
+    Provider,
+    ProviderTimeOff,
+    Room,
+)
+from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.frontdesk.booking_rules import active_provider, active_type
+from clinic_app.services.platform import audit
+from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.clock import hhmm, local, local_day
+from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
+from clinic_app.services.platform.permissions import require
+from clinic_app.services.portal.accounts import Me, portal_actor
+
+STEP_MINUTES = 15
+SEEN = ("arrived", "in_session", "ready_to_bill", "billed")
+STATUS_WORDS = {**scheduling.STATUS_LABELS, "booked": "Booked", "cancelled": "Cancelled"}
+
+
+# -- the location's rules -------------------------------------------------------------------
+def ids(text: str) -> frozenset[int]:
+    return frozenset(int(x) for x in (text or "").split(",") if x.strip().isdigit())
+
+
+def rules_for(session: Session, location_id: int) -> OnlineBooking:
+    """The location's online booking rules (off, with the defaults, until an admin saves them)."""
+    row = session.exec(select(OnlineBooking).where(OnlineBooking.location_id == location_id)).first()
+    return row if row is not None else OnlineBooking(location_id=location_id)
+
+
+def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: bool, type_ids: list[int],
+               provider_ids: list[int], new_patients: bool, returning_patients: bool, min_notice_hours: int,
+               days_ahead: int, max_upcoming: int, cancel_window_hours: int) -> OnlineBooking:
+    """An admin (or the desk) sets which types and providers a location offers online and how."""
+    require(actor.role, "provider.hours")
+    for_write(session)
+    location = session.get(Location, location_id)
+    if location is None:
+        raise NotFound("That location no longer exists.")
+    if not 0 <= min_notice_hours <= 24 * 30:
+        raise InvalidInput("Minimum notice is between 0 and 720 hours.")
+    if not 1 <= days_ahead <= 365:
+        raise InvalidInput("How far ahead is between 1 and 365 days.")
+    if not 1 <= max_upcoming <= 50:
+        raise InvalidInput("Upcoming bookings per patient is between 1 and 50.")
+    if not 0 <= cancel_window_hours <= 24 * 14:
+        raise InvalidInput("The cancellation window is between 0 and 336 hours.")
+    kinds = set(session.exec(select(AppointmentType.id).where(AppointmentType.id.in_(type_ids or [0]))))
+    people = set(session.exec(select(Provider.id).where(Provider.id.in_(provider_ids or [0]),
+                                                         Provider.location_id == location_id)))
+    if set(type_ids) - kinds:
+        raise InvalidInput("Choose appointment types from the list.")
+    if set(provider_ids) - people:
+        raise InvalidInput(f"Choose providers who work at {location.name}.")
+    if enabled and (not kinds or not people):
+        raise InvalidInput("Choose at least one appointment type and one provider to turn online booking on.")
+    if enabled and not (new_patients or returning_patients):
+        raise InvalidInput("Allow new patients, returning patients, or both.")
+    row = session.exec(select(OnlineBooking).where(OnlineBooking.location_id == location_id)).first() \
+        or OnlineBooking(location_id=location_id)
+    row.enabled, row.new_patients, row.returning_patients = enabled, new_patients, returning_patients
+    row.type_ids = ",".join(str(i) for i in sorted(kinds))
+    row.provider_ids = ",".join(str(i) for i in sorted(people))
+    row.min_notice_hours, row.days_ahead = min_notice_hours, days_ahead
+    row.max_upcoming, row.cancel_window_hours = max_upcoming, cancel_window_hours
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="online_booking_rules", entity="location", entity_id=location_id,
+                 detail="on" if enabled else "off")
+    return row
+
+
+# -- what the patient may book ----------------------------------------------------------------
+def is_returning(session: Session, patient_id: int) -> bool:
+    """Whether the patient has been seen before (a visit that went past booked)."""
+    return session.exec(select(Appointment.id).where(Appointment.patient_id == patient_id,
+                                                     Appointment.status.in_(SEEN)).limit(1)).first() is not None
+
+
+def _eligible(session: Session, me: Me, rules: OnlineBooking) -> bool:
+    if not rules.enabled:
+        return False
+    return rules.returning_patients if is_returning(session, me.patient_id) else rules.new_patients
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Options:
+    types: list[Choice]
+    providers: list[Choice]
+
+
+def options(session: Session, me: Me) -> Options:
+    """The appointment types and providers this patient may book online (every location that allows them)."""
+    type_ids: set[int] = set()
+    provider_ids: set[int] = set()
+    for rules in session.exec(select(OnlineBooking).where(OnlineBooking.enabled.is_(True))):
+        if _eligible(session, me, rules):
+            type_ids |= ids(rules.type_ids)
+            provider_ids |= ids(rules.provider_ids)
+    kinds = session.exec(select(AppointmentType).where(AppointmentType.id.in_(type_ids or {0}),
+                                                       AppointmentType.active.is_(True)).order_by(AppointmentType.name))
+    people = session.exec(select(Provider, Location).join(Location, Location.id == Provider.location_id)
+                          .where(Provider.id.in_(provider_ids or {0}), Provider.active.is_(True)).order_by(Provider.name))
+    return Options(
+        types=[Choice(k.id, f"{k.name} ({k.duration_minutes} min)") for k in kinds],
+        providers=[Choice(p.id, f"{p.name}, {loc.name}") for p, loc in people],
+    )
+
+
+def _bookable(session: Session, me: Me, provider_id: int, appointment_type_id: int):
+    """The provider, location, type and rules of an online booking, or NotFound in words."""
+    try:
+        provider, location = active_provider(session, provider_id)
+        kind = active_type(session, appointment_type_id)
+    except InvalidInput as exc:
+        raise NotFound("That choice is not offered online; choose from the list.") from exc
+    rules = rules_for(session, location.id)
+    if not rules.enabled or provider.id not in ids(rules.provider_ids) or kind.id not in ids(rules.type_ids):
+        raise NotFound("That choice is not offered online; choose from the list.")
+    if not _eligible(session, me, rules):
+        raise NotAllowed("Online booking is not offered for this kind of visit; please call the clinic.")
+    return provider, location, kind, rules
+
+
+def _overlaps(spans, start: dt.datetime, end: dt.datetime) -> int:
+    return sum(1 for a, b in spans if a < end and b > start)
+
+
+def free_starts(session: Session, *, provider: Provider, location: Location, minutes: int, day: dt.date,
+                earliest: dt.datetime, latest: dt.datetime, patient_id: int | None = None,
+                ignore_id: int | None = None) -> list[dt.datetime]:
+    """Starts on ``day`` (the location's calendar) when the provider can see a visit of
+    ``minutes`` (see the module's docstring), from ``earliest`` to ``latest``."""
+    windows = scheduling.hours_of(session, provider_id=provider.id).get(day.weekday(), [])
+    if not windows:
+        return []
+    zone = ZoneInfo(location.timezone)
+    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    if day_end <= earliest or day_start > latest:
+        return []
+    live = [Appointment.status.not_in(RELEASED), Appointment.starts_at < day_end, Appointment.ends_at > day_start]
+    if ignore_id is not None:
+        live.append(Appointment.id != ignore_id)
+    rows = session.exec(select(Appointment.provider_id, Appointment.patient_id, Appointment.starts_at,
+                               Appointment.ends_at).where(Appointment.location_id == location.id, *live)).all()
+    busy = [(r[2], r[3]) for r in rows if r[0] == provider.id]
+    if patient_id is not None:
+        busy += [(a, b) for a, b in session.exec(select(Appointment.starts_at, Appointment.ends_at)
+                                                  .where(Appointment.patient_id == patient_id, *live))]
+    busy += [(a, b) for a, b in session.exec(
+        select(ProviderTimeOff.starts_at, ProviderTimeOff.ends_at).where(
+            ProviderTimeOff.provider_id == provider.id, ProviderTimeOff.starts_at < day_end,
+            ProviderTimeOff.ends_at > day_start))]
+    rooms = session.exec(select(func.count(Room.id)).where(Room.location_id == location.id,
+                                                           Room.active.is_(True))).one()
+    at_location = [(r[2], r[3]) for r in rows]
+    length = dt.timedelta(minutes=minutes)
+    found = []
+    for first, last in windows:
+        for minute in range(first, last - minutes + 1, STEP_MINUTES):
+            start = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
+            end = start + length
+            if start < earliest or start > latest or _overlaps(busy, start, end):
+                continue
+            if rooms and _overlaps(at_location, start, end) >= rooms:
+                continue
+            found.append(start)
+    return found
+
+
+def _bounds(rules: OnlineBooking, location: Location, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    earliest = now + dt.timedelta(hours=rules.min_notice_hours)
+    last_day = local_day(now, location.timezone) + dt.timedelta(days=rules.days_ahead)
+    zone = ZoneInfo(location.timezone)
+    latest = dt.datetime.combine(last_day, dt.time(23, 59), tzinfo=zone).astimezone(dt.UTC)
+    return earliest, latest
+
+
+@dataclass(frozen=True)
+class OpenTime:
+    starts_at: dt.datetime
+    label: str  # "09:15", the location's wall clock
+
+
+def open_times(session: Session, me: Me, *, provider_id: int, appointment_type_id: int, day: dt.date,
+               now: dt.datetime | None = None, ignore_id: int | None = None) -> list[OpenTime]:
+    """The times on ``day`` this patient may book online with this provider and type."""
+    now = now or utcnow()
+    provider, location, kind, rules = _bookable(session, me, provider_id, appointment_type_id)
+    earliest, latest = _bounds(rules, location, now)
+    starts = free_starts(session, provider=provider, location=location, minutes=kind.duration_minutes, day=day,
+                         earliest=earliest, latest=latest, patient_id=me.patient_id, ignore_id=ignore_id)
+    return [OpenTime(s, hhmm(s, location.timezone)) for s in starts]
+
+
+def booking_days(session: Session, me: Me, *, provider_id: int, appointment_type_id: int,
+                 now: dt.datetime | None = None) -> list[dt.date]:
+    """The days a patient may pick from (today at the location up to how far ahead)."""
+    now = now or utcnow()
+    _provider, location, _kind, rules = _bookable(session, me, provider_id, appointment_type_id)
+    first = local_day(now + dt.timedelta(hours=rules.min_notice_hours), location.timezone)
+    last = local_day(now, location.timezone) + dt.timedelta(days=rules.days_ahead)
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _check_open(session: Session, me: Me, provider_id: int, appointment_type_id: int, starts_at: dt.datetime,
+                now: dt.datetime, ignore_id: int | None = None) -> Location:
+    provider, location, kind, rules = _bookable(session, me, provider_id, appointment_type_id)
+    earliest, latest = _bounds(rules, location, now)
+    if starts_at < earliest:
+        raise InvalidInput(f"Online bookings need {rules.min_notice_hours} hours' notice; choose a later time "
+                           "or call the clinic.")
+    if starts_at > latest:
+        raise InvalidInput(f"Online bookings go up to {rules.days_ahead} days ahead; choose an earlier day.")
+    day = local_day(starts_at, location.timezone)
+    starts = free_starts(session, provider=provider, location=location, minutes=kind.duration_minutes, day=day,
+                         earliest=earliest, latest=latest, patient_id=me.patient_id, ignore_id=ignore_id)
+    if starts_at not in starts:
+        raise SlotTaken("That time is no longer open; choose another.")
+    return location
+
+
+def upcoming_count(session: Session, me: Me, now: dt.datetime) -> int:
+    return session.exec(select(func.count(Appointment.id)).where(
+        Appointment.patient_id == me.patient_id, Appointment.status == "booked", Appointment.starts_at >= now)).one()
+
+
+def book(session: Session, me: Me, *, provider_id: int, appointment_type_id: int, starts_at: dt.datetime,
+         now: dt.datetime | None = None) -> Appointment:
+    """Book an open time for the signed-in patient, through the desk's booking service."""
+    now = now or utcnow()
+    for_write(session)
+    location = _check_open(session, me, provider_id, appointment_type_id, starts_at, now)
+    rules = rules_for(session, location.id)
+    if upcoming_count(session, me, now) >= rules.max_upcoming:
+        raise NotAllowed(f"You already have {rules.max_upcoming} upcoming visits booked, the most allowed online; "
+                         "please call the clinic to book more.")
+    return scheduling.book_appointment(
+        session, actor=portal_actor(me), patient_id=me.patient_id, provider_id=provider_id,
+        appointment_type_id=appointment_type_id, starts_at=starts_at, now=now, booked_online=True,
+    )
+
+
+# -- the patient's visits -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Visit:
+    id: int
+    when: str  # "Tue 12 Mar 2030, 09:00"
+    day: str  # ISO date at the location
+    what: str
+    who: str
+    where: str
+    status: str  # in words
+    can_change: bool
+    provider_id: int
+    appointment_type_id: int
+
+
+def _mine(session: Session, me: Me, appointment_id: int) -> Appointment:
+    """The appointment if it is the signed-in patient's own; NotFound otherwise (whoever's it is)."""
+    appointment = session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
+    if appointment is None or appointment.patient_id not in me.patient_ids:
+        raise NotFound("That visit is not in your account.")
+    return appointment
+
+
+def _can_change(appointment: Appointment, rules: OnlineBooking, now: dt.datetime) -> bool:
+    return appointment.status == "booked" and appointment.starts_at - now >= dt.timedelta(hours=rules.cancel_window_hours)
+
+
+def visits(session: Session, me: Me, *, upcoming: bool = True, now: dt.datetime | None = None,
+           limit: int = 50) -> list[Visit]:
+    """The patient's own visits: upcoming (soonest first) or past (latest first)."""
+    now = now or utcnow()
+    query = (select(Appointment, Provider, AppointmentType, Location)
+             .join(Provider, Provider.id == Appointment.provider_id)
+             .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+             .join(Location, Location.id == Appointment.location_id)
+             .where(Appointment.patient_id.in_(me.patient_ids)))
+    if upcoming:
+        query = query.where(Appointment.starts_at >= now - dt.timedelta(hours=12),
+                            Appointment.status.in_(("booked", "arrived", "in_session"))).order_by(Appointment.starts_at)
+    else:
+        query = query.where(Appointment.starts_at < now).order_by(Appointment.starts_at.desc())
+    found = []
+    rules: dict[int, OnlineBooking] = {}
+    for appointment, provider, kind, location in session.exec(query.limit(limit)):
+        if upcoming and appointment.ends_at < now:
+            continue
+        rule = rules.setdefault(location.id, rules_for(session, location.id))
+        start = local(appointment.starts_at, location.timezone)
+        found.append(Visit(
+            id=appointment.id, when=f"{start:%a %d %b %Y}, {start:%H:%M}", day=start.date().isoformat(),
+            what=kind.name, who=provider.name, where=location.name, status=STATUS_WORDS[appointment.status],
+            can_change=rule.enabled and _can_change(appointment, rule, now), provider_id=provider.id,
+            appointment_type_id=kind.id,
+        ))
+    return found
+
+
+def _changeable(session: Session, me: Me, appointment_id: int, now: dt.datetime) -> Appointment:
+    appointment = _mine(session, me, appointment_id)
+    if appointment.status != "booked":
+        raise NotAllowed(f"This visit is {STATUS_WORDS[appointment.status]}; it cannot be changed online.")
+    rules = rules_for(session, appointment.location_id)
+    if not _can_change(appointment, rules, now):
+        raise NotAllowed(f"Visits can be changed online up to {rules.cancel_window_hours} hours before they start; "
+                         "please call the clinic.")
+    return appointment
+
+
+def cancel(session: Session, me: Me, *, appointment_id: int, now: dt.datetime | None = None) -> Appointment:
+    """Cancel one of the patient's own booked visits, inside the location's cancellation window."""
+    now = now or utcnow()
+    for_write(session)
+    _changeable(session, me, appointment_id, now)
+    return scheduling.transition(session, actor=portal_actor(me), appointment_id=appointment_id,
+                                 to_status="cancelled", reason="Cancelled online by the patient", now=now)
+
+
+def reschedule(session: Session, me: Me, *, appointment_id: int, starts_at: dt.datetime,
+               now: dt.datetime | None = None) -> Appointment:
+    """Move one of the patient's own booked visits to another open time with the same provider."""
+    now = now or utcnow()
+    for_write(session)
+    appointment = _changeable(session, me, appointment_id, now)
+    _check_open(session, me, appointment.provider_id, appointment.appointment_type_id, starts_at, now,
+                ignore_id=appointment.id)
+    return scheduling.reschedule(session, actor=portal_actor(me), appointment_id=appointment_id, starts_at=starts_at,
+                                 room_id=None, reason="Moved online by the patient", now=now)
