@@ -14,13 +14,15 @@ from starlette.applications import Starlette
 from clinic_app import db
 from clinic_app.api import fhir
 from clinic_app.api.guard import guard
+from clinic_app.api.portal import PortalSignIn
 from clinic_app.api.signin import SignIn
 
 
 def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | None = None,
               clock: Callable[[], dt.datetime] = db.utcnow) -> Starlette:
     """The Starlette app of the routes above; Reflex mounts its own app under it."""
-    return Starlette(routes=[*fhir.FhirApi(get_engine, export_dir, clock).routes(), *SignIn(get_engine).routes()])
+    return Starlette(routes=[*fhir.FhirApi(get_engine, export_dir, clock).routes(), *SignIn(get_engine).routes(),
+                             *PortalSignIn(get_engine).routes()])
 
 
 __all__ = ["build_api", "guard"]
