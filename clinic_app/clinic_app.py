@@ -14,6 +14,7 @@ from clinic_app.pages.charting_admin import clinicians_page, measures_page, temp
 from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
+from clinic_app.pages.portal import portal_book, portal_checkin, portal_home, portal_sign_in, portal_welcome
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
@@ -26,6 +27,7 @@ from clinic_app.state.chart import ChartState
 from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminState, TemplateAdminState
 from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.patient_profile import ProfileState
+from clinic_app.state.portal import CheckinState, PortalState, WelcomeState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.waitlist import WaitlistState
 
@@ -55,6 +57,12 @@ app.add_page(api_tokens_page, route=routes.API_TOKENS, title="API tokens | Clini
 app.add_page(new_patient_page, route=routes.PATIENT_NEW, title="New patient | Clinic", on_load=RegistrationState.start_page)
 app.add_page(profile_page, route=routes.PATIENT_PROFILE, title="Patient profile | Clinic", on_load=ProfileState.load)
 app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on_load=WaitlistState.load)
+# The patient portal (pages/portal.py): its own sign-in and session cookie (api/portal.py).
+app.add_page(portal_sign_in, route=routes.PORTAL, title="Patient portal | Clinic")
+app.add_page(portal_welcome, route=routes.PORTAL_WELCOME, title="Welcome | Patient portal", on_load=WelcomeState.load)
+app.add_page(portal_home, route=routes.PORTAL_HOME, title="My visits | Patient portal", on_load=PortalState.load_home)
+app.add_page(portal_book, route=routes.PORTAL_BOOK, title="Book a visit | Patient portal", on_load=PortalState.load_book)
+app.add_page(portal_checkin, route=routes.PORTAL_CHECKIN, title="Check in | Patient portal", on_load=CheckinState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

@@ -150,7 +150,8 @@ class PortalSignIn:
 
         if token:
             await asyncio.to_thread(work)
-        response = JSONResponse({"ok": True, "to": PORTAL_SIGN_IN})
+        response = JSONResponse({"ok": True, "to": PORTAL_SIGN_IN}) if _wants_json(request) \
+            else RedirectResponse(PORTAL_SIGN_IN, 303)
         response.delete_cookie(PORTAL_COOKIE, path="/", secure=_secure(request), httponly=True, samesite="strict")
         return response
 

@@ -321,12 +321,14 @@ def end_session(session: Session, *, token: str, now: dt.datetime | None = None)
                      patient_id=account.patient_id if account else None, source="portal")
 
 
-def invitation_status(session: Session, *, actor: Actor, patient_id: int) -> str:
-    """What the desk sees on the profile: whether the patient has a portal account, in words."""
+def invitation_status(session: Session, *, actor: Actor, patient_id: int) -> tuple[str, str]:
+    """What the desk sees on the profile: whether the patient has a portal account, in words,
+    and the e-mail to invite (the account's, else the patient's)."""
     require(actor.role, "patient.search")
     account = account_of(session, patient_id)
     if account is None:
-        return "No portal account."
+        patient = session.get(Patient, patient_id)
+        return "No portal account yet.", (patient.email if patient else "")
     if account.password_hash:
-        return f"Portal account active ({account.email})."
-    return f"Invited ({account.email}); the patient has not set a password yet."
+        return f"Portal account active ({account.email}).", account.email
+    return f"Invited ({account.email}); the patient has not set a password yet.", account.email
