@@ -179,7 +179,10 @@ def portal_home() -> rx.Component:
             rx.el.ul(rx.foreach(P.upcoming, lambda v: _visit_card(v, actions=True)), style={"padding": "0"}),
             rx.text("You have no upcoming visits.", margin_bottom="8px"),
         ),
-        rx.link(rx.button("Book a visit", size="3", style=TOUCH), href="/portal/book"),
+        rx.link("Book a visit", href="/portal/book", class_name="portal-button",
+                style={**TOUCH, "display": "inline-flex", "alignItems": "center", "padding": "0 16px",
+                       "borderRadius": "6px", "background": "var(--accent-9)", "color": "var(--accent-contrast)",
+                       "fontWeight": "500", "textDecoration": "none"}),
         rx.heading("Past visits", size="4", as_="h2", margin_top="20px", margin_bottom="8px"),
         rx.cond(
             P.past.length() > 0,
