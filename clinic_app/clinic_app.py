@@ -15,6 +15,7 @@ from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
 from clinic_app.pages.portal import portal_book, portal_checkin, portal_home, portal_sign_in, portal_welcome
+from clinic_app.pages.portal_admin import online_booking_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
 from clinic_app.state.admin import AccountState, AuditState, UsersState
@@ -28,6 +29,7 @@ from clinic_app.state.charting_admin import ClinicianAdminState, MeasureAdminSta
 from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.portal import CheckinState, PortalState, WelcomeState
+from clinic_app.state.portal_admin import OnlineBookingState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.waitlist import WaitlistState
 
@@ -63,6 +65,8 @@ app.add_page(portal_welcome, route=routes.PORTAL_WELCOME, title="Welcome | Patie
 app.add_page(portal_home, route=routes.PORTAL_HOME, title="My visits | Patient portal", on_load=PortalState.load_home)
 app.add_page(portal_book, route=routes.PORTAL_BOOK, title="Book a visit | Patient portal", on_load=PortalState.load_book)
 app.add_page(portal_checkin, route=routes.PORTAL_CHECKIN, title="Check in | Patient portal", on_load=CheckinState.load)
+app.add_page(online_booking_page, route=routes.ONLINE_BOOKING, title="Online booking | Clinic",
+             on_load=OnlineBookingState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

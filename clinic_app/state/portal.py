@@ -44,7 +44,7 @@ class VisitRow:
 
 def _row(v: booking.Visit) -> VisitRow:
     return VisitRow(id=v.id, when=v.when, what=v.what, who=v.who, where=v.where, status=v.status,
-                    can_change=v.can_change, cancel_label=f"Cancel {v.what} on {v.when}",
+                    can_change=v.can_change, cancel_label=f"Cancel visit: {v.what} on {v.when}",
                     move_label=f"Move {v.what} on {v.when}")
 
 

@@ -362,3 +362,29 @@ def reschedule(session: Session, me: Me, *, appointment_id: int, starts_at: dt.d
                 ignore_id=appointment.id)
     return scheduling.reschedule(session, actor=portal_actor(me), appointment_id=appointment_id, starts_at=starts_at,
                                  room_id=None, reason="Moved online by the patient", now=now)
+
+
+@dataclass(frozen=True)
+class RulesForm:
+    """What the online booking settings form shows for one location."""
+
+    locations: list[Choice]
+    types: list[Choice]
+    providers: list[Choice]
+    rules: OnlineBooking
+
+
+def rules_form(session: Session, *, actor: Actor, location_id: int | None = None) -> RulesForm:
+    """The locations, the types, the location's providers and its current rules."""
+    require(actor.role, "provider.hours")
+    locations = list(session.exec(select(Location).where(Location.active.is_(True)).order_by(Location.name)))
+    if not locations:
+        raise NotFound("Add a location first.")
+    chosen = next((loc for loc in locations if loc.id == location_id), None) or \
+        next((loc for loc in locations if loc.id == actor.location_id), locations[0])
+    kinds = session.exec(select(AppointmentType).where(AppointmentType.active.is_(True)).order_by(AppointmentType.name))
+    people = session.exec(select(Provider).where(Provider.location_id == chosen.id, Provider.active.is_(True))
+                          .order_by(Provider.name))
+    return RulesForm(locations=[Choice(loc.id, loc.name) for loc in locations],
+                     types=[Choice(k.id, k.name) for k in kinds], providers=[Choice(p.id, p.name) for p in people],
+                     rules=rules_for(session, chosen.id))
