@@ -234,11 +234,16 @@ def portal_book() -> rx.Component:
             ),
             rx.text("No open times on this day; choose another day."),
         ),
+        # In view whatever the scroll: a phone shows a dozen times before the fold.
         rx.cond(
             P.pick_time != "",
-            rx.button(
-                rx.cond(P.moving_id != 0, "Move my visit to ", "Book ") + P.pick_time_label,
-                on_click=P.confirm, size="3", width="100%", margin_top="16px", style=TOUCH,
+            rx.box(
+                rx.button(
+                    rx.cond(P.moving_id != 0, "Move my visit to ", "Book ") + P.pick_time_label,
+                    on_click=P.confirm, size="3", width="100%", style=TOUCH,
+                ),
+                style={"position": "sticky", "bottom": "0", "padding": "12px 0", "marginTop": "8px",
+                       "background": "var(--color-background)"},
             ),
         ),
     )
