@@ -332,3 +332,42 @@ def test_check_in_link_needs_the_birth_date_works_on_the_day_once_and_is_hashed(
         checkin.check_link(session, token="not-a-token", now=at("09:43"))
     with pytest.raises(NotAllowed):
         checkin.issue_link(session, actor=clinic.biller, appointment_id=appointment.id, now=EVE)
+
+
+def test_a_span_of_days_gives_the_same_open_times_as_each_day_alone(session, online):
+    clinic = online
+    scheduling.book_appointment(session, actor=clinic.reception, patient_id=clinic.patients[1].id,
+                                provider_id=clinic.providers[1].id, appointment_type_id=clinic.treatment.id,
+                                starts_at=at("10:00", DAY + dt.timedelta(days=7)), now=EVE)
+    scheduling.add_time_off(session, actor=clinic.admin, provider_id=clinic.providers[0].id,
+                            starts_at=at("11:30", DAY + dt.timedelta(days=14)), ends_at=at("09:15", DAY + dt.timedelta(days=21)))
+    session.commit()
+    ids = [p.id for p in clinic.providers]
+    span = booking.location_open_times(session, location=clinic.location, provider_ids=ids, minutes=30, first_day=DAY,
+                                       days=28, earliest=EVE, latest=EVE + dt.timedelta(days=60))
+    for offset in range(28):
+        day = DAY + dt.timedelta(days=offset)
+        for provider in clinic.providers:
+            alone = booking.free_starts(session, provider=provider, location=clinic.location, minutes=30, day=day,
+                                        earliest=EVE, latest=EVE + dt.timedelta(days=60))
+            assert span.get((provider.id, day), []) == alone
+    assert len(span[(ids[0], DAY)]) == 11 and len(span[(ids[1], DAY + dt.timedelta(days=7))]) == 8
+    assert (ids[0], DAY + dt.timedelta(days=14)) in span and (ids[0], DAY + dt.timedelta(days=21)) not in span
+    assert len(span[(ids[0], DAY + dt.timedelta(days=14))]) == 9  # 09:00-11:00, then time off
+
+
+def test_the_settings_form_and_its_checks(session, online):
+    clinic = online
+    form = booking.rules_form(session, actor=clinic.admin)
+    assert [c.label for c in form.providers] == ["Ann Able, PT", "Bo Baker, PT"] and form.rules.enabled
+    assert booking.ids(form.rules.type_ids) == {clinic.treatment.id}
+    with pytest.raises(InvalidInput, match="at least one"):
+        booking.save_rules(session, actor=clinic.admin, location_id=clinic.location.id, enabled=True, type_ids=[],
+                           provider_ids=[], new_patients=True, returning_patients=True, min_notice_hours=1,
+                           days_ahead=1, max_upcoming=1, cancel_window_hours=1)
+    with pytest.raises(InvalidInput, match="between 1 and 365"):
+        booking.save_rules(session, actor=clinic.admin, location_id=clinic.location.id, enabled=False, type_ids=[],
+                           provider_ids=[], new_patients=True, returning_patients=True, min_notice_hours=1,
+                           days_ahead=0, max_upcoming=1, cancel_window_hours=1)
+    with pytest.raises(NotAllowed):
+        booking.rules_form(session, actor=clinic.biller)

@@ -27,6 +27,7 @@ from clinic_app.models import (
     Location,
     OnlineBooking,
     Provider,
+    ProviderHours,
     ProviderTimeOff,
     Room,
 )
@@ -155,51 +156,120 @@ def _bookable(session: Session, me: Me, provider_id: int, appointment_type_id: i
     return provider, location, kind, rules
 
 
-def _overlaps(spans, start: dt.datetime, end: dt.datetime) -> int:
-    return sum(1 for a, b in spans if a < end and b > start)
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans (minutes of a day) sorted and joined where they overlap or touch."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            if b > out[-1][1]:
+                out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _full(spans: list[tuple[int, int]], rooms: int) -> list[tuple[int, int]]:
+    """Where ``rooms`` or more of ``spans`` overlap (a sweep over their ends)."""
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda e: (e[0], e[1]))
+    out, count, since = [], 0, 0
+    for minute, step in events:
+        before = count
+        count += step
+        if before < rooms <= count:
+            since = minute
+        elif count < rooms <= before and minute > since:
+            out.append((since, minute))
+    return out
+
+
+def _day_spans(start: dt.datetime, end: dt.datetime, zone: ZoneInfo, first_day: dt.date, days: int):
+    """(day index, start minute, end minute) of a UTC span on each local day it touches."""
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    day = a.date()
+    while day <= b.date():
+        index = (day - first_day).days
+        if 0 <= index < days:
+            first = a.hour * 60 + a.minute if day == a.date() else 0
+            last = b.hour * 60 + b.minute if day == b.date() else 24 * 60
+            if last > first:
+                yield index, first, last
+        day += dt.timedelta(days=1)
+
+
+def location_open_times(session: Session, *, location: Location, provider_ids: list[int], minutes: int,
+                        first_day: dt.date, days: int, earliest: dt.datetime, latest: dt.datetime,
+                        patient_id: int | None = None, ignore_id: int | None = None,
+                        ) -> dict[tuple[int, dt.date], list[dt.datetime]]:
+    """Open starts of a visit of ``minutes`` for each provider and day of a span of ``days``
+    (the location's calendar), from ``earliest`` to ``latest``: see the module's docstring.
+    Five queries whatever the span (hours, visits, the patient's visits, time off, rooms)."""
+    zone = ZoneInfo(location.timezone)
+    start = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(first_day + dt.timedelta(days=days), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+    found: dict[tuple[int, dt.date], list[dt.datetime]] = {}
+    if not provider_ids or end <= earliest or start > latest:
+        return found
+    hours: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    for row in session.exec(select(ProviderHours).where(ProviderHours.provider_id.in_(provider_ids))
+                            .order_by(ProviderHours.start_minute)):
+        hours.setdefault(row.provider_id, {}).setdefault(row.weekday, []).append((row.start_minute, row.end_minute))
+    live = [Appointment.status.not_in(RELEASED), Appointment.starts_at < end, Appointment.ends_at > start]
+    if ignore_id is not None:
+        live.append(Appointment.id != ignore_id)
+    at_location: list[list[tuple[int, int]]] = [[] for _ in range(days)]
+    busy: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    wanted = set(provider_ids)
+    for provider_id, a, b in session.exec(select(Appointment.provider_id, Appointment.starts_at, Appointment.ends_at)
+                                          .where(Appointment.location_id == location.id, *live)):
+        for index, first, last in _day_spans(a, b, zone, first_day, days):
+            at_location[index].append((first, last))
+            if provider_id in wanted:
+                busy.setdefault((provider_id, index), []).append((first, last))
+    mine: list[list[tuple[int, int]]] = [[] for _ in range(days)]
+    if patient_id is not None:
+        for a, b in session.exec(select(Appointment.starts_at, Appointment.ends_at)
+                                 .where(Appointment.patient_id == patient_id, *live)):
+            for index, first, last in _day_spans(a, b, zone, first_day, days):
+                mine[index].append((first, last))
+    for provider_id, a, b in session.exec(select(ProviderTimeOff.provider_id, ProviderTimeOff.starts_at,
+                                                 ProviderTimeOff.ends_at).where(
+            ProviderTimeOff.provider_id.in_(provider_ids), ProviderTimeOff.starts_at < end,
+            ProviderTimeOff.ends_at > start)):
+        for index, first, last in _day_spans(a, b, zone, first_day, days):
+            busy.setdefault((provider_id, index), []).append((first, last))
+    rooms = session.exec(select(func.count(Room.id)).where(Room.location_id == location.id,
+                                                           Room.active.is_(True))).one()
+    for index in range(days):
+        day = first_day + dt.timedelta(days=index)
+        shared = mine[index] + (_full(at_location[index], rooms) if rooms else [])
+        for provider_id in provider_ids:
+            windows = hours.get(provider_id, {}).get(day.weekday(), [])
+            if not windows:
+                continue
+            blocked = _merged(busy.get((provider_id, index), []) + shared)
+            starts, p = [], 0
+            for first, last in windows:
+                for minute in range(first, last - minutes + 1, STEP_MINUTES):
+                    while p < len(blocked) and blocked[p][1] <= minute:
+                        p += 1
+                    if p < len(blocked) and blocked[p][0] < minute + minutes:
+                        continue
+                    at = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
+                    if earliest <= at <= latest:
+                        starts.append(at)
+            if starts:
+                found[(provider_id, day)] = starts
+    return found
 
 
 def free_starts(session: Session, *, provider: Provider, location: Location, minutes: int, day: dt.date,
                 earliest: dt.datetime, latest: dt.datetime, patient_id: int | None = None,
                 ignore_id: int | None = None) -> list[dt.datetime]:
-    """Starts on ``day`` (the location's calendar) when the provider can see a visit of
-    ``minutes`` (see the module's docstring), from ``earliest`` to ``latest``."""
-    windows = scheduling.hours_of(session, provider_id=provider.id).get(day.weekday(), [])
-    if not windows:
-        return []
-    zone = ZoneInfo(location.timezone)
-    day_start = dt.datetime.combine(day, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone).astimezone(dt.UTC)
-    if day_end <= earliest or day_start > latest:
-        return []
-    live = [Appointment.status.not_in(RELEASED), Appointment.starts_at < day_end, Appointment.ends_at > day_start]
-    if ignore_id is not None:
-        live.append(Appointment.id != ignore_id)
-    rows = session.exec(select(Appointment.provider_id, Appointment.patient_id, Appointment.starts_at,
-                               Appointment.ends_at).where(Appointment.location_id == location.id, *live)).all()
-    busy = [(r[2], r[3]) for r in rows if r[0] == provider.id]
-    if patient_id is not None:
-        busy += [(a, b) for a, b in session.exec(select(Appointment.starts_at, Appointment.ends_at)
-                                                  .where(Appointment.patient_id == patient_id, *live))]
-    busy += [(a, b) for a, b in session.exec(
-        select(ProviderTimeOff.starts_at, ProviderTimeOff.ends_at).where(
-            ProviderTimeOff.provider_id == provider.id, ProviderTimeOff.starts_at < day_end,
-            ProviderTimeOff.ends_at > day_start))]
-    rooms = session.exec(select(func.count(Room.id)).where(Room.location_id == location.id,
-                                                           Room.active.is_(True))).one()
-    at_location = [(r[2], r[3]) for r in rows]
-    length = dt.timedelta(minutes=minutes)
-    found = []
-    for first, last in windows:
-        for minute in range(first, last - minutes + 1, STEP_MINUTES):
-            start = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
-            end = start + length
-            if start < earliest or start > latest or _overlaps(busy, start, end):
-                continue
-            if rooms and _overlaps(at_location, start, end) >= rooms:
-                continue
-            found.append(start)
-    return found
+    """Starts on ``day`` (the location's calendar) when the provider can see a visit of ``minutes``."""
+    found = location_open_times(session, location=location, provider_ids=[provider.id], minutes=minutes,
+                                first_day=day, days=1, earliest=earliest, latest=latest, patient_id=patient_id,
+                                ignore_id=ignore_id)
+    return found.get((provider.id, day), [])
 
 
 def _bounds(rules: OnlineBooking, location: Location, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
