@@ -241,6 +241,10 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
                                                            Room.active.is_(True))).one()
     for index in range(days):
         day = first_day + dt.timedelta(days=index)
+        midnight = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        # A day without a clock change: every start is midnight (UTC) plus its minutes.
+        plain = midnight.utcoffset() == (midnight + dt.timedelta(hours=23, minutes=59)).utcoffset()
+        base = midnight.astimezone(dt.UTC)
         shared = mine[index] + (_full(at_location[index], rooms) if rooms else [])
         for provider_id in provider_ids:
             windows = hours.get(provider_id, {}).get(day.weekday(), [])
@@ -254,7 +258,8 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
                         p += 1
                     if p < len(blocked) and blocked[p][0] < minute + minutes:
                         continue
-                    at = dt.datetime.combine(day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
+                    at = base + dt.timedelta(minutes=minute) if plain else dt.datetime.combine(
+                        day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
                     if earliest <= at <= latest:
                         starts.append(at)
             if starts:
