@@ -327,6 +327,7 @@ class CheckinState(rx.State):
         token = self._token
         try:
             accounts.check_token_rate(client=self._client())
+            accounts.check_checkin_rate(token=token)
             born = dt.date.fromisoformat(self.birth_date) if self.birth_date else None
         except TooManyAttempts as exc:
             self.error = str(exc)

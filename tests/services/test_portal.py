@@ -167,6 +167,11 @@ def test_rate_limits_on_sign_in_links_and_invitations():
     with pytest.raises(limits.TooManyAttempts):
         accounts.check_token_rate(client="10.0.0.3", limiter_=limiter, now=1)
     accounts.check_token_rate(client="10.0.0.3", limiter_=limiter, now=61)  # the next window
+    for _ in range(accounts.CHECKIN_TRIES_PER_LINK):
+        accounts.check_checkin_rate(token="a-link", limiter_=limiter, now=0)
+    with pytest.raises(limits.TooManyAttempts, match="this link"):
+        accounts.check_checkin_rate(token="a-link", limiter_=limiter, now=1)
+    accounts.check_checkin_rate(token="another-link", limiter_=limiter, now=1)
     for _ in range(accounts.INVITES_PER_PATIENT):
         accounts.check_invite_rate(patient_id=7, limiter_=limiter, now=0)
     with pytest.raises(limits.TooManyAttempts):

@@ -41,6 +41,7 @@ SIGN_INS_PER_CLIENT = settings.SIGN_INS_PER_CLIENT
 SIGN_INS_PER_EMAIL = settings.SIGN_INS_PER_USERNAME
 TOKEN_USES_PER_CLIENT = 10
 INVITES_PER_PATIENT = 3
+CHECKIN_TRIES_PER_LINK = 5
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,14 @@ def check_token_rate(*, client: str, limiter_: limits.RateLimiter | None = None,
     use = limiter_ or limits.limiter()
     if use.hit(f"portal-token:{client}", now) > TOKEN_USES_PER_CLIENT:
         raise limits.TooManyAttempts(f"Too many tries; wait {use.seconds_left(now)} seconds and try again.")
+
+
+def check_checkin_rate(*, token: str, limiter_: limits.RateLimiter | None = None, now: float | None = None) -> None:
+    """Count a date-of-birth try on one check-in link: CHECKIN_TRIES_PER_LINK a window, from any client."""
+    use = limiter_ or limits.limiter()
+    if use.hit(f"portal-checkin:{token_hash(token)}", now) > CHECKIN_TRIES_PER_LINK:
+        raise limits.TooManyAttempts(f"Too many tries on this link; wait {use.seconds_left(now)} seconds, "
+                                     "or check in at the desk.")
 
 
 def check_invite_rate(*, patient_id: int, limiter_: limits.RateLimiter | None = None, now: float | None = None) -> None:
