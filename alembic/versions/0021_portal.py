@@ -5,6 +5,7 @@
 - portal_token: invitation and check-in links, hashed at rest, single use, with an expiry.
 - online_booking: each location's online booking rules.
 - appointment.booked_online: the patient booked it in the portal (the board's card says so);
+  appointment.awaiting_approval: such a booking the desk has yet to approve (per location);
   added in place (no batch copy on SQLite, which would drop earlier triggers).
 
 Revision ID: 0023
@@ -97,9 +98,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("location_id"),
     )
     op.add_column("appointment", sa.Column("booked_online", sa.Boolean(), nullable=False, server_default="0"))
+    op.add_column("appointment", sa.Column("awaiting_approval", sa.Boolean(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
+    op.drop_column("appointment", "awaiting_approval")
     op.drop_column("appointment", "booked_online")
     op.drop_table("online_booking")
     op.drop_index("ix_portal_token_patient_id", table_name="portal_token")

@@ -34,6 +34,8 @@ def online_booking_page() -> rx.Component:
                 _check("New patients", S.new_patients, lambda v: S.set_flag("new_patients", v), "ob-new"),
                 _check("Returning patients", S.returning_patients, lambda v: S.set_flag("returning_patients", v),
                        "ob-returning"),
+                _check("Each online booking needs the desk's approval", S.needs_approval,
+                       lambda v: S.set_flag("needs_approval", v), "ob-approval"),
                 rx.heading("Appointment types", size="3", as_="h3", margin_top="8px"),
                 rx.foreach(S.types, lambda p: _check(p.label, p.checked, lambda _v: S.toggle_type(p.id), p.field_id)),
                 rx.heading("Providers", size="3", as_="h3", margin_top="8px"),

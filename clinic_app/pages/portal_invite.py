@@ -30,5 +30,19 @@ def _panel(S) -> rx.Component:
             rx.button("Send portal invitation", on_click=S.send_invite, size="2"),
             align="end", spacing="2", wrap="wrap",
         ),
+        rx.cond(
+            S.requests.length() > 0,
+            rx.vstack(
+                rx.heading("Online requests to approve", size="3", as_="h3"),
+                rx.foreach(S.requests, lambda r: rx.hstack(
+                    rx.text(r.when, " ", r.what, " with ", r.who, size="2"),
+                    rx.button("Approve", on_click=S.approve(r.id), aria_label=r.approve_label, size="2"),
+                    rx.button("Decline", on_click=S.decline(r.id), aria_label=r.decline_label, size="2",
+                              color_scheme="red", variant="soft"),
+                    align="center", wrap="wrap", spacing="2",
+                )),
+                spacing="2", margin_top="8px",
+            ),
+        ),
         panel_id="profile-portal",
     )

@@ -71,7 +71,7 @@ class Card:
     released: bool
     auth_warning: str
     in_series: bool
-    booked_online: bool
+    online: str
     short: bool
     tall: bool
     movable: bool

@@ -258,15 +258,18 @@ class PortalState(rx.State):
         try:
             if moving:
                 await in_db(lambda s: booking.reschedule(s, me, appointment_id=moving, starts_at=starts_at))
+                pending = False
             else:
-                await in_db(lambda s: booking.book(s, me, provider_id=provider, appointment_type_id=kind,
-                                                   starts_at=starts_at))
+                pending = await in_db(lambda s: booking.book(s, me, provider_id=provider, appointment_type_id=kind,
+                                                             starts_at=starts_at).awaiting_approval)
         except ClinicError as exc:
             self._fail(exc)
             await self._times(me)
             return None
         self.moving_id, self.moving_text = 0, ""
-        done = f"Your visit is moved to {when}." if moving else f"You are booked for {when}."
+        done = (f"Your visit is moved to {when}." if moving
+                else f"Your request for {when} is sent; the clinic will confirm it." if pending
+                else f"You are booked for {when}.")
         await self._visits(me)
         self._ok(done)
         return rx.redirect(HOME)

@@ -35,6 +35,7 @@ class OnlineBookingState(Screen, rx.State):
     enabled: bool = False
     new_patients: bool = True
     returning_patients: bool = True
+    needs_approval: bool = False
     min_notice_hours: str = "12"
     days_ahead: str = "28"
     max_upcoming: str = "3"
@@ -50,6 +51,7 @@ class OnlineBookingState(Screen, rx.State):
         self.types = [Pick(c.id, c.label, c.id in chosen_types, f"ob-type-{c.id}") for c in form.types]
         self.providers = [Pick(c.id, c.label, c.id in chosen_people, f"ob-provider-{c.id}") for c in form.providers]
         self.enabled, self.new_patients, self.returning_patients = rules.enabled, rules.new_patients, rules.returning_patients
+        self.needs_approval = rules.needs_approval
         for name in NUMBERS:
             setattr(self, name, str(getattr(rules, name)))
 
@@ -71,7 +73,7 @@ class OnlineBookingState(Screen, rx.State):
 
     @rx.event
     def set_flag(self, name: str, value: bool):
-        if name in ("enabled", "new_patients", "returning_patients"):
+        if name in ("enabled", "new_patients", "returning_patients", "needs_approval"):
             setattr(self, name, bool(value))
 
     @rx.event
@@ -89,9 +91,9 @@ class OnlineBookingState(Screen, rx.State):
         location_id = int(self.location_id)
         type_ids = [p.id for p in self.types if p.checked]
         provider_ids = [p.id for p in self.providers if p.checked]
-        enabled, new, returning = self.enabled, self.new_patients, self.returning_patients
+        enabled, new, returning, approval = self.enabled, self.new_patients, self.returning_patients, self.needs_approval
         if await self._act("provider.hours", lambda s, a: booking.save_rules(
                 s, actor=a, location_id=location_id, enabled=enabled, type_ids=type_ids, provider_ids=provider_ids,
-                new_patients=new, returning_patients=returning, **numbers),
+                new_patients=new, returning_patients=returning, needs_approval=approval, **numbers),
                 done="Online booking settings saved.") is FAILED:
             return

@@ -11,7 +11,7 @@ import reflex as rx
 
 from clinic_app.services.frontdesk import reminders
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import accounts
+from clinic_app.services.portal import accounts, booking
 from clinic_app.state.common import in_db
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.screen import FAILED, Section
@@ -27,10 +27,11 @@ def public_url(state: rx.State) -> str:
 
 
 class ProfilePortal(Section, ProfileState):
-    """The portal account of the profile's patient."""
+    """The portal account of the profile's patient, and their online requests to approve."""
 
     portal_status: str = ""
     invite_email: str = ""
+    requests: list[booking.Request] = []
 
     @rx.event
     async def load_portal(self):
@@ -44,6 +45,26 @@ class ProfilePortal(Section, ProfileState):
             self._fail(exc)
             return
         self.portal_status, self.invite_email = status, email
+        try:
+            desk = await self._actor("appointment.book")
+        except ClinicError:
+            self.requests = []
+            return
+        self.requests = await in_db(lambda s: booking.requests(s, actor=desk, patient_id=patient_id))
+
+    @rx.event
+    async def approve(self, appointment_id: int):
+        wanted = int(appointment_id)
+        if await self._act("appointment.book", lambda s, a: booking.approve(s, actor=a, appointment_id=wanted),
+                           done="Online request approved; the visit is booked.") is not FAILED:
+            await self.load_portal()
+
+    @rx.event
+    async def decline(self, appointment_id: int):
+        wanted = int(appointment_id)
+        if await self._act("appointment.cancel", lambda s, a: booking.decline(s, actor=a, appointment_id=wanted),
+                           done="Online request declined; the time is free again.") is not FAILED:
+            await self.load_portal()
 
     @rx.event
     def set_invite_email(self, value: str):

@@ -376,3 +376,33 @@ def test_the_settings_form_and_its_checks(session, online):
                            days_ahead=0, max_upcoming=1, cancel_window_hours=1)
     with pytest.raises(NotAllowed):
         booking.rules_form(session, actor=clinic.biller)
+
+
+def test_a_location_that_needs_approval_holds_the_time_until_the_desk_approves_or_declines(session, online):
+    clinic = online
+    booking.save_rules(session, actor=clinic.admin, location_id=clinic.location.id, enabled=True,
+                       type_ids=[clinic.treatment.id], provider_ids=[p.id for p in clinic.providers], new_patients=True,
+                       returning_patients=True, min_notice_hours=12, days_ahead=28, max_upcoming=3,
+                       cancel_window_hours=24, needs_approval=True)
+    session.commit()
+    me = _account(session, clinic)
+    kw = {"provider_id": clinic.providers[0].id, "appointment_type_id": clinic.treatment.id}
+    first = booking.book(session, me, starts_at=at("09:00"), now=EVE, **kw)
+    second = booking.book(session, me, starts_at=at("10:00"), now=EVE, **kw)
+    session.commit()
+    assert first.awaiting_approval and first.booked_online and first.status == "booked"
+    assert "09:00" not in _labels(session, me, clinic)  # held meanwhile
+    assert booking.visits(session, me, now=EVE)[0].status == "Requested: the clinic will confirm"
+    assert [r.id for r in booking.requests(session, actor=clinic.reception, patient_id=me.patient_id, now=EVE)] == \
+        [first.id, second.id]
+    with pytest.raises(NotAllowed):
+        booking.approve(session, actor=clinic.biller, appointment_id=first.id)
+    booking.approve(session, actor=clinic.reception, appointment_id=first.id)
+    declined = booking.decline(session, actor=clinic.reception, appointment_id=second.id)
+    session.commit()
+    assert declined.status == "cancelled" and declined.cancel_reason == "Online request declined by the clinic"
+    assert booking.visits(session, me, now=EVE)[0].status == "Booked"
+    assert booking.requests(session, actor=clinic.reception, patient_id=me.patient_id, now=EVE) == []
+    with pytest.raises(NotFound):
+        booking.approve(session, actor=clinic.reception, appointment_id=first.id)
+    assert "10:00" in _labels(session, me, clinic)

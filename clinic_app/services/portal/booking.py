@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import AppointmentChanged, publish_on_commit
 from clinic_app.models import (
     RELEASED,
     Appointment,
@@ -58,7 +59,8 @@ def rules_for(session: Session, location_id: int) -> OnlineBooking:
 
 def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: bool, type_ids: list[int],
                provider_ids: list[int], new_patients: bool, returning_patients: bool, min_notice_hours: int,
-               days_ahead: int, max_upcoming: int, cancel_window_hours: int) -> OnlineBooking:
+               days_ahead: int, max_upcoming: int, cancel_window_hours: int,
+               needs_approval: bool = False) -> OnlineBooking:
     """An admin (or the desk) sets which types and providers a location offers online and how."""
     require(actor.role, "provider.hours")
     for_write(session)
@@ -91,6 +93,7 @@ def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: boo
     row.provider_ids = ",".join(str(i) for i in sorted(people))
     row.min_notice_hours, row.days_ahead = min_notice_hours, days_ahead
     row.max_upcoming, row.cancel_window_hours = max_upcoming, cancel_window_hours
+    row.needs_approval = needs_approval
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="online_booking_rules", entity="location", entity_id=location_id,
@@ -344,10 +347,88 @@ def book(session: Session, me: Me, *, provider_id: int, appointment_type_id: int
     if upcoming_count(session, me, now) >= rules.max_upcoming:
         raise NotAllowed(f"You already have {rules.max_upcoming} upcoming visits booked, the most allowed online; "
                          "please call the clinic to book more.")
-    return scheduling.book_appointment(
+    appointment = scheduling.book_appointment(
         session, actor=portal_actor(me), patient_id=me.patient_id, provider_id=provider_id,
         appointment_type_id=appointment_type_id, starts_at=starts_at, now=now, booked_online=True,
     )
+    if rules.needs_approval:
+        # The time is held (no one else can take it); the desk approves or declines the request.
+        for_write(session)
+        appointment.awaiting_approval = True
+        session.add(appointment)
+        session.flush()
+        _changed(session, appointment, location)
+    return appointment
+
+
+def _changed(session: Session, appointment: Appointment, location: Location) -> None:
+    publish_on_commit(session, AppointmentChanged(
+        appointment_id=appointment.id, location_id=appointment.location_id, provider_id=appointment.provider_id,
+        day=local_day(appointment.starts_at, location.timezone).isoformat(), status=appointment.status))
+
+
+# -- the desk's approval of online requests -------------------------------------------------------
+@dataclass(frozen=True)
+class Request:
+    id: int
+    when: str
+    what: str
+    who: str
+    approve_label: str
+    decline_label: str
+
+
+def requests(session: Session, *, actor: Actor, patient_id: int, now: dt.datetime | None = None) -> list[Request]:
+    """A patient's online bookings waiting for the desk's approval, soonest first."""
+    require(actor.role, "appointment.book")
+    now = now or utcnow()
+    rows = session.exec(select(Appointment, Provider, AppointmentType, Location)
+                        .join(Provider, Provider.id == Appointment.provider_id)
+                        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+                        .join(Location, Location.id == Appointment.location_id)
+                        .where(Appointment.patient_id == patient_id, Appointment.awaiting_approval.is_(True),
+                               Appointment.status == "booked", Appointment.starts_at >= now)
+                        .order_by(Appointment.starts_at))
+    found = []
+    for appointment, provider, kind, location in rows:
+        start = local(appointment.starts_at, location.timezone)
+        when = f"{start:%a %d %b %Y}, {start:%H:%M}"
+        found.append(Request(appointment.id, when, kind.name, provider.name, f"Approve {kind.name} on {when}",
+                             f"Decline {kind.name} on {when}"))
+    return found
+
+
+def _request(session: Session, appointment_id: int) -> tuple[Appointment, Location]:
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or not appointment.awaiting_approval or appointment.status != "booked":
+        raise NotFound("That online request is no longer waiting; reload the profile.")
+    return appointment, session.get(Location, appointment.location_id)
+
+
+def approve(session: Session, *, actor: Actor, appointment_id: int) -> Appointment:
+    """The desk confirms an online request: it becomes an ordinary (online) booking."""
+    require(actor.role, "appointment.book")
+    for_write(session)
+    appointment, location = _request(session, appointment_id)
+    appointment.awaiting_approval = False
+    session.add(appointment)
+    session.flush()
+    audit.record(session, actor=actor, action="online_approve", entity="appointment", entity_id=appointment.id,
+                 patient_id=appointment.patient_id)
+    _changed(session, appointment, location)
+    return appointment
+
+
+def decline(session: Session, *, actor: Actor, appointment_id: int) -> Appointment:
+    """The desk declines an online request: the visit is cancelled and its time free again."""
+    require(actor.role, "appointment.cancel")
+    for_write(session)
+    appointment, _location = _request(session, appointment_id)
+    appointment.awaiting_approval = False
+    session.add(appointment)
+    session.flush()
+    return scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="cancelled",
+                                 reason="Online request declined by the clinic")
 
 
 # -- the patient's visits -----------------------------------------------------------------------
@@ -400,7 +481,9 @@ def visits(session: Session, me: Me, *, upcoming: bool = True, now: dt.datetime 
         start = local(appointment.starts_at, location.timezone)
         found.append(Visit(
             id=appointment.id, when=f"{start:%a %d %b %Y}, {start:%H:%M}", day=start.date().isoformat(),
-            what=kind.name, who=provider.name, where=location.name, status=STATUS_WORDS[appointment.status],
+            what=kind.name, who=provider.name, where=location.name,
+            status="Requested: the clinic will confirm" if appointment.awaiting_approval and appointment.status == "booked"
+            else STATUS_WORDS[appointment.status],
             can_change=rule.enabled and _can_change(appointment, rule, now), provider_id=provider.id,
             appointment_type_id=kind.id,
         ))
