@@ -406,3 +406,24 @@ def test_a_location_that_needs_approval_holds_the_time_until_the_desk_approves_o
     with pytest.raises(NotFound):
         booking.approve(session, actor=clinic.reception, appointment_id=first.id)
     assert "10:00" in _labels(session, me, clinic)
+
+
+def test_open_times_across_the_clock_change_match_each_day_alone(session, online):
+    """2030-03-10 is New York's spring change: a span over it takes the zone's slow path."""
+    clinic = online
+    first = DAY - dt.timedelta(days=7)  # Tuesday 2030-03-05
+    early = at("07:00", first - dt.timedelta(days=1))
+    scheduling.book_appointment(session, actor=clinic.reception, patient_id=clinic.patients[1].id,
+                                provider_id=clinic.providers[0].id, appointment_type_id=clinic.treatment.id,
+                                starts_at=at("09:30", first), now=early)
+    session.commit()
+    ids = [p.id for p in clinic.providers]
+    span = booking.location_open_times(session, location=clinic.location, provider_ids=ids, minutes=30,
+                                       first_day=first, days=14, earliest=early, latest=early + dt.timedelta(days=30))
+    for day in (first, DAY):
+        for provider in clinic.providers:
+            alone = booking.free_starts(session, provider=provider, location=clinic.location, minutes=30, day=day,
+                                        earliest=early, latest=early + dt.timedelta(days=30))
+            assert span[(provider.id, day)] == alone
+    assert span[(ids[0], first)][:2] == [at("09:00", first), at("10:00", first)]
+    assert span[(ids[0], DAY)][0] == at("09:00", DAY)  # 13:00 UTC after the change, 14:00 before it
