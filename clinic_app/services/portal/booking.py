@@ -173,7 +173,7 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def _full(spans: list[tuple[int, int]], rooms: int) -> list[tuple[int, int]]:
     """Where ``rooms`` or more of ``spans`` overlap (a sweep over their ends)."""
-    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans], key=lambda e: (e[0], e[1]))
+    events = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])  # ends before starts at a minute
     out, count, since = [], 0, 0
     for minute, step in events:
         before = count
@@ -202,17 +202,26 @@ class _Days:
         self.zone, self.first_day, self.days = zone, first_day, days
         first = dt.datetime.combine(first_day, dt.time(0), tzinfo=zone)
         last = dt.datetime.combine(first_day + dt.timedelta(days=days), dt.time(0), tzinfo=zone)
-        self.origin = first.astimezone(dt.UTC).replace(tzinfo=None)
+        self.origin_aware = first.astimezone(dt.UTC)
+        self.origin = self.origin_aware.replace(tzinfo=None)
         self.steady = first.utcoffset() == last.utcoffset() and all(
             (first + dt.timedelta(days=i)).utcoffset() == first.utcoffset() for i in range(0, days, 7))
 
+    def offsets(self, start, end) -> tuple[int, int]:
+        """Minutes from the first midnight to ``start`` (floor) and to ``end`` (ceiling)."""
+        if isinstance(start, str):
+            a, b = dt.datetime.fromisoformat(start) - self.origin, dt.datetime.fromisoformat(end) - self.origin
+        elif start.tzinfo is not None:
+            a, b = start - self.origin_aware, end - self.origin_aware  # aware arithmetic: no conversion
+        else:
+            a, b = start - self.origin, end - self.origin
+        return (a.days * 86400 + a.seconds) // 60, -(-(b.days * 86400 + b.seconds) // 60)
+
     def spans(self, start, end):
-        a, b = _naive_utc(start), _naive_utc(end)
         if not self.steady:
-            yield from self._slow(a, b)
+            yield from self._slow(_naive_utc(start), _naive_utc(end))
             return
-        fa = int((a - self.origin).total_seconds()) // 60
-        fb = -(-int((b - self.origin).total_seconds()) // 60)
+        fa, fb = self.offsets(start, end)
         index = fa // 1440
         while index * 1440 < fb:
             if 0 <= index < self.days:
@@ -264,6 +273,15 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
     raw_start, raw_end = type_coerce(Appointment.starts_at, String), type_coerce(Appointment.ends_at, String)
     for provider_id, a, b in session.execute(select(Appointment.provider_id, raw_start, raw_end)
                                              .where(Appointment.location_id == location.id, *live)):
+        if cut.steady:  # the usual case inline: a visit within one day
+            fa, fb = cut.offsets(a, b)
+            index = fa // 1440
+            if 0 <= index < days and fb <= index * 1440 + 1440:
+                span = (fa - index * 1440, fb - index * 1440)
+                at_location[index].append(span)
+                if provider_id in wanted:
+                    busy.setdefault((provider_id, index), []).append(span)
+                continue
         for index, first, last in cut.spans(a, b):
             at_location[index].append((first, last))
             if provider_id in wanted:
@@ -293,17 +311,25 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
             if not windows:
                 continue
             blocked = _merged(busy.get((provider_id, index), []) + shared)
-            starts, p = [], 0
+            starts = []
             for first, last in windows:
-                for minute in range(first, last - minutes + 1, STEP_MINUTES):
-                    while p < len(blocked) and blocked[p][1] <= minute:
-                        p += 1
-                    if p < len(blocked) and blocked[p][0] < minute + minutes:
+                # The free gaps of the window; a start (every STEP_MINUTES from the window's
+                # start) is open when its whole visit fits in one gap.
+                gap = first
+                for b0, b1 in [*blocked, (last, last)]:
+                    if b1 <= gap:
                         continue
-                    at = base + dt.timedelta(minutes=minute) if plain else dt.datetime.combine(
-                        day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
-                    if earliest <= at <= latest:
-                        starts.append(at)
+                    end_ = min(b0, last)
+                    if end_ - gap >= minutes:
+                        m0 = first + -(-(gap - first) // STEP_MINUTES) * STEP_MINUTES
+                        for minute in range(m0, end_ - minutes + 1, STEP_MINUTES):
+                            at = base + dt.timedelta(minutes=minute) if plain else dt.datetime.combine(
+                                day, dt.time(minute // 60, minute % 60), tzinfo=zone).astimezone(dt.UTC)
+                            if earliest <= at <= latest:
+                                starts.append(at)
+                    gap = max(gap, b1)
+                    if gap >= last:
+                        break
             if starts:
                 found[(provider_id, day)] = starts
     return found
