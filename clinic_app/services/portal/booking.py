@@ -271,7 +271,7 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
     cut = _Days(zone, first_day, days)
     # Read raw (no per-row type conversion): thousands of rows over four weeks.
     raw_start, raw_end = type_coerce(Appointment.starts_at, String), type_coerce(Appointment.ends_at, String)
-    for provider_id, a, b in session.execute(select(Appointment.provider_id, raw_start, raw_end)
+    for provider_id, a, b in session.connection().execute(select(Appointment.provider_id, raw_start, raw_end)
                                              .where(Appointment.location_id == location.id, *live)):
         if cut.steady:  # the usual case inline: a visit within one day
             fa, fb = cut.offsets(a, b)
@@ -288,7 +288,7 @@ def location_open_times(session: Session, *, location: Location, provider_ids: l
                 busy.setdefault((provider_id, index), []).append((first, last))
     mine: list[list[tuple[int, int]]] = [[] for _ in range(days)]
     if patient_id is not None:
-        for a, b in session.execute(select(raw_start, raw_end).where(Appointment.patient_id == patient_id, *live)):
+        for a, b in session.connection().execute(select(raw_start, raw_end).where(Appointment.patient_id == patient_id, *live)):
             for index, first, last in cut.spans(a, b):
                 mine[index].append((first, last))
     for provider_id, a, b in session.exec(select(ProviderTimeOff.provider_id, ProviderTimeOff.starts_at,
