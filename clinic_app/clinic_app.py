@@ -16,6 +16,8 @@ from clinic_app.pages.kpi import kpi_page
 from clinic_app.pages.login import login
 from clinic_app.pages.messages import messages_page
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
+from clinic_app.pages.portal import portal_book, portal_checkin, portal_home, portal_sign_in, portal_welcome
+from clinic_app.pages.portal_admin import online_booking_page
 from clinic_app.pages.tasks import tasks_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
@@ -32,6 +34,8 @@ from clinic_app.state.intake import IntakeState
 from clinic_app.state.kpi import KpiState, warm_up
 from clinic_app.state.messages import MessagesState
 from clinic_app.state.patient_profile import ProfileState
+from clinic_app.state.portal import CheckinState, PortalState, WelcomeState
+from clinic_app.state.portal_admin import OnlineBookingState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.tasks import TaskInboxState
 from clinic_app.state.waitlist import WaitlistState
@@ -65,6 +69,14 @@ app.add_page(waitlist_page, route=routes.WAITLIST, title="Waitlist | Clinic", on
 app.add_page(messages_page, route=routes.MESSAGES, title="Messages | Clinic", on_load=MessagesState.load)
 app.add_page(tasks_page, route=routes.TASKS, title="Tasks | Clinic", on_load=TaskInboxState.load)
 app.add_page(intake_page, route=routes.INTAKE, title="Your forms | Clinic", on_load=IntakeState.open)
+# The patient portal (pages/portal.py): its own sign-in and session cookie (api/portal.py).
+app.add_page(portal_sign_in, route=routes.PORTAL, title="Patient portal | Clinic")
+app.add_page(portal_welcome, route=routes.PORTAL_WELCOME, title="Welcome | Patient portal", on_load=WelcomeState.load)
+app.add_page(portal_home, route=routes.PORTAL_HOME, title="My visits | Patient portal", on_load=PortalState.load_home)
+app.add_page(portal_book, route=routes.PORTAL_BOOK, title="Book a visit | Patient portal", on_load=PortalState.load_book)
+app.add_page(portal_checkin, route=routes.PORTAL_CHECKIN, title="Check in | Patient portal", on_load=CheckinState.load)
+app.add_page(online_booking_page, route=routes.ONLINE_BOOKING, title="Online booking | Clinic",
+             on_load=OnlineBookingState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

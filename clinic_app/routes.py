@@ -18,6 +18,12 @@ MESSAGES = "/messages"
 TASKS = "/tasks"
 INTAKE = "/intake"  # the patient's intake link (?token=...), no sign-in
 PATIENT_NEW = "/patients/new"
+PORTAL = "/portal"
+ONLINE_BOOKING = "/admin/online-booking"
+PORTAL_WELCOME = "/portal/welcome"
+PORTAL_HOME = "/portal/home"
+PORTAL_BOOK = "/portal/book"
+PORTAL_CHECKIN = "/portal/checkin"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
 

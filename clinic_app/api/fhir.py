@@ -1,4 +1,4 @@
-"""The FHIR R4 REST interface: HTTP in, services/interop/fhir/fhir.py calls, FHIR JSON out.
+"""The FHIR R4 REST interface: HTTP in, services/interop/fhir/ calls (mapping, search, write, bulk), FHIR JSON out.
 
 Each request names its user by a bearer API token (services/platform/api_tokens.py); the
 token's scopes and the user's role must both allow the call. Errors come back as an
@@ -49,6 +49,7 @@ from clinic_app.services.platform.errors import (
     SlotTaken,
 )
 from clinic_app.services.platform.permissions import require
+from clinic_app.services.portal import slots
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
@@ -244,7 +245,25 @@ class FhirApi:
 
     # -- endpoints --------------------------------------------------------------------
     async def metadata(self, request: Request) -> Response:
-        return fhir_json(fhir_search.capability_statement(self.base(request)))
+        statement = fhir_search.capability_statement(self.base(request))
+        statement["rest"][0]["resource"].append({
+            "type": "Slot", "interaction": [{"code": "search-type"}],
+            "documentation": "Free slots computed from working hours, time off, visits and rooms (never stored).",
+            "searchParam": [{"name": "schedule", "type": "reference"}, {"name": "start", "type": "date"},
+                            {"name": "status", "type": "token"}, {"name": "service-type", "type": "token"},
+                            {"name": "_count", "type": "number"}],
+        })
+        return fhir_json(statement)
+
+    async def slot_search(self, request: Request) -> Response:
+        params = list(request.query_params.multi_items())
+
+        def work(session, grant):
+            self.scope(grant, "Slot", "read")
+            return fhir_json(slots.search(session, actor=actor_for(grant.user), params=params,
+                                          base_url=self.base(request), now=self.clock()))
+
+        return await _threaded(self.handle, request, work)
 
     async def type_level(self, request: Request) -> Response:
         resource_type = request.path_params["type"]
@@ -471,6 +490,7 @@ class FhirApi:
             Route("/fhir/$export-file/{job}/{name}", e(self.export_file), methods=["GET"]),
             Route("/fhir", e(self.transaction), methods=["POST"]),
             Route("/fhir", AnyMethod(e(self.base_level))),  # every other method, so never the web app's page
+            Route("/fhir/Slot", e(self.slot_search), methods=["GET"]),  # computed open times (services/portal/slots.py)
             Route("/fhir/{type}/_search", e(self.search_post), methods=["POST"]),
             Route("/fhir/{type}", e(self.type_level), methods=["GET", "POST"]),
             Route("/fhir/{type}/{id}", e(self.instance_level), methods=["GET", "PUT"]),

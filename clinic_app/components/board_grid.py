@@ -71,6 +71,7 @@ def _card(card: Card) -> rx.Component:
             ),
             " ",
             rx.cond(card.auth_warning != "", rx.el.div("At risk: ", card.auth_warning, class_name="board-card-risk")),
+            rx.cond((card.online != "") & ~card.short, rx.el.div(card.online, class_name="board-card-online")),
             rx.cond(
                 ~card.short,
                 rx.el.div(class_name="board-card-detail",

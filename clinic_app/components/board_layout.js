@@ -86,11 +86,11 @@ export function clinicBoardLayout(rows, state, since, columns, shades, roomFilte
         provider_id: r.provider_id, duration: r.end_minute - r.start_minute, start_minute: r.start_minute,
         grid_column: String(column), grid_row: c.first + " / span " + c.span, left: c.left + "%",
         width: "calc(" + c.width + "% - 4px)", released: c.gone, auth_warning: r.auth_warning || "",
-        in_series: !!r.in_series, short: c.span <= 1, tall: c.span >= 3,
+        in_series: !!r.in_series, online: r.online || "", short: c.span <= 1, tall: c.span >= 3,
         movable: r.status === "booked", today: r.day === today,
-        aria: r.patient_name + ", " + r.start_label + ", " + r.status_label + risk,
+        aria: r.patient_name + ", " + r.start_label + ", " + r.status_label + risk + (r.online ? ", " + r.online : ""),
         title: r.patient_name + "\n" + when + " " + r.type_name + (r.room_name ? ", " + r.room_name : "") +
-          "\n" + r.status_label + (r.auth_warning ? "\nAt risk: " + r.auth_warning : ""),
+          "\n" + r.status_label + (r.online ? "\n" + r.online : "") + (r.auth_warning ? "\nAt risk: " + r.auth_warning : ""),
       });
     }
   }

@@ -27,6 +27,7 @@ NAV = [
     ("Templates", "/admin/templates", ("admin",)),
     ("Measures", "/admin/measures", ("admin",)),
     ("Clinicians", "/admin/clinicians", ("admin",)),
+    ("Online booking", "/admin/online-booking", ("admin",)),
     ("Password", "/account/password", ("reception", "clinician", "biller", "manager", "admin")),
     ("API tokens", "/api-tokens", ("admin",)),
 ]

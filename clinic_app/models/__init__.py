@@ -62,6 +62,7 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
+from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
 from clinic_app.models.revenue import (
     Adjustment,
     BillingProfile,
@@ -152,9 +153,11 @@ __all__ = [
     "NoteForm",
     "NoteProcedure",
     "NoteTemplate",
+    "OnlineBooking",
     "OnlinePayment",
     "OutcomeMeasure",
     "Patient",
+    "PatientAccount",
     "PatientAllergy",
     "PatientConsent",
     "PatientMedication",
@@ -162,6 +165,8 @@ __all__ = [
     "PatientProblem",
     "Payer",
     "PlanGoal",
+    "PortalSession",
+    "PortalToken",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",

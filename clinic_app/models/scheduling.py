@@ -58,6 +58,10 @@ class Appointment(SQLModel, table=True):
     # Cancelled inside the location's late-cancel window (issue 3).
     late_cancel: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     checked_out_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # Booked by the patient in the portal (services/portal/booking.py), shown on the board's card.
+    booked_online: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # An online booking at a location whose bookings need the desk's approval, not approved yet.
+    awaiting_approval: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     updated_at: dt.datetime | None = Field(default_factory=utcnow, sa_column=touched_column())
 

@@ -71,6 +71,7 @@ class Card:
     released: bool
     auth_warning: str
     in_series: bool
+    online: str
     short: bool
     tall: bool
     movable: bool

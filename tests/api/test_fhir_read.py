@@ -24,7 +24,7 @@ def test_metadata_is_a_capability_statement_needing_no_token(api):
     kinds = {x["type"] for x in body["rest"][0]["resource"]}
     assert kinds == {"Patient", "Practitioner", "Organization", "Location", "Appointment", "Encounter",
                      "Condition", "Claim", "DocumentReference", "Observation", "AllergyIntolerance",
-                     "MedicationStatement", "Coverage", "Task", "Questionnaire", "QuestionnaireResponse"}
+                     "MedicationStatement", "Coverage", "Task", "Questionnaire", "QuestionnaireResponse", "Slot"}
 
 
 def test_every_type_reads_and_searches_as_valid_r4(api, token, clinic, signed_visit):

@@ -24,12 +24,14 @@ from clinic_app.models import (
     Note,
     OnlinePayment,
     Patient,
+    PatientAccount,
     PatientAllergy,
     PatientConsent,
     PatientMedication,
     PatientMerge,
     PatientProblem,
     PlanGoal,
+    PortalToken,
     RecordChange,
     Task,
     WaitlistEntry,
@@ -99,6 +101,8 @@ def _fill(session, clinic):
         OnlinePayment(patient_id=dup.id, gateway="local", gateway_payment_id="pay_1", idempotency_key="k1",
                       amount_cents=1000, status="pending"),
         Task(kind="manual", patient_id=dup.id, title="Call about the brace", queue_role="reception", due_on=DAY),
+        PatientAccount(patient_id=dup.id, email="cara@example.com"),
+        PortalToken(token_hash="1" * 64, kind="invite", patient_id=dup.id, expires_at=at("23:00")),
     ])
     _attachment(session, clinic, dup)
     _attachment(session, clinic, dup, b"%PDF-1.4 x-ray report")

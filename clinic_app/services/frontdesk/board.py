@@ -42,6 +42,7 @@ BOARD_END = 20 * 60
 CARD_FIELDS = (
     "id", "patient_id", "patient_name", "type_name", "color", "provider_id", "day", "start_minute", "end_minute",
     "start_label", "end_label", "status", "status_label", "room_id", "room_name", "auth_warning", "in_series",
+    "online",
 )
 
 
@@ -105,7 +106,8 @@ def _card_query(*, details: bool = True):
     return (
         select(
             Appointment.id, Appointment.patient_id, Appointment.provider_id, Appointment.room_id, Appointment.starts_at,
-            Appointment.ends_at, Appointment.status, Appointment.late_cancel, *extra, patient_name,
+            Appointment.ends_at, Appointment.status, Appointment.late_cancel, Appointment.booked_online,
+            Appointment.awaiting_approval, *extra, patient_name,
             AppointmentType.name.label("type_name"), AppointmentType.color,
             Room.name.label("room_name"), Location.timezone,
         )
@@ -134,6 +136,8 @@ def _placed(row, z: ZoneInfo) -> dict:
         "status_label": "Late cancellation" if row.late_cancel else STATUS_LABELS[row.status],
         "day": start.date().isoformat(),
         "room_id": row.room_id or 0,
+        # The portal's bookings say so on the card: "Booked online", or "Online request" until approved.
+        "online": ("Online request" if row.awaiting_approval else "Booked online") if row.booked_online else "",
         "duration": int((row.ends_at - row.starts_at).total_seconds() // 60),
     }
 

@@ -61,6 +61,10 @@ POLICY: dict[tuple[str, str], str] = {
     ("intake_consent", "patient_id"): "move",
     ("online_payment", "patient_id"): "move",
     ("task", "patient_id"): "move",
+    # One portal account per patient: the survivor's own account wins; the duplicate's stays on
+    # the merged record, where it no longer signs in (services/portal/accounts.py).
+    ("patient_account", "patient_id"): "move_unless_same",
+    ("portal_token", "patient_id"): "move",
     # One consent of each kind per patient: the survivor's own consent wins.
     ("patient_consent", "patient_id"): "move_unless_same",
     # The same file (same SHA-256) already on the survivor's chart is not attached twice.

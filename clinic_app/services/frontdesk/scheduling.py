@@ -209,9 +209,11 @@ def book_appointment(
     room_id: int | None = None,
     case_id: int | None = None,
     now: dt.datetime | None = None,
+    booked_online: bool = False,
 ) -> Appointment:
     """Book a visit in a free slot, counted against an episode of care if given.
-    SlotTaken names the clash; nothing is saved on error."""
+    SlotTaken names the clash; nothing is saved on error. ``booked_online``: the patient
+    booked it in the portal (services/portal/booking.py)."""
     for_write(session)
     require(actor.role, "appointment.book")
     now = now or utcnow()
@@ -239,6 +241,7 @@ def book_appointment(
         starts_at=starts_at,
         ends_at=ends_at,
         status="booked",
+        booked_online=booked_online,
     )
     try:
         session.add(appointment)

@@ -122,8 +122,19 @@ ACTION_WORDS = {
 }
 
 
+# The patient portal's services (services/portal/) act in this role, and only after they have
+# scoped the work to the signed-in patient's own visits: book, move, cancel and check in one of
+# them through the same scheduling services the desk uses. No sign-in carries it (a staff
+# account's role is one of the five above, ck_user_role; a patient's portal session gives no
+# staff actor at all), and it may do nothing else.
+PORTAL = "portal"
+PORTAL_ACTIONS = frozenset({"appointment.book", "appointment.reschedule", "appointment.cancel", "appointment.check_in"})
+
+
 def allowed(role: str | None, action: str) -> bool:
     """Whether ``role`` may perform ``action`` (unknown actions are refused)."""
+    if role == PORTAL:
+        return action in PORTAL_ACTIONS
     return role is not None and role in PERMISSIONS.get(action, frozenset())
 
 

@@ -1,0 +1,87 @@
+"""The patient portal: patients' own accounts, their sign-in sessions, one-time links
+(invitations, check-in) and each location's online booking settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column
+from sqlmodel import Field, SQLModel
+
+from clinic_app.db import UTCDateTime, utcnow
+
+PORTAL_TOKEN_KINDS = ("invite", "checkin")
+
+
+class PatientAccount(SQLModel, table=True):
+    """A patient's own sign-in to the portal: one per patient, e-mail as the user name.
+
+    ``password_hash`` is empty until the patient sets a password from their invitation."""
+
+    __tablename__ = "patient_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", unique=True)
+    email: str = Field(max_length=120, unique=True)
+    password_hash: str = Field(default="", max_length=255)
+    active: bool = True
+    failed_sign_ins: int = 0
+    locked_until: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    password_set_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class PortalSession(SQLModel, table=True):
+    """A patient signed in on a browser (the ``portal_session`` cookie): only its hash is kept."""
+
+    __tablename__ = "portal_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="patient_account.id", index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    ended_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    password_stamp: str = Field(default="", max_length=16)
+
+
+class PortalToken(SQLModel, table=True):
+    """A one-time link: an invitation to set a password, or a day-of check-in for one visit.
+
+    Only the SHA-256 of the token is stored; ``used_at`` makes it single use."""
+
+    __tablename__ = "portal_token"
+    __table_args__ = (CheckConstraint("kind IN ('invite', 'checkin')", name="ck_portal_token_kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=10)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    appointment_id: int | None = Field(default=None, foreign_key="appointment.id")
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+
+
+class OnlineBooking(SQLModel, table=True):
+    """A location's online booking rules. Types and providers are comma-separated ids."""
+
+    __tablename__ = "online_booking"
+    __table_args__ = (
+        CheckConstraint("min_notice_hours >= 0 AND days_ahead >= 1 AND max_upcoming >= 1 "
+                        "AND cancel_window_hours >= 0", name="ck_online_booking_ranges"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    location_id: int = Field(foreign_key="location.id", unique=True)
+    enabled: bool = False
+    type_ids: str = Field(default="", max_length=400)
+    provider_ids: str = Field(default="", max_length=400)
+    new_patients: bool = True
+    returning_patients: bool = True
+    min_notice_hours: int = 12
+    days_ahead: int = 28
+    max_upcoming: int = 3
+    needs_approval: bool = False
+    cancel_window_hours: int = 24
