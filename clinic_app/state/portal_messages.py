@@ -20,12 +20,13 @@ from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import MessagesChanged, portal_topic
 from clinic_app.live.surfaces import Surface, register
+from clinic_app.live.tabs import tabs
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.portal import accounts, inbox
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
-from clinic_app.state.reflex_adapter import client_token
+from clinic_app.state.reflex_adapter import client_token, socket_id
 
 SURFACE = "portal_messages"
 
@@ -115,6 +116,7 @@ class PortalMessagesState(rx.State):
             self.new_to = "desk"
         if self.open_id and self.open_id not in {t.id for t in self.threads}:
             self._close()
+        tabs().hold(client_token(self), socket_id(self))
         registry.show(client_token(self), SURFACE, [portal_topic(me.patient_id)])
         if self.open_id:
             await self._open(me, self.open_id)

@@ -159,3 +159,16 @@ def test_the_pay_pages_payments_are_the_patients_own(session, clinic):
     with pytest.raises(InvalidInput, match="pay at most that"):
         payments.start_payment(session, gateway=GATEWAY, patient_id=cara.id, amount_cents=6000,
                                idempotency_key="key-portal-pay-2")
+
+
+def test_a_portal_tab_is_held_on_its_socket_and_a_staff_tab_keeps_its_session():
+    from clinic_app.live.tabs import Tabs
+
+    held = Tabs()
+    held.hold("portal-tab", "sid-1")
+    assert held.sid("portal-tab") == "sid-1" and held.session("portal-tab") is None
+    held.bind("staff-tab", "sid-2", 42)
+    held.hold("staff-tab", "sid-3")  # a staff tab's binding is the session gate's
+    assert held.sid("staff-tab") == "sid-2" and held.session("staff-tab") == 42
+    held.unbind("portal-tab")
+    assert held.sid("portal-tab") is None
