@@ -24,7 +24,7 @@ def _thread(t) -> rx.Component:
                 rx.text(rx.cond(t.unread, rx.el.strong(t.status), t.status), size="2"),
                 spacing="1", align="start",
             ),
-            on_click=M.open_thread(t.id), aria_label=t.open_label, variant=rx.cond(t.unread, "soft", "outline"),
+            on_click=M.open_thread(t.id), variant=rx.cond(t.unread, "soft", "outline"),
             size="3", width="100%",
             style={**TOUCH, "height": "auto", "padding": "10px 12px", "justifyContent": "flex-start"},
         ),

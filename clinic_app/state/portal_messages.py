@@ -39,7 +39,6 @@ class PortalThread:
     when: str
     status: str  # "New answer" / "2 new answers" / "Read"
     unread: bool
-    open_label: str
 
 
 @dataclasses.dataclass
@@ -54,8 +53,7 @@ class PortalMessage:
 def _thread(t: dict) -> PortalThread:
     n = int(t["unread"])
     status = "Read" if n == 0 else "New answer" if n == 1 else f"{n} new answers"
-    return PortalThread(id=t["id"], subject=t["subject"], to_whom=t["to"], when=t["when"], status=status, unread=n > 0,
-                        open_label=f"Open conversation: {t['subject']} ({status})")
+    return PortalThread(id=t["id"], subject=t["subject"], to_whom=t["to"], when=t["when"], status=status, unread=n > 0)
 
 
 def _message(m: dict) -> PortalMessage:

@@ -113,8 +113,8 @@ def test_messages_with_the_desk_live_both_ways_and_paying_online(browser, portal
     body = mail.get_content()
     assert "/portal/messages" in body and "Behind the building" not in body and "Parking" not in body
     phone.get_by_role("button", name="Back to all messages").click()
-    expect(phone.get_by_role("button", name=re.compile(r"^Open conversation: Parking"))).to_be_visible()
-    phone.get_by_role("button", name=re.compile(r"^Open conversation: Parking")).click()
+    expect(phone.get_by_role("button", name=re.compile(r"^Parking To Front desk"))).to_be_visible()
+    phone.get_by_role("button", name=re.compile(r"^Parking To Front desk")).click()
     expect(phone.get_by_label("Your answer")).to_be_visible()
     phone.get_by_label("Your answer").fill("Thank you!")
     phone.get_by_role("button", name="Send answer").click()
