@@ -4,7 +4,7 @@ clinicians.
 
 Every handler checks the portal session first (``_me``) and passes only the signed-in
 patient's own id to the services; a thread id from the page that is not theirs gets nothing.
-Live: the page registers for ``portal_topic(patient_id)``; a change to one of the patient's
+Live: the page registers for ``page_topic(patient_id)`` (its own prefix on ``portal_topic``); a change to one of the patient's
 patient threads (the desk's answer) is built once per change and placed here without a reload.
 """
 
@@ -115,7 +115,7 @@ class PortalMessagesState(rx.State):
         if self.open_id and self.open_id not in {t.id for t in self.threads}:
             self._close()
         tabs().hold(client_token(self), socket_id(self))
-        registry.show(client_token(self), SURFACE, [portal_topic(me.patient_id)])
+        registry.show(client_token(self), SURFACE, [page_topic(me.patient_id)])
         if self.open_id:
             await self._open(me, self.open_id)
         return None
@@ -239,9 +239,15 @@ class PortalMessagesState(rx.State):
             self.open_messages = [_message(m) for m in change["messages"]]
 
 
+def page_topic(patient_id: int) -> str:
+    """This page's topic for the patient: the registry replaces a surface's topics by their
+    prefix, and another portal page on ``portal_topic`` never gets this page's pushes."""
+    return f"{SURFACE}:{portal_topic(patient_id)}"
+
+
 def portal_topics(event: MessagesChanged) -> list[str]:
     """Only patient threads reach the patient's portal (a staff thread's event names the patient too)."""
-    return [portal_topic(event.patient_id)] if event.queue else []
+    return [page_topic(event.patient_id)] if event.queue else []
 
 
 def portal_change(event: MessagesChanged) -> dict | None:

@@ -10,6 +10,7 @@ idempotency key per form shown: a double click starts one payment.
 from __future__ import annotations
 
 import dataclasses
+import json
 import urllib.parse
 
 import reflex as rx
@@ -132,7 +133,10 @@ class PortalPayState(rx.State):
             self._fail("Paying by card here needs the clinic's card page; please call the clinic to pay.")
             return None
         self._key = ""  # this form is used; coming back shows a new one
-        return rx.redirect(f"{checkout.redirect_url}?secret={urllib.parse.quote(checkout.client_secret)}")
+        # A full page load: the card page is the server's, not one of this app's pages (a
+        # same-host rx.redirect would stay in the app's own router and find no such page).
+        url = f"{checkout.redirect_url}?secret={urllib.parse.quote(checkout.client_secret, safe='')}"
+        return rx.call_script(f"window.location.assign({json.dumps(url)})")
 
     @rx.event
     async def download_statement(self):

@@ -92,7 +92,7 @@ def test_the_desks_answer_is_shown_marked_new_then_seen(session, clinic):
 def test_only_patient_threads_reach_the_patients_portal():
     patient_thread = MessagesChanged(thread_id=1, patient_id=7, user_ids=(3,), queue="desk")
     staff_thread = MessagesChanged(thread_id=2, patient_id=7, user_ids=(3, 4), queue="")
-    assert portal_topics(patient_thread) == [portal_topic(7)]
+    assert portal_topics(patient_thread) == ["portal_messages:" + portal_topic(7)]
     assert portal_topics(staff_thread) == []  # colleagues' notes about the patient never reach the portal
 
 
