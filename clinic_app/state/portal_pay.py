@@ -99,8 +99,8 @@ class PortalPayState(rx.State):
         self.message, self.message_is_error, self.paying = "", False, False
         self._key = payments.new_idempotency_key()
         await self._account(me)
-        if not self.amount_text and self.owes:
-            self.amount_text = self.balance.lstrip("$").replace(",", "")
+        # A new form each time: what is owed now (after a payment, the new balance).
+        self.amount_text = self.balance.lstrip("$").replace(",", "") if self.owes else ""
         return None
 
     @rx.event
