@@ -172,3 +172,27 @@ def test_a_portal_tab_is_held_on_its_socket_and_a_staff_tab_keeps_its_session():
     assert held.sid("staff-tab") == "sid-2" and held.session("staff-tab") == 42
     held.unbind("portal-tab")
     assert held.sid("portal-tab") is None
+
+
+def test_a_move_or_a_cancellation_online_is_confirmed_without_the_intake_link(session, clinic, smtp):
+    from clinic_app.services.frontdesk import scheduling
+
+    mail, port = smtp
+    cara = clinic.patients[0]
+    cara.email = "cara@example.com"
+    session.add(cara)
+    session.commit()
+    new_form(session, clinic)
+    visit = book(session, clinic, "10:00", kind=clinic.evaluation)
+    session.commit()
+    sender = SmtpEmailSender(host="127.0.0.1", port=port, sender="clinic@clinic.test")
+    assert confirmations.after_change(session, appointment_id=visit.id, email=sender) is True  # a move
+    scheduling.transition(session, actor=clinic.reception, appointment_id=visit.id, to_status="cancelled",
+                          reason="test", now=now_at("07:30"))
+    assert confirmations.after_change(session, appointment_id=visit.id, email=sender) is True
+    session.commit()
+    (_, moved), (_, cancelled) = mail.messages
+    assert moved["Subject"].startswith("Confirmed:") and cancelled["Subject"].startswith("Cancelled:")
+    for message in (moved, cancelled):
+        assert "/intake?token=" not in message.get_body(preferencelist=("plain",)).get_content()
+        assert [a.get_filename() for a in message.iter_attachments()] == ["invite.ics"]
