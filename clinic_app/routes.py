@@ -24,6 +24,8 @@ PORTAL_WELCOME = "/portal/welcome"
 PORTAL_HOME = "/portal/home"
 PORTAL_BOOK = "/portal/book"
 PORTAL_CHECKIN = "/portal/checkin"
+PORTAL_MESSAGES = "/portal/messages"
+PORTAL_PAY = "/portal/pay"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
 

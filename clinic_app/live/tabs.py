@@ -49,6 +49,14 @@ class Tabs:
         if changed and self._redis is not None:
             self._redis.set(self._key(token), str(session_id), ex=settings.SESSION_HOURS * 3600)
 
+    def hold(self, token: str, sid: str) -> None:
+        """A patient portal's tab (no staff session; its own portal session is checked by each
+        portal event): live pushes go to it on socket ``sid`` only. A tab bound to a staff
+        session keeps that binding."""
+        with self._lock:
+            if token not in self._session_of:
+                self._sid_of[token] = sid
+
     def unbind(self, token: str) -> None:
         with self._lock:
             previous = self._session_of.pop(token, None)

@@ -10,7 +10,9 @@ registered for its topics.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from typing import ClassVar
 
 import reflex as rx
@@ -24,7 +26,8 @@ from clinic_app.live.surfaces import Surface, register
 from clinic_app.models import Message, MessageMember, MessageThread, Patient, User
 from clinic_app.services.frontdesk.patients import describe
 from clinic_app.services.frontdesk.profile import display_zone
-from clinic_app.services.messaging import messages
+from clinic_app.services.frontdesk.reminders import senders_from_environment
+from clinic_app.services.messaging import messages, notify
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm, local_day
 from clinic_app.services.platform.permissions import CLINICIAN, RECEPTION, allowed
@@ -32,6 +35,8 @@ from clinic_app.state.auth import AuthState
 from clinic_app.state.common import in_db
 from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import FAILED, Screen
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -166,12 +171,14 @@ class MessagesState(Screen, rx.State):
             return
         self.sending = True
         try:
-            sent = await self._act("message.staff", lambda s, a: messages.reply(s, actor=a, thread_id=thread_id, body=body),
-                                   done="Message sent.")
+            sent = await self._act("message.staff", lambda s, a: (
+                messages.reply(s, actor=a, thread_id=thread_id, body=body), notify.patient_notice(s, thread_id=thread_id)),
+                done="Message sent.")
         finally:
             self.sending = False
         if sent is not FAILED:
             self.reply_text = ""
+            await _tell_patient(sent[1])
             return MessagesState.open_thread(thread_id)
         self.reply_text = body  # refused: what was typed stays
         return None
@@ -233,6 +240,16 @@ class MessagesState(Screen, rx.State):
                     id=change["last_id"], author_id=change["last_author_id"] or 0, author=last["author"],
                     mine=change["last_author_id"] == me, body=last["body"], when=_when(change["last_at"], self._tz), receipt="")]
             self.open_messages = [dataclasses.replace(m, receipt=_live_receipt(m, change, me)) for m in self.open_messages]
+
+
+async def _tell_patient(notice: notify.Notice | None) -> None:
+    """After the reply's commit: e-mail the patient that there is a message (never its content)."""
+    if notice is None:
+        return
+    try:
+        await asyncio.to_thread(notify.send, notice, email=senders_from_environment()[0])
+    except Exception:  # the answer stands; the patient sees it at their next visit to the portal
+        log.exception("the new-message e-mail to a patient was not sent")
 
 
 def _receipt(read_by: tuple[str, ...], patient_read: bool, by_patient: bool, kind: str) -> str:

@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 
 import reflex as rx
 
 from clinic_app.api.portal import PORTAL_SIGN_IN, portal_token
 from clinic_app.db import utcnow
+from clinic_app.services.frontdesk.reminders import senders_from_environment
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.limits import TooManyAttempts
-from clinic_app.services.portal import accounts, booking, checkin
+from clinic_app.services.portal import accounts, booking, checkin, confirmations
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
 
+log = logging.getLogger(__name__)
 BOOK = "/portal/book"
 HOME = "/portal/home"
 
@@ -46,6 +49,20 @@ def _row(v: booking.Visit) -> VisitRow:
     return VisitRow(id=v.id, when=v.when, what=v.what, who=v.who, where=v.where, status=v.status,
                     can_change=v.can_change, cancel_label=f"Cancel visit: {v.what} on {v.when}",
                     move_label=f"Move {v.what} on {v.when}")
+
+
+def _id_and_pending(appointment) -> tuple[int, bool]:
+    return appointment.id, bool(appointment.awaiting_approval)
+
+
+async def _confirm_by_email(appointment_id: int, *, booked: bool = False) -> None:
+    """After the change's commit: the confirmation e-mail with the .ics (and on a booking the
+    intake link when a form is pending). A failed send leaves the visit as it is."""
+    email = senders_from_environment()[0]
+    try:
+        await in_db(lambda s: confirmations.after_change(s, appointment_id=appointment_id, email=email, booked=booked))
+    except Exception:
+        log.exception("the confirmation e-mail of appointment %s was not sent", appointment_id)
 
 
 class PortalState(rx.State):
@@ -127,6 +144,8 @@ class PortalState(rx.State):
             self._ok("Your visit is cancelled.")
         except ClinicError as exc:
             self._fail(exc)
+        else:
+            await _confirm_by_email(wanted)
         await self._visits(me)
         return None
 
@@ -258,14 +277,16 @@ class PortalState(rx.State):
         try:
             if moving:
                 await in_db(lambda s: booking.reschedule(s, me, appointment_id=moving, starts_at=starts_at))
-                pending = False
+                pending, changed = False, moving
             else:
-                pending = await in_db(lambda s: booking.book(s, me, provider_id=provider, appointment_type_id=kind,
-                                                             starts_at=starts_at).awaiting_approval)
+                changed, pending = await in_db(lambda s: _id_and_pending(booking.book(
+                    s, me, provider_id=provider, appointment_type_id=kind, starts_at=starts_at)))
         except ClinicError as exc:
             self._fail(exc)
             await self._times(me)
             return None
+        if not pending:  # a request the desk has still to approve is confirmed when it does
+            await _confirm_by_email(changed, booked=not moving)
         self.moving_id, self.moving_text = 0, ""
         done = (f"Your visit is moved to {when}." if moving
                 else f"Your request for {when} is sent; the clinic will confirm it." if pending

@@ -17,7 +17,6 @@ from clinic_app.services.platform.errors import NotAllowed, NotFound
 from clinic_app.services.portal import calendar
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
-from tests.services.test_portal_payments import smtp  # noqa: F401  (the real SMTP server fixture)
 
 
 def parse(data: bytes) -> list[tuple[str, str]]:
@@ -82,7 +81,7 @@ def test_long_and_special_text_is_escaped_and_folded():
     assert folded.replace("\r\n ", "") == line
 
 
-def test_the_confirmation_carries_the_invitation_through_smtp(session, clinic, smtp):  # noqa: F811
+def test_the_confirmation_carries_the_invitation_through_smtp(session, clinic, smtp):
     inbox, port = smtp
     cara = clinic.patients[0]
     cara.email = "cara@example.com"
@@ -116,7 +115,7 @@ def test_the_confirmation_carries_the_invitation_through_smtp(session, clinic, s
     assert len(inbox.messages) == 2
 
 
-def test_an_email_reminder_carries_the_invitation(session, clinic, smtp, tmp_path):  # noqa: F811
+def test_an_email_reminder_carries_the_invitation(session, clinic, smtp, tmp_path):
     inbox, port = smtp
     cara = clinic.patients[0]
     cara.preferred_channel, cara.email = "email", "cara@example.com"

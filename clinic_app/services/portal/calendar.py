@@ -148,9 +148,11 @@ def attachment(session: Session, *, appointment_id: int, now: dt.datetime | None
     return "invite.ics", f"text/calendar; method={method}", data
 
 
-def send_confirmation(session: Session, *, appointment_id: int, email: EmailSender, now: dt.datetime | None = None) -> bool:
+def send_confirmation(session: Session, *, appointment_id: int, email: EmailSender, now: dt.datetime | None = None,
+                      note: str = "") -> bool:
     """E-mail the patient their visit's confirmation with the invitation attached (after a
-    booking, a move or a cancellation); False when they have no e-mail address or opted out."""
+    booking, a move or a cancellation); False when they have no e-mail address or opted out.
+    ``note``: a paragraph added to a booking's confirmation (the intake forms' link)."""
     for_write(session)
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
@@ -171,6 +173,8 @@ def send_confirmation(session: Session, *, appointment_id: int, email: EmailSend
         body = (f"Hello {patient.first_name},\n\nYour appointment with {provider.name} at {location.name} is on "
                 f"{when:%A %d %B} at {when:%H:%M}.\n\nThe attached invitation adds it to your calendar; "
                 "it is updated if the visit changes.\n")
+        if note:
+            body += f"\n{note}\n"
     email.send(to=patient.email, subject=subject, body=body, attachments=[file])
     audit.record(session, actor=None, action="calendar:confirmation", entity="appointment", entity_id=appointment.id,
                  patient_id=patient.id, source="portal")

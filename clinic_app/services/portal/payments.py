@@ -457,3 +457,9 @@ def send_receipt(session: Session, *, online_payment_id: int, email: EmailSender
     audit.record(session, actor=None, action="payment:receipt", entity="online_payment", entity_id=row.id,
                  patient_id=row.patient_id, source="portal")
     return True
+
+
+def recent(session: Session, *, patient_id: int, limit: int = 5) -> list[OnlinePayment]:
+    """The patient's own latest online payments, newest first (the Pay page's results)."""
+    return list(session.exec(select(OnlinePayment).where(OnlinePayment.patient_id == patient_id)
+                             .order_by(OnlinePayment.id.desc()).limit(limit)).all())
