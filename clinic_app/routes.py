@@ -24,6 +24,7 @@ PORTAL_WELCOME = "/portal/welcome"
 PORTAL_HOME = "/portal/home"
 PORTAL_BOOK = "/portal/book"
 PORTAL_CHECKIN = "/portal/checkin"
+PORTAL_CARE = "/portal/care"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
 

@@ -48,7 +48,7 @@ from clinic_app.models.kpi import (
     KpiVisitDay,
     KpiVisitPayerDay,
 )
-from clinic_app.models.measures import MeasureResult, OutcomeMeasure
+from clinic_app.models.measures import HomeMeasure, MeasureResult, OutcomeMeasure
 from clinic_app.models.messaging import Message, MessageMember, MessageThread
 from clinic_app.models.payments_calendar import CalendarInvite, IcalFeed, OnlinePayment
 from clinic_app.models.people import (
@@ -124,6 +124,7 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "HomeMeasure",
     "IcalFeed",
     "IntakeConsent",
     "IntakeForm",

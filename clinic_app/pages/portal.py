@@ -27,6 +27,7 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
         rx.hstack(
             rx.link("My visits", href="/portal/home", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("Book a visit", href="/portal/book", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
+            rx.link("My care", href="/portal/care", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.el.form(
                 rx.button("Sign out", type="submit", variant="soft", size="3", style=TOUCH),
                 action="/portal/auth/sign-out", method="post",
@@ -50,6 +51,9 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
             padding="16px", max_width="640px", margin="0 auto",
         ),
     )
+
+
+portal_shell = _shell  # the frame of the portal's other pages (pages/portal_*.py)
 
 
 def _credentials_form(form_id_action: str, *fields: rx.Component, button: str) -> rx.Component:
