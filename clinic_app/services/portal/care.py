@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlmodel import Session, select
 
@@ -28,6 +28,8 @@ from clinic_app.services.portal import booking
 from clinic_app.services.portal.accounts import Me, portal_actor
 
 OPEN_PER_PATIENT = 10  # measures waiting for a patient at once
+# The desk's words for a visit after it, as a patient reads them.
+PATIENT_WORDS = {"In session": "Attended", "Ready to bill": "Attended", "Billed": "Attended"}
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,9 @@ class AskedMeasure:
 def visits(session: Session, me: Me, *, now: dt.datetime | None = None) -> tuple[list[booking.Visit], list[booking.Visit]]:
     """(upcoming, past) visits of the signed-in patient, times in the location's zone."""
     now = now or utcnow()
-    return booking.visits(session, me, now=now), booking.visits(session, me, upcoming=False, now=now, limit=20)
+    past = [replace(v, status=PATIENT_WORDS.get(v.status, v.status))
+            for v in booking.visits(session, me, upcoming=False, now=now, limit=20)]
+    return booking.visits(session, me, now=now), past
 
 
 def exercises(session: Session, me: Me) -> list[Exercise]:
