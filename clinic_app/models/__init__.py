@@ -63,6 +63,7 @@ from clinic_app.models.people import (
     UserSession,
 )
 from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
+from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
     BillingProfile,
@@ -168,6 +169,7 @@ __all__ = [
     "PlanGoal",
     "PortalSession",
     "PortalToken",
+    "ProfileChange",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",

@@ -45,7 +45,7 @@ def _asked(a) -> rx.Component:
             rx.text("Asked on ", a.asked, size="2", color_scheme="gray"),
             rx.text("Status: ", rx.el.strong(a.status), size="2"),
             rx.cond(a.waiting,
-                    rx.button("Answer now", on_click=C.start_answer(a.id), aria_label=a.start_label, size="3",
+                    rx.button("Answer", on_click=C.start_answer(a.id), aria_label=a.start_label, size="3",
                               style=TOUCH)),
             spacing="1", align="start",
         ),
