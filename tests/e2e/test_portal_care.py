@@ -112,8 +112,7 @@ def test_my_care_shows_visits_and_exercises_and_an_nprs_answered_at_home_reaches
     expect(phone.get_by_text(re.compile(r"^Status: Answered on .*: score 3$"))).to_be_visible()
 
     # The chart shows it, reported by the patient, in the trend.
-    chart.reload()
-    chart.get_by_role("button", name="Open note: 12:00 Quinlan, Yara").tap()
+    chart.reload()  # the visit that was open opens again
     chart.get_by_role("tab", name="Measures").tap()
     expect(chart.get_by_text("Numeric Pain Rating Scale (NPRS): 3 (reported by the patient)")).to_be_visible(timeout=30_000)
     expect(chart.get_by_text(re.compile(r"^NPRS asked .*: reported by the patient on .*, score 3$"))).to_be_visible()

@@ -96,6 +96,8 @@ def request_change(session: Session, me: Me, *, values: dict, now: dt.datetime |
     patient = session.get(Patient, me.patient_id)
     if patient is None or patient.id not in me.patient_ids or not patient.active:
         raise NotFound("Your record is not available; please call the clinic.")
+    if all(_same(getattr(patient, name), value) for name, value in values.items()):
+        raise InvalidInput("Nothing changed: edit a detail, then send.")
     cleaned = _checked(session, patient, values, now.date())
     wanted = {name: value for name, value in cleaned.items() if getattr(patient, name) != value}
     if not wanted:
@@ -110,6 +112,10 @@ def request_change(session: Session, me: Me, *, values: dict, now: dt.datetime |
     audit.record(session, actor=portal_actor(me), action="create", entity="profile_change", entity_id=row.id,
                  patient_id=patient.id, detail=", ".join(wanted)[:200])
     return row
+
+
+def _same(old, new) -> bool:
+    return bool(old) == bool(new) if isinstance(old, bool) else str(old or "").strip() == str(new or "").strip()
 
 
 def _lines(patient: Patient, wanted: dict) -> tuple[Line, ...]:
