@@ -25,6 +25,7 @@ PORTAL_HOME = "/portal/home"
 PORTAL_BOOK = "/portal/book"
 PORTAL_CHECKIN = "/portal/checkin"
 PORTAL_CARE = "/portal/care"
+PORTAL_PROFILE = "/portal/profile"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
 

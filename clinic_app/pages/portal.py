@@ -28,6 +28,7 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
             rx.link("My visits", href="/portal/home", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("Book a visit", href="/portal/book", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("My care", href="/portal/care", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
+            rx.link("My details", href="/portal/profile", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.el.form(
                 rx.button("Sign out", type="submit", variant="soft", size="3", style=TOUCH),
                 action="/portal/auth/sign-out", method="post",
