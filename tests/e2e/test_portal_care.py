@@ -2,7 +2,9 @@
 patient sees their visits and home exercises; the clinician asks for an NPRS from the chart's
 Measures section; the patient answers it (a bad score is refused and kept to correct), and
 the chart shows the score, reported by the patient, in the trend. axe-core on My care and
-the question form; screenshot docs/screens/portal-care.png (CLINIC_SCREENSHOTS=docs)."""
+the question form. The patient asks to change their details on My details; the desk accepts
+it on the patient profile and the record shows it. Screenshots docs/screens/portal-care.png,
+portal-profile.png (CLINIC_SCREENSHOTS=docs)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,23 @@ TABLET = {"viewport": {"width": 768, "height": 1024}, "has_touch": True, "is_mob
 PATIENT_PASSWORD = "Sunny-day-2030"
 
 
-def _seed(db) -> None:
+@pytest.fixture(scope="module")
+def care_app(app_server):
+    base, db = app_server
+    return base, db, _seed(db)
+
+
+def _sign_in_patient(browser, base):
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(base + "/portal")
+    phone.get_by_label("E-mail").fill("yara@example.com")
+    phone.get_by_label("Password").fill(PATIENT_PASSWORD)
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.get_by_role("heading", name="Hello, Yara Quinlan")).to_be_visible(timeout=60_000)
+    return phone
+
+
+def _seed(db) -> int:
     """Yara Quinlan: arrived for 12:00 today with Erin, booked again tomorrow at 10:00, two home
     exercises, and a portal account (yara@example.com)."""
     seed_e2e_clinic(db)
@@ -56,12 +74,13 @@ def _seed(db) -> None:
         invitation = accounts.invite(s, actor=desk, patient_id=yara.id, email="yara@example.com")
         accounts.accept_invitation(s, token=invitation.token, password=PATIENT_PASSWORD)
         s.commit()
+        patient_id = yara.id
     engine.dispose()
+    return patient_id
 
 
-def test_my_care_shows_visits_and_exercises_and_an_nprs_answered_at_home_reaches_the_chart(browser, app_server):
-    base, db = app_server
-    _seed(db)
+def test_my_care_shows_visits_and_exercises_and_an_nprs_answered_at_home_reaches_the_chart(browser, care_app):
+    base, _, _ = care_app
 
     # The clinician asks for an NPRS at home from the chart's Measures section.
     chart = browser.new_context(**TABLET).new_page()
@@ -76,12 +95,7 @@ def test_my_care_shows_visits_and_exercises_and_an_nprs_answered_at_home_reaches
     assert_accessible(chart, "the chart's Measures section with a measure asked at home")
 
     # On her phone: sign in, My care shows the visits, the exercises and the questionnaire.
-    phone = browser.new_context(**PHONE).new_page()
-    phone.goto(base + "/portal")
-    phone.get_by_label("E-mail").fill("yara@example.com")
-    phone.get_by_label("Password").fill(PATIENT_PASSWORD)
-    phone.get_by_role("button", name="Sign in").click()
-    expect(phone.get_by_role("heading", name="Hello, Yara Quinlan")).to_be_visible(timeout=60_000)
+    phone = _sign_in_patient(browser, base)
     phone.get_by_role("link", name="My care").click()
     expect(phone.get_by_role("heading", name="My care")).to_be_visible(timeout=30_000)
     # The tapped link's hover and focus colours are not what the page shows.
@@ -117,3 +131,38 @@ def test_my_care_shows_visits_and_exercises_and_an_nprs_answered_at_home_reaches
     expect(chart.get_by_text("Numeric Pain Rating Scale (NPRS): 3 (reported by the patient)")).to_be_visible(timeout=30_000)
     expect(chart.get_by_text(re.compile(r"^NPRS asked .*: reported by the patient on .*, score 3$"))).to_be_visible()
     expect(chart.get_by_role("cell", name="Reported by the patient at home. No change since the first score.")).to_be_visible()
+
+
+def test_a_change_of_details_asked_on_the_phone_is_accepted_by_the_desk(browser, care_app):
+    base, _, patient_id = care_app
+    phone = _sign_in_patient(browser, base)
+    phone.get_by_role("link", name="My details").click()
+    expect(phone.get_by_role("heading", name="My details")).to_be_visible(timeout=30_000)
+    phone.get_by_label("City").fill("Albany")
+    phone.get_by_role("button", name="Send my changes").click()
+    expect(phone.get_by_role("alert")).to_contain_text("Phone call is preferred: enter a phone number.")
+    expect(phone.get_by_label("City")).to_have_value("Albany")  # kept to correct
+    phone.get_by_label("Phone").fill("212 555 0142")
+    phone.get_by_role("button", name="Send my changes").click()
+    expect(phone.get_by_role("status")).to_contain_text("Sent: the clinic will check and make the change.")
+    expect(phone.get_by_text("Waiting for the clinic to check:")).to_be_visible()
+    phone.mouse.move(380, 830)
+    assert_accessible(phone, "the portal's My details page")
+    box = phone.get_by_role("button", name="Send my changes").bounding_box()
+    assert box["height"] >= 44
+    screenshot(phone, "portal-profile")
+
+    desk = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    sign_in(desk, base, "e2e_desk", PASSWORD)
+    desk.goto(f"{base}/patients/{patient_id}")
+    panel = desk.get_by_role("region", name="Change asked in the portal")
+    expect(panel).to_contain_text("City: (none) to Albany", timeout=30_000)
+    expect(panel).to_contain_text("Phone: (none) to 212 555 0142")
+    assert_accessible(desk, "the patient profile with a change asked in the portal")
+    desk.get_by_role("button", name="Accept the change").click()
+    expect(desk.get_by_role("status").filter(has_text="Change accepted")).to_be_visible()
+    expect(desk.get_by_text("212 555 0142").first).to_be_visible()
+
+    phone.reload()
+    expect(phone.get_by_text("The clinic accepted your last change.")).to_be_visible(timeout=30_000)
+    expect(phone.get_by_label("City")).to_have_value("Albany")
