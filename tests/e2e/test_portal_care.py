@@ -142,7 +142,7 @@ def test_a_change_of_details_asked_on_the_phone_is_accepted_by_the_desk(browser,
     phone.get_by_role("button", name="Send my changes").click()
     expect(phone.get_by_role("alert")).to_contain_text("Phone call is preferred: enter a phone number.")
     expect(phone.get_by_label("City")).to_have_value("Albany")  # kept to correct
-    phone.get_by_label("Phone").fill("212 555 0142")
+    phone.get_by_label("Phone", exact=True).fill("212 555 0142")
     phone.get_by_role("button", name="Send my changes").click()
     expect(phone.get_by_role("status")).to_contain_text("Sent: the clinic will check and make the change.")
     expect(phone.get_by_text("Waiting for the clinic to check:")).to_be_visible()

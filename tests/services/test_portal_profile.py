@@ -11,11 +11,12 @@ import json
 import pytest
 from sqlmodel import select
 
-from clinic_app.models import Patient, ProfileChange, RecordChange
+from clinic_app.models import Patient, ProfileChange, RecordChange, Task
 from clinic_app.services.frontdesk import changes
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 from clinic_app.services.portal import accounts, profile
 from clinic_app.services.portal.accounts import Me
+from clinic_app.services.tasks import rules
 from tests.conftest import DAY, at
 
 EVE = at("07:00", DAY - dt.timedelta(days=1))
@@ -137,3 +138,38 @@ def test_the_services_leave_the_transaction_to_the_caller(session, clinic):
     assert session.get(Patient, clinic.patients[0].id).city == ""
     assert json.loads(session.get(ProfileChange, row.id).changes) == {"city": "Albany"}
     assert session.get(ProfileChange, row.id).status == "waiting"
+
+
+def _open_tasks(session):
+    return session.exec(select(Task).where(Task.kind == "profile_change", Task.open_key.is_not(None))).all()
+
+
+def test_the_desk_gets_a_task_that_closes_itself_when_the_change_is_answered(session, clinic):
+    cara = _account(session, clinic)
+    first = profile.request_change(session, cara, values=_form(session, cara, city="Albany"), now=NOW)
+    session.commit()
+    [task] = _open_tasks(session)
+    assert (task.queue_role, task.patient_id, task.due_on) == ("reception", clinic.patients[0].id, DAY)
+    assert "contact details change" in task.title
+    rules.sweep(session, now=NOW, kinds=("profile_change",))
+    rules.evaluate(session, "profile_change", clinic.patients[0].id, now=NOW)
+    session.commit()
+    assert [t.id for t in _open_tasks(session)] == [task.id]  # not twice
+    # A newer request: one task still, about it.
+    second = profile.request_change(session, cara, values=_form(session, cara, city="Troy"), now=NOW)
+    session.commit()
+    [again] = _open_tasks(session)
+    assert again.open_key.endswith(f":{second.id}") and first.id != second.id
+    profile.decline(session, actor=clinic.reception, request_id=second.id, now=NOW)
+    session.commit()
+    assert _open_tasks(session) == []
+    # Accepting closes it too.
+    third = profile.request_change(session, cara, values=_form(session, cara, city="Utica"), now=NOW)
+    session.commit()
+    assert len(_open_tasks(session)) == 1
+    profile.accept(session, actor=clinic.reception, request_id=third.id, now=NOW)
+    session.commit()
+    assert _open_tasks(session) == []
+    rules.sweep(session, now=NOW, kinds=("profile_change",))
+    session.commit()
+    assert _open_tasks(session) == []

@@ -26,6 +26,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.portal.accounts import Me, portal_actor
+from clinic_app.services.tasks import rules
 
 # What a patient may change themselves, and the words for each.
 FIELDS = {
@@ -111,6 +112,7 @@ def request_change(session: Session, me: Me, *, values: dict, now: dt.datetime |
     session.flush()
     audit.record(session, actor=portal_actor(me), action="create", entity="profile_change", entity_id=row.id,
                  patient_id=patient.id, detail=", ".join(wanted)[:200])
+    rules.evaluate(session, "profile_change", patient.id, now=now)  # the desk's task
     return row
 
 
@@ -188,6 +190,8 @@ def accept(session: Session, *, actor: Actor, request_id: int, now: dt.datetime 
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient.id, patient_id=patient.id,
                  detail=("accepted the patient's change: " + ", ".join(changed))[:200])
+    session.flush()
+    rules.evaluate(session, "profile_change", patient.id, now=now)  # closes the desk's task
     return changed
 
 
@@ -200,7 +204,10 @@ def decline(session: Session, *, actor: Actor, request_id: int, reason: str = ""
     if len(reason) > 200:
         raise InvalidInput("The reason is over 200 characters; shorten it.")
     row = _open(session, request_id)
-    row.status, row.decided_at, row.decided_by_user_id, row.reason = "declined", now or utcnow(), actor.user_id, reason
+    now = now or utcnow()
+    row.status, row.decided_at, row.decided_by_user_id, row.reason = "declined", now, actor.user_id, reason
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="profile_change", entity_id=row.id,
                  patient_id=row.patient_id, detail="declined")
+    session.flush()
+    rules.evaluate(session, "profile_change", row.patient_id, now=now)  # closes the desk's task

@@ -40,6 +40,7 @@ from clinic_app.models import (
     Location,
     Note,
     NoteCosignature,
+    ProfileChange,
     Task,
     User,
 )
@@ -398,6 +399,25 @@ def _balance_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
     ).all()
 
 
+# -- a change of contact details asked in the portal ------------------------------------------------
+def _check_profile_change(session: Session, patient_id: int, now: dt.datetime) -> Want | None:
+    row = session.exec(
+        select(ProfileChange).where(ProfileChange.patient_id == patient_id, ProfileChange.status == "waiting")
+        .order_by(ProfileChange.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Want(
+        key=f"profile_change:{patient_id}:{row.id}", patient_id=patient_id,
+        title="Accept or decline the contact details change the patient asked in the portal",
+        due_on=local_day(row.requested_at, clinic_zone(session)), queue_role=RECEPTION,
+    )
+
+
+def _profile_change_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    return session.exec(select(ProfileChange.patient_id).distinct().where(ProfileChange.status == "waiting")).all()
+
+
 # -- the rules, in one place -------------------------------------------------------------------
 RULES: dict[str, Rule] = {rule.kind: rule for rule in (
     Rule("authorisation", "Authorisation",
@@ -451,6 +471,12 @@ RULES: dict[str, Rule] = {rule.kind: rule for rule in (
          f"unpaid (credits since then pay the oldest debt first).",
          "Billers' queue", "The day it was found.", "Payments or adjustments bring that part to zero.", "patient",
          _check_balance, _balance_candidates),
+    Rule("profile_change", "Portal details change",
+         "The patient asked in the portal (My details) to change their contact details and the desk has not "
+         "answered yet.",
+         "Front desk queue", "The day it was asked.",
+         "The desk accepts or declines the change (on the patient's profile); a newer request from the patient "
+         "replaces the task with its own.", "patient", _check_profile_change, _profile_change_candidates),
 )}
 
 HAND_MADE = "manual"
