@@ -399,6 +399,41 @@ def _balance_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
     ).all()
 
 
+# -- intake not complete the day before the visit ------------------------------------------------------
+def _tomorrow(session: Session, now: dt.datetime) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    """Tomorrow at the clinic, and its start and end in UTC."""
+    from zoneinfo import ZoneInfo
+
+    tz = clinic_zone(session)
+    day = local_day(now, tz) + dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+    return day, start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def _check_intake(session: Session, appointment_id: int, now: dt.datetime) -> Want | None:
+    from clinic_app.services.portal.intake import pending_forms
+
+    appointment = session.get(Appointment, appointment_id)
+    day, start, end = _tomorrow(session, now)
+    if (appointment is None or appointment.status != "booked" or appointment.awaiting_approval
+            or not start <= appointment.starts_at < end):
+        return None
+    pending = pending_forms(session, appointment_id=appointment_id)
+    if not pending:
+        return None
+    return Want(
+        key=f"intake_incomplete:{appointment_id}:{day.isoformat()}", patient_id=appointment.patient_id,
+        title=f"Intake not complete for tomorrow's visit ({day.isoformat()}): " + ", ".join(f.title for f in pending),
+        due_on=day - dt.timedelta(days=1), queue_role=RECEPTION, appointment_id=appointment_id,
+    )
+
+
+def _intake_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    _, start, end = _tomorrow(session, now)
+    return session.exec(select(Appointment.id).where(Appointment.starts_at >= start, Appointment.starts_at < end,
+                                                     Appointment.status == "booked")).all()
+
+
 # -- a change of contact details asked in the portal ------------------------------------------------
 def _check_profile_change(session: Session, patient_id: int, now: dt.datetime) -> Want | None:
     row = session.exec(
@@ -471,6 +506,12 @@ RULES: dict[str, Rule] = {rule.kind: rule for rule in (
          f"unpaid (credits since then pay the oldest debt first).",
          "Billers' queue", "The day it was found.", "Payments or adjustments bring that part to zero.", "patient",
          _check_balance, _balance_candidates),
+    Rule("intake_incomplete", "Intake incomplete",
+         "A booked visit tomorrow (at the clinic) needs intake forms (its visit type's) that the patient has not "
+         "completed.",
+         "Front desk queue", "The day before the visit.",
+         "The patient completes the forms, the visit is cancelled or moved off tomorrow, or its day comes.",
+         "appointment", _check_intake, _intake_candidates),
     Rule("profile_change", "Portal details change",
          "The patient asked in the portal (My details) to change their contact details and the desk has not "
          "answered yet.",
