@@ -64,6 +64,8 @@ class PortalProfileState(rx.State):
             return profile.current(s, me), profile.my_waiting(s, me), profile.my_last_decision(s, me)
 
         values, waiting, decision = await in_db(work)
+        if waiting:  # the form shows what is asked while the clinic checks it
+            values = {**values, **{k: v for k, v in waiting.asked.items() if k in values}}
         for name, value in values.items():
             setattr(self, name, value if name == "reminders_opt_out" else str(value or ""))
         self.waiting = [ChangeLine(x.label, x.before, x.after) for x in waiting.lines] if waiting else []

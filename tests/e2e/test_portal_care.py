@@ -146,6 +146,8 @@ def test_a_change_of_details_asked_on_the_phone_is_accepted_by_the_desk(browser,
     phone.get_by_role("button", name="Send my changes").click()
     expect(phone.get_by_role("status")).to_contain_text("Sent: the clinic will check and make the change.")
     expect(phone.get_by_text("Waiting for the clinic to check:")).to_be_visible()
+    expect(phone.get_by_label("City")).to_have_value("Albany")  # the form shows what is asked
+    phone.evaluate("() => window.scrollTo(0, 0)")
     phone.mouse.move(380, 830)
     assert_accessible(phone, "the portal's My details page")
     box = phone.get_by_role("button", name="Send my changes").bounding_box()

@@ -52,6 +52,7 @@ def test_a_request_waits_for_the_desk_and_acceptance_changes_the_record_with_his
         ("Phone", "212 555 0199", "(212) 555-0142"), ("City", "(none)", "Albany"),
         ("Emergency contact", "(none)", "Dee Diaz"), ("Emergency contact phone", "(none)", "212 555 0100")]
     assert profile.my_waiting(session, cara).lines[0].after == "(212) 555-0142"
+    assert profile.my_waiting(session, cara).asked["city"] == "Albany"
     changed = profile.accept(session, actor=clinic.reception, request_id=seen.id, now=NOW)
     session.commit()
     session.expire_all()

@@ -59,6 +59,7 @@ class Waiting:
     patient_id: int
     requested_at: dt.datetime
     lines: tuple[Line, ...]
+    asked: dict  # field -> the value asked (the patient's form shows these while it waits)
 
 
 def current(session: Session, me: Me) -> dict:
@@ -131,8 +132,8 @@ def my_waiting(session: Session, me: Me) -> Waiting | None:
                                                     ProfileChange.status == "waiting")).first()
     if row is None:
         return None
-    return Waiting(row.id, row.patient_id, row.requested_at, _lines(session.get(Patient, row.patient_id),
-                                                                      json.loads(row.changes)))
+    asked = json.loads(row.changes)
+    return Waiting(row.id, row.patient_id, row.requested_at, _lines(session.get(Patient, row.patient_id), asked), asked)
 
 
 def my_last_decision(session: Session, me: Me) -> str:
@@ -155,8 +156,8 @@ def waiting(session: Session, *, actor: Actor, patient_id: int) -> Waiting | Non
                                                     ProfileChange.status == "waiting")).first()
     if row is None:
         return None
-    return Waiting(row.id, row.patient_id, row.requested_at, _lines(session.get(Patient, patient_id),
-                                                                      json.loads(row.changes)))
+    asked = json.loads(row.changes)
+    return Waiting(row.id, row.patient_id, row.requested_at, _lines(session.get(Patient, patient_id), asked), asked)
 
 
 def _open(session: Session, request_id: int) -> ProfileChange:
