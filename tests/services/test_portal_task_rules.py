@@ -1,6 +1,6 @@
 """The task rules the portal adds, on both databases: intake incomplete for a visit tomorrow
-(desk) appears once, and closes by itself when the forms are completed or the visit is
-cancelled. (The details change rule: tests/services/test_portal_profile.py.)"""
+(desk) and a patient's message unanswered for 4 working hours (desk) appear once, and close by
+themselves (forms completed or the visit cancelled; the desk answers). (The details change rule: tests/services/test_portal_profile.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlmodel import select
 
-from clinic_app.models import IntakeResponse, Task
+from clinic_app.models import IntakeResponse, Message, MessageThread, Task
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.portal import intake
 from clinic_app.services.tasks import rules
@@ -75,3 +75,42 @@ def test_intake_task_closes_when_the_visit_is_cancelled_or_its_day_comes(session
     rules.sweep(session, now=EVE, kinds=("intake_incomplete",))
     session.commit()
     assert _open(session) == []
+
+
+# -- a patient's message unanswered for 4 working hours ----------------------------------------------
+def _messages(session):
+    return session.exec(select(Task).where(Task.kind == "message_unanswered", Task.open_key.is_not(None))).all()
+
+
+def test_working_hours_count_only_the_clinics_working_week():
+    tz = "America/New_York"
+    friday_4pm = at("16:00", DAY + dt.timedelta(days=3))  # DAY is a Tuesday
+    assert rules.working_hours_between(at("09:00"), at("12:30"), tz) == 3.5
+    assert rules.working_hours_between(at("17:00"), at("09:00", DAY + dt.timedelta(days=1)), tz) == 2
+    assert rules.working_hours_between(friday_4pm, at("10:00", DAY + dt.timedelta(days=6)), tz) == 4  # over the weekend
+
+
+def test_an_unanswered_patient_message_to_the_desk_appears_once_and_closes_when_answered(session, clinic):
+    patient = clinic.patients[0]
+    thread = MessageThread(kind="patient", patient_id=patient.id, subject="Parking", to_queue="desk",
+                           started_at=at("09:00"), last_at=at("09:00"))
+    session.add(thread)
+    session.flush()
+    session.add(Message(thread_id=thread.id, by_patient=True, body="Where do I park?", sent_at=at("09:00")))
+    session.commit()
+    rules.sweep(session, now=at("12:59"), kinds=("message_unanswered",))
+    session.commit()
+    assert _messages(session) == []  # under 4 working hours
+    rules.sweep(session, now=at("13:00"), kinds=("message_unanswered",))
+    rules.sweep(session, now=at("14:00"), kinds=("message_unanswered",))
+    session.commit()
+    [task] = _messages(session)
+    assert (task.queue_role, task.patient_id, task.title) == ("reception", patient.id, "Answer the patient's message: Parking")
+    session.add(Message(thread_id=thread.id, author_user_id=clinic.reception.user_id, body="Behind the building.",
+                        sent_at=at("14:05")))
+    session.commit()
+    rules.sweep(session, now=at("14:10"), kinds=("message_unanswered",))
+    session.commit()
+    assert _messages(session) == []
+    session.refresh(task)
+    assert task.status == "done"

@@ -38,6 +38,8 @@ from clinic_app.models import (
     Coverage,
     LedgerEntry,
     Location,
+    Message,
+    MessageThread,
     Note,
     NoteCosignature,
     ProfileChange,
@@ -60,6 +62,10 @@ UNSIGNED_HOURS = 24
 CLAIM_UNANSWERED_DAYS = 30
 ELIGIBILITY_DAYS = 3
 BALANCE_DAYS = 90
+# A patient's message to the desk is due an answer within this many working hours (the clinic's
+# working week: Monday to Friday, WORK_START to WORK_END at the clinic).
+MESSAGE_WORKING_HOURS = 4
+WORK_START, WORK_END = dt.time(8, 0), dt.time(18, 0)
 # A visit of one of these kinds (its appointment type's name) is an evaluation or a progress
 # visit: its signed note starts the progress-note count again.
 PROGRESS_ANCHOR_WORDS = ("evaluation", "progress", "re-eval")
@@ -434,6 +440,52 @@ def _intake_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
                                                      Appointment.status == "booked")).all()
 
 
+# -- a patient's message unanswered -------------------------------------------------------------------
+def working_hours_between(start: dt.datetime, end: dt.datetime, tz: str) -> float:
+    """Hours of the clinic's working week (Monday-Friday, WORK_START-WORK_END at the clinic)
+    between two moments."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    total = 0.0
+    day = local_day(start, tz)
+    while day <= local_day(end, tz):
+        if day.weekday() < 5:
+            opens = dt.datetime.combine(day, WORK_START, tzinfo=zone).astimezone(dt.UTC)
+            closes = dt.datetime.combine(day, WORK_END, tzinfo=zone).astimezone(dt.UTC)
+            overlap = (min(end, closes) - max(start, opens)).total_seconds()
+            total += max(overlap, 0) / 3600
+        day += dt.timedelta(days=1)
+    return total
+
+
+def _check_message(session: Session, thread_id: int, now: dt.datetime) -> Want | None:
+    thread = session.get(MessageThread, thread_id)
+    if thread is None or thread.kind != "patient" or thread.to_queue != "desk":
+        return None
+    last = session.exec(select(Message).where(Message.thread_id == thread_id).order_by(Message.id.desc()).limit(1)).first()
+    if last is None or not last.by_patient:
+        return None
+    # The patient's first message since the desk last wrote: the wait counts from it.
+    answered = session.exec(select(func.max(Message.id)).where(Message.thread_id == thread_id, ~Message.by_patient)).one()
+    first = session.exec(select(Message).where(Message.thread_id == thread_id, Message.id > (answered or 0))
+                         .order_by(Message.id).limit(1)).first()
+    tz = clinic_zone(session)
+    if working_hours_between(first.sent_at, now, tz) < MESSAGE_WORKING_HOURS:
+        return None
+    return Want(
+        key=f"message_unanswered:{thread_id}:{first.id}", patient_id=thread.patient_id,
+        title=f"Answer the patient's message: {thread.subject}"[:200], due_on=local_day(now, tz), queue_role=RECEPTION,
+    )
+
+
+def _message_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    return session.exec(
+        select(MessageThread.id).where(MessageThread.kind == "patient", MessageThread.to_queue == "desk",
+                                       MessageThread.last_at <= now - dt.timedelta(hours=MESSAGE_WORKING_HOURS))
+    ).all()
+
+
 # -- a change of contact details asked in the portal ------------------------------------------------
 def _check_profile_change(session: Session, patient_id: int, now: dt.datetime) -> Want | None:
     row = session.exec(
@@ -512,6 +564,12 @@ RULES: dict[str, Rule] = {rule.kind: rule for rule in (
          "Front desk queue", "The day before the visit.",
          "The patient completes the forms, the visit is cancelled or moved off tomorrow, or its day comes.",
          "appointment", _check_intake, _intake_candidates),
+    Rule("message_unanswered", "Patient message unanswered",
+         f"The latest message of a patient's conversation with the front desk is the patient's, and their first "
+         f"message since the desk last wrote is {MESSAGE_WORKING_HOURS} or more working hours old (Monday to Friday, "
+         f"{WORK_START:%H:%M}-{WORK_END:%H:%M} at the clinic).",
+         "Front desk queue", "The day it was found.", "A member of staff answers in the conversation.", "thread",
+         _check_message, _message_candidates),
     Rule("profile_change", "Portal details change",
          "The patient asked in the portal (My details) to change their contact details and the desk has not "
          "answered yet.",
