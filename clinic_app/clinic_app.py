@@ -18,8 +18,10 @@ from clinic_app.pages.messages import messages_page
 from clinic_app.pages.patient_profile import new_patient_page, profile_page
 from clinic_app.pages.portal import portal_book, portal_checkin, portal_home, portal_sign_in, portal_welcome
 from clinic_app.pages.portal_admin import online_booking_page
+from clinic_app.pages.portal_care import portal_care
 from clinic_app.pages.portal_messages import portal_messages
 from clinic_app.pages.portal_pay import portal_pay
+from clinic_app.pages.portal_profile import portal_profile
 from clinic_app.pages.tasks import tasks_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
@@ -38,8 +40,10 @@ from clinic_app.state.messages import MessagesState
 from clinic_app.state.patient_profile import ProfileState
 from clinic_app.state.portal import CheckinState, PortalState, WelcomeState
 from clinic_app.state.portal_admin import OnlineBookingState
+from clinic_app.state.portal_care import PortalCareState
 from clinic_app.state.portal_messages import PortalMessagesState
 from clinic_app.state.portal_pay import PortalPayState
+from clinic_app.state.portal_profile import PortalProfileState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.tasks import TaskInboxState
 from clinic_app.state.waitlist import WaitlistState
@@ -81,6 +85,8 @@ app.add_page(portal_book, route=routes.PORTAL_BOOK, title="Book a visit | Patien
 app.add_page(portal_checkin, route=routes.PORTAL_CHECKIN, title="Check in | Patient portal", on_load=CheckinState.load)
 app.add_page(portal_messages, route=routes.PORTAL_MESSAGES, title="Messages | Patient portal", on_load=PortalMessagesState.load)
 app.add_page(portal_pay, route=routes.PORTAL_PAY, title="Pay | Patient portal", on_load=PortalPayState.load)
+app.add_page(portal_care, route=routes.PORTAL_CARE, title="My care | Patient portal", on_load=PortalCareState.load)
+app.add_page(portal_profile, route=routes.PORTAL_PROFILE, title="My details | Patient portal", on_load=PortalProfileState.load)
 app.add_page(online_booking_page, route=routes.ONLINE_BOOKING, title="Online booking | Clinic",
              on_load=OnlineBookingState.load)
 live_push.install(app)

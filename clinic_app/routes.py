@@ -26,6 +26,8 @@ PORTAL_BOOK = "/portal/book"
 PORTAL_CHECKIN = "/portal/checkin"
 PORTAL_MESSAGES = "/portal/messages"
 PORTAL_PAY = "/portal/pay"
+PORTAL_CARE = "/portal/care"
+PORTAL_PROFILE = "/portal/profile"
 PROFILE_ARG = "profile_patient_id"
 PATIENT_PROFILE = f"/patients/[{PROFILE_ARG}]"
 

@@ -90,6 +90,45 @@ def _result(m) -> rx.Component:
     )
 
 
+def _home_row(r) -> rx.Component:
+    return rx.hstack(
+        rx.text(r.words, size="2"),
+        rx.cond(r.waiting & EDITABLE,
+                rx.button("Withdraw", on_click=M.withdraw_home(r.id), aria_label=r.withdraw_label, variant="soft",
+                          size="2", style=TOUCH)),
+        align="center", wrap="wrap",
+    )
+
+
+def _at_home() -> rx.Component:
+    """Ask the patient to fill in a measure at home (the portal's My care page)."""
+    return rx.vstack(
+        rx.heading("At home", size="3", as_="h4"),
+        rx.foreach(M.home_rows, _home_row),
+        rx.cond(
+            EDITABLE,
+            rx.hstack(
+                rx.vstack(
+                    rx.el.label("Measure to ask the patient at home", html_for="home-measure-choice"),
+                    rx.select.root(
+                        rx.select.trigger(id="home-measure-choice", placeholder="Choose a measure",
+                                          aria_label="Measure to ask the patient at home", style={"minHeight": "44px"}),
+                        rx.select.content(rx.foreach(M.measure_codes, lambda c: rx.select.item(c, value=c))),
+                        value=M.home_code,
+                        on_change=M.set_home_code,
+                        size="3",
+                    ),
+                    spacing="1",
+                ),
+                rx.button("Ask the patient", on_click=M.ask_at_home, disabled=M.home_code == "", size="3", style=TOUCH),
+                align="end", wrap="wrap",
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
 def measures_section() -> rx.Component:
     return rx.vstack(
         rx.cond(M.measure_results.length() == 0, rx.text("No measure scored at this visit yet.", size="2")),
@@ -119,11 +158,12 @@ def measures_section() -> rx.Component:
                         width="100%",
                     ),
                 ),
-                section_message(M),
                 spacing="2",
                 width="100%",
             ),
         ),
+        _at_home(),
+        section_message(M),
         width="100%",
         spacing="2",
     )

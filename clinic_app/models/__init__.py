@@ -48,7 +48,7 @@ from clinic_app.models.kpi import (
     KpiVisitDay,
     KpiVisitPayerDay,
 )
-from clinic_app.models.measures import MeasureResult, OutcomeMeasure
+from clinic_app.models.measures import HomeMeasure, MeasureResult, OutcomeMeasure
 from clinic_app.models.messaging import Message, MessageMember, MessageThread
 from clinic_app.models.payments_calendar import CalendarInvite, IcalFeed, OnlinePayment
 from clinic_app.models.people import (
@@ -63,6 +63,7 @@ from clinic_app.models.people import (
     UserSession,
 )
 from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
+from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
     BillingProfile,
@@ -124,6 +125,7 @@ __all__ = [
     "Fee",
     "FeeSchedule",
     "HomeExercise",
+    "HomeMeasure",
     "IcalFeed",
     "IntakeConsent",
     "IntakeForm",
@@ -167,6 +169,7 @@ __all__ = [
     "PlanGoal",
     "PortalSession",
     "PortalToken",
+    "ProfileChange",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",

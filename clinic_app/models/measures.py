@@ -55,3 +55,26 @@ class MeasureResult(SQLModel, table=True):
     score: float
     recorded_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     recorded_by_user_id: int = Field(foreign_key="user.id")
+
+
+class HomeMeasure(SQLModel, table=True):
+    """A measure a clinician asks the patient to fill in at home (in the portal), and the
+    patient's answer once given: no note is needed; the chart's trend shows it as reported by
+    the patient."""
+
+    __tablename__ = "home_measure"
+    __table_args__ = (
+        CheckConstraint("(answered_at IS NULL) = (score IS NULL)", name="ck_home_measure_answer"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    measure_code: str = Field(max_length=16)
+    assigned_by_user_id: int = Field(foreign_key="user.id")
+    assigned_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    answered_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    # As MeasureResult: JSON lists of the item scores and their labels; empty until answered.
+    item_values: str = Field(default="", sa_column=Column(Text, nullable=False))
+    item_labels: str = Field(default="", sa_column=Column(Text, nullable=False))
+    score: float | None = None
+    withdrawn: bool = False

@@ -27,6 +27,8 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
         rx.hstack(
             rx.link("My visits", href="/portal/home", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("Book a visit", href="/portal/book", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
+            rx.link("My care", href="/portal/care", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
+            rx.link("My details", href="/portal/profile", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("Messages", href="/portal/messages", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.link("Pay", href="/portal/pay", style={**TOUCH, "display": "inline-flex", "alignItems": "center"}),
             rx.el.form(
@@ -55,7 +57,7 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
 
 
 def shell(title: str | rx.Var, *children: rx.Component) -> rx.Component:
-    """The signed-in portal's frame, for the portal's other pages (messages, pay)."""
+    """The signed-in portal's frame, for the portal's other pages (pages/portal_*.py)."""
     return _shell(title, *children)
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from clinic_app.services.charting import measures
 from clinic_app.services.platform.actor import Actor
+from clinic_app.services.portal import care
 from clinic_app.state.chart import ChartSection, ChartState, chart_section
 from clinic_app.state.screen import FAILED
 
@@ -48,6 +49,16 @@ class MeasureShown:
     high: float
 
 
+@dataclasses.dataclass
+class HomeRow:
+    """A measure asked of the patient at home (the portal): waiting, or what they reported."""
+
+    id: int
+    words: str
+    waiting: bool
+    withdraw_label: str
+
+
 @chart_section
 class MeasuresSection(ChartSection, ChartState):
     """The measure being filled in, and the scores of this visit."""
@@ -60,19 +71,32 @@ class MeasuresSection(ChartSection, ChartState):
     measure_rows: list[MeasureRow] = []
     measure_can_add_row: bool = False
     measure_results: list[MeasureShown] = []
+    # Outcome measures at home: the one to ask for, and those asked (state of each).
+    home_code: str = ""
+    home_rows: list[HomeRow] = []
 
     def _load(self, session: Session, actor: Actor) -> None:
         self.measure_codes = [d.code for d in measures.definitions(session)]
         shown = []
         note_id = self.note_id
-        for result in measures.results(session, note_id=note_id):
-            defn = measures.definition(session, result.measure_code, retired_too=True)
-            points = measures.trend(session, actor=actor, note_id=note_id, code=result.measure_code)
-            first = points[0].score if points else result.score
+        patient_id = self._patient_id
+        scored = [(r.measure_code, r.score, "") for r in measures.results(session, note_id=note_id)]
+        # Measures the patient answered at home and not scored at this visit: their trend too.
+        at_visit = {code for code, _, _ in scored}
+        home = care.reported_codes(session, patient_id=patient_id) if patient_id and self.own_note else []
+        scored.extend((code, None, " (reported by the patient)") for code in home if code not in at_visit)
+        for code, score, by_whom in scored:
+            defn = measures.definition(session, code, retired_too=True)
+            points = measures.trend(session, actor=actor, note_id=note_id, code=code)
+            if score is None:
+                if not points:
+                    continue
+                score = points[-1].score
+            first = points[0].score if points else score
             target = round(first + defn.mcid if defn.higher_is_better else first - defn.mcid, 2)
             shown.append(MeasureShown(
                 code=defn.code,
-                heading=f"{defn.name} ({defn.code}): {result.score:g}",
+                heading=f"{defn.name} ({defn.code}): {score:g}{by_whom}",
                 trend=[TrendRow(when=self._when(p.visit_at)[:10], score=f"{p.score:g}", words=p.words) for p in points],
                 latest_words=points[-1].words if points else "",
                 points=[{"visit": self._when(p.visit_at)[:10], "score": p.score} for p in points],
@@ -82,6 +106,11 @@ class MeasuresSection(ChartSection, ChartState):
                 low=min(defn.score_range[0], target), high=max(defn.score_range[1], target),
             ))
         self.measure_results = shown
+        self.home_rows = [
+            HomeRow(id=r.id, words=r.words, waiting=r.waiting, withdraw_label=f"Withdraw {r.code} asked at home")
+            for r in (care.for_chart(session, actor=actor, patient_id=patient_id, zone=self._tz)
+                      if patient_id and self.own_note else [])
+        ]
 
     @staticmethod
     def _row(defn, index: int, label: str) -> MeasureRow:
@@ -141,3 +170,25 @@ class MeasuresSection(ChartSection, ChartState):
         )
         if result is not FAILED:
             self.measure_code, self.measure_rows = "", []
+
+    # -- outcome measures at home (the patient answers them in the portal) -----------------------
+    @rx.event
+    def set_home_code(self, code: str):
+        self.home_code = str(code)[:16]
+
+    @rx.event
+    async def ask_at_home(self):
+        """Ask the patient to fill in the chosen measure at home, in the portal."""
+        code, patient_id = self.home_code, self._patient_id
+        result = await self._change(
+            "note.edit", lambda s, a: care.assign(s, actor=a, patient_id=patient_id, code=code),
+            done=lambda r: f"{r.measure_code} asked: the patient fills it in on the portal's My care page.",
+        )
+        if result is not FAILED:
+            self.home_code = ""
+
+    @rx.event
+    async def withdraw_home(self, home_measure_id: int):
+        wanted = int(home_measure_id)
+        await self._change("note.edit", lambda s, a: care.withdraw(s, actor=a, home_measure_id=wanted),
+                           done="Withdrawn: the patient no longer sees it.")

@@ -16,6 +16,7 @@ from clinic_app.models import (
     CareCase,
     CarePlan,
     HomeExercise,
+    HomeMeasure,
     IntakeConsent,
     IntakeForm,
     IntakeResponse,
@@ -32,6 +33,7 @@ from clinic_app.models import (
     PatientProblem,
     PlanGoal,
     PortalToken,
+    ProfileChange,
     RecordChange,
     Task,
     WaitlistEntry,
@@ -104,6 +106,10 @@ def _fill(session, clinic):
         PatientAccount(patient_id=dup.id, email="cara@example.com"),
         PortalToken(token_hash="1" * 64, kind="invite", patient_id=dup.id, expires_at=at("23:00")),
     ])
+    session.flush()
+    account = session.scalars(select(PatientAccount).where(PatientAccount.patient_id == dup.id)).one()
+    session.add_all([HomeMeasure(patient_id=dup.id, measure_code="NPRS", assigned_by_user_id=user),
+                     ProfileChange(patient_id=dup.id, account_id=account.id, changes='{"city": "Albany"}')])
     _attachment(session, clinic, dup)
     _attachment(session, clinic, dup, b"%PDF-1.4 x-ray report")
     _attachment(session, clinic, keep)  # the same referral file already on the survivor

@@ -329,36 +329,47 @@ def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today
     if not items:
         session.rollback()
         raise InvalidInput("Add at least one exercise before printing the programme.")
-    from fpdf import FPDF  # imported here: only printing needs it
-
     patient = session.get(Patient, patient_id)
     provider = session.get(Provider, actor.provider_id)
+    plan = care_plan(session, actor=actor, patient_id=patient_id)
+    data = programme_document(patient_name=f"{patient.first_name} {patient.last_name}",
+                              by=provider.name if provider else actor.name, today=today,
+                              plan=plan_words(plan) if plan is not None else "",
+                              items=[(i.name, i.dosage, i.instructions) for i in items])
+    audit.record(session, actor=actor, action="print", entity="home_exercise", patient_id=patient_id,
+                 detail=f"{len(items)} exercises")
+    session.commit()
+    return data
+
+
+def programme_document(*, patient_name: str, by: str, today: dt.date, plan: str,
+                       items: list[tuple[str, str, str]]) -> bytes:
+    """The home exercise programme's PDF: (name, dosage, instructions) of each exercise. The
+    chart prints it and the patient downloads it from the portal."""
+    from fpdf import FPDF  # imported here: only printing needs it
+
     pdf = FPDF(format="Letter")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(0, 10, "Home exercise programme", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 12)
-    pdf.cell(0, 7, _latin(f"For {patient.first_name} {patient.last_name}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 7, _latin(f"From {provider.name if provider else actor.name}, {today.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
-    plan = care_plan(session, actor=actor, patient_id=patient_id)
-    if plan is not None:
-        pdf.cell(0, 7, _latin(f"Plan of care: {plan_words(plan)}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, _latin(f"For {patient_name}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, _latin(f"From {by}, {today.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
+    if plan:
+        pdf.cell(0, 7, _latin(f"Plan of care: {plan}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    for n, item in enumerate(items, start=1):
+    for n, (name, dosage, instructions) in enumerate(items, start=1):
         pdf.set_font("Helvetica", "B", 13)
-        pdf.multi_cell(0, 7, _latin(f"{n}. {item.name}" + (f"  ({item.dosage})" if item.dosage else "")),
+        pdf.multi_cell(0, 7, _latin(f"{n}. {name}" + (f"  ({dosage})" if dosage else "")),
                        new_x="LMARGIN", new_y="NEXT")
-        if item.instructions:
+        if instructions:
             pdf.set_font("Helvetica", "", 12)
-            pdf.multi_cell(0, 6, _latin(item.instructions), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 6, _latin(instructions), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
     pdf.set_font("Helvetica", "I", 10)
     pdf.multi_cell(0, 5, "Stop an exercise and call the clinic if it causes sharp or increasing pain.",
                    new_x="LMARGIN", new_y="NEXT")
-    audit.record(session, actor=actor, action="print", entity="home_exercise", patient_id=patient_id,
-                 detail=f"{len(items)} exercises")
-    session.commit()
     return bytes(pdf.output())
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, MeasureResult, Note, OutcomeMeasure
+from clinic_app.models import Appointment, HomeMeasure, MeasureResult, Note, OutcomeMeasure
 from clinic_app.services.charting.charting import editable_note, readable_note
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
@@ -244,6 +244,7 @@ class TrendPoint:
     score: float
     change: float  # since the first score of the trend
     words: str
+    by_patient: bool = False  # answered by the patient at home (the portal), not at a visit
 
 
 def trend(session: Session, *, actor: Actor, note_id: int, code: str) -> list[TrendPoint]:
@@ -261,13 +262,28 @@ def trend(session: Session, *, actor: Actor, note_id: int, code: str) -> list[Tr
                Appointment.starts_at <= here.starts_at)
         .order_by(Appointment.starts_at)
     ).all()
-    if not rows:
+    # Scores the patient reported at home (the portal) up to the next visit after this one.
+    following = session.exec(
+        select(Appointment.starts_at).where(Appointment.patient_id == note.patient_id,
+                                            Appointment.starts_at > here.starts_at,
+                                            Appointment.status.not_in(("cancelled", "no_show")))
+        .order_by(Appointment.starts_at).limit(1)
+    ).first()
+    home = select(HomeMeasure).where(HomeMeasure.patient_id == note.patient_id, HomeMeasure.measure_code == defn.code,
+                                     HomeMeasure.answered_at.is_not(None))
+    if following is not None:
+        home = home.where(HomeMeasure.answered_at < following)
+    scored = sorted([(a.starts_at, r.score, False) for r, a in rows]
+                    + [(h.answered_at, h.score, True) for h in session.exec(home)], key=lambda p: p[0])
+    if not scored:
         return []
-    first = rows[0][0].score
+    first = scored[0][1]
     points = []
-    for result, appointment in rows:
-        change = round(result.score - first, 2)
-        points.append(TrendPoint(appointment.starts_at, result.score, change, change_words(defn, change)))
+    for at, value, by_patient in scored:
+        change = round(value - first, 2)
+        words = change_words(defn, change)
+        points.append(TrendPoint(at, value, change, f"Reported by the patient at home. {words}" if by_patient else words,
+                                 by_patient))
     return points
 
 

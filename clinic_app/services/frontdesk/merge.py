@@ -44,6 +44,8 @@ POLICY: dict[tuple[str, str], str] = {
     ("waitlist_entry", "patient_id"): "move",
     ("note", "patient_id"): "move",
     ("measure_result", "patient_id"): "move",
+    ("home_measure", "patient_id"): "move",
+    ("profile_change", "patient_id"): "move",
     ("plan_goal", "patient_id"): "move",
     ("care_plan", "patient_id"): "move",
     ("home_exercise", "patient_id"): "move",

@@ -38,8 +38,11 @@ from clinic_app.models import (
     Coverage,
     LedgerEntry,
     Location,
+    Message,
+    MessageThread,
     Note,
     NoteCosignature,
+    ProfileChange,
     Task,
     User,
 )
@@ -59,6 +62,10 @@ UNSIGNED_HOURS = 24
 CLAIM_UNANSWERED_DAYS = 30
 ELIGIBILITY_DAYS = 3
 BALANCE_DAYS = 90
+# A patient's message to the desk is due an answer within this many working hours (the clinic's
+# working week: Monday to Friday, WORK_START to WORK_END at the clinic).
+MESSAGE_WORKING_HOURS = 4
+WORK_START, WORK_END = dt.time(8, 0), dt.time(18, 0)
 # A visit of one of these kinds (its appointment type's name) is an evaluation or a progress
 # visit: its signed note starts the progress-note count again.
 PROGRESS_ANCHOR_WORDS = ("evaluation", "progress", "re-eval")
@@ -398,6 +405,106 @@ def _balance_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
     ).all()
 
 
+# -- intake not complete the day before the visit ------------------------------------------------------
+def _tomorrow(session: Session, now: dt.datetime) -> tuple[dt.date, dt.datetime, dt.datetime]:
+    """Tomorrow at the clinic, and its start and end in UTC."""
+    from zoneinfo import ZoneInfo
+
+    tz = clinic_zone(session)
+    day = local_day(now, tz) + dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+    return day, start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def _check_intake(session: Session, appointment_id: int, now: dt.datetime) -> Want | None:
+    from clinic_app.services.portal.intake import pending_forms
+
+    appointment = session.get(Appointment, appointment_id)
+    day, start, end = _tomorrow(session, now)
+    if (appointment is None or appointment.status != "booked" or appointment.awaiting_approval
+            or not start <= appointment.starts_at < end):
+        return None
+    pending = pending_forms(session, appointment_id=appointment_id)
+    if not pending:
+        return None
+    return Want(
+        key=f"intake_incomplete:{appointment_id}:{day.isoformat()}", patient_id=appointment.patient_id,
+        title=f"Intake not complete for tomorrow's visit ({day.isoformat()}): " + ", ".join(f.title for f in pending),
+        due_on=day - dt.timedelta(days=1), queue_role=RECEPTION, appointment_id=appointment_id,
+    )
+
+
+def _intake_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    _, start, end = _tomorrow(session, now)
+    return session.exec(select(Appointment.id).where(Appointment.starts_at >= start, Appointment.starts_at < end,
+                                                     Appointment.status == "booked")).all()
+
+
+# -- a patient's message unanswered -------------------------------------------------------------------
+def working_hours_between(start: dt.datetime, end: dt.datetime, tz: str) -> float:
+    """Hours of the clinic's working week (Monday-Friday, WORK_START-WORK_END at the clinic)
+    between two moments."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    total = 0.0
+    day = local_day(start, tz)
+    while day <= local_day(end, tz):
+        if day.weekday() < 5:
+            opens = dt.datetime.combine(day, WORK_START, tzinfo=zone).astimezone(dt.UTC)
+            closes = dt.datetime.combine(day, WORK_END, tzinfo=zone).astimezone(dt.UTC)
+            overlap = (min(end, closes) - max(start, opens)).total_seconds()
+            total += max(overlap, 0) / 3600
+        day += dt.timedelta(days=1)
+    return total
+
+
+def _check_message(session: Session, thread_id: int, now: dt.datetime) -> Want | None:
+    thread = session.get(MessageThread, thread_id)
+    if thread is None or thread.kind != "patient" or thread.to_queue != "desk":
+        return None
+    last = session.exec(select(Message).where(Message.thread_id == thread_id).order_by(Message.id.desc()).limit(1)).first()
+    if last is None or not last.by_patient:
+        return None
+    # The patient's first message since the desk last wrote: the wait counts from it.
+    answered = session.exec(select(func.max(Message.id)).where(Message.thread_id == thread_id, ~Message.by_patient)).one()
+    first = session.exec(select(Message).where(Message.thread_id == thread_id, Message.id > (answered or 0))
+                         .order_by(Message.id).limit(1)).first()
+    tz = clinic_zone(session)
+    if working_hours_between(first.sent_at, now, tz) < MESSAGE_WORKING_HOURS:
+        return None
+    return Want(
+        key=f"message_unanswered:{thread_id}:{first.id}", patient_id=thread.patient_id,
+        title=f"Answer the patient's message: {thread.subject}"[:200], due_on=local_day(now, tz), queue_role=RECEPTION,
+    )
+
+
+def _message_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    return session.exec(
+        select(MessageThread.id).where(MessageThread.kind == "patient", MessageThread.to_queue == "desk",
+                                       MessageThread.last_at <= now - dt.timedelta(hours=MESSAGE_WORKING_HOURS))
+    ).all()
+
+
+# -- a change of contact details asked in the portal ------------------------------------------------
+def _check_profile_change(session: Session, patient_id: int, now: dt.datetime) -> Want | None:
+    row = session.exec(
+        select(ProfileChange).where(ProfileChange.patient_id == patient_id, ProfileChange.status == "waiting")
+        .order_by(ProfileChange.id.desc()).limit(1)
+    ).first()
+    if row is None:
+        return None
+    return Want(
+        key=f"profile_change:{patient_id}:{row.id}", patient_id=patient_id,
+        title="Accept or decline the contact details change the patient asked in the portal",
+        due_on=local_day(row.requested_at, clinic_zone(session)), queue_role=RECEPTION,
+    )
+
+
+def _profile_change_candidates(session: Session, now: dt.datetime) -> Iterable[int]:
+    return session.exec(select(ProfileChange.patient_id).distinct().where(ProfileChange.status == "waiting")).all()
+
+
 # -- the rules, in one place -------------------------------------------------------------------
 RULES: dict[str, Rule] = {rule.kind: rule for rule in (
     Rule("authorisation", "Authorisation",
@@ -451,6 +558,24 @@ RULES: dict[str, Rule] = {rule.kind: rule for rule in (
          f"unpaid (credits since then pay the oldest debt first).",
          "Billers' queue", "The day it was found.", "Payments or adjustments bring that part to zero.", "patient",
          _check_balance, _balance_candidates),
+    Rule("intake_incomplete", "Intake incomplete",
+         "A booked visit tomorrow (at the clinic) needs intake forms (its visit type's) that the patient has not "
+         "completed.",
+         "Front desk queue", "The day before the visit.",
+         "The patient completes the forms, the visit is cancelled or moved off tomorrow, or its day comes.",
+         "appointment", _check_intake, _intake_candidates),
+    Rule("message_unanswered", "Patient message unanswered",
+         f"The latest message of a patient's conversation with the front desk is the patient's, and their first "
+         f"message since the desk last wrote is {MESSAGE_WORKING_HOURS} or more working hours old (Monday to Friday, "
+         f"{WORK_START:%H:%M}-{WORK_END:%H:%M} at the clinic).",
+         "Front desk queue", "The day it was found.", "A member of staff answers in the conversation.", "thread",
+         _check_message, _message_candidates),
+    Rule("profile_change", "Portal details change",
+         "The patient asked in the portal (My details) to change their contact details and the desk has not "
+         "answered yet.",
+         "Front desk queue", "The day it was asked.",
+         "The desk accepts or declines the change (on the patient's profile); a newer request from the patient "
+         "replaces the task with its own.", "patient", _check_profile_change, _profile_change_candidates),
 )}
 
 HAND_MADE = "manual"
