@@ -20,7 +20,7 @@ import os
 from clinic_app import settings
 from clinic_app.db import session_scope
 from clinic_app.live import get_bus
-from clinic_app.live.events import AppointmentChanged, ClaimsChanged
+from clinic_app.live.events import AppointmentChanged, ClaimsChanged, MessagesChanged
 from clinic_app.services.tasks import rules
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,23 @@ def on_appointment(appointment_id: int) -> None:
 def on_claims() -> None:
     with session_scope() as session:
         rules.on_claims(session)
+
+
+# Rules that the passing of hours (not days) makes due: swept every CLINIC_TASK_FREQUENT_MINUTES.
+FREQUENT = ("message_unanswered", "intake_incomplete")
+
+
+def on_message(thread_id: int) -> None:
+    """A patient thread to the desk got a message or an answer: its unanswered-message task
+    opens (if it is overdue already) or closes at once."""
+    with session_scope() as session:
+        rules.evaluate(session, "message_unanswered", thread_id)
+
+
+def sweep_frequent() -> dict[str, int]:
+    """The rules of FREQUENT over their subjects (a patient's message turning 4 working hours old)."""
+    with session_scope() as session:
+        return rules.sweep(session, kinds=FREQUENT)
 
 
 def sweep() -> dict[str, int]:
@@ -94,5 +111,7 @@ async def listen() -> None:
                 await asyncio.to_thread(on_appointment, event.appointment_id)
             elif isinstance(event, ClaimsChanged):
                 claims.signal()
+            elif isinstance(event, MessagesChanged) and event.queue == "desk":
+                await asyncio.to_thread(on_message, event.thread_id)
         except Exception:
             log.exception("task rules failed for %s", event)

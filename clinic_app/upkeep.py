@@ -4,7 +4,9 @@ click), and every ``CLINIC_AUDIT_ANCHOR_MINUTES`` (default 5) it appends the aud
 to the anchor file (services/platform/audit.py), so that rows deleted from the end of the log show;
 once a day (at start, then every ``CLINIC_TASK_SWEEP_HOURS``, default 24) it sweeps the task rules
 (services/tasks: what time alone makes due, snoozed tasks whose day came; with several workers
-only one of them per period, tasks_worker.sweep_once).
+only one of them per period, tasks_worker.sweep_once); every ``CLINIC_TASK_FREQUENT_MINUTES``
+(default 15) it sweeps the rules that hours make due (a patient's message unanswered for 4
+working hours, intake still incomplete for tomorrow's visit).
 Several workers may each run it: ending a session is conditional on it being open, and an
 anchor already written is not written again.
 """
@@ -36,6 +38,14 @@ def _sweep_every() -> int:
     return max(60, int(float(os.environ.get("CLINIC_TASK_SWEEP_HOURS", "24")) * 3600))
 
 
+def _sweep_frequent() -> None:
+    tasks_worker.sweep_frequent()
+
+
+def _frequent_every() -> int:
+    return max(60, int(float(os.environ.get("CLINIC_TASK_FREQUENT_MINUTES", "15")) * 60))
+
+
 def _anchor() -> None:
     with session_scope() as session:
         audit.write_anchor(session, audit.anchor_path(settings.database_url()))
@@ -46,10 +56,11 @@ async def run() -> None:
     anchor_every = max(60, int(os.environ.get("CLINIC_AUDIT_ANCHOR_MINUTES", "5")) * 60)
     sweep_every = _sweep_every()
     last: dict[object, float] = {}
-    every = {_anchor: anchor_every, _sweep_tasks: sweep_every}
+    every = {_anchor: anchor_every, _sweep_tasks: sweep_every, _sweep_frequent: _frequent_every()}
     while True:
         for what, work in (("ending idle sessions", _end_idle), ("anchoring the audit log", _anchor),
-                           ("sweeping the task rules", _sweep_tasks)):
+                           ("sweeping the task rules", _sweep_tasks),
+                           ("sweeping the task rules of the hours", _sweep_frequent)):
             if work in every and work in last and time.monotonic() - last[work] < every[work]:
                 continue
             try:

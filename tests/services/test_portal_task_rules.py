@@ -114,3 +114,24 @@ def test_an_unanswered_patient_message_to_the_desk_appears_once_and_closes_when_
     assert _messages(session) == []
     session.refresh(task)
     assert task.status == "done"
+
+
+def test_the_desks_answer_closes_the_unanswered_message_task_at_once_not_at_the_next_sweep(engine, session, clinic,
+                                                                                           monkeypatch):
+    """The task worker hears the thread's MessagesChanged and re-evaluates the rule for that
+    thread alone: the answer closes the task as it commits."""
+    from clinic_app import db, tasks_worker
+    from clinic_app.services.messaging import messages
+
+    monkeypatch.setattr(tasks_worker, "session_scope", lambda: db.session_scope(engine))
+    thread = messages.patient_start(session, patient_id=clinic.patients[0].id, to="desk", subject="Parking",
+                                    body="Where do I park?")
+    session.commit()
+    rules.sweep(session, kinds=("message_unanswered",), now=thread.started_at + dt.timedelta(days=3))
+    session.commit()
+    assert len(_messages(session)) == 1
+    messages.reply(session, actor=clinic.reception, thread_id=thread.id, body="Behind the building.")
+    session.commit()
+    tasks_worker.on_message(thread.id)  # what the worker does on the reply's event
+    session.expire_all()
+    assert _messages(session) == []
