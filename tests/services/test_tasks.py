@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -383,3 +384,90 @@ def test_tasks_changed_travels_the_redis_bus_and_pushed_rows_are_kept_by_each_in
     assert not inbox.matches({**row, "status": "done"}, what=inbox.InboxFilter(), **desk)
     assert inbox.count_for([("reception", None, 4), (None, 9, 2), ("biller", 9, 1), ("biller", None, 8)],
                            role="reception", user_id=9) == 7
+
+
+# -- the sweep (every subject at once) and the per-subject evaluate agree ----------------------------
+SUBJECTS = {"case": "care_case", "patient": "patient", "note": "note", "claim": "claim"}
+
+
+def _a_clinic_where_every_rule_has_work(session, clinic):
+    """Patient 0: an evaluation signed (co-signature, progress anchor), a claim sent, a claim
+    denied, an unsigned note, coverage not checked, visits ahead; patient 1: an episode with 3
+    authorised visits and a plan of care ending, with visits booked after both; patient 2: an
+    old balance."""
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    sent = claimed_visit(session, clinic, "11:00")
+    claims.set_status(session, actor=clinic.biller, claim_id=sent.id, to_status="submitted", now=now_at("12:00"))
+    denied = claimed_visit(session, clinic, "13:00")
+    claims.set_status(session, actor=clinic.biller, claim_id=denied.id, to_status="submitted", now=now_at("13:30"))
+    claims.set_status(session, actor=clinic.biller, claim_id=denied.id, to_status="denied", now=now_at("14:00"))
+    clinicians.set_supervisor(session, actor=clinic.admin, provider_id=clinic.providers[0].id,
+                              supervisor_provider_id=clinic.providers[1].id)
+    signed_evaluation(session, clinic)
+    charted_note(session, clinic, "15:00")
+    for days in (1, 33):
+        book_on(session, clinic, DAY + dt.timedelta(days=days))
+    episode = cases.open_case(session, actor=clinic.reception, patient_id=clinic.patients[1].id, title="Shoulder",
+                              authorized_visits=3, auth_end=DAY + dt.timedelta(days=3))
+    for days in (1, 2, 5):
+        book_on(session, clinic, DAY + dt.timedelta(days=days), "10:00", patient=1, provider=1, case_id=episode.id)
+    session.add(CarePlan(patient_id=clinic.patients[1].id, visits_per_week=2, duration_weeks=1, starts_on=DAY - dt.timedelta(days=4),
+                         recorded_by_user_id=clinic.clinician.user_id))
+    session.add(LedgerEntry(patient_id=clinic.patients[2].id, kind="charge", amount_cents=7000, service_date=DAY,
+                            created_at=MORNING - dt.timedelta(days=100)))
+    session.commit()
+
+
+def _snapshot(session):
+    return sorted(
+        (t.kind, t.key, t.subject, t.status, t.title, t.due_on, t.queue_role, t.assignee_user_id, t.appointment_id,
+         t.note_id, t.claim_id, t.case_id, t.note, t.open_key)
+        for t in session.exec(select(Task)).all()
+    )
+
+
+def test_the_sweep_and_the_per_subject_evaluate_agree(session, clinic):
+    _a_clinic_where_every_rule_has_work(session, clinic)
+    nows = [MORNING, at("07:00", DAY + dt.timedelta(days=1)), at("07:00", DAY + dt.timedelta(days=31)),
+            at("07:00", DAY + dt.timedelta(days=45))]
+    ids = {name: [r[0] for r in session.exec(text(f"SELECT id FROM {table}")).all()] for name, table in SUBJECTS.items()}
+    found = set()
+    for now in nows:  # the condition, subject by subject and all at once
+        for kind, rule in rules.RULES.items():
+            every = rule.every(session, now)
+            assert set(every) <= set(ids[rule.subject]), kind
+            for subject in ids[rule.subject]:
+                assert every.get(subject) == rule.check(session, subject, now), (kind, subject, now)
+            found |= {kind} if every else set()
+    assert found == set(rules.RULES)  # every rule had work on some day
+
+    for now in nows:  # the tasks: opened, retitled and closed in bulk = one subject at a time
+        rules.sweep(session, now=now)
+    session.commit()
+    swept = _snapshot(session)
+    session.exec(delete(Task))
+    session.commit()
+    for now in nows:
+        for kind, rule in rules.RULES.items():
+            for subject in ids[rule.subject]:
+                rules.evaluate(session, kind, subject, now=now)
+    session.commit()
+    assert swept == _snapshot(session)
+    assert any(row[3] == "done" for row in swept) and any(row[3] == "open" for row in swept)
+
+
+def test_the_sweep_does_not_reopen_a_task_a_person_completed_nor_open_one_twice(session, clinic):
+    _a_clinic_where_every_rule_has_work(session, clinic)
+    rules.sweep(session, now=MORNING)
+    session.commit()
+    first = _snapshot(session)
+    assert rules.sweep(session, now=MORNING) == dict.fromkeys([*rules.RULES, "woken"], 0)
+    session.commit()
+    assert _snapshot(session) == first
+    [task] = open_tasks(session, "claim_denied")
+    inbox.complete(session, actor=clinic.biller, task_id=task.id, note="Appealed by phone")
+    session.commit()
+    rules.sweep(session, now=MORNING)
+    session.commit()
+    assert open_tasks(session, "claim_denied") == []
