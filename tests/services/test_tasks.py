@@ -13,6 +13,7 @@ from sqlmodel import select
 from clinic_app.models import AuditLog, CarePlan, LedgerEntry, Task
 from clinic_app.services.charting import charting, clinicians
 from clinic_app.services.frontdesk import cases, scheduling
+from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from clinic_app.services.revenue import claims, ledger
 from clinic_app.services.tasks import inbox, rules
@@ -471,3 +472,29 @@ def test_the_sweep_does_not_reopen_a_task_a_person_completed_nor_open_one_twice(
     rules.sweep(session, now=MORNING)
     session.commit()
     assert open_tasks(session, "claim_denied") == []
+
+
+# -- the manager's view (KPI dashboard) ------------------------------------------------------------
+def test_open_and_overdue_tasks_per_kind_and_person_for_the_manager(session, clinic):
+    patient = clinic.patients[0].id
+    for days, owner in ((0, {"queue_role": "reception"}), (1, {"assignee_user_id": clinic.clinician.user_id}),
+                        (5, {"assignee_user_id": clinic.clinician.user_id}), (6, {"queue_role": "reception"})):
+        inbox.create(session, actor=clinic.reception, patient_id=patient, title=f"Call back {days}",
+                     due_on=DAY + dt.timedelta(days=days), now=MORNING, **owner)
+    snoozed = inbox.create(session, actor=clinic.reception, patient_id=patient, title="Later", due_on=DAY,
+                           queue_role="reception", now=MORNING)
+    inbox.snooze(session, actor=clinic.reception, task_id=snoozed.id, until=DAY + dt.timedelta(days=10), now=MORNING)
+    session.add(LedgerEntry(patient_id=clinic.patients[2].id, kind="charge", amount_cents=7000, service_date=DAY,
+                            created_at=MORNING - dt.timedelta(days=100)))
+    session.commit()
+    rules.sweep(session, now=MORNING)  # a balance task for the billers, due DAY
+    session.commit()
+
+    workload = kpi.task_workload(session, actor=clinic.manager, now=at("07:00", DAY + dt.timedelta(days=3)))
+    assert workload["open"] == 5 and workload["overdue"] == 3  # the snoozed task is not counted
+    assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_kind"]} == {
+        ("Hand-made", 4, 2), ("Balance over 90 days", 1, 1)}
+    assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_person"]} == {
+        ("Front desk queue", 2, 1), (clinic.clinician.name, 2, 1), ("Biller queue", 1, 1)}
+    with pytest.raises(NotAllowed):
+        kpi.task_workload(session, actor=clinic.biller)
