@@ -87,7 +87,7 @@ from clinic_app.models.scheduling import (
     ProviderHours,
     ProviderTimeOff,
 )
-from clinic_app.models.tasks import TASK_STATUSES, Task
+from clinic_app.models.tasks import TASK_STATUSES, ProgressNoteLimit, Task
 
 __all__ = [
     "CONSENT_KINDS",
@@ -162,6 +162,7 @@ __all__ = [
     "PatientProblem",
     "Payer",
     "PlanGoal",
+    "ProgressNoteLimit",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",

@@ -10,13 +10,13 @@ from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from clinic_app.models import AuditLog, CarePlan, LedgerEntry, Task
+from clinic_app.models import AuditLog, CarePlan, Coverage, LedgerEntry, ProgressNoteLimit, Task
 from clinic_app.services.charting import charting, clinicians
 from clinic_app.services.frontdesk import cases, scheduling
 from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from clinic_app.services.revenue import claims, ledger
-from clinic_app.services.tasks import inbox, rules
+from clinic_app.services.tasks import inbox, limits, rules
 from tests.conftest import DAY, at
 from tests.services.helpers import book, charted_note, now_at
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
@@ -428,8 +428,13 @@ def _snapshot(session):
     )
 
 
-def test_the_sweep_and_the_per_subject_evaluate_agree(session, clinic):
+@pytest.mark.parametrize("payer_numbers", [None, (3, 20)], ids=["clinic-numbers", "payer-numbers"])
+def test_the_sweep_and_the_per_subject_evaluate_agree(session, clinic, payer_numbers):
     _a_clinic_where_every_rule_has_work(session, clinic)
+    if payer_numbers:  # patient 0's payer: a progress note after 3 visits or 20 days
+        payer_id = session.exec(select(Coverage.payer_id)).first()
+        limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer_id, visits=payer_numbers[0], days=payer_numbers[1])
+        session.commit()
     nows = [MORNING, at("07:00", DAY + dt.timedelta(days=1)), at("07:00", DAY + dt.timedelta(days=31)),
             at("07:00", DAY + dt.timedelta(days=45))]
     ids = {name: [r[0] for r in session.exec(text(f"SELECT id FROM {table}")).all()] for name, table in SUBJECTS.items()}
@@ -498,3 +503,49 @@ def test_open_and_overdue_tasks_per_kind_and_person_for_the_manager(session, cli
         ("Front desk queue", 2, 1), (clinic.clinician.name, 2, 1), ("Biller queue", 1, 1)}
     with pytest.raises(NotAllowed):
         kpi.task_workload(session, actor=clinic.biller)
+
+
+# -- per-payer progress-note numbers ---------------------------------------------------------------
+def test_a_payers_own_progress_note_numbers_make_it_due_sooner(session, clinic):
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    patient = clinic.patients[0]
+    signed_evaluation(session, clinic)  # DAY 09:00
+    for hhmm in ("11:00", "13:00"):
+        book(session, clinic, hhmm)
+    book_on(session, clinic, DAY + dt.timedelta(days=2))
+    session.commit()
+    evening = at("20:00", DAY)
+    run(session, "progress_note", patient.id, evening)
+    assert open_tasks(session, "progress_note") == []  # 2 visits, 0 days: not due with 10 / 30
+
+    with pytest.raises(NotAllowed):
+        limits.set_progress_limit(session, actor=clinic.reception, payer_id=payer.id, visits=2, days=20)
+    for visits, days in ((0, 20), ("two", 20), (2, 400)):
+        with pytest.raises(InvalidInput):
+            limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=visits, days=days)
+    limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=2, days=20)
+    session.commit()
+    rules.sweep(session, now=evening)
+    session.commit()
+    [task] = open_tasks(session, "progress_note")
+    assert task.title.startswith("Progress note due: 2 visits") and task.due_on == DAY
+    assert session.exec(select(AuditLog).where(AuditLog.entity == "progress_note_limit")).first() is not None
+
+    limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=None, days=None)  # back to 10 / 30
+    session.commit()
+    rules.sweep(session, now=evening)
+    session.commit()
+    assert open_tasks(session, "progress_note") == []
+
+
+def test_the_database_refuses_progress_numbers_out_of_range_and_two_rows_for_a_payer(session, clinic):
+    payer = set_up_billing(session, clinic)
+    session.add(ProgressNoteLimit(payer_id=payer.id, visits=0, days=30))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+    session.add_all([ProgressNoteLimit(payer_id=payer.id, visits=5, days=30), ProgressNoteLimit(payer_id=payer.id, visits=6, days=30)])
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()

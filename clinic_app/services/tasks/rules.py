@@ -46,6 +46,7 @@ from clinic_app.models import (
 )
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.money import dollars
+from clinic_app.services.tasks.limits import DEFAULT_DAYS, DEFAULT_VISITS, progress_limits
 from clinic_app.services.tasks.store import Want, reconcile, reconcile_all
 
 RECEPTION, CLINICIAN, BILLER = "reception", "clinician", "biller"
@@ -54,8 +55,8 @@ RECEPTION, CLINICIAN, BILLER = "reception", "clinician", "biller"
 AUTH_VISITS_LEFT = 2
 AUTH_END_DAYS = 7
 PLAN_END_DAYS = 7
-PROGRESS_VISITS = 10
-PROGRESS_DAYS = 30
+PROGRESS_VISITS = DEFAULT_VISITS  # or the payer's own numbers (services/tasks/limits.py)
+PROGRESS_DAYS = DEFAULT_DAYS
 UNSIGNED_HOURS = 24
 CLAIM_UNANSWERED_DAYS = 30
 ELIGIBILITY_DAYS = 3
@@ -250,22 +251,37 @@ def _is_anchor():
 
 
 def _progress_want(patient_id: int, note_id: int, provider_id: int | None, anchor_at: dt.datetime,
-                   tenth: dt.datetime | None, nxt: tuple[int, int | None] | None, users: dict[int, int], tz: str,
-                   today: dt.date) -> Want | None:
-    """``tenth``: the start of the 10th visit since the anchor (None: fewer); ``nxt``: the next
-    upcoming visit (id, provider)."""
+                   nth: dt.datetime | None, nxt: tuple[int, int | None] | None, users: dict[int, int], tz: str,
+                   today: dt.date, numbers: tuple[int, int]) -> Want | None:
+    """``numbers``: the (visits, days) that make it due; ``nth``: the start of that many-th visit
+    since the anchor (None: fewer); ``nxt``: the next upcoming visit (id, provider)."""
     if nxt is None:  # not in care any more
         return None
-    by_days = local_day(anchor_at, tz) + dt.timedelta(days=PROGRESS_DAYS)
-    due = min([by_days] + ([local_day(tenth, tz)] if tenth is not None else []))
+    visits, days = numbers
+    by_days = local_day(anchor_at, tz) + dt.timedelta(days=days)
+    due = min([by_days] + ([local_day(nth, tz)] if nth is not None else []))
     if due > today:
         return None
-    why = f"{PROGRESS_VISITS} visits" if tenth is not None and due != by_days else f"{PROGRESS_DAYS} days"
+    why = f"{visits} visits" if nth is not None and due != by_days else f"{days} days"
     return Want(
         key=f"progress_note:{patient_id}:{note_id}", patient_id=patient_id,
         title=f"Progress note due: {why} since the evaluation or last progress note", due_on=due,
         appointment_id=nxt[0], note_id=note_id, **_owner(users, nxt[1] or provider_id),
     )
+
+
+def _progress_numbers(coverages: list, today: dt.date, payer_limits: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """The payer's own numbers (services/tasks/limits.py), of the patient's active primary
+    coverage in effect today (the newest if several), or the clinic's."""
+    in_effect = [c for c in coverages if c[2] <= today and (c[3] is None or c[3] >= today)]
+    if not in_effect:
+        return PROGRESS_VISITS, PROGRESS_DAYS
+    return payer_limits.get(max(in_effect)[1], (PROGRESS_VISITS, PROGRESS_DAYS))
+
+
+def _primary_coverages():
+    return (select(Coverage.patient_id, Coverage.id, Coverage.payer_id, Coverage.effective_from, Coverage.effective_to)
+            .where(Coverage.active, Coverage.priority == 1))
 
 
 def _anchor_notes():
@@ -286,6 +302,10 @@ def _check_progress(session: Session, patient_id: int, now: dt.datetime) -> Want
     if anchor is None:
         return None
     _pid, note_id, provider_id, anchor_at = anchor
+    tz = clinic_zone(session)
+    today = local_day(now, tz)
+    coverages = [tuple(r)[1:] for r in session.exec(_primary_coverages().where(Coverage.patient_id == patient_id))]
+    numbers = _progress_numbers(coverages, today, progress_limits(session))
     nxt = session.exec(
         select(Appointment.id, Appointment.provider_id).where(Appointment.patient_id == patient_id, *_upcoming(session, now))
         .order_by(Appointment.starts_at, Appointment.id).limit(1)
@@ -293,16 +313,16 @@ def _check_progress(session: Session, patient_id: int, now: dt.datetime) -> Want
     since = session.exec(
         select(Appointment.starts_at).where(Appointment.patient_id == patient_id, Appointment.starts_at > anchor_at,
                                             *_since_anchor(now))
-        .order_by(Appointment.starts_at, Appointment.id).limit(PROGRESS_VISITS)
+        .order_by(Appointment.starts_at, Appointment.id).limit(numbers[0])
     ).all()
-    tz = clinic_zone(session)
     return _progress_want(patient_id, note_id, provider_id, anchor_at,
-                          since[PROGRESS_VISITS - 1] if len(since) >= PROGRESS_VISITS else None,
-                          tuple(nxt) if nxt is not None else None, clinician_users(session), tz, local_day(now, tz))
+                          since[numbers[0] - 1] if len(since) >= numbers[0] else None,
+                          tuple(nxt) if nxt is not None else None, clinician_users(session), tz, today, numbers)
 
 
 def _every_progress(session: Session, now: dt.datetime) -> dict[int, Want]:
     tz = clinic_zone(session)
+    today = local_day(now, tz)
     in_care = select(Appointment.patient_id).where(*_upcoming(session, now))
     anchors = {}
     for patient_id, note_id, provider_id, starts_at in session.exec(_anchor_notes().where(Note.patient_id.in_(in_care))):
@@ -311,6 +331,12 @@ def _every_progress(session: Session, now: dt.datetime) -> dict[int, Want]:
             anchors[patient_id] = (note_id, provider_id, starts_at)
     if not anchors:
         return {}
+    payer_limits = progress_limits(session)
+    coverages: dict[int, list] = defaultdict(list)
+    if payer_limits:
+        for patient_id, *coverage in session.exec(_primary_coverages().where(Coverage.patient_id.in_(in_care))):
+            coverages[patient_id].append(tuple(coverage))
+    numbers = {pid: _progress_numbers(coverages[pid], today, payer_limits) for pid in anchors}
     anchored = _anchor_notes().where(Note.patient_id.in_(in_care)).subquery()
     last = select(anchored.c.patient_id, func.max(anchored.c.starts_at).label("at")).group_by(anchored.c.patient_id).subquery()
     numbered = (
@@ -320,7 +346,12 @@ def _every_progress(session: Session, now: dt.datetime) -> dict[int, Want]:
         .join(last, and_(last.c.patient_id == Appointment.patient_id, Appointment.starts_at > last.c.at))
         .where(*_since_anchor(now)).subquery()
     )
-    tenth = dict(session.exec(select(numbered.c.patient_id, numbered.c.starts_at).where(numbered.c.n == PROGRESS_VISITS)).all())
+    nth = {  # the start of each patient's n-th visit since the anchor, n being their payer's number
+        patient_id: starts_at for patient_id, starts_at, n in session.exec(
+            select(numbered.c.patient_id, numbered.c.starts_at, numbered.c.n)
+            .where(numbered.c.n.in_(sorted({visits for visits, _days in numbers.values()}))))
+        if patient_id in numbers and numbers[patient_id][0] == n
+    }
     nxt = {}
     for patient_id, appointment_id, provider_id in session.exec(
         select(Appointment.patient_id, Appointment.id, Appointment.provider_id)
@@ -329,11 +360,10 @@ def _every_progress(session: Session, now: dt.datetime) -> dict[int, Want]:
     ):
         nxt[patient_id] = (appointment_id, provider_id)  # the last one written is the earliest
     users = clinician_users(session)
-    today = local_day(now, tz)
     wants = {}
     for patient_id, (note_id, provider_id, anchor_at) in anchors.items():
-        want = _progress_want(patient_id, note_id, provider_id, anchor_at, tenth.get(patient_id), nxt.get(patient_id),
-                              users, tz, today)
+        want = _progress_want(patient_id, note_id, provider_id, anchor_at, nth.get(patient_id), nxt.get(patient_id),
+                              users, tz, today, numbers[patient_id])
         if want is not None:
             wants[patient_id] = want
     return wants
@@ -598,7 +628,8 @@ RULES: dict[str, Rule] = {rule.kind: rule for rule in (
     Rule("progress_note", "Progress note due",
          f"The patient has an upcoming visit and, since their latest signed note of an evaluation or progress "
          f"visit (appointment type named with evaluation, progress or re-eval), {PROGRESS_VISITS} visits have "
-         f"taken place or {PROGRESS_DAYS} days have passed, whichever first.",
+         f"taken place or {PROGRESS_DAYS} days have passed, whichever first; a payer can have its own numbers "
+         f"(those of the payer of the patient's active primary coverage in effect today).",
          "The clinician of the patient's next visit (the clinicians' queue if they have no account)",
          f"The day of the {PROGRESS_VISITS}th visit or {PROGRESS_DAYS} days after the anchor visit, whichever first.",
          "A signed note of an evaluation or progress visit, or no upcoming visit.", "patient",
