@@ -188,3 +188,36 @@ def test_progress_note_task_opens_the_chart_at_the_note_for_its_clinician_only(b
     rowe.goto(base + f"/chart?visit={progress_clinic['next_visit']}")
     expect(rowe.get_by_text("This visit belongs to another clinician.")).to_be_visible(timeout=15_000)
     expect(rowe.locator("#chart-visit").get_by_role("heading", name=re.compile("Nash"))).to_have_count(0)
+
+
+def test_the_managers_dashboard_counts_open_tasks_per_kind_and_person_live(browser, app_server, task_clinic):
+    base, db = app_server
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        location = s.exec(select(Location).where(Location.name == "Task Clinic")).one()
+        auth.create_user(s, actor=None, username="task_boss", full_name="Task Boss", password=PASSWORD, role="manager",
+                         location_id=location.id)
+        s.commit()
+    engine.dispose()
+    boss = browser.new_context(viewport=WIDE).new_page()
+    sign_in(boss, base, "task_boss", PASSWORD)
+    boss.goto(base + "/kpi")
+    expect(boss.get_by_role("heading", name="Tasks now")).to_be_visible()
+    status = boss.locator("#kpi-tasks-status")
+    expect(status).to_contain_text("open tasks")
+    before = int(re.search(r"(\d+) open tasks", status.inner_text()).group(1))
+    assert_accessible(boss, "the dashboard with its task tables")
+
+    # A desk makes a task for its queue: the manager's tables change without a reload.
+    desk = browser.new_context(viewport=WIDE).new_page()
+    sign_in(desk, base, "task_desk", PASSWORD)
+    desk.goto(base + "/tasks")
+    desk.get_by_label("Patient MRN").fill("TSK1")
+    desk.get_by_label("What needs doing").fill("Call Tess about her new card")
+    desk.get_by_label("For").click()
+    desk.get_by_role("option", name="Front desk queue").click()
+    desk.get_by_role("button", name="Make the task").click()
+    expect(desk.get_by_role("status").filter(has_text="Task created.")).to_be_visible()
+    expect(status).to_contain_text(f"{before + 1} open tasks", timeout=15_000)
+    kinds = boss.get_by_role("table").filter(has_text="Hand-made")
+    expect(kinds).to_be_visible()

@@ -500,7 +500,7 @@ def test_open_and_overdue_tasks_per_kind_and_person_for_the_manager(session, cli
     assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_kind"]} == {
         ("Hand-made", 4, 2), ("Balance over 90 days", 1, 1)}
     assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_person"]} == {
-        ("Front desk queue", 2, 1), (clinic.clinician.name, 2, 1), ("Biller queue", 1, 1)}
+        ("Front desk queue", 2, 1), (clinic.clinician.name, 2, 1), ("Billers' queue", 1, 1)}
     with pytest.raises(NotAllowed):
         kpi.task_workload(session, actor=clinic.biller)
 

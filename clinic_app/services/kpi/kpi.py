@@ -1206,6 +1206,10 @@ def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[in
 
 
 # -- the task inbox's workload (docs/kpi.md "Tasks") ----------------------------------------------
+QUEUE_WORDS = {"reception": "Front desk queue", "clinician": "Clinicians' queue", "biller": "Billers' queue",
+               "manager": "Managers' queue"}
+
+
 def task_workload(session: Session, *, actor: Actor, now: dt.datetime | None = None) -> dict:
     """The tasks section, checked for this user (compute_task_workload)."""
     require(actor.role, "kpi.view")
@@ -1235,7 +1239,7 @@ def compute_task_workload(session: Session, *, now: dt.datetime | None = None) -
         .outerjoin(User, User.id == Task.assignee_user_id).where(Task.status == "open")
         .group_by(Task.queue_role, User.full_name)
     ).all():
-        who = name if name is not None else f"{(role or '').replace('reception', 'front desk').capitalize()} queue"
+        who = name if name is not None else QUEUE_WORDS.get(role or "", f"{role} queue")
         by_person.append({"name": who, "open": n, "overdue": int(late or 0)})
     merged: dict[str, dict] = {}
     for row in by_person:  # a person's tasks from several queues make one row
