@@ -136,7 +136,8 @@ def event_to_badge(engine, now, events) -> None:
                                            .where(CareCase.active, CareCase.id.in_(upcoming)).order_by(CareCase.id)).first()
         provider_id, last_start = session.exec(
             select(Appointment.provider_id, Appointment.starts_at).join(CaseVisit, CaseVisit.appointment_id == Appointment.id)
-            .where(CaseVisit.case_id == case_id).order_by(Appointment.starts_at.desc())).first()
+            .where(CaseVisit.case_id == case_id, Appointment.status.not_in(RELEASED))  # not an earlier run's
+            .order_by(Appointment.starts_at.desc())).first()
         episode = session.get(CareCase, case_id)
         kept = (episode.authorized_visits, episode.auth_end)
         used = session.exec(select(func.count(CaseVisit.id)).join(Appointment, Appointment.id == CaseVisit.appointment_id)
