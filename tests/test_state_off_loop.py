@@ -24,6 +24,7 @@ ON_A_THREAD = {
     ("clinic_app/state/billing.py", "_queue_row"),
     ("clinic_app/state/billing.py", "_claim_sections"),
     ("clinic_app/state/kpi.py", "_kpis"),
+    ("clinic_app/state/kpi.py", "_task_workload"),
     ("clinic_app/state/chart.py", "live_row"),
     ("clinic_app/state/messages.py", "thread_change"),
     ("clinic_app/state/portal_messages.py", "portal_change"),

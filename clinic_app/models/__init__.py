@@ -89,7 +89,7 @@ from clinic_app.models.scheduling import (
     ProviderHours,
     ProviderTimeOff,
 )
-from clinic_app.models.tasks import TASK_STATUSES, Task
+from clinic_app.models.tasks import TASK_STATUSES, ProgressNoteLimit, Task
 
 __all__ = [
     "CONSENT_KINDS",
@@ -170,6 +170,7 @@ __all__ = [
     "PortalSession",
     "PortalToken",
     "ProfileChange",
+    "ProgressNoteLimit",
     "Provider",
     "ProviderAdjustment",
     "ProviderHours",

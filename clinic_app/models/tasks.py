@@ -56,3 +56,25 @@ class Task(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     closed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     closed_by_user_id: int | None = Field(default=None, foreign_key="user.id")  # none when done: the rule closed it
+
+
+PROGRESS_VISITS_RANGE = (1, 60)
+PROGRESS_DAYS_RANGE = (1, 365)
+
+
+class ProgressNoteLimit(SQLModel, table=True):
+    """A payer's own progress-note rule: a progress note is due after ``visits`` visits or
+    ``days`` days since the evaluation or last progress note, whichever first (a payer without
+    one: 10 visits / 30 days; services/tasks/rules.py)."""
+
+    __tablename__ = "progress_note_limit"
+    __table_args__ = (
+        CheckConstraint(f"visits BETWEEN {PROGRESS_VISITS_RANGE[0]} AND {PROGRESS_VISITS_RANGE[1]}", name="ck_progress_limit_visits"),
+        CheckConstraint(f"days BETWEEN {PROGRESS_DAYS_RANGE[0]} AND {PROGRESS_DAYS_RANGE[1]}", name="ck_progress_limit_days"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    payer_id: int = Field(foreign_key="payer.id", unique=True)
+    visits: int
+    days: int
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))

@@ -83,6 +83,37 @@ def _util_table(title: str, rows, table: str, who: str) -> rx.Component:
     )
 
 
+def _task_table(title: str, rows, who: str) -> rx.Component:
+    return rx.vstack(
+        rx.heading(title, size="4"),
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (who, "Open", "Overdue")])),
+            rx.table.body(rx.foreach(rows, lambda r: rx.table.row(
+                rx.table.row_header_cell(r.name), rx.table.cell(r.open), rx.table.cell(r.overdue),
+            ))),
+            size="1",
+        ),
+        align="start",
+        spacing="2",
+    )
+
+
+def _tasks() -> rx.Component:
+    """The task inbox's backlog now (docs/kpi.md "Tasks"), live."""
+    return rx.el.section(
+        rx.heading("Tasks now", size="5", margin_top="24px"),
+        rx.text(KpiState.tasks_status, size="2", color_scheme="gray", id="kpi-tasks-status"),
+        rx.flex(
+            _task_table("Tasks by kind", KpiState.tasks_by_kind, "Kind"),
+            _task_table("Tasks by person or queue", KpiState.tasks_by_person, "Person or queue"),
+            wrap="wrap",
+            gap="24px",
+        ),
+        aria_label="Open and overdue tasks",
+        id="kpi-tasks",
+    )
+
+
 def _chart(title, chart: rx.Component, description: str, width: str, *below: rx.Component) -> rx.Component:
     return rx.vstack(
         rx.heading(title, size="4"), chart, *below,
@@ -178,4 +209,5 @@ def kpi_page() -> rx.Component:
             wrap="wrap",
             gap="24px",
         ),
+        _tasks(),
     )

@@ -32,7 +32,7 @@ from clinic_app.services.charting import charting
 from clinic_app.services.frontdesk import board, scheduling
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local
-from clinic_app.services.platform.errors import ClinicError
+from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.services.platform.money import dollars
 from clinic_app.state.auth import as_id
 from clinic_app.state.calendar import changed_card
@@ -201,6 +201,12 @@ class ChartState(Screen, rx.State):
         await in_db(work)
         self._provider_id = actor.provider_id or 0
         self._show_topics()
+        linked = str(self.router.url.query_parameters.get("visit", "")).strip()
+        if linked:  # /chart?visit=<appointment id> (a task's link): that visit's note, for its clinician only
+            if not linked.isdigit():
+                return self._fail(InvalidInput("This link names no visit; choose the visit from the list."))
+            wanted = int(linked)
+            return await self._open(lambda s, a: charting.open_note(s, actor=a, appointment_id=wanted))
         if self.appointment_id:  # a reload: the visit that was open opens again
             appointment_id, note_id = self.appointment_id, self.note_id
             if self.own_note:

@@ -9,7 +9,7 @@ import reflex as rx
 
 from clinic_app.db import session_scope, utcnow
 from clinic_app.live import registry
-from clinic_app.live.events import KPI_PREFIX, AppointmentChanged, ClaimsChanged, kpi_topic
+from clinic_app.live.events import KPI_PREFIX, AppointmentChanged, ClaimsChanged, TasksChanged, kpi_topic
 from clinic_app.live.surfaces import Surface, register
 from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.clock import local, parse_day
@@ -29,6 +29,21 @@ class Tile:
     label: str
     value: str
     detail: str
+
+
+@dataclasses.dataclass
+class TaskLoadRow:
+    name: str
+    open: int
+    overdue: int
+
+
+KPI_TASKS = "kpitasks"  # the live surface of the tasks section (open and overdue tasks now)
+KPI_TASKS_TOPIC = f"{KPI_TASKS}:all"
+
+
+def _task_rows(rows: list[dict]) -> list[TaskLoadRow]:
+    return [TaskLoadRow(name=r["name"], open=r["open"], overdue=r["overdue"]) for r in rows]
 
 
 @dataclasses.dataclass
@@ -140,6 +155,9 @@ class KpiState(rx.State):
     drill_columns: list[str] = []
     drill_rows: list[list[str]] = []
     drill_note: str = ""
+    tasks_by_kind: list[TaskLoadRow] = []
+    tasks_by_person: list[TaskLoadRow] = []
+    tasks_status: str = ""
     _zones: dict[str, str] = {}
 
     def _filters(self) -> kpi.KpiFilters:
@@ -191,6 +209,9 @@ class KpiState(rx.State):
         self.message = ""
         self.apply_kpis(figures)
         registry.show(client_token(self), "kpi", [kpi_topic(figures["key"])])
+        actor = await current_actor(self, "kpi.view")
+        self.apply_tasks(await in_db(lambda s: kpi.task_workload(s, actor=actor)))
+        registry.show(client_token(self), KPI_TASKS, [KPI_TASKS_TOPIC])
         if self.drill_key:
             return await self._load_drill(self.drill_key)
         return None
@@ -218,6 +239,13 @@ class KpiState(rx.State):
             f"Showing {self.start} to {self.end}; {', '.join(n.lower() if n.startswith('All') else n for n in names)}. "
             f"Updated at {self._updated_at()}; live: the figures update when a visit in this range changes."
         )
+
+    def apply_tasks(self, workload: dict) -> None:
+        """Open and overdue tasks now (on load, or pushed after tasks changed anywhere)."""
+        self.tasks_by_kind = _task_rows(workload["by_kind"])
+        self.tasks_by_person = _task_rows(workload["by_person"])
+        self.tasks_status = (f"{workload['open']} open tasks, {workload['overdue']} overdue (due before "
+                             f"{workload['day']}); live: the tables change when a task opens, closes or is reassigned.")
 
     def _updated_at(self) -> str:
         """The time now in the chosen location's zone, or in UTC (labelled) for all locations."""
@@ -372,3 +400,12 @@ def _kpis(_event: AppointmentChanged | ClaimsChanged, topic: str) -> dict:
 
 register(Surface("kpi", _kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True))
 register(Surface("kpi_money", _all_kpi_topics, _kpis, KpiState, "apply_kpis", per_topic=True, event_type=ClaimsChanged))
+
+
+def _task_workload(_event: TasksChanged) -> dict:
+    # Once per change on this worker, whatever the number of dashboards.
+    with session_scope() as session:
+        return kpi.compute_task_workload(session)
+
+
+register(Surface(KPI_TASKS, lambda e: KPI_TASKS_TOPIC, _task_workload, KpiState, "apply_tasks", event_type=TasksChanged))

@@ -321,3 +321,34 @@ def test_an_export_that_never_finished_says_so(api, token, clinic, tmp_path):
     os.utime(folder / "job.json", (old, old))
     r = api.get(f"/fhir/$export-status/{job}", headers=admin)
     assert r.status_code == 400 and "did not finish" in r.text
+
+
+def test_tasks_are_in_the_bulk_export_open_and_done_and_not_imported(session, clinic, tmp_path):
+    from clinic_app.services.tasks import inbox
+    from tests.conftest import DAY, at
+
+    morning = at("07:00", DAY)
+    mine = inbox.create(session, actor=clinic.reception, patient_id=clinic.patients[0].id, title="Call about the referral",
+                        due_on=DAY, queue_role="reception", now=morning)
+    done = inbox.create(session, actor=clinic.reception, patient_id=clinic.patients[1].id, title="Scan the card",
+                        due_on=DAY, assignee_user_id=clinic.reception.user_id, now=morning)
+    session.commit()
+    inbox.complete(session, actor=clinic.reception, task_id=done.id, note="Scanned", now=morning + dt.timedelta(hours=3))
+    session.commit()
+    assert fhir_bulk.export_types("Task") == ("Task",)
+    counts = fhir_bulk.export_ndjson(session, actor=clinic.admin, out_dir=tmp_path / "all", types=("Task",))
+    assert counts == {"Task": 2}
+    tasks = {t["id"]: t for t in map(json.loads, (tmp_path / "all" / "Task.ndjson").read_text().splitlines())}
+    for task in tasks.values():
+        validate(task)
+    assert tasks[str(mine.id)]["status"] == "ready" and tasks[str(done.id)]["status"] == "completed"
+    assert tasks[str(mine.id)]["for"] == {"reference": f"Patient/{clinic.patients[0].id}"}
+    # _since: only the task closed after it (lastModified is when it opened or closed).
+    fhir_bulk.export_ndjson(session, actor=clinic.admin, out_dir=tmp_path / "since", types=("Task",),
+                            since=morning + dt.timedelta(hours=1))
+    assert [json.loads(x)["id"] for x in (tmp_path / "since" / "Task.ndjson").read_text().splitlines()] == [str(done.id)]
+    # The whole export holds them; the bundle made from it for an import leaves them out (rules make them again).
+    fhir_bulk.export_ndjson(session, actor=clinic.admin, out_dir=tmp_path / "whole")
+    assert (tmp_path / "whole" / "Task.ndjson").exists()
+    bundle = fhir_bulk.bundle_from_ndjson(tmp_path / "whole")
+    assert bundle["entry"] and not [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Task"]

@@ -121,3 +121,103 @@ def test_authorisation_task_live_from_booking_to_done(browser, app_server, task_
     expect(desk.get_by_role("status").filter(has_text="Task done.")).to_be_visible()
     expect(other.locator("tr", has_text="Ward, Tess")).to_have_count(0, timeout=15_000)
     expect(other.get_by_role("link", name=f"Tasks: {before} open")).to_be_visible(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def progress_clinic(app_server):
+    """Paul Pace, PT saw Nora Nash for her evaluation 35 days ago (signed) and sees her tomorrow:
+    her progress note is due (the rule, as the daily sweep runs it). Rita Rowe, PT is another clinician."""
+    from clinic_app.models import Note, User
+    from clinic_app.services.tasks import rules
+
+    tz = nine_am_zone()
+    engine = make_engine(f"sqlite:///{app_server[1]}")
+    with Session(engine, expire_on_commit=False) as s:
+        location = Location(name="Progress Clinic", timezone=tz)
+        s.add(location)
+        s.flush()
+        pace, rowe = Provider(name="Paul Pace, PT", location_id=location.id), Provider(name="Rita Rowe, PT", location_id=location.id)
+        patient = Patient(mrn="PRG1", first_name="Nora", last_name="Nash", birth_date=dt.date(1970, 3, 3))
+        s.add_all([pace, rowe, patient])
+        s.flush()
+        evaluation = s.exec(select(AppointmentType).where(AppointmentType.name == "Initial evaluation")).one()
+        treatment = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
+        today = dt.datetime.now(ZoneInfo(tz)).date()
+        visits = []
+        for days, kind, status in ((-35, evaluation, "billed"), (1, treatment, "booked")):
+            starts = dt.datetime.combine(today + dt.timedelta(days=days), dt.time(10), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+            visit = Appointment(patient_id=patient.id, provider_id=pace.id, location_id=location.id,
+                                appointment_type_id=kind.id, starts_at=starts,
+                                ends_at=starts + dt.timedelta(minutes=kind.duration_minutes), status=status)
+            s.add(visit)
+            s.flush()
+            visits.append(visit)
+        users = {}
+        for username, provider in (("pace_pt", pace), ("rowe_pt", rowe)):
+            auth.create_user(s, actor=None, username=username, full_name=provider.name.split(",")[0], password=PASSWORD,
+                             role="clinician", provider_id=provider.id, location_id=location.id)
+            users[username] = s.exec(select(User.id).where(User.username == username)).one()
+        s.add(Note(appointment_id=visits[0].id, patient_id=patient.id, provider_id=pace.id, subjective="Evaluation",
+                   created_at=visits[0].starts_at, signed_at=visits[0].ends_at, signed_by_user_id=users["pace_pt"]))
+        s.commit()
+        assert rules.evaluate(s, "progress_note", patient.id) is not None
+        s.commit()
+        next_visit = visits[1].id
+    engine.dispose()
+    return {"next_visit": next_visit}
+
+
+def test_progress_note_task_opens_the_chart_at_the_note_for_its_clinician_only(browser, app_server, progress_clinic):
+    base, _ = app_server
+    pace = browser.new_context(viewport=WIDE).new_page()
+    sign_in(pace, base, "pace_pt", PASSWORD)
+    pace.goto(base + "/tasks")
+    row = pace.locator("tr", has_text="Nash, Nora")
+    expect(row).to_contain_text("Progress note due: 30 days since the evaluation or last progress note")
+    row.get_by_role("link", name=re.compile(r"^Open the note in the chart: ")).click()
+    expect(pace).to_have_url(re.compile(rf"/chart\?visit={progress_clinic['next_visit']}$"))
+    visit = pace.locator("#chart-visit")
+    expect(visit.get_by_role("heading", name=re.compile("Nash"))).to_be_visible(timeout=15_000)
+    expect(visit).to_contain_text("Treatment")
+    expect(visit.get_by_label("Subjective")).to_be_visible()
+    assert_accessible(pace, "the chart opened at a task's visit")
+
+    # Another clinician's link to that visit is refused in words, and opens nothing.
+    rowe = browser.new_context(viewport=WIDE).new_page()
+    sign_in(rowe, base, "rowe_pt", PASSWORD)
+    rowe.goto(base + f"/chart?visit={progress_clinic['next_visit']}")
+    expect(rowe.get_by_text("This visit belongs to another clinician.")).to_be_visible(timeout=15_000)
+    expect(rowe.locator("#chart-visit").get_by_role("heading", name=re.compile("Nash"))).to_have_count(0)
+
+
+def test_the_managers_dashboard_counts_open_tasks_per_kind_and_person_live(browser, app_server, task_clinic):
+    base, db = app_server
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        location = s.exec(select(Location).where(Location.name == "Task Clinic")).one()
+        auth.create_user(s, actor=None, username="task_boss", full_name="Task Boss", password=PASSWORD, role="manager",
+                         location_id=location.id)
+        s.commit()
+    engine.dispose()
+    boss = browser.new_context(viewport=WIDE).new_page()
+    sign_in(boss, base, "task_boss", PASSWORD)
+    boss.goto(base + "/kpi")
+    expect(boss.get_by_role("heading", name="Tasks now")).to_be_visible()
+    status = boss.locator("#kpi-tasks-status")
+    expect(status).to_contain_text("open tasks", timeout=15_000)
+    before = int(re.search(r"(\d+) open tasks", status.inner_text()).group(1))
+    assert_accessible(boss, "the dashboard with its task tables")
+
+    # A desk makes a task for its queue: the manager's tables change without a reload.
+    desk = browser.new_context(viewport=WIDE).new_page()
+    sign_in(desk, base, "task_desk", PASSWORD)
+    desk.goto(base + "/tasks")
+    desk.get_by_text("Make a task about a patient").click()
+    desk.get_by_label("Patient MRN").fill("TSK1")
+    desk.get_by_label("What needs doing").fill("Call Tess about her new card")
+    desk.get_by_label("For", exact=True).select_option(label="Front desk queue")
+    desk.get_by_role("button", name="Make the task").click()
+    expect(desk.get_by_role("status").filter(has_text="Task created.")).to_be_visible()
+    expect(status).to_contain_text(f"{before + 1} open tasks", timeout=15_000)
+    kinds = boss.get_by_role("table").filter(has_text="Hand-made")
+    expect(kinds).to_be_visible()

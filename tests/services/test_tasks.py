@@ -6,15 +6,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from clinic_app.models import AuditLog, CarePlan, LedgerEntry, Task
+from clinic_app.models import AuditLog, CarePlan, Coverage, LedgerEntry, ProgressNoteLimit, Task
 from clinic_app.services.charting import charting, clinicians
 from clinic_app.services.frontdesk import cases, scheduling
+from clinic_app.services.kpi import kpi
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed
 from clinic_app.services.revenue import claims, ledger
-from clinic_app.services.tasks import inbox, rules
+from clinic_app.services.tasks import inbox, limits, rules
 from tests.conftest import DAY, at
 from tests.services.helpers import book, charted_note, now_at
 from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
@@ -383,3 +385,171 @@ def test_tasks_changed_travels_the_redis_bus_and_pushed_rows_are_kept_by_each_in
     assert not inbox.matches({**row, "status": "done"}, what=inbox.InboxFilter(), **desk)
     assert inbox.count_for([("reception", None, 4), (None, 9, 2), ("biller", 9, 1), ("biller", None, 8)],
                            role="reception", user_id=9) == 7
+
+
+# -- the sweep (every subject at once) and the per-subject evaluate agree ----------------------------
+SUBJECTS = {"case": "care_case", "patient": "patient", "note": "note", "claim": "claim", "appointment": "appointment",
+            "thread": "message_thread"}
+# The portal's rules sweep by their one-subject check over their few candidates (rules._each):
+# their own tests (test_portal_task_rules.py) give them work; this clinic has none for them.
+PORTAL_RULES = {"intake_incomplete", "message_unanswered", "profile_change"}
+
+
+def _a_clinic_where_every_rule_has_work(session, clinic):
+    """Patient 0: an evaluation signed (co-signature, progress anchor), a claim sent, a claim
+    denied, an unsigned note, coverage not checked, visits ahead; patient 1: an episode with 3
+    authorised visits and a plan of care ending, with visits booked after both; patient 2: an
+    old balance."""
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    sent = claimed_visit(session, clinic, "11:00")
+    claims.set_status(session, actor=clinic.biller, claim_id=sent.id, to_status="submitted", now=now_at("12:00"))
+    denied = claimed_visit(session, clinic, "13:00")
+    claims.set_status(session, actor=clinic.biller, claim_id=denied.id, to_status="submitted", now=now_at("13:30"))
+    claims.set_status(session, actor=clinic.biller, claim_id=denied.id, to_status="denied", now=now_at("14:00"))
+    clinicians.set_supervisor(session, actor=clinic.admin, provider_id=clinic.providers[0].id,
+                              supervisor_provider_id=clinic.providers[1].id)
+    signed_evaluation(session, clinic)
+    charted_note(session, clinic, "15:00")
+    for days in (1, 33):
+        book_on(session, clinic, DAY + dt.timedelta(days=days))
+    episode = cases.open_case(session, actor=clinic.reception, patient_id=clinic.patients[1].id, title="Shoulder",
+                              authorized_visits=3, auth_end=DAY + dt.timedelta(days=3))
+    for days in (1, 2, 5):
+        book_on(session, clinic, DAY + dt.timedelta(days=days), "10:00", patient=1, provider=1, case_id=episode.id)
+    session.add(CarePlan(patient_id=clinic.patients[1].id, visits_per_week=2, duration_weeks=1, starts_on=DAY - dt.timedelta(days=4),
+                         recorded_by_user_id=clinic.clinician.user_id))
+    session.add(LedgerEntry(patient_id=clinic.patients[2].id, kind="charge", amount_cents=7000, service_date=DAY,
+                            created_at=MORNING - dt.timedelta(days=100)))
+    session.commit()
+
+
+def _snapshot(session):
+    return sorted(
+        (t.kind, t.key, t.subject, t.status, t.title, t.due_on, t.queue_role, t.assignee_user_id, t.appointment_id,
+         t.note_id, t.claim_id, t.case_id, t.note, t.open_key)
+        for t in session.exec(select(Task)).all()
+    )
+
+
+@pytest.mark.parametrize("payer_numbers", [None, (3, 20)], ids=["clinic-numbers", "payer-numbers"])
+def test_the_sweep_and_the_per_subject_evaluate_agree(session, clinic, payer_numbers):
+    _a_clinic_where_every_rule_has_work(session, clinic)
+    if payer_numbers:  # patient 0's payer: a progress note after 3 visits or 20 days
+        payer_id = session.exec(select(Coverage.payer_id)).first()
+        limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer_id, visits=payer_numbers[0], days=payer_numbers[1])
+        session.commit()
+    nows = [MORNING, at("07:00", DAY + dt.timedelta(days=1)), at("07:00", DAY + dt.timedelta(days=31)),
+            at("07:00", DAY + dt.timedelta(days=45))]
+    ids = {name: [r[0] for r in session.exec(text(f"SELECT id FROM {table}")).all()] for name, table in SUBJECTS.items()}
+    found = set()
+    for now in nows:  # the condition, subject by subject and all at once
+        for kind, rule in rules.RULES.items():
+            every = rule.every(session, now)
+            assert set(every) <= set(ids[rule.subject]), kind
+            for subject in ids[rule.subject]:
+                assert every.get(subject) == rule.check(session, subject, now), (kind, subject, now)
+            found |= {kind} if every else set()
+    assert found == set(rules.RULES) - PORTAL_RULES  # every other rule had work on some day
+
+    for now in nows:  # the tasks: opened, retitled and closed in bulk = one subject at a time
+        rules.sweep(session, now=now)
+    session.commit()
+    swept = _snapshot(session)
+    session.exec(delete(Task))
+    session.commit()
+    for now in nows:
+        for kind, rule in rules.RULES.items():
+            for subject in ids[rule.subject]:
+                rules.evaluate(session, kind, subject, now=now)
+    session.commit()
+    assert swept == _snapshot(session)
+    assert any(row[3] == "done" for row in swept) and any(row[3] == "open" for row in swept)
+
+
+def test_the_sweep_does_not_reopen_a_task_a_person_completed_nor_open_one_twice(session, clinic):
+    _a_clinic_where_every_rule_has_work(session, clinic)
+    rules.sweep(session, now=MORNING)
+    session.commit()
+    first = _snapshot(session)
+    assert rules.sweep(session, now=MORNING) == dict.fromkeys([*rules.RULES, "woken"], 0)
+    session.commit()
+    assert _snapshot(session) == first
+    [task] = open_tasks(session, "claim_denied")
+    inbox.complete(session, actor=clinic.biller, task_id=task.id, note="Appealed by phone")
+    session.commit()
+    rules.sweep(session, now=MORNING)
+    session.commit()
+    assert open_tasks(session, "claim_denied") == []
+
+
+# -- the manager's view (KPI dashboard) ------------------------------------------------------------
+def test_open_and_overdue_tasks_per_kind_and_person_for_the_manager(session, clinic):
+    patient = clinic.patients[0].id
+    for days, owner in ((0, {"queue_role": "reception"}), (1, {"assignee_user_id": clinic.clinician.user_id}),
+                        (5, {"assignee_user_id": clinic.clinician.user_id}), (6, {"queue_role": "reception"})):
+        inbox.create(session, actor=clinic.reception, patient_id=patient, title=f"Call back {days}",
+                     due_on=DAY + dt.timedelta(days=days), now=MORNING, **owner)
+    snoozed = inbox.create(session, actor=clinic.reception, patient_id=patient, title="Later", due_on=DAY,
+                           queue_role="reception", now=MORNING)
+    inbox.snooze(session, actor=clinic.reception, task_id=snoozed.id, until=DAY + dt.timedelta(days=10), now=MORNING)
+    session.add(LedgerEntry(patient_id=clinic.patients[2].id, kind="charge", amount_cents=7000, service_date=DAY,
+                            created_at=MORNING - dt.timedelta(days=100)))
+    session.commit()
+    rules.sweep(session, now=MORNING)  # a balance task for the billers, due DAY
+    session.commit()
+
+    workload = kpi.task_workload(session, actor=clinic.manager, now=at("07:00", DAY + dt.timedelta(days=3)))
+    assert workload["open"] == 5 and workload["overdue"] == 3  # the snoozed task is not counted
+    assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_kind"]} == {
+        ("Hand-made", 4, 2), ("Balance over 90 days", 1, 1)}
+    assert {(r["name"], r["open"], r["overdue"]) for r in workload["by_person"]} == {
+        ("Front desk queue", 2, 1), (clinic.clinician.name, 2, 1), ("Billers' queue", 1, 1)}
+    with pytest.raises(NotAllowed):
+        kpi.task_workload(session, actor=clinic.biller)
+
+
+# -- per-payer progress-note numbers ---------------------------------------------------------------
+def test_a_payers_own_progress_note_numbers_make_it_due_sooner(session, clinic):
+    payer = set_up_billing(session, clinic)
+    cover(session, clinic, payer)
+    patient = clinic.patients[0]
+    signed_evaluation(session, clinic)  # DAY 09:00
+    for hhmm in ("11:00", "13:00"):
+        book(session, clinic, hhmm)
+    book_on(session, clinic, DAY + dt.timedelta(days=2))
+    session.commit()
+    evening = at("20:00", DAY)
+    run(session, "progress_note", patient.id, evening)
+    assert open_tasks(session, "progress_note") == []  # 2 visits, 0 days: not due with 10 / 30
+
+    with pytest.raises(NotAllowed):
+        limits.set_progress_limit(session, actor=clinic.reception, payer_id=payer.id, visits=2, days=20)
+    for visits, days in ((0, 20), ("two", 20), (2, 400)):
+        with pytest.raises(InvalidInput):
+            limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=visits, days=days)
+    limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=2, days=20)
+    session.commit()
+    rules.sweep(session, now=evening)
+    session.commit()
+    [task] = open_tasks(session, "progress_note")
+    assert task.title.startswith("Progress note due: 2 visits") and task.due_on == DAY
+    assert session.exec(select(AuditLog).where(AuditLog.entity == "progress_note_limit")).first() is not None
+
+    limits.set_progress_limit(session, actor=clinic.biller, payer_id=payer.id, visits=None, days=None)  # back to 10 / 30
+    session.commit()
+    rules.sweep(session, now=evening)
+    session.commit()
+    assert open_tasks(session, "progress_note") == []
+
+
+def test_the_database_refuses_progress_numbers_out_of_range_and_two_rows_for_a_payer(session, clinic):
+    payer = set_up_billing(session, clinic)
+    session.add(ProgressNoteLimit(payer_id=payer.id, visits=0, days=30))
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()
+    session.add_all([ProgressNoteLimit(payer_id=payer.id, visits=5, days=30), ProgressNoteLimit(payer_id=payer.id, visits=6, days=30)])
+    with pytest.raises(IntegrityError):
+        session.commit()
+    session.rollback()

@@ -1203,3 +1203,49 @@ def filter_options(session: Session, *, actor: Actor) -> dict[str, list[tuple[in
         "providers": [(pid, name, "") for pid, name in session.exec(select(Provider.id, Provider.name).order_by(Provider.name)).all()],
         "payers": [(pid, name, "") for pid, name in session.exec(select(Payer.id, Payer.name).order_by(Payer.name)).all()],
     }
+
+
+# -- the task inbox's workload (docs/kpi.md "Tasks") ----------------------------------------------
+QUEUE_WORDS = {"reception": "Front desk queue", "clinician": "Clinicians' queue", "biller": "Billers' queue",
+               "manager": "Managers' queue"}
+
+
+def task_workload(session: Session, *, actor: Actor, now: dt.datetime | None = None) -> dict:
+    """The tasks section, checked for this user (compute_task_workload)."""
+    require(actor.role, "kpi.view")
+    return compute_task_workload(session, now=now)
+
+
+def compute_task_workload(session: Session, *, now: dt.datetime | None = None) -> dict:
+    """Open and overdue tasks per kind and per person, now (not over the date range: a task's
+    backlog is a state, not a flow). Open: status open (snoozed tasks are left out until their
+    day, as in every inbox's badge); overdue: open with a due day before today in the clinic's
+    zone. Per person: the assignee, or the role's queue for tasks no one has taken."""
+    from clinic_app.models import Task, User
+    from clinic_app.services.tasks.inbox import today
+    from clinic_app.services.tasks.rules import KIND_LABELS
+
+    day = today(session, now)
+    overdue = func.sum(case((Task.due_on < day, 1), else_=0))
+    by_kind = [
+        {"name": KIND_LABELS.get(kind, kind), "open": n, "overdue": int(late or 0)}
+        for kind, n, late in session.exec(
+            select(Task.kind, func.count(Task.id), overdue).where(Task.status == "open").group_by(Task.kind)
+        ).all()
+    ]
+    by_person = []
+    for role, name, n, late in session.exec(
+        select(Task.queue_role, User.full_name, func.count(Task.id), overdue)
+        .outerjoin(User, User.id == Task.assignee_user_id).where(Task.status == "open")
+        .group_by(Task.queue_role, User.full_name)
+    ).all():
+        who = name if name is not None else QUEUE_WORDS.get(role or "", f"{role} queue")
+        by_person.append({"name": who, "open": n, "overdue": int(late or 0)})
+    merged: dict[str, dict] = {}
+    for row in by_person:  # a person's tasks from several queues make one row
+        have = merged.setdefault(row["name"], {"name": row["name"], "open": 0, "overdue": 0})
+        have["open"] += row["open"]
+        have["overdue"] += row["overdue"]
+    order = lambda r: (-r["overdue"], -r["open"], r["name"])  # noqa: E731
+    return {"day": day.isoformat(), "by_kind": sorted(by_kind, key=order), "by_person": sorted(merged.values(), key=order),
+            "open": sum(r["open"] for r in by_kind), "overdue": sum(r["overdue"] for r in by_kind)}

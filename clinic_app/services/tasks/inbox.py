@@ -143,11 +143,23 @@ def changed_rows(session: Session, task_ids: list[int]) -> list[dict]:
     return rows(session, tasks, day=today(session))
 
 
+# Tasks worked in one visit's note, by the visit's own clinician: the link opens the chart at it
+# (the unsigned note's visit; the next visit, where the progress note or the new plan is written).
+VISIT_NOTE_KINDS = ("unsigned_note", "progress_note", "plan_of_care")
+
+
+def chart_visit(appointment_id: int) -> str:
+    """The chart opened at one visit's note (state/chart.py reads ``visit``)."""
+    return f"{routes.CHART}?visit={appointment_id}"
+
+
 def subject_link(task: Task) -> str:
     """Where the task's subject is worked, by the routes that exist: claims on the billing page,
     notes and progress notes in the chart, everything else on the patient's profile."""
     if task.claim_id is not None or task.kind == "balance_90":
         return routes.BILLING
+    if task.kind in VISIT_NOTE_KINDS and task.appointment_id is not None:
+        return chart_visit(task.appointment_id)
     if task.kind in ("unsigned_note", "cosign", "progress_note", "plan_of_care"):
         return routes.CHART
     return routes.patient_profile(task.patient_id)
@@ -158,6 +170,8 @@ def subject_label(task: Task) -> str:
         return "Open the claim in billing"
     if task.kind == "balance_90":
         return "Open the account in billing"
+    if task.kind in VISIT_NOTE_KINDS and task.appointment_id is not None:
+        return "Open the note in the chart"
     if task.kind in ("unsigned_note", "cosign", "progress_note", "plan_of_care"):
         return "Open the chart"
     return "Open the patient's profile"

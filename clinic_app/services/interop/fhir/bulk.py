@@ -27,6 +27,7 @@ from clinic_app.models import (
     PatientMedication,
     Provider,
     Room,
+    Task,
 )
 from clinic_app.services.interop.fhir import fhir_validate
 from clinic_app.services.interop.fhir.mapping import (
@@ -53,6 +54,7 @@ from clinic_app.services.interop.fhir.search import (
     measure_definition_of,
     measure_name,
 )
+from clinic_app.services.interop.fhir.tasks import task_resource
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput
@@ -61,7 +63,9 @@ from clinic_app.services.platform.permissions import require
 # -- bulk export ---------------------------------------------------------------------------------------
 EXPORT_TYPES = ("Organization", "Location", "Practitioner", "Patient", "Appointment", "Encounter",
                 "DocumentReference", "Condition", "Claim", "Observation", "AllergyIntolerance", "MedicationStatement",
-                "Coverage")
+                "Coverage", "Task")
+# Tasks are exported but not imported: a rule makes them again from the imported data.
+IMPORTED_TYPES = tuple(kind for kind in EXPORT_TYPES if kind != "Task")
 
 
 def _batched(session: Session, query, size: int = 500) -> Iterator:
@@ -134,6 +138,9 @@ def export_resources(session: Session, types: tuple[str, ...] = EXPORT_TYPES,
     if "Coverage" in types:
         for coverage, payer in _batched(session, changed(coverage_query(None), Coverage.updated_at).order_by(Coverage.id)):
             yield "Coverage", coverage_resource(coverage, payer)
+    if "Task" in types:  # every task of the clinic, open and done (lastModified: opened or closed)
+        for task in _batched(session, changed(select(Task), Task.created_at, Task.closed_at).order_by(Task.id)):
+            yield "Task", task_resource(session, task)
 
 
 OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
@@ -240,7 +247,7 @@ def export_ndjson(
 def bundle_from_ndjson(folder: Path) -> dict:
     """A transaction Bundle of every resource in an NDJSON export folder."""
     entries = []
-    for kind in EXPORT_TYPES:
+    for kind in IMPORTED_TYPES:
         path = folder / f"{kind}.ndjson"
         if not path.exists():
             continue
