@@ -104,10 +104,9 @@ def create_payer(
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput(f"A payer named {name!r} or with payer id {payer_id} already exists.") from exc
     audit.record(session, actor=actor, action="create", entity="payer", entity_id=payer.id)
-    session.commit()
+    session.flush()
     return payer
 
 
@@ -140,10 +139,9 @@ def update_payer(
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput(f"Another payer is already named {name!r} or has payer id {payer_id}.") from exc
     audit.record(session, actor=actor, action="update", entity="payer", entity_id=payer.id)
-    session.commit()
+    session.flush()
     return payer
 
 
@@ -165,7 +163,7 @@ def remove_fee(session: Session, *, actor: Actor, fee_id: int) -> None:
         raise NotFound("That fee is already gone.")
     audit.record(session, actor=actor, action="delete", entity="fee_schedule", detail=f"{row.code} payer {row.payer_id or 'self-pay'}")
     session.delete(row)
-    session.commit()
+    session.flush()
 
 
 def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, payer_id: int | None = None) -> FeeSchedule:
@@ -185,7 +183,7 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
     row.amount_cents = cents
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="fee_schedule", detail=f"{code} payer {payer_id or 'self-pay'} {cents}")
-    session.commit()
+    session.flush()
     return row
 
 
@@ -327,7 +325,7 @@ def add_coverage(
     )
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(coverage.effective_from, coverage.effective_to)],
                         why="coverage added", now=now)
-    session.commit()
+    session.flush()
     _announce(session, repriced)
     return coverage
 
@@ -475,7 +473,7 @@ def patient_by_mrn(session: Session, *, actor: Actor, mrn: str) -> Patient:
     if patient is None:
         raise NotFound(f"No patient has the MRN {mrn[:20]!r}; check the number.")
     audit.record(session, actor=actor, action="view", entity="coverage", entity_id=patient.id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return patient
 
 
@@ -507,7 +505,7 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_
                  detail=f"ends {effective_to}")
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(effective_to + dt.timedelta(days=1), was_to)],
                         why="coverage ended", now=now)
-    session.commit()
+    session.flush()
     _announce(session, repriced)
     return coverage
 
@@ -619,5 +617,5 @@ def set_billing_profile(
     profile.address, profile.city, profile.state, profile.zip_code = address.strip()[:55], city.strip()[:30], state.strip().upper(), zip_code
     session.add(profile)
     audit.record(session, actor=actor, action="update", entity="billing_profile", entity_id=location_id)
-    session.commit()
+    session.flush()
     return profile

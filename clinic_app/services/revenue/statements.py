@@ -85,7 +85,7 @@ def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.
     label = "Your credit" if totals["patient"] < 0 else "Amount you owe"
     doc.line_of((label, 140, "L"), (dollars(abs(totals["patient"])), 30, "R"), bold=True)
     audit.record(session, actor=actor, action="print", entity="statement", entity_id=patient_id, patient_id=patient_id)
-    session.commit()
+    session.flush()
     return bytes(doc.output())
 
 
@@ -120,5 +120,5 @@ def invoice_pdf(session: Session, *, actor: Actor, appointment_id: int) -> bytes
     doc.line_of(("Paid", 90, "L"), (dollars(paid), 40, "R"))
     doc.line_of(("Due", 90, "L"), (dollars(total - paid), 40, "R"), bold=True)
     audit.record(session, actor=actor, action="print", entity="invoice", entity_id=appointment_id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return bytes(doc.output())
