@@ -111,11 +111,10 @@ def test_the_database_keeps_a_batch_as_written(session, clinic, two_payers):
 
 
 def test_batches_tell_billing_pages_after_the_commit_and_refusals_tell_no_one(monkeypatch, session, clinic, two_payers):
-    from clinic_app.live import ClaimsChanged
-    from clinic_app.services.revenue import claims
+    from clinic_app.live import ClaimsChanged, bus
 
     published: list = []
-    monkeypatch.setattr(claims, "publish", published.append)
+    monkeypatch.setattr(bus, "publish", published.append)
     with pytest.raises(NotAllowed):
         batches.create_batch(session, actor=clinic.reception, now=NOW)
     assert published == []
@@ -123,4 +122,6 @@ def test_batches_tell_billing_pages_after_the_commit_and_refusals_tell_no_one(mo
     batches.mark_sent(session, actor=clinic.biller, batch_id=batch.id, now=NOW)
     with pytest.raises(IllegalTransition):
         batches.mark_sent(session, actor=clinic.biller, batch_id=batch.id, now=NOW)
+    assert published == []  # not before the caller's commit
+    session.commit()
     assert [e.what for e in published if isinstance(e, ClaimsChanged)] == ["claim batch 1 written", "claim batch 1 sent"]

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
+from clinic_app.live import bus
 from clinic_app.models import ClinicianSupervision, Note, NoteProcedure
 from clinic_app.services.charting import charting, templates
 from clinic_app.services.frontdesk import scheduling
@@ -176,10 +177,12 @@ def test_a_supervised_signature_is_published_for_the_supervisors_list(monkeypatc
     session.add(ClinicianSupervision(provider_id=clinic.providers[0].id, supervisor_provider_id=clinic.providers[1].id))
     session.commit()
     published = []
-    monkeypatch.setattr(scheduling, "publish", published.append)
+    monkeypatch.setattr(bus, "publish", published.append)
     appt, note = charted_note(session, clinic)
+    session.commit()
     published.clear()
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    session.commit()
     assert [(e.appointment_id, e.status) for e in published] == [(appt.id, "in_session")]
 
 
