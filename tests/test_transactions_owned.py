@@ -19,7 +19,8 @@ from clinic_app.live import AppointmentChanged, bus
 from clinic_app.models import Appointment, AppointmentEvent, AuditLog
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.platform.errors import SlotTaken
-from tests.services.helpers import book, now_at
+from tests.conftest import at
+from tests.services.helpers import now_at
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ROOT / "clinic_app" / "services"
@@ -65,7 +66,10 @@ def test_the_check_above_finds_a_commit(tmp_path):
 
 
 def _book(session, clinic, hour: int = 10) -> Appointment:
-    return book(session, clinic, f"{hour:02d}:00")
+    return scheduling.book_appointment(  # not tests.services.helpers.book: that one commits
+        session, actor=clinic.reception, patient_id=clinic.patients[0].id, provider_id=clinic.providers[0].id,
+        appointment_type_id=clinic.treatment.id, starts_at=at(f"{hour:02d}:00"), now=now_at("07:00"),
+    )
 
 
 def _visits(engine) -> int:

@@ -41,7 +41,7 @@ def _files(data: bytes) -> dict[str, str]:
 
 
 def _statuses(session) -> list[str]:
-    session.rollback()
+    session.commit()  # the test is the caller: it commits what the services did, then reads
     return [c.status for c in session.exec(select(Claim).order_by(Claim.id))]
 
 
