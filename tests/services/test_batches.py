@@ -98,6 +98,7 @@ def test_a_batch_is_written_into_the_outbox_or_not_sent_at_all(session, clinic, 
 
 def test_the_database_keeps_a_batch_as_written(session, clinic, two_payers):
     batch = batches.create_batch(session, actor=clinic.biller, now=NOW)
+    session.commit()
     with pytest.raises(DBAPIError) as refused:
         session.execute(text("UPDATE claim_batch SET zip_data = :d WHERE id = :i"), {"d": b"other", "i": batch.id})
         session.flush()

@@ -26,6 +26,7 @@ def sent(session, clinic, tmp_path):
     claim = claimed_visit(session, clinic, "09:00")
     claims.export(session, actor=clinic.biller, out_dir=tmp_path, now=NOW)
     session.refresh(claim)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return claim
 
 

@@ -22,7 +22,9 @@ NOW = at("08:00")
 
 
 def _registered(session, clinic):
-    return patients.register_patient(session, actor=clinic.reception, form=_form(), now=NOW)
+    patient = patients.register_patient(session, actor=clinic.reception, form=_form(), now=NOW)
+    session.commit()  # the test is the caller
+    return patient
 
 
 def test_editing_a_patient_saves_the_changes_and_keeps_each_in_history(session, clinic):

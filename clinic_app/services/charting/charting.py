@@ -616,9 +616,9 @@ def cosign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetim
     if appointment.status != "in_session":
         # Signed before its author was supervised: it went to billing then.
         raise IllegalTransition(f"This visit is already {STATUS_LABELS[appointment.status]}; it needs no co-signature.")
-    session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
     except IntegrityError as exc:
         raise (from_db_error(exc) or NoteAlreadySigned("This note was co-signed a moment ago on another device.")) from exc
     charges = _make_billable(

@@ -47,9 +47,9 @@ def _reference(method: str, reference: str) -> str:
 
 
 def _add(session: Session, actor: Actor, entry: LedgerEntry) -> LedgerEntry:
-    session.add(entry)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(entry)
     except IntegrityError as exc:
         raise (from_db_error(exc) or InvalidInput("That entry conflicts with the ledger.")) from exc
     audit.record(session, actor=actor, action=f"ledger:{entry.kind}", entity="ledger_entry", entity_id=entry.id, patient_id=entry.patient_id)

@@ -100,9 +100,9 @@ def create_payer(
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
     payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers),
                   claim_filing_indicator=filing_indicator(claim_filing_indicator))
-    session.add(payer)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(payer)
     except IntegrityError as exc:
         raise InvalidInput(f"A payer named {name!r} or with payer id {payer_id} already exists.") from exc
     audit.record(session, actor=actor, action="create", entity="payer", entity_id=payer.id)
@@ -133,11 +133,11 @@ def update_payer(
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
     indicator = payer.claim_filing_indicator if claim_filing_indicator is None else filing_indicator(claim_filing_indicator)
-    payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
-    payer.claim_filing_indicator = indicator
-    session.add(payer)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
+            payer.claim_filing_indicator = indicator
+            session.add(payer)
     except IntegrityError as exc:
         raise InvalidInput(f"Another payer is already named {name!r} or has payer id {payer_id}.") from exc
     audit.record(session, actor=actor, action="update", entity="payer", entity_id=payer.id)
