@@ -181,7 +181,8 @@ def test_claim_and_ledger_changes_publish_to_billing_pages_after_commit(monkeypa
     claim = claimed_visit(session, clinic)
     claims.export(session, actor=clinic.biller, out_dir=tmp_path)
     ledger.take_payment(session, actor=clinic.reception, patient_id=clinic.patients[0].id, amount="10", method="cash")
-    assert [e for e in published if isinstance(e, ClaimsChanged)] == []  # the caller has not committed yet
+    # claimed_visit commits; the export and the payment wait for this caller's commit.
+    assert [e.what for e in published if isinstance(e, ClaimsChanged)] == [f"claim {claim.number} created"]
     session.commit()
     assert [e.what for e in published if isinstance(e, ClaimsChanged)] == [
         f"claim {claim.number} created", "1 837P files written", "ledger payment"]

@@ -128,6 +128,8 @@ def test_ledger_invariants_hold_for_any_sequence(session, clinic, charge, ops):
             session.rollback()
             # A refused operation changes nothing.
             assert [(e.id, e.amount_cents) for e in ledger.entries(session, patient_id=pid)] == before
+        else:
+            session.commit()  # the test is the caller: a done operation is saved
         after = ledger.entries(session, patient_id=pid)
         # Entries are only ever added; none changes.
         assert [(e.id, e.amount_cents) for e in after][: len(before)] == before
