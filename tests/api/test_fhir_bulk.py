@@ -135,6 +135,7 @@ def add_clinical_records(session: Session) -> None:
 @pytest.fixture
 def demo_clinic(session, fast_hash):
     demo.load(session, patients=25, now=NOW)
+    session.commit()  # the fixture is the caller
     return session
 
 
@@ -167,6 +168,7 @@ def test_export_then_import_into_an_empty_database_gives_the_same_clinic(demo_cl
     for kind in counts:  # every line is a valid resource
         for line in (tmp_path / "out" / f"{kind}.ndjson").read_text().splitlines()[:40]:
             validate(json.loads(line))
+    demo_clinic.commit()  # the export's audit record
     demo_clinic.close()
     target = empty_engine()
     with Session(target, expire_on_commit=False) as fresh:
