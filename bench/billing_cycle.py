@@ -72,6 +72,7 @@ def main() -> None:
                 files = batch.file_names.split(",")
             else:
                 files = claims.export(s, actor=biller, out_dir=Path(tmp) / "out")
+            s.commit()  # the caller owns the transaction: the claims and the export are saved here
             t2 = time.perf_counter()
             paid = []
             for claim in made:
@@ -95,9 +96,11 @@ def main() -> None:
                     s.exec(select(Claim.number).where(Claim.primary_claim_id.is_not(None))))}
             else:
                 summary = era.post(s, actor=biller, text=text, now=dt.datetime.now(dt.UTC))
+                s.commit()
             t4 = time.perf_counter()
             # The co-pays of patients with secondary coverage became secondary claims: send them (COB loops).
             secondary_files = claims.export(s, actor=biller, out_dir=Path(tmp) / "secondary")
+            s.commit()
             t5 = time.perf_counter()
         engine.dispose()
     n = max(len(made), 1)

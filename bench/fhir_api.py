@@ -49,6 +49,7 @@ def main() -> None:
         with Session(engine, expire_on_commit=False) as s:
             made = demo.load(s)
             _, token = api_tokens.create_token(s, actor=None, username="reception", scopes="user/*.read", days=1)
+            s.commit()  # the caller owns the transaction
         headers = {"Authorization": f"Bearer {token}"}
         with TestClient(build_api(lambda: engine, export_dir=tmp / "exports")) as client:
             p50, p95 = timed(client, "/fhir/Patient?name=an&_count=20", headers)
@@ -58,6 +59,7 @@ def main() -> None:
         start = time.perf_counter()
         with Session(engine) as s:
             counts = fhir_bulk.export_ndjson(s, actor=None, out_dir=tmp / "out")
+            s.commit()
         seconds = time.perf_counter() - start
         size = sum(p.stat().st_size for p in (tmp / "out").iterdir())
         print(f"export: {sum(counts.values())} resources ({made['appointments']} appointments) in {seconds:.2f} s, {size / 1e6:.1f} MB NDJSON")
@@ -67,6 +69,7 @@ def main() -> None:
         start = time.perf_counter()
         with Session(target) as s:
             fhir_write.import_bundle(s, actor=None, bundle=fhir_bulk.bundle_from_ndjson(tmp / "out"))
+            s.commit()
         print(f"import of that export into an empty database: {time.perf_counter() - start:.2f} s")
 
 

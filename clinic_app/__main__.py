@@ -128,16 +128,14 @@ def _create_user(args) -> int:
 def _reminders(args) -> int:
     import datetime as dt
 
-    from clinic_app.db import session_scope
-    from clinic_app.services.frontdesk import reminders
+    from clinic_app import reminder_worker
 
     migrate()
     now = None
     if args.now:
         now = dt.datetime.fromisoformat(args.now)
         now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    with session_scope() as session:
-        queued, counts = reminders.run_once(session, now=now)
+    queued, counts = reminder_worker.run_once(now=now)
     print(f"Reminders: {queued} queued, {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped.")
     return 0
 

@@ -9,8 +9,11 @@ one send.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
+
+from sqlalchemy.engine import Engine
 
 from clinic_app.db import session_scope
 from clinic_app.services.frontdesk import reminders
@@ -22,9 +25,23 @@ def enabled() -> bool:
     return os.environ.get("CLINIC_REMINDERS", "off").lower() in ("1", "on", "yes", "true")
 
 
+def run_once(*, now: dt.datetime | None = None, bind: Engine | None = None) -> tuple[int, dict[str, int]]:
+    """Queue what is coming up and send what is due, with the configured senders.
+
+    Three transactions, each committed here: the queue; the claim (committed before any
+    send, so that no other sender takes the same reminders); the outcomes of the sends."""
+    email, sms = reminders.senders_from_environment()
+    with session_scope(bind) as session:
+        queued = reminders.schedule_reminders(session, now=now)
+    with session_scope(bind) as session:
+        claimed = reminders.claim_due(session, now=now)
+    with session_scope(bind) as session:
+        counts = reminders.deliver(session, reminder_ids=claimed, email=email, sms=sms, now=now)
+    return queued, counts
+
+
 def _tick() -> None:
-    with session_scope() as session:
-        queued, counts = reminders.run_once(session)
+    queued, counts = run_once()
     if queued or any(counts.values()):
         log.info("reminders: %s queued, %s", queued, counts)
 

@@ -139,12 +139,14 @@ def clinic(session, fast_hash) -> Clinic:
         )
         return auth.actor_for(u)
 
-    return Clinic(
+    made = Clinic(
         location=location, providers=providers, rooms=rooms, treatment=treatment, evaluation=evaluation,
         patients=patients, reception=user("reception", "reception"), clinician=user("clin", "clinician", providers[0]),
         clinician2=user("clin2", "clinician", providers[1]), biller=user("biller", "biller"),
         manager=user("manager", "manager"), admin=user("admin", "admin"),
     )
+    session.commit()  # the fixture is the caller: services leave the commit to it (issue 17)
+    return made
 
 
 # -- a real SMTP server -------------------------------------------------------------

@@ -33,6 +33,7 @@ def test_claims_export_then_era_import(engine, session, clinic, tmp_path):
     assert len(files) == 1 and f"Wrote {files[0]}" in out.stdout
     assert x12_validate.validate(files[0].read_text()) == []
     session.rollback()  # a fresh transaction sees what the command wrote
+    session.expire_all()  # the helpers committed: no transaction was open to roll back
     assert {c.status for c in session.exec(select(Claim))} == {"submitted"}
     assert "No claims are ready to send." in run(engine, "claims", "export", "--out", str(tmp_path / "out")).stdout
 
@@ -49,6 +50,7 @@ def test_claims_export_then_era_import(engine, session, clinic, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "Posted acme.835: 1 claims, $60.00 paid, 0 denied" in ok.stdout
     session.rollback()  # a fresh transaction sees what the command wrote
+    session.expire_all()  # the helpers committed: no transaction was open to roll back
     assert session.get(Claim, one.id).status == "paid"
     assert ledger.balances(session, patient_id=clinic.patients[0].id)["insurance"] == 7700  # the second claim, unpaid
     again = run(engine, "era", "import", str(era_file))
@@ -71,6 +73,8 @@ def test_claims_ack_imports_a_999_and_a_277ca(engine, session, clinic, tmp_path)
     from tests.services.x12_999 import functional_ack
 
     session.rollback()
+
+    session.expire_all()  # the helpers committed: no transaction was open to roll back
     control = session.get(Claim, one.id).batch_control
     file_ack = tmp_path / "file.999"
     file_ack.write_text(functional_ack(control, accepted=True))
@@ -81,4 +85,5 @@ def test_claims_ack_imports_a_999_and_a_277ca(engine, session, clinic, tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "Imported ack.277: 0 accepted, 1 rejected" in ok.stdout
     session.rollback()  # a fresh transaction sees what the command wrote
+    session.expire_all()  # the helpers committed: no transaction was open to roll back
     assert session.get(Claim, one.id).status == "rejected"

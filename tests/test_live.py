@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from clinic_app.live import bus as bus_module
 from clinic_app.live.bus import InProcessBus, RedisBus
 from clinic_app.live.events import CLAIMS_TOPIC, AppointmentChanged, ClaimsChanged, decode
 from clinic_app.live.registry import Registry
@@ -115,10 +116,13 @@ def test_redis_bus_carries_events_between_separate_bus_instances():
 
 def test_signing_publishes_after_commit(monkeypatch, session, clinic):
     published: list[AppointmentChanged] = []
-    monkeypatch.setattr(scheduling, "publish", published.append)
+    monkeypatch.setattr(bus_module, "publish", published.append)
     appt, note = charted_note(session, clinic)
+    session.commit()
     published.clear()
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    assert published == []  # not before the caller's commit
+    session.commit()
     assert [(e.appointment_id, e.status, e.day, e.location_id) for e in published] == [
         (appt.id, "ready_to_bill", "2030-03-12", clinic.location.id)
     ]
@@ -127,11 +131,13 @@ def test_signing_publishes_after_commit(monkeypatch, session, clinic):
 @pytest.mark.parametrize("target", ["arrived", "cancelled"])
 def test_a_refused_change_publishes_nothing(monkeypatch, session, clinic, target):
     published: list[AppointmentChanged] = []
-    monkeypatch.setattr(scheduling, "publish", published.append)
+    monkeypatch.setattr(bus_module, "publish", published.append)
     appt, _ = charted_note(session, clinic)
+    session.commit()
     published.clear()
     with pytest.raises(Exception, match="cannot become"):
         scheduling.transition(session, actor=clinic.reception, appointment_id=appt.id, to_status=target)
+    session.commit()
     assert published == []
 
 
@@ -170,12 +176,15 @@ def test_claim_and_ledger_changes_publish_to_billing_pages_after_commit(monkeypa
     from tests.services.revenue_helpers import claimed_visit, cover, set_up_billing
 
     published: list = []
-    monkeypatch.setattr(claims, "publish", published.append)
+    monkeypatch.setattr(bus_module, "publish", published.append)
     payer = set_up_billing(session, clinic)
     cover(session, clinic, payer)
     claim = claimed_visit(session, clinic)
     claims.export(session, actor=clinic.biller, out_dir=tmp_path)
     ledger.take_payment(session, actor=clinic.reception, patient_id=clinic.patients[0].id, amount="10", method="cash")
+    # claimed_visit commits; the export and the payment wait for this caller's commit.
+    assert [e.what for e in published if isinstance(e, ClaimsChanged)] == [f"claim {claim.number} created"]
+    session.commit()
     assert [e.what for e in published if isinstance(e, ClaimsChanged)] == [
         f"claim {claim.number} created", "1 837P files written", "ledger payment"]
     published.clear()
@@ -183,6 +192,7 @@ def test_claim_and_ledger_changes_publish_to_billing_pages_after_commit(monkeypa
         era.post(session, actor=clinic.biller, text="not an 835")
     with pytest.raises(Exception, match="cannot become"):
         claims.set_status(session, actor=clinic.biller, claim_id=claim.id, to_status="draft")
+    session.commit()
     assert published == []  # a refused change tells no one
 
 

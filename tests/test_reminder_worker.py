@@ -26,13 +26,14 @@ def test_the_worker_sends_due_reminders(engine, session, clinic, monkeypatch, tm
         session, actor=clinic.reception, patient_id=clinic.patients[0].id, provider_id=clinic.providers[0].id,
         appointment_type_id=clinic.treatment.id, starts_at=soon,
     )
+    session.commit()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     controller.start()
 
     @contextlib.contextmanager
-    def test_scope():
-        with Session(engine, expire_on_commit=False) as s:
+    def test_scope(bind=None):
+        with Session(bind or engine, expire_on_commit=False) as s:
             yield s
             s.commit()
 

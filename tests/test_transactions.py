@@ -127,6 +127,7 @@ def test_a_bundle_with_a_bad_entry_anywhere_changes_no_table(engine, session, cl
         if path == "service":
             with Session(engine, expire_on_commit=False) as fresh:
                 fhir_write.import_bundle(fresh, actor=clinic.admin, bundle=bundle)
+                fresh.commit()  # the caller owns the transaction
         elif path.startswith("one transaction"):
             with db.one_transaction(engine) as owned:
                 fhir_write.import_bundle(owned, actor=None, bundle=bundle, source="cli")
@@ -184,7 +185,9 @@ def test_an_835_that_pays_a_claim_twice_or_an_unknown_one_anywhere_posts_nothing
             with db.one_transaction(engine) as own:
                 return era.post(own, actor=clinic.biller, text=text, now=later)
         with Session(engine, expire_on_commit=False) as fresh:
-            return era.post(fresh, actor=clinic.biller, text=text, now=later)
+            summary = era.post(fresh, actor=clinic.biller, text=text, now=later)
+            fresh.commit()  # the caller owns the transaction
+            return summary
 
     bad_kinds = {f"claim {n + 1} paid again": good[n] for n in range(len(good))}
     bad_kinds["a claim we never sent"] = Paid("NEVER1", "1", 7700, 5000, 1700, [Line("97110", 7700, 5000, 2, ("GP",))])

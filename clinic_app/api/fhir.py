@@ -188,7 +188,9 @@ class FhirApi:
                 try:
                     grant = self.grant(session, request)
                     if not owned:
-                        return work(session, grant)
+                        response = work(session, grant)
+                        session.commit()  # the API owns the transaction; the services only flush
+                        return response
                     session.commit()
                 except BaseException:
                     session.rollback()
@@ -411,7 +413,7 @@ class FhirApi:
 
     def _run_export(self, folder: Path, actor, meta: dict, types: tuple[str, ...], since: dt.datetime | None = None) -> None:
         try:
-            with Session(self.get_engine(), expire_on_commit=False) as session:
+            with db.session_scope(self.get_engine()) as session:  # commits the export's audit record
                 counts = fhir_bulk.export_ndjson(session, actor=actor, out_dir=folder / "files", source=actor.source, types=types,
                                             since=since)
             manifest = {

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from clinic_app import db, settings
 from clinic_app.live.tabs import tabs
@@ -178,7 +177,7 @@ class Guard:
             return False
 
         def check():
-            with Session(self.get_engine(), expire_on_commit=False) as session:
+            with db.session_scope(self.get_engine()) as session:  # an expired session is ended (and committed)
                 return auth.check_session(session, token=token, touch=False) is None
 
         return await asyncio.to_thread(check)
@@ -237,7 +236,7 @@ class Guard:
             return 401, "Sign in first: uploads need a signed-in session."
 
         def check():
-            with Session(self.get_engine(), expire_on_commit=False) as session:
+            with db.session_scope(self.get_engine()) as session:
                 live = auth.check_session(session, token=token, touch=False)
                 return live.id if live else None
 

@@ -22,7 +22,6 @@ import urllib.parse
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -70,8 +69,14 @@ class SignIn:
             limits.check_sign_in(client=source, username=username)
 
             def work():
-                with Session(self.get_engine(), expire_on_commit=False) as session:
-                    user = auth.authenticate(session, username=username, password=password, source=source)
+                with db.session_scope(self.get_engine()) as session:
+                    try:
+                        user = auth.authenticate(session, username=username, password=password, source=source)
+                    except ClinicError:
+                        # A refused sign-in is kept: its audit record and the failed-attempt count
+                        # that locks the account after repeated tries.
+                        session.commit()
+                        raise
                     return user, auth.start_session(session, user=user)
 
             user, token = await limits.hash_pool().run(work)
@@ -100,7 +105,7 @@ class SignIn:
         token = session_token(request.headers.get("cookie", ""))
 
         def work():
-            with Session(self.get_engine(), expire_on_commit=False) as session:
+            with db.session_scope(self.get_engine()) as session:
                 auth.end_session(session, token=token)
 
         if token:
@@ -114,7 +119,7 @@ class SignIn:
         raw = request.path_params.get("attachment_id", "")
 
         def work():
-            with Session(self.get_engine(), expire_on_commit=False) as session:
+            with db.session_scope(self.get_engine()) as session:
                 live = auth.check_session(session, token=token)
                 if live is None:
                     return None

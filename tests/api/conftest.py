@@ -40,6 +40,7 @@ def token(session, clinic):
 
     def make(username: str, scopes: str = ALL, days: int = 30) -> dict:
         _, secret = api_tokens.create_token(session, actor=clinic.admin, username=username, scopes=scopes, days=days)
+        session.commit()  # the fixture is the caller: services leave the commit to it
         return {"Authorization": f"Bearer {secret}"}
 
     return make
@@ -50,4 +51,5 @@ def signed_visit(session, clinic):
     """A visit of provider 0 with Cara Diaz, signed: a note, a diagnosis and two charge units."""
     appt, note = charted_note(session, clinic)
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id, now=now_at("09:40"))
+    session.commit()
     return appt, note

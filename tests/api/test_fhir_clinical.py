@@ -42,6 +42,7 @@ def charted(session, clinic):
         session, actor=clinic.reception, patient_id=appt.patient_id, payer_id=payer.id, member_id="M-123",
         group_number="G9", effective_from=dt.date(2030, 1, 1), effective_to=dt.date(2030, 12, 31),
     )
+    session.commit()  # the fixture is the caller
     return appt, note, result, allergy, med, coverage
 
 

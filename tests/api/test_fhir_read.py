@@ -117,10 +117,13 @@ def test_expired_and_revoked_tokens_are_refused(api, token, clinic, session):
 
     row, secret = api_tokens.create_token(session, actor=None, username="reception", scopes=ALL_READ, days=1,
                                           now=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+    session.commit()  # the test is the caller
     assert api.get("/fhir/Patient", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     row, secret = api_tokens.create_token(session, actor=None, username="reception", scopes=ALL_READ, days=1)
+    session.commit()
     assert api.get("/fhir/Patient", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     api_tokens.revoke_token(session, actor=clinic.admin, token_id=row.id)
+    session.commit()
     assert api.get("/fhir/Patient", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
     # Each refused token is in the audit log, with where it came from and never the token.
     session.rollback()

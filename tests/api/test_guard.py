@@ -59,6 +59,7 @@ JSON = {"Accept": "application/json"}  # as the sign-in page's script asks
 def _cookie(session, username: str) -> tuple[str, int]:
     user = session.exec(select(User).where(User.username == username)).one()
     token = auth.start_session(session, user=user)
+    session.commit()  # the test is the caller
     row = session.exec(select(UserSession).where(UserSession.user_id == user.id).order_by(UserSession.id.desc())).first()
     return token, row.id
 
@@ -145,6 +146,7 @@ def test_an_upload_needs_a_live_session_cookie_for_the_tab_it_names(web, session
     r = web.post("/_upload", content=too_big, headers={**headers, "Cookie": f"clinic_session={mine}"})
     assert r.status_code == 413 and web.reached == [1000]
     auth.end_session(session, token=mine)
+    session.commit()  # the test is the caller
     r = web.post("/_upload", content=body, headers={**headers, "Cookie": f"clinic_session={mine}"})
     assert r.status_code == 401
     tabs().unbind("tab-of-the-clinician")
@@ -236,6 +238,7 @@ def test_an_attachment_downloads_as_a_file_to_whom_may_see_it(web, session, clin
 
     patient = book(session, clinic, "09:00").patient_id
     row = history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="scan 1.pdf", data=PDF)
+    session.commit()
     mine, _ = _cookie(session, "clin")
     theirs, _ = _cookie(session, "clin2")
     assert web.get(f"/attachments/{row.id}").status_code == 401

@@ -14,17 +14,21 @@ def now_at(hhmm: str) -> dt.datetime:
 
 
 def book(session, clinic, hhmm="09:00", provider=0, patient=0, room=None, kind=None):
-    return scheduling.book_appointment(
+    """Book a visit and commit it (these helpers are the caller: services leave the commit to them)."""
+    appointment = scheduling.book_appointment(
         session, actor=clinic.reception, patient_id=clinic.patients[patient].id,
         provider_id=clinic.providers[provider].id, appointment_type_id=(kind or clinic.treatment).id,
         starts_at=at(hhmm), room_id=clinic.rooms[room].id if room is not None else None, now=now_at("07:00"),
     )
+    session.commit()
+    return appointment
 
 
 def in_session(session, clinic, hhmm="09:00"):
     appt = book(session, clinic, hhmm)
     scheduling.transition(session, actor=clinic.reception, appointment_id=appt.id, to_status="arrived", now=now_at(hhmm))
     scheduling.transition(session, actor=clinic.clinician, appointment_id=appt.id, to_status="in_session", now=now_at(hhmm))
+    session.commit()
     return appt
 
 
@@ -35,4 +39,5 @@ def charted_note(session, clinic, hhmm="09:00"):
     charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="subjective", text="Knee pain 4/10")
     charting.add_diagnosis(session, actor=clinic.clinician, note_id=note.id, code="M25.561")
     charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2)
+    session.commit()
     return appt, note

@@ -20,15 +20,18 @@ def set_up_billing(session, clinic, *, default_modifiers="GP"):
     payers.set_fee(session, actor=clinic.biller, payer_id=payer.id, code="97110", amount="38.50")
     payers.set_fee(session, actor=clinic.biller, payer_id=payer.id, code="97161", amount="120")
     payers.set_fee(session, actor=clinic.biller, code="97110", amount="40")  # self-pay rate
+    session.commit()  # the helper is the caller: services leave the commit to it
     return payer
 
 
 def cover(session, clinic, payer, *, patient=0, priority=1, start=DAY - dt.timedelta(days=30), end=None, **kw):
-    return payers.add_coverage(
+    coverage = payers.add_coverage(
         session, actor=clinic.reception, patient_id=clinic.patients[patient].id, payer_id=payer.id,
         member_id=f"M{patient}{priority}0001", group_number="G77", effective_from=start, effective_to=end,
         priority=priority, **kw,
     )
+    session.commit()
+    return coverage
 
 
 def signed_visit(session, clinic, hhmm="09:00", *, extra_dx=(), extra_codes=()):
@@ -39,9 +42,12 @@ def signed_visit(session, clinic, hhmm="09:00", *, extra_dx=(), extra_codes=()):
     for code, units in extra_codes:
         charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code=code, units=units)
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id, now=at(hhmm) + dt.timedelta(minutes=40))
+    session.commit()
     return appt
 
 
 def claimed_visit(session, clinic, hhmm="09:00", modifiers=None, **kw):
     appt = signed_visit(session, clinic, hhmm, **kw)
-    return claims.create_claim(session, actor=clinic.biller, appointment_id=appt.id, modifiers=modifiers)
+    claim = claims.create_claim(session, actor=clinic.biller, appointment_id=appt.id, modifiers=modifiers)
+    session.commit()
+    return claim

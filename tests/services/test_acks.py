@@ -26,6 +26,7 @@ def sent(session, clinic):
     one = claimed_visit(session, clinic, "09:00")
     two = claimed_visit(session, clinic, "10:00", extra_codes=[("97161", 1)])
     claims.export_files(session, actor=clinic.biller, now=NOW)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return one, two
 
 

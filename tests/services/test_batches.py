@@ -41,7 +41,7 @@ def _files(data: bytes) -> dict[str, str]:
 
 
 def _statuses(session) -> list[str]:
-    session.rollback()
+    session.commit()  # the test is the caller: it commits what the services did, then reads
     return [c.status for c in session.exec(select(Claim).order_by(Claim.id))]
 
 
@@ -98,6 +98,7 @@ def test_a_batch_is_written_into_the_outbox_or_not_sent_at_all(session, clinic, 
 
 def test_the_database_keeps_a_batch_as_written(session, clinic, two_payers):
     batch = batches.create_batch(session, actor=clinic.biller, now=NOW)
+    session.commit()
     with pytest.raises(DBAPIError) as refused:
         session.execute(text("UPDATE claim_batch SET zip_data = :d WHERE id = :i"), {"d": b"other", "i": batch.id})
         session.flush()
@@ -111,11 +112,10 @@ def test_the_database_keeps_a_batch_as_written(session, clinic, two_payers):
 
 
 def test_batches_tell_billing_pages_after_the_commit_and_refusals_tell_no_one(monkeypatch, session, clinic, two_payers):
-    from clinic_app.live import ClaimsChanged
-    from clinic_app.services.revenue import claims
+    from clinic_app.live import ClaimsChanged, bus
 
     published: list = []
-    monkeypatch.setattr(claims, "publish", published.append)
+    monkeypatch.setattr(bus, "publish", published.append)
     with pytest.raises(NotAllowed):
         batches.create_batch(session, actor=clinic.reception, now=NOW)
     assert published == []
@@ -123,4 +123,6 @@ def test_batches_tell_billing_pages_after_the_commit_and_refusals_tell_no_one(mo
     batches.mark_sent(session, actor=clinic.biller, batch_id=batch.id, now=NOW)
     with pytest.raises(IllegalTransition):
         batches.mark_sent(session, actor=clinic.biller, batch_id=batch.id, now=NOW)
+    assert published == []  # not before the caller's commit
+    session.commit()
     assert [e.what for e in published if isinstance(e, ClaimsChanged)] == ["claim batch 1 written", "claim batch 1 sent"]

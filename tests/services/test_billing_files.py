@@ -26,6 +26,7 @@ def sent(session, clinic, tmp_path):
     claim = claimed_visit(session, clinic, "09:00")
     claims.export(session, actor=clinic.biller, out_dir=tmp_path, now=NOW)
     session.refresh(claim)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return claim
 
 
@@ -70,7 +71,7 @@ def test_a_999_that_rejects_the_file_rejects_its_claims(engine, session, clinic,
     read = _read(engine, clinic.biller, functional_ack(sent.batch_control, accepted=False), "ack.999")
     assert read.kind == "999"
     assert read.words == f"Read ack.999 (999): 837P file {sent.batch_control} rejected; 1 claims rejected."
-    session.rollback()
+    session.expire_all()  # read what the file's own transaction wrote
     assert session.get(Claim, sent.id).status == "rejected"
 
 
@@ -80,6 +81,7 @@ def test_a_271_answer_updates_its_coverage_in_words(engine, session, clinic):
 
     coverage = cover(session, clinic, set_up_billing(session, clinic))
     eligibility.request_270(session, actor=clinic.biller, coverage_id=coverage.id, now=NOW)
+    session.commit()  # the test is the caller
     session.refresh(coverage)
     with one_transaction(engine) as s:
         read = billing_files.read_file(s, actor=clinic.biller, name="acme.271", tz="America/New_York", now=NOW,

@@ -122,15 +122,17 @@ def test_cancelling_a_series_from_here_on_needs_a_reason(session, clinic):
 
 
 def test_a_move_is_published_once_per_screen_that_showed_or_shows_it(monkeypatch, session, clinic):
-    from clinic_app.live import AppointmentChanged
+    from clinic_app.live import AppointmentChanged, bus
 
     published: list[AppointmentChanged] = []
-    monkeypatch.setattr(scheduling, "publish", published.append)
+    monkeypatch.setattr(bus, "publish", published.append)
     appt = book(session, clinic, "09:00")
+    session.commit()
 
     def move(**change):
         published.clear()
         scheduling.reschedule(session, actor=clinic.reception, appointment_id=appt.id, now=now_at("07:00"), **change)
+        session.commit()
         return [(e.provider_id, e.day) for e in published]
 
     ann, bo = clinic.providers[0].id, clinic.providers[1].id

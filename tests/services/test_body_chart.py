@@ -44,6 +44,7 @@ def test_marks_lock_with_the_note_and_show_at_the_next_visit(engine, session, cl
     charting.sign_note(session, actor=clinic.clinician, note_id=first.id)
     with pytest.raises(NoteAlreadySigned):
         body_chart.clear_region(session, actor=clinic.clinician, note_id=first.id, region="l_shoulder_f")
+    session.commit()  # the test is the caller: its work is saved before another connection writes
     with Session(engine) as raw, pytest.raises(IntegrityError, match="note_signed"):
         raw.execute(text("UPDATE body_mark SET intensity = 1"))
         raw.commit()

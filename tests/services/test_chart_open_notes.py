@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
+from clinic_app.live import bus
 from clinic_app.models import ClinicianSupervision, Note, NoteProcedure
 from clinic_app.services.charting import charting, templates
 from clinic_app.services.frontdesk import scheduling
@@ -46,6 +47,7 @@ def test_the_pending_edits_are_saved_and_then_signed_as_shown(session, clinic):
 def test_pending_edits_are_all_or_nothing_and_a_refusal_names_the_field(session, clinic):
     _, note = charted_note(session, clinic)
     templates.use_template(session, actor=clinic.clinician, note_id=note.id, code="PT-DAILY")
+    session.commit()  # the test is the caller
     with pytest.raises(InvalidInput, match="Active range of motion: enter a number from 0 to 180 degrees"):
         charting.save_pending(session, actor=clinic.clinician, note_id=note.id,
                               edits={"plan": "Walk daily", "field:rom_deg": "200"})
@@ -54,7 +56,7 @@ def test_pending_edits_are_all_or_nothing_and_a_refusal_names_the_field(session,
                               edits={"plan": "Walk daily", "minutes:97110": "900"})
     with pytest.raises(InvalidInput, match="not understood"):
         charting.save_pending(session, actor=clinic.clinician, note_id=note.id, edits={"signed_at": "2030-01-01"})
-    session.expire_all()
+    session.rollback()  # what a caller does with a refusal
     assert session.get(Note, note.id).plan == ""  # nothing of a refused set was written
     assert "rom_deg" not in templates.values(session, note_id=note.id)
 
@@ -176,10 +178,12 @@ def test_a_supervised_signature_is_published_for_the_supervisors_list(monkeypatc
     session.add(ClinicianSupervision(provider_id=clinic.providers[0].id, supervisor_provider_id=clinic.providers[1].id))
     session.commit()
     published = []
-    monkeypatch.setattr(scheduling, "publish", published.append)
+    monkeypatch.setattr(bus, "publish", published.append)
     appt, note = charted_note(session, clinic)
+    session.commit()
     published.clear()
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    session.commit()
     assert [(e.appointment_id, e.status) for e in published] == [(appt.id, "in_session")]
 
 

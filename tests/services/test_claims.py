@@ -131,6 +131,7 @@ def test_batch_holds_visits_that_fail_the_scrubber(session, clinic):
     later = signed_visit(session, clinic, "10:00")
     session.execute(Appointment.__table__.update().where(Appointment.id == later.id).values(starts_at=later.starts_at + dt.timedelta(days=1), ends_at=later.ends_at + dt.timedelta(days=1)))
     session.commit()
+    session.expire_all()  # changed behind the ORM's back (the fixture's session keeps objects on commit)
     made, held = claims.create_claims(session, actor=clinic.biller, location_id=clinic.location.id)
     assert made == []
     assert list(held) == [later.id]

@@ -51,6 +51,7 @@ ACTIVE_WITH_MONEY = (
 @pytest.fixture
 def covered(session, clinic):
     payer = set_up_billing(session, clinic)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return cover(session, clinic, payer)
 
 

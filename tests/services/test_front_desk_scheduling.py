@@ -80,6 +80,7 @@ def test_the_database_refuses_a_patient_double_booking(engine, session, clinic):
         patient_id=clinic.patients[0].id, provider_id=clinic.providers[1].id, location_id=clinic.location.id,
         appointment_type_id=clinic.treatment.id, starts_at=at("09:15"), ends_at=at("09:45"),
     )
+    session.commit()  # the test is the caller: its work is saved before another connection writes
     with Session(engine) as raw, pytest.raises(IntegrityError):
         raw.add(raw_appt)
         raw.commit()

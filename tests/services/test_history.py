@@ -33,6 +33,7 @@ def test_icd10_search_finds_billable_codes_by_words_or_code():
 @pytest.fixture
 def patient(session, clinic):
     book(session, clinic, "09:00")  # patient 0 is a patient of clinician (provider 0)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return clinic.patients[0].id
 
 
@@ -103,6 +104,7 @@ def test_the_database_keeps_clinical_records(engine, session, clinic, patient):
     history.add_goal(session, actor=clinic.clinician, patient_id=patient, term="short", text="Kneel",
                      target_date="2030-04-01", today=dt.date(2030, 3, 12))
     history.add_exercise(session, actor=clinic.clinician, patient_id=patient, name="Bridges")
+    session.commit()  # the test is the caller
     for table in ("patient_problem", "patient_allergy", "patient_medication", "plan_goal", "home_exercise"):
         with Session(engine) as raw, pytest.raises(IntegrityError, match="clinical_record_kept"):
             raw.execute(text(f"DELETE FROM {table}"))
@@ -260,6 +262,7 @@ def test_the_database_keeps_attachments_unchanged(engine, session, clinic, patie
     history.add_attachment(session, actor=clinic.clinician, patient_id=patient, filename="knee.png", data=PNG)
     for statement, rule in (("UPDATE attachment SET filename = 'x.png'", "attachment_final"),
                             ("DELETE FROM attachment", "clinical_record_kept")):
+        session.commit()  # the test is the caller: its work is saved before another connection writes
         with Session(engine) as raw, pytest.raises(IntegrityError, match=rule):
             raw.execute(text(statement))
             raw.commit()

@@ -327,7 +327,7 @@ def test_reminders_get_a_link_only_while_a_form_is_pending(session, clinic):
 
 def test_the_reminder_email_carries_the_intake_link_while_a_form_is_pending(session, clinic, tmp_path, smtp):
     from clinic_app.services.frontdesk import reminders
-    from tests.services.test_reminders import EVE, _prefers
+    from tests.services.test_reminders import EVE, _prefers, send_due
 
     inbox, port = smtp
     new_form(session, clinic)
@@ -338,7 +338,7 @@ def test_the_reminder_email_carries_the_intake_link_while_a_form_is_pending(sess
     assert reminders.schedule_reminders(session, now=EVE) == 2
     senders = {"email": reminders.SmtpEmailSender(host="127.0.0.1", port=port),
                "sms": reminders.FileSmsSender(tmp_path / "sms.jsonl")}
-    assert reminders.send_due(session, now=EVE, **senders)["sent"] == 2
+    assert send_due(session, now=EVE, **senders)["sent"] == 2
     bodies = {to[0]: message.get_body(("plain",)).get_content() for to, message in inbox.messages}
     assert "/intake?token=" not in bodies["eli@example.com"]
     url = next(line for line in bodies["cara@example.com"].splitlines() if "/intake?token=" in line)

@@ -110,6 +110,7 @@ def month(session, clinic):
             Line("97110", 7700, 5000, 2, ("GP",), str(line_id), [("CO", "45", 1000), ("PR", "1", 1700)]),
         ]),
     ]))
+    session.commit()
     return {"visits": v, "payer": payer, "claims": (claim_a, claim_b)}
 
 

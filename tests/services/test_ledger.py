@@ -70,11 +70,13 @@ def test_the_database_keeps_the_ledger_append_only_and_refuses_card_numbers(engi
         (f"INSERT INTO ledger_entry (patient_id, kind, amount_cents, method, reference, reason, created_at) "
          f"VALUES ({pid}, 'payment', -100, 'card', '4111111111111111', '', '2030-01-01')", "card_number_refused"),
     ):
+        session.commit()  # the test is the caller: its work is saved before another connection writes
         with Session(engine) as raw, pytest.raises(IntegrityError, match=rule) as info:
             raw.execute(text(statement))
             raw.commit()
         assert isinstance(from_db_error(info.value), ClinicError)
     # A second reversal of one entry is refused by the database too.
+    session.commit()  # the test is the caller: its work is saved before another connection writes
     with Session(engine) as raw, pytest.raises(IntegrityError):
         for _ in range(2):
             raw.add(LedgerEntry(patient_id=pid, kind="payment", amount_cents=3000, reverses_id=1))
@@ -126,6 +128,8 @@ def test_ledger_invariants_hold_for_any_sequence(session, clinic, charge, ops):
             session.rollback()
             # A refused operation changes nothing.
             assert [(e.id, e.amount_cents) for e in ledger.entries(session, patient_id=pid)] == before
+        else:
+            session.commit()  # the test is the caller: a done operation is saved
         after = ledger.entries(session, patient_id=pid)
         # Entries are only ever added; none changes.
         assert [(e.id, e.amount_cents) for e in after][: len(before)] == before

@@ -166,6 +166,7 @@ def test_merge_moves_every_row_without_losing_or_copying_any(session, clinic):
     assert note.patient_id == keep.id and note.signed_at is not None
     assert ledger.balances(session, patient_id=dup.id) == {"patient": 0, "insurance": 0, "total": 0}
     assert ledger.balances(session, patient_id=keep.id) == balances_before
+    session.commit()  # the test is the caller: the merge is saved before the rule is tried
     with pytest.raises(IntegrityError):
         session.execute(text("UPDATE ledger_entry SET amount_cents = 1"))
     session.rollback()

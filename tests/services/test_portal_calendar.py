@@ -17,6 +17,7 @@ from clinic_app.services.platform.errors import NotAllowed, NotFound
 from clinic_app.services.portal import calendar
 from tests.conftest import DAY, at
 from tests.services.helpers import book, now_at
+from tests.services.test_reminders import send_due
 
 
 def parse(data: bytes) -> list[tuple[str, str]]:
@@ -124,8 +125,8 @@ def test_an_email_reminder_carries_the_invitation(session, clinic, smtp, tmp_pat
     appt = book(session, clinic, "09:00")
     eve = at("10:00", DAY - dt.timedelta(days=1))
     assert reminders.schedule_reminders(session, now=eve) == 1
-    counts = reminders.send_due(session, email=SmtpEmailSender(host="127.0.0.1", port=port),
-                                sms=FileSmsSender(tmp_path / "sms.jsonl"), now=eve)
+    counts = send_due(session, email=SmtpEmailSender(host="127.0.0.1", port=port),
+                      sms=FileSmsSender(tmp_path / "sms.jsonl"), now=eve)
     assert counts == {"sent": 1, "failed": 0, "skipped": 0}
     [(_, message)] = inbox.messages
     [part] = list(message.iter_attachments())

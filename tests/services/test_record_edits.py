@@ -22,7 +22,9 @@ NOW = at("08:00")
 
 
 def _registered(session, clinic):
-    return patients.register_patient(session, actor=clinic.reception, form=_form(), now=NOW)
+    patient = patients.register_patient(session, actor=clinic.reception, form=_form(), now=NOW)
+    session.commit()  # the test is the caller
+    return patient
 
 
 def test_editing_a_patient_saves_the_changes_and_keeps_each_in_history(session, clinic):
@@ -85,6 +87,7 @@ def test_editing_a_coverage_checks_it_like_a_new_one_and_keeps_history(session, 
     assert set(changed) == {"copay_cents", "effective_to", "group_number"}
     session.refresh(primary)
     assert (primary.copay_cents, primary.group_number, primary.eligibility_status) == (2500, "G88", "active")
+    session.commit()  # the test is the caller: what was saved so far stays
     # Overlapping the later primary coverage is refused, naming it; nothing changes.
     with pytest.raises(InvalidInput, match="already has primary coverage from 2030-05-11"):
         payers.update_coverage(session, actor=clinic.reception, coverage_id=primary.id, effective_to=None, now=NOW)
@@ -111,6 +114,7 @@ def test_editing_an_episode_checks_it_and_keeps_history(session, clinic):
                            authorized_visits=12, auth_end=DAY + dt.timedelta(days=30))
     changed = cases.update_case(session, actor=clinic.reception, case_id=case.id, authorized_visits=20,
                                 diagnosis_code="m25.561", referral_source="Dr Ortho", now=NOW)
+    session.commit()  # the test is the caller
     assert set(changed) == {"authorized_visits", "diagnosis_code", "referral_source"}
     session.refresh(case)
     assert (case.authorized_visits, case.diagnosis_code) == (20, "M25.561")

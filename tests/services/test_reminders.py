@@ -18,6 +18,15 @@ from tests.smtp import free_port
 EVE = at("10:00", DAY - dt.timedelta(days=1))  # the day before the visits, 10:00
 
 
+def send_due(session, *, email, sms, now):
+    """Claim, commit, send and record, as reminder_worker.run_once does (the test is the caller)."""
+    claimed = reminders.claim_due(session, now=now)
+    session.commit()
+    counts = reminders.deliver(session, reminder_ids=claimed, email=email, sms=sms, now=now)
+    session.commit()
+    return counts
+
+
 def _prefers(session, patient, channel, *, consent=True):
     patient.preferred_channel = channel
     patient.email = f"{patient.first_name.lower()}@example.com"
@@ -35,8 +44,8 @@ def test_an_email_reminder_is_queued_once_and_sent_once(session, clinic, smtp, t
     assert reminders.schedule_reminders(session, now=EVE) == 1
     assert reminders.schedule_reminders(session, now=EVE) == 0  # already queued
     senders = {"email": SmtpEmailSender(host="127.0.0.1", port=port), "sms": FileSmsSender(tmp_path / "sms.jsonl")}
-    assert reminders.send_due(session, now=EVE, **senders) == {"sent": 1, "failed": 0, "skipped": 0}
-    assert reminders.send_due(session, now=EVE, **senders) == {"sent": 0, "failed": 0, "skipped": 0}
+    assert send_due(session, now=EVE, **senders) == {"sent": 1, "failed": 0, "skipped": 0}
+    assert send_due(session, now=EVE, **senders) == {"sent": 0, "failed": 0, "skipped": 0}
     [(to, message)] = inbox.messages
     assert to == ["cara@example.com"]
     assert message["Subject"] == "Reminder: your appointment on Tue 12 Mar at 09:00"
@@ -52,13 +61,13 @@ def test_a_failure_is_recorded_and_retried(session, clinic, smtp, tmp_path):
     reminders.schedule_reminders(session, now=EVE)
     down = SmtpEmailSender(host="127.0.0.1", port=free_port(), timeout=2)  # nothing listens there
     sms = FileSmsSender(tmp_path / "sms.jsonl")
-    assert reminders.send_due(session, email=down, sms=sms, now=EVE) == {"sent": 0, "failed": 1, "skipped": 0}
+    assert send_due(session, email=down, sms=sms, now=EVE) == {"sent": 0, "failed": 1, "skipped": 0}
     reminder = session.exec(select(Reminder)).one()
     session.refresh(reminder)
     assert (reminder.status, reminder.attempts) == ("failed", 1)
     assert "ConnectionRefusedError" in reminder.last_error
     up = SmtpEmailSender(host="127.0.0.1", port=port)
-    assert reminders.send_due(session, email=up, sms=sms, now=EVE + dt.timedelta(minutes=5)) == {"sent": 1, "failed": 0, "skipped": 0}
+    assert send_due(session, email=up, sms=sms, now=EVE + dt.timedelta(minutes=5)) == {"sent": 1, "failed": 0, "skipped": 0}
     attempts = session.exec(select(ReminderAttempt).order_by(ReminderAttempt.id)).all()
     assert [a.ok for a in attempts] == [False, True]
     assert len(inbox.messages) == 1
@@ -71,7 +80,7 @@ def test_sms_needs_consent_and_goes_through_the_pluggable_sender(session, clinic
     book(session, clinic, "10:00", patient=1)
     assert reminders.schedule_reminders(session, now=EVE) == 1
     outbox = tmp_path / "sms.jsonl"
-    counts = reminders.send_due(session, email=SmtpEmailSender(port=1), sms=FileSmsSender(outbox), now=EVE)
+    counts = send_due(session, email=SmtpEmailSender(port=1), sms=FileSmsSender(outbox), now=EVE)
     assert counts == {"sent": 1, "failed": 0, "skipped": 0}
     [line] = outbox.read_text().splitlines()
     sent = json.loads(line)
@@ -89,7 +98,7 @@ def test_opt_out_and_cancellation_are_honoured(session, clinic, smtp, tmp_path):
     session.add(clinic.patients[0])
     session.commit()
     scheduling.transition(session, actor=clinic.reception, appointment_id=cancelled.id, to_status="cancelled", now=EVE)
-    counts = reminders.send_due(session, email=SmtpEmailSender(host="127.0.0.1", port=port), sms=FileSmsSender(tmp_path / "s"), now=EVE)
+    counts = send_due(session, email=SmtpEmailSender(host="127.0.0.1", port=port), sms=FileSmsSender(tmp_path / "s"), now=EVE)
     assert counts == {"sent": 0, "failed": 0, "skipped": 2}
     assert inbox.messages == []
     assert sorted(r.last_error for r in session.exec(select(Reminder))) == [

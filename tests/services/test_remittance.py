@@ -25,6 +25,7 @@ def sent(session, clinic, tmp_path):
     one = claimed_visit(session, clinic, "09:00")
     two = claimed_visit(session, clinic, "10:00", extra_codes=[("97161", 1)])
     claims.export(session, actor=clinic.biller, out_dir=tmp_path, now=NOW)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return one, two
 
 

@@ -104,6 +104,7 @@ def test_the_database_lets_a_price_change_only_as_its_history_says(engine, sessi
         with Session(engine) as raw, pytest.raises(IntegrityError, match=r"charge_final|charge_price_append_only"):
             raw.execute(text(statement), {"i": charge.id})
             raw.commit()
+    session.commit()  # the test is the caller: its work is saved before another connection writes
     with Session(engine) as raw:  # a history row for 7700, then a price that is not it, or a changed code
         raw.add(ChargePrice(charge_id=charge.id, payer_id=payer.id, unit_price_cents=3850, amount_cents=7700,
                             previous_unit_price_cents=4000, previous_amount_cents=8000))
@@ -113,10 +114,12 @@ def test_the_database_lets_a_price_change_only_as_its_history_says(engine, sessi
         "UPDATE charge SET amount_cents = 7700, unit_price_cents = 3850, code = '97161' WHERE id = :i",
         "UPDATE charge SET amount_cents = 7700, unit_price_cents = 3850, units = 2, line_no = 5 WHERE id = :i",
     ):
+        session.commit()  # the test is the caller: its work is saved before another connection writes
         with Session(engine) as raw, pytest.raises(IntegrityError, match="charge_final"):
             raw.execute(text(statement), {"i": charge.id})
             raw.commit()
     billing.mark_billed(session, actor=clinic.biller, appointment_id=visit.id)
+    session.commit()  # the test is the caller: its work is saved before another connection writes
     with Session(engine) as raw, pytest.raises(IntegrityError, match="charge_final"):  # billed: final
         raw.execute(text("UPDATE charge SET amount_cents = 7700, unit_price_cents = 3850 WHERE id = :i"), {"i": charge.id})
         raw.commit()

@@ -142,6 +142,7 @@ def test_no_show_only_after_the_start_and_check_in_only_on_the_day(session, clin
 def test_a_desk_acting_on_an_old_board_is_told_the_current_status(engine, session, clinic):
     appt = book(session, clinic, "09:00")
     scheduling.transition(session, actor=clinic.reception, appointment_id=appt.id, to_status="arrived", now=now_at("09:00"))
+    session.commit()
     with Session(engine) as other, pytest.raises(IllegalTransition, match=r"Arrived cannot become No-show"):
         # The other desk still shows Booked and tries a no-show: the status moved on.
         scheduling.transition(other, actor=clinic.reception, appointment_id=appt.id, to_status="no_show", now=now_at("09:30"))

@@ -39,6 +39,7 @@ def sent(session, clinic, tmp_path):
     cover(session, clinic, beta, priority=2)
     claim = claimed_visit(session, clinic, "09:00", extra_codes=[("97161", 1)])
     claims.export(session, actor=clinic.biller, out_dir=tmp_path / "first", now=NOW)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return claim, beta
 
 

@@ -32,6 +32,7 @@ def test_a_session_is_live_only_while_every_rule_holds(session, clinic):
         session.add(user)
         session.commit()
         assert auth.check_session(session, token=token) is None
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(ident,))]
     row = session.get(UserSession, ident)
     assert row.ended_at is not None
@@ -43,12 +44,14 @@ def test_deactivation_and_a_reset_end_every_session_and_say_so(session, clinic):
     two, second = _start(session, "biller")
     with bus.held() as published:
         auth.set_active(session, actor=clinic.admin, user_id=clinic.biller.user_id, active=False)
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(first, second))]
     assert auth.check_session(session, token=one) is None and auth.check_session(session, token=two) is None
     auth.set_active(session, actor=clinic.admin, user_id=clinic.biller.user_id, active=True)
     three, third = _start(session, "biller")
     with bus.held() as published:
         auth.reset_password(session, actor=clinic.admin, user_id=clinic.biller.user_id, temporary="temporary pass 5")
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(third,))]
     assert auth.check_session(session, token=three) is None
 
@@ -58,12 +61,14 @@ def test_a_password_change_keeps_the_session_that_made_it_and_ends_the_others(se
     there, other = _start(session, "manager")
     with bus.held() as published:
         auth.change_password(session, user_id=clinic.manager.user_id, current=PASSWORD, new="a new secret 42", keep_session=mine)
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(other,))]
     assert auth.check_session(session, token=here).id == mine
     assert auth.check_session(session, token=there) is None
     # Without a session to keep (the command line, an old caller), every session ends.
     with bus.held() as published:
         auth.change_password(session, user_id=clinic.manager.user_id, current="a new secret 42", new="a third secret 43")
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(mine,))]
     assert auth.check_session(session, token=here) is None
 
@@ -78,9 +83,11 @@ def test_idle_and_expired_sessions_are_ended_without_waiting_for_a_click(session
     session.commit()
     with bus.held() as published:
         assert auth.end_idle_sessions(session, now=start + dt.timedelta(minutes=16)) == [idle]
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(idle,))]
     with bus.held() as published:
         assert auth.end_idle_sessions(session, now=start + dt.timedelta(hours=13)) == [busy]
+        session.commit()  # the caller's commit sends the event
     actions = session.exec(select(AuditLog.action).where(AuditLog.action.like("session_%")).order_by(AuditLog.id)).all()
     assert actions == ["session_idle_timeout", "session_expired"]
     assert auth.check_session(session, token=idle_token) is None and auth.check_session(session, token=busy_token) is None
@@ -96,4 +103,5 @@ def test_sign_out_ends_the_session_and_announces_it(session, clinic):
     with bus.held() as published:
         assert auth.end_session(session, token=token) == ident
         assert auth.end_session(session, token=token) is None  # once
+        session.commit()  # the caller's commit sends the event
     assert published == [SessionsEnded(session_ids=(ident,))]

@@ -141,6 +141,7 @@ def test_editing_a_template_never_changes_notes_already_written_with_it(session,
 
 def test_a_saved_template_version_is_never_changed_or_deleted_by_the_database(session, clinic):
     _save(session, clinic, name="Daily note")
+    session.commit()  # the test is the caller
     row = session.exec(select(NoteTemplate)).one()
     row.name = "Rewritten"
     session.add(row)

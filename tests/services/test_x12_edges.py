@@ -31,6 +31,7 @@ def sent(session, clinic, tmp_path):
     one = claimed_visit(session, clinic, "09:00")
     two = claimed_visit(session, clinic, "10:00", extra_codes=[("97161", 1)])
     claims.export(session, actor=clinic.biller, out_dir=tmp_path, now=NOW)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return one, two
 
 
@@ -150,6 +151,7 @@ def asked(session, clinic):
     coverage = cover(session, clinic, set_up_billing(session, clinic))
     eligibility.request_270(session, actor=clinic.reception, coverage_id=coverage.id, now=ELIGIBILITY_NOW)
     session.refresh(coverage)
+    session.commit()  # the fixture is the caller: it commits what the services did
     return coverage
 
 

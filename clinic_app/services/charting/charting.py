@@ -95,7 +95,6 @@ def _draft(session: Session, actor: Actor, note_id: int, *, lock: bool = False) 
         else None
     )
     if refusal is not None:
-        session.rollback()  # release the write lock taken above at once
         raise refusal
     return note
 
@@ -124,18 +123,17 @@ def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
             patient_id=appointment.patient_id,
             provider_id=appointment.provider_id,
         )
-        session.add(note)
         try:
-            session.flush()
+            with session.begin_nested():
+                session.add(note)
         except IntegrityError:
             # The same note was created a moment ago from another device: use that one.
-            session.rollback()
             note = session.exec(select(Note).where(Note.appointment_id == appointment_id)).one()
     audit.record(
         session, actor=actor, action="view", entity="note", entity_id=note.id,
         patient_id=note.patient_id,
     )
-    session.commit()
+    session.flush()
     return note
 
 
@@ -173,10 +171,8 @@ def save_draft(
     note = _draft(session, actor, note_id, lock=True)
     saved = getattr(note, field)
     if saved == text:
-        session.rollback()
         return note
     if base_text is not None and saved != base_text:
-        session.rollback()
         raise _conflict(field, saved)
     setattr(note, field, text)
     note.updated_at = utcnow()
@@ -204,7 +200,6 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
         .order_by(Appointment.starts_at.desc())
     ).first()
     if last is None:
-        session.rollback()
         raise InvalidInput("There is no earlier signed note of this patient with you to copy from.")
     copied = []
     for field in SOAP_FIELDS:
@@ -227,7 +222,6 @@ def copy_forward(session: Session, *, actor: Actor, note_id: int) -> list[str]:
             session.add(NoteField(note_id=note.id, key=old.key, value=old.value))
             copied.append(old.key)
     if not copied and not new_dx:
-        session.rollback()
         raise InvalidInput("Nothing to copy: every section already has text and the diagnoses are on the note.")
     note.updated_at = utcnow()
     session.add(note)
@@ -350,7 +344,6 @@ def add_procedure(
     automatic = assistant_modifier(session, provider_id=note.provider_id)
     entered = [m for m in modifiers.split(",") if m]
     if automatic and automatic not in entered and len(entered) >= 4:
-        session.rollback()
         raise InvalidInput(
             f"{automatic} is added to every line of this assistant's note, leaving room for three more modifiers; "
             f"{fee.code} has four."
@@ -429,11 +422,12 @@ def remove_procedure(session: Session, *, actor: Actor, note_id: int, code: str)
 
 
 def commit_note(session: Session) -> None:
-    """Commit a change to a note (or what belongs to it); a database rule it breaks is refused in words."""
+    """Write a change to a note (or what belongs to it) for the caller to commit; a database rule
+    it breaks is refused in words, and the caller's transaction stays usable."""
     try:
-        session.commit()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("That change conflicts with the saved note.")) from exc
 
 
@@ -461,7 +455,6 @@ def sign_note(
     if note.provider_id != actor.provider_id:
         raise NotAllowed("Only the visit's own clinician can sign this note.")
     if note.signed_at is not None:
-        session.rollback()
         raise NoteAlreadySigned("This note is already signed; its charges were captured then.")
     appointment = session.get(Appointment, note.appointment_id)
     refusals = _refusals(session, note, appointment, rule)
@@ -474,7 +467,6 @@ def sign_note(
         update(Note).where(Note.id == note.id, Note.signed_at.is_(None)).values(signed_at=now, signed_by_user_id=actor.user_id)
     ).rowcount
     if signed != 1:
-        session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.")
     charges = [] if supervised else _make_billable(
         session, actor=actor, note=note, appointment=appointment, now=now, event="note signed"
@@ -484,9 +476,9 @@ def sign_note(
         detail="awaiting co-signature" if supervised else f"{len(charges)} charge lines",
     )
     try:
-        session.commit()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.") from exc
     session.refresh(appointment)
     # Also when supervised (the visit stays in session): the supervisor's open notes list
@@ -546,7 +538,6 @@ def _make_billable(
         .values(status="ready_to_bill")
     ).rowcount
     if moved != 1:
-        session.rollback()
         raise NoteAlreadySigned("This note was signed a moment ago on another device.")
     dx = diagnoses(session, note_id=note.id)
     pointers = ",".join(d.code for d in dx[:4])
@@ -605,7 +596,7 @@ def read_note(session: Session, *, actor: Actor, note_id: int) -> Note:
     require(actor.role, "chart.view")
     note = _viewable(session, actor, note_id)
     audit.record(session, actor=actor, action="view", entity="note", entity_id=note.id, patient_id=note.patient_id)
-    session.commit()
+    session.flush()
     return note
 
 
@@ -620,17 +611,15 @@ def cosign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetim
     if note.signed_at is None:
         raise InvalidInput("The note must be signed by its author before it can be co-signed.")
     if session.exec(select(NoteCosignature).where(NoteCosignature.note_id == note.id)).first() is not None:
-        session.rollback()
         raise NoteAlreadySigned("This note is already co-signed; its charges were captured then.")
     appointment = session.get(Appointment, note.appointment_id)
     if appointment.status != "in_session":
         # Signed before its author was supervised: it went to billing then.
         raise IllegalTransition(f"This visit is already {STATUS_LABELS[appointment.status]}; it needs no co-signature.")
-    session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(NoteCosignature(note_id=note.id, user_id=actor.user_id, signed_at=now))
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or NoteAlreadySigned("This note was co-signed a moment ago on another device.")) from exc
     charges = _make_billable(
         session, actor=actor, note=note, appointment=appointment, now=now, event="note co-signed"
@@ -640,9 +629,9 @@ def cosign_note(session: Session, *, actor: Actor, note_id: int, now: dt.datetim
         detail=f"{len(charges)} charge lines",
     )
     try:
-        session.commit()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or NoteAlreadySigned("This note was co-signed a moment ago on another device.")) from exc
     session.refresh(appointment)
     publish_change(session, appointment)
@@ -784,21 +773,15 @@ def save_pending(
         else:
             raise InvalidInput("That request was not understood; reload the page.")
     if not (soap or fields or minutes):
-        session.rollback()
         return []
     note = _draft(session, actor, note_id, lock=True)
     for key, text in soap.items():
         saved = getattr(note, key) or ""
         before = (base or {}).get(key)
         if before is not None and saved != before:
-            session.rollback()
             raise _conflict(key, saved)
         setattr(note, key, text)
-    try:
-        changed = [f"field:{name}" for name, text in fields.items() if templates.stage_field(session, note, name, text)]
-    except InvalidInput:
-        session.rollback()
-        raise
+    changed = [f"field:{name}" for name, text in fields.items() if templates.stage_field(session, note, name, text)]
     for code, value in minutes.items():
         lines[code].minutes = value
         session.add(lines[code])
@@ -815,14 +798,11 @@ def set_minutes(session: Session, *, actor: Actor, note_id: int, code: str, minu
     note = _draft(session, actor, note_id, lock=True)
     line = session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note.id, NoteProcedure.code == code)).first()
     if line is None:
-        session.rollback()
         raise InvalidInput(f"{code[:8]} is no longer on this note; reopen it.")
     if line.minutes != value:
         line.minutes = value
         session.add(line)
         commit_note(session)
-    else:
-        session.rollback()
     return line
 
 

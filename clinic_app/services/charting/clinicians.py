@@ -61,7 +61,7 @@ def set_assistant_kind(session: Session, *, actor: Actor, provider_id: int, kind
     session.add(provider)
     audit.record(session, actor=actor, action="update", entity="provider", entity_id=provider.id,
                  detail=f"assistant kind: {kind or 'none'}")
-    session.commit()
+    session.flush()
     return provider
 
 
@@ -109,4 +109,4 @@ def set_supervisor(session: Session, *, actor: Actor, provider_id: int, supervis
         session.add(row)
     audit.record(session, actor=actor, action="update", entity="clinician_supervision", entity_id=provider.id,
                  detail=f"supervisor: {supervisor_provider_id or 'none'}")
-    session.commit()
+    session.flush()

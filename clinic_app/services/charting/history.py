@@ -80,12 +80,11 @@ def add_problem(session: Session, *, actor: Actor, patient_id: int, code: str) -
     active = session.exec(select(PatientProblem).where(
         PatientProblem.patient_id == patient_id, PatientProblem.code == code, PatientProblem.status == "active")).first()
     if active is not None:
-        session.rollback()
         raise InvalidInput(f"{code} is already on the problem list.")
     row = PatientProblem(patient_id=patient_id, code=code, recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="patient_problem", patient_id=patient_id, detail=code)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -98,7 +97,7 @@ def resolve_problem(session: Session, *, actor: Actor, problem_id: int) -> None:
     row.status, row.resolved_at = "resolved", utcnow()
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="patient_problem", entity_id=row.id, patient_id=row.patient_id)
-    session.commit()
+    session.flush()
 
 
 def _matches(a: str, b: str) -> bool:
@@ -136,13 +135,12 @@ def add_medication(
     _write(session, actor, patient_id)
     alerts = medication_alerts(session, patient_id=patient_id, name=name, drug_class=drug_class)
     if alerts and not confirm:
-        session.rollback()
         raise NeedsConfirmation(" ".join(alerts) + " Confirm to record it anyway.")
     row = PatientMedication(patient_id=patient_id, name=name, drug_class=drug_class, dose=dose, recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="patient_medication", patient_id=patient_id,
                  detail="confirmed alert" if alerts else "")
-    session.commit()
+    session.flush()
     return row
 
 
@@ -158,19 +156,17 @@ def add_allergy(
     _write(session, actor, patient_id)
     recorded = session.exec(select(PatientAllergy).where(PatientAllergy.patient_id == patient_id, PatientAllergy.active)).all()
     if any(a.substance.lower() == substance.lower() for a in recorded):
-        session.rollback()
         raise InvalidInput(f"An allergy to {substance} is already recorded.")
     taking = [m for m in session.exec(select(PatientMedication).where(PatientMedication.patient_id == patient_id, PatientMedication.active))
               if _matches(substance, m.name) or (m.drug_class != "other" and _matches(substance, m.drug_class))]
     if taking and not confirm:
-        session.rollback()
         raise NeedsConfirmation(
             f"Allergy alert: the patient takes {', '.join(m.name for m in taking)}. Confirm to record the allergy anyway."
         )
     row = PatientAllergy(patient_id=patient_id, substance=substance, reaction=reaction, recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="patient_allergy", patient_id=patient_id)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -183,7 +179,7 @@ def stop_medication(session: Session, *, actor: Actor, medication_id: int) -> No
     row.active = False
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="patient_medication", entity_id=row.id, patient_id=row.patient_id)
-    session.commit()
+    session.flush()
 
 
 GOAL_STATUSES = ("active", "met", "partly met", "not met", "discontinued")
@@ -238,7 +234,7 @@ def set_care_plan(
                    recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="care_plan", patient_id=patient_id, detail=plan_words(row))
-    session.commit()
+    session.flush()
     return row
 
 
@@ -258,7 +254,7 @@ def add_goal(
     row = PlanGoal(patient_id=patient_id, term=term, text=text, target_date=target, recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="plan_goal", patient_id=patient_id)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -274,7 +270,7 @@ def set_goal_status(session: Session, *, actor: Actor, goal_id: int, status: str
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="plan_goal", entity_id=row.id, patient_id=row.patient_id,
                  detail=status)
-    session.commit()
+    session.flush()
 
 
 # -- home exercise programme ---------------------------------------------------------------
@@ -302,7 +298,7 @@ def add_exercise(
                        recorded_by_user_id=actor.user_id)
     session.add(row)
     audit.record(session, actor=actor, action="create", entity="home_exercise", patient_id=patient_id)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -314,7 +310,7 @@ def stop_exercise(session: Session, *, actor: Actor, exercise_id: int) -> None:
     _write(session, actor, row.patient_id)
     row.active = False
     session.add(row)
-    session.commit()
+    session.flush()
 
 
 def _latin(text: str) -> str:
@@ -327,7 +323,6 @@ def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today
     for_write(session)
     items = exercises(session, actor=actor, patient_id=patient_id)
     if not items:
-        session.rollback()
         raise InvalidInput("Add at least one exercise before printing the programme.")
     patient = session.get(Patient, patient_id)
     provider = session.get(Provider, actor.provider_id)
@@ -338,7 +333,7 @@ def home_programme_pdf(session: Session, *, actor: Actor, patient_id: int, today
                               items=[(i.name, i.dosage, i.instructions) for i in items])
     audit.record(session, actor=actor, action="print", entity="home_exercise", patient_id=patient_id,
                  detail=f"{len(items)} exercises")
-    session.commit()
+    session.flush()
     return data
 
 
@@ -498,14 +493,13 @@ def add_attachment(session: Session, *, actor: Actor, patient_id: int, filename:
     _write(session, actor, patient_id)
     same = session.exec(select(Attachment).where(Attachment.patient_id == patient_id, Attachment.sha256 == digest)).first()
     if same is not None:
-        session.rollback()
         raise InvalidInput(f"This file is already attached as {same.filename}.")
     row = Attachment(patient_id=patient_id, note_id=note_id, filename=name, content_type=content_type, size_bytes=len(data),
                      sha256=digest, data=data, uploaded_by_user_id=actor.user_id)
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="attachment", entity_id=row.id, patient_id=patient_id)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -518,8 +512,7 @@ def open_attachment(session: Session, *, actor: Actor, attachment_id: int) -> At
     require(actor.role, "chart.view")
     _own_patient(session, actor, row.patient_id)
     if hashlib.sha256(row.data).hexdigest() != row.sha256:
-        session.rollback()
         raise InvalidInput(f"{row.filename} does not match the checksum taken at upload; it may be damaged. Tell an admin.")
     audit.record(session, actor=actor, action="view", entity="attachment", entity_id=row.id, patient_id=row.patient_id)
-    session.commit()
+    session.flush()
     return row

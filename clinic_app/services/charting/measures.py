@@ -149,7 +149,7 @@ def define_measure(
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="outcome_measure", entity_id=row.id, detail=code)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -171,7 +171,7 @@ def set_active(session: Session, *, actor: Actor, code: str, active: bool) -> Me
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="outcome_measure", entity_id=row.id,
                  detail=f"{row.code} {'back in use' if active else 'retired'}")
-    session.commit()
+    session.flush()
     return _from_row(row)
 
 
@@ -222,9 +222,9 @@ def record(
     audit.record(session, actor=actor, action="update", entity="measure_result", entity_id=note.id, patient_id=note.patient_id,
                  detail=defn.code)
     try:
-        session.commit()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("That score conflicts with the saved note; reload it.")) from exc
     return row
 
@@ -235,7 +235,7 @@ def remove(session: Session, *, actor: Actor, note_id: int, code: str) -> None:
     row = session.exec(select(MeasureResult).where(MeasureResult.note_id == note.id, MeasureResult.measure_code == code)).first()
     if row is not None:
         session.delete(row)
-    session.commit()
+    session.flush()
 
 
 @dataclass

@@ -200,7 +200,6 @@ def use_template(session: Session, *, actor: Actor, note_id: int, code: str) -> 
     note = editable_note(session, actor=actor, note_id=note_id)
     row = session.exec(select(NoteForm).where(NoteForm.note_id == note.id)).first() or NoteForm(note_id=note.id, template_code="")
     if chosen.form == "DAP" and (note.objective or "").strip():
-        session.rollback()
         raise InvalidInput("A DAP note has no Objective section: move that text to Data first, then choose the template.")
     row.template_code, row.template_version = chosen.code, chosen.version or None
     session.add(row)
@@ -466,13 +465,8 @@ def save_field(session: Session, *, actor: Actor, note_id: int, key: str, value)
         if current is not None and current == str(value if value is not None else "").strip():
             return current
     note = editable_note(session, actor=actor, note_id=note_id)
-    try:
-        staged = stage_field(session, note, key, value)
-    except InvalidInput:
-        session.rollback()
-        raise
+    staged = stage_field(session, note, key, value)
     if staged is None:
-        session.rollback()
         return values(session, note_id=note.id)[key]
     commit_note(session)
     return staged

@@ -218,7 +218,7 @@ def board_day(
     cards = _with_warnings(session, [_placed(r, z) for r in rows],
                            shown=select(Appointment.id).where(*in_view), until=end)
     audit.record(session, actor=actor, action="view", entity="board", entity_id=location_id, detail=day.isoformat())
-    session.commit()
+    session.flush()
     return BoardDay(location=location, providers=providers, rooms=rooms, cards=cards, blocks=blocks, closed=closed,
                     next_open=next_open)
 

@@ -68,7 +68,7 @@ def open_case(
     session.add(case)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="care_case", entity_id=case.id, patient_id=patient_id)
-    session.commit()
+    session.flush()
     return case
 
 
@@ -84,10 +84,9 @@ def attach_visit(session: Session, *, actor: Actor, case_id: int, appointment_id
         raise InvalidInput("The episode belongs to another patient.")
     link = CaseVisit(case_id=case_id, appointment_id=appointment_id)
     try:
-        session.add(link)
-        session.commit()
+        with session.begin_nested():  # an error undoes this part only, not the caller's work
+            session.add(link)
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput("This visit already counts against an episode.") from exc
     return link
 

@@ -62,7 +62,7 @@ def apply_edit(
     session.add(row)
     audit.record(session, actor=actor, action="update", entity=entity, entity_id=row.id,
                  patient_id=row.patient_id, detail=", ".join(changed)[:200])
-    session.commit()
+    session.flush()
     return changed
 
 

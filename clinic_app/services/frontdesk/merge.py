@@ -225,36 +225,35 @@ def merge_patients(
     result = MergeResult(merge_id=0, survivor_id=survivor_id, duplicate_id=duplicate_id)
     moved_visits = session.execute(select(Appointment.id).where(Appointment.patient_id == duplicate_id)).scalars().all()
     try:
-        session.add(record)
-        session.flush()  # the triggers look for this row while final rows move
-        for table, column in patient_references():
-            policy = POLICY[(table.name, column)]
-            if policy == "merge_record":
-                continue
-            col = table.c[column]
-            condition = col == duplicate_id
-            if policy == "move_unless_same":
-                for partners in _unique_partners(table, column):
-                    other = table.alias("already")
-                    condition = and_(condition, ~exists().where(
-                        other.c[column] == survivor_id, *[other.c[p] == table.c[p] for p in partners]
-                    ))
-            moved = session.execute(update(table).where(condition).values({column: survivor_id})).rowcount
-            left = session.execute(select(func.count()).select_from(table).where(col == duplicate_id)).scalar_one()
-            result.moved[table.name] = moved
-            result.kept[table.name] = left
-        duplicate.active = False
-        record.summary = result.summary[:2000]
-        session.add(duplicate)
-        session.flush()
-        result.merge_id = record.id
-        audit.record(
-            session, actor=actor, action="merge", entity="patient", entity_id=duplicate_id, patient_id=survivor_id,
-            detail=f"patient {duplicate_id} ({duplicate.mrn}) merged into {survivor_id} ({survivor.mrn}): {result.summary}"[:200],
-        )
-        session.commit()
+        with session.begin_nested():  # an error undoes this part only, not the caller's work
+            session.add(record)
+            session.flush()  # the triggers look for this row while final rows move
+            for table, column in patient_references():
+                policy = POLICY[(table.name, column)]
+                if policy == "merge_record":
+                    continue
+                col = table.c[column]
+                condition = col == duplicate_id
+                if policy == "move_unless_same":
+                    for partners in _unique_partners(table, column):
+                        other = table.alias("already")
+                        condition = and_(condition, ~exists().where(
+                            other.c[column] == survivor_id, *[other.c[p] == table.c[p] for p in partners]
+                        ))
+                moved = session.execute(update(table).where(condition).values({column: survivor_id})).rowcount
+                left = session.execute(select(func.count()).select_from(table).where(col == duplicate_id)).scalar_one()
+                result.moved[table.name] = moved
+                result.kept[table.name] = left
+            duplicate.active = False
+            record.summary = result.summary[:2000]
+            session.add(duplicate)
+            session.flush()
+            result.merge_id = record.id
+            audit.record(
+                session, actor=actor, action="merge", entity="patient", entity_id=duplicate_id, patient_id=survivor_id,
+                detail=f"patient {duplicate_id} ({duplicate.mrn}) merged into {survivor_id} ({survivor.mrn}): {result.summary}"[:200],
+            )
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("The merge could not be saved; nothing was changed.")) from exc
     for appointment_id in moved_visits:
         appointment = session.get(Appointment, appointment_id)

@@ -240,22 +240,20 @@ def register_patient(
     patient = Patient(**values, mrn=mrn or f"NEW-{uuid.uuid4().hex[:12]}", created_at=now)
     fill_search_keys(patient)
     try:
-        session.add(patient)
-        session.flush()
-        if not mrn:
-            patient.mrn = f"P{patient.id:07d}"
-        for kind, given in consents.items():
-            session.add(PatientConsent(patient_id=patient.id, kind=kind, given_on=given, recorded_by=actor.user_id, recorded_at=now))
-        audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient.id, patient_id=patient.id)
-        for n, fields in coverages:
-            try:
-                payers.record_coverage(session, actor=actor, patient_id=patient.id, **fields)
-            except InvalidInput as exc:
-                session.rollback()
-                raise RegistrationInvalid({f"coverage_{n}": f"{_INSURANCE[n]}: {exc}"}) from exc
-        session.commit()
+        with session.begin_nested():  # an error undoes this part only, not the caller's work
+            session.add(patient)
+            session.flush()
+            if not mrn:
+                patient.mrn = f"P{patient.id:07d}"
+            for kind, given in consents.items():
+                session.add(PatientConsent(patient_id=patient.id, kind=kind, given_on=given, recorded_by=actor.user_id, recorded_at=now))
+            audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient.id, patient_id=patient.id)
+            for n, fields in coverages:
+                try:
+                    payers.record_coverage(session, actor=actor, patient_id=patient.id, **fields)
+                except InvalidInput as exc:
+                    raise RegistrationInvalid({f"coverage_{n}": f"{_INSURANCE[n]}: {exc}"}) from exc
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("The registration could not be saved; check the fields.")) from exc
     return patient
 
@@ -414,24 +412,23 @@ def update_patient(
     if not changed:
         raise InvalidInput("Nothing changed: edit a field, then save.")
     try:
-        for name, value in values.items():
-            setattr(patient, name, value)
-        fill_search_keys(patient)
-        session.add(patient)
-        for kind in CONSENT_LABELS:
-            row, given = old_consents.get(kind), consents.get(kind)
-            if row is not None and given is None:
-                session.delete(row)
-            elif row is None and given is not None:
-                session.add(PatientConsent(patient_id=patient_id, kind=kind, given_on=given, recorded_by=actor.user_id,
-                                           recorded_at=now))
-            elif row is not None and row.given_on != given:
-                row.given_on, row.recorded_by, row.recorded_at = given, actor.user_id, now
-                session.add(row)
-        audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient_id,
-                     patient_id=patient_id, detail=", ".join(changed)[:200])
-        session.commit()
+        with session.begin_nested():  # an error undoes this part only, not the caller's work
+            for name, value in values.items():
+                setattr(patient, name, value)
+            fill_search_keys(patient)
+            session.add(patient)
+            for kind in CONSENT_LABELS:
+                row, given = old_consents.get(kind), consents.get(kind)
+                if row is not None and given is None:
+                    session.delete(row)
+                elif row is None and given is not None:
+                    session.add(PatientConsent(patient_id=patient_id, kind=kind, given_on=given, recorded_by=actor.user_id,
+                                               recorded_at=now))
+                elif row is not None and row.given_on != given:
+                    row.given_on, row.recorded_by, row.recorded_at = given, actor.user_id, now
+                    session.add(row)
+            audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient_id,
+                         patient_id=patient_id, detail=", ".join(changed)[:200])
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("The changes could not be saved; check the fields.")) from exc
     return changed

@@ -102,7 +102,7 @@ def open_profile(session: Session, *, actor: Actor, patient_id: int) -> Patient:
     require(actor.role, "patient.search")
     patient = patient_of(session, patient_id)
     audit.record(session, actor=actor, action="view", entity="patient_profile", entity_id=patient.id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return patient
 
 

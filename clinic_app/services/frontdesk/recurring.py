@@ -171,7 +171,6 @@ def book_series(
     )
     free = [o for o in plan if o.ok]
     if (len(free) < len(plan) and not skip_conflicts) or not free:
-        session.rollback()
         raise SeriesConflict(plan)
     _, provider, kind, location = booking_context(
         session, patient_id=patient_id, provider_id=provider_id, appointment_type_id=appointment_type_id, room_id=room_id
@@ -183,24 +182,23 @@ def book_series(
     )
     appointments = []
     try:
-        session.add(series)
-        session.flush()
-        for occurrence in free:
-            appointment = Appointment(
-                patient_id=patient_id, provider_id=provider_id, location_id=location.id, room_id=room_id,
-                appointment_type_id=kind.id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
-            )
-            session.add(appointment)
+        with session.begin_nested():  # a clash undoes this series only, not the caller's work
+            session.add(series)
             session.flush()
-            session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id,
-                                         note=f"series {series.id}"))
-            session.add(SeriesMember(series_id=series.id, appointment_id=appointment.id, occurrence=occurrence.number))
-            appointments.append(appointment)
-        audit.record(session, actor=actor, action="create", entity="appointment_series", entity_id=series.id,
-                     patient_id=patient_id, detail=f"{len(appointments)} visits")
-        session.commit()
+            for occurrence in free:
+                appointment = Appointment(
+                    patient_id=patient_id, provider_id=provider_id, location_id=location.id, room_id=room_id,
+                    appointment_type_id=kind.id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
+                )
+                session.add(appointment)
+                session.flush()
+                session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id,
+                                             note=f"series {series.id}"))
+                session.add(SeriesMember(series_id=series.id, appointment_id=appointment.id, occurrence=occurrence.number))
+                appointments.append(appointment)
+            audit.record(session, actor=actor, action="create", entity="appointment_series", entity_id=series.id,
+                         patient_id=patient_id, detail=f"{len(appointments)} visits")
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or SlotTaken("A slot of the series was just taken; plan it again.")) from exc
     for appointment in appointments:
         publish_change(session, appointment)
@@ -225,14 +223,13 @@ def cancel_following(
             .values(status="cancelled", cancel_reason=reason, late_cancel=is_late_cancel(location, appointment, now))
         ).rowcount
         if changed != 1:
-            session.rollback()
             raise IllegalTransition("Someone else changed a visit of the series meanwhile; try again.")
         session.add(AppointmentEvent(appointment_id=appointment.id, from_status="booked", to_status="cancelled",
                                      user_id=actor.user_id, at=now, note=reason or "series cancelled from here on"))
         audit.record(session, actor=actor, action="status:cancelled", entity="appointment",
                      entity_id=appointment.id, patient_id=appointment.patient_id)
         cancelled.append(appointment)
-    session.commit()
+    session.flush()
     for appointment in cancelled:
         session.refresh(appointment)
         publish_change(session, appointment)
@@ -309,21 +306,19 @@ def change_following(
     occurrences = [o for o, *_ in plan]
     free = [(o, a, p, loc) for o, a, p, loc in plan if o.ok]
     if (len(free) < len(plan) and not skip_conflicts) or not free:
-        session.rollback()
         raise SeriesConflict(occurrences, verb="moved")
     moved = []
     try:
-        for occurrence, appointment, provider, location in free:
-            if (appointment.starts_at, appointment.ends_at, appointment.provider_id) == (
-                    occurrence.starts_at, occurrence.ends_at, provider.id):
-                continue
-            old = apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
-                             room_id=appointment.room_id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
-                             reason=reason or "this and following visits of the series", now=now)
-            moved.append((appointment, old))
-        session.commit()
+        with session.begin_nested():  # a clash undoes these moves only, not the caller's work
+            for occurrence, appointment, provider, location in free:
+                if (appointment.starts_at, appointment.ends_at, appointment.provider_id) == (
+                        occurrence.starts_at, occurrence.ends_at, provider.id):
+                    continue
+                old = apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
+                                 room_id=appointment.room_id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
+                                 reason=reason or "this and following visits of the series", now=now)
+                moved.append((appointment, old))
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or SlotTaken("A slot was just taken; check the series again.")) from exc
     for appointment, old in moved:
         publish_move(session, appointment, old)

@@ -4,9 +4,10 @@
    (the unique key makes a second row impossible) for visits starting within the lead
    time, by the patient's preferred channel, unless they opted out; SMS needs their
    consent on file.
-2. ``send_due`` claims each due row with a conditional update (pending/failed ->
-   sending) before sending, so two workers or two cron runs never send one twice; a
-   row left "sending" by a crash is not retried (at most once, by design). Every try
+2. ``claim_due`` claims each due row with a conditional update (pending/failed ->
+   sending) and its caller commits that before ``deliver`` sends them, so two workers or
+   two cron runs never send one twice; a row left "sending" by a crash is not retried
+   (at most once, by design). reminder_worker.run_once owns those transactions. Every try
    is recorded in ``reminder_attempt``; a failure is retried up to ``max_attempts``.
    A visit no longer booked, or a patient who opted out since, is skipped.
 """
@@ -130,7 +131,7 @@ def schedule_reminders(session: Session, *, now: dt.datetime | None = None, lead
             made += 1
         except IntegrityError:
             continue  # another run queued it first: the unique key keeps it to one
-    session.commit()
+    session.flush()
     return made
 
 
@@ -148,33 +149,41 @@ def _text(session: Session, appointment: Appointment, patient: Patient) -> tuple
     return subject, body
 
 
-def send_due(
-    session: Session,
-    *,
-    email: EmailSender,
-    sms: SmsSender,
-    now: dt.datetime | None = None,
-    max_attempts: int = 3,
-) -> dict[str, int]:
-    """Send every due reminder once; returns counts of sent, failed and skipped."""
+def claim_due(session: Session, *, now: dt.datetime | None = None, max_attempts: int = 3) -> list[int]:
+    """Claim every due reminder (pending/failed -> sending) for this sender; their ids.
+
+    The caller commits the claim before sending (``deliver``), so that no other sender
+    takes them meanwhile and a crash after a send does not send it again."""
     now = now or utcnow()
-    counts = {"sent": 0, "failed": 0, "skipped": 0}
     due = session.exec(
         select(Reminder.id)
         .where(Reminder.status.in_(("pending", "failed")), Reminder.attempts < max_attempts, Reminder.due_at <= now)
         .order_by(Reminder.due_at, Reminder.id)
     ).all()
-    session.rollback()
+    if not due:
+        return []
+    for_write(session)
+    claimed = []
     for reminder_id in due:
-        for_write(session)
-        claimed = session.execute(
+        changed = session.execute(
             update(Reminder)
             .where(Reminder.id == reminder_id, Reminder.status.in_(("pending", "failed")), Reminder.attempts < max_attempts)
             .values(status="sending", attempts=Reminder.attempts + 1)
         ).rowcount
-        session.commit()
-        if claimed != 1:
-            continue  # another sender has it
+        if changed == 1:  # else another sender has it
+            claimed.append(reminder_id)
+    return claimed
+
+
+def deliver(
+    session: Session, *, reminder_ids: list[int], email: EmailSender, sms: SmsSender, now: dt.datetime | None = None,
+) -> dict[str, int]:
+    """Send the reminders claimed by ``claim_due`` and record each outcome (the caller commits);
+    returns counts of sent, failed and skipped. Nothing is written while sending."""
+    now = now or utcnow()
+    counts = {"sent": 0, "failed": 0, "skipped": 0}
+    outcomes = []
+    for reminder_id in reminder_ids:
         reminder = session.get(Reminder, reminder_id)
         session.refresh(reminder)
         appointment = session.get(Appointment, reminder.appointment_id)
@@ -201,7 +210,11 @@ def send_due(
                     sms.send(to=reminder.to_address, text=body.replace("\n\n", " ").replace("\n", " ").strip())
             except Exception as exc:  # any transport failure is recorded and retried
                 status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
+        outcomes.append((reminder_id, status, error))
+        counts[status] += 1
+    if outcomes:
         for_write(session)
+    for reminder_id, status, error in outcomes:
         session.execute(
             update(Reminder)
             .where(Reminder.id == reminder_id)
@@ -209,8 +222,7 @@ def send_due(
         )
         if status != "skipped":
             session.add(ReminderAttempt(reminder_id=reminder_id, at=now, ok=status == "sent", error=error))
-        session.commit()
-        counts[status] += 1
+    session.flush()
     return counts
 
 
@@ -224,10 +236,3 @@ def senders_from_environment() -> tuple[SmtpEmailSender, FileSmsSender]:
     )
     sms = FileSmsSender(Path(os.environ.get("SMS_OUTBOX", str(settings.PROJECT_ROOT / "data" / "sms-outbox.jsonl"))))
     return email, sms
-
-
-def run_once(session: Session, *, now: dt.datetime | None = None) -> tuple[int, dict[str, int]]:
-    """Queue what is coming up and send what is due, with the configured senders."""
-    email, sms = senders_from_environment()
-    queued = schedule_reminders(session, now=now)
-    return queued, send_due(session, email=email, sms=sms, now=now)

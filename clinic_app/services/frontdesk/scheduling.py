@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.live import AppointmentChanged, publish
+from clinic_app.live import AppointmentChanged, publish_on_commit
 from clinic_app.models import (
     RELEASED,
     Appointment,
@@ -82,9 +82,10 @@ MAX_REASON = 200
 
 
 def publish_change(session: Session, appointment: Appointment) -> None:
-    """Publish that ``appointment`` changed. Call after the commit that changed it."""
+    """Publish that ``appointment`` changed, once the caller commits (dropped on rollback)."""
     location = session.get(Location, appointment.location_id)
-    publish(
+    publish_on_commit(
+        session,
         AppointmentChanged(
             appointment_id=appointment.id,
             location_id=appointment.location_id,
@@ -244,20 +245,19 @@ def book_appointment(
         booked_online=booked_online,
     )
     try:
-        session.add(appointment)
-        session.flush()
-        session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id))
-        if case_id is not None:
-            session.add(CaseVisit(case_id=case_id, appointment_id=appointment.id))
-        audit.record(
-            session, actor=actor, action="create", entity="appointment",
-            entity_id=appointment.id, patient_id=patient_id,
-        )
-        session.commit()
+        with session.begin_nested():  # a clash undoes this booking only, not the caller's work
+            session.add(appointment)
+            session.flush()
+            session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id))
+            if case_id is not None:
+                session.add(CaseVisit(case_id=case_id, appointment_id=appointment.id))
+            audit.record(
+                session, actor=actor, action="create", entity="appointment",
+                entity_id=appointment.id, patient_id=patient_id,
+            )
     except IntegrityError as exc:
         # Another desk booked the same slot between our check and our insert: the
         # database rule (alembic 0001) caught it.
-        session.rollback()
         raise (from_db_error(exc) or SlotTaken("That slot was just taken; choose another time.")) from exc
     publish_change(session, appointment)
     return appointment
@@ -319,7 +319,6 @@ def transition(
         .values(**values)
     ).rowcount
     if changed != 1:
-        session.rollback()
         fresh = session.get(Appointment, appointment_id)
         session.refresh(fresh)
         raise IllegalTransition(
@@ -335,7 +334,7 @@ def transition(
         session, actor=actor, action=f"status:{to_status}", entity="appointment",
         entity_id=appointment_id, patient_id=appointment.patient_id,
     )
-    session.commit()
+    session.flush()
     session.refresh(appointment)
     publish_change(session, appointment)
     return appointment
@@ -473,11 +472,10 @@ def reschedule(
         starts_at=starts_at, ends_at=ends_at, ignore_id=appointment.id,
     )
     try:
-        apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
-                   room_id=room_id, starts_at=starts_at, ends_at=ends_at, reason=reason, now=now)
-        session.commit()
+        with session.begin_nested():  # a clash undoes this move only, not the caller's work
+            apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
+                       room_id=room_id, starts_at=starts_at, ends_at=ends_at, reason=reason, now=now)
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or SlotTaken("That slot was just taken; choose another time.")) from exc
     publish_move(session, appointment, old)
     return appointment
@@ -501,7 +499,6 @@ def apply_move(
                 starts_at=starts_at, ends_at=ends_at)
     ).rowcount
     if changed != 1:
-        session.rollback()
         raise IllegalTransition("Someone else changed this visit meanwhile; look at the board again.")
     session.add(
         AppointmentMove(
@@ -518,14 +515,16 @@ def apply_move(
 
 
 def publish_move(session: Session, appointment: Appointment, old: tuple) -> None:
-    """After commit: boards showing the old day (or location) drop the card; boards on the new day add it.
+    """On commit: boards showing the old day (or location) drop the card; boards on the new day add it.
     A move within one provider's day is one change (every screen that showed it still does)."""
+    session.flush()
     session.refresh(appointment)
     old_location = session.get(Location, old[4])
     old_day = local_day(old[2], old_location.timezone).isoformat()
     new_day = local_day(appointment.starts_at, session.get(Location, appointment.location_id).timezone).isoformat()
     if (old[4], old[0], old_day) != (appointment.location_id, appointment.provider_id, new_day):
-        publish(
+        publish_on_commit(
+            session,
             AppointmentChanged(
                 appointment_id=appointment.id, location_id=old[4], provider_id=old[0], day=old_day,
                 status=appointment.status,
@@ -564,13 +563,12 @@ def check_out(session: Session, *, actor: Actor, appointment_id: int, now: dt.da
         .values(checked_out_at=now)
     ).rowcount
     if changed != 1:
-        session.rollback()
         raise IllegalTransition("This patient is already checked out.")
     audit.record(
         session, actor=actor, action="check_out", entity="appointment",
         entity_id=appointment_id, patient_id=appointment.patient_id,
     )
-    session.commit()
+    session.flush()
     session.refresh(appointment)
     publish_change(session, appointment)
     return appointment
@@ -620,7 +618,7 @@ def set_week_hours(
         rows += [ProviderHours(provider_id=provider_id, weekday=weekday, start_minute=a, end_minute=b) for a, b in spans]
     session.add_all(rows)
     audit.record(session, actor=actor, action="update", entity="provider_hours", entity_id=provider_id)
-    session.commit()
+    session.flush()
     return rows
 
 
@@ -657,5 +655,5 @@ def add_time_off(
         )
     row = ProviderTimeOff(provider_id=provider_id, starts_at=starts_at, ends_at=ends_at, reason=reason)
     session.add(row)
-    session.commit()
+    session.flush()
     return row

@@ -73,7 +73,7 @@ def add_to_waitlist(
     session.add(entry)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="waitlist_entry", entity_id=entry.id, patient_id=patient_id)
-    session.commit()
+    session.flush()
     return entry
 
 
@@ -158,7 +158,7 @@ def book_offer(
         .where(WaitlistEntry.id == entry_id, WaitlistEntry.status == "waiting")
         .values(status="booked", booked_appointment_id=appointment.id)
     )
-    session.commit()
+    session.flush()
     return appointment
 
 
@@ -283,5 +283,5 @@ def remove_entry(session: Session, *, actor: Actor, entry_id: int) -> WaitlistEn
     session.add(entry)
     audit.record(session, actor=actor, action="update", entity="waitlist_entry", entity_id=entry.id,
                  patient_id=entry.patient_id, detail="removed")
-    session.commit()
+    session.flush()
     return entry

@@ -319,7 +319,9 @@ def _scope(session: Session, filters: KpiFilters, *, refresh: bool = True) -> _S
         raise InvalidInput("The end date is before the start date; choose an end on or after the start.")
     if (filters.end - filters.start).days >= MAX_RANGE_DAYS:
         raise InvalidInput("Choose a range of at most six years.")
-    if refresh and not (session.new or session.dirty or session.deleted):
+    # Not when this session's own transaction has written (db.for_write's "clinic_wrote"): the
+    # refresh's transaction could neither see that work nor, on SQLite, take the write lock.
+    if refresh and not (session.new or session.dirty or session.deleted or session.info.get("clinic_wrote")):
         # Recompute the rollup's changed and missing days first, in a transaction of its own,
         # so that this session's reads (which start after) see it.
         overall = filters.location_id is None and filters.provider_id is None  # open AR from the ledger rollup

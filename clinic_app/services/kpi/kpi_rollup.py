@@ -40,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from clinic_app.db import for_write
+from clinic_app.db import for_write, session_scope
 from clinic_app.models import (
     Appointment,
     CaseVisit,
@@ -393,8 +393,10 @@ def any_done(session: Session) -> bool:
 def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledger_before: dt.date | None = None,
             ledger_days: tuple[dt.date, dt.date] | None = None) -> None:
     """Make the rollup exact for the location's (or every location's) days ``start``..``end``
-    and for every dirty day, in a transaction of its own (committed)."""
-    with Session(bind) as session:
+    and for every dirty day, in a transaction of its own (committed by session_scope): the rollup
+    is a cache of committed facts, refreshed apart from the dashboard's reads so that SQLite's
+    write lock is not held while they run (tests/test_transactions_owned.py allows this one)."""
+    with session_scope(bind) as session:
         zones = dict(session.exec(select(Location.id, Location.timezone)).all())
         if location_id is not None:
             zones = {lid: tz for lid, tz in zones.items() if lid == location_id}
@@ -419,7 +421,7 @@ def refresh(bind, *, location_id: int | None, start: dt.date, end: dt.date, ledg
                 recompute_day(session, location_id=lid, day=day, tz=all_zones[lid], zones=all_zones)
         for i in range(0, len(dirty_ids), 500):
             session.exec(delete(KpiDirty).where(KpiDirty.id.in_(dirty_ids[i:i + 500])))
-        session.commit()
+        session.flush()
 
 
 def is_exact(session: Session, *, zones: dict[int, str], start: dt.date, end: dt.date) -> bool:

@@ -101,7 +101,7 @@ def create_token(
         session, actor=actor, action="create", entity="api_token", entity_id=row.id,
         detail=f"for user {user.id}; {row.scopes}; {days} days",
     )
-    session.commit()
+    session.flush()
     return row, token
 
 
@@ -116,7 +116,7 @@ def revoke_token(session: Session, *, actor: Actor | None, token_id: int) -> Non
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         audit.record(session, actor=actor, action="revoke", entity="api_token", entity_id=row.id)
-    session.commit()
+    session.flush()
 
 
 def grant_for(session: Session, *, token: str, now: dt.datetime | None = None) -> TokenGrant:

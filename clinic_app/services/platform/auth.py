@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
-from clinic_app.live.bus import publish
+from clinic_app.live.bus import publish_on_commit
 from clinic_app.live.events import SessionsEnded
 from clinic_app.models import ROLES, Provider, User, UserSession
 from clinic_app.services.platform import audit
@@ -118,7 +118,7 @@ def authenticate(
                 user.failed_sign_ins = 0
                 audit.record(session, actor=None, action="account_locked", entity="user", entity_id=user.id, source=source)
             session.add(user)
-        session.commit()
+        session.flush()
         if locked and ok:
             raise AccountLocked(
                 f"This account is locked after repeated failed sign-ins until {hhmm(user.locked_until, 'UTC')} UTC; "
@@ -129,7 +129,7 @@ def authenticate(
     user.locked_until = None
     session.add(user)
     audit.record(session, actor=actor_for(user, source), action="sign_in", entity="user", entity_id=user.id)
-    session.commit()
+    session.flush()
     return user
 
 
@@ -158,7 +158,7 @@ def start_session(session: Session, *, user: User, now: dt.datetime | None = Non
             password_stamp=password_stamp(user.password_hash),
         )
     )
-    session.commit()
+    session.flush()
     return token
 
 
@@ -199,14 +199,14 @@ def check_session(session: Session, *, token: str, now: dt.datetime | None = Non
             row.ended_at = now
             session.add(row)
             audit.record(session, actor=None, action=why, entity="user", entity_id=row.user_id)
-            session.commit()
-            sessions_ended([row.id])
+            session.flush()
+            sessions_ended(session, [row.id])
         return None
     if touch and now - last_seen >= TOUCH_EVERY:
         for_write(session)
         row.last_seen_at = now
         session.add(row)
-        session.commit()
+        session.flush()
     return LiveSession(id=row.id, user=user)
 
 
@@ -216,11 +216,11 @@ def user_for_token(session: Session, *, token: str, now: dt.datetime | None = No
     return live.user if live else None
 
 
-def sessions_ended(session_ids: list[int]) -> None:
-    """Tell every worker that these sessions ended (after the commit): each resets the open
-    tabs of them it holds and sends them to sign-in (state/sessions.py)."""
+def sessions_ended(session: Session, session_ids: list[int]) -> None:
+    """Tell every worker that these sessions ended (once the caller commits): each resets the
+    open tabs of them it holds and sends them to sign-in (state/sessions.py)."""
     if session_ids:
-        publish(SessionsEnded(session_ids=tuple(session_ids)))
+        publish_on_commit(session, SessionsEnded(session_ids=tuple(session_ids)))
 
 
 def end_session(session: Session, *, token: str) -> int | None:
@@ -236,9 +236,9 @@ def end_session(session: Session, *, token: str) -> int | None:
         user = session.get(User, row.user_id)
         if user:
             audit.record(session, actor=actor_for(user), action="sign_out", entity="user", entity_id=user.id)
-    session.commit()
+    session.flush()
     if ended is not None:
-        sessions_ended([ended])
+        sessions_ended(session, [ended])
     return ended
 
 
@@ -259,8 +259,8 @@ def end_idle_sessions(session: Session, *, now: dt.datetime | None = None) -> li
         session.add(row)
         audit.record(session, actor=None, action="session_expired" if row.expires_at <= now else "session_idle_timeout",
                      entity="user", entity_id=row.user_id)
-    session.commit()
-    sessions_ended([row.id for row in rows])
+    session.flush()
+    sessions_ended(session, [row.id for row in rows])
     return [row.id for row in rows]
 
 
@@ -334,7 +334,7 @@ def create_user(
     session.add(user)
     session.flush()
     audit.record(session, actor=actor, action="create", entity="user", entity_id=user.id, detail=role)
-    session.commit()
+    session.flush()
     return user
 
 
@@ -364,8 +364,8 @@ def change_password(session: Session, *, user_id: int, current: str, new: str, n
         session.add(kept)
     audit.record(session, actor=actor_for(user), action="password_change", entity="user", entity_id=user.id,
                  detail=f"{len(ended)} other sessions ended")
-    session.commit()
-    sessions_ended(ended)
+    session.flush()
+    sessions_ended(session, ended)
 
 
 def list_users(session: Session, *, actor: Actor) -> list[User]:
@@ -392,8 +392,8 @@ def set_active(session: Session, *, actor: Actor, user_id: int, active: bool, no
     ended = _end_all_sessions(session, user.id, now or utcnow()) if not active else []
     session.add(user)
     audit.record(session, actor=actor, action="activate" if active else "deactivate", entity="user", entity_id=user.id)
-    session.commit()
-    sessions_ended(ended)
+    session.flush()
+    sessions_ended(session, ended)
     return user
 
 
@@ -404,7 +404,7 @@ def unlock(session: Session, *, actor: Actor, user_id: int) -> User:
     user.failed_sign_ins = 0
     session.add(user)
     audit.record(session, actor=actor, action="unlock", entity="user", entity_id=user.id)
-    session.commit()
+    session.flush()
     return user
 
 
@@ -419,6 +419,6 @@ def reset_password(session: Session, *, actor: Actor, user_id: int, temporary: s
     ended = _end_all_sessions(session, user.id, now or utcnow())
     session.add(user)
     audit.record(session, actor=actor, action="password_reset", entity="user", entity_id=user.id)
-    session.commit()
-    sessions_ended(ended)
+    session.flush()
+    sessions_ended(session, ended)
     return user

@@ -215,7 +215,7 @@ def load(session: Session, *, today: dt.date | None = None, patients: int = 300,
                 session, rnd=rnd, now=now, day=day, window=window, provider=provider, location=location, room=room,
                 types=types, people=people, fees=fees, busy=busy, to_bill=to_bill,
             )
-    session.commit()
+    session.flush()
     money = demo_remit.load(session, appointment_ids=to_bill, now=now)
     return {"locations": len(locations), "providers": len(providers), "patients": len(people), "appointments": count,
             **money}

@@ -51,10 +51,10 @@ def load(session: Session, *, appointment_ids: list[int], now: dt.datetime) -> d
             self_pay += 1
             continue
         try:
-            claim = claims.create_claim(session, actor=biller, appointment_id=appointment_id, now=billed_at, notify=False)
+            with session.begin_nested():
+                claim = claims.create_claim(session, actor=biller, appointment_id=appointment_id, now=billed_at, notify=False)
         except ClaimProblems:
-            session.rollback()  # stays in the queue with the scrubber's reasons, as in real life
-            continue
+            continue  # stays in the queue with the scrubber's reasons, as in real life
         sent_at = min(now - dt.timedelta(minutes=4), billed_at + dt.timedelta(hours=2))
         if _send(session, biller, rnd, claim, sent_at, now):
             sent.append((claim, sent_at))

@@ -97,7 +97,6 @@ def import_277ca(session: Session, *, actor: Actor, text: str | bytes, now: dt.d
     try:
         return _import(session, actor, text, now or utcnow())
     except ClinicError:
-        session.rollback()
         raise
 
 
@@ -125,9 +124,9 @@ def _import(session: Session, actor: Actor, text: str | bytes, now: dt.datetime)
         summary[verdict] += 1
     audit.record(session, actor=actor, action="import", entity="claim_ack",
                  detail=f"277CA: {summary['accepted']} accepted, {summary['rejected']} rejected")
-    session.commit()
+    session.flush()
     if summary["accepted"] or summary["rejected"]:
-        claims.announce("277CA imported")
+        claims.announce(session, "277CA imported")
     return summary
 
 
@@ -196,7 +195,6 @@ def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.dat
         if not batch:
             raise AcknowledgementRefused(f"The 999 answers file {control!r}, which matches no 837P file we sent; nothing was changed.")
     except ClinicError:
-        session.rollback()
         raise
     summary = {"file": control, "verdict": verdict, "rejected": 0, "unchanged": []}
     if verdict == "rejected":
@@ -208,9 +206,9 @@ def import_999(session: Session, *, actor: Actor, text: str | bytes, now: dt.dat
             move_claim(session, claim, "rejected", actor=actor, note=note, now=now or utcnow())
             summary["rejected"] += 1
     audit.record(session, actor=actor, action="import", entity="claim_ack", detail=f"999 file {control}: {verdict}")
-    session.commit()
+    session.flush()
     if summary["rejected"]:
-        claims.announce("999 imported")
+        claims.announce(session, "999 imported")
     return summary
 
 

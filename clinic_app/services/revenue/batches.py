@@ -64,7 +64,6 @@ def create_batch(session: Session, *, actor: Actor, now: dt.datetime | None = No
         session.execute(sql("SELECT pg_advisory_xact_lock(hashtext('claim_batch'))"))
     ready = claims_for_batch(session)
     if not ready:
-        session.rollback()
         raise InvalidInput("No claims are waiting for a batch: create claims from the queue first.")
     # The files' control numbers (ISA13, GS06) come from the batch's number, so that a 999
     # answering one file finds its claims; the write lock makes the next number ours.
@@ -84,8 +83,8 @@ def create_batch(session: Session, *, actor: Actor, now: dt.datetime | None = No
     session.add_all(ClaimBatchClaim(batch_id=batch.id, claim_id=claim.id) for claim in ready)
     audit.record(session, actor=actor, action="create", entity="claim_batch", entity_id=batch.id,
                  detail=f"{len(ready)} claims in {len(files)} 837P files")
-    session.commit()
-    claims.announce(f"claim batch {batch.id} written")
+    session.flush()
+    claims.announce(session, f"claim batch {batch.id} written")
     return batch
 
 
@@ -103,7 +102,7 @@ def download(session: Session, *, actor: Actor, batch_id: int) -> tuple[str, byt
     batch = _batch(session, batch_id)
     audit.record(session, actor=actor, action="export", entity="claim_batch", entity_id=batch.id,
                  detail=f"downloaded {file_name(batch)}")
-    session.commit()
+    session.flush()
     return file_name(batch), batch.zip_data
 
 
@@ -132,8 +131,8 @@ def mark_sent(session: Session, *, actor: Actor, batch_id: int, how: str = "mark
     session.add(batch)
     audit.record(session, actor=actor, action="send", entity="claim_batch", entity_id=batch.id,
                  detail=f"{how}: {submitted} claims submitted"[:200])
-    session.commit()
-    claims.announce(f"claim batch {batch.id} sent")
+    session.flush()
+    claims.announce(session, f"claim batch {batch.id} sent")
     return {"batch": batch, "submitted": submitted, "unchanged": unchanged}
 
 
@@ -161,7 +160,6 @@ def send_to_outbox(session: Session, *, actor: Actor, batch_id: int, outbox: Pat
     except OSError as exc:
         for path in written:
             path.unlink(missing_ok=True)
-        session.rollback()
         raise InvalidInput(f"The outbox folder could not be written ({exc.strerror or exc}); the batch was not sent.") from exc
     return mark_sent(session, actor=actor, batch_id=batch_id, how=f"written to the outbox ({len(written)} files)", now=now)
 

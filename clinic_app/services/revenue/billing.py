@@ -100,7 +100,7 @@ def queue(session: Session, *, actor: Actor, location_id: int) -> list[dict]:
     require(actor.role, "billing.view")
     rows = _rows(session, [Appointment.location_id == location_id, Appointment.status == "ready_to_bill"])
     audit.record(session, actor=actor, action="view", entity="billing_queue", entity_id=location_id, detail=f"{len(rows)} visits")
-    session.commit()
+    session.flush()
     return rows
 
 
@@ -158,7 +158,7 @@ def mark_billed(session: Session, *, actor: Actor, appointment_id: int, reason: 
     # Commits the ledger charge with the move to billed (or rolls both back).
     appointment = scheduling.transition(session, actor=actor, appointment_id=appointment_id, to_status="billed",
                                         reason=reason)
-    claims.announce("visit billed to the patient")  # AR aging changes
+    claims.announce(session, "visit billed to the patient")  # AR aging changes
     return appointment
 
 
@@ -226,7 +226,6 @@ def reopen_for_billing(
         .values(status="ready_to_bill")
     ).rowcount
     if changed != 1:
-        session.rollback()
         raise IllegalTransition("Someone else changed this visit meanwhile; reload the page.")
     session.add(AppointmentEvent(appointment_id=appointment_id, from_status="billed", to_status="ready_to_bill",
                                  user_id=actor.user_id, at=now, note=f"reopened for billing: {reason}"[:200]))
@@ -236,10 +235,10 @@ def reopen_for_billing(
     repriced = [r for r in repricing.reprice_visits(session, actor=actor, patient_id=appointment.patient_id, spans=[(day, day)],
                                                     reason="re-priced when reopened for billing", now=now)
                 if r.appointment_id == appointment_id]
-    session.commit()
+    session.flush()
     session.refresh(appointment)
     scheduling.publish_change(session, appointment)  # back in every billing page's queue
-    claims.announce("visit reopened for billing")  # AR aging changes
+    claims.announce(session, "visit reopened for billing")  # AR aging changes
     return Reopened(appointment=appointment, reversed_cents=reversed_cents, repriced=repricing.words(repriced))
 
 

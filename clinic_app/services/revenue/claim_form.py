@@ -162,5 +162,5 @@ def claim_form_pdf(session: Session, *, actor: Actor, claim_id: int) -> bytes:
     doc.box("33a Billing provider NPI", profile.npi if profile else "", 63, last=True)
 
     audit.record(session, actor=actor, action="print", entity="claim", entity_id=claim.id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return bytes(doc.output())

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
-from clinic_app.live import ClaimsChanged, publish
+from clinic_app.live import ClaimsChanged, publish_on_commit
 from clinic_app.models import (
     Appointment,
     BillingProfile,
@@ -70,9 +70,9 @@ STATUS_LABELS = {
 READY_TO_SEND = ("draft",)
 
 
-def announce(what: str) -> None:
-    """Tell every open billing page that claims or balances changed. Call after the commit."""
-    publish(ClaimsChanged(what=what))
+def announce(session: Session, what: str) -> None:
+    """Tell every open billing page that claims or balances changed, once the caller commits."""
+    publish_on_commit(session, ClaimsChanged(what=what))
 
 
 class ClaimProblems(InvalidInput):
@@ -262,7 +262,6 @@ def create_claim(
         )
     problems = _scrub(facts, modifiers)
     if problems:
-        session.rollback()
         raise ClaimProblems(problems)
     now = now or utcnow()
     total = sum(c.amount_cents for c in facts.charges)
@@ -298,7 +297,7 @@ def create_claim(
     # Commits the claim, its lines and the ledger charge with the visit's move to billed.
     scheduling.transition(session, actor=actor, appointment_id=facts.appointment.id, to_status="billed", now=now)
     if notify:
-        announce(f"claim {claim.number} created")
+        announce(session, f"claim {claim.number} created")
     return claim
 
 
@@ -307,6 +306,7 @@ def create_claims(session: Session, *, actor: Actor, location_id: int) -> tuple[
 
     Returns the claims made and, per visit left in the queue, what stops it.
     """
+    for_write(session)
     require(actor.role, "billing.claims")
     ids = list(
         session.exec(
@@ -314,18 +314,17 @@ def create_claims(session: Session, *, actor: Actor, location_id: int) -> tuple[
             .order_by(Appointment.starts_at, Appointment.id)
         )
     )
-    session.rollback()
     made, held = [], {}
     for appointment_id in ids:
         try:
-            made.append(create_claim(session, actor=actor, appointment_id=appointment_id, notify=False))
+            with session.begin_nested():  # a visit that cannot be claimed leaves nothing behind
+                made.append(create_claim(session, actor=actor, appointment_id=appointment_id, notify=False))
         except ClaimProblems as exc:
             held[appointment_id] = exc.problems
         except ClinicError as exc:
-            session.rollback()
             held[appointment_id] = [str(exc)]
     if made:
-        announce(f"{len(made)} claims created")
+        announce(session, f"{len(made)} claims created")
     return made, held
 
 
@@ -339,8 +338,8 @@ def set_status(
     if claim is None:
         raise NotFound("That claim no longer exists.")
     move_claim(session, claim, to_status, actor=actor, note=note, now=now)
-    session.commit()
-    announce(f"claim {claim.number} {to_status}")
+    session.flush()
+    announce(session, f"claim {claim.number} {to_status}")
     return claim
 
 
@@ -387,8 +386,8 @@ def resubmit(session: Session, *, actor: Actor, claim_id: int, modifiers: dict[i
     session.add(ClaimEvent(claim_id=claim.id, from_status=claim.status, to_status="draft", user_id=actor.user_id, note=(note or "corrected")[:200]))
     claim.status = "draft"
     session.add(claim)
-    session.commit()
-    announce(f"claim {claim.number} corrected")
+    session.flush()
+    announce(session, f"claim {claim.number} corrected")
     return claim
 
 
@@ -414,7 +413,6 @@ def payer_files(
         text = x12_837.render(session, claims=group, control_number=control, now=now)
         problems = x12_validate.validate(text)
         if problems:
-            session.rollback()
             raise InvalidInput(f"The 837P file failed validation, so {refused}: {'; '.join(problems[:3])}")
         payer = session.get(Payer, payer_id)
         files.append((f"837P-{payer.payer_id}-{now:%Y%m%d%H%M%S}-{control}.x12", text, payer))
@@ -424,29 +422,33 @@ def payer_files(
     return files
 
 
-def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = None, commit: bool = True) -> list[tuple[str, str]]:
+def export_files(session: Session, *, actor: Actor, now: dt.datetime | None = None) -> list[tuple[str, str]]:
     """The 837P files (name, text) of the claims ready to send, one per payer; the claims become submitted.
 
     Every file is checked by pyx12 first: if one fails, nothing is marked and the
     error says what the validator found.
     """
+    files, claims = _export_files(session, actor=actor, now=now)
+    if claims:
+        announce(session, f"{len(claims)} claims submitted")
+    return files
+
+
+def _export_files(session: Session, *, actor: Actor, now: dt.datetime | None) -> tuple[list[tuple[str, str]], list[Claim]]:
     for_write(session)
     require(actor.role, "billing.claims")
     now = now or utcnow()
     claims = claims_to_send(session)
     if not claims:
-        session.rollback()
-        return []
+        return [], []
     files = [(name, text) for name, text, _payer in payer_files(
         session, claims, control_of=lambda n: int(now.timestamp()) % 100_000_000 * 10 + n % 10, now=now,
         refused="no claim was sent")]
     for claim in claims:
         move_claim(session, claim, "submitted", actor=actor, note="exported in an 837P file", now=now)
     audit.record(session, actor=actor, action="export", entity="claim", detail=f"{len(claims)} claims in {len(files)} files")
-    if commit:
-        session.commit()
-        announce(f"{len(claims)} claims submitted")
-    return files
+    session.flush()
+    return files, claims
 
 
 def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | None = None) -> list[Path]:
@@ -455,21 +457,16 @@ def export(session: Session, *, actor: Actor, out_dir: Path, now: dt.datetime | 
     The claims are marked only once every file is on disk, so a failed write leaves
     them in the queue for the next export.
     """
-    files = export_files(session, actor=actor, now=now, commit=False)
+    files, _claims = _export_files(session, actor=actor, now=now)
     if not files:
         return []
     written = []
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in files:
-            path = out_dir / name
-            path.write_text(text, encoding="ascii")
-            written.append(path)
-    except OSError:
-        session.rollback()
-        raise
-    session.commit()
-    announce(f"{len(files)} 837P files written")
+    out_dir.mkdir(parents=True, exist_ok=True)  # an OSError here or below: the caller rolls the marks back
+    for name, text in files:
+        path = out_dir / name
+        path.write_text(text, encoding="ascii")
+        written.append(path)
+    announce(session, f"{len(files)} 837P files written")
     return written
 
 

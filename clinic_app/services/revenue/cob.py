@@ -127,7 +127,7 @@ def why_not(session: Session, *, primary: Claim) -> str | None:
 
 
 def create_secondary_claim(
-    session: Session, *, actor: Actor, claim_id: int, now: dt.datetime | None = None, commit: bool = True,
+    session: Session, *, actor: Actor, claim_id: int, now: dt.datetime | None = None,
 ) -> Claim:
     """Bill the balance the primary payer left on ``claim_id`` to the patient's secondary payer.
 
@@ -153,11 +153,10 @@ def create_secondary_claim(
         primary_claim_id=primary.id, service_date=primary.service_date, total_cents=primary.total_cents,
         frequency="1", created_at=now,
     )
-    session.add(claim)
     try:
-        session.flush()
+        with session.begin_nested():
+            session.add(claim)
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput(f"Claim {primary.number} already has a secondary claim.") from exc
     for dx in session.exec(select(ClaimDiagnosis).where(ClaimDiagnosis.claim_id == primary.id)):
         session.add(ClaimDiagnosis(claim_id=claim.id, position=dx.position, code=dx.code))
@@ -178,9 +177,7 @@ def create_secondary_claim(
     session.flush()
     audit.record(session, actor=actor, action="create", entity="claim", entity_id=claim.id, patient_id=primary.patient_id,
                  detail=f"secondary after claim {primary.id}")
-    if commit:
-        session.commit()
-        claims.announce(f"secondary claim {claim.number} created")
+    claims.announce(session, f"secondary claim {claim.number} created")
     return claim
 
 

@@ -169,7 +169,7 @@ def request_270(session: Session, *, actor: Actor, coverage_id: int, now: dt.dat
     session.add(coverage)
     audit.record(session, actor=actor, action="export", entity="eligibility_270", entity_id=coverage.id,
                  patient_id=coverage.patient_id, detail=trace)
-    session.commit()
+    session.flush()
     return text
 
 
@@ -317,7 +317,7 @@ def import_271(session: Session, *, actor: Actor, raw: bytes | str, now: dt.date
         if answer.reason:
             row["reason"] = answer.reason
         result.append(row)
-    session.commit()
+    session.flush()
     return result
 
 

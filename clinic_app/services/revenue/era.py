@@ -41,7 +41,6 @@ from clinic_app.services.interop.x12 import reader as x12
 from clinic_app.services.interop.x12.reader import X12Refused, el
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
-from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.money import amount, dollars
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue import claims, cob
@@ -276,11 +275,8 @@ def post(session: Session, *, actor: Actor, text: str | bytes, now: dt.datetime 
     """
     for_write(session)
     require(actor.role, "billing.remittance")
-    try:
+    with session.begin_nested():  # nothing of a refused file stays, even inside a caller's longer work
         return _post(session, actor, text, now)
-    except ClinicError:
-        session.rollback()  # nothing of a refused file stays, and the write lock is freed
-        raise
 
 
 def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | None) -> dict:
@@ -345,17 +341,17 @@ def _post(session: Session, actor: Actor, text: str | bytes, now: dt.datetime | 
         session.flush()
         if to_status == "paid" and cob.why_not(session, primary=claim) is None:
             # The primary paid and left the patient a share: bill it to the secondary payer.
-            secondary = cob.create_secondary_claim(session, actor=actor, claim_id=claim.id, now=now, commit=False)
+            secondary = cob.create_secondary_claim(session, actor=actor, claim_id=claim.id, now=now)
             summary["secondary_claims"].append(secondary.number)
     _post_provider_level(session, remit, remittance, plan, now)
     summary["provider_adjustments_cents"] = remit.provider_adjustments
     audit.record(session, actor=actor, action="post", entity="remittance", entity_id=remittance.id, detail=f"{summary['claims']} claims")
     try:
-        session.commit()
+        with session.begin_nested():
+            session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise RemittanceRefused("This file was posted a moment ago by someone else; nothing was posted again.") from exc
-    claims.announce(f"835 posted: {summary['claims']} claims")
+    claims.announce(session, f"835 posted: {summary['claims']} claims")
     return summary
 
 

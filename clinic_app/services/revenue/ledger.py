@@ -48,15 +48,14 @@ def _reference(method: str, reference: str) -> str:
 
 
 def _add(session: Session, actor: Actor, entry: LedgerEntry) -> LedgerEntry:
-    session.add(entry)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(entry)
     except IntegrityError as exc:
-        session.rollback()
         raise (from_db_error(exc) or InvalidInput("That entry conflicts with the ledger.")) from exc
     audit.record(session, actor=actor, action=f"ledger:{entry.kind}", entity="ledger_entry", entity_id=entry.id, patient_id=entry.patient_id)
-    session.commit()
-    claims.announce(f"ledger {entry.kind}")  # AR aging changes on every billing page
+    session.flush()
+    claims.announce(session, f"ledger {entry.kind}")  # AR aging changes on every billing page
     return entry
 
 
@@ -182,7 +181,7 @@ def account(session: Session, *, actor: Actor, mrn: str) -> dict:
     if patient is None:
         raise NotFound(f"No patient has the MRN {(mrn or '').strip()[:20]!r}; check the number.")
     audit.record(session, actor=actor, action="view", entity="ledger", entity_id=patient.id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     rows = entries(session, patient_id=patient.id)
     reversed_ids = {e.reverses_id for e in rows if e.reverses_id is not None}
     owed_by_payer = session.exec(

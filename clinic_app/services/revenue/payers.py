@@ -100,14 +100,13 @@ def create_payer(
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
     payer = Payer(name=name[:60], payer_id=payer_id, default_modifiers=parse_modifiers(default_modifiers),
                   claim_filing_indicator=filing_indicator(claim_filing_indicator))
-    session.add(payer)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            session.add(payer)
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput(f"A payer named {name!r} or with payer id {payer_id} already exists.") from exc
     audit.record(session, actor=actor, action="create", entity="payer", entity_id=payer.id)
-    session.commit()
+    session.flush()
     return payer
 
 
@@ -134,16 +133,15 @@ def update_payer(
     if not PAYER_ID_RE.match(payer_id):
         raise InvalidInput("The payer id is the letters and digits the clearinghouse lists for this payer (e.g. 12345 or BCBSX).")
     indicator = payer.claim_filing_indicator if claim_filing_indicator is None else filing_indicator(claim_filing_indicator)
-    payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
-    payer.claim_filing_indicator = indicator
-    session.add(payer)
     try:
-        session.flush()
+        with session.begin_nested():  # a clash undoes this part only
+            payer.name, payer.payer_id, payer.default_modifiers, payer.active = name[:60], payer_id, parse_modifiers(default_modifiers), bool(active)
+            payer.claim_filing_indicator = indicator
+            session.add(payer)
     except IntegrityError as exc:
-        session.rollback()
         raise InvalidInput(f"Another payer is already named {name!r} or has payer id {payer_id}.") from exc
     audit.record(session, actor=actor, action="update", entity="payer", entity_id=payer.id)
-    session.commit()
+    session.flush()
     return payer
 
 
@@ -165,7 +163,7 @@ def remove_fee(session: Session, *, actor: Actor, fee_id: int) -> None:
         raise NotFound("That fee is already gone.")
     audit.record(session, actor=actor, action="delete", entity="fee_schedule", detail=f"{row.code} payer {row.payer_id or 'self-pay'}")
     session.delete(row)
-    session.commit()
+    session.flush()
 
 
 def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, payer_id: int | None = None) -> FeeSchedule:
@@ -185,7 +183,7 @@ def set_fee(session: Session, *, actor: Actor, code: str, amount: str | int, pay
     row.amount_cents = cents
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="fee_schedule", detail=f"{code} payer {payer_id or 'self-pay'} {cents}")
-    session.commit()
+    session.flush()
     return row
 
 
@@ -327,7 +325,7 @@ def add_coverage(
     )
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(coverage.effective_from, coverage.effective_to)],
                         why="coverage added", now=now)
-    session.commit()
+    session.flush()
     _announce(session, repriced)
     return coverage
 
@@ -475,7 +473,7 @@ def patient_by_mrn(session: Session, *, actor: Actor, mrn: str) -> Patient:
     if patient is None:
         raise NotFound(f"No patient has the MRN {mrn[:20]!r}; check the number.")
     audit.record(session, actor=actor, action="view", entity="coverage", entity_id=patient.id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return patient
 
 
@@ -507,7 +505,7 @@ def end_coverage(session: Session, *, actor: Actor, coverage_id: int, effective_
                  detail=f"ends {effective_to}")
     repriced = _reprice(session, actor=actor, coverage=coverage, spans=[(effective_to + dt.timedelta(days=1), was_to)],
                         why="coverage ended", now=now)
-    session.commit()
+    session.flush()
     _announce(session, repriced)
     return coverage
 
@@ -619,5 +617,5 @@ def set_billing_profile(
     profile.address, profile.city, profile.state, profile.zip_code = address.strip()[:55], city.strip()[:30], state.strip().upper(), zip_code
     session.add(profile)
     audit.record(session, actor=actor, action="update", entity="billing_profile", entity_id=location_id)
-    session.commit()
+    session.flush()
     return profile

@@ -219,6 +219,6 @@ def reprice_unbilled(session: Session, *, actor: Actor, patient_id: int, now: dt
         raise NotFound("That patient no longer exists.")
     repriced = reprice_visits(session, actor=actor, patient_id=patient_id, spans=None,
                               reason="re-priced from the patient's coverage", now=now)
-    session.commit()
+    session.flush()
     announce(session, repriced)
     return repriced

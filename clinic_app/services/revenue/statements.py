@@ -91,7 +91,7 @@ def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.
         raise NotFound("That patient no longer exists.")
     data = render_statement(session, patient=patient, as_of=as_of, location_id=location_id or actor.location_id)
     audit.record(session, actor=actor, action="print", entity="statement", entity_id=patient_id, patient_id=patient_id)
-    session.commit()
+    session.flush()
     return data
 
 
@@ -126,5 +126,5 @@ def invoice_pdf(session: Session, *, actor: Actor, appointment_id: int) -> bytes
     doc.line_of(("Paid", 90, "L"), (dollars(paid), 40, "R"))
     doc.line_of(("Due", 90, "L"), (dollars(total - paid), 40, "R"), bold=True)
     audit.record(session, actor=actor, action="print", entity="invoice", entity_id=appointment_id, patient_id=patient.id)
-    session.commit()
+    session.flush()
     return bytes(doc.output())

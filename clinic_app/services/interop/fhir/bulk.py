@@ -240,7 +240,7 @@ def export_ndjson(
     audit.record(session, actor=actor, action="export", entity="clinic", source=source,
                  detail=("FHIR NDJSON: " + ", ".join(f"{k} {v}" for k, v in counts.items())
                          + (f" (changed since {instant(since)})" if since else ""))[:200])
-    session.commit()
+    session.flush()
     return counts
 
 

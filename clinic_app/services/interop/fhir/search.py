@@ -559,7 +559,7 @@ def _audit_views(session: Session, actor: Actor, resource_type: str, rows, patie
         {"action": "view", "entity": f"fhir.{resource_type}", "entity_id": _numeric(resource["id"]),
          "patient_id": patient_of(row), "detail": f"API {how}"} for row, resource in rows
     ])
-    session.commit()
+    session.flush()
 
 
 def _numeric(ident: str) -> int | None:

@@ -147,7 +147,7 @@ def _new_mrn(session: Session) -> str:
     return f"P{number:06d}"
 
 
-def create_patient(session: Session, *, actor: Actor | None, resource: dict, source: str = "", commit: bool = True,
+def create_patient(session: Session, *, actor: Actor | None, resource: dict, source: str = "",
     action: str = "fhir.patient.write", validate: bool = True,
 ) -> Patient:
     """Register a patient from a FHIR Patient (MRN assigned if none is given).
@@ -170,12 +170,10 @@ def create_patient(session: Session, *, actor: Actor | None, resource: dict, sou
     session.flush()
     audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient.id,
                  patient_id=patient.id, detail="FHIR", source=source)
-    if commit:
-        session.commit()
     return patient
 
 
-def update_patient(session: Session, *, actor: Actor | None, patient_id: int, resource: dict, source: str = "", commit: bool = True,
+def update_patient(session: Session, *, actor: Actor | None, patient_id: int, resource: dict, source: str = "",
     action: str = "fhir.patient.write", validate: bool = True,
 ) -> Patient:
     """Replace a patient's demographics with a FHIR Patient's (FHIR update is a whole replace)."""
@@ -195,8 +193,7 @@ def update_patient(session: Session, *, actor: Actor | None, patient_id: int, re
         setattr(patient, key, value)
     audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient.id,
                  patient_id=patient.id, detail="FHIR: " + ", ".join(changed), source=source)
-    if commit:
-        session.commit()
+    session.flush()
     return patient
 
 
@@ -391,11 +388,11 @@ class _Importer:
         values = _patient_values(resource)
         existing = self.session.exec(select(Patient).where(Patient.mrn == values["mrn"])).first() if "mrn" in values else None
         if existing is None:
-            patient = create_patient(self.session, actor=self.actor, resource=resource, source=self.source, commit=False,
+            patient = create_patient(self.session, actor=self.actor, resource=resource, source=self.source,
                                      action="fhir.import", validate=False)
         else:
             patient = update_patient(self.session, actor=self.actor, patient_id=existing.id, resource=resource,
-                                     source=self.source, commit=False, action="fhir.import", validate=False)
+                                     source=self.source, action="fhir.import", validate=False)
         self.remember(entry, resource, patient.id)
         return f"Patient/{patient.id}"
 
@@ -706,26 +703,22 @@ def import_batch(session: Session, *, actor: Actor | None, bundle: dict, source:
         if isinstance(entry.get("fullUrl"), str):
             importer.url_kinds[entry["fullUrl"]] = kind
     done = 0
-    try:
-        for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
-            try:
-                fhir_validate.validate(resource, prefix=f"Entry {number} ({resource['resourceType']}): ",
-                                       path=f"Bundle.entry[{number - 1}].resource")
-                with session.begin_nested():
-                    location = _apply_entry(handlers, number, entry, resource, "")
-                    importer.sign_notes()
-                results[number] = {"response": {"status": "201 Created", "location": location} if location else {"status": "200 OK"}}
-                done += 1
-            except ClinicError as exc:
-                results[number] = _entry_refused(_entry_status(exc), str(exc), getattr(exc, "issues", None))
-            finally:
-                importer.to_sign = []
-        audit.record(session, actor=actor, action="import", entity="clinic", source=source,
-                     detail=f"FHIR batch of {len(entries)} entries: {done} applied, {len(entries) - done} refused")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
+        try:
+            fhir_validate.validate(resource, prefix=f"Entry {number} ({resource['resourceType']}): ",
+                                   path=f"Bundle.entry[{number - 1}].resource")
+            with session.begin_nested():
+                location = _apply_entry(handlers, number, entry, resource, "")
+                importer.sign_notes()
+            results[number] = {"response": {"status": "201 Created", "location": location} if location else {"status": "200 OK"}}
+            done += 1
+        except ClinicError as exc:
+            results[number] = _entry_refused(_entry_status(exc), str(exc), getattr(exc, "issues", None))
+        finally:
+            importer.to_sign = []
+    audit.record(session, actor=actor, action="import", entity="clinic", source=source,
+                 detail=f"FHIR batch of {len(entries)} entries: {done} applied, {len(entries) - done} refused")
+    session.flush()
     return {"resourceType": "Bundle", "type": "batch-response", "entry": [results[n] for n in range(1, len(entries) + 1)]}
 
 
@@ -773,25 +766,20 @@ def import_bundle(session: Session, *, actor: Actor | None, bundle: dict, source
         resource = entry.get("resource") if isinstance(entry, dict) else None
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
         if not isinstance(kind, str) or kind not in order:
-            session.rollback()
             raise InvalidInput(f"Entry {number}: this server imports only {', '.join(IMPORT_ORDER)}; nothing was imported.")
         indexed.append((order[kind], number, entry, resource))
         if isinstance(entry.get("fullUrl"), str):
             importer.url_kinds[entry["fullUrl"]] = kind
     results: dict[int, str | None] = {}
+    for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
+        results[number] = _apply_entry(handlers, number, entry, resource, "Nothing was imported.")
     try:
-        for _, number, entry, resource in sorted(indexed, key=lambda x: (x[0], x[1])):
-            results[number] = _apply_entry(handlers, number, entry, resource, "Nothing was imported.")
-        try:
-            importer.sign_notes()
-        except DBAPIError as exc:
-            raise InvalidInput("A signed note of the bundle could not be signed here; nothing was imported.") from exc
-        audit.record(session, actor=actor, action="import", entity="clinic", source=source,
-                     detail=f"FHIR transaction of {len(entries)} entries")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        importer.sign_notes()
+    except DBAPIError as exc:
+        raise InvalidInput("A signed note of the bundle could not be signed here; nothing was imported.") from exc
+    audit.record(session, actor=actor, action="import", entity="clinic", source=source,
+                 detail=f"FHIR transaction of {len(entries)} entries")
+    session.flush()
     return {
         "resourceType": "Bundle", "type": "transaction-response",
         "entry": [

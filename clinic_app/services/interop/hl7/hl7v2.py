@@ -35,7 +35,7 @@ import hl7
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from clinic_app.db import utcnow
+from clinic_app.db import for_write, utcnow
 from clinic_app.models import AppointmentType, Location, Patient, Provider, Room, User
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.interop.fhir import mapping as fhir_map
@@ -422,32 +422,30 @@ def _check_message(text: str) -> tuple[str, str]:
 def ingest(session: Session, *, username: str, message: str, now: dt.datetime | None = None) -> str:
     """Apply one HL7 v2 message; the ACK to send back (always one). Nothing is saved unless it is AA."""
     text = "\r".join(s for s in message.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s.strip())
+    for_write(session)
     try:
-        kind = _check_message(text)
-        try:
-            parsed = hl7.parse(text)
-        except Exception as exc:  # the library's own errors: the text is not HL7 v2
-            raise Rejected("The message cannot be parsed as HL7 v2.", "MSH", 1, "100") from exc
-        actor = _actor(session, username)
-        if kind == ("ADT", "A04"):
-            done = _register(session, actor, parsed)
-        elif kind == ("ADT", "A08"):
-            done = _update(session, actor, parsed)
-        else:
-            done = _book(session, actor, parsed, now)
+        with session.begin_nested():  # a message not applied leaves nothing behind
+            kind = _check_message(text)
+            try:
+                parsed = hl7.parse(text)
+            except Exception as exc:  # the library's own errors: the text is not HL7 v2
+                raise Rejected("The message cannot be parsed as HL7 v2.", "MSH", 1, "100") from exc
+            actor = _actor(session, username)
+            if kind == ("ADT", "A04"):
+                done = _register(session, actor, parsed)
+            elif kind == ("ADT", "A08"):
+                done = _update(session, actor, parsed)
+            else:
+                done = _book(session, actor, parsed, now)
         return ack(text, "AA", done, now)
     except Rejected as exc:
-        session.rollback()
         return ack(text, "AR", str(exc), now, exc)
     except Problem as exc:
-        session.rollback()
         return ack(text, "AE", str(exc), now, exc)
     except ClinicError as exc:
-        session.rollback()
         # A rule of the clinic (booking, roles, the patient's data): no 0357 code names it, ERR-5 does.
         return ack(text, "AE", str(exc), now, Problem(str(exc), "", 0, "207", "RULE"))
     except Exception as exc:  # a bug must still be answered: AE, nothing saved, the error logged (no PHI)
-        session.rollback()
         log.error("HL7 message not applied: %s", type(exc).__name__)
         reason = f"The message could not be applied ({type(exc).__name__}); nothing was saved. Tell the clinic's administrator."
         return ack(text, "AE", reason, now, Problem(reason, "", 0, "207", "APP"))
