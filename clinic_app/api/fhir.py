@@ -251,6 +251,10 @@ class FhirApi:
         statement["rest"][0]["resource"].append({
             "type": "Slot", "interaction": [{"code": "search-type"}],
             "documentation": "Free slots computed from working hours, time off, visits and rooms (never stored).",
+            # Computed, never stored: no versions, no conditional operations (as every other type here).
+            "versioning": "no-version", "readHistory": False, "updateCreate": False,
+            "conditionalCreate": False, "conditionalRead": "not-supported", "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
             "searchParam": [{"name": "schedule", "type": "reference"}, {"name": "start", "type": "date"},
                             {"name": "status", "type": "token"}, {"name": "service-type", "type": "token"},
                             {"name": "_count", "type": "number"}],

@@ -19,13 +19,13 @@ from clinic_app.services.portal import calendar, payments
 from clinic_app.services.revenue import ledger
 from tests.api.fake_stripe import FakeStripe, event, signature
 from tests.services.helpers import book, now_at
-from tests.services.test_portal_payments import owes, payments_posted, smtp  # noqa: F401  (fixture)
+from tests.services.test_portal_payments import owes, payments_posted
 
 SECRET = "whsec_test_0123456789"
 
 
 @pytest.fixture
-def stripe_api(monkeypatch, smtp):  # noqa: F811
+def stripe_api(monkeypatch, smtp):
     """Stripe configured by its keys, pointing at the fake; receipts to the SMTP test server."""
     inbox, port = smtp
     with FakeStripe("sk_test_fake") as fake:

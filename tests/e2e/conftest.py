@@ -137,5 +137,6 @@ def seed_e2e_clinic(db) -> dict:
             s, actor=auth.actor_for(users["reception"]), patient_id=patients[0].id, provider_id=provider.id,
             appointment_type_id=kind.id, starts_at=starts, room_id=room.id,
         )
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"provider": "Erin Test, PT"}

@@ -38,6 +38,7 @@ def people(app_server) -> dict:
         s.commit()
         auth.create_user(s, actor=None, username="a2e_desk", full_name="Dana Whitfield", password=PASSWORD, role="reception")
         ids = {"linda": linda.id, "lou": lou.id}
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return ids
 

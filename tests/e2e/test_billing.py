@@ -71,6 +71,7 @@ def seed_billing_clinic(db) -> None:
             charting.add_diagnosis(s, actor=users["clinician"], note_id=note.id, code="M54.2")
             charting.add_procedure(s, actor=users["clinician"], note_id=note.id, code="97110", units=2)
             charting.sign_note(s, actor=users["clinician"], note_id=note.id, now=starts + dt.timedelta(minutes=45))
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
 
 
@@ -95,6 +96,7 @@ def _claim_835(db) -> tuple[str, str]:
         text = remittance([Paid(claim.number, "1", 9000, 6000, 2000, [
             Line("97110", 9000, 6000, 2, ("GP",), str(line.id), [("CO", "45", 1000), ("PR", "1", 2000)]),
         ])], payer="E2E MUTUAL")
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return text, text[: len(text) // 2]
 
@@ -124,6 +126,7 @@ def _claim_status(db) -> str:
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
         status = s.exec(_e2e_claim()).one().status
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return status
 

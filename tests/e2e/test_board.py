@@ -76,6 +76,7 @@ def clinic(app_server):
         week_from, week_to = next((a, b) for a, b in itertools.pairwise(ahead)
                                   if a.isocalendar()[:2] == b.isocalendar()[:2])
         book(people["E2E8"], erin, week_from, "10:00")
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"today": today, "tomorrow": today + dt.timedelta(days=1), "closed": closed, "week_from": week_from,
             "week_to": week_to}

@@ -42,6 +42,7 @@ def clinician(app_server) -> str:
         starts = (utcnow() + dt.timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
         scheduling.book_appointment(s, actor=auth.actor_for(desk), patient_id=patient.id, provider_id=provider.id,
                                     appointment_type_id=kind.id, starts_at=starts, room_id=room.id)
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return "ics_clin"
 

@@ -69,6 +69,7 @@ def supervised_visit(app_server):
             starts_at=starts,
         )
         scheduling.transition(s, actor=desk, appointment_id=appt.id, to_status="arrived")
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
 
 
@@ -159,6 +160,7 @@ def test_an_admin_edits_a_template_and_defines_a_measure_on_a_tablet(browser, ap
         location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
         auth.create_user(s, actor=None, username="e2e_admin", full_name="Ada Admin", password=PASSWORD, role="admin",
                          location_id=location.id)
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     context = browser.new_context(**TABLET)
     page = context.new_page()
@@ -249,6 +251,7 @@ def test_copy_forward_template_fields_and_measures_with_their_trend_on_a_tablet(
                 body_chart.mark_region(s, actor=clin, note_id=note.id, region="r_knee_f", symptom="pain", intensity=8)
                 measures.record(s, actor=clin, note_id=note.id, code="PSFS", values=[2, 2, 2], labels=["Stairs", "Run", "Squat"])
                 charting.sign_note(s, actor=clin, note_id=note.id)
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
 
     context = browser.new_context(**TABLET)
@@ -449,6 +452,7 @@ def _note(db, appointment_id: int) -> tuple[Note, dict[str, str]]:
     with Session(engine, expire_on_commit=False) as s:
         note = s.exec(select(Note).where(Note.appointment_id == appointment_id)).one()
         fields = {f.key: f.value for f in s.exec(select(NoteField).where(NoteField.note_id == note.id))}
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return note, fields
 

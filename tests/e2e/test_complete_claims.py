@@ -56,6 +56,7 @@ def clinic(app_server):
         )
         payer = payers.create_payer(s, actor=users["biller"], name="Medicare Part B IL", payer_id="00952", default_modifiers="GP")
         payers.set_fee(s, actor=users["biller"], payer_id=payer.id, code="97110", amount="31.00")
+        s.commit()  # the seed is the caller: it commits what the services wrote
     yield {"engine": engine, "users": users, "location_id": location.id, "provider_id": provider.id,
            "room_id": room.id, "payer_id": payer.id, "zone": ZoneInfo(tz)}
     engine.dispose()
@@ -81,6 +82,7 @@ def _claim_for_a_visit_yesterday(clinic, patient_id: int):
         charting.add_procedure(s, actor=users["clinician"], note_id=note.id, code="97110", units=2)
         charting.sign_note(s, actor=users["clinician"], note_id=note.id, now=starts + dt.timedelta(minutes=40))
         claim = claims.create_claim(s, actor=users["biller"], appointment_id=visit.id)
+        s.commit()  # the seed is the caller: it commits what the services wrote
         return x12_837.render(s, claims=[claim], control_number=7, now=dt.datetime.now(dt.UTC))
 
 
@@ -127,6 +129,7 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     with Session(clinic["engine"]) as s:
         patient = s.exec(select(Patient).where(Patient.last_name == "Larkspur")).one()
         assert patient.sex == "female"
+        s.commit()  # the seed is the caller: it commits what the services wrote
 
     # The biller marks the payer as Medicare Part B on billing set-up.
     page = browser.new_context(viewport=SCREEN).new_page()
@@ -147,6 +150,7 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     page.context.close()
     with Session(clinic["engine"]) as s:
         assert s.get(Payer, clinic["payer_id"]).claim_filing_indicator == "MB"
+        s.commit()  # the seed is the caller: it commits what the services wrote
 
     # The claim of her visit: SBR09 MB and DMG03 F, and pyx12 accepts the file.
     text = _claim_for_a_visit_yesterday(clinic, patient.id)

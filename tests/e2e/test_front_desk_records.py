@@ -58,6 +58,7 @@ def e2e_clinic(app_server):
             s, actor=auth.actor_for(desk), patient_id=zed.id, provider_id=provider.id, appointment_type_id=kind.id,
             starts_at=dt.datetime.combine(today + dt.timedelta(days=7), dt.time(17, 0), tzinfo=tz).astimezone(dt.UTC),
         )
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"week_two": (today + dt.timedelta(days=7))}
 

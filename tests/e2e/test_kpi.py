@@ -67,6 +67,7 @@ def seed_dashboard_clinic(db) -> dt.date:
         starts = dt.datetime.combine(day + dt.timedelta(days=2), dt.time(11), tzinfo=ZoneInfo(TZ)).astimezone(dt.UTC)
         scheduling.book_appointment(s, actor=users["reception"], patient_id=patients[2].id, provider_id=provider.id,
                                     appointment_type_id=kind.id, starts_at=starts, now=starts - dt.timedelta(days=3))
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return day
 

@@ -91,6 +91,7 @@ def seed_desk_clinic(db) -> dict:
             starts_at=dt.datetime.combine(tomorrow, dt.time(10), tzinfo=zone).astimezone(dt.UTC),
         )
         scheduling.transition(s, actor=users["reception"], appointment_id=freed.id, to_status="cancelled", reason="moved away")
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"today": today, "tomorrow": tomorrow}
 

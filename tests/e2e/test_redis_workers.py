@@ -44,6 +44,7 @@ def _book_more_visits(db) -> None:
                 s, actor=auth.actor_for(desk), patient_id=patient.id, provider_id=provider.id,
                 appointment_type_id=kind.id, starts_at=starts,
             )
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
 
 

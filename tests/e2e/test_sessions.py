@@ -112,12 +112,14 @@ def clinic_app(app_server):
             auth.create_user(s, actor=None, username=username, full_name=f"{username} person", password=PASSWORD, role=role,
                              provider_id=provider.id if role == "clinician" else None, location_id=desk.location_id)
         visit = s.exec(select(Appointment).where(Appointment.provider_id == provider.id)).first()
+        s.commit()  # the seed is the caller: it commits what the services wrote
     yield base, engine, visit.id
     engine.dispose()
 
 
 def _session_of(engine, username: str) -> str:
     with Session(engine) as s:
+        s.commit()  # the seed is the caller: it commits what the services wrote
         return auth.start_session(s, user=s.exec(select(User).where(User.username == username)).one())
 
 
@@ -140,6 +142,7 @@ def test_a_deactivated_users_open_tab_is_reset_sent_to_sign_in_and_gets_no_more_
     from clinic_app.state.visit import VisitSection as visit
     with Session(engine) as s:
         desk_id = s.exec(select(User.id).where(User.username == "s12_desk")).one()
+        s.commit()  # the seed is the caller: it commits what the services wrote
 
     async def scenario():
         desk = Tab(base, "/board", _session_of(engine, "s12_desk"))
@@ -181,6 +184,7 @@ def test_a_client_token_is_not_a_password(clinic_app):
     token = _session_of(engine, "s12_clin")
     with Session(engine) as s:
         attachments = s.exec(select(func.count()).select_from(Attachment)).one()
+        s.commit()  # the seed is the caller: it commits what the services wrote
 
     async def scenario():
         owner = Tab(base, "/chart", token)
@@ -212,6 +216,7 @@ def test_a_client_token_is_not_a_password(clinic_app):
     assert token not in thief.seen()
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(Attachment)).one() == attachments
+        s.commit()  # the seed is the caller: it commits what the services wrote
 
 
 def test_signing_out_resets_the_tab_so_the_next_user_of_it_gets_nothing_of_the_last(clinic_app):
@@ -276,6 +281,7 @@ def test_a_password_change_ends_the_accounts_other_tabs_and_an_idle_session_ends
     _run(scenario())
     with Session(engine) as s:
         actions = s.exec(select(AuditLog.action).where(AuditLog.action.like("session_%"))).all()
+        s.commit()  # the seed is the caller: it commits what the services wrote
     assert "session_idle_timeout" in actions
 
 

@@ -62,6 +62,7 @@ def task_clinic(app_server):
                              password=PASSWORD, role="reception", location_id=location.id)
         s.commit()
         patient_id = patient.id
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"patient_id": patient_id}
 
@@ -163,6 +164,7 @@ def progress_clinic(app_server):
         assert rules.evaluate(s, "progress_note", patient.id) is not None
         s.commit()
         next_visit = visits[1].id
+        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"next_visit": next_visit}
 

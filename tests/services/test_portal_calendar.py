@@ -141,6 +141,7 @@ def test_a_clinicians_feed_lists_their_visits_without_patients_and_a_revoked_sec
     gone = book(session, clinic, "12:00", patient=2)
     scheduling.transition(session, actor=clinic.reception, appointment_id=gone.id, to_status="cancelled",
                           reason="patient ill", now=now_at("07:00"))
+    session.commit()  # the test is the caller: the cancellation is kept
     with pytest.raises(NotAllowed, match="Only a clinician"):
         calendar.turn_on_feed(session, actor=clinic.reception)
     session.rollback()
