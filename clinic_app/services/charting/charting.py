@@ -44,6 +44,7 @@ from clinic_app.models import (
 )
 from clinic_app.services.charting import timed_units
 from clinic_app.services.charting.codes import fee_for, normalise_icd10
+from clinic_app.services.frontdesk import board
 from clinic_app.services.frontdesk.scheduling import STATUS_LABELS, publish_change
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
@@ -881,7 +882,6 @@ def chart_card(session: Session, *, appointment_id: int, now: dt.datetime | None
     """A visit as the clinicians' charts show it, for pushing a change: its day-list card
     (``card``, the visit's board card when the caller has it already) and, under "open", its
     open-notes row (None when its note needs nobody's signature now)."""
-    from clinic_app.services.frontdesk import board  # board's cards are the day list's rows
 
     row = dict(card) if card is not None else board.card(session, appointment_id=appointment_id)
     appointment = session.get(Appointment, appointment_id)

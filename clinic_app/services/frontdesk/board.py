@@ -26,6 +26,8 @@ from clinic_app.models import (
     Room,
     SeriesMember,
 )
+from clinic_app.services.frontdesk import patients
+from clinic_app.services.frontdesk.cases import authorization_warnings
 from clinic_app.services.frontdesk.scheduling import STATUS_LABELS
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
@@ -172,7 +174,6 @@ def _with_warnings(session: Session, cards: list[dict], *, shown=None, until: dt
     """Add each card's prior-authorisation warning (empty when none) and whether it
     belongs to a recurring series. ``shown``: the query of the cards' ids, when it is the
     board's days (the database reads it rather than a list of every id)."""
-    from clinic_app.services.frontdesk.cases import authorization_warnings
 
     if not cards:
         return cards
@@ -327,7 +328,6 @@ def appointment_types(session: Session) -> list[AppointmentType]:
 
 def search_patients(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:
     """Patients by name, date of birth, phone or MRN (see services.patients.search)."""
-    from clinic_app.services.frontdesk import patients
 
     return patients.search(session, actor=actor, text=text, limit=limit)
 

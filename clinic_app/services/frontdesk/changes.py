@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from clinic_app.models import RecordChange
 from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.errors import InvalidInput
 
 
 def _text(value) -> str:
@@ -49,7 +50,6 @@ def apply_edit(
     new values, one audit row, one commit. Refuses an edit that changes nothing (nothing saved).
     ``on_changed(changed_fields)`` runs before the values are set (e.g. to clear what they void)."""
     from clinic_app.services.platform import audit
-    from clinic_app.services.platform.errors import InvalidInput
 
     changed = record(session, actor=actor, entity=entity, entity_id=row.id, patient_id=row.patient_id,
                      before=before, after=after, now=now)

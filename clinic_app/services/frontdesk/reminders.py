@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
     Appointment,
@@ -228,7 +229,6 @@ def deliver(
 
 def senders_from_environment() -> tuple[SmtpEmailSender, FileSmsSender]:
     """The senders configured by SMTP_HOST, SMTP_PORT, SMTP_FROM and SMS_OUTBOX."""
-    from clinic_app import settings
 
     email = SmtpEmailSender(
         host=os.environ.get("SMTP_HOST", "localhost"), port=int(os.environ.get("SMTP_PORT", "25")),

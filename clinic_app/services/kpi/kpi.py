@@ -45,23 +45,20 @@ from clinic_app.models import (
     ProviderHours,
     ProviderTimeOff,
     Room,
+    Task,
+    User,
 )
 from clinic_app.services.frontdesk.scheduling import STATUS_LABELS
 from clinic_app.services.kpi import kpi_rollup
+from clinic_app.services.kpi.durations import lag_minutes, minutes_between
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import day_bounds, local, local_day, zone
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.money import plain
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue.revenue_reports import csv_safe
-
-
-def lag_minutes(dialect: str):
-    if dialect == "sqlite":
-        raw = (func.julianday(Note.signed_at) - func.julianday(Appointment.ends_at)) * 1440.0
-    else:
-        raw = func.extract("epoch", Note.signed_at - Appointment.ends_at) / 60.0
-    return case((raw < 0, 0.0), else_=raw)
+from clinic_app.services.tasks.inbox import today
+from clinic_app.services.tasks.rules import KIND_LABELS
 
 
 def day_kpis(session: Session, *, actor: Actor, location_id: int, day: dt.date) -> dict:
@@ -373,12 +370,6 @@ def _ledger_days(filters: KpiFilters) -> tuple[dt.date, dt.date]:
     (a day either side of its dates), its dates of service and AR's 90-day window."""
     return (min(filters.start - dt.timedelta(days=1), filters.end - dt.timedelta(days=AR_DAYS_WINDOW - 1)),
             filters.end + dt.timedelta(days=1))
-
-
-def minutes_between(dialect: str, later, earlier):
-    if dialect == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * 1440.0
-    return func.extract("epoch", later - earlier) / 60.0
 
 
 def _hour_bucket(dialect: str, column):
@@ -1223,9 +1214,6 @@ def compute_task_workload(session: Session, *, now: dt.datetime | None = None) -
     backlog is a state, not a flow). Open: status open (snoozed tasks are left out until their
     day, as in every inbox's badge); overdue: open with a due day before today in the clinic's
     zone. Per person: the assignee, or the role's queue for tasks no one has taken."""
-    from clinic_app.models import Task, User
-    from clinic_app.services.tasks.inbox import today
-    from clinic_app.services.tasks.rules import KIND_LABELS
 
     day = today(session, now)
     overdue = func.sum(case((Task.due_on < day, 1), else_=0))

@@ -61,6 +61,7 @@ from clinic_app.models import (
     Location,
     Note,
 )
+from clinic_app.services.kpi.durations import lag_minutes, minutes_between
 from clinic_app.services.platform.clock import day_bounds, local_day
 
 ATTENDED = ("arrived", "in_session", "ready_to_bill", "billed")
@@ -96,8 +97,6 @@ def _day_select(dialect: str, location_id: int, day: dt.date, tz: str, *, by_pay
     """The rollup rows of one location's local day, as a SELECT over its appointments: per
     provider and room (kpi_visit_day), or per provider and payer without booked minutes
     (``by_payer``: kpi_visit_payer_day)."""
-    from clinic_app.services.kpi.kpi import lag_minutes, minutes_between
-
     start, end = day_bounds(day, tz)
     earlier = aliased(Appointment)
     first_visit = and_(Appointment.status.in_(ATTENDED), ~exists().where(  # as services.kpi._first_visits

@@ -36,16 +36,18 @@ from clinic_app.models import (
     Payer,
     Provider,
 )
-from clinic_app.services.charting import timed_units
+from clinic_app.services.charting import charting, timed_units
+from clinic_app.services.charting.charting import diagnoses
 from clinic_app.services.charting.codes import normalise_icd10, npi_is_valid
-from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.frontdesk import cases, scheduling
+from clinic_app.services.interop.x12 import x12_837, x12_validate
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import ClinicError, IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import payers
+from clinic_app.services.revenue import cob, payers, repricing
 
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
@@ -106,7 +108,6 @@ def _unit_problems(session: Session, note: Note | None, charges: list[Charge]) -
     """Timed lines whose billed units disagree with the minutes recorded on the note."""
     if note is None:
         return []
-    from clinic_app.services.charting import charting
 
     minutes = {p.code: p.minutes for p in charting.procedures(session, note_id=note.id) if p.minutes}
     suggested = charting.suggested_units(session, note_id=note.id)
@@ -123,7 +124,6 @@ def _unit_problems(session: Session, note: Note | None, charges: list[Charge]) -
 
 def _authorisation_problems(session: Session, appointment_id: int) -> list[str]:
     """The visit's episode of care has no authorised visits left, or its authorisation has expired."""
-    from clinic_app.services.frontdesk import cases
 
     warning = cases.authorization_warnings(session, appointment_ids=[appointment_id]).get(appointment_id)
     if warning is None:
@@ -141,7 +141,6 @@ def _authorisation_problems(session: Session, appointment_id: int) -> list[str]:
 def _pricing_problems(session: Session, charges: list[Charge], coverage: Coverage | None) -> list[str]:
     """Lines priced from another schedule than the claim payer's (e.g. signed while the patient
     was self-pay, the insurance recorded later and the visit not re-priced)."""
-    from clinic_app.services.revenue import repricing
 
     payer = session.get(Payer, coverage.payer_id) if coverage else None
     return repricing.pricing_problems(session, charges=charges, payer=payer)
@@ -159,8 +158,6 @@ def _facts(session: Session, appointment_id: int) -> VisitFacts:
     for c in charges:  # claim order: as the note listed them, via the charges' pointers
         dx.extend(code for code in c.diagnosis_codes.split(",") if code and code not in dx)
     if note is not None:
-        from clinic_app.services.charting.charting import diagnoses
-
         dx.extend(d.code for d in diagnoses(session, note_id=note.id) if d.code not in dx)
     coverage = payers.coverage_on(session, patient_id=appointment.patient_id, day=day)
     return VisitFacts(
@@ -402,8 +399,6 @@ def payer_files(
     """One 837P per payer of ``claims`` (file name, text, payer), each checked by pyx12; the
     ``n``-th file's control number (ISA13/GS06) is ``control_of(n)`` and its claims keep it, as a
     999 cites it. A file that fails validation rolls back and raises InvalidInput saying ``refused``."""
-    from clinic_app.services.interop.x12 import x12_837, x12_validate
-
     by_payer: dict[int, list[Claim]] = {}
     for claim in claims:
         by_payer.setdefault(claim.payer_id, []).append(claim)
@@ -490,8 +485,6 @@ def recent_claims(session: Session, *, actor: Actor, limit: int = 20) -> list[di
         select(Claim, Payer, Patient).join(Payer, Payer.id == Claim.payer_id).join(Patient, Patient.id == Claim.patient_id)
         .order_by(Claim.created_at.desc(), Claim.id.desc()).limit(limit)
     ).all()
-    from clinic_app.services.revenue import cob
-
     numbers = dict(session.exec(
         select(Claim.id, Claim.number).where(Claim.id.in_([c.primary_claim_id for c, _, _ in rows if c.primary_claim_id]))
     ).all())

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import publish_on_commit
+from clinic_app.live.events import ClaimsChanged
 from clinic_app.models import (
     Adjustment,
     Claim,
@@ -35,7 +37,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import claims, payers
+from clinic_app.services.revenue import payers
 
 # CARC 23: "the impact of prior payer(s) adjudication": on a secondary payer's 835 the
 # part of the charge the primary already settled. It moves no money on our ledger.
@@ -177,7 +179,7 @@ def create_secondary_claim(
     session.flush()
     audit.record(session, actor=actor, action="create", entity="claim", entity_id=claim.id, patient_id=primary.patient_id,
                  detail=f"secondary after claim {primary.id}")
-    claims.announce(session, f"secondary claim {claim.number} created")
+    publish_on_commit(session, ClaimsChanged(what=f"secondary claim {claim.number} created"))
     return claim
 
 

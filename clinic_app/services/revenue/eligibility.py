@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import BillingProfile, Coverage, Patient, Payer
+from clinic_app.models import Appointment, BillingProfile, Coverage, LedgerEntry, Location, Patient, Payer
 from clinic_app.services.interop.x12 import reader as x12
 from clinic_app.services.interop.x12.reader import el
 from clinic_app.services.interop.x12.x12_837 import RECEIVER_ID, SENDER_ID, clean
@@ -42,6 +42,7 @@ from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
+from clinic_app.services.revenue.payers import coverage_on
 
 MAX_BYTES = 1024 * 1024  # one answer per file; a 271 for one person is a few KB
 ACTIVE = {"1", "2", "3", "4", "5"}
@@ -365,8 +366,6 @@ def copay_due(session: Session, *, appointment_id: int) -> CopayDue:
     else the copay recorded on the coverage, less what the patient paid for this visit."""
     from sqlalchemy import func
 
-    from clinic_app.models import Appointment, LedgerEntry, Location
-    from clinic_app.services.revenue.payers import coverage_on
 
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:

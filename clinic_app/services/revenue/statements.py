@@ -8,9 +8,10 @@ from fpdf import FPDF
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write
-from clinic_app.models import BillingProfile, Charge, LedgerEntry, Location, Patient, Payer
+from clinic_app.models import Appointment, BillingProfile, Charge, LedgerEntry, Location, Patient, Payer
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
@@ -97,8 +98,6 @@ def statement_pdf(session: Session, *, actor: Actor, patient_id: int, as_of: dt.
 
 def invoice_pdf(session: Session, *, actor: Actor, appointment_id: int) -> bytes:
     """A self-pay invoice for one visit: its charge lines and total."""
-    from clinic_app.models import Appointment
-    from clinic_app.services.platform.clock import local_day
 
     for_write(session)
     require(actor.role, "payment.take")

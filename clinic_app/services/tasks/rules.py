@@ -49,6 +49,7 @@ from clinic_app.models import (
 )
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.money import dollars
+from clinic_app.services.portal.intake import pending_forms
 from clinic_app.services.tasks.limits import DEFAULT_DAYS, DEFAULT_VISITS, progress_limits
 from clinic_app.services.tasks.store import Want, reconcile, reconcile_all
 
@@ -629,8 +630,6 @@ def _tomorrow(session: Session, now: dt.datetime) -> tuple[dt.date, dt.datetime,
 
 
 def _check_intake(session: Session, appointment_id: int, now: dt.datetime) -> Want | None:
-    from clinic_app.services.portal.intake import pending_forms
-
     appointment = session.get(Appointment, appointment_id)
     day, start, end = _tomorrow(session, now)
     if (appointment is None or appointment.status != "booked" or appointment.awaiting_approval

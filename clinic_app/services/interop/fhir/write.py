@@ -68,7 +68,16 @@ from clinic_app.services.interop.fhir.mapping import (
 )
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
-from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound, from_db_error
+from clinic_app.services.platform.errors import (
+    ClinicError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NoteAlreadySigned,
+    NotFound,
+    SlotTaken,
+    from_db_error,
+)
 from clinic_app.services.platform.permissions import require
 
 
@@ -723,8 +732,6 @@ def import_batch(session: Session, *, actor: Actor | None, bundle: dict, source:
 
 
 def _entry_status(exc: ClinicError) -> int:
-    from clinic_app.services.platform.errors import IllegalTransition, NotAllowed, NoteAlreadySigned, SlotTaken
-
     for kind, status in ((NotFound, 404), (NotAllowed, 403), (SlotTaken, 409), (IllegalTransition, 409), (NoteAlreadySigned, 409)):
         if isinstance(exc, kind):
             return status

@@ -41,6 +41,7 @@ from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.interop.fhir import mapping as fhir_map
 from clinic_app.services.interop.fhir import write as fhir_write
 from clinic_app.services.platform.actor import Actor
+from clinic_app.services.platform.auth import actor_for
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed
 
 log = logging.getLogger(__name__)
@@ -237,7 +238,6 @@ def _actor(session: Session, username: str) -> Actor:
     user = session.exec(select(User).where(User.username == (username or "").strip().lower())).first()
     if user is None or not user.active:
         raise NotAllowed(f"The interface account {username!r} does not exist or is inactive.")
-    from clinic_app.services.platform.auth import actor_for
 
     return actor_for(user, "hl7")
 
