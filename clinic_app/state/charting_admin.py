@@ -62,8 +62,27 @@ def _draft(i: int, f: templates.TemplateField) -> FieldDraft:
                       low=str(f.low), high=str(f.high), unit=f.unit, name=f.label or f"field {i + 1}")
 
 
-def _renumber(fields: list[FieldDraft]) -> list[FieldDraft]:
+def _renumber(fields: list) -> list:
+    """A form's field drafts (a template's, an intake form's) in order, each knowing its place and
+    named by its label for the buttons that move or remove it."""
     return [dataclasses.replace(f, index=i, name=f.label or f"field {i + 1}") for i, f in enumerate(fields)]
+
+
+class _FieldList(rx.State, mixin=True):
+    """Moving and removing a form's field drafts (``edit_fields``), for the template and the
+    intake form editors alike."""
+
+    @rx.event
+    def move_field(self, index: int, step: int):
+        i, j = int(index), int(index) + int(step)
+        if 0 <= i < len(self.edit_fields) and 0 <= j < len(self.edit_fields):
+            fields = list(self.edit_fields)
+            fields[i], fields[j] = fields[j], fields[i]
+            self.edit_fields = _renumber(fields)
+
+    @rx.event
+    def remove_field(self, index: int):
+        self.edit_fields = _renumber([f for f in self.edit_fields if f.index != int(index)])
 
 
 class _AdminPage(rx.State, mixin=True):
@@ -84,7 +103,7 @@ class _AdminPage(rx.State, mixin=True):
         raise NotImplementedError
 
 
-class TemplateAdminState(_AdminPage, rx.State):
+class TemplateAdminState(_FieldList, _AdminPage, rx.State):
     """The template list (filtered by discipline and visit kind) and the editor."""
 
     _permission: ClassVar[str] = "template.edit"
@@ -256,18 +275,6 @@ class TemplateAdminState(_AdminPage, rx.State):
         new = FieldDraft(index=len(self.edit_fields), key="", label="", section=section, kind="text", options="", low="0",
                          high="10", unit="", name="")
         self.edit_fields = _renumber([*self.edit_fields, new])
-
-    @rx.event
-    def move_field(self, index: int, step: int):
-        i, j = int(index), int(index) + int(step)
-        if 0 <= i < len(self.edit_fields) and 0 <= j < len(self.edit_fields):
-            fields = list(self.edit_fields)
-            fields[i], fields[j] = fields[j], fields[i]
-            self.edit_fields = _renumber(fields)
-
-    @rx.event
-    def remove_field(self, index: int):
-        self.edit_fields = _renumber([f for f in self.edit_fields if f.index != int(index)])
 
     @rx.event
     async def save(self):
@@ -483,11 +490,7 @@ def _intake_draft(i: int, f: intake.IntakeField) -> IntakeFieldDraft:
                             low=str(f.low), high=str(f.high), unit=f.unit, text=f.text, name=f.label or f"field {i + 1}")
 
 
-def _intake_renumber(fields: list[IntakeFieldDraft]) -> list[IntakeFieldDraft]:
-    return [dataclasses.replace(f, index=i, name=f.label or f"field {i + 1}") for i, f in enumerate(fields)]
-
-
-class IntakeAdminState(_AdminPage, rx.State):
+class IntakeAdminState(_FieldList, _AdminPage, rx.State):
     """Intake forms on the templates page: what a patient fills before the first visit of the
     appointment types chosen; every save is a new version (answers keep theirs)."""
 
@@ -568,26 +571,14 @@ class IntakeAdminState(_AdminPage, rx.State):
             change = {attr: str(value)[:intake.MAX_CONSENT_TEXT if attr == "text" else 1200 if attr == "options" else 80]}
         else:
             return
-        self.edit_fields = _intake_renumber([dataclasses.replace(f, **change) if f.index == int(index) else f
+        self.edit_fields = _renumber([dataclasses.replace(f, **change) if f.index == int(index) else f
                                              for f in self.edit_fields])
 
     @rx.event
     def add_intake_field(self):
         new = IntakeFieldDraft(index=len(self.edit_fields), key="", label="", kind="text", required=False, options="",
                                low="0", high="10", unit="", text="", name="")
-        self.edit_fields = _intake_renumber([*self.edit_fields, new])
-
-    @rx.event
-    def move_field(self, index: int, step: int):
-        i, j = int(index), int(index) + int(step)
-        if 0 <= i < len(self.edit_fields) and 0 <= j < len(self.edit_fields):
-            fields = list(self.edit_fields)
-            fields[i], fields[j] = fields[j], fields[i]
-            self.edit_fields = _intake_renumber(fields)
-
-    @rx.event
-    def remove_field(self, index: int):
-        self.edit_fields = _intake_renumber([f for f in self.edit_fields if f.index != int(index)])
+        self.edit_fields = _renumber([*self.edit_fields, new])
 
     @rx.event
     async def save(self):

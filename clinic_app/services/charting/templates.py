@@ -304,19 +304,28 @@ def _add_version(session: Session, *, actor: Actor, spec: dict, code: str, versi
     return _from_row(row)
 
 
-def _current_for_edit(session: Session, code: str, expected_version: int | None) -> Template | None:
-    current = catalogue(session).get(code)
+def check_edit(current, *, code: str, expected_version: int | None, what: str, name: str) -> None:
+    """The rules of saving a versioned form (a note template, an intake form): a new one
+    (``expected_version`` None) takes a free code; an edit names the version it was opened at,
+    and is refused if someone saved another since. ``current``: the code's newest version, or None;
+    ``what``: "a template", "an intake form"; ``name``: the current version's name in words."""
     if expected_version is None:
         if current is not None:
-            raise InvalidInput(f"The clinic already has a template {code}; open it to edit it, or choose another code.")
-        return None
+            raise InvalidInput(f"The clinic already has {what} {code}; open it to edit it, or choose another code.")
+        return
     if current is None:
-        raise InvalidInput(f"There is no template {code} to edit.")
+        raise InvalidInput(f"There is no {what.split(' ', 1)[1]} {code} to edit.")
     if current.version != expected_version:
         raise InvalidInput(
-            f"{current.name} was saved by someone else since you opened it (it is now version {current.version}); "
+            f"{name} was saved by someone else since you opened it (it is now version {current.version}); "
             "reopen it to see their changes, then make yours again."
         )
+
+
+def _current_for_edit(session: Session, code: str, expected_version: int | None) -> Template | None:
+    current = catalogue(session).get(code)
+    check_edit(current, code=code, expected_version=expected_version, what="a template",
+               name=current.name if current else "")
     return current
 
 

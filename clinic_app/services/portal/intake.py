@@ -203,17 +203,8 @@ def _check_field(n: int, raw: dict) -> IntakeField:
 
 def _current_for_edit(session: Session, code: str, expected_version: int | None) -> Form | None:
     current = catalogue(session).get(code)
-    if expected_version is None:
-        if current is not None:
-            raise InvalidInput(f"The clinic already has an intake form {code}; open it to edit it, or choose another code.")
-        return None
-    if current is None:
-        raise InvalidInput(f"There is no intake form {code} to edit.")
-    if current.version != expected_version:
-        raise InvalidInput(
-            f"{current.title} was saved by someone else since you opened it (it is now version {current.version}); "
-            "reopen it to see their changes, then make yours again."
-        )
+    templates.check_edit(current, code=code, expected_version=expected_version, what="an intake form",
+                         name=current.title if current else "")
     return current
 
 
