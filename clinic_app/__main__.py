@@ -125,34 +125,30 @@ def _create_user(args) -> int:
     return 0
 
 
-def _reminders(args) -> int:
+def _now(args):
+    """``--now`` as an aware time (UTC when it names no zone), or None for the real now."""
     import datetime as dt
 
+    if not args.now:
+        return None
+    now = dt.datetime.fromisoformat(args.now)
+    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+
+
+def _reminders(args) -> int:
     from clinic_app import reminder_worker
 
     migrate()
-    now = None
-    if args.now:
-        now = dt.datetime.fromisoformat(args.now)
-        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    queued, counts = reminder_worker.run_once(now=now)
+    queued, counts = reminder_worker.run_once(now=_now(args))
     print(f"Reminders: {queued} queued, {counts['sent']} sent, {counts['failed']} failed, {counts['skipped']} skipped.")
     return 0
 
 
 def _tasks(args) -> int:
-    import datetime as dt
-
-    from clinic_app.db import session_scope
-    from clinic_app.services.tasks import rules
+    from clinic_app import tasks_worker
 
     migrate()
-    now = None
-    if args.now:
-        now = dt.datetime.fromisoformat(args.now)
-        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
-    with session_scope() as session:
-        counts = rules.sweep(session, now=now)
+    counts = tasks_worker.sweep(now=_now(args))  # one committed transaction per rule, as the app's sweep
     changed = ", ".join(f"{kind} {n}" for kind, n in counts.items())
     print(f"Task sweep: tasks opened, changed or closed per rule: {changed}.")
     return 0

@@ -53,7 +53,7 @@ def sweep_frequent() -> dict[str, int]:
         return rules.sweep(session, kinds=FREQUENT)
 
 
-def sweep() -> dict[str, int]:
+def sweep(now=None) -> dict[str, int]:
     """Every rule over every subject (the daily sweep: what time alone makes due).
 
     One write transaction per rule, each committed before the next begins: on SQLite a write
@@ -62,7 +62,7 @@ def sweep() -> dict[str, int]:
     totals: dict[str, int] = {}
     for kind in rules.RULES:
         with session_scope() as session:
-            for name, count in rules.sweep(session, kinds=[kind]).items():
+            for name, count in rules.sweep(session, kinds=[kind], now=now).items():
                 totals[name] = totals.get(name, 0) + count
     return totals
 
