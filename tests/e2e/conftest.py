@@ -140,3 +140,19 @@ def seed_e2e_clinic(db) -> dict:
         s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"provider": "Erin Test, PT"}
+
+
+@pytest.fixture(autouse=True)
+def _close_the_tests_own_contexts(request):
+    """Browser contexts a test opens itself (a second desk, a tablet) close when it ends: left
+    open, each keeps a renderer process busy for the rest of the run on the shared 2 cores."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    before = set(browser.contexts)
+    yield
+    for context in browser.contexts:
+        if context not in before:
+            with contextlib.suppress(Exception):  # closed already by its own fixture
+                context.close()
