@@ -126,7 +126,6 @@ def _claim_status(db) -> str:
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
         status = s.exec(_e2e_claim()).one().status
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return status
 

@@ -452,7 +452,6 @@ def _note(db, appointment_id: int) -> tuple[Note, dict[str, str]]:
     with Session(engine, expire_on_commit=False) as s:
         note = s.exec(select(Note).where(Note.appointment_id == appointment_id)).one()
         fields = {f.key: f.value for f in s.exec(select(NoteField).where(NoteField.note_id == note.id))}
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return note, fields
 

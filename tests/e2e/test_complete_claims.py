@@ -129,7 +129,6 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     with Session(clinic["engine"]) as s:
         patient = s.exec(select(Patient).where(Patient.last_name == "Larkspur")).one()
         assert patient.sex == "female"
-        s.commit()  # the seed is the caller: it commits what the services wrote
 
     # The biller marks the payer as Medicare Part B on billing set-up.
     page = browser.new_context(viewport=SCREEN).new_page()
@@ -150,7 +149,6 @@ def test_the_registered_sex_and_the_payers_filing_indicator_reach_the_837p(brows
     page.context.close()
     with Session(clinic["engine"]) as s:
         assert s.get(Payer, clinic["payer_id"]).claim_filing_indicator == "MB"
-        s.commit()  # the seed is the caller: it commits what the services wrote
 
     # The claim of her visit: SBR09 MB and DMG03 F, and pyx12 accepts the file.
     text = _claim_for_a_visit_yesterday(clinic, patient.id)

@@ -68,9 +68,9 @@ def forged(app_server):
             return auth.start_session(s, user=s.exec(select(User).where(User.username == username)).one())
 
         tokens = {"desk": token("e2e_desk"), "biller": token("e2e_bill")}
+        s.commit()  # the seed is the caller: the sessions it started are kept
         visit = s.exec(select(Appointment).join(User, User.provider_id == Appointment.provider_id)
                        .where(User.username == "e2e_clin")).first()
-        s.commit()  # the seed is the caller: it commits what the services wrote
     yield base, engine, tokens, visit.id
     engine.dispose()
 
@@ -104,7 +104,6 @@ def test_reception_cannot_sign_bill_or_open_notes_by_sending_the_events(forged):
         assert s.get(Appointment, visit_id).status == "booked"
         assert s.exec(select(Note).where(Note.appointment_id == visit_id)).first() is None
         assert s.exec(select(Charge).where(Charge.appointment_id == visit_id)).all() == []
-        s.commit()  # the seed is the caller: it commits what the services wrote
 
 
 def test_a_biller_cannot_check_patients_in_or_book(forged):
@@ -129,7 +128,6 @@ def test_a_biller_cannot_check_patients_in_or_book(forged):
 
     with Session(engine) as s:
         booked_before = len(s.exec(select(Appointment.id)).all())
-        s.commit()  # the seed is the caller: it commits what the services wrote
     after_select, after_check_in, seen = _run(scenario())
     assert after_select["message" + marker] == "The biller role may not view the calendar board."
     assert not after_select.get("row" + marker)  # no visit's details reached the biller
@@ -138,4 +136,3 @@ def test_a_biller_cannot_check_patients_in_or_book(forged):
     with Session(engine) as s:
         assert s.get(Appointment, visit_id).status == "booked"
         assert len(s.exec(select(Appointment.id)).all()) == booked_before  # nothing was booked
-        s.commit()  # the seed is the caller: it commits what the services wrote

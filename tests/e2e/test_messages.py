@@ -38,7 +38,6 @@ def people(app_server) -> dict:
                              provider_id=provider.id if role == "clinician" else None, location_id=location.id)
         s.commit()
         patient_id = patient.id
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"patient_id": patient_id}
 

@@ -77,7 +77,6 @@ def _open_online_booking(db) -> dict:
                            min_notice_hours=0, days_ahead=14, max_upcoming=3, cancel_window_hours=0)
         s.commit()
         yara = s.exec(select(Patient).where(Patient.mrn == "E2E2")).one()
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return {"patient_id": yara.id}
 

@@ -75,7 +75,6 @@ def _seed(db) -> int:
         accounts.accept_invitation(s, token=invitation.token, password=PATIENT_PASSWORD)
         s.commit()
         patient_id = yara.id
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return patient_id
 

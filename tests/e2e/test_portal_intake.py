@@ -147,7 +147,6 @@ def test_a_patient_fills_and_signs_intake_on_a_phone_and_the_desk_sees_it_comple
         assert "I agree to be assessed and treated" in words and "Zed Quill" in words
         assert len(reader.pages[0].images) == 1  # the drawn signature
         assert consent.signed_at <= dt.datetime.now(dt.UTC)
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
 
     # The link is used up; the desk's visit panel says the intake is complete.

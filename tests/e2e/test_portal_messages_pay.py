@@ -50,7 +50,6 @@ def _seed(db) -> int:
         s.add(LedgerEntry(patient_id=yara.id, kind="charge", amount_cents=5000))
         s.commit()
         patient_id = yara.id
-        s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
     return patient_id
 
