@@ -65,12 +65,37 @@ async def _confirm_by_email(appointment_id: int, *, booked: bool = False) -> Non
         log.exception("the confirmation e-mail of appointment %s was not sent", appointment_id)
 
 
-class PortalState(rx.State):
+class PortalScreen(rx.State, mixin=True):
+    """What every signed-in portal page shares: its message, and the signed-in patient checked
+    on every event (services/portal/accounts.check_session); without a live portal session the
+    page keeps nothing of the patient's."""
+
+    message: str = ""
+    message_is_error: bool = False
+
+    def _ok(self, text: str) -> None:
+        self.message, self.message_is_error = text, False
+
+    def _fail(self, exc: Exception | str) -> None:
+        self.message, self.message_is_error = str(exc), True
+
+    def _signed_out(self) -> None:
+        """Called when no portal session is live: forget everything shown."""
+        self.reset()
+
+    async def _me(self) -> Me | None:
+        """The signed-in patient, checked now; None (and nothing of the portal kept) otherwise."""
+        token = portal_token(self.router.headers.cookie)
+        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
+        if me is None:
+            self._signed_out()
+        return me
+
+
+class PortalState(PortalScreen, rx.State):
     """The signed-in patient's portal (home and booking)."""
 
     name: str = ""
-    message: str = ""
-    message_is_error: bool = False
     upcoming: list[VisitRow] = []
     past: list[VisitRow] = []
     confirm_cancel_id: int = 0
@@ -89,19 +114,6 @@ class PortalState(rx.State):
     moving_text: str = ""
     loading: bool = False
 
-    def _ok(self, text: str) -> None:
-        self.message, self.message_is_error = text, False
-
-    def _fail(self, exc: Exception | str) -> None:
-        self.message, self.message_is_error = str(exc), True
-
-    async def _me(self) -> Me | None:
-        """The signed-in patient, checked now; None (and nothing of the portal kept) otherwise."""
-        token = portal_token(self.router.headers.cookie)
-        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
-        if me is None:
-            self.reset()
-        return me
 
     # -- home ----------------------------------------------------------------------------------
     @rx.event

@@ -13,12 +13,13 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.api.portal import PORTAL_SIGN_IN, portal_token
+from clinic_app.api.portal import PORTAL_SIGN_IN
 from clinic_app.db import utcnow
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import accounts, care
+from clinic_app.services.portal import care
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import in_db, today_at
+from clinic_app.state.portal import PortalScreen
 
 
 @dataclasses.dataclass
@@ -61,12 +62,10 @@ class AskedRow:
     start_label: str
 
 
-class PortalCareState(rx.State):
+class PortalCareState(PortalScreen, rx.State):
     """My care: visits, exercises, measures to answer."""
 
     name: str = ""
-    message: str = ""
-    message_is_error: bool = False
     upcoming: list[CareVisit] = []
     past: list[CareVisit] = []
     exercises: list[CareExercise] = []
@@ -78,18 +77,6 @@ class PortalCareState(rx.State):
     can_add_row: bool = False
     _max_items: int = 0
 
-    def _ok(self, text: str) -> None:
-        self.message, self.message_is_error = text, False
-
-    def _fail(self, exc: Exception | str) -> None:
-        self.message, self.message_is_error = str(exc), True
-
-    async def _me(self) -> Me | None:
-        token = portal_token(self.router.headers.cookie)
-        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
-        if me is None:
-            self.reset()
-        return me
 
     async def _refresh(self, me: Me) -> None:
         now = utcnow()

@@ -15,7 +15,7 @@ import dataclasses
 import reflex as rx
 from sqlmodel import Session
 
-from clinic_app.api.portal import PORTAL_SIGN_IN, portal_token
+from clinic_app.api.portal import PORTAL_SIGN_IN
 from clinic_app.db import session_scope
 from clinic_app.live import registry
 from clinic_app.live.events import MessagesChanged, portal_topic
@@ -23,9 +23,10 @@ from clinic_app.live.surfaces import Surface, register
 from clinic_app.live.tabs import tabs
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import accounts, inbox
+from clinic_app.services.portal import inbox
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
+from clinic_app.state.portal import PortalScreen
 from clinic_app.state.reflex_adapter import client_token, socket_id
 
 SURFACE = "portal_messages"
@@ -60,12 +61,10 @@ def _message(m: dict) -> PortalMessage:
     return PortalMessage(id=m["id"], author=m["author"], body=m["body"], when=m["when"], mine=m["mine"])
 
 
-class PortalMessagesState(rx.State):
+class PortalMessagesState(PortalScreen, rx.State):
     """The signed-in patient's conversations with the clinic."""
 
     name: str = ""
-    message: str = ""
-    message_is_error: bool = False
     threads: list[PortalThread] = []
     open_id: int = 0
     open_subject: str = ""
@@ -81,19 +80,9 @@ class PortalMessagesState(rx.State):
     _patient_id: int = 0
     _tz: str = "UTC"
 
-    def _ok(self, text: str) -> None:
-        self.message, self.message_is_error = text, False
-
-    def _fail(self, exc: Exception | str) -> None:
-        self.message, self.message_is_error = str(exc), True
-
-    async def _me(self) -> Me | None:
-        token = portal_token(self.router.headers.cookie)
-        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
-        if me is None:
-            registry.show(client_token(self), SURFACE, [])
-            self.reset()
-        return me
+    def _signed_out(self) -> None:
+        registry.show(client_token(self), SURFACE, [])  # no more pushes of this patient's messages
+        self.reset()
 
     @rx.event
     async def load(self):

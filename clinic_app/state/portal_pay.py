@@ -16,13 +16,14 @@ import urllib.parse
 import reflex as rx
 from sqlmodel import Session
 
-from clinic_app.api.portal import PORTAL_SIGN_IN, portal_token
+from clinic_app.api.portal import PORTAL_SIGN_IN
 from clinic_app.db import utcnow
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.money import dollars
-from clinic_app.services.portal import accounts, inbox, payments
+from clinic_app.services.portal import inbox, payments
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import in_db
+from clinic_app.state.portal import PortalScreen
 
 STATUS_WORDS = {"pending": "Not finished", "succeeded": "Paid", "declined": "Declined"}
 
@@ -44,12 +45,10 @@ class PaymentRow:
     detail: str
 
 
-class PortalPayState(rx.State):
+class PortalPayState(PortalScreen, rx.State):
     """The signed-in patient's account and online payments."""
 
     name: str = ""
-    message: str = ""
-    message_is_error: bool = False
     balance: str = ""
     owes: bool = False
     insurance: str = ""
@@ -59,18 +58,6 @@ class PortalPayState(rx.State):
     paying: bool = False
     _key: str = ""
 
-    def _ok(self, text: str) -> None:
-        self.message, self.message_is_error = text, False
-
-    def _fail(self, exc: Exception | str) -> None:
-        self.message, self.message_is_error = str(exc), True
-
-    async def _me(self) -> Me | None:
-        token = portal_token(self.router.headers.cookie)
-        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
-        if me is None:
-            self.reset()
-        return me
 
     async def _account(self, me: Me) -> None:
         def work(s: Session):

@@ -11,14 +11,15 @@ import dataclasses
 
 import reflex as rx
 
-from clinic_app.api.portal import PORTAL_SIGN_IN, portal_token
+from clinic_app.api.portal import PORTAL_SIGN_IN
 from clinic_app.models.people import PREFERRED_CHANNELS
 from clinic_app.services.frontdesk.patients import CHANNEL_LABELS
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import accounts, profile
+from clinic_app.services.portal import profile
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.patient_profile import ProfileState
+from clinic_app.state.portal import PortalScreen
 from clinic_app.state.screen import FAILED, Section
 
 TEXT_FIELDS = {name: 200 if name == "address_line" else 120 for name in profile.FIELDS if name != "reminders_opt_out"}
@@ -31,12 +32,10 @@ class ChangeLine:
     after: str
 
 
-class PortalProfileState(rx.State):
+class PortalProfileState(PortalScreen, rx.State):
     """The patient's contact details as a form; sending it asks the desk to make the change."""
 
     name: str = ""
-    message: str = ""
-    message_is_error: bool = False
     phone: str = ""
     email: str = ""
     address_line: str = ""
@@ -52,12 +51,6 @@ class PortalProfileState(rx.State):
     waiting: list[ChangeLine] = []
     decision: str = ""
 
-    async def _me(self) -> Me | None:
-        token = portal_token(self.router.headers.cookie)
-        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
-        if me is None:
-            self.reset()
-        return me
 
     async def _refresh(self, me: Me) -> None:
         def work(s):
