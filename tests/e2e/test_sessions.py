@@ -119,8 +119,9 @@ def clinic_app(app_server):
 
 def _session_of(engine, username: str) -> str:
     with Session(engine) as s:
-        s.commit()  # the seed is the caller: it commits what the services wrote
-        return auth.start_session(s, user=s.exec(select(User).where(User.username == username)).one())
+        token = auth.start_session(s, user=s.exec(select(User).where(User.username == username)).one())
+        s.commit()  # the test is the caller: the session it started is kept
+        return token
 
 
 def _states():
