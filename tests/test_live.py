@@ -230,7 +230,7 @@ def test_a_change_builds_the_visits_card_once_for_every_surface_that_starts_from
     monkeypatch.setattr(live_push, "_each", each)
     for token, topic in [("x", "t:a"), ("y", "t:a"), ("z", "t:b1"), ("w", "t:b2"), ("y", "t:b1")]:
         reg.show(token, token, [topic])
-    asyncio.run(live_push.fan_out(dataclasses.replace(EVENT, applied_by="y")))
+    run_async(live_push.fan_out(dataclasses.replace(EVENT, applied_by="y")))
     assert built == ["card", "a", "b"]
     # The tab that made the change is skipped only where its surface applied it itself.
     assert pushed == [("a", ["x", "y"]), ("b", ["z"]), ("b", ["w"])]

@@ -46,6 +46,21 @@ def app_env(db_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+_RUNNING_LOGS: list[Path] = []  # the app.log of each app running now, newest last
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed e2e test's report ends with what the running apps logged last: a CI run on a
+    loaded machine is the only witness of a slow sign-in or a refused socket."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when == "call":
+        for path in _RUNNING_LOGS:
+            with contextlib.suppress(OSError):
+                report.sections.append((f"app log {path.parent.name} (last 4000 characters)", path.read_text()[-4000:]))
+
+
 @contextlib.contextmanager
 def running_app(tmp_dir: Path, **extra_env: str):
     """`make run`'s two steps (demo --if-empty, reflex run --env prod) on a free port."""
@@ -57,6 +72,7 @@ def running_app(tmp_dir: Path, **extra_env: str):
                   CLINIC_DATA_DIR=str(tmp_dir / "data"), **extra_env)
     subprocess.run([sys.executable, "-m", "clinic_app", "demo", "--if-empty"], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=300)
     log = open(tmp_dir / "app.log", "w")  # noqa: SIM115 (closed below)
+    _RUNNING_LOGS.append(tmp_dir / "app.log")
     proc = subprocess.Popen(
         [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port", "--frontend-port", str(port)],
         cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -88,6 +104,7 @@ def running_app(tmp_dir: Path, **extra_env: str):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+        _RUNNING_LOGS.remove(tmp_dir / "app.log")
 
 
 @pytest.fixture(scope="module")
