@@ -167,7 +167,7 @@ def _cancel_dialog() -> rx.Component:
         rx.box(
             rx.text(P.confirm_cancel_text, weight="bold"),
             rx.hstack(
-                rx.button("Yes, cancel the visit", on_click=P.cancel_visit, color_scheme="red", size="3", style=TOUCH),
+                rx.button("Yes, cancel the visit", on_click=P.cancel_visit, color_scheme="red", high_contrast=True, size="3", style=TOUCH),
                 rx.button("Keep it", on_click=P.keep_visit, variant="soft", size="3", style=TOUCH),
                 spacing="3", margin_top="8px", wrap="wrap",
             ),
