@@ -56,6 +56,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and call.when == "call":
+        browser = item.funcargs.get("browser")
+        for context in getattr(browser, "contexts", []):
+            for page in context.pages:
+                with contextlib.suppress(Exception):
+                    text = page.evaluate("() => (document.body && document.body.innerText || '').slice(0, 800)")
+                    report.sections.append((f"open page {page.url}", text))
         for path in _RUNNING_LOGS:
             with contextlib.suppress(OSError):
                 report.sections.append((f"app log {path.parent.name} (last 4000 characters)", path.read_text()[-4000:]))
