@@ -62,7 +62,7 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
-from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
+from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalRegistration, PortalSession, PortalToken
 from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
@@ -168,6 +168,7 @@ __all__ = [
     "Payer",
     "PlanGoal",
     "PortalSession",
+    "PortalRegistration",
     "PortalToken",
     "ProfileChange",
     "ProgressNoteLimit",
