@@ -16,9 +16,9 @@ Revises: 0027
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlmodel.sql.sqltypes import AutoString as S
 
+from alembic import op
 from clinic_app.db import UTCDateTime
 
 revision: str = "0028"
