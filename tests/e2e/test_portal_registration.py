@@ -69,7 +69,8 @@ def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration
     expect(admin.get_by_label("Location", exact=True)).to_have_value(str(location.id), timeout=30_000)
     allow = admin.get_by_label("Patients may register themselves online")
     expect(allow).not_to_be_checked()
-    allow.check()
+    allow.click()  # a controlled checkbox: ticked once the server's answer comes back
+    expect(allow).to_be_checked()
     admin.get_by_role("button", name="Save online booking settings").click()
     expect(admin.get_by_role("status")).to_contain_text("Online booking settings saved.")
 
@@ -108,7 +109,7 @@ def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration
     # The desk sees it beside Yara's record on file, and links it there.
     desk = browser.new_context(**DESK).new_page()
     sign_in(desk, base, "e2e_desk", PASSWORD)
-    desk.get_by_role("navigation", name="Main").get_by_role("link", name="Registrations").click()
+    desk.get_by_role("navigation", name="Main").get_by_role("link", name="Portal registrations").click()
     expect(desk.get_by_role("heading", name="Yara Quinlan")).to_be_visible(timeout=30_000)
     expect(desk.get_by_text("Quinlan, Yara (E2E2, born 1985-02-03)")).to_be_visible()
     assert_accessible(desk, "the desk's portal registrations")
