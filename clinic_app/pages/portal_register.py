@@ -96,7 +96,8 @@ def _match(row, m) -> rx.Component:
     return rx.el.li(
         rx.hstack(
             rx.vstack(rx.text(m.label, size="2"), rx.text(m.why, size="1", color="var(--gray-11)"), spacing="0"),
-            rx.button("Link to this record", on_click=D.link_record(row.id, m.patient_id), aria_label=m.button,
+            rx.button("Link to this record", on_click=D.link_record(row.id, m.patient_id),
+                      aria_label="Link to this record: " + m.label + " (for " + row.name + ")",
                       variant="soft", size="2", min_height="44px", disabled=D.busy),
             align="center", spacing="3", wrap="wrap",
         ),
@@ -119,7 +120,8 @@ def _registration(row) -> rx.Component:
                     margin_top="6px"),
         ),
         rx.hstack(
-            rx.button("Create new patient record", on_click=D.create_record(row.id), aria_label=row.create_label,
+            rx.button("Create new patient record", on_click=D.create_record(row.id),
+                      aria_label="Create new patient record for " + row.name,
                       size="2", min_height="44px", disabled=D.busy),
             rx.button("Decline", on_click=D.start_decline(row.id), aria_label="Decline " + row.name, variant="soft",
                       color_scheme="red", size="2", min_height="44px"),
@@ -134,7 +136,7 @@ def _registration(row) -> rx.Component:
                          width="100%", size="2"),
                 rx.hstack(
                     rx.button("Decline registration", on_click=D.decline, color_scheme="red", size="2",
-                              min_height="44px", aria_label=row.decline_label),
+                              min_height="44px", aria_label="Decline registration of " + row.name),
                     rx.button("Keep it", on_click=D.stop_decline, variant="ghost", size="2", min_height="44px"),
                     margin_top="6px",
                 ),

@@ -9,7 +9,6 @@ is hashed on the sign-in hashing pool, and is never kept in a var.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 
 import reflex as rx
@@ -121,48 +120,18 @@ class VerifyState(rx.State):
                      "and e-mails you when you can sign in.")
 
 
-@dataclasses.dataclass
-class MatchRow:
-    patient_id: int
-    label: str
-    why: str
-    button: str
-
-
-@dataclasses.dataclass
-class RegistrationRow:
-    id: int
-    name: str
-    birth_date: str
-    email: str
-    phone: str
-    location: str
-    verified: str
-    matches: list[MatchRow]
-    create_label: str
-    decline_label: str
-
-
-def _row(p: registration.Pending) -> RegistrationRow:
-    return RegistrationRow(
-        id=p.id, name=p.name, birth_date=p.birth_date, email=p.email, phone=p.phone, location=p.location,
-        verified=p.verified,
-        matches=[MatchRow(m.patient_id, m.label, m.why, f"Link to this record: {m.label} (for {p.name})") for m in p.matches],
-        create_label=f"Create new patient record for {p.name}", decline_label=f"Decline registration of {p.name}")
-
-
 class RegistrationsState(Screen, rx.State):
     """The desk's list of verified portal registrations (/portal-registrations)."""
 
     _permission = "patient.register"
-    rows: list[RegistrationRow] = []
+    rows: list[registration.Pending] = []
     declining_id: int = 0
     decline_reason: str = ""
     busy: bool = False
 
     async def _refresh(self, actor: Actor):
         found = await in_db(lambda s: registration.pending(s, actor=actor))
-        self.rows = [_row(p) for p in found]
+        self.rows = found
         if self.declining_id not in {r.id for r in self.rows}:
             self.declining_id, self.decline_reason = 0, ""
 

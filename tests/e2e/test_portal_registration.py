@@ -7,7 +7,6 @@ screenshots portal-register-390 and portal-registrations-1366."""
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 
 import pytest
@@ -20,7 +19,7 @@ from clinic_app.services.platform import auth
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, running_app, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
-from tests.smtp import smtp_server
+from tests.smtp import smtp_server, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
@@ -34,16 +33,6 @@ def registration_app(tmp_path_factory):
             tmp_path_factory.mktemp("portal-reg"), SMTP_HOST="127.0.0.1", SMTP_PORT=str(port),
             CLINIC_REMINDERS="off") as (base, db):
         yield base, db, inbox
-
-
-def _wait_for_mail(inbox, subject: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for to, message in inbox.messages:
-            if message["Subject"] == subject:
-                return to, message
-        time.sleep(0.2)
-    raise AssertionError(f"no e-mail {subject!r} arrived; got {[m['Subject'] for _t, m in inbox.messages]}")
 
 
 def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration_app):
@@ -96,7 +85,7 @@ def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration
     register.click()
     expect(phone.get_by_role("status")).to_contain_text("We sent an e-mail to yara.q@example.com", timeout=30_000)
 
-    to, mail = _wait_for_mail(inbox, "Confirm your e-mail for the patient portal")
+    to, mail = wait_for_mail(inbox, "Confirm your e-mail for the patient portal")
     assert to == ["yara.q@example.com"]
     link = urllib.parse.urlsplit(re.search(r"https?://\S+/portal/register/verify\?token=\S+",
                                            mail.get_content()).group(0))
@@ -117,7 +106,7 @@ def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration
     desk.get_by_role("button", name=re.compile(r"^Link to this record: Quinlan, Yara \(E2E2")).click()
     expect(desk.get_by_role("status")).to_contain_text("Accepted: Yara Quinlan (MRN E2E2) can sign in to the portal now")
     expect(desk.get_by_text("No registrations are waiting.")).to_be_visible()
-    to, mail = _wait_for_mail(inbox, "Your patient portal account is ready")
+    to, mail = wait_for_mail(inbox, "Your patient portal account is ready")
     assert to == ["yara.q@example.com"]
 
     # Yara signs in with the password she chose.
