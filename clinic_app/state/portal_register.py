@@ -143,10 +143,11 @@ class RegistrationsState(Screen, rx.State):
 
     async def _accept(self, registration_id: int, patient_id: int | None):
         base = public_url(self)
-        self.busy = True
-        result = await self._act(self._permission, lambda s, a: registration.accept(
-            s, actor=a, registration_id=registration_id, patient_id=patient_id, base_url=base))
-        self.busy = False
+        try:
+            result = await self._act(self._permission, lambda s, a: registration.accept(
+                s, actor=a, registration_id=registration_id, patient_id=patient_id, base_url=base))
+        finally:
+            self.busy = False
         if result is FAILED:
             return
         patient, mail = result
@@ -158,11 +159,17 @@ class RegistrationsState(Screen, rx.State):
 
     @rx.event
     async def create_record(self, registration_id: int):
-        await self._accept(as_id(registration_id), None)
+        wanted = as_id(registration_id)
+        self.busy = True  # the buttons are disabled until the answer comes (no double accept)
+        yield
+        await self._accept(wanted, None)
 
     @rx.event
     async def link_record(self, registration_id: int, patient_id: int):
-        await self._accept(as_id(registration_id), as_id(patient_id))
+        wanted, record = as_id(registration_id), as_id(patient_id)
+        self.busy = True
+        yield
+        await self._accept(wanted, record)
 
     @rx.event
     def start_decline(self, registration_id: int):
