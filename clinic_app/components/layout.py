@@ -18,6 +18,7 @@ SEARCH_ROLES = [role for role in ROLES if allowed(role, "patient.search")]
 NAV = [
     ("Board", "/board", ("reception", "clinician")),
     ("Waitlist", "/waitlist", ("reception",)),
+    ("Portal registrations", "/portal-registrations", ("reception",)),
     ("Chart", "/chart", ("clinician",)),
     ("Billing", "/billing", ("biller",)),
     ("Billing set-up", "/billing/setup", ("biller", "admin")),
