@@ -98,7 +98,7 @@ def test_register_verify_desk_accepts_and_patient_signs_in(browser, registration
     # The desk sees it beside Yara's record on file, and links it there.
     desk = browser.new_context(**DESK).new_page()
     sign_in(desk, base, "e2e_desk", PASSWORD)
-    desk.get_by_role("navigation", name="Main").get_by_role("link", name="Portal registrations").click()
+    desk.get_by_role("navigation", name="Main").get_by_role("link", name="Registrations").click()
     expect(desk.get_by_role("heading", name="Yara Quinlan")).to_be_visible(timeout=30_000)
     expect(desk.get_by_text("Quinlan, Yara (E2E2, born 1985-02-03)")).to_be_visible()
     assert_accessible(desk, "the desk's portal registrations")

@@ -28,7 +28,7 @@ from clinic_app.models import Location, OnlineBooking, Patient, PatientAccount, 
 from clinic_app.models.people import digits, search_key
 from clinic_app.services.frontdesk import patients
 from clinic_app.services.frontdesk.reminders import EmailSender
-from clinic_app.services.platform import audit, auth, limits
+from clinic_app.services.platform import audit, auth, clock, limits
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.permissions import require
@@ -212,14 +212,14 @@ def likely_matches(session: Session, row: PortalRegistration) -> list[Match]:
 def pending(session: Session, *, actor: Actor) -> list[Pending]:
     """Verified registrations waiting for the desk, oldest first, with their likely matches."""
     require(actor.role, "patient.register")
-    rows = session.exec(select(PortalRegistration, Location.name)
+    rows = session.exec(select(PortalRegistration, Location.name, Location.timezone)
                         .join(Location, Location.id == PortalRegistration.location_id)
                         .where(PortalRegistration.status == "verified")
                         .order_by(PortalRegistration.verified_at, PortalRegistration.id).limit(100))
     return [Pending(id=r.id, name=f"{r.first_name} {r.last_name}", birth_date=r.birth_date.isoformat(),
-                    email=r.email, phone=r.phone, location=where, verified=f"{r.verified_at:%Y-%m-%d %H:%M} UTC",
-                    matches=likely_matches(session, r))
-            for r, where in rows]
+                    email=r.email, phone=r.phone, location=where,
+                    verified=f"{clock.local(r.verified_at, tz):%Y-%m-%d %H:%M}", matches=likely_matches(session, r))
+            for r, where, tz in rows]
 
 
 def _waiting(session: Session, registration_id: int) -> PortalRegistration:
