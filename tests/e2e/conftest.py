@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
@@ -45,6 +46,10 @@ def app_env(db_path: Path, **extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
+
+# An app's first page after its start, on a loaded 2-core machine (CI runs beside other work),
+# can take more than Playwright's default 5 s to show what it computed: wait up to 15 s.
+expect.set_options(timeout=15_000)
 
 _RUNNING_LOGS: list[Path] = []  # the app.log of each app running now, newest last
 
