@@ -89,12 +89,12 @@ class PortalMessagesState(PortalScreen, rx.State):
         me = await self._me()
         if me is None:
             return rx.redirect(PORTAL_SIGN_IN)
-        self.name, self._patient_id = me.name, me.patient_id
+        self.name, self._patient_id = me.name, me.acting_for
         self.message, self.message_is_error = "", False
 
         def work(s: Session):
             tz = inbox.zone(s, me)
-            return tz, inbox.threads(s, patient_id=me.patient_id, tz=tz), inbox.recipients(s, me)
+            return tz, inbox.threads(s, patient_id=me.acting_for, tz=tz), inbox.recipients(s, me)
 
         self._tz, rows, people = await in_db(work)
         self.threads = [_thread(t) for t in rows]
@@ -104,7 +104,7 @@ class PortalMessagesState(PortalScreen, rx.State):
         if self.open_id and self.open_id not in {t.id for t in self.threads}:
             self._close()
         tabs().hold(client_token(self), socket_id(self))
-        registry.show(client_token(self), SURFACE, [page_topic(me.patient_id)])
+        registry.show(client_token(self), SURFACE, [page_topic(me.acting_for)])
         if self.open_id:
             await self._open(me, self.open_id)
         return None
@@ -117,7 +117,7 @@ class PortalMessagesState(PortalScreen, rx.State):
 
         def work(s: Session):
             row, shown = inbox.open_thread(s, me, thread_id=thread_id, tz=tz)
-            return row, shown, inbox.threads(s, patient_id=me.patient_id, tz=tz)
+            return row, shown, inbox.threads(s, patient_id=me.acting_for, tz=tz)
 
         row, shown, rows = await in_db(work)
         if self.open_id != row["id"]:
@@ -159,7 +159,7 @@ class PortalMessagesState(PortalScreen, rx.State):
             return None
         self.sending = True
         try:
-            await in_db(lambda s: messages.patient_reply(s, patient_id=me.patient_id, thread_id=thread_id, body=body))
+            await in_db(lambda s: messages.patient_reply(s, patient_id=me.acting_for, thread_id=thread_id, body=body))
         except ClinicError as exc:
             self.reply_text = body
             self._fail(exc)
