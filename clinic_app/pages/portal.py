@@ -24,9 +24,9 @@ FIELD_STYLE = {"height": "44px", "width": "100%", "padding": "0 10px", "fontSize
 def _whose_records() -> rx.Component:
     """An account holder with dependants picks whose records the pages show; the page loads
     again for that person (state/portal.py PortalWho)."""
-    return rx.cond(
-        PortalWho.people.length() > 1,
-        rx.vstack(
+    return rx.vstack(
+        rx.cond(
+            PortalWho.people.length() > 1,
             rx.hstack(
                 rx.el.label("Whose records", html_for="whose-records", style={"fontWeight": "600"}),
                 rx.el.select(
@@ -36,9 +36,10 @@ def _whose_records() -> rx.Component:
                 ),
                 spacing="2", align="center", wrap="wrap",
             ),
-            rx.text(PortalWho.showing, size="2", role="status", aria_live="polite"),
-            spacing="1",
         ),
+        # Also when the last dependant's access has just ended (then the select is gone).
+        rx.cond(PortalWho.showing != "", rx.text(PortalWho.showing, size="2", role="status", aria_live="polite")),
+        spacing="1",
     )
 
 
