@@ -22,7 +22,7 @@ def _link(S, x) -> rx.Component:
     return rx.hstack(
         rx.text(x.holder, " (", x.relationship, "), since ", x.granted, size="2"),
         rx.button("End access", on_click=S.ask_revoke(x.id), size="2", color_scheme="red", variant="soft",
-                  aria_label="End portal access of " + x.holder),
+                  aria_label="End access for " + x.holder),
         align="center", wrap="wrap", spacing="2",
     )
 
