@@ -32,6 +32,7 @@ class ProfileDependants(Section, ProfileState):
         patient_id = self.patient_id
         self.holder_text, self.holder_options, self.pick_holder, self.relationship = "", [], "", "parent"
         self.confirm_revoke_id, self.confirm_revoke_text = 0, ""
+        self._clear()
         if not patient_id:
             return
         try:
@@ -77,7 +78,7 @@ class ProfileDependants(Section, ProfileState):
         patient_id, account_id, relationship = self.patient_id, int(self.pick_holder), self.relationship
         if await self._act(dependants.GRANT, lambda s, a: dependants.link(
                 s, actor=a, patient_id=patient_id, account_id=account_id, relationship=relationship),
-                done=f"Portal access given: they can see {self.name}'s records in the portal now.") is not FAILED:
+                done=f"Portal access given: the account holder sees the records of {self.name} in the portal now.") is not FAILED:
             message = self.message
             await self.load_dependants()
             self._ok(message)
@@ -87,7 +88,7 @@ class ProfileDependants(Section, ProfileState):
         chosen = next((x for x in self.links if x.id == link_id), None)
         if chosen is not None:
             self.confirm_revoke_id = chosen.id
-            self.confirm_revoke_text = f"End {chosen.holder}'s portal access to {self.name}'s records?"
+            self.confirm_revoke_text = f"End portal access of {chosen.holder} to the records of {self.name}?"
 
     @rx.event
     def keep_access(self):

@@ -106,3 +106,21 @@ def test_the_desk_links_a_child_and_the_parent_sees_and_books_for_her(browser, a
     phone.get_by_label("Whose records").select_option(label="Me")
     expect(phone.get_by_text("Showing your own records.")).to_be_visible(timeout=30_000)
     expect(phone.get_by_text(re.compile(r"15:00"))).to_have_count(0)
+
+    # Showing Mia again, the desk ends the access: Yara's next step shows her own records only.
+    phone.get_by_label("Whose records").select_option(label="Mia Quinlan")
+    expect(phone.get_by_text("Showing Mia Quinlan's records.")).to_be_visible(timeout=30_000)
+    desk.reload()
+    panel.get_by_role("button", name=re.compile(r"^End access for Yara Quinlan")).click()
+    expect(panel.get_by_text("End portal access of Yara Quinlan (yara@example.com) to the records of Quinlan, Mia?")
+           ).to_be_visible()
+    panel.scroll_into_view_if_needed()
+    screenshot(desk, "portal-dependants-desk-1366")
+    panel.get_by_role("button", name="End access", exact=True).click()
+    expect(panel.get_by_role("status")).to_contain_text("Portal access ended")
+    expect(panel.get_by_text("No one else sees this patient's records in the portal.")).to_be_visible()
+    phone.get_by_role("link", name="My visits").first.click()
+    expect(phone.get_by_text("Access to those records has ended; showing your own records.")).to_be_visible(
+        timeout=30_000)
+    expect(phone.get_by_label("Whose records")).to_have_count(0)
+    expect(phone.get_by_text(re.compile(r"15:00"))).to_have_count(0)
