@@ -23,7 +23,7 @@ from clinic_app.live.surfaces import Surface, register
 from clinic_app.live.tabs import tabs
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import inbox
+from clinic_app.services.portal import dependants, inbox
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.portal import PortalScreen
@@ -78,6 +78,7 @@ class PortalMessagesState(PortalScreen, rx.State):
     new_body: str = ""
     sending: bool = False
     _patient_id: int = 0
+    _account_id: int = 0
     _tz: str = "UTC"
 
     def _signed_out(self) -> None:
@@ -89,7 +90,7 @@ class PortalMessagesState(PortalScreen, rx.State):
         me = await self._me()
         if me is None:
             return rx.redirect(PORTAL_SIGN_IN)
-        self.name, self._patient_id = me.name, me.acting_for
+        self.name, self._patient_id, self._account_id = me.name, me.acting_for, me.account_id
         self.message, self.message_is_error = "", False
 
         def work(s: Session):
@@ -221,8 +222,8 @@ class PortalMessagesState(PortalScreen, rx.State):
     # -- the live push --------------------------------------------------------------------------
     def apply_change(self, change: dict | None) -> None:
         """One of this patient's threads changed: the list, and the open thread's messages."""
-        if not change or change["patient_id"] != self._patient_id:
-            return
+        if not change or change["patient_id"] != self._patient_id or self._account_id not in change["accounts"]:
+            return  # another patient's, or a dependant whose access has just ended
         self.threads = [_thread(t) for t in change["threads"]]
         if change["thread_id"] == self.open_id:
             self.open_messages = [_message(m) for m in change["messages"]]
@@ -242,7 +243,10 @@ def portal_topics(event: MessagesChanged) -> list[str]:
 def portal_change(event: MessagesChanged) -> dict | None:
     """The patient's threads and the changed thread's messages (built once per change, on a thread)."""
     with session_scope() as session:
-        return inbox.change(session, patient_id=event.patient_id, thread_id=event.thread_id)
+        change = inbox.change(session, patient_id=event.patient_id, thread_id=event.thread_id)
+        if change is not None:
+            change["accounts"] = sorted(dependants.accounts_seeing(session, patient_id=event.patient_id))
+        return change
 
 
 register(Surface(SURFACE, portal_topics, portal_change, PortalMessagesState, "apply_change", event_type=MessagesChanged))

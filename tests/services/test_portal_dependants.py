@@ -122,10 +122,13 @@ def test_revoking_ends_access_at_once_for_an_open_session(session, family):
     acting = dependants.acting_as(_me(session, family), gus.id)
     assert [v.id for v in booking.visits(session, acting, now=EVE)] == [family["visits"][2].id]
     (shown,) = dependants.links(session, actor=clinic.reception, patient_id=gus.id)
+    # The live push to an open Messages page checks who may see Gus's threads now.
+    assert acting.account_id in dependants.accounts_seeing(session, patient_id=gus.id)
     dependants.revoke(session, actor=clinic.reception, link_id=shown.id, patient_id=gus.id)
     session.commit()
     # The same open session, checked on its next event: Gus is gone, Cara's own records stay.
     after = _me(session, family)
+    assert acting.account_id not in dependants.accounts_seeing(session, patient_id=gus.id)
     assert after is not None and after.patient_ids == {clinic.patients[0].id}
     with pytest.raises(NotFound, match="not available to this account"):
         dependants.acting_as(after, gus.id)

@@ -69,6 +69,15 @@ def dependant_ids(session: Session, *, account_id: int) -> frozenset[int]:
     return frozenset(rows)
 
 
+def accounts_seeing(session: Session, *, patient_id: int) -> frozenset[int]:
+    """The portal accounts that may see ``patient_id``'s records now: their own and their live
+    links' (the live push checks it, between a revocation and the holder's next event)."""
+    own = session.exec(select(PatientAccount.id).where(PatientAccount.patient_id == patient_id)).all()
+    linked = session.exec(select(PortalDependant.account_id).where(PortalDependant.patient_id == patient_id,
+                                                                  PortalDependant.revoked_at.is_(None))).all()
+    return frozenset([*own, *linked])
+
+
 def acting_as(me: Me, patient_id: int) -> Me:
     """``me`` showing ``patient_id``'s records; NotFound unless that is the account's own
     patient or a live dependant."""
