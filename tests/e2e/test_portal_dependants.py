@@ -21,7 +21,8 @@ from clinic_app.services.portal import accounts
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_app import sign_in
-from tests.e2e.test_portal import DESK, PATIENT_PASSWORD, PHONE, _open_online_booking
+from tests.e2e.test_portal import DESK, PATIENT_PASSWORD, _open_online_booking
+from tests.e2e.test_portal_care import _sign_in_patient
 
 pytestmark = pytest.mark.e2e
 
@@ -70,12 +71,7 @@ def test_the_desk_links_a_child_and_the_parent_sees_and_books_for_her(browser, a
     assert_accessible(desk, "the profile's portal access for a parent or guardian", include="#profile-dependants")
 
     # Yara, on her phone: her own records first, then Mia's.
-    phone = browser.new_context(**PHONE).new_page()
-    phone.goto(base + "/portal")
-    phone.get_by_label("E-mail").fill("yara@example.com")
-    phone.get_by_label("Password").fill(PATIENT_PASSWORD)
-    phone.get_by_role("button", name="Sign in").click()
-    expect(phone.get_by_role("heading", name="Hello, Yara Quinlan")).to_be_visible(timeout=60_000)
+    phone = _sign_in_patient(browser, base)
     whose = phone.get_by_label("Whose records")
     expect(whose.locator("option:checked")).to_have_text("Me")
     expect(phone.get_by_text("15:00")).to_have_count(0)  # Mia's visit is not among Yara's
