@@ -76,9 +76,13 @@ class PortalWho(rx.State):
     showing: str = ""
     _ids: list[int] = []
     _names: dict[int, str] = {}
+    _account_id: int = 0
 
     async def _apply(self, me: Me) -> Me:
         """``me`` acting for the chosen person, if the account may still see their records."""
+        if me.account_id != self._account_id:  # another account signed in on this tab: start at "Me"
+            self.reset()
+            self._account_id = me.account_id
         if sorted(me.patient_ids) != self._ids:
             found = await in_db(lambda s: dependants.people(s, me))
             self._names = {p.patient_id: p.name for p in found}
