@@ -63,6 +63,7 @@ from clinic_app.models.people import (
     UserSession,
 )
 from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalRegistration, PortalSession, PortalToken
+from clinic_app.models.portal_dependant import PortalDependant
 from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
@@ -167,6 +168,7 @@ __all__ = [
     "PatientProblem",
     "Payer",
     "PlanGoal",
+    "PortalDependant",
     "PortalRegistration",
     "PortalSession",
     "PortalToken",

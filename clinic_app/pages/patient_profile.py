@@ -15,6 +15,7 @@ from clinic_app.components.fields import (
 )
 from clinic_app.components.layout import frame
 from clinic_app.components.registration_form import registration_form
+from clinic_app.pages.portal_dependants import dependants_panel
 from clinic_app.pages.portal_invite import portal_panel
 from clinic_app.pages.portal_profile import desk_change_panel
 from clinic_app.state.patient_profile import UPLOAD_271, ProfileCoverage, ProfileState, ProfileWaitlist
@@ -325,7 +326,7 @@ def profile_page() -> rx.Component:
             P.name != "",
             rx.grid(
                 rx.vstack(_details(), _insurance(), spacing="3", width="100%"),
-                rx.vstack(_visits(), _account(), portal_panel(), desk_change_panel(), _waitlist(), _documents(), spacing="3", width="100%"),
+                rx.vstack(_visits(), _account(), portal_panel(), dependants_panel(), desk_change_panel(), _waitlist(), _documents(), spacing="3", width="100%"),
                 columns=rx.breakpoints(initial="1", md="2"),
                 spacing="3",
                 width="100%",

@@ -12,13 +12,35 @@ import reflex as rx
 from reflex.config import get_config
 
 from clinic_app.components.fields import section_message
-from clinic_app.state.portal import CheckinState, PortalState, WelcomeState
+from clinic_app.state.portal import CheckinState, PortalState, PortalWho, WelcomeState
 
 P = PortalState
 TOUCH = {"minHeight": "44px"}
 FIELD_STYLE = {"height": "44px", "width": "100%", "padding": "0 10px", "fontSize": "16px",
                "border": "1px solid var(--gray-8)", "borderRadius": "6px", "background": "var(--color-surface)",
                "color": "var(--gray-12)"}
+
+
+def _whose_records() -> rx.Component:
+    """An account holder with dependants picks whose records the pages show; the page loads
+    again for that person (state/portal.py PortalWho)."""
+    return rx.vstack(
+        rx.cond(
+            PortalWho.people.length() > 1,
+            rx.hstack(
+                rx.el.label("Whose records", html_for="whose-records", style={"fontWeight": "600"}),
+                rx.el.select(
+                    rx.foreach(PortalWho.people, lambda o: rx.el.option(o.label, value=o.value)),
+                    id="whose-records", value=PortalWho.acting_for, on_change=PortalWho.switch,
+                    style={**FIELD_STYLE, "width": "auto", "minWidth": "12em"},
+                ),
+                spacing="2", align="center", wrap="wrap",
+            ),
+        ),
+        # Also when the last dependant's access has just ended (then the select is gone).
+        rx.cond(PortalWho.showing != "", rx.text(PortalWho.showing, size="2", role="status", aria_live="polite")),
+        spacing="1",
+    )
 
 
 def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True) -> rx.Component:
@@ -44,6 +66,7 @@ def _shell(title: str | rx.Var, *children: rx.Component, signed_in: bool = True)
             rx.vstack(
                 rx.text("Patient portal", weight="bold", size="4"),
                 nav if signed_in else rx.fragment(),
+                _whose_records() if signed_in else rx.fragment(),
                 spacing="1",
             ),
             padding="8px 16px", border_bottom="1px solid var(--gray-5)",

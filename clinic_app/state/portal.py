@@ -21,7 +21,7 @@ from clinic_app.db import utcnow
 from clinic_app.services.frontdesk.reminders import senders_from_environment
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.services.platform.limits import TooManyAttempts
-from clinic_app.services.portal import accounts, booking, checkin, confirmations
+from clinic_app.services.portal import accounts, booking, checkin, confirmations, dependants
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
 
@@ -65,6 +65,56 @@ async def _confirm_by_email(appointment_id: int, *, booked: bool = False) -> Non
         log.exception("the confirmation e-mail of appointment %s was not sent", appointment_id)
 
 
+class PortalWho(rx.State):
+    """Whose records the portal shows, for a tab and every portal page in it: the account
+    holder's own ("Me") or a dependant's the desk linked (services/portal/dependants.py).
+    Checked against the account's live links on every event (``_apply``): a revoked link falls
+    back to the holder's own records at once, and says so."""
+
+    people: list[Option] = []
+    acting_for: str = ""
+    showing: str = ""
+    _ids: list[int] = []
+    _names: dict[int, str] = {}
+    _account_id: int = 0
+
+    async def _apply(self, me: Me) -> Me:
+        """``me`` acting for the chosen person, if the account may still see their records."""
+        if me.account_id != self._account_id:  # another account signed in on this tab: start at "Me"
+            self.reset()
+            self._account_id = me.account_id
+        if sorted(me.patient_ids) != self._ids:
+            found = await in_db(lambda s: dependants.people(s, me))
+            self._names = {p.patient_id: p.name for p in found}
+            self.people = [Option(str(p.patient_id), "Me" if p.patient_id == me.patient_id else p.name) for p in found]
+            self._ids = sorted(me.patient_ids)
+        wanted = int(self.acting_for) if self.acting_for.isdigit() else me.patient_id
+        if wanted not in me.patient_ids:
+            self.acting_for = str(me.patient_id)
+            self.showing = "Access to those records has ended; showing your own records."
+            return me
+        self.acting_for = str(wanted)
+        if wanted == me.patient_id:
+            self.showing = "Showing your own records." if me.dependant_ids else ""
+        else:
+            self.showing = f"Showing {self._names.get(wanted, 'your dependant')}'s records."
+        return dependants.acting_as(me, wanted)
+
+    @rx.event
+    async def switch(self, value: str):
+        """Show another person's records: the page loads again for them."""
+        token = portal_token(self.router.headers.cookie)
+        me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
+        if me is None:
+            self.reset()
+            return rx.redirect(PORTAL_SIGN_IN)
+        if value.isdigit() and int(value) in me.patient_ids:
+            self.acting_for = value
+        await self._apply(me)
+        path = self.router.url.path
+        return rx.redirect(path if path.startswith("/portal/") else HOME)
+
+
 class PortalScreen(rx.State, mixin=True):
     """What every signed-in portal page shares: its message, and the signed-in patient checked
     on every event (services/portal/accounts.check_session); without a live portal session the
@@ -87,9 +137,12 @@ class PortalScreen(rx.State, mixin=True):
         """The signed-in patient, checked now; None (and nothing of the portal kept) otherwise."""
         token = portal_token(self.router.headers.cookie)
         me = await in_db(lambda s: accounts.check_session(s, token=token)) if token else None
+        who = await self.get_state(PortalWho)
         if me is None:
             self._signed_out()
-        return me
+            who.reset()
+            return None
+        return await who._apply(me)
 
 
 class PortalState(PortalScreen, rx.State):

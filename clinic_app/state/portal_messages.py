@@ -23,7 +23,7 @@ from clinic_app.live.surfaces import Surface, register
 from clinic_app.live.tabs import tabs
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import ClinicError
-from clinic_app.services.portal import inbox
+from clinic_app.services.portal import dependants, inbox
 from clinic_app.services.portal.accounts import Me
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.portal import PortalScreen
@@ -78,6 +78,7 @@ class PortalMessagesState(PortalScreen, rx.State):
     new_body: str = ""
     sending: bool = False
     _patient_id: int = 0
+    _account_id: int = 0
     _tz: str = "UTC"
 
     def _signed_out(self) -> None:
@@ -89,12 +90,12 @@ class PortalMessagesState(PortalScreen, rx.State):
         me = await self._me()
         if me is None:
             return rx.redirect(PORTAL_SIGN_IN)
-        self.name, self._patient_id = me.name, me.patient_id
+        self.name, self._patient_id, self._account_id = me.name, me.acting_for, me.account_id
         self.message, self.message_is_error = "", False
 
         def work(s: Session):
             tz = inbox.zone(s, me)
-            return tz, inbox.threads(s, patient_id=me.patient_id, tz=tz), inbox.recipients(s, me)
+            return tz, inbox.threads(s, patient_id=me.acting_for, tz=tz), inbox.recipients(s, me)
 
         self._tz, rows, people = await in_db(work)
         self.threads = [_thread(t) for t in rows]
@@ -104,7 +105,7 @@ class PortalMessagesState(PortalScreen, rx.State):
         if self.open_id and self.open_id not in {t.id for t in self.threads}:
             self._close()
         tabs().hold(client_token(self), socket_id(self))
-        registry.show(client_token(self), SURFACE, [page_topic(me.patient_id)])
+        registry.show(client_token(self), SURFACE, [page_topic(me.acting_for)])
         if self.open_id:
             await self._open(me, self.open_id)
         return None
@@ -117,7 +118,7 @@ class PortalMessagesState(PortalScreen, rx.State):
 
         def work(s: Session):
             row, shown = inbox.open_thread(s, me, thread_id=thread_id, tz=tz)
-            return row, shown, inbox.threads(s, patient_id=me.patient_id, tz=tz)
+            return row, shown, inbox.threads(s, patient_id=me.acting_for, tz=tz)
 
         row, shown, rows = await in_db(work)
         if self.open_id != row["id"]:
@@ -159,7 +160,7 @@ class PortalMessagesState(PortalScreen, rx.State):
             return None
         self.sending = True
         try:
-            await in_db(lambda s: messages.patient_reply(s, patient_id=me.patient_id, thread_id=thread_id, body=body))
+            await in_db(lambda s: messages.patient_reply(s, patient_id=me.acting_for, thread_id=thread_id, body=body))
         except ClinicError as exc:
             self.reply_text = body
             self._fail(exc)
@@ -221,8 +222,8 @@ class PortalMessagesState(PortalScreen, rx.State):
     # -- the live push --------------------------------------------------------------------------
     def apply_change(self, change: dict | None) -> None:
         """One of this patient's threads changed: the list, and the open thread's messages."""
-        if not change or change["patient_id"] != self._patient_id:
-            return
+        if not change or change["patient_id"] != self._patient_id or self._account_id not in change["accounts"]:
+            return  # another patient's, or a dependant whose access has just ended
         self.threads = [_thread(t) for t in change["threads"]]
         if change["thread_id"] == self.open_id:
             self.open_messages = [_message(m) for m in change["messages"]]
@@ -242,7 +243,10 @@ def portal_topics(event: MessagesChanged) -> list[str]:
 def portal_change(event: MessagesChanged) -> dict | None:
     """The patient's threads and the changed thread's messages (built once per change, on a thread)."""
     with session_scope() as session:
-        return inbox.change(session, patient_id=event.patient_id, thread_id=event.thread_id)
+        change = inbox.change(session, patient_id=event.patient_id, thread_id=event.thread_id)
+        if change is not None:
+            change["accounts"] = sorted(dependants.accounts_seeing(session, patient_id=event.patient_id))
+        return change
 
 
 register(Surface(SURFACE, portal_topics, portal_change, PortalMessagesState, "apply_change", event_type=MessagesChanged))

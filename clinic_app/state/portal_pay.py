@@ -62,7 +62,7 @@ class PortalPayState(PortalScreen, rx.State):
     async def _account(self, me: Me) -> None:
         def work(s: Session):
             tz = inbox.zone(s, me)
-            return payments.account(s, patient_id=me.patient_id), payments.recent(s, patient_id=me.patient_id), tz
+            return payments.account(s, patient_id=me.acting_for), payments.recent(s, patient_id=me.acting_for), tz
 
         account, recent, tz = await in_db(work)
         self.balance, self.owes = account["balance"], account["balance_cents"] > 0
@@ -110,7 +110,7 @@ class PortalPayState(PortalScreen, rx.State):
             cents = payments.cents_from_text(text)
             gateway = payments.gateway_from_settings()
             _row, checkout = await in_db(lambda s: payments.start_payment(
-                s, gateway=gateway, patient_id=me.patient_id, amount_cents=cents, idempotency_key=key))
+                s, gateway=gateway, patient_id=me.acting_for, amount_cents=cents, idempotency_key=key))
         except ClinicError as exc:
             self.paying = False
             self._fail(exc)
@@ -132,7 +132,7 @@ class PortalPayState(PortalScreen, rx.State):
             return rx.redirect(PORTAL_SIGN_IN)
         today = utcnow().date()
         try:
-            pdf = await in_db(lambda s: payments.statement(s, patient_id=me.patient_id, as_of=today))
+            pdf = await in_db(lambda s: payments.statement(s, patient_id=me.acting_for, as_of=today))
         except ClinicError as exc:
             self._fail(exc)
             return None

@@ -33,6 +33,7 @@ from clinic_app.models import (
     PatientProblem,
     PlanGoal,
     PortalRegistration,
+    PortalDependant,
     PortalToken,
     ProfileChange,
     RecordChange,
@@ -114,6 +115,11 @@ def _fill(session, clinic):
     account = session.scalars(select(PatientAccount).where(PatientAccount.patient_id == dup.id)).one()
     session.add_all([HomeMeasure(patient_id=dup.id, measure_code="NPRS", assigned_by_user_id=user),
                      ProfileChange(patient_id=dup.id, account_id=account.id, changes='{"city": "Albany"}')])
+    # A parent's portal access to the duplicate (Gus's account: patient 2).
+    parent = PatientAccount(patient_id=clinic.patients[2].id, email="gus@example.com")
+    session.add(parent)
+    session.flush()
+    session.add(PortalDependant(account_id=parent.id, patient_id=dup.id, relationship="parent", granted_by_user_id=user))
     _attachment(session, clinic, dup)
     _attachment(session, clinic, dup, b"%PDF-1.4 x-ray report")
     _attachment(session, clinic, keep)  # the same referral file already on the survivor

@@ -31,6 +31,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm
 from clinic_app.services.platform.errors import BadCredentials, InvalidInput, NotFound
 from clinic_app.services.platform.permissions import PORTAL, require
+from clinic_app.services.portal import dependants
 
 INVITE_HOURS = 72
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,120}\.[A-Za-z]{2,}$")
@@ -46,18 +47,28 @@ CHECKIN_TRIES_PER_LINK = 5
 
 @dataclass(frozen=True)
 class Me:
-    """The signed-in patient, as the portal's services see them."""
+    """The signed-in patient, as the portal's services see them.
+
+    ``acting_for`` is whose records the portal shows (the account's own patient unless a
+    dependant is chosen: services/portal/dependants.py); it is always one of ``patient_ids``."""
 
     account_id: int
     patient_id: int
     session_id: int = 0
     name: str = ""
+    dependant_ids: frozenset[int] = frozenset()
+    acting_for: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.acting_for:
+            object.__setattr__(self, "acting_for", self.patient_id)
+        elif self.acting_for not in self.patient_ids:
+            raise NotFound("Those records are not available to this account.")
 
     @property
     def patient_ids(self) -> frozenset[int]:
-        """Whose records this account may see: the patient's own (the records hold no
-        guarantor-to-dependant link yet, so no dependants)."""
-        return frozenset({self.patient_id})
+        """Whose records this account may see: the patient's own and their live dependants'."""
+        return frozenset({self.patient_id}) | self.dependant_ids
 
 
 def portal_actor(me: Me, source: str = "portal") -> Actor:
@@ -321,7 +332,8 @@ def check_session(session: Session, *, token: str, now: dt.datetime | None = Non
         session.add(row)
     patient = session.get(Patient, account.patient_id)
     return Me(account_id=account.id, patient_id=account.patient_id, session_id=row.id,
-              name=f"{patient.first_name} {patient.last_name}")
+              name=f"{patient.first_name} {patient.last_name}",
+              dependant_ids=dependants.dependant_ids(session, account_id=account.id))
 
 
 def end_session(session: Session, *, token: str, now: dt.datetime | None = None) -> None:

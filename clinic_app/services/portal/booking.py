@@ -111,7 +111,7 @@ def is_returning(session: Session, patient_id: int) -> bool:
 def _eligible(session: Session, me: Me, rules: OnlineBooking) -> bool:
     if not rules.enabled:
         return False
-    return rules.returning_patients if is_returning(session, me.patient_id) else rules.new_patients
+    return rules.returning_patients if is_returning(session, me.acting_for) else rules.new_patients
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ def open_times(session: Session, me: Me, *, provider_id: int, appointment_type_i
     provider, location, kind, rules = _bookable(session, me, provider_id, appointment_type_id)
     earliest, latest = _bounds(rules, location, now)
     starts = free_starts(session, provider=provider, location=location, minutes=kind.duration_minutes, day=day,
-                         earliest=earliest, latest=latest, patient_id=me.patient_id, ignore_id=ignore_id)
+                         earliest=earliest, latest=latest, patient_id=me.acting_for, ignore_id=ignore_id)
     return [OpenTime(s, hhmm(s, location.timezone)) for s in starts]
 
 
@@ -391,7 +391,7 @@ def _check_open(session: Session, me: Me, provider_id: int, appointment_type_id:
         raise InvalidInput(f"Online bookings go up to {rules.days_ahead} days ahead; choose an earlier day.")
     day = local_day(starts_at, location.timezone)
     starts = free_starts(session, provider=provider, location=location, minutes=kind.duration_minutes, day=day,
-                         earliest=earliest, latest=latest, patient_id=me.patient_id, ignore_id=ignore_id)
+                         earliest=earliest, latest=latest, patient_id=me.acting_for, ignore_id=ignore_id)
     if starts_at not in starts:
         raise SlotTaken("That time is no longer open; choose another.")
     return location
@@ -399,7 +399,7 @@ def _check_open(session: Session, me: Me, provider_id: int, appointment_type_id:
 
 def upcoming_count(session: Session, me: Me, now: dt.datetime) -> int:
     return session.exec(select(func.count(Appointment.id)).where(
-        Appointment.patient_id == me.patient_id, Appointment.status == "booked", Appointment.starts_at >= now)).one()
+        Appointment.patient_id == me.acting_for, Appointment.status == "booked", Appointment.starts_at >= now)).one()
 
 
 def book(session: Session, me: Me, *, provider_id: int, appointment_type_id: int, starts_at: dt.datetime,
@@ -413,7 +413,7 @@ def book(session: Session, me: Me, *, provider_id: int, appointment_type_id: int
         raise NotAllowed(f"You already have {rules.max_upcoming} upcoming visits booked, the most allowed online; "
                          "please call the clinic to book more.")
     appointment = scheduling.book_appointment(
-        session, actor=portal_actor(me), patient_id=me.patient_id, provider_id=provider_id,
+        session, actor=portal_actor(me), patient_id=me.acting_for, provider_id=provider_id,
         appointment_type_id=appointment_type_id, starts_at=starts_at, now=now, booked_online=True,
     )
     if rules.needs_approval:
@@ -514,7 +514,7 @@ class Visit:
 def _mine(session: Session, me: Me, appointment_id: int) -> Appointment:
     """The appointment if it is the signed-in patient's own; NotFound otherwise (whoever's it is)."""
     appointment = session.get(Appointment, appointment_id) if isinstance(appointment_id, int) else None
-    if appointment is None or appointment.patient_id not in me.patient_ids:
+    if appointment is None or appointment.patient_id != me.acting_for:
         raise NotFound("That visit is not in your account.")
     return appointment
 
@@ -531,7 +531,7 @@ def visits(session: Session, me: Me, *, upcoming: bool = True, now: dt.datetime 
              .join(Provider, Provider.id == Appointment.provider_id)
              .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
              .join(Location, Location.id == Appointment.location_id)
-             .where(Appointment.patient_id.in_(me.patient_ids)))
+             .where(Appointment.patient_id == me.acting_for))
     if upcoming:
         query = query.where(Appointment.starts_at >= now - dt.timedelta(hours=12),
                             Appointment.status.in_(("booked", "arrived", "in_session"))).order_by(Appointment.starts_at)

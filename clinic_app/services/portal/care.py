@@ -1,7 +1,7 @@
 """The portal's "My care": the signed-in patient's visits, home exercise programme (and its
 PDF), and the outcome measures their clinician asked them to fill in at home.
 
-Everything here is scoped to ``me.patient_ids``: another patient's id gets NotFound, the same
+Everything here is scoped to ``me.acting_for`` (one of ``me.patient_ids``): another patient's id gets NotFound, the same
 words as an id that does not exist. The clinician's side (asking for a measure, withdrawing
 it, the chart's list) is here too, checked with the chart's permissions.
 
@@ -77,7 +77,7 @@ def visits(session: Session, me: Me, *, now: dt.datetime | None = None) -> tuple
 
 def exercises(session: Session, me: Me) -> list[Exercise]:
     """The patient's current home exercise programme, in the clinician's order."""
-    rows = session.exec(select(HomeExercise).where(HomeExercise.patient_id.in_(me.patient_ids), HomeExercise.active)
+    rows = session.exec(select(HomeExercise).where(HomeExercise.patient_id == me.acting_for, HomeExercise.active)
                         .order_by(HomeExercise.id))
     return [Exercise(r.id, r.name, r.dosage, r.instructions) for r in rows]
 
@@ -112,7 +112,7 @@ def _asked(session: Session, row: HomeMeasure, zone: str) -> AskedMeasure:
 def asked_measures(session: Session, me: Me, *, answered_too: bool = True) -> list[AskedMeasure]:
     """The measures the clinic asked the patient to fill in: waiting ones first, then the
     answered ones (latest first); withdrawn ones are not shown."""
-    rows = session.exec(select(HomeMeasure).where(HomeMeasure.patient_id.in_(me.patient_ids), ~HomeMeasure.withdrawn)
+    rows = session.exec(select(HomeMeasure).where(HomeMeasure.patient_id == me.acting_for, ~HomeMeasure.withdrawn)
                         .order_by(HomeMeasure.assigned_at.desc(), HomeMeasure.id.desc())).all()
     zone = clinic_zone(session)
     waiting = [_asked(session, r, zone) for r in rows if r.answered_at is None]
@@ -122,7 +122,7 @@ def asked_measures(session: Session, me: Me, *, answered_too: bool = True) -> li
 
 def _mine(session: Session, me: Me, home_measure_id: int) -> HomeMeasure:
     row = session.get(HomeMeasure, home_measure_id) if isinstance(home_measure_id, int) else None
-    if row is None or row.patient_id not in me.patient_ids or row.withdrawn:
+    if row is None or row.patient_id != me.acting_for or row.withdrawn:
         raise NotFound("That questionnaire is not in your account.")
     return row
 
@@ -152,15 +152,15 @@ def programme_pdf(session: Session, me: Me, *, today: dt.date) -> bytes:
     items = exercises(session, me)
     if not items:
         raise InvalidInput("Your clinician has not given you home exercises yet.")
-    patient = session.get(Patient, me.patient_id)
-    plan = session.exec(select(CarePlan).where(CarePlan.patient_id == me.patient_id)
+    patient = session.get(Patient, me.acting_for)
+    plan = session.exec(select(CarePlan).where(CarePlan.patient_id == me.acting_for)
                         .order_by(CarePlan.recorded_at.desc(), CarePlan.id.desc())).first()
     data = history.programme_document(
         patient_name=f"{patient.first_name} {patient.last_name}", by="your clinic", today=today,
         plan=history.plan_words(plan) if plan is not None else "",
         items=[(e.name, e.dosage, e.instructions) for e in items],
     )
-    audit.record(session, actor=portal_actor(me), action="print", entity="home_exercise", patient_id=me.patient_id,
+    audit.record(session, actor=portal_actor(me), action="print", entity="home_exercise", patient_id=me.acting_for,
                  detail=f"{len(items)} exercises, downloaded in the portal")
     return data
 

@@ -30,14 +30,14 @@ class Recipient:
 def recipients(session: Session, me: Me) -> list[Recipient]:
     """The front desk, then the clinicians the patient has visits with (by name)."""
     rows = session.exec(select(Provider.id, Provider.name).join(Appointment, Appointment.provider_id == Provider.id)
-                        .where(Appointment.patient_id == me.patient_id).distinct().order_by(Provider.name)).all()
+                        .where(Appointment.patient_id == me.acting_for).distinct().order_by(Provider.name)).all()
     return [Recipient(DESK, "The front desk"), *(Recipient(f"clinician:{pid}", name) for pid, name in rows)]
 
 
 def zone(session: Session, me: Me) -> str:
     """The time zone of the patient's latest visit's location (UTC without visits)."""
     tz = session.exec(select(Location.timezone).join(Appointment, Appointment.location_id == Location.id)
-                      .where(Appointment.patient_id == me.patient_id)
+                      .where(Appointment.patient_id == me.acting_for)
                       .order_by(col(Appointment.starts_at).desc()).limit(1)).first()
     return tz or "UTC"
 
@@ -52,9 +52,9 @@ def write(session: Session, me: Me, *, to: str, subject: str, body: str) -> Mess
     if chosen is None:
         raise InvalidInput("Choose who the message is for: the front desk or one of your clinicians.")
     if chosen.value == DESK:
-        return messages.patient_start(session, patient_id=me.patient_id, to="desk", subject=subject, body=body)
+        return messages.patient_start(session, patient_id=me.acting_for, to="desk", subject=subject, body=body)
     provider_id = int(chosen.value.removeprefix("clinician:"))
-    return messages.patient_start(session, patient_id=me.patient_id, to="clinician", provider_id=provider_id,
+    return messages.patient_start(session, patient_id=me.acting_for, to="clinician", provider_id=provider_id,
                                   subject=subject, body=body)
 
 
@@ -77,8 +77,8 @@ def thread_messages(session: Session, *, patient_id: int, thread_id: int, tz: st
 
 def open_thread(session: Session, me: Me, *, thread_id, tz: str) -> tuple[dict, list[dict]]:
     """The patient opens one of their threads: (its row, its messages); the clinic's messages count as seen."""
-    shown = messages.patient_read_thread(session, patient_id=me.patient_id, thread_id=thread_id)
-    row = next(t for t in threads(session, patient_id=me.patient_id, tz=tz) if t["id"] == int(thread_id))
+    shown = messages.patient_read_thread(session, patient_id=me.acting_for, thread_id=thread_id)
+    row = next(t for t in threads(session, patient_id=me.acting_for, tz=tz) if t["id"] == int(thread_id))
     return row, [{"id": m["id"], "mine": m["mine"], "author": m["author"], "body": m["body"],
                   "when": when(m["sent_at"], tz)} for m in shown]
 

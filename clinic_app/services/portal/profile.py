@@ -5,7 +5,7 @@ kept in history by services/frontdesk/changes.py) or declines with a reason.
 
 The values are checked with registration's own rules (services/frontdesk/patients.validate)
 when asked and again when accepted. One request waits per patient: a newer one replaces it.
-Scoped to ``me.patient_ids``; never commits (the caller owns the transaction).
+Scoped to ``me.acting_for`` (one of ``me.patient_ids``); never commits (the caller owns the transaction).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Waiting:
 
 def current(session: Session, me: Me) -> dict:
     """The patient's contact details as on record (the form starts from them)."""
-    patient = session.get(Patient, me.patient_id)
+    patient = session.get(Patient, me.acting_for)
     if patient is None or patient.id not in me.patient_ids:
         raise NotFound("Your record is not available; please call the clinic.")
     return {name: getattr(patient, name) for name in FIELDS}
@@ -95,7 +95,7 @@ def request_change(session: Session, me: Me, *, values: dict, now: dt.datetime |
     unknown = set(values) - set(FIELDS)
     if unknown:
         raise InvalidInput("Only your contact details can be changed here.")
-    patient = session.get(Patient, me.patient_id)
+    patient = session.get(Patient, me.acting_for)
     if patient is None or patient.id not in me.patient_ids or not patient.active:
         raise NotFound("Your record is not available; please call the clinic.")
     if all(_same(getattr(patient, name), value) for name, value in values.items()):
@@ -128,7 +128,7 @@ def _lines(patient: Patient, wanted: dict) -> tuple[Line, ...]:
 
 def my_waiting(session: Session, me: Me) -> Waiting | None:
     """The patient's own request waiting for the desk, if any."""
-    row = session.exec(select(ProfileChange).where(ProfileChange.patient_id.in_(me.patient_ids),
+    row = session.exec(select(ProfileChange).where(ProfileChange.patient_id == me.acting_for,
                                                     ProfileChange.status == "waiting")).first()
     if row is None:
         return None
@@ -138,7 +138,7 @@ def my_waiting(session: Session, me: Me) -> Waiting | None:
 
 def my_last_decision(session: Session, me: Me) -> str:
     """What the desk said to the patient's latest request, in words ("" if none decided)."""
-    row = session.exec(select(ProfileChange).where(ProfileChange.patient_id.in_(me.patient_ids),
+    row = session.exec(select(ProfileChange).where(ProfileChange.patient_id == me.acting_for,
                                                     ProfileChange.status.in_(("accepted", "declined")))
                        .order_by(ProfileChange.decided_at.desc(), ProfileChange.id.desc())).first()
     if row is None:
