@@ -95,6 +95,7 @@ def clinic_zone(session: Session) -> str:
 
 
 def today(session: Session, now: dt.datetime | None = None) -> dt.date:
+    """The clinic's date now (in the zone of its first location): what "due today" and snoozes count from."""
     return local_day(now or utcnow(), clinic_zone(session))
 
 
