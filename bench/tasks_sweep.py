@@ -161,7 +161,7 @@ def event_to_badge(engine, now, events) -> None:
             session.commit()
         with Session(engine, expire_on_commit=False) as session:  # state/tasks.py _changes: once for every open badge
             change = {"rows": inbox.changed_rows(session, touched), "counts": inbox.counts_by_owner(session),
-                      "today": inbox.today(session).isoformat()}
+                      "today": rules.today(session).isoformat()}
             session.commit()
         took = (time.perf_counter() - started) * 1000
         if run >= 2:  # the first two warm the caches

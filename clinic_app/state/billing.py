@@ -15,7 +15,8 @@ from clinic_app.live.events import CLAIMS_TOPIC, AppointmentChanged, ClaimsChang
 from clinic_app.live.surfaces import Surface, register
 from clinic_app.models import Location, Patient, Payer
 from clinic_app.services.frontdesk import board
-from clinic_app.services.frontdesk.patients import account_search, mrn_words
+from clinic_app.services.frontdesk.patient_lookup import mrn_words
+from clinic_app.services.frontdesk.patients import account_search
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount as money

@@ -18,7 +18,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from clinic_app.models import Note
-from clinic_app.services.charting import charting, templates
+from clinic_app.services.charting import charting, pending, templates
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id
@@ -143,12 +143,12 @@ class NoteSection(ChartSection, ChartState):
         if shown_note not in (None, "", note_id, str(note_id)):
             # The page showed another note than the one open here (a stale tab): save what it
             # showed to that note, and stop the action.
-            charting.save_pending(session, actor=actor, note_id=as_id(shown_note), edits=edits)
+            pending.save_pending(session, actor=actor, note_id=as_id(shown_note), edits=edits)
             raise ClinicError("This page was showing another visit than the one open; its text is saved. "
                               "Open the visit again to go on.")
         base = {f: self._base.get(f"{note_id}:{f}") for f in charting.SOAP_FIELDS}
         try:
-            saved = charting.save_pending(session, actor=actor, note_id=note_id, edits=edits,
+            saved = pending.save_pending(session, actor=actor, note_id=note_id, edits=edits,
                                           base={k: v for k, v in base.items() if v is not None})
         except DraftConflict as exc:
             self.conflict_field, self.conflict_text = exc.field, exc.saved_text

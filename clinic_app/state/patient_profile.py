@@ -14,7 +14,8 @@ import reflex as rx
 
 from clinic_app.db import utcnow
 from clinic_app.models import Payer
-from clinic_app.services.frontdesk import patients, profile, waitlist
+from clinic_app.services.frontdesk import profile, waitlist
+from clinic_app.services.frontdesk.patient_lookup import mrn_words
 from clinic_app.services.frontdesk.profile import CoverageLine, MoneyLine, VisitLine
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
@@ -88,7 +89,7 @@ class ProfileState(Screen, rx.State):
             raise
         self._tz = tz
         self.name = f"{patient.last_name}, {patient.first_name}"
-        self.summary = f"{patients.mrn_words(patient.mrn)} · born {patient.birth_date.isoformat()} (age {_age(patient.birth_date, today_at(tz))})"
+        self.summary = f"{mrn_words(patient.mrn)} · born {patient.birth_date.isoformat()} (age {_age(patient.birth_date, today_at(tz))})"
         if not patient.active:
             self.summary += " · merged into another record (inactive)"
         self.details = [Detail(label=k, value=v) for k, v in profile.demographics(patient)]

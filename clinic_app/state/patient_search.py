@@ -15,6 +15,7 @@ import reflex as rx
 
 from clinic_app import routes
 from clinic_app.services.frontdesk import patients
+from clinic_app.services.frontdesk.patient_lookup import mrn_words
 from clinic_app.services.platform.errors import ClinicError
 from clinic_app.state.auth import current_actor
 from clinic_app.state.common import in_db
@@ -60,7 +61,7 @@ class PatientSearchState(rx.State):
         self.hits = [
             SearchHit(
                 name=f"{p.last_name}, {p.first_name}",
-                details=" · ".join(x for x in (f"born {p.birth_date.isoformat()}", patients.mrn_words(p.mrn), p.phone) if x),
+                details=" · ".join(x for x in (f"born {p.birth_date.isoformat()}", mrn_words(p.mrn), p.phone) if x),
                 href=routes.patient_profile(p.id),
                 label=f"Open the profile of {p.last_name}, {p.first_name} (MRN {p.mrn}, born {p.birth_date.isoformat()})",
             )

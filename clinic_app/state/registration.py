@@ -9,6 +9,7 @@ import reflex as rx
 from clinic_app import routes
 from clinic_app.models import Patient
 from clinic_app.services.frontdesk import changes, patients
+from clinic_app.services.frontdesk.patient_lookup import parse_date
 from clinic_app.services.frontdesk.patients import Registration, RegistrationInvalid
 from clinic_app.services.frontdesk.profile import display_zone
 from clinic_app.services.platform.errors import ClinicError, PossibleDuplicate
@@ -50,8 +51,8 @@ def _prefill(text: str) -> dict[str, str]:
     text = (text or "").strip()
     if not text:
         return {}
-    if patients._parse_date(text) is not None:
-        return {"birth_date": patients._parse_date(text).isoformat()}
+    if parse_date(text) is not None:
+        return {"birth_date": parse_date(text).isoformat()}
     if any(ch.isdigit() for ch in text):
         return {"phone": text} if patients._phone_ok(text) else {}
     words = [w for w in text.replace(",", " ").split() if w]

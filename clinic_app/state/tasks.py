@@ -23,7 +23,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, InvalidInput
 from clinic_app.services.platform.permissions import allowed
 from clinic_app.services.tasks import inbox
-from clinic_app.services.tasks.rules import KIND_LABELS
+from clinic_app.services.tasks.rules import KIND_LABELS, today
 from clinic_app.state.auth import AuthState
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.reflex_adapter import client_token
@@ -305,7 +305,7 @@ def _changes(event: TasksChanged) -> dict:
     """Once per change on this worker, whatever the number of open inboxes and badges."""
     with session_scope() as session:
         return {"rows": inbox.changed_rows(session, list(event.task_ids)), "counts": inbox.counts_by_owner(session),
-                "today": inbox.today(session).isoformat()}
+                "today": today(session).isoformat()}
 
 
 register(Surface("tasks", lambda e: TASKS_TOPIC, _changes, TaskInboxState, "apply_tasks", event_type=TasksChanged))

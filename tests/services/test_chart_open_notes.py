@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from clinic_app.live import bus
 from clinic_app.models import ClinicianSupervision, Note, NoteProcedure
-from clinic_app.services.charting import charting, templates
+from clinic_app.services.charting import charting, pending, templates
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.platform.errors import DraftConflict, InvalidInput, NoteAlreadySigned
 from tests.conftest import DAY, at
@@ -24,7 +24,7 @@ def test_the_pending_edits_are_saved_and_then_signed_as_shown(session, clinic):
     charting.set_minutes(session, actor=clinic.clinician, note_id=note.id, code="97110", minutes=23)
     edits = {"subjective": "Knee pain 4/10", "plan": "Squats, 3 x 10.", "field:next": "Progress to lunges",
              "minutes:97110": "23"}
-    saved = charting.save_pending(session, actor=clinic.clinician, note_id=note.id, edits=edits,
+    saved = pending.save_pending(session, actor=clinic.clinician, note_id=note.id, edits=edits,
                                   base={"subjective": "Knee pain 4/10", "plan": ""})
     assert saved == ["plan", "field:next"]  # what already agreed is not written again
     charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
@@ -34,12 +34,12 @@ def test_the_pending_edits_are_saved_and_then_signed_as_shown(session, clinic):
     assert templates.values(session, note_id=note.id)["next"] == "Progress to lunges"
     # The same edits again (a second tap, or the debounced autosave landing after the
     # signature) are no change, so nothing is refused; a different text is.
-    assert charting.save_pending(session, actor=clinic.clinician, note_id=note.id, edits=edits) == []
+    assert pending.save_pending(session, actor=clinic.clinician, note_id=note.id, edits=edits) == []
     charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="plan", text="Squats, 3 x 10.")
     assert templates.save_field(session, actor=clinic.clinician, note_id=note.id, key="next", value="Progress to lunges") \
         == "Progress to lunges"
     with pytest.raises(NoteAlreadySigned):
-        charting.save_pending(session, actor=clinic.clinician, note_id=note.id, edits={"plan": "Changed after signing"})
+        pending.save_pending(session, actor=clinic.clinician, note_id=note.id, edits={"plan": "Changed after signing"})
     with pytest.raises(NoteAlreadySigned):
         charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="plan", text="Changed after signing")
 
@@ -49,13 +49,13 @@ def test_pending_edits_are_all_or_nothing_and_a_refusal_names_the_field(session,
     templates.use_template(session, actor=clinic.clinician, note_id=note.id, code="PT-DAILY")
     session.commit()  # the test is the caller
     with pytest.raises(InvalidInput, match="Active range of motion: enter a number from 0 to 180 degrees"):
-        charting.save_pending(session, actor=clinic.clinician, note_id=note.id,
+        pending.save_pending(session, actor=clinic.clinician, note_id=note.id,
                               edits={"plan": "Walk daily", "field:rom_deg": "200"})
     with pytest.raises(InvalidInput, match="Minutes of 97110 must be a whole number from 1 to 480"):
-        charting.save_pending(session, actor=clinic.clinician, note_id=note.id,
+        pending.save_pending(session, actor=clinic.clinician, note_id=note.id,
                               edits={"plan": "Walk daily", "minutes:97110": "900"})
     with pytest.raises(InvalidInput, match="not understood"):
-        charting.save_pending(session, actor=clinic.clinician, note_id=note.id, edits={"signed_at": "2030-01-01"})
+        pending.save_pending(session, actor=clinic.clinician, note_id=note.id, edits={"signed_at": "2030-01-01"})
     session.rollback()  # what a caller does with a refusal
     assert session.get(Note, note.id).plan == ""  # nothing of a refused set was written
     assert "rom_deg" not in templates.values(session, note_id=note.id)
@@ -65,7 +65,7 @@ def test_pending_text_over_another_devices_save_is_a_conflict_not_an_overwrite(s
     _, note = charted_note(session, clinic)
     charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="plan", text="From the other tablet")
     with pytest.raises(DraftConflict) as raised:
-        charting.save_pending(session, actor=clinic.clinician, note_id=note.id,
+        pending.save_pending(session, actor=clinic.clinician, note_id=note.id,
                               edits={"plan": "From this tablet", "assessment": "Better"}, base={"plan": ""})
     assert raised.value.saved_text == "From the other tablet"
     session.expire_all()
@@ -76,7 +76,7 @@ def test_pending_text_over_another_devices_save_is_a_conflict_not_an_overwrite(s
 def test_another_clinician_cannot_write_through_pending_edits(session, clinic):
     _, note = charted_note(session, clinic)
     with pytest.raises(Exception, match="another clinician"):
-        charting.save_pending(session, actor=clinic.clinician2, note_id=note.id, edits={"plan": "Not mine"})
+        pending.save_pending(session, actor=clinic.clinician2, note_id=note.id, edits={"plan": "Not mine"})
     session.expire_all()
     assert session.get(Note, note.id).plan == ""
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from clinic_app.models import AuditLog, Charge
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
-from clinic_app.services.revenue import payers
+from clinic_app.services.revenue import payers, pricing
 from tests.conftest import DAY
 from tests.services.revenue_helpers import cover, set_up_billing, signed_visit
 
@@ -65,8 +65,8 @@ def test_coverage_is_found_by_mrn_audited_and_ended_on_a_date(session, clinic):
     with pytest.raises(InvalidInput, match="cannot end before that"):
         payers.end_coverage(session, actor=clinic.biller, coverage_id=coverage.id, effective_to=DAY - dt.timedelta(days=31))
     payers.end_coverage(session, actor=clinic.biller, coverage_id=coverage.id, effective_to=DAY - dt.timedelta(days=1))
-    assert payers.coverage_on(session, patient_id=patient.id, day=DAY) is None
-    assert payers.coverage_on(session, patient_id=patient.id, day=DAY - dt.timedelta(days=1)).id == coverage.id
+    assert pricing.coverage_on(session, patient_id=patient.id, day=DAY) is None
+    assert pricing.coverage_on(session, patient_id=patient.id, day=DAY - dt.timedelta(days=1)).id == coverage.id
     with pytest.raises(InvalidInput, match="already ends on"):
         payers.end_coverage(session, actor=clinic.biller, coverage_id=coverage.id, effective_to=DAY)
     # A new primary coverage may start once the old one has ended.

@@ -6,15 +6,24 @@ patient's id gets nothing from any portal function."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import threading
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from clinic_app.models import Appointment, AppointmentEvent, AuditLog, PatientAccount, PortalToken, Provider
+from clinic_app.models import Appointment, AppointmentEvent, AuditLog, Patient, PatientAccount, PortalToken, Provider
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.frontdesk.reminders import SmtpEmailSender
 from clinic_app.services.platform import auth, limits
-from clinic_app.services.platform.errors import BadCredentials, InvalidInput, NotAllowed, NotFound, SlotTaken
+from clinic_app.services.platform.errors import (
+    BadCredentials,
+    ClinicError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    SlotTaken,
+)
 from clinic_app.services.platform.permissions import PERMISSIONS, PORTAL, allowed
 from clinic_app.services.portal import accounts, booking, checkin
 from clinic_app.services.portal.accounts import Me
@@ -224,6 +233,51 @@ def test_online_booking_runs_through_book_appointment_and_one_slot_gives_one_boo
                      starts_at=at("10:00"), now=EVE)
     session.rollback()
     assert session.exec(select(Appointment).where(Appointment.starts_at == at("10:00"))).all().__len__() == 1
+
+
+def test_patients_and_desks_pressing_book_on_one_time_at_once_make_one_visit_and_refusals_in_words(engine, session, online):
+    """8 patients in the portal and 2 desks book Ann Able's 09:00 at one signal: one visit is made,
+    everyone else is told in words (no database error reaches anyone), nothing is half saved."""
+    clinic = online
+    people = [Patient(mrn=f"R{i}", first_name=f"Rush{i}", last_name="Online", birth_date=dt.date(1990, 1, i + 1))
+              for i in range(8)]
+    session.add_all(people)
+    session.flush()
+    accounts = [PatientAccount(patient_id=p.id, email=f"rush{i}@example.com") for i, p in enumerate(people)]
+    session.add_all(accounts)
+    session.commit()
+    kw = {"provider_id": clinic.providers[0].id, "appointment_type_id": clinic.treatment.id, "starts_at": at("09:00"),
+          "now": EVE}
+    presses = [lambda s, a=a: booking.book(s, Me(account_id=a.id, patient_id=a.patient_id), **kw) for a in accounts]
+    presses += [lambda s, p=p: scheduling.book_appointment(s, actor=clinic.reception, patient_id=p.id, **kw)
+                for p in clinic.patients[:2]]
+    barrier, results = threading.Barrier(len(presses)), []
+
+    def press(book) -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            barrier.wait(timeout=60)
+            try:
+                made = book(s)
+                s.commit()
+                results.append(made)
+            except Exception as exc:  # every outcome is looked at below
+                s.rollback()
+                results.append(exc)
+
+    threads = [threading.Thread(target=press, args=(b,)) for b in presses]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    made = [r for r in results if isinstance(r, Appointment)]
+    refused = [r for r in results if not isinstance(r, Appointment)]
+    assert len(results) == 10 and len(made) == 1, results
+    assert all(isinstance(r, ClinicError) for r in refused), refused
+    assert all(re.fullmatch(r"[A-Z][A-Za-z ,:.;'0-9-]+\.", str(r)) and "Error" not in str(r) for r in refused), refused
+    session.expire_all()
+    visits = session.exec(select(Appointment).where(Appointment.provider_id == clinic.providers[0].id)).all()
+    assert [(v.id, v.starts_at) for v in visits] == [(made[0].id, at("09:00"))]
+    assert len(session.exec(select(AppointmentEvent)).all()) == 1
 
 
 def test_online_booking_rules_notice_ahead_upcoming_types_and_new_patients(session, online):

@@ -60,7 +60,7 @@ from clinic_app.services.platform.errors import (
     from_db_error,
 )
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import payers, repricing
+from clinic_app.services.revenue import payers, pricing, repricing
 
 SOAP_FIELDS = ("subjective", "objective", "assessment", "plan")
 MAX_FIELD = 20_000
@@ -138,7 +138,8 @@ def open_note(session: Session, *, actor: Actor, appointment_id: int) -> Note:
     return note
 
 
-def _conflict(field: str, saved: str) -> DraftConflict:
+def draft_conflict(field: str, saved: str) -> DraftConflict:
+    """The refusal of a section another device changed meanwhile (the saved text travels with it)."""
     return DraftConflict(
         f"The {field} section was changed on another device while you were writing. Your text "
         "is kept here but not saved yet: choose to keep yours or to use the other device's text.",
@@ -174,7 +175,7 @@ def save_draft(
     if saved == text:
         return note
     if base_text is not None and saved != base_text:
-        raise _conflict(field, saved)
+        raise draft_conflict(field, saved)
     setattr(note, field, text)
     note.updated_at = utcnow()
     session.add(note)
@@ -548,7 +549,7 @@ def _make_billable(
     automatic = assistant_modifier(session, provider_id=note.provider_id)
     for line_no, line in enumerate(procedures(session, note_id=note.id), start=1):
         fee = fee_for(session, line.code)
-        price = payers.unit_price(session, fee=fee, patient_id=appointment.patient_id, day=service_day)
+        price = pricing.unit_price(session, fee=fee, patient_id=appointment.patient_id, day=service_day)
         charge = Charge(
             appointment_id=appointment.id,
             note_id=note.id,
@@ -721,81 +722,16 @@ def signed_label(note: Note, tz: str) -> str:
     return f"Signed {hhmm(note.signed_at, tz)}" if note.signed_at else ""
 
 
-# -- what the screen shows that is not saved yet --------------------------------------------
-MAX_PENDING = 64  # fields a chart sends with one action (SOAP, template fields, minutes)
-
-
-def _minutes_of(value: str, code: str) -> int | None:
+# -- a procedure line's minutes (the screen's unsaved edits in one go: pending.save_pending) --
+def minutes_of(value: str, code: str) -> int | None:
+    """A procedure line's minutes as typed, checked (blank: none)."""
     return _whole(value, low=1, high=MAX_MINUTES, what=f"Minutes of {code}")
-
-
-def save_pending(
-    session: Session, *, actor: Actor, note_id: int, edits: dict[str, str], base: dict[str, str] | None = None
-) -> list[str]:
-    """Save every edit the chart shows that is not saved yet, all or nothing, before the
-    action that depends on them (sign, copy forward, leaving the visit).
-
-    ``edits`` maps a field to the text on screen: a SOAP section by name ("plan"), a
-    template field as "field:<key>", a procedure line's minutes as "minutes:<code>".
-    ``base`` holds each SOAP section as the device last loaded or saved it: if the saved
-    section differs, another device changed it meanwhile and DraftConflict is raised
-    (nothing is written). An edit that is refused names its field, and nothing is saved.
-    Returns the fields written (empty when the screen and the note already agree).
-    """
-    from clinic_app.services.charting import templates  # templates builds on this module
-
-    if not isinstance(edits, dict) or len(edits) > MAX_PENDING:
-        raise InvalidInput("That request was not understood; reload the page.")
-    edits = {str(k): "" if v is None else str(v) for k, v in edits.items()}
-    note = session.get(Note, note_id)
-    if note is None:
-        raise NotFound("That note no longer exists.")
-    lines = {p.code: p for p in procedures(session, note_id=note.id)}
-    stored_fields = templates.values(session, note_id=note.id)
-    soap, fields, minutes = {}, {}, {}
-    for key, text in edits.items():
-        if key in SOAP_FIELDS:
-            if len(text) > MAX_FIELD:
-                raise InvalidInput(f"The {key} section is over {MAX_FIELD:,} characters; shorten it or split it.")
-            if text != (getattr(note, key) or ""):
-                soap[key] = text
-        elif key.startswith("field:"):
-            name = key.removeprefix("field:")
-            if text != stored_fields.get(name, ""):
-                fields[name] = text
-        elif key.startswith("minutes:"):
-            code = key.removeprefix("minutes:")
-            line = lines.get(code)
-            if line is None:
-                raise InvalidInput(f"{code[:8]} is no longer on this note; reopen it.")
-            value = _minutes_of(text, code)
-            if value != line.minutes:
-                minutes[code] = value
-        else:
-            raise InvalidInput("That request was not understood; reload the page.")
-    if not (soap or fields or minutes):
-        return []
-    note = _draft(session, actor, note_id, lock=True)
-    for key, text in soap.items():
-        saved = getattr(note, key) or ""
-        before = (base or {}).get(key)
-        if before is not None and saved != before:
-            raise _conflict(key, saved)
-        setattr(note, key, text)
-    changed = [f"field:{name}" for name, text in fields.items() if templates.stage_field(session, note, name, text)]
-    for code, value in minutes.items():
-        lines[code].minutes = value
-        session.add(lines[code])
-    note.updated_at = utcnow()
-    session.add(note)
-    commit_note(session)
-    return [*soap, *changed, *(f"minutes:{c}" for c in minutes)]
 
 
 def set_minutes(session: Session, *, actor: Actor, note_id: int, code: str, minutes: int | str | None) -> NoteProcedure:
     """Change the minutes of a procedure line of a draft (its units stay as entered; a
     disagreement with the minutes shows as a warning and stops the signature)."""
-    value = _minutes_of("" if minutes is None else str(minutes), code)
+    value = minutes_of("" if minutes is None else str(minutes), code)
     note = _draft(session, actor, note_id, lock=True)
     line = session.exec(select(NoteProcedure).where(NoteProcedure.note_id == note.id, NoteProcedure.code == code)).first()
     if line is None:

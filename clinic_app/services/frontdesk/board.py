@@ -34,7 +34,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import day_bounds, hhmm, local, zone
 from clinic_app.services.platform.errors import NotFound
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue.payers import coverage_on
+from clinic_app.services.revenue.pricing import coverage_on
 
 # The hours the board draws, in minutes of the location's day (07:00-20:00).
 BOARD_START = 7 * 60

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlmodel import Session, select
 
 from clinic_app.models import RecordChange
+from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput
 
@@ -49,8 +50,6 @@ def apply_edit(
     """Edit ``row`` (a record with ``id`` and ``patient_id``) to ``after``: the history rows, the
     new values, one audit row, one commit. Refuses an edit that changes nothing (nothing saved).
     ``on_changed(changed_fields)`` runs before the values are set (e.g. to clear what they void)."""
-    from clinic_app.services.platform import audit
-
     changed = record(session, actor=actor, entity=entity, entity_id=row.id, patient_id=row.patient_id,
                      before=before, after=after, now=now)
     if not changed:

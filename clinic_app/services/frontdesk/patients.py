@@ -28,6 +28,7 @@ from clinic_app.models.people import (
     search_key,
 )
 from clinic_app.services.frontdesk import changes
+from clinic_app.services.frontdesk.patient_lookup import MRN_PATTERN, matching, parse_date
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound, PossibleDuplicate, from_db_error
@@ -43,10 +44,6 @@ CONSENT_LABELS = {
 }
 CHANNEL_LABELS = {"sms": "Text message", "email": "Email", "phone": "Phone call", "none": "No reminders"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_MRN = re.compile(r"^[A-Z0-9-]{1,20}$")
-# The highest letter or digit in every collation the app meets: "prefix" .. prefix+HIGH
-# is a range the B-tree index answers (LIKE 'x%' is not indexable on both databases).
-_HIGH = "z" * 80
 
 
 @dataclass
@@ -88,16 +85,6 @@ class RegistrationInvalid(InvalidInput):
         self.coverage_problems = coverage_problems or {}
 
 
-def _parse_date(text: str) -> dt.date | None:
-    text = (text or "").strip()
-    for fmt in ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def _phone_ok(text: str) -> bool:
     return 7 <= len(digits(text)) <= 15 and re.fullmatch(r"[0-9 ()+.\-]*", text or "") is not None
 
@@ -114,7 +101,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
             problems[name] = f"{label} is too long (at most {limit} characters)."
         elif not search_key(v[name]):
             problems[name] = f"{label} needs at least one letter."
-    born = _parse_date(v["birth_date"])
+    born = parse_date(v["birth_date"])
     if born is None:
         problems["birth_date"] = "Date of birth is required (month/day/year, e.g. 04/23/1980)."
     elif born > today:
@@ -158,7 +145,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
     if v["guarantor_phone"] and not _phone_ok(v["guarantor_phone"]):
         problems["guarantor_phone"] = "Guarantor phone must have 7 to 15 digits."
     v["mrn"] = v["mrn"].upper()
-    if v["mrn"] and not _MRN.match(v["mrn"]):
+    if v["mrn"] and not MRN_PATTERN.match(v["mrn"]):
         problems["mrn"] = "MRN may hold only letters, digits and dashes (at most 20)."
     consents: dict[str, dt.date] = {}
     for kind, text in (form.consents or {}).items():
@@ -168,7 +155,7 @@ def validate(form: Registration, *, today: dt.date) -> tuple[dict, dict[str, dt.
         if label is None:
             problems[f"consent_{kind}"] = "Unknown kind of consent."
             continue
-        given = _parse_date(text)
+        given = parse_date(text)
         if given is None:
             problems[f"consent_{kind}"] = f"{label}: enter the date it was given, e.g. {today.isoformat()}."
         elif given > today:
@@ -197,11 +184,6 @@ def possible_duplicates(session: Session, *, first_name: str, last_name: str, bi
     if email:
         conditions.append(and_(Patient.email == email, Patient.search_first == first))
     return list(session.exec(select(Patient).where(Patient.active, or_(*conditions)).order_by(Patient.id).limit(5)))
-
-
-def mrn_words(mrn: str) -> str:
-    """"MRN P0000123" (not "MRN MRN100106" when the number carries the word already)."""
-    return mrn if mrn.upper().startswith("MRN") else f"MRN {mrn}"
 
 
 def describe(patient: Patient) -> str:
@@ -290,48 +272,6 @@ def consents_of(session: Session, *, patient_id: int) -> dict[str, dt.date]:
     """The patient's consents: kind -> date given."""
     rows = session.exec(select(PatientConsent).where(PatientConsent.patient_id == patient_id))
     return {c.kind: c.given_on for c in rows}
-
-
-def _prefix(column, key: str):
-    return and_(column >= key, column <= key + _HIGH)
-
-
-def matching(session: Session, text: str, *, limit: int = 8, active_only: bool = True) -> list[Patient]:
-    """The patients ``text`` names (the desk search's readings of it: name prefix, date of
-    birth, phone digits, MRN prefix), without the permission check or the audit row: the
-    callers (``search``, the audit log's patient filter) do those."""
-    text = (text or "").strip()
-    born = _parse_date(text)
-    conditions = []
-    if born is not None:
-        conditions.append(Patient.birth_date == born)
-    else:
-        number = digits(text)
-        if len(number) >= 3 and re.fullmatch(r"[0-9 ()+.\-]+", text):
-            conditions.append(_prefix(Patient.phone_digits, number))
-        mrn = text.upper()
-        if _MRN.match(mrn):
-            conditions.append(and_(Patient.mrn >= mrn, Patient.mrn <= mrn + "Z" * 20))
-        words = [search_key(w) for w in re.split(r"[,\s]+", text) if search_key(w)]
-        if len(words) == 1:
-            conditions.append(_prefix(Patient.search_last, words[0]))
-            conditions.append(_prefix(Patient.search_first, words[0]))
-        elif len(words) >= 2:
-            first_word, rest = words[0], "".join(words[1:])
-            # "Smith, Jo" and "smith jo" mean last then first; "Jo Smith" first then last.
-            conditions.append(and_(Patient.search_last == first_word, _prefix(Patient.search_first, rest)))
-            if "," not in text:
-                conditions.append(and_(Patient.search_first == first_word, _prefix(Patient.search_last, rest)))
-            conditions.append(_prefix(Patient.search_last, first_word + rest))  # "de la cruz"
-    # One indexed query per reading of the text, merged here: an OR of them all makes
-    # PostgreSQL walk the name index in order and filter (hundreds of ms at 100,000).
-    found: dict[int, Patient] = {}
-    for condition in conditions:
-        query = select(Patient).where(Patient.active, condition) if active_only else select(Patient).where(condition)
-        query = query.order_by(Patient.search_last, Patient.search_first, Patient.id).limit(limit)
-        for patient in session.exec(query):
-            found.setdefault(patient.id, patient)
-    return sorted(found.values(), key=lambda p: (p.search_last, p.search_first, p.id))[:limit]
 
 
 def search(session: Session, *, actor: Actor, text: str, limit: int = 8) -> list[Patient]:

@@ -41,7 +41,7 @@ from clinic_app.models import (
     ReminderAttempt,
 )
 from clinic_app.services.platform.clock import local
-from clinic_app.services.portal import intake
+from clinic_app.services.portal import calendar, intake
 
 LEAD = dt.timedelta(hours=24)
 
@@ -200,8 +200,6 @@ def deliver(
             subject, body = _text(session, appointment, patient)
             try:
                 if reminder.channel == "email":
-                    from clinic_app.services.portal import calendar  # the visit's invitation, as it stands
-
                     link = intake.reminder_link(session, appointment_id=appointment.id)  # a form still to fill
                     if link:
                         body += f"\nBefore your visit, please fill in your forms and sign the consent here:\n{link}\n"

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
@@ -94,6 +96,25 @@ def publish_change(session: Session, appointment: Appointment) -> None:
             status=appointment.status,
         )
     )
+
+
+@contextmanager
+def clash_refused(session: Session) -> Iterator[None]:
+    """Write a booking or a move in a savepoint. If another desk took the slot between our check
+    and our write, the database's rule (alembic 0001) refuses it, and the refusal is raised in
+    words (only the savepoint is undone). On PostgreSQL two clashing inserts at the same moment
+    can each wait for the other on the exclusion constraint; the server then stops one with
+    "deadlock detected" (SQLSTATE 40P01): for that one too, the slot was just taken."""
+    taken = SlotTaken("That slot was just taken; choose another time.")
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError as exc:
+        raise (from_db_error(exc) or taken) from exc
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "40P01" and "exclusion constraint" in str(exc.orig):
+            raise taken from exc
+        raise
 
 
 def _clash(session: Session, column, value: int, starts_at: dt.datetime, ends_at: dt.datetime,
@@ -244,21 +265,16 @@ def book_appointment(
         status="booked",
         booked_online=booked_online,
     )
-    try:
-        with session.begin_nested():  # a clash undoes this booking only, not the caller's work
-            session.add(appointment)
-            session.flush()
-            session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id))
-            if case_id is not None:
-                session.add(CaseVisit(case_id=case_id, appointment_id=appointment.id))
-            audit.record(
-                session, actor=actor, action="create", entity="appointment",
-                entity_id=appointment.id, patient_id=patient_id,
-            )
-    except IntegrityError as exc:
-        # Another desk booked the same slot between our check and our insert: the
-        # database rule (alembic 0001) caught it.
-        raise (from_db_error(exc) or SlotTaken("That slot was just taken; choose another time.")) from exc
+    with clash_refused(session):  # a clash undoes this booking only, not the caller's work
+        session.add(appointment)
+        session.flush()
+        session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id))
+        if case_id is not None:
+            session.add(CaseVisit(case_id=case_id, appointment_id=appointment.id))
+        audit.record(
+            session, actor=actor, action="create", entity="appointment",
+            entity_id=appointment.id, patient_id=patient_id,
+        )
     publish_change(session, appointment)
     return appointment
 
@@ -471,12 +487,9 @@ def reschedule(
         session, provider=provider, location=location, patient=patient, room_id=room_id,
         starts_at=starts_at, ends_at=ends_at, ignore_id=appointment.id,
     )
-    try:
-        with session.begin_nested():  # a clash undoes this move only, not the caller's work
-            apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
-                       room_id=room_id, starts_at=starts_at, ends_at=ends_at, reason=reason, now=now)
-    except IntegrityError as exc:
-        raise (from_db_error(exc) or SlotTaken("That slot was just taken; choose another time.")) from exc
+    with clash_refused(session):  # a clash undoes this move only, not the caller's work
+        apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
+                   room_id=room_id, starts_at=starts_at, ends_at=ends_at, reason=reason, now=now)
     publish_move(session, appointment, old)
     return appointment
 

@@ -57,8 +57,7 @@ from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.money import plain
 from clinic_app.services.platform.permissions import require
 from clinic_app.services.revenue.revenue_reports import csv_safe
-from clinic_app.services.tasks.inbox import today
-from clinic_app.services.tasks.rules import KIND_LABELS
+from clinic_app.services.tasks.rules import KIND_LABELS, today
 
 
 def day_kpis(session: Session, *, actor: Actor, location_id: int, day: dt.date) -> dict:

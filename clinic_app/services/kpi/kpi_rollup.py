@@ -83,7 +83,7 @@ def local_date(dialect: str, column, tz: str):
 
 def visit_payer(day):
     """The payer of a visit (``Appointment``) on local day ``day``: the patient's active primary
-    coverage in effect that day, as services.payers.coverage_on picks it; 0 when none."""
+    coverage in effect that day, as services.revenue.pricing.coverage_on picks it; 0 when none."""
     return func.coalesce(
         select(Coverage.payer_id)
         .where(Coverage.patient_id == Appointment.patient_id, Coverage.priority == 1, Coverage.active == true(),

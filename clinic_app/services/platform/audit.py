@@ -38,6 +38,7 @@ from sqlmodel import Session, col, func, select
 from clinic_app import settings
 from clinic_app.db import utcnow
 from clinic_app.models import AuditLog, Patient, User
+from clinic_app.services.frontdesk.patient_lookup import matching, mrn_words
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.permissions import require
 
@@ -345,8 +346,6 @@ MATCHED_PEOPLE = 200  # users or patients one filter's text may stand for
 
 def _filters(session: Session, *, user_id, patient_id, user: str, patient: str, action: str, since, until) -> list | None:
     """The WHERE clauses of a search; None when a text names nobody (nothing can match)."""
-    from clinic_app.services.frontdesk.patients import matching  # (patients imports this module)
-
     filters = []
     if user_id is not None:
         filters.append(AuditLog.user_id == user_id)
@@ -380,8 +379,6 @@ def _filters(session: Session, *, user_id, patient_id, user: str, patient: str, 
 def names(session: Session, rows: list[AuditLog]) -> tuple[dict[int, str], dict[int, str]]:
     """Who the rows name, in words: user id -> "Full Name (username)", patient id ->
     "Last, First (MRN P0000123)"."""
-    from clinic_app.services.frontdesk.patients import mrn_words
-
     user_ids = {r.user_id for r in rows if r.user_id is not None}
     patient_ids = {r.patient_id for r in rows if r.patient_id is not None}
     users = {

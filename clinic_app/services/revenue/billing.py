@@ -34,7 +34,7 @@ from clinic_app.services.platform.clock import hhmm, local_day
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import claims, payers, repricing
+from clinic_app.services.revenue import claims, pricing, repricing
 
 MAX_REASON = 120  # a ledger entry's reason holds 120 characters
 
@@ -51,7 +51,7 @@ def _row(session: Session, appointment: Appointment, patient: Patient, provider:
          charges: list[Charge]) -> dict:
     tz = location.timezone
     day = local_day(appointment.starts_at, tz)
-    coverage = payers.coverage_on(session, patient_id=patient.id, day=day)
+    coverage = pricing.coverage_on(session, patient_id=patient.id, day=day)
     return {
         "id": appointment.id,
         "patient_name": f"{patient.last_name}, {patient.first_name}",
@@ -135,7 +135,7 @@ def mark_billed(session: Session, *, actor: Actor, appointment_id: int, reason: 
     day = local_day(appointment.starts_at, location.timezone)
     reason = (reason or "").strip()
     if appointment.status == "ready_to_bill":
-        coverage = payers.coverage_on(session, patient_id=appointment.patient_id, day=day)
+        coverage = pricing.coverage_on(session, patient_id=appointment.patient_id, day=day)
         if coverage is not None:
             reason = _reason(
                 reason, f"{coverage_words(session, coverage)} covers this visit: create a claim, "
@@ -265,6 +265,6 @@ def billed_to_patients(session: Session, *, actor: Actor, location_id: int, limi
         out.append({
             "id": appointment.id, "patient_name": f"{patient.last_name}, {patient.first_name}", "mrn": patient.mrn,
             "service_date": day.isoformat(), "billed": f"{amount(sum(billed))}",
-            "coverage": coverage_words(session, payers.coverage_on(session, patient_id=patient.id, day=day)),
+            "coverage": coverage_words(session, pricing.coverage_on(session, patient_id=patient.id, day=day)),
         })
     return out

@@ -47,7 +47,7 @@ from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import ClinicError, IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.platform.money import amount
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import cob, payers, repricing
+from clinic_app.services.revenue import cob, payers, pricing, repricing
 
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
@@ -159,7 +159,7 @@ def _facts(session: Session, appointment_id: int) -> VisitFacts:
         dx.extend(code for code in c.diagnosis_codes.split(",") if code and code not in dx)
     if note is not None:
         dx.extend(d.code for d in diagnoses(session, note_id=note.id) if d.code not in dx)
-    coverage = payers.coverage_on(session, patient_id=appointment.patient_id, day=day)
+    coverage = pricing.coverage_on(session, patient_id=appointment.patient_id, day=day)
     return VisitFacts(
         appointment=appointment,
         patient=session.get(Patient, appointment.patient_id),
@@ -170,7 +170,7 @@ def _facts(session: Session, appointment_id: int) -> VisitFacts:
         diagnoses=dx,
         charges=charges,
         coverage=coverage,
-        secondary=payers.coverage_on(session, patient_id=appointment.patient_id, day=day, priority=2),
+        secondary=pricing.coverage_on(session, patient_id=appointment.patient_id, day=day, priority=2),
         payer=session.get(Payer, coverage.payer_id) if coverage else None,
         visit_problems=_unit_problems(session, note, charges) + _authorisation_problems(session, appointment_id)
         + _pricing_problems(session, charges, coverage),

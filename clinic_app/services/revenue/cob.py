@@ -37,7 +37,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue import payers
+from clinic_app.services.revenue import pricing
 
 # CARC 23: "the impact of prior payer(s) adjudication": on a secondary payer's 835 the
 # part of the charge the primary already settled. It moves no money on our ledger.
@@ -103,7 +103,7 @@ def owed_by_payer(session: Session, *, claim: Claim) -> int:
 
 
 def _secondary_coverage(session: Session, primary: Claim) -> Coverage | None:
-    coverage = payers.coverage_on(session, patient_id=primary.patient_id, day=primary.service_date, priority=2)
+    coverage = pricing.coverage_on(session, patient_id=primary.patient_id, day=primary.service_date, priority=2)
     if coverage is None and primary.secondary_coverage_id:
         recorded = session.get(Coverage, primary.secondary_coverage_id)
         coverage = recorded if recorded is not None and recorded.active else None

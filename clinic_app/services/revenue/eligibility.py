@@ -42,7 +42,7 @@ from clinic_app.services.platform.clock import local
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.revenue.payers import coverage_on
+from clinic_app.services.revenue.pricing import coverage_on
 
 MAX_BYTES = 1024 * 1024  # one answer per file; a 271 for one person is a few KB
 ACTIVE = {"1", "2", "3", "4", "5"}

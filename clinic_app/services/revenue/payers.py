@@ -6,12 +6,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import BillingProfile, Coverage, Fee, FeeSchedule, Patient, Payer
+from clinic_app.models import BillingProfile, Coverage, FeeSchedule, Patient, Payer
 from clinic_app.models.people import SEXES
 from clinic_app.models.revenue import RELATIONSHIPS
 from clinic_app.services.charting.codes import PROCEDURE_RE, npi_is_valid
@@ -20,6 +19,7 @@ from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.permissions import require
+from clinic_app.services.revenue import repricing
 
 PAYER_ID_RE = re.compile(r"^[A-Za-z0-9]{2,80}$")
 MODIFIER_RE = re.compile(r"^[A-Z0-9]{2}$")
@@ -363,8 +363,6 @@ def _copay_problem(copay: str | int | None, problems: dict[str, str] | None) -> 
 
 def _reprice(session: Session, *, actor: Actor, coverage: Coverage, spans, why: str, now: dt.datetime | None) -> list:
     """Price the patient's unbilled visits on ``spans`` again (the caller's transaction)."""
-    from clinic_app.services.revenue import repricing
-
     payer = session.get(Payer, coverage.payer_id)
     return repricing.reprice_visits(
         session, actor=actor, patient_id=coverage.patient_id, spans=spans, now=now,
@@ -374,8 +372,6 @@ def _reprice(session: Session, *, actor: Actor, coverage: Coverage, spans, why: 
 
 def _announce(session: Session, repriced: list) -> None:
     if repriced:
-        from clinic_app.services.revenue import repricing
-
         repricing.announce(session, repriced)
 
 
@@ -570,31 +566,6 @@ def coverages_of(session: Session, *, patient_id: int) -> list[tuple[Coverage, P
         select(Coverage, Payer).join(Payer, Payer.id == Coverage.payer_id)
         .where(Coverage.patient_id == patient_id, Coverage.active).order_by(Coverage.priority, Coverage.effective_from)
     ).all())
-
-
-def coverage_on(session: Session, *, patient_id: int, day: dt.date, priority: int = 1) -> Coverage | None:
-    """The patient's active coverage of that priority on ``day``, if any."""
-    return session.exec(
-        select(Coverage)
-        .where(Coverage.patient_id == patient_id, Coverage.priority == priority, Coverage.active)
-        .where(Coverage.effective_from <= day)
-        .where(or_(Coverage.effective_to.is_(None), Coverage.effective_to >= day))
-        .order_by(Coverage.effective_from.desc())
-    ).first()
-
-
-def unit_price(session: Session, *, fee: Fee, patient_id: int, day: dt.date) -> int:
-    """The price per unit of ``fee``'s code for this patient on ``day``.
-
-    The primary payer's schedule if the patient is covered that day, else the
-    self-pay rate; either falls back to the clinic's standard fee when the schedule
-    has no row for the code.
-    """
-    coverage = coverage_on(session, patient_id=patient_id, day=day)
-    payer_id = coverage.payer_id if coverage else None
-    where = FeeSchedule.payer_id == payer_id if payer_id else FeeSchedule.payer_id.is_(None)
-    row = session.exec(select(FeeSchedule).where(FeeSchedule.code == fee.code, where)).first()
-    return row.amount_cents if row else fee.amount_cents
 
 
 def set_billing_profile(

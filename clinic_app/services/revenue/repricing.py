@@ -1,7 +1,7 @@
 """The price basis of charges, and re-pricing unbilled visits when insurance changes.
 
 A charge is priced at signing from the fee schedule of the payer covering the patient on
-the date of service, or at the self-pay rates (``payers.unit_price``). When the desk
+the date of service, or at the self-pay rates (``pricing.unit_price``). When the desk
 records insurance later (or changes or ends it), the visits it covers that are not billed
 yet are priced again from the schedule that now applies: each changed charge gets a
 ``charge_price`` row (the new price, the price it replaces, which schedule, why, who,
@@ -24,12 +24,14 @@ from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Appointment, Charge, ChargePrice, Coverage, Fee, Location, Patient, Payer
+from clinic_app.services.frontdesk.scheduling import publish_change
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import NotFound
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.platform.permissions import require
+from clinic_app.services.revenue.pricing import coverage_on, unit_price
 
 # A span of service dates: (first day, last day or None for open-ended).
 DaySpan = tuple[dt.date, dt.date | None]
@@ -55,8 +57,6 @@ def schedule_words(payer: Payer | None) -> str:
 
 def basis_on(session: Session, *, patient_id: int, day: dt.date) -> Coverage | None:
     """The coverage whose payer prices the patient's visits on ``day`` (None: self-pay)."""
-    from clinic_app.services.revenue.payers import coverage_on
-
     return coverage_on(session, patient_id=patient_id, day=day)
 
 
@@ -120,8 +120,6 @@ def reprice_visits(
 ) -> list[Repriced]:
     """Price the unbilled visits of a patient on days in ``spans`` (all days: None) again from
     the schedule that applies now. Joins the caller's transaction; returns what changed."""
-    from clinic_app.services.revenue.payers import unit_price
-
     now = now or utcnow()
     visits = session.exec(
         select(Appointment, Location)
@@ -172,8 +170,6 @@ def reprice_visits(
 
 def announce(session: Session, repriced: list[Repriced]) -> None:
     """After the commit: open boards and billing queues show the visits' new totals."""
-    from clinic_app.services.frontdesk.scheduling import publish_change
-
     for item in repriced:
         publish_change(session, session.get(Appointment, item.appointment_id))
 

@@ -15,10 +15,9 @@ from clinic_app.db import for_write, utcnow
 from clinic_app.models import ROLES, Patient, Task, User
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
-from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 from clinic_app.services.platform.permissions import allowed, require
-from clinic_app.services.tasks.rules import HAND_MADE, KIND_LABELS, clinic_zone
+from clinic_app.services.tasks.rules import HAND_MADE, KIND_LABELS, today
 from clinic_app.services.tasks.store import changed
 
 PAGE = 50
@@ -42,10 +41,6 @@ def _visible(actor: Actor):
 
 def _active():
     return Task.status == "open"
-
-
-def today(session: Session, now: dt.datetime | None = None) -> dt.date:
-    return local_day(now or utcnow(), clinic_zone(session))
 
 
 def open_count(session: Session, *, actor: Actor) -> int:
@@ -266,20 +261,6 @@ def _saved(session: Session, actor: Actor, task: Task, action: str, detail: str)
                  detail=detail)
     changed(session, [task.id])
     return task
-
-
-def wake_snoozed(session: Session, *, now: dt.datetime | None = None) -> int:
-    """Snoozed tasks whose day has come are open again."""
-    for_write(session)
-    day = today(session, now)
-    woken = list(session.exec(select(Task).where(Task.status == "snoozed", Task.snoozed_until <= day)).all())
-    for task in woken:
-        task.status, task.snoozed_until = "open", None
-        session.add(task)
-    if woken:
-        session.flush()
-        changed(session, [t.id for t in woken])
-    return len(woken)
 
 
 def people(session: Session, *, actor: Actor) -> list[tuple[int, str, str]]:

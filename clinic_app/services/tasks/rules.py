@@ -45,13 +45,14 @@ from clinic_app.models import (
     Note,
     NoteCosignature,
     ProfileChange,
+    Task,
     User,
 )
 from clinic_app.services.platform.clock import local_day
 from clinic_app.services.platform.money import dollars
 from clinic_app.services.portal.intake import pending_forms
 from clinic_app.services.tasks.limits import DEFAULT_DAYS, DEFAULT_VISITS, progress_limits
-from clinic_app.services.tasks.store import Want, reconcile, reconcile_all
+from clinic_app.services.tasks.store import Want, changed, reconcile, reconcile_all
 
 RECEPTION, CLINICIAN, BILLER = "reception", "clinician", "biller"
 
@@ -91,6 +92,11 @@ class Rule:
 def clinic_zone(session: Session) -> str:
     tz = session.exec(select(Location.timezone).order_by(Location.id).limit(1)).first()
     return tz or "America/New_York"
+
+
+def today(session: Session, now: dt.datetime | None = None) -> dt.date:
+    """The clinic's date now (in the zone of its first location): what "due today" and snoozes count from."""
+    return local_day(now or utcnow(), clinic_zone(session))
 
 
 def clinician_users(session: Session) -> dict[int, int]:
@@ -822,10 +828,22 @@ def sweep(session: Session, *, now: dt.datetime | None = None, kinds: Iterable[s
     for kind in kinds or RULES:
         wants = {f"{kind}:{subject}": want for subject, want in RULES[kind].every(session, now).items()}
         counts[kind] = reconcile_all(session, kind=kind, wants=wants, now=now)
-    from clinic_app.services.tasks.inbox import wake_snoozed
-
     counts["woken"] = wake_snoozed(session, now=now)
     return counts
+
+
+def wake_snoozed(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Snoozed tasks whose day has come are open again."""
+    for_write(session)
+    day = today(session, now)
+    woken = list(session.exec(select(Task).where(Task.status == "snoozed", Task.snoozed_until <= day)).all())
+    for task in woken:
+        task.status, task.snoozed_until = "open", None
+        session.add(task)
+    if woken:
+        session.flush()
+        changed(session, [t.id for t in woken])
+    return len(woken)
 
 
 def on_appointment(session: Session, appointment_id: int, *, now: dt.datetime | None = None) -> list[int]:
