@@ -2,9 +2,13 @@
 their statement as PDF, and paying an amount through the configured gateway.
 
 The amount is checked by the service (services/portal/payments.py: whole cents, more than 0,
-at most what is owed unless prepaying is allowed); the gateway's card page takes the card (the
-local gateway's /pay/local/<id>, which settles, e-mails the receipt and links back here). One
-idempotency key per form shown: a double click starts one payment.
+at most what is owed unless prepaying is allowed); the gateway takes the card. The local
+gateway: its own page /pay/local/<id>, which settles, e-mails the receipt and links back here.
+Stripe: the server creates the PaymentIntent and this page gets its client secret and the
+publishable key; /clinic-stripe.js loads Stripe.js, mounts the Payment Element and confirms it,
+and Stripe sends the patient back here with ``payment_intent`` and ``redirect_status``. The
+signed webhook posts the payment; this page only reads what the ledger has ("Payment received"
+or "Processing"). One idempotency key per form shown: a double click starts one payment.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import urllib.parse
 import reflex as rx
 from sqlmodel import Session
 
+from clinic_app import settings
 from clinic_app.api.portal import PORTAL_SIGN_IN
 from clinic_app.db import utcnow
 from clinic_app.services.platform.errors import ClinicError
@@ -57,6 +62,16 @@ class PortalPayState(PortalScreen, rx.State):
     amount_text: str = ""
     paying: bool = False
     _key: str = ""
+    # Stripe's Payment Element (mounted by /clinic-stripe.js once card_secret is set): the intent's
+    # client secret is the patient's own payment's, made to be handed to the browser.
+    card_secret: str = ""
+    card_key: str = ""
+    card_js: str = ""
+    card_label: str = ""
+    # Coming back from Stripe: the payment's result in words (status: received / processing / declined).
+    result_status: str = ""
+    result_text: str = ""
+    _result_id: str = ""
 
 
     async def _account(self, me: Me) -> None:
@@ -84,7 +99,11 @@ class PortalPayState(PortalScreen, rx.State):
             return rx.redirect(PORTAL_SIGN_IN)
         self.name = me.name
         self.message, self.message_is_error, self.paying = "", False, False
+        self.card_secret = self.card_key = self.card_js = self.card_label = ""
         self._key = payments.new_idempotency_key()
+        params = self.router.url.query_parameters
+        self._result_id = str(params.get("payment_intent", ""))[:100]
+        await self._result(me, str(params.get("redirect_status", ""))[:20])
         await self._account(me)
         # A new form each time: what is owed now (after a payment, the new balance).
         self.amount_text = self.balance.lstrip("$").replace(",", "") if self.owes else ""
@@ -115,6 +134,16 @@ class PortalPayState(PortalScreen, rx.State):
             self.paying = False
             self._fail(exc)
             return None
+        if checkout.gateway == "stripe":
+            self.paying = False
+            if not checkout.publishable_key:
+                self._fail("Paying by card online is not set up yet; please call the clinic to pay.")
+                return None
+            self._key = ""  # this form is used: the element confirms this payment
+            self.card_secret, self.card_key = checkout.client_secret, checkout.publishable_key
+            self.card_js, self.card_label = settings.stripe_js_url(), f"Pay {dollars(cents)}"
+            self.result_status = self.result_text = ""
+            return None
         if not checkout.redirect_url:
             self.paying = False
             self._fail("Paying by card here needs the clinic's card page; please call the clinic to pay.")
@@ -124,6 +153,39 @@ class PortalPayState(PortalScreen, rx.State):
         # same-host rx.redirect would stay in the app's own router and find no such page).
         url = f"{checkout.redirect_url}?secret={urllib.parse.quote(checkout.client_secret, safe='')}"
         return rx.call_script(f"window.location.assign({json.dumps(url)})")
+
+    async def _result(self, me: Me, redirect_status: str) -> None:
+        """The payment Stripe sent the patient back with, as the ledger has it now."""
+        self.result_status = self.result_text = ""
+        if not self._result_id:
+            return
+        try:
+            row = await in_db(lambda s: payments.payment_for(s, patient_id=me.patient_id, payment_id=self._result_id))
+        except ClinicError as exc:
+            self._result_id = ""
+            self._fail(exc)
+            return
+        amount = dollars(row.amount_cents)
+        if row.status == "succeeded":
+            self.result_status = "received"
+            self.result_text = f"Payment received: {amount}. Thank you; a receipt is on its way by e-mail (P{row.id})."
+        elif row.status == "declined" or redirect_status == "failed":
+            self.result_status = "declined"
+            self.result_text = f"Your payment of {amount} did not go through: {row.decline_reason or 'declined'}. Nothing was charged."
+        else:
+            self.result_status = "processing"
+            self.result_text = (f"Processing: the card service is confirming your payment of {amount}. "
+                                "It shows here as received once the clinic has it.")
+
+    @rx.event
+    async def check_again(self):
+        """The patient asks whether a payment still processing has reached the clinic."""
+        me = await self._me()
+        if me is None:
+            return rx.redirect(PORTAL_SIGN_IN)
+        await self._result(me, "")
+        await self._account(me)
+        return None
 
     @rx.event
     async def download_statement(self):

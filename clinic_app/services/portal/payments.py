@@ -58,12 +58,14 @@ class GatewayUnavailable(ClinicError):
 @dataclass(frozen=True)
 class Checkout:
     """What the page needs to collect the card: the gateway's payment id and its client secret
-    (Stripe's element confirms with it), or the local gateway's page to send the patient to."""
+    (Stripe's element confirms with it, with the publishable key), or the local gateway's page
+    to send the patient to."""
 
     gateway: str
     payment_id: str
     client_secret: str
     redirect_url: str = ""
+    publishable_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class StripeGateway:
         except self._stripe.StripeError as exc:
             raise GatewayUnavailable("The card service did not take the payment; nothing was charged. "
                                      "Try again in a minute.") from exc
-        return Checkout(self.name, intent.id, intent.client_secret or "")
+        return Checkout(self.name, intent.id, intent.client_secret or "", publishable_key=self.publishable_key)
 
     def confirm(self, payment_id: str, token: str = "") -> GatewayResult:
         try:
