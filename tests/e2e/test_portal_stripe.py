@@ -92,7 +92,7 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
     # The approved card: off to Stripe, back with the result; the webhook posted it.
     card_details.get_by_label("Card number").fill(APPROVED)
     pay.click()
-    expect(phone).to_have_url(re.compile(r"/portal/pay\?payment_intent=pi_.*redirect_status=succeeded"), timeout=30_000)
+    expect(phone).to_have_url(re.compile(r"/portal/pay/?\?payment_intent=pi_.*redirect_status=succeeded"), timeout=30_000)
     expect(phone.get_by_role("status").filter(has_text="Payment received")).to_contain_text(
         "Payment received: $20.00", timeout=30_000)
     expect(phone.locator("#portal-balance")).to_have_text("$30.00")
