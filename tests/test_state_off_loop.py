@@ -28,6 +28,7 @@ ON_A_THREAD = {
     ("clinic_app/state/chart.py", "live_row"),
     ("clinic_app/state/messages.py", "thread_change"),
     ("clinic_app/state/portal_messages.py", "portal_change"),
+    ("clinic_app/state/portal_pay.py", "payments_change"),
     ("clinic_app/state/tasks.py", "_changes"),
     # The KPI dashboard's warm-up at start-up, a lifespan task: through asyncio.to_thread.
     ("clinic_app/state/kpi.py", "warm_up.run"),

@@ -102,6 +102,9 @@ class FakeStripe:
         # Where the stand-in's confirmations send the signed webhook (the app's endpoint), and what they got.
         self.webhook_url, self.webhook_secret = "", ""
         self.webhooks: list[tuple[str, int]] = []
+        # Held webhooks wait for release_webhooks(): the patient is back before Stripe's event arrives.
+        self.hold_webhooks = False
+        self.held: list[tuple[str, dict]] = []
         self.cards_seen: list[str] = []
         self.intents: dict[str, dict] = {}
         self.replies: dict[str, tuple[int, dict]] = {}
@@ -234,6 +237,9 @@ class FakeStripe:
         """POST the signed event to the app's endpoint, as Stripe does."""
         if not self.webhook_url:
             return
+        if self.hold_webhooks:
+            self.held.append((kind, dict(intent)))
+            return
         payload = event(kind, intent)
         request = urllib.request.Request(self.webhook_url, data=payload, method="POST", headers={
             "Content-Type": "application/json", "Stripe-Signature": signature(payload, self.webhook_secret)})
@@ -242,6 +248,13 @@ class FakeStripe:
                 self.webhooks.append((kind, answer.status))
         except urllib.error.HTTPError as exc:
             self.webhooks.append((kind, exc.code))
+
+    def release_webhooks(self) -> None:
+        """Send the held webhooks now (and stop holding)."""
+        self.hold_webhooks = False
+        held, self.held = self.held, []
+        for kind, intent in held:
+            self.send_webhook(kind, intent)
 
     # What the card element and Stripe's processing would do on their side.
     def succeed(self, intent_id: str) -> dict:

@@ -4,7 +4,8 @@ The app runs with CLINIC_PAYMENT_GATEWAY=stripe against the local stand-in of St
 which also serves the stand-in of Stripe.js (tests/api/fake_stripe.py; STRIPE_JS_URL points at
 it) and sends the signed webhook to the app, as Stripe does. The patient owes $50.00: a declined
 card shows Stripe's message and changes nothing; the approved card leaves for Stripe and comes
-back to the Pay page, which says "Payment received"; the ledger has the payment once, the receipt
+back to the Pay page, which says "Processing" until Stripe's webhook posts the payment and then
+"Payment received" without a reload; the ledger has the payment once, the receipt
 arrives through a real SMTP server, and the card number never reached the app. axe-core on the
 page with the element mounted and on the result; screenshot portal-pay-stripe-390."""
 
@@ -78,6 +79,7 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
     pay = phone.get_by_role("button", name="Pay $20.00")
     assert pay.bounding_box()["height"] >= 44
     assert_accessible(phone, "the portal's pay page with Stripe's payment element")
+    screenshot(phone, "portal-pay-stripe-card-390")
 
     # A declined card: Stripe's message at the button, nothing posted, the balance as it was.
     card_details.get_by_label("Card number").fill(DECLINED)
@@ -89,12 +91,23 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
     expect(phone.locator("#portal-balance")).to_have_text("$50.00")
     expect(pay).to_be_enabled()
 
-    # The approved card: off to Stripe, back with the result; the webhook posted it.
+    # The approved card: off to Stripe and back before Stripe's webhook came: "Processing", nothing
+    # posted yet; the webhook posts it and the open page says so without a reload.
+    fake.hold_webhooks = True
     card_details.get_by_label("Card number").fill(APPROVED)
     pay.click()
     expect(phone).to_have_url(re.compile(r"/portal/pay/?\?payment_intent=pi_.*redirect_status=succeeded"), timeout=30_000)
+    expect(phone.get_by_role("status").filter(has_text="Processing")).to_contain_text(
+        "Processing: the card service is confirming your payment of $20.00", timeout=30_000)
+    expect(phone.get_by_role("button", name="Check again")).to_be_visible()
+    expect(phone.locator("#portal-balance")).to_have_text("$50.00")
+    assert _ledger(db, patient_id) == before
+    phone.evaluate("window.__samePage = true")
+    fake.release_webhooks()
     expect(phone.get_by_role("status").filter(has_text="Payment received")).to_contain_text(
         "Payment received: $20.00", timeout=30_000)
+    assert phone.evaluate("window.__samePage === true")  # live: the page was not reloaded
+    expect(phone.get_by_role("button", name="Check again")).to_have_count(0)
     expect(phone.locator("#portal-balance")).to_have_text("$30.00")
     expect(phone.get_by_role("list", name="Online payments, newest first")).to_contain_text("Paid")
     intent_id = next(iter(fake.intents))

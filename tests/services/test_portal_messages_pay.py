@@ -161,6 +161,32 @@ def test_the_pay_pages_payments_are_the_patients_own(session, clinic):
                                idempotency_key="key-portal-pay-2")
 
 
+def test_a_settled_payment_reaches_only_that_patients_open_pay_page(session, clinic):
+    from clinic_app.live import bus
+    from clinic_app.live.events import PaymentsChanged, decode
+    from clinic_app.models import LedgerEntry
+    from clinic_app.state.portal_pay import account_view, page_topic, pay_topics
+
+    cara, dan = clinic.patients[0], clinic.patients[1]
+    session.add(LedgerEntry(patient_id=cara.id, kind="charge", amount_cents=5000, created_at=now_at("07:00")))
+    session.commit()
+    _, checkout = payments.start_payment(session, gateway=GATEWAY, patient_id=cara.id, amount_cents=2000,
+                                         idempotency_key="key-portal-pay-live")
+    session.commit()
+    with bus.held() as sent:
+        token = GATEWAY.authorize(checkout.client_secret, outcome="succeeded")
+        payments.confirm_payment(session, gateway=GATEWAY, payment_id=checkout.payment_id, token=token)
+        assert PaymentsChanged(patient_id=cara.id) not in sent  # not before the commit
+        session.commit()
+    assert PaymentsChanged(patient_id=cara.id) in sent
+    assert decode(PaymentsChanged(patient_id=cara.id).to_json()) == PaymentsChanged(patient_id=cara.id)  # over Redis
+    assert pay_topics(PaymentsChanged(patient_id=cara.id)) == [page_topic(cara.id)] != [page_topic(dan.id)]
+    view = account_view(session, patient_id=cara.id)
+    assert view["account"]["balance"] == "$30.00"
+    assert [(p["gateway_payment_id"], p["status"]) for p in view["payments"]] == [(checkout.payment_id, "succeeded")]
+    assert account_view(session, patient_id=dan.id)["payments"] == []
+
+
 def test_a_portal_tab_is_held_on_its_socket_and_a_staff_tab_keeps_its_session():
     from clinic_app.live.tabs import Tabs
 

@@ -31,6 +31,8 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import publish_on_commit
+from clinic_app.live.events import PaymentsChanged
 from clinic_app.models import Appointment, LedgerEntry, OnlinePayment, Patient
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
@@ -409,6 +411,7 @@ def settle(session: Session, *, result: GatewayResult, now: dt.datetime | None =
     session.flush()
     audit.record(session, actor=None, action=f"payment:{row.status}", entity="online_payment", entity_id=row.id,
                  patient_id=row.patient_id, detail=f"{row.gateway} {row.gateway_payment_id}", source="portal")
+    publish_on_commit(session, PaymentsChanged(patient_id=row.patient_id))  # the patient's open Pay page
     return row
 
 
