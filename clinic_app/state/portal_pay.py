@@ -83,6 +83,7 @@ class PortalPayState(PortalScreen, rx.State):
     result_status: str = ""
     result_text: str = ""
     _result_id: str = ""
+    _redirect_status: str = ""  # what Stripe said on the way back: succeeded, processing or failed
     _patient_id: int = 0
 
     def _signed_out(self) -> None:
@@ -107,7 +108,7 @@ class PortalPayState(PortalScreen, rx.State):
         ]
         shown = next((p for p in view["payments"] if self._result_id and p["gateway_payment_id"] == self._result_id), None)
         if shown is not None:
-            self._say_result(shown, "")
+            self._say_result(shown)
 
     @rx.event
     async def load(self):
@@ -120,7 +121,8 @@ class PortalPayState(PortalScreen, rx.State):
         self._key = payments.new_idempotency_key()
         params = self.router.url.query_parameters
         self._result_id, self._patient_id = str(params.get("payment_intent", ""))[:100], me.patient_id
-        await self._result(me, str(params.get("redirect_status", ""))[:20])
+        self._redirect_status = str(params.get("redirect_status", ""))[:20]
+        await self._result(me)
         await self._account(me)
         tabs().hold(client_token(self), socket_id(self))
         registry.show(client_token(self), SURFACE, [page_topic(me.patient_id)])
@@ -173,7 +175,7 @@ class PortalPayState(PortalScreen, rx.State):
         url = f"{checkout.redirect_url}?secret={urllib.parse.quote(checkout.client_secret, safe='')}"
         return rx.call_script(f"window.location.assign({json.dumps(url)})")
 
-    async def _result(self, me: Me, redirect_status: str) -> None:
+    async def _result(self, me: Me) -> None:
         """The payment Stripe sent the patient back with, as the ledger has it now."""
         self.result_status = self.result_text = ""
         if not self._result_id:
@@ -186,17 +188,18 @@ class PortalPayState(PortalScreen, rx.State):
             self._fail(exc)
             return
         self._say_result({"id": row.id, "amount_cents": row.amount_cents, "status": row.status,
-                          "decline_reason": row.decline_reason}, redirect_status)
+                          "decline_reason": row.decline_reason})
 
-    def _say_result(self, payment: dict, redirect_status: str) -> None:
+    def _say_result(self, payment: dict) -> None:
         amount = dollars(payment["amount_cents"])
+        went_through = self._redirect_status in ("succeeded", "processing")  # a card declined first, then another
         if payment["status"] == "succeeded":
             self.result_status = "received"
             self.result_text = f"Payment received: {amount}. Thank you; a receipt is on its way by e-mail (P{payment['id']})."
-        elif payment["status"] == "declined" or redirect_status == "failed":
+        elif (payment["status"] == "declined" and not went_through) or self._redirect_status == "failed":
             self.result_status = "declined"
-            self.result_text = (f"Your payment of {amount} did not go through: "
-                                f"{payment['decline_reason'] or 'declined'}. Nothing was charged.")
+            reason = (payment["decline_reason"] or "the card was declined").rstrip(".")
+            self.result_text = f"Your payment of {amount} did not go through: {reason}. Nothing was charged."
         else:
             self.result_status = "processing"
             self.result_text = (f"Processing: the card service is confirming your payment of {amount}. "
@@ -208,7 +211,7 @@ class PortalPayState(PortalScreen, rx.State):
         me = await self._me()
         if me is None:
             return rx.redirect(PORTAL_SIGN_IN)
-        await self._result(me, "")
+        await self._result(me)
         await self._account(me)
         return None
 
