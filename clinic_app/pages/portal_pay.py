@@ -91,7 +91,7 @@ def portal_pay() -> rx.Component:
                     rx.text("The card goes straight to the card service; the clinic never sees the card number.",
                             size="2", color_scheme="gray"),
                     rx.button("Continue to pay by card", type="submit", loading=Y.paying, size="3", width="100%",
-                              style=TOUCH),
+                              variant=rx.cond(Y.card_secret != "", "soft", "solid"), style=TOUCH),
                     spacing="2", width="100%",
                 ),
                 on_submit=Y.pay,

@@ -132,7 +132,10 @@ class PortalPayState(PortalScreen, rx.State):
 
     @rx.event
     def set_amount(self, text: str):
-        self.amount_text = str(text)[:20]
+        text = str(text)[:20]
+        if text != self.amount_text:  # the card form open is for the old amount: "Continue" makes a new one
+            self.card_secret = self.card_key = self.card_js = self.card_label = ""
+        self.amount_text = text
 
     @rx.event
     async def pay(self, form: dict | None = None):

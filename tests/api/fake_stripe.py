@@ -56,7 +56,8 @@ STRIPE_JS = r"""(function () {
             var el = typeof target === "string" ? document.querySelector(target) : target;
             el.innerHTML = '<label for="fake-stripe-card" style="display:block">Card number</label>' +
               '<input id="fake-stripe-card" inputmode="numeric" autocomplete="cc-number" ' +
-              'style="display:block;width:100%;min-height:44px;font-size:16px;box-sizing:border-box">';
+              'style="display:block;width:100%;min-height:44px;font-size:16px;box-sizing:border-box;' +
+              'border:1px solid #60646c;border-radius:6px;padding:0 10px">';
             elements.input = el.querySelector("input");
           } };
         };

@@ -71,11 +71,17 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
     expect(phone.locator("#portal-balance")).to_have_text("$50.00")
 
     # The server creates the intent for the amount it checked; the element mounts in its container.
-    phone.get_by_label("Amount in dollars").fill("20")
+    phone.get_by_label("Amount in dollars").fill("25")
     phone.get_by_role("button", name="Continue to pay by card").click()
     card_details = phone.get_by_role("group", name="Card details")
     expect(card_details.get_by_label("Card number")).to_be_visible(timeout=30_000)
-    assert [i["amount"] for i in fake.intents.values()] == [2000]
+    expect(phone.get_by_role("button", name="Pay $25.00")).to_be_visible()
+    # Another amount typed: the card form for $25.00 goes; "Continue" makes one for the new amount.
+    phone.get_by_label("Amount in dollars").fill("20")
+    expect(phone.get_by_role("button", name="Pay $25.00")).to_have_count(0)
+    phone.get_by_role("button", name="Continue to pay by card").click()
+    expect(card_details.get_by_label("Card number")).to_be_visible(timeout=30_000)
+    assert [i["amount"] for i in fake.intents.values()] == [2500, 2000]
     pay = phone.get_by_role("button", name="Pay $20.00")
     assert pay.bounding_box()["height"] >= 44
     assert_accessible(phone, "the portal's pay page with Stripe's payment element")
@@ -110,7 +116,7 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
     expect(phone.get_by_role("button", name="Check again")).to_have_count(0)
     expect(phone.locator("#portal-balance")).to_have_text("$30.00")
     expect(phone.get_by_role("list", name="Online payments, newest first")).to_contain_text("Paid")
-    intent_id = next(iter(fake.intents))
+    intent_id = list(fake.intents)[-1]
     assert fake.webhooks[-1] == ("payment_intent.succeeded", 200)
     assert _ledger(db, patient_id) == [*before, ("payment", -2000, intent_id)]
     engine = make_engine(f"sqlite:///{db}")
