@@ -22,6 +22,7 @@ from clinic_app.pages.portal_care import portal_care
 from clinic_app.pages.portal_messages import portal_messages
 from clinic_app.pages.portal_pay import portal_pay
 from clinic_app.pages.portal_profile import portal_profile
+from clinic_app.pages.portal_register import portal_register, portal_register_verify, registrations_page
 from clinic_app.pages.tasks import tasks_page
 from clinic_app.pages.waitlist import waitlist_page
 from clinic_app.state import live_push, sessions
@@ -44,6 +45,7 @@ from clinic_app.state.portal_care import PortalCareState
 from clinic_app.state.portal_messages import PortalMessagesState
 from clinic_app.state.portal_pay import PortalPayState
 from clinic_app.state.portal_profile import PortalProfileState
+from clinic_app.state.portal_register import RegisterState, RegistrationsState, VerifyState
 from clinic_app.state.registration import RegistrationState
 from clinic_app.state.tasks import TaskInboxState
 from clinic_app.state.waitlist import WaitlistState
@@ -80,6 +82,9 @@ app.add_page(intake_page, route=routes.INTAKE, title="Your forms | Clinic", on_l
 # The patient portal (pages/portal.py): its own sign-in and session cookie (api/portal.py).
 app.add_page(portal_sign_in, route=routes.PORTAL, title="Patient portal | Clinic")
 app.add_page(portal_welcome, route=routes.PORTAL_WELCOME, title="Welcome | Patient portal", on_load=WelcomeState.load)
+app.add_page(portal_register, route=routes.PORTAL_REGISTER, title="Register | Patient portal", on_load=RegisterState.load)
+app.add_page(portal_register_verify, route=routes.PORTAL_REGISTER_VERIFY, title="Confirm your e-mail | Patient portal",
+             on_load=VerifyState.load)
 app.add_page(portal_home, route=routes.PORTAL_HOME, title="My visits | Patient portal", on_load=PortalState.load_home)
 app.add_page(portal_book, route=routes.PORTAL_BOOK, title="Book a visit | Patient portal", on_load=PortalState.load_book)
 app.add_page(portal_checkin, route=routes.PORTAL_CHECKIN, title="Check in | Patient portal", on_load=CheckinState.load)
@@ -89,6 +94,8 @@ app.add_page(portal_care, route=routes.PORTAL_CARE, title="My care | Patient por
 app.add_page(portal_profile, route=routes.PORTAL_PROFILE, title="My details | Patient portal", on_load=PortalProfileState.load)
 app.add_page(online_booking_page, route=routes.ONLINE_BOOKING, title="Online booking | Clinic",
              on_load=OnlineBookingState.load)
+app.add_page(registrations_page, route=routes.PORTAL_REGISTRATIONS, title="Portal registrations | Clinic",
+             on_load=RegistrationsState.load)
 live_push.install(app)
 sessions.install(app)  # every event checks the tab's session first
 app.register_lifespan_task(reminder_worker.run)

@@ -21,6 +21,9 @@ PATIENT_NEW = "/patients/new"
 PORTAL = "/portal"
 ONLINE_BOOKING = "/admin/online-booking"
 PORTAL_WELCOME = "/portal/welcome"
+PORTAL_REGISTER = "/portal/register"
+PORTAL_REGISTER_VERIFY = "/portal/register/verify"  # the registration e-mail's link (?token=...)
+PORTAL_REGISTRATIONS = "/portal-registrations"  # the desk's list of them
 PORTAL_HOME = "/portal/home"
 PORTAL_BOOK = "/portal/book"
 PORTAL_CHECKIN = "/portal/checkin"

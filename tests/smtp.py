@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes
@@ -38,3 +39,14 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
         yield inbox, controller.port
     finally:
         controller.stop()
+
+
+def wait_for_mail(inbox: Inbox, subject: str, timeout: float = 30):
+    """(recipients, message) of the first message with ``subject``, waiting up to ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for to, message in inbox.messages:
+            if message["Subject"] == subject:
+                return to, message
+        time.sleep(0.2)
+    raise AssertionError(f"no e-mail {subject!r} arrived; got {[m['Subject'] for _, m in inbox.messages]}")

@@ -30,6 +30,8 @@ ON_A_THREAD = {
     ("clinic_app/state/portal_messages.py", "portal_change"),
     ("clinic_app/state/portal_pay.py", "payments_change"),
     ("clinic_app/state/tasks.py", "_changes"),
+    # A patient's own registration hashes their password: on the sign-in hashing pool (limits.hash_pool).
+    ("clinic_app/state/portal_register.py", "RegisterState.submit.work"),
     # The KPI dashboard's warm-up at start-up, a lifespan task: through asyncio.to_thread.
     ("clinic_app/state/kpi.py", "warm_up.run"),
 }

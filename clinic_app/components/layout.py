@@ -18,6 +18,7 @@ SEARCH_ROLES = [role for role in ROLES if allowed(role, "patient.search")]
 NAV = [
     ("Board", "/board", ("reception", "clinician")),
     ("Waitlist", "/waitlist", ("reception",)),
+    ("Registrations", "/portal-registrations", ("reception",)),
     ("Chart", "/chart", ("clinician",)),
     ("Billing", "/billing", ("biller",)),
     ("Billing set-up", "/billing/setup", ("biller", "admin")),
@@ -61,7 +62,7 @@ def frame(title: str | rx.Var, *children: rx.Component) -> rx.Component:
                 rx.text(AuthState.user_name, " (", AuthState.role, ")", size="2", color_scheme="gray"),
                 rx.button("Sign out", on_click=AuthState.sign_out, variant="soft", size="3", min_height="44px"),
                 align="center",
-                spacing="4",
+                spacing="3",
                 width="100%",
                 wrap="wrap",
             ),

@@ -90,7 +90,7 @@ def patient_search() -> rx.Component:
             max_length=80,
             auto_complete="off",
             on_change=S.search,
-            width="260px",
+            width="230px",
             size="2",
         ),
         _results(),

@@ -62,7 +62,7 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
-from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
+from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalRegistration, PortalSession, PortalToken
 from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
@@ -167,6 +167,7 @@ __all__ = [
     "PatientProblem",
     "Payer",
     "PlanGoal",
+    "PortalRegistration",
     "PortalSession",
     "PortalToken",
     "ProfileChange",

@@ -85,3 +85,44 @@ class OnlineBooking(SQLModel, table=True):
     max_upcoming: int = 3
     needs_approval: bool = False
     cancel_window_hours: int = 24
+    # Patients may register themselves at /portal/register (services/portal/registration.py).
+    self_registration: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+
+
+REGISTRATION_STATUSES = ("unverified", "verified", "accepted", "declined", "replaced")
+
+
+class PortalRegistration(SQLModel, table=True):
+    """A patient's own registration from /portal/register, until the desk decides on it.
+
+    ``unverified`` until the e-mail's one-time link is followed (only its SHA-256 is kept,
+    ``verified_at`` makes it single use), then ``verified`` (the desk's list), then ``accepted``
+    (``patient_id``: the record the new account belongs to) or ``declined`` (``decline_reason``).
+    A newer registration for the same e-mail ``replaced`` an open one. The password's argon2
+    hash waits here until the account is made, and is cleared once the desk has decided."""
+
+    __tablename__ = "portal_registration"
+    __table_args__ = (
+        CheckConstraint("status IN ('unverified', 'verified', 'accepted', 'declined', 'replaced')",
+                        name="ck_portal_registration_status"),
+        CheckConstraint("status <> 'accepted' OR patient_id IS NOT NULL", name="ck_portal_registration_patient"),
+        CheckConstraint("status <> 'declined' OR decline_reason <> ''", name="ck_portal_registration_reason"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    first_name: str = Field(max_length=80)
+    last_name: str = Field(max_length=80)
+    birth_date: dt.date
+    email: str = Field(max_length=120, index=True)
+    phone: str = Field(default="", max_length=32)
+    location_id: int = Field(foreign_key="location.id")
+    password_hash: str = Field(default="", max_length=255)
+    token_hash: str = Field(max_length=64, unique=True)
+    status: str = Field(default="unverified", max_length=10, index=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    verified_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    decided_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    decided_by: int | None = Field(default=None, foreign_key="user.id")
+    decline_reason: str = Field(default="", max_length=300)
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)

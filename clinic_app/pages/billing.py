@@ -426,7 +426,7 @@ def _reverse_panel() -> rx.Component:
             rx.hstack(
                 _field("Reason for the reversal", "reverse-reason",
                        rx.input(id="reverse-reason", value=s.reverse_reason, on_change=lambda v: s.set_typed("reverse_reason", v), width="320px")),
-                rx.button("Post reversal", on_click=s.reverse, color_scheme="red"),
+                rx.button("Post reversal", on_click=s.reverse, color_scheme="red", high_contrast=True),
                 rx.button("Cancel", on_click=s.cancel_reverse, variant="soft"),
                 align="end", spacing="3", wrap="wrap",
             ),

@@ -64,7 +64,7 @@ def _coverage_row(row) -> rx.Component:
             rx.hstack(
                 labelled_input("Last day of cover (mm/dd/yyyy)", "coverage-end-on", C.end_on, lambda v: C.set_text("end_on", v),
                                type_="date", width="160px"),
-                rx.button("End coverage", on_click=C.end, color_scheme="red", size="2"),
+                rx.button("End coverage", on_click=C.end, color_scheme="red", size="2", high_contrast=True),
                 rx.button("Keep it", on_click=C.cancel_end, variant="ghost", size="2"),
                 align="end",
                 margin_top="6px",

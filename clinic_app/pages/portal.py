@@ -61,6 +61,11 @@ def shell(title: str | rx.Var, *children: rx.Component) -> rx.Component:
     return _shell(title, *children)
 
 
+def public_shell(title: str | rx.Var, *children: rx.Component) -> rx.Component:
+    """The portal's frame for pages before sign-in (no portal navigation)."""
+    return _shell(title, *children, signed_in=False)
+
+
 def _credentials_form(form_id_action: str, *fields: rx.Component, button: str) -> rx.Component:
     return rx.el.form(
         rx.vstack(
@@ -73,6 +78,11 @@ def _credentials_form(form_id_action: str, *fields: rx.Component, button: str) -
         id="sign-in-form", action=form_id_action, method="post",
         custom_attrs={"data-backend": get_config().api_url},
     )
+
+
+def text_field(label: str, field_id: str, **props) -> rx.Component:
+    """A portal input with its visible label above it, 44 px high."""
+    return _field(label, field_id, **props)
 
 
 def _field(label: str, field_id: str, **props) -> rx.Component:
@@ -93,8 +103,10 @@ def portal_sign_in() -> rx.Component:
                    max_length=256),
             button="Sign in",
         ),
-        rx.text("New here? The clinic sends you an invitation by e-mail.", size="2", color_scheme="gray",
-                margin_top="12px"),
+        rx.text("New here? The clinic sends you an invitation by e-mail, or ",
+                rx.link("register online", href="/portal/register", style={**TOUCH, "display": "inline-flex",
+                                                                          "alignItems": "center"}),
+                ".", size="2", margin_top="12px"),
         rx.script(src="/clinic-login.js"),
         signed_in=False,
     )
@@ -167,7 +179,7 @@ def _cancel_dialog() -> rx.Component:
         rx.box(
             rx.text(P.confirm_cancel_text, weight="bold"),
             rx.hstack(
-                rx.button("Yes, cancel the visit", on_click=P.cancel_visit, color_scheme="red", size="3", style=TOUCH),
+                rx.button("Yes, cancel the visit", on_click=P.cancel_visit, color_scheme="red", high_contrast=True, size="3", style=TOUCH),
                 rx.button("Keep it", on_click=P.keep_visit, variant="soft", size="3", style=TOUCH),
                 spacing="3", margin_top="8px", wrap="wrap",
             ),

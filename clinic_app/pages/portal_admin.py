@@ -36,6 +36,8 @@ def online_booking_page() -> rx.Component:
                        "ob-returning"),
                 _check("Each online booking needs the desk's approval", S.needs_approval,
                        lambda v: S.set_flag("needs_approval", v), "ob-approval"),
+                _check("Patients may register themselves online", S.self_registration,
+                       lambda v: S.set_flag("self_registration", v), "ob-self-registration"),
                 rx.heading("Appointment types", size="3", as_="h3", margin_top="8px"),
                 rx.foreach(S.types, lambda p: _check(p.label, p.checked, lambda _v: S.toggle_type(p.id), p.field_id)),
                 rx.heading("Providers", size="3", as_="h3", margin_top="8px"),

@@ -278,6 +278,10 @@ class PortalState(PortalScreen, rx.State):
         me = await self._me()
         if me is None:
             return rx.redirect(PORTAL_SIGN_IN)
+        if not self.pick_time:
+            # The button shows only with a time chosen: this is the second press of a double
+            # press, whose first already booked (and cleared the time). Book nothing more.
+            return None
         try:
             starts_at = dt.datetime.fromisoformat(self.pick_time)
         except ValueError:
@@ -300,6 +304,7 @@ class PortalState(PortalScreen, rx.State):
         if not pending:  # a request the desk has still to approve is confirmed when it does
             await _confirm_by_email(changed, booked=not moving)
         self.moving_id, self.moving_text = 0, ""
+        self.pick_time, self.pick_time_label = "", ""
         done = (f"Your visit is moved to {when}." if moving
                 else f"Your request for {when} is sent; the clinic will confirm it." if pending
                 else f"You are booked for {when}.")

@@ -36,6 +36,7 @@ class OnlineBookingState(Screen, rx.State):
     new_patients: bool = True
     returning_patients: bool = True
     needs_approval: bool = False
+    self_registration: bool = False
     min_notice_hours: str = "12"
     days_ahead: str = "28"
     max_upcoming: str = "3"
@@ -51,7 +52,7 @@ class OnlineBookingState(Screen, rx.State):
         self.types = [Pick(c.id, c.label, c.id in chosen_types, f"ob-type-{c.id}") for c in form.types]
         self.providers = [Pick(c.id, c.label, c.id in chosen_people, f"ob-provider-{c.id}") for c in form.providers]
         self.enabled, self.new_patients, self.returning_patients = rules.enabled, rules.new_patients, rules.returning_patients
-        self.needs_approval = rules.needs_approval
+        self.needs_approval, self.self_registration = rules.needs_approval, rules.self_registration
         for name in NUMBERS:
             setattr(self, name, str(getattr(rules, name)))
 
@@ -73,7 +74,7 @@ class OnlineBookingState(Screen, rx.State):
 
     @rx.event
     def set_flag(self, name: str, value: bool):
-        if name in ("enabled", "new_patients", "returning_patients", "needs_approval"):
+        if name in ("enabled", "new_patients", "returning_patients", "needs_approval", "self_registration"):
             setattr(self, name, bool(value))
 
     @rx.event
@@ -92,8 +93,10 @@ class OnlineBookingState(Screen, rx.State):
         type_ids = [p.id for p in self.types if p.checked]
         provider_ids = [p.id for p in self.providers if p.checked]
         enabled, new, returning, approval = self.enabled, self.new_patients, self.returning_patients, self.needs_approval
+        self_registration = self.self_registration
         if await self._act("provider.hours", lambda s, a: booking.save_rules(
                 s, actor=a, location_id=location_id, enabled=enabled, type_ids=type_ids, provider_ids=provider_ids,
-                new_patients=new, returning_patients=returning, needs_approval=approval, **numbers),
+                new_patients=new, returning_patients=returning, needs_approval=approval,
+                self_registration=self_registration, **numbers),
                 done="Online booking settings saved.") is FAILED:
             return

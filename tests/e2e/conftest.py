@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
@@ -46,6 +47,10 @@ def app_env(db_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# An app's first page after its start, on a loaded 2-core machine (CI runs beside other work),
+# can take more than Playwright's default 5 s to show what it computed: wait up to 15 s.
+expect.set_options(timeout=15_000)
+
 _RUNNING_LOGS: list[Path] = []  # the app.log of each app running now, newest last
 
 
@@ -56,6 +61,12 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed and call.when == "call":
+        browser = item.funcargs.get("browser")
+        for context in getattr(browser, "contexts", []):
+            for page in context.pages:
+                with contextlib.suppress(Exception):
+                    text = page.evaluate("() => (document.body && document.body.innerText || '').slice(0, 800)")
+                    report.sections.append((f"open page {page.url}", text))
         for path in _RUNNING_LOGS:
             with contextlib.suppress(OSError):
                 report.sections.append((f"app log {path.parent.name} (last 4000 characters)", path.read_text()[-4000:]))

@@ -19,10 +19,10 @@ from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from clinic_app.db import make_engine
-from clinic_app.models import Appointment, AppointmentType, Location, Patient, Provider
+from clinic_app.models import Appointment, AppointmentType, Location, Patient, Provider, User
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.platform import auth
-from clinic_app.services.portal import booking, checkin
+from clinic_app.services.portal import accounts, booking, checkin
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, running_app, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
@@ -95,9 +95,13 @@ def _connected(page):
     page.wait_for_function("() => !!sessionStorage.getItem('token')", timeout=60_000)
 
 
-def test_invite_book_online_and_check_in_live_on_the_board(browser, portal_app):
+@pytest.fixture(scope="module")
+def seeded(portal_app):
+    return _open_online_booking(portal_app[1])
+
+
+def test_invite_book_online_and_check_in_live_on_the_board(browser, portal_app, seeded):
     base, db, inbox = portal_app
-    seeded = _open_online_booking(db)
 
     # The desk invites Yara from her profile.
     desk = browser.new_context(**DESK).new_page()
@@ -191,3 +195,79 @@ def test_invite_book_online_and_check_in_live_on_the_board(browser, portal_app):
     expect(other.get_by_text("Arrived")).to_be_visible()
     desk.goto(base + "/portal/home")
     expect(desk).to_have_url(re.compile(r"/portal$"), timeout=30_000)
+
+
+def test_a_visit_moved_and_cancelled_on_the_phone_moves_and_leaves_the_board_live(browser, portal_app, seeded):
+    """Zed books 15:00 with a double press (one visit), moves it to 16:00, cancels it: the desk's
+    board follows each step live; once the clinic's cancellation window covers a visit, the
+    portal says to call instead of offering the buttons."""
+    base, db, _ = portal_app
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine, expire_on_commit=False) as s:
+        zed = s.exec(select(Patient).where(Patient.mrn == "E2E1")).one()
+        desk_user = s.exec(select(User).where(User.username == "e2e_desk")).one()
+        invitation = accounts.invite(s, actor=auth.actor_for(desk_user), patient_id=zed.id, email="zed@example.com")
+        accounts.accept_invitation(s, token=invitation.token, password=PATIENT_PASSWORD)
+        s.commit()
+    desk = browser.new_context(**DESK).new_page()
+    sign_in(desk, base, "e2e_desk", PASSWORD)
+    desk.goto(f"{base}/board")
+    desk.get_by_label("Location").click()
+    desk.get_by_role("option", name="E2E Clinic").click()
+    expect(desk.get_by_role("button", name=re.compile(r"^Quill, Zed, 11:00, "))).to_be_visible()
+
+    phone = browser.new_context(**PHONE).new_page()
+    phone.goto(base + "/portal")
+    phone.get_by_label("E-mail").fill("zed@example.com")
+    phone.get_by_label("Password").fill(PATIENT_PASSWORD)
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.get_by_role("heading", name="Hello, Zed Quill")).to_be_visible(timeout=60_000)
+    phone.get_by_role("link", name="Book a visit").first.click()
+    fifteen = phone.get_by_role("button", name="15:00", exact=True)
+    expect(fifteen).to_be_visible(timeout=30_000)
+    fifteen.click()
+    phone.get_by_role("button", name="Book 15:00").dblclick()  # a double press books once
+    expect(phone.get_by_role("status")).to_contain_text("You are booked for")
+    expect(phone.get_by_role("alert")).to_have_count(0)
+    expect(desk.get_by_role("button", name="Quill, Zed, 15:00, Booked, Booked online")).to_be_visible(timeout=15_000)
+    with Session(engine) as s:
+        online = s.exec(select(Appointment).where(Appointment.patient_id == zed.id,
+                                                  Appointment.booked_online.is_(True))).all()
+    assert len(online) == 1
+
+    # Move it to 16:00: the board's card moves with it.
+    visits = phone.get_by_role("list").first
+    visits.get_by_role("button", name=re.compile(r"^Move Treatment on .*15:00")).click()
+    expect(phone.get_by_role("heading", name="Move a visit")).to_be_visible()
+    sixteen = phone.get_by_role("button", name="16:00", exact=True)
+    expect(sixteen).to_be_visible(timeout=30_000)
+    sixteen.click()
+    phone.get_by_role("button", name="Move my visit to 16:00").click()
+    expect(phone.get_by_role("status")).to_contain_text("Your visit is moved to")
+    expect(desk.get_by_role("button", name="Quill, Zed, 16:00, Booked, Booked online")).to_be_visible(timeout=15_000)
+    expect(desk.get_by_role("button", name=re.compile(r"^Quill, Zed, 15:00"))).to_have_count(0)
+
+    # Cancel it: asked once, then gone from the board.
+    phone.get_by_role("button", name=re.compile(r"^Cancel visit: Treatment on .*16:00")).click()
+    dialog = phone.get_by_role("alertdialog", name="Cancel a visit")
+    expect(dialog).to_contain_text("Cancel your Treatment with Erin Test, PT")
+    assert_accessible(phone, "the portal's home page asking to cancel")
+    dialog.get_by_role("button", name="Yes, cancel the visit").click()
+    expect(phone.get_by_role("status")).to_contain_text("Your visit is cancelled.")
+    expect(desk.get_by_role("button", name=re.compile(r"^Quill, Zed, 16:00, Booked"))).to_have_count(0, timeout=15_000)
+
+    # The clinic widens its cancellation window to two days: the desk's 11:00 visit is inside it.
+    with Session(engine) as s:
+        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
+        admin = s.exec(select(User).where(User.username == "e2e_portal_admin")).one()
+        rules = booking.rules_for(s, location.id)
+        booking.save_rules(s, actor=auth.actor_for(admin), location_id=location.id, enabled=True,
+                           type_ids=sorted(booking.ids(rules.type_ids)), provider_ids=sorted(booking.ids(rules.provider_ids)),
+                           new_patients=True, returning_patients=True, min_notice_hours=0, days_ahead=14,
+                           max_upcoming=3, cancel_window_hours=48)
+        s.commit()
+    engine.dispose()
+    phone.reload()
+    expect(phone.get_by_text("To change this visit, please call the clinic.")).to_be_visible(timeout=30_000)
+    expect(phone.get_by_role("button", name=re.compile(r"^Cancel visit"))).to_have_count(0)
+    screenshot(phone, "portal-home-call-to-change")

@@ -8,7 +8,6 @@ axe-core on both pages; screenshots docs/screens/portal-messages.png, portal-pay
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import expect
@@ -21,7 +20,7 @@ from clinic_app.services.portal import accounts
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import PASSWORD, running_app, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
-from tests.smtp import smtp_server
+from tests.smtp import smtp_server, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
@@ -52,16 +51,6 @@ def _seed(db) -> int:
         patient_id = yara.id
     engine.dispose()
     return patient_id
-
-
-def _wait_for_mail(inbox, subject: str, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for to, message in inbox.messages:
-            if message["Subject"] == subject:
-                return to, message
-        time.sleep(0.2)
-    raise AssertionError(f"no e-mail {subject!r} arrived; got {[m['Subject'] for _, m in inbox.messages]}")
 
 
 def test_messages_with_the_desk_live_both_ways_and_paying_online(browser, portal_app):
@@ -108,7 +97,7 @@ def test_messages_with_the_desk_live_both_ways_and_paying_online(browser, portal
     # The patient's open conversation shows the answer without a reload.
     expect(phone.get_by_role("region", name="Parking")).to_contain_text("Behind the building, space 4 to 9.",
                                                                           timeout=15_000)
-    to, mail = _wait_for_mail(inbox, "You have a new message from Clinic")
+    to, mail = wait_for_mail(inbox, "You have a new message from Clinic")
     assert to == ["yara@example.com"]
     body = mail.get_content()
     assert "/portal/messages" in body and "Behind the building" not in body and "Parking" not in body
@@ -146,7 +135,7 @@ def test_messages_with_the_desk_live_both_ways_and_paying_online(browser, portal
     expect(phone.locator("#portal-balance")).to_have_text("$30.00", timeout=30_000)
     expect(phone.get_by_role("list", name="Online payments, newest first")).to_contain_text("Paid")
     screenshot(phone, "portal-pay")
-    _wait_for_mail(inbox, "Receipt: your payment of $20.00 to Clinic")
+    wait_for_mail(inbox, "Receipt: your payment of $20.00 to Clinic")
 
     # The desk's profile shows the payment on the ledger.
     desk.goto(f"{base}/patients/{patient_id}")

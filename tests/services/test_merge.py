@@ -32,6 +32,7 @@ from clinic_app.models import (
     PatientMerge,
     PatientProblem,
     PlanGoal,
+    PortalRegistration,
     PortalToken,
     ProfileChange,
     RecordChange,
@@ -105,6 +106,9 @@ def _fill(session, clinic):
         Task(kind="manual", patient_id=dup.id, title="Call about the brace", queue_role="reception", due_on=DAY),
         PatientAccount(patient_id=dup.id, email="cara@example.com"),
         PortalToken(token_hash="1" * 64, kind="invite", patient_id=dup.id, expires_at=at("23:00")),
+        PortalRegistration(first_name="Cara", last_name="Diaz", birth_date=dup.birth_date, email="cara@example.com",
+                           location_id=clinic.location.id, token_hash="2" * 64, status="accepted", patient_id=dup.id,
+                           expires_at=at("23:00")),
     ])
     session.flush()
     account = session.scalars(select(PatientAccount).where(PatientAccount.patient_id == dup.id)).one()

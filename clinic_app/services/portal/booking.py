@@ -60,7 +60,7 @@ def rules_for(session: Session, location_id: int) -> OnlineBooking:
 def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: bool, type_ids: list[int],
                provider_ids: list[int], new_patients: bool, returning_patients: bool, min_notice_hours: int,
                days_ahead: int, max_upcoming: int, cancel_window_hours: int,
-               needs_approval: bool = False) -> OnlineBooking:
+               needs_approval: bool = False, self_registration: bool = False) -> OnlineBooking:
     """An admin (or the desk) sets which types and providers a location offers online and how."""
     require(actor.role, "provider.hours")
     for_write(session)
@@ -93,11 +93,11 @@ def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: boo
     row.provider_ids = ",".join(str(i) for i in sorted(people))
     row.min_notice_hours, row.days_ahead = min_notice_hours, days_ahead
     row.max_upcoming, row.cancel_window_hours = max_upcoming, cancel_window_hours
-    row.needs_approval = needs_approval
+    row.needs_approval, row.self_registration = needs_approval, self_registration
     session.add(row)
     session.flush()
     audit.record(session, actor=actor, action="online_booking_rules", entity="location", entity_id=location_id,
-                 detail="on" if enabled else "off")
+                 detail=("on" if enabled else "off") + (", self-registration on" if self_registration else ""))
     return row
 
 
