@@ -22,8 +22,8 @@ from clinic_app.models import LedgerEntry, OnlinePayment
 from tests.api.fake_stripe import FakeStripe
 from tests.e2e.axe import assert_accessible, screenshot
 from tests.e2e.conftest import running_app
-from tests.e2e.test_portal_messages_pay import PATIENT_PASSWORD, PHONE, _seed, _wait_for_mail
-from tests.smtp import smtp_server
+from tests.e2e.test_portal_messages_pay import PATIENT_PASSWORD, PHONE, _seed
+from tests.smtp import smtp_server, wait_for_mail
 
 pytestmark = pytest.mark.e2e
 WEBHOOK_SECRET = "whsec_e2e_0123456789"
@@ -124,7 +124,7 @@ def test_paying_a_balance_through_stripes_payment_element(browser, stripe_app):
         row = s.exec(select(OnlinePayment).where(OnlinePayment.gateway_payment_id == intent_id)).one()
         assert (row.status, row.amount_cents, row.gateway) == ("succeeded", 2000, "stripe")
     engine.dispose()
-    to, mail = _wait_for_mail(inbox, "Receipt: your payment of $20.00 to Clinic")
+    to, mail = wait_for_mail(inbox, "Receipt: your payment of $20.00 to Clinic")
     assert to == ["yara@example.com"] and intent_id in mail.get_content()
 
     # Reloading the result posts nothing more.
