@@ -132,6 +132,12 @@ def stripe_keys() -> dict[str, str]:
     }
 
 
+def stripe_js_url() -> str:
+    """Where the portal's Pay page loads Stripe.js from (``STRIPE_JS_URL``; tests point it at a
+    local stand-in). Stripe asks that it is always loaded from js.stripe.com, never bundled."""
+    return os.environ.get("STRIPE_JS_URL", "").strip() or "https://js.stripe.com/v3/"
+
+
 def calendar_domain() -> str:
     """The domain of calendar invitations' UIDs (``CLINIC_CALENDAR_DOMAIN``): stable per clinic."""
     return (os.environ.get("CLINIC_CALENDAR_DOMAIN") or "clinic.invalid").strip()

@@ -27,6 +27,7 @@ import base64
 import hashlib
 import json
 import re
+import urllib.parse
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 
@@ -45,11 +46,34 @@ _SCRIPT = re.compile(rb"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | 
 # user) with eval, and the chart uses it to scroll and focus. Inline scripts stay limited to the
 # built page's own, by hash: an injected <script> or event handler attribute does not run.
 CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-eval'{hashes}; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src data:; "
-    "frame-src 'none'; worker-src 'self' blob:; manifest-src 'self'; base-uri 'self'; form-action 'self'; "
+    "default-src 'self'; script-src 'self' 'unsafe-eval'{scripts}{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'{connect}; object-src data:; "
+    "frame-src {frames}; worker-src 'self' blob:; manifest-src 'self'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# Stripe.js and its Payment Element (an iframe of Stripe's) on the portal's pages, when Stripe is
+# the gateway: the script from STRIPE_JS_URL's origin, its frames, and its calls to Stripe's API.
+STRIPE_FRAMES = ("https://js.stripe.com", "https://hooks.stripe.com")
+STRIPE_CONNECT = "https://api.stripe.com"
+
+
+def _origin(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def page_csp(path: str, hashes: str = "") -> str:
+    """The Content-Security-Policy for ``path``. Stripe's sources are allowed on every portal page,
+    not on /portal/pay alone: the portal moves between its pages without loading a document, so
+    the policy of the page the patient opened first is the one the Pay page runs under."""
+    scripts = connect = ""
+    frames = "'none'"
+    portal = path.rstrip("/") == "/portal" or path.startswith("/portal/")
+    if portal and settings.payment_gateway() == "stripe":
+        js = _origin(settings.stripe_js_url())
+        scripts, connect = f" {js}", f" {js} {STRIPE_CONNECT}"
+        frames = " ".join(dict.fromkeys((js, *STRIPE_FRAMES)))
+    return CSP.format(scripts=scripts, hashes=hashes, connect=connect, frames=frames)
 HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -202,7 +226,7 @@ class Guard:
                     held["body"] = b""
                     return
                 if b"content-security-policy" not in names:  # a route's own (stricter) policy stays
-                    headers.append((b"content-security-policy", CSP.format(hashes="").encode()))
+                    headers.append((b"content-security-policy", page_csp(path).encode()))
                 await send({**message, "headers": headers})
                 return
             if "start" in held and message["type"] == "http.response.body":
@@ -212,7 +236,7 @@ class Guard:
                 body = held["body"]
                 headers = [(k, v) for k, v in held["start"]["headers"] if k.lower() != b"content-length"]
                 headers.append((b"content-length", str(len(body)).encode()))
-                headers.append((b"content-security-policy", CSP.format(hashes=_script_hashes(body)).encode()))
+                headers.append((b"content-security-policy", page_csp(path, _script_hashes(body)).encode()))
                 await send({**held.pop("start"), "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return

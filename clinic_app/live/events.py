@@ -86,6 +86,20 @@ class MessagesChanged:
 
 
 @dataclass(frozen=True)
+class PaymentsChanged:
+    """A patient's online payment was settled (published on commit): their own Pay page shows
+    "Payment received" (or the decline) and the new balance without a reload."""
+
+    patient_id: int
+
+    def topics(self) -> list[str]:
+        return [portal_topic(self.patient_id)]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "payments", **asdict(self)})
+
+
+@dataclass(frozen=True)
 class TasksChanged:
     """Tasks opened, closed or changed (published after commit): every open task inbox and
     header badge shows the new rows and counts (services/tasks)."""
@@ -105,7 +119,7 @@ CLAIMS_TOPIC = "billing:claims"
 TASKS_TOPIC = "tasks:all"
 TASK_BADGE_TOPIC = "taskbadge:all"
 
-LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged | TasksChanged
+LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged | TasksChanged | PaymentsChanged
 
 
 def decode(text: str | bytes) -> LiveEvent:
@@ -116,6 +130,8 @@ def decode(text: str | bytes) -> LiveEvent:
         return ClaimsChanged(**data)
     if kind == "messages":
         return MessagesChanged(**{**data, "user_ids": tuple(int(i) for i in data["user_ids"])})
+    if kind == "payments":
+        return PaymentsChanged(patient_id=int(data["patient_id"]))
     if kind == "tasks":
         return TasksChanged(task_ids=tuple(int(i) for i in data["task_ids"]))
     if kind == "sessions_ended":

@@ -1,17 +1,55 @@
 """The portal's Pay page (/portal/pay), phone first (390x844): what the patient owes, their
-statement (PDF), paying an amount by card through the clinic's gateway (its card page comes
-back here), their latest online payments and their account's entries."""
+statement (PDF), paying an amount by card through the clinic's gateway (the local gateway's
+card page comes back here; Stripe's Payment Element is mounted on this page by
+/clinic-stripe.js and Stripe comes back here with the result), their latest online payments
+and their account's entries."""
 
 from __future__ import annotations
 
 import reflex as rx
 
+from clinic_app import routes
 from clinic_app.components.fields import section_message
 from clinic_app.pages.portal import FIELD_STYLE, TOUCH, shell
 from clinic_app.state.portal_pay import PortalPayState
 
 Y = PortalPayState
 CELL = {"padding": "6px 4px", "textAlign": "left", "borderBottom": "1px solid var(--gray-5)"}
+STRIPE_JS = "/clinic-stripe.js"
+
+
+def _result() -> rx.Component:
+    """What became of the payment Stripe sent the patient back with, in words."""
+    return rx.cond(
+        Y.result_text != "",
+        rx.box(
+            rx.callout(Y.result_text, color_scheme=rx.match(Y.result_status, ("received", "green"), ("declined", "red"), "amber"),
+                       role=rx.cond(Y.result_status == "declined", "alert", "status"), size="2", high_contrast=True),
+            rx.cond(Y.result_status == "processing",
+                    rx.button("Check again", on_click=Y.check_again, variant="soft", size="3", style=TOUCH, margin_top="8px")),
+            id="portal-pay-result", margin_bottom="12px",
+        ),
+    )
+
+
+def _card_element() -> rx.Component:
+    """Stripe's Payment Element: /clinic-stripe.js loads Stripe.js, mounts the element in the
+    labelled container and confirms the payment with the card, which goes to Stripe only."""
+    return rx.cond(
+        Y.card_secret != "",
+        rx.el.div(
+            rx.text("Card details", id="stripe-card-label", weight="medium", size="3"),
+            rx.el.div(id="stripe-payment-element", role="group", aria_labelledby="stripe-card-label",
+                      style={"minHeight": "44px", "margin": "6px 0 4px"}),
+            rx.el.p(id="stripe-payment-error", role="alert",
+                    style={"color": "var(--red-11)", "minHeight": "1.5em", "margin": "0 0 6px", "fontSize": "14px"}),
+            rx.button(Y.card_label, id="stripe-pay-button", type="button", size="3", width="100%", style=TOUCH),
+            id="stripe-payment",
+            custom_attrs={"data-client-secret": Y.card_secret, "data-publishable-key": Y.card_key,
+                          "data-stripe-js": Y.card_js, "data-return-url": routes.PORTAL_PAY},
+            style={"marginTop": "12px", "width": "100%"},
+        ),
+    )
 
 
 def _payment(p) -> rx.Component:
@@ -33,6 +71,7 @@ def portal_pay() -> rx.Component:
     return shell(
         "Pay",
         section_message(Y.message, Y.message_is_error),
+        _result(),
         rx.box(
             rx.text("You owe", size="2"),
             rx.text(Y.balance, size="7", weight="bold", id="portal-balance"),
@@ -49,14 +88,16 @@ def portal_pay() -> rx.Component:
                     rx.el.input(id="portal-amount", name="amount", value=Y.amount_text, on_change=Y.set_amount,
                                 input_mode="decimal", auto_complete="off", max_length=12, placeholder="e.g. 20.00",
                                 style=FIELD_STYLE),
-                    rx.text("You type the card on the card service's page; the clinic never sees the card number.",
+                    rx.text("The card goes straight to the card service; the clinic never sees the card number.",
                             size="2", color_scheme="gray"),
                     rx.button("Continue to pay by card", type="submit", loading=Y.paying, size="3", width="100%",
-                              style=TOUCH),
+                              variant=rx.cond(Y.card_secret != "", "soft", "solid"), style=TOUCH),
                     spacing="2", width="100%",
                 ),
                 on_submit=Y.pay,
             ),
+            _card_element(),
+            rx.script(src=STRIPE_JS),
             aria_labelledby="portal-pay-heading", margin_bottom="20px",
         ),
         rx.heading("Your online payments", size="4", as_="h2", margin_bottom="8px"),

@@ -95,6 +95,31 @@ def test_a_pages_inline_scripts_are_allowed_by_their_hashes_and_no_other(engine)
     assert r.content == page and seen_encoding == [None]  # read whole, uncompressed, to hash it
 
 
+def _csp_of(client, path: str) -> dict[str, str]:
+    csp = client.get(path).headers["content-security-policy"]
+    return {part.split()[0]: part.strip() for part in csp.split(";") if part.strip()}
+
+
+def test_stripe_js_may_run_on_the_portals_pages_only_when_stripe_is_the_gateway(engine, monkeypatch):
+    async def html(request):
+        return HTMLResponse(b"<!doctype html><html><body>page</body></html>")
+
+    app = Starlette(routes=[Route("/portal/pay", html), Route("/portal", html), Route("/board", html)])
+    with TestClient(Guard(app, lambda: engine)) as client:
+        assert _csp_of(client, "/portal/pay")["frame-src"] == "frame-src 'none'"  # the local gateway needs nothing
+        monkeypatch.setenv("CLINIC_PAYMENT_GATEWAY", "stripe")
+        # The portal moves between its pages without loading a document: its first page's policy is the Pay page's.
+        for path in ("/portal/pay", "/portal"):
+            csp = _csp_of(client, path)
+            assert "https://js.stripe.com" in csp["script-src"] and "'unsafe-inline'" not in csp["script-src"]
+            assert csp["frame-src"] == "frame-src https://js.stripe.com https://hooks.stripe.com"
+            assert "https://api.stripe.com" in csp["connect-src"]
+        board = _csp_of(client, "/board")  # staff pages never run Stripe's script
+        assert "stripe" not in board["script-src"] and board["frame-src"] == "frame-src 'none'"
+        monkeypatch.setenv("STRIPE_JS_URL", "http://127.0.0.1:9/v3/")  # a test stand-in: its origin only
+        assert "'unsafe-eval' http://127.0.0.1:9" in _csp_of(client, "/portal/pay")["script-src"]
+
+
 def test_a_body_over_the_limit_is_refused_before_it_is_read_or_the_token_checked(web, session, clinic):
     _, secret = api_tokens.create_token(session, actor=clinic.admin, username="admin", scopes="system/*.write", days=5)
     session.commit()

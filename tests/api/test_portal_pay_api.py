@@ -31,6 +31,7 @@ def stripe_api(monkeypatch, smtp):
     with FakeStripe("sk_test_fake") as fake:
         monkeypatch.setenv("CLINIC_PAYMENT_GATEWAY", "stripe")
         monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")
+        monkeypatch.setenv("STRIPE_PUBLISHABLE_KEY", "pk_test_fake")
         monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
         monkeypatch.setenv("STRIPE_API_BASE", fake.url)
         monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
@@ -66,6 +67,7 @@ def test_a_stripe_payment_is_created_confirmed_by_its_signed_webhook_and_posted_
                               "automatic_payment_methods": {"enabled": "true"}}
     assert (checkout.gateway, checkout.payment_id, row.gateway_payment_id) == ("stripe", row.gateway_payment_id, checkout.payment_id)
     assert checkout.client_secret.startswith(f"{checkout.payment_id}_secret_")
+    assert (checkout.publishable_key, checkout.redirect_url) == ("pk_test_fake", "")  # the Pay page mounts the element
     # A double click sends the same idempotency key: Stripe replays the same intent, one row here.
     again, checkout2 = started(session, cara)
     assert (again.id, checkout2.payment_id, len(fake.intents)) == (row.id, checkout.payment_id, 1)
@@ -154,6 +156,21 @@ def test_stripe_unreachable_or_refusing_starts_nothing(session, clinic, stripe_a
         started(session, cara, cents=9000, key="form-key-0002")
     session.rollback()
     assert len(fake.requests) == before
+
+
+@pytest.mark.parametrize(("cents", "words"), [
+    (0, "more than \\$0.00"), (-500, "more than \\$0.00"), (20.5, "whole number of cents"), ("2000", "whole number of cents"),
+    (payments.MAX_ONLINE_CENTS + 1, "at most \\$10,000.00"),
+])
+def test_an_amount_the_server_refuses_never_creates_an_intent(session, clinic, stripe_api, cents, words):
+    fake, _ = stripe_api
+    cara = clinic.patients[0]
+    owes(session, cara, 5000)
+    with pytest.raises(InvalidInput, match=words):
+        started(session, cara, cents=cents)
+    session.rollback()
+    assert (fake.requests, fake.intents) == ([], {})
+    assert session.exec(select(OnlinePayment)).all() == []
 
 
 def test_the_webhook_is_refused_when_stripe_is_not_the_gateway(session, clinic, api, monkeypatch):

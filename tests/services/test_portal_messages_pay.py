@@ -144,21 +144,49 @@ def test_an_online_booking_confirmation_has_the_ics_and_the_intake_link_when_a_f
     assert "/intake?token=" not in second.get_body(preferencelist=("plain",)).get_content()  # no form pending
 
 
-def test_the_pay_pages_payments_are_the_patients_own(session, clinic):
+def _cara_owes_50_and_starts_paying_20(session, clinic, key: str):
+    """Cara owes $50.00 and has started a $20.00 payment through the local gateway."""
     from clinic_app.models import LedgerEntry
 
-    cara, dan = clinic.patients[0], clinic.patients[1]
+    cara = clinic.patients[0]
     session.add(LedgerEntry(patient_id=cara.id, kind="charge", amount_cents=5000, created_at=now_at("07:00")))
     session.commit()
     row, checkout = payments.start_payment(session, gateway=GATEWAY, patient_id=cara.id, amount_cents=2000,
-                                           idempotency_key="key-portal-pay-1")
+                                           idempotency_key=key)
     session.commit()
+    return cara, row, checkout
+
+
+def test_the_pay_pages_payments_are_the_patients_own(session, clinic):
+    dan = clinic.patients[1]
+    cara, row, checkout = _cara_owes_50_and_starts_paying_20(session, clinic, "key-portal-pay-1")
     assert checkout.redirect_url == f"/pay/local/{checkout.payment_id}"
     assert [p.id for p in payments.recent(session, patient_id=cara.id)] == [row.id]
     assert payments.recent(session, patient_id=dan.id) == []
     with pytest.raises(InvalidInput, match="pay at most that"):
         payments.start_payment(session, gateway=GATEWAY, patient_id=cara.id, amount_cents=6000,
                                idempotency_key="key-portal-pay-2")
+
+
+def test_a_settled_payment_reaches_only_that_patients_open_pay_page(session, clinic):
+    from clinic_app.live import bus
+    from clinic_app.live.events import PaymentsChanged, decode
+    from clinic_app.state.portal_pay import account_view, page_topic, pay_topics
+
+    dan = clinic.patients[1]
+    cara, _, checkout = _cara_owes_50_and_starts_paying_20(session, clinic, "key-portal-pay-live")
+    with bus.held() as sent:
+        token = GATEWAY.authorize(checkout.client_secret, outcome="succeeded")
+        payments.confirm_payment(session, gateway=GATEWAY, payment_id=checkout.payment_id, token=token)
+        assert PaymentsChanged(patient_id=cara.id) not in sent  # not before the commit
+        session.commit()
+    assert PaymentsChanged(patient_id=cara.id) in sent
+    assert decode(PaymentsChanged(patient_id=cara.id).to_json()) == PaymentsChanged(patient_id=cara.id)  # over Redis
+    assert pay_topics(PaymentsChanged(patient_id=cara.id)) == [page_topic(cara.id)] != [page_topic(dan.id)]
+    view = account_view(session, patient_id=cara.id)
+    assert view["account"]["balance"] == "$30.00"
+    assert [(p["gateway_payment_id"], p["status"]) for p in view["payments"]] == [(checkout.payment_id, "succeeded")]
+    assert account_view(session, patient_id=dan.id)["payments"] == []
 
 
 def test_a_portal_tab_is_held_on_its_socket_and_a_staff_tab_keeps_its_session():

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.live import ClaimsChanged, bus
+from clinic_app.live.events import PaymentsChanged
 from clinic_app.models import AuditLog, LedgerEntry, OnlinePayment
 from clinic_app.services.frontdesk.reminders import SmtpEmailSender
 from clinic_app.services.platform.errors import InvalidInput, NotFound
@@ -95,7 +96,7 @@ def test_a_payment_through_the_local_gateway_posts_to_the_ledger_once(session, c
                                         now=now_at("08:05"))
         assert sent == []  # nothing announced before the commit
         session.commit()
-        assert sent == [ClaimsChanged(what="ledger payment online")]
+        assert sent == [ClaimsChanged(what="ledger payment online"), PaymentsChanged(patient_id=cara.id)]
         # The page reloaded, the result posted again: still one posting.
         payments.confirm_payment(session, gateway=GATEWAY, payment_id=checkout.payment_id, token=token)
         session.commit()

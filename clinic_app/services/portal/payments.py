@@ -31,6 +31,8 @@ from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import publish_on_commit
+from clinic_app.live.events import PaymentsChanged
 from clinic_app.models import Appointment, LedgerEntry, OnlinePayment, Patient
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotFound
@@ -58,12 +60,14 @@ class GatewayUnavailable(ClinicError):
 @dataclass(frozen=True)
 class Checkout:
     """What the page needs to collect the card: the gateway's payment id and its client secret
-    (Stripe's element confirms with it), or the local gateway's page to send the patient to."""
+    (Stripe's element confirms with it, with the publishable key), or the local gateway's page
+    to send the patient to."""
 
     gateway: str
     payment_id: str
     client_secret: str
     redirect_url: str = ""
+    publishable_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ class StripeGateway:
         except self._stripe.StripeError as exc:
             raise GatewayUnavailable("The card service did not take the payment; nothing was charged. "
                                      "Try again in a minute.") from exc
-        return Checkout(self.name, intent.id, intent.client_secret or "")
+        return Checkout(self.name, intent.id, intent.client_secret or "", publishable_key=self.publishable_key)
 
     def confirm(self, payment_id: str, token: str = "") -> GatewayResult:
         try:
@@ -407,6 +411,7 @@ def settle(session: Session, *, result: GatewayResult, now: dt.datetime | None =
     session.flush()
     audit.record(session, actor=None, action=f"payment:{row.status}", entity="online_payment", entity_id=row.id,
                  patient_id=row.patient_id, detail=f"{row.gateway} {row.gateway_payment_id}", source="portal")
+    publish_on_commit(session, PaymentsChanged(patient_id=row.patient_id))  # the patient's open Pay page
     return row
 
 
