@@ -62,7 +62,7 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
-from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken
+from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalSession, PortalToken, ReleasedDocument
 from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
     Adjustment,
@@ -169,6 +169,7 @@ __all__ = [
     "PlanGoal",
     "PortalSession",
     "PortalToken",
+    "ReleasedDocument",
     "ProfileChange",
     "ProgressNoteLimit",
     "Provider",
