@@ -43,7 +43,8 @@ def _document(d) -> rx.Component:
         rx.vstack(
             rx.text(d.title, weight="bold", size="3"),
             rx.text("Visit date: ", d.day, size="2", color_scheme="gray"),
-            rx.el.a("Download (PDF)", href=d.url, download=True, aria_label=d.link_label,
+            # reload_document: the browser fetches the file itself (a client-side route would not).
+            rx.el.a("Download (PDF)", href=d.url, download=True, reload_document=True, aria_label=d.link_label,
                     style={**TOUCH, "display": "inline-flex", "alignItems": "center", "fontWeight": "600",
                            "color": "var(--accent-11)"}),
             spacing="1", align="start",

@@ -35,6 +35,7 @@ from clinic_app.models import (
     PortalToken,
     ProfileChange,
     RecordChange,
+    ReleasedDocument,
     Task,
     WaitlistEntry,
 )
@@ -105,6 +106,8 @@ def _fill(session, clinic):
         Task(kind="manual", patient_id=dup.id, title="Call about the brace", queue_role="reception", due_on=DAY),
         PatientAccount(patient_id=dup.id, email="cara@example.com"),
         PortalToken(token_hash="1" * 64, kind="invite", patient_id=dup.id, expires_at=at("23:00")),
+        ReleasedDocument(patient_id=dup.id, note_id=note.id, title="Visit summary", released_by_user_id=clinic.clinician.user_id,
+                         released_at=at("10:00")),
     ])
     session.flush()
     account = session.scalars(select(PatientAccount).where(PatientAccount.patient_id == dup.id)).one()
