@@ -321,24 +321,22 @@ class NoteSection(ChartSection, ChartState):
             self.new_addendum = ""  # a refused addendum stays in the box
 
     # -- sharing the visit summary with the patient ----------------------------------------------
-    @rx.event
-    async def share_summary(self):
-        """Share the signed note's visit summary: the patient sees it under My care."""
+    async def _share(self, change) -> None:
+        """Share or stop sharing; the line by the button then says which, and since when."""
         note_id = self.note_id
 
         def work(session: Session, actor: Actor):
-            released.share_visit_summary(session, actor=actor, note_id=as_id(note_id))
+            change(session, actor=actor, note_id=as_id(note_id))
             self._load(session, actor)
 
-        await self._act("note.sign", work)  # the line by the button says it is shared, and since when
+        await self._act("note.sign", work)
+
+    @rx.event
+    async def share_summary(self):
+        """Share the signed note's visit summary: the patient sees it under My care."""
+        await self._share(released.share_visit_summary)
 
     @rx.event
     async def stop_sharing(self):
         """Take the visit summary back from the portal."""
-        note_id = self.note_id
-
-        def work(session: Session, actor: Actor):
-            released.stop_sharing(session, actor=actor, note_id=as_id(note_id))
-            self._load(session, actor)
-
-        await self._act("note.sign", work)
+        await self._share(released.stop_sharing)

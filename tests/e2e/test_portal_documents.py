@@ -11,21 +11,18 @@ import datetime as dt
 import io
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from clinic_app.db import make_engine
-from clinic_app.models import AppointmentType, Location, Patient, Provider
 from clinic_app.services.charting import charting
 from clinic_app.services.frontdesk import scheduling
-from clinic_app.services.platform import auth
 from clinic_app.services.portal import accounts
 from tests.e2e.axe import assert_accessible, screenshot
-from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
+from tests.e2e.conftest import PASSWORD, e2e_cast, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -46,17 +43,12 @@ def _seed(db) -> None:
     seed_e2e_clinic(db)
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine, expire_on_commit=False) as s:
-        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
-        erin = s.exec(select(Provider).where(Provider.name == "Erin Test, PT")).one()
-        yara = s.exec(select(Patient).where(Patient.mrn == "E2E2")).one()
-        desk = auth.actor_for(auth.authenticate(s, username="e2e_desk", password=PASSWORD))
-        clin = auth.actor_for(auth.authenticate(s, username="e2e_clin", password=PASSWORD))
-        kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
-        tz = ZoneInfo(location.timezone)
-        starts = dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(12, 0), tzinfo=tz).astimezone(dt.UTC)
-        appt = scheduling.book_appointment(s, actor=desk, patient_id=yara.id, provider_id=erin.id,
-                                           appointment_type_id=kind.id, starts_at=starts)
-        scheduling.transition(s, actor=desk, appointment_id=appt.id, to_status="arrived")
+        cast = e2e_cast(s, "E2E2")
+        clin, yara = cast.clin, cast.patient
+        starts = dt.datetime.combine(cast.today, dt.time(12, 0), tzinfo=cast.tz).astimezone(dt.UTC)
+        appt = scheduling.book_appointment(s, actor=cast.desk, patient_id=yara.id, provider_id=cast.erin.id,
+                                           appointment_type_id=cast.kind.id, starts_at=starts)
+        scheduling.transition(s, actor=cast.desk, appointment_id=appt.id, to_status="arrived")
         scheduling.transition(s, actor=clin, appointment_id=appt.id, to_status="in_session")
         note = charting.open_note(s, actor=clin, appointment_id=appt.id)
         charting.save_draft(s, actor=clin, note_id=note.id, field="subjective", text="Ankle sore after stairs")
@@ -64,7 +56,7 @@ def _seed(db) -> None:
         charting.add_diagnosis(s, actor=clin, note_id=note.id, code="S93.401A")
         charting.add_procedure(s, actor=clin, note_id=note.id, code="97110", units=1)
         charting.sign_note(s, actor=clin, note_id=note.id)
-        invitation = accounts.invite(s, actor=desk, patient_id=yara.id, email="yara@example.com")
+        invitation = accounts.invite(s, actor=cast.desk, patient_id=yara.id, email="yara@example.com")
         accounts.accept_invitation(s, token=invitation.token, password=PATIENT_PASSWORD)
         s.commit()  # the seed is the caller: it commits what the services wrote
     engine.dispose()
