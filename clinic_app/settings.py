@@ -147,3 +147,8 @@ def public_url() -> str:
     """The address patients and clinicians reach the app at (``CLINIC_PUBLIC_URL``), for links
     in e-mails and the iCal feed's address; empty: links are shown relative."""
     return (os.environ.get("CLINIC_PUBLIC_URL") or "").strip().rstrip("/")
+
+
+def patient_base_url() -> str:
+    """The address for links in patients' e-mails: ``CLINIC_PUBLIC_URL``, else the local app."""
+    return public_url() or "http://localhost:3000"

@@ -16,7 +16,7 @@ from clinic_app import db
 from clinic_app.api import fhir
 from clinic_app.api.guard import guard
 from clinic_app.api.ical import IcalFeedApi
-from clinic_app.api.portal import PortalSignIn
+from clinic_app.api.portal import PortalDocuments, PortalSignIn
 from clinic_app.api.portal_pay import PortalPay
 from clinic_app.api.signin import SignIn
 
@@ -26,7 +26,7 @@ def build_api(get_engine: Callable[[], Engine] = db.engine, export_dir: Path | N
     """The Starlette app of the routes above; Reflex mounts its own app under it."""
     return Starlette(routes=[
         *fhir.FhirApi(get_engine, export_dir, clock).routes(), *SignIn(get_engine).routes(),
-        *PortalSignIn(get_engine).routes(), *PortalPay(get_engine).routes(), *IcalFeedApi(get_engine, clock).routes(),
+        *PortalSignIn(get_engine).routes(), *PortalDocuments(get_engine).routes(), *PortalPay(get_engine).routes(), *IcalFeedApi(get_engine, clock).routes(),
     ])
 
 

@@ -7,6 +7,9 @@
 - ``POST /portal/auth/welcome`` (token, password): sets the password from an invitation link
   (one use, counted against the client's one-time link limit) and signs the patient in.
 - ``POST /portal/auth/sign-out`` ends the cookie's portal session and clears the cookie.
+- ``GET /portal/documents/<id>.pdf``: a document the clinic shared (services/portal/care.py),
+  for the cookie's patient only: another patient's id is 404, as one that does not exist;
+  no session goes to the sign-in page. Each download is audited.
 
 The pages send the forms with /clinic-login.js, as the staff's sign-in page does. The portal
 cookie is its own: the staff's session gate never reads it, and the portal never reads theirs.
@@ -26,8 +29,8 @@ from starlette.routing import Route
 
 from clinic_app import db, settings
 from clinic_app.services.platform import auth, limits
-from clinic_app.services.platform.errors import BadCredentials, ClinicError
-from clinic_app.services.portal import accounts
+from clinic_app.services.platform.errors import BadCredentials, ClinicError, NotFound
+from clinic_app.services.portal import accounts, care
 
 PORTAL_COOKIE = "portal_session"
 PORTAL_HOME = "/portal/home"
@@ -161,3 +164,37 @@ class PortalSignIn:
             Route("/portal/auth/welcome", self.welcome, methods=["POST"]),
             Route("/portal/auth/sign-out", self.sign_out, methods=["POST"]),
         ]
+
+
+class PortalDocuments:
+    """The PDFs of documents the clinic shared with the signed-in patient."""
+
+    def __init__(self, get_engine: Callable[[], Engine] = db.engine) -> None:
+        self.get_engine = get_engine
+
+    async def download(self, request: Request) -> Response:
+        token = portal_token(request.headers.get("cookie", ""))
+        document_id = request.path_params["document_id"]
+
+        def work():
+            with Session(self.get_engine(), expire_on_commit=False) as session:
+                me = accounts.check_session(session, token=token)
+                if me is None:
+                    session.commit()  # an idle or ended session is marked so
+                    return None
+                found = care.document_pdf(session, me, document_id=document_id)
+                session.commit()  # the download's audit row
+                return found
+
+        try:
+            found = await asyncio.to_thread(work)
+        except NotFound as exc:
+            return Response(str(exc), 404, media_type="text/plain; charset=utf-8")
+        if found is None:
+            return RedirectResponse(PORTAL_SIGN_IN, 303)
+        name, data = found
+        return Response(data, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+    def routes(self) -> list[Route]:
+        return [Route("/portal/documents/{document_id:int}.pdf", self.download, methods=["GET"])]

@@ -152,6 +152,25 @@ def _template() -> rx.Component:
     )
 
 
+def _sharing() -> rx.Component:
+    """The visit summary in the patient's portal: share it, or stop sharing it (own note only)."""
+    return rx.vstack(
+        rx.text(N.summary_shared_line, size="2", id="summary-sharing", role="status"),
+        rx.cond(
+            ChartState.own_note,
+            rx.cond(
+                N.summary_shared,
+                rx.button("Stop sharing", on_click=N.stop_sharing, variant="soft", color_scheme="gray", size="3",
+                          style=TOUCH, aria_describedby="summary-sharing"),
+                rx.button("Share visit summary with the patient", on_click=N.share_summary, size="3", style=TOUCH,
+                          aria_describedby="summary-sharing"),
+            ),
+        ),
+        spacing="2",
+        width="100%",
+    )
+
+
 def _signed() -> rx.Component:
     """Who signed and co-signed, addenda below the original, and the form for one."""
     return rx.cond(
@@ -164,6 +183,7 @@ def _signed() -> rx.Component:
                 aria_label="Signatures",
                 width="100%",
             ),
+            _sharing(),
             rx.heading("Addenda", size="4"),
             rx.cond(N.addenda.length() == 0, rx.text("No addenda.", size="2")),
             rx.foreach(

@@ -62,7 +62,14 @@ from clinic_app.models.people import (
     User,
     UserSession,
 )
-from clinic_app.models.portal import OnlineBooking, PatientAccount, PortalRegistration, PortalSession, PortalToken
+from clinic_app.models.portal import (
+    OnlineBooking,
+    PatientAccount,
+    PortalRegistration,
+    PortalSession,
+    PortalToken,
+    ReleasedDocument,
+)
 from clinic_app.models.portal_dependant import PortalDependant
 from clinic_app.models.portal_profile import ProfileChange
 from clinic_app.models.revenue import (
@@ -179,6 +186,7 @@ __all__ = [
     "ProviderHours",
     "ProviderTimeOff",
     "RecordChange",
+    "ReleasedDocument",
     "Reminder",
     "ReminderAttempt",
     "Remittance",

@@ -102,13 +102,17 @@ class CaseVisit(SQLModel, table=True):
 
 
 class Reminder(SQLModel, table=True):
-    """The outbox: one reminder per appointment and channel (the send-once guarantee),
-    claimed by a conditional update before it is sent; every attempt is recorded."""
+    """The outbox: one reminder per appointment, channel and kind (the send-once guarantee),
+    claimed by a conditional update before it is sent; every attempt is recorded.
+
+    ``kind``: "ahead" (the lead time before) or "day_of" (hours before, on the visit's day,
+    when the location turns it on)."""
 
     __tablename__ = "reminder"
     __table_args__ = (
-        UniqueConstraint("appointment_id", "channel"),
+        UniqueConstraint("appointment_id", "channel", "kind", name="uq_reminder_visit_channel_kind"),
         CheckConstraint("channel IN ('email', 'sms')", name="ck_reminder_channel"),
+        CheckConstraint("kind IN ('ahead', 'day_of')", name="ck_reminder_kind"),
         CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'skipped')", name="ck_reminder_status"),
         Index("ix_reminder_status_due", "status", "due_at"),
     )
@@ -116,6 +120,7 @@ class Reminder(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     appointment_id: int = Field(foreign_key="appointment.id")
     channel: str = Field(max_length=8)
+    kind: str = Field(default="ahead", max_length=8, sa_column_kwargs={"server_default": "ahead"})
     to_address: str = Field(max_length=120)
     due_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     status: str = Field(default="pending", max_length=10)

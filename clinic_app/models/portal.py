@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Column
+from sqlalchemy import CheckConstraint, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clinic_app.db import UTCDateTime, utcnow
@@ -71,6 +71,8 @@ class OnlineBooking(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("min_notice_hours >= 0 AND days_ahead >= 1 AND max_upcoming >= 1 "
                         "AND cancel_window_hours >= 0", name="ck_online_booking_ranges"),
+        CheckConstraint("day_of_reminder_hours IS NULL OR day_of_reminder_hours BETWEEN 1 AND 12",
+                        name="ck_online_booking_day_of_hours"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -87,6 +89,11 @@ class OnlineBooking(SQLModel, table=True):
     cancel_window_hours: int = 24
     # Patients may register themselves at /portal/register (services/portal/registration.py).
     self_registration: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Online check-in link in the reminder sent on the visit's day; None follows ``enabled``
+    # (on when the location's portal booking is on).
+    online_checkin: bool | None = None
+    # A second reminder this many hours before the visit, on its own day; None: none.
+    day_of_reminder_hours: int | None = None
 
 
 REGISTRATION_STATUSES = ("unverified", "verified", "accepted", "declined", "replaced")
@@ -126,3 +133,27 @@ class PortalRegistration(SQLModel, table=True):
     decided_by: int | None = Field(default=None, foreign_key="user.id")
     decline_reason: str = Field(default="", max_length=300)
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+
+
+class ReleasedDocument(SQLModel, table=True):
+    """A document a clinician shares with the patient in the portal: today the visit summary of
+    a signed note (its PDF is made from the signed note when the patient downloads it).
+
+    One row per note and kind: sharing again after "Stop sharing" reuses it. ``withdrawn_at``
+    set means the patient no longer sees it; the audit log keeps every release and withdrawal."""
+
+    __tablename__ = "released_document"
+    __table_args__ = (
+        UniqueConstraint("note_id", "kind", name="uq_released_document_note_kind"),
+        CheckConstraint("kind IN ('visit_summary')", name="ck_released_document_kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    note_id: int = Field(foreign_key="note.id")
+    kind: str = Field(default="visit_summary", max_length=20)
+    title: str = Field(max_length=120)
+    released_by_user_id: int = Field(foreign_key="user.id")
+    released_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    withdrawn_by_user_id: int | None = Field(default=None, foreign_key="user.id")

@@ -60,6 +60,17 @@ def online_booking_page() -> rx.Component:
                 ),
                 panel_id="ob-rules",
             ),
+            panel(
+                "On the day of the visit",
+                rx.hstack(
+                    labelled_select("Online check-in link in the reminder on the day", "ob-checkin",
+                                    S.checkin_options, S.checkin_mode, S.set_checkin_mode),
+                    labelled_input("Day-of reminder (hours before, 1-12; empty: none)", "ob-day-of", S.day_of_hours,
+                                   S.set_day_of_hours, width="120px"),
+                    wrap="wrap", spacing="4",
+                ),
+                panel_id="ob-day-of-panel",
+            ),
             rx.button("Save online booking settings", on_click=S.save, size="3"),
             spacing="3", max_width="900px", width="100%",
         ),

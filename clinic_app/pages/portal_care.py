@@ -38,6 +38,21 @@ def _exercise(e) -> rx.Component:
     )
 
 
+def _document(d) -> rx.Component:
+    return rx.el.li(
+        rx.vstack(
+            rx.text(d.title, weight="bold", size="3"),
+            rx.text("Visit date: ", d.day, size="2", color_scheme="gray"),
+            # reload_document: the browser fetches the file itself (a client-side route would not).
+            rx.el.a("Download (PDF)", href=d.url, download=True, reload_document=True, aria_label=d.link_label,
+                    style={**TOUCH, "display": "inline-flex", "alignItems": "center", "fontWeight": "600",
+                           "color": "var(--accent-11)"}),
+            spacing="1", align="start",
+        ),
+        style=CARD,
+    )
+
+
 def _asked(a) -> rx.Component:
     return rx.el.li(
         rx.vstack(
@@ -107,6 +122,12 @@ def portal_care() -> rx.Component:
             C.asked.length() > 0,
             rx.el.ul(rx.foreach(C.asked, _asked), style={"padding": "0"}),
             rx.text("Nothing to fill in right now.", margin_bottom="8px"),
+        ),
+        rx.heading("Documents from the clinic", size="4", as_="h2", margin_top="20px", margin_bottom="8px"),
+        rx.cond(
+            C.documents.length() > 0,
+            rx.el.ul(rx.foreach(C.documents, _document), style={"padding": "0"}),
+            rx.text("Your clinician has not shared any documents yet."),
         ),
         rx.heading("Home exercises", size="4", as_="h2", margin_top="20px", margin_bottom="8px"),
         rx.cond(

@@ -18,7 +18,7 @@ import reflex as rx
 from sqlmodel import Session
 
 from clinic_app.models import Note
-from clinic_app.services.charting import charting, pending, templates
+from clinic_app.services.charting import charting, pending, released, templates
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import ClinicError, DraftConflict
 from clinic_app.state.auth import as_id
@@ -79,6 +79,9 @@ class NoteSection(ChartSection, ChartState):
     signature_lines: list[str] = []
     addenda: list[Addendum] = []
     new_addendum: str = ""
+    # The visit summary shared with the patient in the portal, and since when (words).
+    summary_shared: bool = False
+    summary_shared_line: str = ""
 
     _base: dict[str, str] = {}  # "<note id>:<section>" -> the text as this device last loaded or saved it
     _conflict_mine: str = ""
@@ -107,6 +110,10 @@ class NoteSection(ChartSection, ChartState):
             Addendum(heading=f"Addendum by {a['author']}, {self._when(a['created_at'])}", text=a["text"])
             for a in charting.addenda(session, note_id=note.id)
         ]
+        shared = released.sharing(session, note_id=note.id)
+        self.summary_shared = shared.shared
+        self.summary_shared_line = (f"Visit summary shared with the patient in the portal on {self._when(shared.since)}."
+                                    if shared.shared else "The visit summary is not shared with the patient.")
 
     def _load_template(self, session: Session, note: Note) -> None:
         form = templates.form_of(session, note_id=note.id)
@@ -312,3 +319,24 @@ class NoteSection(ChartSection, ChartState):
 
         if await self._act("note.addendum", work, done="Addendum added.") is not FAILED:
             self.new_addendum = ""  # a refused addendum stays in the box
+
+    # -- sharing the visit summary with the patient ----------------------------------------------
+    async def _share(self, change) -> None:
+        """Share or stop sharing; the line by the button then says which, and since when."""
+        note_id = self.note_id
+
+        def work(session: Session, actor: Actor):
+            change(session, actor=actor, note_id=as_id(note_id))
+            self._load(session, actor)
+
+        await self._act("note.sign", work)
+
+    @rx.event
+    async def share_summary(self):
+        """Share the signed note's visit summary: the patient sees it under My care."""
+        await self._share(released.share_visit_summary)
+
+    @rx.event
+    async def stop_sharing(self):
+        """Take the visit summary back from the portal."""
+        await self._share(released.stop_sharing)

@@ -14,6 +14,8 @@ from clinic_app.state.common import Option, in_db
 from clinic_app.state.screen import FAILED, Screen
 
 NUMBERS = ("min_notice_hours", "days_ahead", "max_upcoming", "cancel_window_hours")
+# Online check-in: the location's own choice, or as online booking (the default).
+CHECKIN_MODES = {"booking": None, "on": True, "off": False}
 
 
 @dataclasses.dataclass
@@ -41,6 +43,10 @@ class OnlineBookingState(Screen, rx.State):
     days_ahead: str = "28"
     max_upcoming: str = "3"
     cancel_window_hours: str = "24"
+    checkin_options: list[Option] = [Option("booking", "On when online booking is on"), Option("on", "On"),
+                                      Option("off", "Off")]
+    checkin_mode: str = "booking"
+    day_of_hours: str = ""  # empty: no day-of reminder
 
     async def _refresh(self, actor: Actor):
         wanted = int(self.location_id) if self.location_id.isdigit() else None
@@ -55,6 +61,8 @@ class OnlineBookingState(Screen, rx.State):
         self.needs_approval, self.self_registration = rules.needs_approval, rules.self_registration
         for name in NUMBERS:
             setattr(self, name, str(getattr(rules, name)))
+        self.checkin_mode = next(k for k, v in CHECKIN_MODES.items() if v is rules.online_checkin)
+        self.day_of_hours = str(rules.day_of_reminder_hours or "")
 
     @rx.event
     async def set_location(self, value: str):
@@ -83,20 +91,35 @@ class OnlineBookingState(Screen, rx.State):
             setattr(self, name, str(value)[:5])
 
     @rx.event
+    def set_checkin_mode(self, value: str):
+        if value in CHECKIN_MODES:
+            self.checkin_mode = value
+
+    @rx.event
+    def set_day_of_hours(self, value: str):
+        self.day_of_hours = str(value)[:3]
+
+    @rx.event
     async def save(self):
         try:
             numbers = {name: int(getattr(self, name)) for name in NUMBERS}
+            day_of = int(self.day_of_hours) if self.day_of_hours.strip() else None
         except ValueError:
             self._fail(InvalidInput("Enter whole numbers for the hours, days and bookings."))
             return
+        checkin = CHECKIN_MODES[self.checkin_mode]
         location_id = int(self.location_id)
         type_ids = [p.id for p in self.types if p.checked]
         provider_ids = [p.id for p in self.providers if p.checked]
         enabled, new, returning, approval = self.enabled, self.new_patients, self.returning_patients, self.needs_approval
         self_registration = self.self_registration
-        if await self._act("provider.hours", lambda s, a: booking.save_rules(
-                s, actor=a, location_id=location_id, enabled=enabled, type_ids=type_ids, provider_ids=provider_ids,
-                new_patients=new, returning_patients=returning, needs_approval=approval,
-                self_registration=self_registration, **numbers),
-                done="Online booking settings saved.") is FAILED:
+
+        def work(s, a):
+            booking.save_rules(s, actor=a, location_id=location_id, enabled=enabled, type_ids=type_ids,
+                               provider_ids=provider_ids, new_patients=new, returning_patients=returning,
+                               needs_approval=approval, self_registration=self_registration, **numbers)
+            booking.save_checkin(s, actor=a, location_id=location_id, online_checkin=checkin,
+                                 day_of_reminder_hours=day_of)
+
+        if await self._act("provider.hours", work, done="Online booking settings saved.") is FAILED:
             return

@@ -40,6 +40,16 @@ class CareExercise:
 
 
 @dataclasses.dataclass
+class CareDocument:
+    """A document the clinic shared: the visit's date, its title, its download link."""
+
+    day: str
+    title: str
+    url: str
+    link_label: str
+
+
+@dataclasses.dataclass
 class AnswerRow:
     """One item of the measure being answered."""
 
@@ -69,6 +79,7 @@ class PortalCareState(PortalScreen, rx.State):
     upcoming: list[CareVisit] = []
     past: list[CareVisit] = []
     exercises: list[CareExercise] = []
+    documents: list[CareDocument] = []
     asked: list[AskedRow] = []
     # The measure being answered.
     answering_id: int = 0
@@ -83,12 +94,13 @@ class PortalCareState(PortalScreen, rx.State):
 
         def work(s):
             upcoming, past = care.visits(s, me, now=now)
-            return upcoming, past, care.exercises(s, me), care.asked_measures(s, me)
+            return upcoming, past, care.exercises(s, me), care.asked_measures(s, me), care.documents(s, me)
 
-        upcoming, past, exercises, asked = await in_db(work)
+        upcoming, past, exercises, asked, documents = await in_db(work)
         row = lambda v: CareVisit(v.id, v.when, v.what, v.who, v.where, v.status)  # noqa: E731
         self.upcoming, self.past = [row(v) for v in upcoming], [row(v) for v in past]
         self.exercises = [CareExercise(e.name, e.dosage, e.instructions) for e in exercises]
+        self.documents = [CareDocument(d.day, d.title, d.url, f"Download {d.title} (PDF)") for d in documents]
         self.asked = [AskedRow(a.id, a.code, a.name, a.asked, a.status, not a.answered,
                                f"Answer {a.name} ({a.code})") for a in asked]
 

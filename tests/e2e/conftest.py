@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -184,3 +185,18 @@ def _close_the_tests_own_contexts(request):
         if context not in before:
             with contextlib.suppress(Exception):  # closed already by its own fixture
                 context.close()
+
+
+def e2e_cast(s: Session, mrn: str) -> SimpleNamespace:
+    """Who a seed works with, after seed_e2e_clinic: the location (and its zone, today there),
+    Erin, the patient of ``mrn``, the desk's and the clinician's actors, the Treatment type."""
+    location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
+    tz = ZoneInfo(location.timezone)
+    return SimpleNamespace(
+        location=location, tz=tz, today=dt.datetime.now(tz).date(),
+        erin=s.exec(select(Provider).where(Provider.name == "Erin Test, PT")).one(),
+        patient=s.exec(select(Patient).where(Patient.mrn == mrn)).one(),
+        desk=auth.actor_for(auth.authenticate(s, username="e2e_desk", password=PASSWORD)),
+        clin=auth.actor_for(auth.authenticate(s, username="e2e_clin", password=PASSWORD)),
+        kind=s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one(),
+    )

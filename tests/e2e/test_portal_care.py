@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from clinic_app.db import make_engine
-from clinic_app.models import AppointmentType, Location, Patient, Provider
 from clinic_app.services.charting import history
 from clinic_app.services.frontdesk import scheduling
-from clinic_app.services.platform import auth
 from clinic_app.services.portal import accounts
 from tests.e2e.axe import assert_accessible, screenshot
-from tests.e2e.conftest import PASSWORD, seed_e2e_clinic
+from tests.e2e.conftest import PASSWORD, e2e_cast, seed_e2e_clinic
 from tests.e2e.test_app import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -54,14 +51,8 @@ def _seed(db) -> int:
     seed_e2e_clinic(db)
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine, expire_on_commit=False) as s:
-        location = s.exec(select(Location).where(Location.name == "E2E Clinic")).one()
-        erin = s.exec(select(Provider).where(Provider.name == "Erin Test, PT")).one()
-        yara = s.exec(select(Patient).where(Patient.mrn == "E2E2")).one()
-        desk = auth.actor_for(auth.authenticate(s, username="e2e_desk", password=PASSWORD))
-        clin = auth.actor_for(auth.authenticate(s, username="e2e_clin", password=PASSWORD))
-        kind = s.exec(select(AppointmentType).where(AppointmentType.name == "Treatment")).one()
-        tz = ZoneInfo(location.timezone)
-        today = dt.datetime.now(tz).date()
+        cast = e2e_cast(s, "E2E2")
+        erin, yara, desk, clin, kind, tz, today = cast.erin, cast.patient, cast.desk, cast.clin, cast.kind, cast.tz, cast.today
         for day, hour in ((today, 12), (today + dt.timedelta(days=1), 10)):
             starts = dt.datetime.combine(day, dt.time(hour, 0), tzinfo=tz).astimezone(dt.UTC)
             appt = scheduling.book_appointment(s, actor=desk, patient_id=yara.id, provider_id=erin.id,

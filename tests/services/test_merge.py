@@ -37,6 +37,7 @@ from clinic_app.models import (
     PortalToken,
     ProfileChange,
     RecordChange,
+    ReleasedDocument,
     Task,
     WaitlistEntry,
 )
@@ -110,6 +111,8 @@ def _fill(session, clinic):
         PortalRegistration(first_name="Cara", last_name="Diaz", birth_date=dup.birth_date, email="cara@example.com",
                            location_id=clinic.location.id, token_hash="2" * 64, status="accepted", patient_id=dup.id,
                            expires_at=at("23:00")),
+        ReleasedDocument(patient_id=dup.id, note_id=note.id, title="Visit summary", released_by_user_id=clinic.clinician.user_id,
+                         released_at=at("10:00")),
     ])
     session.flush()
     account = session.scalars(select(PatientAccount).where(PatientAccount.patient_id == dup.id)).one()

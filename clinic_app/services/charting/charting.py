@@ -591,6 +591,12 @@ def _viewable(session: Session, actor: Actor, note_id: int, *, lock: bool = Fals
     return note
 
 
+def own_or_supervised(session: Session, *, actor: Actor, note_id: int, lock: bool = False) -> Note:
+    """A note that is the actor's own or one of a clinician they supervise (no audit row: the
+    caller records what it does with it)."""
+    return _viewable(session, actor, note_id, lock=lock)
+
+
 def read_note(session: Session, *, actor: Actor, note_id: int) -> Note:
     """A note by id that the actor may read: their own, or one of a clinician they
     supervise (to review and co-sign). Audited as a view."""

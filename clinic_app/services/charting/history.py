@@ -341,30 +341,37 @@ def programme_document(*, patient_name: str, by: str, today: dt.date, plan: str,
                        items: list[tuple[str, str, str]]) -> bytes:
     """The home exercise programme's PDF: (name, dosage, instructions) of each exercise. The
     chart prints it and the patient downloads it from the portal."""
+    lines = [f"For {patient_name}", f"From {by}, {today.isoformat()}"] + ([f"Plan of care: {plan}"] if plan else [])
+    sections = [(f"{n}. {name}" + (f"  ({dosage})" if dosage else ""), instructions)
+                for n, (name, dosage, instructions) in enumerate(items, start=1)]
+    return printed_document(title="Home exercise programme", lines=lines, sections=sections,
+                            footer="Stop an exercise and call the clinic if it causes sharp or increasing pain.")
+
+
+def printed_document(*, title: str, lines: list[str], sections: list[tuple[str, str]], footer: str = "") -> bytes:
+    """A plain Letter PDF for a patient: a title, the lines under it (for whom, from whom, when),
+    then headed sections of text and a footer. The home programme and the visit summary use it."""
     from fpdf import FPDF  # imported here: only printing needs it
 
     pdf = FPDF(format="Letter")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 18)
-    pdf.cell(0, 10, "Home exercise programme", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, _latin(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 12)
-    pdf.cell(0, 7, _latin(f"For {patient_name}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 7, _latin(f"From {by}, {today.isoformat()}"), new_x="LMARGIN", new_y="NEXT")
-    if plan:
-        pdf.cell(0, 7, _latin(f"Plan of care: {plan}"), new_x="LMARGIN", new_y="NEXT")
+    for line in lines:
+        pdf.cell(0, 7, _latin(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    for n, (name, dosage, instructions) in enumerate(items, start=1):
+    for heading, text in sections:
         pdf.set_font("Helvetica", "B", 13)
-        pdf.multi_cell(0, 7, _latin(f"{n}. {name}" + (f"  ({dosage})" if dosage else "")),
-                       new_x="LMARGIN", new_y="NEXT")
-        if instructions:
+        pdf.multi_cell(0, 7, _latin(heading), new_x="LMARGIN", new_y="NEXT")
+        if text:
             pdf.set_font("Helvetica", "", 12)
-            pdf.multi_cell(0, 6, _latin(instructions), new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 6, _latin(text), new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
-    pdf.set_font("Helvetica", "I", 10)
-    pdf.multi_cell(0, 5, "Stop an exercise and call the clinic if it causes sharp or increasing pain.",
-                   new_x="LMARGIN", new_y="NEXT")
+    if footer:
+        pdf.set_font("Helvetica", "I", 10)
+        pdf.multi_cell(0, 5, _latin(footer), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 

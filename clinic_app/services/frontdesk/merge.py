@@ -72,6 +72,7 @@ POLICY: dict[tuple[str, str], str] = {
     # A parent's access to a dependant follows the dependant; a link the survivor already has
     # live stays on the merged record.
     ("portal_dependant", "patient_id"): "move_unless_same",
+    ("released_document", "patient_id"): "move",
     # One consent of each kind per patient: the survivor's own consent wins.
     ("patient_consent", "patient_id"): "move_unless_same",
     # The same file (same SHA-256) already on the survivor's chart is not attached twice.

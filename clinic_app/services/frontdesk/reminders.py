@@ -1,9 +1,13 @@
 """Appointment reminders through an outbox: email by SMTP, SMS through a pluggable sender.
 
-1. ``schedule_reminders`` writes one ``reminder`` row per booked visit and channel
+1. ``schedule_reminders`` writes one ``reminder`` row per booked visit, channel and kind
    (the unique key makes a second row impossible) for visits starting within the lead
    time, by the patient's preferred channel, unless they opted out; SMS needs their
-   consent on file.
+   consent on file. Kind "ahead" is due the lead time before; a location that turns the
+   day-of reminder on (``OnlineBooking.day_of_reminder_hours``) gets a second, "day_of",
+   that many hours before on the visit's own day, unless the first already falls on it.
+   A reminder sent on the visit's day carries a one-time check-in link when the location
+   has online check-in (services/portal/checkin.py); the link is made as it is sent.
 2. ``claim_due`` claims each due row with a conditional update (pending/failed ->
    sending) and its caller commits that before ``deliver`` sends them, so two workers or
    two cron runs never send one twice; a row left "sending" by a crash is not retried
@@ -34,14 +38,15 @@ from clinic_app.models import (
     Appointment,
     AppointmentType,
     Location,
+    OnlineBooking,
     Patient,
     PatientConsent,
     Provider,
     Reminder,
     ReminderAttempt,
 )
-from clinic_app.services.platform.clock import local
-from clinic_app.services.portal import calendar, intake
+from clinic_app.services.platform.clock import day_bounds, local, local_day
+from clinic_app.services.portal import calendar, checkin, intake
 
 LEAD = dt.timedelta(hours=24)
 
@@ -120,20 +125,38 @@ def schedule_reminders(session: Session, *, now: dt.datetime | None = None, lead
         channel = _channel(session, patient)
         if channel is None:
             continue
-        exists = session.exec(
-            select(Reminder.id).where(Reminder.appointment_id == appointment.id, Reminder.channel == channel[0])
-        ).first()
-        if exists is not None:
-            continue
-        try:
-            with session.begin_nested():
-                session.add(Reminder(appointment_id=appointment.id, channel=channel[0], to_address=channel[1],
-                                     due_at=max(now, appointment.starts_at - lead), created_at=now))
-            made += 1
-        except IntegrityError:
-            continue  # another run queued it first: the unique key keeps it to one
+        queued = dict(session.exec(
+            select(Reminder.kind, Reminder.due_at)
+            .where(Reminder.appointment_id == appointment.id, Reminder.channel == channel[0])
+        ).all())
+        for kind, due_at in _due(session, appointment, queued.get("ahead"), now=now, lead=lead):
+            if kind in queued:
+                continue
+            try:
+                with session.begin_nested():
+                    session.add(Reminder(appointment_id=appointment.id, channel=channel[0], kind=kind,
+                                         to_address=channel[1], due_at=due_at, created_at=now))
+                made += 1
+            except IntegrityError:
+                continue  # another run queued it first: the unique key keeps it to one
     session.flush()
     return made
+
+
+def _due(session: Session, appointment: Appointment, ahead: dt.datetime | None, *, now: dt.datetime,
+         lead: dt.timedelta) -> list[tuple[str, dt.datetime]]:
+    """(kind, due) of the reminders a visit gets: the one ahead, and the day-of one when the
+    location turns it on and the one ahead is not already on the visit's day."""
+    ahead = ahead or max(now, appointment.starts_at - lead)
+    due = [("ahead", ahead)]
+    hours = session.exec(select(OnlineBooking.day_of_reminder_hours)
+                         .where(OnlineBooking.location_id == appointment.location_id)).first()
+    if hours:
+        tz = session.get(Location, appointment.location_id).timezone
+        day = local_day(appointment.starts_at, tz)
+        if local_day(ahead, tz) != day:
+            due.append(("day_of", max(now, appointment.starts_at - dt.timedelta(hours=hours), day_bounds(day, tz)[0])))
+    return due
 
 
 def _text(session: Session, appointment: Appointment, patient: Patient) -> tuple[str, str]:
@@ -198,6 +221,9 @@ def deliver(
             status, error = "skipped", "the patient opted out of reminders"
         else:
             subject, body = _text(session, appointment, patient)
+            link = checkin.reminder_link(session, appointment_id=appointment.id, now=now)  # on its day only
+            if link:
+                body += f"\nCheck in online: {link}\n"
             try:
                 if reminder.channel == "email":
                     link = intake.reminder_link(session, appointment_id=appointment.id)  # a form still to fill

@@ -19,19 +19,22 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, select
 
 from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Patient, PatientAccount, PortalSession, PortalToken
-from clinic_app.services.frontdesk.reminders import EmailSender
 from clinic_app.services.platform import audit, auth, limits
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm
 from clinic_app.services.platform.errors import BadCredentials, InvalidInput, NotFound
 from clinic_app.services.platform.permissions import PORTAL, require
 from clinic_app.services.portal import dependants
+
+if TYPE_CHECKING:  # a type only: the reminders' delivery makes check-in links (portal.checkin imports this module)
+    from clinic_app.services.frontdesk.reminders import EmailSender
 
 INVITE_HOURS = 72
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,120}\.[A-Za-z]{2,}$")

@@ -101,6 +101,27 @@ def save_rules(session: Session, *, actor: Actor, location_id: int, enabled: boo
     return row
 
 
+def save_checkin(session: Session, *, actor: Actor, location_id: int, online_checkin: bool | None,
+                 day_of_reminder_hours: int | None) -> OnlineBooking:
+    """An admin sets a location's online check-in (None: on when online booking is on) and its
+    day-of reminder (hours before the visit, on its day; None: no day-of reminder)."""
+    require(actor.role, "provider.hours")
+    for_write(session)
+    if session.get(Location, location_id) is None:
+        raise NotFound("That location no longer exists.")
+    if day_of_reminder_hours is not None and not 1 <= day_of_reminder_hours <= 12:
+        raise InvalidInput("The day-of reminder goes between 1 and 12 hours before the visit.")
+    row = session.exec(select(OnlineBooking).where(OnlineBooking.location_id == location_id)).first() \
+        or OnlineBooking(location_id=location_id)
+    row.online_checkin, row.day_of_reminder_hours = online_checkin, day_of_reminder_hours
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="online_checkin_rules", entity="location", entity_id=location_id,
+                 detail=f"check-in {'default' if online_checkin is None else 'on' if online_checkin else 'off'}, "
+                        f"day-of reminder {f'{day_of_reminder_hours} h' if day_of_reminder_hours else 'off'}")
+    return row
+
+
 # -- what the patient may book ----------------------------------------------------------------
 def is_returning(session: Session, patient_id: int) -> bool:
     """Whether the patient has been seen before (a visit that went past booked)."""

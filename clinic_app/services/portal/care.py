@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
-from clinic_app.models import Appointment, CarePlan, HomeExercise, HomeMeasure, Location, Patient
-from clinic_app.services.charting import history, measures
+from clinic_app.models import Appointment, CarePlan, HomeExercise, HomeMeasure, Location, Patient, ReleasedDocument
+from clinic_app.services.charting import history, measures, released
 from clinic_app.services.platform import audit
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import local
@@ -163,6 +163,39 @@ def programme_pdf(session: Session, me: Me, *, today: dt.date) -> bytes:
     audit.record(session, actor=portal_actor(me), action="print", entity="home_exercise", patient_id=me.acting_for,
                  detail=f"{len(items)} exercises, downloaded in the portal")
     return data
+
+
+# -- documents from the clinic ----------------------------------------------------------------
+DOCUMENTS_PATH = "/portal/documents"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document the clinic shared: the visit's date, its title, where to download it."""
+
+    id: int
+    day: str  # the visit's date, ISO
+    title: str
+    url: str
+
+
+def documents(session: Session, me: Me) -> list[Document]:
+    """The documents clinicians have shared with the patient (and not taken back), newest first."""
+    return [Document(d.id, released.visit_day(session, document=d), d.title, f"{DOCUMENTS_PATH}/{d.id}.pdf")
+            for d in released.shared_with(session, patient_ids=me.patient_ids)]
+
+
+def document_pdf(session: Session, me: Me, *, document_id: int) -> tuple[str, bytes]:
+    """(file name, PDF) of a shared document; NotFound for another patient's or a withdrawn one,
+    the same words as one that never existed. Audited as a download."""
+    for_write(session)
+    row = session.get(ReleasedDocument, document_id)
+    if row is None or row.patient_id not in me.patient_ids or row.withdrawn_at is not None:
+        raise NotFound("That document is not available; it may have been withdrawn. Please ask the clinic.")
+    data = released.summary_pdf(session, document=row)
+    audit.record(session, actor=portal_actor(me), action="download", entity="released_document", entity_id=row.id,
+                 patient_id=row.patient_id, detail=row.title)
+    return f"visit-summary-{released.visit_day(session, document=row)}.pdf", data
 
 
 # -- the clinician's side ---------------------------------------------------------------------

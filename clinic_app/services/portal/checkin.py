@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Appointment, Location, Patient, PortalToken, Provider
 from clinic_app.services.frontdesk import scheduling
@@ -22,6 +23,7 @@ from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.clock import hhmm, local_day
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.permissions import require
+from clinic_app.services.portal import booking
 from clinic_app.services.portal.accounts import Me, new_token, portal_actor, token_hash
 
 CHECKIN_PATH = "/portal/checkin"
@@ -48,6 +50,27 @@ def issue_link(session: Session, *, actor: Actor | None, appointment_id: int, no
     audit.record(session, actor=actor, action="checkin_link", entity="appointment", entity_id=appointment.id,
                  patient_id=appointment.patient_id)
     return token
+
+
+def enabled_at(session: Session, location_id: int) -> bool:
+    """Whether a location offers online check-in: its own setting, else on when its portal
+    booking is on."""
+    rules = booking.rules_for(session, location_id)
+    return rules.enabled if rules.online_checkin is None else rules.online_checkin
+
+
+def reminder_link(session: Session, *, appointment_id: int, now: dt.datetime | None = None) -> str | None:
+    """For a reminder being sent now: a new check-in link when it is the visit's day at its
+    location and the location has online check-in, else None. Only the token's hash is kept."""
+    now = now or utcnow()
+    appointment = session.get(Appointment, appointment_id)
+    if appointment is None or appointment.status != "booked" or not enabled_at(session, appointment.location_id):
+        return None
+    tz = session.get(Location, appointment.location_id).timezone
+    if local_day(now, tz) != local_day(appointment.starts_at, tz):
+        return None
+    token = issue_link(session, actor=None, appointment_id=appointment_id, now=now)
+    return f"{settings.patient_base_url()}{CHECKIN_PATH}?token={token}"
 
 
 def _ticket(session: Session, token: str, now: dt.datetime) -> tuple[PortalToken, Appointment, Location]:

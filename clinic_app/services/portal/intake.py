@@ -28,7 +28,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from fpdf import FPDF
 from PIL import Image, UnidentifiedImageError
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import (
     Appointment,
@@ -350,8 +350,7 @@ def issue_link(session: Session, *, appointment_id: int) -> str:
 
 def link_url(token: str) -> str:
     """The patient's URL for a token (``CLINIC_PUBLIC_URL`` is the app's address as patients reach it)."""
-    base = (os.environ.get("CLINIC_PUBLIC_URL") or "http://localhost:3000").rstrip("/")
-    return f"{base}/intake?token={token}"
+    return f"{settings.patient_base_url()}/intake?token={token}"
 
 
 def reminder_link(session: Session, *, appointment_id: int) -> str | None:
