@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from clinic_app.models import Appointment, AuditLog, HomeMeasure, LedgerEntry, PortalDependant
-from clinic_app.services.charting import history
+from clinic_app.services.charting import charting, history, released
+from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 from clinic_app.services.portal import accounts, booking, care, dependants, inbox, payments, profile
@@ -203,6 +204,8 @@ def _walk(session, me: Me, eli: dict) -> dict[str, object]:
         "care.asked_measures": care.asked_measures(session, me),
         "care.answer": refused(lambda: care.answer(session, me, home_measure_id=asked.id, values=["2"])),
         "care.programme_pdf": "own",  # prints ``me.acting_for``'s programme: the care tests read it
+        "care.documents": [d.id for d in care.documents(session, me)],
+        "care.document_pdf": refused(lambda: care.document_pdf(session, me, document_id=eli["document"].id)),
         "inbox.recipients": [r.value for r in inbox.recipients(session, me)],
         "inbox.zone": inbox.zone(session, me),
         "inbox.write": "own",  # starts a thread about ``me.acting_for``: checked by the test above
@@ -216,6 +219,20 @@ def _walk(session, me: Me, eli: dict) -> dict[str, object]:
                                                                           thread_id=thread.id, body="let me in")),
         "inbox.threads": inbox.threads(session, patient_id=me.acting_for, tz="UTC"),
     }
+
+
+def _eli_shared_summary(session, clinic, visit):
+    """Eli's visit charted, signed and its summary shared with him."""
+    for status, who in (("arrived", clinic.reception), ("in_session", clinic.clinician)):
+        scheduling.transition(session, actor=who, appointment_id=visit.id, to_status=status, now=at("10:00"))
+    note = charting.open_note(session, actor=clinic.clinician, appointment_id=visit.id)
+    charting.save_draft(session, actor=clinic.clinician, note_id=note.id, field="subjective", text="Private words")
+    charting.add_diagnosis(session, actor=clinic.clinician, note_id=note.id, code="M25.561")
+    charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=1)
+    charting.sign_note(session, actor=clinic.clinician, note_id=note.id)
+    document = released.share_visit_summary(session, actor=clinic.clinician, note_id=note.id)
+    session.commit()
+    return document
 
 
 def _functions_taking_me() -> set[str]:
@@ -234,12 +251,13 @@ def test_every_portal_function_refuses_or_hides_an_unlinked_patients_records(ses
     clinic = family["clinic"]
     cara = _me(session, family)
     me = dependants.acting_as(cara, clinic.patients[2].id) if as_dependant else cara
+    family["document"] = _eli_shared_summary(session, clinic, family["visits"][1])
     seen = _walk(session, me, family)
     assert _functions_taking_me() <= set(seen), "a portal function takes `me`: walk it here with another patient's ids"
     eli = family["eli"]
     assert family["visits"][1].id not in seen["booking.visits"] + seen["care.visits"]
     assert seen["care.exercises"] == ["Gus's stretch" if as_dependant else "Cara's stretch"]
-    assert seen["care.asked_measures"] == []
+    assert seen["care.asked_measures"] == [] and seen["care.documents"] == []
     assert seen["inbox.threads"] == [] and seen["profile.current"]["city"] == ("Gusville" if as_dependant else "")
     assert seen["inbox.recipients"] == ["desk", f"clinician:{clinic.providers[0].id}"]
     assert seen["booking.upcoming_count"] == 1  # Cara's or Gus's own visit, never Eli's too

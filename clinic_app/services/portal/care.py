@@ -180,9 +180,11 @@ class Document:
 
 
 def documents(session: Session, me: Me) -> list[Document]:
-    """The documents clinicians have shared with the patient (and not taken back), newest first."""
+    """The documents clinicians have shared with the patient the account acts for (and not taken
+    back), newest first. A download checks only that the account may see the patient's records
+    (the link's request carries no tab's choice of whose records)."""
     return [Document(d.id, released.visit_day(session, document=d), d.title, f"{DOCUMENTS_PATH}/{d.id}.pdf")
-            for d in released.shared_with(session, patient_ids=me.patient_ids)]
+            for d in released.shared_with(session, patient_ids=frozenset({me.acting_for}))]
 
 
 def document_pdf(session: Session, me: Me, *, document_id: int) -> tuple[str, bytes]:
