@@ -86,7 +86,7 @@ class Tab(Browser):
     def signed_out(self) -> bool:
         return set(self.signals) >= SIGNED_OUT
 
-    async def until(self, what: str, predicate, timeout: float = 15.0) -> None:
+    async def until(self, what: str, predicate, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
