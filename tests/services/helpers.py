@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+
+from sqlalchemy import text
 
 from clinic_app.services.charting import charting
 from clinic_app.services.frontdesk import scheduling
@@ -41,3 +44,18 @@ def charted_note(session, clinic, hhmm="09:00"):
     charting.add_procedure(session, actor=clinic.clinician, note_id=note.id, code="97110", units=2)
     session.commit()
     return appt, note
+
+
+def until_a_booking_waits(engine) -> None:
+    """Until the other desk's booking waits for ours (PostgreSQL: on the no-overlap rule; SQLite:
+    for the write lock, which cannot be seen from here, so a moment)."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(0.5)
+        return
+    for _ in range(200):
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar_one():
+                return
+        time.sleep(0.05)
+    raise AssertionError("the second booking never waited for the first")

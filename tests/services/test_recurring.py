@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import threading
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, AppointmentSeries, SeriesMember
 from clinic_app.services.frontdesk import recurring, scheduling
 from clinic_app.services.frontdesk.recurring import SeriesConflict
-from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
+from clinic_app.services.platform.errors import ClinicError, InvalidInput, NotAllowed, NotFound
 from tests.conftest import DAY, at
-from tests.services.helpers import book, now_at
+from tests.services.helpers import book, now_at, until_a_booking_waits
 
 THURSDAY = DAY + dt.timedelta(days=2)
 
@@ -166,3 +168,47 @@ def test_following_change_input_is_checked(session, clinic):
     with pytest.raises(NotAllowed):
         recurring.change_following(session, actor=clinic.clinician, appointment_id=visits[0].id, time="10:00",
                                    now=now_at("07:00"))
+
+
+def test_a_series_crossing_another_desks_bookings_at_once_is_refused_in_words(engine, session, clinic):
+    """Desk 1 books next week's 09:00 and, before saving, this week's 09:30; meanwhile desk 2 books
+    a weekly series at 09:15 over both weeks. On PostgreSQL the series' second visit waits for
+    desk 1's first, and desk 1's second for the series' first: the server stops the one that
+    waited first, the series ("deadlock detected"). Whoever loses is told in words, and no two
+    visits overlap."""
+    def single(s, day, hhmm: str, patient: int) -> Appointment:
+        return scheduling.book_appointment(
+            s, actor=clinic.reception, patient_id=clinic.patients[patient].id, provider_id=clinic.providers[0].id,
+            appointment_type_id=clinic.treatment.id, starts_at=at(hhmm, day), now=now_at("07:00"))
+
+    outcomes: list[object] = []
+
+    def desk2() -> None:
+        with Session(engine, expire_on_commit=False) as s:
+            try:
+                recurring.book_series(s, **_series(s, clinic, patient_id=clinic.patients[1].id, time="09:15",
+                                                   weekdays=[DAY.weekday()], weeks=2))
+                s.commit()
+                outcomes.append("series booked")
+            except Exception as exc:  # looked at below: it must be a refusal in words
+                s.rollback()
+                outcomes.append(exc)
+
+    with Session(engine, expire_on_commit=False) as desk1:
+        single(desk1, DAY + dt.timedelta(days=7), "09:00", 0)
+        other = threading.Thread(target=desk2)
+        other.start()
+        until_a_booking_waits(engine)
+        try:
+            single(desk1, DAY, "09:30", 2)
+            outcomes.append("single booked")
+        except ClinicError as exc:
+            outcomes.append(exc)
+        desk1.commit()
+        other.join()
+    refused = [o for o in outcomes if isinstance(o, Exception)]
+    assert refused and all(isinstance(o, ClinicError) for o in refused), outcomes
+    assert all(str(o).endswith((".", "again.")) and "deadlock" not in str(o) for o in refused), refused
+    session.expire_all()
+    saved = sorted((a.starts_at, a.ends_at) for a in session.exec(select(Appointment)))
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(saved)), saved

@@ -5,17 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-import time
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from clinic_app.models import Appointment, AppointmentEvent, AuditLog
 from clinic_app.services.frontdesk import scheduling
 from clinic_app.services.platform.errors import IllegalTransition, InvalidInput, NotAllowed, SlotTaken
 from tests.conftest import at
-from tests.services.helpers import book, now_at
+from tests.services.helpers import book, now_at, until_a_booking_waits
 
 
 def test_booking_a_free_slot_records_who_and_when(session, clinic):
@@ -152,19 +150,6 @@ def test_a_desk_acting_on_an_old_board_is_told_the_current_status(engine, sessio
         scheduling.transition(other, actor=clinic.reception, appointment_id=appt.id, to_status="no_show", now=now_at("09:30"))
 
 
-def _until_a_booking_waits(engine) -> None:
-    """Until the other desk's booking waits for ours (PostgreSQL: on the no-overlap rule; SQLite:
-    for the write lock, which cannot be seen from here, so a moment)."""
-    if engine.dialect.name != "postgresql":
-        time.sleep(0.5)
-        return
-    for _ in range(200):
-        with engine.connect() as conn:
-            if conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                 "AND wait_event_type = 'Lock'")).scalar_one():
-                return
-        time.sleep(0.05)
-    raise AssertionError("the second booking never waited for the first")
 
 
 def test_bookings_that_cross_at_once_are_refused_in_words_not_with_a_database_error(engine, session, clinic):
@@ -193,7 +178,7 @@ def test_bookings_that_cross_at_once_are_refused_in_words_not_with_a_database_er
         booking(desk1, "09:00", 0)
         other = threading.Thread(target=desk2)
         other.start()
-        _until_a_booking_waits(engine)
+        until_a_booking_waits(engine)
         try:
             outcomes.append(booking(desk1, "09:30", 2))
         except SlotTaken as exc:  # PostgreSQL may stop this one instead

@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
@@ -30,6 +29,7 @@ from clinic_app.services.frontdesk.scheduling import (
     MAX_REASON,
     apply_move,
     check_slot,
+    clash_refused,
     is_late_cancel,
     publish_change,
     publish_move,
@@ -43,8 +43,6 @@ from clinic_app.services.platform.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
-    SlotTaken,
-    from_db_error,
 )
 from clinic_app.services.platform.permissions import require
 
@@ -181,25 +179,23 @@ def book_series(
         description=f"{kind.name} with {provider.name}, {names} at {time} for {weeks} weeks",
     )
     appointments = []
-    try:
-        with session.begin_nested():  # a clash undoes this series only, not the caller's work
-            session.add(series)
+    # A clash undoes this series only, not the caller's work; in words, whichever way the database says it.
+    with clash_refused(session, "A slot of the series was just taken; plan it again."):
+        session.add(series)
+        session.flush()
+        for occurrence in free:
+            appointment = Appointment(
+                patient_id=patient_id, provider_id=provider_id, location_id=location.id, room_id=room_id,
+                appointment_type_id=kind.id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
+            )
+            session.add(appointment)
             session.flush()
-            for occurrence in free:
-                appointment = Appointment(
-                    patient_id=patient_id, provider_id=provider_id, location_id=location.id, room_id=room_id,
-                    appointment_type_id=kind.id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
-                )
-                session.add(appointment)
-                session.flush()
-                session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id,
-                                             note=f"series {series.id}"))
-                session.add(SeriesMember(series_id=series.id, appointment_id=appointment.id, occurrence=occurrence.number))
-                appointments.append(appointment)
-            audit.record(session, actor=actor, action="create", entity="appointment_series", entity_id=series.id,
-                         patient_id=patient_id, detail=f"{len(appointments)} visits")
-    except IntegrityError as exc:
-        raise (from_db_error(exc) or SlotTaken("A slot of the series was just taken; plan it again.")) from exc
+            session.add(AppointmentEvent(appointment_id=appointment.id, to_status="booked", user_id=actor.user_id,
+                                         note=f"series {series.id}"))
+            session.add(SeriesMember(series_id=series.id, appointment_id=appointment.id, occurrence=occurrence.number))
+            appointments.append(appointment)
+        audit.record(session, actor=actor, action="create", entity="appointment_series", entity_id=series.id,
+                     patient_id=patient_id, detail=f"{len(appointments)} visits")
     for appointment in appointments:
         publish_change(session, appointment)
     return series, appointments, [o for o in plan if not o.ok]
@@ -308,18 +304,15 @@ def change_following(
     if (len(free) < len(plan) and not skip_conflicts) or not free:
         raise SeriesConflict(occurrences, verb="moved")
     moved = []
-    try:
-        with session.begin_nested():  # a clash undoes these moves only, not the caller's work
-            for occurrence, appointment, provider, location in free:
-                if (appointment.starts_at, appointment.ends_at, appointment.provider_id) == (
-                        occurrence.starts_at, occurrence.ends_at, provider.id):
-                    continue
-                old = apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
-                                 room_id=appointment.room_id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
-                                 reason=reason or "this and following visits of the series", now=now)
-                moved.append((appointment, old))
-    except IntegrityError as exc:
-        raise (from_db_error(exc) or SlotTaken("A slot was just taken; check the series again.")) from exc
+    with clash_refused(session, "A slot was just taken; check the series again."):  # these moves only
+        for occurrence, appointment, provider, location in free:
+            if (appointment.starts_at, appointment.ends_at, appointment.provider_id) == (
+                    occurrence.starts_at, occurrence.ends_at, provider.id):
+                continue
+            old = apply_move(session, actor=actor, appointment=appointment, provider=provider, location=location,
+                             room_id=appointment.room_id, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at,
+                             reason=reason or "this and following visits of the series", now=now)
+            moved.append((appointment, old))
     for appointment, old in moved:
         publish_move(session, appointment, old)
     return [a for a, _ in moved], [o for o in occurrences if not o.ok]

@@ -99,13 +99,13 @@ def publish_change(session: Session, appointment: Appointment) -> None:
 
 
 @contextmanager
-def clash_refused(session: Session) -> Iterator[None]:
+def clash_refused(session: Session, message: str = "That slot was just taken; choose another time.") -> Iterator[None]:
     """Write a booking or a move in a savepoint. If another desk took the slot between our check
     and our write, the database's rule (alembic 0001) refuses it, and the refusal is raised in
     words (only the savepoint is undone). On PostgreSQL two clashing inserts at the same moment
     can each wait for the other on the exclusion constraint; the server then stops one with
     "deadlock detected" (SQLSTATE 40P01): for that one too, the slot was just taken."""
-    taken = SlotTaken("That slot was just taken; choose another time.")
+    taken = SlotTaken(message)
     try:
         with session.begin_nested():
             yield
