@@ -232,3 +232,18 @@ def test_rate_limit_per_email():
 
 def test_a_merge_moves_an_accepted_registration_to_the_survivor():
     assert merge.POLICY[("portal_registration", "patient_id")] == "move"
+
+
+def test_registrations_never_confirmed_are_forgotten_a_week_after_their_link_expired(session, open_reg):
+    kept = _token(_register(session, open_reg, email="kept@example.com"))
+    registration.verify(session, token=kept, now=NOW)
+    _register(session, open_reg, email="gone@example.com")
+    _register(session, open_reg, email="again@example.com")
+    _register(session, open_reg, email="again@example.com")  # replaces the one before
+    session.commit()
+    assert registration.forget_unconfirmed(session, now=NOW + dt.timedelta(days=9)) == 0  # the link says "expired" still
+    assert registration.forget_unconfirmed(session, now=NOW + dt.timedelta(days=11)) == 3
+    session.commit()
+    left = session.exec(select(PortalRegistration.email, PortalRegistration.status)).all()
+    assert left == [("kept@example.com", "verified")]  # the desk's list keeps what was confirmed
+    assert session.exec(select(AuditLog).where(AuditLog.action == "portal_registration")).all()  # still audited

@@ -12,7 +12,9 @@
    password chosen) or ``decline``s it with a reason. Each decision is audited and e-mailed.
 
 E-mails go through the invitations' SMTP sender after the caller's commit (``send``).
-Nothing here commits.
+Registrations never confirmed, and those a newer one replaced, are forgotten a week after
+their link expired (``forget_unconfirmed``, from the daily upkeep): a name, a birth date and a
+password hash nobody confirmed are not kept. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -145,6 +147,22 @@ def register(session: Session, *, first_name: str, last_name: str, birth_date: s
         f"Confirm your e-mail address here (the link works once, for {VERIFY_HOURS} hours):\n{link}\n\n"
         "The clinic then checks your details; we e-mail you when you can sign in.\n\n"
         "If you did not register, ignore this message.\n"))
+
+
+FORGET_AFTER = dt.timedelta(days=7)  # after the link expired: until then it says "expired", not "not valid"
+
+
+def forget_unconfirmed(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Delete the registrations never confirmed (and those replaced by a newer one) whose link
+    expired more than FORGET_AFTER ago; how many. The audit log keeps that each was made."""
+    cutoff = (now or utcnow()) - FORGET_AFTER
+    for_write(session)
+    rows = session.exec(select(PortalRegistration).where(PortalRegistration.status.in_(("unverified", "replaced")),
+                                                         PortalRegistration.expires_at < cutoff)).all()
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
 
 
 def verify(session: Session, *, token: str, now: dt.datetime | None = None) -> str:
