@@ -55,12 +55,14 @@ def _id_and_pending(appointment) -> tuple[int, bool]:
     return appointment.id, bool(appointment.awaiting_approval)
 
 
-async def _confirm_by_email(appointment_id: int, *, booked: bool = False) -> None:
+async def _confirm_by_email(me: Me, appointment_id: int, *, booked: bool = False) -> None:
     """After the change's commit: the confirmation e-mail with the .ics (and on a booking the
-    intake link when a form is pending). A failed send leaves the visit as it is."""
+    intake link when a form is pending), to the patient, or to the parent or guardian whose
+    account made it for a dependant. A failed send leaves the visit as it is."""
     email = senders_from_environment()[0]
     try:
-        await in_db(lambda s: confirmations.after_change(s, appointment_id=appointment_id, email=email, booked=booked))
+        await in_db(lambda s: confirmations.after_change(s, appointment_id=appointment_id, email=email, booked=booked,
+                                                         account_id=me.account_id))
     except Exception:
         log.exception("the confirmation e-mail of appointment %s was not sent", appointment_id)
 
@@ -166,6 +168,8 @@ class PortalState(PortalScreen, rx.State):
     moving_id: int = 0
     moving_text: str = ""
     loading: bool = False
+    # Whose visits the words name: "your", or a dependant's first name when a parent acts for them.
+    _first_name: str = ""
 
 
     # -- home ----------------------------------------------------------------------------------
@@ -179,7 +183,12 @@ class PortalState(PortalScreen, rx.State):
         await self._visits(me)
         return None
 
+    def _whose(self, capital: bool = False) -> str:
+        return f"{self._first_name}'s" if self._first_name else "Your" if capital else "your"
+
     async def _visits(self, me: Me) -> None:
+        who = await self.get_state(PortalWho)
+        self._first_name = "" if me.acting_for == me.patient_id else who._names.get(me.acting_for, "").split(" ")[0]
         now = utcnow()
         upcoming, past = await in_db(lambda s: (booking.visits(s, me, now=now),
                                                  booking.visits(s, me, upcoming=False, now=now, limit=10)))
@@ -191,7 +200,7 @@ class PortalState(PortalScreen, rx.State):
         chosen = next((v for v in self.upcoming if v.id == appointment_id), None)
         if chosen is not None:
             self.confirm_cancel_id = chosen.id
-            self.confirm_cancel_text = f"Cancel your {chosen.what} with {chosen.who} on {chosen.when}?"
+            self.confirm_cancel_text = f"Cancel {self._whose()} {chosen.what} with {chosen.who} on {chosen.when}?"
 
     @rx.event
     def keep_visit(self):
@@ -206,11 +215,11 @@ class PortalState(PortalScreen, rx.State):
         self.confirm_cancel_id = 0
         try:
             await in_db(lambda s: booking.cancel(s, me, appointment_id=wanted))
-            self._ok("Your visit is cancelled.")
+            self._ok(f"{self._whose(capital=True)} visit is cancelled.")
         except ClinicError as exc:
             self._fail(exc)
         else:
-            await _confirm_by_email(wanted)
+            await _confirm_by_email(me, wanted)
         await self._visits(me)
         return None
 
@@ -223,7 +232,7 @@ class PortalState(PortalScreen, rx.State):
         if chosen is None or not chosen.can_change:
             self._fail("That visit cannot be moved online; please call the clinic.")
             return None
-        self.moving_id, self.moving_text = chosen.id, f"Moving your {chosen.what} with {chosen.who} on {chosen.when}."
+        self.moving_id, self.moving_text = chosen.id, f"Moving {self._whose()} {chosen.what} with {chosen.who} on {chosen.when}."
         return rx.redirect(BOOK)
 
     # -- booking ---------------------------------------------------------------------------------
@@ -355,13 +364,14 @@ class PortalState(PortalScreen, rx.State):
             await self._times(me)
             return None
         if not pending:  # a request the desk has still to approve is confirmed when it does
-            await _confirm_by_email(changed, booked=not moving)
+            await _confirm_by_email(me, changed, booked=not moving)
         self.moving_id, self.moving_text = 0, ""
         self.pick_time, self.pick_time_label = "", ""
-        done = (f"Your visit is moved to {when}." if moving
-                else f"Your request for {when} is sent; the clinic will confirm it." if pending
-                else f"You are booked for {when}.")
         await self._visits(me)
+        whose = self._whose(capital=True)
+        done = (f"{whose} visit is moved to {when}." if moving
+                else f"{whose} request for {when} is sent; the clinic will confirm it." if pending
+                else f"{self._first_name or 'You'} {'is' if self._first_name else 'are'} booked for {when}.")
         self._ok(done)
         return rx.redirect(HOME)
 

@@ -92,7 +92,7 @@ def test_the_desk_links_a_child_and_the_parent_sees_and_books_for_her(browser, a
     thirteen.click()
     assert_accessible(phone, "the portal's booking page, for a dependant")
     phone.get_by_role("button", name="Book 13:00").click()
-    expect(phone.get_by_role("status").filter(has_text="You are booked for")).to_be_visible()
+    expect(phone.get_by_role("status").filter(has_text="Mia is booked for")).to_be_visible()
     engine = make_engine(f"sqlite:///{db}")
     with Session(engine) as s:
         booked = s.exec(select(Appointment).where(Appointment.booked_online.is_(True))).one()

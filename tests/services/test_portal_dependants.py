@@ -17,9 +17,10 @@ from sqlmodel import select
 from clinic_app.models import Appointment, AuditLog, HomeMeasure, LedgerEntry, PortalDependant
 from clinic_app.services.charting import charting, history, released
 from clinic_app.services.frontdesk import scheduling
+from clinic_app.services.frontdesk.reminders import SmtpEmailSender
 from clinic_app.services.messaging import messages
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
-from clinic_app.services.portal import accounts, booking, care, dependants, inbox, payments, profile
+from clinic_app.services.portal import accounts, booking, care, confirmations, dependants, inbox, payments, profile
 from clinic_app.services.portal.accounts import Me
 from clinic_app.services.portal.payments import LocalGateway
 from tests.conftest import DAY, at
@@ -278,3 +279,28 @@ def test_every_portal_function_refuses_or_hides_an_unlinked_patients_records(ses
     session.commit()
     with pytest.raises(NotFound):
         payments.payment_for(session, patient_id=me.acting_for, payment_id=checkout.payment_id)
+
+
+def test_a_parents_booking_for_a_child_is_confirmed_to_the_parent_naming_the_child(session, family, smtp):
+    inbox_, port = smtp
+    clinic = family["clinic"]
+    cara = _me(session, family)
+    acting = dependants.acting_as(cara, clinic.patients[2].id)
+    booked = booking.book(session, acting, provider_id=clinic.providers[1].id, appointment_type_id=clinic.treatment.id,
+                          starts_at=at("09:30"), now=EVE)
+    session.commit()
+    sender = SmtpEmailSender(host="127.0.0.1", port=port)
+    assert confirmations.after_change(session, appointment_id=booked.id, email=sender, booked=True,
+                                      account_id=cara.account_id) is True
+    session.commit()
+    (to, message), = inbox_.messages
+    gus = clinic.patients[2]
+    assert to == ["cara@example.com"]
+    assert message["Subject"].startswith(f"Confirmed: {gus.first_name}'s appointment on ")
+    assert f"{gus.first_name}'s appointment with" in message.get_body(("plain",)).get_content()
+    # Cara's own visit is confirmed to her as hers (she has no address on her record: none is sent).
+    own = booking.book(session, cara, provider_id=clinic.providers[1].id, appointment_type_id=clinic.treatment.id,
+                       starts_at=at("10:30"), now=EVE)
+    session.commit()
+    assert confirmations.after_change(session, appointment_id=own.id, email=sender, account_id=cara.account_id) \
+        is bool(clinic.patients[0].email)

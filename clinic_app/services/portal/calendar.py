@@ -149,33 +149,37 @@ def attachment(session: Session, *, appointment_id: int, now: dt.datetime | None
 
 
 def send_confirmation(session: Session, *, appointment_id: int, email: EmailSender, now: dt.datetime | None = None,
-                      note: str = "") -> bool:
+                      note: str = "", guardian_email: str = "") -> bool:
     """E-mail the patient their visit's confirmation with the invitation attached (after a
     booking, a move or a cancellation); False when they have no e-mail address or opted out.
-    ``note``: a paragraph added to a booking's confirmation (the intake forms' link)."""
+    ``note``: a paragraph added to a booking's confirmation (the intake forms' link).
+    ``guardian_email``: a parent or guardian changed a dependant's visit from their own portal
+    account: the confirmation goes to them, naming the dependant."""
     for_write(session)
     appointment = session.get(Appointment, appointment_id)
     if appointment is None:
         raise NotFound("That visit no longer exists.")
     patient = session.get(Patient, appointment.patient_id)
-    if not patient.email or patient.reminders_opt_out:
+    to = guardian_email or patient.email
+    if not to or (not guardian_email and patient.reminders_opt_out):
         return False
     location, provider, _, _ = _facts(session, appointment)
     when = local(appointment.starts_at, location.timezone)
     cancelled = appointment.status == "cancelled"
     file = attachment(session, appointment_id=appointment_id, now=now)
+    whose, hello = (f"{patient.first_name}'s", "Hello") if guardian_email else ("your", f"Hello {patient.first_name}")
     if cancelled:
-        subject = f"Cancelled: your appointment on {when:%a %d %b} at {when:%H:%M}"
-        body = (f"Hello {patient.first_name},\n\nYour appointment with {provider.name} at {location.name} on "
+        subject = f"Cancelled: {whose} appointment on {when:%a %d %b} at {when:%H:%M}"
+        body = (f"{hello},\n\n{whose.capitalize()} appointment with {provider.name} at {location.name} on "
                 f"{when:%A %d %B} at {when:%H:%M} is cancelled.\n")
     else:
-        subject = f"Confirmed: your appointment on {when:%a %d %b} at {when:%H:%M}"
-        body = (f"Hello {patient.first_name},\n\nYour appointment with {provider.name} at {location.name} is on "
+        subject = f"Confirmed: {whose} appointment on {when:%a %d %b} at {when:%H:%M}"
+        body = (f"{hello},\n\n{whose.capitalize()} appointment with {provider.name} at {location.name} is on "
                 f"{when:%A %d %B} at {when:%H:%M}.\n\nThe attached invitation adds it to your calendar; "
                 "it is updated if the visit changes.\n")
         if note:
             body += f"\n{note}\n"
-    email.send(to=patient.email, subject=subject, body=body, attachments=[file])
+    email.send(to=to, subject=subject, body=body, attachments=[file])
     audit.record(session, actor=None, action="calendar:confirmation", entity="appointment", entity_id=appointment.id,
                  patient_id=patient.id, source="portal")
     return True
