@@ -121,6 +121,12 @@ def portal_prepay() -> bool:
     return _flag("CLINIC_PORTAL_PREPAY", "off") in ("1", "on", "yes", "true")
 
 
+def portal_profile_direct() -> bool:
+    """Whether a patient's change of their contact details in the portal is made at once (kept in
+    the record's history and the audit log) instead of waiting for the desk: ``CLINIC_PORTAL_PROFILE_DIRECT``."""
+    return _flag("CLINIC_PORTAL_PROFILE_DIRECT", "off") in ("1", "on", "yes", "true")
+
+
 def stripe_keys() -> dict[str, str]:
     """Stripe's secret key (server), publishable key (the page's card element), the webhook's
     signing secret, and the API's address (only tests change it)."""

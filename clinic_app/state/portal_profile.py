@@ -93,12 +93,13 @@ class PortalProfileState(PortalScreen, rx.State):
             return rx.redirect(PORTAL_SIGN_IN)
         values = {name: getattr(self, name) for name in profile.FIELDS}
         try:
-            await in_db(lambda s: profile.request_change(s, me, values=values))
+            made = await in_db(lambda s: profile.request_change(s, me, values=values).status == "accepted")
         except ClinicError as exc:
             self.message, self.message_is_error = str(exc), True
             return None
         await self._refresh(me)
-        self.message, self.message_is_error = "Sent: the clinic will check and make the change.", False
+        self.message, self.message_is_error = ("Saved: your details are updated." if made
+                                               else "Sent: the clinic will check and make the change."), False
         return None
 
 

@@ -11,7 +11,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from clinic_app.models import Patient, ProfileChange, RecordChange, Task
+from clinic_app.models import AuditLog, Patient, ProfileChange, RecordChange, Task
 from clinic_app.services.frontdesk import changes
 from clinic_app.services.platform.errors import InvalidInput, NotAllowed, NotFound
 from clinic_app.services.portal import accounts, profile
@@ -174,3 +174,26 @@ def test_the_desk_gets_a_task_that_closes_itself_when_the_change_is_answered(ses
     rules.sweep(session, now=NOW, kinds=("profile_change",))
     session.commit()
     assert _open_tasks(session) == []
+
+
+def test_where_the_clinic_allows_it_the_change_is_made_at_once_with_history_and_no_task(session, clinic, monkeypatch):
+    monkeypatch.setenv("CLINIC_PORTAL_PROFILE_DIRECT", "on")
+    cara = _account(session, clinic)
+    row = profile.request_change(session, cara, values=_form(session, cara, phone="(212) 555-0142", city="Albany"),
+                                 now=NOW)
+    session.commit()
+    session.expire_all()
+    patient = session.get(Patient, clinic.patients[0].id)
+    assert (patient.phone, patient.city, patient.phone_digits) == ("(212) 555-0142", "Albany", "2125550142")
+    assert row.status == "accepted" and row.decided_by_user_id is None
+    history = changes.history(session, entity="patient", entity_id=patient.id)
+    assert {(h.field, h.old_value, h.new_value) for h in history} == {("phone", "212 555 0199", "(212) 555-0142"),
+                                                                       ("city", "", "Albany")}
+    assert profile.waiting(session, actor=clinic.reception, patient_id=patient.id) is None and _open_tasks(session) == []
+    assert session.exec(select(AuditLog).where(AuditLog.entity == "patient", AuditLog.action == "update",
+                                               AuditLog.detail.contains("the patient's own change"))).one()
+    # The same rules as the desk's: a bad value changes nothing.
+    with pytest.raises(InvalidInput):
+        profile.request_change(session, cara, values=_form(session, cara, email="not an address"), now=NOW)
+    session.rollback()
+    assert session.get(Patient, patient.id).email == ""

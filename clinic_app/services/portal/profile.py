@@ -5,6 +5,8 @@ kept in history by services/frontdesk/changes.py) or declines with a reason.
 
 The values are checked with registration's own rules (services/frontdesk/patients.validate)
 when asked and again when accepted. One request waits per patient: a newer one replaces it.
+Where the clinic sets ``CLINIC_PORTAL_PROFILE_DIRECT`` (settings.portal_profile_direct) the
+change is made at once instead, with the same checks, history and audit, and nothing waits.
 Scoped to ``me.acting_for`` (one of ``me.patient_ids``); never commits (the caller owns the transaction).
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from clinic_app import settings
 from clinic_app.db import for_write, utcnow
 from clinic_app.models import Patient, ProfileChange
 from clinic_app.models.people import fill_search_keys
@@ -113,7 +116,9 @@ def request_change(session: Session, me: Me, *, values: dict, now: dt.datetime |
     session.flush()
     audit.record(session, actor=portal_actor(me), action="create", entity="profile_change", entity_id=row.id,
                  patient_id=patient.id, detail=", ".join(wanted)[:200])
-    rules.evaluate(session, "profile_change", patient.id, now=now)  # the desk's task
+    if settings.portal_profile_direct():
+        _make(session, actor=portal_actor(me), row=row, patient=patient, now=now, words="the patient's own change")
+    rules.evaluate(session, "profile_change", patient.id, now=now)  # the desk's task (none once made)
     return row
 
 
@@ -177,6 +182,14 @@ def accept(session: Session, *, actor: Actor, request_id: int, now: dt.datetime 
     patient = session.get(Patient, row.patient_id)
     if not patient.active:
         raise InvalidInput("This record is inactive (merged or closed); decline the request.")
+    changed = _make(session, actor=actor, row=row, patient=patient, now=now, words="accepted the patient's change")
+    rules.evaluate(session, "profile_change", patient.id, now=now)  # closes the desk's task
+    return changed
+
+
+def _make(session: Session, *, actor: Actor, row: ProfileChange, patient: Patient, now: dt.datetime,
+          words: str) -> list[str]:
+    """Make the change ``row`` asks on the record (checked again), with history and audit."""
     wanted = json.loads(row.changes)
     cleaned = _checked(session, patient, wanted, now.date())
     after = {name: cleaned[name] for name in wanted}
@@ -190,9 +203,8 @@ def accept(session: Session, *, actor: Actor, request_id: int, now: dt.datetime 
     row.status, row.decided_at, row.decided_by_user_id = "accepted", now, actor.user_id
     session.add(row)
     audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient.id, patient_id=patient.id,
-                 detail=("accepted the patient's change: " + ", ".join(changed))[:200])
+                 detail=(f"{words}: " + ", ".join(changed))[:200])
     session.flush()
-    rules.evaluate(session, "profile_change", patient.id, now=now)  # closes the desk's task
     return changed
 
 
