@@ -29,6 +29,7 @@ ON_A_THREAD = {
     ("clinic_app/state/messages.py", "thread_change"),
     ("clinic_app/state/portal_messages.py", "portal_change"),
     ("clinic_app/state/portal_pay.py", "payments_change"),
+    ("clinic_app/state/portal_register.py", "waiting_rows"),
     ("clinic_app/state/tasks.py", "_changes"),
     # A patient's own registration hashes their password: on the sign-in hashing pool (limits.hash_pool).
     ("clinic_app/state/portal_register.py", "RegisterState.submit.work"),

@@ -113,13 +113,30 @@ class TasksChanged:
         return json.dumps({"kind": "tasks", "task_ids": list(self.task_ids)})
 
 
+@dataclass(frozen=True)
+class RegistrationsChanged:
+    """A portal self-registration was confirmed by its e-mail, accepted or declined (published on
+    commit): every open desk list of registrations shows the change."""
+
+    registration_id: int
+
+    def topics(self) -> list[str]:
+        return [REGISTRATIONS_TOPIC]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": "registrations", **asdict(self)})
+
+
 # The billing pages' claim sections (clinic-wide, not per location).
 CLAIMS_TOPIC = "billing:claims"
 # Task inboxes and badges (clinic-wide: each screen picks its own rows and count).
 TASKS_TOPIC = "tasks:all"
 TASK_BADGE_TOPIC = "taskbadge:all"
+# The desk's list of portal registrations (clinic-wide).
+REGISTRATIONS_TOPIC = "portal:registrations"
 
-LiveEvent = AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged | TasksChanged | PaymentsChanged
+LiveEvent = (AppointmentChanged | ClaimsChanged | SessionsEnded | MessagesChanged | TasksChanged | PaymentsChanged
+             | RegistrationsChanged)
 
 
 def decode(text: str | bytes) -> LiveEvent:
@@ -132,6 +149,8 @@ def decode(text: str | bytes) -> LiveEvent:
         return MessagesChanged(**{**data, "user_ids": tuple(int(i) for i in data["user_ids"])})
     if kind == "payments":
         return PaymentsChanged(patient_id=int(data["patient_id"]))
+    if kind == "registrations":
+        return RegistrationsChanged(registration_id=int(data["registration_id"]))
     if kind == "tasks":
         return TasksChanged(task_ids=tuple(int(i) for i in data["task_ids"]))
     if kind == "sessions_ended":

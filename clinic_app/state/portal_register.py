@@ -14,6 +14,9 @@ import logging
 import reflex as rx
 
 from clinic_app.db import session_scope
+from clinic_app.live import registry
+from clinic_app.live.events import REGISTRATIONS_TOPIC, RegistrationsChanged
+from clinic_app.live.surfaces import Surface, register
 from clinic_app.services.frontdesk import reminders
 from clinic_app.services.platform import limits
 from clinic_app.services.platform.actor import Actor
@@ -22,6 +25,7 @@ from clinic_app.services.portal import accounts, registration
 from clinic_app.state.auth import as_id
 from clinic_app.state.common import Option, in_db
 from clinic_app.state.portal_invite import public_url
+from clinic_app.state.reflex_adapter import client_token
 from clinic_app.state.screen import FAILED, Screen
 
 log = logging.getLogger(__name__)
@@ -131,7 +135,12 @@ class RegistrationsState(Screen, rx.State):
 
     async def _refresh(self, actor: Actor):
         found = await in_db(lambda s: registration.pending(s, actor=actor))
-        self.rows = found
+        self.apply_rows(found)
+        registry.show(client_token(self), SURFACE, [REGISTRATIONS_TOPIC])  # confirmed, accepted, declined: live
+
+    def apply_rows(self, rows: list[registration.Pending]) -> None:
+        """The list as it stands (on load, and pushed when any desk or patient changes it)."""
+        self.rows = rows
         if self.declining_id not in {r.id for r in self.rows}:
             self.declining_id, self.decline_reason = 0, ""
 
@@ -197,3 +206,16 @@ class RegistrationsState(Screen, rx.State):
                                                         else "; the e-mail could not be sent."))
         self.declining_id, self.decline_reason = 0, ""
         await self._reload()
+
+
+SURFACE = "portal_registrations"
+
+
+def waiting_rows(_event: RegistrationsChanged) -> list[registration.Pending]:
+    """The desk's list after the change, built once per change on each worker (on a thread)."""
+    with session_scope() as session:
+        return registration.waiting_list(session)
+
+
+register(Surface(SURFACE, lambda e: REGISTRATIONS_TOPIC, waiting_rows, RegistrationsState, "apply_rows",
+                 event_type=RegistrationsChanged))

@@ -11,6 +11,8 @@ import re
 import pytest
 from sqlmodel import select
 
+from clinic_app.live import bus
+from clinic_app.live.events import RegistrationsChanged, decode
 from clinic_app.models import AuditLog, Patient, PatientAccount, PortalRegistration
 from clinic_app.services.frontdesk import merge
 from clinic_app.services.frontdesk.reminders import SmtpEmailSender
@@ -247,3 +249,23 @@ def test_registrations_never_confirmed_are_forgotten_a_week_after_their_link_exp
     left = session.exec(select(PortalRegistration.email, PortalRegistration.status)).all()
     assert left == [("kept@example.com", "verified")]  # the desk's list keeps what was confirmed
     assert session.exec(select(AuditLog).where(AuditLog.action == "portal_registration")).all()  # still audited
+
+
+def test_the_desks_list_hears_of_each_confirmation_and_decision_when_it_is_committed(session, open_reg):
+    """Every open desk list of registrations follows them live: the service queues an event on
+    the session, sent by the commit (services/portal/registration.py, state/portal_register.py)."""
+    token = _token(_register(session, open_reg))
+    with bus.held() as sent:
+        registration.verify(session, token=token, now=NOW)
+        assert sent == []
+        session.commit()
+        (waiting,) = registration.pending(session, actor=open_reg.reception)
+        assert sent == [RegistrationsChanged(waiting.id)]
+        assert decode(sent[0].to_json()) == sent[0]  # as the Redis bus carries it between workers
+        assert [r.name for r in registration.waiting_list(session)] == ["Nina Park"]
+        registration.decline(session, actor=open_reg.reception, registration_id=waiting.id, reason="Not our patient")
+        session.rollback()  # a decision undone tells no desk
+        assert len(sent) == 1
+        registration.decline(session, actor=open_reg.reception, registration_id=waiting.id, reason="Not our patient")
+        session.commit()
+        assert sent == [RegistrationsChanged(waiting.id)] * 2 and registration.waiting_list(session) == []

@@ -26,6 +26,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from clinic_app.db import for_write, utcnow
+from clinic_app.live import publish_on_commit
+from clinic_app.live.events import RegistrationsChanged
 from clinic_app.models import Location, OnlineBooking, Patient, PatientAccount, PortalRegistration, PortalToken
 from clinic_app.models.people import digits, search_key
 from clinic_app.services.frontdesk import patients
@@ -183,6 +185,7 @@ def verify(session: Session, *, token: str, now: dt.datetime | None = None) -> s
     session.flush()
     audit.record(session, actor=None, action="portal_registration_verified", entity="portal_registration",
                  entity_id=row.id, source="portal")
+    publish_on_commit(session, RegistrationsChanged(row.id))  # the desk's list, live
     return row.email
 
 
@@ -230,6 +233,12 @@ def likely_matches(session: Session, row: PortalRegistration) -> list[Match]:
 def pending(session: Session, *, actor: Actor) -> list[Pending]:
     """Verified registrations waiting for the desk, oldest first, with their likely matches."""
     require(actor.role, "patient.register")
+    return waiting_list(session)
+
+
+def waiting_list(session: Session) -> list[Pending]:
+    """``pending`` without the actor's check: the live push builds it once for every desk
+    whose list is open (each registered its topic only after ``pending`` let it in)."""
     rows = session.exec(select(PortalRegistration, Location.name, Location.timezone)
                         .join(Location, Location.id == PortalRegistration.location_id)
                         .where(PortalRegistration.status == "verified")
@@ -286,6 +295,7 @@ def accept(session: Session, *, actor: Actor, registration_id: int, patient_id: 
     session.flush()
     audit.record(session, actor=actor, action="portal_registration_accepted", entity="portal_registration",
                  entity_id=row.id, patient_id=patient.id, detail="new record" if patient_id is None else "linked")
+    publish_on_commit(session, RegistrationsChanged(row.id))
     return patient, Mail(to=row.email, subject="Your patient portal account is ready", body=(
         f"Hello {row.first_name} {row.last_name},\n\nThe clinic has accepted your registration. Sign in to your "
         f"patient portal at {base_url.rstrip('/')}/portal with this e-mail address and the password you chose.\n"))
@@ -307,6 +317,7 @@ def decline(session: Session, *, actor: Actor, registration_id: int, reason: str
     session.flush()
     audit.record(session, actor=actor, action="portal_registration_declined", entity="portal_registration",
                  entity_id=row.id)
+    publish_on_commit(session, RegistrationsChanged(row.id))
     return Mail(to=row.email, subject="Your patient portal registration", body=(
         f"Hello {row.first_name} {row.last_name},\n\nThe clinic could not accept your portal registration. "
         "Please call the clinic; they will help you get access.\n"))
