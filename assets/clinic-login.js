@@ -5,6 +5,7 @@
   if (window.__clinicSignIn) return;
   window.__clinicSignIn = true;
   var SAME_HOST = ["localhost", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0"];
+  var WAIT_MS = 20000;
 
   function endpoint(form) {
     var url;
@@ -47,12 +48,18 @@
     var button = form.querySelector("button[type=submit]");
     if (button) button.disabled = true;
     show("");
+    // A server that does not answer (a dropped connection, an overloaded machine) is said in
+    // words after WAIT_MS, and the button works again: never a form that stays silent.
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, WAIT_MS) : null;
     fetch(endpoint(form), {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
       credentials: "include",
       headers: { "Accept": "application/json" },
+      signal: controller ? controller.signal : undefined,
     }).then(function (response) {
+      if (timer) clearTimeout(timer);
       return response.json().catch(function () { return {}; }).then(function (answer) {
         if (response.ok && answer.ok) {
           window.sessionStorage.removeItem("token"); // a new tab identity for the signed-in user
@@ -62,8 +69,11 @@
         show(answer.error || "Signing in did not work; try again.");
         if (button) button.disabled = false;
       });
-    }).catch(function () {
-      show("The clinic server cannot be reached; check the connection and try again.");
+    }).catch(function (error) {
+      if (timer) clearTimeout(timer);
+      show(error && error.name === "AbortError"
+        ? "The clinic server did not answer in time; press Sign in again."
+        : "The clinic server cannot be reached; check the connection and try again.");
       if (button) button.disabled = false;
     });
   }, true);

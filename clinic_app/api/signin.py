@@ -18,6 +18,8 @@ a page of the app.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import urllib.parse
 from collections.abc import Callable
 
@@ -32,6 +34,9 @@ from clinic_app.services.charting import history
 from clinic_app.services.platform import auth, limits
 from clinic_app.services.platform.errors import BadCredentials, ClinicError, NotFound
 from clinic_app.services.platform.permissions import HOME_ROUTE
+
+log = logging.getLogger(__name__)
+SLOW_SECONDS = 5.0  # a sign-in slower than this is logged with where its time went
 
 PASSWORD_ROUTE = "/account/password"
 
@@ -65,10 +70,12 @@ class SignIn:
         username = str(form.get("username", ""))[:64]
         password = str(form.get("password", ""))[:256]
         source = _client(request)
+        asked, started = time.monotonic(), [0.0]
         try:
             limits.check_sign_in(client=source, username=username)
 
             def work():
+                started[0] = time.monotonic()
                 with db.session_scope(self.get_engine()) as session:
                     try:
                         user = auth.authenticate(session, username=username, password=password, source=source)
@@ -79,7 +86,13 @@ class SignIn:
                         raise
                     return user, auth.start_session(session, user=user)
 
-            user, token = await limits.hash_pool().run(work)
+            try:
+                user, token = await limits.hash_pool().run(work)
+            finally:
+                done = time.monotonic()
+                if done - asked > SLOW_SECONDS:
+                    log.warning("a sign-in took %.1f s: %.1f s waiting for the hashing pool, %.1f s checking and "
+                                "recording it", done - asked, (started[0] or done) - asked, done - (started[0] or done))
         except limits.TooManyAttempts as exc:
             return self._refused(request, 429, str(exc), "limited", {"Retry-After": "60"})
         except limits.Busy as exc:
