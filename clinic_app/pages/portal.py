@@ -217,7 +217,7 @@ def portal_home() -> rx.Component:
         rx.cond(P.name != "", "Hello, " + P.name, "Your visits"),
         section_message(P.message, P.message_is_error),
         _cancel_dialog(),
-        rx.heading("Upcoming visits", size="4", as_="h2", margin_bottom="8px"),
+        rx.heading(P.whose_visits, "upcoming visits", size="4", as_="h2", margin_bottom="8px"),
         rx.cond(
             P.upcoming.length() > 0,
             rx.el.ul(rx.foreach(P.upcoming, lambda v: _visit_card(v, actions=True)), style={"padding": "0"}),
@@ -227,7 +227,7 @@ def portal_home() -> rx.Component:
                 style={**TOUCH, "display": "inline-flex", "alignItems": "center", "padding": "0 16px",
                        "borderRadius": "6px", "background": "var(--accent-9)", "color": "var(--accent-contrast)",
                        "fontWeight": "500", "textDecoration": "none"}),
-        rx.heading("Past visits", size="4", as_="h2", margin_top="20px", margin_bottom="8px"),
+        rx.heading(P.whose_visits, "past visits", size="4", as_="h2", margin_top="20px", margin_bottom="8px"),
         rx.cond(
             P.past.length() > 0,
             rx.el.ul(rx.foreach(P.past, lambda v: _visit_card(v, actions=False)), style={"padding": "0"}),

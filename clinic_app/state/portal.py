@@ -170,6 +170,7 @@ class PortalState(PortalScreen, rx.State):
     loading: bool = False
     # Whose visits the words name: "your", or a dependant's first name when a parent acts for them.
     _first_name: str = ""
+    whose_visits: str = "Your "  # the home page's headings: "Your upcoming visits", "Mia's upcoming visits"
 
 
     # -- home ----------------------------------------------------------------------------------
@@ -189,6 +190,7 @@ class PortalState(PortalScreen, rx.State):
     async def _visits(self, me: Me) -> None:
         who = await self.get_state(PortalWho)
         self._first_name = "" if me.acting_for == me.patient_id else who._names.get(me.acting_for, "").split(" ")[0]
+        self.whose_visits = self._whose(capital=True) + " "
         now = utcnow()
         upcoming, past = await in_db(lambda s: (booking.visits(s, me, now=now),
                                                  booking.visits(s, me, upcoming=False, now=now, limit=10)))
