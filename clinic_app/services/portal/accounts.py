@@ -90,14 +90,22 @@ def new_token() -> tuple[str, str]:
 
 
 # -- rate limits ------------------------------------------------------------------------
+def check_client_and_email(kind: str, *, client: str, email: str, per_client: int, per_email: int, what: str,
+                           limiter_: limits.RateLimiter | None = None, now: float | None = None) -> None:
+    """Count one ``kind`` of try from ``client`` for ``email``; TooManyAttempts ("Too many
+    {what}; wait...") past either limit. Keys: ``{kind}-client:`` and ``{kind}-email:``."""
+    use = limiter_ or limits.limiter()
+    by_client = use.hit(f"{kind}-client:{client}", now)
+    by_email = use.hit(f"{kind}-email:{(email or '').strip().lower()[:120]}", now)
+    if by_client > per_client or by_email > per_email:
+        raise limits.TooManyAttempts(f"Too many {what}; wait {use.seconds_left(now)} seconds and try again.")
+
+
 def check_sign_in_rate(*, client: str, email: str, limiter_: limits.RateLimiter | None = None,
                        now: float | None = None) -> None:
     """Count a portal sign-in; TooManyAttempts past either limit (before any hashing)."""
-    use = limiter_ or limits.limiter()
-    by_client = use.hit(f"portal-client:{client}", now)
-    by_email = use.hit(f"portal-email:{(email or '').strip().lower()[:120]}", now)
-    if by_client > SIGN_INS_PER_CLIENT or by_email > SIGN_INS_PER_EMAIL:
-        raise limits.TooManyAttempts(f"Too many sign-in attempts; wait {use.seconds_left(now)} seconds and try again.")
+    check_client_and_email("portal", client=client, email=email, per_client=SIGN_INS_PER_CLIENT,
+                           per_email=SIGN_INS_PER_EMAIL, what="sign-in attempts", limiter_=limiter_, now=now)
 
 
 def check_token_rate(*, client: str, limiter_: limits.RateLimiter | None = None, now: float | None = None) -> None:

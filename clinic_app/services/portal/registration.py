@@ -36,7 +36,7 @@ from clinic_app.services.platform import audit, auth, clock, limits
 from clinic_app.services.platform.actor import Actor
 from clinic_app.services.platform.errors import InvalidInput, NotFound
 from clinic_app.services.platform.permissions import require
-from clinic_app.services.portal.accounts import EMAIL_RE, account_of, new_token, token_hash
+from clinic_app.services.portal.accounts import EMAIL_RE, account_of, check_client_and_email, new_token, token_hash
 
 VERIFY_HOURS = 72
 VERIFY_PATH = "/portal/register/verify"
@@ -51,11 +51,8 @@ BAD_LINK = "This link is not valid; register again, or call the clinic."
 def check_register_rate(*, client: str, email: str, limiter_: limits.RateLimiter | None = None,
                         now: float | None = None) -> None:
     """Count a registration sent from ``client`` for ``email``; TooManyAttempts past either limit."""
-    use = limiter_ or limits.limiter()
-    by_client = use.hit(f"portal-register-client:{client}", now)
-    by_email = use.hit(f"portal-register-email:{(email or '').strip().lower()[:120]}", now)
-    if by_client > REGISTRATIONS_PER_CLIENT or by_email > REGISTRATIONS_PER_EMAIL:
-        raise limits.TooManyAttempts(f"Too many registrations sent; wait {use.seconds_left(now)} seconds and try again.")
+    check_client_and_email("portal-register", client=client, email=email, per_client=REGISTRATIONS_PER_CLIENT,
+                           per_email=REGISTRATIONS_PER_EMAIL, what="registrations sent", limiter_=limiter_, now=now)
 
 
 @dataclass(frozen=True)
